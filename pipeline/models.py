@@ -1,0 +1,347 @@
+"""Pipelines, stages, accounts, products, deals and what happens to them.
+
+Tables and their invariants only; every write that matters goes through
+``pipeline.services``.
+"""
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from simple_history.models import HistoricalRecords
+
+MONEY = {"max_digits": 14, "decimal_places": 2}
+
+
+def default_currency() -> str:
+    return settings.DEFAULT_CURRENCY
+
+
+class Pipeline(models.Model):
+    """A sales process: an ordered list of stages."""
+
+    name = models.CharField(max_length=120, unique=True)
+    description = models.TextField(blank=True)
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class StageKind(models.TextChoices):
+    OPEN = "open", "Open"
+    WON = "won", "Won"
+    LOST = "lost", "Lost"
+
+
+class Stage(models.Model):
+    """One step of a pipeline.
+
+    A pipeline holds at most one won and one lost stage (enforced by the
+    database); it takes deals only once it has both.
+    """
+
+    pipeline = models.ForeignKey(Pipeline, on_delete=models.CASCADE, related_name="stages")
+    name = models.CharField(max_length=80)
+    order = models.PositiveSmallIntegerField()
+    probability = models.PositiveSmallIntegerField(
+        validators=[MinValueValidator(0), MaxValueValidator(100)],
+        help_text="Chance, in percent, that a deal in this stage is won.",
+    )
+    kind = models.CharField(max_length=8, choices=StageKind.choices, default=StageKind.OPEN)
+    rot_days = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="A deal that sits here longer than this many days is stalled."
+    )
+
+    class Meta:
+        ordering = ["pipeline_id", "order"]
+        constraints = [
+            models.UniqueConstraint(fields=["pipeline", "order"], name="stage_order_unique"),
+            models.UniqueConstraint(fields=["pipeline", "name"], name="stage_name_unique"),
+            models.UniqueConstraint(
+                fields=["pipeline"], condition=Q(kind="won"), name="stage_one_won_per_pipeline"
+            ),
+            models.UniqueConstraint(
+                fields=["pipeline"], condition=Q(kind="lost"), name="stage_one_lost_per_pipeline"
+            ),
+            models.CheckConstraint(condition=Q(probability__lte=100), name="stage_probability_range"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_closed(self) -> bool:
+        return self.kind != StageKind.OPEN
+
+
+class Account(models.Model):
+    """A customer organisation."""
+
+    name = models.CharField(max_length=200)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="accounts")
+    territory = models.ForeignKey(
+        "quotas.Territory", null=True, blank=True, on_delete=models.SET_NULL, related_name="accounts"
+    )
+    industry = models.CharField(max_length=80, blank=True)
+    region = models.CharField(max_length=80, blank=True)
+    employee_count = models.PositiveIntegerField(null=True, blank=True)
+    website = models.URLField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    deleted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+        indexes = [
+            models.Index(fields=["owner", "name"]),
+            models.Index(fields=["territory", "name"]),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Contact(models.Model):
+    """A person at an account."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="contacts")
+    first_name = models.CharField(max_length=80)
+    last_name = models.CharField(max_length=80, blank=True)
+    title = models.CharField(max_length=120, blank=True)
+    email = models.EmailField(blank=True)
+    phone = models.CharField(max_length=40, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["last_name", "first_name"]
+
+    def __str__(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip()
+
+
+class Product(models.Model):
+    """Something that is sold."""
+
+    name = models.CharField(max_length=200)
+    sku = models.CharField(max_length=64, unique=True)
+    unit_price = models.DecimalField(**MONEY, validators=[MinValueValidator(Decimal("0"))])
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [models.CheckConstraint(condition=Q(unit_price__gte=0), name="product_price_not_negative")]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.sku})"
+
+
+class LostReason(models.Model):
+    """Why a deal was lost; the list is kept by admins."""
+
+    name = models.CharField(max_length=120, unique=True)
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ForecastCategory(models.TextChoices):
+    PIPELINE = "pipeline", "Pipeline"
+    BEST_CASE = "best_case", "Best case"
+    COMMIT = "commit", "Commit"
+    OMITTED = "omitted", "Omitted"
+
+
+class Deal(models.Model):
+    """A sales opportunity moving through the stages of one pipeline.
+
+    ``status`` mirrors the kind of ``stage`` so that lists and metrics can use
+    partial indexes; ``version`` rises on every change and guards against lost
+    updates. Changes of the tracked fields are kept in ``history``.
+    """
+
+    name = models.CharField(max_length=200)
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="deals")
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="deals")
+    pipeline = models.ForeignKey(Pipeline, on_delete=models.PROTECT, related_name="deals")
+    stage = models.ForeignKey(Stage, on_delete=models.PROTECT, related_name="deals")
+    status = models.CharField(max_length=8, choices=StageKind.choices, default=StageKind.OPEN, editable=False)
+    amount = models.DecimalField(**MONEY, default=Decimal("0.00"))
+    currency = models.CharField(max_length=3, default=default_currency)
+    expected_close_date = models.DateField()
+    forecast_category = models.CharField(
+        max_length=10, choices=ForecastCategory.choices, default=ForecastCategory.PIPELINE
+    )
+    lost_reason = models.ForeignKey(
+        LostReason, null=True, blank=True, on_delete=models.PROTECT, related_name="deals"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+    stage_entered_at = models.DateTimeField(default=timezone.now)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    version = models.PositiveIntegerField(default=1)
+    deleted_at = models.DateTimeField(null=True, blank=True)
+    external_id = models.CharField(max_length=120, null=True, blank=True, unique=True)
+
+    history = HistoricalRecords(
+        excluded_fields=["updated_at", "version"],
+        cascade_delete_history=False,
+    )
+
+    class Meta:
+        ordering = ["expected_close_date", "id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gte=0), name="deal_amount_not_negative"),
+            models.CheckConstraint(
+                condition=Q(status="open", closed_at__isnull=True) | (~Q(status="open") & Q(closed_at__isnull=False)),
+                name="deal_closed_at_matches_status",
+            ),
+            models.CheckConstraint(
+                condition=Q(lost_reason__isnull=True) | Q(status="lost"), name="deal_lost_reason_only_when_lost"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["owner", "expected_close_date", "id"], name="deal_owner_close_idx"),
+            models.Index(
+                fields=["owner", "expected_close_date", "id"],
+                condition=Q(status="open", deleted_at__isnull=True),
+                name="deal_open_owner_close_idx",
+            ),
+            models.Index(fields=["stage", "status"], name="deal_stage_status_idx"),
+            models.Index(fields=["status", "closed_at"], name="deal_status_closed_idx"),
+            models.Index(fields=["pipeline", "status"], name="deal_pipeline_status_idx"),
+            models.Index(fields=["created_at"], name="deal_created_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_open(self) -> bool:
+        return self.status == StageKind.OPEN
+
+
+class DealLineItem(models.Model):
+    """A product on a deal; a deal with line items is worth their total."""
+
+    deal = models.ForeignKey(Deal, on_delete=models.CASCADE, related_name="line_items")
+    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="line_items")
+    quantity = models.DecimalField(max_digits=12, decimal_places=2, validators=[MinValueValidator(Decimal("0.01"))])
+    unit_price = models.DecimalField(**MONEY, validators=[MinValueValidator(Decimal("0"))])
+    discount_pct = models.DecimalField(
+        max_digits=5,
+        decimal_places=2,
+        default=Decimal("0"),
+        validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("100"))],
+        help_text="Discount in percent of the list total.",
+    )
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(quantity__gt=0), name="line_quantity_positive"),
+            models.CheckConstraint(condition=Q(unit_price__gte=0), name="line_price_not_negative"),
+            models.CheckConstraint(
+                condition=Q(discount_pct__gte=0, discount_pct__lte=100), name="line_discount_range"
+            ),
+        ]
+        indexes = [models.Index(fields=["product", "deal"])]
+
+    def __str__(self) -> str:
+        return f"{self.quantity} x {self.product_id}"
+
+    @property
+    def total(self) -> Decimal:
+        return line_total(self.quantity, self.unit_price, self.discount_pct)
+
+
+def line_total(quantity: Decimal, unit_price: Decimal, discount_pct: Decimal) -> Decimal:
+    """The value of one line, rounded to the cent."""
+    gross = Decimal(quantity) * Decimal(unit_price)
+    return (gross * (Decimal(100) - Decimal(discount_pct)) / Decimal(100)).quantize(Decimal("0.01"))
+
+
+class StageTransition(models.Model):
+    """One stage change of a deal; the first one of a deal (``from_stage`` null) is its creation.
+
+    Rows are immutable once written: the history is the source of truth for
+    conversion and time-in-stage figures.
+    """
+
+    deal = models.ForeignKey(Deal, on_delete=models.CASCADE, related_name="transitions")
+    from_stage = models.ForeignKey(Stage, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    to_stage = models.ForeignKey(Stage, on_delete=models.PROTECT, related_name="transitions_in")
+    at = models.DateTimeField(default=timezone.now)
+    by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["deal_id", "at", "id"]
+        indexes = [
+            models.Index(fields=["deal", "at"], name="transition_deal_at_idx"),
+            models.Index(fields=["to_stage", "at"], name="transition_stage_at_idx"),
+            models.Index(fields=["at"], name="transition_at_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"deal {self.deal_id}: {self.from_stage_id} -> {self.to_stage_id} at {self.at:%Y-%m-%d %H:%M}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None and not self._state.adding:
+            raise TypeError("Stage transitions are immutable.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise TypeError("Stage transitions are immutable.")
+
+
+class ActivityKind(models.TextChoices):
+    NOTE = "note", "Note"
+    CALL = "call", "Call"
+    EMAIL = "email", "Email"
+    MEETING = "meeting", "Meeting"
+    CLIENT_VISIT = "client_visit", "Client visit"
+
+
+class Activity(models.Model):
+    """A note, call, email, meeting or client visit, on a deal and/or an account."""
+
+    kind = models.CharField(max_length=16, choices=ActivityKind.choices)
+    subject = models.CharField(max_length=200)
+    body = models.TextField(blank=True)
+    occurred_at = models.DateTimeField(default=timezone.now)
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="activities")
+    deal = models.ForeignKey(Deal, null=True, blank=True, on_delete=models.CASCADE, related_name="activities")
+    account = models.ForeignKey(
+        Account, null=True, blank=True, on_delete=models.CASCADE, related_name="activities"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-occurred_at", "-id"]
+        verbose_name_plural = "activities"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(deal__isnull=False) | Q(account__isnull=False), name="activity_has_subject"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["deal", "occurred_at"], name="activity_deal_idx"),
+            models.Index(fields=["account", "occurred_at"], name="activity_account_idx"),
+            models.Index(fields=["author", "occurred_at"], name="activity_author_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: {self.subject}"
+

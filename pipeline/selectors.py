@@ -1,0 +1,92 @@
+"""Every read of the pipeline that matters: what each person may see, and history."""
+
+import datetime
+
+from django.db.models import OuterRef, Q, QuerySet, Subquery
+
+from pipeline.models import Account, Activity, Contact, Deal, StageTransition
+from salesmgr.models import User
+from salesmgr.selectors import team_member_ids_subquery
+
+
+def _owned_by(user: User, field: str = "owner") -> Q:
+    """Records owned by ``user`` or, for a manager, by anyone below them."""
+    own = Q(**{f"{field}_id": user.pk})
+    if user.is_manager:
+        own |= Q(**{f"{field}_id__in": team_member_ids_subquery(user.pk)})
+    return own
+
+
+def deals_visible_to(user: User, *, include_deleted: bool = False) -> QuerySet[Deal]:
+    """Deals ``user`` may read: reps their own, managers their team's, admins all."""
+    deals = Deal.objects.all()
+    if not user.is_admin:
+        deals = deals.filter(_owned_by(user))
+    if not include_deleted:
+        deals = deals.filter(deleted_at__isnull=True)
+    return deals
+
+
+def accounts_visible_to(user: User, *, include_deleted: bool = False) -> QuerySet[Account]:
+    """Accounts ``user`` may read: owned by them (or their team), or in their (team's) territories."""
+    accounts = Account.objects.all()
+    if not user.is_admin:
+        territory_reps = Q(territory__reps=user)
+        if user.is_manager:
+            territory_reps |= Q(territory__reps__in=team_member_ids_subquery(user.pk))
+        in_territories = Account.objects.filter(territory_reps).values("pk")
+        accounts = accounts.filter(_owned_by(user) | Q(pk__in=in_territories))
+    if not include_deleted:
+        accounts = accounts.filter(deleted_at__isnull=True)
+    return accounts
+
+
+def contacts_visible_to(user: User) -> QuerySet[Contact]:
+    """Contacts at the accounts ``user`` may read."""
+    return Contact.objects.filter(account__in=accounts_visible_to(user).values("pk"))
+
+
+def activities_visible_to(user: User) -> QuerySet[Activity]:
+    """Activities on deals ``user`` may read, on accounts they may read, or written by them."""
+    if user.is_admin:
+        return Activity.objects.all()
+    return Activity.objects.filter(
+        Q(deal__in=deals_visible_to(user).values("pk"))
+        | Q(deal__isnull=True, account__in=accounts_visible_to(user).values("pk"))
+        | Q(author=user)
+    )
+
+
+def deal_transitions(deal: Deal) -> QuerySet[StageTransition]:
+    """A deal's stage history, oldest first."""
+    return deal.transitions.select_related("from_stage", "to_stage", "by").order_by("at", "pk")
+
+
+def deal_history(deal: Deal):
+    """Every recorded version of a deal, newest first, with who made it."""
+    return Deal.history.filter(id=deal.pk).select_related("history_user").order_by("-history_date", "-history_id")
+
+
+def deal_as_of(deal_id: int, when: datetime.datetime):
+    """The deal as it stood at ``when`` (its latest recorded version by then), or None.
+
+    Rebuilt from the change history, not from today's values.
+    """
+    record = (
+        Deal.history.filter(id=deal_id, history_date__lte=when)
+        .order_by("-history_date", "-history_id")
+        .first()
+    )
+    if record is None or record.history_type == "-":
+        return None
+    return record.instance
+
+
+def deals_as_of(when: datetime.datetime) -> QuerySet:
+    """Every deal's latest recorded version at ``when``, as historical rows (one query)."""
+    latest = (
+        Deal.history.filter(id=OuterRef("id"), history_date__lte=when)
+        .order_by("-history_date", "-history_id")
+        .values("history_id")[:1]
+    )
+    return Deal.history.filter(history_id=Subquery(latest)).exclude(history_type="-")

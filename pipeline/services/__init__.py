@@ -1,0 +1,35 @@
+"""Every write that matters to the pipeline goes through these functions."""
+
+from pipeline.services.accounts import account_create, account_delete, account_restore, account_update
+from pipeline.services.activities import activity_log
+from pipeline.services.deals import (
+    LineItemSpec,
+    deal_create,
+    deal_delete,
+    deal_move,
+    deal_reassign,
+    deal_restore,
+    deal_update,
+    deals_purge_deleted,
+    line_items_set,
+)
+from pipeline.services.pipelines import pipeline_check_ready, stage_create
+
+__all__ = [
+    "LineItemSpec",
+    "account_create",
+    "account_delete",
+    "account_restore",
+    "account_update",
+    "activity_log",
+    "deal_create",
+    "deal_delete",
+    "deal_move",
+    "deal_reassign",
+    "deal_restore",
+    "deal_update",
+    "deals_purge_deleted",
+    "line_items_set",
+    "pipeline_check_ready",
+    "stage_create",
+]

@@ -1,0 +1,62 @@
+"""Writes to accounts."""
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from pipeline.models import Account
+from quotas.models import Territory
+from salesmgr.errors import PermissionDenied
+from salesmgr.models import User
+from salesmgr.selectors import may_act_for
+
+ACCOUNT_FIELDS = ("name", "territory", "industry", "region", "employee_count", "website")
+
+
+def account_create(*, by: User, name: str, owner: User | None = None, territory: Territory | None = None, **fields) -> Account:
+    """Add a customer account, owned by ``by`` unless another owner is given."""
+    owner = owner or by
+    if not may_act_for(actor=by, owner_id=owner.pk):
+        raise PermissionDenied("You cannot create accounts for that person.")
+    unknown = set(fields) - set(ACCOUNT_FIELDS)
+    if unknown:
+        raise ValidationError({field: "Unknown account field." for field in sorted(unknown)})
+    account = Account(name=(name or "").strip(), owner=owner, territory=territory, **fields)
+    account.full_clean()
+    account.save()
+    return account
+
+
+def account_update(*, account: Account, by: User, owner: User | None = None, **fields) -> Account:
+    """Change an account's details; a new owner must be someone ``by`` may act for."""
+    unknown = set(fields) - set(ACCOUNT_FIELDS)
+    if unknown:
+        raise ValidationError({field: "This field cannot be changed here." for field in sorted(unknown)})
+    if owner is not None and owner.pk != account.owner_id:
+        if by.is_rep:
+            raise PermissionDenied("Reps cannot change an account's owner.")
+        if not may_act_for(actor=by, owner_id=owner.pk):
+            raise PermissionDenied("You can only give accounts to people in your team.")
+        account.owner = owner
+    for field, value in fields.items():
+        setattr(account, field, value)
+    account.full_clean()
+    account.save()
+    return account
+
+
+def account_delete(*, account: Account, by: User) -> Account:
+    """Hide an account (soft delete)."""
+    with transaction.atomic():
+        if account.deleted_at is None:
+            account.deleted_at = timezone.now()
+            account.save(update_fields=["deleted_at"])
+    return account
+
+
+def account_restore(*, account: Account, by: User) -> Account:
+    """Bring back a soft-deleted account."""
+    if account.deleted_at is not None:
+        account.deleted_at = None
+        account.save(update_fields=["deleted_at"])
+    return account

@@ -1,0 +1,9 @@
+"""Doorbells rung by pipeline services after their transaction commits.
+
+Higher layers (reports) connect receivers in their ``AppConfig.ready()``.
+"""
+
+from django.dispatch import Signal
+
+# Sent with ``deal_ids`` (a list of ints) once a change to those deals is committed.
+deals_changed = Signal()

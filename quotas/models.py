@@ -1,0 +1,59 @@
+"""Territories and quotas."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+
+
+class Territory(models.Model):
+    """A named area of the market; territories nest through ``parent``."""
+
+    name = models.CharField(max_length=120, unique=True)
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="children"
+    )
+    region = models.CharField(max_length=80, blank=True)
+    reps = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, blank=True, related_name="territories", help_text="Reps assigned here."
+    )
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(condition=~Q(parent=F("pk")), name="territory_not_own_parent"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class QuotaPeriod(models.TextChoices):
+    MONTH = "month", "Month"
+    QUARTER = "quarter", "Quarter"
+    YEAR = "year", "Year"
+    CUSTOM = "custom", "Custom"
+
+
+class Quota(models.Model):
+    """A target amount for one person over ``[period_start, period_end]`` (both inclusive).
+
+    A person's quotas never overlap in time (``quota_set`` enforces it).
+    """
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="quotas")
+    period = models.CharField(max_length=10, choices=QuotaPeriod.choices, default=QuotaPeriod.MONTH)
+    period_start = models.DateField()
+    period_end = models.DateField()
+    target = models.DecimalField(max_digits=14, decimal_places=2)
+
+    class Meta:
+        ordering = ["owner_id", "period_start"]
+        constraints = [
+            models.CheckConstraint(condition=Q(period_end__gte=F("period_start")), name="quota_period_ordered"),
+            models.CheckConstraint(condition=Q(target__gte=0), name="quota_target_not_negative"),
+            models.UniqueConstraint(fields=["owner", "period_start"], name="quota_owner_start_unique"),
+        ]
+        indexes = [models.Index(fields=["period_start", "period_end"])]
+
+    def __str__(self) -> str:
+        return f"{self.owner} {self.period_start:%Y-%m-%d}..{self.period_end:%Y-%m-%d}: {self.target}"

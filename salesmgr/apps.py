@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class SalesmgrConfig(AppConfig):
+    name = "salesmgr"
+    verbose_name = "People and reporting line"

@@ -1,0 +1,59 @@
+"""People and the reporting line."""
+
+from django.contrib.auth.models import AbstractUser, UserManager
+from django.db import models
+from django.db.models import F, Q
+
+
+class Role(models.TextChoices):
+    REP = "rep", "Rep"
+    MANAGER = "manager", "Manager"
+    ADMIN = "admin", "Admin"
+
+
+class User(AbstractUser):
+    """A person who signs in: a rep, a manager or an admin.
+
+    ``manager`` is the reporting line; it never forms a cycle (see
+    ``salesmgr.services.user_set_manager``).
+    """
+
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.REP, db_index=True)
+    full_name = models.CharField(max_length=150, blank=True)
+    manager = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="reports",
+        help_text="Who this person reports to.",
+    )
+
+    objects = UserManager()
+
+    class Meta:
+        ordering = ["full_name", "username"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(manager=F("pk")), name="user_not_own_manager"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.display_name
+
+    @property
+    def display_name(self) -> str:
+        return self.full_name or self.get_full_name() or self.username
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == Role.ADMIN or self.is_superuser
+
+    @property
+    def is_manager(self) -> bool:
+        return self.role == Role.MANAGER
+
+    @property
+    def is_rep(self) -> bool:
+        return self.role == Role.REP and not self.is_superuser
