@@ -1,6 +1,11 @@
 """Every write that matters to the pipeline goes through these functions."""
 
-from pipeline.services.accounts import account_create, account_delete, account_restore, account_update
+from pipeline.services.accounts import (
+    account_create,
+    account_delete,
+    account_restore,
+    account_update,
+)
 from pipeline.services.activities import activity_log
 from pipeline.services.deals import (
     LineItemSpec,

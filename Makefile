@@ -1,0 +1,69 @@
+# Salesmgr developer commands. `make run` and `make test` work on a fresh clone.
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PYTEST_ARGS ?=
+SEED_ARGS ?=
+
+.DEFAULT_GOAL := help
+.PHONY: help venv run test lint fmt migrations-check worker beat seed clean
+
+help:
+	@echo "make run               migrate, seed demo data once, serve on 127.0.0.1:PORT (default 8000)"
+	@echo "make test              run the test suite (PYTEST_ARGS='...' to pass options)"
+	@echo "make lint | fmt        ruff check | ruff import sorting and format"
+	@echo "make migrations-check  fail if a model change has no migration"
+	@echo "make worker | beat     Celery worker | beat (need REDIS_URL)"
+	@echo "make seed              seed demo data (SEED_ARGS='--reset --deals 5000')"
+	@echo "make venv | clean      install dependencies | remove caches and collected static files"
+
+# The stamp is rebuilt whenever requirements.txt changes.
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	touch $@
+
+run: venv
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py seed_demo
+	@if [ -n "$$REDIS_URL" ]; then \
+		echo "REDIS_URL is set: start 'make worker' and 'make beat' in two other terminals."; \
+	fi
+	@echo "Salesmgr is served at http://127.0.0.1:$${PORT:-8000}/"
+	$(PY) manage.py runserver 127.0.0.1:$${PORT:-8000}
+
+test: venv
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: venv
+	$(VENV)/bin/ruff check .
+
+fmt: venv
+	$(VENV)/bin/ruff check --select I --fix .
+	$(VENV)/bin/ruff format .
+
+migrations-check: venv
+	$(PY) manage.py makemigrations --check --dry-run
+
+worker: venv
+	@[ -n "$$REDIS_URL" ] || { echo "REDIS_URL is not set: tasks run eagerly in the web process, so there is no queue for a worker." >&2; exit 1; }
+	$(VENV)/bin/celery -A salesmgr worker --loglevel=info
+
+beat: venv
+	@[ -n "$$REDIS_URL" ] || { echo "REDIS_URL is not set: beat would have no broker to send tasks to." >&2; exit 1; }
+	$(PY) manage.py migrate --noinput
+	$(VENV)/bin/celery -A salesmgr beat --loglevel=info --scheduler django_celery_beat.schedulers:DatabaseScheduler
+
+seed: venv
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py seed_demo $(SEED_ARGS)
+
+# Keeps .venv and the database; delete db.sqlite3 by hand to start over.
+clean:
+	find . -path ./$(VENV) -prune -o -type d -name __pycache__ -exec rm -rf {} +
+	rm -rf .pytest_cache .ruff_cache staticfiles

@@ -1,0 +1,64 @@
+"""The standard cast and the service checks every test can use.
+
+The cast: an admin; a manager with two reps; and an outsider manager with a
+rep of their own, who must see none of the first team's records.
+"""
+
+import os
+
+import pytest
+from django.db import connection
+
+from tests.factories import PipelineFactory, UserFactory
+
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def need_postgres() -> None:
+    """Skip on a laptop without PostgreSQL; under CI=true a missing PostgreSQL fails."""
+    if connection.vendor != "postgresql":
+        message = "this test needs PostgreSQL (set DATABASE_URL=postgres://...)"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+
+
+@pytest.fixture
+def admin(db):
+    return UserFactory(username="admin", role="admin", full_name="Ada Admin")
+
+
+@pytest.fixture
+def manager(db):
+    return UserFactory(username="manager", role="manager", full_name="Morgan Manager")
+
+
+@pytest.fixture
+def rep(manager):
+    return UserFactory(username="rep", manager=manager, full_name="Riley Rep")
+
+
+@pytest.fixture
+def rep2(manager):
+    return UserFactory(username="rep2", manager=manager, full_name="Robin Rep")
+
+
+@pytest.fixture
+def other_manager(db):
+    return UserFactory(username="othermanager", role="manager", full_name="Oscar Other")
+
+
+@pytest.fixture
+def outsider(other_manager):
+    return UserFactory(username="outsider", manager=other_manager, full_name="Olive Outsider")
+
+
+@pytest.fixture
+def pipeline(db):
+    return PipelineFactory(name="New business")
+
+
+@pytest.fixture
+def stages(pipeline):
+    """The pipeline's stages by name."""
+    return {stage.name: stage for stage in pipeline.stages.all()}
