@@ -165,6 +165,11 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_RESULT_EXPIRES = 24 * 3600
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# Standing jobs; the database scheduler copies them into its tables, where
+# admins can see and pause them.
+CELERY_BEAT_SCHEDULE = {
+    "purge-deleted-deals": {"task": "pipeline.purge_deleted_deals", "schedule": 24 * 3600},
+}
 
 # The business.
 DEFAULT_CURRENCY = env_str("DEFAULT_CURRENCY", "USD")

@@ -1,0 +1,13 @@
+"""Celery tasks of the pipeline: thin wrappers that call one service."""
+
+import datetime
+
+from celery import shared_task
+
+from pipeline.services import deals_purge_deleted
+
+
+@shared_task(name="pipeline.purge_deleted_deals", acks_late=True, max_retries=3, default_retry_delay=60)
+def purge_deleted_deals(days: int = 30) -> int:
+    """Remove deals soft-deleted more than ``days`` ago; safe to run twice."""
+    return deals_purge_deleted(older_than=datetime.timedelta(days=days))
