@@ -4,7 +4,17 @@ import datetime
 
 from django.db.models import OuterRef, Q, QuerySet, Subquery
 
-from pipeline.models import Account, Activity, Contact, Deal, StageTransition
+from pipeline.models import (
+    Account,
+    Activity,
+    Contact,
+    Deal,
+    LostReason,
+    Pipeline,
+    Product,
+    Stage,
+    StageTransition,
+)
 from salesmgr.models import User
 from salesmgr.selectors import team_member_ids_subquery
 
@@ -90,3 +100,23 @@ def deals_as_of(when: datetime.datetime) -> QuerySet:
         .values("history_id")[:1]
     )
     return Deal.history.filter(history_id=Subquery(latest)).exclude(history_type="-")
+
+
+def pipelines_visible_to(user: User) -> QuerySet[Pipeline]:
+    """Pipelines are reference data: everyone reads them."""
+    return Pipeline.objects.all()
+
+
+def stages_visible_to(user: User) -> QuerySet[Stage]:
+    """Stages are reference data: everyone reads them."""
+    return Stage.objects.all()
+
+
+def products_visible_to(user: User) -> QuerySet[Product]:
+    """The catalogue: everyone reads it."""
+    return Product.objects.all()
+
+
+def lost_reasons_visible_to(user: User) -> QuerySet[LostReason]:
+    """The reasons a deal can be lost for: everyone reads them."""
+    return LostReason.objects.all()

@@ -1,6 +1,7 @@
 """People and the reporting line."""
 
 from django.contrib.auth.models import AbstractUser, UserManager
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.db.models import F, Q
 
@@ -57,3 +58,25 @@ class User(AbstractUser):
     @property
     def is_rep(self) -> bool:
         return self.role == Role.REP and not self.is_superuser
+
+
+class IdempotencyKey(models.Model):
+    """The first answer to a create sent with an ``Idempotency-Key`` header.
+
+    A retry with the same key and the same request gets this answer again
+    instead of creating a second record.
+    """
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=255)
+    path = models.CharField(max_length=255)
+    request_hash = models.CharField(max_length=64)
+    status_code = models.PositiveSmallIntegerField(null=True)
+    response_body = models.JSONField(null=True, encoder=DjangoJSONEncoder)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "key"], name="idempotency_key_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id}:{self.key}"

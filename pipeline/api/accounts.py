@@ -1,0 +1,215 @@
+"""Accounts, their contacts, and the activity log."""
+
+from drf_spectacular.utils import extend_schema, extend_schema_view
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from pipeline.filters import ActivityFilter
+from pipeline.models import Account, Activity, Contact
+from pipeline.selectors import (
+    accounts_visible_to,
+    activities_visible_to,
+    contacts_visible_to,
+    deals_visible_to,
+)
+from pipeline.services import (
+    account_create,
+    account_delete,
+    account_restore,
+    account_update,
+    activity_log,
+)
+from quotas.selectors import territories_visible_to
+from salesmgr.api.base import (
+    ADMINS,
+    EVERYONE,
+    IdempotentCreateMixin,
+    ScopedViewSet,
+    VisiblePrimaryKeyRelatedField,
+)
+from salesmgr.errors import PermissionDenied
+from salesmgr.selectors import may_act_for, users_visible_to
+
+
+class AccountSerializer(serializers.ModelSerializer):
+    owner = VisiblePrimaryKeyRelatedField(selector=users_visible_to, required=False)
+    owner_name = serializers.CharField(source="owner.display_name", read_only=True)
+    territory = VisiblePrimaryKeyRelatedField(selector=territories_visible_to, required=False, allow_null=True)
+    territory_name = serializers.CharField(source="territory.name", read_only=True, default=None)
+    employee_count = serializers.IntegerField(min_value=0, max_value=2_000_000_000, required=False, allow_null=True)
+
+    class Meta:
+        model = Account
+        fields = [
+            "id",
+            "name",
+            "owner",
+            "owner_name",
+            "territory",
+            "territory_name",
+            "industry",
+            "region",
+            "employee_count",
+            "website",
+            "created_at",
+            "deleted_at",
+        ]
+        read_only_fields = ["created_at", "deleted_at"]
+
+
+class _OwnedWrites:
+    """Writes on a visible record still need the right to act for its owner (403 otherwise)."""
+
+    def check_write(self, record_owner_id: int) -> None:
+        if not may_act_for(actor=self.request.user, owner_id=record_owner_id):
+            raise PermissionDenied("You can read this record but only its owner or their manager may change it.")
+
+
+@extend_schema_view(destroy=extend_schema(responses={204: None}))
+class AccountViewSet(IdempotentCreateMixin, _OwnedWrites, viewsets.ModelViewSet, ScopedViewSet):
+    """Customers: your own, your team's, and those in your territories."""
+
+    selector = accounts_visible_to
+    serializer_class = AccountSerializer
+    search_fields = ["name", "industry", "region"]
+    filterset_fields = {"owner": ["exact"], "territory": ["exact"], "industry": ["exact"], "region": ["exact"]}
+    ordering_fields = ["name", "created_at", "employee_count", "id"]
+    ordering = ["name"]
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+    lookup_value_regex = r"\d+"
+    role_rules = {"read": EVERYONE, "write": EVERYONE, "restore": ADMINS}
+
+    def visible(self):
+        user = self.request.user
+        deleted = self.request.query_params.get("deleted", "").lower() in ("true", "1")
+        if user.is_admin and (deleted or self.action == "restore"):
+            return accounts_visible_to(user, include_deleted=True).filter(deleted_at__isnull=False)
+        return accounts_visible_to(user)
+
+    def shape(self, queryset):
+        return queryset.select_related("owner", "territory")
+
+    def perform_create(self, serializer):
+        serializer.instance = account_create(by=self.request.user, **serializer.validated_data)
+
+    def perform_update(self, serializer):
+        account = serializer.instance
+        self.check_write(account.owner_id)
+        serializer.instance = account_update(account=account, by=self.request.user, **serializer.validated_data)
+
+    def perform_destroy(self, instance):
+        self.check_write(instance.owner_id)
+        if deals_visible_to(self.request.user).filter(account=instance, status="open").exists():
+            raise serializers.ValidationError({"detail": "This account has open deals; close or move them first."})
+        account_delete(account=instance, by=self.request.user)
+
+    @extend_schema(summary="Restore a soft-deleted account (admins)", request=None, responses=AccountSerializer)
+    @action(detail=True, methods=["post"])
+    def restore(self, request, pk=None):
+        account = account_restore(account=self.get_object(), by=request.user)
+        return Response(AccountSerializer(account, context=self.get_serializer_context()).data)
+
+
+class ContactSerializer(serializers.ModelSerializer):
+    account = VisiblePrimaryKeyRelatedField(selector=accounts_visible_to)
+    account_name = serializers.CharField(source="account.name", read_only=True)
+
+    class Meta:
+        model = Contact
+        fields = ["id", "account", "account_name", "first_name", "last_name", "title", "email", "phone", "created_at"]
+        read_only_fields = ["created_at"]
+
+
+@extend_schema_view(destroy=extend_schema(responses={204: None}))
+class ContactViewSet(IdempotentCreateMixin, _OwnedWrites, viewsets.ModelViewSet, ScopedViewSet):
+    """The people at the accounts you may see."""
+
+    selector = contacts_visible_to
+    serializer_class = ContactSerializer
+    search_fields = ["first_name", "last_name", "email", "account__name"]
+    filterset_fields = ["account"]
+    ordering_fields = ["last_name", "first_name", "created_at", "id"]
+    ordering = ["last_name", "first_name", "id"]
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+    lookup_value_regex = r"\d+"
+    role_rules = {"read": EVERYONE, "write": EVERYONE}
+
+    def shape(self, queryset):
+        return queryset.select_related("account")
+
+    def perform_create(self, serializer):
+        self.check_write(serializer.validated_data["account"].owner_id)
+        serializer.save()
+
+    def perform_update(self, serializer):
+        self.check_write(serializer.instance.account.owner_id)
+        if "account" in serializer.validated_data:
+            self.check_write(serializer.validated_data["account"].owner_id)
+        serializer.save()
+
+    def perform_destroy(self, instance):
+        self.check_write(instance.account.owner_id)
+        instance.delete()
+
+
+class ActivitySerializer(serializers.ModelSerializer):
+    deal = VisiblePrimaryKeyRelatedField(selector=deals_visible_to, required=False, allow_null=True)
+    deal_name = serializers.CharField(source="deal.name", read_only=True, default=None)
+    account = VisiblePrimaryKeyRelatedField(selector=accounts_visible_to, required=False, allow_null=True)
+    account_name = serializers.CharField(source="account.name", read_only=True, default=None)
+    author_name = serializers.CharField(source="author.display_name", read_only=True)
+
+    class Meta:
+        model = Activity
+        fields = [
+            "id",
+            "kind",
+            "subject",
+            "body",
+            "occurred_at",
+            "author",
+            "author_name",
+            "deal",
+            "deal_name",
+            "account",
+            "account_name",
+            "created_at",
+        ]
+        read_only_fields = ["author", "created_at"]
+        extra_kwargs = {"occurred_at": {"required": False}}
+
+
+@extend_schema_view(destroy=extend_schema(responses={204: None}))
+class ActivityViewSet(
+    IdempotentCreateMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.DestroyModelMixin,
+    ScopedViewSet,
+):
+    """Notes, calls, emails, meetings and client visits. Logged, not edited; authors may delete theirs."""
+
+    selector = activities_visible_to
+    serializer_class = ActivitySerializer
+    filterset_class = ActivityFilter
+    search_fields = ["subject", "body"]
+    ordering_fields = ["occurred_at", "id"]
+    ordering = ["-occurred_at", "-id"]
+    lookup_value_regex = r"\d+"
+    role_rules = {"read": EVERYONE, "write": EVERYONE}
+
+    def shape(self, queryset):
+        return queryset.select_related("author", "deal", "account")
+
+    def perform_create(self, serializer):
+        # Deal and account ids were checked against what the author may see.
+        serializer.instance = activity_log(by=self.request.user, **serializer.validated_data)
+
+    def destroy(self, request, *args, **kwargs):
+        activity = self.get_object()
+        if activity.author_id != request.user.pk and not request.user.is_admin:
+            raise PermissionDenied("Only the author or an admin may delete an activity.")
+        activity.delete()
+        return Response(status=status.HTTP_204_NO_CONTENT)

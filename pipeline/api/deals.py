@@ -1,0 +1,421 @@
+"""The deals resource: list, read, create, update, move, history, soft delete."""
+
+from decimal import Decimal
+
+from django.db import transaction
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+)
+from rest_framework import mixins, serializers, status
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from pipeline.filters import DealFilter
+from pipeline.models import Deal, DealLineItem, StageTransition
+from pipeline.selectors import (
+    accounts_visible_to,
+    deal_history,
+    deal_transitions,
+    deals_visible_to,
+    lost_reasons_visible_to,
+    pipelines_visible_to,
+    products_visible_to,
+    stages_visible_to,
+)
+from pipeline.services import (
+    LineItemSpec,
+    deal_create,
+    deal_delete,
+    deal_move,
+    deal_reassign,
+    deal_restore,
+    deal_update,
+    line_items_set,
+)
+from salesmgr.api.base import (
+    ADMINS,
+    EVERYONE,
+    ConflictSerializer,
+    IdempotentCreateMixin,
+    PreconditionFailed,
+    ScopedViewSet,
+    VisiblePrimaryKeyRelatedField,
+)
+from salesmgr.selectors import users_visible_to
+
+# Fields whose changes the history endpoint reports.
+HISTORY_FIELDS = (
+    "name",
+    "account_id",
+    "owner_id",
+    "stage_id",
+    "status",
+    "amount",
+    "currency",
+    "expected_close_date",
+    "forecast_category",
+    "closed_at",
+    "lost_reason_id",
+    "deleted_at",
+)
+
+
+def etag_of(deal: Deal) -> str:
+    return f'"{deal.pk}.{deal.version}"'
+
+
+class LineItemSerializer(serializers.ModelSerializer):
+    product = VisiblePrimaryKeyRelatedField(selector=products_visible_to)
+    product_name = serializers.CharField(source="product.name", read_only=True)
+    unit_price = serializers.DecimalField(
+        max_digits=14, decimal_places=2, min_value=0, required=False, help_text="Defaults to the list price."
+    )
+    quantity = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=Decimal("0.01"))
+    discount_pct = serializers.DecimalField(max_digits=5, decimal_places=2, min_value=0, max_value=100, default=0)
+    total = serializers.DecimalField(max_digits=14, decimal_places=2, read_only=True)
+
+    class Meta:
+        model = DealLineItem
+        fields = ["product", "product_name", "quantity", "unit_price", "discount_pct", "total"]
+
+
+class DealSerializer(serializers.ModelSerializer):
+    account = VisiblePrimaryKeyRelatedField(selector=accounts_visible_to)
+    account_name = serializers.CharField(source="account.name", read_only=True)
+    owner = VisiblePrimaryKeyRelatedField(selector=users_visible_to, required=False)
+    owner_name = serializers.CharField(source="owner.display_name", read_only=True)
+    pipeline = VisiblePrimaryKeyRelatedField(selector=pipelines_visible_to)
+    pipeline_name = serializers.CharField(source="pipeline.name", read_only=True)
+    stage = VisiblePrimaryKeyRelatedField(
+        selector=stages_visible_to, required=False, help_text="On create only; later use the move endpoint."
+    )
+    stage_name = serializers.CharField(source="stage.name", read_only=True)
+    lost_reason = VisiblePrimaryKeyRelatedField(selector=lost_reasons_visible_to, required=False, allow_null=True)
+    lost_reason_name = serializers.CharField(source="lost_reason.name", read_only=True, default=None)
+    amount = serializers.DecimalField(max_digits=14, decimal_places=2, min_value=0, required=False)
+    currency = serializers.RegexField(r"^[A-Za-z]{3}$", max_length=3, required=False)
+    line_items = LineItemSerializer(many=True, required=False)
+    version = serializers.IntegerField(
+        min_value=1,
+        required=False,
+        help_text="On update: the version you last read (or send If-Match). A stale one answers 409.",
+    )
+    external_id = serializers.CharField(max_length=120, required=False, allow_null=True, allow_blank=False)
+
+    class Meta:
+        model = Deal
+        fields = [
+            "id",
+            "name",
+            "account",
+            "account_name",
+            "owner",
+            "owner_name",
+            "pipeline",
+            "pipeline_name",
+            "stage",
+            "stage_name",
+            "status",
+            "amount",
+            "currency",
+            "expected_close_date",
+            "forecast_category",
+            "lost_reason",
+            "lost_reason_name",
+            "created_at",
+            "updated_at",
+            "stage_entered_at",
+            "closed_at",
+            "deleted_at",
+            "version",
+            "external_id",
+            "line_items",
+        ]
+        read_only_fields = [
+            "status",
+            "created_at",
+            "updated_at",
+            "stage_entered_at",
+            "closed_at",
+            "deleted_at",
+        ]
+        extra_kwargs = {"name": {"max_length": 200}}
+
+    def validate_external_id(self, value):
+        if value is not None:
+            taken = Deal.objects.filter(external_id=value)
+            if self.instance is not None:
+                taken = taken.exclude(pk=self.instance.pk)
+            if taken.exists():
+                raise serializers.ValidationError("Another deal already has this external id.")
+        return value
+
+    def validate(self, attrs):
+        if self.instance is not None:
+            for field in ("stage", "pipeline"):
+                if field in attrs and attrs[field] != getattr(self.instance, field):
+                    raise serializers.ValidationError(
+                        {field: "Use POST /deals/{id}/move/ to change the stage; the pipeline is fixed."}
+                    )
+            if "lost_reason" in attrs and attrs["lost_reason"] != self.instance.lost_reason:
+                raise serializers.ValidationError({"lost_reason": "Set the lost reason when moving the deal."})
+        return attrs
+
+
+def _line_item_specs(items: list[dict]) -> list[LineItemSpec]:
+    return [
+        LineItemSpec(
+            product=item["product"],
+            quantity=item["quantity"],
+            unit_price=item.get("unit_price"),
+            discount_pct=item.get("discount_pct", 0),
+        )
+        for item in items
+    ]
+
+
+class MoveSerializer(serializers.Serializer):
+    stage = VisiblePrimaryKeyRelatedField(selector=stages_visible_to)
+    version = serializers.IntegerField(min_value=1, help_text="The version you last read; a stale one answers 409.")
+    lost_reason = VisiblePrimaryKeyRelatedField(
+        selector=lost_reasons_visible_to, required=False, allow_null=True, help_text="Required for a lost stage."
+    )
+
+
+class TransitionSerializer(serializers.ModelSerializer):
+    from_stage_name = serializers.CharField(source="from_stage.name", read_only=True, default=None)
+    to_stage_name = serializers.CharField(source="to_stage.name", read_only=True)
+    by_name = serializers.CharField(source="by.display_name", read_only=True, default=None)
+
+    class Meta:
+        model = StageTransition
+        fields = ["id", "from_stage", "from_stage_name", "to_stage", "to_stage_name", "at", "by", "by_name"]
+
+
+class FieldChangeSerializer(serializers.Serializer):
+    field = serializers.CharField()
+    old = serializers.CharField(allow_null=True)
+    new = serializers.CharField(allow_null=True)
+
+
+class HistoryEntrySerializer(serializers.Serializer):
+    at = serializers.DateTimeField()
+    by = serializers.IntegerField(allow_null=True)
+    by_name = serializers.CharField(allow_null=True)
+    kind = serializers.ChoiceField(choices=["created", "changed", "deleted"])
+    changes = FieldChangeSerializer(many=True)
+
+
+def _as_text(value):
+    return None if value is None else str(value)
+
+
+def history_entries(records) -> list[dict]:
+    """Turn a deal's historical rows (oldest first) into who-changed-what entries."""
+    entries = []
+    previous = None
+    for record in records:
+        if previous is None:
+            changes = [
+                {"field": f.removesuffix("_id"), "old": None, "new": _as_text(getattr(record, f))}
+                for f in HISTORY_FIELDS
+                if getattr(record, f) is not None
+            ]
+        else:
+            changes = [
+                {
+                    "field": f.removesuffix("_id"),
+                    "old": _as_text(getattr(previous, f)),
+                    "new": _as_text(getattr(record, f)),
+                }
+                for f in HISTORY_FIELDS
+                if getattr(previous, f) != getattr(record, f)
+            ]
+        kind = {"+": "created", "-": "deleted"}.get(record.history_type, "changed")
+        if changes or kind != "changed":
+            user = record.history_user
+            entries.append(
+                {
+                    "at": record.history_date,
+                    "by": record.history_user_id,
+                    "by_name": user.display_name if user else None,
+                    "kind": kind,
+                    "changes": changes,
+                }
+            )
+        previous = record
+    return entries
+
+
+VERSION_HEADER = OpenApiParameter(
+    "If-Match", OpenApiTypes.STR, OpenApiParameter.HEADER, required=False, description="The deal's ETag; 412 if stale."
+)
+IDEMPOTENCY_HEADER = OpenApiParameter(
+    "Idempotency-Key",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    required=False,
+    description="A retried create with the same key returns the first answer instead of creating again.",
+)
+DELETED_PARAM = OpenApiParameter(
+    "deleted", OpenApiTypes.BOOL, OpenApiParameter.QUERY, required=False,
+    description="Admins only: read soft-deleted deals.",
+)
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List deals you may see"),
+    retrieve=extend_schema(summary="Read one deal", parameters=[DELETED_PARAM]),
+    create=extend_schema(summary="Open a deal", parameters=[IDEMPOTENCY_HEADER]),
+    partial_update=extend_schema(
+        summary="Change a deal",
+        parameters=[VERSION_HEADER],
+        responses={200: DealSerializer, 409: ConflictSerializer, 412: OpenApiResponse(description="If-Match stale")},
+    ),
+    destroy=extend_schema(summary="Delete a deal (restorable for 30 days)", responses={204: None}),
+)
+class DealViewSet(
+    IdempotentCreateMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    mixins.DestroyModelMixin,
+    ScopedViewSet,
+):
+    """Deals: reps their own, managers their team's, admins all."""
+
+    selector = deals_visible_to
+    serializer_class = DealSerializer
+    filterset_class = DealFilter
+    search_fields = ["name", "account__name", "external_id"]
+    ordering_fields = ["expected_close_date", "amount", "created_at", "updated_at", "name", "id", "closed_at"]
+    ordering = ["expected_close_date", "id"]
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+    lookup_value_regex = r"\d+"
+    role_rules = {"read": EVERYONE, "write": EVERYONE, "move": EVERYONE, "restore": ADMINS}
+
+    def _deleted_requested(self) -> bool:
+        return self.request.query_params.get("deleted", "").lower() in ("true", "1")
+
+    def visible(self):
+        user = self.request.user
+        with_deleted = user.is_admin and (self.action == "restore" or self._deleted_requested())
+        return deals_visible_to(user, include_deleted=with_deleted)
+
+    def shape(self, queryset):
+        queryset = queryset.select_related("account", "owner", "pipeline", "stage", "lost_reason")
+        if self.action in ("list", "retrieve", "create", "partial_update"):
+            queryset = queryset.prefetch_related("line_items__product")
+        return queryset
+
+    def _expected_version(self, request, deal: Deal, body_version: int | None) -> int:
+        if_match = request.headers.get("If-Match")
+        if if_match is not None and if_match.strip() not in ("*", etag_of(deal)):
+            raise PreconditionFailed()
+        if body_version is not None:
+            return body_version
+        if if_match is not None and if_match.strip() != "*":
+            return deal.version
+        raise serializers.ValidationError({"version": ["Send the version you last read, or an If-Match header."]})
+
+    def _answer(self, deal: Deal, code=status.HTTP_200_OK) -> Response:
+        deal = self.get_queryset().get(pk=deal.pk)
+        response = Response(self.get_serializer(deal).data, status=code)
+        response["ETag"] = etag_of(deal)
+        return response
+
+    def retrieve(self, request, *args, **kwargs):
+        return self._answer(self.get_object())
+
+    def perform_create(self, serializer):
+        data = dict(serializer.validated_data)
+        data.pop("version", None)
+        items = data.pop("line_items", None)
+        serializer.instance = deal_create(
+            by=self.request.user, line_items=_line_item_specs(items) if items else None, **data
+        )
+
+    def create(self, request, *args, **kwargs):
+        def produce():
+            serializer = self.get_serializer(data=request.data)
+            serializer.is_valid(raise_exception=True)
+            self.perform_create(serializer)
+            return self._answer(serializer.instance, status.HTTP_201_CREATED)
+
+        return self.run_idempotent(request, produce)
+
+    def partial_update(self, request, *args, **kwargs):
+        deal = self.get_object()
+        serializer = self.get_serializer(deal, data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        version = self._expected_version(request, deal, data.pop("version", None))
+        owner = data.pop("owner", None)
+        items = data.pop("line_items", None)
+        data.pop("stage", None)
+        data.pop("pipeline", None)
+        data.pop("lost_reason", None)
+        user = request.user
+        with transaction.atomic():
+            deal = deal_update(deal=deal, by=user, expected_version=version, **data)
+            if owner is not None and owner.pk != deal.owner_id:
+                deal = deal_reassign(deal=deal, new_owner=owner, by=user, expected_version=deal.version)
+            if items is not None:
+                deal = line_items_set(deal=deal, items=_line_item_specs(items), by=user, expected_version=deal.version)
+        return self._answer(deal)
+
+    def destroy(self, request, *args, **kwargs):
+        deal = self.get_object()
+        if_match = request.headers.get("If-Match")
+        if if_match is not None and if_match.strip() not in ("*", etag_of(deal)):
+            raise PreconditionFailed()
+        deal_delete(deal=deal, by=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(
+        summary="Move a deal to another stage",
+        request=MoveSerializer,
+        parameters=[VERSION_HEADER],
+        responses={200: DealSerializer, 409: ConflictSerializer, 412: OpenApiResponse(description="If-Match stale")},
+    )
+    @action(detail=True, methods=["post"])
+    def move(self, request, pk=None):
+        deal = self.get_object()
+        serializer = MoveSerializer(data=request.data, context=self.get_serializer_context())
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        version = self._expected_version(request, deal, data["version"])
+        deal = deal_move(
+            deal=deal,
+            to_stage=data["stage"],
+            by=request.user,
+            expected_version=version,
+            lost_reason=data.get("lost_reason"),
+        )
+        return self._answer(deal)
+
+    @extend_schema(summary="A deal's stage history, oldest first", responses=TransitionSerializer(many=True))
+    @action(detail=True, methods=["get"], filter_backends=[], pagination_class=None)
+    def transitions(self, request, pk=None):
+        deal = self.get_object()
+        return Response(TransitionSerializer(deal_transitions(deal), many=True).data)
+
+    @extend_schema(summary="Who changed what on a deal, oldest first", responses=HistoryEntrySerializer(many=True))
+    @action(detail=True, methods=["get"], filter_backends=[], pagination_class=None)
+    def history(self, request, pk=None):
+        deal = self.get_object()
+        records = list(deal_history(deal))[::-1]
+        return Response(HistoryEntrySerializer(history_entries(records), many=True).data)
+
+    @extend_schema(summary="Restore a soft-deleted deal (admins)", request=None, responses=DealSerializer)
+    @action(detail=True, methods=["post"])
+    def restore(self, request, pk=None):
+        deal = deal_restore(deal=self.get_object(), by=request.user)
+        return self._answer(deal)
+
+

@@ -1,0 +1,45 @@
+"""Query-string filters of the pipeline's list endpoints (django-filter)."""
+
+import django_filters
+
+from pipeline.models import ActivityKind, DealLineItem, ForecastCategory, StageKind
+from salesmgr.selectors import team_member_ids_subquery
+
+
+class DealFilter(django_filters.FilterSet):
+    owner = django_filters.NumberFilter(field_name="owner_id")
+    team = django_filters.NumberFilter(method="filter_team", label="Manager id: deals of everyone below them")
+    stage = django_filters.NumberFilter(field_name="stage_id")
+    pipeline = django_filters.NumberFilter(field_name="pipeline_id")
+    account = django_filters.NumberFilter(field_name="account_id")
+    territory = django_filters.NumberFilter(field_name="account__territory_id")
+    product = django_filters.NumberFilter(method="filter_product", label="Deals with a line item of this product")
+    forecast_category = django_filters.ChoiceFilter(choices=ForecastCategory.choices)
+    status = django_filters.ChoiceFilter(choices=StageKind.choices, label="open, won or lost")
+    close_after = django_filters.DateFilter(field_name="expected_close_date", lookup_expr="gte")
+    close_before = django_filters.DateFilter(field_name="expected_close_date", lookup_expr="lte")
+    amount_min = django_filters.NumberFilter(field_name="amount", lookup_expr="gte")
+    amount_max = django_filters.NumberFilter(field_name="amount", lookup_expr="lte")
+    deleted = django_filters.BooleanFilter(
+        method="filter_deleted", label="Admins only: true lists soft-deleted deals instead"
+    )
+
+    def filter_team(self, queryset, name, value):
+        return queryset.filter(owner_id__in=team_member_ids_subquery(int(value)))
+
+    def filter_product(self, queryset, name, value):
+        return queryset.filter(pk__in=DealLineItem.objects.filter(product_id=value).values("deal_id"))
+
+    def filter_deleted(self, queryset, name, value):
+        # The viewset already limits who sees deleted rows; this picks the side.
+        return queryset.filter(deleted_at__isnull=not value)
+
+
+class ActivityFilter(django_filters.FilterSet):
+    deal = django_filters.NumberFilter(field_name="deal_id")
+    account = django_filters.NumberFilter(field_name="account_id")
+    author = django_filters.NumberFilter(field_name="author_id")
+    kind = django_filters.ChoiceFilter(choices=ActivityKind.choices)
+    occurred_after = django_filters.IsoDateTimeFilter(field_name="occurred_at", lookup_expr="gte")
+    occurred_before = django_filters.IsoDateTimeFilter(field_name="occurred_at", lookup_expr="lt")
+

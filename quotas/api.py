@@ -1,0 +1,98 @@
+"""Territories and quotas over REST. Everyone reads what they may see; admins write."""
+
+from django.db.models import Prefetch
+from drf_spectacular.utils import extend_schema, extend_schema_view
+from rest_framework import serializers, viewsets
+
+from quotas.models import Quota, QuotaPeriod, Territory
+from quotas.selectors import quotas_visible_to, territories_visible_to
+from quotas.services import quota_set, territory_set_parent
+from salesmgr.api.base import ScopedViewSet, VisiblePrimaryKeyRelatedField
+from salesmgr.models import User
+from salesmgr.selectors import users_visible_to
+
+
+class TerritorySerializer(serializers.ModelSerializer):
+    parent = VisiblePrimaryKeyRelatedField(selector=territories_visible_to, required=False, allow_null=True)
+    parent_name = serializers.CharField(source="parent.name", read_only=True, default=None)
+    reps = VisiblePrimaryKeyRelatedField(selector=users_visible_to, many=True, required=False)
+
+    class Meta:
+        model = Territory
+        fields = ["id", "name", "parent", "parent_name", "region", "reps"]
+
+
+@extend_schema_view(destroy=extend_schema(responses={204: None}))
+class TerritoryViewSet(viewsets.ModelViewSet, ScopedViewSet):
+    """Territories (a tree through ``parent``) and the reps assigned to each."""
+
+    selector = territories_visible_to
+    serializer_class = TerritorySerializer
+    filterset_fields = ["parent"]
+    search_fields = ["name", "region"]
+    ordering_fields = ["name", "id"]
+    ordering = ["name"]
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+    lookup_value_regex = r"\d+"
+
+    def shape(self, queryset):
+        return queryset.select_related("parent").prefetch_related(
+            Prefetch("reps", queryset=User.objects.only("pk"))
+        )
+
+    def perform_update(self, serializer):
+        territory = serializer.instance
+        if "parent" in serializer.validated_data:
+            territory_set_parent(territory=territory, parent=serializer.validated_data.pop("parent"))
+        serializer.save()
+
+    def perform_destroy(self, instance):
+        if instance.children.exists():
+            raise serializers.ValidationError({"detail": "Move or delete the territories inside it first."})
+        instance.delete()
+
+
+class QuotaSerializer(serializers.ModelSerializer):
+    owner = VisiblePrimaryKeyRelatedField(selector=users_visible_to)
+    owner_name = serializers.CharField(source="owner.display_name", read_only=True)
+    target = serializers.DecimalField(max_digits=14, decimal_places=2, min_value=0)
+    period = serializers.ChoiceField(choices=QuotaPeriod.choices, default=QuotaPeriod.MONTH)
+
+    class Meta:
+        model = Quota
+        fields = ["id", "owner", "owner_name", "period", "period_start", "period_end", "target"]
+        validators = []  # overlaps are refused by quota_set with a clear message
+
+    def validate(self, attrs):
+        start = attrs.get("period_start", getattr(self.instance, "period_start", None))
+        end = attrs.get("period_end", getattr(self.instance, "period_end", None))
+        if start and end and end < start:
+            raise serializers.ValidationError({"period_end": "The period ends before it starts."})
+        return attrs
+
+
+@extend_schema_view(destroy=extend_schema(responses={204: None}))
+class QuotaViewSet(viewsets.ModelViewSet, ScopedViewSet):
+    """Targets per person and period; a person's periods never overlap."""
+
+    selector = quotas_visible_to
+    serializer_class = QuotaSerializer
+    filterset_fields = {"owner": ["exact"], "period": ["exact"], "period_start": ["gte", "lte"]}
+    ordering_fields = ["period_start", "target", "id"]
+    ordering = ["owner_id", "period_start"]
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+    lookup_value_regex = r"\d+"
+
+    def shape(self, queryset):
+        return queryset.select_related("owner")
+
+    def perform_create(self, serializer):
+        serializer.instance = quota_set(**serializer.validated_data)
+
+    def perform_update(self, serializer):
+        quota = serializer.instance
+        data = {
+            field: serializer.validated_data.get(field, getattr(quota, field))
+            for field in ("owner", "period", "period_start", "period_end", "target")
+        }
+        serializer.instance = quota_set(quota=quota, **data)

@@ -1,0 +1,1 @@
+"""The REST API: shared machinery (base), people and sign-in (people)."""

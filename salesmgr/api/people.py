@@ -1,0 +1,163 @@
+"""People and sign-in over REST: users, ``users/me/``, and API tokens."""
+
+from django.contrib.auth import authenticate
+from django.core.cache import cache
+from django.db import transaction
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import exceptions, mixins, serializers, status
+from rest_framework.authtoken.models import Token
+from rest_framework.decorators import action
+from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.throttling import BaseThrottle
+from rest_framework.views import APIView
+
+from salesmgr.api.base import EVERYONE, ScopedViewSet, VisiblePrimaryKeyRelatedField
+from salesmgr.models import Role, User
+from salesmgr.selectors import users_visible_to
+from salesmgr.services import user_create, user_set_manager
+
+TOKEN_FAILURES_ALLOWED = 5
+TOKEN_FAILURE_WINDOW = 60  # seconds
+
+
+class UserSerializer(serializers.ModelSerializer):
+    manager = VisiblePrimaryKeyRelatedField(selector=users_visible_to, required=False, allow_null=True)
+    manager_name = serializers.CharField(source="manager.display_name", read_only=True, default=None)
+    password = serializers.CharField(write_only=True, required=False, min_length=8, max_length=128)
+    username = serializers.RegexField(r"^[\w.@+-]+\Z", max_length=150)
+
+    class Meta:
+        model = User
+        fields = ["id", "username", "full_name", "email", "role", "manager", "manager_name", "is_active", "password"]
+        validators = []
+
+    def validate_username(self, value):
+        taken = User.objects.filter(username__iexact=value)
+        if self.instance is not None:
+            taken = taken.exclude(pk=self.instance.pk)
+        if taken.exists():
+            raise serializers.ValidationError("A user with that username already exists.")
+        return value
+
+
+class UserViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    mixins.DestroyModelMixin,
+    ScopedViewSet,
+):
+    """People: everyone sees themselves, their line up and their team; admins manage everyone."""
+
+    selector = users_visible_to
+    serializer_class = UserSerializer
+    filterset_fields = ["role", "manager", "is_active"]
+    search_fields = ["username", "full_name", "email"]
+    ordering_fields = ["username", "full_name", "id"]
+    ordering = ["full_name", "username"]
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+    lookup_value_regex = r"\d+"
+    role_rules = {"read": EVERYONE, "me": EVERYONE}  # writes fall back to admins
+
+    def shape(self, queryset):
+        return queryset.select_related("manager")
+
+    @transaction.atomic
+    def perform_create(self, serializer):
+        data = dict(serializer.validated_data)
+        is_active = data.pop("is_active", True)
+        user = user_create(password=data.pop("password", None), **data)
+        if not is_active:
+            user.is_active = False
+            user.save(update_fields=["is_active"])
+        serializer.instance = user
+
+    @transaction.atomic
+    def perform_update(self, serializer):
+        user = serializer.instance
+        data = dict(serializer.validated_data)
+        if "manager" in data:
+            user_set_manager(user=user, manager=data.pop("manager"))
+        password = data.pop("password", None)
+        if password:
+            user.set_password(password)
+        if user.pk == self.request.user.pk and data.get("is_active") is False:
+            raise serializers.ValidationError({"is_active": "You cannot deactivate yourself."})
+        for field, value in data.items():
+            setattr(user, field, value)
+        user.is_staff = user.role == Role.ADMIN or user.is_superuser
+        user.save()
+
+    @extend_schema(summary="Deactivate a person (their tokens stop working at once)", responses={204: None})
+    def destroy(self, request, *args, **kwargs):
+        user = self.get_object()
+        if user.pk == request.user.pk:
+            raise serializers.ValidationError({"detail": "You cannot deactivate yourself."})
+        user.is_active = False
+        user.save(update_fields=["is_active"])
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(summary="Who am I", responses=UserSerializer)
+    @action(detail=False, methods=["get"], filter_backends=[], pagination_class=None)
+    def me(self, request):
+        return Response(UserSerializer(request.user, context=self.get_serializer_context()).data)
+
+
+class TokenRequestSerializer(serializers.Serializer):
+    username = serializers.CharField(max_length=150)
+    password = serializers.CharField(max_length=128, trim_whitespace=False)
+
+
+def _failure_key(request) -> str:
+    return f"token-failures:{BaseThrottle().get_ident(request)}"
+
+
+class TokenView(APIView):
+    """Trade a username and password for an API token, or revoke your token.
+
+    After a handful of failed sign-ins from one client in a minute, further
+    attempts answer 429 until the minute has passed.
+    """
+
+    def get_permissions(self):
+        return [AllowAny()] if self.request.method == "POST" else [IsAuthenticated()]
+
+    def get_authenticators(self):
+        if self.request is not None and self.request.method == "POST":
+            return []
+        return super().get_authenticators()
+
+    @extend_schema(
+        summary="Get an API token",
+        request=TokenRequestSerializer,
+        responses={200: inline_serializer("Token", {"token": serializers.CharField()})},
+        auth=[],
+    )
+    def post(self, request):
+        key = _failure_key(request)
+        failures = cache.get(key, 0)
+        if failures >= TOKEN_FAILURES_ALLOWED:
+            raise exceptions.Throttled(wait=TOKEN_FAILURE_WINDOW, detail="Too many failed sign-ins; wait a minute.")
+        serializer = TokenRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        user = authenticate(
+            request._request,
+            username=serializer.validated_data["username"],
+            password=serializer.validated_data["password"],
+        )
+        if user is None or not user.is_active:
+            if not cache.add(key, 1, TOKEN_FAILURE_WINDOW):
+                try:
+                    cache.incr(key)
+                except ValueError:
+                    cache.set(key, 1, TOKEN_FAILURE_WINDOW)
+            raise serializers.ValidationError({"non_field_errors": ["Unknown username or wrong password."]})
+        token, _ = Token.objects.get_or_create(user=user)
+        return Response({"token": token.key})
+
+    @extend_schema(summary="Revoke your API token", request=None, responses={204: None})
+    def delete(self, request):
+        Token.objects.filter(user=request.user).delete()
+        return Response(status=status.HTTP_204_NO_CONTENT)

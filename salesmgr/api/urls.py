@@ -1,0 +1,39 @@
+"""The URL table of the REST API (``/api/v1/``); it knows every app's resources."""
+
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.routers import DefaultRouter
+
+from pipeline.api import (
+    AccountViewSet,
+    ActivityViewSet,
+    ContactViewSet,
+    DealViewSet,
+    LostReasonViewSet,
+    PipelineViewSet,
+    ProductViewSet,
+    StageViewSet,
+)
+from quotas.api import QuotaViewSet, TerritoryViewSet
+from salesmgr.api.people import TokenView, UserViewSet
+
+router = DefaultRouter(trailing_slash=True)
+router.include_root_view = False
+router.register("users", UserViewSet, basename="user")
+router.register("pipelines", PipelineViewSet, basename="pipeline")
+router.register("stages", StageViewSet, basename="stage")
+router.register("accounts", AccountViewSet, basename="account")
+router.register("contacts", ContactViewSet, basename="contact")
+router.register("products", ProductViewSet, basename="product")
+router.register("lost-reasons", LostReasonViewSet, basename="lostreason")
+router.register("deals", DealViewSet, basename="deal")
+router.register("activities", ActivityViewSet, basename="activity")
+router.register("territories", TerritoryViewSet, basename="territory")
+router.register("quotas", QuotaViewSet, basename="quota")
+
+urlpatterns = [
+    path("auth/token/", TokenView.as_view(), name="api-token"),
+    path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("", include(router.urls)),
+]
