@@ -1,0 +1,66 @@
+"""Twenty API clients race on one deal over PostgreSQL: one wins, the rest get 409."""
+
+import threading
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+from rest_framework.test import APIClient
+
+from pipeline.models import Deal
+from tests.conftest import need_postgres
+from tests.factories import DealFactory, PipelineFactory, UserFactory
+
+CLIENTS = 20
+
+
+def _race(owner, request):
+    """Send ``request(client)`` from CLIENTS threads released together; return the status codes."""
+    barrier = threading.Barrier(CLIENTS)
+    codes = []
+    lock = threading.Lock()
+
+    def run():
+        client = APIClient()
+        client.force_authenticate(owner)
+        try:
+            barrier.wait()
+            code = request(client).status_code
+        finally:
+            connection.close()
+        with lock:
+            codes.append(code)
+
+    threads = [threading.Thread(target=run) for _ in range(CLIENTS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    return sorted(codes)
+
+
+@pytest.fixture
+def contested(transactional_db):
+    need_postgres()
+    owner = UserFactory(username="racer")
+    pipeline = PipelineFactory()
+    return owner, pipeline, DealFactory(owner=owner, pipeline=pipeline)
+
+
+def test_concurrent_moves_with_one_version(contested):
+    owner, pipeline, deal = contested
+    discovery = pipeline.stages.get(name="Discovery")
+    codes = _race(owner, lambda c: c.post(f"/api/v1/deals/{deal.pk}/move/", {"stage": discovery.pk, "version": 1}))
+    assert codes == [200] + [409] * (CLIENTS - 1)
+    deal.refresh_from_db()
+    assert deal.version == 2
+    assert deal.transitions.count() == 2
+
+
+def test_concurrent_updates_with_one_version(contested):
+    owner, _, deal = contested
+    codes = _race(owner, lambda c: c.patch(f"/api/v1/deals/{deal.pk}/", {"amount": "4321.00", "version": 1}))
+    assert codes == [200] + [409] * (CLIENTS - 1)
+    deal.refresh_from_db()
+    assert deal.amount == Decimal("4321.00")
+    assert Deal.history.filter(id=deal.pk).count() == 2
