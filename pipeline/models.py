@@ -282,6 +282,9 @@ class StageTransition(models.Model):
     from_stage = models.ForeignKey(Stage, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     to_stage = models.ForeignKey(Stage, on_delete=models.PROTECT, related_name="transitions_in")
     at = models.DateTimeField(default=timezone.now)
+    from_stage_entered_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the deal had entered from_stage: the stay ends at ``at``."
+    )
     by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -292,6 +295,7 @@ class StageTransition(models.Model):
             models.Index(fields=["deal", "at"], name="transition_deal_at_idx"),
             models.Index(fields=["to_stage", "at"], name="transition_stage_at_idx"),
             models.Index(fields=["at"], name="transition_at_idx"),
+            models.Index(fields=["from_stage", "at"], name="transition_from_stage_at_idx"),
         ]
 
     def __str__(self) -> str:

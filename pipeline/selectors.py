@@ -2,6 +2,7 @@
 
 import datetime
 
+from django.db import connection
 from django.db.models import OuterRef, Q, QuerySet, Subquery
 
 from pipeline.models import (
@@ -93,13 +94,19 @@ def deal_as_of(deal_id: int, when: datetime.datetime):
 
 
 def deals_as_of(when: datetime.datetime) -> QuerySet:
-    """Every deal's latest recorded version at ``when``, as historical rows (one query)."""
-    latest = (
-        Deal.history.filter(id=OuterRef("id"), history_date__lte=when)
-        .order_by("-history_date", "-history_id")
-        .values("history_id")[:1]
-    )
-    return Deal.history.filter(history_id=Subquery(latest)).exclude(history_type="-")
+    """Every deal as it stood at ``when``: its latest recorded version by then, as historical rows.
+
+    Deals created later, and deals already purged or soft-deleted at ``when``,
+    are left out. One query; PostgreSQL picks each deal's row with DISTINCT ON.
+    """
+    history = Deal.history.filter(history_date__lte=when)
+    if connection.vendor == "postgresql":
+        latest_ids = history.order_by("id", "-history_date", "-history_id").distinct("id").values("history_id")
+        latest = Deal.history.filter(history_id__in=latest_ids)
+    else:
+        newest = history.filter(id=OuterRef("id")).order_by("-history_date", "-history_id").values("history_id")[:1]
+        latest = history.filter(history_id=Subquery(newest))
+    return latest.exclude(history_type="-").filter(deleted_at__isnull=True)
 
 
 def pipelines_visible_to(user: User) -> QuerySet[Pipeline]:

@@ -10,6 +10,7 @@ import secrets
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 from salesmgr.env import env_bool, env_int, env_list, env_str
@@ -168,12 +169,19 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_RESULT_EXPIRES = 24 * 3600
 CELERY_TIMEZONE = TIME_ZONE
+CELERY_TASK_STORE_EAGER_RESULT = True
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # Standing jobs; the database scheduler copies them into its tables, where
 # admins can see and pause them.
 CELERY_BEAT_SCHEDULE = {
-    "purge-deleted-deals": {"task": "pipeline.purge_deleted_deals", "schedule": 24 * 3600},
+    "purge-deleted-deals": {"task": "pipeline.purge_deleted_deals", "schedule": crontab(hour=3, minute=30)},
+    "nightly-snapshots": {"task": "reports.nightly_snapshots", "schedule": crontab(hour=1, minute=0)},
 }
+# A burst of deal changes within this many seconds queues one recompute.
+REPORTS_RECOMPUTE_DELAY = env_int("REPORTS_RECOMPUTE_DELAY", 30, minimum=1)
+# Without a worker a recompute would run inside the request that changed a deal;
+# there stale scopes are only marked, and read live until refreshed.
+REPORTS_RECOMPUTE_ON_CHANGE = env_bool("REPORTS_RECOMPUTE_ON_CHANGE", bool(REDIS_URL))
 
 # The business.
 DEFAULT_CURRENCY = env_str("DEFAULT_CURRENCY", "USD")

@@ -237,6 +237,7 @@ def deal_move(
             raise ValidationError({"at": "A move cannot be dated before the deal entered its current stage."})
 
         from_stage_id = locked.stage_id
+        from_stage_entered_at = locked.stage_entered_at
         locked.stage = to_stage
         locked.status = to_stage.kind
         locked.stage_entered_at = at
@@ -244,7 +245,14 @@ def deal_move(
         locked.lost_reason = lost_reason
         _stamp(locked, by, at)
         locked.save()
-        StageTransition.objects.create(deal=locked, from_stage_id=from_stage_id, to_stage=to_stage, at=at, by=by)
+        StageTransition.objects.create(
+            deal=locked,
+            from_stage_id=from_stage_id,
+            from_stage_entered_at=from_stage_entered_at,
+            to_stage=to_stage,
+            at=at,
+            by=by,
+        )
         _announce([locked.pk])
     return locked
 

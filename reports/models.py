@@ -1,0 +1,88 @@
+"""Snapshot tables: precomputed metrics and forecasts that dashboards read instantly.
+
+Each row is keyed by its natural key (scope, period or as-of date, horizon), so
+the tasks that write them upsert and a rerun never duplicates anything.
+"""
+
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import models
+
+MONEY = {"max_digits": 16, "decimal_places": 2}
+
+
+class ScopeKind(models.TextChoices):
+    ORGANISATION = "org", "Organisation"
+    TEAM = "team", "Team"
+    OWNER = "owner", "Rep"
+    TERRITORY = "territory", "Territory"
+    PIPELINE = "pipeline", "Pipeline"
+    PRODUCT = "product", "Product"
+    CUSTOM = "custom", "Combined"
+
+
+class MetricSnapshot(models.Model):
+    """The funnel metrics of one scope over one period, as computed at ``computed_at``."""
+
+    scope_key = models.CharField(max_length=120)
+    scope_kind = models.CharField(max_length=10, choices=ScopeKind.choices)
+    period_start = models.DateField()
+    period_end = models.DateField()
+    data = models.JSONField(encoder=DjangoJSONEncoder)
+    computed_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["scope_key", "period_start", "period_end"], name="metric_snapshot_key"),
+        ]
+        indexes = [models.Index(fields=["scope_key", "-computed_at"], name="metric_snapshot_fresh_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.scope_key} {self.period_start}..{self.period_end}"
+
+
+class ForecastSnapshot(models.Model):
+    """Every forecast method's value for one scope, as-of date and horizon.
+
+    ``actual`` is filled once the window has passed (the value won with
+    ``closed_at`` inside it); accuracy is derived from it in SQL.
+    """
+
+    scope_key = models.CharField(max_length=120)
+    scope_kind = models.CharField(max_length=10, choices=ScopeKind.choices)
+    as_of = models.DateField()
+    horizon = models.PositiveSmallIntegerField()
+    pipeline = models.DecimalField(**MONEY)
+    best_case = models.DecimalField(**MONEY)
+    commit = models.DecimalField(**MONEY)
+    weighted = models.DecimalField(**MONEY)
+    model = models.DecimalField(**MONEY)
+    model_p10 = models.DecimalField(**MONEY)
+    model_p90 = models.DecimalField(**MONEY)
+    overdue_value = models.DecimalField(**MONEY)
+    won_in_window = models.DecimalField(**MONEY)
+    quota = models.DecimalField(**MONEY, null=True)
+    window_deals = models.PositiveIntegerField(default=0)
+    actual = models.DecimalField(**MONEY, null=True)
+    computed_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["scope_key", "as_of", "horizon"], name="forecast_snapshot_key"),
+        ]
+        indexes = [
+            models.Index(fields=["scope_key", "horizon", "as_of"], name="forecast_snapshot_scope_idx"),
+            models.Index(fields=["as_of"], name="forecast_snapshot_as_of_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.scope_key} {self.as_of} +{self.horizon}d"
+
+
+class DirtyScope(models.Model):
+    """A scope whose snapshots a deal change has made stale; readers compute it on the spot meanwhile."""
+
+    scope_key = models.CharField(max_length=120, unique=True)
+    marked_at = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return self.scope_key

@@ -1,0 +1,96 @@
+"""Scopes: which deals a figure is computed over, and who may ask for which.
+
+A scope combines (AND) an owner, a manager's team, a territory (with the
+territories inside it), a pipeline and a product; an empty scope is the whole
+organisation.
+"""
+
+from dataclasses import dataclass, fields
+
+from django.db.models import Q
+from django.http import Http404
+
+from pipeline.models import DealLineItem
+from quotas.models import Territory
+from quotas.selectors import territory_subtree_ids_subquery
+from salesmgr.models import User
+from salesmgr.selectors import is_in_team, team_member_ids_subquery
+
+
+@dataclass(frozen=True)
+class Scope:
+    owner: int | None = None
+    team: int | None = None
+    territory: int | None = None
+    pipeline: int | None = None
+    product: int | None = None
+
+    @property
+    def key(self) -> str:
+        """A stable text key for snapshot tables, e.g. ``team=4`` or ``org``."""
+        parts = [f"{f.name}={getattr(self, f.name)}" for f in fields(self) if getattr(self, f.name) is not None]
+        return ";".join(parts) or "org"
+
+    @classmethod
+    def from_key(cls, key: str) -> "Scope":
+        if key == "org":
+            return cls()
+        return cls(**{name: int(value) for name, value in (part.split("=") for part in key.split(";"))})
+
+    def deal_filter(self, prefix: str = "") -> Q:
+        """The condition on deal rows (``prefix`` reaches them from another model, e.g. ``deal__``)."""
+        condition = Q()
+        if self.owner is not None:
+            condition &= Q(**{f"{prefix}owner_id": self.owner})
+        if self.team is not None:
+            condition &= Q(**{f"{prefix}owner_id__in": team_member_ids_subquery(self.team)})
+        if self.territory is not None:
+            condition &= Q(**{f"{prefix}account__territory_id__in": territory_subtree_ids_subquery(self.territory)})
+        if self.pipeline is not None:
+            condition &= Q(**{f"{prefix}pipeline_id": self.pipeline})
+        if self.product is not None:
+            condition &= Q(
+                **{f"{prefix}id__in": DealLineItem.objects.filter(product_id=self.product).values("deal_id")}
+            )
+        return condition
+
+    def quota_owner_filter(self) -> Q | None:
+        """Whose quotas count for this scope; None when quotas do not apply (pipeline, product)."""
+        if self.pipeline is not None or self.product is not None:
+            return None
+        if self.owner is not None:
+            return Q(owner_id=self.owner)
+        if self.team is not None:
+            return Q(owner_id__in=team_member_ids_subquery(self.team))
+        if self.territory is not None:
+            reps = Territory.reps.through.objects.filter(
+                territory_id__in=territory_subtree_ids_subquery(self.territory)
+            ).values("user_id")
+            return Q(owner_id__in=reps)
+        return Q(owner__role="rep")
+
+
+def scope_for(user: User, requested: Scope) -> Scope:
+    """The scope ``user`` may see for what they asked; 404 for anything outside their reach.
+
+    A rep always gets their own figures; a manager asking for nothing gets
+    their team; an admin may ask for anything.
+    """
+    if user.is_admin:
+        return requested
+    if user.is_rep:
+        if requested.team is not None or requested.owner not in (None, user.pk):
+            raise Http404("No such scope.")
+        return Scope(**{**requested.__dict__, "owner": user.pk})
+    # A manager: their own deals, their team, or someone in it.
+    if requested.owner is not None and requested.owner != user.pk and not is_in_team(
+        manager=user, user_id=requested.owner
+    ):
+        raise Http404("No such scope.")
+    if requested.team is not None and requested.team != user.pk and not is_in_team(
+        manager=user, user_id=requested.team
+    ):
+        raise Http404("No such scope.")
+    if requested.owner is None and requested.team is None:
+        return Scope(**{**requested.__dict__, "team": user.pk})
+    return requested

@@ -1,0 +1,121 @@
+"""Forecast figures against values worked out by hand from the history in conftest."""
+
+import datetime
+import math
+from decimal import Decimal
+
+import pytest
+from django.utils import timezone
+
+from pipeline.models import Deal
+from pipeline.services import deal_move, deal_update
+from quotas.services import quota_set
+from reports.forecasts import forecast
+from reports.scopes import Scope
+from tests.factories import DealFactory
+
+Z = 1.2816
+
+
+def money(value: float) -> Decimal:
+    return Decimal(value).quantize(Decimal("0.01"))
+
+
+def test_thirty_day_forecast_for_one_rep(history, rep):
+    now = timezone.now()
+    quota_set(
+        owner=rep,
+        period_start=history.today,
+        period_end=history.today + datetime.timedelta(days=59),
+        target=Decimal("6000"),
+    )
+    figures = forecast(Scope(owner=rep.pk), history.today, 30, now=now)
+
+    # The window holds C (2,000, Discovery 30%, pipeline) and E (300, Qualification 10%, commit).
+    assert figures["pipeline"] == Decimal("2300.00")
+    assert figures["best_case"] == Decimal("300.00")
+    assert figures["commit"] == Decimal("300.00")
+    assert figures["weighted"] == Decimal("630.00")  # 2,000 x 0.3 + 300 x 0.1
+    assert figures["overdue_value"] == Decimal("0.00")
+    assert figures["won_in_window"] == Decimal("0.00")
+    assert figures["quota"] == Decimal("3000.00")  # 30 of the quota's 60 days
+    assert figures["gap"]["weighted"] == Decimal("2370.00")
+    assert figures["gap"]["commit"] == Decimal("2700.00")
+
+    # The model. No entry of Discovery or Qualification closed later than 56 or 58 days in,
+    # so C and E fall back on the prior: the stage probability times the share of past wins
+    # that came within 30 days of an entry (A's entries won after 10, 8 and 5 days: all of them).
+    c_p, e_p = 0.3, 0.1
+    # New business: A was created 60 days ago and won 10 days later, so it would have fallen
+    # inside 30 - 10 = 20 of the possible window starts, over the span from its creation to
+    # 30 days before now.
+    t0 = history.t0
+    span = ((now - datetime.timedelta(days=30)) - t0).total_seconds() / 86400
+    new_business = 1000 * 20 / span
+    expected = c_p * 2000 + e_p * 300 + new_business
+    variance = c_p * (1 - c_p) * 2000**2 + e_p * (1 - e_p) * 300**2 + 1000**2 * 20 / span
+    sigma = math.sqrt(variance)
+    assert figures["model"] == money(expected)
+    assert figures["model_p10"] == money(max(0.0, expected - Z * sigma))
+    assert figures["model_p90"] == money(expected + Z * sigma)
+    assert figures["model_p10"] <= figures["model"] <= figures["model_p90"]
+
+
+def test_model_learns_from_entries_that_closed_later(history, rep, admin, stages):
+    """With history past the deal's time in stage, the data outweighs the prior."""
+    now = timezone.now()
+    figures = forecast(Scope(team=rep.manager_id), history.today, 90, now=now)
+    # Team scope: F (rep2) was won 20 days after entering Qualification, A 10 days after;
+    # B was lost 5 days after. E sits in Qualification for 58 days: no entry closed that late.
+    assert figures["model"] > 0
+    assert figures["window_deals"] == 2
+
+
+def test_no_history_and_no_deals_gives_zeros(db, rep):
+    figures = forecast(Scope(owner=rep.pk), timezone.localdate(), 60)
+    for method in ("pipeline", "best_case", "commit", "weighted", "model", "model_p10", "model_p90"):
+        assert figures[method] == Decimal("0.00"), method
+    assert figures["quota"] == Decimal("0.00")
+    assert figures["gap"]["model"] == Decimal("0.00")
+
+
+def test_a_single_deal_with_no_history_uses_the_stage_probability(rep, pipeline, stages):
+    deal = DealFactory(owner=rep, pipeline=pipeline, amount=Decimal("600.00"))
+    deal = deal_move(deal=deal, to_stage=stages["Proposal"], by=rep, expected_version=1)
+    # Proposal is 60%; with no past wins the timing share for 30 days is 30/90.
+    p = 0.6 * 30 / 90
+    figures = forecast(Scope(owner=rep.pk), timezone.localdate(), 30)
+    expected = p * 600
+    sigma = math.sqrt(p * (1 - p) * 600**2)
+    assert figures["model"] == money(expected)
+    assert figures["model_p10"] == money(max(0.0, expected - Z * sigma))
+    assert figures["model_p90"] == money(expected + Z * sigma)
+
+
+def test_pipeline_and_product_scopes_have_no_quota(history, pipeline):
+    assert forecast(Scope(pipeline=pipeline.pk), history.today, 30)["quota"] is None
+
+
+def test_forecast_as_of_a_past_date_uses_the_deals_as_they_stood(history, rep):
+    # As of T0 + 5 days, C was worth 1,500 and closes (today + 10); E 300.
+    as_of = (history.t0 + datetime.timedelta(days=5)).date()
+    figures = forecast(Scope(owner=rep.pk), as_of, 90)
+    # Window [T0+5, T0+95): C (today+10 = T0+70) and E (T0+80) fall inside; B was still open,
+    # closing today+30 = T0+90, inside too; A also open then, closing T0+90.
+    assert figures["live"] is False
+    assert figures["pipeline"] == Decimal("1500.00") + Decimal("300.00") + Decimal("500.00") + Decimal("1000.00")
+    # A won (1,000) at T0+10, inside the window, as known now.
+    assert figures["won_in_window"] == Decimal("1000.00")
+
+
+def test_a_later_revaluation_does_not_change_a_past_forecast(history, rep):
+    as_of = (history.t0 + datetime.timedelta(days=5)).date()
+    before = forecast(Scope(owner=rep.pk), as_of, 90)["pipeline"]
+    c = Deal.objects.get(pk=history.deals["C"])
+    deal_update(deal=c, by=rep, expected_version=c.version, amount=Decimal("9999.00"))
+    assert forecast(Scope(owner=rep.pk), as_of, 90)["pipeline"] == before
+
+
+def test_unknown_horizon_is_refused(db, rep):
+    with pytest.raises(ValueError):
+        forecast(Scope(owner=rep.pk), timezone.localdate(), 45)
