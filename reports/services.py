@@ -174,3 +174,31 @@ def scopes_take_dirty(*, until: datetime.datetime) -> list[str]:
     return keys
 
 
+
+
+def forecasts_backfill(
+    *,
+    start: datetime.date,
+    end: datetime.date,
+    scopes: list[Scope] | None = None,
+    on_day=None,
+) -> int:
+    """Compute the daily forecast snapshots as of every date in ``[start, end]``, then mature them.
+
+    Each day is computed from the history as it stood that morning, so the
+    snapshots are what the forecast would have said then. Returns the number
+    of snapshots written; ``on_day(date)`` is called after each day.
+    """
+    if end < start:
+        raise ValueError("The backfill ends before it starts.")
+    scopes = scopes if scopes is not None else standard_scopes()
+    written = 0
+    day = start
+    while day <= end:
+        for scope in scopes:
+            written += len(forecast_snapshots_compute(scope=scope, as_of=day))
+        if on_day is not None:
+            on_day(day)
+        day += datetime.timedelta(days=1)
+    forecasts_mature()
+    return written

@@ -62,3 +62,17 @@ def pipeline(db):
 def stages(pipeline):
     """The pipeline's stages by name."""
     return {stage.name: stage for stage in pipeline.stages.all()}
+
+
+@pytest.fixture
+def client_for():
+    """An API client signed in as the given user (None: anonymous)."""
+    from rest_framework.test import APIClient
+
+    def make(user=None):
+        client = APIClient()
+        if user is not None:
+            client.force_authenticate(user)
+        return client
+
+    return make

@@ -15,6 +15,14 @@ from pipeline.api import (
     StageViewSet,
 )
 from quotas.api import QuotaViewSet, TerritoryViewSet
+from reports.api import (
+    AccuracyView,
+    ForecastView,
+    FunnelView,
+    RefreshStateView,
+    RefreshView,
+    SeriesView,
+)
 from salesmgr.api.people import TokenView, UserViewSet
 
 router = DefaultRouter(trailing_slash=True)
@@ -33,6 +41,12 @@ router.register("quotas", QuotaViewSet, basename="quota")
 
 urlpatterns = [
     path("auth/token/", TokenView.as_view(), name="api-token"),
+    path("metrics/funnel/", FunnelView.as_view(), name="metrics-funnel"),
+    path("metrics/series/", SeriesView.as_view(), name="metrics-series"),
+    path("metrics/refresh/", RefreshView.as_view(), name="metrics-refresh"),
+    path("metrics/refresh/<str:task_id>/", RefreshStateView.as_view(), name="metrics-refresh-state"),
+    path("forecasts/", ForecastView.as_view(), name="forecasts"),
+    path("forecasts/accuracy/", AccuracyView.as_view(), name="forecasts-accuracy"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("", include(router.urls)),

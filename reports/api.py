@@ -1,0 +1,331 @@
+"""Metrics and forecasts over REST: scoped by role, served from snapshots when one matches."""
+
+import datetime
+
+from celery.result import AsyncResult
+from django.core.cache import cache
+from django.http import Http404
+from django.utils import timezone
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import serializers, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from reports.forecasts import HORIZONS, METHODS, forecast
+from reports.metrics import INTERVALS, Period, funnel, series
+from reports.scopes import Scope, scope_for
+from reports.selectors import (
+    accuracy_summary,
+    forecast_snapshot_for,
+    matured_forecasts,
+    metric_snapshot_for,
+)
+from reports.services import FORECAST_FIELDS
+from reports.tasks import snapshot_scope
+
+REFRESH_OWNER = "reports:refresh-owner:{}"
+
+
+class ScopeQuery(serializers.Serializer):
+    owner = serializers.IntegerField(required=False, min_value=1, help_text="A person: their own deals.")
+    team = serializers.IntegerField(required=False, min_value=1, help_text="A manager: everyone below them.")
+    territory = serializers.IntegerField(required=False, min_value=1, help_text="A territory and those inside it.")
+    pipeline = serializers.IntegerField(required=False, min_value=1)
+    product = serializers.IntegerField(required=False, min_value=1, help_text="Deals with a line of this product.")
+
+    def scope(self, user) -> Scope:
+        data = self.validated_data
+        return scope_for(user, Scope(**{name: data.get(name) for name in self.fields if name in Scope.__annotations__}))
+
+
+class PeriodQuery(ScopeQuery):
+    start = serializers.DateField(required=False, help_text="First day (default: 90 days before end).")
+    end = serializers.DateField(required=False, help_text="Day after the last (default: tomorrow).")
+
+    def validate(self, attrs):
+        end = attrs.get("end") or Period.default().end
+        start = attrs.get("start") or end - datetime.timedelta(days=90)
+        if start >= end:
+            raise serializers.ValidationError({"start": "The period must start before it ends."})
+        if (end - start).days > 3660:
+            raise serializers.ValidationError({"start": "A period can span ten years at most."})
+        attrs["period"] = Period(start, end)
+        return attrs
+
+
+class SeriesQuery(PeriodQuery):
+    interval = serializers.ChoiceField(choices=sorted(INTERVALS), default="month")
+
+
+class ForecastQuery(ScopeQuery):
+    as_of = serializers.DateField(required=False, help_text="Default: today.")
+    horizon = serializers.ChoiceField(choices=HORIZONS, required=False, help_text="30, 60 or 90; default all.")
+
+    def validate_as_of(self, value):
+        if value > timezone.localdate():
+            raise serializers.ValidationError("A forecast is made as of today or a past date.")
+        if value.year < 2000:
+            raise serializers.ValidationError("That date is before any history.")
+        return value
+
+
+class AccuracyQuery(ScopeQuery):
+    horizon = serializers.ChoiceField(choices=HORIZONS, required=False)
+    start = serializers.DateField(required=False)
+    end = serializers.DateField(required=False)
+
+
+def _parse(serializer_class, request):
+    query = serializer_class(data=request.query_params)
+    query.is_valid(raise_exception=True)
+    return query
+
+
+MONEY = {"max_digits": 16, "decimal_places": 2}
+
+
+class StageFigures(serializers.Serializer):
+    pipeline = serializers.IntegerField()
+    pipeline_name = serializers.CharField()
+    stage = serializers.IntegerField()
+    name = serializers.CharField()
+    order = serializers.IntegerField()
+    probability = serializers.IntegerField()
+    entered = serializers.IntegerField()
+    advanced = serializers.IntegerField()
+    conversion = serializers.FloatField(allow_null=True)
+    avg_days_in_stage = serializers.FloatField(allow_null=True)
+    open_now = serializers.IntegerField()
+    open_value_now = serializers.DecimalField(**MONEY)
+
+
+class FunnelFigures(serializers.Serializer):
+    scope = serializers.CharField()
+    start = serializers.DateField()
+    end = serializers.DateField()
+    open_deals = serializers.IntegerField()
+    open_value = serializers.DecimalField(**MONEY)
+    avg_open_deal_size = serializers.DecimalField(**MONEY, allow_null=True)
+    won_deals = serializers.IntegerField()
+    won_value = serializers.DecimalField(**MONEY)
+    avg_won_deal_size = serializers.DecimalField(**MONEY, allow_null=True)
+    lost_deals = serializers.IntegerField()
+    close_ratio = serializers.FloatField(allow_null=True)
+    avg_sales_cycle_days = serializers.FloatField(allow_null=True)
+    sales_velocity = serializers.DecimalField(**MONEY, allow_null=True)
+    stages = StageFigures(many=True)
+    computed_at = serializers.DateTimeField()
+    source = serializers.ChoiceField(choices=["snapshot", "live"])
+
+
+class SeriesPoint(serializers.Serializer):
+    bucket = serializers.DateField()
+    created_deals = serializers.IntegerField()
+    created_value = serializers.DecimalField(**MONEY)
+    won_deals = serializers.IntegerField()
+    won_value = serializers.DecimalField(**MONEY)
+    lost_deals = serializers.IntegerField()
+    lost_value = serializers.DecimalField(**MONEY)
+
+
+class SeriesFigures(serializers.Serializer):
+    scope = serializers.CharField()
+    interval = serializers.CharField()
+    points = SeriesPoint(many=True)
+
+
+class Gap(serializers.Serializer):
+    pipeline = serializers.DecimalField(**MONEY, allow_null=True)
+    best_case = serializers.DecimalField(**MONEY, allow_null=True)
+    commit = serializers.DecimalField(**MONEY, allow_null=True)
+    weighted = serializers.DecimalField(**MONEY, allow_null=True)
+    model = serializers.DecimalField(**MONEY, allow_null=True)
+
+
+class ForecastFigures(serializers.Serializer):
+    scope = serializers.CharField()
+    as_of = serializers.DateField()
+    horizon = serializers.IntegerField()
+    window_end = serializers.DateField()
+    pipeline = serializers.DecimalField(**MONEY)
+    best_case = serializers.DecimalField(**MONEY)
+    commit = serializers.DecimalField(**MONEY)
+    weighted = serializers.DecimalField(**MONEY)
+    model = serializers.DecimalField(**MONEY)
+    model_p10 = serializers.DecimalField(**MONEY)
+    model_p90 = serializers.DecimalField(**MONEY)
+    overdue_value = serializers.DecimalField(**MONEY)
+    won_in_window = serializers.DecimalField(**MONEY)
+    quota = serializers.DecimalField(**MONEY, allow_null=True)
+    gap = Gap()
+    window_deals = serializers.IntegerField()
+    computed_at = serializers.DateTimeField()
+    source = serializers.ChoiceField(choices=["snapshot", "live"])
+
+
+class Forecasts(serializers.Serializer):
+    scope = serializers.CharField()
+    as_of = serializers.DateField()
+    forecasts = ForecastFigures(many=True)
+
+
+class MethodAccuracy(serializers.Serializer):
+    forecast = serializers.DecimalField(**MONEY)
+    error = serializers.DecimalField(**MONEY)
+    abs_pct_error = serializers.FloatField(allow_null=True)
+
+
+class AccuracyRow(serializers.Serializer):
+    as_of = serializers.DateField()
+    horizon = serializers.IntegerField()
+    actual = serializers.DecimalField(**MONEY)
+    methods = serializers.DictField(child=MethodAccuracy())
+
+
+class MethodSummary(serializers.Serializer):
+    mape = serializers.FloatField(allow_null=True)
+    bias = serializers.FloatField(allow_null=True)
+
+
+class AccuracySummary(serializers.Serializer):
+    horizon = serializers.IntegerField()
+    snapshots = serializers.IntegerField()
+    methods = serializers.DictField(child=MethodSummary())
+
+
+class Accuracy(serializers.Serializer):
+    scope = serializers.CharField()
+    summary = AccuracySummary(many=True)
+    snapshots = AccuracyRow(many=True)
+
+
+class FunnelView(APIView):
+    """Funnel metrics (METRICS.md) for a scope and period."""
+
+    @extend_schema(parameters=[PeriodQuery], responses=FunnelFigures)
+    def get(self, request):
+        query = _parse(PeriodQuery, request)
+        scope = query.scope(request.user)
+        period = query.validated_data["period"]
+        snapshot = metric_snapshot_for(scope, period.start, period.end)
+        if snapshot is not None:
+            data = {**snapshot.data, "computed_at": snapshot.computed_at, "source": "snapshot"}
+        else:
+            data = {**funnel(scope, period), "computed_at": timezone.now(), "source": "live"}
+        return Response(FunnelFigures(data).data)
+
+
+class SeriesView(APIView):
+    """Created, won and lost deals per week or month, zero-filled, for charts."""
+
+    @extend_schema(parameters=[SeriesQuery], responses=SeriesFigures)
+    def get(self, request):
+        query = _parse(SeriesQuery, request)
+        scope = query.scope(request.user)
+        interval = query.validated_data["interval"]
+        points = series(scope, query.validated_data["period"], interval)
+        return Response(SeriesFigures({"scope": scope.key, "interval": interval, "points": points}).data)
+
+
+def _forecast_figures(scope: Scope, as_of: datetime.date, horizon: int) -> dict:
+    snapshot = forecast_snapshot_for(scope, as_of, horizon)
+    if snapshot is None:
+        return {**forecast(scope, as_of, horizon), "computed_at": timezone.now(), "source": "live"}
+    figures = {field: getattr(snapshot, field) for field in FORECAST_FIELDS}
+    quota = figures["quota"]
+    figures["gap"] = {
+        method: None if quota is None else quota - figures["won_in_window"] - figures[method] for method in METHODS
+    }
+    return {
+        "scope": scope.key,
+        "as_of": as_of,
+        "horizon": horizon,
+        "window_end": as_of + datetime.timedelta(days=horizon),
+        "computed_at": snapshot.computed_at,
+        "source": "snapshot",
+        **figures,
+    }
+
+
+class ForecastView(APIView):
+    """30, 60 and 90-day forecasts against quota, with the model's P10-P90 range."""
+
+    @extend_schema(parameters=[ForecastQuery], responses=Forecasts)
+    def get(self, request):
+        query = _parse(ForecastQuery, request)
+        scope = query.scope(request.user)
+        as_of = query.validated_data.get("as_of") or timezone.localdate()
+        horizons = [query.validated_data["horizon"]] if "horizon" in query.validated_data else HORIZONS
+        figures = [_forecast_figures(scope, as_of, horizon) for horizon in horizons]
+        return Response(Forecasts({"scope": scope.key, "as_of": as_of, "forecasts": figures}).data)
+
+
+class AccuracyView(APIView):
+    """How past forecasts compared with what was won: per snapshot and summarised per method."""
+
+    @extend_schema(parameters=[AccuracyQuery], responses=Accuracy)
+    def get(self, request):
+        query = _parse(AccuracyQuery, request)
+        scope = query.scope(request.user)
+        data = query.validated_data
+        snapshots = matured_forecasts(scope, horizon=data.get("horizon"), start=data.get("start"), end=data.get("end"))
+        rows = []
+        for snapshot in snapshots[:1000]:
+            methods = {}
+            for method in METHODS:
+                value = getattr(snapshot, method)
+                error = value - snapshot.actual
+                methods[method] = {
+                    "forecast": value,
+                    "error": error,
+                    "abs_pct_error": float(abs(error) / snapshot.actual) if snapshot.actual else None,
+                }
+            rows.append(
+                {"as_of": snapshot.as_of, "horizon": snapshot.horizon, "actual": snapshot.actual, "methods": methods}
+            )
+        body = {"scope": scope.key, "summary": accuracy_summary(snapshots), "snapshots": rows}
+        return Response(Accuracy(body).data)
+
+
+class RefreshQueued(serializers.Serializer):
+    task_id = serializers.CharField()
+    scope = serializers.CharField()
+    status_url = serializers.CharField()
+
+
+class RefreshState(serializers.Serializer):
+    task_id = serializers.CharField()
+    state = serializers.CharField(help_text="PENDING, STARTED, RETRY, FAILURE or SUCCESS.")
+    ready = serializers.BooleanField()
+
+
+class RefreshView(APIView):
+    """Queue a recompute of a scope's snapshots; poll ``metrics/refresh/{task_id}/`` for its state."""
+
+    @extend_schema(
+        request=ScopeQuery,
+        responses={202: RefreshQueued},
+        summary="Recompute the snapshots of a scope",
+    )
+    def post(self, request):
+        query = ScopeQuery(data=request.data)
+        query.is_valid(raise_exception=True)
+        scope = query.scope(request.user)
+        result = snapshot_scope.delay(scope.key)
+        cache.set(REFRESH_OWNER.format(result.id), request.user.pk, timeout=24 * 3600)
+        body = {"task_id": result.id, "scope": scope.key, "status_url": f"{request.path}{result.id}/"}
+        return Response(RefreshQueued(body).data, status=status.HTTP_202_ACCEPTED)
+
+
+class RefreshStateView(APIView):
+    @extend_schema(
+        responses={200: RefreshState, 404: OpenApiResponse(description="No such task of yours.")},
+        summary="The state of a queued recompute",
+    )
+    def get(self, request, task_id: str):
+        if cache.get(REFRESH_OWNER.format(task_id)) != request.user.pk:
+            raise Http404("No such task.")
+        result = AsyncResult(task_id)
+        return Response(RefreshState({"task_id": task_id, "state": result.state, "ready": result.ready()}).data)
+
+

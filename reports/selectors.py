@@ -1,0 +1,65 @@
+"""Reads of snapshots: the freshest one that answers a question, if any."""
+
+import datetime
+
+from django.db.models import Avg, Count, F, FloatField, Q, QuerySet
+from django.db.models.functions import Abs, Cast
+
+from reports.forecasts import METHODS
+from reports.models import DirtyScope, ForecastSnapshot, MetricSnapshot
+from reports.scopes import Scope
+
+
+def _clean(scope: Scope) -> bool:
+    return not DirtyScope.objects.filter(scope_key=scope.key).exists()
+
+
+def metric_snapshot_for(scope: Scope, start: datetime.date, end: datetime.date) -> MetricSnapshot | None:
+    """The stored funnel for exactly this scope and period, unless deals changed since."""
+    if not _clean(scope):
+        return None
+    return MetricSnapshot.objects.filter(scope_key=scope.key, period_start=start, period_end=end).first()
+
+
+def forecast_snapshot_for(scope: Scope, as_of: datetime.date, horizon: int) -> ForecastSnapshot | None:
+    """The stored forecast for this scope, date and horizon, unless deals changed since."""
+    if not _clean(scope):
+        return None
+    return ForecastSnapshot.objects.filter(scope_key=scope.key, as_of=as_of, horizon=horizon).first()
+
+
+def matured_forecasts(scope: Scope, *, horizon: int | None = None, start=None, end=None) -> QuerySet:
+    """Forecast snapshots of a scope whose window has passed (``actual`` known), oldest first."""
+    snapshots = ForecastSnapshot.objects.filter(scope_key=scope.key, actual__isnull=False)
+    if horizon is not None:
+        snapshots = snapshots.filter(horizon=horizon)
+    if start is not None:
+        snapshots = snapshots.filter(as_of__gte=start)
+    if end is not None:
+        snapshots = snapshots.filter(as_of__lt=end)
+    return snapshots.order_by("as_of", "horizon")
+
+
+def accuracy_summary(snapshots: QuerySet) -> list[dict]:
+    """Per horizon and method: mean absolute percentage error and bias, in one query.
+
+    MAPE skips windows where nothing was won (its percentage is undefined);
+    bias is the mean of ``forecast - actual``.
+    """
+    with_actual = Q(actual__gt=0)
+    aggregates = {"count": Count("pk")}
+    for method in METHODS:
+        error = Cast(F(method) - F("actual"), FloatField())
+        aggregates[f"{method}__mape"] = Avg(Abs(error) / Cast(F("actual"), FloatField()), filter=with_actual)
+        aggregates[f"{method}__bias"] = Avg(error)
+    rows = snapshots.order_by().values("horizon").annotate(**aggregates).order_by("horizon")
+    return [
+        {
+            "horizon": row["horizon"],
+            "snapshots": row["count"],
+            "methods": {
+                method: {"mape": row[f"{method}__mape"], "bias": row[f"{method}__bias"]} for method in METHODS
+            },
+        }
+        for row in rows
+    ]
