@@ -23,6 +23,12 @@ def need_postgres() -> None:
         pytest.skip(message)
 
 
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    """Real hashing costs a third of a second per user; tests need no protection from brute force."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def admin(db):
     return UserFactory(username="admin", role="admin", full_name="Ada Admin")
