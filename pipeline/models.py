@@ -63,13 +63,27 @@ class Stage(models.Model):
     class Meta:
         ordering = ["pipeline_id", "order"]
         constraints = [
-            models.UniqueConstraint(fields=["pipeline", "order"], name="stage_order_unique"),
-            models.UniqueConstraint(fields=["pipeline", "name"], name="stage_name_unique"),
             models.UniqueConstraint(
-                fields=["pipeline"], condition=Q(kind="won"), name="stage_one_won_per_pipeline"
+                fields=["pipeline", "order"],
+                name="stage_order_unique",
+                violation_error_message="Another stage of this pipeline has this order.",
             ),
             models.UniqueConstraint(
-                fields=["pipeline"], condition=Q(kind="lost"), name="stage_one_lost_per_pipeline"
+                fields=["pipeline", "name"],
+                name="stage_name_unique",
+                violation_error_message="Another stage of this pipeline has this name.",
+            ),
+            models.UniqueConstraint(
+                fields=["pipeline"],
+                condition=Q(kind="won"),
+                name="stage_one_won_per_pipeline",
+                violation_error_message="A pipeline has one won stage; this one already has it.",
+            ),
+            models.UniqueConstraint(
+                fields=["pipeline"],
+                condition=Q(kind="lost"),
+                name="stage_one_lost_per_pipeline",
+                violation_error_message="A pipeline has one lost stage; this one already has it.",
             ),
             models.CheckConstraint(condition=Q(probability__lte=100), name="stage_probability_range"),
         ]
@@ -258,7 +272,7 @@ class DealLineItem(models.Model):
         indexes = [models.Index(fields=["product", "deal"])]
 
     def __str__(self) -> str:
-        return f"{self.quantity} x {self.product_id}"
+        return f"{self.quantity} x {self.product}"
 
     @property
     def total(self) -> Decimal:
@@ -299,7 +313,8 @@ class StageTransition(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"deal {self.deal_id}: {self.from_stage_id} -> {self.to_stage_id} at {self.at:%Y-%m-%d %H:%M}"
+        origin = self.from_stage.name if self.from_stage_id else "created"
+        return f"{origin} -> {self.to_stage.name} at {self.at:%Y-%m-%d %H:%M}"
 
     def save(self, *args, **kwargs):
         if self.pk is not None and not self._state.adding:

@@ -3,7 +3,7 @@
 import datetime
 
 from django.db import connection
-from django.db.models import OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, OuterRef, Q, QuerySet, Subquery, Sum
 
 from pipeline.models import (
     Account,
@@ -14,6 +14,7 @@ from pipeline.models import (
     Pipeline,
     Product,
     Stage,
+    StageKind,
     StageTransition,
 )
 from salesmgr.models import User
@@ -36,6 +37,29 @@ def deals_visible_to(user: User, *, include_deleted: bool = False) -> QuerySet[D
     if not include_deleted:
         deals = deals.filter(deleted_at__isnull=True)
     return deals
+
+
+def open_deal_totals_visible_to(user: User, *, today: datetime.date) -> dict:
+    """Open deals ``user`` may see: how many, how many overdue, and their value per currency.
+
+    One grouped query; values in different currencies are never added together.
+    """
+    by_currency = list(
+        deals_visible_to(user)
+        .filter(status=StageKind.OPEN)
+        .values("currency")
+        .annotate(
+            deals=Count("pk"),
+            value=Sum("amount"),
+            overdue=Count("pk", filter=Q(expected_close_date__lt=today)),
+        )
+        .order_by("currency")
+    )
+    return {
+        "deals": sum(row["deals"] for row in by_currency),
+        "overdue": sum(row["overdue"] for row in by_currency),
+        "values": [(row["currency"], row["value"]) for row in by_currency],
+    }
 
 
 def accounts_visible_to(user: User, *, include_deleted: bool = False) -> QuerySet[Account]:

@@ -19,6 +19,7 @@ class Territory(models.Model):
 
     class Meta:
         ordering = ["name"]
+        verbose_name_plural = "territories"
         constraints = [
             models.CheckConstraint(condition=~Q(parent=F("pk")), name="territory_not_own_parent"),
         ]

@@ -7,18 +7,23 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from quotas.models import Quota, QuotaPeriod, Territory
+from quotas.selectors import territory_subtree_ids_subquery
 from salesmgr.models import User
 
 
 def territory_set_parent(*, territory: Territory, parent: Territory | None) -> Territory:
-    """Move a territory under ``parent``; refuses a move that would make a loop."""
-    node = parent
-    while node is not None:
-        if node.pk == territory.pk:
-            raise ValidationError({"parent": "A territory cannot sit inside itself."})
-        node = node.parent
-    territory.parent = parent
-    territory.save(update_fields=["parent"])
+    """Move a territory under ``parent``; refuses a move that would make a loop.
+
+    Both rows are locked during the check so two concurrent moves cannot close a loop together.
+    """
+    with transaction.atomic():
+        if parent is not None:
+            list(Territory.objects.select_for_update().filter(pk__in=[territory.pk, parent.pk]))
+            inside = Territory.objects.filter(pk__in=territory_subtree_ids_subquery(territory.pk), pk=parent.pk)
+            if inside.exists():
+                raise ValidationError({"parent": "A territory cannot sit inside itself."})
+        territory.parent = parent
+        territory.save(update_fields=["parent"])
     return territory
 
 

@@ -267,6 +267,8 @@ def deal_reassign(*, deal: Deal, new_owner: User, by: User, expected_version: in
         raise ValidationError({"owner": f"{new_owner} is deactivated."})
     with transaction.atomic():
         locked = _lock(deal, expected_version)
+        if locked.deleted_at is not None:
+            raise ValidationError({"deal": "A deleted deal cannot be reassigned; restore it first."})
         if locked.owner_id == new_owner.pk:
             return locked
         locked.owner = new_owner

@@ -1,0 +1,253 @@
+"""The admin for people and the reporting line, and what every app's admin shares.
+
+Writes that matter go through the services in the admin as everywhere else.
+A service refuses a write by raising ``ValidationError`` (or ``ConflictError``
+/ ``PermissionDenied``); so that a refusal reaches the user as a form error
+rather than a 500, a form makes the same call in ``clean()`` inside a savepoint
+that is always rolled back (``service_refusal``), and the admin's
+``save_model()`` then makes it for real.
+
+The admin belongs to the admin role: Salesmgr's model admins grant access by
+role (``AdminRoleOnly``), not by Django's per-model permissions.
+"""
+
+from collections.abc import Callable
+
+from django import forms
+from django.contrib import admin
+from django.contrib.admin.utils import quote
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm, UsernameField
+from django.core.exceptions import ValidationError
+from django.db import models, transaction
+from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.html import format_html
+from django.utils.text import capfirst
+
+from salesmgr.errors import ConflictError, PermissionDenied
+from salesmgr.models import User
+from salesmgr.services import user_create, user_set_manager
+
+admin.site.site_header = "Salesmgr administration"
+admin.site.site_title = "Salesmgr admin"
+admin.site.index_title = "Set up Salesmgr"
+
+
+class _RollBack(Exception):
+    """Raised to undo a service call made only to learn whether it is accepted."""
+
+
+def service_refusal(call: Callable[[], object]) -> ValidationError | None:
+    """Run ``call`` in a savepoint that is always rolled back; return its refusal, if any.
+
+    Anything the call queued with ``on_commit`` is dropped with the savepoint.
+    """
+    try:
+        with transaction.atomic():
+            call()
+            raise _RollBack
+    except _RollBack:
+        return None
+    except ValidationError as exc:
+        return exc
+    except ConflictError as exc:
+        return ValidationError(f"{exc} Reload the page to see the current values.")
+    except PermissionDenied as exc:
+        return ValidationError(str(exc))
+
+
+def add_refusal(form: forms.BaseForm, refusal: ValidationError | None) -> None:
+    """Put a service's refusal on ``form``: under the field it names, else at the top."""
+    if refusal is None:
+        return
+    if not hasattr(refusal, "error_dict"):
+        form.add_error(None, refusal)
+        return
+    for field, errors in refusal.error_dict.items():
+        form.add_error(field if field in form.fields else None, errors)
+
+
+def adopt(target: models.Model, saved: models.Model) -> None:
+    """Make the admin's ``target`` the row a service saved as ``saved``.
+
+    The admin keeps using the object it built from the form (to log the change
+    and redirect), so it takes the values the service wrote, primary key included.
+    """
+    for field in saved._meta.concrete_fields:
+        setattr(target, field.attname, getattr(saved, field.attname))
+    target._state.adding = False
+    target._state.db = saved._state.db
+
+
+def is_autocomplete(request: HttpRequest) -> bool:
+    """Whether ``request`` is the admin's autocomplete lookup for a foreign key widget."""
+    return request.resolver_match is not None and request.resolver_match.url_name == "autocomplete"
+
+
+def deletion_summary(model_admin: admin.ModelAdmin, objs) -> tuple[list, dict, set, list]:
+    """What a soft delete will touch, in the shape ``get_deleted_objects`` returns.
+
+    Only the rows chosen are hidden: nothing related goes and nothing protects them.
+    """
+    opts = model_admin.opts
+    rows = list(objs)
+    labels = [
+        format_html(
+            '{}: <a href="{}">{}</a>',
+            capfirst(opts.verbose_name),
+            reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[quote(row.pk)]),
+            row,
+        )
+        for row in rows
+    ]
+    return labels, {opts.verbose_name_plural: len(rows)}, set(), []
+
+
+class AdminRoleOnly:
+    """Grants everything to active users of the admin role (and superusers), nothing to others."""
+
+    @staticmethod
+    def _is_admin(request: HttpRequest) -> bool:
+        return request.user.is_active and request.user.is_admin
+
+    def has_module_permission(self, request, obj=None):
+        return self._is_admin(request)
+
+    def has_view_permission(self, request, obj=None):
+        return self._is_admin(request)
+
+    def has_add_permission(self, request, obj=None):
+        return self._is_admin(request)
+
+    def has_change_permission(self, request, obj=None):
+        return self._is_admin(request)
+
+    def has_delete_permission(self, request, obj=None):
+        return self._is_admin(request)
+
+
+class ReadOnlyForAdmins(AdminRoleOnly):
+    """Admins may look; rows are written only by the services that own them."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class ActingUserForms:
+    """Hands the signed-in user to the admin's form classes, for the services' ``by``."""
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form_class = super().get_form(request, obj, change=change, **kwargs)
+        form_class.acting_user = request.user  # the factory built a fresh class for this request
+        return form_class
+
+
+class UserAddForm(AdminUserCreationForm):
+    class Meta(AdminUserCreationForm.Meta):
+        model = User
+        fields = ("username", "full_name", "email", "role", "manager")
+        field_classes = {"username": UsernameField}
+
+    def service_arguments(self) -> dict:
+        data = self.cleaned_data
+        return {
+            "username": data["username"],
+            "role": data["role"],
+            "full_name": data.get("full_name", ""),
+            "email": data.get("email", ""),
+            "manager": data.get("manager"),
+        }
+
+    def clean(self):
+        cleaned = super().clean()
+        if not self.errors:
+            # No password in the trial run: hashing it twice would only cost time.
+            add_refusal(
+                self,
+                service_refusal(lambda: user_create(password=None, **self.service_arguments())),
+            )
+        return cleaned
+
+
+class UserEditForm(UserChangeForm):
+    class Meta(UserChangeForm.Meta):
+        model = User
+
+    def clean(self):
+        cleaned = super().clean()
+        if "manager" in self.changed_data and "manager" in cleaned:
+            manager = cleaned["manager"]
+            add_refusal(
+                self, service_refusal(lambda: user_set_manager(user=self.instance, manager=manager))
+            )
+        return cleaned
+
+
+@admin.register(User)
+class UserAdmin(AdminRoleOnly, DjangoUserAdmin):
+    form = UserEditForm
+    add_form = UserAddForm
+    fieldsets = (
+        (None, {"fields": ("username", "password")}),
+        ("Person", {"fields": ("full_name", "email", "role", "manager")}),
+        (
+            "Access",
+            {
+                "fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions"),
+                "description": "Changing the role sets staff status: admins and superusers are staff, others are not.",
+            },
+        ),
+        ("Important dates", {"fields": ("last_login", "date_joined")}),
+    )
+    add_fieldsets = (
+        (
+            None,
+            {
+                "classes": ("wide",),
+                "fields": (
+                    "username",
+                    "full_name",
+                    "email",
+                    "role",
+                    "manager",
+                    "usable_password",
+                    "password1",
+                    "password2",
+                ),
+            },
+        ),
+    )
+    list_display = ("username", "full_name", "email", "role", "manager", "is_active", "is_staff")
+    list_filter = ("role", ("manager", admin.RelatedOnlyFieldListFilter), "is_active", "is_staff")
+    list_select_related = ("manager",)
+    search_fields = ("username", "full_name", "email")
+    ordering = ("full_name", "username")
+    autocomplete_fields = ("manager",)
+
+    def get_search_results(self, request, queryset, search_term):
+        queryset, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        if is_autocomplete(request):
+            queryset = queryset.filter(is_active=True)
+        return queryset, may_have_duplicates
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            password = (
+                form.cleaned_data["password1"]
+                if form.cleaned_data.get("set_usable_password")
+                else None
+            )
+            adopt(obj, user_create(password=password, **form.service_arguments()))
+            return
+        if "manager" in form.changed_data:
+            user_set_manager(user=obj, manager=form.cleaned_data["manager"])
+        if "role" in form.changed_data:
+            obj.is_staff = obj.is_admin
+        super().save_model(request, obj, form, change)
