@@ -9,6 +9,7 @@ import datetime
 from dataclasses import dataclass
 from decimal import Decimal
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -120,8 +121,6 @@ def deal_create(
     Writes the creating transition; a deal created in a closed stage is closed
     at once. Line items, when given, set the amount.
     """
-    from django.conf import settings
-
     owner = owner or by
     if not may_act_for(actor=by, owner_id=owner.pk):
         raise PermissionDenied("You cannot create deals for that person.")
