@@ -3,17 +3,18 @@
 import django_filters
 
 from pipeline.models import ActivityKind, DealLineItem, ForecastCategory, StageKind
+from salesmgr.api.base import IdFilter
 from salesmgr.selectors import team_member_ids_subquery
 
 
 class DealFilter(django_filters.FilterSet):
-    owner = django_filters.NumberFilter(field_name="owner_id")
-    team = django_filters.NumberFilter(method="filter_team", label="Manager id: deals of everyone below them")
-    stage = django_filters.NumberFilter(field_name="stage_id")
-    pipeline = django_filters.NumberFilter(field_name="pipeline_id")
-    account = django_filters.NumberFilter(field_name="account_id")
-    territory = django_filters.NumberFilter(field_name="account__territory_id")
-    product = django_filters.NumberFilter(method="filter_product", label="Deals with a line item of this product")
+    owner = IdFilter(field_name="owner_id")
+    team = IdFilter(method="filter_team", label="Manager id: deals of everyone below them")
+    stage = IdFilter(field_name="stage_id")
+    pipeline = IdFilter(field_name="pipeline_id")
+    account = IdFilter(field_name="account_id")
+    territory = IdFilter(field_name="account__territory_id")
+    product = IdFilter(method="filter_product", label="Deals with a line item of this product")
     forecast_category = django_filters.ChoiceFilter(choices=ForecastCategory.choices)
     status = django_filters.ChoiceFilter(choices=StageKind.choices, label="open, won or lost")
     close_after = django_filters.DateFilter(field_name="expected_close_date", lookup_expr="gte")
@@ -36,9 +37,9 @@ class DealFilter(django_filters.FilterSet):
 
 
 class ActivityFilter(django_filters.FilterSet):
-    deal = django_filters.NumberFilter(field_name="deal_id")
-    account = django_filters.NumberFilter(field_name="account_id")
-    author = django_filters.NumberFilter(field_name="author_id")
+    deal = IdFilter(field_name="deal_id")
+    account = IdFilter(field_name="account_id")
+    author = IdFilter(field_name="author_id")
     kind = django_filters.ChoiceFilter(choices=ActivityKind.choices)
     occurred_after = django_filters.IsoDateTimeFilter(field_name="occurred_at", lookup_expr="gte")
     occurred_before = django_filters.IsoDateTimeFilter(field_name="occurred_at", lookup_expr="lt")

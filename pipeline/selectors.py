@@ -17,6 +17,7 @@ from pipeline.models import (
     StageKind,
     StageTransition,
 )
+from quotas.selectors import territories_covered_subquery
 from salesmgr.models import User
 from salesmgr.selectors import team_member_ids_subquery
 
@@ -63,14 +64,14 @@ def open_deal_totals_visible_to(user: User, *, today: datetime.date) -> dict:
 
 
 def accounts_visible_to(user: User, *, include_deleted: bool = False) -> QuerySet[Account]:
-    """Accounts ``user`` may read: owned by them (or their team), or in their (team's) territories."""
+    """Accounts ``user`` may read: owned by them (or their team), or in their (team's) territories.
+
+    A territory covers the territories inside it.
+    """
     accounts = Account.objects.all()
     if not user.is_admin:
-        territory_reps = Q(territory__reps=user)
-        if user.is_manager:
-            territory_reps |= Q(territory__reps__in=team_member_ids_subquery(user.pk))
-        in_territories = Account.objects.filter(territory_reps).values("pk")
-        accounts = accounts.filter(_owned_by(user) | Q(pk__in=in_territories))
+        covered = territories_covered_subquery(user, with_team=user.is_manager)
+        accounts = accounts.filter(_owned_by(user) | Q(territory_id__in=covered))
     if not include_deleted:
         accounts = accounts.filter(deleted_at__isnull=True)
     return accounts

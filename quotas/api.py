@@ -1,5 +1,7 @@
 """Territories and quotas over REST. Everyone reads what they may see; admins write."""
 
+import django_filters
+from django.db import transaction
 from django.db.models import Prefetch
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import serializers, viewsets
@@ -7,7 +9,7 @@ from rest_framework import serializers, viewsets
 from quotas.models import Quota, QuotaPeriod, Territory
 from quotas.selectors import quotas_visible_to, territories_visible_to
 from quotas.services import quota_set, territory_set_parent
-from salesmgr.api.base import ScopedViewSet, VisiblePrimaryKeyRelatedField
+from salesmgr.api.base import IdFilter, ScopedViewSet, VisiblePrimaryKeyRelatedField
 from salesmgr.models import User
 from salesmgr.selectors import users_visible_to
 
@@ -40,6 +42,11 @@ class TerritoryViewSet(viewsets.ModelViewSet, ScopedViewSet):
             Prefetch("reps", queryset=User.objects.only("pk"))
         )
 
+    @transaction.atomic
+    def perform_create(self, serializer):
+        serializer.save()  # the territory and its reps, or neither
+
+    @transaction.atomic
     def perform_update(self, serializer):
         territory = serializer.instance
         if "parent" in serializer.validated_data:
@@ -71,13 +78,21 @@ class QuotaSerializer(serializers.ModelSerializer):
         return attrs
 
 
+class QuotaFilter(django_filters.FilterSet):
+    owner = IdFilter(field_name="owner_id")
+
+    class Meta:
+        model = Quota
+        fields = {"period": ["exact"], "period_start": ["gte", "lte"]}
+
+
 @extend_schema_view(destroy=extend_schema(responses={204: None}))
 class QuotaViewSet(viewsets.ModelViewSet, ScopedViewSet):
     """Targets per person and period; a person's periods never overlap."""
 
     selector = quotas_visible_to
     serializer_class = QuotaSerializer
-    filterset_fields = {"owner": ["exact"], "period": ["exact"], "period_start": ["gte", "lte"]}
+    filterset_class = QuotaFilter
     ordering_fields = ["period_start", "target", "id"]
     ordering = ["owner_id", "period_start"]
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]

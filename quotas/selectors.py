@@ -23,13 +23,14 @@ def quotas_visible_to(user: User) -> QuerySet[Quota]:
     return Quota.objects.filter(mine)
 
 
+# The walk has no depth limit, so a loop check sees the whole tree however deep.
+# It still ends on a corrupt loop: UNION adds no id twice, so the walk runs dry.
 _TERRITORY_SUBTREE_SQL = """
-    WITH RECURSIVE subtree(id, depth) AS (
-        SELECT id, 0 FROM quotas_territory WHERE id = %s
+    WITH RECURSIVE subtree(id) AS (
+        SELECT id FROM quotas_territory WHERE id = %s
         UNION
-        SELECT t.id, s.depth + 1
+        SELECT t.id
         FROM quotas_territory t JOIN subtree s ON t.parent_id = s.id
-        WHERE s.depth < 32
     )
     SELECT id FROM subtree
 """
@@ -38,3 +39,23 @@ _TERRITORY_SUBTREE_SQL = """
 def territory_subtree_ids_subquery(territory_id: int) -> RawSQL:
     """An SQL subquery of a territory's id and the ids of every territory inside it."""
     return RawSQL(_TERRITORY_SUBTREE_SQL, (territory_id,))
+
+
+_COVERED_SQL = """
+    WITH RECURSIVE covered(id) AS (
+        SELECT territory_id FROM quotas_territory_reps WHERE user_id IN ({people})
+        UNION
+        SELECT t.id FROM quotas_territory t JOIN covered c ON t.parent_id = c.id
+    )
+    SELECT id FROM covered
+"""
+
+
+def territories_covered_subquery(user: User, *, with_team: bool = False) -> RawSQL:
+    """The territories ``user`` (and, ``with_team``, everyone below them) is assigned to,
+    with every territory inside those: one recursive query."""
+    if with_team:
+        team = team_member_ids_subquery(user.pk)
+        people = f"SELECT %s UNION SELECT id FROM ({team.sql}) AS team"
+        return RawSQL(_COVERED_SQL.format(people=people), (user.pk, *team.params))
+    return RawSQL(_COVERED_SQL.format(people="%s"), (user.pk,))

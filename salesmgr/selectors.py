@@ -6,27 +6,24 @@ from django.db.models.expressions import RawSQL
 from salesmgr.models import User
 
 # The subtree below one user, walked by the database in one recursive query.
-# The depth guard stops a walk that a corrupt row could otherwise make endless.
+# The walk has no depth limit, so cycle checks see the whole line however long;
+# it still ends on corrupt data, because UNION never adds an id twice.
 _SUBTREE_SQL = """
-    WITH RECURSIVE subtree(id, depth) AS (
-        SELECT id, 0 FROM salesmgr_user WHERE manager_id = %s
+    WITH RECURSIVE subtree(id) AS (
+        SELECT id FROM salesmgr_user WHERE manager_id = %s
         UNION
-        SELECT u.id, s.depth + 1
-        FROM salesmgr_user u JOIN subtree s ON u.manager_id = s.id
-        WHERE s.depth < 64
+        SELECT u.id FROM salesmgr_user u JOIN subtree s ON u.manager_id = s.id
     )
     SELECT id FROM subtree
 """
 
 _ANCESTORS_SQL = """
-    WITH RECURSIVE chain(id, manager_id, depth) AS (
-        SELECT id, manager_id, 0 FROM salesmgr_user WHERE id = %s
+    WITH RECURSIVE chain(id, manager_id) AS (
+        SELECT id, manager_id FROM salesmgr_user WHERE id = %s
         UNION
-        SELECT u.id, u.manager_id, c.depth + 1
-        FROM salesmgr_user u JOIN chain c ON u.id = c.manager_id
-        WHERE c.depth < 64
+        SELECT u.id, u.manager_id FROM salesmgr_user u JOIN chain c ON u.id = c.manager_id
     )
-    SELECT id FROM chain WHERE depth > 0
+    SELECT id FROM chain WHERE id <> %s
 """
 
 
@@ -51,7 +48,7 @@ def team_with_self(user: User) -> QuerySet[User]:
 
 def ancestor_ids(user_id: int) -> set[int]:
     """The ids of ``user_id``'s manager, their manager, and so on up."""
-    return set(User.objects.filter(pk__in=RawSQL(_ANCESTORS_SQL, (user_id,))).values_list("pk", flat=True))
+    return set(User.objects.filter(pk__in=RawSQL(_ANCESTORS_SQL, (user_id, user_id))).values_list("pk", flat=True))
 
 
 def users_visible_to(user: User) -> QuerySet[User]:
@@ -61,7 +58,7 @@ def users_visible_to(user: User) -> QuerySet[User]:
     return User.objects.filter(
         Q(pk=user.pk)
         | Q(pk__in=team_member_ids_subquery(user.pk))
-        | Q(pk__in=RawSQL(_ANCESTORS_SQL, (user.pk,)))
+        | Q(pk__in=RawSQL(_ANCESTORS_SQL, (user.pk, user.pk)))
     )
 
 

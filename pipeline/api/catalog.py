@@ -40,6 +40,9 @@ class StageSerializer(serializers.ModelSerializer):
             if "pipeline" in attrs and attrs["pipeline"] != self.instance.pipeline:
                 raise serializers.ValidationError({"pipeline": "A stage cannot move to another pipeline."})
         kind = attrs.get("kind", getattr(self.instance, "kind", StageKind.OPEN))
+        if self.instance is not None and kind != self.instance.kind and self._has_been_used(self.instance):
+            # A deal's status mirrors its stage's kind, and metrics read past moves by kind.
+            raise serializers.ValidationError({"kind": "Deals have been in this stage; its kind cannot change."})
         if kind != StageKind.OPEN and others.filter(kind=kind).exists():
             raise serializers.ValidationError({"kind": f"This pipeline already has a {kind} stage."})
         if "order" in attrs and others.filter(order=attrs["order"]).exists():
@@ -47,6 +50,10 @@ class StageSerializer(serializers.ModelSerializer):
         if "name" in attrs and others.filter(name=attrs["name"]).exists():
             raise serializers.ValidationError({"name": "Another stage of this pipeline has this name."})
         return attrs
+
+    @staticmethod
+    def _has_been_used(stage: Stage) -> bool:
+        return stage.deals.exists() or stage.transitions_in.exists()
 
 
 class PipelineSerializer(serializers.ModelSerializer):

@@ -3,6 +3,7 @@
 from decimal import Decimal
 
 from django.db import transaction
+from django.db.models import Prefetch
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiParameter,
@@ -44,6 +45,8 @@ from salesmgr.api.base import (
     PreconditionFailed,
     ScopedViewSet,
     VisiblePrimaryKeyRelatedField,
+    query_flag,
+    require_json_types,
 )
 from salesmgr.selectors import users_visible_to
 
@@ -95,7 +98,7 @@ class DealSerializer(serializers.ModelSerializer):
     )
     stage_name = serializers.CharField(source="stage.name", read_only=True)
     lost_reason = VisiblePrimaryKeyRelatedField(selector=lost_reasons_visible_to, required=False, allow_null=True)
-    lost_reason_name = serializers.CharField(source="lost_reason.name", read_only=True, default=None)
+    lost_reason_name = serializers.CharField(source="lost_reason.name", read_only=True, allow_null=True)
     amount = serializers.DecimalField(max_digits=14, decimal_places=2, min_value=0, required=False)
     currency = serializers.RegexField(r"^[A-Za-z]{3}$", max_length=3, required=False)
     line_items = LineItemSerializer(many=True, required=False)
@@ -187,9 +190,9 @@ class MoveSerializer(serializers.Serializer):
 
 
 class TransitionSerializer(serializers.ModelSerializer):
-    from_stage_name = serializers.CharField(source="from_stage.name", read_only=True, default=None)
+    from_stage_name = serializers.CharField(source="from_stage.name", read_only=True, allow_null=True)
     to_stage_name = serializers.CharField(source="to_stage.name", read_only=True)
-    by_name = serializers.CharField(source="by.display_name", read_only=True, default=None)
+    by_name = serializers.CharField(source="by.display_name", read_only=True, allow_null=True)
 
     class Meta:
         model = StageTransition
@@ -256,7 +259,8 @@ VERSION_HEADER = OpenApiParameter(
 )
 IDEMPOTENCY_HEADER = OpenApiParameter(
     "Idempotency-Key",
-    OpenApiTypes.STR,
+    # What IdempotentCreateMixin accepts: 1 to 255 characters, not all of them blank.
+    {"type": "string", "minLength": 1, "maxLength": 255, "pattern": r"\S"},
     OpenApiParameter.HEADER,
     required=False,
     description="A retried create with the same key returns the first answer instead of creating again.",
@@ -300,17 +304,19 @@ class DealViewSet(
     role_rules = {"read": EVERYONE, "write": EVERYONE, "move": EVERYONE, "restore": ADMINS}
 
     def _deleted_requested(self) -> bool:
-        return self.request.query_params.get("deleted", "").lower() in ("true", "1")
+        return query_flag(self.request, "deleted")
 
     def visible(self):
         user = self.request.user
-        with_deleted = user.is_admin and (self.action == "restore" or self._deleted_requested())
+        deleted_requested = self._deleted_requested()  # checked for everyone: a malformed flag is a 400
+        with_deleted = user.is_admin and (self.action == "restore" or deleted_requested)
         return deals_visible_to(user, include_deleted=with_deleted)
 
     def shape(self, queryset):
         queryset = queryset.select_related("account", "owner", "pipeline", "stage", "lost_reason")
-        if self.action in ("list", "retrieve", "create", "partial_update"):
-            queryset = queryset.prefetch_related("line_items__product")
+        if self.action not in ("destroy", "transitions", "history"):  # those render no deal
+            items = DealLineItem.objects.select_related("product")
+            queryset = queryset.prefetch_related(Prefetch("line_items", queryset=items))
         return queryset
 
     def _expected_version(self, request, deal: Deal, body_version: int | None) -> int:
@@ -323,14 +329,17 @@ class DealViewSet(
             return deal.version
         raise serializers.ValidationError({"version": ["Send the version you last read, or an If-Match header."]})
 
-    def _answer(self, deal: Deal, code=status.HTTP_200_OK) -> Response:
-        deal = self.get_queryset().get(pk=deal.pk)
+    def _render(self, deal: Deal, code=status.HTTP_200_OK) -> Response:
         response = Response(self.get_serializer(deal).data, status=code)
         response["ETag"] = etag_of(deal)
         return response
 
+    def _answer(self, deal: Deal, code=status.HTTP_200_OK) -> Response:
+        """The deal as it is now, after a write: read again with its relations."""
+        return self._render(self.get_queryset().get(pk=deal.pk), code)
+
     def retrieve(self, request, *args, **kwargs):
-        return self._answer(self.get_object())
+        return self._render(self.get_object())  # already read with its relations
 
     def perform_create(self, serializer):
         data = dict(serializer.validated_data)
@@ -387,6 +396,7 @@ class DealViewSet(
     def move(self, request, pk=None):
         deal = self.get_object()
         serializer = MoveSerializer(data=request.data, context=self.get_serializer_context())
+        require_json_types(serializer)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         version = self._expected_version(request, deal, data["version"])

@@ -4,7 +4,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from pipeline.models import Account
+from pipeline.models import Account, StageKind
 from quotas.models import Territory
 from salesmgr.errors import PermissionDenied
 from salesmgr.models import User
@@ -46,7 +46,9 @@ def account_update(*, account: Account, by: User, owner: User | None = None, **f
 
 
 def account_delete(*, account: Account, by: User) -> Account:
-    """Hide an account (soft delete)."""
+    """Hide an account (soft delete); refused while it has open deals, whoever owns them."""
+    if account.deals.filter(status=StageKind.OPEN, deleted_at__isnull=True).exists():
+        raise ValidationError("This account has open deals; close or move them first.")
     with transaction.atomic():
         if account.deleted_at is None:
             account.deleted_at = timezone.now()

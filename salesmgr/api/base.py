@@ -5,15 +5,20 @@ errors the same way and reads its records through one visibility selector.
 """
 
 import hashlib
+import re
 from collections.abc import Callable
 
+import django_filters
+from django import forms
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
+from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
-from rest_framework import exceptions, serializers, status, viewsets
+from rest_framework import exceptions, filters, serializers, status, viewsets
 from rest_framework.pagination import PageNumberPagination
+from rest_framework.parsers import JSONParser
 from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -62,10 +67,168 @@ def exception_handler(exc, context):
     return drf_exception_handler(exc, context)
 
 
+# The largest id a row can have (a signed 64-bit integer).
+MAX_ID = 2**63 - 1
+
+
+def _positive_int(request, name: str, maximum: int | None = None) -> int | None:
+    """The query parameter ``name`` as a whole number from 1 (to ``maximum``); None when absent."""
+    raw = request.query_params.get(name)
+    if raw is None:
+        return None
+    value = int(raw) if re.fullmatch(r"[0-9]+", raw) else None
+    if value is None or value < 1 or (maximum is not None and value > maximum):
+        bounds = f"from 1 to {maximum}" if maximum else "from 1"
+        raise exceptions.ValidationError({name: [f"Give a whole number {bounds}."]})
+    return value
+
+
 class Pagination(PageNumberPagination):
+    """Page numbers; a malformed ``page`` or ``page_size`` is a 400, a page past the end a 404."""
+
     page_size = 50
     page_size_query_param = "page_size"
     max_page_size = 200
+
+    def paginate_queryset(self, queryset, request, view=None):
+        _positive_int(request, self.page_query_param)
+        return super().paginate_queryset(queryset, request, view)
+
+    def get_page_size(self, request):
+        return _positive_int(request, self.page_size_query_param, self.max_page_size) or self.page_size
+
+    def get_schema_operation_parameters(self, view):
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            if parameter["name"] == self.page_query_param:
+                parameter["schema"].update(minimum=1)
+            elif parameter["name"] == self.page_size_query_param:
+                parameter["schema"].update(minimum=1, maximum=self.max_page_size)
+        return parameters
+
+
+@extend_schema_field({"type": "integer", "format": "int64", "minimum": 1, "maximum": MAX_ID})
+class IdFilter(django_filters.NumberFilter):
+    """A filter on a related record's id: a whole number; an unknown id gives an empty list."""
+
+    field_class = forms.IntegerField
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("min_value", 1)
+        kwargs.setdefault("max_value", MAX_ID)
+        super().__init__(*args, **kwargs)
+
+
+# How a true/false query parameter may be spelled.
+BOOLEAN_SPELLINGS = {"true": True, "false": False, "1": True, "0": False}
+
+
+class StrictFilterBackend(DjangoFilterBackend):
+    """django-filter, minus its leniency: a filter sent empty (other than a text one), or a
+    true/false filter sent anything else, answers 400 instead of being silently ignored."""
+
+    def get_filterset(self, request, queryset, view):
+        filterset = super().get_filterset(request, queryset, view)
+        if filterset is None:
+            return None
+        errors = {}
+        for name, filter_ in filterset.filters.items():
+            value = request.query_params.get(name)
+            if value is None:
+                continue
+            if not value.strip() and not isinstance(filter_, django_filters.CharFilter):
+                errors[name] = ["Give a value, or leave the parameter out."]
+            elif isinstance(filter_, django_filters.BooleanFilter) and value.lower() not in BOOLEAN_SPELLINGS:
+                errors[name] = ["Use true or false."]
+        if errors:
+            raise exceptions.ValidationError(errors)
+        return filterset
+
+
+def query_flag(request, name: str) -> bool:
+    """A true/false query parameter outside the filters (false when absent; 400 when neither)."""
+    value = request.query_params.get(name)
+    if value is None:
+        return False
+    if value.lower() not in BOOLEAN_SPELLINGS:
+        raise exceptions.ValidationError({name: ["Use true or false."]})
+    return BOOLEAN_SPELLINGS[value.lower()]
+
+
+# The JSON type each kind of input field takes, and how to name it in an error. DRF would
+# otherwise turn 5 into "5", "5" into 5 and "yes" into true: the schema promises neither.
+_JSON_TYPES: list[tuple[type, tuple[type, ...], str]] = [
+    (serializers.BooleanField, (bool,), "true or false"),
+    (serializers.IntegerField, (int,), "a whole number"),
+    (serializers.FloatField, (int, float), "a number"),
+    (serializers.DecimalField, (str,), 'a string such as "1250.00"'),
+    (serializers.PrimaryKeyRelatedField, (int,), "an id (a whole number)"),
+    (serializers.CharField, (str,), "a string"),
+    (serializers.DateTimeField, (str,), "a date and time (ISO 8601) as a string"),
+    (serializers.DateField, (str,), "a date (YYYY-MM-DD) as a string"),
+    (serializers.TimeField, (str,), "a time as a string"),
+    (serializers.DurationField, (str,), "a duration as a string"),
+]
+
+
+def _json_type_errors(field: serializers.Field, value) -> list | dict | None:
+    """What is wrong with the JSON type of ``value`` for ``field`` (None when nothing is)."""
+    if value is None or field.read_only:
+        return None  # null is for the field itself to accept or refuse
+    if isinstance(field, serializers.ListSerializer):
+        if not isinstance(value, list):
+            return ["Expected a list of objects."]
+        found = {i: e for i, item in enumerate(value) if (e := _json_type_errors(field.child, item))}
+        return found or None
+    if isinstance(field, serializers.Serializer):
+        if not isinstance(value, dict):
+            return ["Expected an object."]
+        found = {
+            name: e
+            for name, child in field.fields.items()
+            if name in value and (e := _json_type_errors(child, value[name]))
+        }
+        return found or None
+    if isinstance(field, serializers.ManyRelatedField):
+        if not isinstance(value, list):
+            return ["Expected a list of ids."]
+        found = {i: e for i, item in enumerate(value) if (e := _json_type_errors(field.child_relation, item))}
+        return found or None
+    if isinstance(field, serializers.ListField):
+        if not isinstance(value, list):
+            return ["Expected a list."]
+        found = {i: e for i, item in enumerate(value) if (e := _json_type_errors(field.child, item))}
+        return found or None
+    if isinstance(field, serializers.MultipleChoiceField):
+        return None if isinstance(value, list) else ["Expected a list of choices."]
+    if isinstance(field, serializers.ChoiceField):
+        kinds = {type(choice) for choice in field.choices} or {str}
+        if isinstance(value, bool) or not isinstance(value, tuple(kinds)):
+            return ["Expected one of: " + ", ".join(map(str, field.choices)) + "."]
+        return None
+    for field_class, kinds, name in _JSON_TYPES:
+        if isinstance(field, field_class):
+            if isinstance(value, bool) and bool not in kinds or not isinstance(value, kinds):
+                return [f"Expected {name}."]
+            # DRF measures text after trimming its whitespace; the schema's maxLength counts all of it.
+            max_length = getattr(field, "max_length", None)
+            if isinstance(field, serializers.CharField) and max_length is not None and len(value) > max_length:
+                return [f"Ensure this field has no more than {max_length} characters."]
+            return None
+    return None
+
+
+def require_json_types(serializer: serializers.BaseSerializer) -> None:
+    """Refuse input (400) whose JSON types are not the ones its serializer's fields document.
+
+    Only the keys present are checked, so partial updates work; values and ranges are
+    left to the fields themselves, which run after this.
+    """
+    if not isinstance(getattr(serializer, "initial_data", None), dict):
+        return  # DRF answers "expected an object" itself
+    errors = _json_type_errors(serializer, serializer.initial_data)
+    if errors:
+        raise exceptions.ValidationError(errors)
 
 
 class RoleRules(BasePermission):
@@ -106,6 +269,10 @@ class ScopedViewSet(viewsets.GenericViewSet):
     role_rules: dict[str, frozenset] = {"read": EVERYONE, "write": ADMINS}
     permission_classes = [RoleRules]
     pagination_class = Pagination
+    # JSON in: form encodings cannot say whether "0" is a number, a string or false.
+    parser_classes = [JSONParser]
+    # The settings' backends, with django-filter made strict.
+    filter_backends = [StrictFilterBackend, filters.SearchFilter, filters.OrderingFilter]
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -122,6 +289,12 @@ class ScopedViewSet(viewsets.GenericViewSet):
         if getattr(self, "swagger_fake_view", False):  # schema generation has no user
             return self.get_serializer_class().Meta.model.objects.none()
         return self.shape(self.visible())
+
+    def get_serializer(self, *args, **kwargs):
+        serializer = super().get_serializer(*args, **kwargs)
+        if "data" in kwargs:
+            require_json_types(serializer)
+        return serializer
 
 
 class ErrorSerializer(serializers.Serializer):
@@ -201,6 +374,10 @@ def add_standard_error_responses(result, generator, request, public):
             responses.setdefault("429", {"description": "Too many requests.", "content": error})
             if "{" in path:
                 responses.setdefault("404", {"description": "Not found, or not visible to you.", "content": error})
+            elif any(p.get("in") == "query" and p.get("name") == "page" for p in operation.get("parameters", [])):
+                responses.setdefault("404", {"description": "No such page: it lies past the last one.", "content": error})
+            if "requestBody" in operation:
+                responses.setdefault("415", {"description": "The body is not JSON.", "content": error})
             if method == "post" and "{" not in path:
                 responses.setdefault(
                     "422", {"description": "Idempotency-Key reused for another request.", "content": error}

@@ -1,7 +1,9 @@
 """People and sign-in over REST: users, ``users/me/``, and API tokens."""
 
-from django.contrib.auth import authenticate
+import django_filters
+from django.contrib.auth import authenticate, password_validation
 from django.core.cache import cache
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import exceptions, mixins, serializers, status
@@ -9,10 +11,17 @@ from rest_framework.authtoken.models import Token
 from rest_framework.decorators import action
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView
 
-from salesmgr.api.base import EVERYONE, ScopedViewSet, VisiblePrimaryKeyRelatedField
+from salesmgr.api.base import (
+    ADMINS,
+    EVERYONE,
+    IdFilter,
+    ScopedViewSet,
+    VisiblePrimaryKeyRelatedField,
+)
 from salesmgr.models import Role, User
 from salesmgr.selectors import users_visible_to
 from salesmgr.services import user_create, user_set_manager
@@ -40,6 +49,28 @@ class UserSerializer(serializers.ModelSerializer):
             raise serializers.ValidationError("A user with that username already exists.")
         return value
 
+    def validate(self, attrs):
+        password = attrs.get("password")
+        if password:
+            # The validators look at the person too (a password like their username is refused).
+            person = User(
+                **{f: attrs.get(f, getattr(self.instance, f, "")) for f in ("username", "full_name", "email")}
+            )
+            try:
+                password_validation.validate_password(password, user=person)
+            except DjangoValidationError as exc:
+                raise serializers.ValidationError({"password": list(exc.messages)}) from None
+        return attrs
+
+
+class UserFilter(django_filters.FilterSet):
+    # An id, not a choice among all users: one out of sight answers like one that does not exist.
+    manager = IdFilter(field_name="manager_id")
+
+    class Meta:
+        model = User
+        fields = ["role", "is_active"]
+
 
 class UserViewSet(
     mixins.ListModelMixin,
@@ -53,13 +84,13 @@ class UserViewSet(
 
     selector = users_visible_to
     serializer_class = UserSerializer
-    filterset_fields = ["role", "manager", "is_active"]
+    filterset_class = UserFilter
     search_fields = ["username", "full_name", "email"]
     ordering_fields = ["username", "full_name", "id"]
     ordering = ["full_name", "username"]
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
     lookup_value_regex = r"\d+"
-    role_rules = {"read": EVERYONE, "me": EVERYONE}  # writes fall back to admins
+    role_rules = {"read": EVERYONE, "me": EVERYONE, "write": ADMINS}
 
     def shape(self, queryset):
         return queryset.select_related("manager")
@@ -111,7 +142,16 @@ class TokenRequestSerializer(serializers.Serializer):
 
 
 def _failure_key(request) -> str:
-    return f"token-failures:{BaseThrottle().get_ident(request)}"
+    """Failed sign-ins are counted per client address.
+
+    X-Forwarded-For is trusted only when ``NUM_PROXIES`` says how many proxies
+    stand in front; otherwise a client could send a new value with every guess.
+    """
+    if api_settings.NUM_PROXIES is None:
+        client = request.META.get("REMOTE_ADDR", "")
+    else:
+        client = BaseThrottle().get_ident(request)
+    return f"token-failures:{client}"
 
 
 class TokenView(APIView):

@@ -1,0 +1,260 @@
+"""Every list answers in a fixed number of queries, however many rows it holds.
+
+Each list is read with 5 rows and again with 100 (one page of ``page_size=200``)
+by an admin and by a manager, whose scope is their team; the counts must be
+equal and small. Rows vary their related records (owners, accounts,
+territories, line items...) so an N+1 on any of them shows.
+"""
+
+import datetime
+from decimal import Decimal
+from itertools import count
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from rest_framework.test import APIClient
+
+from pipeline.models import Contact, LostReason, Pipeline, Stage
+from pipeline.services import LineItemSpec, activity_log, deal_create, deal_move
+from quotas.models import Territory
+from quotas.services import quota_set
+from salesmgr.services import user_create
+from tests.factories import AccountFactory, DealFactory, LostReasonFactory, ProductFactory
+
+API = "/api/v1/"
+FEW, MANY = 5, 100
+_serial = count(1)
+
+
+@pytest.fixture(autouse=True)
+def _fast_passwords(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def cast(admin, manager, rep, rep2, outsider, pipeline):
+    """The standard cast, plus records of the other team that a manager's list must filter out."""
+    account = AccountFactory(owner=outsider)
+    deal = DealFactory(owner=outsider, account=account, pipeline=pipeline)
+    activity_log(by=outsider, kind="note", subject="elsewhere", deal=deal)
+    Contact.objects.create(account=account, first_name="Else")
+    quota_set(
+        owner=outsider,
+        period_start=datetime.date(2030, 1, 1),
+        period_end=datetime.date(2030, 1, 31),
+        target=Decimal(1),
+    )
+    return {"admin": admin, "manager": manager, "reps": [rep, rep2], "pipeline": pipeline}
+
+
+def _owner(cast, i):
+    return cast["reps"][i % 2]
+
+
+def _account(cast, i):
+    territory = Territory.objects.create(name=f"T{next(_serial)}") if i % 3 == 0 else None
+    return AccountFactory(owner=_owner(cast, i), territory=territory)
+
+
+def seed_users(cast, start, n):
+    for i in range(start, start + n):
+        user_create(
+            username=f"member{i}",
+            password=None,
+            manager=cast["manager"] if i % 2 else cast["reps"][0],
+        )
+
+
+def seed_pipelines(cast, start, n):
+    # Stages in bulk: stage_create's checks cost seconds over hundreds of stages.
+    pipelines = Pipeline.objects.bulk_create(
+        Pipeline(name=f"Flow {i}") for i in range(start, start + n)
+    )
+    Stage.objects.bulk_create(
+        Stage(pipeline=pipeline, name=kind, order=order, probability=50, kind=kind)
+        for pipeline in pipelines
+        for order, kind in enumerate(["open", "won", "lost"], start=1)
+    )
+
+
+def seed_stages(cast, start, n):
+    pipelines = [Pipeline.objects.get_or_create(name=f"Long {k}")[0] for k in range(3)]
+    Stage.objects.bulk_create(
+        Stage(pipeline=pipelines[i % 3], name=f"Step {i}", order=i + 1, probability=i % 100)
+        for i in range(start, start + n)
+    )
+
+
+def seed_accounts(cast, start, n):
+    for i in range(start, start + n):
+        _account(cast, i)
+
+
+def seed_contacts(cast, start, n):
+    for i in range(start, start + n):
+        Contact.objects.create(account=_account(cast, i), first_name=f"Person {i}")
+
+
+def seed_products(cast, start, n):
+    for i in range(start, start + n):
+        ProductFactory(name=f"Thing {i}", sku=f"THING-{i}")
+
+
+def seed_lost_reasons(cast, start, n):
+    for i in range(start, start + n):
+        LostReason.objects.create(name=f"Reason {i}")
+
+
+def _deal(cast, i):
+    owner = _owner(cast, i)
+    items = (
+        [LineItemSpec(product=ProductFactory(), quantity=Decimal(q)) for q in (1, 2, 3)]
+        if i % 2
+        else None
+    )
+    deal = deal_create(
+        by=owner,
+        name=f"Deal {i}",
+        account=_account(cast, i),
+        pipeline=cast["pipeline"],
+        expected_close_date=datetime.date(2031, 1, 1) + datetime.timedelta(days=i),
+        line_items=items,
+    )
+    if i % 5 == 0:
+        lost = cast["pipeline"].stages.get(kind="lost")
+        deal = deal_move(
+            deal=deal,
+            to_stage=lost,
+            by=owner,
+            expected_version=deal.version,
+            lost_reason=LostReasonFactory(name=f"Reason {i}"),
+        )
+    return deal
+
+
+def seed_deals(cast, start, n):
+    for i in range(start, start + n):
+        _deal(cast, i)
+
+
+def seed_activities(cast, start, n):
+    for i in range(start, start + n):
+        owner = _owner(cast, i)
+        if i % 2:
+            activity_log(by=owner, kind="call", subject=f"Call {i}", deal=_deal(cast, i))
+        else:
+            activity_log(
+                by=owner, kind="client_visit", subject=f"Visit {i}", account=_account(cast, i)
+            )
+
+
+def seed_territories(cast, start, n):
+    parent = None
+    for i in range(start, start + n):
+        territory = Territory.objects.create(name=f"Area {i}", parent=parent if i % 2 else None)
+        territory.reps.add(_owner(cast, i))
+        parent = territory
+
+
+def seed_quotas(cast, start, n):
+    for i in range(start, start + n):
+        first = datetime.date(2031 + i // 12, i % 12 + 1, 1)
+        quota_set(
+            owner=_owner(cast, i),
+            period_start=first,
+            period_end=first + datetime.timedelta(days=27),
+            target=Decimal(i),
+        )
+
+
+LISTS = {  # each list endpoint and how to add rows that both viewers see
+    "users": seed_users,
+    "pipelines": seed_pipelines,
+    "stages": seed_stages,
+    "accounts": seed_accounts,
+    "contacts": seed_contacts,
+    "products": seed_products,
+    "lost-reasons": seed_lost_reasons,
+    "deals": seed_deals,
+    "activities": seed_activities,
+    "territories": seed_territories,
+    "quotas": seed_quotas,
+}
+# The page's count and its rows, plus one query per prefetched relation.
+MAX_QUERIES = {
+    "users": 2,
+    "pipelines": 3,  # + stages
+    "stages": 2,
+    "accounts": 2,
+    "contacts": 2,
+    "products": 2,
+    "lost-reasons": 2,
+    "deals": 4,  # + line items + their products
+    "activities": 2,
+    "territories": 3,  # + reps
+    "quotas": 2,
+}
+
+
+def _read(client, url):
+    """The number of queries a full page takes, and the rows it lists."""
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(url, {"page_size": 200})
+    assert response.status_code == 200, response.content
+    return len(queries), len(response.json()["results"])
+
+
+@pytest.mark.parametrize("viewer", ["admin", "manager"])
+@pytest.mark.parametrize("endpoint", list(LISTS))
+def test_list_queries_do_not_grow_with_rows(cast, django_assert_num_queries, endpoint, viewer):
+    client = APIClient()
+    client.force_authenticate(cast[viewer])
+    url = f"{API}{endpoint}/"
+    LISTS[endpoint](cast, 0, FEW)
+    few_queries, few_rows = _read(client, url)
+    LISTS[endpoint](cast, FEW, MANY - FEW)
+    with django_assert_num_queries(few_queries):
+        many_rows = len(client.get(url, {"page_size": 200}).json()["results"])
+    # Every new row lies in the viewer's scope and on the one page.
+    assert many_rows - few_rows == MANY - FEW
+    assert few_queries <= MAX_QUERIES[endpoint]
+
+
+@pytest.mark.parametrize("viewer", ["admin", "manager"])
+@pytest.mark.parametrize("history", ["transitions", "history"])
+def test_deal_history_queries_do_not_grow_with_moves(
+    cast, django_assert_num_queries, history, viewer
+):
+    client = APIClient()
+    client.force_authenticate(cast[viewer])
+    deal = _deal(cast, 1)
+    stages = list(cast["pipeline"].stages.filter(kind="open").order_by("order")[:2])
+    url = f"{API}deals/{deal.pk}/{history}/"
+
+    def move(times):
+        nonlocal deal
+        for _ in range(times):
+            to = stages[0] if deal.stage_id == stages[1].pk else stages[1]
+            deal = deal_move(deal=deal, to_stage=to, by=deal.owner, expected_version=deal.version)
+
+    move(FEW)
+    with CaptureQueriesContext(connection) as few:
+        assert client.get(url).status_code == 200
+    move(MANY - FEW)
+    with django_assert_num_queries(len(few)):
+        assert len(client.get(url).json()) > MANY
+    assert len(few) <= 2  # the deal, then its transitions or versions with who made them
+
+
+@pytest.mark.parametrize("viewer", ["admin", "manager"])
+def test_reading_a_deal_takes_at_most_six_queries(cast, django_assert_max_num_queries, viewer):
+    deal = _deal(cast, 5)  # lost for a reason, with line items, on an account in a territory
+    client = APIClient()
+    client.force_authenticate(cast[viewer])
+    with django_assert_max_num_queries(6):
+        response = client.get(f"{API}deals/{deal.pk}/")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["lost_reason_name"] == "Reason 5"
+    assert len(body["line_items"]) == 3
