@@ -232,6 +232,7 @@ class Deal(models.Model):
                 name="deal_open_owner_close_idx",
             ),
             models.Index(fields=["stage", "status"], name="deal_stage_status_idx"),
+            models.Index(fields=["stage", "closed_at"], name="deal_stage_closed_idx"),
             models.Index(fields=["status", "closed_at"], name="deal_status_closed_idx"),
             models.Index(fields=["pipeline", "status"], name="deal_pipeline_status_idx"),
             models.Index(fields=["created_at"], name="deal_created_idx"),

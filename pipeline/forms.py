@@ -1,0 +1,235 @@
+"""Forms of the pipeline's browser pages.
+
+They only parse and check the shape of input; the rules live in the services,
+whose ``ValidationError`` messages ``attach_service_errors`` puts on the
+fields they name.
+"""
+
+import datetime
+from decimal import Decimal
+
+from django import forms
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+
+from pipeline.models import (
+    ActivityKind,
+    Deal,
+    ForecastCategory,
+    LostReason,
+    Pipeline,
+    Stage,
+    StageKind,
+)
+from pipeline.selectors import accounts_visible_to
+from salesmgr.models import User
+from salesmgr.selectors import team_with_self
+
+ACCOUNT_CHOICES_SHOWN = 200
+
+
+def attach_service_errors(form: forms.Form, error: ValidationError) -> None:
+    """Put a service's errors on the form fields they name; the rest above the form."""
+    if hasattr(error, "error_dict"):
+        for field, messages in error.message_dict.items():
+            form.add_error(field if field in form.fields else None, messages)
+    else:
+        form.add_error(None, error.messages)
+
+
+class PageForm(forms.Form):
+    """A form whose fields point assistive technology at their error messages."""
+
+    def add_error(self, field, error):
+        super().add_error(field, error)
+        for name in self.errors:
+            if name in self.fields:
+                bound = self[name]
+                described = [f"{bound.auto_id}_error"]
+                if bound.help_text:
+                    described.append(f"{bound.auto_id}_help")
+                self.fields[name].widget.attrs["aria-describedby"] = " ".join(described)
+
+
+class DateInput(forms.DateInput):
+    input_type = "date"
+
+    def __init__(self, attrs=None):
+        super().__init__(attrs, format="%Y-%m-%d")
+
+
+class PersonChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj: User) -> str:
+        return obj.display_name
+
+
+class StageChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj: Stage) -> str:
+        return f"{obj.pipeline.name}: {obj.name}"
+
+
+def _owners_for(user: User):
+    people = (
+        User.objects.filter(is_active=True)
+        if user.is_admin
+        else team_with_self(user).filter(is_active=True)
+    )
+    return people.order_by("full_name", "username")
+
+
+class _DealFieldsForm(PageForm):
+    name = forms.CharField(max_length=200)
+    account = forms.ModelChoiceField(queryset=None)
+    owner = PersonChoiceField(queryset=None, required=False, empty_label=None)
+    amount = forms.DecimalField(
+        max_digits=14, decimal_places=2, min_value=Decimal("0"), initial=Decimal("0.00")
+    )
+    currency = forms.CharField(max_length=3, min_length=3, initial=settings.DEFAULT_CURRENCY)
+    expected_close_date = forms.DateField(widget=DateInput(), label="Expected close date")
+    forecast_category = forms.ChoiceField(
+        choices=ForecastCategory.choices, initial=ForecastCategory.PIPELINE
+    )
+
+    def __init__(self, *args, user: User, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.user = user
+        self.fields["account"].queryset = accounts_visible_to(user)
+        if user.is_rep:
+            del self.fields["owner"]
+        else:
+            self.fields["owner"].queryset = _owners_for(user)
+            self.fields["owner"].required = True
+
+    def limit_account_choices(self, selected_id=None) -> None:
+        """Render at most a few hundred accounts; the search box refines the list (HTMX)."""
+        shown = list(
+            accounts_visible_to(self.user)
+            .order_by("name", "id")
+            .values_list("pk", "name")[:ACCOUNT_CHOICES_SHOWN]
+        )
+        raw = self.data.get(self.add_prefix("account")) if self.is_bound else selected_id
+        try:
+            wanted = int(raw) if raw not in (None, "") else None
+        except (TypeError, ValueError):
+            wanted = None
+        if wanted is not None and all(pk != wanted for pk, _ in shown):
+            extra = (
+                accounts_visible_to(self.user).filter(pk=wanted).values_list("pk", "name").first()
+            )
+            if extra:
+                shown.insert(0, extra)
+        self.fields["account"].widget.choices = [("", "Choose an account")] + shown
+
+    def clean_currency(self) -> str:
+        return self.cleaned_data["currency"].strip().upper()
+
+
+class DealCreateForm(_DealFieldsForm):
+    pipeline = forms.ModelChoiceField(
+        queryset=Pipeline.objects.filter(is_active=True), empty_label=None
+    )
+    stage = StageChoiceField(
+        queryset=Stage.objects.none(),
+        required=False,
+        empty_label="The pipeline's first stage",
+        help_text="Closing a deal is a move on the board.",
+    )
+
+    field_order = [
+        "name",
+        "account",
+        "pipeline",
+        "stage",
+        "owner",
+        "amount",
+        "currency",
+        "expected_close_date",
+    ]
+
+    def __init__(self, *args, user: User, **kwargs):
+        super().__init__(*args, user=user, **kwargs)
+        self.fields["stage"].queryset = (
+            Stage.objects.filter(kind=StageKind.OPEN, pipeline__is_active=True)
+            .select_related("pipeline")
+            .order_by("pipeline__name", "order")
+        )
+        if "owner" in self.fields:
+            self.fields["owner"].initial = user.pk
+        self.fields["expected_close_date"].initial = timezone.localdate() + datetime.timedelta(
+            days=30
+        )
+
+    def clean(self):
+        data = super().clean()
+        stage, pipeline = data.get("stage"), data.get("pipeline")
+        if stage and pipeline and stage.pipeline_id != pipeline.pk:
+            self.add_error(
+                "stage",
+                f"{stage.name!r} is a stage of {stage.pipeline.name}, not of {pipeline.name}.",
+            )
+        return data
+
+
+class DealEditForm(_DealFieldsForm):
+    version = forms.IntegerField(widget=forms.HiddenInput, min_value=1)
+
+    def __init__(self, *args, user: User, deal: Deal, has_line_items: bool = False, **kwargs):
+        kwargs.setdefault(
+            "initial",
+            {
+                "name": deal.name,
+                "account": deal.account_id,
+                "owner": deal.owner_id,
+                "amount": deal.amount,
+                "currency": deal.currency,
+                "expected_close_date": deal.expected_close_date,
+                "forecast_category": deal.forecast_category,
+                "version": deal.version,
+            },
+        )
+        super().__init__(*args, user=user, **kwargs)
+        self.deal = deal
+        if has_line_items:
+            self.fields["amount"].disabled = True
+            self.fields["amount"].help_text = "The total of the line items."
+
+
+class ActivityForm(PageForm):
+    kind = forms.ChoiceField(
+        choices=ActivityKind.choices, initial=ActivityKind.NOTE, widget=forms.RadioSelect
+    )
+    subject = forms.CharField(max_length=200)
+    body = forms.CharField(
+        required=False, widget=forms.Textarea(attrs={"rows": 3}), label="Details"
+    )
+    occurred_at = forms.DateTimeField(
+        required=False,
+        label="When",
+        help_text="Leave empty for now.",
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S"],
+    )
+
+    def clean_occurred_at(self):
+        when = self.cleaned_data["occurred_at"]
+        if when and when > timezone.now() + datetime.timedelta(days=1):
+            raise ValidationError("Log what happened: the date cannot be in the future.")
+        return when
+
+
+class MoveForm(forms.Form):
+    stage = forms.ModelChoiceField(
+        queryset=Stage.objects.none(),
+        error_messages={"invalid_choice": "That stage is not in this deal's pipeline."},
+    )
+    version = forms.IntegerField(min_value=1)
+    lost_reason = forms.ModelChoiceField(
+        queryset=LostReason.objects.filter(is_active=True),
+        required=False,
+        error_messages={"invalid_choice": "That reason is not offered."},
+    )
+
+    def __init__(self, *args, deal: Deal, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["stage"].queryset = Stage.objects.filter(pipeline_id=deal.pipeline_id)

@@ -1,0 +1,407 @@
+"""The deal list (with its CSV export), the deal page, and the forms to open and edit deals."""
+
+import csv
+from decimal import Decimal
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Q
+from django.http import HttpRequest, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from pipeline.api.deals import history_entries
+from pipeline.filters import DealFilter
+from pipeline.forms import ActivityForm, DealCreateForm, DealEditForm, attach_service_errors
+from pipeline.models import Account, Deal, ForecastCategory, LostReason, StageKind
+from pipeline.picker import picked, picker_options, scope_label
+from pipeline.queries import deals_in_period, export_rows, lookup_names, stage_stays, timeline
+from pipeline.selectors import (
+    activities_visible_to,
+    deal_history,
+    deal_transitions,
+    deals_visible_to,
+    stages_visible_to,
+)
+from pipeline.services import deal_create, deal_reassign, deal_update
+from pipeline.views.activities import activity_logged
+from pipeline.views.common import paginate, query_without
+from salesmgr.errors import ConflictError, PermissionDenied
+from salesmgr.models import User
+
+# What the table can be sorted by: a name in the query string -> the ordering it means.
+SORTS = {
+    "name": ("name", "id"),
+    "account": ("account__name", "id"),
+    "owner": ("owner__full_name", "owner__username", "id"),
+    "stage": ("pipeline__name", "stage__order", "id"),
+    "amount": ("amount", "id"),
+    "close": ("expected_close_date", "id"),
+    "created": ("created_at", "id"),
+}
+DEFAULT_SORT = "close"
+LIST_FILTERS = (
+    "stage",
+    "status",
+    "forecast_category",
+    "close_after",
+    "close_before",
+    "amount_min",
+    "amount_max",
+)
+HISTORY_SHOWN = 100
+EDIT_CONFLICT_MESSAGE = (
+    "This deal was changed by someone else while you were editing it, so your changes were not saved. "
+    "Its current values are listed below; check your changes and save again."
+)
+
+
+def _list_deals(request: HttpRequest):
+    """The deals the list (and its export) shows: the pick, the filters and the search, within reach."""
+    pick = picked(request)
+    deals = deals_in_period(deals_visible_to(request.user), picked=pick)
+    filters = DealFilter(
+        data={name: request.GET.get(name, "") for name in LIST_FILTERS}, queryset=deals
+    )
+    deals = filters.qs
+    search = request.GET.get("q", "").strip()
+    if search:
+        deals = deals.filter(Q(name__icontains=search) | Q(account__name__icontains=search))
+    return pick, deals, filters, search
+
+
+def _sort(request: HttpRequest) -> tuple[str, bool]:
+    raw = request.GET.get("sort", DEFAULT_SORT)
+    descending = raw.startswith("-")
+    key = raw.lstrip("-")
+    if key not in SORTS:
+        return DEFAULT_SORT, False
+    return key, descending
+
+
+@login_required
+@require_GET
+def deal_list(request):
+    pick, deals, filters, search = _list_deals(request)
+    sort, descending = _sort(request)
+    ordering = [f"-{field}" if descending else field for field in SORTS[sort]]
+    # The page's ids are sorted on the deal table alone; only those 50 rows are then joined.
+    page = paginate(deals.order_by(*ordering).values_list("pk", flat=True), request)
+    rows = Deal.objects.select_related("account", "owner", "stage", "pipeline").in_bulk(page.rows)
+    page.rows = [rows[pk] for pk in page.rows]
+    options = picker_options(request, pick)
+    base_query = query_without(request, "sort", "page")
+    columns = [
+        ("name", "Deal"),
+        ("account", "Account"),
+        ("owner", "Owner"),
+        ("stage", "Stage"),
+        ("amount", "Amount"),
+        ("close", "Expected close"),
+    ]
+    headers = [
+        {
+            "key": key,
+            "label": label,
+            "sorted": key == sort,
+            "descending": key == sort and descending,
+            "query": f"{base_query}&sort={'' if key == sort and not descending else '-' if key == sort else ''}{key}".lstrip(
+                "&"
+            ),
+        }
+        for key, label in columns
+    ]
+    context = {
+        "page": page,
+        "headers": headers,
+        "filters": filters,
+        "search": search,
+        "stages": stages_visible_to(request.user)
+        .select_related("pipeline")
+        .order_by("pipeline__name", "order"),
+        "statuses": StageKind.choices,
+        "forecast_categories": ForecastCategory.choices,
+        "scope_label": scope_label(pick, options),
+        "page_query": query_without(request, "page"),
+        "export_query": query_without(request, "page", "sort"),
+        **options,
+    }
+    return render(request, "pipeline/deal_list.html", context)
+
+
+class _Echo:
+    """A file-like object whose write hands the line back, for streaming csv.writer output."""
+
+    def write(self, value):
+        return value
+
+
+EXPORT_HEADER = [
+    "ID",
+    "Deal",
+    "Account",
+    "Owner username",
+    "Owner",
+    "Pipeline",
+    "Stage",
+    "Status",
+    "Probability (%)",
+    "Amount",
+    "Currency",
+    "Expected close date",
+    "Forecast category",
+    "Territory",
+    "Lost reason",
+    "Created at",
+    "Closed at",
+    "Updated at",
+]
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(value) -> str:
+    """A CSV cell; text that a spreadsheet would run as a formula is quoted with an apostrophe."""
+    if value is None:
+        return ""
+    if isinstance(value, Decimal):
+        return f"{value:.2f}"
+    if hasattr(value, "isoformat"):
+        if hasattr(value, "tzinfo") and value.tzinfo is not None:
+            value = timezone.localtime(value)
+        return value.isoformat()
+    text = str(value)
+    return f"'{text}" if text.startswith(_FORMULA_STARTS) else text
+
+
+@login_required
+@require_GET
+def deal_export(request):
+    """The filtered list as CSV, every row (not just one page), streamed from one query."""
+    _, deals, _, _ = _list_deals(request)
+    writer = csv.writer(_Echo())
+    status_names = dict(StageKind.choices)
+    forecast_names = dict(ForecastCategory.choices)
+
+    def lines():
+        yield writer.writerow(EXPORT_HEADER)
+        for row in export_rows(deals):
+            row = list(row)
+            row[7] = status_names.get(row[7], row[7])
+            row[12] = forecast_names.get(row[12], row[12])
+            yield writer.writerow([_cell(value) for value in row])
+
+    stamp = timezone.localdate().isoformat()
+    response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="deals-{stamp}.csv"'
+    return response
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def deal_new(request):
+    user = request.user
+    if request.method == "POST":
+        form = DealCreateForm(request.POST, user=user)
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                deal = deal_create(
+                    by=user,
+                    name=data["name"],
+                    account=data["account"],
+                    pipeline=data["pipeline"],
+                    stage=data["stage"],
+                    owner=data.get("owner") or user,
+                    amount=data["amount"],
+                    currency=data["currency"],
+                    expected_close_date=data["expected_close_date"],
+                    forecast_category=data["forecast_category"],
+                )
+            except ValidationError as error:
+                attach_service_errors(form, error)
+            except PermissionDenied as error:
+                form.add_error("owner" if "owner" in form.fields else None, str(error))
+            else:
+                messages.success(request, f"Deal “{deal.name}” opened.")
+                return redirect("deal-detail", pk=deal.pk)
+    else:
+        form = DealCreateForm(user=user, initial={"account": request.GET.get("account")})
+    form.limit_account_choices(request.GET.get("account"))
+    status = 400 if form.is_bound and form.errors else 200
+    return render(request, "pipeline/deal_form.html", {"form": form, "deal": None}, status=status)
+
+
+def _deal_for_page(request: HttpRequest, pk: int):
+    related = ("account", "account__territory", "owner", "pipeline", "stage", "lost_reason")
+    return get_object_or_404(deals_visible_to(request.user).select_related(*related), pk=pk)
+
+
+def _current_values(deal, form: DealEditForm) -> list[tuple[str, str]]:
+    """Fields whose saved value differs from what was submitted, with the saved value, for the conflict notice."""
+    shown = []
+    for name in (
+        "name",
+        "account",
+        "owner",
+        "amount",
+        "currency",
+        "expected_close_date",
+        "forecast_category",
+    ):
+        if name not in form.fields or name not in form.cleaned_data:
+            continue
+        mine = form.cleaned_data[name]
+        theirs = getattr(deal, name)
+        if mine != theirs:
+            label = form.fields[name].label or name.replace("_", " ").capitalize()
+            text = theirs.display_name if isinstance(theirs, User) else theirs
+            if name == "forecast_category":
+                text = deal.get_forecast_category_display()
+            shown.append((label, str(text)))
+    return shown
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def deal_edit(request, pk: int):
+    user = request.user
+    deal = _deal_for_page(request, pk)
+    has_line_items = deal.line_items.exists()
+    status = 200
+    conflict = None
+    if request.method == "POST":
+        form = DealEditForm(request.POST, user=user, deal=deal, has_line_items=has_line_items)
+        if form.is_valid():
+            data = form.cleaned_data
+            changes = {
+                field: data[field]
+                for field in (
+                    "name",
+                    "account",
+                    "amount",
+                    "currency",
+                    "expected_close_date",
+                    "forecast_category",
+                )
+                if not form.fields[field].disabled
+            }
+            new_owner = data.get("owner")
+            try:
+                with transaction.atomic():
+                    saved = deal_update(
+                        deal=deal, by=user, expected_version=data["version"], **changes
+                    )
+                    if new_owner is not None and new_owner.pk != saved.owner_id:
+                        saved = deal_reassign(
+                            deal=saved, new_owner=new_owner, by=user, expected_version=saved.version
+                        )
+            except ConflictError:
+                current = _deal_for_page(request, pk)
+                conflict = _current_values(current, form)
+                fresh = request.POST.copy()
+                fresh["version"] = str(current.version)
+                form = DealEditForm(fresh, user=user, deal=current, has_line_items=has_line_items)
+                form.is_valid()
+                deal = current
+                status = 409
+            except ValidationError as error:
+                attach_service_errors(form, error)
+            except PermissionDenied as error:
+                form.add_error("owner" if "owner" in form.fields else None, str(error))
+            else:
+                messages.success(request, f"Deal “{saved.name}” saved.")
+                return redirect("deal-detail", pk=deal.pk)
+        if status == 200 and form.errors:
+            status = 400
+    else:
+        form = DealEditForm(user=user, deal=deal, has_line_items=has_line_items)
+    form.limit_account_choices(deal.account_id)
+    context = {
+        "form": form,
+        "deal": deal,
+        "conflict": conflict,
+        "conflict_message": EDIT_CONFLICT_MESSAGE if conflict is not None else None,
+    }
+    return render(request, "pipeline/deal_form.html", context, status=status)
+
+
+def _field_label(field: str) -> str:
+    return {"expected_close_date": "Expected close date", "lost_reason": "Lost reason"}.get(
+        field, field.replace("_", " ").capitalize()
+    )
+
+
+def _readable_history(deal) -> list[dict]:
+    """Who changed what, newest first, with names instead of ids."""
+    records = list(deal_history(deal)[: HISTORY_SHOWN + 1])
+    truncated = len(records) > HISTORY_SHOWN
+    entries = history_entries(records[::-1])
+    if truncated:
+        # The oldest record shown only serves as the base of the next one's changes.
+        entries = entries[1:]
+    ids = {"account": set(), "owner": set(), "lost_reason": set()}
+    for entry in entries:
+        for change in entry["changes"]:
+            if change["field"] in ids:
+                ids[change["field"]].update(v for v in (change["old"], change["new"]) if v)
+    names = {
+        "account": lookup_names(Account, ids["account"]),
+        "owner": lookup_names(User, ids["owner"], field="display_name"),
+        "lost_reason": lookup_names(LostReason, ids["lost_reason"]),
+        "stage": {stage.pk: stage.name for stage in deal.pipeline.stages.all()},
+        "status": dict(StageKind.choices),
+        "forecast_category": dict(ForecastCategory.choices),
+    }
+    for entry in entries:
+        for change in entry["changes"]:
+            labels = names.get(change["field"])
+            if labels is not None:
+                for side in ("old", "new"):
+                    value = change[side]
+                    if value is not None:
+                        key = int(value) if value.isdigit() else value
+                        change[side] = labels.get(key, value)
+            change["label"] = _field_label(change["field"])
+    return entries[::-1]
+
+
+def deal_page_context(
+    request: HttpRequest, deal, activity_form: ActivityForm | None = None
+) -> dict:
+    return {
+        "deal": deal,
+        "line_items": list(deal.line_items.select_related("product")),
+        "stays": stage_stays(list(deal_transitions(deal)), timezone.now()),
+        "history": _readable_history(deal),
+        "activities": timeline(activities_visible_to(request.user).filter(deal=deal)),
+        "activity_form": activity_form or ActivityForm(),
+        "activity_url": reverse("deal-activity", args=[deal.pk]),
+    }
+
+
+@login_required
+@require_GET
+def deal_detail(request, pk: int):
+    deal = _deal_for_page(request, pk)
+    return render(request, "pipeline/deal_detail.html", deal_page_context(request, deal))
+
+
+@login_required
+@require_POST
+def deal_activity(request, pk: int):
+    """Log a note, call, email, meeting or visit on a deal (HTMX: answers the new timeline entry)."""
+    deal = _deal_for_page(request, pk)
+    return activity_logged(
+        request,
+        deal=deal,
+        account=None,
+        action_url=request.path,
+        full_page=lambda form: render(
+            request, "pipeline/deal_detail.html", deal_page_context(request, deal, form), status=400
+        ),
+        back=("deal-detail", deal.pk),
+    )
