@@ -15,6 +15,8 @@ from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from pipeline.api.bulk import BulkErrors, BulkRequest, BulkResult
+from pipeline.api.bulk import bulk as bulk_deals
 from pipeline.filters import DealFilter
 from pipeline.models import Deal, DealLineItem, StageTransition
 from pipeline.selectors import (
@@ -301,7 +303,7 @@ class DealViewSet(
     ordering = ["expected_close_date", "id"]
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
     lookup_value_regex = r"\d+"
-    role_rules = {"read": EVERYONE, "write": EVERYONE, "move": EVERYONE, "restore": ADMINS}
+    role_rules = {"read": EVERYONE, "write": EVERYONE, "move": EVERYONE, "bulk": EVERYONE, "restore": ADMINS}
 
     def _deleted_requested(self) -> bool:
         return query_flag(self.request, "deleted")
@@ -427,5 +429,15 @@ class DealViewSet(
     def restore(self, request, pk=None):
         deal = deal_restore(deal=self.get_object(), by=request.user)
         return self._answer(deal)
+
+    @extend_schema(
+        summary="Create or update up to 500 deals at once (all or nothing)",
+        request=BulkRequest,
+        parameters=[IDEMPOTENCY_HEADER],
+        responses={200: BulkResult, 400: OpenApiResponse(BulkErrors, description="Row-numbered problems.")},
+    )
+    @action(detail=False, methods=["post"], filter_backends=[], pagination_class=None)
+    def bulk(self, request):
+        return bulk_deals(self, request)
 
 
