@@ -169,6 +169,17 @@ class LostReason(models.Model):
         return self.name
 
 
+class DealHistory(HistoricalRecords):
+    """The deal's change history, indexed for "each deal as it stood at a moment" lookups."""
+
+    def get_meta_options(self, model):
+        meta = super().get_meta_options(model)
+        meta["indexes"] = (
+            models.Index(fields=("id", "history_date", "history_id"), name="deal_history_as_of_idx"),
+        )
+        return meta
+
+
 class ForecastCategory(models.TextChoices):
     PIPELINE = "pipeline", "Pipeline"
     BEST_CASE = "best_case", "Best case"
@@ -207,9 +218,11 @@ class Deal(models.Model):
     deleted_at = models.DateTimeField(null=True, blank=True)
     external_id = models.CharField(max_length=120, null=True, blank=True, unique=True)
 
-    history = HistoricalRecords(
+    history = DealHistory(
         excluded_fields=["updated_at", "version"],
         cascade_delete_history=False,
+        # Bulk loads write several history rows per deal: only the indexes reads use are kept.
+        no_db_index=["account", "pipeline", "stage", "lost_reason", "external_id"],
     )
 
     class Meta:

@@ -2,8 +2,6 @@
 
 import datetime
 
-from celery.result import AsyncResult
-from django.core.cache import cache
 from django.http import Http404
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiResponse, extend_schema
@@ -11,27 +9,28 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from reports.forecasts import HORIZONS, METHODS, forecast
-from reports.metrics import INTERVALS, Period, funnel, series
-from reports.scopes import Scope, scope_for
-from reports.selectors import (
-    accuracy_summary,
-    forecast_snapshot_for,
-    matured_forecasts,
-    metric_snapshot_for,
+from reports.forecasts import HORIZONS
+from reports.metrics import INTERVALS, Period
+from reports.runners import (
+    AccuracyRunner,
+    ForecastRunner,
+    FunnelRunner,
+    SeriesRunner,
+    refresh_queue,
+    refresh_state,
 )
-from reports.services import FORECAST_FIELDS
-from reports.tasks import snapshot_scope
+from reports.scopes import Scope, scope_for
 
-REFRESH_OWNER = "reports:refresh-owner:{}"
+# Ids are 64-bit: a larger number is a bad request, not a database error.
+ID = {"required": False, "min_value": 1, "max_value": 2**63 - 1}
 
 
 class ScopeQuery(serializers.Serializer):
-    owner = serializers.IntegerField(required=False, min_value=1, help_text="A person: their own deals.")
-    team = serializers.IntegerField(required=False, min_value=1, help_text="A manager: everyone below them.")
-    territory = serializers.IntegerField(required=False, min_value=1, help_text="A territory and those inside it.")
-    pipeline = serializers.IntegerField(required=False, min_value=1)
-    product = serializers.IntegerField(required=False, min_value=1, help_text="Deals with a line of this product.")
+    owner = serializers.IntegerField(**ID, help_text="A person: their own deals.")
+    team = serializers.IntegerField(**ID, help_text="A manager: everyone below them.")
+    territory = serializers.IntegerField(**ID, help_text="A territory and those inside it.")
+    pipeline = serializers.IntegerField(**ID)
+    product = serializers.IntegerField(**ID, help_text="Deals with a line of this product.")
 
     def scope(self, user) -> Scope:
         data = self.validated_data
@@ -71,8 +70,13 @@ class ForecastQuery(ScopeQuery):
 
 class AccuracyQuery(ScopeQuery):
     horizon = serializers.ChoiceField(choices=HORIZONS, required=False)
-    start = serializers.DateField(required=False)
-    end = serializers.DateField(required=False)
+    start = serializers.DateField(required=False, help_text="Forecasts made on or after this date.")
+    end = serializers.DateField(required=False, help_text="Forecasts made before this date.")
+
+    def validate(self, attrs):
+        if "start" in attrs and "end" in attrs and attrs["start"] >= attrs["end"]:
+            raise serializers.ValidationError({"start": "The period must start before it ends."})
+        return attrs
 
 
 def _parse(serializer_class, request):
@@ -206,12 +210,7 @@ class FunnelView(APIView):
     def get(self, request):
         query = _parse(PeriodQuery, request)
         scope = query.scope(request.user)
-        period = query.validated_data["period"]
-        snapshot = metric_snapshot_for(scope, period.start, period.end)
-        if snapshot is not None:
-            data = {**snapshot.data, "computed_at": snapshot.computed_at, "source": "snapshot"}
-        else:
-            data = {**funnel(scope, period), "computed_at": timezone.now(), "source": "live"}
+        data = FunnelRunner(scope, query.validated_data["period"]).run()
         return Response(FunnelFigures(data).data)
 
 
@@ -223,28 +222,8 @@ class SeriesView(APIView):
         query = _parse(SeriesQuery, request)
         scope = query.scope(request.user)
         interval = query.validated_data["interval"]
-        points = series(scope, query.validated_data["period"], interval)
+        points = SeriesRunner(scope, query.validated_data["period"], interval).run()
         return Response(SeriesFigures({"scope": scope.key, "interval": interval, "points": points}).data)
-
-
-def _forecast_figures(scope: Scope, as_of: datetime.date, horizon: int) -> dict:
-    snapshot = forecast_snapshot_for(scope, as_of, horizon)
-    if snapshot is None:
-        return {**forecast(scope, as_of, horizon), "computed_at": timezone.now(), "source": "live"}
-    figures = {field: getattr(snapshot, field) for field in FORECAST_FIELDS}
-    quota = figures["quota"]
-    figures["gap"] = {
-        method: None if quota is None else quota - figures["won_in_window"] - figures[method] for method in METHODS
-    }
-    return {
-        "scope": scope.key,
-        "as_of": as_of,
-        "horizon": horizon,
-        "window_end": as_of + datetime.timedelta(days=horizon),
-        "computed_at": snapshot.computed_at,
-        "source": "snapshot",
-        **figures,
-    }
 
 
 class ForecastView(APIView):
@@ -255,8 +234,8 @@ class ForecastView(APIView):
         query = _parse(ForecastQuery, request)
         scope = query.scope(request.user)
         as_of = query.validated_data.get("as_of") or timezone.localdate()
-        horizons = [query.validated_data["horizon"]] if "horizon" in query.validated_data else HORIZONS
-        figures = [_forecast_figures(scope, as_of, horizon) for horizon in horizons]
+        horizons = (query.validated_data["horizon"],) if "horizon" in query.validated_data else HORIZONS
+        figures = ForecastRunner(scope, as_of, horizons).run()
         return Response(Forecasts({"scope": scope.key, "as_of": as_of, "forecasts": figures}).data)
 
 
@@ -268,22 +247,7 @@ class AccuracyView(APIView):
         query = _parse(AccuracyQuery, request)
         scope = query.scope(request.user)
         data = query.validated_data
-        snapshots = matured_forecasts(scope, horizon=data.get("horizon"), start=data.get("start"), end=data.get("end"))
-        rows = []
-        for snapshot in snapshots[:1000]:
-            methods = {}
-            for method in METHODS:
-                value = getattr(snapshot, method)
-                error = value - snapshot.actual
-                methods[method] = {
-                    "forecast": value,
-                    "error": error,
-                    "abs_pct_error": float(abs(error) / snapshot.actual) if snapshot.actual else None,
-                }
-            rows.append(
-                {"as_of": snapshot.as_of, "horizon": snapshot.horizon, "actual": snapshot.actual, "methods": methods}
-            )
-        body = {"scope": scope.key, "summary": accuracy_summary(snapshots), "snapshots": rows}
+        body = AccuracyRunner(scope, horizon=data.get("horizon"), start=data.get("start"), end=data.get("end")).run()
         return Response(Accuracy(body).data)
 
 
@@ -311,9 +275,8 @@ class RefreshView(APIView):
         query = ScopeQuery(data=request.data)
         query.is_valid(raise_exception=True)
         scope = query.scope(request.user)
-        result = snapshot_scope.delay(scope.key)
-        cache.set(REFRESH_OWNER.format(result.id), request.user.pk, timeout=24 * 3600)
-        body = {"task_id": result.id, "scope": scope.key, "status_url": f"{request.path}{result.id}/"}
+        task_id = refresh_queue(user=request.user, scope=scope)
+        body = {"task_id": task_id, "scope": scope.key, "status_url": f"{request.path}{task_id}/"}
         return Response(RefreshQueued(body).data, status=status.HTTP_202_ACCEPTED)
 
 
@@ -323,9 +286,9 @@ class RefreshStateView(APIView):
         summary="The state of a queued recompute",
     )
     def get(self, request, task_id: str):
-        if cache.get(REFRESH_OWNER.format(task_id)) != request.user.pk:
+        state = refresh_state(user=request.user, task_id=task_id)
+        if state is None:
             raise Http404("No such task.")
-        result = AsyncResult(task_id)
-        return Response(RefreshState({"task_id": task_id, "state": result.state, "ready": result.ready()}).data)
+        return Response(RefreshState({"task_id": task_id, "state": state.state, "ready": state.ready}).data)
 
 

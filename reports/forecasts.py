@@ -37,23 +37,25 @@ from decimal import Decimal
 from django.db.models import (
     Count,
     DateTimeField,
+    DecimalField,
     F,
     FloatField,
     IntegerField,
-    OuterRef,
+    Min,
     Q,
-    Subquery,
+    QuerySet,
     Sum,
     Value,
 )
 from django.db.models.functions import Cast, Floor, Least
+from django.db.models.lookups import GreaterThan
 from django.utils import timezone
 
 from pipeline.models import Deal, ForecastCategory, Stage, StageKind, StageTransition
 from quotas.models import Quota
 from reports.metrics import deal_rows, start_of
 from reports.scopes import Scope
-from reports.sql import DaysBetween
+from reports.sql import DaysBetween, aggregate_over, later_in_deal
 
 HORIZONS = (30, 60, 90)
 METHODS = ("pipeline", "best_case", "commit", "weighted", "model")
@@ -63,7 +65,8 @@ MAX_DAYS = 730
 Z_80 = 1.2816  # the 10th and 90th percentiles of a normal distribution lie this many sigmas out
 
 
-def _money(value) -> Decimal:
+def money(value) -> Decimal:
+    """A sum of money rounded to the cent (None and 0 give 0.00)."""
     return Decimal(value or 0).quantize(Decimal("0.01"))
 
 
@@ -91,31 +94,49 @@ def forecast(
         raise ValueError(f"horizon must be one of {HORIZONS}")
     now = now or timezone.now()
     moment, live = moment_of(as_of, now)
-    window_end = as_of + datetime.timedelta(days=horizon)
     rows = deal_rows(scope, None if live else moment)
+    sums = rows.aggregate(**window_sums(as_of, horizon))
+    return forecast_result(
+        scope=scope,
+        as_of=as_of,
+        horizon=horizon,
+        live=live,
+        sums=sums,
+        won=won_in_window(scope, as_of, horizon, now=now),
+        quota=prorated_quota(scope, as_of, horizon),
+        model=model_forecast(scope, moment, horizon, rows=rows, training=training),
+    )
 
+
+def window_sums(as_of: datetime.date, horizon: int, suffix: str = "") -> dict:
+    """The aggregates over deal rows behind the pipeline, best-case, commit and weighted forecasts."""
+    window_end = as_of + datetime.timedelta(days=horizon)
     in_window = Q(status=StageKind.OPEN, expected_close_date__gte=as_of, expected_close_date__lt=window_end)
     counted = in_window & ~Q(forecast_category=ForecastCategory.OMITTED)
-    figures = rows.aggregate(
-        pipeline=Sum("amount", filter=counted),
-        best_case=Sum(
-            "amount",
-            filter=in_window & Q(forecast_category__in=[ForecastCategory.COMMIT, ForecastCategory.BEST_CASE]),
-        ),
-        commit=Sum("amount", filter=in_window & Q(forecast_category=ForecastCategory.COMMIT)),
-        weighted=Sum(
+    committed = [ForecastCategory.COMMIT, ForecastCategory.BEST_CASE]
+    return {
+        f"pipeline{suffix}": Sum("amount", filter=counted),
+        f"best_case{suffix}": Sum("amount", filter=in_window & Q(forecast_category__in=committed)),
+        f"commit{suffix}": Sum("amount", filter=in_window & Q(forecast_category=ForecastCategory.COMMIT)),
+        # Exact: amounts have cents and probabilities are whole percents.
+        f"weighted{suffix}": Sum(
             F("amount") * F("stage__probability") / Value(100),
             filter=counted,
-            output_field=FloatField(),
+            output_field=DecimalField(max_digits=24, decimal_places=4),
         ),
-        overdue_value=Sum("amount", filter=Q(status=StageKind.OPEN, expected_close_date__lt=as_of)),
-        window_deals=Count("id", filter=counted),
-    )
-    result = {key: _money(value) for key, value in figures.items() if key != "window_deals"}
-    result["window_deals"] = figures["window_deals"]
-    result["won_in_window"] = won_in_window(scope, as_of, horizon, now=now)
-    result["quota"] = prorated_quota(scope, as_of, horizon)
-    model = model_forecast(scope, moment, horizon, rows=rows, training=training)
+        f"overdue_value{suffix}": Sum("amount", filter=Q(status=StageKind.OPEN, expected_close_date__lt=as_of)),
+        f"window_deals{suffix}": Count("id", filter=counted),
+    }
+
+
+def forecast_result(
+    *, scope: Scope, as_of: datetime.date, horizon: int, live: bool, sums: dict, won: Decimal, quota, model: dict
+) -> dict:
+    """The figures of one forecast from its sums (``window_sums``), the value won, the quota and the model."""
+    result = {key: money(sums[key]) for key in ("pipeline", "best_case", "commit", "weighted", "overdue_value")}
+    result["window_deals"] = sums["window_deals"]
+    result["won_in_window"] = won
+    result["quota"] = quota
     result["model"] = model["expected"]
     result["model_p10"] = model["p10"]
     result["model_p90"] = model["p90"]
@@ -127,7 +148,7 @@ def forecast(
         "scope": scope.key,
         "as_of": as_of,
         "horizon": horizon,
-        "window_end": window_end,
+        "window_end": as_of + datetime.timedelta(days=horizon),
         "live": live,
         **result,
     }
@@ -138,7 +159,7 @@ def won_in_window(scope: Scope, as_of: datetime.date, horizon: int, *, now: date
     start = start_of(as_of)
     end = min(start_of(as_of + datetime.timedelta(days=horizon)), now)
     won = deal_rows(scope).filter(status=StageKind.WON, closed_at__gte=start, closed_at__lt=end)
-    return _money(won.aggregate(value=Sum("amount"))["value"])
+    return money(won.aggregate(value=Sum("amount"))["value"])
 
 
 def prorated_quota(scope: Scope, as_of: datetime.date, horizon: int) -> Decimal | None:
@@ -163,47 +184,55 @@ def prorated_quota(scope: Scope, as_of: datetime.date, horizon: int) -> Decimal 
     for period_start, period_end, target in quotas.values_list("period_start", "period_end", "target"):
         inside = (min(period_end, last_day) - max(period_start, as_of)).days + 1
         total += target * inside / ((period_end - period_start).days + 1)
-    return _money(total)
+    return money(total)
 
 
 def closing_stats(scope: Scope, moment: datetime.datetime) -> dict:
     """Per open stage: entries closed before ``moment``, by days to close and outcome (one query)."""
-    closes = StageTransition.objects.filter(
-        deal_id=OuterRef("deal_id"),
-        at__gt=OuterRef("at"),
-        at__lt=moment,
-        to_stage__kind__in=[StageKind.WON, StageKind.LOST],
-    ).order_by("at", "pk")
-    entries = (
-        StageTransition.objects.filter(
-            deal_id__in=deal_rows(scope).values("id"),
-            to_stage__kind=StageKind.OPEN,
-            at__gte=moment - datetime.timedelta(days=LOOKBACK_DAYS),
-            at__lt=moment,
-        )
-        .annotate(
-            closed_at=Subquery(closes.values("at")[:1], output_field=DateTimeField()),
-            close_kind=Subquery(closes.values("to_stage__kind")[:1]),
-        )
-        .filter(closed_at__isnull=False)
-        .annotate(
-            days=Least(
-                Cast(Floor(DaysBetween(F("closed_at"), F("at"))), IntegerField()),
-                Value(MAX_DAYS),
-            )
-        )
-    )
     stats: dict = defaultdict(lambda: {"won": defaultdict(int), "closed": defaultdict(int)})
-    rows = entries.values("to_stage_id", "days", "close_kind").annotate(n=Count("pk")).order_by()
-    for row in rows:
-        stats[row["to_stage_id"]]["closed"][row["days"]] += row["n"]
-        if row["close_kind"] == StageKind.WON:
-            stats[row["to_stage_id"]]["won"][row["days"]] += row["n"]
+    transitions = StageTransition.objects.filter(deal_id__in=deal_rows(scope).values("id"))
+    for stage_id, days, won, entries in closing_counts(transitions, moment):
+        stats[stage_id]["closed"][days] += entries
+        if won:
+            stats[stage_id]["won"][days] += entries
     return stats
 
 
-def _count_from(histogram: dict, low: int, high: int | None = None) -> int:
-    return sum(n for day, n in histogram.items() if day >= low and (high is None or day < high))
+def closing_counts(transitions: QuerySet, moment: datetime.datetime, group: dict | None = None) -> list[tuple]:
+    """Entries into open stages in the ``LOOKBACK_DAYS`` before ``moment`` whose deal closed before
+    ``moment``: ``(*group, stage id, whole days to the first close after the entry, won (1 or 0), entries)``.
+
+    One ordered pass over the year's transitions: each row sees its deal's
+    first close after it through a window (a win and a loss at the same instant
+    count as a win). ``group`` adds columns to group by, e.g. a deal's owner.
+    """
+    group = group or {}
+    moves = (
+        transitions.filter(at__gte=moment - datetime.timedelta(days=LOOKBACK_DAYS), at__lt=moment)
+        .order_by()
+        .annotate(
+            next_close=later_in_deal(Min("at", filter=Q(to_stage__kind__in=[StageKind.WON, StageKind.LOST]))),
+            next_win=later_in_deal(Min("at", filter=Q(to_stage__kind=StageKind.WON))),
+        )
+        .annotate(days=Least(Cast(Floor(DaysBetween(F("next_close"), F("at"))), IntegerField()), Value(MAX_DAYS)))
+        .values("to_stage_id", "days", "next_close", "next_win", stage_kind=F("to_stage__kind"), **group)
+    )
+    columns = ", ".join([*group, "to_stage_id", "days", "CASE WHEN next_win = next_close THEN 1 ELSE 0 END"])
+    return aggregate_over(
+        moves,
+        f"{columns}, COUNT(*)",
+        "stage_kind = %s AND next_close IS NOT NULL",
+        (StageKind.OPEN,),
+        ", ".join(str(n) for n in range(1, len(group) + 4)),
+    )
+
+
+def elapsed_days(moment: datetime.datetime):
+    """Whole days an open deal has sat in its stage at ``moment`` (at most ``MAX_DAYS``), in SQL."""
+    return Least(
+        Cast(Floor(DaysBetween(Value(moment, output_field=DateTimeField()), F("stage_entered_at"))), IntegerField()),
+        Value(MAX_DAYS),
+    )
 
 
 def model_forecast(
@@ -212,75 +241,118 @@ def model_forecast(
     """The model's expected value won in ``[moment, moment + horizon)`` with its P10-P90 range."""
     rows = rows if rows is not None else deal_rows(scope)
     stats = training if training is not None else closing_stats(scope, moment)
-    stages = {stage.pk: stage for stage in Stage.objects.filter(kind=StageKind.OPEN)}
-    pooled_won: dict = defaultdict(int)
-    for stage_stats in stats.values():
-        for day, n in stage_stats["won"].items():
-            pooled_won[day] += n
-    pooled_total = sum(pooled_won.values())
-
     open_groups = (
         rows.filter(status=StageKind.OPEN)
-        .annotate(
-            elapsed=Least(
-                Cast(Floor(DaysBetween(Value(moment, output_field=DateTimeField()), F("stage_entered_at"))),
-                     IntegerField()),
-                Value(MAX_DAYS),
-            )
-        )
+        .annotate(elapsed=elapsed_days(moment))
         .values("stage_id", "elapsed")
-        .annotate(deals=Count("id"), value=Sum("amount"), value_sq=Sum(F("amount") * F("amount")))
+        .annotate(value=Sum("amount"), value_sq=Sum(F("amount") * F("amount")))
         .order_by()
     )
+    return model_estimate(
+        stats=stats,
+        open_groups={(g["stage_id"], g["elapsed"]): (g["value"], g["value_sq"]) for g in open_groups},
+        probabilities=dict(Stage.objects.filter(kind=StageKind.OPEN).values_list("pk", "probability")),
+        horizon=horizon,
+        new_business=_new_business(scope, moment, horizon),
+    )
+
+
+class _Histogram:
+    """Counts by whole days (0 to ``MAX_DAYS``), summed over any range of days in constant time."""
+
+    def __init__(self, counts: dict):
+        below = [0] * (MAX_DAYS + 2)  # below[k]: how many fall on days before k
+        for day, n in counts.items():
+            below[min(max(day, 0), MAX_DAYS) + 1] += n
+        for k in range(1, len(below)):
+            below[k] += below[k - 1]
+        self._below = below
+        self.total = below[-1]
+
+    def between(self, low: int, high: int | None = None) -> int:
+        """How many fall on days ``low <= day < high`` (no upper end when ``high`` is None)."""
+        last = MAX_DAYS + 1
+        high = last if high is None else min(max(high, 0), last)
+        return max(0, self._below[high] - self._below[min(max(low, 0), last)])
+
+
+def model_estimate(
+    *, stats: dict, open_groups: dict, probabilities: dict, horizon: int, new_business: tuple[float, float]
+) -> dict:
+    """The model's figures from its training (``closing_stats``), the open deals grouped by
+    ``(stage id, days in stage)`` into ``(value, value squared)``, the stages' configured
+    probabilities and the new business expected (mean, variance)."""
+    pooled: dict = defaultdict(int)
+    for stage_stats in stats.values():
+        for day, n in stage_stats["won"].items():
+            pooled[day] += n
+    pooled_won = _Histogram(pooled)
+    # The prior: the configured win chance, spread over time by the pooled timing of wins.
+    timing = pooled_won.between(0, horizon) / pooled_won.total if pooled_won.total else min(1.0, horizon / 90)
+    histograms = {
+        stage_id: (_Histogram(stage_stats["closed"]), _Histogram(stage_stats["won"]))
+        for stage_id, stage_stats in stats.items()
+    }
+    empty = (_Histogram({}), _Histogram({}))
     expected = 0.0
     variance = 0.0
-    for group in open_groups:
-        stage = stages.get(group["stage_id"])
-        if stage is None:
+    # Summed in a fixed order so that the same groups always give the same floating-point total.
+    for (stage_id, elapsed), (value, value_sq) in sorted(open_groups.items(), key=lambda item: (item[0][0], item[0][1] or 0)):
+        probability = probabilities.get(stage_id)
+        if probability is None:
             continue
-        elapsed = max(0, group["elapsed"] or 0)
-        stage_stats = stats.get(stage.pk, {"won": {}, "closed": {}})
-        unclosed = _count_from(stage_stats["closed"], elapsed)
-        wins_in_window = _count_from(stage_stats["won"], elapsed, elapsed + horizon)
-        # The prior: the configured win chance, spread over time by the pooled timing of wins.
-        timing = (
-            _count_from(pooled_won, 0, horizon) / pooled_total if pooled_total else min(1.0, horizon / 90)
-        )
-        prior = stage.probability / 100 * timing
+        elapsed = max(0, elapsed or 0)
+        closed, won = histograms.get(stage_id, empty)
+        unclosed = closed.between(elapsed)
+        wins_in_window = won.between(elapsed, elapsed + horizon)
+        prior = probability / 100 * timing
         p = (wins_in_window + PRIOR_WEIGHT * prior) / (unclosed + PRIOR_WEIGHT)
         p = min(1.0, max(0.0, p))
-        value = float(group["value"] or 0)
-        expected += p * value
-        variance += p * (1 - p) * float(group["value_sq"] or 0)
+        expected += p * float(value or 0)
+        variance += p * (1 - p) * float(value_sq or 0)
 
-    new_mean, new_var = _new_business(scope, moment, horizon)
+    new_mean, new_var = new_business
     expected += new_mean
     variance += new_var
     sigma = math.sqrt(max(variance, 0.0))
     return {
-        "expected": _money(expected),
-        "p10": _money(max(0.0, expected - Z_80 * sigma)),
-        "p90": _money(expected + Z_80 * sigma),
-        "new_business": _money(new_mean),
+        "expected": money(expected),
+        "p10": money(max(0.0, expected - Z_80 * sigma)),
+        "p90": money(expected + Z_80 * sigma),
+        "new_business": money(new_mean),
     }
 
 
 def _new_business(scope: Scope, moment: datetime.datetime, horizon: int) -> tuple[float, float]:
     """Expected value (and its variance) of deals created and won inside one window (one query)."""
+    sums = Deal.objects.filter(scope.deal_filter(), deleted_at__isnull=True).aggregate(
+        **new_business_sums(moment, horizon)
+    )
+    return new_business_from(moment, horizon, **sums)
+
+
+def new_business_sums(moment: datetime.datetime, horizon: int, suffix: str = "") -> dict:
+    """The aggregates over deal rows behind the new business of a window: what was created in the
+    ``LOOKBACK_DAYS`` that could have finished, and the won part weighted by its slack."""
     span_start = moment - datetime.timedelta(days=LOOKBACK_DAYS)
     span_end = moment - datetime.timedelta(days=horizon)
-    created = Deal.objects.filter(
-        scope.deal_filter(), deleted_at__isnull=True, created_at__gte=span_start, created_at__lt=span_end
-    )
-    won_fast = created.filter(status=StageKind.WON, closed_at__lt=moment).annotate(
-        slack=Value(float(horizon)) - DaysBetween(F("closed_at"), F("created_at"))
-    ).filter(slack__gt=0)
-    sums = won_fast.aggregate(
-        weighted=Sum(F("amount") * F("slack"), output_field=FloatField()),
-        weighted_sq=Sum(F("amount") * F("amount") * F("slack"), output_field=FloatField()),
-    )
-    first = created.order_by("created_at").values_list("created_at", flat=True).first()
+    created = Q(created_at__gte=span_start, created_at__lt=span_end)
+    slack = Value(float(horizon)) - DaysBetween(F("closed_at"), F("created_at"))
+    won_fast = created & Q(status=StageKind.WON, closed_at__lt=moment) & Q(GreaterThan(slack, 0))
+    return {
+        f"weighted{suffix}": Sum(F("amount") * slack, filter=won_fast, output_field=FloatField()),
+        f"weighted_sq{suffix}": Sum(F("amount") * F("amount") * slack, filter=won_fast, output_field=FloatField()),
+        f"first{suffix}": Min("created_at", filter=created),
+    }
+
+
+def new_business_from(
+    moment: datetime.datetime, horizon: int, *, weighted: float | None, weighted_sq: float | None, first
+) -> tuple[float, float]:
+    """Mean and variance of the new business per window, from ``new_business_sums``."""
     if first is None:
         return 0.0, 0.0
+    span_start = moment - datetime.timedelta(days=LOOKBACK_DAYS)
+    span_end = moment - datetime.timedelta(days=horizon)
     length = max(1.0, (span_end - max(first, span_start)).total_seconds() / 86400)
-    return (sums["weighted"] or 0.0) / length, (sums["weighted_sq"] or 0.0) / length
+    return (weighted or 0.0) / length, (weighted_sq or 0.0) / length

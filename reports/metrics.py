@@ -9,14 +9,14 @@ import datetime
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db.models import Avg, Count, Exists, F, OuterRef, Q, QuerySet, Sum
+from django.db.models import Avg, Case, Count, F, IntegerField, Max, Q, QuerySet, Sum, Value, When
 from django.db.models.functions import TruncMonth, TruncWeek
 from django.utils import timezone
 
 from pipeline.models import Deal, Stage, StageKind, StageTransition
 from pipeline.selectors import deals_as_of
 from reports.scopes import Scope
-from reports.sql import DaysBetween
+from reports.sql import DaysBetween, aggregate_over, later_in_deal
 
 ZERO = Decimal("0.00")
 
@@ -68,23 +68,65 @@ def transitions_in(scope: Scope, as_of: datetime.datetime | None = None) -> Quer
     return transitions
 
 
-def deal_totals(scope: Scope, period: Period, as_of: datetime.datetime | None = None) -> dict:
-    """The deal-level funnel figures, from one aggregate query."""
+def deal_sums(period: Period) -> dict:
+    """The aggregates over deal rows that the deal-level funnel figures derive from."""
     start, end = period.bounds
     closed_in_period = Q(closed_at__gte=start, closed_at__lt=end)
     won = Q(status=StageKind.WON) & closed_in_period
     lost = Q(status=StageKind.LOST) & closed_in_period
     open_ = Q(status=StageKind.OPEN)
-    totals = deal_rows(scope, as_of).aggregate(
-        open_deals=Count("id", filter=open_),
-        open_value=Sum("amount", filter=open_),
-        won_deals=Count("id", filter=won),
-        won_value=Sum("amount", filter=won),
-        lost_deals=Count("id", filter=lost),
-        avg_sales_cycle_days=Avg(DaysBetween(F("closed_at"), F("created_at")), filter=won),
+    return {
+        "open_deals": Count("id", filter=open_),
+        "open_value": Sum("amount", filter=open_),
+        "won_deals": Count("id", filter=won),
+        "won_value": Sum("amount", filter=won),
+        "lost_deals": Count("id", filter=lost),
+        "cycle_days": Sum(DaysBetween(F("closed_at"), F("created_at")), filter=won),
+    }
+
+
+def add_sums(rows) -> dict:
+    """``deal_sums`` of several groups (stages, cells) added up: None where no group had a value."""
+    totals = {"open_deals": 0, "open_value": None, "won_deals": 0, "won_value": None, "lost_deals": 0,
+              "cycle_days": None}  # fmt: skip
+    for row in rows:
+        for key, total in totals.items():
+            value = row[key]
+            if value is not None:
+                totals[key] = value if total is None else total + value
+    return totals
+
+
+def figures_from_sums(sums: dict) -> dict:
+    """The deal-level figures from ``deal_sums``; the sales cycle is their summed days over the won deals."""
+    won = sums["won_deals"]
+    return deal_figures(
+        open_deals=sums["open_deals"],
+        open_value=sums["open_value"],
+        won_deals=won,
+        won_value=sums["won_value"],
+        lost_deals=sums["lost_deals"],
+        avg_sales_cycle_days=sums["cycle_days"] / won if won and sums["cycle_days"] is not None else None,
     )
-    totals["open_value"] = totals["open_value"] or ZERO
-    totals["won_value"] = totals["won_value"] or ZERO
+
+
+def deal_totals(scope: Scope, period: Period, as_of: datetime.datetime | None = None) -> dict:
+    """The deal-level funnel figures, from one aggregate query."""
+    return figures_from_sums(deal_rows(scope, as_of).aggregate(**deal_sums(period)))
+
+
+def deal_figures(
+    *, open_deals: int, open_value, won_deals: int, won_value, lost_deals: int, avg_sales_cycle_days: float | None
+) -> dict:
+    """The deal-level figures with the ratios derived from the counts and sums."""
+    totals = {
+        "open_deals": open_deals,
+        "open_value": open_value or ZERO,
+        "won_deals": won_deals,
+        "won_value": won_value or ZERO,
+        "lost_deals": lost_deals,
+        "avg_sales_cycle_days": avg_sales_cycle_days,
+    }
     totals["avg_open_deal_size"] = _money(_ratio(totals["open_value"], totals["open_deals"]))
     totals["avg_won_deal_size"] = _money(_ratio(totals["won_value"], totals["won_deals"]))
     totals["close_ratio"] = _ratio(totals["won_deals"], totals["won_deals"] + totals["lost_deals"])
@@ -101,34 +143,18 @@ def _money(value):
     return None if value is None else Decimal(value).quantize(Decimal("0.01"))
 
 
-def _stages_of(scope: Scope) -> list[Stage]:
-    stages = Stage.objects.filter(kind=StageKind.OPEN).select_related("pipeline").order_by("pipeline__name", "order")
-    if scope.pipeline is not None:
-        stages = stages.filter(pipeline_id=scope.pipeline)
-    return list(stages)
+def open_stages() -> list[Stage]:
+    """Every open stage, in the order the funnel lists them: by pipeline name, then stage order."""
+    return list(
+        Stage.objects.filter(kind=StageKind.OPEN).select_related("pipeline").order_by("pipeline__name", "order")
+    )
 
 
 def stage_figures(scope: Scope, period: Period, as_of: datetime.datetime | None = None) -> list[dict]:
     """Per open stage: entered, advanced, conversion, time in stage, and what sits there now."""
     start, end = period.bounds
     transitions = transitions_in(scope, as_of)
-
-    later = StageTransition.objects.filter(deal_id=OuterRef("deal_id"), at__gt=OuterRef("at")).filter(
-        Q(to_stage__kind=StageKind.WON)
-        | Q(to_stage__kind=StageKind.OPEN, to_stage__order__gt=OuterRef("to_stage__order"))
-    )
-    if as_of is not None:
-        later = later.filter(at__lte=as_of)
-    flow = {
-        row["to_stage_id"]: row
-        for row in transitions.filter(at__gte=start, at__lt=end, to_stage__kind=StageKind.OPEN)
-        .annotate(went_on=Exists(later))
-        .values("to_stage_id")
-        .annotate(
-            entered=Count("deal_id", distinct=True),
-            advanced=Count("deal_id", distinct=True, filter=Q(went_on=True)),
-        )
-    }
+    flow = {stage_id: (entered, advanced) for stage_id, entered, advanced in flow_counts(transitions, period)}
     stays = {
         row["from_stage_id"]: row["avg_days"]
         for row in transitions.filter(at__gte=start, at__lt=end, from_stage__isnull=False)
@@ -136,17 +162,63 @@ def stage_figures(scope: Scope, period: Period, as_of: datetime.datetime | None 
         .annotate(avg_days=Avg(DaysBetween(F("at"), F("from_stage_entered_at"))))
     }
     open_now = {
-        row["stage_id"]: row
+        row["stage_id"]: (row["deals"], row["value"])
         for row in deal_rows(scope, as_of)
         .filter(status=StageKind.OPEN)
         .values("stage_id")
         .annotate(deals=Count("id"), value=Sum("amount"))
     }
+    stages = [stage for stage in open_stages() if scope.pipeline is None or stage.pipeline_id == scope.pipeline]
+    return stage_rows(stages, flow=flow, stays=stays, open_now=open_now)
 
+
+def flow_counts(transitions: QuerySet, period: Period, group: dict | None = None) -> list[tuple]:
+    """Per open stage: ``(*group, stage id, entered, advanced)`` over ``period``.
+
+    ``entered`` counts the distinct deals with a transition into the stage in
+    the period; ``advanced`` those of them that afterwards (among
+    ``transitions``: up to ``as_of`` when they are cut there) reached an open
+    stage of higher order or won. One ordered pass from the period's start:
+    each row sees its deal's later transitions through a window.
+    """
+    group = group or {}
+    start, end = period.bounds
+    entry = Q(at__lt=end, to_stage__kind=StageKind.OPEN)
+    moves = (
+        transitions.filter(at__gte=start)
+        .order_by()
+        .annotate(
+            later_won=later_in_deal(Max(Case(When(to_stage__kind=StageKind.WON, then=Value(1)), default=Value(0)))),
+            later_order=later_in_deal(Max("to_stage__order", filter=Q(to_stage__kind=StageKind.OPEN))),
+        )
+        .values(
+            "deal_id",
+            "to_stage_id",
+            "later_won",
+            "later_order",
+            stage_order=F("to_stage__order"),
+            entry=Case(When(entry, then=Value(1)), default=Value(0), output_field=IntegerField()),
+            **group,
+        )
+    )
+    columns = ", ".join([*group, "to_stage_id"])
+    return aggregate_over(
+        moves,
+        f"{columns}, COUNT(DISTINCT deal_id), "
+        "COUNT(DISTINCT CASE WHEN later_won = 1 OR later_order > stage_order THEN deal_id END)",
+        "entry = 1",
+        (),
+        columns,
+    )
+
+
+def stage_rows(stages: list[Stage], *, flow: dict, stays: dict, open_now: dict) -> list[dict]:
+    """The per-stage figures from ``flow`` (entered, advanced), ``stays`` (mean days) and ``open_now``
+    (deals, value), each keyed by stage id."""
     figures = []
-    for stage in _stages_of(scope):
-        entered = flow.get(stage.pk, {}).get("entered", 0)
-        advanced = flow.get(stage.pk, {}).get("advanced", 0)
+    for stage in stages:
+        entered, advanced = flow.get(stage.pk, (0, 0))
+        deals, value = open_now.get(stage.pk, (0, None))
         figures.append(
             {
                 "pipeline": stage.pipeline_id,
@@ -159,8 +231,8 @@ def stage_figures(scope: Scope, period: Period, as_of: datetime.datetime | None 
                 "advanced": advanced,
                 "conversion": _ratio(advanced, entered),
                 "avg_days_in_stage": stays.get(stage.pk),
-                "open_now": open_now.get(stage.pk, {}).get("deals", 0),
-                "open_value_now": open_now.get(stage.pk, {}).get("value") or ZERO,
+                "open_now": deals,
+                "open_value_now": value or ZERO,
             }
         )
     return figures

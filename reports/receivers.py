@@ -3,5 +3,6 @@
 from reports.tasks import queue_recompute
 
 
-def on_deals_changed(sender, deal_ids, **kwargs) -> None:
-    queue_recompute(list(deal_ids))
+def on_deals_changed(sender, deal_ids, territory_ids=(), **kwargs) -> None:
+    """``territory_ids``, when sent, names territories the deals left (an account moved)."""
+    queue_recompute(list(deal_ids), list(territory_ids))

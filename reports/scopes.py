@@ -31,6 +31,11 @@ class Scope:
         parts = [f"{f.name}={getattr(self, f.name)}" for f in fields(self) if getattr(self, f.name) is not None]
         return ";".join(parts) or "org"
 
+    @property
+    def parts(self) -> list["Scope"]:
+        """The one-condition scopes this one is the intersection of (none for the organisation)."""
+        return [Scope(**{f.name: getattr(self, f.name)}) for f in fields(self) if getattr(self, f.name) is not None]
+
     @classmethod
     def from_key(cls, key: str) -> "Scope":
         if key == "org":

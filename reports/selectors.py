@@ -11,7 +11,9 @@ from reports.scopes import Scope
 
 
 def _clean(scope: Scope) -> bool:
-    return not DirtyScope.objects.filter(scope_key=scope.key).exists()
+    """No change since the scope's snapshots were written, to it or to a scope it is part of."""
+    keys = {scope.key, *(part.key for part in scope.parts)}
+    return not DirtyScope.objects.filter(scope_key__in=keys).exists()
 
 
 def metric_snapshot_for(scope: Scope, start: datetime.date, end: datetime.date) -> MetricSnapshot | None:

@@ -4,18 +4,22 @@ import datetime
 from collections import defaultdict
 from decimal import Decimal
 
-from django.db.models import Sum
+from django.db.models import Q, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
-from pipeline.models import Deal, Pipeline, StageKind
+from pipeline.models import Account, Deal, Pipeline, StageKind
 from quotas.models import Territory
+from reports import grouped
 from reports.forecasts import HORIZONS, closing_stats, forecast, moment_of
 from reports.metrics import Period, deal_rows, funnel, start_of
 from reports.models import DirtyScope, ForecastSnapshot, MetricSnapshot, ScopeKind
 from reports.scopes import Scope
 from salesmgr.models import Role, User
 from salesmgr.selectors import ancestor_ids
+
+# The scopes the nightly run snapshots and deal changes mark stale by name.
+STANDARD_KINDS = (ScopeKind.ORGANISATION, ScopeKind.TEAM, ScopeKind.OWNER, ScopeKind.TERRITORY, ScopeKind.PIPELINE)
 
 FORECAST_FIELDS = (
     "pipeline",
@@ -50,23 +54,53 @@ def standard_scopes() -> list[Scope]:
     return scopes
 
 
-def metric_snapshot_compute(*, scope: Scope, period: Period | None = None) -> MetricSnapshot:
-    """Compute the funnel of ``scope`` over ``period`` (the standard 90 days) and upsert it."""
-    period = period or Period.default()
-    snapshot = MetricSnapshot(
+def _metric_snapshot(scope: Scope, period: Period, data: dict, computed_at: datetime.datetime) -> MetricSnapshot:
+    return MetricSnapshot(
         scope_key=scope.key,
         scope_kind=scope_kind(scope),
         period_start=period.start,
         period_end=period.end,
-        data=funnel(scope, period),
-        computed_at=timezone.now(),
+        data=data,
+        computed_at=computed_at,
     )
+
+
+def _forecast_snapshot(scope: Scope, figures: dict, computed_at: datetime.datetime) -> ForecastSnapshot:
+    return ForecastSnapshot(
+        scope_key=scope.key,
+        scope_kind=scope_kind(scope),
+        as_of=figures["as_of"],
+        horizon=figures["horizon"],
+        computed_at=computed_at,
+        **{field: figures[field] for field in FORECAST_FIELDS},
+    )
+
+
+def _upsert_metrics(snapshots: list[MetricSnapshot]) -> None:
     MetricSnapshot.objects.bulk_create(
-        [snapshot],
+        snapshots,
+        batch_size=500,
         update_conflicts=True,
         unique_fields=["scope_key", "period_start", "period_end"],
         update_fields=["scope_kind", "data", "computed_at"],
     )
+
+
+def _upsert_forecasts(snapshots: list[ForecastSnapshot]) -> None:
+    ForecastSnapshot.objects.bulk_create(
+        snapshots,
+        batch_size=500,
+        update_conflicts=True,
+        unique_fields=["scope_key", "as_of", "horizon"],
+        update_fields=[*FORECAST_FIELDS, "scope_kind", "computed_at"],
+    )
+
+
+def metric_snapshot_compute(*, scope: Scope, period: Period | None = None) -> MetricSnapshot:
+    """Compute the funnel of ``scope`` over ``period`` (the standard 90 days) and upsert it."""
+    period = period or Period.default()
+    snapshot = _metric_snapshot(scope, period, funnel(scope, period), timezone.now())
+    _upsert_metrics([snapshot])
     return snapshot
 
 
@@ -81,26 +115,43 @@ def forecast_snapshots_compute(
     as_of = as_of or timezone.localdate(now)
     moment, _ = moment_of(as_of, now)
     training = closing_stats(scope, moment)
-    snapshots = []
-    for horizon in HORIZONS:
-        figures = forecast(scope, as_of, horizon, now=now, training=training)
-        snapshots.append(
-            ForecastSnapshot(
-                scope_key=scope.key,
-                scope_kind=scope_kind(scope),
-                as_of=as_of,
-                horizon=horizon,
-                computed_at=now,
-                **{field: figures[field] for field in FORECAST_FIELDS},
-            )
-        )
-    ForecastSnapshot.objects.bulk_create(
-        snapshots,
-        update_conflicts=True,
-        unique_fields=["scope_key", "as_of", "horizon"],
-        update_fields=[*FORECAST_FIELDS, "scope_kind", "computed_at"],
-    )
+    snapshots = [
+        _forecast_snapshot(scope, forecast(scope, as_of, horizon, now=now, training=training), now)
+        for horizon in HORIZONS
+    ]
+    _upsert_forecasts(snapshots)
     return snapshots
+
+
+def snapshots_compute(
+    *, scopes: list[Scope], only_if_dirty: bool = False, now: datetime.datetime | None = None
+) -> list[str]:
+    """Rewrite today's funnel and forecast snapshots of many scopes; returns the keys written.
+
+    Every scope without a product comes from one grouped pass over the data
+    (``reports.grouped``), which costs about what the organisation alone does;
+    a product scope is computed on its own. Each scope is then unmarked unless
+    a change marked it after the computation started; with ``only_if_dirty``
+    scopes no longer marked are skipped.
+    """
+    by_key = {scope.key: scope for scope in scopes}
+    if only_if_dirty:
+        dirty = set(DirtyScope.objects.filter(scope_key__in=list(by_key)).values_list("scope_key", flat=True))
+        by_key = {key: scope for key, scope in by_key.items() if key in dirty}
+    started = now or timezone.now()
+    cellular = [scope for scope in by_key.values() if scope.product is None]
+    if cellular:
+        period = Period.default(timezone.localdate(started))
+        results = grouped.figures(cellular, period=period, now=started)
+        _upsert_metrics([_metric_snapshot(scope, period, results[scope.key]["funnel"], started) for scope in cellular])
+        _upsert_forecasts(
+            [_forecast_snapshot(scope, figures, started) for scope in cellular for figures in results[scope.key]["forecasts"]]
+        )
+        DirtyScope.objects.filter(scope_key__in=[scope.key for scope in cellular], marked_at__lte=started).delete()
+    for scope in by_key.values():
+        if scope.product is not None:
+            scope_snapshots_compute(scope=scope)
+    return list(by_key)
 
 
 def forecasts_mature(*, today: datetime.date | None = None) -> int:
@@ -135,24 +186,57 @@ def forecasts_mature(*, today: datetime.date | None = None) -> int:
     return len(updated)
 
 
-def affected_scope_keys(deal_ids: list[int]) -> set[str]:
-    """The standard scopes whose figures a change to these deals can move."""
+def affected_scope_keys(deal_ids: list[int], territory_ids: list[int] | tuple = ()) -> set[str]:
+    """The scopes whose figures a change to these deals can move (a few more are harmless, one fewer is not).
+
+    The organisation and, for every version of each deal (now and before the
+    change: a reassigned deal leaves its old owner's figures too), its owner,
+    the owner's managers' teams, its pipeline and its account's territory with
+    the territories above it; ``territory_ids`` adds territories whose accounts
+    moved. Then every other scope that has snapshots (a combined or product
+    scope) and is made only of those parts.
+    """
+    versions = set(Deal.objects.filter(pk__in=deal_ids).values_list("owner_id", "pipeline_id", "account_id"))
+    versions |= set(
+        Deal.history.filter(id__in=deal_ids).order_by().values_list("owner_id", "pipeline_id", "account_id").distinct()
+    )
+    owners = {owner_id for owner_id, _, _ in versions}
+    accounts = {account_id for _, _, account_id in versions}
+    territories = set(
+        Account.objects.filter(pk__in=accounts, territory__isnull=False).values_list("territory_id", flat=True)
+    )
     keys = {Scope().key}
-    rows = Deal.objects.filter(pk__in=deal_ids).values_list("owner_id", "pipeline_id", "account__territory_id")
-    owners = set()
-    for owner_id, pipeline_id, territory_id in rows:
-        owners.add(owner_id)
-        keys.add(Scope(owner=owner_id).key)
-        keys.add(Scope(pipeline=pipeline_id).key)
-        territory = territory_id
-        seen = set()
-        while territory is not None and territory not in seen:
-            seen.add(territory)
-            keys.add(Scope(territory=territory).key)
-            territory = Territory.objects.filter(pk=territory).values_list("parent_id", flat=True).first()
+    keys |= {Scope(owner=owner_id).key for owner_id in owners}
+    keys |= {Scope(pipeline=pipeline_id).key for _, pipeline_id, _ in versions}
     for owner_id in owners:
-        keys.update(Scope(team=manager_id).key for manager_id in ancestor_ids(owner_id))
+        keys |= {Scope(team=manager_id).key for manager_id in ancestor_ids(owner_id)}
+    keys |= {Scope(territory=pk).key for pk in _with_parents(territories | set(territory_ids))}
+    # A product is no part here: any change may have touched a product's deals.
+    keys |= {
+        key
+        for key in _other_snapshot_keys()
+        if all(part.key in keys for part in Scope.from_key(key).parts if part.product is None)
+    }
     return keys
+
+
+def _with_parents(territory_ids: set[int]) -> set[int]:
+    """These territories and every territory above them (one query: the tree is small)."""
+    parents = dict(Territory.objects.values_list("pk", "parent_id"))
+    found: set[int] = set()
+    for territory in territory_ids:
+        while territory is not None and territory not in found:
+            found.add(territory)
+            territory = parents.get(territory)
+    return found
+
+
+def _other_snapshot_keys() -> set[str]:
+    """Keys of the scopes outside the standard ones that have snapshots (asked for through a refresh)."""
+    other = ~Q(scope_kind__in=STANDARD_KINDS)
+    return set(MetricSnapshot.objects.filter(other).values_list("scope_key", flat=True).distinct()) | set(
+        ForecastSnapshot.objects.filter(other).values_list("scope_key", flat=True).distinct()
+    )
 
 
 def scopes_mark_dirty(*, keys: set[str]) -> None:
@@ -166,14 +250,28 @@ def scopes_mark_dirty(*, keys: set[str]) -> None:
     )
 
 
-def scopes_take_dirty(*, until: datetime.datetime) -> list[str]:
-    """The scopes marked stale up to ``until``, unmarked as they are handed out."""
-    stale = DirtyScope.objects.filter(marked_at__lte=until)
-    keys = list(stale.values_list("scope_key", flat=True))
-    DirtyScope.objects.filter(scope_key__in=keys, marked_at__lte=until).delete()
-    return keys
+def scopes_dirty(*, until: datetime.datetime | None = None) -> list[str]:
+    """The scopes marked stale (up to ``until``).
+
+    They stay marked until their snapshots are rewritten (``scope_snapshots_compute``),
+    so readers compute them live until then, even while the recompute waits in a queue.
+    """
+    stale = DirtyScope.objects.all() if until is None else DirtyScope.objects.filter(marked_at__lte=until)
+    return list(stale.order_by("scope_key").values_list("scope_key", flat=True))
 
 
+def scope_snapshots_compute(*, scope: Scope, as_of: datetime.date | None = None) -> None:
+    """Rewrite one scope's funnel and forecast snapshots (the forecasts as of ``as_of``, default today).
+
+    Then the scope's stale mark is removed unless a change marked it again
+    after the computation started. A forecast as of a past date leaves the
+    mark: today's figures were not rewritten.
+    """
+    started = timezone.now()
+    metric_snapshot_compute(scope=scope)
+    forecast_snapshots_compute(scope=scope, as_of=as_of, now=started)
+    if as_of is None or as_of >= timezone.localdate(started):
+        DirtyScope.objects.filter(scope_key=scope.key, marked_at__lte=started).delete()
 
 
 def forecasts_backfill(
@@ -181,14 +279,17 @@ def forecasts_backfill(
     start: datetime.date,
     end: datetime.date,
     scopes: list[Scope] | None = None,
+    every: int = 1,
     on_day=None,
 ) -> int:
-    """Compute the daily forecast snapshots as of every date in ``[start, end]``, then mature them.
+    """Compute the forecast snapshots as of every ``every``-th date in ``[start, end]``, then mature them.
 
     Each day is computed from the history as it stood that morning, so the
     snapshots are what the forecast would have said then. Returns the number
     of snapshots written; ``on_day(date)`` is called after each day.
     """
+    if every < 1:
+        raise ValueError("every must be at least 1 day.")
     if end < start:
         raise ValueError("The backfill ends before it starts.")
     scopes = scopes if scopes is not None else standard_scopes()
@@ -199,6 +300,6 @@ def forecasts_backfill(
             written += len(forecast_snapshots_compute(scope=scope, as_of=day))
         if on_day is not None:
             on_day(day)
-        day += datetime.timedelta(days=1)
+        day += datetime.timedelta(days=every)
     forecasts_mature()
     return written

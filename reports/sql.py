@@ -1,6 +1,8 @@
 """SQL building blocks the metrics share, written once for SQLite and PostgreSQL."""
 
-from django.db.models import FloatField, Func
+from django.db import connection
+from django.db.models import F, FloatField, Func, QuerySet, Window
+from django.db.models.expressions import ValueRange, WindowFrameExclusion
 
 
 class DaysBetween(Func):
@@ -26,3 +28,25 @@ class DaysBetween(Func):
 
     def as_sql(self, compiler, connection, **extra_context):
         raise NotImplementedError(f"DaysBetween has no SQL for {connection.vendor}")
+
+
+def aggregate_over(inner: QuerySet, select: str, where: str, params: tuple, group: str) -> list[tuple]:
+    """``SELECT select FROM (inner) WHERE where GROUP BY group``, for aggregates over window functions.
+
+    SQL forbids an aggregate of a window function in one query level and the
+    ORM has no subquery in FROM; ``inner`` is compiled by the ORM and the
+    outer level is plain SQL over its column aliases, which both databases read alike.
+    """
+    sql, inner_params = inner.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {select} FROM ({sql}) inner_rows WHERE {where} GROUP BY {group}", (*inner_params, *params))
+        return cursor.fetchall()
+
+
+# A window frame over the same deal's transitions strictly after the current one (later ``at``).
+LATER = ValueRange(start=0, end=None, exclusion=WindowFrameExclusion.GROUP)
+
+
+def later_in_deal(aggregate) -> Window:
+    """``aggregate`` over the same deal's transitions strictly after this one."""
+    return Window(aggregate, partition_by=[F("deal_id")], order_by=F("at").asc(), frame=LATER)

@@ -1,12 +1,15 @@
-"""Celery tasks of the reports: thin, retry-safe, fanned out per scope.
+"""Celery tasks of the reports: thin and retry-safe.
 
 Every task takes keys, not objects, and writes by upsert on the natural key,
-so a retry or a duplicate delivery changes nothing.
+so a retry or a duplicate delivery changes nothing. Many scopes are computed
+together in one grouped pass (``snapshot_scopes``): the organisation, the teams,
+the territories and the pipelines each cover every deal, so one task per scope
+would read the whole database once per scope.
 """
 
 import datetime
 
-from celery import group, shared_task
+from celery import shared_task
 from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone
@@ -14,11 +17,11 @@ from django.utils import timezone
 from reports.scopes import Scope
 from reports.services import (
     affected_scope_keys,
-    forecast_snapshots_compute,
     forecasts_mature,
-    metric_snapshot_compute,
+    scope_snapshots_compute,
+    scopes_dirty,
     scopes_mark_dirty,
-    scopes_take_dirty,
+    snapshots_compute,
     standard_scopes,
 )
 
@@ -29,17 +32,25 @@ RETRY = {"autoretry_for": (Exception,), "retry_backoff": True, "max_retries": 3,
 @shared_task(name="reports.snapshot_scope", **RETRY)
 def snapshot_scope(scope_key: str, as_of: str | None = None) -> str:
     """Recompute one scope's funnel and forecast snapshots."""
-    scope = Scope.from_key(scope_key)
-    metric_snapshot_compute(scope=scope)
-    forecast_snapshots_compute(scope=scope, as_of=datetime.date.fromisoformat(as_of) if as_of else None)
+    scope_snapshots_compute(
+        scope=Scope.from_key(scope_key), as_of=datetime.date.fromisoformat(as_of) if as_of else None
+    )
     return scope_key
+
+
+@shared_task(name="reports.snapshot_scopes", **RETRY)
+def snapshot_scopes(scope_keys: list[str], only_if_dirty: bool = False) -> int:
+    """Recompute many scopes' funnel and forecast snapshots in one grouped pass."""
+    return len(snapshots_compute(scopes=[Scope.from_key(key) for key in scope_keys], only_if_dirty=only_if_dirty))
 
 
 @shared_task(name="reports.nightly_snapshots", **RETRY)
 def nightly_snapshots() -> int:
-    """Fan out one snapshot task per standard scope, then fill the forecasts that matured."""
+    """Queue the snapshots of every standard scope (and any other still stale), then fill matured forecasts."""
     keys = [scope.key for scope in standard_scopes()]
-    group(snapshot_scope.s(key) for key in keys).apply_async()
+    standard = set(keys)
+    keys += [key for key in scopes_dirty() if key not in standard]
+    snapshot_scopes.delay(keys)
     mature_forecasts.delay()
     return len(keys)
 
@@ -51,21 +62,21 @@ def mature_forecasts() -> int:
 
 @shared_task(name="reports.recompute_dirty_scopes", **RETRY)
 def recompute_dirty_scopes() -> int:
-    """Recompute every scope marked stale since the last run (one task per scope)."""
-    keys = scopes_take_dirty(until=timezone.now())
+    """Recompute every scope marked stale, in one grouped pass; each is unmarked once written."""
+    keys = scopes_dirty(until=timezone.now())
     if keys:
-        group(snapshot_scope.s(key) for key in keys).apply_async()
+        snapshot_scopes.delay(keys, only_if_dirty=True)
     return len(keys)
 
 
-def queue_recompute(deal_ids: list[int]) -> None:
+def queue_recompute(deal_ids: list[int], territory_ids: list[int] | tuple = ()) -> None:
     """Mark the scopes these deals touch as stale and queue one recompute for a burst of changes.
 
     The first change takes a lock that lives ``REPORTS_RECOMPUTE_DELAY``
     seconds and queues the recompute to run when it ends; changes meanwhile only
     mark their scopes, which that one run picks up.
     """
-    scopes_mark_dirty(keys=affected_scope_keys(deal_ids))
+    scopes_mark_dirty(keys=affected_scope_keys(deal_ids, territory_ids))
     if not settings.REPORTS_RECOMPUTE_ON_CHANGE:
         return
     delay = settings.REPORTS_RECOMPUTE_DELAY

@@ -6,5 +6,12 @@ from reports import views
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("home/panels/", views.home_panels, name="home-panels"),
     path("dashboard/", views.dashboard, name="dashboard"),
+    path("dashboard/refresh/", views.dashboard_refresh, name="dashboard-refresh"),
+    path(
+        "dashboard/refresh/<str:task_id>/",
+        views.dashboard_refresh_status,
+        name="dashboard-refresh-status",
+    ),
 ]

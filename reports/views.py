@@ -1,11 +1,53 @@
-"""Browser pages of the reports. Thin: pick the scope, call the runners, render."""
+"""Browser pages of the reports: the home page and the manager dashboard.
 
+Thin: pick the scope (always through ``scope_for``), call the runners, shape
+the answers for templates and charts. Each page issues a fixed number of
+queries whatever the number of deals or people.
+"""
+
+import datetime
+from decimal import Decimal
+from urllib.parse import urlencode
+
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.shortcuts import render
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
+from django.views.decorators.http import require_POST, require_safe
 
+from pipeline.picker import PERIODS, Picked, picked, picker_options, scope_label
 from pipeline.selectors import open_deal_totals_visible_to
+from reports import charts
+from reports.forecasts import HORIZONS
+from reports.metrics import Period
+from reports.runners import (
+    AccuracyRunner,
+    AttentionRunner,
+    ForecastRunner,
+    FunnelRunner,
+    LeaderboardRunner,
+    OverdueDealsRunner,
+    PipelineByStageRunner,
+    PreviousTotalsRunner,
+    RecentActivityRunner,
+    SeriesRunner,
+    StalledDealsRunner,
+    month_of,
+    quarter_of,
+    quota_attainment,
+    refresh_queue,
+    refresh_state,
+    rotting_stages,
+)
+from reports.scopes import Scope, scope_for
+from salesmgr.models import User
 from salesmgr.selectors import team_of
+
+ACCURACY_HORIZON = 30
+ACCURACY_DAYS = 365
+REFRESHED_EVENT = "figures-refreshed"
 
 
 def _greeting(hour: int) -> str:
@@ -16,8 +58,40 @@ def _greeting(hour: int) -> str:
     return "Good evening"
 
 
+def scope_of_pick(pick: Picked) -> Scope:
+    """The reports scope a picker choice names (the organisation is a team pick without an id)."""
+    if pick.kind in ("me", "rep"):
+        return Scope(owner=pick.id)
+    if pick.kind == "team":
+        return Scope(team=pick.id)
+    if pick.kind == "territory":
+        return Scope(territory=pick.id)
+    if pick.kind == "pipeline":
+        return Scope(pipeline=pick.id)
+    raise Http404("No such scope.")
+
+
+def _pick_query(pick: Picked) -> str:
+    """The query string that names this pick, for the page's own follow-up requests."""
+    params = {"scope": pick.kind, "period": pick.period}
+    if pick.id is not None:
+        params["scope_id"] = pick.id
+    if pick.period == "custom":
+        params |= {"start": pick.start.isoformat(), "end": pick.last_day.isoformat()}
+    return urlencode(params)
+
+
+def _home_scope(user: User) -> Scope:
+    return scope_for(user, Scope(owner=user.pk) if user.is_rep else Scope())
+
+
+# Home.
+
+
 @login_required
-def home(request):
+@require_safe
+def home(request: HttpRequest) -> HttpResponse:
+    """The greeting and a summary; the heavier blocks load next, from ``home_panels``."""
     user = request.user
     now = timezone.localtime()
     context = {
@@ -30,5 +104,283 @@ def home(request):
 
 
 @login_required
-def dashboard(request):
-    return render(request, "home.html", {"greeting": "Dashboard"})
+@require_safe
+def home_panels(request: HttpRequest) -> HttpResponse:
+    """A rep's own pipeline, quota, deals needing attention and recent activity; a manager's team at a glance.
+
+    Loaded into the home page by HTMX; without it the address is a page of its own.
+    """
+    user = request.user
+    now = timezone.now()
+    today = timezone.localdate(now)
+    scope = _home_scope(user)
+    if user.is_rep:
+        month, quarter = month_of(today), quarter_of(today)
+        stages = PipelineByStageRunner(scope).run()
+        attainment = quota_attainment(
+            scope.quota_owner_filter(), {"month": month, "quarter": quarter}
+        ).get(user.pk)
+        context = {
+            "stages": stages,
+            "stage_totals": {
+                "deals": sum(row["deals"] for row in stages),
+                "value": sum((row["value"] or Decimal("0") for row in stages), Decimal("0")),
+            },
+            "pipeline_chart": charts.pipeline_by_stage_chart("chart-my-pipeline", stages)
+            if stages
+            else None,
+            "month": month,
+            "quarter": quarter,
+            "attainment": attainment,
+            "attention": AttentionRunner(scope, now).run(),
+            "recent": RecentActivityRunner(user.pk, now).run(),
+        }
+        template = "reports/_home_rep.html"
+    else:
+        stages = rotting_stages()
+        context = {
+            "scope_name": "the whole organisation" if user.is_admin else "your team",
+            "leaderboard": LeaderboardRunner(scope, today, limit=5).run(),
+            "stalled": StalledDealsRunner(scope, today, limit=5).run(stages),
+            "overdue": OverdueDealsRunner(scope, today, limit=5).run(),
+        }
+        template = "reports/_home_manager.html"
+    context["today"] = today
+    if request.htmx:
+        return render(request, template, context)
+    return render(request, "reports/home_panels.html", {**context, "panels_template": template})
+
+
+# Dashboard.
+
+
+def _require_dashboard_user(user: User) -> None:
+    """The dashboard is for managers and admins: a rep has no such page."""
+    if user.is_rep:
+        raise Http404("No such page.")
+
+
+def _change(current, previous, kind: str) -> dict:
+    """How a figure moved against the previous period, in words a tile shows."""
+    if current is None or previous is None:
+        return {"direction": "none", "text": "no earlier figure" if previous is None else "n/a"}
+    current, previous = Decimal(str(current)), Decimal(str(previous))
+    difference = current - previous
+    direction = "up" if difference > 0 else "down" if difference < 0 else "same"
+    if kind == "ratio":
+        text = f"{difference * 100:+.0f} pts"
+    elif kind == "days":
+        text = f"{difference:+.1f} days"
+    else:
+        text = f"{difference:+,.0f}"
+    if kind != "ratio" and previous:
+        text += f" ({difference / previous:+.0%})"
+    return {"direction": direction, "text": text, "difference": difference}
+
+
+KPIS = (
+    # name, label, kind, higher is better
+    ("open_deals", "Open deals", "count", True),
+    ("open_value", "Open value", "money", True),
+    ("avg_won_deal_size", "Average won deal", "money", True),
+    ("close_ratio", "Close ratio", "ratio", True),
+    ("sales_velocity", "Sales velocity per day", "money", True),
+    ("avg_sales_cycle_days", "Sales cycle", "days", False),
+)
+UNITS = {"days": "days"}
+
+
+def _display(value, kind: str) -> str:
+    if value is None:
+        return "n/a"
+    if kind == "ratio":
+        return f"{value:.0%}"
+    if kind == "days":
+        return f"{value:.1f}"
+    amount = Decimal(value)
+    # A tile is narrow: from ten million on, money reads better in millions or billions.
+    if abs(amount) >= 10**9:
+        return f"{amount / 10**9:,.1f} bn"
+    if abs(amount) >= 10**7:
+        return f"{amount / 10**6:,.1f} M"
+    return f"{amount:,.0f}"
+
+
+def _unit(value, kind: str) -> str:
+    return UNITS.get(kind, "") if value is not None else ""
+
+
+def kpi_tiles(current: dict, previous: dict | None) -> list[dict]:
+    """The headline figures, each with its change against the previous period (``previous`` None: not yet known)."""
+    tiles = []
+    for name, label, kind, higher_is_better in KPIS:
+        value = current.get(name)
+        tile = {
+            "name": name,
+            "label": label,
+            "value": value,
+            "display": _display(value, kind),
+            "unit": _unit(value, kind),
+            "previous_display": "",
+            "change": {"direction": "pending", "text": "comparing…"},
+            "good": None,
+        }
+        if previous is not None:
+            before = previous.get(name)
+            change = _change(value, before, kind)
+            tile["change"] = change
+            tile["previous_display"] = f"{_display(before, kind)} {_unit(before, kind)}".strip()
+            if change["direction"] in ("up", "down"):
+                tile["good"] = (change["direction"] == "up") == higher_is_better
+        tiles.append(tile)
+    return tiles
+
+
+def kpi_figures(scope: Scope, period: Period, *, compare: bool, funnel: dict | None = None) -> dict:
+    """The headline figures; their changes too when ``compare`` or when the previous period's are at hand.
+
+    The previous period's figures come from its snapshot or the cache; computing
+    them from the history is heavy, so the page asks for them in a second
+    request (``fragment=kpis``) rather than wait.
+    """
+    funnel = funnel if funnel is not None else FunnelRunner(scope, period).totals()
+    runner = PreviousTotalsRunner(scope, period)
+    previous = runner.run() if compare else runner.stored()
+    return {
+        "funnel": funnel,
+        "previous": previous,
+        "previous_period": runner.previous,
+        "previous_last_day": runner.previous.end - datetime.timedelta(days=1),
+        "kpis": kpi_tiles(funnel, previous),
+        "compare_pending": previous is None,
+    }
+
+
+def dashboard_figures(scope: Scope, period: Period, today: datetime.date) -> dict:
+    """Every figure of the dashboard for one scope and period, with its charts."""
+    funnel = FunnelRunner(scope, period).run()
+    forecasts = ForecastRunner(scope, today, HORIZONS).run()
+    series = SeriesRunner(scope, period, "month").run()
+    accuracy = AccuracyRunner(scope, start=today - datetime.timedelta(days=ACCURACY_DAYS)).run()
+    accuracy_rows = [row for row in accuracy["snapshots"] if row["horizon"] == ACCURACY_HORIZON]
+    # The chart draws every day; its table lists one forecast a week, counted back from the latest.
+    latest = accuracy_rows[-1]["as_of"] if accuracy_rows else today
+    accuracy_weekly = [row for row in accuracy_rows if (latest - row["as_of"]).days % 7 == 0]
+    stages = rotting_stages()
+
+    pipelines: dict[int, dict] = {}
+    for stage in funnel["stages"]:
+        pipelines.setdefault(stage["pipeline"], {"name": stage["pipeline_name"], "stages": []})[
+            "stages"
+        ].append(stage)
+    funnels = [
+        {
+            "name": p["name"],
+            "stages": p["stages"],
+            "chart": charts.funnel_chart(f"chart-funnel-{pk}", p["name"], p["stages"]),
+        }
+        for pk, p in pipelines.items()
+        if scope.pipeline is not None or any(s["entered"] or s["open_now"] for s in p["stages"])
+    ]
+    sources = {funnel["source"], *(f["source"] for f in forecasts)}
+    computed = [funnel["computed_at"], *(f["computed_at"] for f in forecasts)]
+    return {
+        **kpi_figures(scope, period, compare=False, funnel=funnel),
+        "funnels": funnels,
+        "forecasts": forecasts,
+        "forecast_chart": charts.forecast_chart("chart-forecast", forecasts),
+        "series": series,
+        "series_chart": charts.won_by_month_chart("chart-won-by-month", series),
+        "accuracy": accuracy,
+        "accuracy_rows": accuracy_rows,
+        "accuracy_weekly": accuracy_weekly,
+        "accuracy_horizon": ACCURACY_HORIZON,
+        "accuracy_chart": (
+            charts.accuracy_chart("chart-accuracy", accuracy_rows, ACCURACY_HORIZON)
+            if accuracy_rows
+            else None
+        ),
+        "mape_chart": charts.mape_chart("chart-mape", accuracy["summary"])
+        if accuracy["summary"]
+        else None,
+        "leaderboard": LeaderboardRunner(scope, today).run(),
+        "stalled": StalledDealsRunner(scope, today).run(stages),
+        "overdue": OverdueDealsRunner(scope, today).run(),
+        "all_live": sources == {"live"},
+        "oldest_computed_at": min(computed),
+        "snapshot_sources": sorted(sources),
+    }
+
+
+@login_required
+@require_safe
+def dashboard(request: HttpRequest) -> HttpResponse:
+    """The manager dashboard for the picked scope and period.
+
+    ``fragment=figures`` answers the figures only (after a refresh) and
+    ``fragment=kpis`` the headline figures with their changes.
+    """
+    user = request.user
+    _require_dashboard_user(user)
+    pick = picked(request)
+    scope = scope_for(user, scope_of_pick(pick))
+    today = timezone.localdate()
+    period = Period(pick.start, pick.end)
+    context = {
+        "pick": pick,
+        "pick_query": _pick_query(pick),
+        "scope": scope,
+        "period_label": PERIODS.get(pick.period, ""),
+    }
+    fragment = request.GET.get("fragment") if request.htmx else None
+    if fragment == "kpis":
+        return render(
+            request,
+            "reports/_dashboard_kpis.html",
+            {**context, **kpi_figures(scope, period, compare=True)},
+        )
+    context |= dashboard_figures(scope, period, today)
+    if fragment == "figures":
+        return render(request, "reports/_dashboard_figures.html", context)
+    options = picker_options(request, pick)
+    context |= {**options, "scope_label": scope_label(pick, options)}
+    return render(request, "reports/dashboard.html", context)
+
+
+@login_required
+@require_POST
+def dashboard_refresh(request: HttpRequest) -> HttpResponse:
+    """Queue a recompute of the picked scope's snapshots, as the API's refresh does."""
+    user = request.user
+    _require_dashboard_user(user)
+    pick = picked(request)
+    scope = scope_for(user, scope_of_pick(pick))
+    task_id = refresh_queue(user=user, scope=scope)
+    if not request.htmx:
+        messages.info(request, "The figures are being recomputed; reload this page in a moment.")
+        return redirect(f"{reverse('dashboard')}?{_pick_query(pick)}")
+    state = refresh_state(user=user, task_id=task_id)
+    return _refresh_status(request, state)
+
+
+@login_required
+@require_safe
+def dashboard_refresh_status(request: HttpRequest, task_id: str) -> HttpResponse:
+    """The state of a recompute this user queued; HTMX polls it every second until it is done."""
+    _require_dashboard_user(request.user)
+    state = refresh_state(user=request.user, task_id=task_id)
+    if state is None:
+        raise Http404("No such task.")
+    return _refresh_status(request, state)
+
+
+def _refresh_status(request: HttpRequest, state) -> HttpResponse:
+    context = {
+        "state": state,
+        "status_url": reverse("dashboard-refresh-status", args=[state.task_id]),
+        "finished_at": timezone.localtime(),
+    }
+    response = render(request, "reports/_refresh_status.html", context)
+    if state.state == "SUCCESS":
+        response["HX-Trigger"] = REFRESHED_EVENT
+    return response

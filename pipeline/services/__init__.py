@@ -18,14 +18,35 @@ from pipeline.services.deals import (
     deals_purge_deleted,
     line_items_set,
 )
+from pipeline.services.imports import (
+    AccountSpec,
+    ActivitySpec,
+    ChangeSpec,
+    ContactSpec,
+    DealSpec,
+    RowErrors,
+    TransitionSpec,
+    accounts_import,
+    activities_import,
+    deals_import,
+)
 from pipeline.services.pipelines import pipeline_check_ready, stage_create
 
 __all__ = [
+    "AccountSpec",
+    "ActivitySpec",
+    "ChangeSpec",
+    "ContactSpec",
+    "DealSpec",
     "LineItemSpec",
+    "RowErrors",
+    "TransitionSpec",
     "account_create",
     "account_delete",
     "account_restore",
     "account_update",
+    "accounts_import",
+    "activities_import",
     "activity_log",
     "deal_create",
     "deal_delete",
@@ -33,6 +54,7 @@ __all__ = [
     "deal_reassign",
     "deal_restore",
     "deal_update",
+    "deals_import",
     "deals_purge_deleted",
     "line_items_set",
     "pipeline_check_ready",

@@ -343,6 +343,27 @@ class IdempotentCreateMixin:
         return response
 
 
+def _document_invalid_input(responses: dict, invalid: dict) -> None:
+    """A 400 in the usual ``{"field": ["message"]}`` form, also where an operation declares its own.
+
+    Malformed JSON, a bad header or a wrong JSON type is refused by the shared machinery
+    before the operation's own checks run, so any operation can answer the usual form.
+    """
+    declared = responses.get("400")
+    if declared is None:
+        responses["400"] = {"description": "Invalid input or query.", "content": invalid}
+        return
+    standard = invalid["application/json"]["schema"]
+    body = declared.setdefault("content", {}).setdefault("application/json", {})
+    own = body.get("schema")
+    if own is None:
+        body["schema"] = standard
+    elif own != standard and standard not in own.get("anyOf", []):
+        body["schema"] = {"anyOf": [own, standard]}
+        own_text = declared.get("description", "").rstrip(".") or "Invalid input"
+        declared["description"] = f"{own_text}; or, for a malformed body or header, the usual field errors."
+
+
 def add_standard_error_responses(result, generator, request, public):
     """Schema post-processing: document the errors every endpoint can answer."""
     components = result.setdefault("components", {}).setdefault("schemas", {})
@@ -370,7 +391,7 @@ def add_standard_error_responses(result, generator, request, public):
             if not public_op:
                 responses.setdefault("401", {"description": "No or bad credentials.", "content": error})
                 responses.setdefault("403", {"description": "Your role does not allow this.", "content": error})
-            responses.setdefault("400", {"description": "Invalid input or query.", "content": invalid})
+            _document_invalid_input(responses, invalid)
             responses.setdefault("429", {"description": "Too many requests.", "content": error})
             if "{" in path:
                 responses.setdefault("404", {"description": "Not found, or not visible to you.", "content": error})

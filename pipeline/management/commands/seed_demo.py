@@ -1,0 +1,477 @@
+"""``manage.py seed_demo``: a believable sales organisation to try Salesmgr with.
+
+People with a reporting line, territories, accounts, products, about 18 months
+of deals with their full stage-by-stage past, activities and monthly quotas.
+Everything is written through the services; the same ``--seed`` and
+``--today`` always give the same data.
+"""
+
+import datetime
+import itertools
+import queue
+import random
+import sys
+import threading
+import time
+
+from django.apps import apps
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandError
+from django.db import connection, transaction
+from django.utils import timezone
+from tqdm import tqdm
+
+from pipeline import demo
+from pipeline.models import (
+    Account,
+    Activity,
+    Contact,
+    Deal,
+    DealLineItem,
+    LostReason,
+    Pipeline,
+    Product,
+    Stage,
+    StageTransition,
+)
+from pipeline.services import (
+    AccountSpec,
+    ContactSpec,
+    accounts_import,
+    activities_import,
+    deals_import,
+    stage_create,
+)
+from quotas.models import Quota, Territory
+from quotas.services import quota_set, territory_set_parent
+from salesmgr.models import Role, User
+from salesmgr.services import user_create, user_set_manager
+
+ALREADY_PRESENT = "Demo data already present; use --reset to rebuild."
+# Above this many deals the year of forecast history is left to backfill_forecasts.
+BACKFILL_MAX_DEALS = 20_000
+
+
+def _day(value: str) -> datetime.date:
+    try:
+        return datetime.date.fromisoformat(value)
+    except ValueError:
+        raise CommandError(f"--today {value!r} is not a date (YYYY-MM-DD).") from None
+
+
+class Command(BaseCommand):
+    help = (
+        "Fill the database with a demo sales organisation (once; --reset deletes ALL business data "
+        "and every user first, then rebuilds)."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--deals", type=int, default=2000, help="How many deals to make (default 2000)."
+        )
+        parser.add_argument(
+            "--seed", type=int, default=42, help="Random seed; the same seed gives the same data."
+        )
+        parser.add_argument(
+            "--today",
+            type=_day,
+            default=None,
+            help="Reference day, YYYY-MM-DD (default today): history ends the day before.",
+        )
+        parser.add_argument(
+            "--reset", action="store_true", help="Delete all business data and users, then rebuild."
+        )
+        parser.add_argument(
+            "--no-progress", action="store_true", help="Do not show a progress bar."
+        )
+        parser.add_argument(
+            "--batch-size",
+            type=int,
+            default=5000,
+            help="Deals written per transaction (default 5000).",
+        )
+        parser.add_argument(
+            "--no-forecasts",
+            action="store_true",
+            help="Do not compute the weekly forecast history of the last year.",
+        )
+
+    def handle(self, *args, **options):
+        today = options["today"] or timezone.localdate()
+        if today > timezone.localdate():
+            raise CommandError("--today cannot be in the future: demo history never is.")
+        if options["deals"] < 0 or options["batch_size"] < 1:
+            raise CommandError("--deals must be 0 or more and --batch-size at least 1.")
+        if options["reset"]:
+            self.wipe()
+        elif User.objects.filter(username=demo.ADMIN[0]).exists():
+            self.stdout.write(ALREADY_PRESENT)
+            self.print_logins()
+            return
+
+        started = time.monotonic()
+        rng = random.Random(options["seed"])
+        progress = not options["no_progress"] and sys.stderr.isatty()
+        with transaction.atomic():
+            admin, profiles, reps = self.people(rng)
+            territory_of = self.territories(profiles, reps)
+            pipelines = self.pipelines(today)
+            lost_reason_ids = self.lost_reasons()
+            products = self.products(rng)
+            self.quotas(profiles, reps, today, options["deals"])
+        accounts = self.accounts(rng, admin, profiles, reps, territory_of, today, options, progress)
+        simulator = demo.DealSimulator(
+            rng,
+            today=today,
+            pipelines=pipelines,
+            lost_reason_ids=lost_reason_ids,
+            products=products,
+            currency=settings.DEFAULT_CURRENCY,
+        )
+        self.deals(rng, simulator, admin, profiles, reps, accounts, options, progress)
+        self.stdout.write(f"Demo data built in {time.monotonic() - started:.1f} s.")
+        self.print_counts()
+        self.forecast_history(today, options, progress)
+        self.print_logins()
+
+    def forecast_history(self, today, options, progress: bool) -> None:
+        """Weekly forecasts as of each week of the last year, so the demo shows forecast accuracy at once.
+
+        Run through the reports app's command (the pipeline does not import the
+        reports); skipped for big demos, where it is worth running on its own.
+        """
+        if options["no_forecasts"] or not apps.is_installed("reports"):
+            return
+        if options["deals"] > BACKFILL_MAX_DEALS:
+            self.stdout.write(
+                "Skipping the forecast history for a demo this size; run "
+                "`manage.py backfill_forecasts --start YYYY-MM-DD` when you want it."
+            )
+            return
+        managers = User.objects.filter(role=Role.MANAGER).values_list("pk", flat=True)
+        call_command(
+            "backfill_forecasts",
+            start=(today - datetime.timedelta(days=364)).isoformat(),
+            end=(today - datetime.timedelta(days=1)).isoformat(),
+            every=7,
+            scope=["org", *(f"team={pk}" for pk in managers)],
+            no_progress=not progress,
+            stdout=self.stdout,
+        )
+
+    # Building ---------------------------------------------------------------
+
+    def people(self, rng: random.Random):
+        def create(username, full_name, role, manager=None):
+            return user_create(
+                username=username,
+                password=demo.PASSWORD,
+                role=role,
+                full_name=full_name,
+                email=f"{username}@demo.example",
+                manager=manager,
+            )
+
+        admin = create(*demo.ADMIN, Role.ADMIN)
+        managers = {
+            username: create(username, full_name, Role.MANAGER)
+            for username, full_name, _ in demo.MANAGERS
+        }
+        for username, _, boss in demo.MANAGERS:
+            if boss:
+                user_set_manager(user=managers[username], manager=managers[boss])
+        profiles = demo.rep_profiles(rng)
+        reps = [create(p.username, p.full_name, Role.REP, managers[p.manager]) for p in profiles]
+        return admin, profiles, reps
+
+    def territories(self, profiles, reps) -> list[tuple[int, str, list[str]]]:
+        """Build the territory tree; returns each rep's (territory id, name, countries)."""
+        leaves = {}
+        for parent_name, children in demo.TERRITORIES.items():
+            parent = Territory.objects.create(name=parent_name, region=parent_name)
+            for child_name, countries in children.items():
+                child = Territory.objects.create(name=child_name, region=parent_name)
+                territory_set_parent(territory=child, parent=parent)
+                leaves.setdefault(parent_name, []).append((child, countries))
+        territory_of = []
+        seen_per_region: dict[str, int] = {}
+        for profile, rep in zip(profiles, reps, strict=True):
+            region = demo.TEAM_REGIONS[profile.manager]
+            position = seen_per_region.get(region, 0)
+            seen_per_region[region] = position + 1
+            territory, countries = leaves[region][position % len(leaves[region])]
+            territory.reps.add(rep)
+            territory_of.append((territory.pk, territory.name, countries))
+        return territory_of
+
+    def pipelines(self, today: datetime.date) -> dict[str, demo.PipelineIds]:
+        created_at = timezone.make_aware(
+            datetime.datetime.combine(
+                today - datetime.timedelta(days=demo.HISTORY_DAYS + 60), datetime.time(9)
+            )
+        )
+        result = {}
+        for name, stage_defs in demo.PIPELINES.items():
+            pipeline = Pipeline.objects.create(name=name, created_at=created_at)
+            stages = [
+                stage_create(
+                    pipeline=pipeline,
+                    name=d.name,
+                    order=order,
+                    probability=d.probability,
+                    kind=d.kind,
+                    rot_days=d.rot_days,
+                )
+                for order, d in enumerate(stage_defs, start=1)
+            ]
+            open_pairs = [
+                (s.pk, d) for s, d in zip(stages, stage_defs, strict=True) if d.kind == "open"
+            ]
+            result[name] = demo.PipelineIds(
+                name=name,
+                pk=pipeline.pk,
+                open_ids=[pk for pk, _ in open_pairs],
+                won_id=next(s.pk for s in stages if s.kind == "won"),
+                lost_id=next(s.pk for s in stages if s.kind == "lost"),
+                open_defs=[d for _, d in open_pairs],
+            )
+        return result
+
+    def lost_reasons(self) -> list[int]:
+        """The reasons' ids, in the order of ``demo.LOST_REASONS``."""
+        LostReason.objects.bulk_create([LostReason(name=name) for name in demo.LOST_REASONS])
+        by_name = dict(LostReason.objects.values_list("name", "pk"))
+        return [by_name[name] for name in demo.LOST_REASONS]
+
+    def products(self, rng: random.Random) -> list:
+        """Create the catalogue; returns (id, sku, unit price) per product."""
+        rows = demo.products(rng)
+        Product.objects.bulk_create(
+            [Product(name=name, sku=sku, unit_price=price) for name, sku, price in rows]
+        )
+        ids = dict(Product.objects.values_list("sku", "pk"))
+        return [(ids[sku], sku, price) for _, sku, price in rows]
+
+    def quotas(self, profiles, reps, today: datetime.date, deals: int) -> None:
+        """A monthly quota for every rep over the history and the next months; managers' are their teams' sums."""
+        periods = demo.months(today - datetime.timedelta(days=demo.HISTORY_DAYS), today)
+        periods += demo.months_after(periods[-1][1], demo.QUOTA_MONTHS_AHEAD)
+        for profile, rep in zip(profiles, reps, strict=True):
+            target = demo.monthly_target(profile, max(deals, 1), len(profiles))
+            for start, end in periods:
+                quota_set(owner=rep, period_start=start, period_end=end, target=target)
+
+    def accounts(self, rng, admin, profiles, reps, territory_of, today, options, progress):
+        """Create the accounts; returns (ids, names, size factors, account indexes per rep)."""
+        count = max(300, options["deals"] // 7)
+        first_day = timezone.make_aware(
+            datetime.datetime.combine(
+                today - datetime.timedelta(days=demo.HISTORY_DAYS), datetime.time(9)
+            )
+        )
+        names = demo.AccountNames(rng)
+        cum_weights = list(itertools.accumulate(p.volume for p in profiles))
+        ids, labels, sizes = [], [], []
+        per_rep: list[list[int]] = [[] for _ in profiles]
+        with tqdm(
+            total=count, desc="Accounts", unit="account", file=sys.stderr, disable=not progress
+        ) as bar:
+            for batch_start in range(0, count, options["batch_size"]):
+                specs = []
+                for index in range(batch_start, min(count, batch_start + options["batch_size"])):
+                    # Every rep gets a few accounts before the rest follow their capacity.
+                    rep_index = (
+                        index % len(profiles)
+                        if index < 3 * len(profiles)
+                        else rng.choices(range(len(profiles)), cum_weights=cum_weights)[0]
+                    )
+                    territory_id, territory_name, countries = territory_of[rep_index]
+                    draft = demo.account_draft(
+                        rng, names, profiles[rep_index], territory_name, countries, first_day
+                    )
+                    specs.append(
+                        AccountSpec(
+                            name=draft.name,
+                            owner_id=reps[rep_index].pk,
+                            territory_id=territory_id,
+                            industry=draft.industry,
+                            region=draft.country,
+                            employee_count=draft.employee_count,
+                            website=draft.website,
+                            created_at=draft.created_at,
+                            contacts=[ContactSpec(*contact) for contact in draft.contacts],
+                        )
+                    )
+                    labels.append(draft.name)
+                    sizes.append(draft.size_factor)
+                    per_rep[rep_index].append(index)
+                ids.extend(accounts_import(specs=specs, by=admin))
+                bar.update(len(specs))
+        return ids, labels, sizes, per_rep
+
+    def deals(self, rng, simulator, admin, profiles, reps, accounts, options, progress) -> None:
+        """Play out the deals batch by batch, each batch written in its own transaction."""
+        account_ids, account_names, account_sizes, per_rep = accounts
+        cum_weights = list(itertools.accumulate(p.volume for p in profiles))
+        total, batch_size = options["deals"], options["batch_size"]
+        # On PostgreSQL the next batch is drawn while the database stores the previous one,
+        # which keeps both cores busy. A caller's open transaction (a test) would be
+        # invisible to another connection, so then everything stays on this thread.
+        overlap = (
+            connection.vendor == "postgresql"
+            and not connection.in_atomic_block
+            and total > batch_size
+        )
+        with tqdm(
+            total=total, desc="Deals", unit="deal", file=sys.stderr, disable=not progress
+        ) as bar:
+            writer = _BatchWriter(admin, bar) if overlap else None
+            for batch_start in range(0, total, batch_size):
+                drafts = []
+                for _ in range(min(batch_size, total - batch_start)):
+                    rep_index = rng.choices(range(len(profiles)), cum_weights=cum_weights)[0]
+                    account = rng.choice(per_rep[rep_index])
+                    context = demo.DealContext(
+                        rep=profiles[rep_index],
+                        owner_id=reps[rep_index].pk,
+                        account_id=account_ids[account],
+                        account_name=account_names[account],
+                        account_size=account_sizes[account],
+                    )
+                    drafts.append(simulator.deal(context))
+                if writer is not None:
+                    writer.submit(drafts)
+                else:
+                    _write_batch(admin, drafts)
+                    bar.update(len(drafts))
+            if writer is not None:
+                writer.finish()
+
+    # Reset and reporting ----------------------------------------------------
+
+    def wipe(self) -> None:
+        """Delete every deal, account, product, quota, territory, pipeline and user."""
+        history = Deal.history.model
+        bulky = [Activity, DealLineItem, StageTransition, history, Deal, Contact, Account]
+        small = [Product, LostReason, Quota, Territory.reps.through, Territory, Stage, Pipeline]
+        with transaction.atomic():
+            if connection.vendor == "postgresql":
+                quote = connection.ops.quote_name
+                tables = ", ".join(quote(model._meta.db_table) for model in bulky + small)
+                with connection.cursor() as cursor:
+                    # Foreign keys checked at commit would block TRUNCATE inside a caller's
+                    # transaction; check them now, then defer them again.
+                    cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+                    cursor.execute(f"TRUNCATE {tables} CASCADE")
+                    cursor.execute("SET CONSTRAINTS ALL DEFERRED")
+            else:
+                for model in bulky:
+                    model._base_manager.all().delete()
+                # Deleting deals recorded a last version of each; those go too.
+                history.objects.all().delete()
+                Product.objects.all().delete()
+                LostReason.objects.all().delete()
+                Quota.objects.all().delete()
+                Territory.objects.update(parent=None)
+                Territory.objects.all().delete()
+                Pipeline.objects.all().delete()
+            User.objects.update(manager=None)
+            User.objects.all().delete()
+
+    def print_counts(self) -> None:
+        counts = [
+            ("users", User.objects.count()),
+            ("territories", Territory.objects.count()),
+            ("accounts", Account.objects.count()),
+            ("contacts", Contact.objects.count()),
+            ("products", Product.objects.count()),
+            ("deals", Deal.objects.count()),
+            ("line items", DealLineItem.objects.count()),
+            ("stage transitions", StageTransition.objects.count()),
+            ("deal history rows", Deal.history.count()),
+            ("activities", Activity.objects.count()),
+            ("quotas", Quota.objects.count()),
+        ]
+        self.stdout.write("Rows: " + ", ".join(f"{count:,} {name}" for name, count in counts))
+
+    def print_logins(self) -> None:
+        usernames = (
+            [demo.ADMIN[0]]
+            + [m[0] for m in demo.MANAGERS]
+            + [f"rep{n}" for n in range(1, len(demo.REP_NAMES) + 1)]
+        )
+        users = {
+            u.username: u
+            for u in User.objects.filter(username__in=usernames).select_related("manager")
+        }
+        rows = [("username", "name", "role", "manager", "password")]
+        for username in usernames:
+            user = users.get(username)
+            if user is not None:
+                rows.append(
+                    (
+                        username,
+                        user.full_name,
+                        user.role,
+                        user.manager.username if user.manager else "-",
+                        demo.PASSWORD,
+                    )
+                )
+        widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]
+        for row in rows:
+            self.stdout.write(
+                "  ".join(
+                    value.ljust(width) for value, width in zip(row, widths, strict=True)
+                ).rstrip()
+            )
+
+
+def _write_batch(admin: User, drafts: list) -> None:
+    """Store one batch of simulated deals and their activities, all or nothing."""
+    with transaction.atomic():
+        deal_ids = deals_import(specs=[spec for spec, _ in drafts], by=admin)
+        activities = []
+        for deal_id, (_, deal_activities) in zip(deal_ids, drafts, strict=True):
+            for activity in deal_activities:
+                activity.deal_id = deal_id
+            activities.extend(deal_activities)
+        activities_import(specs=activities)
+
+
+class _BatchWriter:
+    """Writes batches, in order, on a second thread with its own database connection.
+
+    At most one batch waits in the queue, so memory stays at a few batches.
+    """
+
+    def __init__(self, admin: User, bar: tqdm):
+        self.admin = admin
+        self.bar = bar
+        self.batches: queue.Queue = queue.Queue(maxsize=1)
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self.run, name="seed-demo-writer", daemon=True)
+        self.thread.start()
+
+    def run(self) -> None:
+        try:
+            while (drafts := self.batches.get()) is not None:
+                _write_batch(self.admin, drafts)
+                self.bar.update(len(drafts))
+        except BaseException as exc:  # handed to the main thread, which raises it
+            self.error = exc
+            while self.batches.get() is not None:
+                pass
+        finally:
+            connection.close()
+
+    def submit(self, drafts: list) -> None:
+        if self.error is not None:
+            self.finish()
+        self.batches.put(drafts)
+
+    def finish(self) -> None:
+        self.batches.put(None)
+        self.thread.join()
+        if self.error is not None:
+            raise self.error

@@ -1,0 +1,406 @@
+"""Plotly figures of the reports, built in Python and drawn by the page with ``Plotly.newPlot``.
+
+Each builder takes figures a runner computed (no queries here) and returns a
+``Chart``: the figure as plain JSON, a heading and a one-sentence summary that
+the page gives screen readers as the chart's text alternative. Colours come
+from the Okabe-Ito palette, which stays distinguishable with colour-blindness;
+no meaning rests on colour alone (legends, labels and tables say it too).
+"""
+
+import json
+from dataclasses import dataclass
+from decimal import Decimal
+
+import plotly.graph_objects as go
+
+INK = "#1b2430"
+MUTED = "#4a5565"
+GRID = "#e3e8ef"
+FONT = 'system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif'
+
+METHOD_LABELS = {
+    "pipeline": "Pipeline",
+    "best_case": "Best case",
+    "commit": "Commit",
+    "weighted": "Weighted",
+    "model": "Model",
+}
+METHOD_COLOURS = {
+    "pipeline": "#56B4E9",
+    "best_case": "#009E73",
+    "commit": "#0072B2",
+    "weighted": "#E69F00",
+    "model": "#AA3377",
+}
+HORIZON_COLOURS = {30: "#0072B2", 60: "#E69F00", 90: "#009E73"}
+WON = "#0072B2"
+ACTUAL = "#000000"
+
+TEMPLATE = go.layout.Template(
+    layout={
+        "font": {"family": FONT, "size": 13, "color": INK},
+        "paper_bgcolor": "#ffffff",
+        "plot_bgcolor": "#ffffff",
+        "colorway": list(METHOD_COLOURS.values()),
+        "margin": {"l": 64, "r": 16, "t": 16, "b": 48},
+        "legend": {"orientation": "h", "y": -0.2, "x": 0, "font": {"size": 12}},
+        "xaxis": {"gridcolor": GRID, "linecolor": MUTED, "zerolinecolor": GRID, "automargin": True},
+        "yaxis": {
+            "gridcolor": GRID,
+            "linecolor": MUTED,
+            "zerolinecolor": MUTED,
+            "automargin": True,
+        },
+        "hoverlabel": {"font": {"family": FONT}},
+        "separators": ".,",
+    }
+)
+
+
+@dataclass(frozen=True)
+class Chart:
+    """A figure ready for a page: ``dom_id`` names its div and its JSON script."""
+
+    dom_id: str
+    title: str
+    summary: str
+    figure: dict
+
+    @property
+    def data_id(self) -> str:
+        return f"{self.dom_id}-data"
+
+
+def _chart(
+    dom_id: str, title: str, summary: str, traces: list, layout: dict, height: int = 320
+) -> Chart:
+    """Validate the figure once, in one constructor call (Plotly's ``update_*`` methods cost tens of ms each)."""
+    figure = go.Figure(data=traces, layout={"template": TEMPLATE, "height": height, **layout})
+    # Through JSON: Plotly's encoder turns every value into what the browser expects.
+    return Chart(dom_id=dom_id, title=title, summary=summary, figure=json.loads(figure.to_json()))
+
+
+def money(value) -> str:
+    """A money figure as the charts' text shows it: whole units with thousands separators."""
+    if value is None:
+        return "n/a"
+    return f"{Decimal(value):,.0f}"
+
+
+def percent(value) -> str:
+    return "n/a" if value is None else f"{value:.0%}"
+
+
+def _float(value) -> float | None:
+    return None if value is None else float(value)
+
+
+def funnel_chart(dom_id: str, pipeline_name: str, stages: list[dict]) -> Chart:
+    """One pipeline's open stages: deals that entered each (with the share that advanced) and days spent there."""
+    names = [stage["name"] for stage in stages]
+    entered = [stage["entered"] for stage in stages]
+    labels = [f"{stage['entered']:,} ({percent(stage['conversion'])})" for stage in stages]
+    days = [_float(stage["avg_days_in_stage"]) for stage in stages]
+    # Two panels side by side on one shared stage axis, laid out by hand (make_subplots is slow).
+    traces = [
+        go.Funnel(
+            y=names,
+            x=entered,
+            text=labels,
+            textinfo="text",
+            textposition="inside",
+            insidetextfont={"color": "#ffffff"},
+            marker={"color": WON},
+            connector={"fillcolor": "#cfe3f3"},
+            name="Entered",
+            customdata=[percent(stage["conversion"]) for stage in stages],
+            hovertemplate="%{y}: %{x:,} entered, %{customdata} advanced<extra></extra>",
+        ),
+        go.Bar(
+            y=names,
+            x=days,
+            xaxis="x2",
+            orientation="h",
+            marker={"color": "#E69F00"},
+            text=[f"{d:.1f} d" if d is not None else "n/a" for d in days],
+            textposition="auto",
+            name="Days in stage",
+            hovertemplate="%{y}: %{x:.1f} days<extra></extra>",
+        ),
+    ]
+    panel_title = {
+        "xref": "paper",
+        "yref": "paper",
+        "y": 1.0,
+        "yanchor": "bottom",
+        "showarrow": False,
+        "xanchor": "center",
+        "font": {"size": 13, "color": MUTED},
+    }
+    layout = {
+        "showlegend": False,
+        "margin": {"t": 36},
+        "xaxis": {
+            "domain": [0, 0.62],
+            "showticklabels": False,
+            "showgrid": False,
+            "zeroline": False,
+        },
+        "xaxis2": {
+            "domain": [0.68, 1],
+            "anchor": "y",
+            "title": {"text": "days"},
+            "range": [0, max([1.0, *(d * 1.1 for d in days if d is not None)])],
+            "tickformat": ",~r",
+            "gridcolor": GRID,
+            "linecolor": MUTED,
+            "automargin": True,
+        },
+        "yaxis": {"autorange": "reversed"},
+        "annotations": [
+            {**panel_title, "text": "Deals entering each stage (share that advanced)", "x": 0.31},
+            {**panel_title, "text": "Average days in stage", "x": 0.84},
+        ],
+    }
+    if any(entered):
+        best = max(stages, key=lambda s: s["entered"])
+        summary = (
+            f"Funnel of {pipeline_name}: "
+            + "; ".join(
+                f"{s['name']} {s['entered']:,} entered, {percent(s['conversion'])} advanced, "
+                f"{'n/a' if s['avg_days_in_stage'] is None else format(s['avg_days_in_stage'], '.1f')} days in stage"
+                for s in stages
+            )
+            + f". Most deals entered {best['name']}."
+        )
+    else:
+        summary = f"Funnel of {pipeline_name}: no deal entered a stage in this period."
+    return _chart(
+        dom_id,
+        f"Funnel: {pipeline_name}",
+        summary,
+        traces,
+        layout,
+        height=max(240, 56 * len(stages) + 80),
+    )
+
+
+def forecast_chart(dom_id: str, forecasts: list[dict]) -> Chart:
+    """Each forecast method per horizon, the model with its P10-P90 range, and the quota as a marker."""
+    horizons = [f"{f['horizon']} days" for f in forecasts]
+    traces = []
+    for method, label in METHOD_LABELS.items():
+        values = [_float(f[method]) for f in forecasts]
+        bar = {
+            "x": horizons,
+            "y": values,
+            "name": label,
+            "marker": {"color": METHOD_COLOURS[method]},
+            "hovertemplate": f"{label}, %{{x}}: %{{y:,.0f}}<extra></extra>",
+        }
+        if method == "model":
+            bar["error_y"] = {
+                "type": "data",
+                "symmetric": False,
+                "array": [_float(f["model_p90"] - f["model"]) for f in forecasts],
+                "arrayminus": [_float(f["model"] - f["model_p10"]) for f in forecasts],
+                "color": INK,
+                "thickness": 1.5,
+                "width": 6,
+            }
+            bar["name"] = "Model (P10-P90)"
+            bar["customdata"] = [
+                [_float(f["model_p10"]), _float(f["model_p90"])] for f in forecasts
+            ]
+            bar["hovertemplate"] = (
+                "Model, %{x}: %{y:,.0f} (P10 %{customdata[0]:,.0f}, P90 %{customdata[1]:,.0f})<extra></extra>"
+            )
+        traces.append(go.Bar(**bar))
+    quotas = [_float(f["quota"]) for f in forecasts]
+    if any(q is not None for q in quotas):
+        traces.append(
+            go.Scatter(
+                x=horizons,
+                y=quotas,
+                mode="markers",
+                name="Quota",
+                marker={"symbol": "line-ew", "size": 64, "line": {"width": 3, "color": ACTUAL}},
+                hovertemplate="Quota, %{x}: %{y:,.0f}<extra></extra>",
+            )
+        )
+    layout = {
+        "barmode": "group",
+        "bargap": 0.25,
+        "yaxis": {"tickformat": "~s", "rangemode": "tozero"},
+    }
+    parts = []
+    for f in forecasts:
+        quota = "no quota" if f["quota"] is None else f"quota {money(f['quota'])}"
+        parts.append(
+            f"next {f['horizon']} days: commit {money(f['commit'])}, weighted {money(f['weighted'])}, "
+            f"model {money(f['model'])} (P10 {money(f['model_p10'])} to P90 {money(f['model_p90'])}), {quota}"
+        )
+    summary = "Forecast: " + "; ".join(parts) + "."
+    return _chart(dom_id, "Forecast against quota", summary, traces, layout, height=360)
+
+
+def won_by_month_chart(dom_id: str, points: list[dict]) -> Chart:
+    """Won value per month, with the number of deals won in the hover."""
+    months = [p["bucket"].isoformat() for p in points]
+    traces = [
+        go.Bar(
+            x=months,
+            y=[_float(p["won_value"]) for p in points],
+            customdata=[p["won_deals"] for p in points],
+            marker={"color": WON},
+            name="Won value",
+            hovertemplate="%{x|%B %Y}: %{y:,.0f} from %{customdata:,} deals<extra></extra>",
+        )
+    ]
+    layout = {
+        "xaxis": {
+            "type": "date",
+            "tickformat": "%b<br>%Y",
+            "dtick": "M1" if len(points) <= 12 else "M3",
+            "tickangle": 0,
+        },
+        "yaxis": {"tickformat": "~s", "rangemode": "tozero"},
+        "showlegend": False,
+    }
+    total = sum((p["won_value"] for p in points), Decimal("0"))
+    if points and total:
+        best = max(points, key=lambda p: p["won_value"])
+        summary = (
+            f"Won value by month from {points[0]['bucket']:%B %Y} to {points[-1]['bucket']:%B %Y}: "
+            f"{money(total)} in all; the best month was {best['bucket']:%B %Y} with {money(best['won_value'])}."
+        )
+    else:
+        summary = "Won value by month: nothing was won in these months."
+    return _chart(dom_id, "Won value by month", summary, traces, layout)
+
+
+def accuracy_chart(dom_id: str, rows: list[dict], horizon: int) -> Chart:
+    """Past forecasts of one horizon against what was then won, one line per method."""
+    dates = [r["as_of"].isoformat() for r in rows]
+    traces = [
+        go.Scatter(
+            x=dates,
+            y=[_float(r["actual"]) for r in rows],
+            name="Actual won",
+            mode="lines+markers",
+            line={"color": ACTUAL, "width": 3},
+            marker={"size": 5},
+            hovertemplate="Actual from %{x|%d %b %Y}: %{y:,.0f}<extra></extra>",
+        )
+    ]
+    dashes = {
+        "pipeline": "dot",
+        "best_case": "dash",
+        "commit": "solid",
+        "weighted": "dashdot",
+        "model": "longdash",
+    }
+    for method, label in METHOD_LABELS.items():
+        traces.append(
+            go.Scatter(
+                x=dates,
+                y=[_float(r["methods"][method]["forecast"]) for r in rows],
+                name=label,
+                mode="lines",
+                line={"color": METHOD_COLOURS[method], "width": 2, "dash": dashes[method]},
+                hovertemplate=f"{label} from %{{x|%d %b %Y}}: %{{y:,.0f}}<extra></extra>",
+            )
+        )
+    layout = {"xaxis": {"type": "date"}, "yaxis": {"tickformat": "~s", "rangemode": "tozero"}}
+    summary = (
+        f"{horizon}-day forecasts made from {rows[0]['as_of']:%d %B %Y} to {rows[-1]['as_of']:%d %B %Y} "
+        f"({len(rows)} in all) against the value actually won in each window."
+    )
+    return _chart(
+        dom_id,
+        f"Forecast against actual ({horizon}-day windows)",
+        summary,
+        traces,
+        layout,
+        height=340,
+    )
+
+
+def mape_chart(dom_id: str, summary_rows: list[dict]) -> Chart:
+    """Mean absolute percentage error of each method, one bar group per method and a bar per horizon."""
+    traces = []
+    methods = list(METHOD_LABELS)
+    for row in summary_rows:
+        horizon = row["horizon"]
+        traces.append(
+            go.Bar(
+                x=[METHOD_LABELS[m] for m in methods],
+                y=[row["methods"][m]["mape"] for m in methods],
+                name=f"{horizon} days",
+                marker={"color": HORIZON_COLOURS.get(horizon, MUTED)},
+                hovertemplate=f"%{{x}}, {horizon} days: %{{y:.0%}} mean error<extra></extra>",
+            )
+        )
+    layout = {"barmode": "group", "yaxis": {"tickformat": ".0%", "rangemode": "tozero"}}
+    parts = []
+    for row in summary_rows:
+        known = {m: v["mape"] for m, v in row["methods"].items() if v["mape"] is not None}
+        if known:
+            best = min(known, key=known.get)
+            parts.append(
+                f"at {row['horizon']} days the most accurate method was {METHOD_LABELS[best]} "
+                f"({percent(known[best])} mean absolute error over {row['snapshots']} forecasts)"
+            )
+    summary = (
+        "Forecast error by method: "
+        + ("; ".join(parts) if parts else "no window with a win yet")
+        + "."
+    )
+    return _chart(dom_id, "Mean absolute % error by method", summary, traces, layout)
+
+
+def pipeline_by_stage_chart(dom_id: str, rows: list[dict]) -> Chart:
+    """Open value per stage (deal counts on the bars), first stage at the top."""
+    pipelines = {row["pipeline__name"] for row in rows}
+    labels = [
+        f"{row['stage__name']} ({row['pipeline__name']})"
+        if len(pipelines) > 1
+        else row["stage__name"]
+        for row in rows
+    ]
+    traces = [
+        go.Bar(
+            y=labels,
+            x=[_float(row["value"]) for row in rows],
+            orientation="h",
+            marker={"color": WON},
+            text=[f"{row['deals']:,} {'deal' if row['deals'] == 1 else 'deals'}" for row in rows],
+            textposition="auto",
+            name="Open value",
+            hovertemplate="%{y}: %{x:,.0f}<extra></extra>",
+        )
+    ]
+    layout = {
+        "yaxis": {"autorange": "reversed"},
+        "xaxis": {"tickformat": "~s", "rangemode": "tozero"},
+        "showlegend": False,
+    }
+    if rows:
+        summary = (
+            "My open pipeline by stage: "
+            + "; ".join(
+                f"{label} {row['deals']:,} deals worth {money(row['value'])}"
+                for label, row in zip(labels, rows, strict=True)
+            )
+            + "."
+        )
+    else:
+        summary = "My open pipeline by stage: no open deals."
+    return _chart(
+        dom_id,
+        "My pipeline by stage",
+        summary,
+        traces,
+        layout,
+        height=max(220, 44 * len(rows) + 70),
+    )

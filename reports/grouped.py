@@ -1,0 +1,332 @@
+"""Funnels and forecasts of many scopes at once, from a few grouped passes over the data.
+
+The nightly snapshots cover every rep, team, territory and pipeline. Computed one
+scope at a time, each of them reads the same deals and transitions again (the
+organisation, the teams, the territories and the pipelines each cover every
+deal once more). Here every query groups its sums by *cell*: a deal's owner, its
+account's territory and its pipeline. A deal lies in exactly one cell, so a
+scope's counts and sums (distinct deals included) are the sums over the cells
+inside it, and ratios, means and the model follow from those sums exactly as
+``metrics.funnel`` and ``forecasts.forecast`` derive them for one scope.
+
+The figures are those of the live state (no ``as_of``). Five queries:
+
+1. deals grouped by cell and stage: the funnel totals, what is open in each
+   stage, and each horizon's forecast sums, value won and new business;
+2. the period's stage transitions, each with what its deal did afterwards (a
+   window over the deal's later transitions): entered and advanced per stage;
+3. the period's stays: days spent in each stage that was left;
+4. the year's transitions into open stages with the deal's first close after
+   each (the same kind of window): the model's training;
+5. open deals grouped by cell, stage and days in stage: what the model weighs.
+
+A product is no cell dimension, so a scope with a product is computed alone.
+"""
+
+import datetime
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from django.db.models import Count, F, Q, Sum
+from django.utils import timezone
+
+from pipeline.models import Deal, Stage, StageKind, StageTransition
+from quotas.models import Territory
+from reports.forecasts import (
+    HORIZONS,
+    closing_counts,
+    elapsed_days,
+    forecast_result,
+    model_estimate,
+    money,
+    new_business_from,
+    new_business_sums,
+    prorated_quota,
+    window_sums,
+)
+from reports.metrics import (
+    Period,
+    add_sums,
+    deal_sums,
+    figures_from_sums,
+    flow_counts,
+    open_stages,
+    stage_rows,
+    start_of,
+)
+from reports.scopes import Scope
+from reports.sql import DaysBetween
+from salesmgr.models import User
+
+Cell = tuple[int, int | None, int]  # owner id, territory id (None: no territory), pipeline id
+
+# The depth guards of the recursive SQL the scopes filter with (salesmgr and quotas selectors).
+TEAM_DEPTH = 64
+TERRITORY_DEPTH = 32
+
+
+def _cell(prefix: str = "") -> dict:
+    return {
+        "cell_owner": F(f"{prefix}owner_id"),
+        "cell_territory": F(f"{prefix}account__territory_id"),
+        "cell_pipeline": F(f"{prefix}pipeline_id"),
+    }
+
+
+def _cell_of(row: dict) -> Cell:
+    return row["cell_owner"], row["cell_territory"], row["cell_pipeline"]
+
+
+def _add(total, value):
+    if value is None:
+        return total
+    return value if total is None else total + value
+
+
+class ScopeMap:
+    """Which cells lie in a scope: the reporting line and the territory tree, read once."""
+
+    def __init__(self):
+        self._reports = defaultdict(list)
+        for pk, manager_id in User.objects.values_list("pk", "manager_id"):
+            if manager_id is not None:
+                self._reports[manager_id].append(pk)
+        self._children = defaultdict(list)
+        for pk, parent_id in Territory.objects.values_list("pk", "parent_id"):
+            if parent_id is not None:
+                self._children[parent_id].append(pk)
+
+    @staticmethod
+    def _walk(tree: dict, start: Iterable[int], depth: int) -> set[int]:
+        found = set(start)
+        level = list(found)
+        for _ in range(depth):
+            level = [child for node in level for child in tree[node] if child not in found]
+            if not level:
+                break
+            found.update(level)
+        return found
+
+    def team(self, manager_id: int) -> set[int]:
+        """Everyone below the manager, at any depth (as ``team_member_ids_subquery``)."""
+        return self._walk(self._reports, self._reports[manager_id], TEAM_DEPTH)
+
+    def territories(self, territory_id: int) -> set[int]:
+        """The territory and every one inside it (as ``territory_subtree_ids_subquery``)."""
+        return self._walk(self._children, [territory_id], TERRITORY_DEPTH)
+
+    def test(self, scope: Scope) -> Callable[[Cell], bool]:
+        """Whether a cell lies in ``scope`` (which has no product)."""
+        owners = None if scope.owner is None else {scope.owner}
+        if scope.team is not None:
+            team = self.team(scope.team)
+            owners = team if owners is None else owners & team
+        territories = None if scope.territory is None else self.territories(scope.territory)
+        pipeline = scope.pipeline
+
+        def contains(cell: Cell) -> bool:
+            owner, territory, pipeline_id = cell
+            return (
+                (owners is None or owner in owners)
+                and (territories is None or territory in territories)
+                and (pipeline is None or pipeline_id == pipeline)
+            )
+
+        return contains
+
+
+@dataclass
+class CellSums:
+    """Everything one cell contributes, keyed so that cells add up."""
+
+    deals: dict = field(default_factory=dict)  # stage id -> the deal pass's sums
+    flow: dict = field(default_factory=dict)  # stage id -> [entered, advanced]
+    stays: dict = field(default_factory=dict)  # stage id -> [days, stays]
+    closes: list = field(default_factory=list)  # (stage id, days, won, entries)
+    open_groups: list = field(default_factory=list)  # (stage id, elapsed, value, value squared)
+
+
+def _cells(period: Period, today: datetime.date, now: datetime.datetime) -> dict[Cell, CellSums]:
+    cells: dict[Cell, CellSums] = defaultdict(CellSums)
+    for row in _deal_pass(period, today, now):
+        cells[_cell_of(row)].deals[row["stage_id"]] = row
+    for cell, stage_id, entered, advanced in _flow_pass(period):
+        cells[cell].flow[stage_id] = (entered, advanced)
+    for row in _stays_pass(period):
+        cells[_cell_of(row)].stays[row["from_stage_id"]] = (row["days"], row["stays"])
+    for cell, stage_id, days, won, entries in _closing_pass(now):
+        cells[cell].closes.append((stage_id, days, won, entries))
+    for row in _open_pass(now):
+        cells[_cell_of(row)].open_groups.append(
+            (row["stage_id"], row["elapsed"], row["value"], row["value_sq"])
+        )
+    return cells
+
+
+def _won_window(today: datetime.date, horizon: int, now: datetime.datetime) -> Q:
+    end = min(start_of(today + datetime.timedelta(days=horizon)), now)
+    return Q(status=StageKind.WON, closed_at__gte=start_of(today), closed_at__lt=end)
+
+
+def _deal_pass(period: Period, today: datetime.date, now: datetime.datetime):
+    aggregates = deal_sums(period)
+    for horizon in HORIZONS:
+        aggregates |= window_sums(today, horizon, suffix=f"_{horizon}")
+        aggregates[f"won_{horizon}"] = Sum("amount", filter=_won_window(today, horizon, now))
+        aggregates |= new_business_sums(now, horizon, suffix=f"_new_{horizon}")
+    return (
+        Deal.objects.filter(deleted_at__isnull=True)
+        .values("stage_id", **_cell())
+        .annotate(**aggregates)
+        .order_by()
+    )
+
+
+def _flow_pass(period: Period):
+    """Per cell and open stage: the deals that entered it in the period, and of those the ones that went on."""
+    rows = flow_counts(
+        StageTransition.objects.filter(deal__deleted_at__isnull=True), period, _cell("deal__")
+    )
+    return [((owner, territory, pipeline), *rest) for owner, territory, pipeline, *rest in rows]
+
+
+def _stays_pass(period: Period):
+    start, end = period.bounds
+    stay = DaysBetween(F("at"), F("from_stage_entered_at"))
+    return (
+        StageTransition.objects.filter(
+            at__gte=start, at__lt=end, from_stage__isnull=False, deal__deleted_at__isnull=True
+        )
+        .values("from_stage_id", **_cell("deal__"))
+        .annotate(days=Sum(stay), stays=Count(stay))
+        .order_by()
+    )
+
+
+def _closing_pass(moment: datetime.datetime):
+    """Per cell, open stage, days to close and outcome: entries of the last year that closed before ``moment``."""
+    rows = closing_counts(
+        StageTransition.objects.filter(deal__deleted_at__isnull=True), moment, _cell("deal__")
+    )
+    return [((owner, territory, pipeline), *rest) for owner, territory, pipeline, *rest in rows]
+
+
+def _open_pass(moment: datetime.datetime):
+    return (
+        Deal.objects.filter(deleted_at__isnull=True, status=StageKind.OPEN)
+        .annotate(elapsed=elapsed_days(moment))
+        .values("stage_id", "elapsed", **_cell())
+        .annotate(value=Sum("amount"), value_sq=Sum(F("amount") * F("amount")))
+        .order_by()
+    )
+
+
+def figures(scopes: list[Scope], *, period: Period, now: datetime.datetime) -> dict[str, dict]:
+    """For each scope (none with a product): ``{"funnel": ..., "forecasts": [30, 60, 90 days]}``,
+    as ``metrics.funnel(scope, period)`` and ``forecasts.forecast(scope, today, H, now=now)`` give them."""
+    if any(scope.product is not None for scope in scopes):
+        raise ValueError("A scope with a product is not made of cells; compute it on its own.")
+    today = timezone.localdate(now)
+    cells = _cells(period, today, now)
+    scope_map = ScopeMap()
+    stages = open_stages()
+    probabilities = dict(Stage.objects.filter(kind=StageKind.OPEN).values_list("pk", "probability"))
+    results = {}
+    for scope in scopes:
+        inside = scope_map.test(scope)
+        parts = [sums for cell, sums in cells.items() if inside(cell)]
+        results[scope.key] = {
+            "funnel": _funnel(scope, period, parts, stages),
+            "forecasts": [
+                _forecast(scope, today, horizon, now, parts, probabilities) for horizon in HORIZONS
+            ],
+        }
+    return results
+
+
+def _funnel(scope: Scope, period: Period, parts: list[CellSums], stages: list[Stage]) -> dict:
+    rows = [row for part in parts for row in part.deals.values()]
+    open_now: dict = {}
+    flow: dict = {}
+    stays: dict = {}
+    for part in parts:
+        for stage_id, row in part.deals.items():
+            if row["open_deals"]:
+                deals, value = open_now.get(stage_id, (0, None))
+                open_now[stage_id] = (deals + row["open_deals"], _add(value, row["open_value"]))
+        for stage_id, (entered, advanced) in part.flow.items():
+            before = flow.get(stage_id, (0, 0))
+            flow[stage_id] = (before[0] + entered, before[1] + advanced)
+        for stage_id, (days, count) in part.stays.items():
+            before = stays.get(stage_id, (None, 0))
+            stays[stage_id] = (_add(before[0], days), before[1] + count)
+    in_scope = [
+        stage for stage in stages if scope.pipeline is None or stage.pipeline_id == scope.pipeline
+    ]
+    return {
+        "scope": scope.key,
+        "start": period.start,
+        "end": period.end,
+        "as_of": None,
+        **figures_from_sums(add_sums(rows)),
+        "stages": stage_rows(
+            in_scope,
+            flow=flow,
+            stays={stage_id: days / count for stage_id, (days, count) in stays.items() if count},
+            open_now=open_now,
+        ),
+    }
+
+
+def _forecast(
+    scope: Scope,
+    today: datetime.date,
+    horizon: int,
+    now: datetime.datetime,
+    parts: list[CellSums],
+    probabilities: dict,
+) -> dict:
+    suffix = f"_{horizon}"
+    keys = ("pipeline", "best_case", "commit", "weighted", "overdue_value")
+    sums = dict.fromkeys(keys)
+    sums["window_deals"] = 0
+    won = None
+    new = {"weighted": None, "weighted_sq": None, "first": None}
+    stats: dict = defaultdict(lambda: {"won": defaultdict(int), "closed": defaultdict(int)})
+    open_groups: dict = {}
+    for part in parts:
+        for row in part.deals.values():
+            for key in keys:
+                sums[key] = _add(sums[key], row[key + suffix])
+            sums["window_deals"] += row["window_deals" + suffix]
+            won = _add(won, row[f"won{suffix}"])
+            new["weighted"] = _add(new["weighted"], row[f"weighted_new{suffix}"])
+            new["weighted_sq"] = _add(new["weighted_sq"], row[f"weighted_sq_new{suffix}"])
+            first = row[f"first_new{suffix}"]
+            if first is not None and (new["first"] is None or first < new["first"]):
+                new["first"] = first
+        for stage_id, days, won_close, entries in part.closes:
+            stats[stage_id]["closed"][days] += entries
+            if won_close:
+                stats[stage_id]["won"][days] += entries
+        for stage_id, elapsed, value, value_sq in part.open_groups:
+            before = open_groups.get((stage_id, elapsed), (None, None))
+            open_groups[(stage_id, elapsed)] = (_add(before[0], value), _add(before[1], value_sq))
+    model = model_estimate(
+        stats=stats,
+        open_groups=open_groups,
+        probabilities=probabilities,
+        horizon=horizon,
+        new_business=new_business_from(now, horizon, **new),
+    )
+    return forecast_result(
+        scope=scope,
+        as_of=today,
+        horizon=horizon,
+        live=True,
+        sums=sums,
+        won=money(won),
+        quota=prorated_quota(scope, today, horizon),
+        model=model,
+    )

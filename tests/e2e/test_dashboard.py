@@ -1,0 +1,141 @@
+"""The manager dashboard in a real browser: every chart draws, and a refresh reloads the figures."""
+
+import datetime
+from decimal import Decimal
+
+import pytest
+from django.utils import timezone
+
+from pipeline.services import deal_move
+from quotas.services import quota_set
+from reports.models import ForecastSnapshot
+from reports.runners import month_of
+from tests.factories import DealFactory, PipelineFactory, UserFactory
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def team(transactional_db):
+    """A manager with two reps, a month of quota, won, lost, open, stalled and overdue deals, and
+    matured forecasts, so that every section of the dashboard has something to draw."""
+    manager = UserFactory(username="morgan", role="manager", full_name="Morgan Manager")
+    reps = [
+        UserFactory(username=f"rep{n}", manager=manager, full_name=f"Rep Number{n}") for n in (1, 2)
+    ]
+    pipeline = PipelineFactory(name="New business")
+    stages = {stage.name: stage for stage in pipeline.stages.all()}
+    today = timezone.localdate()
+    month = month_of(today)
+    for n, rep in enumerate(reps):
+        quota_set(
+            owner=rep,
+            period_start=month.start,
+            period_end=month.last_day,
+            target=Decimal(5000 + 1000 * n),
+        )
+        won = DealFactory(
+            owner=rep, pipeline=pipeline, amount=Decimal(2000 + 500 * n), name=f"Won {n}"
+        )
+        deal_move(deal=won, to_stage=stages["Won"], by=rep, expected_version=won.version)
+        moved = DealFactory(
+            owner=rep, pipeline=pipeline, amount=Decimal(3000), name=f"Proposal {n}"
+        )
+        deal_move(deal=moved, to_stage=stages["Proposal"], by=rep, expected_version=moved.version)
+        late = DealFactory(
+            owner=rep,
+            pipeline=pipeline,
+            amount=Decimal(1500),
+            name=f"Late {n}",
+            expected_close_date=today - datetime.timedelta(days=4),
+        )
+        type(late).objects.filter(pk=late.pk).update(
+            stage_entered_at=timezone.now() - datetime.timedelta(days=40)
+        )
+        DealFactory(
+            owner=rep,
+            pipeline=pipeline,
+            amount=Decimal(800),
+            name=f"Open {n}",
+            forecast_category="commit",
+            expected_close_date=today + datetime.timedelta(days=10),
+        )
+    for offset in (60, 75, 90, 105):
+        for horizon in (30, 60):
+            ForecastSnapshot.objects.create(
+                scope_key=f"team={manager.pk}",
+                scope_kind="team",
+                horizon=horizon,
+                as_of=today - datetime.timedelta(days=offset),
+                computed_at=timezone.now(),
+                actual=Decimal(3000 + 10 * offset),
+                pipeline=Decimal(5200),
+                best_case=Decimal(4100),
+                commit=Decimal(2900),
+                weighted=Decimal(2500),
+                model=Decimal(3300),
+                model_p10=Decimal(2000),
+                model_p90=Decimal(4700),
+                overdue_value=Decimal(0),
+                won_in_window=Decimal(0),
+            )
+    return manager
+
+
+def test_a_manager_sees_every_chart_of_the_dashboard_drawn(team, login, screenshot):
+    page = login(team)
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Dashboard").click()
+    page.wait_for_url("**/dashboard/")
+    assert page.locator("h1").inner_text().startswith("Dashboard")
+
+    charts = page.locator(".chart")
+    ids = charts.evaluate_all("nodes => nodes.map(n => n.id)")
+    assert any(i.startswith("chart-funnel-") for i in ids)
+    assert {"chart-forecast", "chart-won-by-month", "chart-accuracy", "chart-mape"} <= set(ids)
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.chart')].every(c => c.querySelector('svg.main-svg'))"
+    )
+    for index in range(charts.count()):
+        chart = charts.nth(index)
+        assert chart.locator("svg.main-svg").count() >= 1, ids[index]
+        assert chart.get_attribute("role") == "img"
+        assert len(chart.get_attribute("aria-label")) > 40
+
+    # The changes against the previous period arrive in a second request.
+    page.wait_for_selector("#dashboard-kpis:not([aria-busy])")
+    assert "comparing" not in page.locator("#dashboard-kpis").inner_text()
+    assert "Rep Number2" in page.locator(".leaderboard").inner_text()
+    assert (
+        page.locator("a[href^='/deals/']").count() >= 2
+    )  # stalled and overdue deals link to their pages
+    screenshot("dashboard")
+
+
+def test_refresh_polls_until_done_and_redraws_the_figures(team, login):
+    page = login(team)
+    page.goto("/dashboard/")
+    page.wait_for_function("() => document.querySelector('#chart-forecast svg.main-svg')")
+    assert "computed live" in page.locator(".computed").inner_text()
+
+    page.get_by_role("button", name="Refresh figures").click()
+    page.wait_for_selector("[data-refresh-state='SUCCESS']")
+    page.wait_for_function(
+        "() => document.querySelector('.computed').innerText.includes('snapshots')"
+    )
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.chart')].every(c => c.querySelector('svg.main-svg'))"
+    )
+
+
+def test_the_dashboard_fits_a_tablet(team, login, screenshot):
+    page = login(team)
+    page.set_viewport_size({"width": 768, "height": 1024})
+    page.goto("/dashboard/")
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.chart')].every(c => c.querySelector('svg.main-svg'))"
+    )
+    overflow = page.evaluate(
+        "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
+    )
+    assert overflow <= 0
+    screenshot("dashboard-768")
