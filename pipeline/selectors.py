@@ -19,15 +19,14 @@ from pipeline.models import (
 )
 from quotas.selectors import territories_covered_subquery
 from salesmgr.models import User
-from salesmgr.selectors import team_member_ids_subquery
+from salesmgr.selectors import self_and_team_ids_subquery
 
 
 def _owned_by(user: User, field: str = "owner") -> Q:
     """Records owned by ``user`` or, for a manager, by anyone below them."""
-    own = Q(**{f"{field}_id": user.pk})
     if user.is_manager:
-        own |= Q(**{f"{field}_id__in": team_member_ids_subquery(user.pk)})
-    return own
+        return Q(**{f"{field}_id__in": self_and_team_ids_subquery(user.pk)})
+    return Q(**{f"{field}_id": user.pk})
 
 
 def deals_visible_to(user: User, *, include_deleted: bool = False) -> QuerySet[Deal]:

@@ -279,7 +279,7 @@ def series(scope: Scope, period: Period, interval: str = "month", as_of: datetim
     points = {bucket: _empty_point(bucket) for bucket in _buckets(period, interval)}
 
     closed = (
-        rows.filter(closed_at__gte=start, closed_at__lt=end)
+        rows.filter(status__in=[StageKind.WON, StageKind.LOST], closed_at__gte=start, closed_at__lt=end)
         .annotate(bucket=trunc("closed_at"))
         .values("bucket", "status")
         .annotate(deals=Count("id"), value=Sum("amount"))

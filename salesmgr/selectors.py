@@ -17,6 +17,16 @@ _SUBTREE_SQL = """
     SELECT id FROM subtree
 """
 
+# The same walk, starting from the user: them and everyone below them.
+_SELF_AND_SUBTREE_SQL = """
+    WITH RECURSIVE subtree(id) AS (
+        SELECT id FROM salesmgr_user WHERE id = %s
+        UNION
+        SELECT u.id FROM salesmgr_user u JOIN subtree s ON u.manager_id = s.id
+    )
+    SELECT id FROM subtree
+"""
+
 _ANCESTORS_SQL = """
     WITH RECURSIVE chain(id, manager_id) AS (
         SELECT id, manager_id FROM salesmgr_user WHERE id = %s
@@ -34,6 +44,14 @@ def team_member_ids_subquery(manager_id: int) -> RawSQL:
     team and the records it owns come back in a single query.
     """
     return RawSQL(_SUBTREE_SQL, (manager_id,))
+
+
+def self_and_team_ids_subquery(user_id: int) -> RawSQL:
+    """An SQL subquery of ``user_id`` and everyone below them.
+
+    Visibility filters use it as one ``IN`` condition instead of an OR of two.
+    """
+    return RawSQL(_SELF_AND_SUBTREE_SQL, (user_id,))
 
 
 def team_of(manager: User) -> QuerySet[User]:
