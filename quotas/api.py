@@ -16,12 +16,16 @@ from salesmgr.selectors import users_visible_to
 
 class TerritorySerializer(serializers.ModelSerializer):
     parent = VisiblePrimaryKeyRelatedField(selector=territories_visible_to, required=False, allow_null=True)
-    parent_name = serializers.CharField(source="parent.name", read_only=True, default=None)
+    parent_name = serializers.CharField(source="parent.name", read_only=True, allow_null=True)
     reps = VisiblePrimaryKeyRelatedField(selector=users_visible_to, many=True, required=False)
 
     class Meta:
         model = Territory
         fields = ["id", "name", "parent", "parent_name", "region", "reps"]
+
+
+class TerritoryFilter(django_filters.FilterSet):
+    parent = IdFilter(field_name="parent_id")
 
 
 @extend_schema_view(destroy=extend_schema(responses={204: None}))
@@ -30,7 +34,7 @@ class TerritoryViewSet(viewsets.ModelViewSet, ScopedViewSet):
 
     selector = territories_visible_to
     serializer_class = TerritorySerializer
-    filterset_fields = ["parent"]
+    filterset_class = TerritoryFilter
     search_fields = ["name", "region"]
     ordering_fields = ["name", "id"]
     ordering = ["name"]

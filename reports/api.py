@@ -1,6 +1,7 @@
 """Metrics and forecasts over REST: scoped by role, served from snapshots when one matches."""
 
 import datetime
+from collections.abc import Mapping
 
 from django.http import Http404
 from django.utils import timezone
@@ -25,12 +26,23 @@ from reports.scopes import Scope, scope_for
 ID = {"required": False, "min_value": 1, "max_value": 2**63 - 1}
 
 
+NO_SUCH_SCOPE = OpenApiResponse(description="A scope outside your reach (or that does not exist).")
+
+
 class ScopeQuery(serializers.Serializer):
     owner = serializers.IntegerField(**ID, help_text="A person: their own deals.")
     team = serializers.IntegerField(**ID, help_text="A manager: everyone below them.")
     territory = serializers.IntegerField(**ID, help_text="A territory and those inside it.")
     pipeline = serializers.IntegerField(**ID)
     product = serializers.IntegerField(**ID, help_text="Deals with a line of this product.")
+
+    def to_internal_value(self, data):
+        if not isinstance(data, Mapping):
+            return super().to_internal_value(data)  # DRF refuses it with its usual message
+        empty = [name for name in self.fields if name in data and not str(data.get(name)).strip()]
+        if empty:
+            raise serializers.ValidationError({name: ["Give a value, or leave the parameter out."] for name in empty})
+        return super().to_internal_value(data)
 
     def scope(self, user) -> Scope:
         data = self.validated_data
@@ -206,7 +218,7 @@ class Accuracy(serializers.Serializer):
 class FunnelView(APIView):
     """Funnel metrics (METRICS.md) for a scope and period."""
 
-    @extend_schema(parameters=[PeriodQuery], responses=FunnelFigures)
+    @extend_schema(parameters=[PeriodQuery], responses={200: FunnelFigures, 404: NO_SUCH_SCOPE})
     def get(self, request):
         query = _parse(PeriodQuery, request)
         scope = query.scope(request.user)
@@ -217,7 +229,7 @@ class FunnelView(APIView):
 class SeriesView(APIView):
     """Created, won and lost deals per week or month, zero-filled, for charts."""
 
-    @extend_schema(parameters=[SeriesQuery], responses=SeriesFigures)
+    @extend_schema(parameters=[SeriesQuery], responses={200: SeriesFigures, 404: NO_SUCH_SCOPE})
     def get(self, request):
         query = _parse(SeriesQuery, request)
         scope = query.scope(request.user)
@@ -229,7 +241,7 @@ class SeriesView(APIView):
 class ForecastView(APIView):
     """30, 60 and 90-day forecasts against quota, with the model's P10-P90 range."""
 
-    @extend_schema(parameters=[ForecastQuery], responses=Forecasts)
+    @extend_schema(parameters=[ForecastQuery], responses={200: Forecasts, 404: NO_SUCH_SCOPE})
     def get(self, request):
         query = _parse(ForecastQuery, request)
         scope = query.scope(request.user)
@@ -242,7 +254,7 @@ class ForecastView(APIView):
 class AccuracyView(APIView):
     """How past forecasts compared with what was won: per snapshot and summarised per method."""
 
-    @extend_schema(parameters=[AccuracyQuery], responses=Accuracy)
+    @extend_schema(parameters=[AccuracyQuery], responses={200: Accuracy, 404: NO_SUCH_SCOPE})
     def get(self, request):
         query = _parse(AccuracyQuery, request)
         scope = query.scope(request.user)
@@ -268,7 +280,7 @@ class RefreshView(APIView):
 
     @extend_schema(
         request=ScopeQuery,
-        responses={202: RefreshQueued},
+        responses={202: RefreshQueued, 404: NO_SUCH_SCOPE},
         summary="Recompute the snapshots of a scope",
     )
     def post(self, request):

@@ -38,7 +38,7 @@ class AccountSerializer(serializers.ModelSerializer):
     owner = VisiblePrimaryKeyRelatedField(selector=users_visible_to, required=False)
     owner_name = serializers.CharField(source="owner.display_name", read_only=True)
     territory = VisiblePrimaryKeyRelatedField(selector=territories_visible_to, required=False, allow_null=True)
-    territory_name = serializers.CharField(source="territory.name", read_only=True, default=None)
+    territory_name = serializers.CharField(source="territory.name", read_only=True, allow_null=True)
     employee_count = serializers.IntegerField(min_value=0, max_value=2_000_000_000, required=False, allow_null=True)
 
     class Meta:
@@ -173,9 +173,9 @@ class ContactViewSet(IdempotentCreateMixin, _OwnedWrites, viewsets.ModelViewSet,
 
 class ActivitySerializer(serializers.ModelSerializer):
     deal = VisiblePrimaryKeyRelatedField(selector=deals_visible_to, required=False, allow_null=True)
-    deal_name = serializers.CharField(source="deal.name", read_only=True, default=None)
+    deal_name = serializers.CharField(source="deal.name", read_only=True, allow_null=True)
     account = VisiblePrimaryKeyRelatedField(selector=accounts_visible_to, required=False, allow_null=True)
-    account_name = serializers.CharField(source="account.name", read_only=True, default=None)
+    account_name = serializers.CharField(source="account.name", read_only=True, allow_null=True)
     author_name = serializers.CharField(source="author.display_name", read_only=True)
 
     class Meta:

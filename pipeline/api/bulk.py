@@ -28,7 +28,7 @@ from pipeline.services.imports import (
     TransitionSpec,
     deals_import,
 )
-from salesmgr.api.base import VisiblePrimaryKeyRelatedField
+from salesmgr.api.base import VisiblePrimaryKeyRelatedField, require_json_types
 from salesmgr.errors import ConflictError, PermissionDenied
 from salesmgr.selectors import users_visible_to
 
@@ -97,7 +97,10 @@ def _serializer_errors(errors: dict) -> list[dict]:
         if not isinstance(index, int):  # an error about the list itself, or a stray top-level field
             items += [{"row": 0, "field": str(index), "message": m} for m in _messages(row_errors)]
             continue
-        for field, messages in (row_errors or {}).items():
+        if not isinstance(row_errors, dict):  # the row itself is wrong, e.g. not an object
+            items += [{"row": index, "field": "deals", "message": m} for m in _messages(row_errors)]
+            continue
+        for field, messages in row_errors.items():
             items += [{"row": index, "field": field, "message": m} for m in _messages(messages)]
     return sorted(items, key=lambda item: item["row"])
 
@@ -231,6 +234,10 @@ def bulk(viewset, request):
     """The body of the deals viewset's ``bulk`` action (idempotent with an Idempotency-Key)."""
     def produce():
         payload = BulkRequest(data=request.data, context=viewset.get_serializer_context())
+        try:
+            require_json_types(payload)
+        except serializers.ValidationError as exc:
+            return Response({"errors": _serializer_errors(exc.detail)}, status=status.HTTP_400_BAD_REQUEST)
         if not payload.is_valid():
             return Response({"errors": _serializer_errors(payload.errors)}, status=status.HTTP_400_BAD_REQUEST)
         try:

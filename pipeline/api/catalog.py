@@ -1,5 +1,6 @@
 """Reference data: pipelines, stages, products and lost reasons. Everyone reads; admins write."""
 
+import django_filters
 from django.db import transaction
 from rest_framework import serializers, viewsets
 
@@ -11,7 +12,7 @@ from pipeline.selectors import (
     stages_visible_to,
 )
 from pipeline.services import stage_create
-from salesmgr.api.base import ScopedViewSet, VisiblePrimaryKeyRelatedField
+from salesmgr.api.base import IdFilter, ScopedViewSet, VisiblePrimaryKeyRelatedField
 
 
 class ReferenceViewSet(viewsets.ModelViewSet, ScopedViewSet):
@@ -88,12 +89,17 @@ class PipelineViewSet(ReferenceViewSet):
         instance.delete()
 
 
+class StageFilter(django_filters.FilterSet):
+    pipeline = IdFilter(field_name="pipeline_id")
+    kind = django_filters.ChoiceFilter(choices=StageKind.choices)
+
+
 class StageViewSet(ReferenceViewSet):
     """The stages of every pipeline, in order."""
 
     selector = stages_visible_to
     serializer_class = StageSerializer
-    filterset_fields = ["pipeline", "kind"]
+    filterset_class = StageFilter
     ordering_fields = ["order", "id", "name"]
     ordering = ["pipeline_id", "order"]
 

@@ -32,7 +32,7 @@ TOKEN_FAILURE_WINDOW = 60  # seconds
 
 class UserSerializer(serializers.ModelSerializer):
     manager = VisiblePrimaryKeyRelatedField(selector=users_visible_to, required=False, allow_null=True)
-    manager_name = serializers.CharField(source="manager.display_name", read_only=True, default=None)
+    manager_name = serializers.CharField(source="manager.display_name", read_only=True, allow_null=True)
     password = serializers.CharField(write_only=True, required=False, min_length=8, max_length=128)
     username = serializers.RegexField(r"^[\w.@+-]+\Z", max_length=150)
 

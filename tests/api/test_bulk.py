@@ -156,3 +156,10 @@ def test_bulk_honours_an_idempotency_key(client_for, rep, account, pipeline, sta
     second = client.post(URL, body, format="json", HTTP_IDEMPOTENCY_KEY="import-7")
     assert first.json() == second.json()
     assert Deal.objects.count() == 1
+
+
+@pytest.mark.parametrize("body", [{"deals": [[None, None]]}, {"deals": "x"}, {"deals": []}, [], {"deals": [{"amount": 0}]}])
+def test_malformed_bulk_bodies_are_400_with_row_errors(client_for, rep, body):
+    response = client_for(rep).post(URL, body, format="json")
+    assert response.status_code == 400
+    assert not Deal.objects.exists()
