@@ -1,6 +1,9 @@
 """Query-string filters of the pipeline's list endpoints (django-filter)."""
 
+import datetime
+
 import django_filters
+from rest_framework.exceptions import ValidationError
 
 from pipeline.models import ActivityKind, DealLineItem, ForecastCategory, StageKind
 from salesmgr.api.base import IdFilter
@@ -36,11 +39,23 @@ class DealFilter(django_filters.FilterSet):
         return queryset.filter(deleted_at__isnull=not value)
 
 
+class UtcDateTimeFilter(django_filters.IsoDateTimeFilter):
+    """An ISO 8601 date-time, turned to UTC: PostgreSQL refuses offsets beyond +/-15:59 that ISO allows."""
+
+    def filter(self, qs, value):
+        if value is not None:
+            try:
+                value = value.astimezone(datetime.UTC)
+            except OverflowError:
+                raise ValidationError({self.field_name: ["That date and time is out of range."]}) from None
+        return super().filter(qs, value)
+
+
 class ActivityFilter(django_filters.FilterSet):
     deal = IdFilter(field_name="deal_id")
     account = IdFilter(field_name="account_id")
     author = IdFilter(field_name="author_id")
     kind = django_filters.ChoiceFilter(choices=ActivityKind.choices)
-    occurred_after = django_filters.IsoDateTimeFilter(field_name="occurred_at", lookup_expr="gte")
-    occurred_before = django_filters.IsoDateTimeFilter(field_name="occurred_at", lookup_expr="lt")
+    occurred_after = UtcDateTimeFilter(field_name="occurred_at", lookup_expr="gte")
+    occurred_before = UtcDateTimeFilter(field_name="occurred_at", lookup_expr="lt")
 
