@@ -19,9 +19,9 @@ def test_tasks_run_in_process_without_a_broker_setting():
     assert settings.CELERY_TASK_ALWAYS_EAGER is (not os.environ.get("REDIS_URL"))
 
 
-def test_purge_task_removes_old_deleted_deals(rep, pipeline, settings):
+def test_purge_task_removes_old_deleted_deals(rep, pipeline, settings, monkeypatch):
     settings.CELERY_TASK_ALWAYS_EAGER = True
-    app.conf.task_always_eager = True
+    monkeypatch.setitem(app.conf, "task_always_eager", True)
     deal = DealFactory(owner=rep, pipeline=pipeline)
     deal_delete(deal=deal, by=rep)
     Deal.objects.filter(pk=deal.pk).update(deleted_at=timezone.now() - datetime.timedelta(days=40))

@@ -4,7 +4,8 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from pipeline.models import Account, StageKind
+from pipeline.models import Account, Deal, StageKind
+from pipeline.signals import deals_changed
 from quotas.models import Territory
 from salesmgr.errors import PermissionDenied
 from salesmgr.models import User
@@ -38,10 +39,17 @@ def account_update(*, account: Account, by: User, owner: User | None = None, **f
         if not may_act_for(actor=by, owner_id=owner.pk):
             raise PermissionDenied("You can only give accounts to people in your team.")
         account.owner = owner
+    old_territory_id = account.territory_id
     for field, value in fields.items():
         setattr(account, field, value)
     account.full_clean()
-    account.save()
+    with transaction.atomic():
+        account.save()
+        if account.territory_id != old_territory_id:
+            # The account's deals now count in another territory's figures.
+            deal_ids = list(account.deals.values_list("pk", flat=True))
+            left = [old_territory_id] if old_territory_id else []
+            transaction.on_commit(lambda: deals_changed.send(sender=Deal, deal_ids=deal_ids, territory_ids=left))
     return account
 
 

@@ -256,3 +256,24 @@ def test_history_records_who_changed_the_deal(deal, rep, manager):
     latest = Deal.history.filter(id=deal.pk).order_by("-history_date", "-history_id").first()
     assert latest.history_user == manager
     assert latest.name == "Bigger deal"
+
+
+def test_moving_an_account_to_another_territory_rings_for_its_deals(
+    deal, rep, admin, django_capture_on_commit_callbacks
+):
+    from pipeline.services import account_update
+    from quotas.models import Territory
+
+    received = []
+
+    def listener(sender, deal_ids, territory_ids=(), **kwargs):
+        received.append((list(deal_ids), list(territory_ids)))
+
+    north = Territory.objects.create(name="North")
+    deals_changed.connect(listener)
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            account_update(account=deal.account, by=admin, territory=north)
+    finally:
+        deals_changed.disconnect(listener)
+    assert received == [([deal.pk], [])]
