@@ -102,6 +102,64 @@ def deal_history(deal: Deal):
     return Deal.history.filter(id=deal.pk).select_related("history_user").order_by("-history_date", "-history_id")
 
 
+# Fields whose changes a deal's history reports.
+HISTORY_FIELDS = (
+    "name",
+    "account_id",
+    "owner_id",
+    "stage_id",
+    "status",
+    "amount",
+    "currency",
+    "expected_close_date",
+    "forecast_category",
+    "closed_at",
+    "lost_reason_id",
+    "deleted_at",
+)
+
+
+def _as_text(value):
+    return None if value is None else str(value)
+
+
+def history_entries(records) -> list[dict]:
+    """Turn a deal's historical rows (oldest first) into who-changed-what entries."""
+    entries = []
+    previous = None
+    for record in records:
+        if previous is None:
+            changes = [
+                {"field": f.removesuffix("_id"), "old": None, "new": _as_text(getattr(record, f))}
+                for f in HISTORY_FIELDS
+                if getattr(record, f) is not None
+            ]
+        else:
+            changes = [
+                {
+                    "field": f.removesuffix("_id"),
+                    "old": _as_text(getattr(previous, f)),
+                    "new": _as_text(getattr(record, f)),
+                }
+                for f in HISTORY_FIELDS
+                if getattr(previous, f) != getattr(record, f)
+            ]
+        kind = {"+": "created", "-": "deleted"}.get(record.history_type, "changed")
+        if changes or kind != "changed":
+            user = record.history_user
+            entries.append(
+                {
+                    "at": record.history_date,
+                    "by": record.history_user_id,
+                    "by_name": user.display_name if user else None,
+                    "kind": kind,
+                    "changes": changes,
+                }
+            )
+        previous = record
+    return entries
+
+
 def deal_as_of(deal_id: int, when: datetime.datetime):
     """The deal as it stood at ``when`` (its latest recorded version by then), or None.
 

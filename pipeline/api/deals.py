@@ -24,6 +24,7 @@ from pipeline.selectors import (
     deal_history,
     deal_transitions,
     deals_visible_to,
+    history_entries,
     lost_reasons_visible_to,
     pipelines_visible_to,
     products_visible_to,
@@ -51,22 +52,6 @@ from salesmgr.api.base import (
     require_json_types,
 )
 from salesmgr.selectors import users_visible_to
-
-# Fields whose changes the history endpoint reports.
-HISTORY_FIELDS = (
-    "name",
-    "account_id",
-    "owner_id",
-    "stage_id",
-    "status",
-    "amount",
-    "currency",
-    "expected_close_date",
-    "forecast_category",
-    "closed_at",
-    "lost_reason_id",
-    "deleted_at",
-)
 
 
 def etag_of(deal: Deal) -> str:
@@ -213,47 +198,6 @@ class HistoryEntrySerializer(serializers.Serializer):
     by_name = serializers.CharField(allow_null=True)
     kind = serializers.ChoiceField(choices=["created", "changed", "deleted"])
     changes = FieldChangeSerializer(many=True)
-
-
-def _as_text(value):
-    return None if value is None else str(value)
-
-
-def history_entries(records) -> list[dict]:
-    """Turn a deal's historical rows (oldest first) into who-changed-what entries."""
-    entries = []
-    previous = None
-    for record in records:
-        if previous is None:
-            changes = [
-                {"field": f.removesuffix("_id"), "old": None, "new": _as_text(getattr(record, f))}
-                for f in HISTORY_FIELDS
-                if getattr(record, f) is not None
-            ]
-        else:
-            changes = [
-                {
-                    "field": f.removesuffix("_id"),
-                    "old": _as_text(getattr(previous, f)),
-                    "new": _as_text(getattr(record, f)),
-                }
-                for f in HISTORY_FIELDS
-                if getattr(previous, f) != getattr(record, f)
-            ]
-        kind = {"+": "created", "-": "deleted"}.get(record.history_type, "changed")
-        if changes or kind != "changed":
-            user = record.history_user
-            entries.append(
-                {
-                    "at": record.history_date,
-                    "by": record.history_user_id,
-                    "by_name": user.display_name if user else None,
-                    "kind": kind,
-                    "changes": changes,
-                }
-            )
-        previous = record
-    return entries
 
 
 VERSION_HEADER = OpenApiParameter(

@@ -14,7 +14,6 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from pipeline.api.deals import history_entries
 from pipeline.filters import DealFilter
 from pipeline.forms import ActivityForm, DealCreateForm, DealEditForm, attach_service_errors
 from pipeline.models import Account, Deal, ForecastCategory, LostReason, StageKind
@@ -25,6 +24,7 @@ from pipeline.selectors import (
     deal_history,
     deal_transitions,
     deals_visible_to,
+    history_entries,
     stages_visible_to,
 )
 from pipeline.services import deal_create, deal_reassign, deal_update
