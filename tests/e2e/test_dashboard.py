@@ -111,7 +111,12 @@ def test_a_manager_sees_every_chart_of_the_dashboard_drawn(team, login, screensh
     screenshot("dashboard")
 
 
-def test_refresh_polls_until_done_and_redraws_the_figures(team, login):
+def test_refresh_polls_until_done_and_redraws_the_figures(team, login, monkeypatch):
+    # The page is under test here, not the broker: the refresh task runs in the server's
+    # process (tests/reports/test_worker.py covers a real worker over Redis).
+    from salesmgr.celery import app
+
+    monkeypatch.setitem(app.conf, "task_always_eager", True)
     page = login(team)
     page.goto("/dashboard/")
     page.wait_for_function("() => document.querySelector('#chart-forecast svg.main-svg')")
