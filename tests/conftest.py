@@ -91,3 +91,34 @@ def client_for():
         return client
 
     return make
+
+
+def run_together(count: int, action) -> list:
+    """Run ``action()`` in ``count`` threads released at the same instant; return what each gave.
+
+    An exception counts as the outcome. Each thread closes its own database
+    connection, so the writers really are concurrent sessions.
+    """
+    import threading
+
+    barrier = threading.Barrier(count)
+    outcomes = []
+    lock = threading.Lock()
+
+    def run():
+        try:
+            barrier.wait()
+            outcome = action()
+        except Exception as exc:  # noqa: BLE001 - the caller judges every outcome
+            outcome = exc
+        finally:
+            connection.close()
+        with lock:
+            outcomes.append(outcome)
+
+    threads = [threading.Thread(target=run) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    return outcomes

@@ -1,14 +1,12 @@
 """Twenty API clients race on one deal over PostgreSQL: one wins, the rest get 409."""
 
-import threading
 from decimal import Decimal
 
 import pytest
-from django.db import connection
 from rest_framework.test import APIClient
 
 from pipeline.models import Deal
-from tests.conftest import need_postgres
+from tests.conftest import need_postgres, run_together
 from tests.factories import DealFactory, PipelineFactory, UserFactory
 
 CLIENTS = 20
@@ -16,27 +14,13 @@ CLIENTS = 20
 
 def _race(owner, request):
     """Send ``request(client)`` from CLIENTS threads released together; return the status codes."""
-    barrier = threading.Barrier(CLIENTS)
-    codes = []
-    lock = threading.Lock()
 
-    def run():
+    def attempt():
         client = APIClient()
         client.force_authenticate(owner)
-        try:
-            barrier.wait()
-            code = request(client).status_code
-        finally:
-            connection.close()
-        with lock:
-            codes.append(code)
+        return request(client).status_code
 
-    threads = [threading.Thread(target=run) for _ in range(CLIENTS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    return sorted(codes)
+    return sorted(run_together(CLIENTS, attempt), key=str)
 
 
 @pytest.fixture

@@ -1,46 +1,29 @@
 """Concurrent writers on PostgreSQL: row locks and versions keep every write whole."""
 
-import threading
 from decimal import Decimal
 
 import pytest
-from django.db import connection
 
 from pipeline.models import Deal
 from pipeline.services import deal_move, deal_update
 from salesmgr.errors import ConflictError
-from tests.conftest import need_postgres
+from tests.conftest import need_postgres, run_together
 from tests.factories import DealFactory, PipelineFactory, UserFactory
 
 WRITERS = 20
 
 
 def _race(action):
-    """Run ``action`` in WRITERS threads released at once; returns their outcomes."""
-    barrier = threading.Barrier(WRITERS)
-    outcomes = []
-    lock = threading.Lock()
+    """Run ``action`` in WRITERS threads at once: "ok", "conflict", or the unexpected error."""
 
-    def run():
+    def attempt():
         try:
-            barrier.wait()
             action()
-            result = "ok"
         except ConflictError:
-            result = "conflict"
-        except Exception as exc:  # noqa: BLE001 - any other outcome fails the test below
-            result = repr(exc)
-        finally:
-            connection.close()
-        with lock:
-            outcomes.append(result)
+            return "conflict"
+        return "ok"
 
-    threads = [threading.Thread(target=run) for _ in range(WRITERS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    return outcomes
+    return [o if isinstance(o, str) else repr(o) for o in run_together(WRITERS, attempt)]
 
 
 @pytest.fixture
