@@ -1,0 +1,72 @@
+"""The cache as a helper that never breaks a request: when Redis is down it misses.
+
+Everything kept in the cache can be recomputed or is a convenience (a burst
+lock, a throttle counter, a computed figure). A connection failure is logged
+and answered as a miss, so a write that has committed still answers 2xx and a
+page still renders from the database.
+"""
+
+import logging
+from typing import Any
+
+from django.core.cache import cache
+
+logger = logging.getLogger(__name__)
+
+# What a cache backend raises when its server is unreachable: redis-py's
+# errors derive from ConnectionError/TimeoutError, and OSError covers sockets.
+CACHE_ERRORS = (ConnectionError, TimeoutError, OSError)
+
+try:  # redis-py is installed with the project, but the cache may be another backend
+    from redis.exceptions import RedisError
+except ImportError:  # pragma: no cover
+    pass
+else:
+    CACHE_ERRORS = (*CACHE_ERRORS, RedisError)
+
+
+def _unavailable(action: str, key: str, exc: Exception) -> None:
+    logger.warning("cache unavailable (%s %s): %s", action, key, exc)
+
+
+def cache_get(key: str, default: Any = None) -> Any:
+    """The cached value, or ``default`` when it is missing or the cache is unreachable."""
+    try:
+        return cache.get(key, default)
+    except CACHE_ERRORS as exc:
+        _unavailable("get", key, exc)
+        return default
+
+
+def cache_set(key: str, value: Any, timeout: float | None) -> bool:
+    """Store a value; False when the cache is unreachable."""
+    try:
+        cache.set(key, value, timeout)
+    except CACHE_ERRORS as exc:
+        _unavailable("set", key, exc)
+        return False
+    return True
+
+
+def cache_add(key: str, value: Any, timeout: float | None) -> bool | None:
+    """Store a value only if the key is free: True if stored, False if taken, None if unreachable."""
+    try:
+        return cache.add(key, value, timeout)
+    except CACHE_ERRORS as exc:
+        _unavailable("add", key, exc)
+        return None
+
+
+def cache_incr(key: str, timeout: float | None) -> int | None:
+    """Count up a key (starting at 1 with ``timeout``); None when the cache is unreachable."""
+    try:
+        if cache.add(key, 1, timeout):
+            return 1
+        try:
+            return cache.incr(key)
+        except ValueError:  # expired between add and incr
+            cache.set(key, 1, timeout)
+            return 1
+    except CACHE_ERRORS as exc:
+        _unavailable("incr", key, exc)
+        return None
