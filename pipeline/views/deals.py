@@ -7,7 +7,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.http import HttpRequest, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -43,7 +43,21 @@ SORTS = {
     "close": ("expected_close_date", "id"),
     "created": ("created_at", "id"),
 }
-DEFAULT_SORT = "close"
+SORTABLE_COLUMNS = (
+    ("name", "Deal"),
+    ("account", "Account"),
+    ("owner", "Owner"),
+    ("stage", "Stage"),
+    ("amount", "Amount"),
+    ("close", "Expected close"),
+)
+# Unsorted, the table is a rep's to-do list: open deals soonest (or most overdue) close first,
+# then what closed in the period, latest first (only closed deals have a closing time).
+DEFAULT_ORDER = (
+    F("closed_at").desc(nulls_first=True),
+    "expected_close_date",
+    "id",
+)
 LIST_FILTERS = (
     "stage",
     "status",
@@ -74,13 +88,40 @@ def _list_deals(request: HttpRequest):
     return pick, deals, filters, search
 
 
-def _sort(request: HttpRequest) -> tuple[str, bool]:
-    raw = request.GET.get("sort", DEFAULT_SORT)
-    descending = raw.startswith("-")
-    key = raw.lstrip("-")
+def _sort(request: HttpRequest) -> tuple[str | None, bool]:
+    """The column the table is sorted by and whether descending; no column means the default order."""
+    raw = request.GET.get("sort", "")
+    key = raw.removeprefix("-")
     if key not in SORTS:
-        return DEFAULT_SORT, False
-    return key, descending
+        return None, False
+    return key, raw.startswith("-")
+
+
+def _ordering(sort: str | None, descending: bool) -> tuple:
+    if sort is None:
+        return DEFAULT_ORDER
+    return tuple(f"-{field}" if descending else field for field in SORTS[sort])
+
+
+def _headers(request: HttpRequest, sort: str | None, descending: bool) -> list[dict]:
+    """The sortable headers; a sorted one links to the other direction, any other to ascending."""
+    base_query = query_without(request, "sort", "page")
+    headers = []
+    for key, label in SORTABLE_COLUMNS:
+        is_sorted = key == sort
+        links_descending = is_sorted and not descending
+        target = f"-{key}" if links_descending else key
+        headers.append(
+            {
+                "key": key,
+                "label": label,
+                "sorted": is_sorted,
+                "descending": is_sorted and descending,
+                "links_descending": links_descending,
+                "query": f"{base_query}&sort={target}" if base_query else f"sort={target}",
+            }
+        )
+    return headers
 
 
 @login_required
@@ -88,36 +129,16 @@ def _sort(request: HttpRequest) -> tuple[str, bool]:
 def deal_list(request):
     pick, deals, filters, search = _list_deals(request)
     sort, descending = _sort(request)
-    ordering = [f"-{field}" if descending else field for field in SORTS[sort]]
     # The page's ids are sorted on the deal table alone; only those 50 rows are then joined.
-    page = paginate(deals.order_by(*ordering).values_list("pk", flat=True), request)
+    ordered = deals.order_by(*_ordering(sort, descending))
+    page = paginate(ordered.values_list("pk", flat=True), request)
     rows = Deal.objects.select_related("account", "owner", "stage", "pipeline").in_bulk(page.rows)
     page.rows = [rows[pk] for pk in page.rows]
     options = picker_options(request, pick)
-    base_query = query_without(request, "sort", "page")
-    columns = [
-        ("name", "Deal"),
-        ("account", "Account"),
-        ("owner", "Owner"),
-        ("stage", "Stage"),
-        ("amount", "Amount"),
-        ("close", "Expected close"),
-    ]
-    headers = [
-        {
-            "key": key,
-            "label": label,
-            "sorted": key == sort,
-            "descending": key == sort and descending,
-            "query": f"{base_query}&sort={'' if key == sort and not descending else '-' if key == sort else ''}{key}".lstrip(
-                "&"
-            ),
-        }
-        for key, label in columns
-    ]
     context = {
         "page": page,
-        "headers": headers,
+        "headers": _headers(request, sort, descending),
+        "default_order": sort is None,
         "filters": filters,
         "search": search,
         "stages": stages_visible_to(request.user)
@@ -127,7 +148,7 @@ def deal_list(request):
         "forecast_categories": ForecastCategory.choices,
         "scope_label": scope_label(pick, options),
         "page_query": query_without(request, "page"),
-        "export_query": query_without(request, "page", "sort"),
+        "export_query": query_without(request, "page"),
         **options,
     }
     return render(request, "pipeline/deal_list.html", context)
@@ -180,8 +201,9 @@ def _cell(value) -> str:
 @login_required
 @require_GET
 def deal_export(request):
-    """The filtered list as CSV, every row (not just one page), streamed from one query."""
+    """The list as CSV in the table's order and filters, every row (not just one page), streamed from one query."""
     _, deals, _, _ = _list_deals(request)
+    deals = deals.order_by(*_ordering(*_sort(request)))
     writer = csv.writer(_Echo())
     status_names = dict(StageKind.choices)
     forecast_names = dict(ForecastCategory.choices)

@@ -1,0 +1,166 @@
+"""The pages reps and managers live in: the deals table's order and export, the deal page's move, one filter bar."""
+
+import csv
+import datetime
+import io
+import re
+from decimal import Decimal
+from html import unescape
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from pipeline.services import deal_move
+from tests.factories import DealFactory, LostReasonFactory
+
+
+def _signed_in(client, user):
+    client.force_login(user)
+    return client
+
+
+def _days(n: int) -> datetime.date:
+    return timezone.localdate() + datetime.timedelta(days=n)
+
+
+def _header(body: str, label: str) -> str:
+    """The ``<th>`` of one column of the deals table."""
+    for cell in re.findall(r"<th scope=\"col\".*?</th>", body, flags=re.S):
+        if f">{label}<" in cell:
+            return cell
+    raise AssertionError(f"no header {label!r}")
+
+
+def _link(cell: str) -> str:
+    return unescape(re.search(r'href="\?([^"]*)"', cell).group(1))
+
+
+def _names_in_order(body: str, names: list[str]) -> list[str]:
+    return sorted(names, key=body.index)
+
+
+# The deals table: sorting
+
+
+@pytest.mark.parametrize("key", ["name", "account", "owner", "stage", "amount", "close"])
+def test_every_sorted_column_links_to_the_other_direction(client, rep, pipeline, key):
+    DealFactory(owner=rep, pipeline=pipeline)
+    client = _signed_in(client, rep)
+    label = {
+        "name": "Deal",
+        "account": "Account",
+        "owner": "Owner",
+        "stage": "Stage",
+        "amount": "Amount",
+        "close": "Expected close",
+    }[key]
+
+    unsorted = _header(client.get(reverse("deal-list")).content.decode(), label)
+    assert "aria-sort" not in unsorted
+    assert _link(unsorted) == f"sort={key}"
+    assert ", sort ascending<" in unsorted
+
+    ascending = _header(client.get(reverse("deal-list"), {"sort": key}).content.decode(), label)
+    assert 'aria-sort="ascending"' in ascending
+    assert "▲" in ascending
+    assert _link(ascending) == f"sort=-{key}"
+    assert ", sort descending<" in ascending
+
+    descending = _header(
+        client.get(reverse("deal-list"), {"sort": f"-{key}"}).content.decode(), label
+    )
+    assert 'aria-sort="descending"' in descending
+    assert "▼" in descending
+    assert _link(descending) == f"sort={key}"
+    assert ", sort ascending<" in descending
+
+
+def test_sort_links_keep_the_filters_and_drop_the_page(client, rep, pipeline):
+    DealFactory(owner=rep, pipeline=pipeline)
+    body = (
+        _signed_in(client, rep)
+        .get(reverse("deal-list"), {"sort": "amount", "q": "acme", "page": "2"})
+        .content.decode()
+    )
+    link = _link(_header(body, "Amount"))
+    assert "q=acme" in link and "sort=-amount" in link and "page" not in link
+
+
+def test_default_order_is_open_deals_by_close_date_then_closed_ones_latest_first(
+    client, rep, pipeline, stages
+):
+    later = DealFactory(owner=rep, pipeline=pipeline, name="Open later", expected_close_date=_days(40))
+    DealFactory(owner=rep, pipeline=pipeline, name="Open soon", expected_close_date=_days(5))
+    DealFactory(owner=rep, pipeline=pipeline, name="Open overdue", expected_close_date=_days(-3))
+    won_long_ago = DealFactory(
+        owner=rep, pipeline=pipeline, name="Won first", expected_close_date=_days(-400)
+    )
+    deal_move(deal=won_long_ago, to_stage=stages["Won"], by=rep, expected_version=1)
+    lost_lately = DealFactory(
+        owner=rep, pipeline=pipeline, name="Lost second", expected_close_date=_days(-500)
+    )
+    deal_move(
+        deal=lost_lately,
+        to_stage=stages["Lost"],
+        by=rep,
+        expected_version=1,
+        lost_reason=LostReasonFactory(name="Price"),
+    )
+    assert later.pk
+
+    body = _signed_in(client, rep).get(reverse("deal-list")).content.decode()
+
+    names = ["Open later", "Open soon", "Open overdue", "Won first", "Lost second"]
+    assert _names_in_order(body, names) == [
+        "Open overdue",
+        "Open soon",
+        "Open later",
+        "Lost second",
+        "Won first",
+    ]
+    assert "Open deals come first, soonest expected close first" in body
+
+
+# The deals table: the export
+
+
+def _export(client, **params) -> list[list[str]]:
+    response = client.get(reverse("deal-export"), params)
+    assert response.status_code == 200
+    return list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+
+
+def test_export_link_carries_the_sort_and_the_filters(client, rep, pipeline):
+    DealFactory(owner=rep, pipeline=pipeline)
+    body = (
+        _signed_in(client, rep)
+        .get(reverse("deal-list"), {"sort": "-amount", "amount_min": "10", "page": "1"})
+        .content.decode()
+    )
+    href = unescape(re.search(r'href="(/deals/export\.csv[^"]*)"', body).group(1))
+    assert "sort=-amount" in href and "amount_min=10" in href and "page" not in href
+
+
+def test_export_follows_the_tables_sort_and_filters(client, rep, pipeline, stages):
+    for name, amount, days in [("Small", "100", 3), ("Big", "900", 30), ("Middle", "500", 10)]:
+        DealFactory(
+            owner=rep,
+            pipeline=pipeline,
+            name=name,
+            amount=Decimal(amount),
+            expected_close_date=_days(days),
+        )
+    DealFactory(owner=rep, pipeline=pipeline, name="Tiny", amount=Decimal("5"))
+    client = _signed_in(client, rep)
+
+    by_amount = _export(client, sort="-amount", amount_min="50")
+    assert [row[1] for row in by_amount[1:]] == ["Big", "Middle", "Small"]
+    by_name = _export(client, sort="name", amount_min="50")
+    assert [row[1] for row in by_name[1:]] == ["Big", "Middle", "Small"]
+    by_name_down = _export(client, sort="-name", amount_min="50")
+    assert [row[1] for row in by_name_down[1:]] == ["Small", "Middle", "Big"]
+    default = _export(client, amount_min="50")
+    assert [row[1] for row in default[1:]] == ["Small", "Middle", "Big"]
+    searched = _export(client, sort="-amount", q="i")
+    assert [row[1] for row in searched[1:]] == ["Big", "Middle", "Tiny"]
