@@ -16,15 +16,24 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from pipeline.filters import DealFilter
 from pipeline.forms import ActivityForm, DealCreateForm, DealEditForm, attach_service_errors
-from pipeline.models import Account, Deal, ForecastCategory, LostReason, StageKind
+from pipeline.models import Account, Deal, ForecastCategory, LostReason, Stage, StageKind
 from pipeline.picker import picked, picker_options, scope_label
-from pipeline.queries import deals_in_period, export_rows, lookup_names, stage_stays, timeline
+from pipeline.queries import (
+    board_stages,
+    deals_in_period,
+    export_rows,
+    lookup_names,
+    move_options_html,
+    stage_stays,
+    timeline,
+)
 from pipeline.selectors import (
     activities_visible_to,
     deal_history,
     deal_transitions,
     deals_visible_to,
     history_entries,
+    lost_reasons_visible_to,
     stages_visible_to,
 )
 from pipeline.services import deal_create, deal_reassign, deal_update
@@ -357,7 +366,7 @@ def _field_label(field: str) -> str:
     )
 
 
-def _readable_history(deal) -> list[dict]:
+def _readable_history(deal, stages: list[Stage]) -> list[dict]:
     """Who changed what, newest first, with names instead of ids."""
     records = list(deal_history(deal)[: HISTORY_SHOWN + 1])
     truncated = len(records) > HISTORY_SHOWN
@@ -374,7 +383,7 @@ def _readable_history(deal) -> list[dict]:
         "account": lookup_names(Account, ids["account"]),
         "owner": lookup_names(User, ids["owner"], field="display_name"),
         "lost_reason": lookup_names(LostReason, ids["lost_reason"]),
-        "stage": {stage.pk: stage.name for stage in deal.pipeline.stages.all()},
+        "stage": {stage.pk: stage.name for stage in stages},
         "status": dict(StageKind.choices),
         "forecast_category": dict(ForecastCategory.choices),
     }
@@ -394,11 +403,15 @@ def _readable_history(deal) -> list[dict]:
 def deal_page_context(
     request: HttpRequest, deal, activity_form: ActivityForm | None = None
 ) -> dict:
+    stages = board_stages(deal.pipeline)
+    current = next(stage for stage in stages if stage.pk == deal.stage_id)
     return {
         "deal": deal,
+        "move_options": move_options_html(stages, current),
+        "lost_reasons": list(lost_reasons_visible_to(request.user).filter(is_active=True)),
         "line_items": list(deal.line_items.select_related("product")),
         "stays": stage_stays(list(deal_transitions(deal)), timezone.now()),
-        "history": _readable_history(deal),
+        "history": _readable_history(deal, stages),
         "activities": timeline(activities_visible_to(request.user).filter(deal=deal)),
         "activity_form": activity_form or ActivityForm(),
         "activity_url": reverse("deal-activity", args=[deal.pk]),

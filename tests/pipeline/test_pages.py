@@ -164,3 +164,88 @@ def test_export_follows_the_tables_sort_and_filters(client, rep, pipeline, stage
     assert [row[1] for row in default[1:]] == ["Small", "Middle", "Big"]
     searched = _export(client, sort="-amount", q="i")
     assert [row[1] for row in searched[1:]] == ["Big", "Middle", "Tiny"]
+
+
+# The deal page: "Move to stage"
+
+
+def _move_form(body: str) -> str:
+    return re.search(r"<form class=\"move-form\".*?</form>", body, flags=re.S).group(0)
+
+
+def test_deal_page_offers_every_other_stage_and_the_lost_reasons(client, rep, pipeline, stages):
+    deal = DealFactory(owner=rep, pipeline=pipeline, name="Acme renewal")
+    LostReasonFactory(name="Went with a competitor")
+    LostReasonFactory(name="Retired reason", is_active=False)
+
+    form = _move_form(_signed_in(client, rep).get(reverse("deal-detail", args=[deal.pk])).content.decode())
+
+    assert f'action="{reverse("deal-move", args=[deal.pk])}"' in form
+    assert 'name="version" value="1"' in form
+    assert f'name="next" value="{reverse("deal-detail", args=[deal.pk])}"' in form
+    offered = re.findall(r'<option value="\d+" data-kind="(\w+)"[^>]*>([^<]+)</option>', form)
+    assert [name for _, name in offered] == [
+        name for name in stages if name != "Qualification"
+    ]
+    assert ("lost", "Lost") in offered
+    assert re.search(r'<option value="\d+" data-kind="open" selected>Discovery</option>', form)
+    assert "Went with a competitor" in form and "Retired reason" not in form
+
+
+def _move_from_the_deal_page(client, deal, stage, version, **extra):
+    data = {
+        "stage": stage.pk,
+        "version": version,
+        "next": reverse("deal-detail", args=[deal.pk]),
+        **extra,
+    }
+    return client.post(reverse("deal-move", args=[deal.pk]), data, follow=True)
+
+
+def test_deal_page_moves_the_deal_and_comes_back_to_it(client, rep, pipeline, stages):
+    deal = DealFactory(owner=rep, pipeline=pipeline, name="Acme renewal")
+
+    response = _move_from_the_deal_page(_signed_in(client, rep), deal, stages["Discovery"], 1)
+
+    assert response.redirect_chain == [(reverse("deal-detail", args=[deal.pk]), 302)]
+    body = response.content.decode()
+    assert "Moved “Acme renewal” to Discovery." in body
+    assert 'name="version" value="2"' in _move_form(body)
+    deal.refresh_from_db()
+    assert (deal.stage_id, deal.version) == (stages["Discovery"].pk, 2)
+
+
+def test_deal_page_move_to_lost_requires_a_reason(client, rep, pipeline, stages):
+    deal = DealFactory(owner=rep, pipeline=pipeline, name="Acme renewal")
+    reason = LostReasonFactory(name="Price")
+    client = _signed_in(client, rep)
+
+    asked = _move_from_the_deal_page(client, deal, stages["Lost"], 1, lost_reason="")
+    body = asked.content.decode()
+    assert asked.status_code == 200
+    assert "Why was “Acme renewal” lost?" in body
+    assert f'name="next" value="{reverse("deal-detail", args=[deal.pk])}"' in body
+    deal.refresh_from_db()
+    assert deal.status == "open"
+
+    moved = _move_from_the_deal_page(client, deal, stages["Lost"], 1, lost_reason=reason.pk)
+    assert "Moved “Acme renewal” to Lost." in moved.content.decode()
+    deal.refresh_from_db()
+    assert (deal.status, deal.lost_reason_id) == ("lost", reason.pk)
+
+
+def test_deal_page_move_with_a_stale_version_says_so_and_reloads_the_deal(
+    client, rep, pipeline, stages
+):
+    deal = DealFactory(owner=rep, pipeline=pipeline, name="Acme renewal")
+    client = _signed_in(client, rep)
+    deal_move(deal=deal, to_stage=stages["Discovery"], by=rep, expected_version=1)
+
+    response = _move_from_the_deal_page(client, deal, stages["Proposal"], 1)
+
+    assert response.redirect_chain == [(reverse("deal-detail", args=[deal.pk]), 302)]
+    body = response.content.decode()
+    assert "This deal was changed by someone else — reloaded." in body
+    assert 'name="version" value="2"' in _move_form(body)
+    deal.refresh_from_db()
+    assert (deal.stage_id, deal.version) == (stages["Discovery"].pk, 2)
