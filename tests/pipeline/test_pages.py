@@ -249,3 +249,17 @@ def test_deal_page_move_with_a_stale_version_says_so_and_reloads_the_deal(
     assert 'name="version" value="2"' in _move_form(body)
     deal.refresh_from_db()
     assert (deal.stage_id, deal.version) == (stages["Discovery"].pk, 2)
+
+
+# The board
+
+
+def test_board_cards_are_compact_with_the_move_control_behind_a_button(client, rep, pipeline):
+    deal = DealFactory(owner=rep, pipeline=pipeline, name="Acme renewal")
+    body = _signed_in(client, rep).get(reverse("board")).content.decode()
+    card = re.search(rf'<article class="card[^"]*" id="deal-{deal.pk}".*?</article>', body, re.S)
+    card = card.group(0)
+    for shown in ("Acme renewal", deal.account.name, "USD 1,000", "Riley Rep", "0 days"):
+        assert shown in card
+    assert re.search(r'<details class="card__move">\s*<summary>Move<', card)
+    assert card.index("<summary>") < card.index(f'id="move-{deal.pk}"')
