@@ -32,6 +32,8 @@ from salesmgr.errors import ConflictError, PermissionDenied
 
 CARDS_PER_COLUMN = 25
 BOARD_FILTERS = ("close_after", "close_before")
+# What the filter bar shows as its own fields; any other parameter rides along hidden.
+BAR_FIELDS = ("pipeline", *BOARD_FILTERS)
 CONFLICT_MESSAGE = "This deal was changed by someone else — reloaded."
 LOST_REASON_MESSAGE = "Say why the deal was lost."
 SESSION_PIPELINE = "board_pipeline"
@@ -92,13 +94,19 @@ def board(request):
     pick = picked(request)
     pipelines = list(pipelines_visible_to(request.user).filter(is_active=True))
     pipeline = _board_pipeline(request, pick, pipelines)
+    options = picker_options(request, pick)
     context = {
         "pipelines": pipelines,
         "pipeline": pipeline,
         "picked": pick,
         "filter_query": query_without(request, "offset", "page"),
         "next_url": request.get_full_path(),
-        **picker_options(request, pick),
+        **options,
+        "bar_hidden": [
+            (name, value)
+            for name, value in options["picker"]["hidden"]
+            if name not in BAR_FIELDS
+        ],
     }
     if pipeline is not None:
         stages = board_stages(pipeline)

@@ -76,6 +76,8 @@ LIST_FILTERS = (
     "amount_min",
     "amount_max",
 )
+# What the filter bar shows as its own fields; any other parameter (the sort) rides along hidden.
+BAR_FIELDS = (*LIST_FILTERS, "q")
 HISTORY_SHOWN = 100
 EDIT_CONFLICT_MESSAGE = (
     "This deal was changed by someone else while you were editing it, so your changes were not saved. "
@@ -156,6 +158,11 @@ def deal_list(request):
         "statuses": StageKind.choices,
         "forecast_categories": ForecastCategory.choices,
         "scope_label": scope_label(pick, options),
+        "bar_hidden": [
+            (name, value)
+            for name, value in options["picker"]["hidden"]
+            if name not in BAR_FIELDS
+        ],
         "page_query": query_without(request, "page"),
         "export_query": query_without(request, "page"),
         **options,

@@ -263,3 +263,73 @@ def test_board_cards_are_compact_with_the_move_control_behind_a_button(client, r
         assert shown in card
     assert re.search(r'<details class="card__move">\s*<summary>Move<', card)
     assert card.index("<summary>") < card.index(f'id="move-{deal.pk}"')
+
+
+# One filter bar
+
+
+def _forms(body: str) -> list[str]:
+    return re.findall(r"<form\b.*?</form>", body, flags=re.S)
+
+
+def _filter_bar(body: str) -> str:
+    """The page's only GET form (the header's log-out and the cards' moves are POST forms)."""
+    bars = [form for form in _forms(body) if 'method="get"' in form.split(">", 1)[0]]
+    assert len(bars) == 1
+    return bars[0]
+
+
+@pytest.mark.parametrize("page", ["board", "deal-list"])
+def test_board_and_deal_list_have_one_filter_bar_with_one_date_range_and_one_button(
+    client, manager, pipeline, page
+):
+    body = _signed_in(client, manager).get(reverse(page)).content.decode()
+    bar = _filter_bar(body)
+
+    assert len(re.findall(r"<button\b", bar)) == 1
+    assert re.search(r'<button type="submit"[^>]*>Apply</button>', bar)
+    assert len(re.findall(r'type="date"', bar)) == 2
+    for name in ("scope", "scope_id", "period", "close_after", "close_before"):
+        assert f'name="{name}"' in bar
+    assert 'name="start"' not in bar and 'name="end"' not in bar
+    assert 'aria-label="Scope and period"' not in body
+
+
+def test_deal_list_bar_keeps_the_sort_and_shows_each_filter_once(client, manager, pipeline):
+    body = (
+        _signed_in(client, manager)
+        .get(reverse("deal-list"), {"sort": "-amount", "q": "acme", "amount_min": "5"})
+        .content.decode()
+    )
+    bar = _filter_bar(body)
+    assert '<input type="hidden" name="sort" value="-amount">' in bar
+    assert bar.count('name="q"') == 1 and bar.count('name="amount_min"') == 1
+    assert 'name="q" value="acme"' in bar
+
+
+def test_the_one_bar_drives_the_picker_and_is_remembered(client, manager, rep, rep2, pipeline):
+    DealFactory(owner=rep, pipeline=pipeline, name="Riley deal")
+    DealFactory(owner=rep2, pipeline=pipeline, name="Robin deal")
+    client = _signed_in(client, manager)
+
+    client.get(
+        reverse("board"),
+        {"pipeline": pipeline.pk, "scope": "rep", "scope_id": rep2.pk, "period": "30d"},
+    )
+
+    body = client.get(reverse("deal-list")).content.decode()
+    assert "Robin deal" in body and "Riley deal" not in body
+    bar = _filter_bar(body)
+    assert re.search(r'<option value="30d" selected>Last 30 days</option>', bar)
+    assert re.search(rf'<option value="{rep2.pk}" data-kind="rep" selected>', bar)
+
+
+def test_a_custom_period_from_the_dashboard_is_kept_by_the_bar(client, manager, pipeline):
+    client = _signed_in(client, manager)
+    client.get(reverse("deal-list"), {"period": "custom", "start": "2026-01-01", "end": "2026-03-31"})
+
+    bar = _filter_bar(client.get(reverse("board")).content.decode())
+
+    assert re.search(r'<option value="custom" selected>1 Jan 2026 – 31 Mar 2026</option>', bar)
+    assert '<input type="hidden" name="start" value="2026-01-01">' in bar
+    assert '<input type="hidden" name="end" value="2026-03-31">' in bar
