@@ -133,7 +133,10 @@ def board(request):
 @login_required
 @require_GET
 def board_column(request, stage_id: int):
-    """More cards of one column ("Load more"), with the board's filters."""
+    """More cards of one column ("Load more"), with the board's filters.
+
+    HTMX gets the cards to append; a browser without script gets them as a page of their own.
+    """
     stage = get_object_or_404(Stage.objects.select_related("pipeline"), pk=stage_id)
     pick = picked(request)
     deals, _ = _board_deals(request, pick, stage.pipeline)
@@ -153,6 +156,9 @@ def board_column(request, stage_id: int):
         "next_url": _board_url(request),
         "first_new": True,
     }
+    if not request.htmx:
+        context |= {"board_url": _board_url(request), "first_index": offset + 1}
+        return render(request, "pipeline/board_column.html", context)
     return render(request, "pipeline/_column_cards.html", context)
 
 

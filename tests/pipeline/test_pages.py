@@ -333,3 +333,26 @@ def test_a_custom_period_from_the_dashboard_is_kept_by_the_bar(client, manager, 
     assert re.search(r'<option value="custom" selected>1 Jan 2026 – 31 Mar 2026</option>', bar)
     assert '<input type="hidden" name="start" value="2026-01-01">' in bar
     assert '<input type="hidden" name="end" value="2026-03-31">' in bar
+
+
+def test_a_columns_more_link_answers_htmx_with_cards_and_a_browser_with_a_page(
+    client, rep, pipeline, stages
+):
+    for index in range(27):
+        DealFactory(
+            owner=rep, pipeline=pipeline, name=f"Deal {index:02d}", expected_close_date=_days(index)
+        )
+    client = _signed_in(client, rep)
+    board = client.get(reverse("board")).content.decode()
+    more = reverse("board-column", args=[stages["Qualification"].pk])
+    link = re.search(rf'<a class="button button--secondary load-more"\s+href="({more}[^"]*)"', board)
+    assert link and "offset=25" in link.group(1)
+
+    fragment = client.get(unescape(link.group(1)), HTTP_HX_REQUEST="true").content.decode()
+    assert "<html" not in fragment
+    assert fragment.count("data-card ") == 2
+
+    page = client.get(unescape(link.group(1))).content.decode()
+    assert "<html" in page and "Qualification: more deals" in page
+    assert page.count("data-card ") == 2 and "Deal 26" in page and "Deal 24" not in page
+    assert f'href="{reverse("board")}"' in page
