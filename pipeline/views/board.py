@@ -29,6 +29,7 @@ from pipeline.selectors import deals_visible_to, lost_reasons_visible_to, pipeli
 from pipeline.services import deal_move
 from pipeline.views.common import query_without, wants_json
 from salesmgr.errors import ConflictError, PermissionDenied
+from salesmgr.values import parse_int
 
 CARDS_PER_COLUMN = 25
 BOARD_FILTERS = ("close_after", "close_before")
@@ -39,19 +40,12 @@ LOST_REASON_MESSAGE = "Say why the deal was lost."
 SESSION_PIPELINE = "board_pipeline"
 
 
-def _as_int(value) -> int | None:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
-
-
 def _board_pipeline(
     request: HttpRequest, pick: Picked, pipelines: list[Pipeline]
 ) -> Pipeline | None:
     """The pipeline asked for, else the picked one, else the last one shown, else the first active one."""
     by_id = {p.pk: p for p in pipelines}
-    wanted = [_as_int(request.GET.get("pipeline"))]
+    wanted = [parse_int(request.GET.get("pipeline"))]
     if pick.kind == "pipeline":
         wanted.append(pick.id)
     wanted.append(request.session.get(SESSION_PIPELINE))
@@ -140,7 +134,7 @@ def board_column(request, stage_id: int):
     stage = get_object_or_404(Stage.objects.select_related("pipeline"), pk=stage_id)
     pick = picked(request)
     deals, _ = _board_deals(request, pick, stage.pipeline)
-    offset = max(_as_int(request.GET.get("offset")) or 0, 0)
+    offset = max(parse_int(request.GET.get("offset")) or 0, 0)
     cards, has_more = board_cards(deals, stage=stage, offset=offset, limit=CARDS_PER_COLUMN)
     stages = board_stages(stage.pipeline)
     stage = next(s for s in stages if s.pk == stage.pk)
