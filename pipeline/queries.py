@@ -151,7 +151,7 @@ def card_deal(visible: QuerySet[Deal], deal_id: int) -> Deal | None:
 
 
 def export_rows(deals: QuerySet[Deal]):
-    """Every column of the CSV export in the order ``deals`` has, straight from one query, streamed in chunks."""
+    """Every column of the CSV export, in the order of ``deals``, from one query streamed in chunks."""
     return (
         deals.values_list(
             "id",

@@ -27,7 +27,7 @@ from pipeline.queries import (
 )
 from pipeline.selectors import deals_visible_to, lost_reasons_visible_to, pipelines_visible_to
 from pipeline.services import deal_move
-from pipeline.views.common import query_without, wants_json
+from pipeline.views.common import carried_along, query_without, wants_json
 from salesmgr.errors import ConflictError, PermissionDenied
 from salesmgr.values import parse_int
 
@@ -96,11 +96,7 @@ def board(request):
         "filter_query": query_without(request, "offset", "page"),
         "next_url": request.get_full_path(),
         **options,
-        "bar_hidden": [
-            (name, value)
-            for name, value in options["picker"]["hidden"]
-            if name not in BAR_FIELDS
-        ],
+        "bar_hidden": carried_along(options, BAR_FIELDS),
     }
     if pipeline is not None:
         stages = board_stages(pipeline)

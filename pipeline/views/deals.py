@@ -38,7 +38,7 @@ from pipeline.selectors import (
 )
 from pipeline.services import deal_create, deal_reassign, deal_update
 from pipeline.views.activities import activity_logged
-from pipeline.views.common import paginate, query_without
+from pipeline.views.common import carried_along, paginate, query_without
 from salesmgr.errors import ConflictError, PermissionDenied
 from salesmgr.models import User
 
@@ -158,11 +158,7 @@ def deal_list(request):
         "statuses": StageKind.choices,
         "forecast_categories": ForecastCategory.choices,
         "scope_label": scope_label(pick, options),
-        "bar_hidden": [
-            (name, value)
-            for name, value in options["picker"]["hidden"]
-            if name not in BAR_FIELDS
-        ],
+        "bar_hidden": carried_along(options, BAR_FIELDS),
         "page_query": query_without(request, "page"),
         "export_query": query_without(request, "page"),
         **options,
@@ -217,7 +213,7 @@ def _cell(value) -> str:
 @login_required
 @require_GET
 def deal_export(request):
-    """The list as CSV in the table's order and filters, every row (not just one page), streamed from one query."""
+    """The list as CSV with the table's filters and order, every row (not one page), from one query."""
     _, deals, _, _ = _list_deals(request)
     deals = deals.order_by(*_ordering(*_sort(request)))
     writer = csv.writer(_Echo())
