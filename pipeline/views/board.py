@@ -27,21 +27,17 @@ from pipeline.queries import (
 )
 from pipeline.selectors import deals_visible_to, lost_reasons_visible_to, pipelines_visible_to
 from pipeline.services import deal_move
-from pipeline.views.common import query_without, wants_json
+from pipeline.views.common import carried_along, query_without, wants_json
 from salesmgr.errors import ConflictError, PermissionDenied
+from salesmgr.values import parse_int
 
 CARDS_PER_COLUMN = 25
 BOARD_FILTERS = ("close_after", "close_before")
+# What the filter bar shows as its own fields; any other parameter rides along hidden.
+BAR_FIELDS = ("pipeline", *BOARD_FILTERS)
 CONFLICT_MESSAGE = "This deal was changed by someone else — reloaded."
 LOST_REASON_MESSAGE = "Say why the deal was lost."
 SESSION_PIPELINE = "board_pipeline"
-
-
-def _as_int(value) -> int | None:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
 
 
 def _board_pipeline(
@@ -49,7 +45,7 @@ def _board_pipeline(
 ) -> Pipeline | None:
     """The pipeline asked for, else the picked one, else the last one shown, else the first active one."""
     by_id = {p.pk: p for p in pipelines}
-    wanted = [_as_int(request.GET.get("pipeline"))]
+    wanted = [parse_int(request.GET.get("pipeline"))]
     if pick.kind == "pipeline":
         wanted.append(pick.id)
     wanted.append(request.session.get(SESSION_PIPELINE))
@@ -92,13 +88,15 @@ def board(request):
     pick = picked(request)
     pipelines = list(pipelines_visible_to(request.user).filter(is_active=True))
     pipeline = _board_pipeline(request, pick, pipelines)
+    options = picker_options(request, pick)
     context = {
         "pipelines": pipelines,
         "pipeline": pipeline,
         "picked": pick,
         "filter_query": query_without(request, "offset", "page"),
         "next_url": request.get_full_path(),
-        **picker_options(request, pick),
+        **options,
+        "bar_hidden": carried_along(options, BAR_FIELDS),
     }
     if pipeline is not None:
         stages = board_stages(pipeline)
@@ -125,11 +123,14 @@ def board(request):
 @login_required
 @require_GET
 def board_column(request, stage_id: int):
-    """More cards of one column ("Load more"), with the board's filters."""
+    """More cards of one column ("Load more"), with the board's filters.
+
+    HTMX gets the cards to append; a browser without script gets them as a page of their own.
+    """
     stage = get_object_or_404(Stage.objects.select_related("pipeline"), pk=stage_id)
     pick = picked(request)
     deals, _ = _board_deals(request, pick, stage.pipeline)
-    offset = max(_as_int(request.GET.get("offset")) or 0, 0)
+    offset = max(parse_int(request.GET.get("offset")) or 0, 0)
     cards, has_more = board_cards(deals, stage=stage, offset=offset, limit=CARDS_PER_COLUMN)
     stages = board_stages(stage.pipeline)
     stage = next(s for s in stages if s.pk == stage.pk)
@@ -145,6 +146,9 @@ def board_column(request, stage_id: int):
         "next_url": _board_url(request),
         "first_new": True,
     }
+    if not request.htmx:
+        context |= {"board_url": _board_url(request), "first_index": offset + 1}
+        return render(request, "pipeline/board_column.html", context)
     return render(request, "pipeline/_column_cards.html", context)
 
 

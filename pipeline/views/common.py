@@ -84,5 +84,10 @@ def query_without(request: HttpRequest, *names: str) -> str:
     return params.urlencode()
 
 
+def carried_along(options: dict, shown: tuple[str, ...]) -> list[tuple[str, str]]:
+    """What a filter bar carries hidden: parameters neither the picker's nor its own (``shown``)."""
+    return [(name, value) for name, value in options["picker"]["hidden"] if name not in shown]
+
+
 def wants_json(request: HttpRequest) -> bool:
     return "application/json" in request.headers.get("Accept", "")

@@ -7,7 +7,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.http import HttpRequest, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -16,20 +16,29 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from pipeline.filters import DealFilter
 from pipeline.forms import ActivityForm, DealCreateForm, DealEditForm, attach_service_errors
-from pipeline.models import Account, Deal, ForecastCategory, LostReason, StageKind
+from pipeline.models import Account, Deal, ForecastCategory, LostReason, Stage, StageKind
 from pipeline.picker import picked, picker_options, scope_label
-from pipeline.queries import deals_in_period, export_rows, lookup_names, stage_stays, timeline
+from pipeline.queries import (
+    board_stages,
+    deals_in_period,
+    export_rows,
+    lookup_names,
+    move_options_html,
+    stage_stays,
+    timeline,
+)
 from pipeline.selectors import (
     activities_visible_to,
     deal_history,
     deal_transitions,
     deals_visible_to,
     history_entries,
+    lost_reasons_visible_to,
     stages_visible_to,
 )
 from pipeline.services import deal_create, deal_reassign, deal_update
 from pipeline.views.activities import activity_logged
-from pipeline.views.common import paginate, query_without
+from pipeline.views.common import carried_along, paginate, query_without
 from salesmgr.errors import ConflictError, PermissionDenied
 from salesmgr.models import User
 
@@ -43,7 +52,21 @@ SORTS = {
     "close": ("expected_close_date", "id"),
     "created": ("created_at", "id"),
 }
-DEFAULT_SORT = "close"
+SORTABLE_COLUMNS = (
+    ("name", "Deal"),
+    ("account", "Account"),
+    ("owner", "Owner"),
+    ("stage", "Stage"),
+    ("amount", "Amount"),
+    ("close", "Expected close"),
+)
+# Unsorted, the table is a rep's to-do list: open deals soonest (or most overdue) close first,
+# then what closed in the period, latest first (only closed deals have a closing time).
+DEFAULT_ORDER = (
+    F("closed_at").desc(nulls_first=True),
+    "expected_close_date",
+    "id",
+)
 LIST_FILTERS = (
     "stage",
     "status",
@@ -53,6 +76,8 @@ LIST_FILTERS = (
     "amount_min",
     "amount_max",
 )
+# What the filter bar shows as its own fields; any other parameter (the sort) rides along hidden.
+BAR_FIELDS = (*LIST_FILTERS, "q")
 HISTORY_SHOWN = 100
 EDIT_CONFLICT_MESSAGE = (
     "This deal was changed by someone else while you were editing it, so your changes were not saved. "
@@ -74,13 +99,40 @@ def _list_deals(request: HttpRequest):
     return pick, deals, filters, search
 
 
-def _sort(request: HttpRequest) -> tuple[str, bool]:
-    raw = request.GET.get("sort", DEFAULT_SORT)
-    descending = raw.startswith("-")
-    key = raw.lstrip("-")
+def _sort(request: HttpRequest) -> tuple[str | None, bool]:
+    """The column the table is sorted by and whether descending; no column means the default order."""
+    raw = request.GET.get("sort", "")
+    key = raw.removeprefix("-")
     if key not in SORTS:
-        return DEFAULT_SORT, False
-    return key, descending
+        return None, False
+    return key, raw.startswith("-")
+
+
+def _ordering(sort: str | None, descending: bool) -> tuple:
+    if sort is None:
+        return DEFAULT_ORDER
+    return tuple(f"-{field}" if descending else field for field in SORTS[sort])
+
+
+def _headers(request: HttpRequest, sort: str | None, descending: bool) -> list[dict]:
+    """The sortable headers; a sorted one links to the other direction, any other to ascending."""
+    base_query = query_without(request, "sort", "page")
+    headers = []
+    for key, label in SORTABLE_COLUMNS:
+        is_sorted = key == sort
+        links_descending = is_sorted and not descending
+        target = f"-{key}" if links_descending else key
+        headers.append(
+            {
+                "key": key,
+                "label": label,
+                "sorted": is_sorted,
+                "descending": is_sorted and descending,
+                "links_descending": links_descending,
+                "query": f"{base_query}&sort={target}" if base_query else f"sort={target}",
+            }
+        )
+    return headers
 
 
 @login_required
@@ -88,36 +140,16 @@ def _sort(request: HttpRequest) -> tuple[str, bool]:
 def deal_list(request):
     pick, deals, filters, search = _list_deals(request)
     sort, descending = _sort(request)
-    ordering = [f"-{field}" if descending else field for field in SORTS[sort]]
     # The page's ids are sorted on the deal table alone; only those 50 rows are then joined.
-    page = paginate(deals.order_by(*ordering).values_list("pk", flat=True), request)
+    ordered = deals.order_by(*_ordering(sort, descending))
+    page = paginate(ordered.values_list("pk", flat=True), request)
     rows = Deal.objects.select_related("account", "owner", "stage", "pipeline").in_bulk(page.rows)
     page.rows = [rows[pk] for pk in page.rows]
     options = picker_options(request, pick)
-    base_query = query_without(request, "sort", "page")
-    columns = [
-        ("name", "Deal"),
-        ("account", "Account"),
-        ("owner", "Owner"),
-        ("stage", "Stage"),
-        ("amount", "Amount"),
-        ("close", "Expected close"),
-    ]
-    headers = [
-        {
-            "key": key,
-            "label": label,
-            "sorted": key == sort,
-            "descending": key == sort and descending,
-            "query": f"{base_query}&sort={'' if key == sort and not descending else '-' if key == sort else ''}{key}".lstrip(
-                "&"
-            ),
-        }
-        for key, label in columns
-    ]
     context = {
         "page": page,
-        "headers": headers,
+        "headers": _headers(request, sort, descending),
+        "default_order": sort is None,
         "filters": filters,
         "search": search,
         "stages": stages_visible_to(request.user)
@@ -126,8 +158,9 @@ def deal_list(request):
         "statuses": StageKind.choices,
         "forecast_categories": ForecastCategory.choices,
         "scope_label": scope_label(pick, options),
+        "bar_hidden": carried_along(options, BAR_FIELDS),
         "page_query": query_without(request, "page"),
-        "export_query": query_without(request, "page", "sort"),
+        "export_query": query_without(request, "page"),
         **options,
     }
     return render(request, "pipeline/deal_list.html", context)
@@ -180,8 +213,9 @@ def _cell(value) -> str:
 @login_required
 @require_GET
 def deal_export(request):
-    """The filtered list as CSV, every row (not just one page), streamed from one query."""
+    """The list as CSV with the table's filters and order, every row (not one page), from one query."""
     _, deals, _, _ = _list_deals(request)
+    deals = deals.order_by(*_ordering(*_sort(request)))
     writer = csv.writer(_Echo())
     status_names = dict(StageKind.choices)
     forecast_names = dict(ForecastCategory.choices)
@@ -335,7 +369,7 @@ def _field_label(field: str) -> str:
     )
 
 
-def _readable_history(deal) -> list[dict]:
+def _readable_history(deal, stages: list[Stage]) -> list[dict]:
     """Who changed what, newest first, with names instead of ids."""
     records = list(deal_history(deal)[: HISTORY_SHOWN + 1])
     truncated = len(records) > HISTORY_SHOWN
@@ -352,7 +386,7 @@ def _readable_history(deal) -> list[dict]:
         "account": lookup_names(Account, ids["account"]),
         "owner": lookup_names(User, ids["owner"], field="display_name"),
         "lost_reason": lookup_names(LostReason, ids["lost_reason"]),
-        "stage": {stage.pk: stage.name for stage in deal.pipeline.stages.all()},
+        "stage": {stage.pk: stage.name for stage in stages},
         "status": dict(StageKind.choices),
         "forecast_category": dict(ForecastCategory.choices),
     }
@@ -372,11 +406,15 @@ def _readable_history(deal) -> list[dict]:
 def deal_page_context(
     request: HttpRequest, deal, activity_form: ActivityForm | None = None
 ) -> dict:
+    stages = board_stages(deal.pipeline)
+    current = next(stage for stage in stages if stage.pk == deal.stage_id)
     return {
         "deal": deal,
+        "move_options": move_options_html(stages, current),
+        "lost_reasons": list(lost_reasons_visible_to(request.user).filter(is_active=True)),
         "line_items": list(deal.line_items.select_related("product")),
         "stays": stage_stays(list(deal_transitions(deal)), timezone.now()),
-        "history": _readable_history(deal),
+        "history": _readable_history(deal, stages),
         "activities": timeline(activities_visible_to(request.user).filter(deal=deal)),
         "activity_form": activity_form or ActivityForm(),
         "activity_url": reverse("deal-activity", args=[deal.pk]),

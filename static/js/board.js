@@ -1,4 +1,4 @@
-/* The board: drag a card to another column, or use its "Move to" control,
+/* The board: drag a card to another column, or open its "Move" control,
    and the deal moves on the server with the version the card was drawn from.
    Dropping on the lost column asks for the reason first. The server answers
    with the card as it now is and fresh column headers; a stale version
@@ -137,7 +137,10 @@
       } else {
         announce("Not moved: no lost reason was given.", "");
         var back = pending.card.querySelector('select[name="stage"]');
-        if (pending.fromKeyboard && back) back.focus();
+        if (pending.fromKeyboard && back) {
+          back.closest("details").open = true;
+          back.focus();
+        }
       }
       dialog.returnValue = "";
     });
@@ -188,6 +191,17 @@
     });
   }
 
+  function setUpMoveMenus() {
+    // Escape closes an open "Move" control and puts the focus back on its button.
+    board.addEventListener("keydown", function (event) {
+      if (event.key !== "Escape") return;
+      var menu = event.target.closest && event.target.closest("details[open]");
+      if (!menu) return;
+      menu.open = false;
+      menu.querySelector("summary").focus();
+    });
+  }
+
   function setUpLoadMore() {
     document.body.addEventListener("htmx:afterSettle", function () {
       var first = board.querySelector("[data-first-new]");
@@ -206,6 +220,7 @@
     setUpDialog();
     setUpDragging();
     setUpMoveForms();
+    setUpMoveMenus();
     setUpLoadMore();
     board.classList.add("board--ready");
   }

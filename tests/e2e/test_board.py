@@ -1,8 +1,13 @@
 """The board in a real browser: drag, keyboard moves, conflicts and the lost reason."""
 
+import datetime
+from decimal import Decimal
+
 from django.db.models import F
+from django.utils import timezone
 
 from pipeline.models import Deal, StageTransition
+from pipeline.services import deal_move, stage_create
 from tests.factories import DealFactory, LostReasonFactory, PipelineFactory, UserFactory
 
 CONFLICT = "This deal was changed by someone else — reloaded."
@@ -86,6 +91,9 @@ def test_a_keyboard_user_moves_a_deal_with_the_move_control(transactional_db, lo
 
     page.locator(f"#deal-{deal.pk}-name a").focus()
     page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.tagName") == "SUMMARY"
+    page.keyboard.press("Enter")
+    page.keyboard.press("Tab")
     assert page.evaluate("document.activeElement.id") == f"move-{deal.pk}"
     assert page.locator(f"#move-{deal.pk} option:checked").inner_text() == "Discovery"
     page.keyboard.press("Tab")
@@ -123,3 +131,102 @@ def test_dropping_on_lost_asks_for_the_reason(transactional_db, login):
     assert _column(page, stages["Lost"]).locator(f"#deal-{deal.pk}").count() == 1
     deal.refresh_from_db()
     assert (deal.status, deal.lost_reason_id) == ("lost", reason.pk)
+
+
+def _seven_stage_board(manager):
+    """A manager's team with a 7-stage pipeline, a long first column and long names."""
+    reps = [
+        UserFactory(username=f"rep{n}", manager=manager, full_name=f"Representative Number {n}")
+        for n in range(2)
+    ]
+    pipeline = PipelineFactory(name="Enterprise", stages=False)
+    for order, (name, probability, kind) in enumerate(
+        [
+            ("Qualification", 10, "open"),
+            ("Discovery", 20, "open"),
+            ("Solution design", 40, "open"),
+            ("Proposal", 60, "open"),
+            ("Negotiation", 80, "open"),
+            ("Won", 100, "won"),
+            ("Lost", 0, "lost"),
+        ],
+        start=1,
+    ):
+        stage_create(
+            pipeline=pipeline,
+            name=name,
+            order=order,
+            probability=probability,
+            kind=kind,
+            rot_days=14 if kind == "open" else None,
+        )
+    stages = {stage.name: stage for stage in pipeline.stages.all()}
+    reason = LostReasonFactory(name="Price")
+    for index in range(40):
+        DealFactory(
+            owner=reps[index % 2],
+            pipeline=pipeline,
+            name=f"Northwind Traders worldwide platform renewal {index}",
+            amount=Decimal("1234567") + index,
+        )
+    for name in ("Discovery", "Solution design", "Proposal", "Negotiation", "Won", "Lost"):
+        for index in range(3):
+            deal = DealFactory(owner=reps[index % 2], pipeline=pipeline, name=f"{name} deal {index}")
+            extra = {"lost_reason": reason} if name == "Lost" else {}
+            deal_move(deal=deal, to_stage=stages[name], by=manager, expected_version=1, **extra)
+    Deal.objects.filter(name__startswith="Northwind").update(
+        stage_entered_at=timezone.now() - datetime.timedelta(days=30)
+    )
+    return pipeline, stages
+
+
+def _edges(page) -> dict:
+    return page.evaluate(
+        """() => ({
+            width: window.innerWidth,
+            height: window.innerHeight,
+            pageWidth: document.scrollingElement.scrollWidth,
+            pageHeight: document.scrollingElement.scrollHeight,
+            board: (() => { const b = document.querySelector('[data-board]');
+                            return {scroll: b.scrollWidth, client: b.clientWidth}; })(),
+            rights: [...document.querySelectorAll('[data-column]')]
+                .map(c => c.getBoundingClientRect().right),
+            cardHeights: [...document.querySelectorAll('[data-card]')]
+                .map(c => c.getBoundingClientRect().height),
+            cardWidths: [...document.querySelectorAll('[data-card]')]
+                .map(c => c.getBoundingClientRect().width),
+        })"""
+    )
+
+
+def test_a_managers_seven_stage_board_fits_the_screen(transactional_db, login, screenshot):
+    manager = UserFactory(username="mona", role="manager", full_name="Mona Manager")
+    _, stages = _seven_stage_board(manager)
+    page = login(manager)
+    page.goto("/board/")
+
+    at_1280 = _edges(page)
+    assert len(at_1280["rights"]) == 7
+    assert max(at_1280["rights"]) <= at_1280["width"]
+    assert at_1280["pageWidth"] <= at_1280["width"]
+    assert at_1280["board"]["scroll"] <= at_1280["board"]["client"]
+    assert max(at_1280["cardHeights"]) <= 125
+    assert min(at_1280["cardWidths"]) >= 140
+    # Long columns page (25 cards, then "Load more") and scroll on their own.
+    assert len(at_1280["cardHeights"]) == 25 + 6 * 3
+    assert at_1280["pageHeight"] <= 2 * at_1280["height"]
+    more = page.get_by_role("link", name="Load more deals in Qualification")
+    assert page.locator(".card__flag").first.is_visible()
+    screenshot("board-1280")
+    more.click()
+    first_column = page.locator(f'[data-column][data-stage="{stages["Qualification"].pk}"] [data-card]')
+    first_column.nth(39).wait_for()
+    assert first_column.count() == 40
+    assert more.count() == 0
+    assert page.evaluate("document.scrollingElement.scrollHeight") <= 2 * at_1280["height"]
+
+    page.set_viewport_size({"width": 768, "height": 1024})
+    at_768 = _edges(page)
+    assert at_768["pageWidth"] <= at_768["width"]
+    assert at_768["board"]["scroll"] > at_768["board"]["client"]
+    screenshot("board-768")

@@ -183,8 +183,9 @@ EXPECTED_QUERIES = {
     ("rep", "board"): 12,
     # session, user, capped count, the page's ids, those rows with their joins, the stage choices
     ("rep", "deal-list"): 6,
-    # session, user, deal, line items, transitions, history, names of accounts, owners, stages, activities
-    ("rep", "deal-detail"): 10,
+    # session, user, deal, stages, lost reasons (the move form), line items, transitions, history,
+    # names of accounts and owners, activities
+    ("rep", "deal-detail"): 11,
     # session, user, capped count, rows, open deals of the page's accounts, owner and territory choices
     ("rep", "account-list"): 7,
     # session, user, account, contacts, deals, activities
@@ -194,7 +195,7 @@ EXPECTED_QUERIES = {
     # a manager's picker adds its three choice lists: people, territories, pipelines
     ("manager", "board"): 15,
     ("manager", "deal-list"): 9,
-    ("manager", "deal-detail"): 10,
+    ("manager", "deal-detail"): 11,
     ("manager", "account-list"): 7,
     ("manager", "account-detail"): 6,
     ("manager", "deal-export"): 3,
