@@ -52,9 +52,10 @@ from django.db.models.lookups import GreaterThan
 from django.utils import timezone
 
 from pipeline.models import Deal, ForecastCategory, Stage, StageKind, StageTransition
+from pipeline.periods import start_of
+from pipeline.scopes import Scope
 from quotas.models import Quota
-from reports.metrics import deal_rows, start_of
-from reports.scopes import Scope
+from reports.metrics import deal_rows
 from reports.sql import DaysBetween, aggregate_over, later_in_deal
 
 HORIZONS = (30, 60, 90)

@@ -32,6 +32,8 @@ from django.db.models import Count, F, Q, Sum
 from django.utils import timezone
 
 from pipeline.models import Deal, Stage, StageKind, StageTransition
+from pipeline.periods import Period, start_of
+from pipeline.scopes import Scope
 from quotas.models import Territory
 from reports.forecasts import (
     HORIZONS,
@@ -46,16 +48,13 @@ from reports.forecasts import (
     window_sums,
 )
 from reports.metrics import (
-    Period,
     add_sums,
     deal_sums,
     figures_from_sums,
     flow_counts,
     open_stages,
     stage_rows,
-    start_of,
 )
-from reports.scopes import Scope
 from reports.sql import DaysBetween
 from salesmgr.models import User
 

@@ -17,11 +17,12 @@ from django.db.models import Count, Exists, IntegerField, OuterRef, Q, Subquery,
 from django.utils import timezone
 
 from pipeline.models import Activity, Deal, Stage, StageKind
+from pipeline.periods import Period, start_of
+from pipeline.scopes import Scope
 from quotas.models import Quota
 from reports.forecasts import HORIZONS, METHODS, closing_stats, forecast, moment_of
-from reports.metrics import Period, deal_rows, deal_totals, funnel, series, start_of
+from reports.metrics import deal_rows, deal_totals, funnel, series
 from reports.models import MetricSnapshot
-from reports.scopes import Scope
 from reports.selectors import (
     accuracy_summary,
     forecast_snapshot_for,
@@ -135,9 +136,7 @@ class PreviousTotalsRunner:
 
     @property
     def previous(self) -> Period:
-        return Period(
-            self.period.start - datetime.timedelta(days=self.period.days), self.period.start
-        )
+        return self.period.previous
 
     @property
     def cache_key(self) -> str:
@@ -298,35 +297,7 @@ class AccuracyRunner:
 # Quota attainment.
 
 
-@dataclass(frozen=True)
-class DateWindow:
-    """``[start, end)`` in dates, e.g. a calendar month."""
-
-    start: datetime.date
-    end: datetime.date
-
-    @property
-    def last_day(self) -> datetime.date:
-        return self.end - datetime.timedelta(days=1)
-
-
-def month_of(day: datetime.date) -> DateWindow:
-    start = day.replace(day=1)
-    return DateWindow(start, (start + datetime.timedelta(days=32)).replace(day=1))
-
-
-def quarter_of(day: datetime.date) -> DateWindow:
-    start = day.replace(month=3 * ((day.month - 1) // 3) + 1, day=1)
-    end_month = start.month + 3
-    end = (
-        start.replace(year=start.year + 1, month=1)
-        if end_month > 12
-        else start.replace(month=end_month)
-    )
-    return DateWindow(start, end)
-
-
-def _prorated(target: Decimal, period_start, period_end, window: DateWindow) -> Decimal:
+def _prorated(target: Decimal, period_start, period_end, window: Period) -> Decimal:
     """The part of a quota's target that falls in ``window`` (by days), as the forecasts prorate."""
     inside = (min(period_end, window.last_day) - max(period_start, window.start)).days + 1
     if inside <= 0:
@@ -340,7 +311,7 @@ def _ratio(numerator, denominator) -> float | None:
     return float(numerator / denominator)
 
 
-def quota_attainment(owners: Q, windows: dict[str, DateWindow]) -> dict[int, dict]:
+def quota_attainment(owners: Q, windows: dict[str, Period]) -> dict[int, dict]:
     """Per person with a quota in any of ``windows``: won value, target and attainment in each (one query).
 
     The target of a window is the person's quotas prorated by the days of
@@ -423,7 +394,7 @@ class LeaderboardRunner:
         return f"leaderboard:{self.scope.key}:{self.today}:{self.limit}"
 
     def run(self) -> dict:
-        window = month_of(self.today)
+        window = Period.named("month", self.today)
         owners = self.scope.quota_owner_filter()
         if owners is None:
             return {"applies": False, "window": window, "rows": [], "total": 0}

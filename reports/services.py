@@ -9,12 +9,13 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from pipeline.models import Account, Deal, Pipeline, StageKind
+from pipeline.periods import Period, start_of
+from pipeline.scopes import Scope
 from quotas.models import Territory
 from reports import grouped
 from reports.forecasts import HORIZONS, closing_stats, forecast, moment_of
-from reports.metrics import Period, deal_rows, funnel, start_of
+from reports.metrics import deal_rows, funnel
 from reports.models import DirtyScope, ForecastSnapshot, MetricSnapshot, ScopeKind
-from reports.scopes import Scope
 from salesmgr.models import Role, User
 from salesmgr.selectors import ancestor_ids
 

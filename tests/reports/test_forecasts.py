@@ -8,10 +8,10 @@ import pytest
 from django.utils import timezone
 
 from pipeline.models import Deal
+from pipeline.scopes import Scope
 from pipeline.services import deal_move, deal_update
 from quotas.services import quota_set
 from reports.forecasts import forecast
-from reports.scopes import Scope
 from tests.factories import DealFactory
 
 Z = 1.2816

@@ -6,7 +6,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 from tqdm import tqdm
 
-from reports.scopes import Scope
+from pipeline.scopes import Scope
 from reports.services import forecasts_backfill, standard_scopes
 
 
