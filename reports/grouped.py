@@ -60,10 +60,6 @@ from salesmgr.models import User
 
 Cell = tuple[int, int | None, int]  # owner id, territory id (None: no territory), pipeline id
 
-# The depth guards of the recursive SQL the scopes filter with (salesmgr and quotas selectors).
-TEAM_DEPTH = 64
-TERRITORY_DEPTH = 32
-
 
 def _cell(prefix: str = "") -> dict:
     return {
@@ -84,7 +80,12 @@ def _add(total, value):
 
 
 class ScopeMap:
-    """Which cells lie in a scope: the reporting line and the territory tree, read once."""
+    """Which cells lie in a scope: the reporting line and the territory tree, read once.
+
+    A team and a territory are walked as the recursive SQL of ``Scope.deal_filter``
+    walks them: at any depth, each node once, so corrupt data with a cycle ends
+    the walk just as UNION ends the SQL's.
+    """
 
     def __init__(self):
         self._reports = defaultdict(list)
@@ -97,23 +98,24 @@ class ScopeMap:
                 self._children[parent_id].append(pk)
 
     @staticmethod
-    def _walk(tree: dict, start: Iterable[int], depth: int) -> set[int]:
+    def _walk(tree: dict, start: Iterable[int]) -> set[int]:
+        """``start`` and every node below it; a node already found is not walked again."""
         found = set(start)
-        level = list(found)
-        for _ in range(depth):
-            level = [child for node in level for child in tree[node] if child not in found]
-            if not level:
-                break
-            found.update(level)
+        waiting = list(found)
+        while waiting:
+            for child in tree[waiting.pop()]:
+                if child not in found:
+                    found.add(child)
+                    waiting.append(child)
         return found
 
     def team(self, manager_id: int) -> set[int]:
         """Everyone below the manager, at any depth (as ``team_member_ids_subquery``)."""
-        return self._walk(self._reports, self._reports[manager_id], TEAM_DEPTH)
+        return self._walk(self._reports, self._reports[manager_id])
 
     def territories(self, territory_id: int) -> set[int]:
         """The territory and every one inside it (as ``territory_subtree_ids_subquery``)."""
-        return self._walk(self._children, [territory_id], TERRITORY_DEPTH)
+        return self._walk(self._children, [territory_id])
 
     def test(self, scope: Scope) -> Callable[[Cell], bool]:
         """Whether a cell lies in ``scope`` (which has no product)."""
