@@ -37,6 +37,7 @@ from pipeline.scopes import Scope
 from quotas.models import Territory
 from reports.forecasts import (
     HORIZONS,
+    MONEY_SUMS,
     closing_counts,
     elapsed_days,
     forecast_result,
@@ -289,8 +290,7 @@ def _forecast(
     probabilities: dict,
 ) -> dict:
     suffix = f"_{horizon}"
-    keys = ("pipeline", "best_case", "commit", "weighted", "overdue_value")
-    sums = dict.fromkeys(keys)
+    sums = dict.fromkeys(MONEY_SUMS)
     sums["window_deals"] = 0
     won = None
     new = {"weighted": None, "weighted_sq": None, "first": None}
@@ -298,7 +298,7 @@ def _forecast(
     open_groups: dict = {}
     for part in parts:
         for row in part.deals.values():
-            for key in keys:
+            for key in MONEY_SUMS:
                 sums[key] = _add(sums[key], row[key + suffix])
             sums["window_deals"] += row["window_deals" + suffix]
             won = _add(won, row[f"won{suffix}"])

@@ -6,9 +6,15 @@ from dataclasses import dataclass
 from django.utils import timezone
 
 from pipeline.scopes import Scope
-from reports.forecasts import HORIZONS, METHODS, closing_stats, forecast, moment_of
+from reports.forecasts import (
+    FORECAST_FIELDS,
+    HORIZONS,
+    METHODS,
+    closing_stats,
+    forecast,
+    moment_of,
+)
 from reports.selectors import forecast_snapshot_for
-from reports.services import FORECAST_FIELDS
 
 
 @dataclass(frozen=True)

@@ -18,13 +18,12 @@ from pipeline.services import deal_delete, deal_move, deal_reassign, deal_update
 from pipeline.signals import deals_changed
 from quotas.models import Territory
 from quotas.services import quota_set
-from reports.forecasts import HORIZONS, METHODS, forecast
+from reports.forecasts import FORECAST_FIELDS, HORIZONS, METHODS, forecast
 from reports.grouped import figures as grouped_figures
 from reports.metrics import funnel
 from reports.models import DirtyScope, ForecastSnapshot, MetricSnapshot
 from reports.selectors import accuracy_summary, matured_forecasts, metric_snapshot_for
 from reports.services import (
-    FORECAST_FIELDS,
     forecasts_mature,
     scope_snapshots_compute,
     scopes_dirty,

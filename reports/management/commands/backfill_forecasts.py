@@ -8,13 +8,14 @@ from tqdm import tqdm
 
 from pipeline.scopes import Scope
 from reports.services import forecasts_backfill, standard_scopes
+from salesmgr.values import parse_date
 
 
 def _date(value: str) -> datetime.date:
-    try:
-        return datetime.date.fromisoformat(value)
-    except ValueError:
-        raise CommandError(f"{value!r} is not a date (YYYY-MM-DD).") from None
+    day = parse_date(value)
+    if day is None:
+        raise CommandError(f"{value!r} is not a date (YYYY-MM-DD).")
+    return day
 
 
 class Command(BaseCommand):
