@@ -109,13 +109,14 @@ def _allowed_scope(user: User, kind, raw_id) -> tuple[str, int | None] | None:
     return None
 
 
-def _period_of(preset, start, end, today) -> Period:
+def _period_of(preset, start, end, today: datetime.date) -> Period:
     """A valid period from raw values; ``end`` as given is the last day, inclusive."""
     if preset == CUSTOM:
         first, last = parse_date(start), parse_date(end)
         if first and last and first <= last < datetime.date.max:
             return Period.from_days(first, last)
-    return Period.named(preset if preset in PERIODS and preset != CUSTOM else DEFAULT_PRESET, today)
+        preset = DEFAULT_PRESET
+    return Period.named(preset if preset in PERIODS else DEFAULT_PRESET, today)
 
 
 def picked(request: HttpRequest) -> Pick:

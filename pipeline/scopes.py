@@ -28,7 +28,7 @@ class Scope:
 
     @property
     def is_organisation(self) -> bool:
-        return not any(getattr(self, f.name) is not None for f in fields(self))
+        return not self.parts
 
     @property
     def key(self) -> str:

@@ -17,7 +17,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST, require_safe
 
-from pipeline.periods import Period
+from pipeline.periods import CUSTOM, Period
 from pipeline.picker import PERIODS, Pick, picked, picker_options, scope_label
 from pipeline.scopes import Scope, scope_for
 from pipeline.selectors import open_deal_totals_visible_to
@@ -62,7 +62,7 @@ def _pick_query(pick: Pick) -> str:
     params = {"scope": pick.kind, "period": period.preset}
     if pick.id is not None:
         params["scope_id"] = pick.id
-    if period.preset == "custom":
+    if period.preset == CUSTOM:
         params |= {"start": period.start.isoformat(), "end": period.last_day.isoformat()}
     return urlencode(params)
 
