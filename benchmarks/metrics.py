@@ -276,8 +276,9 @@ def main() -> int:
     from django.test.utils import CaptureQueriesContext
 
     from pipeline.models import Deal, StageTransition
-    from reports.metrics import Period, funnel
-    from reports.scopes import Scope
+    from pipeline.periods import Period
+    from pipeline.scopes import Scope
+    from reports.metrics import funnel
     from reports.services import standard_scopes
 
     with connection.cursor() as cursor:

@@ -6,21 +6,22 @@ is checked against what the user may see; a pick outside their reach falls
 back to their default, so a hand-made URL never widens what a page shows.
 
 Query string: ``end`` is the last day shown (inclusive), as people read a
-date range; ``Picked.end`` is the day after it, so the period is
-``[start, end)`` for queries.
+date range; the pick's ``Period`` keeps the day after it, ``[start, end)``.
 """
 
 import datetime
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
-from django.db.models import Q
 from django.http import HttpRequest
 from django.utils import timezone
 
 from pipeline.models import Pipeline
-from quotas.selectors import territories_visible_to, territory_subtree_ids_subquery
+from pipeline.periods import CUSTOM, DEFAULT_PRESET, PRESETS, Period
+from pipeline.scopes import Scope
+from quotas.selectors import territories_visible_to
 from salesmgr.models import Role, User
-from salesmgr.selectors import is_in_team, team_member_ids_subquery, team_of
+from salesmgr.selectors import is_in_team, team_of
+from salesmgr.values import parse_date, parse_int
 
 SESSION_KEY = "picker"
 PICKER_PARAMS = ("scope", "scope_id", "period", "start", "end")
@@ -32,44 +33,39 @@ KINDS = {
     "territory": "Territory",
     "pipeline": "Pipeline",
 }
-PERIODS = {
-    "30d": "Last 30 days",
-    "90d": "Last 90 days",
-    "qtd": "Quarter to date",
-    "ytd": "Year to date",
-    "custom": "Custom dates",
-}
-DEFAULT_PERIOD = "90d"
+PERIODS = {**{name: PRESETS[name] for name in ("30d", "90d", "qtd", "ytd")}, CUSTOM: "Custom dates"}
 
 
 @dataclass(frozen=True)
-class Picked:
-    kind: str  # "me", "team", "rep", "territory", "pipeline"
-    id: int | None  # team: the manager's id, None for the whole organisation (admins)
-    start: datetime.date  # the period is [start, end)
-    end: datetime.date
-    period: str  # "30d", "90d", "qtd", "ytd", "custom"
+class Pick:
+    """What a page shows: a scope and a period, and which of the picker's kinds named the scope."""
+
+    kind: str  # a key of KINDS; "me" and "rep" both name an owner
+    scope: Scope
+    period: Period
 
     @property
-    def last_day(self) -> datetime.date:
-        """The period's last day, as shown to people."""
-        return self.end - datetime.timedelta(days=1)
+    def id(self) -> int | None:
+        """The picked person, manager, territory or pipeline; None for the whole organisation."""
+        scope = self.scope
+        named = (scope.owner, scope.team, scope.territory, scope.pipeline)
+        return next((pk for pk in named if pk is not None), None)
 
     @property
     def is_organisation(self) -> bool:
-        return self.kind == "team" and self.id is None
+        return self.scope.is_organisation
 
 
-def period_bounds(period: str, today: datetime.date) -> tuple[datetime.date, datetime.date]:
-    """``[start, end)`` of a preset period ending today."""
-    end = today + datetime.timedelta(days=1)
-    if period == "30d":
-        return end - datetime.timedelta(days=30), end
-    if period == "qtd":
-        return today.replace(month=3 * ((today.month - 1) // 3) + 1, day=1), end
-    if period == "ytd":
-        return today.replace(month=1, day=1), end
-    return end - datetime.timedelta(days=90), end
+def _scope_of(kind: str, scope_id: int | None) -> Scope:
+    if kind in ("me", "rep"):
+        return Scope(owner=scope_id)
+    if kind == "team":
+        return Scope(team=scope_id)
+    if kind == "territory":
+        return Scope(territory=scope_id)
+    if kind == "pipeline":
+        return Scope(pipeline=scope_id)
+    raise ValueError(f"Unknown scope kind {kind!r}.")
 
 
 def _default_scope(user: User) -> tuple[str, int | None]:
@@ -80,24 +76,9 @@ def _default_scope(user: User) -> tuple[str, int | None]:
     return "me", user.pk
 
 
-def _as_int(value) -> int | None:
-    try:
-        number = int(value)
-    except (TypeError, ValueError):
-        return None
-    return number if number > 0 else None
-
-
-def _as_date(value) -> datetime.date | None:
-    try:
-        return datetime.date.fromisoformat(str(value))
-    except ValueError:
-        return None
-
-
 def _allowed_scope(user: User, kind, raw_id) -> tuple[str, int | None] | None:
     """The (kind, id) ``user`` may pick, or None when the pick is outside their reach."""
-    scope_id = _as_int(raw_id)
+    scope_id = parse_int(raw_id, positive=True)
     if kind == "me":
         return "me", user.pk
     if user.is_rep:
@@ -128,21 +109,17 @@ def _allowed_scope(user: User, kind, raw_id) -> tuple[str, int | None] | None:
     return None
 
 
-def _period_of(
-    period, start, end, today: datetime.date
-) -> tuple[str, datetime.date, datetime.date]:
-    """A valid (period, start, end) from raw values; ``end`` as given is the last day, inclusive."""
-    if period == "custom":
-        first, last = _as_date(start), _as_date(end)
+def _period_of(preset, start, end, today: datetime.date) -> Period:
+    """A valid period from raw values; ``end`` as given is the last day, inclusive."""
+    if preset == CUSTOM:
+        first, last = parse_date(start), parse_date(end)
         if first and last and first <= last < datetime.date.max:
-            return "custom", first, last + datetime.timedelta(days=1)
-        period = DEFAULT_PERIOD
-    if period not in PERIODS:
-        period = DEFAULT_PERIOD
-    return (period, *period_bounds(period, today))
+            return Period.from_days(first, last)
+        preset = DEFAULT_PRESET
+    return Period.named(preset if preset in PERIODS else DEFAULT_PRESET, today)
 
 
-def picked(request: HttpRequest) -> Picked:
+def picked(request: HttpRequest) -> Pick:
     """The scope and period this request shows; remembers a valid pick in the session."""
     user = request.user
     today = timezone.localdate()
@@ -151,28 +128,26 @@ def picked(request: HttpRequest) -> Picked:
     source = params if any(name in params for name in PICKER_PARAMS) else remembered
 
     if "scope" in source:
-        scope = _allowed_scope(user, source.get("scope"), source.get("scope_id"))
+        allowed = _allowed_scope(user, source.get("scope"), source.get("scope_id"))
     elif "scope" in remembered:
-        scope = _allowed_scope(user, remembered.get("scope"), remembered.get("scope_id"))
+        allowed = _allowed_scope(user, remembered.get("scope"), remembered.get("scope_id"))
     else:
-        scope = None
-    kind, scope_id = scope or _default_scope(user)
+        allowed = None
+    kind, scope_id = allowed or _default_scope(user)
 
     timing = source if "period" in source else remembered
-    period, start, end = _period_of(
-        timing.get("period"), timing.get("start"), timing.get("end"), today
-    )
+    period = _period_of(timing.get("period"), timing.get("start"), timing.get("end"), today)
 
-    choice = Picked(kind=kind, id=scope_id, start=start, end=end, period=period)
-    to_remember = {"scope": kind, "scope_id": scope_id, "period": period}
-    if period == "custom":
-        to_remember |= {"start": start.isoformat(), "end": choice.last_day.isoformat()}
+    choice = Pick(kind=kind, scope=_scope_of(kind, scope_id), period=period)
+    to_remember = {"scope": kind, "scope_id": scope_id, "period": period.preset}
+    if period.preset == CUSTOM:
+        to_remember |= {"start": period.start.isoformat(), "end": period.last_day.isoformat()}
     if remembered != to_remember:
         request.session[SESSION_KEY] = to_remember
     return choice
 
 
-def picker_options(request: HttpRequest, picked: Picked) -> dict:
+def picker_options(request: HttpRequest, picked: Pick) -> dict:
     """The context ``partials/picker.html`` renders: the choices this user has, one query each.
 
     Query-string parameters that are not the picker's (a page's own filters)
@@ -211,33 +186,11 @@ def picker_options(request: HttpRequest, picked: Picked) -> dict:
             "which": [(kind, which[kind]) for kind in kinds if kind in which],
             "periods": list(PERIODS.items()),
             "hidden": hidden,
-            "current": asdict(picked),
         }
     }
 
 
-def deal_scope_filter(picked: Picked, prefix: str = "") -> Q:
-    """The condition on deal rows for a pick (``prefix`` reaches deals from another model).
-
-    ``team`` is everyone below the manager, as ``DealFilter.team`` and the
-    reports' ``Scope.team`` read it; the whole organisation is no condition.
-    """
-    if picked.kind in ("me", "rep"):
-        return Q(**{f"{prefix}owner_id": picked.id})
-    if picked.kind == "team":
-        if picked.id is None:
-            return Q()
-        return Q(**{f"{prefix}owner_id__in": team_member_ids_subquery(picked.id)})
-    if picked.kind == "territory":
-        return Q(
-            **{f"{prefix}account__territory_id__in": territory_subtree_ids_subquery(picked.id)}
-        )
-    if picked.kind == "pipeline":
-        return Q(**{f"{prefix}pipeline_id": picked.id})
-    raise ValueError(f"Unknown scope kind {picked.kind!r}")
-
-
-def scope_label(picked: Picked, options: dict | None = None) -> str:
+def scope_label(picked: Pick, options: dict | None = None) -> str:
     """A short human label of the pick, e.g. "My team" or "Territory: EMEA"."""
     if picked.kind == "me":
         return "My deals"

@@ -14,7 +14,8 @@ from django.utils.html import format_html_join
 from django.utils.safestring import mark_safe
 
 from pipeline.models import Activity, Deal, Pipeline, Stage, StageKind, StageTransition
-from pipeline.picker import Picked, deal_scope_filter
+from pipeline.periods import Period
+from pipeline.scopes import Scope
 
 CARD_FIELDS = (
     "id",
@@ -69,31 +70,21 @@ def move_options_html(stages: list[Stage], current: Stage) -> str:
 
 
 def deals_on_board(
-    visible: QuerySet[Deal], *, pipeline: Pipeline, picked: Picked
+    visible: QuerySet[Deal], *, pipeline: Pipeline, scope: Scope, period: Period
 ) -> QuerySet[Deal]:
-    """The deals a board column may show: the pick's scope, open, or closed within the period.
+    """The deals a board column may show: the scope's, open, or closed within the period.
 
     Won and lost columns would otherwise grow for ever; they show recent closes only.
     """
-    start, end = _aware_bounds(picked)
-    return visible.filter(deal_scope_filter(picked), pipeline=pipeline).filter(
+    return deals_in_period(visible, scope=scope, period=period).filter(pipeline=pipeline)
+
+
+def deals_in_period(visible: QuerySet[Deal], *, scope: Scope, period: Period) -> QuerySet[Deal]:
+    """The scope's deals for a list: every open one, and those closed within the period."""
+    start, end = period.bounds
+    return visible.filter(scope.deal_filter()).filter(
         Q(status=StageKind.OPEN) | Q(closed_at__gte=start, closed_at__lt=end)
     )
-
-
-def deals_in_period(visible: QuerySet[Deal], *, picked: Picked) -> QuerySet[Deal]:
-    """The pick's deals for a list: every open one, and those closed within the period."""
-    start, end = _aware_bounds(picked)
-    return visible.filter(deal_scope_filter(picked)).filter(
-        Q(status=StageKind.OPEN) | Q(closed_at__gte=start, closed_at__lt=end)
-    )
-
-
-def _aware_bounds(picked: Picked) -> tuple[datetime.datetime, datetime.datetime]:
-    tz = timezone.get_current_timezone()
-    start = datetime.datetime.combine(picked.start, datetime.time.min, tzinfo=tz)
-    end = datetime.datetime.combine(picked.end, datetime.time.min, tzinfo=tz)
-    return start, end
 
 
 def column_totals(deals: QuerySet[Deal]) -> dict[int, dict]:

@@ -10,8 +10,10 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from pipeline.periods import Period
+from pipeline.scopes import Scope, scope_for
 from reports.forecasts import HORIZONS
-from reports.metrics import INTERVALS, Period
+from reports.metrics import INTERVALS
 from reports.runners import (
     AccuracyRunner,
     ForecastRunner,
@@ -20,7 +22,6 @@ from reports.runners import (
     refresh_queue,
     refresh_state,
 )
-from reports.scopes import Scope, scope_for
 
 # Ids are 64-bit: a larger number is a bad request, not a database error.
 ID = {"required": False, "min_value": 1, "max_value": 2**63 - 1}

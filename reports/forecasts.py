@@ -52,13 +52,28 @@ from django.db.models.lookups import GreaterThan
 from django.utils import timezone
 
 from pipeline.models import Deal, ForecastCategory, Stage, StageKind, StageTransition
+from pipeline.periods import start_of
+from pipeline.scopes import Scope
 from quotas.models import Quota
-from reports.metrics import deal_rows, start_of
-from reports.scopes import Scope
+from reports.metrics import deal_rows
 from reports.sql import DaysBetween, aggregate_over, later_in_deal
 
 HORIZONS = (30, 60, 90)
-METHODS = ("pipeline", "best_case", "commit", "weighted", "model")
+# The forecasts read straight off sums of open deals, then every method compared with quota.
+SUMMED_METHODS = ("pipeline", "best_case", "commit", "weighted")
+METHODS = (*SUMMED_METHODS, "model")
+# The sums of money over deal rows behind a forecast (``window_sums``).
+MONEY_SUMS = (*SUMMED_METHODS, "overdue_value")
+# Every figure of a forecast that a snapshot stores.
+FORECAST_FIELDS = (
+    *METHODS,
+    "model_p10",
+    "model_p90",
+    "overdue_value",
+    "won_in_window",
+    "quota",
+    "window_deals",
+)
 LOOKBACK_DAYS = 365
 PRIOR_WEIGHT = 10
 MAX_DAYS = 730
@@ -133,7 +148,7 @@ def forecast_result(
     *, scope: Scope, as_of: datetime.date, horizon: int, live: bool, sums: dict, won: Decimal, quota, model: dict
 ) -> dict:
     """The figures of one forecast from its sums (``window_sums``), the value won, the quota and the model."""
-    result = {key: money(sums[key]) for key in ("pipeline", "best_case", "commit", "weighted", "overdue_value")}
+    result = {key: money(sums[key]) for key in MONEY_SUMS}
     result["window_deals"] = sums["window_deals"]
     result["won_in_window"] = won
     result["quota"] = quota

@@ -32,9 +32,12 @@ from django.db.models import Count, F, Q, Sum
 from django.utils import timezone
 
 from pipeline.models import Deal, Stage, StageKind, StageTransition
+from pipeline.periods import Period, start_of
+from pipeline.scopes import Scope
 from quotas.models import Territory
 from reports.forecasts import (
     HORIZONS,
+    MONEY_SUMS,
     closing_counts,
     elapsed_days,
     forecast_result,
@@ -46,24 +49,17 @@ from reports.forecasts import (
     window_sums,
 )
 from reports.metrics import (
-    Period,
     add_sums,
     deal_sums,
     figures_from_sums,
     flow_counts,
     open_stages,
     stage_rows,
-    start_of,
 )
-from reports.scopes import Scope
 from reports.sql import DaysBetween
 from salesmgr.models import User
 
 Cell = tuple[int, int | None, int]  # owner id, territory id (None: no territory), pipeline id
-
-# The depth guards of the recursive SQL the scopes filter with (salesmgr and quotas selectors).
-TEAM_DEPTH = 64
-TERRITORY_DEPTH = 32
 
 
 def _cell(prefix: str = "") -> dict:
@@ -85,7 +81,12 @@ def _add(total, value):
 
 
 class ScopeMap:
-    """Which cells lie in a scope: the reporting line and the territory tree, read once."""
+    """Which cells lie in a scope: the reporting line and the territory tree, read once.
+
+    A team and a territory are walked as the recursive SQL of ``Scope.deal_filter``
+    walks them: at any depth, each node once, so corrupt data with a cycle ends
+    the walk just as UNION ends the SQL's.
+    """
 
     def __init__(self):
         self._reports = defaultdict(list)
@@ -98,23 +99,24 @@ class ScopeMap:
                 self._children[parent_id].append(pk)
 
     @staticmethod
-    def _walk(tree: dict, start: Iterable[int], depth: int) -> set[int]:
+    def _walk(tree: dict, start: Iterable[int]) -> set[int]:
+        """``start`` and every node below it; a node already found is not walked again."""
         found = set(start)
-        level = list(found)
-        for _ in range(depth):
-            level = [child for node in level for child in tree[node] if child not in found]
-            if not level:
-                break
-            found.update(level)
+        waiting = list(found)
+        while waiting:
+            for child in tree[waiting.pop()]:
+                if child not in found:
+                    found.add(child)
+                    waiting.append(child)
         return found
 
     def team(self, manager_id: int) -> set[int]:
         """Everyone below the manager, at any depth (as ``team_member_ids_subquery``)."""
-        return self._walk(self._reports, self._reports[manager_id], TEAM_DEPTH)
+        return self._walk(self._reports, self._reports[manager_id])
 
     def territories(self, territory_id: int) -> set[int]:
         """The territory and every one inside it (as ``territory_subtree_ids_subquery``)."""
-        return self._walk(self._children, [territory_id], TERRITORY_DEPTH)
+        return self._walk(self._children, [territory_id])
 
     def test(self, scope: Scope) -> Callable[[Cell], bool]:
         """Whether a cell lies in ``scope`` (which has no product)."""
@@ -288,8 +290,7 @@ def _forecast(
     probabilities: dict,
 ) -> dict:
     suffix = f"_{horizon}"
-    keys = ("pipeline", "best_case", "commit", "weighted", "overdue_value")
-    sums = dict.fromkeys(keys)
+    sums = dict.fromkeys(MONEY_SUMS)
     sums["window_deals"] = 0
     won = None
     new = {"weighted": None, "weighted_sq": None, "first": None}
@@ -297,7 +298,7 @@ def _forecast(
     open_groups: dict = {}
     for part in parts:
         for row in part.deals.values():
-            for key in keys:
+            for key in MONEY_SUMS:
                 sums[key] = _add(sums[key], row[key + suffix])
             sums["window_deals"] += row["window_deals" + suffix]
             won = _add(won, row[f"won{suffix}"])

@@ -6,7 +6,6 @@ moment are ignored. A ratio with a zero denominator is None.
 """
 
 import datetime
-from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db.models import Avg, Case, Count, F, IntegerField, Max, Q, QuerySet, Sum, Value, When
@@ -14,38 +13,12 @@ from django.db.models.functions import TruncMonth, TruncWeek
 from django.utils import timezone
 
 from pipeline.models import Deal, Stage, StageKind, StageTransition
+from pipeline.periods import Period
+from pipeline.scopes import Scope
 from pipeline.selectors import deals_as_of
-from reports.scopes import Scope
 from reports.sql import DaysBetween, aggregate_over, later_in_deal
 
 ZERO = Decimal("0.00")
-
-
-@dataclass(frozen=True)
-class Period:
-    """``[start, end)`` in dates."""
-
-    start: datetime.date
-    end: datetime.date
-
-    @classmethod
-    def default(cls, today: datetime.date | None = None) -> "Period":
-        today = today or timezone.localdate()
-        end = today + datetime.timedelta(days=1)
-        return cls(end - datetime.timedelta(days=90), end)
-
-    @property
-    def bounds(self) -> tuple[datetime.datetime, datetime.datetime]:
-        return start_of(self.start), start_of(self.end)
-
-    @property
-    def days(self) -> int:
-        return (self.end - self.start).days
-
-
-def start_of(day: datetime.date) -> datetime.datetime:
-    """Midnight at the start of ``day`` in the configured time zone."""
-    return timezone.make_aware(datetime.datetime.combine(day, datetime.time.min))
 
 
 def _ratio(numerator, denominator):
@@ -285,7 +258,7 @@ def series(scope: Scope, period: Period, interval: str = "month", as_of: datetim
         .annotate(deals=Count("id"), value=Sum("amount"))
     )
     for row in closed:
-        point = points.get(_as_date(row["bucket"]))
+        point = points.get(_local_date(row["bucket"]))
         if point is not None:
             point[f"{row['status']}_deals"] = row["deals"]
             point[f"{row['status']}_value"] = row["value"] or ZERO
@@ -296,14 +269,15 @@ def series(scope: Scope, period: Period, interval: str = "month", as_of: datetim
         .annotate(deals=Count("id"), value=Sum("amount"))
     )
     for row in created:
-        point = points.get(_as_date(row["bucket"]))
+        point = points.get(_local_date(row["bucket"]))
         if point is not None:
             point["created_deals"] = row["deals"]
             point["created_value"] = row["value"] or ZERO
     return list(points.values())
 
 
-def _as_date(value) -> datetime.date:
+def _local_date(value: datetime.date | datetime.datetime) -> datetime.date:
+    """The date a truncated bucket starts on, in the configured time zone (a date stays as it is)."""
     if isinstance(value, datetime.datetime):
         return timezone.localtime(value).date() if timezone.is_aware(value) else value.date()
     return value

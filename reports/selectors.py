@@ -5,9 +5,9 @@ import datetime
 from django.db.models import Avg, Count, F, FloatField, Q, QuerySet
 from django.db.models.functions import Abs, Cast
 
+from pipeline.scopes import Scope
 from reports.forecasts import METHODS
 from reports.models import DirtyScope, ForecastSnapshot, MetricSnapshot
-from reports.scopes import Scope
 
 
 def _clean(scope: Scope) -> bool:

@@ -9,31 +9,18 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from pipeline.models import Account, Deal, Pipeline, StageKind
+from pipeline.periods import Period, start_of
+from pipeline.scopes import Scope
 from quotas.models import Territory
 from reports import grouped
-from reports.forecasts import HORIZONS, closing_stats, forecast, moment_of
-from reports.metrics import Period, deal_rows, funnel, start_of
+from reports.forecasts import FORECAST_FIELDS, HORIZONS, closing_stats, forecast, moment_of
+from reports.metrics import deal_rows, funnel
 from reports.models import DirtyScope, ForecastSnapshot, MetricSnapshot, ScopeKind
-from reports.scopes import Scope
 from salesmgr.models import Role, User
 from salesmgr.selectors import ancestor_ids
 
 # The scopes the nightly run snapshots and deal changes mark stale by name.
 STANDARD_KINDS = (ScopeKind.ORGANISATION, ScopeKind.TEAM, ScopeKind.OWNER, ScopeKind.TERRITORY, ScopeKind.PIPELINE)
-
-FORECAST_FIELDS = (
-    "pipeline",
-    "best_case",
-    "commit",
-    "weighted",
-    "model",
-    "model_p10",
-    "model_p90",
-    "overdue_value",
-    "won_in_window",
-    "quota",
-    "window_deals",
-)
 
 
 def scope_kind(scope: Scope) -> str:

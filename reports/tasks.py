@@ -14,7 +14,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone
 
-from reports.scopes import Scope
+from pipeline.scopes import Scope
 from reports.services import (
     affected_scope_keys,
     forecasts_mature,

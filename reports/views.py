@@ -17,11 +17,12 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST, require_safe
 
-from pipeline.picker import PERIODS, Picked, picked, picker_options, scope_label
+from pipeline.periods import CUSTOM, Period
+from pipeline.picker import PERIODS, Pick, picked, picker_options, scope_label
+from pipeline.scopes import Scope, scope_for
 from pipeline.selectors import open_deal_totals_visible_to
 from reports import charts
 from reports.forecasts import HORIZONS
-from reports.metrics import Period
 from reports.runners import (
     AccuracyRunner,
     AttentionRunner,
@@ -34,14 +35,11 @@ from reports.runners import (
     RecentActivityRunner,
     SeriesRunner,
     StalledDealsRunner,
-    month_of,
-    quarter_of,
     quota_attainment,
     refresh_queue,
     refresh_state,
     rotting_stages,
 )
-from reports.scopes import Scope, scope_for
 from salesmgr.models import User
 from salesmgr.selectors import team_of
 
@@ -58,26 +56,14 @@ def _greeting(hour: int) -> str:
     return "Good evening"
 
 
-def scope_of_pick(pick: Picked) -> Scope:
-    """The reports scope a picker choice names (the organisation is a team pick without an id)."""
-    if pick.kind in ("me", "rep"):
-        return Scope(owner=pick.id)
-    if pick.kind == "team":
-        return Scope(team=pick.id)
-    if pick.kind == "territory":
-        return Scope(territory=pick.id)
-    if pick.kind == "pipeline":
-        return Scope(pipeline=pick.id)
-    raise Http404("No such scope.")
-
-
-def _pick_query(pick: Picked) -> str:
+def _pick_query(pick: Pick) -> str:
     """The query string that names this pick, for the page's own follow-up requests."""
-    params = {"scope": pick.kind, "period": pick.period}
+    period = pick.period
+    params = {"scope": pick.kind, "period": period.preset}
     if pick.id is not None:
         params["scope_id"] = pick.id
-    if pick.period == "custom":
-        params |= {"start": pick.start.isoformat(), "end": pick.last_day.isoformat()}
+    if period.preset == CUSTOM:
+        params |= {"start": period.start.isoformat(), "end": period.last_day.isoformat()}
     return urlencode(params)
 
 
@@ -115,7 +101,7 @@ def home_panels(request: HttpRequest) -> HttpResponse:
     today = timezone.localdate(now)
     scope = _home_scope(user)
     if user.is_rep:
-        month, quarter = month_of(today), quarter_of(today)
+        month, quarter = Period.named("month", today), Period.named("quarter", today)
         stages = PipelineByStageRunner(scope).run()
         attainment = quota_attainment(
             scope.quota_owner_filter(), {"month": month, "quarter": quarter}
@@ -250,7 +236,7 @@ def kpi_figures(scope: Scope, period: Period, *, compare: bool, funnel: dict | N
         "funnel": funnel,
         "previous": previous,
         "previous_period": runner.previous,
-        "previous_last_day": runner.previous.end - datetime.timedelta(days=1),
+        "previous_last_day": runner.previous.last_day,
         "kpis": kpi_tiles(funnel, previous),
         "compare_pending": previous is None,
     }
@@ -323,14 +309,14 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     user = request.user
     _require_dashboard_user(user)
     pick = picked(request)
-    scope = scope_for(user, scope_of_pick(pick))
+    scope = scope_for(user, pick.scope)
     today = timezone.localdate()
-    period = Period(pick.start, pick.end)
+    period = pick.period
     context = {
         "pick": pick,
         "pick_query": _pick_query(pick),
         "scope": scope,
-        "period_label": PERIODS.get(pick.period, ""),
+        "period_label": PERIODS.get(pick.period.preset, ""),
     }
     fragment = request.GET.get("fragment") if request.htmx else None
     if fragment == "kpis":
@@ -354,7 +340,7 @@ def dashboard_refresh(request: HttpRequest) -> HttpResponse:
     user = request.user
     _require_dashboard_user(user)
     pick = picked(request)
-    scope = scope_for(user, scope_of_pick(pick))
+    scope = scope_for(user, pick.scope)
     task_id = refresh_queue(user=user, scope=scope)
     if not request.htmx:
         messages.info(request, "The figures are being recomputed; reload this page in a moment.")

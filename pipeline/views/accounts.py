@@ -20,16 +20,10 @@ from pipeline.views.common import paginate, query_without
 from quotas.selectors import territories_visible_to
 from salesmgr.models import User
 from salesmgr.selectors import team_with_self
+from salesmgr.values import parse_int
 
 CONTACTS_SHOWN = 100
 DEALS_SHOWN = 50
-
-
-def _as_int(value) -> int | None:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
 
 
 @login_required
@@ -42,10 +36,10 @@ def account_list(request):
         accounts = accounts.filter(
             Q(name__icontains=search) | Q(industry__icontains=search) | Q(region__icontains=search)
         )
-    owner_id = _as_int(request.GET.get("owner"))
+    owner_id = parse_int(request.GET.get("owner"))
     if owner_id:
         accounts = accounts.filter(owner_id=owner_id)
-    territory_id = _as_int(request.GET.get("territory"))
+    territory_id = parse_int(request.GET.get("territory"))
     if territory_id:
         accounts = accounts.filter(territory_id=territory_id)
     page = paginate(accounts.select_related("owner", "territory").order_by("name", "id"), request)
@@ -131,5 +125,5 @@ def account_options(request):
     return render(
         request,
         "pipeline/_account_options.html",
-        {"accounts": shown, "selected": _as_int(request.GET.get("account"))},
+        {"accounts": shown, "selected": parse_int(request.GET.get("account"))},
     )

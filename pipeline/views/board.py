@@ -1,7 +1,5 @@
 """The board: one pipeline's deals as columns of cards, and moving them between stages."""
 
-import dataclasses
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
@@ -15,7 +13,7 @@ from django.views.decorators.http import require_GET, require_POST
 from pipeline.filters import DealFilter
 from pipeline.forms import MoveForm
 from pipeline.models import Pipeline, Stage, StageKind
-from pipeline.picker import Picked, picked, picker_options
+from pipeline.picker import Pick, picked, picker_options
 from pipeline.queries import (
     board_cards,
     board_stages,
@@ -25,6 +23,7 @@ from pipeline.queries import (
     decorate_card,
     move_options_html,
 )
+from pipeline.scopes import Scope
 from pipeline.selectors import deals_visible_to, lost_reasons_visible_to, pipelines_visible_to
 from pipeline.services import deal_move
 from pipeline.views.common import carried_along, query_without, wants_json
@@ -41,7 +40,7 @@ SESSION_PIPELINE = "board_pipeline"
 
 
 def _board_pipeline(
-    request: HttpRequest, pick: Picked, pipelines: list[Pipeline]
+    request: HttpRequest, pick: Pick, pipelines: list[Pipeline]
 ) -> Pipeline | None:
     """The pipeline asked for, else the picked one, else the last one shown, else the first active one."""
     by_id = {p.pk: p for p in pipelines}
@@ -60,16 +59,19 @@ def _board_pipeline(
     return chosen
 
 
-def _board_scope(pick: Picked, pipeline: Pipeline) -> Picked:
+def _board_scope(pick: Pick) -> Scope:
     # The board shows one pipeline already: a pipeline pick is that choice, not a second filter.
     if pick.kind == "pipeline":
-        return dataclasses.replace(pick, kind="team", id=None)
-    return pick
+        return Scope()
+    return pick.scope
 
 
-def _board_deals(request: HttpRequest, pick: Picked, pipeline: Pipeline):
+def _board_deals(request: HttpRequest, pick: Pick, pipeline: Pipeline):
     deals = deals_on_board(
-        deals_visible_to(request.user), pipeline=pipeline, picked=_board_scope(pick, pipeline)
+        deals_visible_to(request.user),
+        pipeline=pipeline,
+        scope=_board_scope(pick),
+        period=pick.period,
     )
     dates = DealFilter(
         data={name: request.GET.get(name, "") for name in BOARD_FILTERS}, queryset=deals

@@ -88,7 +88,7 @@ EDIT_CONFLICT_MESSAGE = (
 def _list_deals(request: HttpRequest):
     """The deals the list (and its export) shows: the pick, the filters and the search, within reach."""
     pick = picked(request)
-    deals = deals_in_period(deals_visible_to(request.user), picked=pick)
+    deals = deals_in_period(deals_visible_to(request.user), scope=pick.scope, period=pick.period)
     filters = DealFilter(
         data={name: request.GET.get(name, "") for name in LIST_FILTERS}, queryset=deals
     )

@@ -6,10 +6,10 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
+from pipeline.periods import Period
 from pipeline.services import deal_move
 from quotas.services import quota_set
 from reports.models import ForecastSnapshot
-from reports.runners import month_of
 from tests.factories import DealFactory, PipelineFactory, UserFactory
 
 pytestmark = pytest.mark.e2e
@@ -26,7 +26,7 @@ def team(transactional_db):
     pipeline = PipelineFactory(name="New business")
     stages = {stage.name: stage for stage in pipeline.stages.all()}
     today = timezone.localdate()
-    month = month_of(today)
+    month = Period.named("month", today)
     for n, rep in enumerate(reps):
         quota_set(
             owner=rep,

@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from pipeline.models import Activity, Deal, StageTransition
-from pipeline.picker import deal_scope_filter, picked
+from pipeline.picker import picked
 from pipeline.services import activity_log, deal_move, deal_update, line_items_set
 from pipeline.services.deals import LineItemSpec
 from quotas.models import Territory
@@ -758,7 +758,7 @@ def test_picker_remembers_the_choice_in_the_session(rf, manager, rep2):
         start="2026-01-01",
         end="2026-03-31",
     )
-    assert (first.start, first.end, first.period) == (
+    assert (first.period.start, first.period.end, first.period.preset) == (
         datetime.date(2026, 1, 1),
         datetime.date(2026, 4, 1),
         "custom",
@@ -766,18 +766,18 @@ def test_picker_remembers_the_choice_in_the_session(rf, manager, rep2):
     again, _ = _pick(rf, manager, session=session)
     assert again == first
     only_period, _ = _pick(rf, manager, session=session, period="30d")
-    assert (only_period.kind, only_period.id, only_period.period) == ("rep", rep2.pk, "30d")
+    assert (only_period.kind, only_period.id, only_period.period.preset) == ("rep", rep2.pk, "30d")
 
 
 def test_picker_periods(rf, rep):
     today = timezone.localdate()
     ytd, _ = _pick(rf, rep, period="ytd")
-    assert (ytd.start, ytd.end) == (
+    assert (ytd.period.start, ytd.period.end) == (
         today.replace(month=1, day=1),
         today + datetime.timedelta(days=1),
     )
     backwards, _ = _pick(rf, rep, period="custom", start="2026-05-01", end="2026-04-01")
-    assert backwards.period == "90d"
+    assert backwards.period.preset == "90d"
 
 
 def test_scope_filter_selects_the_picked_deals(rf, manager, rep, rep2, pipeline):
@@ -785,8 +785,8 @@ def test_scope_filter_selects_the_picked_deals(rf, manager, rep, rep2, pipeline)
     theirs = DealFactory(owner=rep2, pipeline=pipeline)
     one, _ = _pick(rf, manager, scope="rep", scope_id=rep.pk)
     team, _ = _pick(rf, manager)
-    assert list(Deal.objects.filter(deal_scope_filter(one))) == [mine]
-    assert set(Deal.objects.filter(deal_scope_filter(team))) == {mine, theirs}
+    assert list(Deal.objects.filter(one.scope.deal_filter())) == [mine]
+    assert set(Deal.objects.filter(team.scope.deal_filter())) == {mine, theirs}
 
 
 def test_pages_remember_the_pick(client, manager, rep, rep2, pipeline):

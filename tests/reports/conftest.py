@@ -17,8 +17,8 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
+from pipeline.periods import start_of
 from pipeline.services.imports import ChangeSpec, DealSpec, TransitionSpec, deals_import
-from reports.metrics import start_of
 from tests.factories import AccountFactory, LostReasonFactory
 
 

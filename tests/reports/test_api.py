@@ -10,12 +10,13 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from pipeline.models import Deal
+from pipeline.periods import Period
+from pipeline.scopes import Scope
 from pipeline.services import deal_move
 from quotas.services import quota_set
 from reports.forecasts import METHODS
-from reports.metrics import Period, funnel
+from reports.metrics import funnel
 from reports.models import ForecastSnapshot, MetricSnapshot
-from reports.scopes import Scope
 from reports.tasks import snapshot_scope
 from salesmgr.celery import app as celery_app
 from salesmgr.models import User

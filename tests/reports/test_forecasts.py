@@ -8,10 +8,12 @@ import pytest
 from django.utils import timezone
 
 from pipeline.models import Deal
+from pipeline.scopes import Scope
 from pipeline.services import deal_move, deal_update
 from quotas.services import quota_set
-from reports.forecasts import forecast
-from reports.scopes import Scope
+from reports.api import ForecastFigures, Gap
+from reports.forecasts import FORECAST_FIELDS, METHODS, forecast
+from reports.models import ForecastSnapshot
 from tests.factories import DealFactory
 
 Z = 1.2816
@@ -119,3 +121,14 @@ def test_a_later_revaluation_does_not_change_a_past_forecast(history, rep):
 def test_unknown_horizon_is_refused(db, rep):
     with pytest.raises(ValueError):
         forecast(Scope(owner=rep.pk), timezone.localdate(), 45)
+
+
+def test_the_forecast_fields_are_the_snapshot_columns_and_the_api_fields():
+    """The list is written once: the snapshot table, the API and the methods all agree with it."""
+    keys = {"id", "scope_key", "scope_kind", "as_of", "horizon", "actual", "computed_at"}
+    columns = {field.name for field in ForecastSnapshot._meta.fields} - keys
+    assert set(FORECAST_FIELDS) == columns
+    assert len(FORECAST_FIELDS) == len(columns)
+    assert set(METHODS) <= set(FORECAST_FIELDS)
+    assert set(Gap().fields) == set(METHODS)
+    assert set(FORECAST_FIELDS) <= set(ForecastFigures().fields)

@@ -5,8 +5,9 @@ from decimal import Decimal
 
 import pytest
 
-from reports.metrics import Period, funnel, series
-from reports.scopes import Scope
+from pipeline.periods import Period
+from pipeline.scopes import Scope
+from reports.metrics import funnel, series
 
 
 @pytest.fixture

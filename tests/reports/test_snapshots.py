@@ -12,18 +12,18 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from pipeline.models import Deal
+from pipeline.periods import Period
+from pipeline.scopes import Scope
 from pipeline.services import deal_delete, deal_move, deal_reassign, deal_update
 from pipeline.signals import deals_changed
 from quotas.models import Territory
 from quotas.services import quota_set
-from reports.forecasts import HORIZONS, METHODS, forecast
+from reports.forecasts import FORECAST_FIELDS, HORIZONS, METHODS, forecast
 from reports.grouped import figures as grouped_figures
-from reports.metrics import Period, funnel
+from reports.metrics import funnel
 from reports.models import DirtyScope, ForecastSnapshot, MetricSnapshot
-from reports.scopes import Scope
 from reports.selectors import accuracy_summary, matured_forecasts, metric_snapshot_for
 from reports.services import (
-    FORECAST_FIELDS,
     forecasts_mature,
     scope_snapshots_compute,
     scopes_dirty,

@@ -9,12 +9,13 @@ from django.core.cache import cache
 from django.urls import reverse
 from django.utils import timezone
 
+from pipeline.periods import Period
+from pipeline.scopes import Scope
 from pipeline.services import activity_log, deal_move
 from quotas.services import quota_set
 from reports import views
 from reports.models import ForecastSnapshot, MetricSnapshot
-from reports.runners import LeaderboardRunner, RefreshState, month_of, refresh_queue
-from reports.scopes import Scope
+from reports.runners import LeaderboardRunner, RefreshState, refresh_queue
 from reports.tasks import snapshot_scope
 from salesmgr.celery import app as celery_app
 from tests.factories import DealFactory, LostReasonFactory, UserFactory
@@ -53,7 +54,7 @@ def signed_in(client):
 def grow(*, manager, pipeline, stages, reps: int, deals: int, first: int = 0):
     """Reps under ``manager`` with a quota this month, and deals over them: won, lost, moved, overdue, active."""
     people = [UserFactory(username=f"grown{first + n}", manager=manager) for n in range(reps)]
-    month = month_of(timezone.localdate())
+    month = Period.named("month", timezone.localdate())
     for person in people:
         quota_set(
             owner=person,
@@ -283,7 +284,7 @@ def test_the_previous_period_comes_from_its_snapshot_when_one_was_kept(signed_in
 def test_the_leaderboard_ranks_reps_by_attainment_this_month(
     signed_in, manager, rep, rep2, pipeline, stages
 ):
-    month = month_of(timezone.localdate())
+    month = Period.named("month", timezone.localdate())
     quota_set(
         owner=rep, period_start=month.start, period_end=month.last_day, target=Decimal("4000")
     )
@@ -390,7 +391,7 @@ def test_a_reps_panels_show_their_pipeline_quota_attention_and_activity(
     signed_in, rep, rep2, pipeline, stages
 ):
     today = timezone.localdate()
-    month = month_of(today)
+    month = Period.named("month", today)
     quota_set(
         owner=rep, period_start=month.start, period_end=month.last_day, target=Decimal("2000")
     )

@@ -6,15 +6,16 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 from tqdm import tqdm
 
-from reports.scopes import Scope
+from pipeline.scopes import Scope
 from reports.services import forecasts_backfill, standard_scopes
+from salesmgr.values import parse_date
 
 
 def _date(value: str) -> datetime.date:
-    try:
-        return datetime.date.fromisoformat(value)
-    except ValueError:
-        raise CommandError(f"{value!r} is not a date (YYYY-MM-DD).") from None
+    day = parse_date(value)
+    if day is None:
+        raise CommandError(f"{value!r} is not a date (YYYY-MM-DD).")
+    return day
 
 
 class Command(BaseCommand):

@@ -1,8 +1,9 @@
-"""Scopes: which deals a figure is computed over, and who may ask for which.
+"""Scopes: which deals a figure, a board or a list covers, and who may ask for which.
 
-A scope combines (AND) an owner, a manager's team, a territory (with the
-territories inside it), a pipeline and a product; an empty scope is the whole
-organisation.
+A scope combines (AND) an owner, a manager's team (everyone below them, at any
+depth), a territory (with the territories inside it), a pipeline and a
+product; an empty scope is the whole organisation. Its ``key`` names it in the
+snapshot tables, so the key of a scope never changes.
 """
 
 from dataclasses import dataclass, fields
@@ -26,21 +27,36 @@ class Scope:
     product: int | None = None
 
     @property
+    def is_organisation(self) -> bool:
+        return not self.parts
+
+    @property
     def key(self) -> str:
         """A stable text key for snapshot tables, e.g. ``team=4`` or ``org``."""
-        parts = [f"{f.name}={getattr(self, f.name)}" for f in fields(self) if getattr(self, f.name) is not None]
+        parts = [
+            f"{f.name}={getattr(self, f.name)}"
+            for f in fields(self)
+            if getattr(self, f.name) is not None
+        ]
         return ";".join(parts) or "org"
 
     @property
     def parts(self) -> list["Scope"]:
         """The one-condition scopes this one is the intersection of (none for the organisation)."""
-        return [Scope(**{f.name: getattr(self, f.name)}) for f in fields(self) if getattr(self, f.name) is not None]
+        return [
+            Scope(**{f.name: getattr(self, f.name)})
+            for f in fields(self)
+            if getattr(self, f.name) is not None
+        ]
 
     @classmethod
     def from_key(cls, key: str) -> "Scope":
+        """The scope a ``key`` names (the inverse of ``key``)."""
         if key == "org":
             return cls()
-        return cls(**{name: int(value) for name, value in (part.split("=") for part in key.split(";"))})
+        return cls(
+            **{name: int(value) for name, value in (part.split("=") for part in key.split(";"))}
+        )
 
     def deal_filter(self, prefix: str = "") -> Q:
         """The condition on deal rows (``prefix`` reaches them from another model, e.g. ``deal__``)."""
@@ -50,12 +66,22 @@ class Scope:
         if self.team is not None:
             condition &= Q(**{f"{prefix}owner_id__in": team_member_ids_subquery(self.team)})
         if self.territory is not None:
-            condition &= Q(**{f"{prefix}account__territory_id__in": territory_subtree_ids_subquery(self.territory)})
+            condition &= Q(
+                **{
+                    f"{prefix}account__territory_id__in": territory_subtree_ids_subquery(
+                        self.territory
+                    )
+                }
+            )
         if self.pipeline is not None:
             condition &= Q(**{f"{prefix}pipeline_id": self.pipeline})
         if self.product is not None:
             condition &= Q(
-                **{f"{prefix}id__in": DealLineItem.objects.filter(product_id=self.product).values("deal_id")}
+                **{
+                    f"{prefix}id__in": DealLineItem.objects.filter(product_id=self.product).values(
+                        "deal_id"
+                    )
+                }
             )
         return condition
 
@@ -78,8 +104,9 @@ class Scope:
 def scope_for(user: User, requested: Scope) -> Scope:
     """The scope ``user`` may see for what they asked; 404 for anything outside their reach.
 
-    A rep always gets their own figures; a manager asking for nothing gets
-    their team; an admin may ask for anything.
+    A rep always gets their own figures; a manager asking for no person or
+    team gets their team, and may ask for themselves, their team or anyone in
+    it; an admin may ask for anything.
     """
     if user.is_admin:
         return requested
@@ -87,13 +114,16 @@ def scope_for(user: User, requested: Scope) -> Scope:
         if requested.team is not None or requested.owner not in (None, user.pk):
             raise Http404("No such scope.")
         return Scope(**{**requested.__dict__, "owner": user.pk})
-    # A manager: their own deals, their team, or someone in it.
-    if requested.owner is not None and requested.owner != user.pk and not is_in_team(
-        manager=user, user_id=requested.owner
+    if (
+        requested.owner is not None
+        and requested.owner != user.pk
+        and not is_in_team(manager=user, user_id=requested.owner)
     ):
         raise Http404("No such scope.")
-    if requested.team is not None and requested.team != user.pk and not is_in_team(
-        manager=user, user_id=requested.team
+    if (
+        requested.team is not None
+        and requested.team != user.pk
+        and not is_in_team(manager=user, user_id=requested.team)
     ):
         raise Http404("No such scope.")
     if requested.owner is None and requested.team is None:

@@ -1,0 +1,43 @@
+"""Runners: one per report, the one code path the API and the browser pages call.
+
+A runner takes typed input (a ``Scope``, a ``Period`` or a date) and answers
+``run()``. Funnel and forecast runners read a snapshot when a fresh one
+matches the question and compute live otherwise; every answer says which
+(``source``) and when it was computed (``computed_at``). Every runner issues
+a fixed number of queries, whatever the number of deals or people.
+"""
+
+from reports.runners.accuracy import AccuracyRunner
+from reports.runners.attainment import quota_attainment
+from reports.runners.attention import (
+    AttentionRunner,
+    OverdueDealsRunner,
+    StalledDealsRunner,
+    rotting_stages,
+)
+from reports.runners.forecast import ForecastRunner
+from reports.runners.funnel import FunnelRunner, PreviousTotalsRunner
+from reports.runners.leaderboard import LeaderboardRunner
+from reports.runners.pipeline_by_stage import PipelineByStageRunner
+from reports.runners.recent_activity import RecentActivityRunner
+from reports.runners.refresh import RefreshState, refresh_queue, refresh_state
+from reports.runners.series import SeriesRunner
+
+__all__ = [
+    "AccuracyRunner",
+    "AttentionRunner",
+    "ForecastRunner",
+    "FunnelRunner",
+    "LeaderboardRunner",
+    "OverdueDealsRunner",
+    "PipelineByStageRunner",
+    "PreviousTotalsRunner",
+    "RecentActivityRunner",
+    "RefreshState",
+    "SeriesRunner",
+    "StalledDealsRunner",
+    "quota_attainment",
+    "refresh_queue",
+    "refresh_state",
+    "rotting_stages",
+]

@@ -1,0 +1,98 @@
+"""The grouped pass and the live queries agree on who is in a team or a territory, however deep."""
+
+import datetime
+from decimal import Decimal
+
+from django.utils import timezone
+
+from pipeline.periods import Period
+from pipeline.scopes import Scope
+from pipeline.services import deal_move
+from quotas.models import Territory
+from quotas.selectors import territory_subtree_ids_subquery
+from reports.forecasts import HORIZONS, forecast
+from reports.grouped import ScopeMap
+from reports.grouped import figures as grouped_figures
+from reports.metrics import funnel
+from salesmgr.models import User
+from salesmgr.selectors import team_member_ids_subquery
+from tests.factories import AccountFactory, DealFactory, UserFactory
+from tests.reports.test_snapshots import assert_same_funnel
+
+LINE_LENGTH = 100  # managers, each below the one before
+CHAIN_LENGTH = 50  # territories, each inside the one before
+
+
+def test_a_100_level_team_and_a_50_level_territory_chain_agree_with_the_live_figures(
+    db, pipeline, stages
+):
+    managers = []
+    for level in range(LINE_LENGTH):
+        managers.append(
+            UserFactory(
+                username=f"m{level}", role="manager", manager=managers[-1] if managers else None
+            )
+        )
+    bottom = UserFactory(username="bottom", manager=managers[-1])
+    chain = [Territory.objects.create(name="T0")]
+    for level in range(1, CHAIN_LENGTH):
+        chain.append(Territory.objects.create(name=f"T{level}", parent=chain[-1]))
+    close = timezone.localdate() + datetime.timedelta(days=10)
+
+    def deal(owner, territory, amount):
+        account = AccountFactory(owner=owner, territory=territory)
+        return DealFactory(
+            owner=owner,
+            account=account,
+            pipeline=pipeline,
+            amount=Decimal(amount),
+            expected_close_date=close,
+        )
+
+    deal(bottom, chain[-1], "1000.00")
+    deal(managers[70], chain[40], "250.00")
+    won = deal(bottom, chain[45], "400.00")
+    deal_move(deal=won, to_stage=stages["Won"], by=bottom, expected_version=won.version)
+
+    top, root = managers[0], chain[0]
+    scopes = [
+        Scope(team=top.pk),
+        Scope(team=managers[30].pk),
+        Scope(territory=root.pk),
+        Scope(territory=chain[10].pk),
+        Scope(team=top.pk, territory=root.pk),
+    ]
+    now = timezone.now()
+    period = Period.default()
+    results = grouped_figures(scopes, period=period, now=now)
+    for scope in scopes:
+        assert_same_funnel(results[scope.key]["funnel"], funnel(scope, period))
+        alone = [forecast(scope, timezone.localdate(now), horizon, now=now) for horizon in HORIZONS]
+        assert results[scope.key]["forecasts"] == alone, scope.key
+    # The deepest deals count: 101 levels below the top manager, 49 below the root territory.
+    for scope in scopes:
+        figures = results[scope.key]["funnel"]
+        assert (figures["open_deals"], figures["open_value"]) == (2, Decimal("1250.00")), scope.key
+        assert (figures["won_deals"], figures["won_value"]) == (1, Decimal("400.00")), scope.key
+
+
+def test_a_cycle_in_corrupt_data_ends_both_walks_with_the_same_members(db):
+    first = UserFactory(username="first", role="manager")
+    second = UserFactory(username="second", role="manager", manager=first)
+    third = UserFactory(username="third", manager=second)
+    User.objects.filter(pk=first.pk).update(manager=second)  # past every service's check
+    outer = Territory.objects.create(name="Outer")
+    inner = Territory.objects.create(name="Inner", parent=outer)
+    Territory.objects.filter(pk=outer.pk).update(parent=inner)
+
+    scope_map = ScopeMap()
+    live_team = set(
+        User.objects.filter(pk__in=team_member_ids_subquery(first.pk)).values_list("pk", flat=True)
+    )
+    assert scope_map.team(first.pk) == live_team == {first.pk, second.pk, third.pk}
+    live_territories = set(
+        Territory.objects.filter(pk__in=territory_subtree_ids_subquery(outer.pk)).values_list(
+            "pk", flat=True
+        )
+    )
+    assert scope_map.territories(outer.pk) == live_territories == {outer.pk, inner.pk}
