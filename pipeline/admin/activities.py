@@ -1,11 +1,12 @@
-"""The admin for activities, logged through ``activity_log``."""
+"""The admin for activities, written through the activity services."""
 
 from django import forms
 from django.contrib import admin
 
+from pipeline.checks.activities import activity_log_errors
 from pipeline.models import Activity
-from pipeline.services import activity_log
-from salesmgr.admin import ActingUserForms, AdminRoleOnly, add_refusal, adopt, service_refusal
+from pipeline.services import activity_delete, activity_log, activity_update
+from salesmgr.admin import ActingUserForms, AdminRoleOnly, adopt
 
 ACTIVITY_LOG_FIELDS = ("kind", "subject", "body", "occurred_at", "deal", "account")
 
@@ -23,7 +24,14 @@ class ActivityAddForm(forms.ModelForm):
     def clean(self):
         cleaned = super().clean()
         if not self.errors:
-            add_refusal(self, service_refusal(lambda: self.write(by=self.acting_user)))
+            errors = activity_log_errors(
+                kind=cleaned["kind"],
+                subject=cleaned["subject"],
+                deal=cleaned.get("deal"),
+                account=cleaned.get("account"),
+            )
+            for field, message in errors.items():
+                self.add_error(field, message)
         return cleaned
 
 
@@ -53,6 +61,14 @@ class ActivityAdmin(ActingUserForms, AdminRoleOnly, admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         if change:
-            super().save_model(request, obj, form, change)
+            changes = {field: form.cleaned_data[field] for field in form.changed_data}
+            adopt(obj, activity_update(activity=obj, by=request.user, **changes))
         else:
             adopt(obj, form.write(by=request.user))
+
+    def delete_model(self, request, obj):
+        activity_delete(activity=obj, by=request.user)
+
+    def delete_queryset(self, request, queryset):
+        for activity in queryset:
+            activity_delete(activity=activity, by=request.user)
