@@ -1,11 +1,10 @@
 """The admin for people and the reporting line, and what every app's admin shares.
 
 Writes that matter go through the services in the admin as everywhere else.
-A service refuses a write by raising ``ValidationError`` (or ``ConflictError``
-/ ``PermissionDenied``); so that a refusal reaches the user as a form error
-rather than a 500, a form makes the same call in ``clean()`` inside a savepoint
-that is always rolled back (``service_refusal``), and the admin's
-``save_model()`` then makes it for real.
+So that a refusal reaches the user as a form error rather than a 500, a form
+calls the service's check functions in ``clean()`` (``add_errors``), and the
+admin's ``save_model()`` then calls the service. ``service_refusal`` remains
+for the deal and account forms whose services have no check functions yet.
 
 The admin belongs to the admin role: Salesmgr's model admins grant access by
 role (``AdminRoleOnly``), not by Django's per-model permissions.
@@ -25,9 +24,10 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.text import capfirst
 
+from salesmgr.checks import user_change_errors, user_create_errors
 from salesmgr.errors import ConflictError, PermissionDenied
 from salesmgr.models import User
-from salesmgr.services import user_create, user_set_manager
+from salesmgr.services import USER_UPDATABLE_FIELDS, user_create, user_update
 
 admin.site.site_header = "Salesmgr administration"
 admin.site.site_title = "Salesmgr admin"
@@ -55,6 +55,12 @@ def service_refusal(call: Callable[[], object]) -> ValidationError | None:
         return ValidationError(f"{exc} Reload the page to see the current values.")
     except PermissionDenied as exc:
         return ValidationError(str(exc))
+
+
+def add_errors(form: forms.BaseForm, errors: dict[str, str]) -> None:
+    """Put a check's errors on ``form``: under the field each names, else at the top."""
+    for field, message in errors.items():
+        form.add_error(field if field in form.fields else None, message)
 
 
 def add_refusal(form: forms.BaseForm, refusal: ValidationError | None) -> None:
@@ -102,6 +108,14 @@ def deletion_summary(model_admin: admin.ModelAdmin, objs) -> tuple[list, dict, s
         for row in rows
     ]
     return labels, {opts.verbose_name_plural: len(rows)}, set(), []
+
+
+def with_refusals(summary: tuple[list, dict, set, list], refusals: list[str]) -> tuple:
+    """The admin's deletion summary, where a check's refusals come first and are the reason shown."""
+    if not refusals:
+        return summary
+    deleted, counts, _perms_needed, protected = summary
+    return deleted, counts, set(), [*refusals, *protected]
 
 
 class AdminRoleOnly:
@@ -168,11 +182,7 @@ class UserAddForm(AdminUserCreationForm):
     def clean(self):
         cleaned = super().clean()
         if not self.errors:
-            # No password in the trial run: hashing it twice would only cost time.
-            add_refusal(
-                self,
-                service_refusal(lambda: user_create(password=None, **self.service_arguments())),
-            )
+            add_errors(self, user_create_errors(username=cleaned["username"], role=cleaned["role"]))
         return cleaned
 
 
@@ -180,18 +190,24 @@ class UserEditForm(UserChangeForm):
     class Meta(UserChangeForm.Meta):
         model = User
 
+    def changes(self) -> dict:
+        """The changed fields that ``user_update`` writes."""
+        return {
+            field: self.cleaned_data[field]
+            for field in self.changed_data
+            if field in USER_UPDATABLE_FIELDS and field in self.cleaned_data
+        }
+
     def clean(self):
         cleaned = super().clean()
-        if "manager" in self.changed_data and "manager" in cleaned:
-            manager = cleaned["manager"]
-            add_refusal(
-                self, service_refusal(lambda: user_set_manager(user=self.instance, manager=manager))
-            )
+        add_errors(
+            self, user_change_errors(user=self.instance, by=self.acting_user, changes=self.changes())
+        )
         return cleaned
 
 
 @admin.register(User)
-class UserAdmin(AdminRoleOnly, DjangoUserAdmin):
+class UserAdmin(ActingUserForms, AdminRoleOnly, DjangoUserAdmin):
     form = UserEditForm
     add_form = UserAddForm
     fieldsets = (
@@ -201,7 +217,7 @@ class UserAdmin(AdminRoleOnly, DjangoUserAdmin):
             "Access",
             {
                 "fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions"),
-                "description": "Changing the role sets staff status: admins and superusers are staff, others are not.",
+                "description": "Staff status follows the role: admins and superusers are staff, others are not.",
             },
         ),
         ("Important dates", {"fields": ("last_login", "date_joined")}),
@@ -230,6 +246,7 @@ class UserAdmin(AdminRoleOnly, DjangoUserAdmin):
     search_fields = ("username", "full_name", "email")
     ordering = ("full_name", "username")
     autocomplete_fields = ("manager",)
+    readonly_fields = ("is_staff",)
 
     def get_search_results(self, request, queryset, search_term):
         queryset, may_have_duplicates = super().get_search_results(request, queryset, search_term)
@@ -245,9 +262,5 @@ class UserAdmin(AdminRoleOnly, DjangoUserAdmin):
                 else None
             )
             adopt(obj, user_create(password=password, **form.service_arguments()))
-            return
-        if "manager" in form.changed_data:
-            user_set_manager(user=obj, manager=form.cleaned_data["manager"])
-        if "role" in form.changed_data:
-            obj.is_staff = obj.is_admin
-        super().save_model(request, obj, form, change)
+        else:
+            adopt(obj, user_update(user=obj, by=request.user, **form.changes()))

@@ -798,3 +798,36 @@ def test_an_activity_is_corrected_and_deleted_through_the_admin(admin_browser, w
     deleted = admin_browser.post(url(Activity, "delete", activity.pk), {"post": "yes"})
     assert deleted.status_code == 302
     assert not Activity.objects.filter(pk=activity.pk).exists()
+
+
+def test_the_territory_reps_picker_lists_only_active_reps(admin_browser, world):
+    gone = user_create(username="gone", password=None, role=Role.REP, full_name="Gone Rep")
+    User.objects.filter(pk=gone.pk).update(is_active=False)
+    form = admin_browser.get(url(Territory, "add")).context["adminform"].form
+    assert list(form.fields["reps"].queryset) == [world.rep]
+    kept = admin_browser.get(url(Territory, "change", world.territory.pk)).context["adminform"].form
+    assert list(kept.fields["reps"].queryset) == [world.rep]
+
+
+def test_a_territory_is_added_with_its_reps_through_the_service(admin_browser, world):
+    response = admin_browser.post(
+        url(Territory, "add"),
+        {"name": "Nordics", "parent": world.territory.parent.pk, "region": "North", "reps": [world.rep.pk]},
+    )
+    assert response.status_code == 302
+    nordics = Territory.objects.get(name="Nordics")
+    assert (nordics.parent, list(nordics.reps.all())) == (world.territory.parent, [world.rep])
+
+
+def test_a_territory_with_territories_inside_is_not_deleted_in_the_admin(admin_browser, world):
+    region = world.territory.parent
+    response = admin_browser.post(url(Territory, "delete", region.pk), {"post": "yes"})
+    assert "Move or delete the territories inside it first." in response.content.decode()
+    assert Territory.objects.filter(pk=region.pk).exists()
+
+
+def test_nobody_deactivates_themselves_in_the_admin(admin_browser, world):
+    response = resubmit(admin_browser, url(User, "change", world.by.pk), is_active="")
+    assert response.status_code == 200
+    assert "You cannot deactivate yourself." in errors_of(response)
+    assert User.objects.get(pk=world.by.pk).is_active

@@ -6,7 +6,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import Count
 from django.forms.models import BaseInlineFormSet
 
-from pipeline.admin.shared import ServiceWrites, with_refusals
+from pipeline.admin.shared import ServiceWrites
 from pipeline.checks.catalog import (
     pipeline_delete_errors,
     stage_add_errors,
@@ -25,7 +25,7 @@ from pipeline.services import (
     stage_update,
 )
 from pipeline.services.pipelines import PIPELINE_FIELDS, STAGE_FIELDS
-from salesmgr.admin import AdminRoleOnly, adopt
+from salesmgr.admin import AdminRoleOnly, adopt, with_refusals
 from salesmgr.models import User
 
 

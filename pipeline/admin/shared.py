@@ -5,7 +5,7 @@ from collections.abc import Callable
 from django.contrib import admin
 from django.db.models import Model
 
-from salesmgr.admin import adopt
+from salesmgr.admin import adopt, with_refusals
 
 
 class DeletedFilter(admin.SimpleListFilter):
@@ -70,10 +70,3 @@ class ServiceWrites:
         for row in queryset:
             self.delete_model(request, row)
 
-
-def with_refusals(summary: tuple[list, dict, set, list], refusals: list[str]) -> tuple:
-    """The admin's deletion summary, where a check's refusals come first and are the reason shown."""
-    if not refusals:
-        return summary
-    deleted, counts, _perms_needed, protected = summary
-    return deleted, counts, set(), [*refusals, *protected]
