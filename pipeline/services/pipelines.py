@@ -1,8 +1,11 @@
 """Writes to pipelines and their stages."""
 
+import datetime
+
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Count, Max, Q
+from django.utils import timezone
 
 from pipeline.checks.catalog import (
     pipeline_delete_errors,
@@ -37,10 +40,23 @@ def pipeline_check_ready(pipeline: Pipeline) -> None:
 
 
 def pipeline_create(
-    *, name: str, description: str = "", is_active: bool = True, by: User
+    *,
+    name: str,
+    description: str = "",
+    is_active: bool = True,
+    created_at: datetime.datetime | None = None,
+    by: User,
 ) -> Pipeline:
-    """Add a pipeline; it takes deals once it has an open, a won and a lost stage."""
-    pipeline = Pipeline(name=name, description=description, is_active=is_active)
+    """Add a pipeline; it takes deals once it has an open, a won and a lost stage.
+
+    ``created_at`` is for history brought in from elsewhere; it defaults to now.
+    """
+    pipeline = Pipeline(
+        name=name,
+        description=description,
+        is_active=is_active,
+        created_at=created_at or timezone.now(),
+    )
     pipeline.full_clean()
     pipeline.save()
     return pipeline
