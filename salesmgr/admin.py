@@ -24,10 +24,10 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.text import capfirst
 
-from salesmgr.checks import user_change_errors, user_create_errors
+from salesmgr.checks import user_change_errors, user_create_errors, user_delete_errors
 from salesmgr.errors import ConflictError, PermissionDenied
 from salesmgr.models import User
-from salesmgr.services import USER_UPDATABLE_FIELDS, user_create, user_update
+from salesmgr.services import USER_UPDATABLE_FIELDS, user_create, user_delete, user_update
 
 admin.site.site_header = "Salesmgr administration"
 admin.site.site_title = "Salesmgr admin"
@@ -216,7 +216,7 @@ class UserAdmin(ActingUserForms, AdminRoleOnly, DjangoUserAdmin):
         (
             "Access",
             {
-                "fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions"),
+                "fields": ("is_active", "is_staff", "is_superuser"),
                 "description": "Staff status follows the role: admins and superusers are staff, others are not.",
             },
         ),
@@ -264,3 +264,18 @@ class UserAdmin(ActingUserForms, AdminRoleOnly, DjangoUserAdmin):
             adopt(obj, user_create(password=password, **form.service_arguments()))
         else:
             adopt(obj, user_update(user=obj, by=request.user, **form.changes()))
+
+    def get_deleted_objects(self, objs, request):
+        refusals = [
+            f"{user}: {message}"
+            for user in objs
+            for message in user_delete_errors(user=user, by=request.user).values()
+        ]
+        return with_refusals(super().get_deleted_objects(objs, request), refusals)
+
+    def delete_model(self, request, obj):
+        user_delete(user=obj, by=request.user)
+
+    def delete_queryset(self, request, queryset):
+        for user in queryset:
+            user_delete(user=user, by=request.user)

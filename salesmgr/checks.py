@@ -8,6 +8,7 @@ from salesmgr.selectors import team_member_ids_subquery
 USERNAME_TAKEN = "A user with that username already exists."
 NOT_OWN_MANAGER = "A person cannot be their own manager."
 NOT_SELF_DEACTIVATION = "You cannot deactivate yourself."
+NOT_SELF_DELETION = "You cannot delete yourself."
 
 
 def staff_access(*, role: str, is_superuser: bool = False) -> bool:
@@ -40,6 +41,15 @@ def user_manager_errors(*, user: User, manager: User | None) -> dict[str, str]:
 def user_deactivate_errors(*, user: User, by: User) -> dict[str, str]:
     """What refuses deactivating ``user``: nobody locks themselves out."""
     return {"is_active": NOT_SELF_DEACTIVATION} if user.pk == by.pk else {}
+
+
+def user_delete_errors(*, user: User, by: User) -> dict[str, str]:
+    """What refuses deleting ``user``: nobody deletes themselves.
+
+    A person with deals, accounts or activities is protected by the database;
+    they are deactivated instead.
+    """
+    return {"detail": NOT_SELF_DELETION} if user.pk == by.pk else {}
 
 
 def user_change_errors(*, user: User, by: User, changes: Mapping[str, object]) -> dict[str, str]:

@@ -9,6 +9,7 @@ from salesmgr.checks import (
     user_change_errors,
     user_create_errors,
     user_deactivate_errors,
+    user_delete_errors,
     user_manager_errors,
 )
 from salesmgr.models import IdempotencyKey, Role, User
@@ -97,6 +98,12 @@ def user_deactivate(*, user: User, by: User) -> User:
     user.is_active = False
     user.save(update_fields=["is_active"])
     return user
+
+
+def user_delete(*, user: User, by: User) -> None:
+    """Delete a person created by mistake; anyone with records is deactivated instead."""
+    _refuse(user_delete_errors(user=user, by=by))
+    user.delete()
 
 
 def token_issue(*, user: User) -> Token:

@@ -831,3 +831,12 @@ def test_nobody_deactivates_themselves_in_the_admin(admin_browser, world):
     assert response.status_code == 200
     assert "You cannot deactivate yourself." in errors_of(response)
     assert User.objects.get(pk=world.by.pk).is_active
+
+
+def test_nobody_deletes_themselves_in_the_admin(admin_browser, world):
+    response = admin_browser.post(url(User, "delete", world.by.pk), {"post": "yes"})
+    assert "You cannot delete yourself." in response.content.decode()
+    assert User.objects.filter(pk=world.by.pk).exists()
+    spare = user_create(username="spare", password=None, full_name="Spare Person")
+    assert admin_browser.post(url(User, "delete", spare.pk), {"post": "yes"}).status_code == 302
+    assert not User.objects.filter(pk=spare.pk).exists()
