@@ -17,21 +17,53 @@ from django.contrib import admin
 from django.contrib.admin.utils import quote
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm, UsernameField
+from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.text import capfirst
+from django_celery_beat.models import (
+    ClockedSchedule,
+    CrontabSchedule,
+    IntervalSchedule,
+    PeriodicTask,
+    SolarSchedule,
+)
+from rest_framework.authtoken.models import TokenProxy
 
 from salesmgr.checks import user_change_errors, user_create_errors, user_delete_errors
 from salesmgr.errors import ConflictError, PermissionDenied
 from salesmgr.models import User
-from salesmgr.services import USER_UPDATABLE_FIELDS, user_create, user_delete, user_update
+from salesmgr.services import (
+    USER_UPDATABLE_FIELDS,
+    scheduled_job_set_enabled,
+    user_create,
+    user_delete,
+    user_update,
+)
 
 admin.site.site_header = "Salesmgr administration"
 admin.site.site_title = "Salesmgr admin"
 admin.site.index_title = "Set up Salesmgr"
+
+# Off the index: the admin grants access by role, not by Django's groups; API
+# tokens are a person's own (signing in issues one, deactivating stops it) and
+# their keys are secrets; the schedule tables are the standing jobs' plumbing,
+# shown on each job below. What stays of django-celery-beat is the list of
+# standing jobs, where an admin sees when each last ran and may pause one.
+for _model in (
+    Group,
+    TokenProxy,
+    ClockedSchedule,
+    CrontabSchedule,
+    IntervalSchedule,
+    SolarSchedule,
+    PeriodicTask,
+):
+    if admin.site.is_registered(_model):
+        admin.site.unregister(_model)
 
 
 class _RollBack(Exception):
@@ -279,3 +311,39 @@ class UserAdmin(ActingUserForms, AdminRoleOnly, DjangoUserAdmin):
     def delete_queryset(self, request, queryset):
         for user in queryset:
             user_delete(user=user, by=request.user)
+
+
+@admin.register(PeriodicTask)
+class ScheduledJobAdmin(AdminRoleOnly, admin.ModelAdmin):
+    """The standing jobs (nightly snapshots, purging deleted deals), set in settings.
+
+    Admins see when each runs and last ran, and may pause one; the jobs
+    themselves are defined in code, so none is added, edited or deleted here.
+    """
+
+    list_display = ("name", "task", "runs", "enabled", "last_run_at", "total_run_count")
+    list_filter = ("enabled",)
+    search_fields = ("name", "task")
+    fields = ("name", "task", "runs", "enabled", "last_run_at", "total_run_count", "description")
+    readonly_fields = ("name", "task", "runs", "last_run_at", "total_run_count", "description")
+    ordering = ("name",)
+    actions = None
+
+    @admin.display(description="Runs")
+    def runs(self, job: PeriodicTask) -> str:
+        return str(job.scheduler or "-")
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related(
+            "interval", "crontab", "solar", "clocked"
+        )
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        if "enabled" in form.changed_data:
+            scheduled_job_set_enabled(job=obj, enabled=form.cleaned_data["enabled"], by=request.user)

@@ -2,6 +2,7 @@
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django_celery_beat.models import PeriodicTask
 from rest_framework.authtoken.models import Token
 
 from salesmgr.checks import (
@@ -104,6 +105,13 @@ def user_delete(*, user: User, by: User) -> None:
     """Delete a person created by mistake; anyone with records is deactivated instead."""
     _refuse(user_delete_errors(user=user, by=by))
     user.delete()
+
+
+def scheduled_job_set_enabled(*, job: PeriodicTask, enabled: bool, by: User) -> PeriodicTask:
+    """Pause or resume a standing job; the scheduler picks the change up on its next tick."""
+    job.enabled = enabled
+    job.save(update_fields=["enabled", "last_run_at"])
+    return job
 
 
 def token_issue(*, user: User) -> Token:

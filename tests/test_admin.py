@@ -12,6 +12,7 @@ from django.forms import CheckboxInput, MultiWidget
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
+from django_celery_beat.models import CrontabSchedule, PeriodicTask
 
 from pipeline.models import (
     Account,
@@ -840,3 +841,39 @@ def test_nobody_deletes_themselves_in_the_admin(admin_browser, world):
     spare = user_create(username="spare", password=None, full_name="Spare Person")
     assert admin_browser.post(url(User, "delete", spare.pk), {"post": "yes"}).status_code == 302
     assert not User.objects.filter(pk=spare.pk).exists()
+
+
+def test_the_index_shows_what_sets_up_a_sales_team_and_not_the_plumbing(client, world):
+    superuser = user_create(username="root", password=None, role=Role.ADMIN)
+    User.objects.filter(pk=superuser.pk).update(is_superuser=True)
+    client.force_login(superuser)
+    index = client.get(reverse("admin:index"))
+    models = {
+        model["object_name"] for app in index.context["app_list"] for model in app["models"]
+    }
+    assert not models & {
+        "Group",
+        "TokenProxy",
+        "CrontabSchedule",
+        "SolarSchedule",
+        "IntervalSchedule",
+        "ClockedSchedule",
+    }
+    assert {"User", "Pipeline", "Territory", "Quota", "PeriodicTask"} <= models
+    page = index.content.decode()
+    for label in ("Groups", "Tokens", "Crontabs", "Solar events", "Intervals", "Clocked"):
+        assert f">{label}<" not in page
+
+
+def test_an_admin_pauses_a_standing_job(admin_browser, world):
+    nightly = PeriodicTask.objects.create(
+        name="nightly-snapshots",
+        task="reports.nightly_snapshots",
+        crontab=CrontabSchedule.objects.create(minute="0", hour="1"),
+    )
+    assert admin_browser.get(url(PeriodicTask, "changelist")).status_code == 200
+    assert admin_browser.get(url(PeriodicTask, "add")).status_code == 403
+    response = resubmit(admin_browser, url(PeriodicTask, "change", nightly.pk), enabled="")
+    assert response.status_code == 302
+    nightly.refresh_from_db()
+    assert (nightly.enabled, nightly.task) == (False, "reports.nightly_snapshots")
