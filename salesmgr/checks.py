@@ -11,11 +11,6 @@ NOT_SELF_DEACTIVATION = "You cannot deactivate yourself."
 NOT_SELF_DELETION = "You cannot delete yourself."
 
 
-def staff_access(*, role: str, is_superuser: bool = False) -> bool:
-    """Whether a person may open the Django admin: admins and superusers, nobody else."""
-    return role == Role.ADMIN or is_superuser
-
-
 def user_create_errors(*, username: str, role: str) -> dict[str, str]:
     """What refuses a new person."""
     errors = {}

@@ -6,7 +6,6 @@ from django_celery_beat.models import PeriodicTask
 from rest_framework.authtoken.models import Token
 
 from salesmgr.checks import (
-    staff_access,
     user_change_errors,
     user_create_errors,
     user_deactivate_errors,
@@ -45,8 +44,8 @@ def user_create(
         email=email,
         manager=manager,
         is_active=is_active,
-        is_staff=staff_access(role=role),
     )
+    _grant_staff_by_role(user)
     if password:
         user.set_password(password)
     else:
@@ -75,7 +74,7 @@ def user_set_manager(*, user: User, manager: User | None) -> User:
 def user_update(*, user: User, by: User, password: str | None = None, **changes) -> User:
     """Change a person's details, role, manager, whether they may sign in, or password.
 
-    Staff access follows the role (``staff_access``); nobody deactivates themselves.
+    Staff access follows the role; nobody deactivates themselves.
     """
     unknown = set(changes) - set(USER_UPDATABLE_FIELDS)
     if unknown:
@@ -88,7 +87,7 @@ def user_update(*, user: User, by: User, password: str | None = None, **changes)
             setattr(user, field, value)
         if password:
             user.set_password(password)
-        user.is_staff = staff_access(role=user.role, is_superuser=user.is_superuser)
+        _grant_staff_by_role(user)
         user.save()
     return user
 
@@ -139,6 +138,11 @@ def idempotency_key_answer(*, record: IdempotencyKey, status_code: int, body) ->
     record.status_code = status_code
     record.response_body = body
     record.save(update_fields=["status_code", "response_body"])
+
+
+def _grant_staff_by_role(user: User) -> None:
+    """Staff access (the Django admin) follows the role: admins and superusers, nobody else."""
+    user.is_staff = user.is_admin
 
 
 def _refuse(errors: dict[str, str]) -> None:

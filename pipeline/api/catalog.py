@@ -5,7 +5,10 @@ from collections.abc import Callable
 import django_filters
 from django.db import transaction
 from django.db.models import Model
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
 
 from pipeline.checks.catalog import (
     lost_reason_delete_errors,
@@ -34,6 +37,7 @@ from pipeline.services import (
     product_update,
     stage_create,
     stage_delete,
+    stage_reorder,
     stage_update,
 )
 from salesmgr.api.base import IdFilter, ScopedViewSet, VisiblePrimaryKeyRelatedField
@@ -114,6 +118,12 @@ class PipelineSerializer(serializers.ModelSerializer):
         return pipeline.is_active and kinds >= {StageKind.OPEN, StageKind.WON, StageKind.LOST}
 
 
+class StageOrderSerializer(serializers.Serializer):
+    stages = serializers.ListField(
+        child=serializers.IntegerField(min_value=1), allow_empty=False, max_length=1000
+    )
+
+
 class PipelineViewSet(ReferenceViewSet):
     """Sales processes with their ordered stages."""
 
@@ -131,6 +141,19 @@ class PipelineViewSet(ReferenceViewSet):
 
     def shape(self, queryset):
         return queryset.prefetch_related("stages")
+
+    @extend_schema(
+        summary="Put the pipeline's stages in a new order (admins)",
+        request=StageOrderSerializer,
+        responses=PipelineSerializer,
+    )
+    @action(detail=True, methods=["post"])
+    def reorder(self, request, pk=None):
+        pipeline = self.get_object()
+        body = StageOrderSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        stage_reorder(pipeline=pipeline, stage_ids=body.validated_data["stages"], by=request.user)
+        return Response(self.get_serializer(self.get_object()).data)
 
 
 class StageFilter(django_filters.FilterSet):

@@ -4,7 +4,7 @@ import datetime
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Count, Max, Q
+from django.db.models import Count, Q
 from django.utils import timezone
 
 from pipeline.checks.catalog import (
@@ -115,23 +115,23 @@ def stage_update(*, stage: Stage, by: User, **changes) -> Stage:
     return stage
 
 
-def stage_reorder(*, pipeline: Pipeline, stages: list[Stage], by: User) -> list[Stage]:
-    """Put every stage of ``pipeline`` in the order of ``stages``.
+def stage_reorder(*, pipeline: Pipeline, stage_ids: list[int], by: User) -> list[Stage]:
+    """Put every stage of ``pipeline`` in the order of ``stage_ids``.
 
     The stages keep the order numbers they had between them, handed out afresh;
     they step aside to numbers above them first, since no two may share one.
     """
     with transaction.atomic():
         current = list(pipeline.stages.select_for_update().order_by("order"))
-        if sorted(stage.pk for stage in stages) != sorted(stage.pk for stage in current):
+        if sorted(stage_ids) != sorted(stage.pk for stage in current):
             raise ValidationError({"stages": "List every stage of this pipeline once."})
         numbers = [stage.order for stage in current]
-        above = (pipeline.stages.aggregate(top=Max("order"))["top"] or 0) + 1
+        above = numbers[-1] + 1
         for offset, stage in enumerate(current):
             stage.order = above + offset
         Stage.objects.bulk_update(current, ["order"])
         by_pk = {stage.pk: stage for stage in current}
-        ordered = [by_pk[stage.pk] for stage in stages]
+        ordered = [by_pk[pk] for pk in stage_ids]
         for number, stage in zip(numbers, ordered, strict=True):
             stage.order = number
         Stage.objects.bulk_update(ordered, ["order"])

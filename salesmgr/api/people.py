@@ -20,6 +20,7 @@ from salesmgr.api.base import (
     ScopedViewSet,
     VisiblePrimaryKeyRelatedField,
 )
+from salesmgr.checks import USERNAME_TAKEN
 from salesmgr.models import User
 from salesmgr.selectors import users_visible_to
 from salesmgr.services import token_issue, token_revoke, user_create, user_deactivate, user_update
@@ -44,7 +45,7 @@ class UserSerializer(serializers.ModelSerializer):
         if self.instance is not None:
             taken = taken.exclude(pk=self.instance.pk)
         if taken.exists():
-            raise serializers.ValidationError("A user with that username already exists.")
+            raise serializers.ValidationError(USERNAME_TAKEN)
         return value
 
     def validate(self, attrs):

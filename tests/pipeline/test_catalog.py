@@ -93,7 +93,7 @@ def test_stages_are_reordered_in_one_step(admin, pipeline, stages):
     before = list(pipeline.stages.order_by("order"))
     numbers = [stage.order for stage in before]
     wanted = list(reversed(before))
-    stage_reorder(pipeline=pipeline, stages=wanted, by=admin)
+    stage_reorder(pipeline=pipeline, stage_ids=[stage.pk for stage in wanted], by=admin)
     after = list(pipeline.stages.order_by("order"))
     assert [stage.pk for stage in after] == [stage.pk for stage in wanted]
     assert [stage.order for stage in after] == numbers
@@ -101,7 +101,9 @@ def test_stages_are_reordered_in_one_step(admin, pipeline, stages):
 
 def test_a_reorder_must_list_every_stage_once(admin, pipeline, stages):
     with pytest.raises(ValidationError):
-        stage_reorder(pipeline=pipeline, stages=list(pipeline.stages.all())[1:], by=admin)
+        stage_reorder(
+            pipeline=pipeline, stage_ids=[stage.pk for stage in pipeline.stages.all()][1:], by=admin
+        )
 
 
 def test_a_pipeline_with_deals_is_archived_not_deleted(admin, rep, pipeline, stages):
@@ -142,3 +144,17 @@ def test_only_the_author_or_an_admin_deletes_an_activity(admin, rep, rep2, pipel
         activity_delete(activity=note, by=rep2)
     activity_delete(activity=note, by=admin)
     assert not deal.activities.exists()
+
+
+def test_an_admin_reorders_stages_over_the_api(admin, rep, client_for, pipeline, stages):
+    url = f"{API}pipelines/{pipeline.pk}/reorder/"
+    wanted = [stages[name].pk for name in ("Discovery", "Qualification")] + [
+        stage.pk for stage in pipeline.stages.order_by("order")[2:]
+    ]
+    assert client_for(rep).post(url, {"stages": wanted}, format="json").status_code == 403
+    response = client_for(admin).post(url, {"stages": wanted}, format="json")
+    assert response.status_code == 200
+    assert [stage["id"] for stage in response.json()["stages"]] == wanted
+    refused = client_for(admin).post(url, {"stages": wanted[:2]}, format="json")
+    assert refused.status_code == 400
+    assert "stages" in refused.json()
