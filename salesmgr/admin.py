@@ -3,8 +3,9 @@
 Writes that matter go through the services in the admin as everywhere else.
 So that a refusal reaches the user as a form error rather than a 500, a form
 calls the service's check functions in ``clean()`` (``add_errors``), and the
-admin's ``save_model()`` then calls the service. ``service_refusal`` remains
-for the deal and account forms whose services have no check functions yet.
+admin's ``save_model()`` then calls the service. The deal, line item and
+account forms, whose services have no check functions, learn a refusal from
+``service_refusal``.
 
 The admin belongs to the admin role: Salesmgr's model admins grant access by
 role (``AdminRoleOnly``), not by Django's per-model permissions.

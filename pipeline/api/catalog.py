@@ -59,10 +59,9 @@ class ReferenceViewSet(viewsets.ModelViewSet, ScopedViewSet):
     delete_errors: Callable[..., dict[str, str]]
 
     def perform_create(self, serializer):
-        with transaction.atomic():
-            serializer.instance = type(self).create_service(
-                **serializer.validated_data, by=self.request.user
-            )
+        serializer.instance = type(self).create_service(
+            **serializer.validated_data, by=self.request.user
+        )
 
     def perform_update(self, serializer):
         serializer.instance = type(self).update_service(
