@@ -19,6 +19,7 @@ import ast
 from pathlib import Path
 
 import pytest
+from django.apps import apps
 from django.contrib import admin
 from django.contrib.admin.utils import flatten_fieldsets
 from rest_framework import mixins
@@ -29,6 +30,18 @@ from salesmgr.api.urls import router
 ROOT = Path(__file__).resolve().parents[1]
 NOT_READ = {".venv", "tests", "benchmarks", "migrations", "node_modules", "static", "templates"}
 WRITES = {"save", "create", "update", "delete", "get_or_create", "update_or_create"}
+RELATION_WRITES = {"add", "set", "remove", "clear"}
+OWN_APPS = {"salesmgr", "pipeline", "quotas", "reports", "coaching"}
+# The names by which a row reaches its many-to-many rows (``territory.reps``,
+# ``user.territories``): ``add``/``set``/``remove``/``clear`` on them write.
+MANY_TO_MANY = {
+    name
+    for model in apps.get_models()
+    if model._meta.app_label in OWN_APPS
+    for field in model._meta.many_to_many
+    for name in (field.name, field.related_query_name(), field.remote_field.get_accessor_name())
+    if name and not name.endswith("+")
+}
 
 # (path, enclosing function) -> why that write may stay where it is. Keep it short.
 # Empty today: the writes that are rightly not ours happen inside the libraries,
@@ -55,6 +68,9 @@ def _is_service_module(path: Path) -> bool:
 def _is_orm_write(call: ast.Call) -> bool:
     """Whether ``call`` has the shape of a Django ORM write.
 
+    ``add``, ``set``, ``remove`` and ``clear`` write when called on a
+    many-to-many relation of our models (``territory.reps.add(rep)``).
+
     Passed over: ``super().save(...)`` (a model extending its own save, which
     writes only where it is called), ``form.save(commit=False)`` (writes
     nothing), and ``create``/``update``/``delete``/``save`` with positional
@@ -67,9 +83,11 @@ def _is_orm_write(call: ast.Call) -> bool:
     if not isinstance(func, ast.Attribute):
         return False
     name = func.attr
+    receiver = func.value
+    if name in RELATION_WRITES:
+        return isinstance(receiver, ast.Attribute) and receiver.attr in MANY_TO_MANY
     if not (name in WRITES or name.startswith("bulk_")):
         return False
-    receiver = func.value
     if isinstance(receiver, ast.Call) and getattr(receiver.func, "id", None) == "super":
         return False
     if any(kw.arg == "commit" for kw in call.keywords):
@@ -145,7 +163,11 @@ Token.objects.get_or_create(user=user)
 Quota.objects.update_or_create(owner=owner, defaults={})
 serializer.save()
 territory.reps.through.objects.bulk_create(rows)
+territory.reps.add(rep)
+user.territories.set(territories)
 super().save(*args, **kwargs)
+cache.set(key, 1)
+seen.add(name)
 formset.save(commit=False)
 cache.delete(key)
 bar.update(len(rows))
@@ -164,10 +186,11 @@ parameter["schema"].update(minimum=1)
         "Quota.objects.update_or_create(owner=owner, defaults={})",
         "serializer.save()",
         "territory.reps.through.objects.bulk_create(rows)",
+        "territory.reps.add(rep)",
+        "user.territories.set(territories)",
     ]
 
 
-OWN_APPS = {"salesmgr", "pipeline", "quotas", "reports", "coaching"}
 OWN_ADMINS = [
     model_admin
     for model, model_admin in sorted(
