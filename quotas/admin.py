@@ -1,28 +1,45 @@
-"""The admin for territories and quotas; the reparenting and overlap rules hold here too."""
+"""The admin for territories and quotas, written through the quota services and checked by their rules."""
 
 from django import forms
 from django.contrib import admin
-from django.db.models import Count
+from django.db.models import Count, Q
 
+from quotas.checks import quota_errors, territory_delete_errors, territory_parent_errors
 from quotas.models import Quota, Territory
-from quotas.services import quota_set, territory_set_parent
-from salesmgr.admin import AdminRoleOnly, add_refusal, adopt, service_refusal
+from quotas.services import (
+    quota_delete,
+    quota_set,
+    territory_create,
+    territory_delete,
+    territory_update,
+)
+from salesmgr.admin import AdminRoleOnly, add_errors, adopt, with_refusals
+from salesmgr.models import Role, User
+
+TERRITORY_FIELDS = ("name", "parent", "region", "reps")
 
 
 class TerritoryForm(forms.ModelForm):
     class Meta:
         model = Territory
-        fields = ("name", "parent", "region", "reps")
+        fields = TERRITORY_FIELDS
+        help_texts = {"reps": "Active reps; a territory's accounts are sold by the reps assigned here."}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "reps" in self.fields:
+            offered = Q(role=Role.REP, is_active=True)
+            if self.instance.pk is not None:
+                offered |= Q(pk__in=self.instance.reps.values("pk"))
+            self.fields["reps"].queryset = User.objects.filter(offered).order_by(
+                "full_name", "username"
+            )
 
     def clean(self):
         cleaned = super().clean()
-        if self.instance.pk and "parent" in self.changed_data and "parent" in cleaned:
-            parent = cleaned["parent"]
-            add_refusal(
-                self,
-                service_refusal(
-                    lambda: territory_set_parent(territory=self.instance, parent=parent)
-                ),
+        if "parent" in self.changed_data and "parent" in cleaned:
+            add_errors(
+                self, territory_parent_errors(territory=self.instance, parent=cleaned["parent"])
             )
         return cleaned
 
@@ -44,17 +61,36 @@ class TerritoryAdmin(AdminRoleOnly, admin.ModelAdmin):
     def rep_count(self, territory: Territory) -> int:
         return territory.rep_count
 
-    def formfield_for_manytomany(self, db_field, request, **kwargs):
-        if db_field.name == "reps":
-            kwargs["queryset"] = db_field.remote_field.model.objects.order_by(
-                "full_name", "username"
-            )
-        return super().formfield_for_manytomany(db_field, request, **kwargs)
-
     def save_model(self, request, obj, form, change):
-        if change and "parent" in form.changed_data:
-            territory_set_parent(territory=obj, parent=form.cleaned_data["parent"])
-        super().save_model(request, obj, form, change)
+        data = form.cleaned_data
+        if change:
+            changes = {field: data[field] for field in form.changed_data if field in TERRITORY_FIELDS}
+            adopt(obj, territory_update(territory=obj, by=request.user, **changes))
+        else:
+            adopt(
+                obj,
+                territory_create(**{field: data[field] for field in TERRITORY_FIELDS}, by=request.user),
+            )
+
+    def save_related(self, request, form, formsets, change):
+        """The reps were set by the territory services; only inlines are left to save."""
+        for formset in formsets:
+            self.save_formset(request, form, formset, change=change)
+
+    def get_deleted_objects(self, objs, request):
+        refusals = [
+            f"{territory}: {message}"
+            for territory in objs
+            for message in territory_delete_errors(territory=territory).values()
+        ]
+        return with_refusals(super().get_deleted_objects(objs, request), refusals)
+
+    def delete_model(self, request, obj):
+        territory_delete(territory=obj, by=request.user)
+
+    def delete_queryset(self, request, queryset):
+        for territory in queryset:
+            territory_delete(territory=territory, by=request.user)
 
 
 QUOTA_FIELDS = ("owner", "period", "period_start", "period_end", "target")
@@ -71,10 +107,9 @@ class QuotaForm(forms.ModelForm):
     def clean(self):
         cleaned = super().clean()
         if all(field in cleaned for field in QUOTA_FIELDS):
-            existing = self.instance if self.instance.pk else None
-            add_refusal(
-                self, service_refusal(lambda: quota_set(quota=existing, **self.service_arguments()))
-            )
+            arguments = self.service_arguments()
+            arguments.pop("period")
+            add_errors(self, quota_errors(**arguments, quota=self.instance))
         return cleaned
 
 
@@ -90,3 +125,10 @@ class QuotaAdmin(AdminRoleOnly, admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         adopt(obj, quota_set(quota=obj if change else None, **form.service_arguments()))
+
+    def delete_model(self, request, obj):
+        quota_delete(quota=obj, by=request.user)
+
+    def delete_queryset(self, request, queryset):
+        for quota in queryset:
+            quota_delete(quota=quota, by=request.user)

@@ -1,14 +1,20 @@
 """Territories and quotas over REST. Everyone reads what they may see; admins write."""
 
 import django_filters
-from django.db import transaction
 from django.db.models import Prefetch
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import serializers, viewsets
 
+from quotas.checks import territory_delete_errors
 from quotas.models import Quota, QuotaPeriod, Territory
 from quotas.selectors import quotas_visible_to, territories_visible_to
-from quotas.services import quota_set, territory_set_parent
+from quotas.services import (
+    quota_delete,
+    quota_set,
+    territory_create,
+    territory_delete,
+    territory_update,
+)
 from salesmgr.api.base import IdFilter, ScopedViewSet, VisiblePrimaryKeyRelatedField
 from salesmgr.models import User
 from salesmgr.selectors import users_visible_to
@@ -46,21 +52,19 @@ class TerritoryViewSet(viewsets.ModelViewSet, ScopedViewSet):
             Prefetch("reps", queryset=User.objects.only("pk"))
         )
 
-    @transaction.atomic
     def perform_create(self, serializer):
-        serializer.save()  # the territory and its reps, or neither
+        serializer.instance = territory_create(**serializer.validated_data, by=self.request.user)
 
-    @transaction.atomic
     def perform_update(self, serializer):
-        territory = serializer.instance
-        if "parent" in serializer.validated_data:
-            territory_set_parent(territory=territory, parent=serializer.validated_data.pop("parent"))
-        serializer.save()
+        serializer.instance = territory_update(
+            territory=serializer.instance, by=self.request.user, **serializer.validated_data
+        )
 
     def perform_destroy(self, instance):
-        if instance.children.exists():
-            raise serializers.ValidationError({"detail": "Move or delete the territories inside it first."})
-        instance.delete()
+        errors = territory_delete_errors(territory=instance)
+        if errors:
+            raise serializers.ValidationError(errors)
+        territory_delete(territory=instance, by=self.request.user)
 
 
 class QuotaSerializer(serializers.ModelSerializer):
@@ -72,14 +76,7 @@ class QuotaSerializer(serializers.ModelSerializer):
     class Meta:
         model = Quota
         fields = ["id", "owner", "owner_name", "period", "period_start", "period_end", "target"]
-        validators = []  # overlaps are refused by quota_set with a clear message
-
-    def validate(self, attrs):
-        start = attrs.get("period_start", getattr(self.instance, "period_start", None))
-        end = attrs.get("period_end", getattr(self.instance, "period_end", None))
-        if start and end and end < start:
-            raise serializers.ValidationError({"period_end": "The period ends before it starts."})
-        return attrs
+        validators = []  # quota_set refuses overlaps and backwards periods with a clear message
 
 
 class QuotaFilter(django_filters.FilterSet):
@@ -115,3 +112,6 @@ class QuotaViewSet(viewsets.ModelViewSet, ScopedViewSet):
             for field in ("owner", "period", "period_start", "period_end", "target")
         }
         serializer.instance = quota_set(quota=quota, **data)
+
+    def perform_destroy(self, instance):
+        quota_delete(quota=instance, by=self.request.user)

@@ -1,14 +1,56 @@
 """Writes to territories and quotas."""
 
 import datetime
+from collections.abc import Iterable
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from quotas.checks import quota_errors, territory_delete_errors, territory_parent_errors
 from quotas.models import Quota, QuotaPeriod, Territory
-from quotas.selectors import territory_subtree_ids_subquery
 from salesmgr.models import User
+
+TERRITORY_FIELDS = ("name", "region")
+
+
+def territory_create(
+    *,
+    name: str,
+    region: str = "",
+    parent: Territory | None = None,
+    reps: Iterable[User] = (),
+    by: User,
+) -> Territory:
+    """Add a territory, under ``parent`` if given, with the reps assigned to it."""
+    with transaction.atomic():
+        territory = Territory(name=name, region=region, parent=parent)
+        territory.full_clean()
+        territory.save()
+        territory.reps.set(reps)
+    return territory
+
+
+def territory_update(
+    *, territory: Territory, by: User, reps: Iterable[User] | None = None, **changes
+) -> Territory:
+    """Rename a territory, change its region, its reps or (through ``territory_set_parent``) its parent."""
+    parent_given = "parent" in changes
+    parent = changes.pop("parent", None)
+    unknown = set(changes) - set(TERRITORY_FIELDS)
+    if unknown:
+        raise TypeError(f"Cannot change {', '.join(sorted(unknown))}.")
+    with transaction.atomic():
+        if parent_given:
+            territory_set_parent(territory=territory, parent=parent)
+        for field, value in changes.items():
+            setattr(territory, field, value)
+        if changes:
+            territory.full_clean()
+            territory.save(update_fields=list(changes))
+        if reps is not None:
+            territory.reps.set(reps)
+    return territory
 
 
 def territory_set_parent(*, territory: Territory, parent: Territory | None) -> Territory:
@@ -19,12 +61,17 @@ def territory_set_parent(*, territory: Territory, parent: Territory | None) -> T
     with transaction.atomic():
         if parent is not None:
             list(Territory.objects.select_for_update().filter(pk__in=[territory.pk, parent.pk]))
-            inside = Territory.objects.filter(pk__in=territory_subtree_ids_subquery(territory.pk), pk=parent.pk)
-            if inside.exists():
-                raise ValidationError({"parent": "A territory cannot sit inside itself."})
+        _refuse(territory_parent_errors(territory=territory, parent=parent))
         territory.parent = parent
         territory.save(update_fields=["parent"])
     return territory
+
+
+def territory_delete(*, territory: Territory, by: User) -> None:
+    """Delete a territory; refused while territories sit inside it. Its accounts keep no territory."""
+    with transaction.atomic():
+        _refuse(territory_delete_errors(territory=territory))
+        territory.delete()
 
 
 def quota_set(
@@ -41,27 +88,13 @@ def quota_set(
     The owner's row is locked during the check so that two concurrent writes
     cannot both slip in an overlapping period.
     """
-    if period_end < period_start:
-        raise ValidationError({"period_end": "The period ends before it starts."})
-    if target < 0:
-        raise ValidationError({"target": "A quota target cannot be negative."})
     with transaction.atomic():
         User.objects.select_for_update().filter(pk=owner.pk).first()
-        overlapping = Quota.objects.filter(
-            owner=owner, period_start__lte=period_end, period_end__gte=period_start
-        )
-        if quota is not None and quota.pk:
-            overlapping = overlapping.exclude(pk=quota.pk)
-        clash = overlapping.first()
-        if clash is not None:
-            raise ValidationError(
-                {
-                    "period_start": (
-                        f"{owner} already has a quota for {clash.period_start:%Y-%m-%d} to "
-                        f"{clash.period_end:%Y-%m-%d}, which overlaps this period."
-                    )
-                }
+        _refuse(
+            quota_errors(
+                owner=owner, period_start=period_start, period_end=period_end, target=target, quota=quota
             )
+        )
         quota = quota or Quota(owner=owner)
         quota.owner = owner
         quota.period = period
@@ -70,3 +103,13 @@ def quota_set(
         quota.target = target
         quota.save()
     return quota
+
+
+def quota_delete(*, quota: Quota, by: User) -> None:
+    """Delete a quota."""
+    quota.delete()
+
+
+def _refuse(errors: dict[str, str]) -> None:
+    if errors:
+        raise ValidationError(errors)

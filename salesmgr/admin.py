@@ -1,11 +1,11 @@
 """The admin for people and the reporting line, and what every app's admin shares.
 
 Writes that matter go through the services in the admin as everywhere else.
-A service refuses a write by raising ``ValidationError`` (or ``ConflictError``
-/ ``PermissionDenied``); so that a refusal reaches the user as a form error
-rather than a 500, a form makes the same call in ``clean()`` inside a savepoint
-that is always rolled back (``service_refusal``), and the admin's
-``save_model()`` then makes it for real.
+So that a refusal reaches the user as a form error rather than a 500, a form
+calls the service's check functions in ``clean()`` (``add_errors``), and the
+admin's ``save_model()`` then calls the service. The deal, line item and
+account forms, whose services have no check functions, learn a refusal from
+``service_refusal``.
 
 The admin belongs to the admin role: Salesmgr's model admins grant access by
 role (``AdminRoleOnly``), not by Django's per-model permissions.
@@ -18,20 +18,53 @@ from django.contrib import admin
 from django.contrib.admin.utils import quote
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm, UsernameField
+from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.text import capfirst
+from django_celery_beat.models import (
+    ClockedSchedule,
+    CrontabSchedule,
+    IntervalSchedule,
+    PeriodicTask,
+    SolarSchedule,
+)
+from rest_framework.authtoken.models import TokenProxy
 
+from salesmgr.checks import user_change_errors, user_create_errors, user_delete_errors
 from salesmgr.errors import ConflictError, PermissionDenied
 from salesmgr.models import User
-from salesmgr.services import user_create, user_set_manager
+from salesmgr.services import (
+    USER_UPDATABLE_FIELDS,
+    scheduled_job_set_enabled,
+    user_create,
+    user_delete,
+    user_update,
+)
 
 admin.site.site_header = "Salesmgr administration"
 admin.site.site_title = "Salesmgr admin"
 admin.site.index_title = "Set up Salesmgr"
+
+# Off the index: the admin grants access by role, not by Django's groups; API
+# tokens are a person's own (signing in issues one, deactivating stops it) and
+# their keys are secrets; the schedule tables are the standing jobs' plumbing,
+# shown on each job below. What stays of django-celery-beat is the list of
+# standing jobs, where an admin sees when each last ran and may pause one.
+for _model in (
+    Group,
+    TokenProxy,
+    ClockedSchedule,
+    CrontabSchedule,
+    IntervalSchedule,
+    SolarSchedule,
+    PeriodicTask,
+):
+    if admin.site.is_registered(_model):
+        admin.site.unregister(_model)
 
 
 class _RollBack(Exception):
@@ -55,6 +88,12 @@ def service_refusal(call: Callable[[], object]) -> ValidationError | None:
         return ValidationError(f"{exc} Reload the page to see the current values.")
     except PermissionDenied as exc:
         return ValidationError(str(exc))
+
+
+def add_errors(form: forms.BaseForm, errors: dict[str, str]) -> None:
+    """Put a check's errors on ``form``: under the field each names, else at the top."""
+    for field, message in errors.items():
+        form.add_error(field if field in form.fields else None, message)
 
 
 def add_refusal(form: forms.BaseForm, refusal: ValidationError | None) -> None:
@@ -102,6 +141,14 @@ def deletion_summary(model_admin: admin.ModelAdmin, objs) -> tuple[list, dict, s
         for row in rows
     ]
     return labels, {opts.verbose_name_plural: len(rows)}, set(), []
+
+
+def with_refusals(summary: tuple[list, dict, set, list], refusals: list[str]) -> tuple:
+    """The admin's deletion summary, where a check's refusals come first and are the reason shown."""
+    if not refusals:
+        return summary
+    deleted, counts, _perms_needed, protected = summary
+    return deleted, counts, set(), [*refusals, *protected]
 
 
 class AdminRoleOnly:
@@ -168,11 +215,7 @@ class UserAddForm(AdminUserCreationForm):
     def clean(self):
         cleaned = super().clean()
         if not self.errors:
-            # No password in the trial run: hashing it twice would only cost time.
-            add_refusal(
-                self,
-                service_refusal(lambda: user_create(password=None, **self.service_arguments())),
-            )
+            add_errors(self, user_create_errors(username=cleaned["username"], role=cleaned["role"]))
         return cleaned
 
 
@@ -180,18 +223,24 @@ class UserEditForm(UserChangeForm):
     class Meta(UserChangeForm.Meta):
         model = User
 
+    def changes(self) -> dict:
+        """The changed fields that ``user_update`` writes."""
+        return {
+            field: self.cleaned_data[field]
+            for field in self.changed_data
+            if field in USER_UPDATABLE_FIELDS and field in self.cleaned_data
+        }
+
     def clean(self):
         cleaned = super().clean()
-        if "manager" in self.changed_data and "manager" in cleaned:
-            manager = cleaned["manager"]
-            add_refusal(
-                self, service_refusal(lambda: user_set_manager(user=self.instance, manager=manager))
-            )
+        add_errors(
+            self, user_change_errors(user=self.instance, by=self.acting_user, changes=self.changes())
+        )
         return cleaned
 
 
 @admin.register(User)
-class UserAdmin(AdminRoleOnly, DjangoUserAdmin):
+class UserAdmin(ActingUserForms, AdminRoleOnly, DjangoUserAdmin):
     form = UserEditForm
     add_form = UserAddForm
     fieldsets = (
@@ -200,8 +249,8 @@ class UserAdmin(AdminRoleOnly, DjangoUserAdmin):
         (
             "Access",
             {
-                "fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions"),
-                "description": "Changing the role sets staff status: admins and superusers are staff, others are not.",
+                "fields": ("is_active", "is_staff", "is_superuser"),
+                "description": "Staff status follows the role: admins and superusers are staff, others are not.",
             },
         ),
         ("Important dates", {"fields": ("last_login", "date_joined")}),
@@ -230,6 +279,7 @@ class UserAdmin(AdminRoleOnly, DjangoUserAdmin):
     search_fields = ("username", "full_name", "email")
     ordering = ("full_name", "username")
     autocomplete_fields = ("manager",)
+    readonly_fields = ("is_staff",)
 
     def get_search_results(self, request, queryset, search_term):
         queryset, may_have_duplicates = super().get_search_results(request, queryset, search_term)
@@ -245,9 +295,56 @@ class UserAdmin(AdminRoleOnly, DjangoUserAdmin):
                 else None
             )
             adopt(obj, user_create(password=password, **form.service_arguments()))
-            return
-        if "manager" in form.changed_data:
-            user_set_manager(user=obj, manager=form.cleaned_data["manager"])
-        if "role" in form.changed_data:
-            obj.is_staff = obj.is_admin
-        super().save_model(request, obj, form, change)
+        else:
+            adopt(obj, user_update(user=obj, by=request.user, **form.changes()))
+
+    def get_deleted_objects(self, objs, request):
+        refusals = [
+            f"{user}: {message}"
+            for user in objs
+            for message in user_delete_errors(user=user, by=request.user).values()
+        ]
+        return with_refusals(super().get_deleted_objects(objs, request), refusals)
+
+    def delete_model(self, request, obj):
+        user_delete(user=obj, by=request.user)
+
+    def delete_queryset(self, request, queryset):
+        for user in queryset:
+            user_delete(user=user, by=request.user)
+
+
+@admin.register(PeriodicTask)
+class ScheduledJobAdmin(AdminRoleOnly, admin.ModelAdmin):
+    """The standing jobs (nightly snapshots, purging deleted deals), set in settings.
+
+    Admins see when each runs and last ran, and may pause one; the jobs
+    themselves are defined in code, so none is added, edited or deleted here.
+    """
+
+    list_display = ("name", "task", "runs", "enabled", "last_run_at", "total_run_count")
+    list_filter = ("enabled",)
+    search_fields = ("name", "task")
+    fields = ("name", "task", "runs", "enabled", "last_run_at", "total_run_count", "description")
+    readonly_fields = ("name", "task", "runs", "last_run_at", "total_run_count", "description")
+    ordering = ("name",)
+    actions = None
+
+    @admin.display(description="Runs")
+    def runs(self, job: PeriodicTask) -> str:
+        return str(job.scheduler or "-")
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related(
+            "interval", "crontab", "solar", "clocked"
+        )
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        if "enabled" in form.changed_data:
+            scheduled_job_set_enabled(job=obj, enabled=form.cleaned_data["enabled"], by=request.user)

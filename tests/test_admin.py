@@ -12,6 +12,7 @@ from django.forms import CheckboxInput, MultiWidget
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
+from django_celery_beat.models import CrontabSchedule, PeriodicTask
 
 from pipeline.models import (
     Account,
@@ -713,3 +714,166 @@ def test_autocomplete_offers_no_deleted_accounts_or_deactivated_people(admin_bro
     assert offered("account", "Acme") == []
     assert offered("owner", "Riley") == []
     assert offered("owner", "Dana") == ["Dana Whitfield"]
+
+
+def test_the_kind_of_a_stage_deals_moved_through_cannot_change(admin_browser, world):
+    """No deal sits in Qualification any more, but one moved through it."""
+    qualification = world.stages["Qualification"]
+    assert not qualification.deals.exists()
+    response = resubmit(admin_browser, url(Stage, "change", qualification.pk), kind="lost")
+    assert response.status_code == 200
+    assert "Deals sit in this stage or have moved through it" in errors_of(response)
+    assert Stage.objects.get(pk=qualification.pk).kind == "open"
+
+
+def test_a_stage_stays_in_its_pipeline_in_the_admin(admin_browser, world):
+    other = Pipeline.objects.create(name="Renewals")
+    proposal = world.stages["Proposal"]
+    page = url(Stage, "change", proposal.pk)
+    data = page_data(admin_browser.get(page))
+    assert "pipeline" not in data
+    data.update({"pipeline": other.pk, "name": "Proposal sent"})
+    assert admin_browser.post(page, data).status_code == 302
+    proposal.refresh_from_db()
+    assert (proposal.pipeline, proposal.name) == (world.pipeline, "Proposal sent")
+
+
+def test_a_used_stage_deleted_in_the_pipeline_inline_is_a_form_error(admin_browser, world):
+    page = url(Pipeline, "change", world.pipeline.pk)
+    data = page_data(admin_browser.get(page))
+    qualification = world.stages["Qualification"]
+    index = next(
+        index
+        for index in range(int(data["stages-TOTAL_FORMS"]))
+        if data[f"stages-{index}-id"] == str(qualification.pk)
+    )
+    data[f"stages-{index}-DELETE"] = "on"
+    response = admin_browser.post(page, data)
+    assert response.status_code == 200
+    assert Stage.objects.filter(pk=qualification.pk).exists()
+
+
+def test_stage_edits_in_the_pipeline_inline_go_through_the_service(admin_browser, world):
+    page = url(Pipeline, "change", world.pipeline.pk)
+    data = page_data(admin_browser.get(page))
+    won = world.stages["Won"]
+    index = next(
+        index
+        for index in range(int(data["stages-TOTAL_FORMS"]))
+        if data[f"stages-{index}-id"] == str(won.pk)
+    )
+    data[f"stages-{index}-name"] = "Signed"
+    data[f"stages-{index}-rot_days"] = "14"
+    assert admin_browser.post(page, data).status_code == 302
+    won.refresh_from_db()
+    assert (won.name, won.rot_days, won.kind) == ("Signed", 14, "won")
+
+
+def test_rot_days_says_what_it_means(admin_browser, world):
+    page = admin_browser.get(url(Stage, "change", world.stages["Proposal"].pk)).content.decode()
+    assert "Stalled after (days)" in page
+    assert "Stalled after N days in this stage" in page
+    assert "Rot days" not in page
+    listing = admin_browser.get(url(Stage, "changelist")).content.decode()
+    assert "Stalled after (days)" in listing
+    assert "Rot days" not in listing
+
+
+def test_a_product_a_deal_includes_is_not_deleted(admin_browser, world):
+    response = admin_browser.post(url(Product, "delete", world.product.pk), {"post": "yes"})
+    assert "Deals include this product; deactivate it instead." in response.content.decode()
+    assert Product.objects.filter(pk=world.product.pk).exists()
+
+
+def test_an_unused_lost_reason_is_deleted_through_the_admin(admin_browser, world):
+    response = admin_browser.post(url(LostReason, "delete", world.reason.pk), {"post": "yes"})
+    assert response.status_code == 302
+    assert not LostReason.objects.filter(pk=world.reason.pk).exists()
+
+
+def test_an_activity_is_corrected_and_deleted_through_the_admin(admin_browser, world):
+    activity = Activity.objects.get(subject="Kick-off")
+    response = resubmit(admin_browser, url(Activity, "change", activity.pk), subject="  Kick-off call ")
+    assert response.status_code == 302
+    assert Activity.objects.get(pk=activity.pk).subject == "Kick-off call"
+    deleted = admin_browser.post(url(Activity, "delete", activity.pk), {"post": "yes"})
+    assert deleted.status_code == 302
+    assert not Activity.objects.filter(pk=activity.pk).exists()
+
+
+def test_the_territory_reps_picker_lists_only_active_reps(admin_browser, world):
+    gone = user_create(username="gone", password=None, role=Role.REP, full_name="Gone Rep")
+    User.objects.filter(pk=gone.pk).update(is_active=False)
+    form = admin_browser.get(url(Territory, "add")).context["adminform"].form
+    assert list(form.fields["reps"].queryset) == [world.rep]
+    kept = admin_browser.get(url(Territory, "change", world.territory.pk)).context["adminform"].form
+    assert list(kept.fields["reps"].queryset) == [world.rep]
+
+
+def test_a_territory_is_added_with_its_reps_through_the_service(admin_browser, world):
+    response = admin_browser.post(
+        url(Territory, "add"),
+        {"name": "Nordics", "parent": world.territory.parent.pk, "region": "North", "reps": [world.rep.pk]},
+    )
+    assert response.status_code == 302
+    nordics = Territory.objects.get(name="Nordics")
+    assert (nordics.parent, list(nordics.reps.all())) == (world.territory.parent, [world.rep])
+
+
+def test_a_territory_with_territories_inside_is_not_deleted_in_the_admin(admin_browser, world):
+    region = world.territory.parent
+    response = admin_browser.post(url(Territory, "delete", region.pk), {"post": "yes"})
+    assert "Move or delete the territories inside it first." in response.content.decode()
+    assert Territory.objects.filter(pk=region.pk).exists()
+
+
+def test_nobody_deactivates_themselves_in_the_admin(admin_browser, world):
+    response = resubmit(admin_browser, url(User, "change", world.by.pk), is_active="")
+    assert response.status_code == 200
+    assert "You cannot deactivate yourself." in errors_of(response)
+    assert User.objects.get(pk=world.by.pk).is_active
+
+
+def test_nobody_deletes_themselves_in_the_admin(admin_browser, world):
+    response = admin_browser.post(url(User, "delete", world.by.pk), {"post": "yes"})
+    assert "You cannot delete yourself." in response.content.decode()
+    assert User.objects.filter(pk=world.by.pk).exists()
+    spare = user_create(username="spare", password=None, full_name="Spare Person")
+    assert admin_browser.post(url(User, "delete", spare.pk), {"post": "yes"}).status_code == 302
+    assert not User.objects.filter(pk=spare.pk).exists()
+
+
+def test_the_index_shows_what_sets_up_a_sales_team_and_not_the_plumbing(client, world):
+    superuser = user_create(username="root", password=None, role=Role.ADMIN)
+    User.objects.filter(pk=superuser.pk).update(is_superuser=True)
+    client.force_login(superuser)
+    index = client.get(reverse("admin:index"))
+    models = {
+        model["object_name"] for app in index.context["app_list"] for model in app["models"]
+    }
+    assert not models & {
+        "Group",
+        "TokenProxy",
+        "CrontabSchedule",
+        "SolarSchedule",
+        "IntervalSchedule",
+        "ClockedSchedule",
+    }
+    assert {"User", "Pipeline", "Territory", "Quota", "PeriodicTask"} <= models
+    page = index.content.decode()
+    for label in ("Groups", "Tokens", "Crontabs", "Solar events", "Intervals", "Clocked"):
+        assert f">{label}<" not in page
+
+
+def test_an_admin_pauses_a_standing_job(admin_browser, world):
+    nightly = PeriodicTask.objects.create(
+        name="nightly-snapshots",
+        task="reports.nightly_snapshots",
+        crontab=CrontabSchedule.objects.create(minute="0", hour="1"),
+    )
+    assert admin_browser.get(url(PeriodicTask, "changelist")).status_code == 200
+    assert admin_browser.get(url(PeriodicTask, "add")).status_code == 403
+    response = resubmit(admin_browser, url(PeriodicTask, "change", nightly.pk), enabled="")
+    assert response.status_code == 302
+    nightly.refresh_from_db()
+    assert (nightly.enabled, nightly.task) == (False, "reports.nightly_snapshots")

@@ -19,6 +19,7 @@ from pipeline.services import (
     account_delete,
     account_restore,
     account_update,
+    activity_delete,
     activity_log,
 )
 from quotas.selectors import territories_visible_to
@@ -226,8 +227,5 @@ class ActivityViewSet(
         serializer.instance = activity_log(by=self.request.user, **serializer.validated_data)
 
     def destroy(self, request, *args, **kwargs):
-        activity = self.get_object()
-        if activity.author_id != request.user.pk and not request.user.is_admin:
-            raise PermissionDenied("Only the author or an admin may delete an activity.")
-        activity.delete()
+        activity_delete(activity=self.get_object(), by=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -1,9 +1,23 @@
 """Reference data: pipelines, stages, products and lost reasons. Everyone reads; admins write."""
 
+from collections.abc import Callable
+
 import django_filters
 from django.db import transaction
+from django.db.models import Model
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
 
+from pipeline.checks.catalog import (
+    lost_reason_delete_errors,
+    pipeline_delete_errors,
+    product_delete_errors,
+    stage_add_errors,
+    stage_change_errors,
+    stage_delete_errors,
+)
 from pipeline.models import LostReason, Pipeline, Product, Stage, StageKind
 from pipeline.selectors import (
     lost_reasons_visible_to,
@@ -11,22 +25,63 @@ from pipeline.selectors import (
     products_visible_to,
     stages_visible_to,
 )
-from pipeline.services import stage_create
+from pipeline.services import (
+    lost_reason_create,
+    lost_reason_delete,
+    lost_reason_update,
+    pipeline_create,
+    pipeline_delete,
+    pipeline_update,
+    product_create,
+    product_delete,
+    product_update,
+    stage_create,
+    stage_delete,
+    stage_reorder,
+    stage_update,
+)
 from salesmgr.api.base import IdFilter, ScopedViewSet, VisiblePrimaryKeyRelatedField
 
 
 class ReferenceViewSet(viewsets.ModelViewSet, ScopedViewSet):
-    """Readable by everyone, written by admins (the ScopedViewSet default)."""
+    """Readable by everyone, written by admins (the ScopedViewSet default), through the services.
+
+    A subclass names its services and the check that refuses a delete; the
+    check runs first so that its refusal answers under ``detail``.
+    """
 
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
     lookup_value_regex = r"\d+"
+    entity: str
+    create_service: Callable[..., Model]
+    update_service: Callable[..., Model]
+    delete_service: Callable[..., None]
+    delete_errors: Callable[..., dict[str, str]]
+
+    def perform_create(self, serializer):
+        serializer.instance = type(self).create_service(
+            **serializer.validated_data, by=self.request.user
+        )
+
+    def perform_update(self, serializer):
+        serializer.instance = type(self).update_service(
+            **{self.entity: serializer.instance}, **serializer.validated_data, by=self.request.user
+        )
+
+    def perform_destroy(self, instance):
+        errors = type(self).delete_errors(**{self.entity: instance})
+        if errors:
+            raise serializers.ValidationError(errors)
+        type(self).delete_service(**{self.entity: instance}, by=self.request.user)
 
 
 class StageSerializer(serializers.ModelSerializer):
     pipeline = VisiblePrimaryKeyRelatedField(selector=pipelines_visible_to)
     probability = serializers.IntegerField(min_value=0, max_value=100)
     order = serializers.IntegerField(min_value=0, max_value=32767)
-    rot_days = serializers.IntegerField(min_value=1, max_value=32767, required=False, allow_null=True)
+    rot_days = serializers.IntegerField(
+        min_value=1, max_value=32767, required=False, allow_null=True
+    )
 
     class Meta:
         model = Stage
@@ -34,27 +89,18 @@ class StageSerializer(serializers.ModelSerializer):
         validators = []  # uniqueness is checked below with messages that name the field
 
     def validate(self, attrs):
-        pipeline = attrs.get("pipeline", getattr(self.instance, "pipeline", None))
-        others = Stage.objects.filter(pipeline=pipeline)
-        if self.instance is not None:
-            others = others.exclude(pk=self.instance.pk)
-            if "pipeline" in attrs and attrs["pipeline"] != self.instance.pipeline:
-                raise serializers.ValidationError({"pipeline": "A stage cannot move to another pipeline."})
-        kind = attrs.get("kind", getattr(self.instance, "kind", StageKind.OPEN))
-        if self.instance is not None and kind != self.instance.kind and self._has_been_used(self.instance):
-            # A deal's status mirrors its stage's kind, and metrics read past moves by kind.
-            raise serializers.ValidationError({"kind": "Deals have been in this stage; its kind cannot change."})
-        if kind != StageKind.OPEN and others.filter(kind=kind).exists():
-            raise serializers.ValidationError({"kind": f"This pipeline already has a {kind} stage."})
-        if "order" in attrs and others.filter(order=attrs["order"]).exists():
-            raise serializers.ValidationError({"order": "Another stage of this pipeline has this order."})
-        if "name" in attrs and others.filter(name=attrs["name"]).exists():
-            raise serializers.ValidationError({"name": "Another stage of this pipeline has this name."})
+        if self.instance is None:
+            errors = stage_add_errors(
+                pipeline=attrs["pipeline"],
+                name=attrs["name"],
+                order=attrs["order"],
+                kind=attrs.get("kind", StageKind.OPEN),
+            )
+        else:
+            errors = stage_change_errors(stage=self.instance, changes=attrs)
+        if errors:
+            raise serializers.ValidationError(errors)
         return attrs
-
-    @staticmethod
-    def _has_been_used(stage: Stage) -> bool:
-        return stage.deals.exists() or stage.transitions_in.exists()
 
 
 class PipelineSerializer(serializers.ModelSerializer):
@@ -71,6 +117,12 @@ class PipelineSerializer(serializers.ModelSerializer):
         return pipeline.is_active and kinds >= {StageKind.OPEN, StageKind.WON, StageKind.LOST}
 
 
+class StageOrderSerializer(serializers.Serializer):
+    stages = serializers.ListField(
+        child=serializers.IntegerField(min_value=1), allow_empty=False, max_length=1000
+    )
+
+
 class PipelineViewSet(ReferenceViewSet):
     """Sales processes with their ordered stages."""
 
@@ -80,13 +132,27 @@ class PipelineViewSet(ReferenceViewSet):
     ordering_fields = ["name", "id", "created_at"]
     ordering = ["name"]
 
+    entity = "pipeline"
+    create_service = pipeline_create
+    update_service = pipeline_update
+    delete_service = pipeline_delete
+    delete_errors = pipeline_delete_errors
+
     def shape(self, queryset):
         return queryset.prefetch_related("stages")
 
-    def perform_destroy(self, instance):
-        if instance.deals.exists():
-            raise serializers.ValidationError({"detail": "This pipeline has deals; archive it (is_active false)."})
-        instance.delete()
+    @extend_schema(
+        summary="Put the pipeline's stages in a new order (admins)",
+        request=StageOrderSerializer,
+        responses=PipelineSerializer,
+    )
+    @action(detail=True, methods=["post"])
+    def reorder(self, request, pk=None):
+        pipeline = self.get_object()
+        body = StageOrderSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        stage_reorder(pipeline=pipeline, stage_ids=body.validated_data["stages"], by=request.user)
+        return Response(self.get_serializer(self.get_object()).data)
 
 
 class StageFilter(django_filters.FilterSet):
@@ -103,14 +169,14 @@ class StageViewSet(ReferenceViewSet):
     ordering_fields = ["order", "id", "name"]
     ordering = ["pipeline_id", "order"]
 
+    entity = "stage"
+    update_service = stage_update
+    delete_service = stage_delete
+    delete_errors = stage_delete_errors
+
     def perform_create(self, serializer):
         with transaction.atomic():
             serializer.instance = stage_create(**serializer.validated_data)
-
-    def perform_destroy(self, instance):
-        if instance.deals.exists() or instance.transitions_in.exists():
-            raise serializers.ValidationError({"detail": "Deals have been in this stage; it cannot be deleted."})
-        instance.delete()
 
 
 class ProductSerializer(serializers.ModelSerializer):
@@ -130,11 +196,11 @@ class ProductViewSet(ReferenceViewSet):
     search_fields = ["name", "sku"]
     ordering_fields = ["name", "sku", "unit_price", "id"]
     ordering = ["name"]
-
-    def perform_destroy(self, instance):
-        if instance.line_items.exists():
-            raise serializers.ValidationError({"detail": "Deals include this product; deactivate it instead."})
-        instance.delete()
+    entity = "product"
+    create_service = product_create
+    update_service = product_update
+    delete_service = product_delete
+    delete_errors = product_delete_errors
 
 
 class LostReasonSerializer(serializers.ModelSerializer):
@@ -152,8 +218,8 @@ class LostReasonViewSet(ReferenceViewSet):
     search_fields = ["name"]
     ordering_fields = ["name", "id"]
     ordering = ["name"]
-
-    def perform_destroy(self, instance):
-        if instance.deals.exists():
-            raise serializers.ValidationError({"detail": "Deals were lost for this reason; deactivate it instead."})
-        instance.delete()
+    entity = "lost_reason"
+    create_service = lost_reason_create
+    update_service = lost_reason_update
+    delete_service = lost_reason_delete
+    delete_errors = lost_reason_delete_errors

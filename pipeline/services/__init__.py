@@ -6,7 +6,15 @@ from pipeline.services.accounts import (
     account_restore,
     account_update,
 )
-from pipeline.services.activities import activity_log
+from pipeline.services.activities import activity_delete, activity_log, activity_update
+from pipeline.services.catalog import (
+    lost_reason_create,
+    lost_reason_delete,
+    lost_reason_update,
+    product_create,
+    product_delete,
+    product_update,
+)
 from pipeline.services.deals import (
     LineItemSpec,
     deal_create,
@@ -30,7 +38,16 @@ from pipeline.services.imports import (
     activities_import,
     deals_import,
 )
-from pipeline.services.pipelines import pipeline_check_ready, stage_create
+from pipeline.services.pipelines import (
+    pipeline_check_ready,
+    pipeline_create,
+    pipeline_delete,
+    pipeline_update,
+    stage_create,
+    stage_delete,
+    stage_reorder,
+    stage_update,
+)
 
 __all__ = [
     "AccountSpec",
@@ -47,7 +64,9 @@ __all__ = [
     "account_update",
     "accounts_import",
     "activities_import",
+    "activity_delete",
     "activity_log",
+    "activity_update",
     "deal_create",
     "deal_delete",
     "deal_move",
@@ -57,6 +76,18 @@ __all__ = [
     "deals_import",
     "deals_purge_deleted",
     "line_items_set",
+    "lost_reason_create",
+    "lost_reason_delete",
+    "lost_reason_update",
     "pipeline_check_ready",
+    "pipeline_create",
+    "pipeline_delete",
+    "pipeline_update",
+    "product_create",
+    "product_delete",
+    "product_update",
     "stage_create",
+    "stage_delete",
+    "stage_reorder",
+    "stage_update",
 ]

@@ -5,8 +5,17 @@ import datetime
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from pipeline.models import Account, Activity, ActivityKind, Deal
+from pipeline.checks.activities import (
+    ONLY_AUTHOR_CHANGES,
+    activity_change_allowed,
+    activity_content_errors,
+    activity_log_errors,
+)
+from pipeline.models import Account, Activity, Deal
+from salesmgr.errors import PermissionDenied
 from salesmgr.models import User
+
+ACTIVITY_EDITABLE_FIELDS = ("kind", "subject", "body", "occurred_at")
 
 
 def activity_log(
@@ -24,22 +33,7 @@ def activity_log(
     An activity on a deal also belongs to the deal's account, so the account's
     timeline shows it.
     """
-    errors = {}
-    if kind not in ActivityKind.values:
-        errors["kind"] = f"Unknown activity kind {kind!r}; use one of {', '.join(ActivityKind.values)}."
-    if not subject or not subject.strip():
-        errors["subject"] = "Give the activity a subject."
-    if deal is None and account is None:
-        errors["deal"] = "An activity belongs to a deal or an account."
-    if deal is not None:
-        if deal.deleted_at is not None:
-            errors["deal"] = "The deal is deleted."
-        if account is None:
-            account = deal.account
-        elif account.pk != deal.account_id:
-            errors["account"] = "The deal belongs to another account."
-    if account is not None and account.deleted_at is not None:
-        errors["account"] = "The account is deleted."
+    errors = activity_log_errors(kind=kind, subject=subject, deal=deal, account=account)
     if errors:
         raise ValidationError(errors)
     activity = Activity(
@@ -49,7 +43,32 @@ def activity_log(
         occurred_at=occurred_at or timezone.now(),
         author=by,
         deal=deal,
-        account=account,
+        account=account or deal.account,
     )
     activity.save()
     return activity
+
+
+def activity_update(*, activity: Activity, by: User, **changes) -> Activity:
+    """Correct what an activity says; what it is about, and who logged it, stay."""
+    unknown = set(changes) - set(ACTIVITY_EDITABLE_FIELDS)
+    if unknown:
+        raise TypeError(f"Cannot change {', '.join(sorted(unknown))}.")
+    if not activity_change_allowed(activity=activity, by=by):
+        raise PermissionDenied(ONLY_AUTHOR_CHANGES)
+    errors = activity_content_errors(
+        kind=changes.get("kind", activity.kind), subject=changes.get("subject", activity.subject)
+    )
+    if errors:
+        raise ValidationError(errors)
+    for field, value in changes.items():
+        setattr(activity, field, value.strip() if field == "subject" else value)
+    activity.save(update_fields=list(changes))
+    return activity
+
+
+def activity_delete(*, activity: Activity, by: User) -> None:
+    """Delete ``activity``; only its author or an admin may."""
+    if not activity_change_allowed(activity=activity, by=by):
+        raise PermissionDenied(ONLY_AUTHOR_CHANGES)
+    activity.delete()

@@ -24,7 +24,8 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from salesmgr.errors import ConflictError, PermissionDenied
-from salesmgr.models import IdempotencyKey, Role
+from salesmgr.models import Role
+from salesmgr.services import idempotency_key_answer, idempotency_key_claim
 
 EVERYONE = frozenset({Role.REP, Role.MANAGER, Role.ADMIN})
 MANAGERS = frozenset({Role.MANAGER, Role.ADMIN})
@@ -324,8 +325,8 @@ class IdempotentCreateMixin:
             raise exceptions.ValidationError({"Idempotency-Key": ["Give a key of 1 to 255 characters."]})
         digest = hashlib.sha256(request.path.encode() + b"\n" + request.body).hexdigest()
         with transaction.atomic():
-            record, created = IdempotencyKey.objects.select_for_update().get_or_create(
-                user=request.user, key=key, defaults={"path": request.path[:255], "request_hash": digest}
+            record, created = idempotency_key_claim(
+                user=request.user, key=key, path=request.path, request_hash=digest
             )
             if not created:
                 if record.request_hash != digest or record.status_code is None:
@@ -337,9 +338,7 @@ class IdempotentCreateMixin:
                     record.response_body, status=record.status_code, headers={"Idempotent-Replayed": "true"}
                 )
             response = produce()
-            record.status_code = response.status_code
-            record.response_body = response.data
-            record.save(update_fields=["status_code", "response_body"])
+            idempotency_key_answer(record=record, status_code=response.status_code, body=response.data)
         return response
 
 

@@ -4,10 +4,8 @@ import django_filters
 from django.contrib.auth import authenticate, password_validation
 from django.core.cache import cache
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import transaction
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import exceptions, mixins, serializers, status
-from rest_framework.authtoken.models import Token
 from rest_framework.decorators import action
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
@@ -22,9 +20,10 @@ from salesmgr.api.base import (
     ScopedViewSet,
     VisiblePrimaryKeyRelatedField,
 )
-from salesmgr.models import Role, User
+from salesmgr.checks import USERNAME_TAKEN
+from salesmgr.models import User
 from salesmgr.selectors import users_visible_to
-from salesmgr.services import user_create, user_set_manager
+from salesmgr.services import token_issue, token_revoke, user_create, user_deactivate, user_update
 
 TOKEN_FAILURES_ALLOWED = 5
 TOKEN_FAILURE_WINDOW = 60  # seconds
@@ -46,7 +45,7 @@ class UserSerializer(serializers.ModelSerializer):
         if self.instance is not None:
             taken = taken.exclude(pk=self.instance.pk)
         if taken.exists():
-            raise serializers.ValidationError("A user with that username already exists.")
+            raise serializers.ValidationError(USERNAME_TAKEN)
         return value
 
     def validate(self, attrs):
@@ -95,39 +94,18 @@ class UserViewSet(
     def shape(self, queryset):
         return queryset.select_related("manager")
 
-    @transaction.atomic
     def perform_create(self, serializer):
         data = dict(serializer.validated_data)
-        is_active = data.pop("is_active", True)
-        user = user_create(password=data.pop("password", None), **data)
-        if not is_active:
-            user.is_active = False
-            user.save(update_fields=["is_active"])
-        serializer.instance = user
+        serializer.instance = user_create(password=data.pop("password", None), **data)
 
-    @transaction.atomic
     def perform_update(self, serializer):
-        user = serializer.instance
-        data = dict(serializer.validated_data)
-        if "manager" in data:
-            user_set_manager(user=user, manager=data.pop("manager"))
-        password = data.pop("password", None)
-        if password:
-            user.set_password(password)
-        if user.pk == self.request.user.pk and data.get("is_active") is False:
-            raise serializers.ValidationError({"is_active": "You cannot deactivate yourself."})
-        for field, value in data.items():
-            setattr(user, field, value)
-        user.is_staff = user.role == Role.ADMIN or user.is_superuser
-        user.save()
+        serializer.instance = user_update(
+            user=serializer.instance, by=self.request.user, **serializer.validated_data
+        )
 
     @extend_schema(summary="Deactivate a person (their tokens stop working at once)", responses={204: None})
     def destroy(self, request, *args, **kwargs):
-        user = self.get_object()
-        if user.pk == request.user.pk:
-            raise serializers.ValidationError({"detail": "You cannot deactivate yourself."})
-        user.is_active = False
-        user.save(update_fields=["is_active"])
+        user_deactivate(user=self.get_object(), by=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(summary="Who am I", responses=UserSerializer)
@@ -194,10 +172,9 @@ class TokenView(APIView):
                 except ValueError:
                     cache.set(key, 1, TOKEN_FAILURE_WINDOW)
             raise serializers.ValidationError({"non_field_errors": ["Unknown username or wrong password."]})
-        token, _ = Token.objects.get_or_create(user=user)
-        return Response({"token": token.key})
+        return Response({"token": token_issue(user=user).key})
 
     @extend_schema(summary="Revoke your API token", request=None, responses={204: None})
     def delete(self, request):
-        Token.objects.filter(user=request.user).delete()
+        token_revoke(user=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)

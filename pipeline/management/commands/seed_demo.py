@@ -29,10 +29,7 @@ from pipeline.models import (
     Contact,
     Deal,
     DealLineItem,
-    LostReason,
-    Pipeline,
     Product,
-    Stage,
     StageTransition,
 )
 from pipeline.services import (
@@ -41,10 +38,14 @@ from pipeline.services import (
     accounts_import,
     activities_import,
     deals_import,
+    lost_reason_create,
+    pipeline_create,
+    product_create,
     stage_create,
 )
+from pipeline.services.demo import demo_data_delete
 from quotas.models import Quota, Territory
-from quotas.services import quota_set, territory_set_parent
+from quotas.services import quota_set, territory_create, territory_update
 from salesmgr.models import Role, User
 from salesmgr.services import user_create, user_set_manager
 
@@ -115,10 +116,10 @@ class Command(BaseCommand):
         progress = not options["no_progress"] and sys.stderr.isatty()
         with transaction.atomic():
             admin, profiles, reps = self.people(rng)
-            territory_of = self.territories(profiles, reps)
-            pipelines = self.pipelines(today)
-            lost_reason_ids = self.lost_reasons()
-            products = self.products(rng)
+            territory_of = self.territories(admin, profiles, reps)
+            pipelines = self.pipelines(admin, today)
+            lost_reason_ids = self.lost_reasons(admin)
+            products = self.products(admin, rng)
             self.quotas(profiles, reps, today, options["deals"])
         accounts = self.accounts(rng, admin, profiles, reps, territory_of, today, options, progress)
         simulator = demo.DealSimulator(
@@ -189,27 +190,32 @@ class Command(BaseCommand):
         reps = [create(p.username, p.full_name, Role.REP, managers[p.manager]) for p in profiles]
         return admin, profiles, reps
 
-    def territories(self, profiles, reps) -> list[tuple[int, str, list[str]]]:
+    def territories(self, admin, profiles, reps) -> list[tuple[int, str, list[str]]]:
         """Build the territory tree; returns each rep's (territory id, name, countries)."""
         leaves = {}
         for parent_name, children in demo.TERRITORIES.items():
-            parent = Territory.objects.create(name=parent_name, region=parent_name)
+            parent = territory_create(name=parent_name, region=parent_name, by=admin)
             for child_name, countries in children.items():
-                child = Territory.objects.create(name=child_name, region=parent_name)
-                territory_set_parent(territory=child, parent=parent)
+                child = territory_create(
+                    name=child_name, region=parent_name, parent=parent, by=admin
+                )
                 leaves.setdefault(parent_name, []).append((child, countries))
         territory_of = []
+        staff: dict[int, list[User]] = {}
         seen_per_region: dict[str, int] = {}
         for profile, rep in zip(profiles, reps, strict=True):
             region = demo.TEAM_REGIONS[profile.manager]
             position = seen_per_region.get(region, 0)
             seen_per_region[region] = position + 1
             territory, countries = leaves[region][position % len(leaves[region])]
-            territory.reps.add(rep)
+            staff.setdefault(territory.pk, []).append(rep)
             territory_of.append((territory.pk, territory.name, countries))
+        for children in leaves.values():
+            for territory, _ in children:
+                territory_update(territory=territory, by=admin, reps=staff.get(territory.pk, []))
         return territory_of
 
-    def pipelines(self, today: datetime.date) -> dict[str, demo.PipelineIds]:
+    def pipelines(self, admin, today: datetime.date) -> dict[str, demo.PipelineIds]:
         created_at = timezone.make_aware(
             datetime.datetime.combine(
                 today - datetime.timedelta(days=demo.HISTORY_DAYS + 60), datetime.time(9)
@@ -217,7 +223,7 @@ class Command(BaseCommand):
         )
         result = {}
         for name, stage_defs in demo.PIPELINES.items():
-            pipeline = Pipeline.objects.create(name=name, created_at=created_at)
+            pipeline = pipeline_create(name=name, created_at=created_at, by=admin)
             stages = [
                 stage_create(
                     pipeline=pipeline,
@@ -242,20 +248,16 @@ class Command(BaseCommand):
             )
         return result
 
-    def lost_reasons(self) -> list[int]:
+    def lost_reasons(self, admin) -> list[int]:
         """The reasons' ids, in the order of ``demo.LOST_REASONS``."""
-        LostReason.objects.bulk_create([LostReason(name=name) for name in demo.LOST_REASONS])
-        by_name = dict(LostReason.objects.values_list("name", "pk"))
-        return [by_name[name] for name in demo.LOST_REASONS]
+        return [lost_reason_create(name=name, by=admin).pk for name in demo.LOST_REASONS]
 
-    def products(self, rng: random.Random) -> list:
+    def products(self, admin, rng: random.Random) -> list:
         """Create the catalogue; returns (id, sku, unit price) per product."""
-        rows = demo.products(rng)
-        Product.objects.bulk_create(
-            [Product(name=name, sku=sku, unit_price=price) for name, sku, price in rows]
-        )
-        ids = dict(Product.objects.values_list("sku", "pk"))
-        return [(ids[sku], sku, price) for _, sku, price in rows]
+        return [
+            (product_create(name=name, sku=sku, unit_price=price, by=admin).pk, sku, price)
+            for name, sku, price in demo.products(rng)
+        ]
 
     def quotas(self, profiles, reps, today: datetime.date, deals: int) -> None:
         """A monthly quota for every rep over the history and the next months; managers' are their teams' sums."""
@@ -356,32 +358,7 @@ class Command(BaseCommand):
 
     def wipe(self) -> None:
         """Delete every deal, account, product, quota, territory, pipeline and user."""
-        history = Deal.history.model
-        bulky = [Activity, DealLineItem, StageTransition, history, Deal, Contact, Account]
-        small = [Product, LostReason, Quota, Territory.reps.through, Territory, Stage, Pipeline]
-        with transaction.atomic():
-            if connection.vendor == "postgresql":
-                quote = connection.ops.quote_name
-                tables = ", ".join(quote(model._meta.db_table) for model in bulky + small)
-                with connection.cursor() as cursor:
-                    # Foreign keys checked at commit would block TRUNCATE inside a caller's
-                    # transaction; check them now, then defer them again.
-                    cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-                    cursor.execute(f"TRUNCATE {tables} CASCADE")
-                    cursor.execute("SET CONSTRAINTS ALL DEFERRED")
-            else:
-                for model in bulky:
-                    model._base_manager.all().delete()
-                # Deleting deals recorded a last version of each; those go too.
-                history.objects.all().delete()
-                Product.objects.all().delete()
-                LostReason.objects.all().delete()
-                Quota.objects.all().delete()
-                Territory.objects.update(parent=None)
-                Territory.objects.all().delete()
-                Pipeline.objects.all().delete()
-            User.objects.update(manager=None)
-            User.objects.all().delete()
+        demo_data_delete()
 
     def print_counts(self) -> None:
         counts = [

@@ -1,0 +1,90 @@
+"""The admin for accounts, written through the account services; deleting one hides it."""
+
+from django import forms
+from django.contrib import admin, messages
+
+from pipeline.admin.contacts import ContactInline
+from pipeline.admin.shared import DeletedFilter
+from pipeline.models import Account
+from pipeline.services import account_create, account_delete, account_restore, account_update
+from pipeline.services.accounts import ACCOUNT_FIELDS
+from salesmgr.admin import (
+    ActingUserForms,
+    AdminRoleOnly,
+    add_refusal,
+    adopt,
+    deletion_summary,
+    is_autocomplete,
+    service_refusal,
+)
+
+
+class AccountForm(forms.ModelForm):
+    website = forms.URLField(required=False, max_length=200, assume_scheme="https")
+
+    class Meta:
+        model = Account
+        fields = ("owner", *ACCOUNT_FIELDS)
+
+    def write(self, by) -> Account:
+        fields = {
+            field: self.cleaned_data[field] for field in ACCOUNT_FIELDS if field in self.fields
+        }
+        owner = self.cleaned_data["owner"]
+        if self.instance.pk:
+            return account_update(account=self.instance, by=by, owner=owner, **fields)
+        return account_create(by=by, owner=owner, **fields)
+
+    def clean(self):
+        cleaned = super().clean()
+        if not self.errors and self.has_changed():
+            add_refusal(self, service_refusal(lambda: self.write(by=self.acting_user)))
+        return cleaned
+
+
+@admin.register(Account)
+class AccountAdmin(ActingUserForms, AdminRoleOnly, admin.ModelAdmin):
+    form = AccountForm
+    list_display = ("name", "owner", "territory", "industry", "region", "is_deleted")
+    list_select_related = ("owner", "territory")
+    list_filter = (DeletedFilter, "industry", "region")
+    search_fields = ("name", "owner__full_name", "owner__username")
+    autocomplete_fields = ("owner", "territory")
+    readonly_fields = ("created_at", "deleted_at")
+    inlines = (ContactInline,)
+    actions = ("restore",)
+    delete_confirmation_template = "admin/pipeline/soft_delete_confirmation.html"
+    delete_selected_confirmation_template = "admin/pipeline/soft_delete_selected_confirmation.html"
+    show_full_result_count = False
+
+    @admin.display(description="Deleted", boolean=True, ordering="deleted_at")
+    def is_deleted(self, account: Account) -> bool:
+        return account.deleted_at is not None
+
+    def get_search_results(self, request, queryset, search_term):
+        queryset, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        if is_autocomplete(request):
+            queryset = queryset.filter(deleted_at__isnull=True)
+        return queryset, may_have_duplicates
+
+    def save_model(self, request, obj, form, change):
+        if not change or form.has_changed():
+            adopt(obj, form.write(by=request.user))
+
+    def get_deleted_objects(self, objs, request):
+        return deletion_summary(self, objs)
+
+    def delete_model(self, request, obj):
+        account_delete(account=obj, by=request.user)
+
+    def delete_queryset(self, request, queryset):
+        for account in queryset:
+            account_delete(account=account, by=request.user)
+
+    @admin.action(description="Restore selected accounts", permissions=["change"])
+    def restore(self, request, queryset):
+        restored = 0
+        for account in queryset.filter(deleted_at__isnull=False):
+            account_restore(account=account, by=request.user)
+            restored += 1
+        self.message_user(request, f"Restored {restored} account(s).", messages.SUCCESS)

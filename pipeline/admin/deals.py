@@ -1,0 +1,416 @@
+"""The admin for deals, written through the deal services.
+
+A deal changes stage only through the "Move to stage" page, and deleting one
+hides it (soft delete).
+"""
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from simple_history.admin import SimpleHistoryAdmin
+
+from pipeline.admin.deal_history import TransitionInline
+from pipeline.admin.line_items import LineItemInline
+from pipeline.admin.shared import DeletedFilter
+from pipeline.models import Deal, DealLineItem, LostReason, Stage
+from pipeline.services import (
+    deal_create,
+    deal_delete,
+    deal_move,
+    deal_reassign,
+    deal_restore,
+    deal_update,
+    line_items_set,
+)
+from pipeline.services.deals import UPDATABLE_FIELDS as DEAL_UPDATABLE_FIELDS
+from salesmgr.admin import (
+    ActingUserForms,
+    AdminRoleOnly,
+    add_refusal,
+    adopt,
+    deletion_summary,
+    is_autocomplete,
+    service_refusal,
+)
+from salesmgr.errors import ConflictError
+
+
+class StageChoiceField(forms.ModelChoiceField):
+    """Stages named with their pipeline, since every pipeline has its own "Won"."""
+
+    def label_from_instance(self, stage: Stage) -> str:
+        return f"{stage.pipeline.name}: {stage.name}"
+
+
+def _stage_choices():
+    return Stage.objects.select_related("pipeline").order_by("pipeline__name", "order")
+
+
+DEAL_CREATE_FIELDS = (
+    "name",
+    "account",
+    "owner",
+    "pipeline",
+    "stage",
+    "lost_reason",
+    "amount",
+    "currency",
+    "expected_close_date",
+    "forecast_category",
+)
+
+
+class DealAddForm(forms.ModelForm):
+    """A new deal, opened by ``deal_create`` (which also writes its first transition)."""
+
+    class Meta:
+        model = Deal
+        fields = DEAL_CREATE_FIELDS
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "stage" in self.fields:
+            stage = self.fields["stage"]
+            stage.required = False
+            stage.help_text = "Leave empty to start in the pipeline's first open stage."
+        if "lost_reason" in self.fields:
+            self.fields["lost_reason"].help_text = "Only for a deal created in a lost stage."
+
+    def write(self, by) -> Deal:
+        return deal_create(
+            by=by, **{field: self.cleaned_data.get(field) for field in DEAL_CREATE_FIELDS}
+        )
+
+    def clean(self):
+        cleaned = super().clean()
+        if not self.errors:
+            add_refusal(self, service_refusal(lambda: self.write(by=self.acting_user)))
+        return cleaned
+
+
+class DealChangeForm(forms.ModelForm):
+    """A deal's details, changed by ``deal_update`` and its owner by ``deal_reassign``.
+
+    ``seen_version`` is the version the page showed, so a change made meanwhile
+    by someone else is refused instead of silently overwritten.
+    """
+
+    seen_version = forms.IntegerField(widget=forms.HiddenInput)
+
+    class Meta:
+        model = Deal
+        fields = (
+            "name",
+            "account",
+            "owner",
+            "amount",
+            "currency",
+            "expected_close_date",
+            "forecast_category",
+        )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["seen_version"].initial = self.instance.version
+
+    def write(self, by) -> Deal:
+        """Apply the changed fields; the caller has checked ``seen_version`` is current."""
+        deal = self.instance
+        version = self.cleaned_data["seen_version"]
+        changes = {
+            field: self.cleaned_data[field]
+            for field in DEAL_UPDATABLE_FIELDS
+            if field in self.fields and field in self.changed_data
+        }
+        if changes:
+            deal = deal_update(deal=deal, by=by, expected_version=version, **changes)
+            version = deal.version
+        if "owner" in self.changed_data:
+            deal = deal_reassign(
+                deal=deal, new_owner=self.cleaned_data["owner"], by=by, expected_version=version
+            )
+        return deal
+
+    def clean(self):
+        cleaned = super().clean()
+        seen = cleaned.get("seen_version")
+        if seen is not None and seen != self.instance.version:
+            # Checked here as well as by the services, so that a stale edit of
+            # the line items alone is refused too.
+            raise ValidationError(
+                f"Someone else changed this deal since you opened it (version {self.instance.version}, "
+                f"you had {seen}). Reload the page to see the current values."
+            )
+        if not self.errors:
+            add_refusal(self, service_refusal(lambda: self.write(by=self.acting_user)))
+        return cleaned
+
+
+class DealMoveForm(forms.Form):
+    to_stage = forms.ModelChoiceField(queryset=Stage.objects.none(), label="Move to stage")
+    lost_reason = forms.ModelChoiceField(
+        queryset=LostReason.objects.filter(is_active=True),
+        required=False,
+        label="Lost reason",
+        help_text="Needed when the deal moves to a lost stage.",
+    )
+    seen_version = forms.IntegerField(widget=forms.HiddenInput)
+
+    def __init__(self, *args, deal: Deal, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["to_stage"].queryset = deal.pipeline.stages.exclude(pk=deal.stage_id).order_by(
+            "order"
+        )
+        self.fields["seen_version"].initial = deal.version
+
+
+@admin.register(Deal)
+class DealAdmin(ActingUserForms, AdminRoleOnly, SimpleHistoryAdmin):
+    list_display = (
+        "name",
+        "account",
+        "owner",
+        "pipeline",
+        "stage",
+        "status",
+        "amount",
+        "currency",
+        "expected_close_date",
+        "forecast_category",
+        "is_deleted",
+    )
+    list_select_related = ("account", "owner", "pipeline", "stage")
+    list_filter = (DeletedFilter, "status", "forecast_category", "pipeline")
+    search_fields = ("name", "external_id", "account__name", "owner__full_name", "owner__username")
+    autocomplete_fields = ("account", "owner")
+    ordering = ("-id",)
+    show_full_result_count = False
+    actions = ("restore",)
+    delete_confirmation_template = "admin/pipeline/soft_delete_confirmation.html"
+    delete_selected_confirmation_template = "admin/pipeline/soft_delete_selected_confirmation.html"
+    add_fieldsets = (
+        (
+            None,
+            {
+                "fields": (
+                    "name",
+                    "account",
+                    "owner",
+                    "pipeline",
+                    "stage",
+                    "lost_reason",
+                    ("amount", "currency"),
+                    "expected_close_date",
+                    "forecast_category",
+                )
+            },
+        ),
+    )
+    change_fieldsets = (
+        (
+            None,
+            {
+                "fields": (
+                    "name",
+                    "account",
+                    "owner",
+                    ("amount", "currency"),
+                    "expected_close_date",
+                    "forecast_category",
+                    "seen_version",
+                )
+            },
+        ),
+        (
+            "Stage (change it with “Move to stage”)",
+            {
+                "fields": (
+                    "pipeline",
+                    "stage",
+                    "status",
+                    "lost_reason",
+                    "stage_entered_at",
+                    "closed_at",
+                )
+            },
+        ),
+        (
+            "Record",
+            {"fields": ("version", "created_at", "updated_at", "deleted_at", "external_id")},
+        ),
+    )
+    change_readonly_fields = (
+        "pipeline",
+        "stage",
+        "status",
+        "lost_reason",
+        "stage_entered_at",
+        "closed_at",
+        "version",
+        "created_at",
+        "updated_at",
+        "deleted_at",
+        "external_id",
+    )
+
+    @admin.display(description="Deleted", boolean=True, ordering="deleted_at")
+    def is_deleted(self, deal: Deal) -> bool:
+        return deal.deleted_at is not None
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("account", "owner", "pipeline", "stage")
+
+    def get_search_results(self, request, queryset, search_term):
+        queryset, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        if is_autocomplete(request):
+            queryset = queryset.filter(deleted_at__isnull=True)
+        return queryset, may_have_duplicates
+
+    def get_fieldsets(self, request, obj=None):
+        return self.change_fieldsets if obj else self.add_fieldsets
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            return ()
+        if self._has_line_items(obj):
+            return (*self.change_readonly_fields, "amount")
+        return self.change_readonly_fields
+
+    @staticmethod
+    def _has_line_items(deal: Deal) -> bool:
+        if not hasattr(deal, "_admin_has_line_items"):
+            deal._admin_has_line_items = deal.line_items.exists()
+        return deal._admin_has_line_items
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        kwargs["form"] = DealChangeForm if obj else DealAddForm
+        return super().get_form(request, obj, change=change, **kwargs)
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "stage":
+            kwargs["queryset"] = _stage_choices()
+            kwargs["form_class"] = StageChoiceField
+        if db_field.name == "lost_reason":
+            kwargs["queryset"] = LostReason.objects.filter(is_active=True)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def get_inlines(self, request, obj):
+        return (LineItemInline, TransitionInline) if obj else ()
+
+    def save_model(self, request, obj, form, change):
+        adopt(obj, form.write(by=request.user))
+
+    def save_formset(self, request, form, formset, change):
+        if formset.model is DealLineItem:
+            formset.save(commit=False)  # only lists what changed, for the admin's change message
+            if formset.has_changed():
+                deal = line_items_set(
+                    deal=form.instance,
+                    items=formset.specs(),
+                    by=request.user,
+                    expected_version=form.instance.version,
+                )
+                adopt(form.instance, deal)
+            return
+        super().save_formset(request, form, formset, change)
+
+    def get_deleted_objects(self, objs, request):
+        return deletion_summary(self, objs)
+
+    def delete_model(self, request, obj):
+        deal_delete(deal=obj, by=request.user)
+
+    def delete_queryset(self, request, queryset):
+        for deal in queryset:
+            deal_delete(deal=deal, by=request.user)
+
+    @admin.action(description="Restore selected deals", permissions=["change"])
+    def restore(self, request, queryset):
+        restored, refused = 0, []
+        for deal in queryset.filter(deleted_at__isnull=False):
+            try:
+                deal_restore(deal=deal, by=request.user)
+            except ValidationError as exc:
+                refused.append(f"{deal}: {' '.join(exc.messages)}")
+            else:
+                restored += 1
+        self.message_user(request, f"Restored {restored} deal(s).", messages.SUCCESS)
+        if refused:
+            self.message_user(request, "Not restored: " + "; ".join(refused), messages.ERROR)
+
+    def revert_disabled(self, request, obj=None):
+        # An old version may not be saved back over a deal: that would skip the services.
+        return True
+
+    def history_form_view(self, request, object_id, version_id, extra_context=None):
+        if request.method == "POST":
+            raise PermissionDenied
+        return super().history_form_view(request, object_id, version_id, extra_context)
+
+    def get_urls(self):
+        move = path(
+            "<path:object_id>/move/",
+            self.admin_site.admin_view(self.move_view),
+            name=f"{self.opts.app_label}_{self.opts.model_name}_move",
+        )
+        return [move, *super().get_urls()]
+
+    def move_view(self, request, object_id):
+        """Move a deal to another stage of its pipeline through ``deal_move``."""
+        deal = self.get_object(request, unquote(object_id))
+        if deal is None:
+            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+        if not self.has_change_permission(request, deal):
+            raise PermissionDenied
+        form = DealMoveForm(request.POST or None, deal=deal)
+        if request.method == "POST" and form.is_valid():
+            refusal = None
+            try:
+                with transaction.atomic():
+                    moved = deal_move(
+                        deal=deal,
+                        to_stage=form.cleaned_data["to_stage"],
+                        lost_reason=form.cleaned_data["lost_reason"],
+                        by=request.user,
+                        expected_version=form.cleaned_data["seen_version"],
+                    )
+                    self.log_change(request, moved, f"Moved to stage {moved.stage}.")
+            except ValidationError as exc:
+                refusal = exc
+            except ConflictError as exc:
+                refusal = ValidationError(f"{exc} Reload the page to see the current values.")
+            if refusal is None:
+                self.message_user(request, f"“{moved}” is now in {moved.stage}.", messages.SUCCESS)
+                return redirect(
+                    reverse(
+                        f"admin:{self.opts.app_label}_{self.opts.model_name}_change", args=[deal.pk]
+                    )
+                )
+            add_refusal(form, _as_move_refusal(refusal))
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Move {deal}",
+            "subtitle": None,
+            "opts": self.opts,
+            "original": deal,
+            "form": form,
+            "media": self.media + form.media,
+        }
+        return TemplateResponse(request, "admin/pipeline/deal/move.html", context)
+
+
+def _as_move_refusal(refusal: ValidationError) -> ValidationError:
+    """Name the move form's field where ``deal_move`` says ``stage``."""
+    if not hasattr(refusal, "error_dict"):
+        return refusal
+    return ValidationError(
+        {
+            ("to_stage" if field == "stage" else field): errors
+            for field, errors in refusal.error_dict.items()
+        }
+    )
