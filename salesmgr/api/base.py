@@ -23,6 +23,7 @@ from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from salesmgr.api.search import SearchFilter
 from salesmgr.errors import ConflictError, PermissionDenied
 from salesmgr.models import Role
 from salesmgr.services import idempotency_key_answer, idempotency_key_claim
@@ -273,7 +274,7 @@ class ScopedViewSet(viewsets.GenericViewSet):
     # JSON in: form encodings cannot say whether "0" is a number, a string or false.
     parser_classes = [JSONParser]
     # The settings' backends, with django-filter made strict.
-    filter_backends = [StrictFilterBackend, filters.SearchFilter, filters.OrderingFilter]
+    filter_backends = [StrictFilterBackend, SearchFilter, filters.OrderingFilter]
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
