@@ -18,6 +18,20 @@ from django.core.exceptions import ValidationError
 from django.db import connection, models, transaction
 from django.utils import timezone
 
+from pipeline.checks.deals import (
+    Errors,
+    account_errors,
+    amount_errors,
+    close_date_errors,
+    deal_field_errors,
+    forecast_category_errors,
+    line_item_errors,
+    line_items_amount_errors,
+    lost_reason_errors,
+    owner_errors,
+    pipeline_errors,
+    stage_errors,
+)
 from pipeline.models import (
     Account,
     Activity,
@@ -39,6 +53,7 @@ from quotas.models import Territory
 from salesmgr.errors import PermissionDenied
 from salesmgr.models import User
 from salesmgr.selectors import team_member_ids_subquery
+from salesmgr.values import parse_date
 
 # The deal fields whose past values an import may give.
 CHANGEABLE_FIELDS = ("amount", "expected_close_date", "forecast_category")
@@ -50,8 +65,6 @@ _VALUE_BEFORE_FIRST_CHANGE = {
     "forecast_category": ForecastCategory.PIPELINE,
 }
 
-_MAX_AMOUNT = Decimal("1e12")  # 14 digits, 2 of them after the point
-_FORECAST_CATEGORIES = frozenset(ForecastCategory.values)
 _ACTIVITY_KINDS = frozenset(ActivityKind.values)
 
 
@@ -145,6 +158,11 @@ class _Errors:
     def add(self, row: int, field_name: str, message: str) -> None:
         self.items.append({"row": row, "field": field_name, "message": message})
 
+    def extend(self, row: int, found: Errors, prefix: str = "") -> None:
+        for field_name, messages in found.items():
+            for message in messages:
+                self.add(row, f"{prefix}{field_name}", message)
+
     def raise_if_any(self) -> None:
         if self.items:
             raise RowErrors(self.items)
@@ -185,45 +203,19 @@ def _as_decimal(value: Any) -> Decimal | None:
     return number.quantize(Decimal("0.01"))
 
 
-def _as_date(value: Any) -> datetime.date | None:
-    if isinstance(value, datetime.datetime):
-        return None
-    if isinstance(value, datetime.date):
-        return value
-    if isinstance(value, str):
-        try:
-            return datetime.date.fromisoformat(value)
-        except ValueError:
-            return None
-    return None
-
-
-def _check_amount(errors: _Errors, row: int, field_name: str, value: Any) -> Decimal | None:
-    amount = _as_decimal(value)
-    if amount is None:
-        errors.add(row, field_name, f"{value!r} is not an amount of money (at most two decimals).")
-    elif amount < 0:
-        errors.add(row, field_name, "The amount cannot be negative.")
-    elif amount >= _MAX_AMOUNT:
-        errors.add(row, field_name, "The amount is too large.")
-    else:
-        return amount
-    return None
-
-
 def _normalise_change(errors: _Errors, row: int, where: str, change_field: str, value: Any) -> Any:
     """The change's value in the field's own type, or None (with an error) if it is invalid."""
     if change_field == "amount":
-        return _check_amount(errors, row, where, value)
-    if change_field == "expected_close_date":
-        date = _as_date(value)
-        if date is None:
-            errors.add(row, where, f"{value!r} is not a date (YYYY-MM-DD).")
-        return date
-    if value not in _FORECAST_CATEGORIES:
-        errors.add(row, where, f"Unknown forecast category {value!r}.")
-        return None
-    return value
+        value = _as_decimal(value)
+        problems = amount_errors(value)
+    elif change_field == "expected_close_date":
+        value = parse_date(value)
+        problems = close_date_errors(value)
+    else:
+        problems = forecast_category_errors(value)
+    for message in problems:
+        errors.add(row, where, message)
+    return None if problems else value
 
 
 # ---------------------------------------------------------------------------
@@ -259,14 +251,14 @@ class _DealContext:
 
     def __init__(self, specs: list[DealSpec]):
         self.stages = {
-            pk: (pipeline_id, kind)
-            for pk, pipeline_id, kind in Stage.objects.values_list("pk", "pipeline_id", "kind")
+            pk: (pipeline_id, kind, name)
+            for pk, pipeline_id, kind, name in Stage.objects.values_list("pk", "pipeline_id", "kind", "name")
         }
         kinds_by_pipeline: dict[int, set[str]] = {}
-        for pipeline_id, kind in self.stages.values():
+        for pipeline_id, kind, _ in self.stages.values():
             kinds_by_pipeline.setdefault(pipeline_id, set()).add(kind)
         self.pipelines = {
-            pk: (name, is_active, kinds_by_pipeline.get(pk, set()) >= set(StageKind.values))
+            pk: (name, is_active, kinds_by_pipeline.get(pk, set()))
             for pk, name, is_active in Pipeline.objects.values_list("pk", "name", "is_active")
         }
         self.lost_reasons = dict(LostReason.objects.values_list("pk", "is_active"))
@@ -364,35 +356,26 @@ def _plan_deal(
 ) -> _DealPlan | None:
     """Check one row and work out its history; None when the row has errors (added to ``errors``)."""
     before = len(errors.items)
-    name = spec.name.strip() if isinstance(spec.name, str) else ""
-    if not name:
-        errors.add(row, "name", "A deal needs a name.")
-    elif len(name) > Deal._meta.get_field("name").max_length:
-        errors.add(row, "name", "The name is too long.")
+    amount = _as_decimal(spec.amount)
+    close_date = parse_date(spec.expected_close_date)
+    errors.extend(
+        row,
+        deal_field_errors(
+            name=spec.name,
+            amount=amount,
+            currency=spec.currency,
+            expected_close_date=close_date,
+            forecast_category=spec.forecast_category,
+        ),
+    )
     if spec.account_id not in context.accounts:
         errors.add(row, "account", f"No account {spec.account_id!r}.")
-    elif context.accounts[spec.account_id] is not None:
-        errors.add(row, "account", "The account is deleted.")
+    else:
+        errors.extend(row, account_errors(account_deleted=context.accounts[spec.account_id] is not None))
     if spec.owner_id not in context.users:
         errors.add(row, "owner", f"No user {spec.owner_id!r}.")
-    elif not context.users[spec.owner_id]:
-        errors.add(row, "owner", "The owner is deactivated.")
-    amount = _check_amount(errors, row, "amount", spec.amount)
-    currency = spec.currency
-    if not (
-        isinstance(currency, str)
-        and len(currency) == 3
-        and currency.isalpha()
-        and currency.isupper()
-    ):
-        errors.add(row, "currency", "The currency must be a three-letter ISO code such as USD.")
-    close_date = _as_date(spec.expected_close_date)
-    if close_date is None:
-        errors.add(row, "expected_close_date", f"{spec.expected_close_date!r} is not a date.")
-    if spec.forecast_category not in _FORECAST_CATEGORIES:
-        errors.add(
-            row, "forecast_category", f"Unknown forecast category {spec.forecast_category!r}."
-        )
+    else:
+        errors.extend(row, owner_errors(owner_active=context.users[spec.owner_id]))
     external_id = spec.external_id or None
     if external_id is not None:
         if external_id in seen_external_ids or external_id in context.taken_external_ids:
@@ -409,27 +392,29 @@ def _plan_deal(
     if pipeline is None:
         errors.add(row, "pipeline", f"No pipeline {spec.pipeline_id!r}.")
         return None
-    pipeline_name, pipeline_active, pipeline_ready = pipeline
-    if not pipeline_active:
-        errors.add(row, "pipeline", f"Pipeline {pipeline_name!r} is archived.")
-    elif not pipeline_ready:
-        errors.add(
-            row, "pipeline", f"Pipeline {pipeline_name!r} needs an open, a won and a lost stage."
-        )
-    if context.stages.get(spec.stage_id, (None,))[0] != spec.pipeline_id:
-        errors.add(row, "stage", f"Stage {spec.stage_id!r} is not in pipeline {pipeline_name!r}.")
+    pipeline_name, pipeline_active, stage_kinds = pipeline
+    errors.extend(
+        row,
+        pipeline_errors(pipeline_name=pipeline_name, is_active=pipeline_active, stage_kinds=stage_kinds),
+    )
+    stage = context.stages.get(spec.stage_id)
+    if stage is None:
+        errors.add(row, "stage", f"No stage {spec.stage_id!r}.")
+        return None
+    stage_problems = stage_errors(stage_name=stage[2], stage_pipeline_id=stage[0], pipeline_id=spec.pipeline_id)
+    if stage_problems:
+        errors.extend(row, stage_problems)
         return None
 
-    final_kind = context.stages[spec.stage_id][1]
-    if final_kind == StageKind.LOST:
-        if spec.lost_reason_id is None:
-            errors.add(row, "lost_reason", "Say why the deal was lost.")
-        elif spec.lost_reason_id not in context.lost_reasons:
-            errors.add(row, "lost_reason", f"No lost reason {spec.lost_reason_id!r}.")
-        elif not context.lost_reasons[spec.lost_reason_id]:
-            errors.add(row, "lost_reason", "That lost reason is no longer offered.")
-    elif spec.lost_reason_id is not None:
-        errors.add(row, "lost_reason", "Only a lost deal has a lost reason.")
+    final_kind = stage[1]
+    errors.extend(
+        row,
+        lost_reason_errors(
+            stage_kind=final_kind,
+            lost_reason_id=spec.lost_reason_id,
+            lost_reason_active=context.lost_reasons.get(spec.lost_reason_id),
+        ),
+    )
 
     transitions = _check_transitions(row, spec, context, now, errors)
     changes = _check_changes(row, spec, context, now, errors)
@@ -456,14 +441,14 @@ def _plan_deal(
     last_at = states[-1][0]
     stage_entered_at = transitions[-1][2]
     values = {
-        "name": name,
+        "name": spec.name.strip(),
         "account_id": spec.account_id,
         "owner_id": spec.owner_id,
         "pipeline_id": spec.pipeline_id,
         "stage_id": spec.stage_id,
         "status": final_kind,
         "amount": amount,
-        "currency": currency,
+        "currency": spec.currency,
         "expected_close_date": close_date,
         "forecast_category": spec.forecast_category,
         "lost_reason_id": spec.lost_reason_id,
@@ -504,12 +489,12 @@ def _check_transitions(row, spec, context, now, errors) -> list[tuple]:
         if at > now:
             errors.add(row, f"{where}.at", "A transition cannot be in the future.")
         stage = context.stages.get(transition.to_stage_id)
-        if stage is None or stage[0] != spec.pipeline_id:
-            errors.add(
-                row,
-                f"{where}.to_stage",
-                f"Stage {transition.to_stage_id!r} is not in the deal's pipeline.",
-            )
+        if stage is None:
+            errors.add(row, f"{where}.to_stage", f"No stage {transition.to_stage_id!r}.")
+            return []
+        stage_problems = stage_errors(stage_name=stage[2], stage_pipeline_id=stage[0], pipeline_id=spec.pipeline_id)
+        if stage_problems:
+            errors.extend(row, stage_problems, prefix=f"{where}.to_")
             return []
         if transition.to_stage_id == previous_stage:
             errors.add(row, f"{where}.to_stage", "A transition must change the stage.")
@@ -597,19 +582,17 @@ def _check_line_items(row, spec, context, amount, errors) -> list[tuple]:
         )
         if product_id not in context.products:
             errors.add(row, f"{where}.product", f"No product {product_id!r}.")
-        elif not context.products[product_id]:
-            errors.add(row, f"{where}.product", "That product is no longer sold.")
-        if quantity is None or quantity <= 0:
-            errors.add(row, f"{where}.quantity", "The quantity must be positive.")
-        if unit_price is None or unit_price < 0:
-            errors.add(row, f"{where}.unit_price", "The unit price cannot be negative.")
-        if discount_pct is None or not Decimal(0) <= discount_pct <= Decimal(100):
-            errors.add(row, f"{where}.discount_pct", "The discount is a percentage from 0 to 100.")
+        problems = line_item_errors(
+            product_active=context.products.get(product_id, True),
+            quantity=quantity,
+            unit_price=unit_price,
+            discount_pct=discount_pct,
+        )
+        errors.extend(row, problems, prefix=f"{where}.")
         items.append((product_id, quantity, unit_price, discount_pct))
     if items and amount is not None and len(errors.items) == before:
         total = sum((line_total(q, p, d) for _, q, p, d in items), Decimal("0.00"))
-        if total != amount:
-            errors.add(row, "amount", f"The amount must be the line items' total, {total}.")
+        errors.extend(row, line_items_amount_errors(has_line_items=True, amount=amount, total=total))
     return items
 
 

@@ -1,25 +1,17 @@
 """Writes to pipelines and stages."""
 
 from django.core.exceptions import ValidationError
-from django.db.models import Count, Q
 
+from pipeline.checks.deals import pipeline_errors
 from pipeline.models import Pipeline, Stage, StageKind
 
 
 def pipeline_check_ready(pipeline: Pipeline) -> None:
-    """Raise unless ``pipeline`` can take deals: an open, a won and a lost stage."""
-    counts = pipeline.stages.aggregate(
-        open=Count("pk", filter=Q(kind=StageKind.OPEN)),
-        won=Count("pk", filter=Q(kind=StageKind.WON)),
-        lost=Count("pk", filter=Q(kind=StageKind.LOST)),
-    )
-    missing = [kind for kind in ("open", "won", "lost") if not counts[kind]]
-    if missing:
-        raise ValidationError(
-            {"pipeline": f"Pipeline {pipeline.name!r} takes no deals until it has a {' and a '.join(missing)} stage."}
-        )
-    if not pipeline.is_active:
-        raise ValidationError({"pipeline": f"Pipeline {pipeline.name!r} is archived."})
+    """Raise unless ``pipeline`` can take deals: active, with an open, a won and a lost stage."""
+    kinds = set(pipeline.stages.values_list("kind", flat=True).distinct())
+    errors = pipeline_errors(pipeline_name=pipeline.name, is_active=pipeline.is_active, stage_kinds=kinds)
+    if errors:
+        raise ValidationError(errors)
 
 
 def stage_create(
