@@ -13,7 +13,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import models, transaction
 from django.utils import timezone
 
 from pipeline.checks.deals import (
@@ -68,15 +68,20 @@ def _lock(deal: Deal, expected_version: int | None) -> Deal:
         locked = Deal.objects.select_for_update().get(pk=deal.pk)
     except Deal.DoesNotExist:
         raise ValidationError({"deal": "This deal no longer exists."}) from None
-    if expected_version is not None and locked.version != expected_version:
-        raise ConflictError(
-            f"The deal was changed by someone else (version {locked.version}, you had {expected_version}).",
-            current_version=locked.version,
-        )
+    deal_check_version(locked, expected_version)
     return locked
 
 
-def _stamp(deal: Deal, by: User | None, at: datetime.datetime | None = None) -> None:
+def deal_check_version(deal: Deal, expected_version: int | None) -> None:
+    """Raise ``ConflictError`` unless the caller saw the deal's current version (None: any version)."""
+    if expected_version is not None and deal.version != expected_version:
+        raise ConflictError(
+            f"The deal was changed by someone else (version {deal.version}, you had {expected_version}).",
+            current_version=deal.version,
+        )
+
+
+def deal_stamp(deal: Deal, by: User | None, at: datetime.datetime | None = None) -> None:
     deal.version += 1
     deal.updated_at = timezone.now()
     deal._history_user = by
@@ -184,7 +189,7 @@ def deal_create(
 
 
 @dataclass
-class _Edit:
+class DealEdit:
     """What one edit asks for; ``line_items`` None leaves the line items as they are."""
 
     changes: dict
@@ -196,9 +201,9 @@ class _Edit:
     line_items_total: Decimal = Decimal("0.00")
 
 
-def _apply_edit(
+def deal_edit_apply(
     deal: Deal,
-    edit: _Edit,
+    edit: DealEdit,
     *,
     by: User,
     has_line_items: bool,
@@ -245,7 +250,7 @@ def _apply_edit(
     elif edit.lost_reason is not None and edit.lost_reason.pk != deal.lost_reason_id:
         errors = merge_errors(errors, {"lost_reason": ["Set the lost reason when moving the deal."]})
 
-    changed = {field: value for field, value in changes.items() if getattr(deal, field) != value}
+    changed = {field: value for field, value in changes.items() if _differs(deal, field, value)}
     for field, value in changed.items():
         setattr(deal, field, value)
     errors = merge_errors(errors, _field_errors(deal))
@@ -272,7 +277,14 @@ def _apply_edit(
     return bool(changed or reassigned or moved or edit.line_items is not None), transition
 
 
-def _move_errors(deal: Deal, edit: _Edit, now: datetime.datetime) -> Errors:
+def _differs(deal: Deal, field: str, value) -> bool:
+    """Whether ``value`` differs from the deal's; a related record is compared by id, without loading the deal's."""
+    if isinstance(value, models.Model):
+        return getattr(deal, f"{field}_id") != value.pk
+    return getattr(deal, field) != value
+
+
+def _move_errors(deal: Deal, edit: DealEdit, now: datetime.datetime) -> Errors:
     to_stage = edit.to_stage
     errors = stage_errors(
         stage_name=to_stage.name, stage_pipeline_id=to_stage.pipeline_id, pipeline_id=deal.pipeline_id
@@ -312,13 +324,13 @@ def deal_edit(
     unknown = set(changes) - set(UPDATABLE_FIELDS)
     if unknown:
         raise ValidationError({field: "This field cannot be changed here." for field in sorted(unknown)})
-    edit = _Edit(changes=changes, owner=owner, to_stage=to_stage, lost_reason=lost_reason, at=at)
+    edit = DealEdit(changes=changes, owner=owner, to_stage=to_stage, lost_reason=lost_reason, at=at)
     if line_items is not None:
         edit.line_items, edit.line_items_total = _build_line_items(line_items)
     with transaction.atomic():
         locked = _lock(deal, expected_version)
         has_line_items = line_items is None and "amount" in changes and locked.line_items.exists()
-        changed, transition = _apply_edit(
+        changed, transition = deal_edit_apply(
             locked,
             edit,
             by=by,
@@ -328,7 +340,7 @@ def deal_edit(
         )
         if not changed:
             return locked
-        _stamp(locked, by, transition.at if transition else None)
+        deal_stamp(locked, by, transition.at if transition else None)
         locked.save()
         if transition is not None:
             transition.save()
@@ -374,7 +386,7 @@ def deal_delete(*, deal: Deal, by: User, expected_version: int | None = None) ->
         if locked.deleted_at is not None:
             return locked
         locked.deleted_at = timezone.now()
-        _stamp(locked, by)
+        deal_stamp(locked, by)
         locked.save()
         _announce([locked.pk])
     return locked
@@ -388,7 +400,7 @@ def deal_restore(*, deal: Deal, by: User) -> Deal:
             return locked
         _raise_if_any(account_errors(account_deleted=locked.account.deleted_at is not None))
         locked.deleted_at = None
-        _stamp(locked, by)
+        deal_stamp(locked, by)
         locked.save()
         _announce([locked.pk])
     return locked

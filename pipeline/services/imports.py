@@ -168,7 +168,7 @@ class _Errors:
             raise RowErrors(self.items)
 
 
-def _allowed_owner_ids(by: User) -> set[int] | None:
+def allowed_owner_ids(by: User) -> set[int] | None:
     """The owners ``by`` may write records for; None means anyone (an admin)."""
     if by.is_admin:
         return None
@@ -181,7 +181,7 @@ def _allowed_owner_ids(by: User) -> set[int] | None:
 
 
 def _check_owners(by: User, owner_ids: set[int]) -> None:
-    allowed = _allowed_owner_ids(by)
+    allowed = allowed_owner_ids(by)
     if allowed is not None and not owner_ids <= allowed:
         raise PermissionDenied("You can only import records for yourself and your team.")
 
