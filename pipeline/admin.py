@@ -494,7 +494,7 @@ class LineItemForm(forms.ModelForm):
 
 
 class LineItemFormSet(BaseInlineFormSet):
-    """The deal's line items, replaced as a whole by ``line_items_set``."""
+    """The deal's line items, replaced as a whole in the deal's one ``deal_edit``."""
 
     def specs(self) -> list[LineItemSpec]:
         return [

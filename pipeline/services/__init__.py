@@ -7,6 +7,7 @@ from pipeline.services.accounts import (
     account_update,
 )
 from pipeline.services.activities import activity_log
+from pipeline.services.bulk import DealRow, UpsertResult, deals_upsert
 from pipeline.services.deals import (
     LineItemSpec,
     deal_create,
@@ -38,10 +39,12 @@ __all__ = [
     "ActivitySpec",
     "ChangeSpec",
     "ContactSpec",
+    "DealRow",
     "DealSpec",
     "LineItemSpec",
     "RowErrors",
     "TransitionSpec",
+    "UpsertResult",
     "account_create",
     "account_delete",
     "account_restore",
@@ -58,6 +61,7 @@ __all__ = [
     "deal_update",
     "deals_import",
     "deals_purge_deleted",
+    "deals_upsert",
     "line_items_set",
     "pipeline_check_ready",
     "stage_create",

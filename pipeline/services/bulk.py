@@ -127,12 +127,19 @@ _SELECTORS = {
     "stage": stages_visible_to,
     "lost_reason": lost_reasons_visible_to,
 }
-_KINDS = {"account": "account", "owner": "user", "by": "user", "stage": "stage", "to_stage": "stage"}
+_KINDS = {
+    "account": "account",
+    "owner": "user",
+    "by": "user",
+    "stage": "stage",
+    "to_stage": "stage",
+    "lost_reason": "lost_reason",
+}
 
 
 def _kind(name: str) -> str:
     """What kind of record a row's id field names: ``transitions[2].by`` names a user."""
-    return _KINDS.get(name.rsplit(".", 1)[-1], "lost_reason")
+    return _KINDS[name.rsplit(".", 1)[-1]]
 
 
 def _named_ids(row: DealRow) -> dict[str, int | None]:
@@ -175,13 +182,17 @@ def deals_upsert(*, rows: list[DealRow], by: User) -> UpsertResult:
     )
     creates: list[int] = []
     updates: list[int] = []
+    seen: set[str] = set()
     for index, row in enumerate(rows):
-        if row.external_id in visible:
+        if row.external_id in taken or row.external_id in seen:
+            message = f"external_id {row.external_id!r} is already used."
+            errors.append({"row": index, "field": "external_id", "message": message})
+        elif row.external_id in visible:
             updates.append(index)
-        elif row.external_id in taken:
-            errors.append({"row": index, "field": "external_id", "message": "This external id is already used."})
         else:
             creates.append(index)
+        if row.external_id:
+            seen.add(row.external_id)
     if errors:
         raise RowErrors(sorted(errors, key=lambda e: e["row"]))
 
@@ -255,7 +266,7 @@ def _update(
     for index, pk in zip(indexes, pks, strict=True):
         deal = locked[pk]
         try:
-            edit = _edit(rows[index], deal, references, has_line_items=pk in with_line_items)
+            edit = _edit(rows[index], deal, references)
             changed_one, transition = deal_edit_apply(
                 deal,
                 edit,
@@ -282,7 +293,7 @@ def _update(
     return errors
 
 
-def _edit(row: DealRow, deal: Deal, references: _References, *, has_line_items: bool) -> DealEdit:
+def _edit(row: DealRow, deal: Deal, references: _References) -> DealEdit:
     """What an update row asks of its locked deal; raises for what only a new deal may give."""
     if row.transitions or row.changes or row.created_at:
         raise ValidationError({"transitions": "A deal's past can only be given when it is created."})
@@ -298,8 +309,6 @@ def _edit(row: DealRow, deal: Deal, references: _References, *, has_line_items: 
     }
     if row.currency:
         changes["currency"] = row.currency
-    if has_line_items and row.amount == deal.amount:
-        changes.pop("amount")
     moves = row.stage_id != deal.stage_id
     return DealEdit(
         changes=changes,

@@ -82,6 +82,7 @@ def deal_check_version(deal: Deal, expected_version: int | None) -> None:
 
 
 def deal_stamp(deal: Deal, by: User | None, at: datetime.datetime | None = None) -> None:
+    """Mark an edit on the unsaved ``deal``: a new version, by whom, and when (now unless ``at``)."""
     deal.version += 1
     deal.updated_at = timezone.now()
     deal._history_user = by

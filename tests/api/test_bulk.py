@@ -225,3 +225,13 @@ def test_update_rows_keep_the_deal_rules_and_write_nothing_on_a_bad_row(
     assert set(Deal.objects.filter(pk__in=ids).values_list("version", flat=True)) == {1}
     assert not Deal.objects.filter(name="Fine").exists()
     assert StageTransition.objects.filter(deal_id__in=ids).count() == 3
+
+
+def test_an_external_id_given_twice_is_refused(client_for, rep, account, pipeline, stages):
+    client = client_for(rep)
+    client.post(URL, {"deals": [row(account, pipeline, stages["Qualification"], external_id="twice")]}, format="json")
+    rows = [row(account, pipeline, stages["Discovery"], external_id="twice", name=f"Take {n}") for n in range(2)]
+    response = client.post(URL, {"deals": rows}, format="json")
+    assert response.status_code == 400
+    assert [(e["row"], e["field"]) for e in response.json()["errors"]] == [(1, "external_id")]
+    assert Deal.objects.get(external_id="twice").version == 1
