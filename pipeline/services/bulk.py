@@ -264,7 +264,10 @@ def _update(
     transitions: list[StageTransition] = []
     may_own = lambda owner_id: allowed is None or owner_id in allowed  # noqa: E731
     for index, pk in zip(indexes, pks, strict=True):
-        deal = locked[pk]
+        deal = locked.get(pk)
+        if deal is None:  # purged since the rows were matched
+            errors.append({"row": index, "field": "external_id", "message": "This deal no longer exists."})
+            continue
         try:
             edit = _edit(rows[index], deal, references)
             changed_one, transition = deal_edit_apply(
