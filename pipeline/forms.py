@@ -1,8 +1,8 @@
 """Forms of the pipeline's browser pages.
 
-They only parse and check the shape of input; the rules live in the services,
-whose ``ValidationError`` messages ``attach_service_errors`` puts on the
-fields they name.
+They parse input and show the rules of ``pipeline.checks`` early; the
+services check them again, and ``attach_service_errors`` puts a service's
+``ValidationError`` messages on the fields they name.
 """
 
 import datetime
@@ -13,6 +13,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
+from pipeline.checks.deals import deal_field_errors, stage_errors
 from pipeline.models import (
     ActivityKind,
     Deal,
@@ -124,6 +125,14 @@ class _DealFieldsForm(PageForm):
     def clean_currency(self) -> str:
         return self.cleaned_data["currency"].strip().upper()
 
+    def clean(self):
+        data = super().clean()
+        fields = ("name", "amount", "currency", "expected_close_date", "forecast_category")
+        if all(field in data for field in fields):
+            for field, messages in deal_field_errors(**{field: data[field] for field in fields}).items():
+                self.add_error(field, messages)
+        return data
+
 
 class DealCreateForm(_DealFieldsForm):
     pipeline = forms.ModelChoiceField(
@@ -163,11 +172,12 @@ class DealCreateForm(_DealFieldsForm):
     def clean(self):
         data = super().clean()
         stage, pipeline = data.get("stage"), data.get("pipeline")
-        if stage and pipeline and stage.pipeline_id != pipeline.pk:
-            self.add_error(
-                "stage",
-                f"{stage.name!r} is a stage of {stage.pipeline.name}, not of {pipeline.name}.",
+        if stage and pipeline:
+            errors = stage_errors(
+                stage_name=stage.name, stage_pipeline_id=stage.pipeline_id, pipeline_id=pipeline.pk
             )
+            for field, messages in errors.items():
+                self.add_error(field, messages)
         return data
 
 

@@ -554,6 +554,28 @@ def test_line_items_edited_on_the_deal_page_set_its_amount(admin_browser, world)
     assert deal.line_items.get().quantity == Decimal("3")
 
 
+def test_a_deal_change_with_its_line_items_is_one_version_and_one_history_row(admin_browser, world):
+    page = url(Deal, "change", world.deal.pk)
+    before = Deal.history.filter(id=world.deal.pk).count()
+    response = resubmit(
+        admin_browser, page, name="Renamed", owner=world.manager, **{"line_items-0-quantity": "3"}
+    )
+    assert response.status_code == 302
+    deal = Deal.objects.get(pk=world.deal.pk)
+    assert (deal.name, deal.owner, deal.amount) == ("Renamed", world.manager, Decimal("360.00"))
+    assert deal.version == world.deal.version + 1
+    assert Deal.history.filter(id=world.deal.pk).count() == before + 1
+
+
+def test_a_retired_product_on_the_deal_page_is_the_rule_s_error(admin_browser, world):
+    page = url(Deal, "change", world.deal.pk)
+    Product.objects.filter(pk=world.deal.line_items.get().product_id).update(is_active=False)
+    response = resubmit(admin_browser, page, **{"line_items-0-quantity": "3"})
+    assert response.status_code == 200
+    assert "That product is no longer sold." in errors_of(response)
+    assert Deal.objects.get(pk=world.deal.pk).version == world.deal.version
+
+
 def test_the_move_view_moves_the_deal_and_writes_one_transition(admin_browser, world):
     move_url = url(Deal, "move", world.deal.pk)
     assert admin_browser.get(move_url).status_code == 200

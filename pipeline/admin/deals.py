@@ -17,15 +17,24 @@ from simple_history.admin import SimpleHistoryAdmin
 from pipeline.admin.deal_history import TransitionInline
 from pipeline.admin.line_items import LineItemInline
 from pipeline.admin.shared import DeletedFilter
-from pipeline.models import Deal, DealLineItem, LostReason, Stage
+from pipeline.checks.deals import (
+    account_errors,
+    deal_deleted_errors,
+    deal_field_errors,
+    lost_reason_errors,
+    merge_errors,
+    owner_errors,
+    pipeline_errors,
+    stage_errors,
+)
+from pipeline.models import Deal, DealLineItem, LostReason, Stage, StageKind
 from pipeline.services import (
+    LineItemSpec,
     deal_create,
     deal_delete,
+    deal_edit,
     deal_move,
-    deal_reassign,
     deal_restore,
-    deal_update,
-    line_items_set,
 )
 from pipeline.services.deals import UPDATABLE_FIELDS as DEAL_UPDATABLE_FIELDS
 from salesmgr.admin import (
@@ -35,7 +44,6 @@ from salesmgr.admin import (
     adopt,
     deletion_summary,
     is_autocomplete,
-    service_refusal,
 )
 from salesmgr.errors import ConflictError
 
@@ -88,13 +96,46 @@ class DealAddForm(forms.ModelForm):
 
     def clean(self):
         cleaned = super().clean()
-        if not self.errors:
-            add_refusal(self, service_refusal(lambda: self.write(by=self.acting_user)))
+        if self.errors:
+            return cleaned
+        pipeline = cleaned["pipeline"]
+        stage = cleaned.get("stage") or pipeline.stages.filter(kind=StageKind.OPEN).order_by("order").first()
+        lost_reason = cleaned.get("lost_reason")
+        owner = cleaned.get("owner") or self.acting_user
+        errors = merge_errors(
+            owner_errors(owner_active=owner.is_active),
+            _deal_field_errors(cleaned, self.instance),
+            account_errors(account_deleted=cleaned["account"].deleted_at is not None),
+            pipeline_errors(
+                pipeline_name=pipeline.name,
+                is_active=pipeline.is_active,
+                stage_kinds=set(pipeline.stages.values_list("kind", flat=True)),
+            ),
+        )
+        if stage is not None:
+            errors = merge_errors(
+                errors,
+                stage_errors(stage_name=stage.name, stage_pipeline_id=stage.pipeline_id, pipeline_id=pipeline.pk),
+                lost_reason_errors(
+                    stage_kind=stage.kind,
+                    lost_reason_id=lost_reason.pk if lost_reason else None,
+                    lost_reason_active=lost_reason.is_active if lost_reason else None,
+                ),
+            )
+        add_refusal(self, ValidationError(errors) if errors else None)
         return cleaned
 
 
+def _deal_field_errors(cleaned: dict, deal: Deal) -> dict[str, list[str]]:
+    """The deal field rules on the submitted values, the deal's own where a field is not on the form."""
+    if isinstance(cleaned.get("currency"), str):
+        cleaned["currency"] = cleaned["currency"].upper()
+    fields = ("name", "amount", "currency", "expected_close_date", "forecast_category")
+    return deal_field_errors(**{field: cleaned.get(field, getattr(deal, field)) for field in fields})
+
+
 class DealChangeForm(forms.ModelForm):
-    """A deal's details, changed by ``deal_update`` and its owner by ``deal_reassign``.
+    """A deal's details, owner and line items, changed together by ``deal_edit``.
 
     ``seen_version`` is the version the page showed, so a change made meanwhile
     by someone else is refused instead of silently overwritten.
@@ -118,36 +159,45 @@ class DealChangeForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         self.fields["seen_version"].initial = self.instance.version
 
-    def write(self, by) -> Deal:
-        """Apply the changed fields; the caller has checked ``seen_version`` is current."""
-        deal = self.instance
-        version = self.cleaned_data["seen_version"]
+    def write(self, by, line_items: list[LineItemSpec] | None = None) -> Deal:
+        """Apply the changed fields, owner and line items as one edit of the version the page showed."""
         changes = {
             field: self.cleaned_data[field]
             for field in DEAL_UPDATABLE_FIELDS
             if field in self.fields and field in self.changed_data
         }
-        if changes:
-            deal = deal_update(deal=deal, by=by, expected_version=version, **changes)
-            version = deal.version
-        if "owner" in self.changed_data:
-            deal = deal_reassign(
-                deal=deal, new_owner=self.cleaned_data["owner"], by=by, expected_version=version
-            )
-        return deal
+        owner = self.cleaned_data["owner"] if "owner" in self.changed_data else None
+        return deal_edit(
+            deal=self.instance,
+            by=by,
+            expected_version=self.cleaned_data["seen_version"],
+            owner=owner,
+            line_items=line_items,
+            **changes,
+        )
 
     def clean(self):
         cleaned = super().clean()
         seen = cleaned.get("seen_version")
         if seen is not None and seen != self.instance.version:
-            # Checked here as well as by the services, so that a stale edit of
-            # the line items alone is refused too.
             raise ValidationError(
                 f"Someone else changed this deal since you opened it (version {self.instance.version}, "
                 f"you had {seen}). Reload the page to see the current values."
             )
-        if not self.errors:
-            add_refusal(self, service_refusal(lambda: self.write(by=self.acting_user)))
+        if self.errors:
+            return cleaned
+        deal = self.instance
+        errors = merge_errors(
+            deal_deleted_errors(deleted=deal.deleted_at is not None),
+            _deal_field_errors(cleaned, deal),
+        )
+        if "account" in self.changed_data:
+            errors = merge_errors(
+                errors, account_errors(account_deleted=cleaned["account"].deleted_at is not None)
+            )
+        if "owner" in self.changed_data:
+            errors = merge_errors(errors, owner_errors(owner_active=cleaned["owner"].is_active))
+        add_refusal(self, ValidationError(errors) if errors else None)
         return cleaned
 
 
@@ -303,21 +353,20 @@ class DealAdmin(ActingUserForms, AdminRoleOnly, SimpleHistoryAdmin):
         return (LineItemInline, TransitionInline) if obj else ()
 
     def save_model(self, request, obj, form, change):
-        adopt(obj, form.write(by=request.user))
+        if not change:
+            adopt(obj, form.write(by=request.user))
 
-    def save_formset(self, request, form, formset, change):
-        if formset.model is DealLineItem:
-            formset.save(commit=False)  # only lists what changed, for the admin's change message
-            if formset.has_changed():
-                deal = line_items_set(
-                    deal=form.instance,
-                    items=formset.specs(),
-                    by=request.user,
-                    expected_version=form.instance.version,
-                )
-                adopt(form.instance, deal)
+    def save_related(self, request, form, formsets, change):
+        """A change of the deal and of its line items is one edit, written by ``deal_edit``."""
+        if not change:
+            super().save_related(request, form, formsets, change)
             return
-        super().save_formset(request, form, formset, change)
+        line_items = None
+        for formset in formsets:
+            formset.save(commit=False)  # only lists what changed, for the admin's change message
+            if formset.model is DealLineItem and formset.has_changed():
+                line_items = formset.specs()
+        adopt(form.instance, form.write(by=request.user, line_items=line_items))
 
     def get_deleted_objects(self, objs, request):
         return deletion_summary(self, objs)

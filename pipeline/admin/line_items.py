@@ -1,13 +1,13 @@
-"""The admin for a deal's line items: edited inline on the deal, replaced by ``line_items_set``."""
+"""The admin for a deal's line items: edited inline on the deal, replaced in the deal's one ``deal_edit``."""
 
 from django import forms
 from django.contrib import admin
-from django.core.exceptions import ValidationError
 from django.forms.models import BaseInlineFormSet
 
+from pipeline.checks.deals import line_item_errors
 from pipeline.models import DealLineItem
-from pipeline.services import LineItemSpec, line_items_set
-from salesmgr.admin import AdminRoleOnly, ReadOnlyForAdmins, service_refusal
+from pipeline.services import LineItemSpec
+from salesmgr.admin import AdminRoleOnly, ReadOnlyForAdmins
 
 
 class LineItemForm(forms.ModelForm):
@@ -28,7 +28,7 @@ class LineItemForm(forms.ModelForm):
 
 
 class LineItemFormSet(BaseInlineFormSet):
-    """The deal's line items, replaced as a whole by ``line_items_set``."""
+    """The deal's line items, replaced as a whole in the deal's one ``deal_edit``."""
 
     def specs(self) -> list[LineItemSpec]:
         return [
@@ -38,21 +38,25 @@ class LineItemFormSet(BaseInlineFormSet):
                 unit_price=form.cleaned_data["unit_price"],
                 discount_pct=form.cleaned_data.get("discount_pct") or 0,
             )
-            for form in self.forms
-            if form.cleaned_data and not form.cleaned_data.get("DELETE")
+            for form in self._kept_forms()
         ]
 
     def clean(self):
         super().clean()
         if any(self.errors) or not self.has_changed():
             return
-        refusal = service_refusal(
-            lambda: line_items_set(
-                deal=self.instance, items=self.specs(), by=self.acting_user, expected_version=None
+        for form, spec in zip(self._kept_forms(), self.specs(), strict=True):
+            errors = line_item_errors(
+                product_active=spec.product.is_active,
+                quantity=spec.quantity,
+                unit_price=spec.unit_price,
+                discount_pct=spec.discount_pct,
             )
-        )
-        if refusal is not None:
-            raise ValidationError(refusal.messages)
+            for field, problems in errors.items():
+                form.add_error(field, problems)
+
+    def _kept_forms(self) -> list[forms.Form]:
+        return [form for form in self.forms if form.cleaned_data and not form.cleaned_data.get("DELETE")]
 
 
 class LineItemInline(AdminRoleOnly, admin.TabularInline):

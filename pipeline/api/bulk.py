@@ -1,44 +1,26 @@
 """``POST /api/v1/deals/bulk/``: up to 500 deals in one atomic request, upserting on ``external_id``.
 
-New rows go through the bulk import service (with their past, for admins);
-rows whose ``external_id`` names an existing deal update it through the deal
-services. Every row is checked first; one bad row writes nothing and the
-answer lists each problem with its row number.
+The request is parsed here and written by ``pipeline.services.bulk.deals_upsert``:
+every row is checked first; one bad row writes nothing and the answer lists
+each problem with its row number.
 """
 
-from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import transaction
-from django.utils import timezone
+import dataclasses
+
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
-from pipeline.models import Deal, ForecastCategory
-from pipeline.selectors import (
-    accounts_visible_to,
-    deals_visible_to,
-    lost_reasons_visible_to,
-    stages_visible_to,
-)
-from pipeline.services import deal_move, deal_reassign, deal_update
-from pipeline.services.imports import (
-    CHANGEABLE_FIELDS,
-    ChangeSpec,
-    DealSpec,
-    RowErrors,
-    TransitionSpec,
-    deals_import,
-)
-from salesmgr.api.base import VisiblePrimaryKeyRelatedField, require_json_types
-from salesmgr.errors import ConflictError, PermissionDenied
-from salesmgr.selectors import users_visible_to
-
-MAX_ROWS = 500
+from pipeline.models import ForecastCategory
+from pipeline.services.bulk import MAX_ROWS, DealRow, deal_rows_reference_errors, deals_upsert
+from pipeline.services.imports import CHANGEABLE_FIELDS, ChangeSpec, RowErrors, TransitionSpec
+from salesmgr.api.base import require_json_types
+from salesmgr.values import parse_int
 
 
 class TransitionRow(serializers.Serializer):
-    to_stage = VisiblePrimaryKeyRelatedField(selector=stages_visible_to)
+    to_stage = serializers.IntegerField(min_value=1)
     at = serializers.DateTimeField()
-    by = VisiblePrimaryKeyRelatedField(selector=users_visible_to, required=False, allow_null=True)
+    by = serializers.IntegerField(min_value=1, required=False, allow_null=True)
 
 
 class ChangeRow(serializers.Serializer):
@@ -48,17 +30,19 @@ class ChangeRow(serializers.Serializer):
 
 
 class BulkDealRow(serializers.Serializer):
+    """One deal; ids are checked against what you may see, for the whole request at once."""
+
     external_id = serializers.CharField(max_length=120, required=False, allow_null=True)
     name = serializers.CharField(max_length=200)
-    account = VisiblePrimaryKeyRelatedField(selector=accounts_visible_to)
-    owner = VisiblePrimaryKeyRelatedField(selector=users_visible_to, required=False)
+    account = serializers.IntegerField(min_value=1)
+    owner = serializers.IntegerField(min_value=1, required=False)
     pipeline = serializers.IntegerField(min_value=1)
-    stage = VisiblePrimaryKeyRelatedField(selector=stages_visible_to)
+    stage = serializers.IntegerField(min_value=1)
     amount = serializers.DecimalField(max_digits=14, decimal_places=2, min_value=0)
     currency = serializers.RegexField(r"^[A-Za-z]{3}$", required=False)
     expected_close_date = serializers.DateField()
     forecast_category = serializers.ChoiceField(choices=ForecastCategory.choices, default=ForecastCategory.PIPELINE)
-    lost_reason = VisiblePrimaryKeyRelatedField(selector=lost_reasons_visible_to, required=False, allow_null=True)
+    lost_reason = serializers.IntegerField(min_value=1, required=False, allow_null=True)
     version = serializers.IntegerField(min_value=1, required=False, help_text="For an update: the version you read.")
     created_at = serializers.DateTimeField(required=False, help_text="Admins: when the deal was really created.")
     transitions = TransitionRow(many=True, required=False, help_text="Admins: the stage history, oldest first.")
@@ -113,121 +97,50 @@ def _messages(messages) -> list[str]:
     return [str(messages)]
 
 
-def _row_error_list(row: int, exc: Exception) -> list[dict]:
-    if isinstance(exc, DjangoValidationError) and hasattr(exc, "error_dict"):
-        return [
-            {"row": row, "field": field, "message": message}
-            for field, errors in exc.error_dict.items()
-            for error in errors
-            for message in error.messages
-        ]
-    if isinstance(exc, DjangoValidationError):
-        return [{"row": row, "field": "non_field_errors", "message": m} for m in exc.messages]
-    if isinstance(exc, ConflictError):
-        return [{"row": row, "field": "version", "message": str(exc)}]
-    return [{"row": row, "field": "owner", "message": str(exc)}]
+def _reference_errors(data, by, shown: list[dict]) -> list[dict]:
+    """The ids of a refused request that name nothing ``by`` may see, besides the errors already ``shown``."""
+    rows = data.get("deals") if isinstance(data, dict) else None
+    if not isinstance(rows, list) or len(rows) > MAX_ROWS:
+        return []
+    named = []
+    for raw in rows:
+        raw = raw if isinstance(raw, dict) else {}
+        ids = {name: parse_int(raw.get(name)) for name in ("account", "owner", "stage", "lost_reason")}
+        transitions = raw.get("transitions")
+        for position, transition in enumerate(transitions if isinstance(transitions, list) else []):
+            if isinstance(transition, dict):
+                ids[f"transitions[{position}].to_stage"] = parse_int(transition.get("to_stage"))
+                ids[f"transitions[{position}].by"] = parse_int(transition.get("by"))
+        named.append(ids)
+    taken = {(error["row"], error["field"]) for error in shown}
+    return [
+        error
+        for error in deal_rows_reference_errors(named=named, by=by)
+        if (error["row"], error["field"].split("[", 1)[0]) not in taken
+    ]
 
 
-class _Rollback(Exception):
-    pass
-
-
-def _spec(row: dict, by) -> DealSpec:
-    now = timezone.now()
-    owner = row.get("owner") or by
-    created_at = row.get("created_at") or now
-    transitions = row.get("transitions") or [{"to_stage": row["stage"], "at": created_at, "by": by}]
-    return DealSpec(
+def _deal_row(row: dict) -> DealRow:
+    return DealRow(
         name=row["name"],
-        account_id=row["account"].pk,
-        owner_id=owner.pk,
+        account_id=row["account"],
         pipeline_id=row["pipeline"],
-        stage_id=row["stage"].pk,
+        stage_id=row["stage"],
         amount=row["amount"],
-        currency=(row.get("currency") or Deal._meta.get_field("currency").get_default()).upper(),
         expected_close_date=row["expected_close_date"],
         forecast_category=row["forecast_category"],
-        created_at=created_at,
-        lost_reason_id=row["lost_reason"].pk if row.get("lost_reason") else None,
+        external_id=row.get("external_id"),
+        owner_id=row.get("owner"),
+        currency=row.get("currency"),
+        lost_reason_id=row.get("lost_reason"),
+        version=row.get("version"),
+        created_at=row.get("created_at"),
         transitions=[
-            TransitionSpec(to_stage_id=t["to_stage"].pk, at=t["at"], by_id=t["by"].pk if t.get("by") else None)
-            for t in transitions
+            TransitionSpec(to_stage_id=t["to_stage"], at=t["at"], by_id=t.get("by"))
+            for t in row.get("transitions") or []
         ],
         changes=[ChangeSpec(field=c["field"], value=c["value"], at=c["at"]) for c in row.get("changes") or []],
-        external_id=row.get("external_id"),
     )
-
-
-def _update(deal: Deal, row: dict, by) -> Deal:
-    if row.get("transitions") or row.get("changes") or row.get("created_at"):
-        raise DjangoValidationError({"transitions": "A deal's past can only be given when it is created."})
-    if row["pipeline"] != deal.pipeline_id:
-        raise DjangoValidationError({"pipeline": "A deal cannot move to another pipeline."})
-    version = row.get("version")
-    fields = {
-        field: row[field]
-        for field in ("name", "account", "amount", "expected_close_date", "forecast_category")
-        if field in row
-    }
-    if row.get("currency"):
-        fields["currency"] = row["currency"].upper()
-    if deal.line_items.exists() and fields.get("amount") == deal.amount:
-        fields.pop("amount")
-    deal = deal_update(deal=deal, by=by, expected_version=version, **fields)
-    owner = row.get("owner")
-    if owner is not None and owner.pk != deal.owner_id:
-        deal = deal_reassign(deal=deal, new_owner=owner, by=by, expected_version=deal.version)
-    if row["stage"].pk != deal.stage_id:
-        deal = deal_move(
-            deal=deal, to_stage=row["stage"], by=by, expected_version=deal.version, lost_reason=row.get("lost_reason")
-        )
-    return deal
-
-
-def bulk_upsert(*, rows: list[dict], by) -> dict:
-    """Create or update every row in one transaction; raises RowErrors (nothing written) on any problem."""
-    external_ids = [row["external_id"] for row in rows if row.get("external_id")]
-    existing = {deal.external_id: deal for deal in Deal.objects.filter(external_id__in=external_ids)}
-    visible = set(deals_visible_to(by).filter(external_id__in=external_ids).values_list("pk", flat=True))
-    errors: list[dict] = []
-    creates: list[tuple[int, DealSpec]] = []
-    updates: list[tuple[int, Deal, dict]] = []
-    for index, row in enumerate(rows):
-        deal = existing.get(row.get("external_id"))
-        if deal is None:
-            creates.append((index, _spec(row, by)))
-        elif deal.pk not in visible:
-            errors.append({"row": index, "field": "external_id", "message": "This external id is already used."})
-        else:
-            updates.append((index, deal, row))
-    if errors:
-        raise RowErrors(errors)
-
-    ids: list[int | None] = [None] * len(rows)
-    try:
-        with transaction.atomic():
-            if creates:
-                try:
-                    created_ids = deals_import(specs=[spec for _, spec in creates], by=by)
-                except RowErrors as exc:
-                    errors += [{**e, "row": creates[e["row"]][0]} for e in exc.errors]
-                    created_ids = []
-                except PermissionDenied as exc:
-                    errors += [{"row": creates[0][0], "field": "owner", "message": str(exc)}]
-                    created_ids = []
-                for (index, _), pk in zip(creates, created_ids, strict=False):
-                    ids[index] = pk
-            for index, deal, row in updates:
-                try:
-                    with transaction.atomic():
-                        ids[index] = _update(deal, row, by).pk
-                except (DjangoValidationError, ConflictError, PermissionDenied) as exc:
-                    errors += _row_error_list(index, exc)
-            if errors:
-                raise _Rollback
-    except _Rollback:
-        raise RowErrors(sorted(errors, key=lambda e: e["row"])) from None
-    return {"created": len(creates), "updated": len(updates), "ids": ids}
 
 
 def bulk(viewset, request):
@@ -239,11 +152,15 @@ def bulk(viewset, request):
         except serializers.ValidationError as exc:
             return Response({"errors": _serializer_errors(exc.detail)}, status=status.HTTP_400_BAD_REQUEST)
         if not payload.is_valid():
-            return Response({"errors": _serializer_errors(payload.errors)}, status=status.HTTP_400_BAD_REQUEST)
+            errors = _serializer_errors(payload.errors)
+            errors += _reference_errors(request.data, request.user, errors)
+            errors.sort(key=lambda item: item["row"])
+            return Response({"errors": errors}, status=status.HTTP_400_BAD_REQUEST)
         try:
-            result = bulk_upsert(rows=payload.validated_data["deals"], by=request.user)
+            rows = [_deal_row(row) for row in payload.validated_data["deals"]]
+            result = deals_upsert(rows=rows, by=request.user)
         except RowErrors as exc:
             return Response({"errors": exc.errors}, status=status.HTTP_400_BAD_REQUEST)
-        return Response(BulkResult(result).data, status=status.HTTP_200_OK)
+        return Response(BulkResult(dataclasses.asdict(result)).data, status=status.HTTP_200_OK)
 
     return viewset.run_idempotent(request, produce)

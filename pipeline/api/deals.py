@@ -2,7 +2,7 @@
 
 from decimal import Decimal
 
-from django.db import transaction
+from django.conf import settings
 from django.db.models import Prefetch
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
@@ -17,8 +17,14 @@ from rest_framework.response import Response
 
 from pipeline.api.bulk import BulkErrors, BulkRequest, BulkResult
 from pipeline.api.bulk import bulk as bulk_deals
+from pipeline.checks.deals import (
+    deal_field_errors,
+    line_item_errors,
+    lost_reason_errors,
+    merge_errors,
+)
 from pipeline.filters import DealFilter
-from pipeline.models import Deal, DealLineItem, StageTransition
+from pipeline.models import Deal, DealLineItem, ForecastCategory, StageTransition
 from pipeline.selectors import (
     accounts_visible_to,
     deal_history,
@@ -34,11 +40,9 @@ from pipeline.services import (
     LineItemSpec,
     deal_create,
     deal_delete,
+    deal_edit,
     deal_move,
-    deal_reassign,
     deal_restore,
-    deal_update,
-    line_items_set,
 )
 from salesmgr.api.base import (
     ADMINS,
@@ -71,6 +75,18 @@ class LineItemSerializer(serializers.ModelSerializer):
     class Meta:
         model = DealLineItem
         fields = ["product", "product_name", "quantity", "unit_price", "discount_pct", "total"]
+
+    def validate(self, attrs):
+        unit_price = attrs.get("unit_price")
+        errors = line_item_errors(
+            product_active=attrs["product"].is_active,
+            quantity=attrs["quantity"],
+            unit_price=attrs["product"].unit_price if unit_price is None else unit_price,
+            discount_pct=Decimal(attrs.get("discount_pct", 0)),
+        )
+        if errors:
+            raise serializers.ValidationError(errors)
+        return attrs
 
 
 class DealSerializer(serializers.ModelSerializer):
@@ -153,7 +169,32 @@ class DealSerializer(serializers.ModelSerializer):
                     )
             if "lost_reason" in attrs and attrs["lost_reason"] != self.instance.lost_reason:
                 raise serializers.ValidationError({"lost_reason": "Set the lost reason when moving the deal."})
+        errors = deal_field_errors(
+            name=self._value(attrs, "name", ""),
+            amount=self._value(attrs, "amount", Decimal("0.00")),
+            currency=self._value(attrs, "currency", settings.DEFAULT_CURRENCY).upper(),
+            expected_close_date=self._value(attrs, "expected_close_date", None),
+            forecast_category=self._value(attrs, "forecast_category", ForecastCategory.PIPELINE),
+        )
+        if self.instance is None and attrs.get("stage") is not None:
+            lost_reason = attrs.get("lost_reason")
+            errors = merge_errors(
+                errors,
+                lost_reason_errors(
+                    stage_kind=attrs["stage"].kind,
+                    lost_reason_id=lost_reason.pk if lost_reason else None,
+                    lost_reason_active=lost_reason.is_active if lost_reason else None,
+                ),
+            )
+        if errors:
+            raise serializers.ValidationError(errors)
         return attrs
+
+    def _value(self, attrs: dict, field: str, default):
+        """The field's value after this request: given, else the deal's, else the default for a new deal."""
+        if field in attrs:
+            return attrs[field]
+        return getattr(self.instance, field) if self.instance is not None else default
 
 
 def _line_item_specs(items: list[dict]) -> list[LineItemSpec]:
@@ -310,18 +351,17 @@ class DealViewSet(
         serializer.is_valid(raise_exception=True)
         data = dict(serializer.validated_data)
         version = self._expected_version(request, deal, data.pop("version", None))
-        owner = data.pop("owner", None)
         items = data.pop("line_items", None)
         data.pop("stage", None)
         data.pop("pipeline", None)
         data.pop("lost_reason", None)
-        user = request.user
-        with transaction.atomic():
-            deal = deal_update(deal=deal, by=user, expected_version=version, **data)
-            if owner is not None and owner.pk != deal.owner_id:
-                deal = deal_reassign(deal=deal, new_owner=owner, by=user, expected_version=deal.version)
-            if items is not None:
-                deal = line_items_set(deal=deal, items=_line_item_specs(items), by=user, expected_version=deal.version)
+        deal = deal_edit(
+            deal=deal,
+            by=request.user,
+            expected_version=version,
+            line_items=_line_item_specs(items) if items is not None else None,
+            **data,
+        )
         return self._answer(deal)
 
     def destroy(self, request, *args, **kwargs):

@@ -7,6 +7,7 @@ from pipeline.services.accounts import (
     account_update,
 )
 from pipeline.services.activities import activity_delete, activity_log, activity_update
+from pipeline.services.bulk import DealRow, UpsertResult, deals_upsert
 from pipeline.services.catalog import (
     lost_reason_create,
     lost_reason_delete,
@@ -19,6 +20,7 @@ from pipeline.services.deals import (
     LineItemSpec,
     deal_create,
     deal_delete,
+    deal_edit,
     deal_move,
     deal_reassign,
     deal_restore,
@@ -54,10 +56,12 @@ __all__ = [
     "ActivitySpec",
     "ChangeSpec",
     "ContactSpec",
+    "DealRow",
     "DealSpec",
     "LineItemSpec",
     "RowErrors",
     "TransitionSpec",
+    "UpsertResult",
     "account_create",
     "account_delete",
     "account_restore",
@@ -69,12 +73,14 @@ __all__ = [
     "activity_update",
     "deal_create",
     "deal_delete",
+    "deal_edit",
     "deal_move",
     "deal_reassign",
     "deal_restore",
     "deal_update",
     "deals_import",
     "deals_purge_deleted",
+    "deals_upsert",
     "line_items_set",
     "lost_reason_create",
     "lost_reason_delete",

@@ -1,19 +1,33 @@
-"""Writes to deals: create, update, move through stages, reassign, delete.
+"""Writes to deals: create, edit (fields, owner, line items, stage), delete, restore.
 
 Every function here that changes a deal locks its row, checks the version the
 caller last saw, bumps ``version``, records who changed what (the model's
-history) and rings ``deals_changed`` after commit.
+history) and rings ``deals_changed`` after commit. The rules themselves are
+the checks of ``pipeline.checks.deals``.
 """
 
 import datetime
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import models, transaction
 from django.utils import timezone
 
+from pipeline.checks.deals import (
+    Errors,
+    account_errors,
+    deal_deleted_errors,
+    deal_field_errors,
+    line_item_errors,
+    line_items_amount_errors,
+    lost_reason_errors,
+    merge_errors,
+    owner_errors,
+    stage_errors,
+)
 from pipeline.models import (
     Account,
     Deal,
@@ -54,15 +68,21 @@ def _lock(deal: Deal, expected_version: int | None) -> Deal:
         locked = Deal.objects.select_for_update().get(pk=deal.pk)
     except Deal.DoesNotExist:
         raise ValidationError({"deal": "This deal no longer exists."}) from None
-    if expected_version is not None and locked.version != expected_version:
-        raise ConflictError(
-            f"The deal was changed by someone else (version {locked.version}, you had {expected_version}).",
-            current_version=locked.version,
-        )
+    deal_check_version(locked, expected_version)
     return locked
 
 
-def _stamp(deal: Deal, by: User | None, at: datetime.datetime | None = None) -> None:
+def deal_check_version(deal: Deal, expected_version: int | None) -> None:
+    """Raise ``ConflictError`` unless the caller saw the deal's current version (None: any version)."""
+    if expected_version is not None and deal.version != expected_version:
+        raise ConflictError(
+            f"The deal was changed by someone else (version {deal.version}, you had {expected_version}).",
+            current_version=deal.version,
+        )
+
+
+def deal_stamp(deal: Deal, by: User | None, at: datetime.datetime | None = None) -> None:
+    """Mark an edit on the unsaved ``deal``: a new version, by whom, and when (now unless ``at``)."""
     deal.version += 1
     deal.updated_at = timezone.now()
     deal._history_user = by
@@ -70,34 +90,27 @@ def _stamp(deal: Deal, by: User | None, at: datetime.datetime | None = None) -> 
         deal._history_date = at
 
 
-def _check_account(account: Account) -> None:
-    if account.deleted_at is not None:
-        raise ValidationError({"account": f"Account {account.name!r} is deleted."})
-
-
-def _check_fields(
-    *, name: str, amount: Decimal, currency: str, forecast_category: str
-) -> None:
-    errors = {}
-    if not name or not name.strip():
-        errors["name"] = "A deal needs a name."
-    if amount is None or Decimal(amount) < 0:
-        errors["amount"] = "The amount cannot be negative."
-    if not (isinstance(currency, str) and len(currency) == 3 and currency.isalpha() and currency.isupper()):
-        errors["currency"] = "The currency must be a three-letter ISO code such as USD."
-    if forecast_category not in ForecastCategory.values:
-        errors["forecast_category"] = f"Unknown forecast category {forecast_category!r}."
+def _raise_if_any(errors: Errors) -> None:
     if errors:
         raise ValidationError(errors)
 
 
-def _check_lost_reason(stage: Stage, lost_reason: LostReason | None) -> None:
-    if stage.kind == StageKind.LOST and lost_reason is None:
-        raise ValidationError({"lost_reason": "Say why the deal was lost."})
-    if stage.kind != StageKind.LOST and lost_reason is not None:
-        raise ValidationError({"lost_reason": "Only a lost deal has a lost reason."})
-    if lost_reason is not None and not lost_reason.is_active:
-        raise ValidationError({"lost_reason": f"{lost_reason.name!r} is no longer offered."})
+def _field_errors(deal: Deal) -> Errors:
+    return deal_field_errors(
+        name=deal.name,
+        amount=deal.amount,
+        currency=deal.currency,
+        expected_close_date=deal.expected_close_date,
+        forecast_category=deal.forecast_category,
+    )
+
+
+def _lost_reason_errors(stage: Stage, lost_reason: LostReason | None) -> Errors:
+    return lost_reason_errors(
+        stage_kind=stage.kind,
+        lost_reason_id=lost_reason.pk if lost_reason else None,
+        lost_reason_active=lost_reason.is_active if lost_reason else None,
+    )
 
 
 def deal_create(
@@ -124,20 +137,29 @@ def deal_create(
     owner = owner or by
     if not may_act_for(actor=by, owner_id=owner.pk):
         raise PermissionDenied("You cannot create deals for that person.")
-    if not owner.is_active:
-        raise ValidationError({"owner": f"{owner} is deactivated."})
     currency = (currency or settings.DEFAULT_CURRENCY).upper()
-    _check_fields(name=name, amount=amount, currency=currency, forecast_category=forecast_category)
-    _check_account(account)
+    amount = Decimal(amount)
     pipeline_check_ready(pipeline)
     if stage is None:
         stage = pipeline.stages.filter(kind=StageKind.OPEN).order_by("order").first()
-    elif stage.pipeline_id != pipeline.pk:
-        raise ValidationError({"stage": f"Stage {stage.name!r} is not in pipeline {pipeline.name!r}."})
-    _check_lost_reason(stage, lost_reason)
     rows, total = _build_line_items(line_items or [])
     if rows:
         amount = total
+    _raise_if_any(
+        merge_errors(
+            owner_errors(owner_active=owner.is_active),
+            deal_field_errors(
+                name=name,
+                amount=amount,
+                currency=currency,
+                expected_close_date=expected_close_date,
+                forecast_category=forecast_category,
+            ),
+            account_errors(account_deleted=account.deleted_at is not None),
+            stage_errors(stage_name=stage.name, stage_pipeline_id=stage.pipeline_id, pipeline_id=pipeline.pk),
+            _lost_reason_errors(stage, lost_reason),
+        )
+    )
 
     now = timezone.now()
     with transaction.atomic():
@@ -148,7 +170,7 @@ def deal_create(
             pipeline=pipeline,
             stage=stage,
             status=stage.kind,
-            amount=Decimal(amount),
+            amount=amount,
             currency=currency,
             expected_close_date=expected_close_date,
             forecast_category=forecast_category,
@@ -167,41 +189,172 @@ def deal_create(
     return deal
 
 
-def deal_update(*, deal: Deal, by: User, expected_version: int | None, **changes) -> Deal:
-    """Change a deal's name, account, amount, currency, close date or forecast category.
+@dataclass
+class DealEdit:
+    """What one edit asks for; ``line_items`` None leaves the line items as they are."""
 
-    Stage and owner have their own services (``deal_move``, ``deal_reassign``).
-    A deal with line items takes its amount from them.
+    changes: dict
+    owner: User | None = None
+    to_stage: Stage | None = None
+    lost_reason: LostReason | None = None
+    at: datetime.datetime | None = None
+    line_items: list[DealLineItem] | None = None
+    line_items_total: Decimal = Decimal("0.00")
+
+
+def deal_edit_apply(
+    deal: Deal,
+    edit: DealEdit,
+    *,
+    by: User,
+    has_line_items: bool,
+    may_own: Callable[[int], bool],
+    now: datetime.datetime,
+) -> tuple[bool, StageTransition | None]:
+    """Check ``edit`` against the locked ``deal`` and apply it in memory; nothing is written.
+
+    Answers whether anything changed and the move's transition (unsaved), if
+    the deal moves. Raises ``PermissionDenied`` or ``ValidationError``, after
+    which the caller must not write ``deal``.
+    """
+    _raise_if_any(deal_deleted_errors(deleted=deal.deleted_at is not None))
+    reassigned = edit.owner is not None and edit.owner.pk != deal.owner_id
+    if reassigned and by.is_rep:
+        raise PermissionDenied("Reps cannot change a deal's owner.")
+    if reassigned and not (may_own(deal.owner_id) and may_own(edit.owner.pk)):
+        raise PermissionDenied("You can only reassign deals within your team.")
+
+    changes = dict(edit.changes)
+    if isinstance(changes.get("currency"), str):
+        changes["currency"] = changes["currency"].upper()
+    errors: Errors = {}
+    if reassigned:
+        errors = merge_errors(errors, owner_errors(owner_active=edit.owner.is_active))
+    account = changes.get("account")
+    if account is not None and account.pk != deal.account_id:
+        errors = merge_errors(errors, account_errors(account_deleted=account.deleted_at is not None))
+    if edit.line_items is not None:
+        has_line_items = bool(edit.line_items)
+        total = edit.line_items_total
+    else:
+        total = deal.amount
+    if has_line_items:
+        if "amount" in changes:
+            errors = merge_errors(
+                errors,
+                line_items_amount_errors(has_line_items=True, amount=changes["amount"], total=total),
+            )
+        changes["amount"] = total
+    moved = edit.to_stage is not None
+    if moved:
+        errors = merge_errors(errors, _move_errors(deal, edit, now))
+    elif edit.lost_reason is not None and edit.lost_reason.pk != deal.lost_reason_id:
+        errors = merge_errors(errors, {"lost_reason": ["Set the lost reason when moving the deal."]})
+
+    changed = {field: value for field, value in changes.items() if _differs(deal, field, value)}
+    for field, value in changed.items():
+        setattr(deal, field, value)
+    errors = merge_errors(errors, _field_errors(deal))
+    _raise_if_any(errors)
+    deal.name = deal.name.strip()
+    if reassigned:
+        deal.owner = edit.owner
+    transition = None
+    if moved:
+        at = edit.at or now
+        transition = StageTransition(
+            deal=deal,
+            from_stage_id=deal.stage_id,
+            from_stage_entered_at=deal.stage_entered_at,
+            to_stage=edit.to_stage,
+            at=at,
+            by=by,
+        )
+        deal.stage = edit.to_stage
+        deal.status = edit.to_stage.kind
+        deal.stage_entered_at = at
+        deal.closed_at = at if edit.to_stage.is_closed else None
+        deal.lost_reason = edit.lost_reason
+    return bool(changed or reassigned or moved or edit.line_items is not None), transition
+
+
+def _differs(deal: Deal, field: str, value) -> bool:
+    """Whether ``value`` differs from the deal's; a related record is compared by id, without loading the deal's."""
+    if isinstance(value, models.Model):
+        return getattr(deal, f"{field}_id") != value.pk
+    return getattr(deal, field) != value
+
+
+def _move_errors(deal: Deal, edit: DealEdit, now: datetime.datetime) -> Errors:
+    to_stage = edit.to_stage
+    errors = stage_errors(
+        stage_name=to_stage.name, stage_pipeline_id=to_stage.pipeline_id, pipeline_id=deal.pipeline_id
+    )
+    if not errors and to_stage.pk == deal.stage_id:
+        errors = {"stage": [f"The deal is already in {to_stage.name!r}."]}
+    errors = merge_errors(errors, _lost_reason_errors(to_stage, edit.lost_reason))
+    at = edit.at or now
+    if at > now:
+        errors = merge_errors(errors, {"at": ["A move cannot be dated in the future."]})
+    elif at < deal.stage_entered_at:
+        errors = merge_errors(
+            errors, {"at": ["A move cannot be dated before the deal entered its current stage."]}
+        )
+    return errors
+
+
+def deal_edit(
+    *,
+    deal: Deal,
+    by: User,
+    expected_version: int | None,
+    owner: User | None = None,
+    line_items: list[LineItemSpec] | None = None,
+    to_stage: Stage | None = None,
+    lost_reason: LostReason | None = None,
+    at: datetime.datetime | None = None,
+    **changes,
+) -> Deal:
+    """Change a deal's fields, owner, line items and stage as one edit: one version, one history row.
+
+    ``changes`` are among ``UPDATABLE_FIELDS``; ``at`` dates a move (now by
+    default). Everything is checked before anything is written; a stale
+    ``expected_version`` raises ``ConflictError``. A deal with line items is
+    worth their total; a move into a lost stage needs ``lost_reason``.
     """
     unknown = set(changes) - set(UPDATABLE_FIELDS)
     if unknown:
         raise ValidationError({field: "This field cannot be changed here." for field in sorted(unknown)})
+    edit = DealEdit(changes=changes, owner=owner, to_stage=to_stage, lost_reason=lost_reason, at=at)
+    if line_items is not None:
+        edit.line_items, edit.line_items_total = _build_line_items(line_items)
     with transaction.atomic():
         locked = _lock(deal, expected_version)
-        if locked.deleted_at is not None:
-            raise ValidationError({"deal": "A deleted deal cannot be changed; restore it first."})
-        if "amount" in changes and changes["amount"] != locked.amount and locked.line_items.exists():
-            raise ValidationError({"amount": "This deal's amount is the total of its line items; change those."})
-        if "account" in changes:
-            _check_account(changes["account"])
-        if "currency" in changes and isinstance(changes["currency"], str):
-            changes["currency"] = changes["currency"].upper()
-        changed = {f: v for f, v in changes.items() if getattr(locked, f) != v}
+        has_line_items = line_items is None and "amount" in changes and locked.line_items.exists()
+        changed, transition = deal_edit_apply(
+            locked,
+            edit,
+            by=by,
+            has_line_items=has_line_items,
+            may_own=lambda owner_id: may_act_for(actor=by, owner_id=owner_id),
+            now=timezone.now(),
+        )
         if not changed:
             return locked
-        for field, value in changed.items():
-            setattr(locked, field, value)
-        _check_fields(
-            name=locked.name,
-            amount=locked.amount,
-            currency=locked.currency,
-            forecast_category=locked.forecast_category,
-        )
-        locked.name = locked.name.strip()
-        _stamp(locked, by)
+        deal_stamp(locked, by, transition.at if transition else None)
         locked.save()
+        if transition is not None:
+            transition.save()
+        if edit.line_items is not None:
+            locked.line_items.all().delete()
+            _save_line_items(locked, edit.line_items)
         _announce([locked.pk])
     return locked
+
+
+def deal_update(*, deal: Deal, by: User, expected_version: int | None, **changes) -> Deal:
+    """Change a deal's name, account, amount, currency, close date or forecast category (see ``deal_edit``)."""
+    return deal_edit(deal=deal, by=by, expected_version=expected_version, **changes)
 
 
 def deal_move(
@@ -213,68 +366,18 @@ def deal_move(
     lost_reason: LostReason | None = None,
     at: datetime.datetime | None = None,
 ) -> Deal:
-    """Move a deal to another stage of its pipeline, recording the transition.
+    """Move a deal to another stage of its pipeline, recording the transition (see ``deal_edit``).
 
-    Entering a won or lost stage sets ``closed_at``; reopening clears it. A
-    lost stage needs a reason. A stale ``expected_version`` raises
-    ``ConflictError`` and writes nothing.
+    Entering a won or lost stage sets ``closed_at``; reopening clears it.
     """
-    with transaction.atomic():
-        locked = _lock(deal, expected_version)
-        if locked.deleted_at is not None:
-            raise ValidationError({"deal": "A deleted deal cannot be moved; restore it first."})
-        if to_stage.pipeline_id != locked.pipeline_id:
-            raise ValidationError({"stage": f"Stage {to_stage.name!r} is not in this deal's pipeline."})
-        if to_stage.pk == locked.stage_id:
-            raise ValidationError({"stage": f"The deal is already in {to_stage.name!r}."})
-        _check_lost_reason(to_stage, lost_reason)
-        now = timezone.now()
-        at = at or now
-        if at > now:
-            raise ValidationError({"at": "A move cannot be dated in the future."})
-        if at < locked.stage_entered_at:
-            raise ValidationError({"at": "A move cannot be dated before the deal entered its current stage."})
-
-        from_stage_id = locked.stage_id
-        from_stage_entered_at = locked.stage_entered_at
-        locked.stage = to_stage
-        locked.status = to_stage.kind
-        locked.stage_entered_at = at
-        locked.closed_at = at if to_stage.is_closed else None
-        locked.lost_reason = lost_reason
-        _stamp(locked, by, at)
-        locked.save()
-        StageTransition.objects.create(
-            deal=locked,
-            from_stage_id=from_stage_id,
-            from_stage_entered_at=from_stage_entered_at,
-            to_stage=to_stage,
-            at=at,
-            by=by,
-        )
-        _announce([locked.pk])
-    return locked
+    return deal_edit(
+        deal=deal, by=by, expected_version=expected_version, to_stage=to_stage, lost_reason=lost_reason, at=at
+    )
 
 
 def deal_reassign(*, deal: Deal, new_owner: User, by: User, expected_version: int | None) -> Deal:
     """Give a deal to another person; managers reassign within their team, admins anywhere."""
-    if by.is_rep:
-        raise PermissionDenied("Reps cannot change a deal's owner.")
-    if not (may_act_for(actor=by, owner_id=deal.owner_id) and may_act_for(actor=by, owner_id=new_owner.pk)):
-        raise PermissionDenied("You can only reassign deals within your team.")
-    if not new_owner.is_active:
-        raise ValidationError({"owner": f"{new_owner} is deactivated."})
-    with transaction.atomic():
-        locked = _lock(deal, expected_version)
-        if locked.deleted_at is not None:
-            raise ValidationError({"deal": "A deleted deal cannot be reassigned; restore it first."})
-        if locked.owner_id == new_owner.pk:
-            return locked
-        locked.owner = new_owner
-        _stamp(locked, by)
-        locked.save()
-        _announce([locked.pk])
-    return locked
+    return deal_edit(deal=deal, by=by, expected_version=expected_version, owner=new_owner)
 
 
 def deal_delete(*, deal: Deal, by: User, expected_version: int | None = None) -> Deal:
@@ -284,7 +387,7 @@ def deal_delete(*, deal: Deal, by: User, expected_version: int | None = None) ->
         if locked.deleted_at is not None:
             return locked
         locked.deleted_at = timezone.now()
-        _stamp(locked, by)
+        deal_stamp(locked, by)
         locked.save()
         _announce([locked.pk])
     return locked
@@ -296,9 +399,9 @@ def deal_restore(*, deal: Deal, by: User) -> Deal:
         locked = _lock(deal, None)
         if locked.deleted_at is None:
             return locked
-        _check_account(locked.account)
+        _raise_if_any(account_errors(account_deleted=locked.account.deleted_at is not None))
         locked.deleted_at = None
-        _stamp(locked, by)
+        deal_stamp(locked, by)
         locked.save()
         _announce([locked.pk])
     return locked
@@ -315,31 +418,25 @@ def deals_purge_deleted(*, older_than: datetime.timedelta = datetime.timedelta(d
 
 
 def _build_line_items(items: list[LineItemSpec]) -> tuple[list[DealLineItem], Decimal]:
-    """Validate line items; returns unsaved rows (without their deal) and their total."""
+    """Check line items; returns unsaved rows (without their deal) and their total."""
     errors = []
     rows = []
     for index, item in enumerate(items):
-        problem = None
         unit_price = item.product.unit_price if item.unit_price is None else Decimal(item.unit_price)
-        if not item.product.is_active:
-            problem = f"Product {item.product.sku} is no longer sold."
-        elif Decimal(item.quantity) <= 0:
-            problem = "The quantity must be positive."
-        elif unit_price < 0:
-            problem = "The unit price cannot be negative."
-        elif not Decimal(0) <= Decimal(item.discount_pct) <= Decimal(100):
-            problem = "The discount is a percentage from 0 to 100."
-        if problem:
-            errors.append(f"Line {index + 1}: {problem}")
-            continue
-        rows.append(
-            DealLineItem(
-                product=item.product,
-                quantity=Decimal(item.quantity),
-                unit_price=unit_price,
-                discount_pct=Decimal(item.discount_pct),
-            )
+        row = DealLineItem(
+            product=item.product,
+            quantity=Decimal(item.quantity),
+            unit_price=unit_price,
+            discount_pct=Decimal(item.discount_pct),
         )
+        problems = line_item_errors(
+            product_active=item.product.is_active,
+            quantity=row.quantity,
+            unit_price=row.unit_price,
+            discount_pct=row.discount_pct,
+        )
+        errors += [f"Line {index + 1}: {m}" for messages in problems.values() for m in messages]
+        rows.append(row)
     if errors:
         raise ValidationError({"line_items": errors})
     total = sum((line_total(r.quantity, r.unit_price, r.discount_pct) for r in rows), Decimal("0.00"))
@@ -353,17 +450,5 @@ def _save_line_items(deal: Deal, rows: list[DealLineItem]) -> None:
 
 
 def line_items_set(*, deal: Deal, items: list[LineItemSpec], by: User, expected_version: int | None) -> Deal:
-    """Replace a deal's line items; the deal's amount becomes their total."""
-    with transaction.atomic():
-        locked = _lock(deal, expected_version)
-        if locked.deleted_at is not None:
-            raise ValidationError({"deal": "A deleted deal cannot be changed; restore it first."})
-        rows, total = _build_line_items(items)
-        locked.line_items.all().delete()
-        _save_line_items(locked, rows)
-        if rows:
-            locked.amount = total
-        _stamp(locked, by)
-        locked.save()
-        _announce([locked.pk])
-    return locked
+    """Replace a deal's line items; the deal's amount becomes their total (see ``deal_edit``)."""
+    return deal_edit(deal=deal, by=by, expected_version=expected_version, line_items=items)

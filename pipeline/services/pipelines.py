@@ -4,7 +4,6 @@ import datetime
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Count, Q
 from django.utils import timezone
 
 from pipeline.checks.catalog import (
@@ -13,6 +12,7 @@ from pipeline.checks.catalog import (
     stage_change_errors,
     stage_delete_errors,
 )
+from pipeline.checks.deals import pipeline_errors
 from pipeline.models import Pipeline, Stage, StageKind
 from pipeline.services.fields import refuse, set_fields
 from salesmgr.models import User
@@ -22,21 +22,11 @@ STAGE_FIELDS = ("name", "order", "probability", "kind", "rot_days")
 
 
 def pipeline_check_ready(pipeline: Pipeline) -> None:
-    """Raise unless ``pipeline`` can take deals: an open, a won and a lost stage."""
-    counts = pipeline.stages.aggregate(
-        open=Count("pk", filter=Q(kind=StageKind.OPEN)),
-        won=Count("pk", filter=Q(kind=StageKind.WON)),
-        lost=Count("pk", filter=Q(kind=StageKind.LOST)),
-    )
-    missing = [kind for kind in ("open", "won", "lost") if not counts[kind]]
-    if missing:
-        raise ValidationError(
-            {
-                "pipeline": f"Pipeline {pipeline.name!r} takes no deals until it has a {' and a '.join(missing)} stage."
-            }
-        )
-    if not pipeline.is_active:
-        raise ValidationError({"pipeline": f"Pipeline {pipeline.name!r} is archived."})
+    """Raise unless ``pipeline`` can take deals: active, with an open, a won and a lost stage."""
+    kinds = set(pipeline.stages.values_list("kind", flat=True).distinct())
+    errors = pipeline_errors(pipeline_name=pipeline.name, is_active=pipeline.is_active, stage_kinds=kinds)
+    if errors:
+        raise ValidationError(errors)
 
 
 def pipeline_create(

@@ -6,7 +6,6 @@ from decimal import Decimal
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.db import transaction
 from django.db.models import F, Q
 from django.http import HttpRequest, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -14,6 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from pipeline import services
 from pipeline.filters import DealFilter
 from pipeline.forms import ActivityForm, DealCreateForm, DealEditForm, attach_service_errors
 from pipeline.models import Account, Deal, ForecastCategory, LostReason, Stage, StageKind
@@ -36,7 +36,7 @@ from pipeline.selectors import (
     lost_reasons_visible_to,
     stages_visible_to,
 )
-from pipeline.services import deal_create, deal_reassign, deal_update
+from pipeline.services import deal_create
 from pipeline.views.activities import activity_logged
 from pipeline.views.common import carried_along, paginate, query_without
 from salesmgr.errors import ConflictError, PermissionDenied
@@ -323,16 +323,14 @@ def deal_edit(request, pk: int):
                 )
                 if not form.fields[field].disabled
             }
-            new_owner = data.get("owner")
             try:
-                with transaction.atomic():
-                    saved = deal_update(
-                        deal=deal, by=user, expected_version=data["version"], **changes
-                    )
-                    if new_owner is not None and new_owner.pk != saved.owner_id:
-                        saved = deal_reassign(
-                            deal=saved, new_owner=new_owner, by=user, expected_version=saved.version
-                        )
+                saved = services.deal_edit(
+                    deal=deal,
+                    by=user,
+                    expected_version=data["version"],
+                    owner=data.get("owner"),
+                    **changes,
+                )
             except ConflictError:
                 current = _deal_for_page(request, pk)
                 conflict = _current_values(current, form)

@@ -163,3 +163,75 @@ def test_malformed_bulk_bodies_are_400_with_row_errors(client_for, rep, body):
     response = client_for(rep).post(URL, body, format="json")
     assert response.status_code == 400
     assert not Deal.objects.exists()
+
+
+def _upserted(client, rows):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        response = client.post(URL, {"deals": rows}, format="json")
+    assert response.status_code == 200, response.json()
+    return response.json(), len(queries)
+
+
+@pytest.mark.parametrize("count", [50, 200])
+def test_bulk_costs_a_constant_number_of_queries_whatever_its_size(
+    client_for, manager, rep, rep2, account, pipeline, stages, count
+):
+    client = client_for(manager)
+    rows = [
+        row(account, pipeline, stages["Qualification"], name=f"Deal {n}", owner=rep.pk, external_id=f"q-{n}")
+        for n in range(count)
+    ]
+    created, create_queries = _upserted(client, rows)
+    assert created["created"] == count
+    for n, item in enumerate(rows):
+        item.update(name=f"Renamed {n}", amount="2000.00", version=1)
+        if n % 2:
+            item.update(stage=stages["Discovery"].pk, owner=rep2.pk)
+    updated, update_queries = _upserted(client, rows)
+
+    assert (updated["created"], updated["updated"], updated["ids"]) == (0, count, created["ids"])
+    # Before the batch service, 500 updated rows cost about 6,000 queries (12 a row).
+    assert create_queries <= 25
+    assert update_queries <= 15
+    deals = Deal.objects.filter(pk__in=updated["ids"])
+    assert set(deals.values_list("version", flat=True)) == {2}
+    assert deals.filter(owner=rep2, stage=stages["Discovery"]).count() == count // 2
+    history = Deal.history.filter(id__in=updated["ids"], history_type="~")
+    assert history.count() == count
+    assert set(history.values_list("history_user", flat=True)) == {manager.pk}
+    assert StageTransition.objects.filter(deal__in=deals, from_stage=stages["Qualification"]).count() == count // 2
+    first = Deal.history.filter(id=updated["ids"][1]).latest("history_date", "history_id")
+    assert (first.name, first.stage_id, first.owner_id) == ("Renamed 1", stages["Discovery"].pk, rep2.pk)
+
+
+def test_update_rows_keep_the_deal_rules_and_write_nothing_on_a_bad_row(
+    client_for, rep, manager, account, pipeline, stages
+):
+    client = client_for(rep)
+    rows = [row(account, pipeline, stages["Qualification"], external_id=f"r-{n}") for n in range(3)]
+    ids = client.post(URL, {"deals": rows}, format="json").json()["ids"]
+    rows[0].update(name="Fine")
+    rows[1].update(stage=stages["Lost"].pk)  # lost without a reason
+    rows[2].update(owner=manager.pk)  # a rep may not reassign
+    response = client.post(URL, {"deals": rows}, format="json")
+    assert response.status_code == 400
+    assert [(e["row"], e["field"], e["message"]) for e in response.json()["errors"]] == [
+        (1, "lost_reason", "Say why the deal was lost."),
+        (2, "owner", "Reps cannot change a deal's owner."),
+    ]
+    assert set(Deal.objects.filter(pk__in=ids).values_list("version", flat=True)) == {1}
+    assert not Deal.objects.filter(name="Fine").exists()
+    assert StageTransition.objects.filter(deal_id__in=ids).count() == 3
+
+
+def test_an_external_id_given_twice_is_refused(client_for, rep, account, pipeline, stages):
+    client = client_for(rep)
+    client.post(URL, {"deals": [row(account, pipeline, stages["Qualification"], external_id="twice")]}, format="json")
+    rows = [row(account, pipeline, stages["Discovery"], external_id="twice", name=f"Take {n}") for n in range(2)]
+    response = client.post(URL, {"deals": rows}, format="json")
+    assert response.status_code == 400
+    assert [(e["row"], e["field"]) for e in response.json()["errors"]] == [(1, "external_id")]
+    assert Deal.objects.get(external_id="twice").version == 1

@@ -116,6 +116,34 @@ def test_line_items_through_the_api_set_the_amount(client_for, deal, rep):
     assert response.json()["line_items"][0]["total"] == "600.00"
 
 
+def test_a_patch_of_fields_owner_and_line_items_is_one_version_and_one_history_entry(
+    client_for, deal, manager, rep2
+):
+    product = ProductFactory(unit_price=Decimal("120.00"))
+    body = {
+        "version": 1,
+        "name": "Acme expansion",
+        "owner": rep2.pk,
+        "line_items": [{"product": product.pk, "quantity": "5"}],
+    }
+    response = client_for(manager).patch(f"{URL}{deal.pk}/", body, format="json")
+    assert response.status_code == 200, response.json()
+    assert (response.json()["version"], response.json()["amount"]) == (2, "600.00")
+    history = client_for(manager).get(f"{URL}{deal.pk}/history/").json()
+    assert [h["kind"] for h in history] == ["created", "changed"]
+    assert {c["field"] for c in history[-1]["changes"]} == {"name", "owner", "amount"}
+
+
+def test_a_patch_with_a_bad_line_item_is_refused_early_with_the_rule_s_words(client_for, deal, rep):
+    retired = ProductFactory(is_active=False)
+    body = {"version": 1, "name": "Renamed", "line_items": [{"product": retired.pk, "quantity": "1"}]}
+    response = client_for(rep).patch(f"{URL}{deal.pk}/", body, format="json")
+    assert response.status_code == 400
+    assert response.json() == {"line_items": {"0": {"product": ["That product is no longer sold."]}}}
+    deal.refresh_from_db()
+    assert (deal.version, deal.name) == (1, "Acme renewal")
+
+
 def test_transitions_and_history(client_for, deal, rep, stages):
     client = client_for(rep)
     client.post(f"{URL}{deal.pk}/move/", {"stage": stages["Discovery"].pk, "version": 1})

@@ -11,6 +11,7 @@ from pipeline.services import (
     LineItemSpec,
     deal_create,
     deal_delete,
+    deal_edit,
     deal_move,
     deal_reassign,
     deal_restore,
@@ -277,3 +278,81 @@ def test_moving_an_account_to_another_territory_rings_for_its_deals(
     finally:
         deals_changed.disconnect(listener)
     assert received == [([deal.pk], [])]
+
+
+def _history_count(deal) -> int:
+    return Deal.history.filter(id=deal.pk).count()
+
+
+def test_one_edit_of_fields_owner_line_items_and_stage_is_one_version_and_one_history_row(
+    deal, stages, manager, rep2
+):
+    before = _history_count(deal)
+    edited = deal_edit(
+        deal=deal,
+        by=manager,
+        expected_version=1,
+        name="Bigger",
+        forecast_category="commit",
+        owner=rep2,
+        line_items=[LineItemSpec(product=ProductFactory(unit_price=Decimal("300.00")), quantity=2)],
+        to_stage=stages["Discovery"],
+    )
+    deal.refresh_from_db()
+    assert (deal.version, deal.name, deal.owner, deal.stage) == (2, "Bigger", rep2, stages["Discovery"])
+    assert (deal.forecast_category, deal.amount) == ("commit", Decimal("600.00"))
+    assert edited.version == 2
+    assert _history_count(deal) == before + 1
+    latest = Deal.history.filter(id=deal.pk).latest("history_date", "history_id")
+    assert (latest.history_user, latest.name, latest.owner_id) == (manager, "Bigger", rep2.pk)
+    path = list(deal.transitions.order_by("at", "pk").values_list("from_stage__name", "to_stage__name"))
+    assert path == [(None, "Qualification"), ("Qualification", "Discovery")]
+
+
+def test_an_edit_that_changes_nothing_writes_nothing(deal, rep):
+    same = deal_edit(deal=deal, by=rep, expected_version=1, name=deal.name, owner=rep)
+    assert same.version == 1
+    assert _history_count(deal) == 1
+
+
+def _unchanged(deal, stages) -> None:
+    deal.refresh_from_db()
+    assert (deal.version, deal.name, deal.stage) == (1, "Acme", stages["Qualification"])
+    assert _history_count(deal) == 1
+    assert deal.transitions.count() == 1
+    assert not deal.line_items.exists()
+
+
+@pytest.fixture
+def named(deal):
+    Deal.objects.filter(pk=deal.pk).update(name="Acme")
+    deal.refresh_from_db()
+    return deal
+
+
+def test_a_stale_edit_writes_nothing(named, stages, manager, rep2):
+    Deal.objects.filter(pk=named.pk).update(version=2)
+    with pytest.raises(ConflictError):
+        deal_edit(deal=named, by=manager, expected_version=1, name="Other", owner=rep2, to_stage=stages["Won"])
+    Deal.objects.filter(pk=named.pk).update(version=1)
+    _unchanged(named, stages)
+
+
+def test_a_rep_still_cannot_reassign_in_an_edit(named, stages, rep, rep2):
+    with pytest.raises(PermissionDenied):
+        deal_edit(deal=named, by=rep, expected_version=1, name="Other", owner=rep2, to_stage=stages["Discovery"])
+    _unchanged(named, stages)
+
+
+def test_a_lost_move_without_a_reason_in_an_edit_writes_nothing(named, stages, rep):
+    with pytest.raises(ValidationError) as caught:
+        deal_edit(
+            deal=named,
+            by=rep,
+            expected_version=1,
+            name="Other",
+            line_items=[LineItemSpec(product=ProductFactory(), quantity=1)],
+            to_stage=stages["Lost"],
+        )
+    assert caught.value.message_dict == {"lost_reason": ["Say why the deal was lost."]}
+    _unchanged(named, stages)

@@ -607,6 +607,18 @@ def test_edit_saves_changes(client, rep, deal):
     assert (deal.amount, deal.version) == (Decimal("7500.00"), 2)
 
 
+def test_a_manager_s_edit_of_fields_and_owner_is_one_version_and_one_history_row(
+    client, manager, rep2, deal
+):
+    response = _signed_in(client, manager).post(
+        reverse("deal-edit", args=[deal.pk]), _edit_data(deal, name="Renamed", owner=rep2.pk)
+    )
+    assert response.status_code == 302
+    deal.refresh_from_db()
+    assert (deal.name, deal.owner, deal.version) == ("Renamed", rep2, 2)
+    assert Deal.history.filter(id=deal.pk).count() == 2
+
+
 def test_stale_edit_shows_the_conflict_and_saves_nothing(client, rep, deal):
     stale = _edit_data(deal, amount="7500")
     deal_update(deal=deal, by=rep, expected_version=1, amount=Decimal("6000.00"))
