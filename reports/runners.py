@@ -11,8 +11,6 @@ import datetime
 from dataclasses import dataclass
 from decimal import Decimal
 
-from celery.result import AsyncResult
-from django.core.cache import cache
 from django.db.models import Count, Exists, IntegerField, OuterRef, Q, Subquery, Sum, Value
 from django.utils import timezone
 
@@ -29,8 +27,8 @@ from reports.selectors import (
     metric_snapshot_for,
 )
 from reports.services import FORECAST_FIELDS
-from reports.tasks import snapshot_scope
-from salesmgr.models import Role, User
+from salesmgr.cache import cache_get, cache_set
+from salesmgr.models import Role
 
 ZERO = Decimal("0.00")
 FUNNEL_MONEY = (
@@ -40,8 +38,6 @@ FUNNEL_MONEY = (
     "avg_won_deal_size",
     "sales_velocity",
 )
-REFRESH_OWNER = "reports:refresh-owner:{}"
-REFRESH_OWNER_TIMEOUT = 24 * 3600
 
 
 def _decimal(value) -> Decimal | None:
@@ -145,7 +141,7 @@ class PreviousTotalsRunner:
 
     def stored(self) -> dict | None:
         """The figures from the cache or the period's snapshot (at most one query), or None."""
-        cached = cache.get(self.cache_key)
+        cached = cache_get(self.cache_key)
         if cached is not None:
             return cached
         previous = self.previous
@@ -166,7 +162,7 @@ class PreviousTotalsRunner:
             "computed_at": snapshot.computed_at,
             "source": "snapshot",
         }
-        cache.set(self.cache_key, result, self.timeout)
+        cache_set(self.cache_key, result, self.timeout)
         return result
 
     def run(self) -> dict:
@@ -184,7 +180,7 @@ class PreviousTotalsRunner:
             "computed_at": now,
             "source": "live",
         }
-        cache.set(self.cache_key, result, self.timeout)
+        cache_set(self.cache_key, result, self.timeout)
         return result
 
 
@@ -665,28 +661,3 @@ class RecentActivityRunner:
             )
             .order_by("-occurred_at", "-id")[: self.limit]
         )
-
-
-# Refreshing a scope's snapshots.
-
-
-@dataclass
-class RefreshState:
-    task_id: str
-    state: str
-    ready: bool
-
-
-def refresh_queue(*, user: User, scope: Scope) -> str:
-    """Queue a recompute of ``scope``'s snapshots for ``user``; returns the task id only they may poll."""
-    result = snapshot_scope.delay(scope.key)
-    cache.set(REFRESH_OWNER.format(result.id), user.pk, timeout=REFRESH_OWNER_TIMEOUT)
-    return result.id
-
-
-def refresh_state(*, user: User, task_id: str) -> RefreshState | None:
-    """The state of a recompute ``user`` queued, or None when it is not theirs (or unknown)."""
-    if cache.get(REFRESH_OWNER.format(task_id)) != user.pk:
-        return None
-    result = AsyncResult(task_id)
-    return RefreshState(task_id=task_id, state=result.state, ready=result.ready())

@@ -183,6 +183,14 @@ CELERY_BEAT_SCHEDULE = {
 }
 # A burst of deal changes within this many seconds queues one recompute.
 REPORTS_RECOMPUTE_DELAY = env_int("REPORTS_RECOMPUTE_DELAY", 30, minimum=1)
+# Every this many seconds beat sweeps the scopes still marked stale (a change
+# made while Redis was down queued nothing); a sweep not started by the next expires.
+REPORTS_SWEEP_SECONDS = env_int("REPORTS_SWEEP_SECONDS", 60, minimum=1)
+CELERY_BEAT_SCHEDULE["sweep-stale-scopes"] = {
+    "task": "reports.recompute_dirty_scopes",
+    "schedule": REPORTS_SWEEP_SECONDS,
+    "options": {"expires": REPORTS_SWEEP_SECONDS},
+}
 # Without a worker a recompute would run inside the request that changed a deal;
 # there stale scopes are only marked, and read live until refreshed.
 REPORTS_RECOMPUTE_ON_CHANGE = env_bool("REPORTS_RECOMPUTE_ON_CHANGE", bool(REDIS_URL))
