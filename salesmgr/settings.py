@@ -189,7 +189,7 @@ REPORTS_SWEEP_SECONDS = env_int("REPORTS_SWEEP_SECONDS", 60, minimum=1)
 CELERY_BEAT_SCHEDULE["sweep-stale-scopes"] = {
     "task": "reports.recompute_dirty_scopes",
     "schedule": REPORTS_SWEEP_SECONDS,
-    "options": {"expires": REPORTS_SWEEP_SECONDS},
+    "options": {"expire_seconds": REPORTS_SWEEP_SECONDS},
 }
 # Without a worker a recompute would run inside the request that changed a deal;
 # there stale scopes are only marked, and read live until refreshed.
