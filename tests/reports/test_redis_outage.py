@@ -8,10 +8,13 @@ again on the same port and the periodic sweep, run by a real worker, rewrites
 the stale snapshots and clears their marks.
 """
 
+import contextlib
+import socket
 import time
 from decimal import Decimal
 
 import pytest
+from django.conf import settings as django_settings
 from django.urls import reverse
 
 from pipeline.models import Deal
@@ -37,24 +40,55 @@ def _reset_celery_connections() -> None:
     celery_app._local.__dict__.pop("backend", None)
 
 
+@contextlib.contextmanager
+def _redis_at(settings, url: str):
+    """The cache, the broker and the result backend all at ``url``, as ``REDIS_URL`` would set them."""
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": url,
+            "OPTIONS": django_settings.REDIS_CACHE_OPTIONS,
+        }
+    }
+    settings.REPORTS_RECOMPUTE_ON_CHANGE = True
+    changed = {"broker_url": url, "result_backend": url, "task_always_eager": False}
+    saved = {name: celery_app.conf[name] for name in changed}
+    celery_app.conf.update(changed)
+    _reset_celery_connections()
+    try:
+        yield
+    finally:
+        celery_app.conf.update(saved)
+        _reset_celery_connections()
+
+
 @pytest.fixture
 def redis(transactional_db, settings, tmp_path):
     """A private Redis (up) serving the cache, the broker and the result backend; killed afterwards."""
     need_postgres()
     server = RedisServer(need_redis_server(), free_port(), tmp_path / "redis.log")
     server.start()
-    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": server.url}}
-    settings.REPORTS_RECOMPUTE_ON_CHANGE = True
-    changed = {"broker_url": server.url, "result_backend": server.url, "task_always_eager": False}
-    saved = {name: celery_app.conf[name] for name in changed}
-    celery_app.conf.update(changed)
-    _reset_celery_connections()
     try:
-        yield server
+        with _redis_at(settings, server.url):
+            yield server
     finally:
         server.stop()
-        celery_app.conf.update(saved)
-        _reset_celery_connections()
+
+
+@pytest.fixture
+def silent_redis(transactional_db, settings):
+    """A Redis address that never answers, like a host gone from the network.
+
+    A socket that listens with no room in its queue and never accepts: once
+    one connection waits in the queue, the next ones hang in connect().
+    """
+    need_postgres()
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(0)
+        url = f"redis://127.0.0.1:{listener.getsockname()[1]}/0"
+        with socket.create_connection(listener.getsockname()), _redis_at(settings, url):
+            yield
 
 
 @pytest.fixture
@@ -192,6 +226,17 @@ def test_a_metrics_refresh_answers_503_while_redis_is_down(redis, rep, manager, 
     page = _timed(lambda: client.post(reverse("dashboard-refresh"), follow=True))
     assert page.status_code == 200
     assert "cannot be recomputed" in page.content.decode()
+
+
+def test_a_redis_that_never_answers_holds_a_write_for_seconds_not_minutes(silent_redis, rep, pipeline, client_for):
+    deal = DealFactory(owner=rep, pipeline=pipeline)
+    response = _timed(
+        lambda: client_for(rep).patch(f"{DEALS}{deal.pk}/", {"amount": "7000.00"}, HTTP_IF_MATCH=f'"{deal.pk}.1"')
+    )
+    assert response.status_code == 200, response.content
+    assert f"owner={rep.pk}" in _stale()
+    refresh = _timed(lambda: client_for(rep).post("/api/v1/metrics/refresh/", {}, format="json"))
+    assert refresh.status_code == 503, refresh.content
 
 
 def test_the_sweep_recomputes_what_went_stale_once_redis_is_back(redis, deal, rep, client_for, tmp_path):
