@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from celery.result import AsyncResult
+from django.core.cache import cache
 from django.db.models import Q, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
@@ -18,7 +19,7 @@ from reports.forecasts import HORIZONS, closing_stats, forecast, moment_of
 from reports.metrics import Period, deal_rows, funnel, start_of
 from reports.models import DirtyScope, ForecastSnapshot, MetricSnapshot, ScopeKind
 from reports.scopes import Scope
-from salesmgr.cache import cache_get, cache_set
+from salesmgr.cache import cache_set
 from salesmgr.models import Role, User
 from salesmgr.queue import BROKER_ERRORS, task_publish
 from salesmgr.selectors import ancestor_ids
@@ -348,12 +349,13 @@ def refresh_queue(*, user: User, scope: Scope) -> str:
 def refresh_state(*, user: User, task_id: str) -> RefreshState | None:
     """The state of a recompute ``user`` queued, or None when it is not theirs (or unknown).
 
-    Raises ``RefreshUnavailable`` when the result store cannot be reached.
+    Raises ``RefreshUnavailable`` when Redis cannot be reached: the cache is
+    read directly, since a miss would wrongly answer "not yours".
     """
-    if cache_get(REFRESH_OWNER.format(task_id)) != user.pk:
-        return None
-    result = AsyncResult(task_id)
     try:
+        if cache.get(REFRESH_OWNER.format(task_id)) != user.pk:
+            return None
+        result = AsyncResult(task_id)
         return RefreshState(task_id=task_id, state=result.state, ready=result.ready())
     except BROKER_ERRORS as exc:
         raise RefreshUnavailable from exc

@@ -222,10 +222,29 @@ def test_a_metrics_refresh_answers_503_while_redis_is_down(redis, rep, manager, 
     response = _timed(lambda: client_for(rep).post("/api/v1/metrics/refresh/", {}, format="json"))
     assert response.status_code == 503, response.content
     assert "try again" in response.json()["detail"].lower()
+    assert response["Retry-After"] == "60"
     client.force_login(manager)
     page = _timed(lambda: client.post(reverse("dashboard-refresh"), follow=True))
     assert page.status_code == 200
     assert "cannot be recomputed" in page.content.decode()
+    fragment = _timed(lambda: client.post(reverse("dashboard-refresh"), HTTP_HX_REQUEST="true"))
+    assert fragment.status_code == 200
+    assert 'data-refresh-state="UNAVAILABLE"' in fragment.content.decode()
+
+
+def test_polling_a_refresh_answers_503_not_404_while_redis_is_down(redis, manager, client_for, client):
+    api = client_for(manager)
+    queued = api.post("/api/v1/metrics/refresh/", {}, format="json")
+    assert queued.status_code == 202, queued.content
+    task_id = queued.json()["task_id"]
+    assert api.get(queued.json()["status_url"]).json()["state"] == "PENDING"
+    _down(redis)
+    polled = _timed(lambda: api.get(queued.json()["status_url"]))
+    assert polled.status_code == 503, polled.content
+    client.force_login(manager)
+    page = _timed(lambda: client.get(reverse("dashboard-refresh-status", args=[task_id]), HTTP_HX_REQUEST="true"))
+    assert page.status_code == 200
+    assert 'data-refresh-state="UNAVAILABLE"' in page.content.decode()
 
 
 def test_a_redis_that_never_answers_holds_a_write_for_seconds_not_minutes(silent_redis, rep, pipeline, client_for):
