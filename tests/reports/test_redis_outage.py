@@ -15,10 +15,12 @@ from decimal import Decimal
 
 import pytest
 from django.conf import settings as django_settings
+from django.core.cache import cache
 from django.urls import reverse
 
 from pipeline.models import Deal
 from reports.models import DirtyScope, MetricSnapshot
+from reports.tasks import RECOMPUTE_LOCK
 from salesmgr.celery import app as celery_app
 from tests.conftest import need_postgres
 from tests.factories import PASSWORD, AccountFactory, DealFactory
@@ -245,6 +247,22 @@ def test_polling_a_refresh_answers_503_not_404_while_redis_is_down(redis, manage
     page = _timed(lambda: client.get(reverse("dashboard-refresh-status", args=[task_id]), HTTP_HX_REQUEST="true"))
     assert page.status_code == 200
     assert 'data-refresh-state="UNAVAILABLE"' in page.content.decode()
+
+
+def test_a_write_answers_when_only_the_broker_is_down(redis, deal, rep, client_for, caplog):
+    celery_app.conf.broker_url = f"redis://127.0.0.1:{free_port()}/0"
+    _reset_celery_connections()
+    DirtyScope.objects.all().delete()
+    cache.delete(RECOMPUTE_LOCK)  # taken when the deal was created
+    response = _timed(
+        lambda: client_for(rep).patch(f"{DEALS}{deal.pk}/", {"amount": "7000.00"}, HTTP_IF_MATCH=f'"{deal.pk}.1"')
+    )
+    assert response.status_code == 200, response.content
+    assert f"owner={rep.pk}" in _stale()
+    assert "task queue unavailable (reports.recompute_dirty_scopes)" in caplog.text
+    refresh = _timed(lambda: client_for(rep).post("/api/v1/metrics/refresh/", {}, format="json"))
+    assert refresh.status_code == 503, refresh.content
+    assert "task queue unavailable (reports.snapshot_scope)" in caplog.text
 
 
 def test_a_redis_that_never_answers_holds_a_write_for_seconds_not_minutes(silent_redis, rep, pipeline, client_for):
