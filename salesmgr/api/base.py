@@ -123,6 +123,13 @@ class IdFilter(django_filters.NumberFilter):
 BOOLEAN_SPELLINGS = {"true": True, "false": False, "1": True, "0": False}
 
 
+class SearchFilter(filters.SearchFilter):
+    """DRF's search, ignoring null characters (no stored text holds one) rather than answering a bare list."""
+
+    def get_search_terms(self, request):
+        return filters.search_smart_split(request.query_params.get(self.search_param, "").replace("\x00", ""))
+
+
 class StrictFilterBackend(DjangoFilterBackend):
     """django-filter, minus its leniency: a filter sent empty (other than a text one), or a
     true/false filter sent anything else, answers 400 instead of being silently ignored."""
@@ -272,7 +279,7 @@ class ScopedViewSet(viewsets.GenericViewSet):
     # JSON in: form encodings cannot say whether "0" is a number, a string or false.
     parser_classes = [JSONParser]
     # The settings' backends, with django-filter made strict.
-    filter_backends = [StrictFilterBackend, filters.SearchFilter, filters.OrderingFilter]
+    filter_backends = [StrictFilterBackend, SearchFilter, filters.OrderingFilter]
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
