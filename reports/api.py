@@ -19,15 +19,24 @@ from reports.runners import (
     ForecastRunner,
     FunnelRunner,
     SeriesRunner,
-    refresh_queue,
-    refresh_state,
 )
+from reports.services import RefreshUnavailable, refresh_queue, refresh_state
 
 # Ids are 64-bit: a larger number is a bad request, not a database error.
 ID = {"required": False, "min_value": 1, "max_value": 2**63 - 1}
 
 
 NO_SUCH_SCOPE = OpenApiResponse(description="A scope outside your reach (or that does not exist).")
+QUEUE_UNAVAILABLE = OpenApiResponse(description="The task queue cannot be reached; try again in a minute.")
+RETRY_AFTER_SECONDS = 60
+
+
+def _unavailable(error: RefreshUnavailable) -> Response:
+    return Response(
+        {"detail": str(error)},
+        status=status.HTTP_503_SERVICE_UNAVAILABLE,
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
 
 
 class ScopeQuery(serializers.Serializer):
@@ -281,25 +290,35 @@ class RefreshView(APIView):
 
     @extend_schema(
         request=ScopeQuery,
-        responses={202: RefreshQueued, 404: NO_SUCH_SCOPE},
+        responses={202: RefreshQueued, 404: NO_SUCH_SCOPE, 503: QUEUE_UNAVAILABLE},
         summary="Recompute the snapshots of a scope",
     )
     def post(self, request):
         query = ScopeQuery(data=request.data)
         query.is_valid(raise_exception=True)
         scope = query.scope(request.user)
-        task_id = refresh_queue(user=request.user, scope=scope)
+        try:
+            task_id = refresh_queue(user=request.user, scope=scope)
+        except RefreshUnavailable as error:
+            return _unavailable(error)
         body = {"task_id": task_id, "scope": scope.key, "status_url": f"{request.path}{task_id}/"}
         return Response(RefreshQueued(body).data, status=status.HTTP_202_ACCEPTED)
 
 
 class RefreshStateView(APIView):
     @extend_schema(
-        responses={200: RefreshState, 404: OpenApiResponse(description="No such task of yours.")},
+        responses={
+            200: RefreshState,
+            404: OpenApiResponse(description="No such task of yours."),
+            503: QUEUE_UNAVAILABLE,
+        },
         summary="The state of a queued recompute",
     )
     def get(self, request, task_id: str):
-        state = refresh_state(user=request.user, task_id=task_id)
+        try:
+            state = refresh_state(user=request.user, task_id=task_id)
+        except RefreshUnavailable as error:
+            return _unavailable(error)
         if state is None:
             raise Http404("No such task.")
         return Response(RefreshState({"task_id": task_id, "state": state.state, "ready": state.ready}).data)

@@ -1,9 +1,13 @@
-"""Writing snapshots: the funnel and the forecasts of a scope, upserted on their natural key."""
+"""Writing snapshots: the funnel and the forecasts of a scope, upserted on their natural key; queueing a refresh."""
 
 import datetime
+import uuid
 from collections import defaultdict
+from dataclasses import dataclass
 from decimal import Decimal
 
+from celery.result import AsyncResult
+from django.core.cache import cache
 from django.db.models import Q, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
@@ -16,7 +20,9 @@ from reports import grouped
 from reports.forecasts import FORECAST_FIELDS, HORIZONS, closing_stats, forecast, moment_of
 from reports.metrics import deal_rows, funnel
 from reports.models import DirtyScope, ForecastSnapshot, MetricSnapshot, ScopeKind
+from salesmgr.cache import cache_set
 from salesmgr.models import Role, User
+from salesmgr.queue import BROKER_ERRORS, task_publish
 from salesmgr.selectors import ancestor_ids
 
 # The scopes the nightly run snapshots and deal changes mark stale by name.
@@ -290,3 +296,53 @@ def forecasts_backfill(
         day += datetime.timedelta(days=every)
     forecasts_mature()
     return written
+
+
+# Refreshing a scope's snapshots on request.
+
+REFRESH_OWNER = "reports:refresh-owner:{}"
+REFRESH_OWNER_TIMEOUT = 24 * 3600
+
+
+class RefreshUnavailable(Exception):
+    """Redis cannot be reached: a refresh can be neither queued nor followed."""
+
+    def __init__(self) -> None:
+        super().__init__("The figures cannot be recomputed right now: the task queue is unreachable. Try again in a minute.")
+
+
+@dataclass
+class RefreshState:
+    task_id: str
+    state: str
+    ready: bool
+
+
+def refresh_queue(*, user: User, scope: Scope) -> str:
+    """Queue a recompute of ``scope``'s snapshots for ``user``; returns the task id only they may poll.
+
+    Raises ``RefreshUnavailable`` when the owner mark or the task cannot be stored.
+    """
+    from reports.tasks import snapshot_scope  # the tasks module imports this one
+
+    task_id = str(uuid.uuid4())
+    if not cache_set(REFRESH_OWNER.format(task_id), user.pk, REFRESH_OWNER_TIMEOUT):
+        raise RefreshUnavailable
+    if task_publish(snapshot_scope, args=[scope.key], task_id=task_id) is None:
+        raise RefreshUnavailable
+    return task_id
+
+
+def refresh_state(*, user: User, task_id: str) -> RefreshState | None:
+    """The state of a recompute ``user`` queued, or None when it is not theirs (or unknown).
+
+    Raises ``RefreshUnavailable`` when Redis cannot be reached: the cache is
+    read directly, since a miss would wrongly answer "not yours".
+    """
+    try:
+        if cache.get(REFRESH_OWNER.format(task_id)) != user.pk:
+            return None
+        result = AsyncResult(task_id)
+        return RefreshState(task_id=task_id, state=result.state, ready=result.ready())
+    except BROKER_ERRORS as exc:
+        raise RefreshUnavailable from exc

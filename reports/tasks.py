@@ -11,7 +11,6 @@ import datetime
 
 from celery import shared_task
 from django.conf import settings
-from django.core.cache import cache
 from django.utils import timezone
 
 from pipeline.scopes import Scope
@@ -24,6 +23,8 @@ from reports.services import (
     snapshots_compute,
     standard_scopes,
 )
+from salesmgr.cache import cache_add
+from salesmgr.queue import task_publish
 
 RECOMPUTE_LOCK = "reports:recompute-queued"
 RETRY = {"autoretry_for": (Exception,), "retry_backoff": True, "max_retries": 3, "acks_late": True}
@@ -62,7 +63,12 @@ def mature_forecasts() -> int:
 
 @shared_task(name="reports.recompute_dirty_scopes", **RETRY)
 def recompute_dirty_scopes() -> int:
-    """Recompute every scope marked stale, in one grouped pass; each is unmarked once written."""
+    """Recompute every scope marked stale, in one grouped pass; each is unmarked once written.
+
+    Queued after a burst of changes and, as the sweep, by beat every
+    ``REPORTS_SWEEP_SECONDS``: marks left while the broker was down are picked
+    up once it is back, without another change or the nightly run.
+    """
     keys = scopes_dirty(until=timezone.now())
     if keys:
         snapshot_scopes.delay(keys, only_if_dirty=True)
@@ -70,15 +76,20 @@ def recompute_dirty_scopes() -> int:
 
 
 def queue_recompute(deal_ids: list[int], territory_ids: list[int] | tuple = ()) -> None:
-    """Mark the scopes these deals touch as stale and queue one recompute for a burst of changes.
+    """Mark the scopes these deals touch as stale, then ring for one recompute of a burst of changes.
 
-    The first change takes a lock that lives ``REPORTS_RECOMPUTE_DELAY``
-    seconds and queues the recompute to run when it ends; changes meanwhile only
-    mark their scopes, which that one run picks up.
+    Runs after the change has committed. The mark goes to the database
+    first, so it survives a Redis outage; a recompute unmarks only scopes
+    marked before it started, so a mark written inside the transaction could
+    be cleared by a recompute that never saw the change. The first change
+    then takes a lock that lives ``REPORTS_RECOMPUTE_DELAY`` seconds and
+    queues the recompute to run when it ends; changes meanwhile only mark
+    their scopes. With Redis unreachable nothing is queued and the sweep
+    picks the marks up.
     """
     scopes_mark_dirty(keys=affected_scope_keys(deal_ids, territory_ids))
     if not settings.REPORTS_RECOMPUTE_ON_CHANGE:
         return
     delay = settings.REPORTS_RECOMPUTE_DELAY
-    if cache.add(RECOMPUTE_LOCK, 1, timeout=delay):
-        recompute_dirty_scopes.apply_async(countdown=delay)
+    if cache_add(RECOMPUTE_LOCK, 1, timeout=delay):
+        task_publish(recompute_dirty_scopes, countdown=delay, ignore_result=True)

@@ -36,10 +36,9 @@ from reports.runners import (
     SeriesRunner,
     StalledDealsRunner,
     quota_attainment,
-    refresh_queue,
-    refresh_state,
     rotting_stages,
 )
+from reports.services import RefreshUnavailable, refresh_queue, refresh_state
 from salesmgr.models import User
 from salesmgr.selectors import team_of
 
@@ -341,11 +340,15 @@ def dashboard_refresh(request: HttpRequest) -> HttpResponse:
     _require_dashboard_user(user)
     pick = picked(request)
     scope = scope_for(user, pick.scope)
-    task_id = refresh_queue(user=user, scope=scope)
+    back = f"{reverse('dashboard')}?{_pick_query(pick)}"
+    try:
+        task_id = refresh_queue(user=user, scope=scope)
+        state = refresh_state(user=user, task_id=task_id) if request.htmx else None
+    except RefreshUnavailable as error:
+        return _refresh_unavailable(request, error, back)
     if not request.htmx:
         messages.info(request, "The figures are being recomputed; reload this page in a moment.")
-        return redirect(f"{reverse('dashboard')}?{_pick_query(pick)}")
-    state = refresh_state(user=user, task_id=task_id)
+        return redirect(back)
     return _refresh_status(request, state)
 
 
@@ -354,10 +357,21 @@ def dashboard_refresh(request: HttpRequest) -> HttpResponse:
 def dashboard_refresh_status(request: HttpRequest, task_id: str) -> HttpResponse:
     """The state of a recompute this user queued; HTMX polls it every second until it is done."""
     _require_dashboard_user(request.user)
-    state = refresh_state(user=request.user, task_id=task_id)
+    try:
+        state = refresh_state(user=request.user, task_id=task_id)
+    except RefreshUnavailable as error:
+        return _refresh_unavailable(request, error, reverse("dashboard"))
     if state is None:
         raise Http404("No such task.")
     return _refresh_status(request, state)
+
+
+def _refresh_unavailable(request: HttpRequest, error: RefreshUnavailable, back: str) -> HttpResponse:
+    """Say the figures cannot be recomputed now; the page keeps showing what it has."""
+    if not request.htmx:
+        messages.error(request, str(error))
+        return redirect(back)
+    return render(request, "reports/_refresh_status.html", {"unavailable": str(error)})
 
 
 def _refresh_status(request: HttpRequest, state) -> HttpResponse:

@@ -158,13 +158,26 @@ if not DEBUG:
 # Redis: the Celery broker, the result backend and the cache. Without it tasks
 # run eagerly in the calling process and the cache is per-process memory.
 REDIS_URL = env_str("REDIS_URL")
+# A Redis host that does not answer must not hold a request for minutes:
+# connecting (and, for the cache, any reply) gives up after this many seconds.
+REDIS_TIMEOUT_SECONDS = env_int("REDIS_TIMEOUT_SECONDS", 2, minimum=1)
+REDIS_CACHE_OPTIONS = {"socket_connect_timeout": REDIS_TIMEOUT_SECONDS, "socket_timeout": REDIS_TIMEOUT_SECONDS}
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "OPTIONS": REDIS_CACHE_OPTIONS,
+        }
+    }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 CELERY_BROKER_URL = REDIS_URL or "memory://"
 CELERY_RESULT_BACKEND = REDIS_URL or "cache+memory://"
+# Only the connect timeout: a worker's blocking reads wait longer than any read timeout would allow.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": REDIS_TIMEOUT_SECONDS}
+CELERY_REDIS_SOCKET_CONNECT_TIMEOUT = REDIS_TIMEOUT_SECONDS
 CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 600, minimum=1)
@@ -183,6 +196,14 @@ CELERY_BEAT_SCHEDULE = {
 }
 # A burst of deal changes within this many seconds queues one recompute.
 REPORTS_RECOMPUTE_DELAY = env_int("REPORTS_RECOMPUTE_DELAY", 30, minimum=1)
+# Every this many seconds beat sweeps the scopes still marked stale (a change
+# made while Redis was down queued nothing); a sweep not started by the next expires.
+REPORTS_SWEEP_SECONDS = env_int("REPORTS_SWEEP_SECONDS", 60, minimum=1)
+CELERY_BEAT_SCHEDULE["sweep-stale-scopes"] = {
+    "task": "reports.recompute_dirty_scopes",
+    "schedule": REPORTS_SWEEP_SECONDS,
+    "options": {"expire_seconds": REPORTS_SWEEP_SECONDS},
+}
 # Without a worker a recompute would run inside the request that changed a deal;
 # there stale scopes are only marked, and read live until refreshed.
 REPORTS_RECOMPUTE_ON_CHANGE = env_bool("REPORTS_RECOMPUTE_ON_CHANGE", bool(REDIS_URL))

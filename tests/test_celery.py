@@ -6,6 +6,8 @@ import os
 import pytest
 from django.conf import settings
 from django.utils import timezone
+from django_celery_beat.models import PeriodicTask
+from django_celery_beat.schedulers import DatabaseScheduler
 
 from pipeline.models import Deal
 from pipeline.services import deal_delete
@@ -37,3 +39,13 @@ def test_broker_is_reachable_when_configured():
     with app.connection_for_write() as conn:
         conn.ensure_connection(max_retries=3)
         assert conn.connected
+
+
+def test_beat_sweeps_the_stale_scopes_every_minute_and_drops_a_sweep_not_started_by_the_next(db):
+    # What beat's database scheduler does with each standing job when it starts.
+    for name, entry in settings.CELERY_BEAT_SCHEDULE.items():
+        DatabaseScheduler.Entry.from_entry(name, app=app, **entry)
+    sweep = PeriodicTask.objects.get(task="reports.recompute_dirty_scopes")
+    assert sweep.enabled
+    assert (sweep.interval.every, sweep.interval.period) == (60, "seconds")
+    assert sweep.expire_seconds == 60

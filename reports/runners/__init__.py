@@ -20,7 +20,6 @@ from reports.runners.funnel import FunnelRunner, PreviousTotalsRunner
 from reports.runners.leaderboard import LeaderboardRunner
 from reports.runners.pipeline_by_stage import PipelineByStageRunner
 from reports.runners.recent_activity import RecentActivityRunner
-from reports.runners.refresh import RefreshState, refresh_queue, refresh_state
 from reports.runners.series import SeriesRunner
 
 __all__ = [
@@ -33,11 +32,8 @@ __all__ = [
     "PipelineByStageRunner",
     "PreviousTotalsRunner",
     "RecentActivityRunner",
-    "RefreshState",
     "SeriesRunner",
     "StalledDealsRunner",
     "quota_attainment",
-    "refresh_queue",
-    "refresh_state",
     "rotting_stages",
 ]

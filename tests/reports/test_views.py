@@ -15,7 +15,8 @@ from pipeline.services import activity_log, deal_move
 from quotas.services import quota_set
 from reports import views
 from reports.models import ForecastSnapshot, MetricSnapshot
-from reports.runners import LeaderboardRunner, RefreshState, refresh_queue
+from reports.runners import LeaderboardRunner
+from reports.services import RefreshState, refresh_queue
 from reports.tasks import snapshot_scope
 from salesmgr.celery import app as celery_app
 from tests.factories import DealFactory, LostReasonFactory, UserFactory

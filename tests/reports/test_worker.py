@@ -6,22 +6,16 @@ laptop, failed under CI=true.
 """
 
 import os
-import subprocess
-import sys
 import time
-import uuid
 from decimal import Decimal
-from pathlib import Path
-from urllib.parse import quote
 
 import pytest
-from django.db import connection
 
 from reports.models import ForecastSnapshot, MetricSnapshot
 from salesmgr.celery import app as celery_app
 from tests.conftest import IN_CI, need_postgres
+from tests.redis_server import start_worker, stop_worker
 
-ROOT = Path(__file__).resolve().parents[2]
 WAIT_SECONDS = 60
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.slow]
@@ -35,17 +29,6 @@ def need_redis() -> None:
         pytest.skip(message)
 
 
-def worker_database_url() -> str:
-    """The URL of the database this test runs in (pytest-django's test_<name>), for the worker."""
-    db = connection.settings_dict
-    credentials = quote(db["USER"] or "", safe="")
-    if db["PASSWORD"]:
-        credentials += ":" + quote(db["PASSWORD"], safe="")
-    host = db["HOST"] or "localhost"
-    port = f":{db['PORT']}" if db["PORT"] else ""
-    return f"postgres://{credentials}@{host}{port}/{quote(db['NAME'], safe='')}"
-
-
 @pytest.fixture
 def worker(transactional_db, monkeypatch, tmp_path):
     """A solo-pool worker on the test database and the configured broker; always stopped."""
@@ -54,34 +37,11 @@ def worker(transactional_db, monkeypatch, tmp_path):
     # Publish for real even if another test left the app eager.
     monkeypatch.setitem(celery_app.conf, "task_always_eager", False)
     log = tmp_path / "worker.log"
-    env = {
-        **os.environ,
-        "DATABASE_URL": worker_database_url(),
-        "REDIS_URL": os.environ["REDIS_URL"],
-        "DB_CONN_MAX_AGE": "0",
-        "PYTHONUNBUFFERED": "1",
-    }
-    command = [
-        str(Path(sys.executable).with_name("celery")),
-        "-A", "salesmgr", "worker",
-        "--pool", "solo", "-c", "1",
-        "--without-heartbeat", "--without-gossip", "--without-mingle",
-        "-n", f"reports-test-{uuid.uuid4().hex[:8]}@%h",
-        "--loglevel", "INFO",
-    ]  # fmt: skip
-    with log.open("w") as output:
-        process = subprocess.Popen(
-            command, cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT
-        )
+    process = start_worker(redis_url=os.environ["REDIS_URL"], log=log)
     try:
         yield process, log
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+        stop_worker(process)
 
 
 def test_a_real_worker_recomputes_a_refreshed_scope(worker, history, rep, client_for):
