@@ -48,7 +48,7 @@ class PageForm(forms.Form):
                 bound = self[name]
                 described = [f"{bound.auto_id}_error"]
                 if bound.help_text:
-                    described.append(f"{bound.auto_id}_help")
+                    described.append(f"{bound.auto_id}_helptext")
                 self.fields[name].widget.attrs["aria-describedby"] = " ".join(described)
 
 
