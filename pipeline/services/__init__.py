@@ -7,6 +7,13 @@ from pipeline.services.accounts import (
     account_update,
 )
 from pipeline.services.activities import activity_log
+from pipeline.services.contacts import (
+    contact_create,
+    contact_delete,
+    contact_update,
+    deal_contact_link,
+    deal_contact_unlink,
+)
 from pipeline.services.deals import (
     LineItemSpec,
     deal_create,
@@ -48,6 +55,11 @@ __all__ = [
     "accounts_import",
     "activities_import",
     "activity_log",
+    "contact_create",
+    "contact_delete",
+    "contact_update",
+    "deal_contact_link",
+    "deal_contact_unlink",
     "deal_create",
     "deal_delete",
     "deal_move",

@@ -183,20 +183,22 @@ EXPECTED_QUERIES = {
     ("rep", "board"): 12,
     # session, user, capped count, the page's ids, those rows with their joins, the stage choices
     ("rep", "deal-list"): 6,
-    # session, user, deal, line items, transitions, history, names of accounts, owners, stages, activities
-    ("rep", "deal-detail"): 10,
+    # session, user, deal, line items, transitions, history, names of accounts, owners, stages, activities,
+    # linked contacts, contacts that could be linked
+    ("rep", "deal-detail"): 12,
     # session, user, capped count, rows, open deals of the page's accounts, owner and territory choices
     ("rep", "account-list"): 7,
-    # session, user, account, contacts, deals, activities
-    ("rep", "account-detail"): 6,
+    # session, user, account, contacts, deals, activities, owner history
+    ("rep", "account-detail"): 7,
     # session, user, every row in one query
     ("rep", "deal-export"): 3,
     # a manager's picker adds its three choice lists: people, territories, pipelines
     ("manager", "board"): 15,
     ("manager", "deal-list"): 9,
-    ("manager", "deal-detail"): 10,
+    # a manager's rights over a team member's deal or account: one team check
+    ("manager", "deal-detail"): 13,
     ("manager", "account-list"): 7,
-    ("manager", "account-detail"): 6,
+    ("manager", "account-detail"): 8,
     ("manager", "deal-export"): 3,
 }
 
