@@ -33,7 +33,7 @@ from pipeline.services import (
 )
 from pipeline.views.common import paginate, query_without
 from salesmgr.errors import PermissionDenied
-from salesmgr.selectors import may_act_for
+from salesmgr.selectors import may_act_for, owners_acted_for
 
 CHOICES_SHOWN = 200
 CONTACT_FIELD_LABELS = {
@@ -91,8 +91,9 @@ def _contact_page_context(request: HttpRequest, contact, link_form=None) -> dict
         .exclude(pk__in=[link.deal_id for link in links])
         .order_by("name", "id")[:CHOICES_SHOWN]
     )
+    acted_for = owners_acted_for(actor=user, owner_ids={link.deal.owner_id for link in links})
     for link in links:
-        link.may_unlink = may_act_for(actor=user, owner_id=link.deal.owner_id)
+        link.may_unlink = link.deal.owner_id in acted_for
     history = contact_history(contact)
     for entry in history:
         for change in entry["changes"]:
