@@ -51,7 +51,7 @@ def _confirm(
 
 
 def _restorable_note() -> str:
-    return f"An admin can restore it from the recycle bin for {KEPT_DAYS} days."
+    return f"An admin can restore it from the recycle bin (under Accounts) for {KEPT_DAYS} days."
 
 
 @login_required
