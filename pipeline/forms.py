@@ -240,7 +240,9 @@ class ContactForm(PageForm):
     last_name = forms.CharField(max_length=80, required=False)
     title = forms.CharField(max_length=120, required=False, label="Job title")
     email = forms.EmailField(required=False)
-    phone = forms.CharField(max_length=40, required=False)
+    phone = forms.CharField(
+        max_length=40, required=False, widget=forms.TextInput(attrs={"type": "tel"})
+    )
 
     def __init__(self, *args, contact: Contact | None = None, **kwargs):
         if contact is not None:

@@ -110,3 +110,28 @@ def test_a_refused_activity_clears_the_logged_banner(transactional_db, login):
     page.locator("#activity-form").get_by_text("This field is required.").wait_for()
     assert page.locator("#activity-status").inner_text() == ""
     assert not page.locator("#activity-status").is_visible()
+
+
+def test_a_manager_hands_an_account_to_another_rep_and_its_owner_history_shows_it(
+    transactional_db, login, screenshot
+):
+    manager = UserFactory(username="mona", role="manager", full_name="Mona Manager")
+    rita = UserFactory(username="rita", manager=manager, full_name="Rita Rep")
+    UserFactory(username="raj", manager=manager, full_name="Raj Rep")
+    account = AccountFactory(owner=rita, name="Initech")
+    page = login(manager)
+    page.goto(f"/accounts/{account.pk}/")
+
+    page.get_by_role("link", name="Edit account").click()
+    page.get_by_label("Owner").select_option(label="Raj Rep")
+    page.get_by_label("Industry").fill("Software")
+    _shoot(page, screenshot, "account-form")
+    page.get_by_role("button", name="Save changes").click()
+
+    history = page.locator("section", has=page.get_by_role("heading", name="Owner history"))
+    history.wait_for()
+    assert "Rita Rep → Raj Rep by Mona Manager" in " ".join(history.inner_text().split())
+    _shoot(page, screenshot, "account-page")
+    for width in WIDTHS:
+        page.set_viewport_size({"width": width, "height": 900})
+        assert _no_sideways_scroll(page), width
