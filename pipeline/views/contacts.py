@@ -81,7 +81,7 @@ def contact_list(request):
     return render(request, "pipeline/contact_list.html", context)
 
 
-def _contact_page_context(request: HttpRequest, contact, link_form=None) -> dict:
+def _contact_page_context(request: HttpRequest, contact) -> dict:
     user = request.user
     may_write = contact_write_refusal(by=user, account=contact.account) is None
     links = list(contact_deals_visible_to(user, contact))
@@ -101,7 +101,7 @@ def _contact_page_context(request: HttpRequest, contact, link_form=None) -> dict
     return {
         "contact": contact,
         "links": links,
-        "link_form": link_form or DealContactForm(deals=linkable),
+        "link_form": DealContactForm(deals=linkable),
         "history": history,
         "owner_changes": account_owner_changes(contact.account),
         "may_write": may_write,
@@ -196,8 +196,8 @@ def contact_deal_link(request, pk: int):
     contact = _contact_for_page(request, pk)
     form = DealContactForm(request.POST, deals=deals_visible_to(request.user))
     if not form.is_valid():
-        context = _contact_page_context(request, contact, link_form=form)
-        return render(request, "pipeline/contact_detail.html", context, status=400)
+        messages.error(request, "Choose a deal you can see, and the contact's role in it.")
+        return redirect(reverse("contact-detail", args=[contact.pk]) + "#deals-heading")
     _linked(
         request, deal=form.cleaned_data["deal"], contact=contact, role=form.cleaned_data["role"]
     )
@@ -211,7 +211,7 @@ def deal_contact_add(request, pk: int):
     deal = _deal_for_page(request, pk)
     form = DealContactForm(request.POST, contacts=contacts_visible_to(request.user))
     if not form.is_valid():
-        messages.error(request, "Choose a contact you can see, and their role.")
+        messages.error(request, "Choose a contact you can see, and their role in the deal.")
         return redirect(reverse("deal-detail", args=[deal.pk]) + "#contacts-heading")
     _linked(
         request, deal=deal, contact=form.cleaned_data["contact"], role=form.cleaned_data["role"]

@@ -255,3 +255,13 @@ def test_contact_page_takes_the_same_queries_with_few_and_many_links(client, req
     for _ in range(5):
         deal_contact_link(deal=DealFactory(owner=rep, account=account, pipeline=pipeline), contact=contact, by=rep)
     assert count() == few
+
+
+def test_linking_a_deal_out_of_sight_from_the_contact_page_is_refused(client, rep, contact, outsider, pipeline):
+    theirs = DealFactory(owner=outsider, pipeline=pipeline, name="Their deal")
+    client.force_login(rep)
+    response = client.post(
+        reverse("contact-deal-link", args=[contact.pk]), {"deal": theirs.pk, "role": "other"}, follow=True
+    )
+    assert "Choose a deal you can see" in response.content.decode()
+    assert not DealContact.objects.exists()
