@@ -53,3 +53,11 @@ def test_a_refused_when_points_at_its_error_and_its_hint(client, rep, deal):
     ).content.decode()
     assert 'aria-describedby="id_occurred_at_error id_occurred_at_helptext"' in refused
     assert _dangling_descriptions(refused) == set()
+
+
+@pytest.mark.parametrize("page", ["deal-new", "deal-edit", "account-detail", "account-edit", "account-new"])
+def test_no_form_page_describes_a_field_by_a_missing_id(client, manager, rep, deal, page):
+    client.force_login(manager)
+    args = {"deal-edit": [deal.pk], "account-detail": [deal.account_id], "account-edit": [deal.account_id]}
+    html = client.get(reverse(page, args=args.get(page, []))).content.decode()
+    assert _dangling_descriptions(html) == set()
