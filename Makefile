@@ -11,7 +11,8 @@ SEED_ARGS ?=
 .PHONY: help venv run test lint fmt migrations-check worker beat seed clean
 
 help:
-	@echo "make run               migrate, seed demo data once, serve on 127.0.0.1:PORT (default 8000)"
+	@echo "make run               migrate, seed demo data once, serve on 127.0.0.1:PORT (default 8000);"
+	@echo "                       DEBUG=true make run adds Django's debug pages"
 	@echo "make test              run the test suite (PYTEST_ARGS='...' to pass options)"
 	@echo "make lint | fmt        ruff check | ruff import sorting and format"
 	@echo "make migrations-check  fail if a model change has no migration"

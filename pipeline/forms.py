@@ -15,7 +15,10 @@ from django.utils import timezone
 
 from pipeline.checks.deals import deal_field_errors, stage_errors
 from pipeline.models import (
+    Account,
     ActivityKind,
+    Contact,
+    ContactRole,
     Deal,
     ForecastCategory,
     LostReason,
@@ -24,6 +27,7 @@ from pipeline.models import (
     StageKind,
 )
 from pipeline.selectors import accounts_visible_to
+from quotas.selectors import territories_visible_to
 from salesmgr.models import User
 from salesmgr.selectors import team_with_self
 
@@ -49,7 +53,7 @@ class PageForm(forms.Form):
                 bound = self[name]
                 described = [f"{bound.auto_id}_error"]
                 if bound.help_text:
-                    described.append(f"{bound.auto_id}_help")
+                    described.append(f"{bound.auto_id}_helptext")
                 self.fields[name].widget.attrs["aria-describedby"] = " ".join(described)
 
 
@@ -203,6 +207,76 @@ class DealEditForm(_DealFieldsForm):
         if has_line_items:
             self.fields["amount"].disabled = True
             self.fields["amount"].help_text = "The total of the line items."
+
+
+class AccountForm(PageForm):
+    name = forms.CharField(max_length=200)
+    owner = PersonChoiceField(queryset=None, empty_label=None)
+    territory = forms.ModelChoiceField(queryset=None, required=False, empty_label="No territory")
+    industry = forms.CharField(max_length=80, required=False)
+    region = forms.CharField(max_length=80, required=False)
+    employee_count = forms.IntegerField(
+        min_value=0, max_value=2_000_000_000, required=False, label="Employees"
+    )
+    website = forms.URLField(required=False, assume_scheme="https")
+
+    def __init__(self, *args, user: User, account: Account | None = None, **kwargs):
+        if account is not None:
+            kwargs.setdefault(
+                "initial",
+                {
+                    "name": account.name,
+                    "owner": account.owner_id,
+                    "territory": account.territory_id,
+                    "industry": account.industry,
+                    "region": account.region,
+                    "employee_count": account.employee_count,
+                    "website": account.website,
+                },
+            )
+        super().__init__(*args, **kwargs)
+        self.fields["territory"].queryset = territories_visible_to(user).order_by("name")
+        if user.is_rep:
+            del self.fields["owner"]
+        else:
+            self.fields["owner"].queryset = _owners_for(user)
+            self.fields["owner"].initial = account.owner_id if account else user.pk
+            if account is not None:
+                self.fields["owner"].help_text = "A new owner is kept in the account's owner history."
+
+
+class ContactForm(PageForm):
+    first_name = forms.CharField(max_length=80)
+    last_name = forms.CharField(max_length=80, required=False)
+    title = forms.CharField(max_length=120, required=False, label="Job title")
+    email = forms.EmailField(required=False)
+    phone = forms.CharField(
+        max_length=40, required=False, widget=forms.TextInput(attrs={"type": "tel"})
+    )
+
+    def __init__(self, *args, contact: Contact | None = None, **kwargs):
+        if contact is not None:
+            kwargs.setdefault("initial", {name: getattr(contact, name) for name in self.base_fields})
+        super().__init__(*args, **kwargs)
+
+
+class DealContactForm(PageForm):
+    """Link a contact to a deal: from the deal page (a contact) or the contact page (a deal)."""
+
+    contact = forms.ModelChoiceField(queryset=None, empty_label="Choose a contact")
+    deal = forms.ModelChoiceField(queryset=None, empty_label="Choose a deal")
+    role = forms.ChoiceField(choices=ContactRole.choices, initial=ContactRole.OTHER)
+
+    def __init__(self, *args, contacts=None, deals=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if contacts is None:
+            del self.fields["contact"]
+        else:
+            self.fields["contact"].queryset = contacts
+        if deals is None:
+            del self.fields["deal"]
+        else:
+            self.fields["deal"].queryset = deals
 
 
 class ActivityForm(PageForm):

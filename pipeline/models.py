@@ -4,6 +4,7 @@ Tables and their invariants only; every write that matters goes through
 ``pipeline.services``.
 """
 
+import datetime
 from decimal import Decimal
 
 from django.conf import settings
@@ -14,6 +15,8 @@ from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
 MONEY = {"max_digits": 14, "decimal_places": 2}
+# Soft-deleted deals and accounts stay restorable this long; deals are then purged.
+DELETED_KEPT_FOR = datetime.timedelta(days=30)
 
 
 def default_currency() -> str:
@@ -97,7 +100,7 @@ class Stage(models.Model):
 
 
 class Account(models.Model):
-    """A customer organisation."""
+    """A customer organisation; changes (an owner change above all) are kept in ``history``."""
 
     name = models.CharField(max_length=200)
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="accounts")
@@ -111,11 +114,14 @@ class Account(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     deleted_at = models.DateTimeField(null=True, blank=True)
 
+    history = HistoricalRecords(cascade_delete_history=False, no_db_index=["territory"])
+
     class Meta:
         ordering = ["name"]
         indexes = [
             models.Index(fields=["owner", "name"]),
             models.Index(fields=["territory", "name"]),
+            models.Index(fields=["deleted_at"], condition=Q(deleted_at__isnull=False), name="account_deleted_idx"),
         ]
 
     def __str__(self) -> str:
@@ -123,7 +129,7 @@ class Account(models.Model):
 
 
 class Contact(models.Model):
-    """A person at an account."""
+    """A person at an account; changes are kept in ``history``."""
 
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="contacts")
     first_name = models.CharField(max_length=80)
@@ -133,8 +139,11 @@ class Contact(models.Model):
     phone = models.CharField(max_length=40, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
+    history = HistoricalRecords(cascade_delete_history=False, no_db_index=["account"])
+
     class Meta:
         ordering = ["last_name", "first_name"]
+        indexes = [models.Index(fields=["account", "last_name", "first_name"], name="contact_account_name_idx")]
 
     def __str__(self) -> str:
         return f"{self.first_name} {self.last_name}".strip()
@@ -337,6 +346,41 @@ class StageTransition(models.Model):
 
     def delete(self, *args, **kwargs):
         raise TypeError("Stage transitions are immutable.")
+
+
+class ContactRole(models.TextChoices):
+    DECISION_MAKER = "decision_maker", "Decision maker"
+    ECONOMIC_BUYER = "economic_buyer", "Economic buyer"
+    CHAMPION = "champion", "Champion"
+    INFLUENCER = "influencer", "Influencer"
+    TECHNICAL = "technical", "Technical evaluator"
+    OTHER = "other", "Other"
+
+
+class DealContact(models.Model):
+    """A contact's part in a deal; a contact is linked to a deal at most once."""
+
+    deal = models.ForeignKey(Deal, on_delete=models.CASCADE, related_name="contact_links")
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="deal_links")
+    role = models.CharField(max_length=16, choices=ContactRole.choices, default=ContactRole.OTHER)
+    linked_at = models.DateTimeField(default=timezone.now)
+    linked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["deal_id", "linked_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["deal", "contact"],
+                name="deal_contact_unique",
+                violation_error_message="This contact is already linked to this deal.",
+            ),
+        ]
+        indexes = [models.Index(fields=["contact", "deal"], name="deal_contact_contact_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.contact} on {self.deal} ({self.get_role_display()})"
 
 
 class ActivityKind(models.TextChoices):

@@ -6,10 +6,12 @@ from django.db import connection
 from django.db.models import Count, OuterRef, Q, QuerySet, Subquery, Sum
 
 from pipeline.models import (
+    DELETED_KEPT_FOR,
     Account,
     Activity,
     Contact,
     Deal,
+    DealContact,
     LostReason,
     Pipeline,
     Product,
@@ -123,15 +125,15 @@ def _as_text(value):
     return None if value is None else str(value)
 
 
-def history_entries(records) -> list[dict]:
-    """Turn a deal's historical rows (oldest first) into who-changed-what entries."""
+def history_entries(records, fields: tuple[str, ...] = HISTORY_FIELDS) -> list[dict]:
+    """Turn a record's historical rows (oldest first) into who-changed-what entries."""
     entries = []
     previous = None
     for record in records:
         if previous is None:
             changes = [
                 {"field": f.removesuffix("_id"), "old": None, "new": _as_text(getattr(record, f))}
-                for f in HISTORY_FIELDS
+                for f in fields
                 if getattr(record, f) is not None
             ]
         else:
@@ -141,7 +143,7 @@ def history_entries(records) -> list[dict]:
                     "old": _as_text(getattr(previous, f)),
                     "new": _as_text(getattr(record, f)),
                 }
-                for f in HISTORY_FIELDS
+                for f in fields
                 if getattr(previous, f) != getattr(record, f)
             ]
         kind = {"+": "created", "-": "deleted"}.get(record.history_type, "changed")
@@ -209,3 +211,118 @@ def products_visible_to(user: User) -> QuerySet[Product]:
 def lost_reasons_visible_to(user: User) -> QuerySet[LostReason]:
     """The reasons a deal can be lost for: everyone reads them."""
     return LostReason.objects.all()
+
+
+CONTACT_HISTORY_FIELDS = ("account_id", "first_name", "last_name", "title", "email", "phone")
+HISTORY_SHOWN = 100
+
+
+def _people_named(ids: set) -> dict[int, str]:
+    return {person.pk: person.display_name for person in User.objects.filter(pk__in=ids - {None})}
+
+
+def account_owner_changes(account: Account) -> list[dict]:
+    """Who gave ``account`` to whom and when, newest first: ``at``, ``by_name``, ``old``, ``new``.
+
+    Read from the account's history; two queries.
+    """
+    records = list(
+        Account.history.filter(id=account.pk)
+        .select_related("history_user")
+        .order_by("history_date", "history_id")
+        .only("owner_id", "history_date", "history_type", "history_user")
+    )
+    changes = [
+        (record, previous.owner_id)
+        for previous, record in zip(records, records[1:], strict=False)
+        if record.owner_id != previous.owner_id
+    ]
+    names = _people_named({old for _, old in changes} | {record.owner_id for record, _ in changes})
+    return [
+        {
+            "at": record.history_date,
+            "by_name": record.history_user.display_name if record.history_user else None,
+            "old": names.get(old, "someone no longer listed"),
+            "new": names.get(record.owner_id, "someone no longer listed"),
+        }
+        for record, old in reversed(changes)
+    ][:HISTORY_SHOWN]
+
+
+def contact_history(contact: Contact) -> list[dict]:
+    """Who changed what on a contact, newest first, with account ids turned into names."""
+    records = list(
+        Contact.history.filter(id=contact.pk)
+        .select_related("history_user")
+        .order_by("history_date", "history_id")
+    )
+    entries = history_entries(records, fields=CONTACT_HISTORY_FIELDS)
+    account_ids = {
+        int(value)
+        for entry in entries
+        for change in entry["changes"]
+        if change["field"] == "account"
+        for value in (change["old"], change["new"])
+        if value is not None
+    }
+    names = dict(Account.objects.filter(pk__in=account_ids).values_list("pk", "name"))
+    for entry in entries:
+        for change in entry["changes"]:
+            if change["field"] == "account":
+                for end in ("old", "new"):
+                    if change[end] is not None:
+                        change[end] = names.get(int(change[end]), change[end])
+    return entries[::-1][:HISTORY_SHOWN]
+
+
+def deal_contacts_visible_to(user: User, deal: Deal) -> QuerySet[DealContact]:
+    """The contacts linked to ``deal`` that ``user`` may see, with their accounts."""
+    return (
+        deal.contact_links.filter(contact__in=contacts_visible_to(user).values("pk"))
+        .select_related("contact", "contact__account")
+        .order_by("contact__last_name", "contact__first_name", "id")
+    )
+
+
+def contact_deals_visible_to(user: User, contact: Contact) -> QuerySet[DealContact]:
+    """The deals ``contact`` is linked to that ``user`` may see, with their stage and owner."""
+    return (
+        contact.deal_links.filter(deal__in=deals_visible_to(user).values("pk"))
+        .select_related("deal", "deal__stage", "deal__owner")
+        .order_by("deal__expected_close_date", "deal_id")
+    )
+
+
+def _deleted_by(model) -> Subquery:
+    """The user who last set ``deleted_at`` on the outer row, from its history."""
+    return Subquery(
+        model.history.filter(id=OuterRef("pk"), deleted_at__isnull=False)
+        .order_by("-history_date", "-history_id")
+        .values("history_user_id")[:1]
+    )
+
+
+def deleted_deals_visible_to(user: User, *, now: datetime.datetime) -> QuerySet[Deal]:
+    """Deals deleted within ``DELETED_KEPT_FOR`` of ``now`` that ``user`` may see, newest first.
+
+    Each carries ``deleted_by_id``, read from its history.
+    """
+    return (
+        deals_visible_to(user, include_deleted=True)
+        .filter(deleted_at__gte=now - DELETED_KEPT_FOR)
+        .annotate(deleted_by_id=_deleted_by(Deal))
+        .order_by("-deleted_at", "-id")
+    )
+
+
+def deleted_accounts_visible_to(user: User, *, now: datetime.datetime) -> QuerySet[Account]:
+    """Accounts deleted within ``DELETED_KEPT_FOR`` of ``now`` that ``user`` may see, newest first.
+
+    Each carries ``deleted_by_id``, read from its history.
+    """
+    return (
+        accounts_visible_to(user, include_deleted=True)
+        .filter(deleted_at__gte=now - DELETED_KEPT_FOR)
+        .annotate(deleted_by_id=_deleted_by(Account))
+        .order_by("-deleted_at", "-id")
+    )

@@ -3,7 +3,7 @@
 Every deployment choice is read from the environment through the typed readers
 in ``salesmgr.env``. With nothing set the defaults give a working local
 install: SQLite in the project folder, Celery tasks run eagerly in-process,
-DEBUG on and a secret generated once for this checkout.
+a secret generated once for this checkout, and the app's own error pages.
 """
 
 import secrets
@@ -18,7 +18,11 @@ from salesmgr.env import env_bool, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
-DEBUG = env_bool("DEBUG", True)
+# DEBUG unset: a local install that shows the app's own error pages (Django's debug
+# pages list every URL of the site). DEBUG=true asks for the debug pages too;
+# DEBUG=false declares a deployment, which must name its secret and hosts.
+LOCAL_INSTALL = env_bool("DEBUG", True)
+DEBUG = env_bool("DEBUG", False)
 CI = env_bool("CI", False)
 
 
@@ -30,14 +34,14 @@ def _local_secret_key() -> str:
     return path.read_text().strip()
 
 
-if DEBUG:
+if LOCAL_INSTALL:
     SECRET_KEY = env_str("SECRET_KEY") or _local_secret_key()
     ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "testserver", "[::1]"])
 else:
     SECRET_KEY = env_str("SECRET_KEY", required=True)
     ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", [])
     if not ALLOWED_HOSTS:
-        raise ImproperlyConfigured("ALLOWED_HOSTS must list the served host names when DEBUG is off.")
+        raise ImproperlyConfigured("ALLOWED_HOSTS must list the served host names when DEBUG=false.")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -136,21 +140,21 @@ STATIC_URL = "static/"
 # so charts work offline without a copy in the repository.
 STATICFILES_DIRS = [BASE_DIR / "static", ("vendor/plotly", Path(plotly.__file__).parent / "package_data")]
 STATIC_ROOT = BASE_DIR / "staticfiles"
-# In development WhiteNoise serves straight from the app and static folders.
-WHITENOISE_USE_FINDERS = DEBUG
-WHITENOISE_AUTOREFRESH = DEBUG
+# In a local install WhiteNoise serves straight from the app and static folders.
+WHITENOISE_USE_FINDERS = LOCAL_INSTALL
+WHITENOISE_AUTOREFRESH = LOCAL_INSTALL
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
         "BACKEND": (
             "django.contrib.staticfiles.storage.StaticFilesStorage"
-            if DEBUG
+            if LOCAL_INSTALL
             else "whitenoise.storage.CompressedManifestStaticFilesStorage"
         )
     },
 }
 
-if not DEBUG:
+if not LOCAL_INSTALL:
     SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", True)
     CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
     SECURE_CONTENT_TYPE_NOSNIFF = True

@@ -4,9 +4,12 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from salesmgr import views
+
 urlpatterns = [
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("favicon.ico", views.favicon),
     path("admin/", admin.site.urls),
     path("api/v1/", include("salesmgr.api.urls")),
     path("", include("reports.urls")),

@@ -21,6 +21,9 @@ from pipeline.services import (
     account_update,
     activity_delete,
     activity_log,
+    contact_create,
+    contact_delete,
+    contact_update,
 )
 from quotas.selectors import territories_visible_to
 from salesmgr.api.base import (
@@ -158,18 +161,15 @@ class ContactViewSet(IdempotentCreateMixin, _OwnedWrites, viewsets.ModelViewSet,
         return queryset.select_related("account")
 
     def perform_create(self, serializer):
-        self.check_write(serializer.validated_data["account"].owner_id)
-        serializer.save()
+        serializer.instance = contact_create(by=self.request.user, **serializer.validated_data)
 
     def perform_update(self, serializer):
-        self.check_write(serializer.instance.account.owner_id)
-        if "account" in serializer.validated_data:
-            self.check_write(serializer.validated_data["account"].owner_id)
-        serializer.save()
+        serializer.instance = contact_update(
+            contact=serializer.instance, by=self.request.user, **serializer.validated_data
+        )
 
     def perform_destroy(self, instance):
-        self.check_write(instance.account.owner_id)
-        instance.delete()
+        contact_delete(contact=instance, by=self.request.user)
 
 
 class ActivitySerializer(serializers.ModelSerializer):

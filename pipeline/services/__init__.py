@@ -16,6 +16,13 @@ from pipeline.services.catalog import (
     product_delete,
     product_update,
 )
+from pipeline.services.contacts import (
+    contact_create,
+    contact_delete,
+    contact_update,
+    deal_contact_link,
+    deal_contact_unlink,
+)
 from pipeline.services.deals import (
     LineItemSpec,
     deal_create,
@@ -71,6 +78,11 @@ __all__ = [
     "activity_delete",
     "activity_log",
     "activity_update",
+    "contact_create",
+    "contact_delete",
+    "contact_update",
+    "deal_contact_link",
+    "deal_contact_unlink",
     "deal_create",
     "deal_delete",
     "deal_edit",

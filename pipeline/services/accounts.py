@@ -4,7 +4,9 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from pipeline.checks.recycle import delete_refusal, restore_refusal
 from pipeline.models import Account, Deal, StageKind
+from pipeline.services.history import history_base_ensure
 from pipeline.signals import deals_changed
 from quotas.models import Territory
 from salesmgr.errors import PermissionDenied
@@ -24,12 +26,16 @@ def account_create(*, by: User, name: str, owner: User | None = None, territory:
         raise ValidationError({field: "Unknown account field." for field in sorted(unknown)})
     account = Account(name=(name or "").strip(), owner=owner, territory=territory, **fields)
     account.full_clean()
+    account._history_user = by
     account.save()
     return account
 
 
 def account_update(*, account: Account, by: User, owner: User | None = None, **fields) -> Account:
-    """Change an account's details; a new owner must be someone ``by`` may act for."""
+    """Change an account's details; a new owner must be someone ``by`` may act for.
+
+    Every change, the owner's above all, is kept in the account's history.
+    """
     unknown = set(fields) - set(ACCOUNT_FIELDS)
     if unknown:
         raise ValidationError({field: "This field cannot be changed here." for field in sorted(unknown)})
@@ -44,6 +50,8 @@ def account_update(*, account: Account, by: User, owner: User | None = None, **f
         setattr(account, field, value)
     account.full_clean()
     with transaction.atomic():
+        history_base_ensure(account)
+        account._history_user = by
         account.save()
         if account.territory_id != old_territory_id:
             # The account's deals now count in another territory's figures.
@@ -55,18 +63,29 @@ def account_update(*, account: Account, by: User, owner: User | None = None, **f
 
 def account_delete(*, account: Account, by: User) -> Account:
     """Hide an account (soft delete); refused while it has open deals, whoever owns them."""
+    refusal = delete_refusal(by=by, owner_id=account.owner_id)
+    if refusal:
+        raise PermissionDenied(refusal)
     if account.deals.filter(status=StageKind.OPEN, deleted_at__isnull=True).exists():
         raise ValidationError("This account has open deals; close or move them first.")
     with transaction.atomic():
         if account.deleted_at is None:
+            history_base_ensure(account)
             account.deleted_at = timezone.now()
+            account._history_user = by
             account.save(update_fields=["deleted_at"])
     return account
 
 
 def account_restore(*, account: Account, by: User) -> Account:
-    """Bring back a soft-deleted account."""
+    """Bring back a soft-deleted account (admins)."""
+    refusal = restore_refusal(by=by)
+    if refusal:
+        raise PermissionDenied(refusal)
     if account.deleted_at is not None:
-        account.deleted_at = None
-        account.save(update_fields=["deleted_at"])
+        with transaction.atomic():
+            history_base_ensure(account)
+            account.deleted_at = None
+            account._history_user = by
+            account.save(update_fields=["deleted_at"])
     return account

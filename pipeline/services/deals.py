@@ -28,7 +28,9 @@ from pipeline.checks.deals import (
     owner_errors,
     stage_errors,
 )
+from pipeline.checks.recycle import delete_refusal, restore_refusal
 from pipeline.models import (
+    DELETED_KEPT_FOR,
     Account,
     Deal,
     DealLineItem,
@@ -382,6 +384,9 @@ def deal_reassign(*, deal: Deal, new_owner: User, by: User, expected_version: in
 
 def deal_delete(*, deal: Deal, by: User, expected_version: int | None = None) -> Deal:
     """Hide a deal (soft delete); it can be restored until it is purged."""
+    refusal = delete_refusal(by=by, owner_id=deal.owner_id)
+    if refusal:
+        raise PermissionDenied(refusal)
     with transaction.atomic():
         locked = _lock(deal, expected_version)
         if locked.deleted_at is not None:
@@ -394,7 +399,10 @@ def deal_delete(*, deal: Deal, by: User, expected_version: int | None = None) ->
 
 
 def deal_restore(*, deal: Deal, by: User) -> Deal:
-    """Bring back a soft-deleted deal."""
+    """Bring back a soft-deleted deal (admins)."""
+    refusal = restore_refusal(by=by)
+    if refusal:
+        raise PermissionDenied(refusal)
     with transaction.atomic():
         locked = _lock(deal, None)
         if locked.deleted_at is None:
@@ -407,7 +415,7 @@ def deal_restore(*, deal: Deal, by: User) -> Deal:
     return locked
 
 
-def deals_purge_deleted(*, older_than: datetime.timedelta = datetime.timedelta(days=30)) -> int:
+def deals_purge_deleted(*, older_than: datetime.timedelta = DELETED_KEPT_FOR) -> int:
     """Remove for good the deals deleted more than ``older_than`` ago; returns how many."""
     cutoff = timezone.now() - older_than
     with transaction.atomic():

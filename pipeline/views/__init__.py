@@ -1,7 +1,24 @@
 """Browser pages of the pipeline: the board, deals and accounts."""
 
-from pipeline.views.accounts import account_activity, account_detail, account_list, account_options
+from pipeline.views.accounts import (
+    account_activity,
+    account_detail,
+    account_edit,
+    account_list,
+    account_new,
+    account_options,
+)
 from pipeline.views.board import board, board_column, deal_move_view
+from pipeline.views.contacts import (
+    contact_deal_link,
+    contact_delete_view,
+    contact_detail,
+    contact_edit,
+    contact_list,
+    contact_new,
+    deal_contact_add,
+    deal_contact_remove,
+)
 from pipeline.views.deals import (
     deal_activity,
     deal_detail,
@@ -10,14 +27,34 @@ from pipeline.views.deals import (
     deal_list,
     deal_new,
 )
+from pipeline.views.recycle import (
+    account_delete_view,
+    account_restore_view,
+    deal_delete_view,
+    deal_restore_view,
+    recycle_bin,
+)
 
 __all__ = [
     "account_activity",
+    "account_delete_view",
     "account_detail",
+    "account_edit",
     "account_list",
+    "account_new",
     "account_options",
+    "account_restore_view",
     "board",
     "board_column",
+    "contact_deal_link",
+    "contact_delete_view",
+    "contact_detail",
+    "contact_edit",
+    "contact_list",
+    "contact_new",
+    "deal_contact_add",
+    "deal_contact_remove",
+    "deal_delete_view",
     "deal_activity",
     "deal_detail",
     "deal_edit",
@@ -25,4 +62,6 @@ __all__ = [
     "deal_list",
     "deal_move_view",
     "deal_new",
+    "deal_restore_view",
+    "recycle_bin",
 ]

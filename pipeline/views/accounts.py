@@ -1,25 +1,32 @@
-"""Accounts: the list, one account with its contacts, deals and activity, and the account search."""
+"""Accounts: the list, one account with its contacts, deals, activity and owner history,
+the forms to add and edit accounts, and the account search."""
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied as Forbidden
+from django.core.exceptions import ValidationError
 from django.db.models import F, Q
 from django.http import HttpRequest
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from pipeline.forms import ACCOUNT_CHOICES_SHOWN, ActivityForm
+from pipeline.forms import ACCOUNT_CHOICES_SHOWN, AccountForm, ActivityForm, attach_service_errors
 from pipeline.queries import open_deals_by_account, timeline
 from pipeline.selectors import (
+    account_owner_changes,
     accounts_visible_to,
     activities_visible_to,
     contacts_visible_to,
     deals_visible_to,
 )
+from pipeline.services import account_create, account_update
 from pipeline.views.activities import activity_logged
 from pipeline.views.common import paginate, query_without
 from quotas.selectors import territories_visible_to
+from salesmgr.errors import PermissionDenied
 from salesmgr.models import User
-from salesmgr.selectors import team_with_self
+from salesmgr.selectors import may_act_for, team_with_self
 from salesmgr.values import parse_int
 
 CONTACTS_SHOWN = 100
@@ -83,7 +90,15 @@ def account_page_context(
         "activities": timeline(activities_visible_to(user).filter(account=account)),
         "activity_form": activity_form or ActivityForm(),
         "activity_url": reverse("account-activity", args=[account.pk]),
+        "owner_changes": account_owner_changes(account),
+        **_account_rights(user, account),
     }
+
+
+def _account_rights(user: User, account) -> dict:
+    """What ``user`` may do to the account; the three rules are the owner's rights, asked once."""
+    may_change = may_act_for(actor=user, owner_id=account.owner_id)
+    return {"may_edit": may_change, "may_add_contacts": may_change, "may_delete": may_change}
 
 
 @login_required
@@ -127,3 +142,55 @@ def account_options(request):
         "pipeline/_account_options.html",
         {"accounts": shown, "selected": parse_int(request.GET.get("account"))},
     )
+
+
+def _account_form_page(request: HttpRequest, form: AccountForm, account=None, status: int = 200):
+    return render(
+        request, "pipeline/account_form.html", {"form": form, "account": account}, status=status
+    )
+
+
+def _account_fields(form: AccountForm) -> dict:
+    data = dict(form.cleaned_data)
+    for text in ("industry", "region", "website"):
+        data[text] = data[text] or ""
+    return data
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def account_new(request):
+    user = request.user
+    form = AccountForm(request.POST or None, user=user)
+    if request.method == "POST" and form.is_valid():
+        try:
+            account = account_create(by=user, **_account_fields(form))
+        except ValidationError as error:
+            attach_service_errors(form, error)
+        except PermissionDenied as error:
+            form.add_error(None, str(error))
+        else:
+            messages.success(request, f"Account “{account.name}” added.")
+            return redirect("account-detail", pk=account.pk)
+    return _account_form_page(request, form, status=400 if form.errors else 200)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def account_edit(request, pk: int):
+    user = request.user
+    account = _account_for_page(request, pk)
+    if not may_act_for(actor=user, owner_id=account.owner_id):
+        raise Forbidden("Only the account's owner, their manager or an admin may edit it.")
+    form = AccountForm(request.POST or None, user=user, account=account)
+    if request.method == "POST" and form.is_valid():
+        try:
+            saved = account_update(account=account, by=user, **_account_fields(form))
+        except ValidationError as error:
+            attach_service_errors(form, error)
+        except PermissionDenied as error:
+            form.add_error(None, str(error))
+        else:
+            messages.success(request, f"Account “{saved.name}” saved.")
+            return redirect("account-detail", pk=saved.pk)
+    return _account_form_page(request, form, account, status=400 if form.errors else 200)

@@ -45,7 +45,7 @@ def activity_logged(
     if request.htmx:
         if activity is None:
             response = render(
-                request, "pipeline/_activity_form.html", {"form": form, "action_url": action_url}
+                request, "pipeline/_activity_refused.html", {"form": form, "action_url": action_url}
             )
             response["HX-Retarget"] = "#activity-form"
             response["HX-Reswap"] = "outerHTML"

@@ -39,6 +39,7 @@ from pipeline.selectors import (
 from pipeline.services import deal_create
 from pipeline.views.activities import activity_logged
 from pipeline.views.common import carried_along, paginate, query_without
+from pipeline.views.contacts import deal_contacts_context
 from salesmgr.errors import ConflictError, PermissionDenied
 from salesmgr.models import User
 
@@ -416,6 +417,7 @@ def deal_page_context(
         "activities": timeline(activities_visible_to(request.user).filter(deal=deal)),
         "activity_form": activity_form or ActivityForm(),
         "activity_url": reverse("deal-activity", args=[deal.pk]),
+        **deal_contacts_context(request, deal),
     }
 
 

@@ -179,11 +179,11 @@ def test_rep_cannot_create_a_deal_for_someone_else(rep, rep2, pipeline):
         )
 
 
-def test_soft_delete_hides_and_restore_brings_back(deal, rep):
+def test_soft_delete_hides_and_restore_brings_back(deal, rep, admin):
     deal_delete(deal=deal, by=rep)
     assert not deals_visible_to(rep).filter(pk=deal.pk).exists()
     assert deals_visible_to(rep, include_deleted=True).filter(pk=deal.pk).exists()
-    deal_restore(deal=deal, by=rep)
+    deal_restore(deal=deal, by=admin)
     assert deals_visible_to(rep).filter(pk=deal.pk).exists()
 
 

@@ -184,20 +184,21 @@ EXPECTED_QUERIES = {
     # session, user, capped count, the page's ids, those rows with their joins, the stage choices
     ("rep", "deal-list"): 6,
     # session, user, deal, stages, lost reasons (the move form), line items, transitions, history,
-    # names of accounts and owners, activities
-    ("rep", "deal-detail"): 11,
+    # names of accounts and owners, activities, linked contacts, contacts that could be linked
+    ("rep", "deal-detail"): 13,
     # session, user, capped count, rows, open deals of the page's accounts, owner and territory choices
     ("rep", "account-list"): 7,
-    # session, user, account, contacts, deals, activities
-    ("rep", "account-detail"): 6,
+    # session, user, account, contacts, deals, activities, owner history
+    ("rep", "account-detail"): 7,
     # session, user, every row in one query
     ("rep", "deal-export"): 3,
     # a manager's picker adds its three choice lists: people, territories, pipelines
     ("manager", "board"): 15,
     ("manager", "deal-list"): 9,
-    ("manager", "deal-detail"): 11,
+    # a manager's rights over a team member's deal or account: one team check
+    ("manager", "deal-detail"): 14,
     ("manager", "account-list"): 7,
-    ("manager", "account-detail"): 6,
+    ("manager", "account-detail"): 8,
     ("manager", "deal-export"): 3,
 }
 

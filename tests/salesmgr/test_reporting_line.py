@@ -1,7 +1,13 @@
 import pytest
 from django.core.exceptions import ValidationError
 
-from salesmgr.selectors import ancestor_ids, may_act_for, team_of, users_visible_to
+from salesmgr.selectors import (
+    ancestor_ids,
+    may_act_for,
+    owners_acted_for,
+    team_of,
+    users_visible_to,
+)
 from salesmgr.services import user_set_manager
 from tests.factories import UserFactory
 
@@ -66,3 +72,11 @@ def test_people_see_their_team_and_their_line_up(org):
     seen = set(users_visible_to(org["director"]).values_list("username", flat=True))
     assert seen == {"vp", "director", "lead", "peer", "rep_deep"}
     assert "stranger" not in set(users_visible_to(org["peer"]).values_list("username", flat=True))
+
+
+def test_owners_acted_for_agrees_with_may_act_for(admin, manager, rep, rep2, other_manager, outsider):
+    everyone = [admin, manager, rep, rep2, other_manager, outsider]
+    ids = {person.pk for person in everyone}
+    for actor in everyone:
+        expected = {pk for pk in ids if may_act_for(actor=actor, owner_id=pk)}
+        assert owners_acted_for(actor=actor, owner_ids=ids) == expected
