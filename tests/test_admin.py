@@ -4,8 +4,10 @@ and writes go through the services, so their rules hold in the admin too."""
 import datetime
 from dataclasses import dataclass
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.contrib import admin
 from django.db import connection
 from django.forms import CheckboxInput, MultiWidget
@@ -34,10 +36,11 @@ from pipeline.services import (
     deal_update,
     stage_create,
 )
+from pipeline.signals import deals_changed
 from quotas.models import Quota, Territory
 from quotas.services import quota_set
 from salesmgr.models import Role, User
-from salesmgr.services import user_create
+from salesmgr.services import user_create, user_deactivate
 
 OWN_APPS = {"salesmgr", "quotas", "pipeline"}
 REGISTERED = sorted(admin.site._registry, key=lambda model: model._meta.label)
@@ -685,6 +688,97 @@ def test_accounts_are_added_through_the_service_and_deleted_softly(admin_browser
     )
     account.refresh_from_db()
     assert account.deleted_at is not None
+
+
+def _deactivated(world: World) -> User:
+    gone = user_create(
+        username="gone", password=None, role=Role.REP, full_name="Gail Gone", manager=world.manager
+    )
+    return user_deactivate(user=gone, by=world.by)
+
+
+def test_an_account_for_a_deactivated_person_is_a_form_error_and_writes_nothing(
+    admin_browser, world
+):
+    gone = _deactivated(world)
+    response = admin_browser.post(
+        url(Account, "add"),
+        {
+            "owner": gone.pk,
+            "name": "Initech",
+            "territory": "",
+            "industry": "",
+            "region": "",
+            "employee_count": "",
+            "website": "",
+            "contacts-TOTAL_FORMS": "1",
+            "contacts-INITIAL_FORMS": "0",
+            "contacts-0-first_name": "Ina",
+        },
+    )
+    assert response.status_code == 200
+    assert "The owner is deactivated." in errors_of(response)
+    assert not Account.objects.filter(name="Initech").exists()
+    assert not Contact.objects.filter(first_name="Ina").exists()
+
+
+def test_giving_an_account_to_a_deactivated_person_is_a_form_error_and_writes_nothing(
+    admin_browser, world
+):
+    gone = _deactivated(world)
+    history_rows = Account.history.filter(id=world.account.pk).count()
+    response = resubmit(
+        admin_browser, url(Account, "change", world.account.pk), owner=gone, industry="Banking"
+    )
+    assert response.status_code == 200
+    assert "The owner is deactivated." in errors_of(response)
+    world.account.refresh_from_db()
+    assert (world.account.owner, world.account.industry) == (world.rep, "Retail")
+    assert Account.history.filter(id=world.account.pk).count() == history_rows
+
+
+def test_an_account_owner_change_in_the_admin_is_kept_with_who_made_it(admin_browser, world):
+    response = resubmit(admin_browser, url(Account, "change", world.account.pk), owner=world.manager)
+    assert response.status_code == 302
+    latest = Account.history.filter(id=world.account.pk).latest("history_date")
+    assert (latest.owner_id, latest.history_user) == (world.manager.pk, world.by)
+    assert admin_browser.get(url(Account, "history", world.account.pk)).status_code == 200
+
+
+def test_moving_an_account_to_another_territory_in_the_admin_rings_for_its_deals(
+    admin_browser, world, django_capture_on_commit_callbacks
+):
+    received = []
+
+    def listener(sender, deal_ids, territory_ids=(), **kwargs):
+        received.append((list(deal_ids), list(territory_ids)))
+
+    elsewhere = Territory.objects.create(name="Nordics", parent=world.territory.parent)
+    deals_changed.connect(listener)
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            response = resubmit(
+                admin_browser, url(Account, "change", world.account.pk), territory=elsewhere
+            )
+    finally:
+        deals_changed.disconnect(listener)
+    assert response.status_code == 302
+    assert received == [([world.deal.pk], [world.territory.pk])]
+
+
+def test_no_admin_learns_a_refusal_by_running_a_service_and_rolling_back():
+    import salesmgr.admin
+
+    assert not hasattr(salesmgr.admin, "service_refusal")
+    root = Path(settings.BASE_DIR)
+    admin_modules = [
+        path
+        for app in OWN_APPS
+        for path in (root / app).rglob("*.py")
+        if "admin" in path.relative_to(root).with_suffix("").parts
+    ]
+    assert len(admin_modules) > 10
+    assert [path.name for path in admin_modules if "service_refusal" in path.read_text()] == []
 
 
 def test_an_activity_added_in_the_admin_is_logged_by_the_admin(admin_browser, world):
