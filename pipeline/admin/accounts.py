@@ -4,8 +4,8 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 
-from pipeline.admin.contacts import ContactInline
-from pipeline.admin.shared import DeletedFilter
+from pipeline.admin.contacts import ContactInline, contact_formset_save
+from pipeline.admin.shared import DeletedFilter, ReadOnlyHistoryAdmin
 from pipeline.checks.accounts import ACCOUNT_FIELDS, account_owner_errors, account_owner_refusal
 from pipeline.models import Account
 from pipeline.services import account_create, account_delete, account_restore, account_update
@@ -53,7 +53,7 @@ class AccountForm(forms.ModelForm):
 
 
 @admin.register(Account)
-class AccountAdmin(ActingUserForms, AdminRoleOnly, admin.ModelAdmin):
+class AccountAdmin(ActingUserForms, AdminRoleOnly, ReadOnlyHistoryAdmin):
     form = AccountForm
     list_display = ("name", "owner", "territory", "industry", "region", "is_deleted")
     list_select_related = ("owner", "territory")
@@ -80,6 +80,9 @@ class AccountAdmin(ActingUserForms, AdminRoleOnly, admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         if not change or form.has_changed():
             adopt(obj, form.write(by=request.user))
+
+    def save_formset(self, request, form, formset, change):
+        contact_formset_save(formset, by=request.user)
 
     def get_deleted_objects(self, objs, request):
         return deletion_summary(self, objs)
