@@ -900,6 +900,32 @@ def test_contacts_added_edited_and_removed_inline_go_through_the_services(admin_
     ) == [("+", None), ("-", world.by.pk)]
 
 
+def test_an_account_added_with_a_contact_inline_writes_both_through_the_services(
+    admin_browser, world
+):
+    response = admin_browser.post(
+        url(Account, "add"),
+        {
+            "owner": world.rep.pk,
+            "name": "Initech",
+            "territory": "",
+            "industry": "",
+            "region": "",
+            "employee_count": "",
+            "website": "",
+            "contacts-TOTAL_FORMS": "1",
+            "contacts-INITIAL_FORMS": "0",
+            "contacts-0-first_name": "Ina",
+            "contacts-0-email": "ina@initech.test",
+        },
+    )
+    assert response.status_code == 302
+    ina = Contact.objects.get(first_name="Ina")
+    assert ina.account == Account.objects.get(name="Initech")
+    created = _latest_history(ina.pk)
+    assert (created.history_type, created.history_user) == ("+", world.by)
+
+
 def test_a_contact_added_inline_on_a_deleted_account_is_a_form_error(admin_browser, world):
     gone = account_create(by=world.by, name="Gone Inc", owner=world.rep)
     account_delete(account=gone, by=world.by)

@@ -34,7 +34,7 @@ class ContactFormSet(BaseInlineFormSet):
     def clean(self):
         super().clean()
         adding = any(
-            form.instance.pk is None and form.has_changed() and not self._should_delete_form(form)
+            form.instance.pk is None and form.has_changed() and not form.cleaned_data.get("DELETE")
             for form in self.forms
         )
         if adding:
