@@ -7,7 +7,7 @@ a permission error.
 
 from collections.abc import Iterable
 
-from pipeline.checks.deals import Errors
+from pipeline.checks.deals import Errors, owner_errors
 from pipeline.models import Account
 from salesmgr.models import User
 from salesmgr.selectors import may_act_for
@@ -40,8 +40,8 @@ def account_owner_refusal(*, by: User, owner: User, account: Account | None = No
 
 
 def account_owner_errors(*, owner_active: bool) -> Errors:
-    """A new account, or one changing hands, goes to someone who can still sign in.
+    """A new account, or one changing hands, goes to someone who can still sign in, as a deal does.
 
     An account whose owner was deactivated keeps them until it is given to someone else.
     """
-    return {} if owner_active else {"owner": ["The owner is deactivated."]}
+    return owner_errors(owner_active=owner_active)
