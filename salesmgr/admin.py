@@ -2,16 +2,12 @@
 
 Writes that matter go through the services in the admin as everywhere else.
 So that a refusal reaches the user as a form error rather than a 500, a form
-calls the service's check functions in ``clean()`` (``add_errors``), and the
-admin's ``save_model()`` then calls the service. The deal, line item and
-account forms, whose services have no check functions, learn a refusal from
-``service_refusal``.
+calls the service's check functions in ``clean()`` (``add_errors``,
+``add_refusal``), and the admin's ``save_model()`` then calls the service.
 
 The admin belongs to the admin role: Salesmgr's model admins grant access by
 role (``AdminRoleOnly``), not by Django's per-model permissions.
 """
-
-from collections.abc import Callable
 
 from django import forms
 from django.contrib import admin
@@ -20,7 +16,7 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm, UsernameField
 from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
-from django.db import models, transaction
+from django.db import models
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
@@ -35,7 +31,6 @@ from django_celery_beat.models import (
 from rest_framework.authtoken.models import TokenProxy
 
 from salesmgr.checks import user_change_errors, user_create_errors, user_delete_errors
-from salesmgr.errors import ConflictError, PermissionDenied
 from salesmgr.models import User
 from salesmgr.services import (
     USER_UPDATABLE_FIELDS,
@@ -65,29 +60,6 @@ for _model in (
 ):
     if admin.site.is_registered(_model):
         admin.site.unregister(_model)
-
-
-class _RollBack(Exception):
-    """Raised to undo a service call made only to learn whether it is accepted."""
-
-
-def service_refusal(call: Callable[[], object]) -> ValidationError | None:
-    """Run ``call`` in a savepoint that is always rolled back; return its refusal, if any.
-
-    Anything the call queued with ``on_commit`` is dropped with the savepoint.
-    """
-    try:
-        with transaction.atomic():
-            call()
-            raise _RollBack
-    except _RollBack:
-        return None
-    except ValidationError as exc:
-        return exc
-    except ConflictError as exc:
-        return ValidationError(f"{exc} Reload the page to see the current values.")
-    except PermissionDenied as exc:
-        return ValidationError(str(exc))
 
 
 def add_errors(form: forms.BaseForm, errors: dict[str, str]) -> None:

@@ -4,14 +4,17 @@ and writes go through the services, so their rules hold in the admin too."""
 import datetime
 from dataclasses import dataclass
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.contrib import admin
 from django.db import connection
 from django.forms import CheckboxInput, MultiWidget
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import escape
 from django_celery_beat.models import CrontabSchedule, PeriodicTask
 
 from pipeline.models import (
@@ -28,16 +31,18 @@ from pipeline.models import (
 from pipeline.services import (
     LineItemSpec,
     account_create,
+    account_delete,
     activity_log,
     deal_create,
     deal_move,
     deal_update,
     stage_create,
 )
+from pipeline.signals import deals_changed
 from quotas.models import Quota, Territory
 from quotas.services import quota_set
 from salesmgr.models import Role, User
-from salesmgr.services import user_create
+from salesmgr.services import user_create, user_deactivate
 
 OWN_APPS = {"salesmgr", "quotas", "pipeline"}
 REGISTERED = sorted(admin.site._registry, key=lambda model: model._meta.label)
@@ -685,6 +690,265 @@ def test_accounts_are_added_through_the_service_and_deleted_softly(admin_browser
     )
     account.refresh_from_db()
     assert account.deleted_at is not None
+
+
+def _deactivated(world: World) -> User:
+    gone = user_create(
+        username="gone", password=None, role=Role.REP, full_name="Gail Gone", manager=world.manager
+    )
+    return user_deactivate(user=gone, by=world.by)
+
+
+def test_an_account_for_a_deactivated_person_is_a_form_error_and_writes_nothing(
+    admin_browser, world
+):
+    gone = _deactivated(world)
+    response = admin_browser.post(
+        url(Account, "add"),
+        {
+            "owner": gone.pk,
+            "name": "Initech",
+            "territory": "",
+            "industry": "",
+            "region": "",
+            "employee_count": "",
+            "website": "",
+            "contacts-TOTAL_FORMS": "1",
+            "contacts-INITIAL_FORMS": "0",
+            "contacts-0-first_name": "Ina",
+        },
+    )
+    assert response.status_code == 200
+    assert "The owner is deactivated." in errors_of(response)
+    assert not Account.objects.filter(name="Initech").exists()
+    assert not Contact.objects.filter(first_name="Ina").exists()
+
+
+def test_giving_an_account_to_a_deactivated_person_is_a_form_error_and_writes_nothing(
+    admin_browser, world
+):
+    gone = _deactivated(world)
+    history_rows = Account.history.filter(id=world.account.pk).count()
+    response = resubmit(
+        admin_browser, url(Account, "change", world.account.pk), owner=gone, industry="Banking"
+    )
+    assert response.status_code == 200
+    assert "The owner is deactivated." in errors_of(response)
+    world.account.refresh_from_db()
+    assert (world.account.owner, world.account.industry) == (world.rep, "Retail")
+    assert Account.history.filter(id=world.account.pk).count() == history_rows
+
+
+def test_an_account_owner_change_in_the_admin_is_kept_with_who_made_it(admin_browser, world):
+    response = resubmit(admin_browser, url(Account, "change", world.account.pk), owner=world.manager)
+    assert response.status_code == 302
+    latest = Account.history.filter(id=world.account.pk).latest("history_date")
+    assert (latest.owner_id, latest.history_user) == (world.manager.pk, world.by)
+    assert admin_browser.get(url(Account, "history", world.account.pk)).status_code == 200
+
+
+def test_moving_an_account_to_another_territory_in_the_admin_rings_for_its_deals(
+    admin_browser, world, django_capture_on_commit_callbacks
+):
+    received = []
+
+    def listener(sender, deal_ids, territory_ids=(), **kwargs):
+        received.append((list(deal_ids), list(territory_ids)))
+
+    elsewhere = Territory.objects.create(name="Nordics", parent=world.territory.parent)
+    deals_changed.connect(listener)
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            response = resubmit(
+                admin_browser, url(Account, "change", world.account.pk), territory=elsewhere
+            )
+    finally:
+        deals_changed.disconnect(listener)
+    assert response.status_code == 302
+    assert received == [([world.deal.pk], [world.territory.pk])]
+
+
+def test_no_admin_learns_a_refusal_by_running_a_service_and_rolling_back():
+    import salesmgr.admin
+
+    assert not hasattr(salesmgr.admin, "service_refusal")
+    root = Path(settings.BASE_DIR)
+    admin_modules = [
+        path
+        for app in OWN_APPS
+        for path in (root / app).rglob("*.py")
+        if "admin" in path.relative_to(root).with_suffix("").parts
+    ]
+    assert len(admin_modules) > 10
+    assert [path.name for path in admin_modules if "service_refusal" in path.read_text()] == []
+
+
+# Contacts, on their own and inline on their account
+
+
+def _contact_post(world: World, **changes) -> dict:
+    data = {
+        "account": world.account.pk,
+        "first_name": "Ina",
+        "last_name": "Added",
+        "title": "",
+        "email": "",
+        "phone": "",
+    }
+    data.update({name: str(getattr(value, "pk", value)) for name, value in changes.items()})
+    return data
+
+
+def _latest_history(contact_id: int):
+    return Contact.history.filter(id=contact_id).latest("history_date", "history_id")
+
+
+def test_a_contact_added_in_the_admin_is_created_by_the_admin(admin_browser, world):
+    response = admin_browser.post(url(Contact, "add"), _contact_post(world, title="CTO"))
+    assert response.status_code == 302
+    contact = Contact.objects.get(first_name="Ina")
+    assert (contact.account, contact.title) == (world.account, "CTO")
+    created = _latest_history(contact.pk)
+    assert (created.history_type, created.history_user) == ("+", world.by)
+
+
+def test_a_contact_for_a_deleted_account_is_a_form_error_and_writes_nothing(admin_browser, world):
+    account_delete(account=account_create(by=world.by, name="Gone Inc", owner=world.rep), by=world.by)
+    gone = Account.objects.get(name="Gone Inc")
+    response = admin_browser.post(url(Contact, "add"), _contact_post(world, account=gone))
+    assert response.status_code == 200
+    assert escape("Account 'Gone Inc' is deleted.") in errors_of(response)
+    assert not Contact.objects.filter(first_name="Ina").exists()
+
+    cleo = Contact.objects.get(first_name="Cleo")
+    response = resubmit(admin_browser, url(Contact, "change", cleo.pk), account=gone, title="CEO")
+    assert response.status_code == 200
+    assert escape("Account 'Gone Inc' is deleted.") in errors_of(response)
+    cleo.refresh_from_db()
+    assert (cleo.account, cleo.title) == (world.account, "")
+
+
+def test_a_contact_edited_in_the_admin_is_changed_by_the_admin(admin_browser, world):
+    cleo = Contact.objects.get(first_name="Cleo")
+    elsewhere = account_create(by=world.by, name="Globex", owner=world.manager)
+    response = resubmit(
+        admin_browser, url(Contact, "change", cleo.pk), account=elsewhere, title="CFO"
+    )
+    assert response.status_code == 302
+    changed = _latest_history(cleo.pk)
+    assert (changed.history_type, changed.history_user) == ("~", world.by)
+    assert (changed.account_id, changed.title) == (elsewhere.pk, "CFO")
+    history_rows = Contact.history.filter(id=cleo.pk).count()
+    assert resubmit(admin_browser, url(Contact, "change", cleo.pk)).status_code == 302
+    assert Contact.history.filter(id=cleo.pk).count() == history_rows
+
+
+def test_a_contact_deleted_in_the_admin_keeps_their_history(admin_browser, world):
+    cleo = Contact.objects.get(first_name="Cleo")
+    Contact.history.filter(id=cleo.pk).delete()  # as the importer writes them
+    assert admin_browser.post(url(Contact, "delete", cleo.pk), {"post": "yes"}).status_code == 302
+    assert not Contact.objects.filter(pk=cleo.pk).exists()
+    assert list(
+        Contact.history.filter(id=cleo.pk)
+        .order_by("history_date", "history_id")
+        .values_list("history_type", "email", "history_user")
+    ) == [("+", "cleo@example.com", None), ("-", "cleo@example.com", world.by.pk)]
+
+
+def test_the_delete_selected_action_deletes_contacts_through_the_service(admin_browser, world):
+    cleo = Contact.objects.get(first_name="Cleo")
+    Contact.history.filter(id=cleo.pk).delete()
+    data = {"action": "delete_selected", "_selected_action": [cleo.pk], "post": "yes"}
+    assert admin_browser.post(url(Contact, "changelist"), data).status_code == 302
+    assert not Contact.objects.filter(pk=cleo.pk).exists()
+    assert Contact.history.filter(id=cleo.pk, history_type="+").exists()
+
+
+def test_contacts_added_edited_and_removed_inline_go_through_the_services(admin_browser, world):
+    page = url(Account, "change", world.account.pk)
+    cleo = Contact.objects.get(first_name="Cleo")
+    data = page_data(admin_browser.get(page))
+    data.update(
+        {
+            "contacts-0-title": "COO",
+            "contacts-TOTAL_FORMS": "2",
+            "contacts-1-first_name": "Ina",
+            "contacts-1-last_name": "Inline",
+            "contacts-1-email": "ina@example.com",
+        }
+    )
+    assert admin_browser.post(page, data).status_code == 302
+    ina = Contact.objects.get(first_name="Ina")
+    assert ina.account == world.account
+    assert (_latest_history(ina.pk).history_type, _latest_history(ina.pk).history_user) == (
+        "+",
+        world.by,
+    )
+    changed = _latest_history(cleo.pk)
+    assert (changed.history_type, changed.title, changed.history_user) == ("~", "COO", world.by)
+
+    Contact.history.filter(id=cleo.pk).delete()  # as the importer writes them
+    data = page_data(admin_browser.get(page))
+    removed = next(key for key, value in data.items() if value == str(cleo.pk) and key.endswith("-id"))
+    data[removed.replace("-id", "-DELETE")] = "on"
+    assert admin_browser.post(page, data).status_code == 302
+    assert list(Contact.objects.filter(account=world.account)) == [ina]
+    assert list(
+        Contact.history.filter(id=cleo.pk).order_by("history_date", "history_id").values_list(
+            "history_type", "history_user"
+        )
+    ) == [("+", None), ("-", world.by.pk)]
+
+
+def test_an_account_added_with_a_contact_inline_writes_both_through_the_services(
+    admin_browser, world
+):
+    response = admin_browser.post(
+        url(Account, "add"),
+        {
+            "owner": world.rep.pk,
+            "name": "Initech",
+            "territory": "",
+            "industry": "",
+            "region": "",
+            "employee_count": "",
+            "website": "",
+            "contacts-TOTAL_FORMS": "1",
+            "contacts-INITIAL_FORMS": "0",
+            "contacts-0-first_name": "Ina",
+            "contacts-0-email": "ina@initech.test",
+        },
+    )
+    assert response.status_code == 302
+    ina = Contact.objects.get(first_name="Ina")
+    assert ina.account == Account.objects.get(name="Initech")
+    created = _latest_history(ina.pk)
+    assert (created.history_type, created.history_user) == ("+", world.by)
+
+
+def test_a_contact_added_inline_on_a_deleted_account_is_a_form_error(admin_browser, world):
+    gone = account_create(by=world.by, name="Gone Inc", owner=world.rep)
+    account_delete(account=gone, by=world.by)
+    page = url(Account, "change", gone.pk)
+    data = page_data(admin_browser.get(page))
+    data.update({"contacts-TOTAL_FORMS": "1", "contacts-0-first_name": "Ina"})
+    response = admin_browser.post(page, data)
+    assert response.status_code == 200
+    assert escape("Account 'Gone Inc' is deleted.") in errors_of(response)
+    assert not Contact.objects.filter(first_name="Ina").exists()
+
+
+@pytest.mark.parametrize("model", [Account, Contact], ids=lambda model: model.__name__)
+def test_account_and_contact_history_pages_answer_and_cannot_revert(model, admin_browser, world):
+    row = world.account if model is Account else Contact.objects.get(first_name="Cleo")
+    page = admin_browser.get(url(model, "history", row.pk))
+    assert page.status_code == 200
+    record = model.history.filter(id=row.pk).earliest("history_date")
+    history_url = reverse(
+        f"admin:pipeline_{model._meta.model_name}_simple_history", args=[row.pk, record.history_id]
+    )
+    assert admin_browser.get(history_url).status_code == 200
+    assert admin_browser.post(history_url, {}).status_code == 403
 
 
 def test_an_activity_added_in_the_admin_is_logged_by_the_admin(admin_browser, world):

@@ -1,9 +1,9 @@
 """The admin for pipelines, accounts, deals and what happens to them, one module per entity.
 
-Pipelines, stages, products, lost reasons, accounts, deals, line items and
-activities are written through ``pipeline.services``; a deal changes stage only
-through the "Move to stage" page, and deleting a deal or an account here hides
-it (soft delete).
+Pipelines, stages, products, lost reasons, accounts, contacts, deals, line
+items and activities are written through ``pipeline.services``; a deal changes
+stage only through the "Move to stage" page, and deleting a deal or an account
+here hides it (soft delete).
 """
 
 from pipeline.admin import (

@@ -2,12 +2,13 @@
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
 
-from pipeline.admin.contacts import ContactInline
-from pipeline.admin.shared import DeletedFilter
+from pipeline.admin.contacts import ContactInline, contact_formset_save
+from pipeline.admin.shared import DeletedFilter, ReadOnlyHistoryAdmin
+from pipeline.checks.accounts import ACCOUNT_FIELDS, account_owner_errors, account_owner_refusal
 from pipeline.models import Account
 from pipeline.services import account_create, account_delete, account_restore, account_update
-from pipeline.services.accounts import ACCOUNT_FIELDS
 from salesmgr.admin import (
     ActingUserForms,
     AdminRoleOnly,
@@ -15,7 +16,6 @@ from salesmgr.admin import (
     adopt,
     deletion_summary,
     is_autocomplete,
-    service_refusal,
 )
 
 
@@ -27,23 +27,33 @@ class AccountForm(forms.ModelForm):
         fields = ("owner", *ACCOUNT_FIELDS)
 
     def write(self, by) -> Account:
+        """Create the account, or update it as stored: the form has already set its own copy's fields."""
         fields = {
             field: self.cleaned_data[field] for field in ACCOUNT_FIELDS if field in self.fields
         }
         owner = self.cleaned_data["owner"]
         if self.instance.pk:
-            return account_update(account=self.instance, by=by, owner=owner, **fields)
+            stored = Account.objects.get(pk=self.instance.pk)
+            return account_update(account=stored, by=by, owner=owner, **fields)
         return account_create(by=by, owner=owner, **fields)
 
     def clean(self):
         cleaned = super().clean()
-        if not self.errors and self.has_changed():
-            add_refusal(self, service_refusal(lambda: self.write(by=self.acting_user)))
+        if self.errors or not self.has_changed():
+            return cleaned
+        account = self.instance if self.instance.pk else None
+        owner = cleaned["owner"]
+        refusal = account_owner_refusal(by=self.acting_user, owner=owner, account=account)
+        if refusal:
+            self.add_error("owner", refusal)
+        elif account is None or owner.pk != account.owner_id:
+            errors = account_owner_errors(owner_active=owner.is_active)
+            add_refusal(self, ValidationError(errors) if errors else None)
         return cleaned
 
 
 @admin.register(Account)
-class AccountAdmin(ActingUserForms, AdminRoleOnly, admin.ModelAdmin):
+class AccountAdmin(ActingUserForms, AdminRoleOnly, ReadOnlyHistoryAdmin):
     form = AccountForm
     list_display = ("name", "owner", "territory", "industry", "region", "is_deleted")
     list_select_related = ("owner", "territory")
@@ -70,6 +80,9 @@ class AccountAdmin(ActingUserForms, AdminRoleOnly, admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         if not change or form.has_changed():
             adopt(obj, form.write(by=request.user))
+
+    def save_formset(self, request, form, formset, change):
+        contact_formset_save(formset, by=request.user)
 
     def get_deleted_objects(self, objs, request):
         return deletion_summary(self, objs)

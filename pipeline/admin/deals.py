@@ -12,11 +12,10 @@ from django.db import transaction
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from simple_history.admin import SimpleHistoryAdmin
 
 from pipeline.admin.deal_history import TransitionInline
 from pipeline.admin.line_items import LineItemInline
-from pipeline.admin.shared import DeletedFilter
+from pipeline.admin.shared import DeletedFilter, ReadOnlyHistoryAdmin
 from pipeline.checks.deals import (
     account_errors,
     deal_deleted_errors,
@@ -220,7 +219,7 @@ class DealMoveForm(forms.Form):
 
 
 @admin.register(Deal)
-class DealAdmin(ActingUserForms, AdminRoleOnly, SimpleHistoryAdmin):
+class DealAdmin(ActingUserForms, AdminRoleOnly, ReadOnlyHistoryAdmin):
     list_display = (
         "name",
         "account",
@@ -391,15 +390,6 @@ class DealAdmin(ActingUserForms, AdminRoleOnly, SimpleHistoryAdmin):
         self.message_user(request, f"Restored {restored} deal(s).", messages.SUCCESS)
         if refused:
             self.message_user(request, "Not restored: " + "; ".join(refused), messages.ERROR)
-
-    def revert_disabled(self, request, obj=None):
-        # An old version may not be saved back over a deal: that would skip the services.
-        return True
-
-    def history_form_view(self, request, object_id, version_id, extra_context=None):
-        if request.method == "POST":
-            raise PermissionDenied
-        return super().history_form_view(request, object_id, version_id, extra_context)
 
     def get_urls(self):
         move = path(

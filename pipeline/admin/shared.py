@@ -1,9 +1,11 @@
-"""What the pipeline's admins share: the deleted filter, and writing through the services."""
+"""What the pipeline's admins share: the deleted filter, writing through the services, and history."""
 
 from collections.abc import Callable
 
 from django.contrib import admin
+from django.core.exceptions import PermissionDenied
 from django.db.models import Model
+from simple_history.admin import SimpleHistoryAdmin
 
 from salesmgr.admin import adopt, with_refusals
 
@@ -70,3 +72,18 @@ class ServiceWrites:
         for row in queryset:
             self.delete_model(request, row)
 
+
+
+class ReadOnlyHistoryAdmin(SimpleHistoryAdmin):
+    """An admin showing a row's change history, whose old versions are never saved back.
+
+    Saving an old version would write the row past its services and their rules.
+    """
+
+    def revert_disabled(self, request, obj=None):
+        return True
+
+    def history_form_view(self, request, object_id, version_id, extra_context=None):
+        if request.method == "POST":
+            raise PermissionDenied
+        return super().history_form_view(request, object_id, version_id, extra_context)

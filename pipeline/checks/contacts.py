@@ -1,8 +1,13 @@
-"""Who may change an account's contacts."""
+"""Who may change an account's contacts, the fields a write sets, and where a contact may be."""
 
+from collections.abc import Iterable
+
+from pipeline.checks.deals import Errors
 from pipeline.models import Account
 from salesmgr.models import User
 from salesmgr.selectors import may_act_for
+
+CONTACT_FIELDS = ("first_name", "last_name", "title", "email", "phone")
 
 
 def contact_write_refusal(*, by: User, account: Account) -> str | None:
@@ -13,3 +18,16 @@ def contact_write_refusal(*, by: User, account: Account) -> str | None:
     if may_act_for(actor=by, owner_id=account.owner_id):
         return None
     return "Only the account's owner, their manager or an admin may change its contacts."
+
+
+def contact_field_errors(*, fields: Iterable[str], creating: bool) -> Errors:
+    """Which of ``fields`` a contact write may not set: it sets only ``CONTACT_FIELDS``."""
+    message = "Unknown contact field." if creating else "This field cannot be changed here."
+    return {field: [message] for field in sorted(set(fields) - set(CONTACT_FIELDS))}
+
+
+def contact_account_errors(*, account: Account) -> Errors:
+    """A contact is added to, or moved to, an account that is not deleted."""
+    if account.deleted_at is None:
+        return {}
+    return {"account": [f"Account {account.name!r} is deleted."]}

@@ -4,6 +4,12 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from pipeline.checks.accounts import (
+    account_field_errors,
+    account_owner_errors,
+    account_owner_refusal,
+)
+from pipeline.checks.deals import merge_errors
 from pipeline.checks.recycle import delete_refusal, restore_refusal
 from pipeline.models import Account, Deal, StageKind
 from pipeline.services.history import history_base_ensure
@@ -11,19 +17,20 @@ from pipeline.signals import deals_changed
 from quotas.models import Territory
 from salesmgr.errors import PermissionDenied
 from salesmgr.models import User
-from salesmgr.selectors import may_act_for
-
-ACCOUNT_FIELDS = ("name", "territory", "industry", "region", "employee_count", "website")
 
 
 def account_create(*, by: User, name: str, owner: User | None = None, territory: Territory | None = None, **fields) -> Account:
-    """Add a customer account, owned by ``by`` unless another owner is given."""
+    """Add a customer account, owned by ``by`` unless another owner (one who can sign in) is given."""
     owner = owner or by
-    if not may_act_for(actor=by, owner_id=owner.pk):
-        raise PermissionDenied("You cannot create accounts for that person.")
-    unknown = set(fields) - set(ACCOUNT_FIELDS)
-    if unknown:
-        raise ValidationError({field: "Unknown account field." for field in sorted(unknown)})
+    refusal = account_owner_refusal(by=by, owner=owner)
+    if refusal:
+        raise PermissionDenied(refusal)
+    errors = merge_errors(
+        account_field_errors(fields=fields, creating=True),
+        account_owner_errors(owner_active=owner.is_active),
+    )
+    if errors:
+        raise ValidationError(errors)
     account = Account(name=(name or "").strip(), owner=owner, territory=territory, **fields)
     account.full_clean()
     account._history_user = by
@@ -32,18 +39,20 @@ def account_create(*, by: User, name: str, owner: User | None = None, territory:
 
 
 def account_update(*, account: Account, by: User, owner: User | None = None, **fields) -> Account:
-    """Change an account's details; a new owner must be someone ``by`` may act for.
+    """Change an account's details; a new owner must be someone ``by`` may act for who can sign in.
 
     Every change, the owner's above all, is kept in the account's history.
     """
-    unknown = set(fields) - set(ACCOUNT_FIELDS)
-    if unknown:
-        raise ValidationError({field: "This field cannot be changed here." for field in sorted(unknown)})
+    errors = account_field_errors(fields=fields, creating=False)
+    if errors:
+        raise ValidationError(errors)
     if owner is not None and owner.pk != account.owner_id:
-        if by.is_rep:
-            raise PermissionDenied("Reps cannot change an account's owner.")
-        if not may_act_for(actor=by, owner_id=owner.pk):
-            raise PermissionDenied("You can only give accounts to people in your team.")
+        refusal = account_owner_refusal(by=by, owner=owner, account=account)
+        if refusal:
+            raise PermissionDenied(refusal)
+        errors = account_owner_errors(owner_active=owner.is_active)
+        if errors:
+            raise ValidationError(errors)
         account.owner = owner
     old_territory_id = account.territory_id
     for field, value in fields.items():

@@ -3,15 +3,17 @@
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
-from pipeline.checks.contacts import contact_write_refusal
+from pipeline.checks.contacts import (
+    contact_account_errors,
+    contact_field_errors,
+    contact_write_refusal,
+)
 from pipeline.models import Account, Contact, ContactRole, Deal, DealContact
 from pipeline.selectors import contacts_visible_to, deals_visible_to
 from pipeline.services.history import history_base_ensure
 from salesmgr.errors import PermissionDenied
 from salesmgr.models import User
 from salesmgr.selectors import may_act_for
-
-CONTACT_FIELDS = ("first_name", "last_name", "title", "email", "phone")
 
 
 def _check_may_write(by: User, account: Account) -> None:
@@ -20,22 +22,16 @@ def _check_may_write(by: User, account: Account) -> None:
         raise PermissionDenied(refusal)
 
 
-def _check_fields(fields: dict, message: str) -> None:
-    unknown = set(fields) - set(CONTACT_FIELDS)
-    if unknown:
-        raise ValidationError({field: message for field in sorted(unknown)})
-
-
-def _check_account_open(account: Account) -> None:
-    if account.deleted_at is not None:
-        raise ValidationError({"account": f"Account {account.name!r} is deleted."})
+def _refuse(errors: dict[str, list[str]]) -> None:
+    if errors:
+        raise ValidationError(errors)
 
 
 def contact_create(*, by: User, account: Account, first_name: str, **fields) -> Contact:
     """Add a person at ``account``; ``by`` must be allowed to change that account's contacts."""
-    _check_fields(fields, "Unknown contact field.")
+    _refuse(contact_field_errors(fields=fields, creating=True))
     _check_may_write(by, account)
-    _check_account_open(account)
+    _refuse(contact_account_errors(account=account))
     contact = Contact(account=account, first_name=(first_name or "").strip(), **fields)
     contact.full_clean()
     contact._history_user = by
@@ -47,11 +43,11 @@ def contact_update(
     *, contact: Contact, by: User, account: Account | None = None, **fields
 ) -> Contact:
     """Change a contact's details, or move them to another account ``by`` may also change."""
-    _check_fields(fields, "This field cannot be changed here.")
+    _refuse(contact_field_errors(fields=fields, creating=False))
     _check_may_write(by, contact.account)
     if account is not None and account.pk != contact.account_id:
         _check_may_write(by, account)
-        _check_account_open(account)
+        _refuse(contact_account_errors(account=account))
         contact.account = account
     for field, value in fields.items():
         setattr(contact, field, value.strip() if isinstance(value, str) else value)

@@ -2,7 +2,9 @@
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.utils import timezone
 
+from pipeline.checks.contacts import contact_account_errors, contact_field_errors
 from pipeline.models import Account, Contact, ContactRole, DealContact
 from pipeline.selectors import account_owner_changes, contact_history
 from pipeline.services import (
@@ -53,6 +55,36 @@ def test_a_contact_needs_a_first_name_and_a_valid_email(rep, account):
     with pytest.raises(ValidationError) as refused:
         contact_create(by=rep, account=account, first_name=" ", email="nope")
     assert set(refused.value.message_dict) == {"first_name", "email"}
+
+
+def test_the_contact_checks_name_what_a_write_may_not_do(account):
+    assert contact_field_errors(fields=["title"], creating=True) == {}
+    assert contact_field_errors(fields=["created_at"], creating=True) == {
+        "created_at": ["Unknown contact field."]
+    }
+    assert contact_field_errors(fields=["account_id"], creating=False) == {
+        "account_id": ["This field cannot be changed here."]
+    }
+    assert contact_account_errors(account=account) == {}
+    account.deleted_at = timezone.now()
+    assert contact_account_errors(account=account) == {"account": ["Account 'Acme' is deleted."]}
+
+
+def test_no_contact_is_added_or_moved_to_a_deleted_account(contact, rep, account):
+    gone = AccountFactory(owner=rep, name="Gone")
+    account_delete(account=gone, by=rep)
+    with pytest.raises(ValidationError) as refused:
+        contact_create(by=rep, account=gone, first_name="Eve")
+    assert refused.value.message_dict == {"account": ["Account 'Gone' is deleted."]}
+    with pytest.raises(ValidationError) as refused:
+        contact_update(contact=contact, by=rep, account=gone)
+    assert refused.value.message_dict == {"account": ["Account 'Gone' is deleted."]}
+    with pytest.raises(ValidationError) as refused:
+        contact_update(contact=contact, by=rep, created_at=timezone.now())
+    assert refused.value.message_dict == {"created_at": ["This field cannot be changed here."]}
+    contact.refresh_from_db()
+    assert contact.account == account
+    assert list(Contact.objects.values_list("first_name", flat=True)) == ["Ann"]
 
 
 def test_editing_a_contact_keeps_who_changed_what(contact, rep, manager):

@@ -4,6 +4,7 @@ from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.utils import timezone
 
+from pipeline.checks.accounts import account_owner_errors
 from pipeline.models import Account, Contact
 from pipeline.services.imports.parsing import AccountSpec, ErrorCollector
 from pipeline.services.imports.planning import check_owners
@@ -16,7 +17,7 @@ def accounts_import(*, specs: list[AccountSpec], by: User, batch_size: int = 200
     """Create accounts and their contacts; returns the account ids in row order.
 
     The same checks as ``account_create`` (the model's field rules, an owner
-    ``by`` may act for), made for a whole batch in a few queries.
+    ``by`` may act for who can sign in), made for a whole batch in a few queries.
     """
     if not specs:
         return []
@@ -35,6 +36,8 @@ def accounts_import(*, specs: list[AccountSpec], by: User, batch_size: int = 200
     for row, spec in enumerate(specs):
         if spec.owner_id not in owners:
             errors.add(row, "owner", f"No user {spec.owner_id!r}.")
+        else:
+            errors.extend(row, account_owner_errors(owner_active=owners[spec.owner_id]))
         if spec.territory_id is not None and spec.territory_id not in territories:
             errors.add(row, "territory", f"No territory {spec.territory_id!r}.")
         created_at = spec.created_at or now

@@ -1,0 +1,47 @@
+"""The rules an account keeps: the fields a write sets, and who may be given it.
+
+The field and owner checks return ``{field: [message, ...]}``, empty when the
+write is allowed; who may give an account to whom is a refusal, answered as
+a permission error.
+"""
+
+from collections.abc import Iterable
+
+from pipeline.checks.deals import Errors, owner_errors
+from pipeline.models import Account
+from salesmgr.models import User
+from salesmgr.selectors import may_act_for
+
+ACCOUNT_FIELDS = ("name", "territory", "industry", "region", "employee_count", "website")
+
+
+def account_field_errors(*, fields: Iterable[str], creating: bool) -> Errors:
+    """Which of ``fields`` an account write may not set: it sets only ``ACCOUNT_FIELDS``."""
+    message = "Unknown account field." if creating else "This field cannot be changed here."
+    return {field: [message] for field in sorted(set(fields) - set(ACCOUNT_FIELDS))}
+
+
+def account_owner_refusal(*, by: User, owner: User, account: Account | None = None) -> str | None:
+    """Why ``by`` may not give ``owner`` a new account, or ``account``; None when they may.
+
+    Keeping an account's owner needs no right; reps never change it.
+    """
+    if account is None:
+        if may_act_for(actor=by, owner_id=owner.pk):
+            return None
+        return "You cannot create accounts for that person."
+    if owner.pk == account.owner_id:
+        return None
+    if by.is_rep:
+        return "Reps cannot change an account's owner."
+    if not may_act_for(actor=by, owner_id=owner.pk):
+        return "You can only give accounts to people in your team."
+    return None
+
+
+def account_owner_errors(*, owner_active: bool) -> Errors:
+    """A new account, or one changing hands, goes to someone who can still sign in, as a deal does.
+
+    An account whose owner was deactivated keeps them until it is given to someone else.
+    """
+    return owner_errors(owner_active=owner_active)
