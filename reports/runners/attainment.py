@@ -26,7 +26,7 @@ def _ratio(numerator, denominator) -> float | None:
 
 
 def quota_attainment(owners: Q, windows: dict[str, Period]) -> dict[int, dict]:
-    """Per person with a quota in any of ``windows``: won value, target and attainment in each (one query).
+    """Per person with a quota in any of ``windows``: won value, target, attainment and quota count in each (one query).
 
     The target of a window is the person's quotas prorated by the days of
     their periods inside it, so a calendar-month quota's attainment in its
@@ -70,13 +70,18 @@ def quota_attainment(owners: Q, windows: dict[str, Period]) -> dict[int, dict]:
             {
                 "owner_id": row["owner_id"],
                 "name": _display_name(row),
-                **{name: {"won": row[f"won_{name}"] or ZERO, "target": ZERO} for name in windows},
+                **{
+                    name: {"won": row[f"won_{name}"] or ZERO, "target": ZERO, "quotas": 0}
+                    for name in windows
+                },
             },
         )
         for name, w in windows.items():
-            person[name]["target"] += _prorated(
-                row["target"], row["period_start"], row["period_end"], w
-            )
+            if row["period_start"] < w.end and row["period_end"] >= w.start:
+                person[name]["quotas"] += 1
+                person[name]["target"] += _prorated(
+                    row["target"], row["period_start"], row["period_end"], w
+                )
     for person in people.values():
         for name in windows:
             figures = person[name]
