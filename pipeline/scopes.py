@@ -86,19 +86,28 @@ class Scope:
         return condition
 
     def quota_owner_filter(self) -> Q | None:
-        """Whose quotas count for this scope; None when quotas do not apply (pipeline, product)."""
+        """Whose quotas count for this scope; None when quotas do not apply (pipeline, product).
+
+        The people of every condition at once (AND), as ``deal_filter`` does
+        for deals: a manager's team in a territory is the team's reps who sell
+        there. The organisation is every rep.
+        """
         if self.pipeline is not None or self.product is not None:
             return None
+        if self.is_organisation:
+            return Q(owner__role="rep")
+        condition = Q()
         if self.owner is not None:
-            return Q(owner_id=self.owner)
+            condition &= Q(owner_id=self.owner)
         if self.team is not None:
-            return Q(owner_id__in=team_member_ids_subquery(self.team))
+            condition &= Q(owner_id__in=team_member_ids_subquery(self.team))
         if self.territory is not None:
-            reps = Territory.reps.through.objects.filter(
-                territory_id__in=territory_subtree_ids_subquery(self.territory)
-            ).values("user_id")
-            return Q(owner_id__in=reps)
-        return Q(owner__role="rep")
+            condition &= Q(
+                owner_id__in=Territory.reps.through.objects.filter(
+                    territory_id__in=territory_subtree_ids_subquery(self.territory)
+                ).values("user_id")
+            )
+        return condition
 
 
 def scope_for(user: User, requested: Scope) -> Scope:

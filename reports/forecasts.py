@@ -181,8 +181,8 @@ def prorated_quota(scope: Scope, as_of: datetime.date, horizon: int) -> Decimal 
     """Quota targets in scope, each weighted by the share of its period inside the window.
 
     A team's target is its reps' quotas unless the manager has a quota of
-    their own for the window. Quotas do not split by pipeline or product, so
-    those scopes have none.
+    their own for the window; a team within a territory counts only its reps
+    there. Quotas do not split by pipeline or product, so those scopes have none.
     """
     owners = scope.quota_owner_filter()
     if owners is None:
@@ -190,7 +190,7 @@ def prorated_quota(scope: Scope, as_of: datetime.date, horizon: int) -> Decimal 
     last_day = as_of + datetime.timedelta(days=horizon - 1)
     overlapping = Quota.objects.filter(period_start__lte=last_day, period_end__gte=as_of)
     quotas = overlapping.filter(owners)
-    if scope.team is not None and scope.owner is None:
+    if scope.team is not None and scope == Scope(team=scope.team):
         own = overlapping.filter(owner_id=scope.team)
         quotas = own if own.exists() else quotas.filter(owner__role="rep")
     elif scope.owner is None:
