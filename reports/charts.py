@@ -8,6 +8,7 @@ no meaning rests on colour alone (legends, labels and tables say it too).
 """
 
 import json
+import math
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -93,6 +94,35 @@ def percent(value) -> str:
 
 def _float(value) -> float | None:
     return None if value is None else float(value)
+
+
+def _tick_text(value: float) -> str:
+    """A money tick: plain below a thousand, then k, M and B (never Plotly's SI milli "m")."""
+    for size, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
+        if abs(value) >= size:
+            return f"{value / size:,.2f}".rstrip("0").rstrip(".") + suffix
+    return f"{value:,.2f}".rstrip("0").rstrip(".")
+
+
+def money_axis(values) -> dict:
+    """A value axis from zero with about five round ticks covering ``values``, labelled by ``_tick_text``.
+
+    Money is in whole units, so the step is at least 1: an empty or all-zero
+    chart reads 0 and 1, not 0 to 1 in fifths.
+    """
+    known = [v for v in values if v is not None]
+    low, high = min([0.0, *known]), max([0.0, *known])
+    span = max(high - low, 1.0) * 1.02
+    magnitude = 10 ** math.floor(math.log10(span / 5))
+    step = max(1.0, next(m * magnitude for m in (1, 2, 5, 10) if m * magnitude >= span / 5))
+    first, last = math.floor(low / step), math.ceil(high * 1.02 / step)
+    ticks = [n * step for n in range(first, max(last, first + 1) + 1)]
+    return {
+        "tickmode": "array",
+        "tickvals": ticks,
+        "ticktext": [_tick_text(t) for t in ticks],
+        "range": [ticks[0], ticks[-1]],
+    }
 
 
 def funnel_chart(dom_id: str, pipeline_name: str, stages: list[dict]) -> Chart:
@@ -231,7 +261,9 @@ def forecast_chart(dom_id: str, forecasts: list[dict]) -> Chart:
     layout = {
         "barmode": "group",
         "bargap": 0.25,
-        "yaxis": {"tickformat": "~s", "rangemode": "tozero"},
+        "yaxis": money_axis(
+            [_float(f[key]) for f in forecasts for key in (*METHOD_LABELS, "model_p90", "quota")]
+        ),
     }
     parts = []
     for f in forecasts:
@@ -264,7 +296,7 @@ def won_by_month_chart(dom_id: str, points: list[dict]) -> Chart:
             "dtick": "M1" if len(points) <= 12 else "M3",
             "tickangle": 0,
         },
-        "yaxis": {"tickformat": "~s", "rangemode": "tozero"},
+        "yaxis": money_axis([_float(p["won_value"]) for p in points]),
         "showlegend": False,
     }
     total = sum((p["won_value"] for p in points), Decimal("0"))
@@ -311,7 +343,10 @@ def accuracy_chart(dom_id: str, rows: list[dict], horizon: int) -> Chart:
                 hovertemplate=f"{label} from %{{x|%d %b %Y}}: %{{y:,.0f}}<extra></extra>",
             )
         )
-    layout = {"xaxis": {"type": "date"}, "yaxis": {"tickformat": "~s", "rangemode": "tozero"}}
+    plotted = [_float(r["actual"]) for r in rows] + [
+        _float(r["methods"][m]["forecast"]) for r in rows for m in METHOD_LABELS
+    ]
+    layout = {"xaxis": {"type": "date"}, "yaxis": money_axis(plotted)}
     summary = (
         f"{horizon}-day forecasts made from {rows[0]['as_of']:%d %B %Y} to {rows[-1]['as_of']:%d %B %Y} "
         f"({len(rows)} in all) against the value actually won in each window."
@@ -382,7 +417,7 @@ def pipeline_by_stage_chart(dom_id: str, rows: list[dict]) -> Chart:
     ]
     layout = {
         "yaxis": {"autorange": "reversed"},
-        "xaxis": {"tickformat": "~s", "rangemode": "tozero"},
+        "xaxis": money_axis([_float(row["value"]) for row in rows]),
         "showlegend": False,
     }
     if rows:
