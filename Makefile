@@ -11,7 +11,7 @@ SEED_ARGS ?=
 .PHONY: help venv run test lint fmt migrations-check worker beat seed clean
 
 help:
-	@echo "make run               migrate, seed demo data once, serve on 127.0.0.1:PORT (default 8000);"
+	@echo "make run               migrate, collect static files, seed demo data once, serve on 127.0.0.1:PORT (default 8000);"
 	@echo "                       DEBUG=true make run adds Django's debug pages"
 	@echo "make test              run the test suite (PYTEST_ARGS='...' to pass options)"
 	@echo "make lint | fmt        ruff check | ruff import sorting and format"
@@ -31,6 +31,7 @@ $(VENV)/.installed: requirements.txt
 
 run: venv
 	$(PY) manage.py migrate --noinput
+	$(PY) manage.py collectstatic --noinput --verbosity 0
 	$(PY) manage.py seed_demo
 	@if [ -n "$$REDIS_URL" ]; then \
 		echo "REDIS_URL is set: start 'make worker' and 'make beat' in two other terminals."; \

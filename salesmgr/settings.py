@@ -10,7 +10,6 @@ import secrets
 from pathlib import Path
 
 import dj_database_url
-import plotly
 from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
@@ -49,6 +48,7 @@ INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "rest_framework",
@@ -136,22 +136,14 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-# Plotly's own bundle ships inside the plotly package: served as static/vendor/plotly/plotly.min.js,
-# so charts work offline without a copy in the repository.
-STATICFILES_DIRS = [BASE_DIR / "static", ("vendor/plotly", Path(plotly.__file__).parent / "package_data")]
+STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = BASE_DIR / "staticfiles"
-# In a local install WhiteNoise serves straight from the app and static folders.
-WHITENOISE_USE_FINDERS = LOCAL_INSTALL
-WHITENOISE_AUTOREFRESH = LOCAL_INSTALL
+# WhiteNoise serves the collected files in every mode (runserver, the test live
+# server, gunicorn): compressed, under content-hashed names cached for a year.
+# `make run` and the test suite run collectstatic first.
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {
-        "BACKEND": (
-            "django.contrib.staticfiles.storage.StaticFilesStorage"
-            if LOCAL_INSTALL
-            else "whitenoise.storage.CompressedManifestStaticFilesStorage"
-        )
-    },
+    "staticfiles": {"BACKEND": "salesmgr.storage.StaticStorage"},
 }
 
 if not LOCAL_INSTALL:

@@ -5,8 +5,11 @@ rep of their own, who must see none of the first team's records.
 """
 
 import os
+from pathlib import Path
 
 import pytest
+from django.conf import settings
+from django.core.management import call_command
 from django.db import connection
 
 from tests.factories import PipelineFactory, UserFactory
@@ -21,6 +24,16 @@ def need_postgres() -> None:
         if IN_CI:
             pytest.fail(message)
         pytest.skip(message)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def collected_static():
+    """Pages name static files by their hashed names, so collect them once unless nothing changed."""
+    manifest = Path(settings.STATIC_ROOT) / "staticfiles.json"
+    sources = [f for d in settings.STATICFILES_DIRS for f in Path(d).rglob("*") if f.is_file()]
+    newest = max(f.stat().st_mtime for f in sources)
+    if not manifest.exists() or manifest.stat().st_mtime < newest:
+        call_command("collectstatic", interactive=False, verbosity=0)
 
 
 @pytest.fixture(autouse=True)

@@ -38,6 +38,31 @@ def _missing(reason: str):
 
 
 @pytest.fixture(scope="session")
+def live_server(request, collected_static):
+    """pytest-django's live server, with static files left to WhiteNoise as in every other mode.
+
+    pytest-django puts Django's own static handler in front, which serves
+    uncompressed files from the source folders and knows no hashed names.
+    """
+    from django.contrib.staticfiles import handlers
+    from pytest_django.live_server_helper import LiveServer
+
+    address = (
+        request.config.getvalue("liveserver")
+        or os.getenv("DJANGO_LIVE_TEST_SERVER_ADDRESS")
+        or "localhost"
+    )
+    django_handler = handlers.StaticFilesHandler
+    handlers.StaticFilesHandler = lambda application: application
+    try:
+        server = LiveServer(address)
+    finally:
+        handlers.StaticFilesHandler = django_handler
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
 def browser():
     if not (Path(CHROMIUM).exists() or shutil.which(CHROMIUM)):
         _missing(f"no Chromium at {CHROMIUM}")

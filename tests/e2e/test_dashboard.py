@@ -1,6 +1,7 @@
 """The manager dashboard in a real browser: every chart draws, and a refresh reloads the figures."""
 
 import datetime
+import re
 from decimal import Decimal
 
 import pytest
@@ -109,6 +110,24 @@ def test_a_manager_sees_every_chart_of_the_dashboard_drawn(team, login, screensh
         page.locator("a[href^='/deals/']").count() >= 2
     )  # stalled and overdue deals link to their pages
     screenshot("dashboard")
+
+
+def test_the_dashboard_scripts_arrive_gzipped_and_cached_and_axes_read_k_not_m(team, login):
+    page = login(team)
+    scripts = []
+    page.on("response", lambda r: scripts.append(r) if r.url.endswith(".js") else None)
+    page.goto("/dashboard/")
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.chart')].every(c => c.querySelector('svg.main-svg'))"
+    )
+    assert any("/static/vendor/plotly/plotly-finance.min." in r.url for r in scripts)
+    for response in scripts:
+        headers = response.all_headers()
+        assert headers.get("content-encoding") == "gzip", response.url
+        max_age = int(re.search(r"max-age=(\d+)", headers["cache-control"]).group(1))
+        assert max_age >= 365 * 24 * 3600, response.url
+    ticks = page.locator("#chart-won-by-month .ytick text").all_text_contents()
+    assert ticks and not any(tick.endswith("m") for tick in ticks)
 
 
 def test_refresh_polls_until_done_and_redraws_the_figures(team, login, monkeypatch):
