@@ -104,8 +104,8 @@ def _tick_text(value: float) -> str:
     return f"{value:,.2f}".rstrip("0").rstrip(".")
 
 
-def money_axis(values) -> dict:
-    """A value axis from zero with about five round ticks covering ``values``, labelled by ``_tick_text``.
+def _money_axis(values) -> dict:
+    """A value axis from zero (or below) with about five round ticks covering ``values``, labelled by ``_tick_text``.
 
     Money is in whole units, so the step is at least 1: an empty or all-zero
     chart reads 0 and 1, not 0 to 1 in fifths.
@@ -261,7 +261,7 @@ def forecast_chart(dom_id: str, forecasts: list[dict]) -> Chart:
     layout = {
         "barmode": "group",
         "bargap": 0.25,
-        "yaxis": money_axis(
+        "yaxis": _money_axis(
             [_float(f[key]) for f in forecasts for key in (*METHOD_LABELS, "model_p90", "quota")]
         ),
     }
@@ -296,7 +296,7 @@ def won_by_month_chart(dom_id: str, points: list[dict]) -> Chart:
             "dtick": "M1" if len(points) <= 12 else "M3",
             "tickangle": 0,
         },
-        "yaxis": money_axis([_float(p["won_value"]) for p in points]),
+        "yaxis": _money_axis([_float(p["won_value"]) for p in points]),
         "showlegend": False,
     }
     total = sum((p["won_value"] for p in points), Decimal("0"))
@@ -346,7 +346,7 @@ def accuracy_chart(dom_id: str, rows: list[dict], horizon: int) -> Chart:
     plotted = [_float(r["actual"]) for r in rows] + [
         _float(r["methods"][m]["forecast"]) for r in rows for m in METHOD_LABELS
     ]
-    layout = {"xaxis": {"type": "date"}, "yaxis": money_axis(plotted)}
+    layout = {"xaxis": {"type": "date"}, "yaxis": _money_axis(plotted)}
     summary = (
         f"{horizon}-day forecasts made from {rows[0]['as_of']:%d %B %Y} to {rows[-1]['as_of']:%d %B %Y} "
         f"({len(rows)} in all) against the value actually won in each window."
@@ -417,7 +417,7 @@ def pipeline_by_stage_chart(dom_id: str, rows: list[dict]) -> Chart:
     ]
     layout = {
         "yaxis": {"autorange": "reversed"},
-        "xaxis": money_axis([_float(row["value"]) for row in rows]),
+        "xaxis": _money_axis([_float(row["value"]) for row in rows]),
         "showlegend": False,
     }
     if rows:
