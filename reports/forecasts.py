@@ -206,14 +206,14 @@ def prorated_quota(scope: Scope, as_of: datetime.date, horizon: int) -> Decimal 
     return money(total)
 
 
-def closing_stats(scope: Scope, moment: datetime.datetime, live: bool = False) -> dict:
+def closing_stats(scope: Scope, moment: datetime.datetime, live: bool = False) -> "Training":
     """Per open stage: the entries of the year before ``moment``, counted by what had become of them by then
     (``entry_counts``), over the scope's deals as they stood at ``moment`` (live rows when ``live``). One query."""
-    stats: dict = defaultdict(lambda: defaultdict(int))
+    training = Training()
     deals = deal_rows(scope, None if live else moment).values("id")
     for stage_id, *outcome, entries in entry_counts(StageTransition.objects.filter(deal_id__in=deals), moment):
-        stats[stage_id][tuple(outcome)] += entries
-    return stats
+        training.add(stage_id, tuple(outcome), entries)
+    return training
 
 
 def entry_counts(transitions: QuerySet, moment: datetime.datetime, group: dict | None = None) -> list[tuple]:
@@ -312,9 +312,45 @@ def model_forecast(
     )
 
 
-def entry_chances(outcomes: dict, ages: set[int], horizon: int) -> dict[int, tuple[int, float]]:
-    """For each age ``a``: the entries of a stage that were still in it after ``a`` days and are followed
-    beyond, and the share of them won within ``[a, a + horizon)`` days of their entry.
+class Training:
+    """The model's training: per open stage, entries counted by ``(stay, close, won, observed)``
+    (``entry_counts``); the chances worked out from them are kept for every horizon at once."""
+
+    def __init__(self):
+        self.outcomes: dict = defaultdict(lambda: defaultdict(int))
+        self._chances: dict = {}
+        self._win_days: dict | None = None
+
+    def add(self, stage_id: int, outcome: tuple, entries: int) -> None:
+        self.outcomes[stage_id][outcome] += entries
+        self._chances.pop(stage_id, None)
+        self._win_days = None
+
+    def win_timing(self, horizon: int) -> float | None:
+        """The share of the entries' wins that came within ``horizon`` days of the entry (None: no wins)."""
+        if self._win_days is None:
+            self._win_days = defaultdict(int)
+            for outcomes in self.outcomes.values():
+                for (_, close, won, _), n in outcomes.items():
+                    if won:
+                        self._win_days[close] += n
+        wins = sum(self._win_days.values())
+        within = sum(n for day, n in self._win_days.items() if day < horizon)
+        return within / wins if wins else None
+
+    def chance(self, stage_id: int, age: int, horizon: int, ages: set[int]) -> tuple[int, float]:
+        """``entry_chances`` of the stage at ``age`` for ``horizon``; the first call for a stage
+        works out every age in ``ages`` for every horizon."""
+        known = self._chances.get(stage_id)
+        if known is None or age not in known:
+            known = entry_chances(self.outcomes.get(stage_id, {}), ages | {age}, HORIZONS)
+            self._chances[stage_id] = known
+        return known[age][horizon]
+
+
+def entry_chances(outcomes: dict, ages: set[int], horizons: tuple[int, ...]) -> dict[int, dict[int, tuple[int, float]]]:
+    """For each age ``a`` and horizon ``H``: the entries of a stage that were still in it after ``a`` days
+    and are followed beyond, and the share of them won within ``[a, a + H)`` days of their entry.
 
     ``outcomes`` counts entries by ``(stay, close, won, observed)`` (``entry_counts``).
     An entry is followed wherever it goes after leaving the stage. The share is
@@ -330,6 +366,7 @@ def entry_chances(outcomes: dict, ages: set[int], horizon: int) -> dict[int, tup
     closes = [0] * (MAX_DAYS + 2)
     wins = [0] * (MAX_DAYS + 2)
     censored = [0] * (MAX_DAYS + 2)
+    longest = max(horizons)
     in_stage = 0
     index = 0
     chances = {}
@@ -346,34 +383,32 @@ def entry_chances(outcomes: dict, ages: set[int], horizon: int) -> dict[int, tup
         # At risk on day u: closed on day u or later, or still open and observed beyond day u.
         at_risk = followed = in_stage - censored[age]
         open_share, won_share = 1.0, 0.0
-        for day in range(age, min(age + horizon, MAX_DAYS + 1)):
-            if at_risk <= 0:
-                break
+        shares = {}
+        for day in range(age, age + longest):
+            if day - age in horizons:
+                shares[day - age] = won_share
+            if at_risk <= 0 or day > MAX_DAYS:
+                continue
             won_share += open_share * wins[day] / at_risk
             open_share *= 1 - closes[day] / at_risk
             at_risk -= closes[day] + censored[day + 1]
-        chances[age] = (followed, won_share)
+        shares[longest] = won_share
+        chances[age] = {horizon: (followed, shares[horizon]) for horizon in horizons}
     return chances
 
 
 def model_estimate(
-    *, stats: dict, open_groups: dict, probabilities: dict, horizon: int, new_business: tuple[float, float]
+    *, stats: Training, open_groups: dict, probabilities: dict, horizon: int, new_business: tuple[float, float]
 ) -> dict:
     """The model's figures from its training (``closing_stats``), the open deals grouped by
     ``(stage id, days in stage)`` into ``(value, value squared)``, the stages' configured
     probabilities and the new business expected (mean, variance)."""
-    pooled: dict = defaultdict(int)
-    for outcomes in stats.values():
-        for (_, close, won, _), n in outcomes.items():
-            if won:
-                pooled[close] += n
-    wins = sum(pooled.values())
     # The prior: the configured win chance, spread over time by the pooled timing of wins.
-    timing = sum(n for day, n in pooled.items() if day < horizon) / wins if wins else min(1.0, horizon / 90)
+    timing = stats.win_timing(horizon)
+    timing = min(1.0, horizon / 90) if timing is None else timing
     ages: dict = defaultdict(set)
     for stage_id, elapsed in open_groups:
         ages[stage_id].add(max(0, elapsed or 0))
-    chances = {stage_id: entry_chances(stats.get(stage_id, {}), stage_ages, horizon) for stage_id, stage_ages in ages.items()}
     expected = 0.0
     variance = 0.0
     # Summed in a fixed order so that the same groups always give the same floating-point total.
@@ -381,7 +416,7 @@ def model_estimate(
         probability = probabilities.get(stage_id)
         if probability is None:
             continue
-        followed, won_share = chances[stage_id][max(0, elapsed or 0)]
+        followed, won_share = stats.chance(stage_id, max(0, elapsed or 0), horizon, ages[stage_id])
         prior = probability / 100 * timing
         p = (followed * won_share + PRIOR_WEIGHT * prior) / (followed + PRIOR_WEIGHT)
         p = min(1.0, max(0.0, p))

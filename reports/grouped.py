@@ -38,6 +38,7 @@ from quotas.models import Territory
 from reports.forecasts import (
     HORIZONS,
     MONEY_SUMS,
+    Training,
     elapsed_days,
     entry_counts,
     forecast_result,
@@ -238,10 +239,14 @@ def figures(scopes: list[Scope], *, period: Period, now: datetime.datetime) -> d
     for scope in scopes:
         inside = scope_map.test(scope)
         parts = [sums for cell, sums in cells.items() if inside(cell)]
+        training = Training()
+        for part in parts:
+            for stage_id, outcome, entries in part.entries:
+                training.add(stage_id, outcome, entries)
         results[scope.key] = {
             "funnel": _funnel(scope, period, parts, stages),
             "forecasts": [
-                _forecast(scope, today, horizon, now, parts, probabilities) for horizon in HORIZONS
+                _forecast(scope, today, horizon, now, parts, probabilities, training) for horizon in HORIZONS
             ],
         }
     return results
@@ -288,13 +293,13 @@ def _forecast(
     now: datetime.datetime,
     parts: list[CellSums],
     probabilities: dict,
+    training: Training,
 ) -> dict:
     suffix = f"_{horizon}"
     sums = dict.fromkeys(MONEY_SUMS)
     sums["window_deals"] = 0
     won = None
     new = {"weighted": None, "weighted_sq": None, "first": None}
-    stats: dict = defaultdict(lambda: defaultdict(int))
     open_groups: dict = {}
     for part in parts:
         for row in part.deals.values():
@@ -307,13 +312,11 @@ def _forecast(
             first = row[f"first_new{suffix}"]
             if first is not None and (new["first"] is None or first < new["first"]):
                 new["first"] = first
-        for stage_id, outcome, entries in part.entries:
-            stats[stage_id][outcome] += entries
         for stage_id, elapsed, value, value_sq in part.open_groups:
             before = open_groups.get((stage_id, elapsed), (None, None))
             open_groups[(stage_id, elapsed)] = (_add(before[0], value), _add(before[1], value_sq))
     model = model_estimate(
-        stats=stats,
+        stats=training,
         open_groups=open_groups,
         probabilities=probabilities,
         horizon=horizon,
