@@ -2,26 +2,29 @@
 
 The model-based forecast
 ------------------------
-For a scope and a moment T it learns, from the scope's own stage
-transitions in the year before T (and nothing after T):
+For a scope and a moment T it learns, from the stage transitions in the year
+before T of the scope's deals as they stood at T (and nothing after T):
 
-1. For each open stage, how deals that entered it ended: every entry whose
-   deal closed (won or lost) before T gives the number of days from the entry
-   to the first close after it, and whether that close was a win. (Entries
-   whose deal is still open at T are left out.)
-2. For an open deal that has sat ``a`` days in stage ``s``, the chance that it
-   is won inside the window of ``H`` days is then
-
-       p = wins closing in [a, a + H) days  /  entries still unclosed after a days
-
-   counted over the entries of ``s``. When the history is thin this is shrunk
-   toward the stage's configured probability (spread over the window by the
-   pooled timing of all stages), with a weight of ``PRIOR_WEIGHT`` entries.
+1. For each open stage, what had become of every entry into it by T: the days
+   it stayed (to the deal's next transition, if any), the days to the first
+   close after it and whether that was a win (if it had closed), and for an
+   entry still open at T, the days it has been watched.
+2. An open deal that has sat ``a`` days in stage ``s`` is compared with the
+   entries of ``s`` that were still in ``s`` after ``a`` days, followed
+   wherever they went next. Its chance of a win inside the window of ``H``
+   days is the share of them won between ``a`` and ``a + H`` days after their
+   entry, a cumulative incidence of wins against losses in which an entry
+   still open at T counts for the days it was watched and is censored after
+   (``entry_chances``). With ``n`` such entries followed beyond ``a`` days, it
+   is shrunk toward the stage's configured probability (spread over the window
+   by the pooled timing of all stages' wins) with a weight of
+   ``PRIOR_WEIGHT`` entries: ``(n * share + PRIOR_WEIGHT * prior) / (n + PRIOR_WEIGHT)``.
 3. New business: deals created and won inside a window, which no open deal
    predicts. A deal created at day ``x`` and won ``D`` days later falls inside a
    window ``[d, d + H)`` for ``H - D`` of the possible window starts, so the
    expected value per window is ``sum(amount * max(0, H - D)) / L`` over the
-   deals created in the ``L`` days of history that could have finished.
+   deals (as they stood at T) created in the ``L`` days of history that could
+   have finished.
 
 The expected value is the sum over open deals of ``p * amount`` plus the new
 business. Treating deals as independent wins (and new business as a compound
@@ -51,7 +54,7 @@ from django.db.models.functions import Cast, Floor, Least
 from django.db.models.lookups import GreaterThan
 from django.utils import timezone
 
-from pipeline.models import Deal, ForecastCategory, Stage, StageKind, StageTransition
+from pipeline.models import ForecastCategory, Stage, StageKind, StageTransition
 from pipeline.periods import start_of
 from pipeline.scopes import Scope
 from quotas.models import Quota
@@ -111,6 +114,7 @@ def forecast(
     moment, live = moment_of(as_of, now)
     rows = deal_rows(scope, None if live else moment)
     sums = rows.aggregate(**window_sums(as_of, horizon))
+    training = training if training is not None else closing_stats(scope, moment, live)
     return forecast_result(
         scope=scope,
         as_of=as_of,
@@ -202,43 +206,76 @@ def prorated_quota(scope: Scope, as_of: datetime.date, horizon: int) -> Decimal 
     return money(total)
 
 
-def closing_stats(scope: Scope, moment: datetime.datetime) -> dict:
-    """Per open stage: entries closed before ``moment``, by days to close and outcome (one query)."""
-    stats: dict = defaultdict(lambda: {"won": defaultdict(int), "closed": defaultdict(int)})
-    transitions = StageTransition.objects.filter(deal_id__in=deal_rows(scope).values("id"))
-    for stage_id, days, won, entries in closing_counts(transitions, moment):
-        stats[stage_id]["closed"][days] += entries
-        if won:
-            stats[stage_id]["won"][days] += entries
-    return stats
+def closing_stats(scope: Scope, moment: datetime.datetime, live: bool = False) -> "Training":
+    """Per open stage: the entries of the year before ``moment``, counted by what had become of them by then
+    (``entry_counts``), over the scope's deals as they stood at ``moment`` (live rows when ``live``). One query."""
+    training = Training()
+    deals = deal_rows(scope, None if live else moment).values("id")
+    for stage_id, *outcome, entries in entry_counts(StageTransition.objects.filter(deal_id__in=deals), moment):
+        training.add(stage_id, tuple(outcome), entries)
+    return training
 
 
-def closing_counts(transitions: QuerySet, moment: datetime.datetime, group: dict | None = None) -> list[tuple]:
-    """Entries into open stages in the ``LOOKBACK_DAYS`` before ``moment`` whose deal closed before
-    ``moment``: ``(*group, stage id, whole days to the first close after the entry, won (1 or 0), entries)``.
+def entry_counts(transitions: QuerySet, moment: datetime.datetime, group: dict | None = None) -> list[tuple]:
+    """Entries into open stages in the ``LOOKBACK_DAYS`` before ``moment``, as known at ``moment``:
+    ``(*group, stage id, stay, close, won, observed, entries)``.
 
-    One ordered pass over the year's transitions: each row sees its deal's
-    first close after it through a window (a win and a loss at the same instant
-    count as a win). ``group`` adds columns to group by, e.g. a deal's owner.
+    ``stay`` is the whole days from the entry to the deal's next transition
+    (None while it is still in the stage), ``close`` those to its first close
+    after the entry (None while open), ``won`` 1 when that close was a win (a
+    win and a loss at the same instant count as a win), and ``observed`` the
+    whole days from the entry to ``moment`` for an entry not closed by then
+    (None otherwise). Days are capped at ``MAX_DAYS``. One ordered pass over
+    the year's transitions: each row sees its deal's later ones through a
+    window. ``group`` adds columns to group by, e.g. a deal's owner.
     """
     group = group or {}
+
+    def days_since_entry(later):
+        return Least(Cast(Floor(DaysBetween(later, F("at"))), IntegerField()), Value(MAX_DAYS))
+
     moves = (
         transitions.filter(at__gte=moment - datetime.timedelta(days=LOOKBACK_DAYS), at__lt=moment)
         .order_by()
         .annotate(
+            next_move=later_in_deal(Min("at")),
             next_close=later_in_deal(Min("at", filter=Q(to_stage__kind__in=[StageKind.WON, StageKind.LOST]))),
             next_win=later_in_deal(Min("at", filter=Q(to_stage__kind=StageKind.WON))),
         )
-        .annotate(days=Least(Cast(Floor(DaysBetween(F("next_close"), F("at"))), IntegerField()), Value(MAX_DAYS)))
-        .values("to_stage_id", "days", "next_close", "next_win", stage_kind=F("to_stage__kind"), **group)
+        .annotate(
+            stay=days_since_entry(F("next_move")),
+            days=days_since_entry(F("next_close")),
+            observed=days_since_entry(Value(moment, output_field=DateTimeField())),
+        )
+        .values(
+            "to_stage_id",
+            "stay",
+            "days",
+            "observed",
+            "next_move",
+            "next_close",
+            "next_win",
+            stage_kind=F("to_stage__kind"),
+            **group,
+        )
     )
-    columns = ", ".join([*group, "to_stage_id", "days", "CASE WHEN next_win = next_close THEN 1 ELSE 0 END"])
+    # LEAST of NULL and a number is the number on PostgreSQL: keep "not yet" as NULL explicitly.
+    columns = ", ".join(
+        [
+            *group,
+            "to_stage_id",
+            "CASE WHEN next_move IS NOT NULL THEN stay END",
+            "CASE WHEN next_close IS NOT NULL THEN days END",
+            "CASE WHEN next_win = next_close THEN 1 ELSE 0 END",
+            "CASE WHEN next_close IS NULL THEN observed END",
+        ]
+    )
     return aggregate_over(
         moves,
         f"{columns}, COUNT(*)",
-        "stage_kind = %s AND next_close IS NOT NULL",
+        "stage_kind = %s",
         (StageKind.OPEN,),
-        ", ".join(str(n) for n in range(1, len(group) + 4)),
+        ", ".join(str(n) for n in range(1, len(group) + 6)),
     )
 
 
@@ -253,9 +290,12 @@ def elapsed_days(moment: datetime.datetime):
 def model_forecast(
     scope: Scope, moment: datetime.datetime, horizon: int, *, rows=None, training: dict | None = None
 ) -> dict:
-    """The model's expected value won in ``[moment, moment + horizon)`` with its P10-P90 range."""
+    """The model's expected value won in ``[moment, moment + horizon)`` with its P10-P90 range.
+
+    ``rows`` are the scope's deals as they stood at ``moment`` (default: live rows, for a live moment).
+    """
     rows = rows if rows is not None else deal_rows(scope)
-    stats = training if training is not None else closing_stats(scope, moment)
+    stats = training if training is not None else closing_stats(scope, moment, live=True)
     open_groups = (
         rows.filter(status=StageKind.OPEN)
         .annotate(elapsed=elapsed_days(moment))
@@ -268,47 +308,107 @@ def model_forecast(
         open_groups={(g["stage_id"], g["elapsed"]): (g["value"], g["value_sq"]) for g in open_groups},
         probabilities=dict(Stage.objects.filter(kind=StageKind.OPEN).values_list("pk", "probability")),
         horizon=horizon,
-        new_business=_new_business(scope, moment, horizon),
+        new_business=new_business_from(moment, horizon, **rows.aggregate(**new_business_sums(moment, horizon))),
     )
 
 
-class _Histogram:
-    """Counts by whole days (0 to ``MAX_DAYS``), summed over any range of days in constant time."""
+class Training:
+    """The model's training: per open stage, entries counted by ``(stay, close, won, observed)``
+    (``entry_counts``); the chances worked out from them are kept for every horizon at once."""
 
-    def __init__(self, counts: dict):
-        below = [0] * (MAX_DAYS + 2)  # below[k]: how many fall on days before k
-        for day, n in counts.items():
-            below[min(max(day, 0), MAX_DAYS) + 1] += n
-        for k in range(1, len(below)):
-            below[k] += below[k - 1]
-        self._below = below
-        self.total = below[-1]
+    def __init__(self):
+        self.outcomes: dict = defaultdict(lambda: defaultdict(int))
+        self._chances: dict = {}
+        self._win_days: dict | None = None
 
-    def between(self, low: int, high: int | None = None) -> int:
-        """How many fall on days ``low <= day < high`` (no upper end when ``high`` is None)."""
-        last = MAX_DAYS + 1
-        high = last if high is None else min(max(high, 0), last)
-        return max(0, self._below[high] - self._below[min(max(low, 0), last)])
+    def add(self, stage_id: int, outcome: tuple, entries: int) -> None:
+        self.outcomes[stage_id][outcome] += entries
+        self._chances.pop(stage_id, None)
+        self._win_days = None
+
+    def win_timing(self, horizon: int) -> float | None:
+        """The share of the entries' wins that came within ``horizon`` days of the entry (None: no wins)."""
+        if self._win_days is None:
+            self._win_days = defaultdict(int)
+            for outcomes in self.outcomes.values():
+                for (_, close, won, _), n in outcomes.items():
+                    if won:
+                        self._win_days[close] += n
+        wins = sum(self._win_days.values())
+        within = sum(n for day, n in self._win_days.items() if day < horizon)
+        return within / wins if wins else None
+
+    def chance(self, stage_id: int, age: int, horizon: int, ages: set[int]) -> tuple[int, float]:
+        """``entry_chances`` of the stage at ``age`` for ``horizon``; the first call for a stage
+        works out every age in ``ages`` for every horizon."""
+        known = self._chances.get(stage_id)
+        if known is None or age not in known:
+            known = entry_chances(self.outcomes.get(stage_id, {}), ages | {age}, HORIZONS)
+            self._chances[stage_id] = known
+        return known[age][horizon]
+
+
+def entry_chances(outcomes: dict, ages: set[int], horizons: tuple[int, ...]) -> dict[int, dict[int, tuple[int, float]]]:
+    """For each age ``a`` and horizon ``H``: the entries of a stage that were still in it after ``a`` days
+    and are followed beyond, and the share of them won within ``[a, a + H)`` days of their entry.
+
+    ``outcomes`` counts entries by ``(stay, close, won, observed)`` (``entry_counts``).
+    An entry is followed wherever it goes after leaving the stage. The share is
+    a cumulative incidence (Aalen-Johansen, wins against losses): an entry
+    still open at the moment counts while it was observed and is censored after.
+    """
+    # Each entry with the last age it is known to have spent in the stage, oldest first.
+    members = sorted(
+        ((observed if stay is None else stay, close, won, observed, n) for (stay, close, won, observed), n in outcomes.items()),
+        key=lambda member: member[0],
+        reverse=True,
+    )
+    closes = [0] * (MAX_DAYS + 2)
+    wins = [0] * (MAX_DAYS + 2)
+    censored = [0] * (MAX_DAYS + 2)
+    longest = max(horizons)
+    in_stage = 0
+    index = 0
+    chances = {}
+    for age in sorted(ages, reverse=True):
+        while index < len(members) and members[index][0] >= age:
+            _, close, won, observed, n = members[index]
+            if close is None:
+                censored[observed] += n
+            else:
+                closes[close] += n
+                wins[close] += n * won
+            in_stage += n
+            index += 1
+        # At risk on day u: closed on day u or later, or still open and observed beyond day u.
+        at_risk = followed = in_stage - censored[age]
+        open_share, won_share = 1.0, 0.0
+        shares = {}
+        for day in range(age, age + longest):
+            if day - age in horizons:
+                shares[day - age] = won_share
+            if at_risk <= 0 or day > MAX_DAYS:
+                continue
+            won_share += open_share * wins[day] / at_risk
+            open_share *= 1 - closes[day] / at_risk
+            at_risk -= closes[day] + censored[day + 1]
+        shares[longest] = won_share
+        chances[age] = {horizon: (followed, shares[horizon]) for horizon in horizons}
+    return chances
 
 
 def model_estimate(
-    *, stats: dict, open_groups: dict, probabilities: dict, horizon: int, new_business: tuple[float, float]
+    *, stats: Training, open_groups: dict, probabilities: dict, horizon: int, new_business: tuple[float, float]
 ) -> dict:
     """The model's figures from its training (``closing_stats``), the open deals grouped by
     ``(stage id, days in stage)`` into ``(value, value squared)``, the stages' configured
     probabilities and the new business expected (mean, variance)."""
-    pooled: dict = defaultdict(int)
-    for stage_stats in stats.values():
-        for day, n in stage_stats["won"].items():
-            pooled[day] += n
-    pooled_won = _Histogram(pooled)
     # The prior: the configured win chance, spread over time by the pooled timing of wins.
-    timing = pooled_won.between(0, horizon) / pooled_won.total if pooled_won.total else min(1.0, horizon / 90)
-    histograms = {
-        stage_id: (_Histogram(stage_stats["closed"]), _Histogram(stage_stats["won"]))
-        for stage_id, stage_stats in stats.items()
-    }
-    empty = (_Histogram({}), _Histogram({}))
+    timing = stats.win_timing(horizon)
+    timing = min(1.0, horizon / 90) if timing is None else timing
+    ages: dict = defaultdict(set)
+    for stage_id, elapsed in open_groups:
+        ages[stage_id].add(max(0, elapsed or 0))
     expected = 0.0
     variance = 0.0
     # Summed in a fixed order so that the same groups always give the same floating-point total.
@@ -316,12 +416,9 @@ def model_estimate(
         probability = probabilities.get(stage_id)
         if probability is None:
             continue
-        elapsed = max(0, elapsed or 0)
-        closed, won = histograms.get(stage_id, empty)
-        unclosed = closed.between(elapsed)
-        wins_in_window = won.between(elapsed, elapsed + horizon)
+        followed, won_share = stats.chance(stage_id, max(0, elapsed or 0), horizon, ages[stage_id])
         prior = probability / 100 * timing
-        p = (wins_in_window + PRIOR_WEIGHT * prior) / (unclosed + PRIOR_WEIGHT)
+        p = (followed * won_share + PRIOR_WEIGHT * prior) / (followed + PRIOR_WEIGHT)
         p = min(1.0, max(0.0, p))
         expected += p * float(value or 0)
         variance += p * (1 - p) * float(value_sq or 0)
@@ -336,14 +433,6 @@ def model_estimate(
         "p90": money(expected + Z_80 * sigma),
         "new_business": money(new_mean),
     }
-
-
-def _new_business(scope: Scope, moment: datetime.datetime, horizon: int) -> tuple[float, float]:
-    """Expected value (and its variance) of deals created and won inside one window (one query)."""
-    sums = Deal.objects.filter(scope.deal_filter(), deleted_at__isnull=True).aggregate(
-        **new_business_sums(moment, horizon)
-    )
-    return new_business_from(moment, horizon, **sums)
 
 
 def new_business_sums(moment: datetime.datetime, horizon: int, suffix: str = "") -> dict:

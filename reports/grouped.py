@@ -16,8 +16,8 @@ The figures are those of the live state (no ``as_of``). Five queries:
 2. the period's stage transitions, each with what its deal did afterwards (a
    window over the deal's later transitions): entered and advanced per stage;
 3. the period's stays: days spent in each stage that was left;
-4. the year's transitions into open stages with the deal's first close after
-   each (the same kind of window): the model's training;
+4. the year's transitions into open stages with the deal's next move and first
+   close after each (the same kind of window): the model's training;
 5. open deals grouped by cell, stage and days in stage: what the model weighs.
 
 A product is no cell dimension, so a scope with a product is computed alone.
@@ -38,8 +38,9 @@ from quotas.models import Territory
 from reports.forecasts import (
     HORIZONS,
     MONEY_SUMS,
-    closing_counts,
+    Training,
     elapsed_days,
+    entry_counts,
     forecast_result,
     model_estimate,
     money,
@@ -145,7 +146,7 @@ class CellSums:
     deals: dict = field(default_factory=dict)  # stage id -> the deal pass's sums
     flow: dict = field(default_factory=dict)  # stage id -> [entered, advanced]
     stays: dict = field(default_factory=dict)  # stage id -> [days, stays]
-    closes: list = field(default_factory=list)  # (stage id, days, won, entries)
+    entries: list = field(default_factory=list)  # (stage id, (stay, close, won, observed), entries)
     open_groups: list = field(default_factory=list)  # (stage id, elapsed, value, value squared)
 
 
@@ -157,8 +158,8 @@ def _cells(period: Period, today: datetime.date, now: datetime.datetime) -> dict
         cells[cell].flow[stage_id] = (entered, advanced)
     for row in _stays_pass(period):
         cells[_cell_of(row)].stays[row["from_stage_id"]] = (row["days"], row["stays"])
-    for cell, stage_id, days, won, entries in _closing_pass(now):
-        cells[cell].closes.append((stage_id, days, won, entries))
+    for cell, stage_id, *outcome, entries in _entry_pass(now):
+        cells[cell].entries.append((stage_id, tuple(outcome), entries))
     for row in _open_pass(now):
         cells[_cell_of(row)].open_groups.append(
             (row["stage_id"], row["elapsed"], row["value"], row["value_sq"])
@@ -206,9 +207,9 @@ def _stays_pass(period: Period):
     )
 
 
-def _closing_pass(moment: datetime.datetime):
-    """Per cell, open stage, days to close and outcome: entries of the last year that closed before ``moment``."""
-    rows = closing_counts(
+def _entry_pass(moment: datetime.datetime):
+    """Per cell and open stage: the entries of the last year by what had become of them at ``moment``."""
+    rows = entry_counts(
         StageTransition.objects.filter(deal__deleted_at__isnull=True), moment, _cell("deal__")
     )
     return [((owner, territory, pipeline), *rest) for owner, territory, pipeline, *rest in rows]
@@ -238,10 +239,14 @@ def figures(scopes: list[Scope], *, period: Period, now: datetime.datetime) -> d
     for scope in scopes:
         inside = scope_map.test(scope)
         parts = [sums for cell, sums in cells.items() if inside(cell)]
+        training = Training()
+        for part in parts:
+            for stage_id, outcome, entries in part.entries:
+                training.add(stage_id, outcome, entries)
         results[scope.key] = {
             "funnel": _funnel(scope, period, parts, stages),
             "forecasts": [
-                _forecast(scope, today, horizon, now, parts, probabilities) for horizon in HORIZONS
+                _forecast(scope, today, horizon, now, parts, probabilities, training) for horizon in HORIZONS
             ],
         }
     return results
@@ -288,13 +293,13 @@ def _forecast(
     now: datetime.datetime,
     parts: list[CellSums],
     probabilities: dict,
+    training: Training,
 ) -> dict:
     suffix = f"_{horizon}"
     sums = dict.fromkeys(MONEY_SUMS)
     sums["window_deals"] = 0
     won = None
     new = {"weighted": None, "weighted_sq": None, "first": None}
-    stats: dict = defaultdict(lambda: {"won": defaultdict(int), "closed": defaultdict(int)})
     open_groups: dict = {}
     for part in parts:
         for row in part.deals.values():
@@ -307,15 +312,11 @@ def _forecast(
             first = row[f"first_new{suffix}"]
             if first is not None and (new["first"] is None or first < new["first"]):
                 new["first"] = first
-        for stage_id, days, won_close, entries in part.closes:
-            stats[stage_id]["closed"][days] += entries
-            if won_close:
-                stats[stage_id]["won"][days] += entries
         for stage_id, elapsed, value, value_sq in part.open_groups:
             before = open_groups.get((stage_id, elapsed), (None, None))
             open_groups[(stage_id, elapsed)] = (_add(before[0], value), _add(before[1], value_sq))
     model = model_estimate(
-        stats=stats,
+        stats=training,
         open_groups=open_groups,
         probabilities=probabilities,
         horizon=horizon,

@@ -106,8 +106,8 @@ def forecast_snapshots_compute(
     """
     now = now or timezone.now()
     as_of = as_of or timezone.localdate(now)
-    moment, _ = moment_of(as_of, now)
-    training = closing_stats(scope, moment)
+    moment, live = moment_of(as_of, now)
+    training = closing_stats(scope, moment, live)
     snapshots = [
         _forecast_snapshot(scope, forecast(scope, as_of, horizon, now=now, training=training), now)
         for horizon in HORIZONS

@@ -36,7 +36,7 @@ class ForecastRunner:
             snapshot = forecast_snapshot_for(self.scope, self.as_of, horizon)
             if snapshot is None:
                 if training is None:
-                    training = closing_stats(self.scope, moment_of(self.as_of, now)[0])
+                    training = closing_stats(self.scope, *moment_of(self.as_of, now))
                 live = forecast(self.scope, self.as_of, horizon, now=now, training=training)
                 figures.append({**live, "computed_at": now, "source": "live"})
                 continue

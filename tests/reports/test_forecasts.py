@@ -8,13 +8,15 @@ import pytest
 from django.utils import timezone
 
 from pipeline.models import Deal
+from pipeline.periods import start_of
 from pipeline.scopes import Scope
-from pipeline.services import deal_move, deal_update
+from pipeline.services import deal_delete, deal_move, deal_reassign, deal_update
+from pipeline.services.imports import DealSpec, TransitionSpec, deals_import
 from quotas.services import quota_set
 from reports.api import ForecastFigures, Gap
-from reports.forecasts import FORECAST_FIELDS, METHODS, forecast
+from reports.forecasts import FORECAST_FIELDS, METHODS, closing_stats, forecast, model_estimate
 from reports.models import ForecastSnapshot
-from tests.factories import DealFactory
+from tests.factories import AccountFactory, DealFactory, LostReasonFactory
 
 Z = 1.2816
 
@@ -132,3 +134,115 @@ def test_the_forecast_fields_are_the_snapshot_columns_and_the_api_fields():
     assert set(METHODS) <= set(FORECAST_FIELDS)
     assert set(Gap().fields) == set(METHODS)
     assert set(FORECAST_FIELDS) <= set(ForecastFigures().fields)
+
+
+def _import_paths(admin, rep, pipeline, paths, *, t0):
+    """Deals of ``rep`` by their paths: (count, amount, [(stage, days after t0 + i)]), the i-th of each group."""
+    account = AccountFactory(owner=rep)
+    reason = LostReasonFactory(name="Gone quiet")
+    specs = []
+    for count, amount, path in paths:
+        for i in range(count):
+            moves = [(stage, t0 + datetime.timedelta(days=i + days)) for stage, days in path]
+            last = moves[-1][0]
+            specs.append(
+                DealSpec(
+                    name=f"deal {len(specs)}",
+                    account_id=account.pk,
+                    owner_id=rep.pk,
+                    pipeline_id=pipeline.pk,
+                    stage_id=last.pk,
+                    amount=Decimal(amount),
+                    currency="USD",
+                    expected_close_date=(t0 + datetime.timedelta(days=i + 40)).date(),
+                    forecast_category="pipeline",
+                    created_at=moves[0][1],
+                    lost_reason_id=reason.pk if last.kind == "lost" else None,
+                    transitions=[
+                        TransitionSpec(to_stage_id=stage.pk, at=at) for stage, at in moves
+                    ],
+                    changes=[],
+                )
+            )
+    deals_import(specs=specs, by=admin)
+
+
+def _chance(stats, stage, elapsed, horizon, probabilities):
+    """The model's chance for one open deal of 1,000 in ``stage`` for ``elapsed`` days."""
+    figures = model_estimate(
+        stats=stats,
+        open_groups={(stage.pk, elapsed): (Decimal("1000"), Decimal("1000000"))},
+        probabilities=probabilities,
+        horizon=horizon,
+        new_business=(0.0, 0.0),
+    )
+    return float(figures["expected"]) / 1000
+
+
+def test_a_deal_long_stuck_in_an_early_stage_has_a_lower_chance_than_a_fresh_one(
+    admin, rep, pipeline, stages
+):
+    """Deals that move on quickly win late; deals that sit in Qualification die there.
+
+    Among entries not yet *closed* 45 days in, the quick ones (moved on, won
+    after 50 days) dominate; among entries still *in Qualification* 45 days in,
+    only the stuck ones are left.
+    """
+    t0 = start_of(timezone.localdate() - datetime.timedelta(days=250))
+    q, d, won, lost = stages["Qualification"], stages["Discovery"], stages["Won"], stages["Lost"]
+    _import_paths(
+        admin,
+        rep,
+        pipeline,
+        [(12, "1000", [(q, 0), (d, 3), (won, 50)]), (8, "1000", [(q, 0), (lost, 100)])],
+        t0=t0,
+    )
+    stats = closing_stats(Scope(owner=rep.pk), timezone.now(), True)
+    probabilities = {
+        stage.pk: stage.probability for stage in stages.values() if stage.kind == "open"
+    }
+    fresh = _chance(stats, q, 0, 90, probabilities)
+    stuck = _chance(stats, q, 45, 90, probabilities)
+    # Fresh: 12 of the 20 entries won within 90 days, shrunk toward 10% with the weight of ten.
+    assert fresh == pytest.approx((12 + 10 * 0.1) / (20 + 10), abs=0.001)
+    # Stuck: the 8 entries still in Qualification after 45 days, none won.
+    assert stuck == pytest.approx(10 * 0.1 / (8 + 10), abs=0.001)
+    assert stuck < fresh / 3
+
+
+def test_entries_still_open_at_the_moment_count_until_then(admin, rep, pipeline, stages):
+    """Ten entries won after 10 days, ten moved on and are still open 100 days later: half won in 30 days."""
+    t0 = start_of(timezone.localdate() - datetime.timedelta(days=150))
+    q, d, won = stages["Qualification"], stages["Discovery"], stages["Won"]
+    _import_paths(
+        admin,
+        rep,
+        pipeline,
+        [(10, "1000", [(q, 0), (won, 10)]), (10, "1000", [(q, 0), (d, 5)])],
+        t0=t0,
+    )
+    stats = closing_stats(Scope(owner=rep.pk), timezone.now(), True)
+    probabilities = {
+        stage.pk: stage.probability for stage in stages.values() if stage.kind == "open"
+    }
+    # The prior: 10% spread by the timing of past wins (all within 30 days).
+    assert _chance(stats, q, 0, 30, probabilities) == pytest.approx(
+        (10 + 10 * 0.1) / (20 + 10), abs=0.001
+    )
+
+
+def test_nothing_after_the_moment_changes_a_past_model_forecast(history, rep, rep2, admin, stages):
+    as_of = (history.t0 + datetime.timedelta(days=45)).date()
+    keys = ("model", "model_p10", "model_p90")
+    before = {horizon: forecast(Scope(owner=rep.pk), as_of, horizon) for horizon in (30, 60)}
+    assert before[30]["model"] > 0
+    a = Deal.objects.get(pk=history.deals["A"])
+    deal_reassign(deal=a, new_owner=rep2, by=admin, expected_version=a.version)
+    b = Deal.objects.get(pk=history.deals["B"])
+    deal_delete(deal=b, by=admin, expected_version=b.version)
+    c = Deal.objects.get(pk=history.deals["C"])
+    deal_move(deal=c, to_stage=stages["Won"], by=rep, expected_version=c.version)
+    DealFactory(owner=rep, pipeline=c.pipeline, amount=Decimal("777.00"))
+    for horizon, figures in before.items():
+        after = forecast(Scope(owner=rep.pk), as_of, horizon)
+        assert {key: after[key] for key in keys} == {key: figures[key] for key in keys}

@@ -1,0 +1,311 @@
+"""Simulated sales worlds for backtesting the forecasts, each a deterministic function of its spec and end.
+
+The simulation is written apart from ``seed_demo`` and does not share the
+model's assumptions: deals have a hidden quality, some stall in their first
+stage and mostly die there, stages are skipped, lost deals come back, reps
+give close dates that are too early and push them out as they pass, one rep
+may sandbag, wins may be pulled in before a quarter ends, arrivals may grow
+and follow the seasons, and the stages' configured probabilities may be set
+too high or too low against the true chances.
+
+``world_deals(spec, end)`` is pure Python; ``world_load(world)`` empties the
+database and writes the world through the services (the bulk import as an
+admin, so every deal has its history rows for as-of reads).
+"""
+
+import datetime
+import math
+import random
+from dataclasses import dataclass, field, replace
+from decimal import Decimal
+
+# Open stages in order: name, chance of moving on (the last one: of a win), mean days spent.
+OPEN_STAGES = (
+    ("Qualify", 0.55, 12.0),
+    ("Discover", 0.65, 18.0),
+    ("Propose", 0.70, 20.0),
+    ("Negotiate", 0.75, 14.0),
+)
+WON = len(OPEN_STAGES)
+LOST = WON + 1
+STAGE_NAMES = (*(name for name, _, _ in OPEN_STAGES), "Won", "Lost")
+CATEGORIES = (("commit", 0.15), ("best_case", 0.25), ("pipeline", 0.55), ("omitted", 0.05))
+REPS = 8
+
+
+@dataclass(frozen=True)
+class WorldSpec:
+    name: str
+    seed: int
+    days: int = 540
+    deals_per_day: float = 4.5
+    cycle: float = 1.0  # multiplies every stay
+    seasonality: float = 0.0  # amplitude of a yearly wave in arrivals
+    growth: float = 0.0  # arrivals at the end are this share above those at the start
+    configured: float = 1.0  # configured probability = true chance of winning from the stage * this
+    slip: float = 0.3  # chance that a passed close date is pushed out (else it stays overdue)
+    optimism: float = 0.6  # the first close date guesses this share of the true cycle
+    skip: float = 0.05  # chance a move jumps over the next stage
+    reopen: float = 0.0  # chance a lost deal comes back some weeks later
+    stall: float = 0.15  # share of deals that stall in their first stage
+    sandbagger: bool = False  # the first rep holds deals early and jumps them to won
+    rush: float = (
+        0.0  # chance a win due in the three weeks after a quarter is pulled before its end
+    )
+
+
+WORLDS = (
+    WorldSpec("baseline", 1),
+    WorldSpec("fast-cycle", 2, cycle=0.5, deals_per_day=5.0),
+    WorldSpec("slow-cycle", 3, cycle=2.2, deals_per_day=4.0),
+    WorldSpec("seasonal-growing", 4, seasonality=0.5, growth=0.8, deals_per_day=3.5),
+    WorldSpec("probabilities-high", 5, configured=1.8, slip=0.6, optimism=0.4),
+    WorldSpec("probabilities-low", 6, configured=0.5, slip=0.1),
+    WorldSpec("skips-reopens", 7, skip=0.3, reopen=0.25),
+    WorldSpec("sandbag-rush", 8, sandbagger=True, rush=0.6),
+    WorldSpec("stalling", 9, stall=0.4, deals_per_day=5.0, slip=0.8, optimism=0.3),
+)
+
+
+@dataclass
+class DealDraft:
+    name: str
+    owner: int  # index among the reps
+    category: str
+    created_at: datetime.datetime
+    transitions: list[tuple[int, datetime.datetime]]  # (stage index, at); the first is the creation
+    amounts: list[tuple[datetime.datetime, Decimal]]  # (at, amount); the first is at creation
+    close_dates: list[
+        tuple[datetime.datetime, datetime.date]
+    ]  # (at, date); the first is at creation
+
+
+@dataclass
+class World:
+    spec: WorldSpec
+    end: datetime.datetime
+    probabilities: tuple[int, ...]  # the configured probability of each open stage
+    deals: list[DealDraft] = field(default_factory=list)
+
+
+def true_win_chances() -> list[float]:
+    """The chance of an average deal entering each open stage of being won eventually (no reopening)."""
+    chances = []
+    for index in range(len(OPEN_STAGES)):
+        chances.append(math.prod(advance for _, advance, _ in OPEN_STAGES[index:]))
+    return chances
+
+
+def world_deals(spec: WorldSpec, end: datetime.datetime) -> World:
+    """The deals of ``spec``'s world over its ``days`` up to ``end`` (an aware instant), as known at ``end``."""
+    rng = random.Random(spec.seed)
+    probabilities = tuple(
+        min(99, max(1, round(100 * p * spec.configured))) for p in true_win_chances()
+    )
+    world = World(spec=spec, end=end, probabilities=probabilities)
+    start = end - datetime.timedelta(days=spec.days)
+    for day in range(spec.days):
+        rate = spec.deals_per_day * (1 + spec.growth * (day / spec.days - 0.5))
+        rate *= 1 + spec.seasonality * math.sin(2 * math.pi * day / 365)
+        for _ in range(_poisson(rng, max(0.0, rate))):
+            created = start + datetime.timedelta(days=day, hours=8 + rng.random() * 10)
+            if created < end:
+                world.deals.append(_deal(rng, spec, created, end, len(world.deals)))
+    return world
+
+
+def _poisson(rng: random.Random, mean: float) -> int:
+    limit, count, product = math.exp(-mean), 0, rng.random()
+    while product > limit:
+        count += 1
+        product *= rng.random()
+    return count
+
+
+def _stay(rng: random.Random, mean: float) -> datetime.timedelta:
+    """A stay of about ``mean`` days: gamma with shape 2, so neither memoryless nor fixed."""
+    return datetime.timedelta(days=max(0.05, rng.gammavariate(2.0, mean / 2.0)))
+
+
+def _deal(
+    rng: random.Random, spec: WorldSpec, created: datetime.datetime, end: datetime.datetime, n: int
+) -> DealDraft:
+    owner = rng.randrange(REPS)
+    sandbag = spec.sandbagger and owner == 0
+    quality = rng.uniform(0.7, 1.3)
+    stalls = rng.random() < spec.stall
+    amount = Decimal(round(rng.lognormvariate(math.log(20000), 0.8), -2) or 100)
+    category = rng.choices([c for c, _ in CATEGORIES], [w for _, w in CATEGORIES])[0]
+    events: list[tuple[int, datetime.datetime]] = [(0, created)]
+    amounts = [(created, amount)]
+    stage, at, reopened = 0, created, False
+    while True:
+        _, advance, mean_days = OPEN_STAGES[stage]
+        if stalls and stage == 0:
+            at += _stay(rng, 90.0 * spec.cycle)
+            advance = 0.1
+        else:
+            at += _stay(rng, mean_days * spec.cycle * (2.0 if sandbag else 1.0))
+        advance = min(0.97, advance * quality)
+        if sandbag and stage == 1:
+            advance = math.prod(a for _, a, _ in OPEN_STAGES[1:])
+            step = WON - stage if rng.random() < advance else LOST - stage
+        elif rng.random() < advance:
+            step = 2 if stage + 2 < WON and rng.random() < spec.skip else 1
+        else:
+            step = LOST - stage
+        stage = min(stage + step, LOST)
+        if stage == WON:
+            at = _rushed(rng, spec, at, events[-1][1])
+        events.append((stage, at))
+        if stage == 2 and rng.random() < 0.2:
+            amounts.append((at, Decimal(round(float(amount) * rng.uniform(0.7, 1.3), -2) or 100)))
+        if stage == LOST and not reopened and rng.random() < spec.reopen:
+            reopened = True
+            stage = 1
+            at += datetime.timedelta(days=rng.uniform(20, 60))
+            events.append((stage, at))
+            continue
+        if stage >= WON:
+            break
+    transitions = [(s, t) for s, t in events if t < end]
+    true_cycle = (events[-1][1] - created).days
+    first_guess = created.date() + datetime.timedelta(
+        days=max(7, round(true_cycle * spec.optimism * rng.uniform(0.6, 1.4)))
+    )
+    if sandbag:
+        first_guess = created.date() + datetime.timedelta(days=max(60, 2 * true_cycle))
+    close_dates = [(created, first_guess)]
+    closed_at = transitions[-1][1] if transitions[-1][0] >= WON else None
+    last_seen = min(closed_at or end, end)
+    while True:
+        due = datetime.datetime.combine(close_dates[-1][1], datetime.time(9), tzinfo=created.tzinfo)
+        pushed_at = due + datetime.timedelta(days=1)
+        if pushed_at >= last_seen or rng.random() >= spec.slip:
+            break
+        close_dates.append(
+            (pushed_at, close_dates[-1][1] + datetime.timedelta(days=rng.randint(14, 45)))
+        )
+    if closed_at is not None and transitions[-1][0] == WON:
+        close_dates.append((closed_at, closed_at.date()))
+    return DealDraft(
+        name=f"{spec.name} deal {n}",
+        owner=owner,
+        category=category,
+        created_at=created,
+        transitions=transitions,
+        amounts=[(t, a) for t, a in amounts if t < end],
+        close_dates=close_dates,
+    )
+
+
+def _rushed(
+    rng: random.Random, spec: WorldSpec, at: datetime.datetime, after: datetime.datetime
+) -> datetime.datetime:
+    """A win due within three weeks after a quarter's end, pulled into its last five days with chance ``rush``."""
+    quarter_start = datetime.datetime(at.year, 3 * ((at.month - 1) // 3) + 1, 1, tzinfo=at.tzinfo)
+    if (at - quarter_start).days >= 21 or rng.random() >= spec.rush:
+        return at
+    pulled = quarter_start - datetime.timedelta(days=rng.uniform(0.2, 5))
+    return pulled if pulled > after else at
+
+
+def world_load(world: World):
+    """Empty the database and write ``world``: people, a pipeline, accounts and every deal with its past.
+
+    Returns the admin user it imported as.
+    """
+    from pipeline.models import StageKind
+    from pipeline.services.catalog import lost_reason_create
+    from pipeline.services.demo import demo_data_delete
+    from pipeline.services.imports import (
+        AccountSpec,
+        ChangeSpec,
+        DealSpec,
+        TransitionSpec,
+        accounts_import,
+        deals_import,
+    )
+    from pipeline.services.pipelines import pipeline_create, stage_create
+    from salesmgr.models import Role
+    from salesmgr.services import user_create
+
+    demo_data_delete()
+    admin = user_create(username="admin", password=None, role=Role.ADMIN)
+    manager = user_create(username="manager", password=None, role=Role.MANAGER)
+    reps = [user_create(username=f"rep{i}", password=None, manager=manager) for i in range(REPS)]
+    pipeline = pipeline_create(
+        name="Sales", created_at=world.end - datetime.timedelta(days=world.spec.days + 1), by=admin
+    )
+    stages = [
+        stage_create(pipeline=pipeline, name=name, order=i + 1, probability=world.probabilities[i])
+        for i, (name, _, _) in enumerate(OPEN_STAGES)
+    ]
+    stages.append(
+        stage_create(
+            pipeline=pipeline, name="Won", order=WON + 1, probability=100, kind=StageKind.WON
+        )
+    )
+    stages.append(
+        stage_create(
+            pipeline=pipeline, name="Lost", order=WON + 2, probability=0, kind=StageKind.LOST
+        )
+    )
+    reason = lost_reason_create(name="No budget", by=admin)
+    account_ids = accounts_import(
+        specs=[
+            AccountSpec(
+                name=f"Account {i}",
+                owner_id=reps[i % REPS].pk,
+                created_at=world.end - datetime.timedelta(days=world.spec.days + 1),
+            )
+            for i in range(REPS * 10)
+        ],
+        by=admin,
+    )
+    specs = []
+    for n, draft in enumerate(world.deals):
+        owner = reps[draft.owner]
+        last_stage = draft.transitions[-1][0]
+        changes = [
+            ChangeSpec(field="expected_close_date", value=date, at=at)
+            for at, date in draft.close_dates
+        ]
+        if len(draft.amounts) > 1:
+            changes += [
+                ChangeSpec(field="amount", value=amount, at=at) for at, amount in draft.amounts
+            ]
+        specs.append(
+            DealSpec(
+                name=draft.name,
+                account_id=account_ids[draft.owner + REPS * (n % 10)],
+                owner_id=owner.pk,
+                pipeline_id=pipeline.pk,
+                stage_id=stages[last_stage].pk,
+                amount=draft.amounts[-1][1],
+                currency="USD",
+                expected_close_date=draft.close_dates[-1][1],
+                forecast_category=draft.category,
+                created_at=draft.created_at,
+                lost_reason_id=reason.pk if last_stage == LOST else None,
+                transitions=[
+                    TransitionSpec(
+                        to_stage_id=stages[stage].pk,
+                        at=at,
+                        lost_reason_id=reason.pk
+                        if stage == LOST and i < len(draft.transitions) - 1
+                        else None,
+                    )
+                    for i, (stage, at) in enumerate(draft.transitions)
+                ],
+                changes=changes,
+            )
+        )
+    for first in range(0, len(specs), 1000):
+        deals_import(specs=specs[first : first + 1000], by=admin)
+    return admin
+
+
+def smaller(spec: WorldSpec, days: int, deals_per_day: float) -> WorldSpec:
+    """The same world over fewer days and deals, for tests."""
+    return replace(spec, days=days, deals_per_day=deals_per_day)
