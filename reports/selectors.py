@@ -1,4 +1,4 @@
-"""Reads of snapshots: the freshest one that answers a question, if any."""
+"""Reads of snapshots: the latest one that answers a question, if any, and whether deals changed since."""
 
 import datetime
 
@@ -10,24 +10,21 @@ from reports.forecasts import METHODS
 from reports.models import DirtyScope, ForecastSnapshot, MetricSnapshot
 
 
-def _clean(scope: Scope) -> bool:
-    """No change since the scope's snapshots were written, to it or to a scope it is part of."""
+def scope_stale(scope: Scope) -> bool:
+    """A deal change since the scope's snapshots were written, to it or to a scope it is part of (one query)."""
     keys = {scope.key, *(part.key for part in scope.parts)}
-    return not DirtyScope.objects.filter(scope_key__in=keys).exists()
+    return DirtyScope.objects.filter(scope_key__in=keys).exists()
 
 
 def metric_snapshot_for(scope: Scope, start: datetime.date, end: datetime.date) -> MetricSnapshot | None:
-    """The stored funnel for exactly this scope and period, unless deals changed since."""
-    if not _clean(scope):
-        return None
+    """The stored funnel for exactly this scope and period, however old (``scope_stale`` says if it is)."""
     return MetricSnapshot.objects.filter(scope_key=scope.key, period_start=start, period_end=end).first()
 
 
-def forecast_snapshot_for(scope: Scope, as_of: datetime.date, horizon: int) -> ForecastSnapshot | None:
-    """The stored forecast for this scope, date and horizon, unless deals changed since."""
-    if not _clean(scope):
-        return None
-    return ForecastSnapshot.objects.filter(scope_key=scope.key, as_of=as_of, horizon=horizon).first()
+def forecast_snapshots_for(scope: Scope, as_of: datetime.date, horizons: tuple[int, ...]) -> dict[int, ForecastSnapshot]:
+    """The stored forecasts for this scope and date by horizon, however old (one query)."""
+    snapshots = ForecastSnapshot.objects.filter(scope_key=scope.key, as_of=as_of, horizon__in=horizons)
+    return {snapshot.horizon: snapshot for snapshot in snapshots}
 
 
 def matured_forecasts(scope: Scope, *, horizon: int | None = None, start=None, end=None) -> QuerySet:

@@ -526,15 +526,15 @@ PAGES = [
     ("rep", PANELS, {"headers": HTMX}, 7),
     ("manager", HOME, {}, 4),
     ("admin", HOME, {}, 3),
-    ("manager", DASHBOARD, {"data": {"fragment": "kpis"}, "headers": HTMX}, 10),
-    ("manager", DASHBOARD, {"data": {"fragment": "figures"}, "headers": HTMX}, 49),
+    ("manager", DASHBOARD, {"data": {"fragment": "kpis"}, "headers": HTMX}, 9),
+    ("manager", DASHBOARD, {"data": {"fragment": "figures"}, "headers": HTMX}, 45),
     ("manager", PANELS, {"headers": HTMX}, 6),
     ("admin", PANELS, {"headers": HTMX}, 6),
 ]
 # The dashboard computed live (no snapshot yet) and read from snapshots. Each includes the
 # session, the user, the picker's three lists of choices and the picker saving its choice.
-DASHBOARD_LIVE = {"manager": 52, "admin": 49}
-DASHBOARD_SNAPSHOT = {"manager": 25, "admin": 25}
+DASHBOARD_LIVE = {"manager": 48, "admin": 45}
+DASHBOARD_SNAPSHOT = {"manager": 21, "admin": 21}
 
 
 def test_query_counts_do_not_grow_with_deals_or_reps(
@@ -545,12 +545,19 @@ def test_query_counts_do_not_grow_with_deals_or_reps(
     people["rep"] = first[0]
     matured(["org", f"team={manager.pk}"])
 
+    def forget_stored_reads():
+        """A read without a snapshot stores what it computed: forget it, so each page computes as the first would."""
+        MetricSnapshot.objects.all().delete()
+        ForecastSnapshot.objects.filter(actual__isnull=True).delete()
+
     def check_all():
         for who, path, kwargs, expected in PAGES:
+            forget_stored_reads()
             first_request_queries(
                 client, people[who], path, django_assert_num_queries, expected, **kwargs
             )
         for who, expected in DASHBOARD_LIVE.items():
+            forget_stored_reads()
             first_request_queries(
                 client, people[who], DASHBOARD, django_assert_num_queries, expected
             )
