@@ -147,6 +147,14 @@ def snapshots_compute(
     return list(by_key)
 
 
+def dirty_scopes_recompute(*, until: datetime.datetime | None = None) -> list[str]:
+    """Recompute every scope marked stale (up to ``until``, default now) in one grouped pass; returns the keys written."""
+    keys = scopes_dirty(until=until or timezone.now())
+    if not keys:
+        return []
+    return snapshots_compute(scopes=[Scope.from_key(key) for key in keys], only_if_dirty=True)
+
+
 def forecasts_mature(*, today: datetime.date | None = None) -> int:
     """Fill ``actual`` of every snapshot whose window has passed; returns how many.
 

@@ -14,6 +14,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from pipeline.scopes import Scope
+from reports.background import recompute_soon
 from reports.services import (
     affected_scope_keys,
     forecasts_mature,
@@ -85,10 +86,14 @@ def queue_recompute(deal_ids: list[int], territory_ids: list[int] | tuple = ()) 
     then takes a lock that lives ``REPORTS_RECOMPUTE_DELAY`` seconds and
     queues the recompute to run when it ends; changes meanwhile only mark
     their scopes. With Redis unreachable nothing is queued and the sweep
-    picks the marks up.
+    picks the marks up. Without a worker (``REPORTS_RECOMPUTE_ON_CHANGE``
+    off) the embedded recompute (``reports.background``) runs it on a thread
+    of this process instead, when ``REPORTS_EMBEDDED_RECOMPUTE`` is on.
     """
     scopes_mark_dirty(keys=affected_scope_keys(deal_ids, territory_ids))
     if not settings.REPORTS_RECOMPUTE_ON_CHANGE:
+        if settings.REPORTS_EMBEDDED_RECOMPUTE:
+            recompute_soon()
         return
     delay = settings.REPORTS_RECOMPUTE_DELAY
     if cache_add(RECOMPUTE_LOCK, 1, timeout=delay):

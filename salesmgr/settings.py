@@ -208,9 +208,12 @@ CELERY_BEAT_SCHEDULE["sweep-stale-scopes"] = {
     "schedule": REPORTS_SWEEP_SECONDS,
     "options": {"expire_seconds": REPORTS_SWEEP_SECONDS},
 }
-# Without a worker a recompute would run inside the request that changed a deal;
-# there stale scopes are only marked, and read live until refreshed.
+# Without a worker a queued recompute would run inside the request that changed a deal;
+# there it runs instead on a thread of the web process (reports.background), this many
+# seconds after the first change of a burst. Readers see the stale snapshots meanwhile.
 REPORTS_RECOMPUTE_ON_CHANGE = env_bool("REPORTS_RECOMPUTE_ON_CHANGE", bool(REDIS_URL))
+REPORTS_EMBEDDED_RECOMPUTE = env_bool("REPORTS_EMBEDDED_RECOMPUTE", not REPORTS_RECOMPUTE_ON_CHANGE)
+REPORTS_EMBEDDED_DELAY = env_int("REPORTS_EMBEDDED_DELAY", 5, minimum=0)
 
 # The business.
 DEFAULT_CURRENCY = env_str("DEFAULT_CURRENCY", "USD")
