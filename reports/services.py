@@ -255,7 +255,7 @@ def scopes_dirty(*, until: datetime.datetime | None = None) -> list[str]:
     """The scopes marked stale (up to ``until``).
 
     They stay marked until their snapshots are rewritten (``scope_snapshots_compute``),
-    so readers compute them live until then, even while the recompute waits in a queue.
+    so readers see them stale until then, even while the recompute waits in a queue.
     """
     stale = DirtyScope.objects.all() if until is None else DirtyScope.objects.filter(marked_at__lte=until)
     return list(stale.order_by("scope_key").values_list("scope_key", flat=True))

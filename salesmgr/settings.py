@@ -199,7 +199,7 @@ CELERY_BEAT_SCHEDULE = {
     "nightly-snapshots": {"task": "reports.nightly_snapshots", "schedule": crontab(hour=1, minute=0)},
 }
 # A burst of deal changes within this many seconds queues one recompute.
-REPORTS_RECOMPUTE_DELAY = env_int("REPORTS_RECOMPUTE_DELAY", 30, minimum=1)
+REPORTS_RECOMPUTE_DELAY = env_int("REPORTS_RECOMPUTE_DELAY", 10, minimum=1)
 # Every this many seconds beat sweeps the scopes still marked stale (a change
 # made while Redis was down queued nothing); a sweep not started by the next expires.
 REPORTS_SWEEP_SECONDS = env_int("REPORTS_SWEEP_SECONDS", 60, minimum=1)
