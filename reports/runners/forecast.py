@@ -8,8 +8,9 @@ from django.utils import timezone
 from pipeline.scopes import Scope
 from reports.forecasts import FORECAST_FIELDS, HORIZONS, METHODS
 from reports.models import ForecastSnapshot
-from reports.selectors import forecast_snapshots_for, scope_stale
+from reports.selectors import forecast_snapshots_for, forecast_snapshots_latest, scope_stale
 from reports.services import forecast_snapshots_compute
+from reports.tasks import scopes_recompute_soon
 
 
 def _figures(scope: Scope, snapshot: ForecastSnapshot, *, source: str, stale: bool, live: bool = False) -> dict:
@@ -36,10 +37,11 @@ class ForecastRunner:
     """The forecasts of a scope as of a date, one per horizon, from their latest snapshots whenever at hand.
 
     Today's snapshots are served even when deals changed since (``stale``: the
-    recompute they queued will rewrite them); a past date's say what the
-    forecast said then, which no later change moves. Without a snapshot every
-    horizon is computed live in one pass over the history and stored. A stored
-    answer costs two queries.
+    recompute they queued will rewrite them), and before today's exist the
+    latest of the past week are (and a recompute is queued). A past date's
+    say what the forecast said then, which no later change moves. Without a
+    snapshot every horizon is computed live in one pass over the history and
+    stored. A stored answer costs two queries.
     """
 
     scope: Scope
@@ -47,12 +49,18 @@ class ForecastRunner:
     horizons: tuple[int, ...] = HORIZONS
 
     def run(self) -> list[dict]:
-        snapshots = forecast_snapshots_for(self.scope, self.as_of, self.horizons)
+        today = self.as_of >= timezone.localdate()
+        if today:
+            snapshots = forecast_snapshots_latest(self.scope, self.as_of, self.horizons)
+        else:
+            snapshots = forecast_snapshots_for(self.scope, self.as_of, self.horizons)
         if len(snapshots) == len(set(self.horizons)):
-            stale = self.as_of >= timezone.localdate() and scope_stale(self.scope)
+            stale = today and scope_stale(self.scope)
+            if today and not stale and snapshots[self.horizons[0]].as_of != self.as_of:
+                scopes_recompute_soon(keys={self.scope.key})
+                stale = True
             return [_figures(self.scope, snapshots[h], source="snapshot", stale=stale) for h in self.horizons]
         computed = {
             snapshot.horizon: snapshot for snapshot in forecast_snapshots_compute(scope=self.scope, as_of=self.as_of)
         }
-        live = self.as_of >= timezone.localdate()
-        return [_figures(self.scope, computed[h], source="live", stale=False, live=live) for h in self.horizons]
+        return [_figures(self.scope, computed[h], source="live", stale=False, live=today) for h in self.horizons]

@@ -707,3 +707,27 @@ def test_backfill_refuses_bad_input_with_a_message(db, args, message):
     with pytest.raises(CommandError, match=message):
         backfill(*args)
     assert not ForecastSnapshot.objects.exists()
+
+
+def test_before_todays_snapshots_exist_yesterdays_answer_stale_and_a_recompute_is_queued(
+    history, rep, client_for, settings, live_compute_fails
+):
+    settings.REPORTS_RECOMPUTE_ON_CHANGE = False
+    key = Scope(owner=rep.pk).key
+    yesterday = timezone.now() - datetime.timedelta(days=1)
+    snapshots_compute(scopes=[Scope(owner=rep.pk)], now=yesterday)
+    DirtyScope.objects.all().delete()
+    client = client_for(rep)
+
+    funnel = client.get("/api/v1/metrics/funnel/").json()
+    assert (funnel["source"], funnel["stale"], funnel["open_value"]) == ("snapshot", True, "2300.00")
+    assert parse_datetime(funnel["computed_at"]) == yesterday
+    assert funnel["end"] == Period.default(timezone.localdate(yesterday)).end.isoformat()
+    assert DirtyScope.objects.filter(scope_key=key).exists()
+    forecasts = client.get("/api/v1/forecasts/").json()["forecasts"]
+    assert [(f["source"], f["stale"]) for f in forecasts] == [("snapshot", True)] * 3
+    assert {parse_datetime(f["computed_at"]) for f in forecasts} == {yesterday}
+
+    assert snapshots_compute(scopes=[Scope(owner=rep.pk)], only_if_dirty=True) == [key]
+    funnel = client.get("/api/v1/metrics/funnel/").json()
+    assert (funnel["stale"], funnel["end"]) == (False, Period.default().end.isoformat())
