@@ -8,6 +8,7 @@ and signs a manager of the demo organisation in with Django's test client. For
 the manager's default dashboard it prints the server time of:
 
 - no snapshot: the first read computes the figures and stores them (one request);
+- a new day: only yesterday's snapshots exist (median of ``--runs``);
 - fresh: the snapshots are current (median of ``--runs``);
 - stale: a deal changed since (median of ``--runs``);
 - right after a move: each request follows a deal moved between two open stages;
@@ -18,6 +19,7 @@ no thread competes with the requests timed.
 """
 
 import argparse
+import datetime
 import os
 import statistics
 import sys
@@ -54,6 +56,7 @@ def main() -> int:
     setup_django()
 
     from django.test import Client
+    from django.utils import timezone
 
     from pipeline.models import Deal, Stage, StageKind
     from pipeline.services import deal_move
@@ -72,6 +75,12 @@ def main() -> int:
     ForecastSnapshot.objects.filter(actual__isnull=True).delete()
     DirtyScope.objects.all().delete()
     rows.append(("no snapshot (first read computes and stores)", [timed_get(client, path)]))
+
+    MetricSnapshot.objects.all().delete()
+    ForecastSnapshot.objects.filter(actual__isnull=True).delete()
+    snapshots_compute(scopes=standard_scopes(), now=timezone.now() - datetime.timedelta(days=1))
+    DirtyScope.objects.all().delete()
+    rows.append(("a new day (yesterday's snapshots)", [timed_get(client, path) for _ in range(args.runs)]))
 
     snapshots_compute(scopes=standard_scopes())
     DirtyScope.objects.all().delete()
