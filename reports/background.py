@@ -6,7 +6,9 @@ a process serves starts a timer of ``REPORTS_EMBEDDED_DELAY`` seconds on a
 daemon thread; changes meanwhile only mark their scopes. When it fires, every
 scope marked stale is recomputed in one grouped pass, and a change marked
 while that ran starts the timer again. The timer is started lazily, by the
-first change, and belongs to the process that started it: runserver's
+first change or stale read, only in a process that serves requests (a
+management command such as ``seed_demo`` leaves its marks to the web
+process), and belongs to the process that started it: runserver's
 autoreloader parent serves nothing and never starts one, and a gunicorn
 worker forked from a parent that had one starts its own.
 """
@@ -28,11 +30,20 @@ logger = logging.getLogger(__name__)
 _lock = threading.Lock()
 _timer: threading.Timer | None = None
 _owner_pid: int | None = None
+_serving = False
+
+
+def on_request_started(**kwargs) -> None:
+    """This process serves requests: it may start the embedded recompute (connected in ``ReportsConfig.ready``)."""
+    global _serving
+    _serving = True
 
 
 def recompute_soon() -> None:
     """Recompute the stale scopes ``REPORTS_EMBEDDED_DELAY`` seconds from now, unless a recompute is already waiting."""
     global _timer, _owner_pid
+    if not _serving:
+        return
     with _lock:
         if _owner_pid != os.getpid():
             _timer, _owner_pid = None, os.getpid()

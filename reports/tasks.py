@@ -99,6 +99,11 @@ def scopes_recompute_soon(*, keys: set[str]) -> None:
     when ``REPORTS_EMBEDDED_RECOMPUTE`` is on.
     """
     scopes_mark_dirty(keys=keys)
+    recompute_ring()
+
+
+def recompute_ring() -> None:
+    """Ring for one recompute of every scope marked stale; rings within ``REPORTS_RECOMPUTE_DELAY`` of the first are one."""
     if not settings.REPORTS_RECOMPUTE_ON_CHANGE:
         if settings.REPORTS_EMBEDDED_RECOMPUTE:
             recompute_soon()

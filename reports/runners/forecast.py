@@ -10,7 +10,7 @@ from reports.forecasts import FORECAST_FIELDS, HORIZONS, METHODS
 from reports.models import ForecastSnapshot
 from reports.selectors import forecast_snapshots_for, forecast_snapshots_latest, scope_stale
 from reports.services import forecast_snapshots_compute
-from reports.tasks import scopes_recompute_soon
+from reports.tasks import recompute_ring, scopes_recompute_soon
 
 
 def _figures(scope: Scope, snapshot: ForecastSnapshot, *, source: str, stale: bool, live: bool = False) -> dict:
@@ -59,6 +59,8 @@ class ForecastRunner:
             if today and not stale and snapshots[self.horizons[0]].as_of != self.as_of:
                 scopes_recompute_soon(keys={self.scope.key})
                 stale = True
+            elif stale:
+                recompute_ring()
             return [_figures(self.scope, snapshots[h], source="snapshot", stale=stale) for h in self.horizons]
         computed = {
             snapshot.horizon: snapshot for snapshot in forecast_snapshots_compute(scope=self.scope, as_of=self.as_of)

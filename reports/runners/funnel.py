@@ -11,7 +11,7 @@ from reports.metrics import deal_totals, funnel
 from reports.models import MetricSnapshot
 from reports.selectors import metric_snapshot_for, metric_snapshot_latest, scope_stale
 from reports.services import metric_snapshot_compute
-from reports.tasks import scopes_recompute_soon
+from reports.tasks import recompute_ring, scopes_recompute_soon
 from salesmgr.cache import cache_get, cache_set
 from salesmgr.values import parse_date
 
@@ -69,6 +69,8 @@ class FunnelRunner:
         if snapshot.period_end != self.period.end and not stale:
             scopes_recompute_soon(keys={self.scope.key})
             stale = True
+        elif stale:
+            recompute_ring()
         return {**_typed_funnel(snapshot.data), "computed_at": snapshot.computed_at, "source": "snapshot", "stale": stale}
 
     def run(self) -> dict:
