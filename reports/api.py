@@ -1,4 +1,4 @@
-"""Metrics and forecasts over REST: scoped by role, served from snapshots when one matches."""
+"""Metrics and forecasts over REST: scoped by role, served from the latest snapshot when one matches."""
 
 import datetime
 from collections.abc import Mapping
@@ -142,6 +142,7 @@ class FunnelFigures(serializers.Serializer):
     stages = StageFigures(many=True)
     computed_at = serializers.DateTimeField()
     source = serializers.ChoiceField(choices=["snapshot", "live"])
+    stale = serializers.BooleanField(help_text="Deals changed since it was computed; a recompute is on its way.")
 
 
 class SeriesPoint(serializers.Serializer):
@@ -187,6 +188,7 @@ class ForecastFigures(serializers.Serializer):
     window_deals = serializers.IntegerField()
     computed_at = serializers.DateTimeField()
     source = serializers.ChoiceField(choices=["snapshot", "live"])
+    stale = serializers.BooleanField(help_text="Deals changed since it was computed; a recompute is on its way.")
 
 
 class Forecasts(serializers.Serializer):

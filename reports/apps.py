@@ -6,7 +6,11 @@ class ReportsConfig(AppConfig):
     verbose_name = "Metrics and forecasts"
 
     def ready(self) -> None:
+        from django.core.signals import request_started
+
         from pipeline.signals import deals_changed
+        from reports.background import on_request_started
         from reports.receivers import on_deals_changed
 
         deals_changed.connect(on_deals_changed, dispatch_uid="reports.on_deals_changed")
+        request_started.connect(on_request_started, dispatch_uid="reports.on_request_started")

@@ -79,7 +79,7 @@ class ForecastSnapshot(models.Model):
 
 
 class DirtyScope(models.Model):
-    """A scope whose snapshots a deal change has made stale; readers compute it on the spot meanwhile."""
+    """A scope whose snapshots a deal change has made stale; readers are told so until they are rewritten."""
 
     scope_key = models.CharField(max_length=120, unique=True)
     marked_at = models.DateTimeField(db_index=True)

@@ -1,33 +1,55 @@
-"""Reads of snapshots: the freshest one that answers a question, if any."""
+"""Reads of snapshots: the latest one that answers a question, if any, and whether deals changed since."""
 
 import datetime
+from collections import defaultdict
 
 from django.db.models import Avg, Count, F, FloatField, Q, QuerySet
 from django.db.models.functions import Abs, Cast
 
+from pipeline.periods import Period
 from pipeline.scopes import Scope
 from reports.forecasts import METHODS
 from reports.models import DirtyScope, ForecastSnapshot, MetricSnapshot
 
+# A read of today's figures before today's snapshots exist answers from a snapshot this recent.
+LATEST_DAYS = datetime.timedelta(days=7)
 
-def _clean(scope: Scope) -> bool:
-    """No change since the scope's snapshots were written, to it or to a scope it is part of."""
+
+def scope_stale(scope: Scope) -> bool:
+    """A deal change since the scope's snapshots were written, to it or to a scope it is part of (one query)."""
     keys = {scope.key, *(part.key for part in scope.parts)}
-    return not DirtyScope.objects.filter(scope_key__in=keys).exists()
+    return DirtyScope.objects.filter(scope_key__in=keys).exists()
 
 
 def metric_snapshot_for(scope: Scope, start: datetime.date, end: datetime.date) -> MetricSnapshot | None:
-    """The stored funnel for exactly this scope and period, unless deals changed since."""
-    if not _clean(scope):
-        return None
+    """The stored funnel for exactly this scope and period, however old (``scope_stale`` says if it is)."""
     return MetricSnapshot.objects.filter(scope_key=scope.key, period_start=start, period_end=end).first()
 
 
-def forecast_snapshot_for(scope: Scope, as_of: datetime.date, horizon: int) -> ForecastSnapshot | None:
-    """The stored forecast for this scope, date and horizon, unless deals changed since."""
-    if not _clean(scope):
-        return None
-    return ForecastSnapshot.objects.filter(scope_key=scope.key, as_of=as_of, horizon=horizon).first()
+def forecast_snapshots_for(scope: Scope, as_of: datetime.date, horizons: tuple[int, ...]) -> dict[int, ForecastSnapshot]:
+    """The stored forecasts for this scope and date by horizon, however old (one query)."""
+    snapshots = ForecastSnapshot.objects.filter(scope_key=scope.key, as_of=as_of, horizon__in=horizons)
+    return {snapshot.horizon: snapshot for snapshot in snapshots}
+
+
+def metric_snapshot_latest(scope: Scope, period: Period) -> MetricSnapshot | None:
+    """The stored funnel for this scope and period or, failing that, the latest over a period as long ending up to a week before it (one query)."""
+    recent = MetricSnapshot.objects.filter(
+        scope_key=scope.key, period_end__lte=period.end, period_end__gte=period.end - LATEST_DAYS
+    ).order_by("-period_end")
+    return next((snapshot for snapshot in recent if (snapshot.period_end - snapshot.period_start).days == period.days), None)
+
+
+def forecast_snapshots_latest(scope: Scope, as_of: datetime.date, horizons: tuple[int, ...]) -> dict[int, ForecastSnapshot]:
+    """The stored forecasts for this scope and date by horizon or, failing that, those of the latest day up to a week before that has every horizon (one query)."""
+    by_day: dict[datetime.date, dict[int, ForecastSnapshot]] = defaultdict(dict)
+    recent = ForecastSnapshot.objects.filter(
+        scope_key=scope.key, horizon__in=horizons, as_of__lte=as_of, as_of__gte=as_of - LATEST_DAYS
+    )
+    for snapshot in recent:
+        by_day[snapshot.as_of][snapshot.horizon] = snapshot
+    complete = [day for day, snapshots in by_day.items() if len(snapshots) == len(set(horizons))]
+    return by_day[max(complete)] if complete else {}
 
 
 def matured_forecasts(scope: Scope, *, horizon: int | None = None, start=None, end=None) -> QuerySet:

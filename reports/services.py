@@ -147,6 +147,14 @@ def snapshots_compute(
     return list(by_key)
 
 
+def dirty_scopes_recompute(*, until: datetime.datetime | None = None) -> list[str]:
+    """Recompute every scope marked stale (up to ``until``, default now) in one grouped pass; returns the keys written."""
+    keys = scopes_dirty(until=until or timezone.now())
+    if not keys:
+        return []
+    return snapshots_compute(scopes=[Scope.from_key(key) for key in keys], only_if_dirty=True)
+
+
 def forecasts_mature(*, today: datetime.date | None = None) -> int:
     """Fill ``actual`` of every snapshot whose window has passed; returns how many.
 
@@ -247,7 +255,7 @@ def scopes_dirty(*, until: datetime.datetime | None = None) -> list[str]:
     """The scopes marked stale (up to ``until``).
 
     They stay marked until their snapshots are rewritten (``scope_snapshots_compute``),
-    so readers compute them live until then, even while the recompute waits in a queue.
+    so readers see them stale until then, even while the recompute waits in a queue.
     """
     stale = DirtyScope.objects.all() if until is None else DirtyScope.objects.filter(marked_at__lte=until)
     return list(stale.order_by("scope_key").values_list("scope_key", flat=True))

@@ -14,6 +14,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from pipeline.scopes import Scope
+from reports.background import recompute_soon
 from reports.services import (
     affected_scope_keys,
     forecasts_mature,
@@ -78,17 +79,34 @@ def recompute_dirty_scopes() -> int:
 def queue_recompute(deal_ids: list[int], territory_ids: list[int] | tuple = ()) -> None:
     """Mark the scopes these deals touch as stale, then ring for one recompute of a burst of changes.
 
-    Runs after the change has committed. The mark goes to the database
-    first, so it survives a Redis outage; a recompute unmarks only scopes
-    marked before it started, so a mark written inside the transaction could
-    be cleared by a recompute that never saw the change. The first change
-    then takes a lock that lives ``REPORTS_RECOMPUTE_DELAY`` seconds and
-    queues the recompute to run when it ends; changes meanwhile only mark
-    their scopes. With Redis unreachable nothing is queued and the sweep
-    picks the marks up.
+    Runs after the change has committed (see ``scopes_recompute_soon``).
     """
-    scopes_mark_dirty(keys=affected_scope_keys(deal_ids, territory_ids))
+    scopes_recompute_soon(keys=affected_scope_keys(deal_ids, territory_ids))
+
+
+def scopes_recompute_soon(*, keys: set[str]) -> None:
+    """Mark these scopes as stale, then ring for one recompute of a burst of marks.
+
+    The mark goes to the database first, so it survives a Redis outage; a
+    recompute unmarks only scopes marked before it started, so a mark written
+    inside a transaction could be cleared by a recompute that never saw the
+    change. The first mark then takes a lock that lives
+    ``REPORTS_RECOMPUTE_DELAY`` seconds and queues the recompute to run when
+    it ends; marks meanwhile only mark. With Redis unreachable nothing is
+    queued and the sweep picks the marks up. Without a worker
+    (``REPORTS_RECOMPUTE_ON_CHANGE`` off) the embedded recompute
+    (``reports.background``) runs it on a thread of this process instead,
+    when ``REPORTS_EMBEDDED_RECOMPUTE`` is on.
+    """
+    scopes_mark_dirty(keys=keys)
+    recompute_ring()
+
+
+def recompute_ring() -> None:
+    """Ring for one recompute of every scope marked stale; rings within ``REPORTS_RECOMPUTE_DELAY`` of the first are one."""
     if not settings.REPORTS_RECOMPUTE_ON_CHANGE:
+        if settings.REPORTS_EMBEDDED_RECOMPUTE:
+            recompute_soon()
         return
     delay = settings.REPORTS_RECOMPUTE_DELAY
     if cache_add(RECOMPUTE_LOCK, 1, timeout=delay):

@@ -38,13 +38,16 @@ from reports.runners import (
     quota_attainment,
     rotting_stages,
 )
+from reports.selectors import scope_stale
 from reports.services import RefreshUnavailable, refresh_queue, refresh_state
+from reports.tasks import recompute_ring
 from salesmgr.models import User
 from salesmgr.selectors import team_of
 
 ACCURACY_HORIZON = 30
 ACCURACY_DAYS = 365
 REFRESHED_EVENT = "figures-refreshed"
+STALE_POLL_SECONDS = 2
 
 
 def _greeting(hour: int) -> str:
@@ -268,6 +271,7 @@ def dashboard_figures(scope: Scope, period: Period, today: datetime.date) -> dic
         if scope.pipeline is not None or any(s["entered"] or s["open_now"] for s in p["stages"])
     ]
     sources = {funnel["source"], *(f["source"] for f in forecasts)}
+    stale = funnel["stale"] or any(f["stale"] for f in forecasts)
     computed = [funnel["computed_at"], *(f["computed_at"] for f in forecasts)]
     return {
         **kpi_figures(scope, period, compare=False, funnel=funnel),
@@ -294,6 +298,8 @@ def dashboard_figures(scope: Scope, period: Period, today: datetime.date) -> dic
         "all_live": sources == {"live"},
         "oldest_computed_at": min(computed),
         "snapshot_sources": sorted(sources),
+        "stale": stale,
+        "stale_poll_seconds": STALE_POLL_SECONDS,
     }
 
 
@@ -330,6 +336,28 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     options = picker_options(request, pick)
     context |= {**options, "scope_label": scope_label(pick, options)}
     return render(request, "reports/dashboard.html", context)
+
+
+@login_required
+@require_safe
+def dashboard_status(request: HttpRequest) -> HttpResponse:
+    """Whether the picked scope's figures are still stale (one query); a page showing stale figures polls it.
+
+    While they are it rings for the recompute (a burst of rings is one); once
+    the recompute has landed the answer tells the page to reload its figures.
+    """
+    user = request.user
+    _require_dashboard_user(user)
+    pick = picked(request)
+    scope = scope_for(user, pick.scope)
+    stale = scope_stale(scope)
+    if stale:
+        recompute_ring()
+    context = {"stale": stale, "pick_query": _pick_query(pick), "stale_poll_seconds": STALE_POLL_SECONDS}
+    response = render(request, "reports/_stale_status.html", context)
+    if not stale:
+        response["HX-Trigger"] = REFRESHED_EVENT
+    return response
 
 
 @login_required

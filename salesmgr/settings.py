@@ -191,7 +191,7 @@ CELERY_BEAT_SCHEDULE = {
     "nightly-snapshots": {"task": "reports.nightly_snapshots", "schedule": crontab(hour=1, minute=0)},
 }
 # A burst of deal changes within this many seconds queues one recompute.
-REPORTS_RECOMPUTE_DELAY = env_int("REPORTS_RECOMPUTE_DELAY", 30, minimum=1)
+REPORTS_RECOMPUTE_DELAY = env_int("REPORTS_RECOMPUTE_DELAY", 10, minimum=1)
 # Every this many seconds beat sweeps the scopes still marked stale (a change
 # made while Redis was down queued nothing); a sweep not started by the next expires.
 REPORTS_SWEEP_SECONDS = env_int("REPORTS_SWEEP_SECONDS", 60, minimum=1)
@@ -200,9 +200,12 @@ CELERY_BEAT_SCHEDULE["sweep-stale-scopes"] = {
     "schedule": REPORTS_SWEEP_SECONDS,
     "options": {"expire_seconds": REPORTS_SWEEP_SECONDS},
 }
-# Without a worker a recompute would run inside the request that changed a deal;
-# there stale scopes are only marked, and read live until refreshed.
+# Without a worker a queued recompute would run inside the request that changed a deal;
+# there it runs instead on a thread of the web process (reports.background), this many
+# seconds after the first change of a burst. Readers see the stale snapshots meanwhile.
 REPORTS_RECOMPUTE_ON_CHANGE = env_bool("REPORTS_RECOMPUTE_ON_CHANGE", bool(REDIS_URL))
+REPORTS_EMBEDDED_RECOMPUTE = env_bool("REPORTS_EMBEDDED_RECOMPUTE", not REPORTS_RECOMPUTE_ON_CHANGE)
+REPORTS_EMBEDDED_DELAY = env_int("REPORTS_EMBEDDED_DELAY", 5, minimum=0)
 
 # The business.
 DEFAULT_CURRENCY = env_str("DEFAULT_CURRENCY", "USD")

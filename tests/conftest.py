@@ -43,6 +43,12 @@ def fast_password_hashing(settings):
 
 
 @pytest.fixture(autouse=True)
+def no_embedded_recompute(settings):
+    """No recompute thread behind a test's back; tests of it turn it on."""
+    settings.REPORTS_EMBEDDED_RECOMPUTE = False
+
+
+@pytest.fixture(autouse=True)
 def empty_cache():
     """Each test starts with an empty cache (under CI it is a shared Redis database)."""
     from django.core.cache import cache

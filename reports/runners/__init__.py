@@ -1,9 +1,11 @@
 """Runners: one per report, the one code path the API and the browser pages call.
 
 A runner takes typed input (a ``Scope``, a ``Period`` or a date) and answers
-``run()``. Funnel and forecast runners read a snapshot when a fresh one
-matches the question and compute live otherwise; every answer says which
-(``source``) and when it was computed (``computed_at``). Every runner issues
+``run()``. Funnel and forecast runners answer from the latest snapshot that
+matches the question, even when deals changed since (``stale``: a recompute
+is on its way), and compute live (and store it) only when there is none;
+every answer says which (``source``), when it was computed (``computed_at``)
+and whether it is ``stale``. Every runner issues
 a fixed number of queries, whatever the number of deals or people.
 """
 

@@ -9,7 +9,9 @@ from pipeline.periods import Period, start_of
 from pipeline.scopes import Scope
 from reports.metrics import deal_totals, funnel
 from reports.models import MetricSnapshot
-from reports.selectors import metric_snapshot_for
+from reports.selectors import metric_snapshot_for, metric_snapshot_latest, scope_stale
+from reports.services import metric_snapshot_compute
+from reports.tasks import recompute_ring, scopes_recompute_soon
 from salesmgr.cache import cache_get, cache_set
 from salesmgr.values import parse_date
 
@@ -39,36 +41,59 @@ def _typed_funnel(data: dict) -> dict:
 
 @dataclass(frozen=True)
 class FunnelRunner:
-    """Every funnel metric of a scope over a period: the stored snapshot when fresh, else live."""
+    """Every funnel metric of a scope over a period, from its latest snapshot whenever one is at hand.
+
+    For the standard period (the last 90 days) a snapshot is served even when
+    deals changed since (``stale``: the recompute they queued will rewrite
+    it), and before today's exists yesterday's is (and a recompute is queued).
+    A snapshot of another period is served only while nothing changed, since
+    no recompute rewrites it. Without a snapshot the funnel is computed live,
+    and stored when it is of the standard period. A stored answer costs two
+    queries.
+    """
 
     scope: Scope
     period: Period
 
+    def _stored(self) -> dict | None:
+        standard = self.period == Period.default()
+        if standard:
+            snapshot = metric_snapshot_latest(self.scope, self.period)
+        else:
+            snapshot = metric_snapshot_for(self.scope, self.period.start, self.period.end)
+        if snapshot is None:
+            return None
+        stale = scope_stale(self.scope)
+        if stale and not standard:
+            return None
+        if snapshot.period_end != self.period.end and not stale:
+            scopes_recompute_soon(keys={self.scope.key})
+            stale = True
+        elif stale:
+            recompute_ring()
+        return {**_typed_funnel(snapshot.data), "computed_at": snapshot.computed_at, "source": "snapshot", "stale": stale}
+
     def run(self) -> dict:
-        snapshot = metric_snapshot_for(self.scope, self.period.start, self.period.end)
-        if snapshot is not None:
-            return {
-                **_typed_funnel(snapshot.data),
-                "computed_at": snapshot.computed_at,
-                "source": "snapshot",
-            }
-        return {**funnel(self.scope, self.period), "computed_at": timezone.now(), "source": "live"}
+        stored = self._stored()
+        if stored is not None:
+            return stored
+        if self.period == Period.default():
+            snapshot = metric_snapshot_compute(scope=self.scope, period=self.period)
+            return {**snapshot.data, "computed_at": snapshot.computed_at, "source": "live", "stale": False}
+        return {**funnel(self.scope, self.period), "computed_at": timezone.now(), "source": "live", "stale": False}
 
     def totals(self) -> dict:
-        """The deal-level figures alone: from the snapshot when fresh, else one live query (no stage figures)."""
-        snapshot = metric_snapshot_for(self.scope, self.period.start, self.period.end)
-        if snapshot is not None:
-            return {
-                **_typed_funnel(snapshot.data),
-                "computed_at": snapshot.computed_at,
-                "source": "snapshot",
-            }
+        """The deal-level figures alone: from a snapshot as ``run`` would serve it, else one live query (no stage figures)."""
+        stored = self._stored()
+        if stored is not None:
+            return stored
         return {
             **deal_totals(self.scope, self.period),
             "start": self.period.start,
             "end": self.period.end,
             "computed_at": timezone.now(),
             "source": "live",
+            "stale": False,
         }
 
 

@@ -1,4 +1,4 @@
-"""The manager dashboard in a real browser: every chart draws, and a refresh reloads the figures."""
+"""The manager dashboard in a real browser: every chart draws, a refresh reloads the figures, stale figures refresh themselves."""
 
 import datetime
 import re
@@ -7,10 +7,13 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
+from pipeline.models import Deal
 from pipeline.periods import Period
-from pipeline.services import deal_move
+from pipeline.scopes import Scope
+from pipeline.services import deal_move, deal_update
 from quotas.services import quota_set
-from reports.models import ForecastSnapshot
+from reports.models import DirtyScope, ForecastSnapshot
+from reports.services import snapshots_compute
 from tests.factories import DealFactory, PipelineFactory, UserFactory
 
 pytestmark = pytest.mark.e2e
@@ -146,6 +149,45 @@ def test_refresh_polls_until_done_and_redraws_the_figures(team, login, monkeypat
     page.wait_for_function(
         "() => document.querySelector('.computed').innerText.includes('snapshots')"
     )
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.chart')].every(c => c.querySelector('svg.main-svg'))"
+    )
+
+
+def test_a_stale_dashboard_answers_at_once_and_refreshes_itself_when_the_recompute_lands(
+    team, login, settings, monkeypatch
+):
+    settings.REPORTS_RECOMPUTE_ON_CHANGE = False
+    scope = Scope(team=team.pk)
+    snapshots_compute(scopes=[scope])
+    opened = Deal.objects.get(name="Open 0")
+    deal_update(deal=opened, by=opened.owner, expected_version=opened.version, amount=Decimal(1800))
+    assert DirtyScope.objects.filter(scope_key=scope.key).exists()
+
+    # The page may not compute: it answers from the old snapshot and says a newer one is coming.
+    def computed_on_the_request_path(*args, **kwargs):
+        raise AssertionError("computed on the request path")
+
+    for target in (
+        "reports.runners.funnel.funnel",
+        "reports.runners.funnel.metric_snapshot_compute",
+        "reports.runners.forecast.forecast_snapshots_compute",
+    ):
+        monkeypatch.setattr(target, computed_on_the_request_path)
+    page = login(team)
+    page.goto("/dashboard/")
+    open_value = page.locator("[data-kpi='open_value'] .kpi__value")
+    assert open_value.inner_text() == "10,600"
+    assert page.locator("[data-stale='true']").is_visible()
+    assert "newer figures are on their way" in page.locator(".computed").inner_text()
+
+    snapshots_compute(scopes=[scope], only_if_dirty=True)
+    page.wait_for_function(
+        "() => document.querySelector(\"[data-kpi='open_value'] .kpi__value\").innerText === '11,600'",
+        timeout=15_000,
+    )
+    assert page.locator("[data-stale]").count() == 0
+    assert "Figures from snapshots computed at" in page.locator(".computed").inner_text()
     page.wait_for_function(
         "() => [...document.querySelectorAll('.chart')].every(c => c.querySelector('svg.main-svg'))"
     )

@@ -8,6 +8,8 @@ import pytest
 from celery.signals import task_prerun
 from django.core.cache import cache
 from django.core.management import CommandError, call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -22,7 +24,7 @@ from reports.forecasts import FORECAST_FIELDS, HORIZONS, METHODS, forecast
 from reports.grouped import figures as grouped_figures
 from reports.metrics import funnel
 from reports.models import DirtyScope, ForecastSnapshot, MetricSnapshot
-from reports.selectors import accuracy_summary, matured_forecasts, metric_snapshot_for
+from reports.selectors import accuracy_summary, matured_forecasts, metric_snapshot_for, scope_stale
 from reports.services import (
     forecasts_mature,
     scope_snapshots_compute,
@@ -342,8 +344,24 @@ def test_without_recompute_on_change_edits_only_mark_scopes(
     assert cache.get(RECOMPUTE_LOCK) is None
 
 
-def test_a_dirty_scope_is_served_live_until_recomputed(
-    history, rep, client_for, eager, settings, django_capture_on_commit_callbacks
+@pytest.fixture
+def live_compute_fails(monkeypatch):
+    """Any funnel or forecast computed on the request path fails the test."""
+
+    def fail(*args, **kwargs):
+        raise AssertionError("computed on the request path")
+
+    for target in (
+        "reports.runners.funnel.funnel",
+        "reports.runners.funnel.metric_snapshot_compute",
+        "reports.runners.funnel.deal_totals",
+        "reports.runners.forecast.forecast_snapshots_compute",
+    ):
+        monkeypatch.setattr(target, fail)
+
+
+def test_a_dirty_scope_is_served_from_its_old_snapshot_until_recomputed(
+    history, rep, client_for, eager, settings, django_capture_on_commit_callbacks, live_compute_fails
 ):
     settings.REPORTS_RECOMPUTE_ON_CHANGE = False
     key = Scope(owner=rep.pk).key
@@ -351,11 +369,12 @@ def test_a_dirty_scope_is_served_live_until_recomputed(
     snapshot_scope.apply(args=[key]).get()
     snapshot = MetricSnapshot.objects.get(scope_key=key)
 
-    funnel = client.get("/api/v1/metrics/funnel/").json()
-    assert (funnel["source"], funnel["open_value"]) == ("snapshot", "2300.00")
+    with CaptureQueriesContext(connection) as fresh_queries:
+        funnel = client.get("/api/v1/metrics/funnel/").json()
+    assert (funnel["source"], funnel["open_value"], funnel["stale"]) == ("snapshot", "2300.00", False)
     assert parse_datetime(funnel["computed_at"]) == snapshot.computed_at
     forecasts = client.get("/api/v1/forecasts/", {"horizon": 30}).json()["forecasts"]
-    assert [f["source"] for f in forecasts] == ["snapshot"]
+    assert [(f["source"], f["stale"]) for f in forecasts] == [("snapshot", False)]
     assert forecasts[0]["pipeline"] == "2300.00"
 
     e = Deal.objects.get(pk=history.deals["E"])
@@ -363,16 +382,20 @@ def test_a_dirty_scope_is_served_live_until_recomputed(
         deal_update(deal=e, by=rep, expected_version=e.version, amount=Decimal("800.00"))
     assert DirtyScope.objects.filter(scope_key=key).exists()
 
-    funnel = client.get("/api/v1/metrics/funnel/").json()
-    assert (funnel["source"], funnel["open_value"]) == ("live", "2800.00")
+    # Stale: the old snapshot answers at once, says when it was computed, and nothing is computed.
+    with CaptureQueriesContext(connection) as stale_queries:
+        funnel = client.get("/api/v1/metrics/funnel/").json()
     forecasts = client.get("/api/v1/forecasts/", {"horizon": 30}).json()["forecasts"]
-    assert (forecasts[0]["source"], forecasts[0]["pipeline"]) == ("live", "2800.00")
+    assert len(stale_queries) == len(fresh_queries) <= 6
+    assert (funnel["source"], funnel["open_value"], funnel["stale"]) == ("snapshot", "2300.00", True)
+    assert parse_datetime(funnel["computed_at"]) == snapshot.computed_at
+    assert (forecasts[0]["source"], forecasts[0]["pipeline"], forecasts[0]["stale"]) == ("snapshot", "2300.00", True)
 
     assert recompute_dirty_scopes.apply().get() >= 1
     assert not DirtyScope.objects.filter(scope_key=key).exists()
     refreshed = MetricSnapshot.objects.get(scope_key=key)
     funnel = client.get("/api/v1/metrics/funnel/").json()
-    assert (funnel["source"], funnel["open_value"]) == ("snapshot", "2800.00")
+    assert (funnel["source"], funnel["open_value"], funnel["stale"]) == ("snapshot", "2800.00", False)
     assert parse_datetime(funnel["computed_at"]) == refreshed.computed_at > snapshot.computed_at
     forecasts = client.get("/api/v1/forecasts/", {"horizon": 30}).json()["forecasts"]
     assert (forecasts[0]["source"], forecasts[0]["pipeline"]) == ("snapshot", "2800.00")
@@ -417,15 +440,17 @@ def test_a_territory_the_deals_left_is_marked_when_named(burst_world, settings):
 def test_a_scope_stays_marked_until_its_snapshots_are_rewritten(history, rep):
     key = Scope(owner=rep.pk).key
     scopes_mark_dirty(keys={key, "org"})
-    # Handing the stale scopes out to a recompute does not unmark them: readers stay live meanwhile.
+    # Handing the stale scopes out to a recompute does not unmark them: readers see them stale meanwhile.
     assert scopes_dirty() == ["org", key]
     assert scopes_dirty() == ["org", key]
     period = Period.default()
     assert metric_snapshot_for(Scope(owner=rep.pk), period.start, period.end) is None
+    assert scope_stale(Scope(owner=rep.pk))
 
     scope_snapshots_compute(scope=Scope(owner=rep.pk))
     assert scopes_dirty() == ["org"]
     assert metric_snapshot_for(Scope(owner=rep.pk), period.start, period.end) is not None
+    assert not scope_stale(Scope(owner=rep.pk))
     # A duplicate recompute of a scope already rewritten leaves it alone.
     before = MetricSnapshot.objects.get(scope_key=key).computed_at
     assert snapshots_compute(scopes=[Scope(owner=rep.pk), Scope()], only_if_dirty=True) == ["org"]
@@ -438,10 +463,10 @@ def test_a_scope_stays_marked_until_its_snapshots_are_rewritten(history, rep):
     )
     scope_snapshots_compute(scope=Scope(owner=rep.pk))
     assert key in scopes_dirty()
-    assert metric_snapshot_for(Scope(owner=rep.pk), period.start, period.end) is None
+    assert scope_stale(Scope(owner=rep.pk))
 
 
-def test_a_combined_scope_snapshot_is_not_served_after_a_change(
+def test_a_combined_scope_snapshot_is_served_stale_after_a_change(
     history, rep, admin, pipeline, client_for, eager, settings, django_capture_on_commit_callbacks
 ):
     settings.REPORTS_RECOMPUTE_ON_CHANGE = False
@@ -458,17 +483,16 @@ def test_a_combined_scope_snapshot_is_not_served_after_a_change(
         deal_update(deal=e, by=rep, expected_version=e.version, amount=Decimal("800.00"))
     assert {combined, "product=1"} <= set(DirtyScope.objects.values_list("scope_key", flat=True))
     funnel = client.get("/api/v1/metrics/funnel/", {"pipeline": pipeline.pk}).json()
-    assert (funnel["source"], funnel["open_value"]) == ("live", "2800.00")
+    assert (funnel["source"], funnel["open_value"], funnel["stale"]) == ("snapshot", "2300.00", True)
 
     # Recomputing the rep's own scope alone does not make the combined snapshot fresh.
     snapshot_scope.apply(args=[f"owner={rep.pk}"]).get()
-    assert (
-        client.get("/api/v1/metrics/funnel/", {"pipeline": pipeline.pk}).json()["source"] == "live"
-    )
+    funnel = client.get("/api/v1/metrics/funnel/", {"pipeline": pipeline.pk}).json()
+    assert (funnel["open_value"], funnel["stale"]) == ("2300.00", True)
 
     recompute_dirty_scopes.apply().get()
     funnel = client.get("/api/v1/metrics/funnel/", {"pipeline": pipeline.pk}).json()
-    assert (funnel["source"], funnel["open_value"]) == ("snapshot", "2800.00")
+    assert (funnel["source"], funnel["open_value"], funnel["stale"]) == ("snapshot", "2800.00", False)
     assert not DirtyScope.objects.exists()
 
 
@@ -683,3 +707,27 @@ def test_backfill_refuses_bad_input_with_a_message(db, args, message):
     with pytest.raises(CommandError, match=message):
         backfill(*args)
     assert not ForecastSnapshot.objects.exists()
+
+
+def test_before_todays_snapshots_exist_yesterdays_answer_stale_and_a_recompute_is_queued(
+    history, rep, client_for, settings, live_compute_fails
+):
+    settings.REPORTS_RECOMPUTE_ON_CHANGE = False
+    key = Scope(owner=rep.pk).key
+    yesterday = timezone.now() - datetime.timedelta(days=1)
+    snapshots_compute(scopes=[Scope(owner=rep.pk)], now=yesterday)
+    DirtyScope.objects.all().delete()
+    client = client_for(rep)
+
+    funnel = client.get("/api/v1/metrics/funnel/").json()
+    assert (funnel["source"], funnel["stale"], funnel["open_value"]) == ("snapshot", True, "2300.00")
+    assert parse_datetime(funnel["computed_at"]) == yesterday
+    assert funnel["end"] == Period.default(timezone.localdate(yesterday)).end.isoformat()
+    assert DirtyScope.objects.filter(scope_key=key).exists()
+    forecasts = client.get("/api/v1/forecasts/").json()["forecasts"]
+    assert [(f["source"], f["stale"]) for f in forecasts] == [("snapshot", True)] * 3
+    assert {parse_datetime(f["computed_at"]) for f in forecasts} == {yesterday}
+
+    assert snapshots_compute(scopes=[Scope(owner=rep.pk)], only_if_dirty=True) == [key]
+    funnel = client.get("/api/v1/metrics/funnel/").json()
+    assert (funnel["stale"], funnel["end"]) == (False, Period.default().end.isoformat())
