@@ -27,9 +27,16 @@ before T of the scope's deals as they stood at T (and nothing after T):
    have finished.
 
 The expected value is the sum over open deals of ``p * amount`` plus the new
-business. Treating deals as independent wins (and new business as a compound
-Poisson count) gives a variance, and the P10-P90 range is the normal
-approximation ``expected -/+ 1.2816 * sigma`` (never below zero).
+business. Its variance adds three parts: each deal's own win, ``p * (1 - p) *
+amount^2``; the uncertainty of the learned chances, a Beta posterior's
+``p * (1 - p) / (n + PRIOR_WEIGHT + 1)`` (``rate_variance``), shared by every
+deal of a stage (its chances at all ages rest on nested sets of the same
+entries, so their errors are added before squaring: ``(sum of amount *
+sqrt(Var p))^2`` per stage); and the new business's, the compound Poisson one
+or, when larger, the sample variance of the value created and won inside each
+whole past window of the history (``past_windows``), since new business comes
+in waves. The P10-P90 range is the normal approximation ``expected -/+ 1.2816 *
+sigma`` (never below zero).
 """
 
 import datetime
@@ -411,6 +418,9 @@ def model_estimate(
         ages[stage_id].add(max(0, elapsed or 0))
     expected = 0.0
     variance = 0.0
+    # A stage's chances at every age are learned from nested sets of the same entries, so their
+    # errors move together: the stage's deals share one error, its deviation the sum of theirs.
+    rate_spread: dict = defaultdict(float)
     # Summed in a fixed order so that the same groups always give the same floating-point total.
     for (stage_id, elapsed), (value, value_sq) in sorted(open_groups.items(), key=lambda item: (item[0][0], item[0][1] or 0)):
         probability = probabilities.get(stage_id)
@@ -422,6 +432,8 @@ def model_estimate(
         p = min(1.0, max(0.0, p))
         expected += p * float(value or 0)
         variance += p * (1 - p) * float(value_sq or 0)
+        rate_spread[stage_id] += float(value or 0) * math.sqrt(rate_variance(p, followed))
+    variance += sum(spread * spread for _, spread in sorted(rate_spread.items()))
 
     new_mean, new_var = new_business
     expected += new_mean
@@ -435,28 +447,61 @@ def model_estimate(
     }
 
 
+def rate_variance(p: float, followed: int) -> float:
+    """The variance of a shrunk chance ``p``: a Beta posterior's, with the ``followed`` entries
+    plus the prior's ``PRIOR_WEIGHT`` as its sample size."""
+    return p * (1 - p) / (followed + PRIOR_WEIGHT + 1)
+
+
+def past_windows(moment: datetime.datetime, horizon: int) -> list[tuple[datetime.datetime, datetime.datetime]]:
+    """The whole windows of ``horizon`` days that fit in the ``LOOKBACK_DAYS`` before ``moment``, latest first."""
+    return [
+        (moment - datetime.timedelta(days=horizon * (k + 1)), moment - datetime.timedelta(days=horizon * k))
+        for k in range(LOOKBACK_DAYS // horizon)
+    ]
+
+
 def new_business_sums(moment: datetime.datetime, horizon: int, suffix: str = "") -> dict:
     """The aggregates over deal rows behind the new business of a window: what was created in the
-    ``LOOKBACK_DAYS`` that could have finished, and the won part weighted by its slack."""
+    ``LOOKBACK_DAYS`` that could have finished, the won part weighted by its slack, and the value
+    created and won inside each past window (``past_windows``)."""
     span_start = moment - datetime.timedelta(days=LOOKBACK_DAYS)
     span_end = moment - datetime.timedelta(days=horizon)
     created = Q(created_at__gte=span_start, created_at__lt=span_end)
     slack = Value(float(horizon)) - DaysBetween(F("closed_at"), F("created_at"))
     won_fast = created & Q(status=StageKind.WON, closed_at__lt=moment) & Q(GreaterThan(slack, 0))
-    return {
+    sums = {
         f"weighted{suffix}": Sum(F("amount") * slack, filter=won_fast, output_field=FloatField()),
         f"weighted_sq{suffix}": Sum(F("amount") * F("amount") * slack, filter=won_fast, output_field=FloatField()),
         f"first{suffix}": Min("created_at", filter=created),
     }
+    for k, (start, end) in enumerate(past_windows(moment, horizon)):
+        inside = Q(status=StageKind.WON, created_at__gte=start, closed_at__lt=end)
+        sums[f"window_{k}{suffix}"] = Sum("amount", filter=inside, output_field=FloatField())
+    return sums
 
 
 def new_business_from(
-    moment: datetime.datetime, horizon: int, *, weighted: float | None, weighted_sq: float | None, first
+    moment: datetime.datetime, horizon: int, *, weighted: float | None, weighted_sq: float | None, first, **windows
 ) -> tuple[float, float]:
-    """Mean and variance of the new business per window, from ``new_business_sums``."""
+    """Mean and variance of the new business per window, from ``new_business_sums``.
+
+    The variance is the compound Poisson one, or, when larger, the spread of the value created
+    and won in the past windows wholly inside the history: new business comes in waves.
+    """
     if first is None:
         return 0.0, 0.0
     span_start = moment - datetime.timedelta(days=LOOKBACK_DAYS)
     span_end = moment - datetime.timedelta(days=horizon)
     length = max(1.0, (span_end - max(first, span_start)).total_seconds() / 86400)
-    return (weighted or 0.0) / length, (weighted_sq or 0.0) / length
+    mean, variance = (weighted or 0.0) / length, (weighted_sq or 0.0) / length
+    observed = [
+        float(windows.get(f"window_{k}") or 0.0)
+        for k, (start, _) in enumerate(past_windows(moment, horizon))
+        if start >= first
+    ]
+    if len(observed) >= 2:
+        centre = sum(observed) / len(observed)
+        spread = sum((value - centre) ** 2 for value in observed) / (len(observed) - 1)
+        variance = max(variance, spread)
+    return mean, variance

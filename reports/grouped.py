@@ -299,7 +299,7 @@ def _forecast(
     sums = dict.fromkeys(MONEY_SUMS)
     sums["window_deals"] = 0
     won = None
-    new = {"weighted": None, "weighted_sq": None, "first": None}
+    new = dict.fromkeys(new_business_sums(now, horizon))
     open_groups: dict = {}
     for part in parts:
         for row in part.deals.values():
@@ -307,11 +307,12 @@ def _forecast(
                 sums[key] = _add(sums[key], row[key + suffix])
             sums["window_deals"] += row["window_deals" + suffix]
             won = _add(won, row[f"won{suffix}"])
-            new["weighted"] = _add(new["weighted"], row[f"weighted_new{suffix}"])
-            new["weighted_sq"] = _add(new["weighted_sq"], row[f"weighted_sq_new{suffix}"])
-            first = row[f"first_new{suffix}"]
-            if first is not None and (new["first"] is None or first < new["first"]):
-                new["first"] = first
+            for key in new:
+                value = row[f"{key}_new{suffix}"]
+                if key != "first":
+                    new[key] = _add(new[key], value)
+                elif value is not None and (new["first"] is None or value < new["first"]):
+                    new["first"] = value
         for stage_id, elapsed, value, value_sq in part.open_groups:
             before = open_groups.get((stage_id, elapsed), (None, None))
             open_groups[(stage_id, elapsed)] = (_add(before[0], value), _add(before[1], value_sq))

@@ -14,7 +14,14 @@ from pipeline.services import deal_delete, deal_move, deal_reassign, deal_update
 from pipeline.services.imports import DealSpec, TransitionSpec, deals_import
 from quotas.services import quota_set
 from reports.api import ForecastFigures, Gap
-from reports.forecasts import FORECAST_FIELDS, METHODS, closing_stats, forecast, model_estimate
+from reports.forecasts import (
+    FORECAST_FIELDS,
+    METHODS,
+    closing_stats,
+    forecast,
+    model_estimate,
+    new_business_from,
+)
 from reports.models import ForecastSnapshot
 from tests.factories import AccountFactory, DealFactory, LostReasonFactory
 
@@ -57,7 +64,22 @@ def test_thirty_day_forecast_for_one_rep(history, rep):
     span = ((now - datetime.timedelta(days=30)) - t0).total_seconds() / 86400
     new_business = 1000 * 20 / span
     expected = c_p * 2000 + e_p * 300 + new_business
-    variance = c_p * (1 - c_p) * 2000**2 + e_p * (1 - e_p) * 300**2 + 1000**2 * 20 / span
+    # The variance adds three parts:
+    # - independent wins: p (1 - p) amount^2 for C and E;
+    # - the uncertainty of each chance, shared by the deals of its stage: C and E are alone in
+    #   theirs, and each chance rests on no entry followed beyond their age (C's and E's own
+    #   entries are censored at their age), so a Beta posterior with the prior's 10 entries as
+    #   its sample size: Var(p) = p (1 - p) / (0 + 10 + 1), times the stage's value squared;
+    # - new business, compound Poisson: 1000^2 x 20 / span. The spread of past 30-day windows
+    #   does not replace it: of the windows [now - 30k - 30, now - 30k), only the latest starts
+    #   after A's creation (midnight 60 days ago), and one window has no spread.
+    variance = (
+        c_p * (1 - c_p) * 2000**2
+        + e_p * (1 - e_p) * 300**2
+        + 2000**2 * c_p * (1 - c_p) / 11
+        + 300**2 * e_p * (1 - e_p) / 11
+        + 1000**2 * 20 / span
+    )
     sigma = math.sqrt(variance)
     assert figures["model"] == money(expected)
     assert figures["model_p10"] == money(max(0.0, expected - Z * sigma))
@@ -90,7 +112,10 @@ def test_a_single_deal_with_no_history_uses_the_stage_probability(rep, pipeline,
     p = 0.6 * 30 / 90
     figures = forecast(Scope(owner=rep.pk), timezone.localdate(), 30)
     expected = p * 600
-    sigma = math.sqrt(p * (1 - p) * 600**2)
+    # The win itself, p (1 - p) 600^2, and the chance's own uncertainty: with no entry
+    # followed it rests on the prior's 10 entries alone, a Beta posterior's variance
+    # p (1 - p) / (0 + 10 + 1), shared by the stage's 600: in all p (1 - p) 600^2 (1 + 1/11).
+    sigma = math.sqrt(p * (1 - p) * 600**2 * (1 + 1 / 11))
     assert figures["model"] == money(expected)
     assert figures["model_p10"] == money(max(0.0, expected - Z * sigma))
     assert figures["model_p90"] == money(expected + Z * sigma)
@@ -246,3 +271,21 @@ def test_nothing_after_the_moment_changes_a_past_model_forecast(history, rep, re
     for horizon, figures in before.items():
         after = forecast(Scope(owner=rep.pk), as_of, horizon)
         assert {key: after[key] for key in keys} == {key: figures[key] for key in keys}
+
+
+def test_new_business_that_comes_in_waves_widens_its_variance():
+    moment = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
+    first = moment - datetime.timedelta(days=365)
+    # A year of history: 365 - 90 = 275 days of window starts, and the four whole 90-day
+    # windows before the moment (all starting after the first deal) took 0, 40,000, 0 and 0.
+    waves = {"window_0": 0.0, "window_1": 40000.0, "window_2": None, "window_3": 0.0}
+    calm = {"weighted": 2750000.0, "weighted_sq": 275000000.0, "first": first}
+    mean, variance = new_business_from(moment, 90, **calm, **waves)
+    # Mean 2,750,000 / 275 = 10,000; compound Poisson variance 275,000,000 / 275 = 1,000,000.
+    # The windows' mean is 10,000 and their sample variance (3 x 10,000^2 + 30,000^2) / 3
+    # = 400,000,000, larger, so it is the variance.
+    assert mean == pytest.approx(10000.0)
+    assert variance == pytest.approx(400000000.0)
+    # Windows as steady as a Poisson count leave the compound Poisson variance.
+    steady = {"window_0": 10000.0, "window_1": 10500.0, "window_2": 9500.0, "window_3": 10000.0}
+    assert new_business_from(moment, 90, **calm, **steady) == pytest.approx((10000.0, 1000000.0))
