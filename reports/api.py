@@ -215,10 +215,17 @@ class MethodSummary(serializers.Serializer):
     bias = serializers.FloatField(allow_null=True)
 
 
+class BandCalibration(serializers.Serializer):
+    below = serializers.FloatField(help_text="Share of matured windows whose actual fell below the model's P10.")
+    inside = serializers.FloatField(help_text="Share whose actual lay inside P10-P90 (80% when calibrated).")
+    above = serializers.FloatField(help_text="Share whose actual rose above P90.")
+
+
 class AccuracySummary(serializers.Serializer):
     horizon = serializers.IntegerField()
     snapshots = serializers.IntegerField()
     methods = serializers.DictField(child=MethodSummary())
+    band = BandCalibration()
 
 
 class Accuracy(serializers.Serializer):

@@ -3,7 +3,7 @@
 import datetime
 from collections import defaultdict
 
-from django.db.models import Avg, Count, F, FloatField, Q, QuerySet
+from django.db.models import Avg, Case, Count, F, FloatField, Q, QuerySet, Value, When
 from django.db.models.functions import Abs, Cast
 
 from pipeline.periods import Period
@@ -64,11 +64,19 @@ def matured_forecasts(scope: Scope, *, horizon: int | None = None, start=None, e
     return snapshots.order_by("as_of", "horizon")
 
 
+BAND_SIDES = {
+    "below": Q(actual__lt=F("model_p10")),
+    "inside": Q(actual__gte=F("model_p10"), actual__lte=F("model_p90")),
+    "above": Q(actual__gt=F("model_p90")),
+}
+
+
 def accuracy_summary(snapshots: QuerySet) -> list[dict]:
-    """Per horizon and method: mean absolute percentage error and bias, in one query.
+    """Per horizon and method: mean absolute percentage error and bias, and the model band's
+    calibration (the shares of windows whose actual fell below, inside or above P10-P90), in one query.
 
     MAPE skips windows where nothing was won (its percentage is undefined);
-    bias is the mean of ``forecast - actual``.
+    bias is the mean of ``forecast - actual``. An actual on P10 or P90 is inside.
     """
     with_actual = Q(actual__gt=0)
     aggregates = {"count": Count("pk")}
@@ -76,6 +84,8 @@ def accuracy_summary(snapshots: QuerySet) -> list[dict]:
         error = Cast(F(method) - F("actual"), FloatField())
         aggregates[f"{method}__mape"] = Avg(Abs(error) / Cast(F("actual"), FloatField()), filter=with_actual)
         aggregates[f"{method}__bias"] = Avg(error)
+    for side, condition in BAND_SIDES.items():
+        aggregates[f"band__{side}"] = Avg(Case(When(condition, then=Value(1.0)), default=Value(0.0), output_field=FloatField()))
     rows = snapshots.order_by().values("horizon").annotate(**aggregates).order_by("horizon")
     return [
         {
@@ -84,6 +94,7 @@ def accuracy_summary(snapshots: QuerySet) -> list[dict]:
             "methods": {
                 method: {"mape": row[f"{method}__mape"], "bias": row[f"{method}__bias"]} for method in METHODS
             },
+            "band": {side: row[f"band__{side}"] for side in BAND_SIDES},
         }
         for row in rows
     ]
