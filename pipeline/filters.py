@@ -1,6 +1,7 @@
 """Query-string filters of the pipeline's list endpoints (django-filter)."""
 
 import datetime
+from decimal import Decimal
 
 import django_filters
 from rest_framework.exceptions import ValidationError
@@ -8,6 +9,21 @@ from rest_framework.exceptions import ValidationError
 from pipeline.models import ActivityKind, DealLineItem, ForecastCategory, StageKind
 from salesmgr.api.base import IdFilter
 from salesmgr.selectors import team_member_ids_subquery
+
+# No amount reaches this (14 digits, 2 of them decimals), so a bound beyond it filters as it.
+AMOUNT_LIMIT = Decimal("1e12")
+
+
+class AmountFilter(django_filters.NumberFilter):
+    """A bound on an amount: any number, as the schema says; one beyond every amount is clamped to the limit."""
+
+    def get_max_validator(self):
+        return None
+
+    def filter(self, qs, value):
+        if value is not None:
+            value = max(min(value, AMOUNT_LIMIT), -AMOUNT_LIMIT)
+        return super().filter(qs, value)
 
 
 class DealFilter(django_filters.FilterSet):
@@ -22,8 +38,8 @@ class DealFilter(django_filters.FilterSet):
     status = django_filters.ChoiceFilter(choices=StageKind.choices, label="open, won or lost")
     close_after = django_filters.DateFilter(field_name="expected_close_date", lookup_expr="gte")
     close_before = django_filters.DateFilter(field_name="expected_close_date", lookup_expr="lte")
-    amount_min = django_filters.NumberFilter(field_name="amount", lookup_expr="gte")
-    amount_max = django_filters.NumberFilter(field_name="amount", lookup_expr="lte")
+    amount_min = AmountFilter(field_name="amount", lookup_expr="gte")
+    amount_max = AmountFilter(field_name="amount", lookup_expr="lte")
     deleted = django_filters.BooleanFilter(
         method="filter_deleted", label="Admins only: true lists soft-deleted deals instead"
     )
