@@ -5,7 +5,7 @@ from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 
 from pipeline.admin.contacts import ContactInline, contact_formset_save
-from pipeline.admin.shared import DeletedFilter, ReadOnlyHistoryAdmin
+from pipeline.admin.shared import DeletedFilter, ReadOnlyHistoryAdmin, SoftDeletes
 from pipeline.checks.accounts import ACCOUNT_FIELDS, account_owner_errors, account_owner_refusal
 from pipeline.models import Account
 from pipeline.services import account_create, account_delete, account_restore, account_update
@@ -14,7 +14,6 @@ from salesmgr.admin import (
     AdminRoleOnly,
     add_refusal,
     adopt,
-    deletion_summary,
     is_autocomplete,
 )
 
@@ -53,7 +52,7 @@ class AccountForm(forms.ModelForm):
 
 
 @admin.register(Account)
-class AccountAdmin(ActingUserForms, AdminRoleOnly, ReadOnlyHistoryAdmin):
+class AccountAdmin(ActingUserForms, AdminRoleOnly, SoftDeletes, ReadOnlyHistoryAdmin):
     form = AccountForm
     list_display = ("name", "owner", "territory", "industry", "region", "is_deleted")
     list_select_related = ("owner", "territory")
@@ -63,8 +62,6 @@ class AccountAdmin(ActingUserForms, AdminRoleOnly, ReadOnlyHistoryAdmin):
     readonly_fields = ("created_at", "deleted_at")
     inlines = (ContactInline,)
     actions = ("restore",)
-    delete_confirmation_template = "admin/pipeline/soft_delete_confirmation.html"
-    delete_selected_confirmation_template = "admin/pipeline/soft_delete_selected_confirmation.html"
     show_full_result_count = False
 
     @admin.display(description="Deleted", boolean=True, ordering="deleted_at")
@@ -84,15 +81,8 @@ class AccountAdmin(ActingUserForms, AdminRoleOnly, ReadOnlyHistoryAdmin):
     def save_formset(self, request, form, formset, change):
         contact_formset_save(formset, by=request.user)
 
-    def get_deleted_objects(self, objs, request):
-        return deletion_summary(self, objs)
-
-    def delete_model(self, request, obj):
-        account_delete(account=obj, by=request.user)
-
-    def delete_queryset(self, request, queryset):
-        for account in queryset:
-            account_delete(account=account, by=request.user)
+    def soft_delete(self, obj, *, by) -> None:
+        account_delete(account=obj, by=by)
 
     @admin.action(description="Restore selected accounts", permissions=["change"])
     def restore(self, request, queryset):

@@ -15,7 +15,7 @@ from django.urls import path, reverse
 
 from pipeline.admin.deal_history import TransitionInline
 from pipeline.admin.line_items import LineItemInline
-from pipeline.admin.shared import DeletedFilter, ReadOnlyHistoryAdmin
+from pipeline.admin.shared import DeletedFilter, ReadOnlyHistoryAdmin, SoftDeletes
 from pipeline.checks.deals import (
     account_errors,
     deal_deleted_errors,
@@ -41,7 +41,6 @@ from salesmgr.admin import (
     AdminRoleOnly,
     add_refusal,
     adopt,
-    deletion_summary,
     is_autocomplete,
 )
 from salesmgr.errors import ConflictError
@@ -219,7 +218,7 @@ class DealMoveForm(forms.Form):
 
 
 @admin.register(Deal)
-class DealAdmin(ActingUserForms, AdminRoleOnly, ReadOnlyHistoryAdmin):
+class DealAdmin(ActingUserForms, AdminRoleOnly, SoftDeletes, ReadOnlyHistoryAdmin):
     list_display = (
         "name",
         "account",
@@ -240,8 +239,6 @@ class DealAdmin(ActingUserForms, AdminRoleOnly, ReadOnlyHistoryAdmin):
     ordering = ("-id",)
     show_full_result_count = False
     actions = ("restore",)
-    delete_confirmation_template = "admin/pipeline/soft_delete_confirmation.html"
-    delete_selected_confirmation_template = "admin/pipeline/soft_delete_selected_confirmation.html"
     add_fieldsets = (
         (
             None,
@@ -367,15 +364,8 @@ class DealAdmin(ActingUserForms, AdminRoleOnly, ReadOnlyHistoryAdmin):
                 line_items = formset.specs()
         adopt(form.instance, form.write(by=request.user, line_items=line_items))
 
-    def get_deleted_objects(self, objs, request):
-        return deletion_summary(self, objs)
-
-    def delete_model(self, request, obj):
-        deal_delete(deal=obj, by=request.user)
-
-    def delete_queryset(self, request, queryset):
-        for deal in queryset:
-            deal_delete(deal=deal, by=request.user)
+    def soft_delete(self, obj, *, by) -> None:
+        deal_delete(deal=obj, by=by)
 
     @admin.action(description="Restore selected deals", permissions=["change"])
     def restore(self, request, queryset):

@@ -7,7 +7,7 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Model
 from simple_history.admin import SimpleHistoryAdmin
 
-from salesmgr.admin import adopt, with_refusals
+from salesmgr.admin import adopt, deletion_summary, with_refusals
 
 
 class DeletedFilter(admin.SimpleListFilter):
@@ -72,6 +72,29 @@ class ServiceWrites:
         for row in queryset:
             self.delete_model(request, row)
 
+
+
+class SoftDeletes:
+    """An admin whose delete hides the chosen rows through their service, one by one.
+
+    A subclass says how in ``soft_delete``; the confirmation lists only those rows.
+    """
+
+    delete_confirmation_template = "admin/pipeline/soft_delete_confirmation.html"
+    delete_selected_confirmation_template = "admin/pipeline/soft_delete_selected_confirmation.html"
+
+    def soft_delete(self, obj, *, by) -> None:
+        raise NotImplementedError
+
+    def get_deleted_objects(self, objs, request):
+        return deletion_summary(self, objs)
+
+    def delete_model(self, request, obj):
+        self.soft_delete(obj, by=request.user)
+
+    def delete_queryset(self, request, queryset):
+        for obj in queryset:
+            self.soft_delete(obj, by=request.user)
 
 
 class ReadOnlyHistoryAdmin(SimpleHistoryAdmin):
