@@ -20,6 +20,13 @@ The figures are those of the live state (no ``as_of``). Five queries:
    close after each (the same kind of window): the model's training;
 5. open deals grouped by cell, stage and days in stage: what the model weighs.
 
+``forecasts_as_of`` gives the forecasts of many scopes as of one date, past or
+present, in four: the deals as they stood that morning (their history rows) by
+cell and stage for the forecast sums and new business, the value won in each
+window since (as known now), the year's entries into open stages before that
+morning, each counted in the cell its deal was in then, and the open deals by
+cell, stage and days in stage. ``forecasts_backfill`` runs it once per date.
+
 A product is no cell dimension, so a scope with a product is computed alone.
 """
 
@@ -28,7 +35,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from django.db.models import Count, F, Q, Sum
+from django.db.models import Count, F, OuterRef, Q, Subquery, Sum
 from django.utils import timezone
 
 from pipeline.models import Deal, Stage, StageKind, StageTransition
@@ -43,6 +50,7 @@ from reports.forecasts import (
     entry_counts,
     forecast_result,
     model_estimate,
+    moment_of,
     money,
     new_business_from,
     new_business_sums,
@@ -51,6 +59,7 @@ from reports.forecasts import (
 )
 from reports.metrics import (
     add_sums,
+    deal_rows,
     deal_sums,
     figures_from_sums,
     flow_counts,
@@ -148,12 +157,16 @@ class CellSums:
     stays: dict = field(default_factory=dict)  # stage id -> [days, stays]
     entries: list = field(default_factory=list)  # (stage id, (stay, close, won, observed), entries)
     open_groups: list = field(default_factory=list)  # (stage id, elapsed, value, value squared)
+    won: dict = field(default_factory=dict)  # horizon -> value won in the window, as known now
 
 
 def _cells(period: Period, today: datetime.date, now: datetime.datetime) -> dict[Cell, CellSums]:
     cells: dict[Cell, CellSums] = defaultdict(CellSums)
     for row in _deal_pass(period, today, now):
-        cells[_cell_of(row)].deals[row["stage_id"]] = row
+        sums = cells[_cell_of(row)]
+        sums.deals[row["stage_id"]] = row
+        for horizon in HORIZONS:
+            sums.won[horizon] = _add(sums.won.get(horizon), row[f"won_{horizon}"])
     for cell, stage_id, entered, advanced in _flow_pass(period):
         cells[cell].flow[stage_id] = (entered, advanced)
     for row in _stays_pass(period):
@@ -209,10 +222,9 @@ def _stays_pass(period: Period):
 
 def _entry_pass(moment: datetime.datetime):
     """Per cell and open stage: the entries of the last year by what had become of them at ``moment``."""
-    rows = entry_counts(
+    return _entries(
         StageTransition.objects.filter(deal__deleted_at__isnull=True), moment, _cell("deal__")
     )
-    return [((owner, territory, pipeline), *rest) for owner, territory, pipeline, *rest in rows]
 
 
 def _open_pass(moment: datetime.datetime):
@@ -239,17 +251,115 @@ def figures(scopes: list[Scope], *, period: Period, now: datetime.datetime) -> d
     for scope in scopes:
         inside = scope_map.test(scope)
         parts = [sums for cell, sums in cells.items() if inside(cell)]
-        training = Training()
-        for part in parts:
-            for stage_id, outcome, entries in part.entries:
-                training.add(stage_id, outcome, entries)
+        training = _training(parts)
         results[scope.key] = {
             "funnel": _funnel(scope, period, parts, stages),
             "forecasts": [
-                _forecast(scope, today, horizon, now, parts, probabilities, training) for horizon in HORIZONS
+                _forecast(scope, today, horizon, now, True, parts, probabilities, training)
+                for horizon in HORIZONS
             ],
         }
     return results
+
+
+def forecasts_as_of(
+    scopes: list[Scope], *, as_of: datetime.date, now: datetime.datetime
+) -> dict[str, list[dict]]:
+    """For each scope (none with a product): the 30, 60 and 90-day forecasts as of ``as_of``, as
+    ``forecasts.forecast(scope, as_of, H, now=now)`` gives them.
+
+    A past date reads every deal and transition as it stood that morning (the
+    deals' history rows, each in the cell it was in then); the value won in
+    each window is what is known ``now``. Four grouped queries, then the
+    quotas scope by scope as ``forecast`` reads them.
+    """
+    if any(scope.product is not None for scope in scopes):
+        raise ValueError("A scope with a product is not made of cells; compute it on its own.")
+    moment, live = moment_of(as_of, now)
+    cells = _cells_as_of(as_of, moment, live, now)
+    scope_map = ScopeMap()
+    probabilities = dict(Stage.objects.filter(kind=StageKind.OPEN).values_list("pk", "probability"))
+    results = {}
+    for scope in scopes:
+        inside = scope_map.test(scope)
+        parts = [sums for cell, sums in cells.items() if inside(cell)]
+        training = _training(parts)
+        results[scope.key] = [
+            _forecast(scope, as_of, horizon, moment, live, parts, probabilities, training)
+            for horizon in HORIZONS
+        ]
+    return results
+
+
+def _cells_as_of(
+    as_of: datetime.date, moment: datetime.datetime, live: bool, now: datetime.datetime
+) -> dict[Cell, CellSums]:
+    """What each cell holds for the forecasts as of ``as_of``: the deal rows as they stood at ``moment``
+    (live rows when ``live``), the year's entries before it, and what has been won since, as known ``now``."""
+    rows = deal_rows(Scope(), None if live else moment)
+    cells: dict[Cell, CellSums] = defaultdict(CellSums)
+    aggregates: dict = {}
+    for horizon in HORIZONS:
+        aggregates |= window_sums(as_of, horizon, suffix=f"_{horizon}")
+        aggregates |= new_business_sums(moment, horizon, suffix=f"_new_{horizon}")
+    for row in rows.values("stage_id", **_cell()).annotate(**aggregates).order_by():
+        cells[_cell_of(row)].deals[row["stage_id"]] = row
+    won = {
+        f"won_{horizon}": Sum("amount", filter=_won_window(as_of, horizon, now))
+        for horizon in HORIZONS
+    }
+    since = Q(status=StageKind.WON, closed_at__gte=start_of(as_of))
+    for row in (
+        Deal.objects.filter(since, deleted_at__isnull=True)
+        .values(**_cell())
+        .annotate(**won)
+        .order_by()
+    ):
+        cells[_cell_of(row)].won = {horizon: row[f"won_{horizon}"] for horizon in HORIZONS}
+    transitions = StageTransition.objects.filter(deal_id__in=rows.values("id"))
+    for cell, stage_id, *outcome, entries in _entries(
+        transitions, moment, _cell("deal__") if live else _cell_then(moment)
+    ):
+        cells[cell].entries.append((stage_id, tuple(outcome), entries))
+    open_deals = (
+        rows.filter(status=StageKind.OPEN)
+        .annotate(elapsed=elapsed_days(moment))
+        .values("stage_id", "elapsed", **_cell())
+        .annotate(value=Sum("amount"), value_sq=Sum(F("amount") * F("amount")))
+        .order_by()
+    )
+    for row in open_deals:
+        cells[_cell_of(row)].open_groups.append(
+            (row["stage_id"], row["elapsed"], row["value"], row["value_sq"])
+        )
+    return cells
+
+
+def _cell_then(moment: datetime.datetime) -> dict:
+    """The cell a transition's deal was in at ``moment``: read from its latest history row by then."""
+    then = Deal.history.filter(id=OuterRef("deal_id"), history_date__lte=moment).order_by(
+        "-history_date", "-history_id"
+    )
+    return {
+        "cell_owner": Subquery(then.values("owner_id")[:1]),
+        "cell_territory": Subquery(then.values("account__territory_id")[:1]),
+        "cell_pipeline": Subquery(then.values("pipeline_id")[:1]),
+    }
+
+
+def _entries(transitions, moment: datetime.datetime, cell: dict) -> list[tuple]:
+    """``entry_counts`` of these transitions per cell: ``(cell, stage id, stay, close, won, observed, entries)``."""
+    rows = entry_counts(transitions, moment, cell)
+    return [((owner, territory, pipeline), *rest) for owner, territory, pipeline, *rest in rows]
+
+
+def _training(parts: list[CellSums]) -> Training:
+    """The model's training of a scope: its cells' entries counted together."""
+    training = Training()
+    for part in parts:
+        for stage_id, outcome, entries in part.entries:
+            training.add(stage_id, outcome, entries)
+    return training
 
 
 def _funnel(scope: Scope, period: Period, parts: list[CellSums], stages: list[Stage]) -> dict:
@@ -288,25 +398,26 @@ def _funnel(scope: Scope, period: Period, parts: list[CellSums], stages: list[St
 
 def _forecast(
     scope: Scope,
-    today: datetime.date,
+    as_of: datetime.date,
     horizon: int,
-    now: datetime.datetime,
+    moment: datetime.datetime,
+    live: bool,
     parts: list[CellSums],
     probabilities: dict,
     training: Training,
 ) -> dict:
+    """One forecast of ``scope`` from its cells' sums, as ``forecasts.forecast`` derives it from its own."""
     suffix = f"_{horizon}"
     sums = dict.fromkeys(MONEY_SUMS)
     sums["window_deals"] = 0
     won = None
-    new = dict.fromkeys(new_business_sums(now, horizon))
+    new = dict.fromkeys(new_business_sums(moment, horizon))
     open_groups: dict = {}
     for part in parts:
         for row in part.deals.values():
             for key in MONEY_SUMS:
                 sums[key] = _add(sums[key], row[key + suffix])
             sums["window_deals"] += row["window_deals" + suffix]
-            won = _add(won, row[f"won{suffix}"])
             for key in new:
                 value = row[f"{key}_new{suffix}"]
                 if key != "first":
@@ -316,20 +427,21 @@ def _forecast(
         for stage_id, elapsed, value, value_sq in part.open_groups:
             before = open_groups.get((stage_id, elapsed), (None, None))
             open_groups[(stage_id, elapsed)] = (_add(before[0], value), _add(before[1], value_sq))
+        won = _add(won, part.won.get(horizon))
     model = model_estimate(
         stats=training,
         open_groups=open_groups,
         probabilities=probabilities,
         horizon=horizon,
-        new_business=new_business_from(now, horizon, **new),
+        new_business=new_business_from(moment, horizon, **new),
     )
     return forecast_result(
         scope=scope,
-        as_of=today,
+        as_of=as_of,
         horizon=horizon,
-        live=True,
+        live=live,
         sums=sums,
         won=money(won),
-        quota=prorated_quota(scope, today, horizon),
+        quota=prorated_quota(scope, as_of, horizon),
         model=model,
     )
