@@ -394,6 +394,61 @@ def mape_chart(dom_id: str, summary_rows: list[dict]) -> Chart:
     return _chart(dom_id, "Mean absolute % error by method", summary, traces, layout)
 
 
+# Where a calibrated P10-P90 range leaves the actual: 10% below, 80% inside, 10% above.
+BAND_LABELS = {"below": "Below P10", "inside": "Inside P10-P90", "above": "Above P90"}
+BAND_IDEAL = {"below": 0.1, "inside": 0.8, "above": 0.1}
+
+
+def calibration_chart(dom_id: str, summary_rows: list[dict]) -> Chart:
+    """Where the actuals of matured windows fell against the model's P10-P90 range, per horizon,
+    beside the shares a calibrated range gives (10% below, 80% inside, 10% above).
+
+    The snapshots keep the model's P10, expected value and P90, not its whole
+    distribution, so the chart counts windows by band rather than drawing a PIT histogram.
+    """
+    bands = [BAND_LABELS[side] for side in BAND_LABELS]
+    traces = [
+        go.Bar(
+            x=bands,
+            y=[row["band"][side] for side in BAND_LABELS],
+            name=f"{row['horizon']} days",
+            marker={"color": HORIZON_COLOURS.get(row["horizon"], MUTED)},
+            text=[percent(row["band"][side]) for side in BAND_LABELS],
+            textposition="outside",
+            customdata=[row["snapshots"]] * len(BAND_LABELS),
+            hovertemplate=f"%{{x}}, {row['horizon']} days: %{{y:.0%}} of %{{customdata:,}} forecasts<extra></extra>",
+        )
+        for row in summary_rows
+    ]
+    traces.append(
+        go.Scatter(
+            x=bands,
+            y=[BAND_IDEAL[side] for side in BAND_LABELS],
+            mode="markers",
+            name="Calibrated",
+            marker={"symbol": "line-ew", "size": 96, "line": {"width": 3, "color": ACTUAL}},
+            hovertemplate="%{x}, calibrated range: %{y:.0%}<extra></extra>",
+        )
+    )
+    layout = {
+        "barmode": "group",
+        "bargap": 0.3,
+        "yaxis": {"tickformat": ".0%", "range": [0, 1.1], "dtick": 0.2},
+    }
+    parts = [
+        f"at {row['horizon']} days {percent(row['band']['below'])} below P10, "
+        f"{percent(row['band']['inside'])} inside and {percent(row['band']['above'])} above P90 "
+        f"(of {row['snapshots']:,} forecasts)"
+        for row in summary_rows
+    ]
+    summary = (
+        "Where the actual fell against the model's P10-P90 range: "
+        + ("; ".join(parts) if parts else "no window has passed yet")
+        + "; a calibrated range gives 10% below, 80% inside and 10% above."
+    )
+    return _chart(dom_id, "Is the model's P10-P90 range honest?", summary, traces, layout)
+
+
 def pipeline_by_stage_chart(dom_id: str, rows: list[dict]) -> Chart:
     """Open value per stage (deal counts on the bars), first stage at the top."""
     pipelines = {row["pipeline__name"] for row in rows}

@@ -292,6 +292,9 @@ def dashboard_figures(scope: Scope, period: Period, today: datetime.date) -> dic
         "mape_chart": charts.mape_chart("chart-mape", accuracy["summary"])
         if accuracy["summary"]
         else None,
+        "calibration_chart": charts.calibration_chart("chart-calibration", accuracy["summary"])
+        if accuracy["summary"]
+        else None,
         "leaderboard": LeaderboardRunner(scope, today).run(),
         "stalled": StalledDealsRunner(scope, today).run(stages),
         "overdue": OverdueDealsRunner(scope, today).run(),

@@ -95,7 +95,7 @@ def test_a_manager_sees_every_chart_of_the_dashboard_drawn(team, login, screensh
     charts = page.locator(".chart")
     ids = charts.evaluate_all("nodes => nodes.map(n => n.id)")
     assert any(i.startswith("chart-funnel-") for i in ids)
-    assert {"chart-forecast", "chart-won-by-month", "chart-accuracy", "chart-mape"} <= set(ids)
+    assert {"chart-forecast", "chart-won-by-month", "chart-accuracy", "chart-mape", "chart-calibration"} <= set(ids)
     page.wait_for_function(
         "() => [...document.querySelectorAll('.chart')].every(c => c.querySelector('svg.main-svg'))"
     )
