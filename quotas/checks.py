@@ -3,14 +3,16 @@
 import datetime
 from decimal import Decimal
 
-from quotas.models import Quota, Territory
+from quotas.models import Quota, TargetBasis, Territory
 from quotas.selectors import territory_subtree_ids_subquery
-from salesmgr.models import User
+from salesmgr.models import Role, User
 
 TERRITORY_INSIDE_ITSELF = "A territory cannot sit inside itself."
 TERRITORY_HAS_CHILDREN = "Move or delete the territories inside it first."
 PERIOD_BACKWARDS = "The period ends before it starts."
 NEGATIVE_TARGET = "A quota target cannot be negative."
+NOT_A_MANAGER = "Only a manager has a team target to set."
+UNKNOWN_BASIS = "Choose the roll-up of the team's quotas or the manager's own quota."
 
 
 def territory_parent_errors(*, territory: Territory, parent: Territory | None) -> dict[str, str]:
@@ -46,8 +48,24 @@ def quota_errors(
     if clash is None:
         return {}
     return {
-        "period_start": (
-            f"{owner} already has a quota for {clash.period_start:%Y-%m-%d} to "
-            f"{clash.period_end:%Y-%m-%d}, which overlaps this period."
+        "period_start": quota_overlap_message(
+            owner=owner, period_start=clash.period_start, period_end=clash.period_end
         )
     }
+
+
+def manager_target_errors(*, manager: User, basis: str) -> dict[str, str]:
+    """What refuses a manager's choice of target: a person who is no manager, or an unknown basis."""
+    if manager.role != Role.MANAGER:
+        return {"manager": NOT_A_MANAGER}
+    if basis not in TargetBasis.values:
+        return {"basis": UNKNOWN_BASIS}
+    return {}
+
+
+def quota_overlap_message(*, owner: User, period_start: datetime.date, period_end: datetime.date) -> str:
+    """The one wording of a refused overlap, naming the quota already there."""
+    return (
+        f"{owner} already has a quota for {period_start:%Y-%m-%d} to "
+        f"{period_end:%Y-%m-%d}, which overlaps this period."
+    )

@@ -7,8 +7,13 @@ from decimal import Decimal
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from quotas.checks import quota_errors, territory_delete_errors, territory_parent_errors
-from quotas.models import Quota, QuotaPeriod, Territory
+from quotas.checks import (
+    manager_target_errors,
+    quota_errors,
+    territory_delete_errors,
+    territory_parent_errors,
+)
+from quotas.models import ManagerTarget, Quota, QuotaPeriod, Territory
 from salesmgr.models import User
 
 TERRITORY_FIELDS = ("name", "region")
@@ -108,6 +113,13 @@ def quota_set(
 def quota_delete(*, quota: Quota, by: User) -> None:
     """Delete a quota."""
     quota.delete()
+
+
+def manager_target_set(*, manager: User, basis: str, by: User) -> ManagerTarget:
+    """Say whether ``manager``'s target is the roll-up of their team's quotas or their own quota."""
+    _refuse(manager_target_errors(manager=manager, basis=basis))
+    setting, _ = ManagerTarget.objects.update_or_create(manager=manager, defaults={"basis": basis})
+    return setting
 
 
 def _refuse(errors: dict[str, str]) -> None:
