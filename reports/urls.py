@@ -8,6 +8,7 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("home/panels/", views.home_panels, name="home-panels"),
     path("dashboard/", views.dashboard, name="dashboard"),
+    path("gap/", views.gap, name="gap"),
     path("dashboard/status/", views.dashboard_status, name="dashboard-status"),
     path("dashboard/refresh/", views.dashboard_refresh, name="dashboard-refresh"),
     path(
