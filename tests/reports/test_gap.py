@@ -227,3 +227,18 @@ def test_a_rep_of_another_team_cannot_reach_this_team(page_for, manager, outside
 
 def test_the_gap_page_is_in_the_navigation(page_for, rep):
     assert f'href="{reverse("gap")}"' in page_for(rep).get(reverse("home")).content.decode()
+
+
+def test_the_api_answers_the_same_gap_figures(client_for, manager, rep, team_history):
+    body = client_for(manager).get("/api/v1/gap/", {"owner": rep.pk, "period": "month"}).json()
+    assert body["scope"] == f"owner={rep.pk}"
+    assert (body["target"], body["won"], body["commit"]) == ("10000.00", "3000.00", "2000.00")
+    assert body["gap"]["commit"] == "5000.00"
+    assert body["pipeline_needed"] == "14000.00"
+    team = client_for(manager).get("/api/v1/gap/").json()
+    assert team["target_basis"] == "rollup"
+    assert [row["name"] for row in team["reps"]] == ["Riley Rep", "Robin Rep"]
+
+
+def test_the_api_keeps_another_teams_gap_from_a_rep(client_for, manager, outsider, team_history):
+    assert client_for(outsider).get("/api/v1/gap/", {"team": manager.pk}).status_code == 404
