@@ -127,7 +127,8 @@ def period_end_of(kind: str, start: datetime.date) -> datetime.date:
     return following - datetime.timedelta(days=1)
 
 
-def _target(value) -> tuple[Decimal | None, str | None]:
+def parse_target(value) -> tuple[Decimal | None, str | None]:
+    """A target as typed (``"12,500.00"``): the amount, or why it is refused."""
     try:
         target = Decimal(str(value).strip().replace(",", ""))
     except (InvalidOperation, ValueError):
@@ -186,7 +187,7 @@ def quota_rows_errors(raw_rows: list[dict]) -> tuple[list[QuotaRow], list[RowErr
             found.append(RowError(number, "period_end", END_OR_KIND))
         if start and end and end < start:
             found.append(RowError(number, "period_end", PERIOD_BACKWARDS))
-        target, target_error = _target(raw.get("target", ""))
+        target, target_error = parse_target(raw.get("target", ""))
         if target_error:
             found.append(RowError(number, "target", target_error))
         errors += found

@@ -135,9 +135,21 @@ def team_targets(root_id: int, windows: dict[str, Window]) -> dict[int, dict[str
         )
     )
     own = quota_targets(Q(owner_id__in=self_and_team_ids_subquery(root_id)), windows)
+    return rolled_up_targets(people, own, windows)
+
+
+def rolled_up_targets(
+    people: list[tuple[int, int | None, str, str | None]],
+    own: dict[int, dict[str, Decimal]],
+    windows: dict[str, Window],
+) -> dict[int, dict[str, PersonTarget]]:
+    """Everyone's target in each window (the rule of ``team_targets``) from ``people`` as
+    ``(id, manager id, role, chosen basis)``, each manager with their whole team among them,
+    and their own quotas (``quota_targets``). No queries."""
     reports: dict[int, list[int]] = defaultdict(list)
+    known_ids = {pk for pk, *_ in people}
     for pk, manager_id, _, _ in people:
-        if pk != root_id:
+        if manager_id in known_ids:
             reports[manager_id].append(pk)
     info = {pk: (role, basis) for pk, _, role, basis in people}
     result: dict[int, dict[str, PersonTarget]] = {}
@@ -163,10 +175,11 @@ def team_targets(root_id: int, windows: dict[str, Window]) -> dict[int, dict[str
         return figure
 
     # Deepest first, so the recursion of a long reporting line never goes deep.
-    order = _deepest_first(root_id, reports)
-    for pk in order:
-        for name in windows:
-            target_of(pk, name)
+    roots = [pk for pk, manager_id, _, _ in people if manager_id not in known_ids]
+    for root in roots:
+        for pk in _deepest_first(root, reports):
+            for name in windows:
+                target_of(pk, name)
     return result
 
 

@@ -126,6 +126,29 @@ def manager_target_set(*, manager: User, basis: str, by: User) -> ManagerTarget:
     return setting
 
 
+def quota_cell_set(
+    *,
+    owner: User,
+    period_start: datetime.date,
+    period_end: datetime.date,
+    period: str,
+    target: Decimal | None,
+    by: User,
+) -> Quota | None:
+    """Set the owner's quota over exactly this period (the planner's cell): create it, change its target,
+    or, with no target, delete it. Any other overlapping quota refuses it (``quota_errors``)."""
+    with transaction.atomic():
+        User.objects.select_for_update().filter(pk=owner.pk).first()
+        exact = Quota.objects.filter(owner=owner, period_start=period_start, period_end=period_end).first()
+        if target is None:
+            if exact is not None:
+                quota_delete(quota=exact, by=by)
+            return None
+        return quota_set(
+            owner=owner, period_start=period_start, period_end=period_end, target=target, period=period, quota=exact
+        )
+
+
 class UploadRefused(Exception):
     """An upload with bad rows: nothing was written. ``errors`` name each row, field and reason."""
 
