@@ -49,9 +49,7 @@ def test_an_admin_sets_a_cell_and_gets_the_row_and_column_totals_back(signed_in,
     assert response.status_code == 200
     assert Quota.objects.get(owner=rep, period_start="2026-02-01").target == Decimal("1250.50")
     body = response.content.decode()
-    assert (
-        f'id="row-total-{rep.pk}" class="num planner__total" hx-swap-oob="true">2,250.50' in body
-    )
+    assert f'id="row-total-{rep.pk}" class="num planner__total" hx-swap-oob="true">2,250.50' in body
     assert (
         'id="column-total-2026-02-01" class="num planner__total" hx-swap-oob="true">1,750.50'
         in body
