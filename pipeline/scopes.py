@@ -92,20 +92,27 @@ class Scope:
         for deals: a manager's team in a territory is the team's reps who sell
         there. The organisation is every rep.
         """
+        return self.people_filter("owner__")
+
+    def people_filter(self, prefix: str = "") -> Q | None:
+        """The people of this scope, as a condition on users (``prefix`` reaches them from
+        another model, e.g. ``owner__``); None for a pipeline or product, which no one is."""
         if self.pipeline is not None or self.product is not None:
             return None
         if self.is_organisation:
-            return Q(owner__role="rep")
+            return Q(**{f"{prefix}role": "rep"})
         condition = Q()
         if self.owner is not None:
-            condition &= Q(owner_id=self.owner)
+            condition &= Q(**{f"{prefix}id": self.owner})
         if self.team is not None:
-            condition &= Q(owner_id__in=team_member_ids_subquery(self.team))
+            condition &= Q(**{f"{prefix}id__in": team_member_ids_subquery(self.team)})
         if self.territory is not None:
             condition &= Q(
-                owner_id__in=Territory.reps.through.objects.filter(
-                    territory_id__in=territory_subtree_ids_subquery(self.territory)
-                ).values("user_id")
+                **{
+                    f"{prefix}id__in": Territory.reps.through.objects.filter(
+                        territory_id__in=territory_subtree_ids_subquery(self.territory)
+                    ).values("user_id")
+                }
             )
         return condition
 

@@ -2,20 +2,29 @@
 
 import django_filters
 from django.db.models import Prefetch
-from drf_spectacular.utils import extend_schema, extend_schema_view
-from rest_framework import serializers, viewsets
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
 
 from quotas.checks import territory_delete_errors
 from quotas.models import Quota, QuotaPeriod, Territory
 from quotas.selectors import quotas_visible_to, territories_visible_to
 from quotas.services import (
+    UploadRefused,
     quota_delete,
     quota_set,
+    quotas_upload,
     territory_create,
     territory_delete,
     territory_update,
 )
-from salesmgr.api.base import IdFilter, ScopedViewSet, VisiblePrimaryKeyRelatedField
+from salesmgr.api.base import (
+    IdFilter,
+    ScopedViewSet,
+    VisiblePrimaryKeyRelatedField,
+    require_json_types,
+)
 from salesmgr.models import User
 from salesmgr.selectors import users_visible_to
 
@@ -87,6 +96,39 @@ class QuotaFilter(django_filters.FilterSet):
         fields = {"period": ["exact"], "period_start": ["gte", "lte"]}
 
 
+MAX_UPLOAD_ROWS = 2000
+
+
+class QuotaUploadRow(serializers.Serializer):
+    owner = serializers.CharField(help_text="The owner's username or e-mail.", allow_blank=True, max_length=254)
+    period_start = serializers.CharField(help_text="YYYY-MM-DD.", allow_blank=True, max_length=40)
+    period_end = serializers.CharField(required=False, allow_blank=True, max_length=40, help_text="YYYY-MM-DD; or give period.")
+    period = serializers.CharField(required=False, allow_blank=True, max_length=40, help_text="month, quarter or year.")
+    target = serializers.CharField(help_text='A number as a string, e.g. "12500.00".', allow_blank=True, max_length=40)
+
+
+class QuotaUpload(serializers.Serializer):
+    rows = QuotaUploadRow(many=True, max_length=MAX_UPLOAD_ROWS, allow_empty=False)
+    dry_run = serializers.BooleanField(default=False, help_text="Check every row and write nothing.")
+
+
+class QuotaUploadResult(serializers.Serializer):
+    rows = serializers.IntegerField()
+    created = serializers.IntegerField()
+    updated = serializers.IntegerField(help_text="Rows that replaced a quota over exactly the same period.")
+    dry_run = serializers.BooleanField()
+
+
+class QuotaUploadError(serializers.Serializer):
+    row = serializers.IntegerField(help_text="Numbered from 1.")
+    field = serializers.CharField()
+    message = serializers.CharField()
+
+
+class QuotaUploadErrors(serializers.Serializer):
+    errors = QuotaUploadError(many=True)
+
+
 @extend_schema_view(destroy=extend_schema(responses={204: None}))
 class QuotaViewSet(viewsets.ModelViewSet, ScopedViewSet):
     """Targets per person and period; a person's periods never overlap."""
@@ -115,3 +157,24 @@ class QuotaViewSet(viewsets.ModelViewSet, ScopedViewSet):
 
     def perform_destroy(self, instance):
         quota_delete(quota=instance, by=self.request.user)
+
+    @extend_schema(
+        request=QuotaUpload,
+        responses={
+            200: QuotaUploadResult,
+            400: OpenApiResponse(QuotaUploadErrors, description="Each bad row by number, field and reason; nothing written."),
+        },
+        summary="Upload many quotas: all or none (dry_run checks only)",
+    )
+    @action(detail=False, methods=["post"], filter_backends=[], pagination_class=None)
+    def bulk(self, request):
+        payload = QuotaUpload(data=request.data)
+        require_json_types(payload)
+        payload.is_valid(raise_exception=True)
+        data = payload.validated_data
+        try:
+            result = quotas_upload(rows=[dict(row) for row in data["rows"]], by=request.user, dry_run=data["dry_run"])
+        except UploadRefused as refused:
+            errors = [{"row": e.row, "field": e.field, "message": e.message} for e in refused.errors]
+            return Response({"errors": errors}, status=status.HTTP_400_BAD_REQUEST)
+        return Response(QuotaUploadResult(result).data)

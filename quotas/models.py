@@ -58,3 +58,27 @@ class Quota(models.Model):
 
     def __str__(self) -> str:
         return f"{self.owner} {self.period_start:%Y-%m-%d}..{self.period_end:%Y-%m-%d}: {self.target}"
+
+
+class TargetBasis(models.TextChoices):
+    ROLLUP = "rollup", "Roll-up of the team's quotas"
+    OWN = "own", "Own quota"
+
+
+class ManagerTarget(models.Model):
+    """How a manager's target is set: the roll-up of their team's quotas, or their own quota.
+
+    A manager without a row follows METRICS.md: their own quota where they have
+    one for the period, else the roll-up.
+    """
+
+    manager = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="target_setting",
+    )
+    basis = models.CharField(max_length=10, choices=TargetBasis.choices, default=TargetBasis.ROLLUP)
+
+    def __str__(self) -> str:
+        return f"{self.manager}: {self.get_basis_display()}"

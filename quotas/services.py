@@ -6,9 +6,18 @@ from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Q
 
-from quotas.checks import quota_errors, territory_delete_errors, territory_parent_errors
-from quotas.models import Quota, QuotaPeriod, Territory
+from quotas.checks import (
+    QuotaRow,
+    RowError,
+    manager_target_errors,
+    quota_errors,
+    quota_rows_errors,
+    territory_delete_errors,
+    territory_parent_errors,
+)
+from quotas.models import ManagerTarget, Quota, QuotaPeriod, Territory
 from salesmgr.models import User
 
 TERRITORY_FIELDS = ("name", "region")
@@ -108,6 +117,85 @@ def quota_set(
 def quota_delete(*, quota: Quota, by: User) -> None:
     """Delete a quota."""
     quota.delete()
+
+
+def manager_target_set(*, manager: User, basis: str, by: User) -> ManagerTarget:
+    """Say whether ``manager``'s target is the roll-up of their team's quotas or their own quota."""
+    _refuse(manager_target_errors(manager=manager, basis=basis))
+    setting, _ = ManagerTarget.objects.update_or_create(manager=manager, defaults={"basis": basis})
+    return setting
+
+
+def quota_cell_set(
+    *,
+    owner: User,
+    period_start: datetime.date,
+    period_end: datetime.date,
+    period: str,
+    target: Decimal | None,
+    by: User,
+) -> Quota | None:
+    """Set the owner's quota over exactly this period (the planner's cell): create it, change its target,
+    or, with no target, delete it. Any other overlapping quota refuses it (``quota_errors``)."""
+    with transaction.atomic():
+        User.objects.select_for_update().filter(pk=owner.pk).first()
+        exact = Quota.objects.filter(owner=owner, period_start=period_start, period_end=period_end).first()
+        if target is None:
+            if exact is not None:
+                quota_delete(quota=exact, by=by)
+            return None
+        return quota_set(
+            owner=owner, period_start=period_start, period_end=period_end, target=target, period=period, quota=exact
+        )
+
+
+class UploadRefused(Exception):
+    """An upload with bad rows: nothing was written. ``errors`` name each row, field and reason."""
+
+    def __init__(self, errors: list[RowError]):
+        super().__init__(f"{len(errors)} rows are refused.")
+        self.errors = errors
+
+
+def quotas_upload(*, rows: list[dict], by: User, dry_run: bool = False) -> dict:
+    """Write many quotas at once, all or none: each row creates a quota or replaces the owner's quota over
+    exactly that period (``quota_rows_errors``). ``dry_run`` checks and writes nothing.
+
+    Raises ``UploadRefused`` when any row is bad. The owners' rows are locked while
+    checking and writing, so a concurrent write cannot slip in an overlap. A fixed number of queries.
+    """
+    with transaction.atomic():
+        if not dry_run:
+            keys = {str(raw.get("owner") or "").strip() for raw in rows}
+            list(
+                User.objects.select_for_update()
+                .filter(Q(username__in=keys) | Q(email__in=keys))
+                .order_by("pk")
+                .values_list("pk", flat=True)
+            )
+        checked, errors = quota_rows_errors(rows)
+        if errors:
+            raise UploadRefused(errors)
+        replaced = [row for row in checked if row.replaces is not None]
+        created = [row for row in checked if row.replaces is None]
+        if not dry_run:
+            _write_rows(replaced, created)
+    return {"rows": len(checked), "created": len(created), "updated": len(replaced), "dry_run": dry_run}
+
+
+def _write_rows(replaced: list[QuotaRow], created: list[QuotaRow]) -> None:
+    quotas = []
+    for row in replaced:
+        row.replaces.period = row.period
+        row.replaces.target = row.target
+        quotas.append(row.replaces)
+    if quotas:
+        Quota.objects.bulk_update(quotas, ["period", "target"])
+    Quota.objects.bulk_create(
+        Quota(owner=row.owner, period=row.period, period_start=row.period_start, period_end=row.period_end,
+              target=row.target)
+        for row in created
+    )  # fmt: skip
 
 
 def _refuse(errors: dict[str, str]) -> None:

@@ -18,8 +18,10 @@ from reports.runners import (
     AccuracyRunner,
     ForecastRunner,
     FunnelRunner,
+    GapRunner,
     SeriesRunner,
 )
+from reports.runners.gap import GAP_PERIODS
 from reports.services import RefreshUnavailable, refresh_queue, refresh_state
 
 # Ids are 64-bit: a larger number is a bad request, not a database error.
@@ -280,6 +282,73 @@ class AccuracyView(APIView):
         data = query.validated_data
         body = AccuracyRunner(scope, horizon=data.get("horizon"), start=data.get("start"), end=data.get("end")).run()
         return Response(Accuracy(body).data)
+
+
+class GapQuery(ScopeQuery):
+    period = serializers.ChoiceField(
+        choices=list(GAP_PERIODS), default="month", help_text="The calendar month, quarter or year holding today."
+    )
+
+
+class GapToTarget(serializers.Serializer):
+    commit = serializers.DecimalField(**MONEY, allow_null=True)
+    best_case = serializers.DecimalField(**MONEY, allow_null=True)
+    model = serializers.DecimalField(**MONEY, allow_null=True)
+    model_p10 = serializers.DecimalField(**MONEY, allow_null=True)
+    model_p90 = serializers.DecimalField(**MONEY, allow_null=True)
+
+
+class GapRep(serializers.Serializer):
+    owner_id = serializers.IntegerField()
+    name = serializers.CharField()
+    target = serializers.DecimalField(**MONEY)
+    won = serializers.DecimalField(**MONEY)
+    commit = serializers.DecimalField(**MONEY)
+    best_case = serializers.DecimalField(**MONEY)
+    pipeline = serializers.DecimalField(**MONEY)
+    gap_commit = serializers.DecimalField(**MONEY, help_text="target - won - commit")
+    attainment = serializers.FloatField(allow_null=True)
+
+
+class GapFigures(serializers.Serializer):
+    scope = serializers.CharField()
+    period = serializers.ChoiceField(choices=list(GAP_PERIODS))
+    start = serializers.DateField()
+    end = serializers.DateField(help_text="The day after the period's last.")
+    days_left = serializers.IntegerField(help_text="Days from today (included) to the period's end.")
+    target = serializers.DecimalField(**MONEY, allow_null=True, help_text="Null for a pipeline or product.")
+    target_basis = serializers.ChoiceField(choices=["own", "rollup"], allow_null=True)
+    target_description = serializers.CharField(allow_null=True)
+    won = serializers.DecimalField(**MONEY, help_text="Won with closed_at from the period's start up to now.")
+    commit = serializers.DecimalField(**MONEY)
+    best_case = serializers.DecimalField(**MONEY)
+    model = serializers.DecimalField(**MONEY)
+    model_p10 = serializers.DecimalField(**MONEY)
+    model_p90 = serializers.DecimalField(**MONEY)
+    pipeline = serializers.DecimalField(**MONEY, help_text="Open pipeline in the forecast window, omitted excluded.")
+    gap = GapToTarget(help_text="target - won - each projection.")
+    to_win = serializers.DecimalField(**MONEY, allow_null=True, help_text="target - won, never below 0.")
+    close_ratio = serializers.FloatField(allow_null=True, help_text="Of the last 90 days.")
+    pipeline_needed = serializers.DecimalField(**MONEY, allow_null=True, help_text="to_win / close_ratio.")
+    coverage = serializers.FloatField(allow_null=True, help_text="pipeline / to_win.")
+    run_rate_per_week = serializers.DecimalField(**MONEY, allow_null=True)
+    horizon = serializers.IntegerField(help_text="The forecast horizon nearest to days_left.")
+    forecast_end = serializers.DateField()
+    computed_at = serializers.DateTimeField()
+    source = serializers.ChoiceField(choices=["snapshot", "live"])
+    stale = serializers.BooleanField()
+    reps = GapRep(many=True, help_text="One row per rep of a team, territory or the organisation.")
+
+
+class GapView(APIView):
+    """The gap to target of a scope for this month, quarter or year, against its projections."""
+
+    @extend_schema(parameters=[GapQuery], responses={200: GapFigures, 404: NO_SUCH_SCOPE})
+    def get(self, request):
+        query = _parse(GapQuery, request)
+        scope = query.scope(request.user)
+        figures = GapRunner(scope, query.validated_data["period"], timezone.localdate()).run()
+        return Response(GapFigures(figures).data)
 
 
 class RefreshQueued(serializers.Serializer):

@@ -7,6 +7,7 @@ from the Okabe-Ito palette, which stays distinguishable with colour-blindness;
 no meaning rests on colour alone (legends, labels and tables say it too).
 """
 
+import datetime
 import json
 import math
 from dataclasses import dataclass
@@ -494,3 +495,80 @@ def pipeline_by_stage_chart(dom_id: str, rows: list[dict]) -> Chart:
         layout,
         height=max(220, 44 * len(rows) + 70),
     )
+
+
+TARGET = "#D55E00"
+
+
+def gap_chart(dom_id: str, gap: dict) -> Chart:
+    """Won to date, week by week, against the target line, and the model's range from today to the forecast's end."""
+    today, start = gap["today"], gap["start"]
+    days = [start]
+    won = [0.0]
+    running = Decimal("0")
+    for point in gap["won_by_week"]:
+        running += point["won_value"]
+        days.append(min(point["week"] + datetime.timedelta(days=7), today))
+        won.append(float(running))
+    end = min(gap["forecast_end"], gap["end"])
+    base = float(gap["won"])
+    traces = [
+        go.Scatter(
+            x=[d.isoformat() for d in days],
+            y=won,
+            mode="lines",
+            line={"color": WON, "width": 3, "shape": "hv"},
+            name="Won to date",
+            hovertemplate="%{x|%-d %b}: %{y:,.0f} won<extra></extra>",
+        ),
+        go.Scatter(
+            x=[today.isoformat(), end.isoformat()],
+            y=[base, base + float(gap["model_p10"])],
+            mode="lines",
+            line={"color": METHOD_COLOURS["model"], "width": 0},
+            showlegend=False,
+            hoverinfo="skip",
+        ),
+        go.Scatter(
+            x=[today.isoformat(), end.isoformat()],
+            y=[base, base + float(gap["model_p90"])],
+            mode="lines",
+            fill="tonexty",
+            fillcolor="rgba(170, 51, 119, 0.18)",
+            line={"color": METHOD_COLOURS["model"], "width": 0},
+            name="Model P10–P90",
+            hoverinfo="skip",
+        ),
+        go.Scatter(
+            x=[today.isoformat(), end.isoformat()],
+            y=[base, base + float(gap["model"])],
+            mode="lines",
+            line={"color": METHOD_COLOURS["model"], "dash": "dash"},
+            name="Model forecast",
+            hovertemplate="%{x|%-d %b}: %{y:,.0f} expected<extra></extra>",
+        ),
+    ]
+    values = [*won, base + float(gap["model_p90"])]
+    if gap["target"] is not None:
+        traces.append(
+            go.Scatter(
+                x=[start.isoformat(), gap["last_day"].isoformat()],
+                y=[float(gap["target"])] * 2,
+                mode="lines",
+                line={"color": TARGET, "dash": "dot", "width": 2},
+                name="Target",
+                hovertemplate="Target: %{y:,.0f}<extra></extra>",
+            )
+        )
+        values.append(float(gap["target"]))
+        summary = (
+            f"Won to date {money(gap['won'])} against a target of {money(gap['target'])}; the model expects "
+            f"{money(gap['model'])} more by {end:%-d %B} (P10 {money(gap['model_p10'])}, P90 {money(gap['model_p90'])})."
+        )
+    else:
+        summary = f"Won to date {money(gap['won'])}; no target applies to this scope."
+    layout = {
+        "xaxis": {"type": "date", "range": [start.isoformat(), gap["last_day"].isoformat()], "tickformat": "%-d %b"},
+        "yaxis": _money_axis(values),
+    }
+    return _chart(dom_id, "Won to date against the target", summary, traces, layout)

@@ -62,11 +62,11 @@ from django.db.models.lookups import GreaterThan
 from django.utils import timezone
 
 from pipeline.models import ForecastCategory, Stage, StageKind, StageTransition
-from pipeline.periods import start_of
+from pipeline.periods import Period, start_of
 from pipeline.scopes import Scope
-from quotas.models import Quota
 from reports.metrics import deal_rows
 from reports.sql import DaysBetween, aggregate_over, later_in_deal
+from reports.targets import scope_target
 
 HORIZONS = (30, 60, 90)
 # The forecasts read straight off sums of open deals, then every method compared with quota.
@@ -189,28 +189,9 @@ def won_in_window(scope: Scope, as_of: datetime.date, horizon: int, *, now: date
 
 
 def prorated_quota(scope: Scope, as_of: datetime.date, horizon: int) -> Decimal | None:
-    """Quota targets in scope, each weighted by the share of its period inside the window.
-
-    A team's target is its reps' quotas unless the manager has a quota of
-    their own for the window; a team within a territory counts only its reps
-    there. Quotas do not split by pipeline or product, so those scopes have none.
-    """
-    owners = scope.quota_owner_filter()
-    if owners is None:
-        return None
-    last_day = as_of + datetime.timedelta(days=horizon - 1)
-    overlapping = Quota.objects.filter(period_start__lte=last_day, period_end__gte=as_of)
-    quotas = overlapping.filter(owners)
-    if scope.team is not None and scope == Scope(team=scope.team):
-        own = overlapping.filter(owner_id=scope.team)
-        quotas = own if own.exists() else quotas.filter(owner__role="rep")
-    elif scope.owner is None:
-        quotas = quotas.filter(owner__role="rep")
-    total = Decimal("0")
-    for period_start, period_end, target in quotas.values_list("period_start", "period_end", "target"):
-        inside = (min(period_end, last_day) - max(period_start, as_of)).days + 1
-        total += target * inside / ((period_end - period_start).days + 1)
-    return money(total)
+    """Quota targets in scope, each weighted by the share of its period inside the window (``scope_target``)."""
+    target = scope_target(scope, Period(as_of, as_of + datetime.timedelta(days=horizon)))
+    return None if target is None else target.amount
 
 
 def closing_stats(scope: Scope, moment: datetime.datetime, live: bool = False) -> "Training":

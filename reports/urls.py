@@ -2,12 +2,19 @@
 
 from django.urls import path
 
-from reports import views
+from reports import planner, views
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("home/panels/", views.home_panels, name="home-panels"),
     path("dashboard/", views.dashboard, name="dashboard"),
+    path("gap/", views.gap, name="gap"),
+    path("quotas/planner/", planner.planner, name="quota-planner"),
+    path("quotas/planner/cell/", planner.planner_cell, name="quota-planner-cell"),
+    path("quotas/planner/copy/", planner.planner_copy, name="quota-planner-copy"),
+    path("quotas/planner/spread/", planner.planner_spread, name="quota-planner-spread"),
+    path("quotas/planner/upload/", planner.planner_upload, name="quota-planner-upload"),
+    path("quotas/planner/basis/", planner.planner_basis, name="quota-planner-basis"),
     path("dashboard/status/", views.dashboard_status, name="dashboard-status"),
     path("dashboard/refresh/", views.dashboard_refresh, name="dashboard-refresh"),
     path(

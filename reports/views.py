@@ -28,6 +28,7 @@ from reports.runners import (
     AttentionRunner,
     ForecastRunner,
     FunnelRunner,
+    GapRunner,
     LeaderboardRunner,
     OverdueDealsRunner,
     PipelineByStageRunner,
@@ -38,6 +39,7 @@ from reports.runners import (
     quota_attainment,
     rotting_stages,
 )
+from reports.runners.gap import GAP_PERIODS, PROJECTIONS
 from reports.selectors import scope_stale
 from reports.services import RefreshUnavailable, refresh_queue, refresh_state
 from reports.tasks import recompute_ring
@@ -415,3 +417,53 @@ def _refresh_status(request: HttpRequest, state) -> HttpResponse:
     if state.state == "SUCCESS":
         response["HX-Trigger"] = REFRESHED_EVENT
     return response
+
+
+# The gap page.
+
+PROJECTION_LABELS = {
+    "commit": "Commit",
+    "best_case": "Best case",
+    "model": "Model forecast",
+    "model_p10": "Model P10",
+    "model_p90": "Model P90",
+}
+
+
+@login_required
+@require_safe
+def gap(request: HttpRequest) -> HttpResponse:
+    """What the picked scope must still win this month, quarter or year, against its projections.
+
+    Reps see their own; managers their team (each rep's row links to that rep's
+    own page), a rep of it, or a territory; admins anyone.
+    """
+    user = request.user
+    pick = picked(request)
+    scope = scope_for(user, pick.scope)
+    span = request.GET.get("span")
+    span = span if span in GAP_PERIODS else "month"
+    figures = GapRunner(scope, span, timezone.localdate()).run()
+    options = picker_options(request, pick)
+    context = {
+        "pick": pick,
+        "scope": scope,
+        "span": span,
+        "spans": list(GAP_PERIODS.items()),
+        "span_label": GAP_PERIODS[span],
+        "gap": figures,
+        "projections": [
+            {
+                "name": name,
+                "label": PROJECTION_LABELS[name],
+                "value": figures[name],
+                "gap": figures["gap"][name],
+            }
+            for name in PROJECTIONS
+        ],
+        "chart": charts.gap_chart("chart-gap", figures),
+        "rep_link": f"{reverse('gap')}?{urlencode({'scope': 'rep', 'span': span})}&scope_id=",
+        **options,
+        "scope_label": scope_label(pick, options) if not user.is_rep else "My deals",
+    }
+    return render(request, "reports/gap.html", context)

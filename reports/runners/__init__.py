@@ -19,6 +19,7 @@ from reports.runners.attention import (
 )
 from reports.runners.forecast import ForecastRunner
 from reports.runners.funnel import FunnelRunner, PreviousTotalsRunner
+from reports.runners.gap import GapRunner
 from reports.runners.leaderboard import LeaderboardRunner
 from reports.runners.pipeline_by_stage import PipelineByStageRunner
 from reports.runners.recent_activity import RecentActivityRunner
@@ -28,6 +29,7 @@ __all__ = [
     "AccuracyRunner",
     "AttentionRunner",
     "ForecastRunner",
+    "GapRunner",
     "FunnelRunner",
     "LeaderboardRunner",
     "OverdueDealsRunner",

@@ -7,16 +7,9 @@ from django.db.models import OuterRef, Q, Subquery, Sum
 from pipeline.models import Deal, StageKind
 from pipeline.periods import Period, start_of
 from quotas.models import Quota
+from quotas.selectors import prorated_target
 
 ZERO = Decimal("0.00")
-
-
-def _prorated(target: Decimal, period_start, period_end, window: Period) -> Decimal:
-    """The part of a quota's target that falls in ``window`` (by days), as the forecasts prorate."""
-    inside = (min(period_end, window.last_day) - max(period_start, window.start)).days + 1
-    if inside <= 0:
-        return ZERO
-    return target * inside / ((period_end - period_start).days + 1)
 
 
 def _ratio(numerator, denominator) -> float | None:
@@ -79,8 +72,8 @@ def quota_attainment(owners: Q, windows: dict[str, Period]) -> dict[int, dict]:
         for name, w in windows.items():
             if row["period_start"] < w.end and row["period_end"] >= w.start:
                 person[name]["quotas"] += 1
-                person[name]["target"] += _prorated(
-                    row["target"], row["period_start"], row["period_end"], w
+                person[name]["target"] += prorated_target(
+                    row["target"], row["period_start"], row["period_end"], (w.start, w.last_day)
                 )
     for person in people.values():
         for name in windows:

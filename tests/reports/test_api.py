@@ -26,8 +26,9 @@ FUNNEL = "/api/v1/metrics/funnel/"
 SERIES = "/api/v1/metrics/series/"
 FORECASTS = "/api/v1/forecasts/"
 ACCURACY = "/api/v1/forecasts/accuracy/"
+GAP = "/api/v1/gap/"
 REFRESH = "/api/v1/metrics/refresh/"
-READS = [FUNNEL, SERIES, FORECASTS, ACCURACY]
+READS = [FUNNEL, SERIES, FORECASTS, ACCURACY, GAP]
 
 
 @pytest.fixture
@@ -186,6 +187,8 @@ def assert_400(response, field):
         (ACCURACY, {"horizon": 45}, "horizon"),
         (ACCURACY, {"start": "2026-03-01", "end": "2026-02-01"}, "start"),
         (ACCURACY, {"start": "2026-02-31"}, "start"),
+        (GAP, {"period": "week"}, "period"),
+        (GAP, {"period": ""}, "period"),
     ],
 )
 def test_bad_parameters_get_400_with_a_message(world, admin, client_for, path, params, field):

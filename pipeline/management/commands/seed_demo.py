@@ -260,9 +260,10 @@ class Command(BaseCommand):
         ]
 
     def quotas(self, profiles, reps, today: datetime.date, deals: int) -> None:
-        """A monthly quota for every rep over the history and the next months; managers' are their teams' sums."""
+        """A monthly quota for every rep over the history and through the end of this year (at least the next
+        few months), so the planner shows a whole year; managers' are their teams' sums."""
         periods = demo.months(today - datetime.timedelta(days=demo.HISTORY_DAYS), today)
-        periods += demo.months_after(periods[-1][1], demo.QUOTA_MONTHS_AHEAD)
+        periods += demo.months_after(periods[-1][1], max(demo.QUOTA_MONTHS_AHEAD, 12 - today.month))
         for profile, rep in zip(profiles, reps, strict=True):
             target = demo.monthly_target(profile, max(deals, 1), len(profiles))
             for start, end in periods:

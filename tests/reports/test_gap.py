@@ -1,0 +1,244 @@
+"""The gap page and its figures, against values worked out by hand on a small, varied history.
+
+rep's month: a quota of 10,000 for the calendar month. Won this month: 3,000
+(closed at midnight today); won just before the month began: 5,000 (not this
+month's). Lost: 1,000 today and 800 fifty days ago. Open, closing within the
+next 30 days: 2,000 commit, 1,500 best case, 4,000 pipeline and 700 omitted.
+rep2: a quota of 4,000, won 1,000 today, 500 open in commit.
+
+Close ratio over the last 90 days (the dashboard's funnel): rep won 2 and lost 2: 50%.
+"""
+
+import datetime
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from pipeline.periods import Period, start_of
+from pipeline.scopes import Scope
+from pipeline.services.imports import DealSpec, TransitionSpec, deals_import
+from quotas.services import quota_set
+from reports.runners import ForecastRunner, GapRunner
+from reports.runners.gap import gap_period, horizon_for
+from tests.factories import AccountFactory, LostReasonFactory, UserFactory
+
+
+@pytest.fixture
+def month():
+    return Period.named("month", timezone.localdate())
+
+
+def _history(admin, owners, pipeline, stages, rows):
+    """Import deals: (owner, stage name, amount, category, closed at or None, closes in days)."""
+    today = timezone.localdate()
+    reason = LostReasonFactory(name="Budget")
+    accounts = {owner.pk: AccountFactory(owner=owner) for owner in owners}
+    specs = []
+    for n, (owner, stage, amount, category, closed, close_in) in enumerate(rows):
+        created = start_of(today - datetime.timedelta(days=70))
+        moves = [TransitionSpec(to_stage_id=stages["Qualification"].pk, at=created, by_id=owner.pk)]
+        if closed is not None:
+            moves.append(TransitionSpec(to_stage_id=stages[stage].pk, at=closed, by_id=owner.pk))
+        specs.append(
+            DealSpec(
+                name=f"Deal {n}",
+                account_id=accounts[owner.pk].pk,
+                owner_id=owner.pk,
+                pipeline_id=pipeline.pk,
+                stage_id=stages[stage].pk,
+                amount=Decimal(amount),
+                currency="USD",
+                expected_close_date=today + datetime.timedelta(days=close_in),
+                forecast_category=category,
+                created_at=created,
+                lost_reason_id=reason.pk if stage == "Lost" else None,
+                transitions=moves,
+                changes=[],
+            )
+        )
+    deals_import(specs=specs, by=admin)
+
+
+@pytest.fixture
+def team_history(admin, manager, rep, rep2, pipeline, stages, month):
+    today = timezone.localdate()
+    midnight = start_of(today)
+    before_month = start_of(month.start) - datetime.timedelta(hours=1)
+    fifty_days_ago = start_of(today - datetime.timedelta(days=50))
+    _history(
+        admin,
+        [rep, rep2],
+        pipeline,
+        stages,
+        [
+            (rep, "Won", "3000", "commit", midnight, 0),
+            (rep, "Won", "5000", "commit", before_month, 0),
+            (rep, "Lost", "1000", "pipeline", midnight, 0),
+            (rep, "Lost", "800", "pipeline", fifty_days_ago, 0),
+            (rep, "Qualification", "2000", "commit", None, 5),
+            (rep, "Qualification", "1500", "best_case", None, 10),
+            (rep, "Qualification", "4000", "pipeline", None, 15),
+            (rep, "Qualification", "700", "omitted", None, 3),
+            (rep2, "Won", "1000", "commit", midnight, 0),
+            (rep2, "Qualification", "500", "commit", None, 7),
+        ],
+    )
+    quota_set(
+        owner=rep, period_start=month.start, period_end=month.last_day, target=Decimal("10000")
+    )
+    quota_set(
+        owner=rep2, period_start=month.start, period_end=month.last_day, target=Decimal("4000")
+    )
+
+
+def test_the_period_and_horizon_follow_the_calendar():
+    day = datetime.date(2026, 5, 20)
+    assert gap_period("quarter", day) == Period(
+        datetime.date(2026, 4, 1), datetime.date(2026, 7, 1)
+    )
+    assert gap_period("year", day) == Period(datetime.date(2026, 1, 1), datetime.date(2027, 1, 1))
+    assert [horizon_for(days) for days in (1, 31, 45, 46, 75, 76, 200)] == [
+        30,
+        30,
+        60,
+        60,
+        90,
+        90,
+        90,
+    ]
+
+
+def test_a_reps_gap_for_the_month_against_figures_worked_out_by_hand(rep, team_history, month):
+    today = timezone.localdate()
+    gap = GapRunner(Scope(owner=rep.pk), "month", today).run()
+    days_left = (month.end - today).days
+    assert gap["horizon"] == 30
+    assert gap["target"] == Decimal("10000.00")
+    assert gap["won"] == Decimal("3000.00")
+    assert gap["commit"] == Decimal("2000.00")
+    assert gap["best_case"] == Decimal("3500.00")
+    assert gap["pipeline"] == Decimal("7500.00")
+    assert gap["gap"]["commit"] == Decimal("5000.00")
+    assert gap["gap"]["best_case"] == Decimal("3500.00")
+    assert gap["to_win"] == Decimal("7000.00")
+    assert gap["close_ratio"] == pytest.approx(0.5)
+    assert gap["pipeline_needed"] == Decimal("14000.00")
+    assert gap["coverage"] == pytest.approx(7500 / 7000)
+    assert gap["run_rate_per_week"] == (Decimal(7000) * 7 / days_left).quantize(Decimal("0.01"))
+    forecast = ForecastRunner(Scope(owner=rep.pk), today, (30,)).run()[0]
+    for name in ("model", "model_p10", "model_p90"):
+        assert gap[name] == forecast[name]
+        assert gap["gap"][name] == Decimal("7000.00") - forecast[name]
+    assert gap["model_p10"] <= gap["model"] <= gap["model_p90"]
+    assert gap["reps"] == []
+
+
+def test_a_team_gap_rolls_up_and_lists_each_rep(manager, rep, rep2, team_history):
+    gap = GapRunner(Scope(team=manager.pk), "month", timezone.localdate()).run()
+    assert gap["target"] == Decimal("14000.00")
+    assert gap["target_basis"] == "rollup"
+    assert gap["won"] == Decimal("4000.00")
+    assert gap["commit"] == Decimal("2500.00")
+    assert gap["gap"]["commit"] == Decimal("7500.00")
+    # 3 won (5,000 before the month among them) against 2 lost in the last 90 days.
+    assert gap["close_ratio"] == pytest.approx(3 / 5)
+    rows = {row["name"]: row for row in gap["reps"]}
+    assert rows["Riley Rep"]["target"] == Decimal("10000.00")
+    assert rows["Riley Rep"]["won"] == Decimal("3000.00")
+    assert rows["Riley Rep"]["commit"] == Decimal("2000.00")
+    assert rows["Riley Rep"]["best_case"] == Decimal("3500.00")
+    assert rows["Riley Rep"]["gap_commit"] == Decimal("5000.00")
+    assert rows["Robin Rep"]["gap_commit"] == Decimal("2500.00")
+    assert [row["name"] for row in gap["reps"]] == ["Riley Rep", "Robin Rep"]
+
+
+def test_no_target_applies_to_a_pipeline(pipeline, team_history):
+    gap = GapRunner(Scope(pipeline=pipeline.pk), "quarter", timezone.localdate()).run()
+    assert gap["target"] is None and gap["gap"]["commit"] is None and gap["pipeline_needed"] is None
+
+
+@pytest.fixture
+def page_for(client):
+    """A browser client signed in as the given user."""
+
+    def make(user):
+        client.force_login(user)
+        return client
+
+    return make
+
+
+def _queries(scope):
+    GapRunner(scope, "month", timezone.localdate()).run()  # the first read stores the snapshots
+    with CaptureQueriesContext(connection) as captured:
+        GapRunner(scope, "month", timezone.localdate()).run()
+    return len(captured)
+
+
+def test_the_gap_costs_the_same_queries_whatever_the_team_size(
+    admin, manager, pipeline, stages, team_history
+):
+    small = _queries(Scope(team=manager.pk))
+    people = [UserFactory(username=f"more{n}", manager=manager) for n in range(5)]
+    _history(
+        admin,
+        people,
+        pipeline,
+        stages,
+        [(p, "Qualification", "100", "commit", None, 4) for p in people],
+    )
+    assert _queries(Scope(team=manager.pk)) == small
+
+
+def test_a_manager_sees_the_team_with_links_to_each_reps_page(
+    page_for, manager, rep, rep2, outsider, team_history
+):
+    response = page_for(manager).get(reverse("gap"))
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert "Riley Rep" in body and "Robin Rep" in body and "Olive Outsider" not in body
+    assert f"scope=rep&amp;span=month&amp;scope_id={rep.pk}" in body
+    assert "the roll-up of the team" in body
+    rep_page = page_for(manager).get(
+        reverse("gap"), {"scope": "rep", "scope_id": rep.pk, "span": "month"}
+    )
+    assert rep_page.context["gap"]["scope"] == f"owner={rep.pk}"
+
+
+def test_a_rep_sees_only_their_own_gap(page_for, rep, rep2, team_history):
+    response = page_for(rep).get(
+        reverse("gap"), {"scope": "rep", "scope_id": rep2.pk, "span": "quarter"}
+    )
+    assert response.status_code == 200
+    assert response.context["gap"]["scope"] == f"owner={rep.pk}"
+    assert response.context["gap"]["reps"] == []
+    assert "Gap to target" in response.content.decode()
+
+
+def test_a_rep_of_another_team_cannot_reach_this_team(page_for, manager, outsider, team_history):
+    response = page_for(outsider).get(reverse("gap"), {"scope": "team", "scope_id": manager.pk})
+    assert response.context["gap"]["scope"] == f"owner={outsider.pk}"
+    assert response.context["gap"]["won"] == Decimal("0.00")
+
+
+def test_the_gap_page_is_in_the_navigation(page_for, rep):
+    assert f'href="{reverse("gap")}"' in page_for(rep).get(reverse("home")).content.decode()
+
+
+def test_the_api_answers_the_same_gap_figures(client_for, manager, rep, team_history):
+    body = client_for(manager).get("/api/v1/gap/", {"owner": rep.pk, "period": "month"}).json()
+    assert body["scope"] == f"owner={rep.pk}"
+    assert (body["target"], body["won"], body["commit"]) == ("10000.00", "3000.00", "2000.00")
+    assert body["gap"]["commit"] == "5000.00"
+    assert body["pipeline_needed"] == "14000.00"
+    team = client_for(manager).get("/api/v1/gap/").json()
+    assert team["target_basis"] == "rollup"
+    assert [row["name"] for row in team["reps"]] == ["Riley Rep", "Robin Rep"]
+
+
+def test_the_api_keeps_another_teams_gap_from_a_rep(client_for, manager, outsider, team_history):
+    assert client_for(outsider).get("/api/v1/gap/", {"team": manager.pk}).status_code == 404
