@@ -240,6 +240,11 @@ def _other_snapshot_keys() -> set[str]:
     )
 
 
+def every_scope_key() -> set[str]:
+    """Every scope with figures to keep: the standard ones and any other that has snapshots."""
+    return {scope.key for scope in standard_scopes()} | _other_snapshot_keys()
+
+
 def scopes_mark_dirty(*, keys: set[str]) -> None:
     """Note that these scopes' snapshots are stale until recomputed."""
     now = timezone.now()
