@@ -125,3 +125,8 @@ def _decimal(text: str) -> Decimal | None:
         return Decimal(text)
     except (InvalidOperation, ValueError):
         return None
+
+
+def exchange_rate_delete_errors(*, exchange_rate: ExchangeRate) -> dict[str, str]:
+    """Nothing refuses removing a rate: its currency then converts at the rate before it, or not at all."""
+    return {}
