@@ -13,6 +13,7 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from pipeline.models import Account, Deal, Pipeline, StageKind
+from pipeline.money import at_close
 from pipeline.periods import Period, start_of
 from pipeline.scopes import Scope
 from quotas.models import Territory
@@ -176,7 +177,7 @@ def forecasts_mature(*, today: datetime.date | None = None) -> int:
             .filter(status=StageKind.WON, closed_at__gte=start_of(first), closed_at__lt=start_of(last))
             .annotate(day=TruncDate("closed_at"))
             .values("day")
-            .annotate(value=Sum("amount"))
+            .annotate(value=Sum(at_close()))
             .values_list("day", "value")
         )
         for snapshot in snapshots:
