@@ -92,6 +92,16 @@ def at_close(amount: Expression | None = None) -> Case:
     return converted(on=close_day(), amount=amount)
 
 
+def in_reporting_currency(today: datetime.date | None = None) -> Case:
+    """A deal's own amount in the reporting currency: a closed deal at its close date's rate, an open one
+    at ``today``'s (default: the local date); NULL without a rate. For lists and exports."""
+    return Case(
+        When(closed_at__isnull=False, then=at_close()),
+        default=converted(on=today or timezone.localdate()),
+        output_field=CONVERTED,
+    )
+
+
 def unconverted(value: Expression) -> Q:
     """The rows whose ``converted`` value is NULL: a currency without a rate by the date."""
     return Q(IsNull(value, True))
