@@ -90,14 +90,15 @@ def deal_sums(period: Period, day: datetime.date) -> dict:
         "won_value": Sum(won_value, filter=won),
         "lost_deals": Count("id", filter=lost),
         "cycle_days": Sum(DaysBetween(F("closed_at"), F("created_at")), filter=won),
-        "unconverted": unconverted_count(open_value, open_) + unconverted_count(won_value, won),
+        "open_unconverted": unconverted_count(open_value, open_),
+        "won_unconverted": unconverted_count(won_value, won),
     }
 
 
 def funnel_unconverted(rows: QuerySet, period: Period, day: datetime.date, sums: dict) -> list[dict]:
     """The open and won deals ``deal_sums`` left out for want of a rate, per currency (a query only when
     ``sums`` counted some)."""
-    if not sums.get("unconverted"):
+    if not (sums.get("open_unconverted") or sums.get("won_unconverted")):
         return []
     return unconverted_by_currency(rows, funnel_unconverted_filter(period, day))
 
@@ -112,7 +113,7 @@ def funnel_unconverted_filter(period: Period, day: datetime.date) -> Q:
 def add_sums(rows) -> dict:
     """``deal_sums`` of several groups (stages, cells) added up: None where no group had a value."""
     totals = {"open_deals": 0, "open_value": None, "won_deals": 0, "won_value": None, "lost_deals": 0,
-              "cycle_days": None, "unconverted": 0}  # fmt: skip
+              "cycle_days": None, "open_unconverted": 0, "won_unconverted": 0}  # fmt: skip
     for row in rows:
         for key, total in totals.items():
             value = row[key]
@@ -131,6 +132,8 @@ def figures_from_sums(sums: dict) -> dict:
         won_value=sums["won_value"],
         lost_deals=sums["lost_deals"],
         avg_sales_cycle_days=sums["cycle_days"] / won if won and sums["cycle_days"] is not None else None,
+        open_unconverted=sums.get("open_unconverted") or 0,
+        won_unconverted=sums.get("won_unconverted") or 0,
     )
 
 
@@ -143,9 +146,21 @@ def deal_totals(scope: Scope, period: Period, as_of: datetime.datetime | None = 
 
 
 def deal_figures(
-    *, open_deals: int, open_value, won_deals: int, won_value, lost_deals: int, avg_sales_cycle_days: float | None
+    *,
+    open_deals: int,
+    open_value,
+    won_deals: int,
+    won_value,
+    lost_deals: int,
+    avg_sales_cycle_days: float | None,
+    open_unconverted: int = 0,
+    won_unconverted: int = 0,
 ) -> dict:
-    """The deal-level figures with the ratios derived from the counts and sums."""
+    """The deal-level figures with the ratios derived from the counts and sums.
+
+    Counts and the close ratio count every deal; an average deal size divides
+    the converted value by the deals it holds, not those left out for want of a rate.
+    """
     totals = {
         "open_deals": open_deals,
         "open_value": _money(open_value or ZERO),
@@ -154,8 +169,8 @@ def deal_figures(
         "lost_deals": lost_deals,
         "avg_sales_cycle_days": avg_sales_cycle_days,
     }
-    totals["avg_open_deal_size"] = _money(_ratio(totals["open_value"], totals["open_deals"]))
-    totals["avg_won_deal_size"] = _money(_ratio(totals["won_value"], totals["won_deals"]))
+    totals["avg_open_deal_size"] = _money(_ratio(totals["open_value"], open_deals - open_unconverted))
+    totals["avg_won_deal_size"] = _money(_ratio(totals["won_value"], won_deals - won_unconverted))
     totals["close_ratio"] = _ratio(totals["won_deals"], totals["won_deals"] + totals["lost_deals"])
     cycle = totals["avg_sales_cycle_days"]
     if None in (totals["avg_won_deal_size"], totals["close_ratio"]) or not cycle:

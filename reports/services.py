@@ -182,7 +182,7 @@ def forecasts_mature(*, today: datetime.date | None = None) -> int:
         )
         for snapshot in snapshots:
             days = (snapshot.as_of + datetime.timedelta(days=n) for n in range(snapshot.horizon))
-            snapshot.actual = sum((daily.get(day, Decimal("0")) for day in days), Decimal("0.00"))
+            snapshot.actual = sum((daily.get(day) or Decimal("0") for day in days), Decimal("0.00"))
             updated.append(snapshot)
     ForecastSnapshot.objects.bulk_update(updated, ["actual"], batch_size=1000)
     return len(updated)
