@@ -263,3 +263,44 @@ def test_editing_a_deals_currency_moves_it_into_the_conversion(world, rep):
     figures = funnel(Scope(owner=rep.pk), Period.default())
     assert figures["open_value"] == D("2140.00")  # + EUR 100 at 1.20
     assert figures["unconverted"] == [JPY_WON]
+
+
+def test_the_dashboard_says_its_currency_and_names_the_deals_left_out(world, client, manager):
+    client.force_login(manager)
+    page = client.get("/dashboard/").content.decode()
+    assert "Amounts are in USD" in page
+    assert "Funnel: 2 deals in JPY (JPY 150.0k) have no exchange rate to USD and are left out." in page
+    assert "Forecasts: 1 deal in JPY (JPY 100.0k) has no exchange rate to USD and is left out." in page
+
+
+def test_the_api_answers_carry_the_currency_and_the_notice(world, client_for, manager, rep):
+    body = client_for(manager).get("/api/v1/metrics/funnel/", {"owner": rep.pk}).json()
+    assert (body["currency"], body["won_value"]) == ("USD", "4200.00")
+    assert body["unconverted"] == [{"currency": "JPY", "deals": 2, "value": "150000.00"}]
+    assert body["unconverted_notice"].startswith("2 deals in JPY")
+    forecasts = client_for(manager).get("/api/v1/forecasts/", {"owner": rep.pk, "horizon": 30}).json()
+    (thirty,) = forecasts["forecasts"]
+    assert (thirty["currency"], thirty["pipeline"]) == ("USD", "1720.00")
+    assert thirty["unconverted"] == [{"currency": "JPY", "deals": 1, "value": "100000.00"}]
+
+
+def test_the_deal_list_and_export_show_the_amount_in_the_reporting_currency(world, client, rep):
+    import csv
+    import io
+
+    client.force_login(rep)
+    rows = list(csv.DictReader(io.StringIO(b"".join(client.get("/deals/export.csv").streaming_content).decode())))
+    converted = {row["Deal"]: row["Amount in USD"] for row in rows}
+    assert converted == {
+        "W1": "1100.00",
+        "W2": "2600.00",
+        "W3": "500.00",
+        "J2": "",
+        "O1": "1200.00",
+        "O2": "520.00",
+        "O3": "300.00",
+        "J1": "",
+    }
+    page = client.get("/deals/", {"period": "all"}).content.decode()
+    assert "USD 1,200.00" in page or "USD 1200.00" in page
+    assert "no USD rate" in page
