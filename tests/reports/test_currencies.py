@@ -207,6 +207,10 @@ def test_snapshots_carry_the_notice(world, rep):
     data = MetricSnapshot.objects.get(scope_key=key).data
     assert data["won_value"] == "4200.00"
     assert data["unconverted"] == [{"currency": "JPY", "deals": 2, "value": "150000.00"}]
+    from reports.models import ForecastSnapshot
+
+    stored = {row.horizon: row.unconverted for row in ForecastSnapshot.objects.filter(scope_key=key)}
+    assert stored == {h: [{"currency": "JPY", "deals": 1, "value": "100000.00"}] for h in (30, 60, 90)}
 
 
 def test_a_rate_change_marks_every_scope_stale(world, admin, rep, manager, django_capture_on_commit_callbacks):
@@ -304,3 +308,18 @@ def test_the_deal_list_and_export_show_the_amount_in_the_reporting_currency(worl
     page = client.get("/deals/", {"period": "all"}).content.decode()
     assert "USD 1,200.00" in page or "USD 1200.00" in page
     assert "no USD rate" in page
+
+
+def test_overdue_deals_rank_by_their_value_in_the_reporting_currency(rates, rep, pipeline):
+    from reports.runners.attention import OverdueDealsRunner
+
+    today = timezone.localdate()
+    late = today - datetime.timedelta(days=3)
+    for name, currency, amount in [("dollars", "USD", "1100"), ("euros", "EUR", "1000"), ("yen", "JPY", "999999")]:
+        DealFactory(owner=rep, pipeline=pipeline, name=name, currency=currency, amount=D(amount), expected_close_date=late)
+    rows = OverdueDealsRunner(Scope(owner=rep.pk), today).run()["rows"]
+    assert [(row.name, row.converted_amount) for row in rows] == [
+        ("euros", D("1200.00")),
+        ("dollars", D("1100.00")),
+        ("yen", None),
+    ]
