@@ -268,6 +268,31 @@ class Deal(models.Model):
         return self.status == StageKind.OPEN
 
 
+class ExchangeRate(models.Model):
+    """One unit of ``currency`` is worth ``rate`` units of the reporting currency
+    (``settings.REPORTING_CURRENCY``) from ``valid_from`` until the currency's next rate.
+
+    The unique (currency, valid_from) index also answers "the latest rate on or
+    before a date", which every converted figure asks per currency.
+    """
+
+    currency = models.CharField(max_length=3)
+    valid_from = models.DateField()
+    rate = models.DecimalField(max_digits=20, decimal_places=10)
+
+    class Meta:
+        ordering = ["currency", "-valid_from"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["currency", "valid_from"], name="exchange_rate_currency_day"
+            ),
+            models.CheckConstraint(condition=Q(rate__gt=0), name="exchange_rate_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"1 {self.currency} = {self.rate.normalize():f} {settings.REPORTING_CURRENCY} from {self.valid_from}"
+
+
 class DealLineItem(models.Model):
     """A product on a deal; a deal with line items is worth their total."""
 

@@ -14,6 +14,7 @@ from django.utils.html import format_html_join
 from django.utils.safestring import mark_safe
 
 from pipeline.models import Activity, Deal, Pipeline, Stage, StageKind, StageTransition
+from pipeline.money import in_reporting_currency
 from pipeline.periods import Period
 from pipeline.scopes import Scope
 
@@ -142,9 +143,11 @@ def card_deal(visible: QuerySet[Deal], deal_id: int) -> Deal | None:
 
 
 def export_rows(deals: QuerySet[Deal]):
-    """Every column of the CSV export, in the order of ``deals``, from one query streamed in chunks."""
+    """Every column of the CSV export, in the order of ``deals``, from one query streamed in chunks;
+    the last is the amount in the reporting currency (``in_reporting_currency``), empty without a rate."""
     return (
-        deals.values_list(
+        deals.annotate(amount_in_reporting_currency=in_reporting_currency())
+        .values_list(
             "id",
             "name",
             "account__name",
@@ -163,6 +166,7 @@ def export_rows(deals: QuerySet[Deal]):
             "created_at",
             "closed_at",
             "updated_at",
+            "amount_in_reporting_currency",
         )
         .iterator(chunk_size=2000)
     )

@@ -12,6 +12,7 @@ from pipeline.models import (
     Contact,
     Deal,
     DealContact,
+    ExchangeRate,
     LostReason,
     Pipeline,
     Product,
@@ -326,3 +327,8 @@ def deleted_accounts_visible_to(user: User, *, now: datetime.datetime) -> QueryS
         .annotate(deleted_by_id=_deleted_by(Account))
         .order_by("-deleted_at", "-id")
     )
+
+
+def exchange_rates_visible_to(user: User) -> QuerySet[ExchangeRate]:
+    """The exchange rates every figure converts with: everyone signed in reads them."""
+    return ExchangeRate.objects.all()

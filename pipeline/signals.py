@@ -7,3 +7,6 @@ from django.dispatch import Signal
 
 # Sent with ``deal_ids`` (a list of ints) once a change to those deals is committed.
 deals_changed = Signal()
+
+# Sent (no arguments) once a change to the exchange rates is committed: every converted figure may move.
+rates_changed = Signal()

@@ -5,11 +5,12 @@ from collections.abc import Mapping
 
 from django.http import Http404
 from django.utils import timezone
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from pipeline.money import reporting_currency, unconverted_notice
 from pipeline.periods import Period
 from pipeline.scopes import Scope, scope_for
 from reports.forecasts import HORIZONS
@@ -127,7 +128,35 @@ class StageFigures(serializers.Serializer):
     open_value_now = serializers.DecimalField(**MONEY)
 
 
-class FunnelFigures(serializers.Serializer):
+class Unconverted(serializers.Serializer):
+    currency = serializers.CharField()
+    deals = serializers.IntegerField()
+    value = serializers.DecimalField(**MONEY, help_text="Their summed amount as entered, in this currency.")
+
+
+class InReportingCurrency(serializers.Serializer):
+    """Money in the reporting currency, and the deals left out for want of an exchange rate."""
+
+    currency = serializers.SerializerMethodField(help_text="The reporting currency every amount here is in.")
+    unconverted = Unconverted(
+        many=True,
+        default=list,
+        help_text="Per currency, deals with no exchange rate on the date they convert at: left out of every sum.",
+    )
+    unconverted_notice = serializers.SerializerMethodField(
+        help_text="The same in words, empty when every deal converted."
+    )
+
+    @extend_schema_field(serializers.CharField())
+    def get_currency(self, figures) -> str:
+        return reporting_currency()
+
+    @extend_schema_field(serializers.CharField())
+    def get_unconverted_notice(self, figures) -> str:
+        return unconverted_notice(figures.get("unconverted") or [])
+
+
+class FunnelFigures(InReportingCurrency):
     scope = serializers.CharField()
     start = serializers.DateField()
     end = serializers.DateField()
@@ -159,6 +188,7 @@ class SeriesPoint(serializers.Serializer):
 
 class SeriesFigures(serializers.Serializer):
     scope = serializers.CharField()
+    currency = serializers.CharField(help_text="The reporting currency every value is in.")
     interval = serializers.CharField()
     points = SeriesPoint(many=True)
 
@@ -171,7 +201,7 @@ class Gap(serializers.Serializer):
     model = serializers.DecimalField(**MONEY, allow_null=True)
 
 
-class ForecastFigures(serializers.Serializer):
+class ForecastFigures(InReportingCurrency):
     scope = serializers.CharField()
     as_of = serializers.DateField()
     horizon = serializers.IntegerField()
@@ -256,7 +286,9 @@ class SeriesView(APIView):
         scope = query.scope(request.user)
         interval = query.validated_data["interval"]
         points = SeriesRunner(scope, query.validated_data["period"], interval).run()
-        return Response(SeriesFigures({"scope": scope.key, "interval": interval, "points": points}).data)
+        return Response(SeriesFigures(
+                {"scope": scope.key, "currency": reporting_currency(), "interval": interval, "points": points}
+            ).data)
 
 
 class ForecastView(APIView):

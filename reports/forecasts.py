@@ -37,6 +37,11 @@ or, when larger, the sample variance of the value created and won inside each
 whole past window of the history (``past_windows``), since new business comes
 in waves. The P10-P90 range is the normal approximation ``expected -/+ 1.2816 *
 sigma`` (never below zero).
+
+Money is in the reporting currency (``pipeline.money``): open deals convert
+at the rate of the as-of date, won deals (the value won in the window and the
+new business learned from history) at their close date. A deal whose
+currency has no rate by then is left out and listed under ``unconverted``.
 """
 
 import datetime
@@ -62,6 +67,14 @@ from django.db.models.lookups import GreaterThan
 from django.utils import timezone
 
 from pipeline.models import ForecastCategory, Stage, StageKind, StageTransition
+from pipeline.money import (
+    at_close,
+    converted,
+    merge_unconverted,
+    unconverted,
+    unconverted_by_currency,
+    unconverted_count,
+)
 from pipeline.periods import Period, start_of
 from pipeline.scopes import Scope
 from reports.metrics import deal_rows
@@ -83,6 +96,7 @@ FORECAST_FIELDS = (
     "won_in_window",
     "quota",
     "window_deals",
+    "unconverted",
 )
 LOOKBACK_DAYS = 365
 PRIOR_WEIGHT = 10
@@ -121,46 +135,81 @@ def forecast(
     moment, live = moment_of(as_of, now)
     rows = deal_rows(scope, None if live else moment)
     sums = rows.aggregate(**window_sums(as_of, horizon))
+    won = won_rows(scope, as_of, horizon, now=now)
+    won_sums = won.aggregate(value=Sum(at_close()), unconverted=unconverted_count(at_close(), Q()))
     training = training if training is not None else closing_stats(scope, moment, live)
+    missing = []
+    if sums["unconverted"] or won_sums["unconverted"]:
+        missing = merge_unconverted(
+            unconverted_by_currency(rows, window_unconverted(as_of, horizon)),
+            unconverted_by_currency(won, unconverted(at_close())),
+        )
     return forecast_result(
         scope=scope,
         as_of=as_of,
         horizon=horizon,
         live=live,
         sums=sums,
-        won=won_in_window(scope, as_of, horizon, now=now),
+        won=money(won_sums["value"]),
         quota=prorated_quota(scope, as_of, horizon),
         model=model_forecast(scope, moment, horizon, rows=rows, training=training),
+        unconverted=missing,
     )
 
 
-def window_sums(as_of: datetime.date, horizon: int, suffix: str = "") -> dict:
-    """The aggregates over deal rows behind the pipeline, best-case, commit and weighted forecasts."""
+def _window(as_of: datetime.date, horizon: int) -> tuple[Q, Q, Q]:
+    """The open deals in the window, those of them counted (not omitted), and the overdue ones."""
     window_end = as_of + datetime.timedelta(days=horizon)
     in_window = Q(status=StageKind.OPEN, expected_close_date__gte=as_of, expected_close_date__lt=window_end)
     counted = in_window & ~Q(forecast_category=ForecastCategory.OMITTED)
+    return in_window, counted, Q(status=StageKind.OPEN, expected_close_date__lt=as_of)
+
+
+def window_sums(as_of: datetime.date, horizon: int, suffix: str = "") -> dict:
+    """The aggregates over deal rows behind the pipeline, best-case, commit and weighted forecasts,
+    in the reporting currency at the rates of ``as_of``."""
+    in_window, counted, overdue = _window(as_of, horizon)
     committed = [ForecastCategory.COMMIT, ForecastCategory.BEST_CASE]
+    value = converted(on=as_of)
     return {
-        f"pipeline{suffix}": Sum("amount", filter=counted),
-        f"best_case{suffix}": Sum("amount", filter=in_window & Q(forecast_category__in=committed)),
-        f"commit{suffix}": Sum("amount", filter=in_window & Q(forecast_category=ForecastCategory.COMMIT)),
-        # Exact: amounts have cents and probabilities are whole percents.
+        f"pipeline{suffix}": Sum(value, filter=counted),
+        f"best_case{suffix}": Sum(value, filter=in_window & Q(forecast_category__in=committed)),
+        f"commit{suffix}": Sum(value, filter=in_window & Q(forecast_category=ForecastCategory.COMMIT)),
+        # Exact in the reporting currency; a converted amount has the rate's places.
         f"weighted{suffix}": Sum(
-            F("amount") * F("stage__probability") / Value(100),
+            value * F("stage__probability") / Value(100),
             filter=counted,
-            output_field=DecimalField(max_digits=24, decimal_places=4),
+            output_field=DecimalField(max_digits=40, decimal_places=14),
         ),
-        f"overdue_value{suffix}": Sum("amount", filter=Q(status=StageKind.OPEN, expected_close_date__lt=as_of)),
+        f"overdue_value{suffix}": Sum(value, filter=overdue),
         f"window_deals{suffix}": Count("id", filter=counted),
+        f"unconverted{suffix}": unconverted_count(value, counted | overdue),
     }
 
 
+def window_unconverted(as_of: datetime.date, horizon: int) -> Q:
+    """The deals ``window_sums`` leaves out for want of a rate on ``as_of``: counted or overdue."""
+    _, counted, overdue = _window(as_of, horizon)
+    return (counted | overdue) & unconverted(converted(on=as_of))
+
+
 def forecast_result(
-    *, scope: Scope, as_of: datetime.date, horizon: int, live: bool, sums: dict, won: Decimal, quota, model: dict
+    *,
+    scope: Scope,
+    as_of: datetime.date,
+    horizon: int,
+    live: bool,
+    sums: dict,
+    won: Decimal,
+    quota,
+    model: dict,
+    unconverted: list[dict],
 ) -> dict:
-    """The figures of one forecast from its sums (``window_sums``), the value won, the quota and the model."""
+    """The figures of one forecast from its sums (``window_sums``), the value won, the quota and the model;
+    ``unconverted`` lists per currency the deals left out for want of a rate."""
     result = {key: money(sums[key]) for key in MONEY_SUMS}
     result["window_deals"] = sums["window_deals"]
+    result["unconverted"] = unconverted
     result["won_in_window"] = won
     result["quota"] = quota
     result["model"] = model["expected"]
@@ -180,12 +229,12 @@ def forecast_result(
     }
 
 
-def won_in_window(scope: Scope, as_of: datetime.date, horizon: int, *, now: datetime.datetime) -> Decimal:
-    """Value won so far (as known now) with ``closed_at`` in the window."""
+def won_rows(scope: Scope, as_of: datetime.date, horizon: int, *, now: datetime.datetime) -> QuerySet:
+    """The deals won so far (as known now) with ``closed_at`` in the window; their value converts at
+    their close dates."""
     start = start_of(as_of)
     end = min(start_of(as_of + datetime.timedelta(days=horizon)), now)
-    won = deal_rows(scope).filter(status=StageKind.WON, closed_at__gte=start, closed_at__lt=end)
-    return money(won.aggregate(value=Sum("amount"))["value"])
+    return deal_rows(scope).filter(status=StageKind.WON, closed_at__gte=start, closed_at__lt=end)
 
 
 def prorated_quota(scope: Scope, as_of: datetime.date, horizon: int) -> Decimal | None:
@@ -267,6 +316,13 @@ def entry_counts(transitions: QuerySet, moment: datetime.datetime, group: dict |
     )
 
 
+def open_group_sums(day: datetime.date) -> dict:
+    """The value and the squared value of open deals, in the reporting currency at the rates of ``day``;
+    a deal without a rate adds nothing (the forecast's ``unconverted`` lists it)."""
+    value = converted(on=day)
+    return {"value": Sum(value), "value_sq": Sum(value * value)}
+
+
 def elapsed_days(moment: datetime.datetime):
     """Whole days an open deal has sat in its stage at ``moment`` (at most ``MAX_DAYS``), in SQL."""
     return Least(
@@ -288,7 +344,7 @@ def model_forecast(
         rows.filter(status=StageKind.OPEN)
         .annotate(elapsed=elapsed_days(moment))
         .values("stage_id", "elapsed")
-        .annotate(value=Sum("amount"), value_sq=Sum(F("amount") * F("amount")))
+        .annotate(**open_group_sums(timezone.localdate(moment)))
         .order_by()
     )
     return model_estimate(
@@ -451,14 +507,15 @@ def new_business_sums(moment: datetime.datetime, horizon: int, suffix: str = "")
     created = Q(created_at__gte=span_start, created_at__lt=span_end)
     slack = Value(float(horizon)) - DaysBetween(F("closed_at"), F("created_at"))
     won_fast = created & Q(status=StageKind.WON, closed_at__lt=moment) & Q(GreaterThan(slack, 0))
+    value = at_close()
     sums = {
-        f"weighted{suffix}": Sum(F("amount") * slack, filter=won_fast, output_field=FloatField()),
-        f"weighted_sq{suffix}": Sum(F("amount") * F("amount") * slack, filter=won_fast, output_field=FloatField()),
+        f"weighted{suffix}": Sum(value * slack, filter=won_fast, output_field=FloatField()),
+        f"weighted_sq{suffix}": Sum(value * value * slack, filter=won_fast, output_field=FloatField()),
         f"first{suffix}": Min("created_at", filter=created),
     }
     for k, (start, end) in enumerate(past_windows(moment, horizon)):
         inside = Q(status=StageKind.WON, created_at__gte=start, closed_at__lt=end)
-        sums[f"window_{k}{suffix}"] = Sum("amount", filter=inside, output_field=FloatField())
+        sums[f"window_{k}{suffix}"] = Sum(value, filter=inside, output_field=FloatField())
     return sums
 
 

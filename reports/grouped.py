@@ -18,7 +18,9 @@ The figures are those of the live state (no ``as_of``). Five queries:
 3. the period's stays: days spent in each stage that was left;
 4. the year's transitions into open stages with the deal's next move and first
    close after each (the same kind of window): the model's training;
-5. open deals grouped by cell, stage and days in stage: what the model weighs.
+5. open deals grouped by cell, stage and days in stage: what the model weighs;
+6. deals outside the reporting currency grouped by cell and currency: those
+   left out of the funnel and of each horizon's forecast for want of a rate.
 
 ``forecasts_as_of`` gives the forecasts of many scopes as of one date, past or
 present, in four: the deals as they stood that morning (their history rows) by
@@ -39,6 +41,7 @@ from django.db.models import Count, F, OuterRef, Q, Subquery, Sum
 from django.utils import timezone
 
 from pipeline.models import Deal, Stage, StageKind, StageTransition
+from pipeline.money import at_close, merge_unconverted, reporting_currency, unconverted
 from pipeline.periods import Period, start_of
 from pipeline.scopes import Scope
 from quotas.models import Territory
@@ -54,8 +57,10 @@ from reports.forecasts import (
     money,
     new_business_from,
     new_business_sums,
+    open_group_sums,
     prorated_quota,
     window_sums,
+    window_unconverted,
 )
 from reports.metrics import (
     add_sums,
@@ -63,6 +68,7 @@ from reports.metrics import (
     deal_sums,
     figures_from_sums,
     flow_counts,
+    funnel_unconverted_filter,
     open_stages,
     stage_rows,
 )
@@ -158,6 +164,7 @@ class CellSums:
     entries: list = field(default_factory=list)  # (stage id, (stay, close, won, observed), entries)
     open_groups: list = field(default_factory=list)  # (stage id, elapsed, value, value squared)
     won: dict = field(default_factory=dict)  # horizon -> value won in the window, as known now
+    unconverted: list = field(default_factory=list)  # per currency: deals and value left out, funnel and horizons
 
 
 def _cells(period: Period, today: datetime.date, now: datetime.datetime) -> dict[Cell, CellSums]:
@@ -177,6 +184,8 @@ def _cells(period: Period, today: datetime.date, now: datetime.datetime) -> dict
         cells[_cell_of(row)].open_groups.append(
             (row["stage_id"], row["elapsed"], row["value"], row["value_sq"])
         )
+    for row in _unconverted_pass(period, today, now):
+        cells[_cell_of(row)].unconverted.append(row)
     return cells
 
 
@@ -186,10 +195,10 @@ def _won_window(today: datetime.date, horizon: int, now: datetime.datetime) -> Q
 
 
 def _deal_pass(period: Period, today: datetime.date, now: datetime.datetime):
-    aggregates = deal_sums(period)
+    aggregates = deal_sums(period, today)
     for horizon in HORIZONS:
         aggregates |= window_sums(today, horizon, suffix=f"_{horizon}")
-        aggregates[f"won_{horizon}"] = Sum("amount", filter=_won_window(today, horizon, now))
+        aggregates[f"won_{horizon}"] = Sum(at_close(), filter=_won_window(today, horizon, now))
         aggregates |= new_business_sums(now, horizon, suffix=f"_new_{horizon}")
     return (
         Deal.objects.filter(deleted_at__isnull=True)
@@ -232,8 +241,39 @@ def _open_pass(moment: datetime.datetime):
         Deal.objects.filter(deleted_at__isnull=True, status=StageKind.OPEN)
         .annotate(elapsed=elapsed_days(moment))
         .values("stage_id", "elapsed", **_cell())
-        .annotate(value=Sum("amount"), value_sq=Sum(F("amount") * F("amount")))
+        .annotate(**open_group_sums(timezone.localdate(moment)))
         .order_by()
+    )
+
+
+def _unconverted_pass(period: Period, today: datetime.date, now: datetime.datetime):
+    """Per cell and currency: the deals the funnel and each horizon's forecast leave out for want of a rate."""
+    wanting = {"funnel": funnel_unconverted_filter(period, today)}
+    for horizon in HORIZONS:
+        won_without_rate = _won_window(today, horizon, now) & unconverted(at_close())
+        wanting[str(horizon)] = window_unconverted(today, horizon) | won_without_rate
+    aggregates = {}
+    for name, condition in wanting.items():
+        aggregates[f"deals_{name}"] = Count("id", filter=condition)
+        aggregates[f"value_{name}"] = Sum("amount", filter=condition)
+    return (
+        Deal.objects.filter(deleted_at__isnull=True)
+        .exclude(currency=reporting_currency())
+        .values("currency", **_cell())
+        .annotate(**aggregates)
+        .order_by()
+    )
+
+
+def _unconverted(parts: list[CellSums], name: str) -> list[dict]:
+    """The cells' deals left out of figure ``name`` (``funnel`` or a horizon), added up per currency."""
+    return merge_unconverted(
+        [
+            {"currency": row["currency"], "deals": row[f"deals_{name}"], "value": money(row[f"value_{name}"])}
+            for part in parts
+            for row in part.unconverted
+            if row[f"deals_{name}"]
+        ]
     )
 
 
@@ -305,7 +345,7 @@ def _cells_as_of(
     for row in rows.values("stage_id", **_cell()).annotate(**aggregates).order_by():
         cells[_cell_of(row)].deals[row["stage_id"]] = row
     won = {
-        f"won_{horizon}": Sum("amount", filter=_won_window(as_of, horizon, now))
+        f"won_{horizon}": Sum(at_close(), filter=_won_window(as_of, horizon, now))
         for horizon in HORIZONS
     }
     since = Q(status=StageKind.WON, closed_at__gte=start_of(as_of))
@@ -325,14 +365,41 @@ def _cells_as_of(
         rows.filter(status=StageKind.OPEN)
         .annotate(elapsed=elapsed_days(moment))
         .values("stage_id", "elapsed", **_cell())
-        .annotate(value=Sum("amount"), value_sq=Sum(F("amount") * F("amount")))
+        .annotate(**open_group_sums(timezone.localdate(moment)))
         .order_by()
     )
     for row in open_deals:
         cells[_cell_of(row)].open_groups.append(
             (row["stage_id"], row["elapsed"], row["value"], row["value_sq"])
         )
+    for row in _unconverted_as_of(rows, since, as_of, now):
+        cells[_cell_of(row)].unconverted.append(row)
     return cells
+
+
+def _unconverted_as_of(rows, since: Q, as_of: datetime.date, now: datetime.datetime) -> list[dict]:
+    """Per cell and currency: the deals each horizon's forecast as of ``as_of`` leaves out for want of a
+    rate: in the window as they stood then (``rows``), or won in it since (live rows)."""
+    counted, won = {}, {}
+    for horizon in HORIZONS:
+        counted[str(horizon)] = window_unconverted(as_of, horizon)
+        won[str(horizon)] = _won_window(as_of, horizon, now) & unconverted(at_close())
+    found = []
+    for deals, wanting in (
+        (rows, counted),
+        (Deal.objects.filter(since, deleted_at__isnull=True), won),
+    ):
+        aggregates = {}
+        for name, condition in wanting.items():
+            aggregates[f"deals_{name}"] = Count("id", filter=condition)
+            aggregates[f"value_{name}"] = Sum("amount", filter=condition)
+        found += list(
+            deals.exclude(currency=reporting_currency())
+            .values("currency", **_cell())
+            .annotate(**aggregates)
+            .order_by()
+        )
+    return found
 
 
 def _cell_then(moment: datetime.datetime) -> dict:
@@ -387,6 +454,7 @@ def _funnel(scope: Scope, period: Period, parts: list[CellSums], stages: list[St
         "end": period.end,
         "as_of": None,
         **figures_from_sums(add_sums(rows)),
+        "unconverted": _unconverted(parts, "funnel"),
         "stages": stage_rows(
             in_scope,
             flow=flow,
@@ -444,4 +512,5 @@ def _forecast(
         won=money(won),
         quota=prorated_quota(scope, as_of, horizon),
         model=model,
+        unconverted=_unconverted(parts, str(horizon)),
     )

@@ -3,16 +3,42 @@
 Every figure can be taken as the pipeline stood at a past moment (``as_of``):
 deals are then read from their change history and transitions after that
 moment are ignored. A ratio with a zero denominator is None.
+
+Money is in the reporting currency (``pipeline.money``): open value at the
+rate of the day the funnel is taken as of, won value at each deal's close
+date. A deal whose currency has no rate by then is left out of the sums and
+listed under ``unconverted`` (per currency: deals and value as entered).
 """
 
 import datetime
 from decimal import Decimal
 
-from django.db.models import Avg, Case, Count, F, IntegerField, Max, Q, QuerySet, Sum, Value, When
-from django.db.models.functions import TruncMonth, TruncWeek
+from django.db.models import (
+    Avg,
+    Case,
+    Count,
+    F,
+    IntegerField,
+    Max,
+    OuterRef,
+    Q,
+    QuerySet,
+    Sum,
+    Value,
+    When,
+)
+from django.db.models.functions import TruncDate, TruncMonth, TruncWeek
 from django.utils import timezone
 
 from pipeline.models import Deal, Stage, StageKind, StageTransition
+from pipeline.money import (
+    at_close,
+    converted,
+    local_date_of,
+    unconverted,
+    unconverted_by_currency,
+    unconverted_count,
+)
 from pipeline.periods import Period
 from pipeline.scopes import Scope
 from pipeline.selectors import deals_as_of
@@ -41,27 +67,53 @@ def transitions_in(scope: Scope, as_of: datetime.datetime | None = None) -> Quer
     return transitions
 
 
-def deal_sums(period: Period) -> dict:
-    """The aggregates over deal rows that the deal-level funnel figures derive from."""
+def local_day(as_of: datetime.datetime | None = None) -> datetime.date:
+    """The date open pipeline converts at: that of ``as_of``, or today."""
+    return timezone.localdate(as_of) if as_of is not None else timezone.localdate()
+
+
+def _funnel_filters(period: Period) -> tuple[Q, Q, Q]:
     start, end = period.bounds
     closed_in_period = Q(closed_at__gte=start, closed_at__lt=end)
-    won = Q(status=StageKind.WON) & closed_in_period
-    lost = Q(status=StageKind.LOST) & closed_in_period
-    open_ = Q(status=StageKind.OPEN)
+    return Q(status=StageKind.OPEN), Q(status=StageKind.WON) & closed_in_period, Q(status=StageKind.LOST) & closed_in_period
+
+
+def deal_sums(period: Period, day: datetime.date) -> dict:
+    """The aggregates over deal rows that the deal-level funnel figures derive from;
+    open value converts at the rate of ``day``, won value at each deal's close date."""
+    open_, won, lost = _funnel_filters(period)
+    open_value, won_value = converted(on=day), at_close()
     return {
         "open_deals": Count("id", filter=open_),
-        "open_value": Sum("amount", filter=open_),
+        "open_value": Sum(open_value, filter=open_),
         "won_deals": Count("id", filter=won),
-        "won_value": Sum("amount", filter=won),
+        "won_value": Sum(won_value, filter=won),
         "lost_deals": Count("id", filter=lost),
         "cycle_days": Sum(DaysBetween(F("closed_at"), F("created_at")), filter=won),
+        "open_unconverted": unconverted_count(open_value, open_),
+        "won_unconverted": unconverted_count(won_value, won),
     }
+
+
+def funnel_unconverted(rows: QuerySet, period: Period, day: datetime.date, sums: dict) -> list[dict]:
+    """The open and won deals ``deal_sums`` left out for want of a rate, per currency (a query only when
+    ``sums`` counted some)."""
+    if not (sums.get("open_unconverted") or sums.get("won_unconverted")):
+        return []
+    return unconverted_by_currency(rows, funnel_unconverted_filter(period, day))
+
+
+def funnel_unconverted_filter(period: Period, day: datetime.date) -> Q:
+    """The deals ``deal_sums`` leaves out: open without a rate on ``day``, won in the period without one
+    on their close date."""
+    open_, won, _ = _funnel_filters(period)
+    return (open_ & unconverted(converted(on=day))) | (won & unconverted(at_close()))
 
 
 def add_sums(rows) -> dict:
     """``deal_sums`` of several groups (stages, cells) added up: None where no group had a value."""
     totals = {"open_deals": 0, "open_value": None, "won_deals": 0, "won_value": None, "lost_deals": 0,
-              "cycle_days": None}  # fmt: skip
+              "cycle_days": None, "open_unconverted": 0, "won_unconverted": 0}  # fmt: skip
     for row in rows:
         for key, total in totals.items():
             value = row[key]
@@ -80,28 +132,45 @@ def figures_from_sums(sums: dict) -> dict:
         won_value=sums["won_value"],
         lost_deals=sums["lost_deals"],
         avg_sales_cycle_days=sums["cycle_days"] / won if won and sums["cycle_days"] is not None else None,
+        open_unconverted=sums.get("open_unconverted") or 0,
+        won_unconverted=sums.get("won_unconverted") or 0,
     )
 
 
 def deal_totals(scope: Scope, period: Period, as_of: datetime.datetime | None = None) -> dict:
-    """The deal-level funnel figures, from one aggregate query."""
-    return figures_from_sums(deal_rows(scope, as_of).aggregate(**deal_sums(period)))
+    """The deal-level funnel figures, from one aggregate query (and one more listing the deals left out
+    for want of an exchange rate, when there are any)."""
+    rows, day = deal_rows(scope, as_of), local_day(as_of)
+    sums = rows.aggregate(**deal_sums(period, day))
+    return {**figures_from_sums(sums), "unconverted": funnel_unconverted(rows, period, day, sums)}
 
 
 def deal_figures(
-    *, open_deals: int, open_value, won_deals: int, won_value, lost_deals: int, avg_sales_cycle_days: float | None
+    *,
+    open_deals: int,
+    open_value,
+    won_deals: int,
+    won_value,
+    lost_deals: int,
+    avg_sales_cycle_days: float | None,
+    open_unconverted: int = 0,
+    won_unconverted: int = 0,
 ) -> dict:
-    """The deal-level figures with the ratios derived from the counts and sums."""
+    """The deal-level figures with the ratios derived from the counts and sums.
+
+    Counts and the close ratio count every deal; an average deal size divides
+    the converted value by the deals it holds, not those left out for want of a rate.
+    """
     totals = {
         "open_deals": open_deals,
-        "open_value": open_value or ZERO,
+        "open_value": _money(open_value or ZERO),
         "won_deals": won_deals,
-        "won_value": won_value or ZERO,
+        "won_value": _money(won_value or ZERO),
         "lost_deals": lost_deals,
         "avg_sales_cycle_days": avg_sales_cycle_days,
     }
-    totals["avg_open_deal_size"] = _money(_ratio(totals["open_value"], totals["open_deals"]))
-    totals["avg_won_deal_size"] = _money(_ratio(totals["won_value"], totals["won_deals"]))
+    totals["avg_open_deal_size"] = _money(_ratio(totals["open_value"], open_deals - open_unconverted))
+    totals["avg_won_deal_size"] = _money(_ratio(totals["won_value"], won_deals - won_unconverted))
     totals["close_ratio"] = _ratio(totals["won_deals"], totals["won_deals"] + totals["lost_deals"])
     cycle = totals["avg_sales_cycle_days"]
     if None in (totals["avg_won_deal_size"], totals["close_ratio"]) or not cycle:
@@ -139,7 +208,7 @@ def stage_figures(scope: Scope, period: Period, as_of: datetime.datetime | None 
         for row in deal_rows(scope, as_of)
         .filter(status=StageKind.OPEN)
         .values("stage_id")
-        .annotate(deals=Count("id"), value=Sum("amount"))
+        .annotate(deals=Count("id"), value=Sum(converted(on=local_day(as_of))))
     }
     stages = [stage for stage in open_stages() if scope.pipeline is None or stage.pipeline_id == scope.pipeline]
     return stage_rows(stages, flow=flow, stays=stays, open_now=open_now)
@@ -205,7 +274,7 @@ def stage_rows(stages: list[Stage], *, flow: dict, stays: dict, open_now: dict) 
                 "conversion": _ratio(advanced, entered),
                 "avg_days_in_stage": stays.get(stage.pk),
                 "open_now": deals,
-                "open_value_now": value or ZERO,
+                "open_value_now": _money(value or ZERO),
             }
         )
     return figures
@@ -244,6 +313,11 @@ def _buckets(period: Period, interval: str) -> list[datetime.date]:
     return buckets
 
 
+def created_day() -> TruncDate:
+    """The local date a deal was created on, the day its created value converts at."""
+    return local_date_of(OuterRef("created_at"))
+
+
 def series(scope: Scope, period: Period, interval: str = "month", as_of: datetime.datetime | None = None) -> list:
     """Created, won and lost deals and value per week or month, zero-filled (two queries)."""
     trunc = INTERVALS[interval]
@@ -255,24 +329,24 @@ def series(scope: Scope, period: Period, interval: str = "month", as_of: datetim
         rows.filter(status__in=[StageKind.WON, StageKind.LOST], closed_at__gte=start, closed_at__lt=end)
         .annotate(bucket=trunc("closed_at"))
         .values("bucket", "status")
-        .annotate(deals=Count("id"), value=Sum("amount"))
+        .annotate(deals=Count("id"), value=Sum(at_close()))
     )
     for row in closed:
         point = points.get(_local_date(row["bucket"]))
         if point is not None:
             point[f"{row['status']}_deals"] = row["deals"]
-            point[f"{row['status']}_value"] = row["value"] or ZERO
+            point[f"{row['status']}_value"] = _money(row["value"] or ZERO)
     created = (
         rows.filter(created_at__gte=start, created_at__lt=end)
         .annotate(bucket=trunc("created_at"))
         .values("bucket")
-        .annotate(deals=Count("id"), value=Sum("amount"))
+        .annotate(deals=Count("id"), value=Sum(converted(on=created_day())))
     )
     for row in created:
         point = points.get(_local_date(row["bucket"]))
         if point is not None:
             point["created_deals"] = row["deals"]
-            point["created_value"] = row["value"] or ZERO
+            point["created_value"] = _money(row["value"] or ZERO)
     return list(points.values())
 
 

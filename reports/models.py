@@ -62,6 +62,8 @@ class ForecastSnapshot(models.Model):
     won_in_window = models.DecimalField(**MONEY)
     quota = models.DecimalField(**MONEY, null=True)
     window_deals = models.PositiveIntegerField(default=0)
+    # Per currency, the deals left out for want of an exchange rate: [{"currency", "deals", "value"}].
+    unconverted = models.JSONField(encoder=DjangoJSONEncoder, default=list, blank=True)
     actual = models.DecimalField(**MONEY, null=True)
     computed_at = models.DateTimeField()
 

@@ -13,6 +13,7 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from pipeline.models import Account, Deal, Pipeline, StageKind
+from pipeline.money import at_close
 from pipeline.periods import Period, start_of
 from pipeline.scopes import Scope
 from quotas.models import Territory
@@ -176,12 +177,12 @@ def forecasts_mature(*, today: datetime.date | None = None) -> int:
             .filter(status=StageKind.WON, closed_at__gte=start_of(first), closed_at__lt=start_of(last))
             .annotate(day=TruncDate("closed_at"))
             .values("day")
-            .annotate(value=Sum("amount"))
+            .annotate(value=Sum(at_close()))
             .values_list("day", "value")
         )
         for snapshot in snapshots:
             days = (snapshot.as_of + datetime.timedelta(days=n) for n in range(snapshot.horizon))
-            snapshot.actual = sum((daily.get(day, Decimal("0")) for day in days), Decimal("0.00"))
+            snapshot.actual = sum((daily.get(day) or Decimal("0") for day in days), Decimal("0.00"))
             updated.append(snapshot)
     ForecastSnapshot.objects.bulk_update(updated, ["actual"], batch_size=1000)
     return len(updated)
@@ -238,6 +239,11 @@ def _other_snapshot_keys() -> set[str]:
     return set(MetricSnapshot.objects.filter(other).values_list("scope_key", flat=True).distinct()) | set(
         ForecastSnapshot.objects.filter(other).values_list("scope_key", flat=True).distinct()
     )
+
+
+def every_scope_key() -> set[str]:
+    """Every scope with figures to keep: the standard ones and any other that has snapshots."""
+    return {scope.key for scope in standard_scopes()} | _other_snapshot_keys()
 
 
 def scopes_mark_dirty(*, keys: set[str]) -> None:

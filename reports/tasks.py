@@ -17,6 +17,7 @@ from pipeline.scopes import Scope
 from reports.background import recompute_soon
 from reports.services import (
     affected_scope_keys,
+    every_scope_key,
     forecasts_mature,
     scope_snapshots_compute,
     scopes_dirty,
@@ -82,6 +83,12 @@ def queue_recompute(deal_ids: list[int], territory_ids: list[int] | tuple = ()) 
     Runs after the change has committed (see ``scopes_recompute_soon``).
     """
     scopes_recompute_soon(keys=affected_scope_keys(deal_ids, territory_ids))
+
+
+def queue_recompute_everywhere() -> None:
+    """Mark every scope stale and ring for one recompute: the exchange rates changed, so any
+    converted figure may have moved."""
+    scopes_recompute_soon(keys=every_scope_key())
 
 
 def scopes_recompute_soon(*, keys: set[str]) -> None:

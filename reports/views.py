@@ -17,6 +17,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST, require_safe
 
+from pipeline.money import reporting_currency, unconverted_notice
 from pipeline.periods import CUSTOM, Period
 from pipeline.picker import PERIODS, Pick, picked, picker_options, scope_label
 from pipeline.scopes import Scope, scope_for
@@ -246,6 +247,22 @@ def kpi_figures(scope: Scope, period: Period, *, compare: bool, funnel: dict | N
     }
 
 
+def unconverted_notices(funnel: dict, forecasts: list[dict]) -> list[str]:
+    """What the funnel and the forecasts left out for want of an exchange rate, in words (none: empty).
+
+    The longest horizon's forecast covers the shorter ones' deals, so it speaks for all.
+    """
+    notices = []
+    funnel_notice = unconverted_notice(funnel.get("unconverted") or [])
+    if funnel_notice:
+        notices.append(f"Funnel: {funnel_notice}")
+    longest = max(forecasts, key=lambda f: f["horizon"], default=None)
+    forecast_notice = unconverted_notice((longest or {}).get("unconverted") or [])
+    if forecast_notice:
+        notices.append(f"Forecasts: {forecast_notice}")
+    return notices
+
+
 def dashboard_figures(scope: Scope, period: Period, today: datetime.date) -> dict:
     """Every figure of the dashboard for one scope and period, with its charts."""
     funnel = FunnelRunner(scope, period).run()
@@ -300,6 +317,8 @@ def dashboard_figures(scope: Scope, period: Period, today: datetime.date) -> dic
         "leaderboard": LeaderboardRunner(scope, today).run(),
         "stalled": StalledDealsRunner(scope, today).run(stages),
         "overdue": OverdueDealsRunner(scope, today).run(),
+        "reporting_currency": reporting_currency(),
+        "unconverted_notices": unconverted_notices(funnel, forecasts),
         "all_live": sources == {"live"},
         "oldest_computed_at": min(computed),
         "snapshot_sources": sorted(sources),

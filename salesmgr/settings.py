@@ -207,11 +207,21 @@ REPORTS_RECOMPUTE_ON_CHANGE = env_bool("REPORTS_RECOMPUTE_ON_CHANGE", bool(REDIS
 REPORTS_EMBEDDED_RECOMPUTE = env_bool("REPORTS_EMBEDDED_RECOMPUTE", not REPORTS_RECOMPUTE_ON_CHANGE)
 REPORTS_EMBEDDED_DELAY = env_int("REPORTS_EMBEDDED_DELAY", 5, minimum=0)
 
+
+
+def env_currency(name: str, default: str) -> str:
+    """An ISO 4217 code from the environment, upper-cased; anything else stops the start."""
+    code = env_str(name, default)
+    if len(code) != 3 or not code.isascii() or not code.isalpha():
+        raise ImproperlyConfigured(f"{name}={code!r} is not an ISO 4217 code.")
+    return code.upper()
+
+
 # The business.
-DEFAULT_CURRENCY = env_str("DEFAULT_CURRENCY", "USD")
-if len(DEFAULT_CURRENCY) != 3 or not DEFAULT_CURRENCY.isalpha():
-    raise ImproperlyConfigured(f"DEFAULT_CURRENCY={DEFAULT_CURRENCY!r} is not an ISO 4217 code.")
-DEFAULT_CURRENCY = DEFAULT_CURRENCY.upper()
+DEFAULT_CURRENCY = env_currency("DEFAULT_CURRENCY", "USD")
+# Every figure (funnel, forecasts, quotas, snapshots, charts, exports) is in this currency:
+# a deal in another one is converted at the dated exchange rates admins keep (pipeline.ExchangeRate).
+REPORTING_CURRENCY = env_currency("REPORTING_CURRENCY", DEFAULT_CURRENCY)
 
 REST_FRAMEWORK = {
     # Token first: its WWW-Authenticate header makes anonymous requests a 401.

@@ -36,6 +36,7 @@ from pipeline.services import (
     deal_create,
     deal_move,
     deal_update,
+    exchange_rate_create,
     stage_create,
 )
 from pipeline.signals import deals_changed
@@ -166,6 +167,9 @@ def world(site_admin) -> World:
         deal=deal, to_stage=stages["Proposal"], by=site_admin, expected_version=deal.version
     )
     activity_log(by=site_admin, kind="meeting", subject="Kick-off", deal=deal)
+    exchange_rate_create(
+        currency="EUR", valid_from=datetime.date(2026, 1, 1), rate=Decimal("1.08"), by=site_admin
+    )
     return World(
         site_admin, manager, rep, pipeline, stages, product, reason, territory, account, deal
     )

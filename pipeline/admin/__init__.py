@@ -16,6 +16,7 @@ from pipeline.admin import (
     lost_reasons,
     pipelines,
     products,
+    rates,
 )
 
 __all__ = [
@@ -28,4 +29,5 @@ __all__ = [
     "lost_reasons",
     "pipelines",
     "products",
+    "rates",
 ]

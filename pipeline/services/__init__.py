@@ -57,6 +57,13 @@ from pipeline.services.pipelines import (
     stage_reorder,
     stage_update,
 )
+from pipeline.services.rates import (
+    RatesImported,
+    exchange_rate_create,
+    exchange_rate_delete,
+    exchange_rate_update,
+    exchange_rates_import,
+)
 
 __all__ = [
     "AccountSpec",
@@ -66,6 +73,7 @@ __all__ = [
     "DealRow",
     "DealSpec",
     "LineItemSpec",
+    "RatesImported",
     "RowErrors",
     "TransitionSpec",
     "UpsertResult",
@@ -93,6 +101,10 @@ __all__ = [
     "deals_import",
     "deals_purge_deleted",
     "deals_upsert",
+    "exchange_rate_create",
+    "exchange_rate_delete",
+    "exchange_rate_update",
+    "exchange_rates_import",
     "line_items_set",
     "lost_reason_create",
     "lost_reason_delete",

@@ -3,6 +3,7 @@
 import csv
 from decimal import Decimal
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
@@ -17,6 +18,7 @@ from pipeline import services
 from pipeline.filters import DealFilter
 from pipeline.forms import ActivityForm, DealCreateForm, DealEditForm, attach_service_errors
 from pipeline.models import Account, Deal, ForecastCategory, LostReason, Stage, StageKind
+from pipeline.money import in_reporting_currency
 from pipeline.picker import picked, picker_options, scope_label
 from pipeline.queries import (
     board_stages,
@@ -144,7 +146,11 @@ def deal_list(request):
     # The page's ids are sorted on the deal table alone; only those 50 rows are then joined.
     ordered = deals.order_by(*_ordering(sort, descending))
     page = paginate(ordered.values_list("pk", flat=True), request)
-    rows = Deal.objects.select_related("account", "owner", "stage", "pipeline").in_bulk(page.rows)
+    rows = (
+        Deal.objects.select_related("account", "owner", "stage", "pipeline")
+        .annotate(amount_in_reporting_currency=in_reporting_currency())
+        .in_bulk(page.rows)
+    )
     page.rows = [rows[pk] for pk in page.rows]
     options = picker_options(request, pick)
     context = {
@@ -162,6 +168,7 @@ def deal_list(request):
         "bar_hidden": carried_along(options, BAR_FIELDS),
         "page_query": query_without(request, "page"),
         "export_query": query_without(request, "page"),
+        "reporting_currency": settings.REPORTING_CURRENCY,
         **options,
     }
     return render(request, "pipeline/deal_list.html", context)
@@ -194,6 +201,11 @@ EXPORT_HEADER = [
     "Closed at",
     "Updated at",
 ]
+
+
+def export_header() -> list[str]:
+    """The export's columns; the last one names the reporting currency its amounts are in."""
+    return [*EXPORT_HEADER, f"Amount in {settings.REPORTING_CURRENCY}"]
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -222,7 +234,7 @@ def deal_export(request):
     forecast_names = dict(ForecastCategory.choices)
 
     def lines():
-        yield writer.writerow(EXPORT_HEADER)
+        yield writer.writerow(export_header())
         for row in export_rows(deals):
             row = list(row)
             row[7] = status_names.get(row[7], row[7])

@@ -5,6 +5,7 @@ from decimal import Decimal
 from django.db.models import OuterRef, Q, Subquery, Sum
 
 from pipeline.models import Deal, StageKind
+from pipeline.money import at_close
 from pipeline.periods import Period, start_of
 from quotas.models import Quota
 from quotas.selectors import prorated_target
@@ -24,7 +25,8 @@ def quota_attainment(owners: Q, windows: dict[str, Period]) -> dict[int, dict]:
     The target of a window is the person's quotas prorated by the days of
     their periods inside it, so a calendar-month quota's attainment in its
     month is exactly ``won_value in the quota period / target``. Won value is
-    every deal the person won with ``closed_at`` in the window.
+    every deal the person won with ``closed_at`` in the window, in the reporting
+    currency at the rate of its close date (targets are in that currency).
     """
     first = min(w.start for w in windows.values())
     last = max(w.end for w in windows.values())
@@ -35,7 +37,7 @@ def quota_attainment(owners: Q, windows: dict[str, Period]) -> dict[int, dict]:
         f"won_{name}": Subquery(
             won.filter(closed_at__gte=start_of(w.start), closed_at__lt=start_of(w.end))
             .values("owner_id")
-            .annotate(value=Sum("amount"))
+            .annotate(value=Sum(at_close()))
             .values("value")
         )
         for name, w in windows.items()

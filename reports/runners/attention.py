@@ -3,10 +3,11 @@
 import datetime
 from dataclasses import dataclass
 
-from django.db.models import Count, Exists, IntegerField, OuterRef, Q, Subquery, Value
+from django.db.models import Count, Exists, F, IntegerField, OuterRef, Q, Subquery, Value
 from django.utils import timezone
 
 from pipeline.models import Activity, Deal, Stage, StageKind
+from pipeline.money import converted
 from pipeline.periods import start_of
 from pipeline.scopes import Scope
 from reports.metrics import deal_rows
@@ -68,14 +69,22 @@ def _top_deals(deals, limit: int, today: datetime.date, **annotations) -> dict:
     The count and the ranking read deal rows only; accounts, owners and stages
     (and any ``annotations``) are joined for the ``limit`` rows shown.
     """
-    biggest = deals.order_by("-amount", "id").values("pk")[:limit]
+    # Biggest in the reporting currency at today's rates; a deal without a rate comes last.
+    biggest_first = (F("converted_amount").desc(nulls_last=True), "id")
+    biggest = (
+        deals.annotate(converted_amount=converted(on=today)).order_by(*biggest_first).values("pk")[:limit]
+    )
     total = deals.order_by().values(one=Value(1)).annotate(n=Count("pk")).values("n")
     rows = list(
         Deal.objects.filter(pk__in=Subquery(biggest))
         .select_related("stage", "account", "owner")
         .only(*DEAL_ROW_FIELDS)
-        .annotate(total=Subquery(total, output_field=IntegerField()), **annotations)
-        .order_by("-amount", "id")
+        .annotate(
+            total=Subquery(total, output_field=IntegerField()),
+            converted_amount=converted(on=today),
+            **annotations,
+        )
+        .order_by(*biggest_first)
     )
     return {
         "rows": [_deal_row(deal, today) for deal in rows],

@@ -9,6 +9,7 @@ from pipeline.api import (
     ActivityViewSet,
     ContactViewSet,
     DealViewSet,
+    ExchangeRateViewSet,
     LostReasonViewSet,
     PipelineViewSet,
     ProductViewSet,
@@ -35,6 +36,7 @@ router.register("accounts", AccountViewSet, basename="account")
 router.register("contacts", ContactViewSet, basename="contact")
 router.register("products", ProductViewSet, basename="product")
 router.register("lost-reasons", LostReasonViewSet, basename="lostreason")
+router.register("exchange-rates", ExchangeRateViewSet, basename="exchangerate")
 router.register("deals", DealViewSet, basename="deal")
 router.register("activities", ActivityViewSet, basename="activity")
 router.register("territories", TerritoryViewSet, basename="territory")

@@ -29,7 +29,7 @@ from django.db import transaction
 from django.test import override_settings
 from rest_framework.test import APIClient
 
-from pipeline.models import Contact, LostReason
+from pipeline.models import Contact, ExchangeRate, LostReason
 from pipeline.services import account_delete, activity_log, deal_delete
 from quotas.models import Territory
 from quotas.services import quota_set
@@ -99,6 +99,11 @@ MATRIX = [
     ("products",     "update",            401, 200, 403, 403, 403, 403, 403),
     ("products",     "delete",            401, 204, 403, 403, 403, 403, 403),
 
+    ("exchange-rates", "list",            401, 200, 200, 200, 200, 200, 200),
+    ("exchange-rates", "retrieve",        401, 200, 200, 200, 200, 200, 200),
+    ("exchange-rates", "create",          401, 201, 403, 403, 403, 403, 403),
+    ("exchange-rates", "update",          401, 200, 403, 403, 403, 403, 403),
+    ("exchange-rates", "delete",          401, 204, 403, 403, 403, 403, 403),
     ("lost-reasons", "list",              401, 200, 200, 200, 200, 200, 200),
     ("lost-reasons", "retrieve",          401, 200, 200, 200, 200, 200, 200),
     ("lost-reasons", "create",            401, 201, 403, 403, 403, 403, 403),
@@ -251,6 +256,12 @@ RESOURCES = {
         create=lambda w, me: {"name": "Gadget", "sku": "GAD-1", "unit_price": "10.00"},
         update=lambda w, me: {"unit_price": "12.50"},
     ),
+    "exchange-rates": Resource(
+        url=f"{API}exchange-rates/",
+        target="exchange_rate",
+        create=lambda w, me: {"currency": "GBP", "valid_from": "2026-02-01", "rate": "1.2700"},
+        update=lambda w, me: {"rate": "1.0900000000"},
+    ),
     "lost-reasons": Resource(
         url=f"{API}lost-reasons/",
         target="lost_reason",
@@ -399,6 +410,9 @@ def _build_world() -> SimpleNamespace:
         spare_stage=spare.stages.get(name="Discovery").pk,
         product=ProductFactory(name="Widget").pk,
         lost_reason=LostReason.objects.create(name="Timing").pk,
+        exchange_rate=ExchangeRate.objects.create(
+            currency="EUR", valid_from=datetime.date(2026, 1, 1), rate=Decimal("1.08")
+        ).pk,
         territory=Territory.objects.create(name="North").pk,
         spare_account=spare_account.pk,
         deleted_account=deleted_account.pk,

@@ -456,6 +456,7 @@ def test_csv_export_has_every_column_and_the_filtered_rows(
         "Created at",
         "Closed at",
         "Updated at",
+        "Amount in USD",
     ]
     assert len(rows) == 2
     row = dict(zip(rows[0], rows[1], strict=True))

@@ -1,0 +1,173 @@
+"""Deal amounts in the reporting currency, converted in SQL at dated exchange rates.
+
+A deal's ``amount`` is in its own ``currency``. Every figure is in
+``settings.REPORTING_CURRENCY``: an amount in that currency counts as it is;
+any other is multiplied by the currency's latest rate on or before the date
+that the figure looks at (``pipeline.ExchangeRate``). A deal in a currency
+with no rate by then converts to NULL: sums leave it out, and the figures say
+so (``unconverted_by_currency``, ``unconverted_notice``) rather than adding an
+amount as entered to amounts in another currency.
+
+Which date: a won (or lost) deal converts at its close date, the local date
+of ``closed_at``; open pipeline and forecasts at the date they are taken as of.
+The rate is a correlated subquery on the (currency, valid_from) index, reached
+only for a deal outside the reporting currency, so an organisation selling in
+one currency reads its sums as before.
+"""
+
+import datetime
+from decimal import Decimal
+
+from django.conf import settings
+from django.db.models import (
+    Case,
+    Count,
+    DateTimeField,
+    DecimalField,
+    Expression,
+    ExpressionWrapper,
+    F,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+    When,
+)
+from django.db.models.functions import TruncDate
+from django.db.models.lookups import IsNull
+from django.utils import timezone
+
+from pipeline.models import ExchangeRate
+
+# An amount (14 digits, 2 places) times a rate (20 digits, 10 places), summed over many deals.
+CONVERTED = DecimalField(max_digits=40, decimal_places=12)
+
+
+def reporting_currency() -> str:
+    """The currency every figure is in."""
+    return settings.REPORTING_CURRENCY
+
+
+def rate_on(day: datetime.date | Expression) -> Subquery:
+    """The latest rate of the row's ``currency`` on or before ``day`` (a date, or an expression of the row)."""
+    day = day if hasattr(day, "resolve_expression") else Value(day)
+    return Subquery(
+        ExchangeRate.objects.filter(currency=OuterRef("currency"), valid_from__lte=day)
+        .order_by("-valid_from")
+        .values("rate")[:1],
+        output_field=DecimalField(max_digits=20, decimal_places=10),
+    )
+
+
+def local_date_of(moment: OuterRef) -> TruncDate:
+    """The local date of the outer row's timestamp ``moment`` (an ``OuterRef``), for a rate lookup."""
+    return TruncDate(
+        ExpressionWrapper(moment, output_field=DateTimeField()), tzinfo=timezone.get_current_timezone()
+    )
+
+
+def close_day(prefix: str = "") -> TruncDate:
+    """The local date of a deal's ``closed_at``, the day its won or lost value converts at."""
+    return local_date_of(OuterRef(f"{prefix}closed_at"))
+
+
+def converted(*, on: datetime.date | Expression, amount: Expression | None = None) -> Case:
+    """``amount`` (default the deal's) in the reporting currency at the rate of ``on``; NULL without a rate.
+
+    ``on`` is a date (an as-of figure: one rate per currency) or an expression
+    over the outer row built with ``OuterRef``, such as ``close_day()``.
+    """
+    amount = F("amount") if amount is None else amount
+    return Case(
+        When(currency=reporting_currency(), then=amount),
+        default=amount * rate_on(on),
+        output_field=CONVERTED,
+    )
+
+
+def at_close(amount: Expression | None = None) -> Case:
+    """The deal's amount in the reporting currency at the rate of its close date."""
+    return converted(on=close_day(), amount=amount)
+
+
+def in_reporting_currency(today: datetime.date | None = None) -> Case:
+    """A deal's own amount in the reporting currency: a closed deal at its close date's rate, an open one
+    at ``today``'s (default: the local date); NULL without a rate. For lists and exports."""
+    return Case(
+        When(closed_at__isnull=False, then=at_close()),
+        default=converted(on=today or timezone.localdate()),
+        output_field=CONVERTED,
+    )
+
+
+def unconverted(value: Expression) -> Q:
+    """The rows whose ``converted`` value is NULL: a currency without a rate by the date."""
+    return Q(IsNull(value, True))
+
+
+def unconverted_count(value: Expression, condition: Q) -> Count:
+    """How many of the rows ``condition`` picks have no rate (an aggregate; 0 when all convert)."""
+    return Count("id", filter=condition & unconverted(value))
+
+
+def unconverted_by_currency(rows: QuerySet, condition: Q) -> list[dict]:
+    """The deals among ``rows`` that ``condition`` picks, per currency: how many and their value as entered.
+
+    ``condition`` names the deals that have no rate (``unconverted``). One grouped query.
+    """
+    grouped = (
+        rows.filter(condition)
+        .values("currency")
+        .annotate(deals=Count("id"), value=Sum("amount"))
+        .order_by("currency")
+    )
+    return [
+        {"currency": row["currency"], "deals": row["deals"], "value": _cents(row["value"])}
+        for row in grouped
+    ]
+
+
+def merge_unconverted(*parts: list[dict]) -> list[dict]:
+    """Several ``unconverted_by_currency`` lists added up per currency (a deal counted in one part only)."""
+    merged: dict[str, dict] = {}
+    for part in parts:
+        for item in part:
+            entry = merged.setdefault(
+                item["currency"], {"currency": item["currency"], "deals": 0, "value": Decimal("0.00")}
+            )
+            entry["deals"] += item["deals"]
+            entry["value"] += Decimal(item["value"])
+    return [merged[currency] for currency in sorted(merged)]
+
+
+def unconverted_notice(items: list[dict]) -> str:
+    """The sentence a figure carries when deals were left out for want of a rate ('' when none were)."""
+    if not items:
+        return ""
+    parts = [
+        f"{item['deals']} deal{'s' if item['deals'] != 1 else ''} in {item['currency']} "
+        f"({item['currency']} {_short(Decimal(item['value']))})"
+        for item in items
+    ]
+    many = sum(item["deals"] for item in items) != 1
+    listed = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+    return (
+        f"{listed} {'have' if many else 'has'} no exchange rate to {reporting_currency()} "
+        f"and {'are' if many else 'is'} left out."
+    )
+
+
+def _short(value: Decimal) -> str:
+    if abs(value) >= 10**9:
+        return f"{value / 10**9:,.1f}bn"
+    if abs(value) >= 10**6:
+        return f"{value / 10**6:,.1f}M"
+    if abs(value) >= 10**4:
+        return f"{value / 10**3:,.1f}k"
+    return f"{value:,.2f}"
+
+
+def _cents(value) -> Decimal:
+    return Decimal(value or 0).quantize(Decimal("0.01"))
