@@ -12,6 +12,7 @@ from pipeline.periods import start_of
 from pipeline.scopes import Scope
 from pipeline.services import deal_delete, deal_move, deal_reassign, deal_update
 from pipeline.services.imports import ChangeSpec, DealSpec, TransitionSpec, deals_import
+from pipeline.services.rates import exchange_rate_create
 from quotas.models import Territory
 from quotas.services import quota_set
 from reports.forecasts import FORECAST_FIELDS, HORIZONS, forecast
@@ -176,9 +177,10 @@ def test_grouped_forecasts_as_of_a_past_date_equal_each_scopes_own(
 
 def test_grouped_as_of_pass_runs_a_fixed_number_of_queries(varied_world, django_assert_num_queries):
     day = timezone.localdate() - datetime.timedelta(days=40)
-    # Four grouped passes, the reporting line and territory tree, the stages' probabilities,
-    # then each horizon's quota of the organisation (one query).
-    with django_assert_num_queries(10):
+    # Four grouped passes and two for the deals outside the reporting currency, the reporting
+    # line and territory tree, the stages' probabilities, then each horizon's quota of the
+    # organisation (one query).
+    with django_assert_num_queries(12):
         forecasts_as_of([Scope()], as_of=day, now=timezone.now())
 
 
@@ -195,3 +197,34 @@ def test_backfill_writes_what_each_scope_computes_alone(varied_world, manager):
         }, (row.scope_key, row.as_of, row.horizon)
     # The windows that have passed are matured.
     assert not ForecastSnapshot.objects.filter(as_of=start, actual__isnull=True).exists()
+
+
+def test_grouped_forecasts_as_of_convert_and_list_deals_without_a_rate_as_each_scope_does(
+    varied_world, admin, manager, rep
+):
+    """A third of the deals in EUR (a rate that changes over the history) and some in JPY (no rate):
+    the grouped pass converts at the same dates and lists the same deals as left out."""
+    today = timezone.localdate()
+    ids = list(Deal.objects.order_by("pk").values_list("pk", flat=True))
+    euro, yen = ids[::3], ids[1::7]
+    for chosen, currency in ((euro, "EUR"), (yen, "JPY")):
+        Deal.objects.filter(pk__in=chosen).update(currency=currency)
+        Deal.history.filter(id__in=chosen).update(currency=currency)
+    for days_ago, rate in ((400, "1.05"), (100, "1.10"), (30, "1.20")):
+        exchange_rate_create(
+            currency="EUR",
+            valid_from=today - datetime.timedelta(days=days_ago),
+            rate=Decimal(rate),
+            by=admin,
+        )
+    scopes = [Scope(), Scope(team=manager.pk), Scope(owner=rep.pk)]
+    now = timezone.now()
+    left_out = 0
+    for days_ago in (120, 61, 6, 0):
+        day = today - datetime.timedelta(days=days_ago)
+        results = forecasts_as_of(scopes, as_of=day, now=now)
+        for scope in scopes:
+            alone = [forecast(scope, day, horizon, now=now) for horizon in HORIZONS]
+            assert results[scope.key] == alone, (day, scope.key)
+        left_out += sum(len(result["unconverted"]) for result in results["org"])
+    assert left_out > 0
