@@ -1,6 +1,7 @@
 """Backtest every forecast method on the simulated worlds of ``benchmarks/worlds.py``.
 
     DATABASE_URL=postgres://.../a_database_of_its_own .venv/bin/python benchmarks/backtest.py [--worlds a,b] [--every 7]
+        [--held-out] [--dump FILE]
 
 The database is emptied: for each world it loads the world, computes the
 organisation's forecasts as of every ``--every``-th day of the last year
@@ -10,11 +11,16 @@ passed: the mean absolute percentage error and the bias (mean of forecast
 minus actual, over the mean actual) of ``weighted`` and ``model``, the ratio
 of their MAPEs and the share of windows whose actual lies inside the model's
 P10-P90 range. The last rows average the worlds.
+
+``--held-out`` runs the worlds kept apart from tuning (``HELD_OUT_WORLDS``)
+instead of the nine; ``--dump`` pickles the model's inputs of every forecast
+with what was then won, to study the estimator without reloading the worlds.
 """
 
 import argparse
 import datetime
 import os
+import pickle
 import sys
 import time
 from pathlib import Path
@@ -31,7 +37,47 @@ def setup_django() -> None:
     django.setup()
 
 
-def world_rows(spec, every: int) -> list[dict]:
+class Recorder:
+    """Keeps the inputs of each model forecast (training counts, open deals, new-business sums)."""
+
+    def __init__(self):
+        self.records: list[dict] = []
+        self._current: dict = {}
+
+    def install(self) -> None:
+        from reports import forecasts
+
+        model_forecast, model_estimate, new_business_from = (
+            forecasts.model_forecast,
+            forecasts.model_estimate,
+            forecasts.new_business_from,
+        )
+
+        def recording_forecast(scope, moment, horizon, **kwargs):
+            self._current = {"moment": moment, "horizon": horizon}
+            return model_forecast(scope, moment, horizon, **kwargs)
+
+        def recording_new_business(moment, horizon, **sums):
+            self._current["new_business_sums"] = dict(sums)
+            return new_business_from(moment, horizon, **sums)
+
+        def recording_estimate(**kwargs):
+            stats = kwargs["stats"]
+            self._current.update(
+                outcomes={stage: dict(counts) for stage, counts in stats.outcomes.items()},
+                open_groups=dict(kwargs["open_groups"]),
+                probabilities=dict(kwargs["probabilities"]),
+            )
+            result = model_estimate(**kwargs)
+            self.records.append({**self._current, "result": result})
+            return result
+
+        forecasts.model_forecast = recording_forecast
+        forecasts.model_estimate = recording_estimate
+        forecasts.new_business_from = recording_new_business
+
+
+def world_rows(spec, every: int, recorder: Recorder | None = None) -> list[dict]:
     """Load one world, backfill and mature its forecasts; one row of figures per horizon."""
     from django.db import connection
     from django.utils import timezone
@@ -60,6 +106,16 @@ def world_rows(spec, every: int) -> list[dict]:
         every=every,
     )
     seconds = time.monotonic() - started
+    if recorder is not None:
+        actuals = {
+            (s.as_of, s.horizon): s.actual
+            for s in ForecastSnapshot.objects.filter(scope_key=Scope().key)
+        }
+        for record in recorder.records:
+            if "world" not in record:
+                record["world"] = spec.name
+                key = (timezone.localdate(record["moment"]), record["horizon"])
+                record["actual"] = actuals.get(key)
     rows = []
     for horizon in HORIZONS:
         snapshots = ForecastSnapshot.objects.filter(
@@ -150,6 +206,14 @@ def main() -> int:
     )
     parser.add_argument("--worlds", default="", help="comma-separated world names (default: all)")
     parser.add_argument("--every", type=int, default=7, help="days between forecasts")
+    parser.add_argument(
+        "--held-out",
+        action="store_true",
+        help="run the held-out worlds, kept apart from tuning, instead of the usual nine",
+    )
+    parser.add_argument(
+        "--dump", help="pickle every model forecast's inputs and actual to this file"
+    )
     args = parser.parse_args()
     if not os.environ.get("DATABASE_URL"):
         print(
@@ -159,21 +223,30 @@ def main() -> int:
     setup_django()
     from django.core.management import call_command
 
-    from benchmarks.worlds import WORLDS
+    from benchmarks.worlds import HELD_OUT_WORLDS, WORLDS
 
     call_command("migrate", verbosity=0)
     chosen = set(filter(None, args.worlds.split(",")))
+    recorder = None
+    if args.dump:
+        recorder = Recorder()
+        recorder.install()
     rows = []
-    for spec in WORLDS:
+    for spec in HELD_OUT_WORLDS if args.held_out else WORLDS:
         if chosen and spec.name not in chosen:
             continue
-        world = world_rows(spec, args.every)
+        world = world_rows(spec, args.every, recorder)
         print(
             f"{spec.name}: {world[0]['deals']} deals, forecasts in {world[0]['seconds']:.1f} s",
             file=sys.stderr,
         )
         rows += world
+    if args.held_out:
+        print("Held-out worlds (not used in tuning the model):")
     print(table(rows + averages(rows)))
+    if recorder is not None:
+        with open(args.dump, "wb") as dump:
+            pickle.dump(recorder.records, dump)
     return 0
 
 
