@@ -156,6 +156,25 @@ def scores(windows: list[tuple]) -> dict:
     return result
 
 
+def pooled(rows: list[dict]) -> list[dict]:
+    """One world's rows from several draws, pooled per horizon: windows add up, the other figures
+    are their means weighted by windows (so coverage is the share of all the draws' windows)."""
+    keys = ("weighted_mape", "weighted_bias", "model_mape", "model_bias", "coverage", "below")
+    result = []
+    for horizon in dict.fromkeys(r["horizon"] for r in rows):
+        group = [r for r in rows if r["horizon"] == horizon and r.get("windows")]
+        if not group:
+            result.append({**rows[0], "horizon": horizon, "windows": 0})
+            continue
+        windows = sum(r["windows"] for r in group)
+        mean = {key: sum(r[key] * r["windows"] for r in group) / windows for key in keys}
+        mean["ratio"] = (
+            mean["model_mape"] / mean["weighted_mape"] if mean["weighted_mape"] else None
+        )
+        result.append({**group[0], **mean, "windows": windows})
+    return result
+
+
 def table(rows: list[dict]) -> str:
     header = "| world | H | windows | weighted MAPE | weighted bias | model MAPE | model bias | model/weighted | in P10-P90 | below P10 |"
     lines = [header, "|" + " --- |" * (header.count("|") - 1)]
@@ -220,6 +239,13 @@ def main() -> int:
         "per-world figures at 90 days rest on few independent windows, so compare replicates",
     )
     parser.add_argument(
+        "--draws",
+        type=int,
+        default=1,
+        help="draw each world this many times (seeds from --replicate on) and print the figures "
+        "pooled over the draws",
+    )
+    parser.add_argument(
         "--dump", help="pickle every model forecast's inputs and actual to this file"
     )
     args = parser.parse_args()
@@ -243,16 +269,21 @@ def main() -> int:
     for spec in HELD_OUT_WORLDS if args.held_out else WORLDS:
         if chosen and spec.name not in chosen:
             continue
-        if args.replicate:
-            spec = replace(spec, seed=spec.seed + 1000 * args.replicate)
-        world = world_rows(spec, args.every, recorder)
-        print(
-            f"{spec.name}: {world[0]['deals']} deals, forecasts in {world[0]['seconds']:.1f} s",
-            file=sys.stderr,
-        )
-        rows += world
+        draws = []
+        for draw in range(args.replicate, args.replicate + args.draws):
+            drawn = replace(spec, seed=spec.seed + 1000 * draw) if draw else spec
+            world = world_rows(drawn, args.every, recorder)
+            print(
+                f"{spec.name} (draw {draw}): {world[0]['deals']} deals, "
+                f"forecasts in {world[0]['seconds']:.1f} s",
+                file=sys.stderr,
+            )
+            draws += world
+        rows += pooled(draws)
     if args.held_out:
         print("Held-out worlds (not used in tuning the model):")
+    if args.draws > 1:
+        print(f"Pooled over {args.draws} draws of each world:")
     print(table(rows + averages(rows)))
     if recorder is not None:
         with open(args.dump, "wb") as dump:
