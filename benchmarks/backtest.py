@@ -1,6 +1,7 @@
 """Backtest every forecast method on the simulated worlds of ``benchmarks/worlds.py``.
 
     DATABASE_URL=postgres://.../a_database_of_its_own .venv/bin/python benchmarks/backtest.py [--worlds a,b] [--every 7]
+        [--held-out] [--dump FILE]
 
 The database is emptied: for each world it loads the world, computes the
 organisation's forecasts as of every ``--every``-th day of the last year
@@ -10,13 +11,19 @@ passed: the mean absolute percentage error and the bias (mean of forecast
 minus actual, over the mean actual) of ``weighted`` and ``model``, the ratio
 of their MAPEs and the share of windows whose actual lies inside the model's
 P10-P90 range. The last rows average the worlds.
+
+``--held-out`` runs the worlds kept apart from tuning (``HELD_OUT_WORLDS``)
+instead of the nine; ``--dump`` pickles the model's inputs of every forecast
+with what was then won, to study the estimator without reloading the worlds.
 """
 
 import argparse
 import datetime
 import os
+import pickle
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -31,7 +38,47 @@ def setup_django() -> None:
     django.setup()
 
 
-def world_rows(spec, every: int) -> list[dict]:
+class Recorder:
+    """Keeps the inputs of each model forecast (training counts, open deals, new-business sums)."""
+
+    def __init__(self):
+        self.records: list[dict] = []
+        self._current: dict = {}
+
+    def install(self) -> None:
+        from reports import forecasts
+
+        model_forecast, model_estimate, new_business_from = (
+            forecasts.model_forecast,
+            forecasts.model_estimate,
+            forecasts.new_business_from,
+        )
+
+        def recording_forecast(scope, moment, horizon, **kwargs):
+            self._current = {"moment": moment, "horizon": horizon}
+            return model_forecast(scope, moment, horizon, **kwargs)
+
+        def recording_new_business(moment, horizon, **sums):
+            self._current["new_business_sums"] = dict(sums)
+            return new_business_from(moment, horizon, **sums)
+
+        def recording_estimate(**kwargs):
+            stats = kwargs["stats"]
+            self._current.update(
+                outcomes={stage: dict(counts) for stage, counts in stats.outcomes.items()},
+                open_groups=dict(kwargs["open_groups"]),
+                probabilities=dict(kwargs["probabilities"]),
+            )
+            result = model_estimate(**kwargs)
+            self.records.append({**self._current, "result": result})
+            return result
+
+        forecasts.model_forecast = recording_forecast
+        forecasts.model_estimate = recording_estimate
+        forecasts.new_business_from = recording_new_business
+
+
+def world_rows(spec, every: int, recorder: Recorder | None = None) -> list[dict]:
     """Load one world, backfill and mature its forecasts; one row of figures per horizon."""
     from django.db import connection
     from django.utils import timezone
@@ -60,6 +107,16 @@ def world_rows(spec, every: int) -> list[dict]:
         every=every,
     )
     seconds = time.monotonic() - started
+    if recorder is not None:
+        actuals = {
+            (s.as_of, s.horizon): s.actual
+            for s in ForecastSnapshot.objects.filter(scope_key=Scope().key)
+        }
+        for record in recorder.records:
+            if "world" not in record:
+                record["world"] = spec.name
+                key = (timezone.localdate(record["moment"]), record["horizon"])
+                record["actual"] = actuals.get(key)
     rows = []
     for horizon in HORIZONS:
         snapshots = ForecastSnapshot.objects.filter(
@@ -96,6 +153,25 @@ def scores(windows: list[tuple]) -> dict:
     )
     result["coverage"] = sum(1 for actual, _, _, p10, p90 in windows if p10 <= actual <= p90) / n
     result["below"] = sum(1 for actual, _, _, p10, _ in windows if actual < p10) / n
+    return result
+
+
+def pooled(rows: list[dict]) -> list[dict]:
+    """One world's rows from several draws, pooled per horizon: windows add up, the other figures
+    are their means weighted by windows (so coverage is the share of all the draws' windows)."""
+    keys = ("weighted_mape", "weighted_bias", "model_mape", "model_bias", "coverage", "below")
+    result = []
+    for horizon in dict.fromkeys(r["horizon"] for r in rows):
+        group = [r for r in rows if r["horizon"] == horizon and r.get("windows")]
+        if not group:
+            result.append({**rows[0], "horizon": horizon, "windows": 0})
+            continue
+        windows = sum(r["windows"] for r in group)
+        mean = {key: sum(r[key] * r["windows"] for r in group) / windows for key in keys}
+        mean["ratio"] = (
+            mean["model_mape"] / mean["weighted_mape"] if mean["weighted_mape"] else None
+        )
+        result.append({**group[0], **mean, "windows": windows})
     return result
 
 
@@ -150,6 +226,28 @@ def main() -> int:
     )
     parser.add_argument("--worlds", default="", help="comma-separated world names (default: all)")
     parser.add_argument("--every", type=int, default=7, help="days between forecasts")
+    parser.add_argument(
+        "--held-out",
+        action="store_true",
+        help="run the held-out worlds, kept apart from tuning, instead of the usual nine",
+    )
+    parser.add_argument(
+        "--replicate",
+        type=int,
+        default=0,
+        help="draw each world again with another random seed (0: the usual draw); "
+        "per-world figures at 90 days rest on few independent windows, so compare replicates",
+    )
+    parser.add_argument(
+        "--draws",
+        type=int,
+        default=1,
+        help="draw each world this many times (seeds from --replicate on) and print the figures "
+        "pooled over the draws",
+    )
+    parser.add_argument(
+        "--dump", help="pickle every model forecast's inputs and actual to this file"
+    )
     args = parser.parse_args()
     if not os.environ.get("DATABASE_URL"):
         print(
@@ -159,21 +257,37 @@ def main() -> int:
     setup_django()
     from django.core.management import call_command
 
-    from benchmarks.worlds import WORLDS
+    from benchmarks.worlds import HELD_OUT_WORLDS, WORLDS
 
     call_command("migrate", verbosity=0)
     chosen = set(filter(None, args.worlds.split(",")))
+    recorder = None
+    if args.dump:
+        recorder = Recorder()
+        recorder.install()
     rows = []
-    for spec in WORLDS:
+    for spec in HELD_OUT_WORLDS if args.held_out else WORLDS:
         if chosen and spec.name not in chosen:
             continue
-        world = world_rows(spec, args.every)
-        print(
-            f"{spec.name}: {world[0]['deals']} deals, forecasts in {world[0]['seconds']:.1f} s",
-            file=sys.stderr,
-        )
-        rows += world
+        draws = []
+        for draw in range(args.replicate, args.replicate + args.draws):
+            drawn = replace(spec, seed=spec.seed + 1000 * draw) if draw else spec
+            world = world_rows(drawn, args.every, recorder)
+            print(
+                f"{spec.name} (draw {draw}): {world[0]['deals']} deals, "
+                f"forecasts in {world[0]['seconds']:.1f} s",
+                file=sys.stderr,
+            )
+            draws += world
+        rows += pooled(draws)
+    if args.held_out:
+        print("Held-out worlds (not used in tuning the model):")
+    if args.draws > 1:
+        print(f"Pooled over {args.draws} draws of each world:")
     print(table(rows + averages(rows)))
+    if recorder is not None:
+        with open(args.dump, "wb") as dump:
+            pickle.dump(recorder.records, dump)
     return 0
 
 

@@ -35,8 +35,11 @@ entries, so their errors are added before squaring: ``(sum of amount *
 sqrt(Var p))^2`` per stage); and the new business's, the compound Poisson one
 or, when larger, the sample variance of the value created and won inside each
 whole past window of the history (``past_windows``), since new business comes
-in waves. The P10-P90 range is the normal approximation ``expected -/+ 1.2816 *
-sigma`` (never below zero).
+in waves. The P10-P90 range is ``expected -/+ q * sigma`` (never below zero):
+``q`` is the normal's 1.2816 when every part of the variance is worked out, and
+a Student t's 90th percentile when the new business's spread was read off a
+few past windows (``band_quantile``: four 90-day windows leave three degrees of
+freedom, so the spread itself is uncertain and the range is wider).
 
 Money is in the reporting currency (``pipeline.money``): open deals convert
 at the rate of the as-of date, won deals (the value won in the window and the
@@ -48,6 +51,7 @@ import datetime
 import math
 from collections import defaultdict
 from decimal import Decimal
+from typing import NamedTuple
 
 from django.db.models import (
     Count,
@@ -442,11 +446,12 @@ def entry_chances(outcomes: dict, ages: set[int], horizons: tuple[int, ...]) -> 
 
 
 def model_estimate(
-    *, stats: Training, open_groups: dict, probabilities: dict, horizon: int, new_business: tuple[float, float]
+    *, stats: Training, open_groups: dict, probabilities: dict, horizon: int, new_business: tuple
 ) -> dict:
     """The model's figures from its training (``closing_stats``), the open deals grouped by
     ``(stage id, days in stage)`` into ``(value, value squared)``, the stages' configured
-    probabilities and the new business expected (mean, variance)."""
+    probabilities and the new business expected (``NewBusiness``: mean, variance and, optionally,
+    the degrees of freedom of a variance measured from past windows)."""
     # The prior: the configured win chance, spread over time by the pooled timing of wins.
     timing = stats.win_timing(horizon)
     timing = min(1.0, horizon / 90) if timing is None else timing
@@ -472,16 +477,50 @@ def model_estimate(
         rate_spread[stage_id] += float(value or 0) * math.sqrt(rate_variance(p, followed))
     variance += sum(spread * spread for _, spread in sorted(rate_spread.items()))
 
-    new_mean, new_var = new_business
+    new_mean, new_var, *spread_freedom = new_business
     expected += new_mean
     variance += new_var
     sigma = math.sqrt(max(variance, 0.0))
+    reach = band_quantile(variance, new_var, spread_freedom[0] if spread_freedom else None)
     return {
         "expected": money(expected),
-        "p10": money(max(0.0, expected - Z_80 * sigma)),
-        "p90": money(expected + Z_80 * sigma),
+        "p10": money(max(0.0, expected - reach * sigma)),
+        "p90": money(expected + reach * sigma),
         "new_business": money(new_mean),
     }
+
+
+def band_quantile(variance: float, estimated: float, freedom: int | None) -> float:
+    """How many sigmas out the P10 and P90 lie, when ``estimated`` of the ``variance`` was measured
+    from a few past windows (``freedom`` degrees of freedom; None: none of it was).
+
+    A variance read off four 90-day windows is itself uncertain, as likely too small as too
+    large: the honest range is a Student t's, with the degrees of freedom the whole variance has
+    by the Welch-Satterthwaite rule (the other parts are worked out, not sampled). It is never
+    narrower than the normal one: with many windows, or none, it is ``Z_80``.
+    """
+    if not freedom or estimated <= 0 or variance <= 0:
+        return Z_80
+    return student_t_90(variance * variance * freedom / (estimated * estimated))
+
+
+T_90_ONE, T_90_TWO = math.tan(0.4 * math.pi), 0.8 / math.sqrt(0.18)  # exact at one and two degrees
+
+
+def student_t_90(freedom: float) -> float:
+    """The 90th percentile of a Student t with ``freedom`` degrees of freedom (at least one): exact at
+    one and two, between them interpolated, beyond two by the Cornish-Fisher expansion around the
+    normal's (within 0.002 of the tables)."""
+    z = Z_80
+    n = max(1.0, freedom)
+    if n <= 2:
+        return T_90_ONE + (n - 1) * (T_90_TWO - T_90_ONE)
+    return (
+        z
+        + (z**3 + z) / (4 * n)
+        + (5 * z**5 + 16 * z**3 + 3 * z) / (96 * n**2)
+        + (3 * z**7 + 19 * z**5 + 17 * z**3 - 15 * z) / (384 * n**3)
+    )
 
 
 def rate_variance(p: float, followed: int) -> float:
@@ -519,16 +558,26 @@ def new_business_sums(moment: datetime.datetime, horizon: int, suffix: str = "")
     return sums
 
 
+class NewBusiness(NamedTuple):
+    """The new business expected in a window: its mean and variance, and the degrees of freedom of
+    that variance when it was measured from past windows (None: the compound Poisson one)."""
+
+    mean: float
+    variance: float
+    freedom: int | None = None
+
+
 def new_business_from(
     moment: datetime.datetime, horizon: int, *, weighted: float | None, weighted_sq: float | None, first, **windows
-) -> tuple[float, float]:
+) -> NewBusiness:
     """Mean and variance of the new business per window, from ``new_business_sums``.
 
     The variance is the compound Poisson one, or, when larger, the spread of the value created
-    and won in the past windows wholly inside the history: new business comes in waves.
+    and won in the past windows wholly inside the history: new business comes in waves. A spread
+    read off ``k`` windows has ``k - 1`` degrees of freedom, which the band allows for (``band_quantile``).
     """
     if first is None:
-        return 0.0, 0.0
+        return NewBusiness(0.0, 0.0)
     span_start = moment - datetime.timedelta(days=LOOKBACK_DAYS)
     span_end = moment - datetime.timedelta(days=horizon)
     length = max(1.0, (span_end - max(first, span_start)).total_seconds() / 86400)
@@ -541,5 +590,6 @@ def new_business_from(
     if len(observed) >= 2:
         centre = sum(observed) / len(observed)
         spread = sum((value - centre) ** 2 for value in observed) / (len(observed) - 1)
-        variance = max(variance, spread)
-    return mean, variance
+        if spread > variance:
+            return NewBusiness(mean, spread, len(observed) - 1)
+    return NewBusiness(mean, variance)

@@ -5,7 +5,17 @@ import datetime
 import pytest
 from django.utils import timezone
 
-from benchmarks.worlds import LOST, WON, WORLDS, smaller, world_deals, world_load
+from benchmarks.backtest import pooled
+from benchmarks.worlds import (
+    HELD_OUT_WORLDS,
+    LOST,
+    WHALE_SIZE,
+    WON,
+    WORLDS,
+    smaller,
+    world_deals,
+    world_load,
+)
 from pipeline.models import Deal, StageTransition
 from pipeline.periods import start_of
 from pipeline.selectors import deal_as_of
@@ -44,6 +54,47 @@ def test_worlds_hold_what_they_promise():
             strict=True,
         )
     )
+
+
+def test_the_held_out_worlds_are_apart_and_hold_what_they_promise():
+    assert not {w.name for w in HELD_OUT_WORLDS} & {w.name for w in WORLDS}
+    by_name = {w.name: w for w in HELD_OUT_WORLDS}
+    shrinking = world_deals(smaller(by_name["shrinking"], 300, 6.0), END)
+    halfway = END - datetime.timedelta(days=150)
+    early = sum(d.created_at < halfway for d in shrinking.deals)
+    assert early > 1.3 * (len(shrinking.deals) - early)
+    whales = world_deals(smaller(by_name["whales"], 300, 6.0), END)
+    amounts = sorted(float(d.amounts[0][1]) for d in whales.deals)
+    assert amounts[-1] > WHALE_SIZE * amounts[len(amounts) // 2]
+    shift = world_deals(smaller(by_name["win-rate-shift"], 400, 6.0), END)
+    cut = END - datetime.timedelta(days=400 * (1 - by_name["win-rate-shift"].shift_at))
+
+    def win_rate(deals):
+        closed = [d for d in deals if d.transitions[-1][0] >= WON]
+        return sum(d.transitions[-1][0] == WON for d in closed) / len(closed)
+
+    assert win_rate([d for d in shift.deals if d.created_at >= cut]) < 0.8 * win_rate(
+        [d for d in shift.deals if d.created_at < cut]
+    )
+
+
+def test_draws_pool_their_windows():
+    def row(windows, coverage, mape):
+        figures = {"weighted_mape": 0.5, "weighted_bias": 0.0, "model_bias": 0.0, "below": 0.0}
+        return {
+            "world": "w",
+            "horizon": 90,
+            "windows": windows,
+            "coverage": coverage,
+            "model_mape": mape,
+            **figures,
+        }
+
+    (both,) = pooled([row(10, 1.0, 0.1), row(30, 0.6, 0.2)])
+    assert both["windows"] == 40
+    assert both["coverage"] == pytest.approx(0.7)
+    assert both["model_mape"] == pytest.approx(0.175)
+    assert both["ratio"] == pytest.approx(0.35)
 
 
 @pytest.mark.django_db

@@ -17,10 +17,13 @@ from reports.api import ForecastFigures, Gap
 from reports.forecasts import (
     FORECAST_FIELDS,
     METHODS,
+    NewBusiness,
+    Training,
     closing_stats,
     forecast,
     model_estimate,
     new_business_from,
+    student_t_90,
 )
 from reports.models import ForecastSnapshot
 from tests.factories import AccountFactory, DealFactory, LostReasonFactory
@@ -99,7 +102,15 @@ def test_model_learns_from_entries_that_closed_later(history, rep, admin, stages
 
 def test_no_history_and_no_deals_gives_zeros(db, rep):
     figures = forecast(Scope(owner=rep.pk), timezone.localdate(), 60)
-    for method in ("pipeline", "best_case", "commit", "weighted", "model", "model_p10", "model_p90"):
+    for method in (
+        "pipeline",
+        "best_case",
+        "commit",
+        "weighted",
+        "model",
+        "model_p10",
+        "model_p90",
+    ):
         assert figures[method] == Decimal("0.00"), method
     assert figures["quota"] == Decimal("0.00")
     assert figures["gap"]["model"] == Decimal("0.00")
@@ -132,7 +143,9 @@ def test_forecast_as_of_a_past_date_uses_the_deals_as_they_stood(history, rep):
     # Window [T0+5, T0+95): C (today+10 = T0+70) and E (T0+80) fall inside; B was still open,
     # closing today+30 = T0+90, inside too; A also open then, closing T0+90.
     assert figures["live"] is False
-    assert figures["pipeline"] == Decimal("1500.00") + Decimal("300.00") + Decimal("500.00") + Decimal("1000.00")
+    assert figures["pipeline"] == Decimal("1500.00") + Decimal("300.00") + Decimal(
+        "500.00"
+    ) + Decimal("1000.00")
     # A won (1,000) at T0+10, inside the window, as known now.
     assert figures["won_in_window"] == Decimal("1000.00")
 
@@ -280,12 +293,150 @@ def test_new_business_that_comes_in_waves_widens_its_variance():
     # windows before the moment (all starting after the first deal) took 0, 40,000, 0 and 0.
     waves = {"window_0": 0.0, "window_1": 40000.0, "window_2": None, "window_3": 0.0}
     calm = {"weighted": 2750000.0, "weighted_sq": 275000000.0, "first": first}
-    mean, variance = new_business_from(moment, 90, **calm, **waves)
+    mean, variance, freedom = new_business_from(moment, 90, **calm, **waves)
     # Mean 2,750,000 / 275 = 10,000; compound Poisson variance 275,000,000 / 275 = 1,000,000.
     # The windows' mean is 10,000 and their sample variance (3 x 10,000^2 + 30,000^2) / 3
     # = 400,000,000, larger, so it is the variance.
     assert mean == pytest.approx(10000.0)
     assert variance == pytest.approx(400000000.0)
-    # Windows as steady as a Poisson count leave the compound Poisson variance.
+    # Read off four windows, that variance has three degrees of freedom.
+    assert freedom == 3
+    # Windows as steady as a Poisson count leave the compound Poisson variance, worked out, not sampled.
     steady = {"window_0": 10000.0, "window_1": 10500.0, "window_2": 9500.0, "window_3": 10000.0}
-    assert new_business_from(moment, 90, **calm, **steady) == pytest.approx((10000.0, 1000000.0))
+    mean, variance, freedom = new_business_from(moment, 90, **calm, **steady)
+    assert (mean, variance, freedom) == (pytest.approx(10000.0), pytest.approx(1000000.0), None)
+
+
+def _band(figures) -> float:
+    return float(figures["p90"] - figures["p10"])
+
+
+def _hand_training(wins: int, losses: int, open_entries: int) -> Training:
+    """One stage (id 1) whose entries won after 20 days, lost after 40 or are still in it 50 days in."""
+    training = Training()
+    training.add(1, (20, 20, 1, None), wins)
+    training.add(1, (40, 40, 0, None), losses)
+    training.add(1, (None, None, 0, 50), open_entries)
+    return training
+
+
+@pytest.mark.parametrize(
+    ("freedom", "quantile"), [(1, 3.078), (2, 1.886), (3, 1.638), (10, 1.372), (30, 1.310)]
+)
+def test_the_t_percentile_is_close_to_the_tables(freedom, quantile):
+    assert student_t_90(freedom) == pytest.approx(quantile, abs=0.002)
+
+
+def test_a_band_whose_new_business_spread_rests_on_fewer_windows_is_wider():
+    """The same variance, read off 4, 12 or countless windows: the fewer, the less it is known, the wider."""
+    training = _hand_training(wins=30, losses=30, open_entries=0)
+    groups = {(1, 0): (Decimal("50000"), Decimal("500000000"))}
+
+    def band(new_business):
+        return _band(
+            model_estimate(
+                stats=training,
+                open_groups=groups,
+                probabilities={1: 50},
+                horizon=90,
+                new_business=new_business,
+            )
+        )
+
+    known = band(NewBusiness(20000.0, 1e8))
+    assert band(NewBusiness(20000.0, 1e8, 3)) > band(NewBusiness(20000.0, 1e8, 11)) > known
+    # Worked out rather than sampled, or never measured: the normal range.
+    assert band((20000.0, 1e8)) == known
+    expected = float(
+        model_estimate(
+            stats=training,
+            open_groups=groups,
+            probabilities={1: 50},
+            horizon=90,
+            new_business=NewBusiness(20000.0, 1e8),
+        )["expected"]
+    )
+    assert (
+        float(
+            model_estimate(
+                stats=training,
+                open_groups=groups,
+                probabilities={1: 50},
+                horizon=90,
+                new_business=NewBusiness(20000.0, 1e8, 3),
+            )["expected"]
+        )
+        == expected
+    )
+
+
+def test_the_band_widens_when_past_new_business_varied_more():
+    moment = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
+    calm = {
+        "weighted": 2750000.0,
+        "weighted_sq": 275000000.0,
+        "first": moment - datetime.timedelta(days=365),
+    }
+    training = _hand_training(wins=12, losses=20, open_entries=5)
+    groups = {(1, 3): (Decimal("30000"), Decimal("300000000"))}
+    bands = []
+    for swing in (0.0, 500.0, 20000.0, 40000.0):
+        windows = {
+            "window_0": 10000.0 + swing,
+            "window_1": 10000.0 - swing,
+            "window_2": 10000.0 + swing,
+            "window_3": 10000.0 - swing,
+        }
+        new_business = new_business_from(moment, 90, **calm, **windows)
+        bands.append(
+            _band(
+                model_estimate(
+                    stats=training,
+                    open_groups=groups,
+                    probabilities={1: 40},
+                    horizon=90,
+                    new_business=new_business,
+                )
+            )
+        )
+    assert bands[0] == bands[1]  # a swing within the Poisson spread changes nothing
+    assert bands[1] < bands[2] < bands[3]
+
+
+@pytest.mark.parametrize("horizon", [30, 60, 90])
+@pytest.mark.parametrize(
+    ("wins", "losses", "open_entries"), [(0, 0, 0), (3, 1, 0), (30, 60, 10), (200, 50, 40)]
+)
+@pytest.mark.parametrize(
+    "new_business", [NewBusiness(0.0, 0.0), NewBusiness(5000.0, 1e6), NewBusiness(50000.0, 4e9, 2)]
+)
+def test_the_band_is_never_narrower_than_the_bernoulli_spread(
+    horizon, wins, losses, open_entries, new_business
+):
+    """Whatever the history, the range holds at least the spread of the open deals' own wins."""
+    training = _hand_training(wins, losses, open_entries)
+    deals = {
+        (1, age): (Decimal(value), Decimal(value) ** 2)
+        for age, value in ((0, "40000"), (25, "5000"), (60, "120000"))
+    }
+
+    def estimate(groups, new):
+        return model_estimate(
+            stats=training,
+            open_groups=groups,
+            probabilities={1: 30},
+            horizon=horizon,
+            new_business=new,
+        )
+
+    bernoulli = 0.0
+    for key, (value, value_sq) in deals.items():
+        chance = float(
+            estimate({key: (value, value_sq)}, NewBusiness(0.0, 0.0))["expected"]
+        ) / float(value)
+        bernoulli += chance * (1 - chance) * float(value_sq)
+    figures = estimate(deals, new_business)
+    expected = float(figures["expected"])
+    # Money is rounded to the cent: allow a cent each side.
+    assert float(figures["p90"]) - expected >= Z * math.sqrt(bernoulli) - 0.02
+    assert expected - float(figures["p10"]) >= min(expected, Z * math.sqrt(bernoulli)) - 0.02
