@@ -128,7 +128,11 @@ class GapRunner:
         if not reps:
             return []
         ids = [pk for pk, *_ in reps]
-        won_sums = {key: value for key, value in deal_sums(to_date).items() if key == "won_value"}
+        won_sums = {
+            key: value
+            for key, value in deal_sums(to_date, self.today).items()
+            if key == "won_value"
+        }
         forecast_sums = {
             key: value
             for key, value in window_sums(self.today, horizon).items()
