@@ -40,6 +40,10 @@ def setup_django() -> None:
     django.setup()
 
 
+def load_average() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
 def timed_get(client, path: str) -> float:
     started = time.perf_counter()
     response = client.get(path)
@@ -52,6 +56,7 @@ def timed_get(client, path: str) -> float:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=20, help="Requests per state (median).")
+    parser.add_argument("--user", default=MANAGER, help="Whose dashboard: manager1 (a team) or admin (the organisation).")
     args = parser.parse_args()
     setup_django()
 
@@ -64,7 +69,7 @@ def main() -> int:
     from reports.services import dirty_scopes_recompute, snapshots_compute, standard_scopes
     from salesmgr.models import User
 
-    manager = User.objects.get(username=MANAGER)
+    manager = User.objects.get(username=args.user)
     client = Client(HTTP_HOST="127.0.0.1")
     client.force_login(manager)
     path = "/dashboard/"
@@ -86,7 +91,10 @@ def main() -> int:
     DirtyScope.objects.all().delete()
     rows.append(("fresh", [timed_get(client, path) for _ in range(args.runs)]))
 
-    deal = Deal.objects.filter(owner__manager=manager, status=StageKind.OPEN).order_by("pk").first()
+    deals = Deal.objects.filter(status=StageKind.OPEN, deleted_at__isnull=True)
+    if manager.is_manager:
+        deals = deals.filter(owner__manager=manager)
+    deal = deals.order_by("pk").first()
     open_stages = list(Stage.objects.filter(pipeline=deal.pipeline_id, kind=StageKind.OPEN).order_by("order")[:2])
     mover = deal.owner
 
@@ -109,7 +117,7 @@ def main() -> int:
     written = dirty_scopes_recompute()
     recompute = time.perf_counter() - started
 
-    print(f"{Deal.objects.count():,} deals; dashboard of {MANAGER}, in-process, server time")
+    print(f"{Deal.objects.count():,} deals; dashboard of {args.user}, in-process, server time; load {load_average()}")
     print(f"{'state':<46} {'median ms':>10} {'max ms':>8} {'runs':>5}")
     for name, times in rows:
         print(f"{name:<46} {statistics.median(times) * 1000:>10.0f} {max(times) * 1000:>8.0f} {len(times):>5}")
