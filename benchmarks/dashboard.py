@@ -44,13 +44,32 @@ def load_average() -> str:
     return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
-def timed_get(client, path: str) -> float:
-    started = time.perf_counter()
-    response = client.get(path)
-    elapsed = time.perf_counter() - started
-    if response.status_code != 200:
-        raise SystemExit(f"{path} answered {response.status_code}")
-    return elapsed
+class Request:
+    """One request's wall time, the SQL it ran (count and summed time) and this process's CPU time."""
+
+    def __init__(self, client, path: str) -> None:
+        from django.db import connection
+
+        self.sql = []
+
+        def count(execute, sql, params, many, context):
+            started = time.perf_counter()
+            try:
+                return execute(sql, params, many, context)
+            finally:
+                self.sql.append(time.perf_counter() - started)
+
+        cpu, started = time.process_time(), time.perf_counter()
+        with connection.execute_wrapper(count):
+            response = client.get(path)
+        self.wall = time.perf_counter() - started
+        self.cpu = time.process_time() - cpu
+        if response.status_code != 200:
+            raise SystemExit(f"{path} answered {response.status_code}")
+
+
+def timed_get(client, path: str) -> Request:
+    return Request(client, path)
 
 
 def main() -> int:
@@ -118,9 +137,15 @@ def main() -> int:
     recompute = time.perf_counter() - started
 
     print(f"{Deal.objects.count():,} deals; dashboard of {args.user}, in-process, server time; load {load_average()}")
-    print(f"{'state':<46} {'median ms':>10} {'max ms':>8} {'runs':>5}")
-    for name, times in rows:
-        print(f"{name:<46} {statistics.median(times) * 1000:>10.0f} {max(times) * 1000:>8.0f} {len(times):>5}")
+    print(f"{'state':<46} {'median ms':>10} {'max ms':>8} {'queries':>8} {'SQL ms':>7} {'CPU ms':>7} {'runs':>5}")
+    for name, requests in rows:
+        walls = [r.wall * 1000 for r in requests]
+        print(
+            f"{name:<46} {statistics.median(walls):>10.0f} {max(walls):>8.0f} "
+            f"{statistics.median(len(r.sql) for r in requests):>8.0f} "
+            f"{statistics.median(sum(r.sql) * 1000 for r in requests):>7.0f} "
+            f"{statistics.median(r.cpu * 1000 for r in requests):>7.0f} {len(requests):>5}"
+        )
     print(f"recompute of the {marked} scopes a move marked ({len(written)} written, one grouped pass): {recompute * 1000:.0f} ms")
     return 0
 
