@@ -40,18 +40,42 @@ def setup_django() -> None:
     django.setup()
 
 
-def timed_get(client, path: str) -> float:
-    started = time.perf_counter()
-    response = client.get(path)
-    elapsed = time.perf_counter() - started
-    if response.status_code != 200:
-        raise SystemExit(f"{path} answered {response.status_code}")
-    return elapsed
+def load_average() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
+class Request:
+    """One request's wall time, the SQL it ran (count and summed time) and this process's CPU time."""
+
+    def __init__(self, client, path: str) -> None:
+        from django.db import connection
+
+        self.sql = []
+
+        def count(execute, sql, params, many, context):
+            started = time.perf_counter()
+            try:
+                return execute(sql, params, many, context)
+            finally:
+                self.sql.append(time.perf_counter() - started)
+
+        cpu, started = time.process_time(), time.perf_counter()
+        with connection.execute_wrapper(count):
+            response = client.get(path)
+        self.wall = time.perf_counter() - started
+        self.cpu = time.process_time() - cpu
+        if response.status_code != 200:
+            raise SystemExit(f"{path} answered {response.status_code}")
+
+
+def timed_get(client, path: str) -> Request:
+    return Request(client, path)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=20, help="Requests per state (median).")
+    parser.add_argument("--user", default=MANAGER, help="Whose dashboard: manager1 (a team) or admin (the organisation).")
     args = parser.parse_args()
     setup_django()
 
@@ -64,7 +88,7 @@ def main() -> int:
     from reports.services import dirty_scopes_recompute, snapshots_compute, standard_scopes
     from salesmgr.models import User
 
-    manager = User.objects.get(username=MANAGER)
+    manager = User.objects.get(username=args.user)
     client = Client(HTTP_HOST="127.0.0.1")
     client.force_login(manager)
     path = "/dashboard/"
@@ -86,7 +110,10 @@ def main() -> int:
     DirtyScope.objects.all().delete()
     rows.append(("fresh", [timed_get(client, path) for _ in range(args.runs)]))
 
-    deal = Deal.objects.filter(owner__manager=manager, status=StageKind.OPEN).order_by("pk").first()
+    deals = Deal.objects.filter(status=StageKind.OPEN, deleted_at__isnull=True)
+    if manager.is_manager:
+        deals = deals.filter(owner__manager=manager)
+    deal = deals.order_by("pk").first()
     open_stages = list(Stage.objects.filter(pipeline=deal.pipeline_id, kind=StageKind.OPEN).order_by("order")[:2])
     mover = deal.owner
 
@@ -109,10 +136,16 @@ def main() -> int:
     written = dirty_scopes_recompute()
     recompute = time.perf_counter() - started
 
-    print(f"{Deal.objects.count():,} deals; dashboard of {MANAGER}, in-process, server time")
-    print(f"{'state':<46} {'median ms':>10} {'max ms':>8} {'runs':>5}")
-    for name, times in rows:
-        print(f"{name:<46} {statistics.median(times) * 1000:>10.0f} {max(times) * 1000:>8.0f} {len(times):>5}")
+    print(f"{Deal.objects.count():,} deals; dashboard of {args.user}, in-process, server time; load {load_average()}")
+    print(f"{'state':<46} {'median ms':>10} {'max ms':>8} {'queries':>8} {'SQL ms':>7} {'CPU ms':>7} {'runs':>5}")
+    for name, requests in rows:
+        walls = [r.wall * 1000 for r in requests]
+        print(
+            f"{name:<46} {statistics.median(walls):>10.0f} {max(walls):>8.0f} "
+            f"{statistics.median(len(r.sql) for r in requests):>8.0f} "
+            f"{statistics.median(sum(r.sql) * 1000 for r in requests):>7.0f} "
+            f"{statistics.median(r.cpu * 1000 for r in requests):>7.0f} {len(requests):>5}"
+        )
     print(f"recompute of the {marked} scopes a move marked ({len(written)} written, one grouped pass): {recompute * 1000:.0f} ms")
     return 0
 

@@ -141,11 +141,20 @@ def snapshots_compute(
         _upsert_forecasts(
             [_forecast_snapshot(scope, figures, started) for scope in cellular for figures in results[scope.key]["forecasts"]]
         )
+        _dashboard_lists_store(cellular, period, started)
         DirtyScope.objects.filter(scope_key__in=[scope.key for scope in cellular], marked_at__lte=started).delete()
     for scope in by_key.values():
         if scope.product is not None:
             scope_snapshots_compute(scope=scope)
     return list(by_key)
+
+
+def _dashboard_lists_store(scopes: list[Scope], period: Period, computed_at: datetime.datetime) -> None:
+    """Keep the dashboard's lists beside the snapshots written at ``computed_at``, before the scopes are unmarked."""
+    # Imported here: the runners read this module.
+    from reports.runners.dashboard_lists import dashboard_lists_store
+
+    dashboard_lists_store(scopes=scopes, period=period, today=timezone.localdate(computed_at), computed_at=computed_at)
 
 
 def dirty_scopes_recompute(*, until: datetime.datetime | None = None) -> list[str]:
@@ -275,8 +284,9 @@ def scope_snapshots_compute(*, scope: Scope, as_of: datetime.date | None = None)
     mark: today's figures were not rewritten.
     """
     started = timezone.now()
-    metric_snapshot_compute(scope=scope)
+    snapshot = metric_snapshot_compute(scope=scope)
     forecast_snapshots_compute(scope=scope, as_of=as_of, now=started)
+    _dashboard_lists_store([scope], Period.default(timezone.localdate(started)), snapshot.computed_at)
     if as_of is None or as_of >= timezone.localdate(started):
         DirtyScope.objects.filter(scope_key=scope.key, marked_at__lte=started).delete()
 

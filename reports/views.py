@@ -27,6 +27,7 @@ from reports.forecasts import HORIZONS
 from reports.runners import (
     AccuracyRunner,
     AttentionRunner,
+    DashboardListsRunner,
     ForecastRunner,
     FunnelRunner,
     GapRunner,
@@ -35,7 +36,6 @@ from reports.runners import (
     PipelineByStageRunner,
     PreviousTotalsRunner,
     RecentActivityRunner,
-    SeriesRunner,
     StalledDealsRunner,
     quota_attainment,
     rotting_stages,
@@ -267,14 +267,14 @@ def dashboard_figures(scope: Scope, period: Period, today: datetime.date) -> dic
     """Every figure of the dashboard for one scope and period, with its charts."""
     funnel = FunnelRunner(scope, period).run()
     forecasts = ForecastRunner(scope, today, HORIZONS).run()
-    series = SeriesRunner(scope, period, "month").run()
+    from_snapshot = funnel["source"] == "snapshot"
+    lists = DashboardListsRunner(scope, period, today, funnel["computed_at"] if from_snapshot else None).run()
+    series = lists["series"]
     accuracy = AccuracyRunner(scope, start=today - datetime.timedelta(days=ACCURACY_DAYS)).run()
     accuracy_rows = [row for row in accuracy["snapshots"] if row["horizon"] == ACCURACY_HORIZON]
     # The chart draws every day; its table lists one forecast a week, counted back from the latest.
     latest = accuracy_rows[-1]["as_of"] if accuracy_rows else today
     accuracy_weekly = [row for row in accuracy_rows if (latest - row["as_of"]).days % 7 == 0]
-    stages = rotting_stages()
-
     pipelines: dict[int, dict] = {}
     for stage in funnel["stages"]:
         pipelines.setdefault(stage["pipeline"], {"name": stage["pipeline_name"], "stages": []})[
@@ -315,8 +315,8 @@ def dashboard_figures(scope: Scope, period: Period, today: datetime.date) -> dic
         if accuracy["summary"]
         else None,
         "leaderboard": LeaderboardRunner(scope, today).run(),
-        "stalled": StalledDealsRunner(scope, today).run(stages),
-        "overdue": OverdueDealsRunner(scope, today).run(),
+        "stalled": lists["stalled"],
+        "overdue": lists["overdue"],
         "reporting_currency": reporting_currency(),
         "unconverted_notices": unconverted_notices(funnel, forecasts),
         "all_live": sources == {"live"},

@@ -17,6 +17,7 @@ from reports.runners.attention import (
     StalledDealsRunner,
     rotting_stages,
 )
+from reports.runners.dashboard_lists import DashboardListsRunner
 from reports.runners.forecast import ForecastRunner
 from reports.runners.funnel import FunnelRunner, PreviousTotalsRunner
 from reports.runners.gap import GapRunner
@@ -28,6 +29,7 @@ from reports.runners.series import SeriesRunner
 __all__ = [
     "AccuracyRunner",
     "AttentionRunner",
+    "DashboardListsRunner",
     "ForecastRunner",
     "GapRunner",
     "FunnelRunner",

@@ -100,6 +100,15 @@ def login(page):
     return sign_in
 
 
+def draw_charts(page, selector: str = ".chart") -> None:
+    """Bring each chart into view and wait until it is drawn: a chart draws when it nears the viewport."""
+    charts = page.locator(selector)
+    for index in range(charts.count()):
+        chart = charts.nth(index)
+        chart.scroll_into_view_if_needed()
+        chart.locator("svg.main-svg").first.wait_for()
+
+
 @pytest.fixture
 def screenshot(page):
     """Save a full-page screenshot under artifacts/ (kept by CI as a test artifact)."""

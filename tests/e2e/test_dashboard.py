@@ -14,6 +14,7 @@ from pipeline.services import deal_move, deal_update
 from quotas.services import quota_set
 from reports.models import DirtyScope, ForecastSnapshot
 from reports.services import snapshots_compute
+from tests.e2e.conftest import draw_charts
 from tests.factories import DealFactory, PipelineFactory, UserFactory
 
 pytestmark = pytest.mark.e2e
@@ -96,9 +97,7 @@ def test_a_manager_sees_every_chart_of_the_dashboard_drawn(team, login, screensh
     ids = charts.evaluate_all("nodes => nodes.map(n => n.id)")
     assert any(i.startswith("chart-funnel-") for i in ids)
     assert {"chart-forecast", "chart-won-by-month", "chart-accuracy", "chart-mape", "chart-calibration"} <= set(ids)
-    page.wait_for_function(
-        "() => [...document.querySelectorAll('.chart')].every(c => c.querySelector('svg.main-svg'))"
-    )
+    draw_charts(page)
     for index in range(charts.count()):
         chart = charts.nth(index)
         assert chart.locator("svg.main-svg").count() >= 1, ids[index]
@@ -120,9 +119,7 @@ def test_the_dashboard_scripts_arrive_gzipped_and_cached_and_axes_read_k_not_m(t
     scripts = []
     page.on("response", lambda r: scripts.append(r) if r.url.endswith(".js") else None)
     page.goto("/dashboard/")
-    page.wait_for_function(
-        "() => [...document.querySelectorAll('.chart')].every(c => c.querySelector('svg.main-svg'))"
-    )
+    draw_charts(page)
     assert any("/static/vendor/plotly/plotly-finance.min." in r.url for r in scripts)
     for response in scripts:
         headers = response.all_headers()
@@ -141,7 +138,7 @@ def test_refresh_polls_until_done_and_redraws_the_figures(team, login, monkeypat
     monkeypatch.setitem(app.conf, "task_always_eager", True)
     page = login(team)
     page.goto("/dashboard/")
-    page.wait_for_function("() => document.querySelector('#chart-forecast svg.main-svg')")
+    draw_charts(page, "#chart-forecast")
     assert "computed live" in page.locator(".computed").inner_text()
 
     page.get_by_role("button", name="Refresh figures").click()
@@ -149,9 +146,7 @@ def test_refresh_polls_until_done_and_redraws_the_figures(team, login, monkeypat
     page.wait_for_function(
         "() => document.querySelector('.computed').innerText.includes('snapshots')"
     )
-    page.wait_for_function(
-        "() => [...document.querySelectorAll('.chart')].every(c => c.querySelector('svg.main-svg'))"
-    )
+    draw_charts(page)
 
 
 def test_a_stale_dashboard_answers_at_once_and_refreshes_itself_when_the_recompute_lands(
@@ -188,20 +183,40 @@ def test_a_stale_dashboard_answers_at_once_and_refreshes_itself_when_the_recompu
     )
     assert page.locator("[data-stale]").count() == 0
     assert "Figures from snapshots computed at" in page.locator(".computed").inner_text()
-    page.wait_for_function(
-        "() => [...document.querySelectorAll('.chart')].every(c => c.querySelector('svg.main-svg'))"
-    )
+    draw_charts(page)
 
 
 def test_the_dashboard_fits_a_tablet(team, login, screenshot):
     page = login(team)
     page.set_viewport_size({"width": 768, "height": 1024})
     page.goto("/dashboard/")
-    page.wait_for_function(
-        "() => [...document.querySelectorAll('.chart')].every(c => c.querySelector('svg.main-svg'))"
-    )
+    draw_charts(page)
     overflow = page.evaluate(
         "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
     )
     assert overflow <= 0
     screenshot("dashboard-768")
+
+
+def test_charts_draw_as_they_near_the_viewport_and_keep_their_place_before(team, login):
+    """A short window shows the headline figures at once: Plotly is fetched only when a chart
+    comes near, a chart far below is not drawn until scrolled to, and drawing one moves nothing."""
+    page = login(team)
+    page.set_viewport_size({"width": 1280, "height": 300})
+    fetched = []
+    page.on("request", lambda r: fetched.append(r.url) if "/vendor/plotly/" in r.url else None)
+    page.goto("/dashboard/")
+    page.wait_for_selector("#dashboard-kpis:not([aria-busy])")
+    page.wait_for_load_state("networkidle")
+    assert fetched == []
+    assert page.locator(".chart svg.main-svg").count() == 0
+
+    won = page.locator("#chart-won-by-month")
+    below = page.locator("#chart-mape")
+    height = won.bounding_box()["height"]
+    top_of_below = below.evaluate("n => n.getBoundingClientRect().top + window.scrollY")
+    draw_charts(page, "#chart-won-by-month")
+    assert len(fetched) == 1
+    assert won.bounding_box()["height"] == height
+    assert below.evaluate("n => n.getBoundingClientRect().top + window.scrollY") == top_of_below
+    assert below.locator("svg.main-svg").count() == 0

@@ -6,6 +6,7 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
+from tests.e2e.conftest import draw_charts
 from tests.factories import DealFactory, PipelineFactory, UserFactory
 
 pytestmark = pytest.mark.e2e
@@ -28,7 +29,7 @@ def test_a_rep_sees_their_pipeline_chart_and_attention_list(transactional_db, lo
     page = login(rep)
     assert "Riley Rep" in page.locator("h1").inner_text()
     chart = page.locator("#chart-my-pipeline")
-    chart.locator("svg.main-svg").first.wait_for()
+    draw_charts(page, "#chart-my-pipeline")
     assert chart.get_attribute("role") == "img"
     assert "Qualification" in chart.get_attribute("aria-label")
 
@@ -39,5 +40,5 @@ def test_a_rep_sees_their_pipeline_chart_and_attention_list(transactional_db, lo
     attention.get_by_role("link", name="Late deal").click()
     page.wait_for_url("**/deals/*/")
     page.go_back()
-    page.locator("#chart-my-pipeline svg.main-svg").first.wait_for()
+    draw_charts(page, "#chart-my-pipeline")
     screenshot("home-rep")

@@ -18,7 +18,7 @@ from pipeline.services import activity_log, deal_move, deal_update
 from quotas.services import quota_set
 from reports import views
 from reports.models import ForecastSnapshot, MetricSnapshot
-from reports.runners import LeaderboardRunner
+from reports.runners import DashboardListsRunner, LeaderboardRunner
 from reports.services import RefreshState, refresh_queue, snapshots_compute
 from reports.tasks import snapshot_scope
 from salesmgr.celery import app as celery_app
@@ -354,7 +354,8 @@ def test_every_chart_has_a_heading_and_a_text_alternative(signed_in, manager, hi
     matured([f"team={manager.pk}"])
     page = signed_in(manager).get(DASHBOARD).content.decode()
     charts = re.findall(
-        r'<div class="chart" id="([\w-]+)" role="img" aria-label="([^"]+)" data-figure="([\w-]+)">',
+        r'<div class="chart" id="([\w-]+)" role="img" aria-label="([^"]+)" data-figure="([\w-]+)"'
+        r' style="height: \d+px">',
         page,
     )
     assert {chart_id for chart_id, _, _ in charts} >= {
@@ -437,6 +438,72 @@ def test_a_stale_dashboard_answers_from_its_old_snapshot_without_computing(
 
 def _computed_on_the_request_path(*args, **kwargs):
     raise AssertionError("computed on the request path")
+
+
+# Queries of a dashboard read whose figures and lists all come from what the recompute wrote: the
+# session, the user, the picker's three lists, the funnel and the forecast snapshots and their stale
+# marks, the previous period's snapshot, the accuracy rows and summary, the leaderboard's one query.
+DASHBOARD_FROM_RECOMPUTE = 13
+
+
+def _won_this_month(response) -> Decimal:
+    month = Period.named("month", timezone.localdate()).start
+    return next(
+        point["won_value"] for point in response.context["series"] if point["bucket"] == month
+    )
+
+
+def test_the_dashboard_lists_come_with_the_snapshot_not_from_the_deals(
+    signed_in,
+    manager,
+    rep,
+    stale_team,
+    monkeypatch,
+    django_capture_on_commit_callbacks,
+    django_assert_num_queries,
+):
+    """Won by month, stalled and overdue deals are stored by the recompute beside the figures:
+    a read never scans deals for them, a stale scope shows them as old as its figures, and they
+    change when the recompute lands."""
+    client = signed_in(manager)
+    client.get(DASHBOARD)  # the picker remembers its choice on the first visit
+    c = Deal.objects.get(name="C")
+    with django_capture_on_commit_callbacks(execute=True):
+        deal_move(
+            deal=c, to_stage=c.pipeline.stages.get(name="Won"), by=rep, expected_version=c.version
+        )
+
+    with monkeypatch.context() as patched:
+        patched.setattr(
+            "reports.runners.dashboard_lists.DashboardListsRunner.compute",
+            _computed_on_the_request_path,
+        )
+        with django_assert_num_queries(DASHBOARD_FROM_RECOMPUTE):
+            stale = client.get(DASHBOARD)
+    assert stale.context["stale"] is True
+    before = _won_this_month(stale)
+
+    snapshots_compute(scopes=[Scope(team=manager.pk)], only_if_dirty=True)
+    with monkeypatch.context() as patched:
+        patched.setattr(
+            "reports.runners.dashboard_lists.DashboardListsRunner.compute",
+            _computed_on_the_request_path,
+        )
+        with django_assert_num_queries(DASHBOARD_FROM_RECOMPUTE):
+            fresh = client.get(DASHBOARD)
+    assert fresh.context["stale"] is False
+    assert _won_this_month(fresh) == before + Decimal("2000.00")
+
+
+def test_dashboard_lists_of_live_figures_are_read_live_and_never_kept(manager, history):
+    """Without a snapshot there is nothing to pair the lists with: they are read from the deals each time."""
+    period, today = Period.default(), timezone.localdate()
+    runner = DashboardListsRunner(Scope(team=manager.pk), period, today)
+    assert runner.cache_key is None
+    assert (
+        runner.run()["series"]
+        == DashboardListsRunner(Scope(team=manager.pk), period, today).compute()["series"]
+    )
 
 
 def test_the_stale_status_keeps_polling_until_the_recompute_lands_then_reloads_the_figures(

@@ -1,0 +1,135 @@
+"""Lighthouse's performance score of the dashboard (and the board), desktop and mobile, signed in.
+
+    mkdir -p /tmp/lh && (cd /tmp/lh && npm install lighthouse)   # once, outside the repository
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/salesmgr_bench \\
+        .venv/bin/python benchmarks/lighthouse.py --runs 3
+
+Serves the app as ``benchmarks/pageload.py`` does (collected static files,
+fresh snapshots, ``runserver --noreload`` with WhiteNoise on a free loopback
+port), then runs the Lighthouse CLI (``--lighthouse``, default
+``/tmp/lh/node_modules/.bin/lighthouse``) against each page with Debian's
+Chromium (``CHROME_PATH``, default ``/usr/bin/chromium``), headless, its
+default mobile settings and ``--preset=desktop``, passing a signed-in session
+as a ``Cookie`` header. Prints, per page and form factor, the median over
+``--runs`` of the performance score and of first and largest contentful
+paint, total blocking time, cumulative layout shift and speed index. The JSON
+reports go to a temporary folder, never into the repository.
+"""
+
+import argparse
+import json
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from pageload import free_port, load_average, serve, session_cookie  # noqa: E402
+
+CHROME_FLAGS = "--headless --no-sandbox --disable-gpu --disable-background-networking --disable-component-update --disable-sync"
+PAGES = [("dashboard", "manager1", "/dashboard/"), ("dashboard", "admin", "/dashboard/"), ("board", "manager1", "/board/")]
+METRICS = {
+    "FCP ms": "first-contentful-paint",
+    "LCP ms": "largest-contentful-paint",
+    "TBT ms": "total-blocking-time",
+    "CLS": "cumulative-layout-shift",
+    "SI ms": "speed-index",
+}
+GOALS = {"desktop": 90, "mobile": 80}
+
+
+def lighthouse(binary: str, url: str, cookie: str, form_factor: str, report: Path) -> dict:
+    command = [
+        binary,
+        url,
+        "--quiet",
+        "--only-categories=performance",
+        "--output=json",
+        f"--output-path={report}",
+        f"--chrome-flags={CHROME_FLAGS}",
+        f"--extra-headers={json.dumps({'Cookie': f'sessionid={cookie}'})}",
+    ]
+    if form_factor == "desktop":
+        command.append("--preset=desktop")
+    env = {**os.environ, "CHROME_PATH": os.environ.get("CHROME_PATH", "/usr/bin/chromium")}
+    subprocess.run(command, check=True, env=env, stdout=subprocess.DEVNULL, timeout=300)
+    result = json.loads(report.read_text())
+    if "/login/" in result.get("finalDisplayedUrl", result.get("finalUrl", "")):
+        raise SystemExit(f"Lighthouse was sent to the login page from {url}")
+    figures = {"score": result["categories"]["performance"]["score"] * 100}
+    for label, audit in METRICS.items():
+        figures[label] = result["audits"][audit]["numericValue"]
+    return figures
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=3, help="Lighthouse runs per page and form factor (median).")
+    parser.add_argument("--lighthouse", default="/tmp/lh/node_modules/.bin/lighthouse", help="The Lighthouse CLI.")
+    parser.add_argument("--pages", default="all", help="'all', or 'dashboard' for the dashboards alone.")
+    args = parser.parse_args()
+    if not Path(args.lighthouse).exists():
+        raise SystemExit(f"no Lighthouse at {args.lighthouse}: mkdir -p /tmp/lh && (cd /tmp/lh && npm install lighthouse)")
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "salesmgr.settings")
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    from pipeline.models import Deal
+    from reports.models import DirtyScope
+    from reports.services import snapshots_compute, standard_scopes
+
+    call_command("collectstatic", interactive=False, verbosity=0)
+    snapshots_compute(scopes=standard_scopes())
+    DirtyScope.objects.all().delete()
+    pages = [page for page in PAGES if args.pages == "all" or page[0] == args.pages]
+    cookies = {username: session_cookie(username) for _, username, _ in pages}
+
+    port = free_port()
+    server = serve(port, Path(tempfile.gettempdir()) / f"salesmgr-lighthouse-{port}.log")
+    rows = []
+    try:
+        for _, username, path in pages:  # the server process imports and fills its caches once
+            warm = urllib.request.Request(f"http://127.0.0.1:{port}{path}", headers={"Cookie": f"sessionid={cookies[username]}"})
+            urllib.request.urlopen(warm, timeout=120).read()
+        with tempfile.TemporaryDirectory(prefix="salesmgr-lighthouse-") as reports:
+            for name, username, path in pages:
+                for form_factor in GOALS:
+                    runs = [
+                        lighthouse(
+                            args.lighthouse,
+                            f"http://127.0.0.1:{port}{path}",
+                            cookies[username],
+                            form_factor,
+                            Path(reports) / f"{name}-{username}-{form_factor}-{n}.json",
+                        )
+                        for n in range(args.runs)
+                    ]
+                    rows.append((f"{name} ({username})", form_factor, runs))
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=20)
+
+    print(f"{Deal.objects.count():,} deals; Lighthouse performance, runserver + WhiteNoise; load {load_average()}")
+    print(f"{'page':<22} {'form':<8} {'score':>5} " + " ".join(f"{label:>8}" for label in METRICS) + "  runs")
+    for name, form_factor, runs in rows:
+        median = {key: statistics.median(run[key] for run in runs) for key in runs[0]}
+        figures = " ".join(
+            f"{median[label]:>8.3f}" if label == "CLS" else f"{median[label]:>8.0f}" for label in METRICS
+        )
+        print(f"{name:<22} {form_factor:<8} {median['score']:>5.0f} {figures}  {len(runs)}")
+    print("goals: " + ", ".join(f"{form} >= {goal}" for form, goal in GOALS.items()))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
