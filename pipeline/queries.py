@@ -143,29 +143,26 @@ def card_deal(visible: QuerySet[Deal], deal_id: int) -> Deal | None:
 
 def export_rows(deals: QuerySet[Deal]):
     """Every column of the CSV export, in the order of ``deals``, from one query streamed in chunks."""
-    return (
-        deals.values_list(
-            "id",
-            "name",
-            "account__name",
-            "owner__username",
-            "owner__full_name",
-            "pipeline__name",
-            "stage__name",
-            "status",
-            "stage__probability",
-            "amount",
-            "currency",
-            "expected_close_date",
-            "forecast_category",
-            "account__territory__name",
-            "lost_reason__name",
-            "created_at",
-            "closed_at",
-            "updated_at",
-        )
-        .iterator(chunk_size=2000)
-    )
+    return deals.values_list(
+        "id",
+        "name",
+        "account__name",
+        "owner__username",
+        "owner__full_name",
+        "pipeline__name",
+        "stage__name",
+        "status",
+        "stage__probability",
+        "amount",
+        "currency",
+        "expected_close_date",
+        "forecast_category",
+        "account__territory__name",
+        "lost_reason__name",
+        "created_at",
+        "closed_at",
+        "updated_at",
+    ).iterator(chunk_size=2000)
 
 
 def stage_stays(transitions: list[StageTransition], now: datetime.datetime) -> list[dict]:

@@ -101,7 +101,11 @@ def deal_transitions(deal: Deal) -> QuerySet[StageTransition]:
 
 def deal_history(deal: Deal):
     """Every recorded version of a deal, newest first, with who made it."""
-    return Deal.history.filter(id=deal.pk).select_related("history_user").order_by("-history_date", "-history_id")
+    return (
+        Deal.history.filter(id=deal.pk)
+        .select_related("history_user")
+        .order_by("-history_date", "-history_id")
+    )
 
 
 # Fields whose changes a deal's history reports.
@@ -185,10 +189,18 @@ def deals_as_of(when: datetime.datetime) -> QuerySet:
     """
     history = Deal.history.filter(history_date__lte=when)
     if connection.vendor == "postgresql":
-        latest_ids = history.order_by("id", "-history_date", "-history_id").distinct("id").values("history_id")
+        latest_ids = (
+            history.order_by("id", "-history_date", "-history_id")
+            .distinct("id")
+            .values("history_id")
+        )
         latest = Deal.history.filter(history_id__in=latest_ids)
     else:
-        newest = history.filter(id=OuterRef("id")).order_by("-history_date", "-history_id").values("history_id")[:1]
+        newest = (
+            history.filter(id=OuterRef("id"))
+            .order_by("-history_date", "-history_id")
+            .values("history_id")[:1]
+        )
         latest = history.filter(history_id=Subquery(newest))
     return latest.exclude(history_type="-").filter(deleted_at__isnull=True)
 

@@ -21,7 +21,9 @@ from salesmgr.selectors import users_visible_to
 
 
 class TerritorySerializer(serializers.ModelSerializer):
-    parent = VisiblePrimaryKeyRelatedField(selector=territories_visible_to, required=False, allow_null=True)
+    parent = VisiblePrimaryKeyRelatedField(
+        selector=territories_visible_to, required=False, allow_null=True
+    )
     parent_name = serializers.CharField(source="parent.name", read_only=True, allow_null=True)
     reps = VisiblePrimaryKeyRelatedField(selector=users_visible_to, many=True, required=False)
 

@@ -44,7 +44,9 @@ urlpatterns = [
     path("metrics/funnel/", FunnelView.as_view(), name="metrics-funnel"),
     path("metrics/series/", SeriesView.as_view(), name="metrics-series"),
     path("metrics/refresh/", RefreshView.as_view(), name="metrics-refresh"),
-    path("metrics/refresh/<str:task_id>/", RefreshStateView.as_view(), name="metrics-refresh-state"),
+    path(
+        "metrics/refresh/<str:task_id>/", RefreshStateView.as_view(), name="metrics-refresh-state"
+    ),
     path("forecasts/", ForecastView.as_view(), name="forecasts"),
     path("forecasts/accuracy/", AccuracyView.as_view(), name="forecasts-accuracy"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
