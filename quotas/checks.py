@@ -1,9 +1,8 @@
 """Rules for territories and quotas: each check returns the errors it finds and writes nothing."""
 
 import datetime
-from decimal import Decimal
-
 from collections.abc import Iterable
+from decimal import Decimal
 
 from quotas.models import HandoverRule, Quota, Territory
 from quotas.selectors import territory_subtree_ids_subquery

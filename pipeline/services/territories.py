@@ -10,6 +10,7 @@ again, or resumed after a crash, without moving anything twice.
 """
 
 from collections.abc import Sequence
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
