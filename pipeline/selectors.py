@@ -12,14 +12,17 @@ from pipeline.models import (
     Contact,
     Deal,
     DealContact,
+    Handover,
     LostReason,
     Pipeline,
     Product,
     Stage,
     StageKind,
     StageTransition,
+    TerritoryRealignment,
+    TerritoryRule,
 )
-from quotas.selectors import territories_covered_subquery
+from quotas.selectors import territories_covered_subquery, territories_visible_to
 from salesmgr.models import User
 from salesmgr.selectors import self_and_team_ids_subquery
 
@@ -338,3 +341,22 @@ def deleted_accounts_visible_to(user: User, *, now: datetime.datetime) -> QueryS
         .annotate(deleted_by_id=_deleted_by(Account))
         .order_by("-deleted_at", "-id")
     )
+
+
+def territory_rules_visible_to(user: User) -> QuerySet[TerritoryRule]:
+    """The assignment rules of the territories ``user`` may see."""
+    return TerritoryRule.objects.filter(territory__in=territories_visible_to(user))
+
+
+def handovers_visible_to(user: User) -> QuerySet[Handover]:
+    """Handovers to or from ``user`` (a manager: anyone in their team); admins see all."""
+    if user.is_admin:
+        return Handover.objects.all()
+    return Handover.objects.filter(_owned_by(user, "from_owner") | _owned_by(user, "to_owner"))
+
+
+def realignments_visible_to(user: User) -> QuerySet[TerritoryRealignment]:
+    """Realignment jobs are the admins' tool: only they follow them."""
+    if user.is_admin:
+        return TerritoryRealignment.objects.all()
+    return TerritoryRealignment.objects.none()

@@ -14,7 +14,13 @@ from pipeline.api import (
     ProductViewSet,
     StageViewSet,
 )
-from quotas.api import QuotaViewSet, TerritoryViewSet
+from pipeline.api.territories import (
+    HandoverViewSet,
+    RealignmentViewSet,
+    TerritoryRuleViewSet,
+    TerritoryWithRulesViewSet,
+)
+from quotas.api import QuotaViewSet
 from reports.api import (
     AccuracyView,
     ForecastView,
@@ -36,7 +42,10 @@ router.register("products", ProductViewSet, basename="product")
 router.register("lost-reasons", LostReasonViewSet, basename="lostreason")
 router.register("deals", DealViewSet, basename="deal")
 router.register("activities", ActivityViewSet, basename="activity")
-router.register("territories", TerritoryViewSet, basename="territory")
+router.register("territories", TerritoryWithRulesViewSet, basename="territory")
+router.register("territory-rules", TerritoryRuleViewSet, basename="territoryrule")
+router.register("territory-realignments", RealignmentViewSet, basename="territoryrealignment")
+router.register("handovers", HandoverViewSet, basename="handover")
 router.register("quotas", QuotaViewSet, basename="quota")
 
 urlpatterns = [
