@@ -262,9 +262,10 @@ def test_handovers_are_read_by_role_and_filtered(
     assert job.total == 2
     theirs = map_["accounts"][("outsider", "DE")]
     team = map_["accounts"][("rep2", "DE")]
-    of = lambda account: sorted(
-        Handover.objects.filter(account=account).values_list("pk", flat=True)
-    )  # noqa: E731
+
+    def of(account):
+        return sorted(Handover.objects.filter(account=account).values_list("pk", flat=True))  # noqa: E731
+
     assert len(of(theirs)) == len(of(team)) == 2
     everything = sorted(of(theirs) + of(team))
     assert _ids(client_for(admin).get(f"{API}handovers/")) == everything
