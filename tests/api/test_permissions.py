@@ -31,8 +31,7 @@ from rest_framework.test import APIClient
 
 from pipeline.models import Contact, LostReason
 from pipeline.services import account_delete, activity_log, deal_delete
-from quotas.models import Territory
-from quotas.services import quota_set
+from quotas.services import quota_set, territory_create
 from salesmgr.services import user_set_manager
 from tests.factories import (
     PASSWORD,
@@ -106,7 +105,7 @@ MATRIX = [
     ("lost-reasons", "delete",            401, 204, 403, 403, 403, 403, 403),
 
     ("territories",  "list",              401, 200, 200, 200, 200, 200, 200),
-    ("territories",  "retrieve",          401, 200, 200, 200, 200, 200, 200),
+    ("territories",  "retrieve",          401, 200, 200, 200, 404, 404, 404),
     ("territories",  "create",            401, 201, 403, 403, 403, 403, 403),
     ("territories",  "update",            401, 200, 403, 403, 403, 403, 403),
     ("territories",  "delete",            401, 204, 403, 403, 403, 403, 403),
@@ -399,7 +398,9 @@ def _build_world() -> SimpleNamespace:
         spare_stage=spare.stages.get(name="Discovery").pk,
         product=ProductFactory(name="Widget").pk,
         lost_reason=LostReason.objects.create(name="Timing").pk,
-        territory=Territory.objects.create(name="North").pk,
+        territory=territory_create(
+            name="North", owner=users["manager"], reps=[rep], by=users["admin"]
+        ).pk,
         spare_account=spare_account.pk,
         deleted_account=deleted_account.pk,
         deleted_deal=deleted_deal.pk,
