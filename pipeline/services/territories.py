@@ -13,7 +13,8 @@ from collections.abc import Sequence
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import models, transaction
+from django.db import connection, models, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from pipeline.assignment import RuleSpec, TerritoryChange, realignment_plan
@@ -232,107 +233,156 @@ def _reason(move: RealignmentMove) -> str:
 
 
 def _apply_moves(job: TerritoryRealignment, moves: list[RealignmentMove]) -> tuple[int, list[int]]:
-    """Hand the still-unchanged accounts of ``moves`` and their open deals over; (accounts moved, deal ids)."""
+    """Hand the still-unchanged accounts of ``moves`` and their open deals over; (accounts moved, deal ids).
+
+    The rows are written with set-based SQL (one UPDATE per new owner, history
+    and handover rows copied with INSERT ... SELECT) so a batch holds its
+    locks for as short a time as the database allows.
+    """
     now = timezone.now()
-    by = job.requested_by
+    by_id = job.requested_by_id
     locked = {
-        account.pk: account
-        for account in Account.objects.select_for_update()
+        pk: (territory_id, owner_id, deleted_at, pinned)
+        for pk, territory_id, owner_id, deleted_at, pinned in Account.objects.select_for_update()
         .filter(pk__in=[m.account_id for m in moves])
         .order_by("pk")
+        .values_list("pk", "territory_id", "owner_id", "deleted_at", "territory_pinned")
     }
     current = [
         move
         for move in moves
-        if (account := locked.get(move.account_id)) is not None
-        and account.deleted_at is None
-        and not account.territory_pinned
-        and (account.territory_id, account.owner_id) == (move.from_territory_id, move.from_owner_id)
+        if (state := locked.get(move.account_id)) is not None
+        and state[2] is None
+        and not state[3]
+        and state[:2] == (move.from_territory_id, move.from_owner_id)
     ]
     if not current:
         return 0, []
-    accounts = [locked[move.account_id] for move in current]
-    _history_bases(Account, accounts)
-    for move, account in zip(current, accounts, strict=True):
-        account.territory_id = move.to_territory_id
-        account.owner_id = move.to_owner_id
-        account._history_date = now
-    Account.objects.bulk_update(accounts, ["territory", "owner"])
-    Account.history.bulk_history_create(
-        accounts, update=True, default_user=by, default_change_reason="Territory realignment"
-    )
+    account_ids = [move.account_id for move in current]
     new_owner = {
         move.account_id: move.to_owner_id
         for move in current
         if move.to_owner_id != move.from_owner_id
     }
     deals = [
-        deal
-        for deal in Deal.objects.select_for_update()
+        (pk, account_id)
+        for pk, account_id, owner_id in Deal.objects.select_for_update()
         .filter(account_id__in=list(new_owner), status=StageKind.OPEN, deleted_at__isnull=True)
         .order_by("pk")
-        if deal.owner_id != new_owner[deal.account_id]
+        .values_list("pk", "account_id", "owner_id")
+        if owner_id != new_owner[account_id]
     ]
-    _history_bases(Deal, deals)
-    handovers = [
-        Handover(
-            account_id=move.account_id,
-            from_territory_id=move.from_territory_id,
-            to_territory_id=move.to_territory_id,
-            from_owner_id=move.from_owner_id,
-            to_owner_id=move.to_owner_id,
-            by=by,
-            rule_id=move.rule_id,
-            job=job,
-            reason=_reason(move),
-            at=now,
-        )
-        for move in current
-    ]
-    by_account = {move.account_id: move for move in current}
-    for deal in deals:
-        move = by_account[deal.account_id]
-        handovers.append(
+    deal_ids = [pk for pk, _ in deals]
+    _history_bases(Account, account_ids)
+    _history_bases(Deal, deal_ids)
+    Handover.objects.bulk_create(
+        [
             Handover(
-                account_id=deal.account_id,
-                deal_id=deal.pk,
+                account_id=move.account_id,
                 from_territory_id=move.from_territory_id,
                 to_territory_id=move.to_territory_id,
-                from_owner_id=deal.owner_id,
+                from_owner_id=move.from_owner_id,
                 to_owner_id=move.to_owner_id,
-                by=by,
+                by_id=by_id,
                 rule_id=move.rule_id,
                 job=job,
                 reason=_reason(move),
                 at=now,
             )
+            for move in current
+        ]
+    )
+    _deal_handovers_insert(job, deal_ids, now)
+    for (territory_id, owner_id), ids in _grouped(
+        current, lambda m: (m.to_territory_id, m.to_owner_id)
+    ).items():
+        Account.objects.filter(pk__in=ids).update(territory_id=territory_id, owner_id=owner_id)
+    by_owner: dict[int, list[int]] = {}
+    for pk, account_id in deals:
+        by_owner.setdefault(new_owner[account_id], []).append(pk)
+    for owner_id, ids in by_owner.items():
+        Deal.objects.filter(pk__in=ids).update(
+            owner_id=owner_id, version=F("version") + 1, updated_at=now
         )
-        deal.owner_id = move.to_owner_id
-        deal.version += 1
-        deal.updated_at = now
-        deal._history_date = now
-    if deals:
-        Deal.objects.bulk_update(deals, ["owner", "version", "updated_at"], batch_size=1000)
-        Deal.history.bulk_history_create(
-            deals, update=True, default_user=by, default_change_reason="Territory realignment"
-        )
-    Handover.objects.bulk_create(handovers, batch_size=2000)
-    return len(current), [deal.pk for deal in deals]
+    _history_copy(Account, account_ids, at=now, history_type="~", user_id=by_id, reason=REALIGNMENT)
+    _history_copy(Deal, deal_ids, at=now, history_type="~", user_id=by_id, reason=REALIGNMENT)
+    return len(current), deal_ids
 
 
-def _history_bases(model: type[models.Model], rows: list[models.Model]) -> None:
-    """Record the stored values of ``rows`` that have no history yet as their "created" entries.
+REALIGNMENT = "Territory realignment"
+
+
+def _grouped(moves: list[RealignmentMove], key) -> dict:
+    groups: dict = {}
+    for move in moves:
+        groups.setdefault(key(move), []).append(move.account_id)
+    return groups
+
+
+def _history_columns(model: type[models.Model]) -> list[str]:
+    """The columns a row and its history rows share."""
+    history = model.history.model
+    own = {field.column for field in model._meta.concrete_fields}
+    return [field.column for field in history._meta.concrete_fields if field.column in own]
+
+
+def _history_copy(
+    model: type[models.Model],
+    ids: list[int],
+    *,
+    at,
+    history_type: str,
+    user_id: int | None,
+    reason: str,
+) -> None:
+    """Record the rows ``ids`` as they now stand in their history, at ``at``, by ``user_id``, with one INSERT."""
+    if not ids:
+        return
+    columns = ", ".join(_history_columns(model))
+    sql = (
+        f"INSERT INTO {model.history.model._meta.db_table} "
+        f"({columns}, history_date, history_type, history_user_id, history_change_reason) "
+        f"SELECT {columns}, %s, %s, %s, %s FROM {model._meta.db_table} WHERE id = ANY(%s)"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [at, history_type, user_id, reason, list(ids)])
+
+
+def _history_bases(model: type[models.Model], ids: list[int]) -> None:
+    """Record the stored values of the rows ``ids`` that have no history yet as their "created" entries.
 
     Rows loaded in bulk (the importer, the demo data) have no history; a
     change recorded against nothing would lose the owner it replaced.
     """
-    with_history = set(
-        model.history.filter(id__in=[row.pk for row in rows])
-        .values_list("id", flat=True)
-        .distinct()
+    if not ids:
+        return
+    table = model._meta.db_table
+    history_table = model.history.model._meta.db_table
+    columns = ", ".join(f"t.{column}" for column in _history_columns(model))
+    names = ", ".join(_history_columns(model))
+    sql = (
+        f"INSERT INTO {history_table} ({names}, history_date, history_type, history_user_id, history_change_reason) "
+        f"SELECT {columns}, t.created_at, '+', NULL, NULL FROM {table} t WHERE t.id = ANY(%s) "
+        f"AND NOT EXISTS (SELECT 1 FROM {history_table} h WHERE h.id = t.id)"
     )
-    bare = [row for row in rows if row.pk not in with_history]
-    for row in bare:
-        row._history_date = getattr(row, "created_at", None) or timezone.now()
-    if bare:
-        model.history.bulk_history_create(bare, update=False)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [list(ids)])
+
+
+def _deal_handovers_insert(job: TerritoryRealignment, deal_ids: list[int], at) -> None:
+    """One handover row per deal, from its current owner to its account's new one, copied in one INSERT."""
+    if not deal_ids:
+        return
+    sql = f"""
+        INSERT INTO {Handover._meta.db_table}
+            (account_id, deal_id, from_territory_id, to_territory_id, from_owner_id, to_owner_id,
+             by_id, rule_id, job_id, reason, at)
+        SELECT d.account_id, d.id, m.from_territory_id, m.to_territory_id, d.owner_id, m.to_owner_id,
+               %s, m.rule_id, m.job_id, h.reason, %s
+        FROM {Deal._meta.db_table} d
+        JOIN {RealignmentMove._meta.db_table} m ON m.account_id = d.account_id AND m.job_id = %s
+        JOIN {Handover._meta.db_table} h ON h.account_id = d.account_id AND h.job_id = %s AND h.deal_id IS NULL
+        WHERE d.id = ANY(%s)
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [job.requested_by_id, at, job.pk, job.pk, list(deal_ids)])
