@@ -205,7 +205,7 @@ CELERY_BEAT_SCHEDULE = {
 }
 # A territory realignment applies this many accounts (with their open deals) per transaction:
 # smaller batches hold their row locks for less time.
-TERRITORY_REALIGN_BATCH = env_int("TERRITORY_REALIGN_BATCH", 500, minimum=1)
+TERRITORY_REALIGN_BATCH = env_int("TERRITORY_REALIGN_BATCH", 100, minimum=1)
 # A burst of deal changes within this many seconds queues one recompute.
 REPORTS_RECOMPUTE_DELAY = env_int("REPORTS_RECOMPUTE_DELAY", 10, minimum=1)
 # Every this many seconds beat sweeps the scopes still marked stale (a change
