@@ -39,6 +39,8 @@ from salesmgr.selectors import may_act_for, users_visible_to
 
 
 class AccountSerializer(serializers.ModelSerializer):
+    """An account; unless ``territory_pinned``, the assignment rules set its territory on every write."""
+
     owner = VisiblePrimaryKeyRelatedField(selector=users_visible_to, required=False)
     owner_name = serializers.CharField(source="owner.display_name", read_only=True)
     territory = VisiblePrimaryKeyRelatedField(
@@ -47,6 +49,12 @@ class AccountSerializer(serializers.ModelSerializer):
     territory_name = serializers.CharField(source="territory.name", read_only=True, allow_null=True)
     employee_count = serializers.IntegerField(
         min_value=0, max_value=2_000_000_000, required=False, allow_null=True
+    )
+    annual_revenue = serializers.DecimalField(
+        max_digits=14, decimal_places=2, min_value=0, required=False, allow_null=True
+    )
+    territory_pinned = serializers.BooleanField(
+        required=False, help_text="Placed in its territory by hand: the assignment rules leave it there."
     )
 
     class Meta:
@@ -61,6 +69,10 @@ class AccountSerializer(serializers.ModelSerializer):
             "industry",
             "region",
             "employee_count",
+            "country",
+            "postcode",
+            "annual_revenue",
+            "territory_pinned",
             "website",
             "created_at",
             "deleted_at",

@@ -288,3 +288,29 @@ def test_handovers_are_read_by_role_and_filtered(
     assert (entry["from_owner"], entry["to_owner"], entry["by"]) == (outsider.pk, rep.pk, admin.pk)
     assert client_for(rep2).get(f"{API}handovers/{of(theirs)[0]}/").status_code == 404
     assert client_for(admin).post(f"{API}handovers/", {}, format="json").status_code == 403
+
+
+def test_an_account_written_through_the_api_is_placed_by_the_rules_unless_pinned(
+    client_for, rep, map_
+):
+    client = client_for(rep)
+    made = client.post(
+        f"{API}accounts/",
+        {"name": "Berlin GmbH", "country": "DE", "postcode": "10115"},
+        format="json",
+    )
+    assert made.status_code == 201, made.content
+    assert (made.json()["territory"], made.json()["territory_pinned"]) == (map_["north"].pk, False)
+    bad = client.post(f"{API}accounts/", {"name": "Nowhere", "country": "XX"}, format="json")
+    assert bad.status_code == 400 and "country" in bad.json()
+    assert not Account.objects.filter(name="Nowhere").exists()
+    url = f"{API}accounts/{made.json()['id']}/"
+    pinned = client.patch(url, {"territory": None, "territory_pinned": True}, format="json")
+    assert (pinned.status_code, pinned.json()["territory"]) == (200, None)
+    unpinned = client.patch(
+        url, {"territory_pinned": False, "annual_revenue": "12.50"}, format="json"
+    )
+    assert (unpinned.json()["territory"], unpinned.json()["annual_revenue"]) == (
+        map_["north"].pk,
+        "12.50",
+    )
