@@ -54,7 +54,8 @@ class AccountSerializer(serializers.ModelSerializer):
         max_digits=14, decimal_places=2, min_value=0, required=False, allow_null=True
     )
     territory_pinned = serializers.BooleanField(
-        required=False, help_text="Placed in its territory by hand: the assignment rules leave it there."
+        required=False,
+        help_text="Placed in its territory by hand: the assignment rules leave it there.",
     )
 
     class Meta:

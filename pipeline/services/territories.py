@@ -14,7 +14,6 @@ from collections.abc import Sequence
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection, models, transaction
-from django.db.models import F
 from django.utils import timezone
 
 from pipeline.assignment import RuleSpec, TerritoryChange, realignment_plan
@@ -293,17 +292,7 @@ def _apply_moves(job: TerritoryRealignment, moves: list[RealignmentMove]) -> tup
         ]
     )
     _deal_handovers_insert(job, deal_ids, now)
-    for (territory_id, owner_id), ids in _grouped(
-        current, lambda m: (m.to_territory_id, m.to_owner_id)
-    ).items():
-        Account.objects.filter(pk__in=ids).update(territory_id=territory_id, owner_id=owner_id)
-    by_owner: dict[int, list[int]] = {}
-    for pk, account_id in deals:
-        by_owner.setdefault(new_owner[account_id], []).append(pk)
-    for owner_id, ids in by_owner.items():
-        Deal.objects.filter(pk__in=ids).update(
-            owner_id=owner_id, version=F("version") + 1, updated_at=now
-        )
+    _owners_from_plan(job, account_ids, deal_ids, now)
     _history_copy(Account, account_ids, at=now, history_type="~", user_id=by_id, reason=REALIGNMENT)
     _history_copy(Deal, deal_ids, at=now, history_type="~", user_id=by_id, reason=REALIGNMENT)
     return len(current), deal_ids
@@ -312,11 +301,26 @@ def _apply_moves(job: TerritoryRealignment, moves: list[RealignmentMove]) -> tup
 REALIGNMENT = "Territory realignment"
 
 
-def _grouped(moves: list[RealignmentMove], key) -> dict:
-    groups: dict = {}
-    for move in moves:
-        groups.setdefault(key(move), []).append(move.account_id)
-    return groups
+def _owners_from_plan(
+    job: TerritoryRealignment, account_ids: list[int], deal_ids: list[int], at
+) -> None:
+    """Give the accounts their planned territory and owner, and the deals their account's new owner:
+    two UPDATEs joined to the plan, whatever the number of owners."""
+    account = Account._meta.db_table
+    deal = Deal._meta.db_table
+    move = RealignmentMove._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {account} a SET territory_id = m.to_territory_id, owner_id = m.to_owner_id "
+            f"FROM {move} m WHERE m.job_id = %s AND m.account_id = a.id AND a.id = ANY(%s)",
+            [job.pk, list(account_ids)],
+        )
+        if deal_ids:
+            cursor.execute(
+                f"UPDATE {deal} d SET owner_id = m.to_owner_id, version = d.version + 1, updated_at = %s "
+                f"FROM {move} m WHERE m.job_id = %s AND m.account_id = d.account_id AND d.id = ANY(%s)",
+                [at, job.pk, list(deal_ids)],
+            )
 
 
 def _history_columns(model: type[models.Model]) -> list[str]:
