@@ -48,7 +48,9 @@ class DealFilter(django_filters.FilterSet):
         return queryset.filter(owner_id__in=team_member_ids_subquery(int(value)))
 
     def filter_product(self, queryset, name, value):
-        return queryset.filter(pk__in=DealLineItem.objects.filter(product_id=value).values("deal_id"))
+        return queryset.filter(
+            pk__in=DealLineItem.objects.filter(product_id=value).values("deal_id")
+        )
 
     def filter_deleted(self, queryset, name, value):
         # The viewset already limits who sees deleted rows; this picks the side.
@@ -63,7 +65,9 @@ class UtcDateTimeFilter(django_filters.IsoDateTimeFilter):
             try:
                 value = value.astimezone(datetime.UTC)
             except OverflowError:
-                raise ValidationError({self.field_name: ["That date and time is out of range."]}) from None
+                raise ValidationError(
+                    {self.field_name: ["That date and time is out of range."]}
+                ) from None
         return super().filter(qs, value)
 
 
@@ -74,4 +78,3 @@ class ActivityFilter(django_filters.FilterSet):
     kind = django_filters.ChoiceFilter(choices=ActivityKind.choices)
     occurred_after = UtcDateTimeFilter(field_name="occurred_at", lookup_expr="gte")
     occurred_before = UtcDateTimeFilter(field_name="occurred_at", lookup_expr="lt")
-

@@ -133,7 +133,9 @@ class _DealFieldsForm(PageForm):
         data = super().clean()
         fields = ("name", "amount", "currency", "expected_close_date", "forecast_category")
         if all(field in data for field in fields):
-            for field, messages in deal_field_errors(**{field: data[field] for field in fields}).items():
+            for field, messages in deal_field_errors(
+                **{field: data[field] for field in fields}
+            ).items():
                 self.add_error(field, messages)
         return data
 
@@ -242,7 +244,9 @@ class AccountForm(PageForm):
             self.fields["owner"].queryset = _owners_for(user)
             self.fields["owner"].initial = account.owner_id if account else user.pk
             if account is not None:
-                self.fields["owner"].help_text = "A new owner is kept in the account's owner history."
+                self.fields[
+                    "owner"
+                ].help_text = "A new owner is kept in the account's owner history."
 
 
 class ContactForm(PageForm):
@@ -256,7 +260,9 @@ class ContactForm(PageForm):
 
     def __init__(self, *args, contact: Contact | None = None, **kwargs):
         if contact is not None:
-            kwargs.setdefault("initial", {name: getattr(contact, name) for name in self.base_fields})
+            kwargs.setdefault(
+                "initial", {name: getattr(contact, name) for name in self.base_fields}
+            )
         super().__init__(*args, **kwargs)
 
 

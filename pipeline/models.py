@@ -60,7 +60,9 @@ class Stage(models.Model):
     )
     kind = models.CharField(max_length=8, choices=StageKind.choices, default=StageKind.OPEN)
     rot_days = models.PositiveSmallIntegerField(
-        null=True, blank=True, help_text="A deal that sits here longer than this many days is stalled."
+        null=True,
+        blank=True,
+        help_text="A deal that sits here longer than this many days is stalled.",
     )
 
     class Meta:
@@ -88,7 +90,9 @@ class Stage(models.Model):
                 name="stage_one_lost_per_pipeline",
                 violation_error_message="A pipeline has one lost stage; this one already has it.",
             ),
-            models.CheckConstraint(condition=Q(probability__lte=100), name="stage_probability_range"),
+            models.CheckConstraint(
+                condition=Q(probability__lte=100), name="stage_probability_range"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -103,13 +107,28 @@ class Account(models.Model):
     """A customer organisation; changes (an owner change above all) are kept in ``history``."""
 
     name = models.CharField(max_length=200)
-    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="accounts")
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="accounts"
+    )
     territory = models.ForeignKey(
-        "quotas.Territory", null=True, blank=True, on_delete=models.SET_NULL, related_name="accounts"
+        "quotas.Territory",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="accounts",
     )
     industry = models.CharField(max_length=80, blank=True)
     region = models.CharField(max_length=80, blank=True)
     employee_count = models.PositiveIntegerField(null=True, blank=True)
+    country = models.CharField(
+        max_length=2, blank=True, help_text="ISO 3166-1 alpha-2 code, e.g. DE."
+    )
+    postcode = models.CharField(max_length=16, blank=True)
+    annual_revenue = models.DecimalField(**MONEY, null=True, blank=True)
+    territory_pinned = models.BooleanField(
+        default=False,
+        help_text="Put in its territory by hand: the assignment rules leave it there.",
+    )
     website = models.URLField(blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     deleted_at = models.DateTimeField(null=True, blank=True)
@@ -121,7 +140,11 @@ class Account(models.Model):
         indexes = [
             models.Index(fields=["owner", "name"]),
             models.Index(fields=["territory", "name"]),
-            models.Index(fields=["deleted_at"], condition=Q(deleted_at__isnull=False), name="account_deleted_idx"),
+            models.Index(
+                fields=["deleted_at"],
+                condition=Q(deleted_at__isnull=False),
+                name="account_deleted_idx",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -143,7 +166,11 @@ class Contact(models.Model):
 
     class Meta:
         ordering = ["last_name", "first_name"]
-        indexes = [models.Index(fields=["account", "last_name", "first_name"], name="contact_account_name_idx")]
+        indexes = [
+            models.Index(
+                fields=["account", "last_name", "first_name"], name="contact_account_name_idx"
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.first_name} {self.last_name}".strip()
@@ -159,7 +186,11 @@ class Product(models.Model):
 
     class Meta:
         ordering = ["name"]
-        constraints = [models.CheckConstraint(condition=Q(unit_price__gte=0), name="product_price_not_negative")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(unit_price__gte=0), name="product_price_not_negative"
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.name} ({self.sku})"
@@ -184,7 +215,9 @@ class DealHistory(HistoricalRecords):
     def get_meta_options(self, model):
         meta = super().get_meta_options(model)
         meta["indexes"] = (
-            models.Index(fields=("id", "history_date", "history_id"), name="deal_history_as_of_idx"),
+            models.Index(
+                fields=("id", "history_date", "history_id"), name="deal_history_as_of_idx"
+            ),
         )
         return meta
 
@@ -206,10 +239,14 @@ class Deal(models.Model):
 
     name = models.CharField(max_length=200)
     account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="deals")
-    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="deals")
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="deals"
+    )
     pipeline = models.ForeignKey(Pipeline, on_delete=models.PROTECT, related_name="deals")
     stage = models.ForeignKey(Stage, on_delete=models.PROTECT, related_name="deals")
-    status = models.CharField(max_length=8, choices=StageKind.choices, default=StageKind.OPEN, editable=False)
+    status = models.CharField(
+        max_length=8, choices=StageKind.choices, default=StageKind.OPEN, editable=False
+    )
     amount = models.DecimalField(**MONEY, default=Decimal("0.00"))
     currency = models.CharField(max_length=3, default=default_currency)
     expected_close_date = models.DateField()
@@ -239,15 +276,19 @@ class Deal(models.Model):
         constraints = [
             models.CheckConstraint(condition=Q(amount__gte=0), name="deal_amount_not_negative"),
             models.CheckConstraint(
-                condition=Q(status="open", closed_at__isnull=True) | (~Q(status="open") & Q(closed_at__isnull=False)),
+                condition=Q(status="open", closed_at__isnull=True)
+                | (~Q(status="open") & Q(closed_at__isnull=False)),
                 name="deal_closed_at_matches_status",
             ),
             models.CheckConstraint(
-                condition=Q(lost_reason__isnull=True) | Q(status="lost"), name="deal_lost_reason_only_when_lost"
+                condition=Q(lost_reason__isnull=True) | Q(status="lost"),
+                name="deal_lost_reason_only_when_lost",
             ),
         ]
         indexes = [
-            models.Index(fields=["owner", "expected_close_date", "id"], name="deal_owner_close_idx"),
+            models.Index(
+                fields=["owner", "expected_close_date", "id"], name="deal_owner_close_idx"
+            ),
             models.Index(
                 fields=["owner", "expected_close_date", "id"],
                 condition=Q(status="open", deleted_at__isnull=True),
@@ -305,7 +346,9 @@ class DealLineItem(models.Model):
 
     deal = models.ForeignKey(Deal, on_delete=models.CASCADE, related_name="line_items")
     product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="line_items")
-    quantity = models.DecimalField(max_digits=12, decimal_places=2, validators=[MinValueValidator(Decimal("0.01"))])
+    quantity = models.DecimalField(
+        max_digits=12, decimal_places=2, validators=[MinValueValidator(Decimal("0.01"))]
+    )
     unit_price = models.DecimalField(**MONEY, validators=[MinValueValidator(Decimal("0"))])
     discount_pct = models.DecimalField(
         max_digits=5,
@@ -348,11 +391,15 @@ class StageTransition(models.Model):
     """
 
     deal = models.ForeignKey(Deal, on_delete=models.CASCADE, related_name="transitions")
-    from_stage = models.ForeignKey(Stage, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    from_stage = models.ForeignKey(
+        Stage, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     to_stage = models.ForeignKey(Stage, on_delete=models.PROTECT, related_name="transitions_in")
     at = models.DateTimeField(default=timezone.now)
     from_stage_entered_at = models.DateTimeField(
-        null=True, blank=True, help_text="When the deal had entered from_stage: the stay ends at ``at``."
+        null=True,
+        blank=True,
+        help_text="When the deal had entered from_stage: the stay ends at ``at``.",
     )
     by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -430,8 +477,12 @@ class Activity(models.Model):
     subject = models.CharField(max_length=200)
     body = models.TextField(blank=True)
     occurred_at = models.DateTimeField(default=timezone.now)
-    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="activities")
-    deal = models.ForeignKey(Deal, null=True, blank=True, on_delete=models.CASCADE, related_name="activities")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="activities"
+    )
+    deal = models.ForeignKey(
+        Deal, null=True, blank=True, on_delete=models.CASCADE, related_name="activities"
+    )
     account = models.ForeignKey(
         Account, null=True, blank=True, on_delete=models.CASCADE, related_name="activities"
     )
@@ -442,7 +493,8 @@ class Activity(models.Model):
         verbose_name_plural = "activities"
         constraints = [
             models.CheckConstraint(
-                condition=Q(deal__isnull=False) | Q(account__isnull=False), name="activity_has_subject"
+                condition=Q(deal__isnull=False) | Q(account__isnull=False),
+                name="activity_has_subject",
             ),
         ]
         indexes = [
@@ -454,3 +506,155 @@ class Activity(models.Model):
     def __str__(self) -> str:
         return f"{self.get_kind_display()}: {self.subject}"
 
+
+class TerritoryRule(models.Model):
+    """One assignment rule of a territory: its conditions hold together (AND).
+
+    An account matches a territory when any of its rules matches (OR). Where
+    rules of several territories match, the lowest ``priority`` wins, then the
+    lowest territory id, then the lowest rule id (see ``pipeline.assignment``).
+    An empty condition places no limit; a rule has at least one condition.
+    """
+
+    territory = models.ForeignKey(
+        "quotas.Territory", on_delete=models.CASCADE, related_name="rules"
+    )
+    priority = models.PositiveIntegerField(
+        default=100, help_text="Lower wins where territories compete."
+    )
+    countries = models.JSONField(default=list, blank=True, help_text="ISO 3166-1 alpha-2 codes.")
+    regions = models.JSONField(default=list, blank=True)
+    industries = models.JSONField(default=list, blank=True)
+    employees_min = models.PositiveIntegerField(null=True, blank=True)
+    employees_max = models.PositiveIntegerField(null=True, blank=True)
+    revenue_min = models.DecimalField(**MONEY, null=True, blank=True)
+    revenue_max = models.DecimalField(**MONEY, null=True, blank=True)
+    postcode_prefixes = models.JSONField(default=list, blank=True)
+    accounts = models.ManyToManyField(
+        Account, blank=True, related_name="+", help_text="Named accounts."
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["priority", "territory_id", "id"]
+        indexes = [models.Index(fields=["territory", "priority"], name="territory_rule_idx")]
+
+    def __str__(self) -> str:
+        return f"Rule {self.pk} of territory {self.territory_id} (priority {self.priority})"
+
+
+class RealignmentStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"
+
+
+class TerritoryRealignment(models.Model):
+    """A background job that hands accounts and their open deals to the territories the rules give.
+
+    The plan (``RealignmentMove`` rows) is fixed when the job starts; batches
+    then apply it in account order, and ``cursor`` (the last account id done)
+    lets a restarted job resume where it stopped.
+    """
+
+    status = models.CharField(
+        max_length=8, choices=RealignmentStatus.choices, default=RealignmentStatus.QUEUED
+    )
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    reason = models.CharField(max_length=200, blank=True)
+    total = models.PositiveIntegerField(default=0, help_text="Accounts planned to move.")
+    done = models.PositiveIntegerField(
+        default=0, help_text="Accounts handled so far (moved or skipped)."
+    )
+    skipped = models.PositiveIntegerField(
+        default=0, help_text="Accounts changed by someone since the plan."
+    )
+    deals_moved = models.PositiveIntegerField(default=0)
+    cursor = models.BigIntegerField(default=0)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"Realignment {self.pk} ({self.status}, {self.done}/{self.total})"
+
+
+class RealignmentMove(models.Model):
+    """One account's planned move in a realignment: from a territory and owner to others."""
+
+    job = models.ForeignKey(TerritoryRealignment, on_delete=models.CASCADE, related_name="moves")
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="+")
+    from_territory_id = models.BigIntegerField(null=True)
+    to_territory_id = models.BigIntegerField(null=True)
+    from_owner_id = models.BigIntegerField()
+    to_owner_id = models.BigIntegerField()
+    rule = models.ForeignKey(TerritoryRule, null=True, on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        ordering = ["job_id", "account_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["job", "account"], name="realignment_move_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"account {self.account_id}: {self.from_owner_id} -> {self.to_owner_id}"
+
+
+class Handover(models.Model):
+    """An account or a deal changing hands or territory: who did it, from whom, to whom, when and why.
+
+    ``deal`` is empty for the account's own record; ``rule`` names the
+    assignment rule that moved it, ``by`` the admin who applied the change.
+    """
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="handovers")
+    deal = models.ForeignKey(
+        Deal, null=True, blank=True, on_delete=models.CASCADE, related_name="handovers"
+    )
+    from_territory = models.ForeignKey(
+        "quotas.Territory", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    to_territory = models.ForeignKey(
+        "quotas.Territory", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    from_owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    to_owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    rule = models.ForeignKey(
+        TerritoryRule, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    job = models.ForeignKey(
+        TerritoryRealignment,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="handovers",
+    )
+    reason = models.CharField(max_length=200)
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [
+            models.Index(fields=["account", "at"], name="handover_account_idx"),
+            models.Index(fields=["deal", "at"], name="handover_deal_idx"),
+            models.Index(fields=["to_territory", "at"], name="handover_to_territory_idx"),
+            models.Index(fields=["from_territory", "at"], name="handover_from_territory_idx"),
+        ]
+
+    def __str__(self) -> str:
+        subject = f"deal {self.deal_id}" if self.deal_id else f"account {self.account_id}"
+        return f"{subject}: {self.from_owner_id} -> {self.to_owner_id} ({self.reason})"

@@ -13,14 +13,17 @@ from pipeline.models import (
     Deal,
     DealContact,
     ExchangeRate,
+    Handover,
     LostReason,
     Pipeline,
     Product,
     Stage,
     StageKind,
     StageTransition,
+    TerritoryRealignment,
+    TerritoryRule,
 )
-from quotas.selectors import territories_covered_subquery
+from quotas.selectors import territories_covered_subquery, territories_visible_to
 from salesmgr.models import User
 from salesmgr.selectors import self_and_team_ids_subquery
 
@@ -102,7 +105,11 @@ def deal_transitions(deal: Deal) -> QuerySet[StageTransition]:
 
 def deal_history(deal: Deal):
     """Every recorded version of a deal, newest first, with who made it."""
-    return Deal.history.filter(id=deal.pk).select_related("history_user").order_by("-history_date", "-history_id")
+    return (
+        Deal.history.filter(id=deal.pk)
+        .select_related("history_user")
+        .order_by("-history_date", "-history_id")
+    )
 
 
 # Fields whose changes a deal's history reports.
@@ -186,10 +193,18 @@ def deals_as_of(when: datetime.datetime) -> QuerySet:
     """
     history = Deal.history.filter(history_date__lte=when)
     if connection.vendor == "postgresql":
-        latest_ids = history.order_by("id", "-history_date", "-history_id").distinct("id").values("history_id")
+        latest_ids = (
+            history.order_by("id", "-history_date", "-history_id")
+            .distinct("id")
+            .values("history_id")
+        )
         latest = Deal.history.filter(history_id__in=latest_ids)
     else:
-        newest = history.filter(id=OuterRef("id")).order_by("-history_date", "-history_id").values("history_id")[:1]
+        newest = (
+            history.filter(id=OuterRef("id"))
+            .order_by("-history_date", "-history_id")
+            .values("history_id")[:1]
+        )
         latest = history.filter(history_id=Subquery(newest))
     return latest.exclude(history_type="-").filter(deleted_at__isnull=True)
 
@@ -332,3 +347,22 @@ def deleted_accounts_visible_to(user: User, *, now: datetime.datetime) -> QueryS
 def exchange_rates_visible_to(user: User) -> QuerySet[ExchangeRate]:
     """The exchange rates every figure converts with: everyone signed in reads them."""
     return ExchangeRate.objects.all()
+
+
+def territory_rules_visible_to(user: User) -> QuerySet[TerritoryRule]:
+    """The assignment rules of the territories ``user`` may see."""
+    return TerritoryRule.objects.filter(territory__in=territories_visible_to(user))
+
+
+def handovers_visible_to(user: User) -> QuerySet[Handover]:
+    """Handovers to or from ``user`` (a manager: anyone in their team); admins see all."""
+    if user.is_admin:
+        return Handover.objects.all()
+    return Handover.objects.filter(_owned_by(user, "from_owner") | _owned_by(user, "to_owner"))
+
+
+def realignments_visible_to(user: User) -> QuerySet[TerritoryRealignment]:
+    """Realignment jobs are the admins' tool: only they follow them."""
+    if user.is_admin:
+        return TerritoryRealignment.objects.all()
+    return TerritoryRealignment.objects.none()

@@ -5,9 +5,20 @@ import datetime
 from celery import shared_task
 
 from pipeline.services import deals_purge_deleted
+from pipeline.services.territories import realignment_run
 
 
-@shared_task(name="pipeline.purge_deleted_deals", acks_late=True, max_retries=3, default_retry_delay=60)
+@shared_task(
+    name="pipeline.purge_deleted_deals", acks_late=True, max_retries=3, default_retry_delay=60
+)
 def purge_deleted_deals(days: int = 30) -> int:
     """Remove deals soft-deleted more than ``days`` ago; safe to run twice."""
     return deals_purge_deleted(older_than=datetime.timedelta(days=days))
+
+
+@shared_task(
+    name="pipeline.realign_territories", acks_late=True, max_retries=3, default_retry_delay=30
+)
+def realign_territories(job_id: int) -> int:
+    """Run (or resume) one territory realignment job; a second run of a finished job does nothing."""
+    return realignment_run(job_id=job_id).done

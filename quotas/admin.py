@@ -23,7 +23,9 @@ class TerritoryForm(forms.ModelForm):
     class Meta:
         model = Territory
         fields = TERRITORY_FIELDS
-        help_texts = {"reps": "Active reps; a territory's accounts are sold by the reps assigned here."}
+        help_texts = {
+            "reps": "Active reps; a territory's accounts are sold by the reps assigned here."
+        }
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -64,12 +66,16 @@ class TerritoryAdmin(AdminRoleOnly, admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         data = form.cleaned_data
         if change:
-            changes = {field: data[field] for field in form.changed_data if field in TERRITORY_FIELDS}
+            changes = {
+                field: data[field] for field in form.changed_data if field in TERRITORY_FIELDS
+            }
             adopt(obj, territory_update(territory=obj, by=request.user, **changes))
         else:
             adopt(
                 obj,
-                territory_create(**{field: data[field] for field in TERRITORY_FIELDS}, by=request.user),
+                territory_create(
+                    **{field: data[field] for field in TERRITORY_FIELDS}, by=request.user
+                ),
             )
 
     def save_related(self, request, form, formsets, change):

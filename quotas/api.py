@@ -8,7 +8,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from quotas.checks import territory_delete_errors
-from quotas.models import Quota, QuotaPeriod, Territory
+from quotas.models import HandoverRule, Quota, QuotaPeriod, Territory
 from quotas.selectors import quotas_visible_to, territories_visible_to
 from quotas.services import (
     UploadRefused,
@@ -30,13 +30,34 @@ from salesmgr.selectors import users_visible_to
 
 
 class TerritorySerializer(serializers.ModelSerializer):
-    parent = VisiblePrimaryKeyRelatedField(selector=territories_visible_to, required=False, allow_null=True)
+    parent = VisiblePrimaryKeyRelatedField(
+        selector=territories_visible_to, required=False, allow_null=True
+    )
     parent_name = serializers.CharField(source="parent.name", read_only=True, allow_null=True)
-    reps = VisiblePrimaryKeyRelatedField(selector=users_visible_to, many=True, required=False)
+    reps = VisiblePrimaryKeyRelatedField(
+        selector=users_visible_to, many=True, required=False, help_text="Members: reps only."
+    )
+    owner = VisiblePrimaryKeyRelatedField(
+        selector=users_visible_to, required=False, allow_null=True, help_text="A manager."
+    )
+    named_rep = VisiblePrimaryKeyRelatedField(
+        selector=users_visible_to, required=False, allow_null=True
+    )
+    handover_rule = serializers.ChoiceField(choices=HandoverRule.choices, required=False)
 
     class Meta:
         model = Territory
-        fields = ["id", "name", "parent", "parent_name", "region", "reps"]
+        fields = [
+            "id",
+            "name",
+            "parent",
+            "parent_name",
+            "region",
+            "owner",
+            "reps",
+            "handover_rule",
+            "named_rep",
+        ]
 
 
 class TerritoryFilter(django_filters.FilterSet):

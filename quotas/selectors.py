@@ -17,8 +17,14 @@ CENT = Decimal("0.01")
 
 
 def territories_visible_to(user: User) -> QuerySet[Territory]:
-    """Territories are the map of the market: everyone reads them."""
-    return Territory.objects.all()
+    """Territories: admins all; a manager those they own and those they or their team cover;
+    a rep those they cover (each with the territories inside it)."""
+    if user.is_admin:
+        return Territory.objects.all()
+    covered = Q(pk__in=territories_covered_subquery(user, with_team=user.is_manager))
+    if user.is_manager:
+        covered |= Q(owner_id=user.pk)
+    return Territory.objects.filter(covered)
 
 
 def quotas_visible_to(user: User) -> QuerySet[Quota]:

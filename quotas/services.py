@@ -16,11 +16,12 @@ from quotas.checks import (
     quota_rows_errors,
     territory_delete_errors,
     territory_parent_errors,
+    territory_staff_errors,
 )
-from quotas.models import ManagerTarget, Quota, QuotaPeriod, Territory
+from quotas.models import HandoverRule, ManagerTarget, Quota, QuotaPeriod, Territory
 from salesmgr.models import User
 
-TERRITORY_FIELDS = ("name", "region")
+TERRITORY_FIELDS = ("name", "region", "owner", "handover_rule", "named_rep")
 
 
 def territory_create(
@@ -29,11 +30,27 @@ def territory_create(
     region: str = "",
     parent: Territory | None = None,
     reps: Iterable[User] = (),
+    owner: User | None = None,
+    handover_rule: str = HandoverRule.ROUND_ROBIN,
+    named_rep: User | None = None,
     by: User,
 ) -> Territory:
-    """Add a territory, under ``parent`` if given, with the reps assigned to it."""
+    """Add a territory, under ``parent`` if given, with its owner (a manager) and its members (reps)."""
+    reps = list(reps)
+    _refuse_all(
+        territory_staff_errors(
+            owner=owner, reps=reps, handover_rule=handover_rule, named_rep=named_rep
+        )
+    )
     with transaction.atomic():
-        territory = Territory(name=name, region=region, parent=parent)
+        territory = Territory(
+            name=name,
+            region=region,
+            parent=parent,
+            owner=owner,
+            handover_rule=handover_rule,
+            named_rep=named_rep,
+        )
         territory.full_clean()
         territory.save()
         territory.reps.set(reps)
@@ -43,12 +60,23 @@ def territory_create(
 def territory_update(
     *, territory: Territory, by: User, reps: Iterable[User] | None = None, **changes
 ) -> Territory:
-    """Rename a territory, change its region, its reps or (through ``territory_set_parent``) its parent."""
+    """Rename a territory, change its region, owner, handover rule, reps or (through
+    ``territory_set_parent``) its parent. Accounts move only when a realignment runs."""
     parent_given = "parent" in changes
     parent = changes.pop("parent", None)
     unknown = set(changes) - set(TERRITORY_FIELDS)
     if unknown:
         raise TypeError(f"Cannot change {', '.join(sorted(unknown))}.")
+    if reps is not None:
+        reps = list(reps)
+    _refuse_all(
+        territory_staff_errors(
+            owner=changes.get("owner", territory.owner),
+            reps=reps if reps is not None else list(territory.reps.all()),
+            handover_rule=changes.get("handover_rule", territory.handover_rule),
+            named_rep=changes.get("named_rep", territory.named_rep),
+        )
+    )
     with transaction.atomic():
         if parent_given:
             territory_set_parent(territory=territory, parent=parent)
@@ -101,7 +129,11 @@ def quota_set(
         User.objects.select_for_update().filter(pk=owner.pk).first()
         _refuse(
             quota_errors(
-                owner=owner, period_start=period_start, period_end=period_end, target=target, quota=quota
+                owner=owner,
+                period_start=period_start,
+                period_end=period_end,
+                target=target,
+                quota=quota,
             )
         )
         quota = quota or Quota(owner=owner)
@@ -196,6 +228,11 @@ def _write_rows(replaced: list[QuotaRow], created: list[QuotaRow]) -> None:
               target=row.target)
         for row in created
     )  # fmt: skip
+
+
+def _refuse_all(errors: dict[str, list[str]]) -> None:
+    if errors:
+        raise ValidationError(errors)
 
 
 def _refuse(errors: dict[str, str]) -> None:

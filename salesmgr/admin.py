@@ -206,7 +206,8 @@ class UserEditForm(UserChangeForm):
     def clean(self):
         cleaned = super().clean()
         add_errors(
-            self, user_change_errors(user=self.instance, by=self.acting_user, changes=self.changes())
+            self,
+            user_change_errors(user=self.instance, by=self.acting_user, changes=self.changes()),
         )
         return cleaned
 
@@ -307,8 +308,8 @@ class ScheduledJobAdmin(AdminRoleOnly, admin.ModelAdmin):
         return str(job.scheduler or "-")
 
     def get_queryset(self, request):
-        return super().get_queryset(request).select_related(
-            "interval", "crontab", "solar", "clocked"
+        return (
+            super().get_queryset(request).select_related("interval", "crontab", "solar", "clocked")
         )
 
     def has_add_permission(self, request, obj=None):
@@ -319,4 +320,6 @@ class ScheduledJobAdmin(AdminRoleOnly, admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         if "enabled" in form.changed_data:
-            scheduled_job_set_enabled(job=obj, enabled=form.cleaned_data["enabled"], by=request.user)
+            scheduled_job_set_enabled(
+                job=obj, enabled=form.cleaned_data["enabled"], by=request.user
+            )

@@ -35,9 +35,7 @@ class User(AbstractUser):
     class Meta:
         ordering = ["full_name", "username"]
         constraints = [
-            models.CheckConstraint(
-                condition=~Q(manager=F("pk")), name="user_not_own_manager"
-            ),
+            models.CheckConstraint(condition=~Q(manager=F("pk")), name="user_not_own_manager"),
         ]
 
     def __str__(self) -> str:
@@ -76,7 +74,9 @@ class IdempotencyKey(models.Model):
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["user", "key"], name="idempotency_key_unique")]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "key"], name="idempotency_key_unique")
+        ]
 
     def __str__(self) -> str:
         return f"{self.user_id}:{self.key}"

@@ -43,7 +43,9 @@ def task_publish(
     if task.app.conf.task_always_eager:
         return task.apply_async(tuple(args), kwargs, **options).id
     try:
-        return task.apply_async(tuple(args), kwargs, retry=True, retry_policy=PUBLISH_RETRY, **options).id
+        return task.apply_async(
+            tuple(args), kwargs, retry=True, retry_policy=PUBLISH_RETRY, **options
+        ).id
     except BROKER_ERRORS as exc:
         logger.warning("task queue unavailable (%s): %s", task.name, exc)
         return None

@@ -66,7 +66,11 @@ def team_with_self(user: User) -> QuerySet[User]:
 
 def ancestor_ids(user_id: int) -> set[int]:
     """The ids of ``user_id``'s manager, their manager, and so on up."""
-    return set(User.objects.filter(pk__in=RawSQL(_ANCESTORS_SQL, (user_id, user_id))).values_list("pk", flat=True))
+    return set(
+        User.objects.filter(pk__in=RawSQL(_ANCESTORS_SQL, (user_id, user_id))).values_list(
+            "pk", flat=True
+        )
+    )
 
 
 def users_visible_to(user: User) -> QuerySet[User]:

@@ -40,7 +40,9 @@ else:
     SECRET_KEY = env_str("SECRET_KEY", required=True)
     ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", [])
     if not ALLOWED_HOSTS:
-        raise ImproperlyConfigured("ALLOWED_HOSTS must list the served host names when DEBUG=false.")
+        raise ImproperlyConfigured(
+            "ALLOWED_HOSTS must list the served host names when DEBUG=false."
+        )
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -107,7 +109,9 @@ if DATABASE_URL:
             )
         }
     except ValueError as exc:
-        raise ImproperlyConfigured(f"DATABASE_URL is not a database URL Salesmgr understands: {exc}") from exc
+        raise ImproperlyConfigured(
+            f"DATABASE_URL is not a database URL Salesmgr understands: {exc}"
+        ) from exc
 else:
     DATABASES = {
         "default": {
@@ -157,7 +161,10 @@ REDIS_URL = env_str("REDIS_URL")
 # A Redis host that does not answer must not hold a request for minutes:
 # connecting (and, for the cache, any reply) gives up after this many seconds.
 REDIS_TIMEOUT_SECONDS = env_int("REDIS_TIMEOUT_SECONDS", 2, minimum=1)
-REDIS_CACHE_OPTIONS = {"socket_connect_timeout": REDIS_TIMEOUT_SECONDS, "socket_timeout": REDIS_TIMEOUT_SECONDS}
+REDIS_CACHE_OPTIONS = {
+    "socket_connect_timeout": REDIS_TIMEOUT_SECONDS,
+    "socket_timeout": REDIS_TIMEOUT_SECONDS,
+}
 if REDIS_URL:
     CACHES = {
         "default": {
@@ -187,9 +194,18 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # Standing jobs; the database scheduler copies them into its tables, where
 # admins can see and pause them.
 CELERY_BEAT_SCHEDULE = {
-    "purge-deleted-deals": {"task": "pipeline.purge_deleted_deals", "schedule": crontab(hour=3, minute=30)},
-    "nightly-snapshots": {"task": "reports.nightly_snapshots", "schedule": crontab(hour=1, minute=0)},
+    "purge-deleted-deals": {
+        "task": "pipeline.purge_deleted_deals",
+        "schedule": crontab(hour=3, minute=30),
+    },
+    "nightly-snapshots": {
+        "task": "reports.nightly_snapshots",
+        "schedule": crontab(hour=1, minute=0),
+    },
 }
+# A territory realignment applies this many accounts (with their open deals) per transaction:
+# smaller batches hold their row locks for less time.
+TERRITORY_REALIGN_BATCH = env_int("TERRITORY_REALIGN_BATCH", 100, minimum=1)
 # A burst of deal changes within this many seconds queues one recompute.
 REPORTS_RECOMPUTE_DELAY = env_int("REPORTS_RECOMPUTE_DELAY", 10, minimum=1)
 # Every this many seconds beat sweeps the scopes still marked stale (a change

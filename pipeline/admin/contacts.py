@@ -78,7 +78,9 @@ class ContactAdmin(ActingUserForms, AdminRoleOnly, ReadOnlyHistoryAdmin):
             fields = {field: form.cleaned_data[field] for field in CONTACT_FIELDS}
             adopt(obj, contact_create(by=request.user, account=account, **fields))
         elif form.has_changed():
-            stored = Contact.objects.get(pk=obj.pk)  # the form has already set its own copy's fields
+            stored = Contact.objects.get(
+                pk=obj.pk
+            )  # the form has already set its own copy's fields
             changes = {
                 field: form.cleaned_data[field]
                 for field in form.changed_data

@@ -97,7 +97,10 @@ class DealAddForm(forms.ModelForm):
         if self.errors:
             return cleaned
         pipeline = cleaned["pipeline"]
-        stage = cleaned.get("stage") or pipeline.stages.filter(kind=StageKind.OPEN).order_by("order").first()
+        stage = (
+            cleaned.get("stage")
+            or pipeline.stages.filter(kind=StageKind.OPEN).order_by("order").first()
+        )
         lost_reason = cleaned.get("lost_reason")
         owner = cleaned.get("owner") or self.acting_user
         errors = merge_errors(
@@ -113,7 +116,11 @@ class DealAddForm(forms.ModelForm):
         if stage is not None:
             errors = merge_errors(
                 errors,
-                stage_errors(stage_name=stage.name, stage_pipeline_id=stage.pipeline_id, pipeline_id=pipeline.pk),
+                stage_errors(
+                    stage_name=stage.name,
+                    stage_pipeline_id=stage.pipeline_id,
+                    pipeline_id=pipeline.pk,
+                ),
                 lost_reason_errors(
                     stage_kind=stage.kind,
                     lost_reason_id=lost_reason.pk if lost_reason else None,
@@ -129,7 +136,9 @@ def _deal_field_errors(cleaned: dict, deal: Deal) -> dict[str, list[str]]:
     if isinstance(cleaned.get("currency"), str):
         cleaned["currency"] = cleaned["currency"].upper()
     fields = ("name", "amount", "currency", "expected_close_date", "forecast_category")
-    return deal_field_errors(**{field: cleaned.get(field, getattr(deal, field)) for field in fields})
+    return deal_field_errors(
+        **{field: cleaned.get(field, getattr(deal, field)) for field in fields}
+    )
 
 
 class DealChangeForm(forms.ModelForm):

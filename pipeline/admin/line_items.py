@@ -56,7 +56,9 @@ class LineItemFormSet(BaseInlineFormSet):
                 form.add_error(field, problems)
 
     def _kept_forms(self) -> list[forms.Form]:
-        return [form for form in self.forms if form.cleaned_data and not form.cleaned_data.get("DELETE")]
+        return [
+            form for form in self.forms if form.cleaned_data and not form.cleaned_data.get("DELETE")
+        ]
 
 
 class LineItemInline(AdminRoleOnly, admin.TabularInline):

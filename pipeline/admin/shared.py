@@ -73,7 +73,6 @@ class ServiceWrites:
             self.delete_model(request, row)
 
 
-
 class SoftDeletes:
     """An admin whose delete hides the chosen rows through their service, one by one.
 

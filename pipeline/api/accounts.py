@@ -39,11 +39,24 @@ from salesmgr.selectors import may_act_for, users_visible_to
 
 
 class AccountSerializer(serializers.ModelSerializer):
+    """An account; unless ``territory_pinned``, the assignment rules set its territory on every write."""
+
     owner = VisiblePrimaryKeyRelatedField(selector=users_visible_to, required=False)
     owner_name = serializers.CharField(source="owner.display_name", read_only=True)
-    territory = VisiblePrimaryKeyRelatedField(selector=territories_visible_to, required=False, allow_null=True)
+    territory = VisiblePrimaryKeyRelatedField(
+        selector=territories_visible_to, required=False, allow_null=True
+    )
     territory_name = serializers.CharField(source="territory.name", read_only=True, allow_null=True)
-    employee_count = serializers.IntegerField(min_value=0, max_value=2_000_000_000, required=False, allow_null=True)
+    employee_count = serializers.IntegerField(
+        min_value=0, max_value=2_000_000_000, required=False, allow_null=True
+    )
+    annual_revenue = serializers.DecimalField(
+        max_digits=14, decimal_places=2, min_value=0, required=False, allow_null=True
+    )
+    territory_pinned = serializers.BooleanField(
+        required=False,
+        help_text="Placed in its territory by hand: the assignment rules leave it there.",
+    )
 
     class Meta:
         model = Account
@@ -57,6 +70,10 @@ class AccountSerializer(serializers.ModelSerializer):
             "industry",
             "region",
             "employee_count",
+            "country",
+            "postcode",
+            "annual_revenue",
+            "territory_pinned",
             "website",
             "created_at",
             "deleted_at",
@@ -87,7 +104,9 @@ class _OwnedWrites:
 
     def check_write(self, record_owner_id: int) -> None:
         if not may_act_for(actor=self.request.user, owner_id=record_owner_id):
-            raise PermissionDenied("You can read this record but only its owner or their manager may change it.")
+            raise PermissionDenied(
+                "You can read this record but only its owner or their manager may change it."
+            )
 
 
 @extend_schema_view(destroy=extend_schema(responses={204: None}))
@@ -120,13 +139,17 @@ class AccountViewSet(IdempotentCreateMixin, _OwnedWrites, viewsets.ModelViewSet,
     def perform_update(self, serializer):
         account = serializer.instance
         self.check_write(account.owner_id)
-        serializer.instance = account_update(account=account, by=self.request.user, **serializer.validated_data)
+        serializer.instance = account_update(
+            account=account, by=self.request.user, **serializer.validated_data
+        )
 
     def perform_destroy(self, instance):
         self.check_write(instance.owner_id)
         account_delete(account=instance, by=self.request.user)
 
-    @extend_schema(summary="Restore a soft-deleted account (admins)", request=None, responses=AccountSerializer)
+    @extend_schema(
+        summary="Restore a soft-deleted account (admins)", request=None, responses=AccountSerializer
+    )
     @action(detail=True, methods=["post"])
     def restore(self, request, pk=None):
         account = account_restore(account=self.get_object(), by=request.user)
@@ -139,7 +162,17 @@ class ContactSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Contact
-        fields = ["id", "account", "account_name", "first_name", "last_name", "title", "email", "phone", "created_at"]
+        fields = [
+            "id",
+            "account",
+            "account_name",
+            "first_name",
+            "last_name",
+            "title",
+            "email",
+            "phone",
+            "created_at",
+        ]
         read_only_fields = ["created_at"]
 
 
@@ -175,7 +208,9 @@ class ContactViewSet(IdempotentCreateMixin, _OwnedWrites, viewsets.ModelViewSet,
 class ActivitySerializer(serializers.ModelSerializer):
     deal = VisiblePrimaryKeyRelatedField(selector=deals_visible_to, required=False, allow_null=True)
     deal_name = serializers.CharField(source="deal.name", read_only=True, allow_null=True)
-    account = VisiblePrimaryKeyRelatedField(selector=accounts_visible_to, required=False, allow_null=True)
+    account = VisiblePrimaryKeyRelatedField(
+        selector=accounts_visible_to, required=False, allow_null=True
+    )
     account_name = serializers.CharField(source="account.name", read_only=True, allow_null=True)
     author_name = serializers.CharField(source="author.display_name", read_only=True)
 

@@ -41,12 +41,24 @@ class BulkDealRow(serializers.Serializer):
     amount = serializers.DecimalField(max_digits=14, decimal_places=2, min_value=0)
     currency = serializers.RegexField(r"^[A-Za-z]{3}$", required=False)
     expected_close_date = serializers.DateField()
-    forecast_category = serializers.ChoiceField(choices=ForecastCategory.choices, default=ForecastCategory.PIPELINE)
+    forecast_category = serializers.ChoiceField(
+        choices=ForecastCategory.choices, default=ForecastCategory.PIPELINE
+    )
     lost_reason = serializers.IntegerField(min_value=1, required=False, allow_null=True)
-    version = serializers.IntegerField(min_value=1, required=False, help_text="For an update: the version you read.")
-    created_at = serializers.DateTimeField(required=False, help_text="Admins: when the deal was really created.")
-    transitions = TransitionRow(many=True, required=False, help_text="Admins: the stage history, oldest first.")
-    changes = ChangeRow(many=True, required=False, help_text="Admins: earlier values of amount, close date, category.")
+    version = serializers.IntegerField(
+        min_value=1, required=False, help_text="For an update: the version you read."
+    )
+    created_at = serializers.DateTimeField(
+        required=False, help_text="Admins: when the deal was really created."
+    )
+    transitions = TransitionRow(
+        many=True, required=False, help_text="Admins: the stage history, oldest first."
+    )
+    changes = ChangeRow(
+        many=True,
+        required=False,
+        help_text="Admins: earlier values of amount, close date, category.",
+    )
 
 
 class BulkRequest(serializers.Serializer):
@@ -105,7 +117,9 @@ def _reference_errors(data, by, shown: list[dict]) -> list[dict]:
     named = []
     for raw in rows:
         raw = raw if isinstance(raw, dict) else {}
-        ids = {name: parse_int(raw.get(name)) for name in ("account", "owner", "stage", "lost_reason")}
+        ids = {
+            name: parse_int(raw.get(name)) for name in ("account", "owner", "stage", "lost_reason")
+        }
         transitions = raw.get("transitions")
         for position, transition in enumerate(transitions if isinstance(transitions, list) else []):
             if isinstance(transition, dict):
@@ -139,18 +153,24 @@ def _deal_row(row: dict) -> DealRow:
             TransitionSpec(to_stage_id=t["to_stage"], at=t["at"], by_id=t.get("by"))
             for t in row.get("transitions") or []
         ],
-        changes=[ChangeSpec(field=c["field"], value=c["value"], at=c["at"]) for c in row.get("changes") or []],
+        changes=[
+            ChangeSpec(field=c["field"], value=c["value"], at=c["at"])
+            for c in row.get("changes") or []
+        ],
     )
 
 
 def bulk(viewset, request):
     """The body of the deals viewset's ``bulk`` action (idempotent with an Idempotency-Key)."""
+
     def produce():
         payload = BulkRequest(data=request.data, context=viewset.get_serializer_context())
         try:
             require_json_types(payload)
         except serializers.ValidationError as exc:
-            return Response({"errors": _serializer_errors(exc.detail)}, status=status.HTTP_400_BAD_REQUEST)
+            return Response(
+                {"errors": _serializer_errors(exc.detail)}, status=status.HTTP_400_BAD_REQUEST
+            )
         if not payload.is_valid():
             errors = _serializer_errors(payload.errors)
             errors += _reference_errors(request.data, request.user, errors)

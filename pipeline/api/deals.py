@@ -66,10 +66,16 @@ class LineItemSerializer(serializers.ModelSerializer):
     product = VisiblePrimaryKeyRelatedField(selector=products_visible_to)
     product_name = serializers.CharField(source="product.name", read_only=True)
     unit_price = serializers.DecimalField(
-        max_digits=14, decimal_places=2, min_value=0, required=False, help_text="Defaults to the list price."
+        max_digits=14,
+        decimal_places=2,
+        min_value=0,
+        required=False,
+        help_text="Defaults to the list price.",
     )
     quantity = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=Decimal("0.01"))
-    discount_pct = serializers.DecimalField(max_digits=5, decimal_places=2, min_value=0, max_value=100, default=0)
+    discount_pct = serializers.DecimalField(
+        max_digits=5, decimal_places=2, min_value=0, max_value=100, default=0
+    )
     total = serializers.DecimalField(max_digits=14, decimal_places=2, read_only=True)
 
     class Meta:
@@ -97,11 +103,17 @@ class DealSerializer(serializers.ModelSerializer):
     pipeline = VisiblePrimaryKeyRelatedField(selector=pipelines_visible_to)
     pipeline_name = serializers.CharField(source="pipeline.name", read_only=True)
     stage = VisiblePrimaryKeyRelatedField(
-        selector=stages_visible_to, required=False, help_text="On create only; later use the move endpoint."
+        selector=stages_visible_to,
+        required=False,
+        help_text="On create only; later use the move endpoint.",
     )
     stage_name = serializers.CharField(source="stage.name", read_only=True)
-    lost_reason = VisiblePrimaryKeyRelatedField(selector=lost_reasons_visible_to, required=False, allow_null=True)
-    lost_reason_name = serializers.CharField(source="lost_reason.name", read_only=True, allow_null=True)
+    lost_reason = VisiblePrimaryKeyRelatedField(
+        selector=lost_reasons_visible_to, required=False, allow_null=True
+    )
+    lost_reason_name = serializers.CharField(
+        source="lost_reason.name", read_only=True, allow_null=True
+    )
     amount = serializers.DecimalField(max_digits=14, decimal_places=2, min_value=0, required=False)
     currency = serializers.RegexField(r"^[A-Za-z]{3}$", max_length=3, required=False)
     line_items = LineItemSerializer(many=True, required=False)
@@ -110,7 +122,9 @@ class DealSerializer(serializers.ModelSerializer):
         required=False,
         help_text="On update: the version you last read (or send If-Match). A stale one answers 409.",
     )
-    external_id = serializers.CharField(max_length=120, required=False, allow_null=True, allow_blank=False)
+    external_id = serializers.CharField(
+        max_length=120, required=False, allow_null=True, allow_blank=False
+    )
 
     class Meta:
         model = Deal
@@ -165,10 +179,14 @@ class DealSerializer(serializers.ModelSerializer):
             for field in ("stage", "pipeline"):
                 if field in attrs and attrs[field] != getattr(self.instance, field):
                     raise serializers.ValidationError(
-                        {field: "Use POST /deals/{id}/move/ to change the stage; the pipeline is fixed."}
+                        {
+                            field: "Use POST /deals/{id}/move/ to change the stage; the pipeline is fixed."
+                        }
                     )
             if "lost_reason" in attrs and attrs["lost_reason"] != self.instance.lost_reason:
-                raise serializers.ValidationError({"lost_reason": "Set the lost reason when moving the deal."})
+                raise serializers.ValidationError(
+                    {"lost_reason": "Set the lost reason when moving the deal."}
+                )
         errors = deal_field_errors(
             name=self._value(attrs, "name", ""),
             amount=self._value(attrs, "amount", Decimal("0.00")),
@@ -211,20 +229,36 @@ def _line_item_specs(items: list[dict]) -> list[LineItemSpec]:
 
 class MoveSerializer(serializers.Serializer):
     stage = VisiblePrimaryKeyRelatedField(selector=stages_visible_to)
-    version = serializers.IntegerField(min_value=1, help_text="The version you last read; a stale one answers 409.")
+    version = serializers.IntegerField(
+        min_value=1, help_text="The version you last read; a stale one answers 409."
+    )
     lost_reason = VisiblePrimaryKeyRelatedField(
-        selector=lost_reasons_visible_to, required=False, allow_null=True, help_text="Required for a lost stage."
+        selector=lost_reasons_visible_to,
+        required=False,
+        allow_null=True,
+        help_text="Required for a lost stage.",
     )
 
 
 class TransitionSerializer(serializers.ModelSerializer):
-    from_stage_name = serializers.CharField(source="from_stage.name", read_only=True, allow_null=True)
+    from_stage_name = serializers.CharField(
+        source="from_stage.name", read_only=True, allow_null=True
+    )
     to_stage_name = serializers.CharField(source="to_stage.name", read_only=True)
     by_name = serializers.CharField(source="by.display_name", read_only=True, allow_null=True)
 
     class Meta:
         model = StageTransition
-        fields = ["id", "from_stage", "from_stage_name", "to_stage", "to_stage_name", "at", "by", "by_name"]
+        fields = [
+            "id",
+            "from_stage",
+            "from_stage_name",
+            "to_stage",
+            "to_stage_name",
+            "at",
+            "by",
+            "by_name",
+        ]
 
 
 class FieldChangeSerializer(serializers.Serializer):
@@ -242,7 +276,11 @@ class HistoryEntrySerializer(serializers.Serializer):
 
 
 VERSION_HEADER = OpenApiParameter(
-    "If-Match", OpenApiTypes.STR, OpenApiParameter.HEADER, required=False, description="The deal's ETag; 412 if stale."
+    "If-Match",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    required=False,
+    description="The deal's ETag; 412 if stale.",
 )
 IDEMPOTENCY_HEADER = OpenApiParameter(
     "Idempotency-Key",
@@ -253,7 +291,10 @@ IDEMPOTENCY_HEADER = OpenApiParameter(
     description="A retried create with the same key returns the first answer instead of creating again.",
 )
 DELETED_PARAM = OpenApiParameter(
-    "deleted", OpenApiTypes.BOOL, OpenApiParameter.QUERY, required=False,
+    "deleted",
+    OpenApiTypes.BOOL,
+    OpenApiParameter.QUERY,
+    required=False,
     description="Admins only: read soft-deleted deals.",
 )
 
@@ -265,7 +306,11 @@ DELETED_PARAM = OpenApiParameter(
     partial_update=extend_schema(
         summary="Change a deal",
         parameters=[VERSION_HEADER],
-        responses={200: DealSerializer, 409: ConflictSerializer, 412: OpenApiResponse(description="If-Match stale")},
+        responses={
+            200: DealSerializer,
+            409: ConflictSerializer,
+            412: OpenApiResponse(description="If-Match stale"),
+        },
     ),
     destroy=extend_schema(summary="Delete a deal (restorable for 30 days)", responses={204: None}),
 )
@@ -284,18 +329,34 @@ class DealViewSet(
     serializer_class = DealSerializer
     filterset_class = DealFilter
     search_fields = ["name", "account__name", "external_id"]
-    ordering_fields = ["expected_close_date", "amount", "created_at", "updated_at", "name", "id", "closed_at"]
+    ordering_fields = [
+        "expected_close_date",
+        "amount",
+        "created_at",
+        "updated_at",
+        "name",
+        "id",
+        "closed_at",
+    ]
     ordering = ["expected_close_date", "id"]
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
     lookup_value_regex = r"\d+"
-    role_rules = {"read": EVERYONE, "write": EVERYONE, "move": EVERYONE, "bulk": EVERYONE, "restore": ADMINS}
+    role_rules = {
+        "read": EVERYONE,
+        "write": EVERYONE,
+        "move": EVERYONE,
+        "bulk": EVERYONE,
+        "restore": ADMINS,
+    }
 
     def _deleted_requested(self) -> bool:
         return query_flag(self.request, "deleted")
 
     def visible(self):
         user = self.request.user
-        deleted_requested = self._deleted_requested()  # checked for everyone: a malformed flag is a 400
+        deleted_requested = (
+            self._deleted_requested()
+        )  # checked for everyone: a malformed flag is a 400
         with_deleted = user.is_admin and (self.action == "restore" or deleted_requested)
         return deals_visible_to(user, include_deleted=with_deleted)
 
@@ -314,7 +375,9 @@ class DealViewSet(
             return body_version
         if if_match is not None and if_match.strip() != "*":
             return deal.version
-        raise serializers.ValidationError({"version": ["Send the version you last read, or an If-Match header."]})
+        raise serializers.ValidationError(
+            {"version": ["Send the version you last read, or an If-Match header."]}
+        )
 
     def _render(self, deal: Deal, code=status.HTTP_200_OK) -> Response:
         response = Response(self.get_serializer(deal).data, status=code)
@@ -376,7 +439,11 @@ class DealViewSet(
         summary="Move a deal to another stage",
         request=MoveSerializer,
         parameters=[VERSION_HEADER],
-        responses={200: DealSerializer, 409: ConflictSerializer, 412: OpenApiResponse(description="If-Match stale")},
+        responses={
+            200: DealSerializer,
+            409: ConflictSerializer,
+            412: OpenApiResponse(description="If-Match stale"),
+        },
     )
     @action(detail=True, methods=["post"])
     def move(self, request, pk=None):
@@ -395,20 +462,27 @@ class DealViewSet(
         )
         return self._answer(deal)
 
-    @extend_schema(summary="A deal's stage history, oldest first", responses=TransitionSerializer(many=True))
+    @extend_schema(
+        summary="A deal's stage history, oldest first", responses=TransitionSerializer(many=True)
+    )
     @action(detail=True, methods=["get"], filter_backends=[], pagination_class=None)
     def transitions(self, request, pk=None):
         deal = self.get_object()
         return Response(TransitionSerializer(deal_transitions(deal), many=True).data)
 
-    @extend_schema(summary="Who changed what on a deal, oldest first", responses=HistoryEntrySerializer(many=True))
+    @extend_schema(
+        summary="Who changed what on a deal, oldest first",
+        responses=HistoryEntrySerializer(many=True),
+    )
     @action(detail=True, methods=["get"], filter_backends=[], pagination_class=None)
     def history(self, request, pk=None):
         deal = self.get_object()
         records = list(deal_history(deal))[::-1]
         return Response(HistoryEntrySerializer(history_entries(records), many=True).data)
 
-    @extend_schema(summary="Restore a soft-deleted deal (admins)", request=None, responses=DealSerializer)
+    @extend_schema(
+        summary="Restore a soft-deleted deal (admins)", request=None, responses=DealSerializer
+    )
     @action(detail=True, methods=["post"])
     def restore(self, request, pk=None):
         deal = deal_restore(deal=self.get_object(), by=request.user)
@@ -418,10 +492,11 @@ class DealViewSet(
         summary="Create or update up to 500 deals at once (all or nothing)",
         request=BulkRequest,
         parameters=[IDEMPOTENCY_HEADER],
-        responses={200: BulkResult, 400: OpenApiResponse(BulkErrors, description="Row-numbered problems.")},
+        responses={
+            200: BulkResult,
+            400: OpenApiResponse(BulkErrors, description="Row-numbered problems."),
+        },
     )
     @action(detail=False, methods=["post"], filter_backends=[], pagination_class=None)
     def bulk(self, request):
         return bulk_deals(self, request)
-
-

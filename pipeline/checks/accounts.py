@@ -8,17 +8,40 @@ a permission error.
 from collections.abc import Iterable
 
 from pipeline.checks.deals import Errors, owner_errors
+from pipeline.checks.territories import country_errors
 from pipeline.models import Account
 from salesmgr.models import User
 from salesmgr.selectors import may_act_for
 
-ACCOUNT_FIELDS = ("name", "territory", "industry", "region", "employee_count", "website")
+ACCOUNT_FIELDS = (
+    "name",
+    "territory",
+    "territory_pinned",
+    "industry",
+    "region",
+    "employee_count",
+    "country",
+    "postcode",
+    "annual_revenue",
+    "website",
+)
 
 
 def account_field_errors(*, fields: Iterable[str], creating: bool) -> Errors:
     """Which of ``fields`` an account write may not set: it sets only ``ACCOUNT_FIELDS``."""
     message = "Unknown account field." if creating else "This field cannot be changed here."
     return {field: [message] for field in sorted(set(fields) - set(ACCOUNT_FIELDS))}
+
+
+def account_values_errors(*, values: dict) -> Errors:
+    """The values the assignment rules read: a known country code, a revenue that is not negative."""
+    errors: Errors = {}
+    if "country" in values and (found := country_errors(values["country"] or "")):
+        errors["country"] = found
+    revenue = values.get("annual_revenue")
+    if revenue is not None and revenue < 0:
+        errors["annual_revenue"] = ["Cannot be negative."]
+    return errors
 
 
 def account_owner_refusal(*, by: User, owner: User, account: Account | None = None) -> str | None:

@@ -76,7 +76,12 @@ def deal_field_errors(
         errors["name"] = [f"The name is too long (at most {NAME_MAX_LENGTH} characters)."]
     if problems := amount_errors(amount):
         errors["amount"] = problems
-    if not (isinstance(currency, str) and len(currency) == 3 and currency.isalpha() and currency.isupper()):
+    if not (
+        isinstance(currency, str)
+        and len(currency) == 3
+        and currency.isalpha()
+        and currency.isupper()
+    ):
         errors["currency"] = ["The currency must be a three-letter ISO code such as USD."]
     if problems := close_date_errors(expected_close_date):
         errors["expected_close_date"] = problems
@@ -127,18 +132,30 @@ def stage_errors(*, stage_name: str, stage_pipeline_id: int, pipeline_id: int) -
 
 def pipeline_errors(*, pipeline_name: str, is_active: bool, stage_kinds: set[str]) -> Errors:
     """A pipeline takes deals when it is active and has an open, a won and a lost stage."""
-    missing = [kind for kind in (StageKind.OPEN, StageKind.WON, StageKind.LOST) if kind not in stage_kinds]
+    missing = [
+        kind for kind in (StageKind.OPEN, StageKind.WON, StageKind.LOST) if kind not in stage_kinds
+    ]
     if missing:
         needed = " and a ".join(str(kind) for kind in missing)
-        return {"pipeline": [f"Pipeline {pipeline_name!r} takes no deals until it has a {needed} stage."]}
+        return {
+            "pipeline": [
+                f"Pipeline {pipeline_name!r} takes no deals until it has a {needed} stage."
+            ]
+        }
     if not is_active:
         return {"pipeline": [f"Pipeline {pipeline_name!r} is archived."]}
     return {}
 
 
-def line_item_errors(*, product_active: bool, quantity: Any, unit_price: Any, discount_pct: Any) -> Errors:
+def line_item_errors(
+    *, product_active: bool, quantity: Any, unit_price: Any, discount_pct: Any
+) -> Errors:
     """One line item: a product still sold, a positive quantity, a price from 0, a discount from 0 to 100 %."""
-    quantity, unit_price, discount_pct = _number(quantity), _number(unit_price), _number(discount_pct)
+    quantity, unit_price, discount_pct = (
+        _number(quantity),
+        _number(unit_price),
+        _number(discount_pct),
+    )
     errors: Errors = {}
     if not product_active:
         errors["product"] = ["That product is no longer sold."]
@@ -154,5 +171,9 @@ def line_item_errors(*, product_active: bool, quantity: Any, unit_price: Any, di
 def line_items_amount_errors(*, has_line_items: bool, amount: Decimal, total: Decimal) -> Errors:
     """A deal with line items is worth their total."""
     if has_line_items and amount != total:
-        return {"amount": [f"The amount of a deal with line items is the total of its line items, {total}."]}
+        return {
+            "amount": [
+                f"The amount of a deal with line items is the total of its line items, {total}."
+            ]
+        }
     return {}

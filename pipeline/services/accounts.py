@@ -4,10 +4,12 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from pipeline.assignment import AccountFacts, rules_saved, territory_for
 from pipeline.checks.accounts import (
     account_field_errors,
     account_owner_errors,
     account_owner_refusal,
+    account_values_errors,
 )
 from pipeline.checks.deals import merge_errors
 from pipeline.checks.recycle import delete_refusal, restore_refusal
@@ -19,19 +21,26 @@ from salesmgr.errors import PermissionDenied
 from salesmgr.models import User
 
 
-def account_create(*, by: User, name: str, owner: User | None = None, territory: Territory | None = None, **fields) -> Account:
-    """Add a customer account, owned by ``by`` unless another owner (one who can sign in) is given."""
+def account_create(
+    *, by: User, name: str, owner: User | None = None, territory: Territory | None = None, **fields
+) -> Account:
+    """Add a customer account, owned by ``by`` unless another owner (one who can sign in) is given.
+
+    Unless pinned to the territory given, it lies where the assignment rules put it.
+    """
     owner = owner or by
     refusal = account_owner_refusal(by=by, owner=owner)
     if refusal:
         raise PermissionDenied(refusal)
     errors = merge_errors(
         account_field_errors(fields=fields, creating=True),
+        account_values_errors(values=fields),
         account_owner_errors(owner_active=owner.is_active),
     )
     if errors:
         raise ValidationError(errors)
     account = Account(name=(name or "").strip(), owner=owner, territory=territory, **fields)
+    account_place(account)
     account.full_clean()
     account._history_user = by
     account.save()
@@ -41,9 +50,12 @@ def account_create(*, by: User, name: str, owner: User | None = None, territory:
 def account_update(*, account: Account, by: User, owner: User | None = None, **fields) -> Account:
     """Change an account's details; a new owner must be someone ``by`` may act for who can sign in.
 
-    Every change, the owner's above all, is kept in the account's history.
+    Every change, the owner's above all, is kept in the account's history. Unless
+    pinned, the account then lies where the assignment rules put it.
     """
-    errors = account_field_errors(fields=fields, creating=False)
+    errors = merge_errors(
+        account_field_errors(fields=fields, creating=False), account_values_errors(values=fields)
+    )
     if errors:
         raise ValidationError(errors)
     if owner is not None and owner.pk != account.owner_id:
@@ -57,6 +69,7 @@ def account_update(*, account: Account, by: User, owner: User | None = None, **f
     old_territory_id = account.territory_id
     for field, value in fields.items():
         setattr(account, field, value)
+    account_place(account)
     account.full_clean()
     with transaction.atomic():
         history_base_ensure(account)
@@ -66,8 +79,22 @@ def account_update(*, account: Account, by: User, owner: User | None = None, **f
             # The account's deals now count in another territory's figures.
             deal_ids = list(account.deals.values_list("pk", flat=True))
             left = [old_territory_id] if old_territory_id else []
-            transaction.on_commit(lambda: deals_changed.send(sender=Deal, deal_ids=deal_ids, territory_ids=left))
+            transaction.on_commit(
+                lambda: deals_changed.send(sender=Deal, deal_ids=deal_ids, territory_ids=left)
+            )
     return account
+
+
+def account_place(account: Account) -> None:
+    """Put the unsaved ``account`` in the territory its first matching rule gives, unless it is pinned.
+
+    No matching rule leaves the territory it has; its owner stays (a realignment hands accounts over).
+    """
+    if account.territory_pinned:
+        return
+    rule = territory_for(rules_saved(), AccountFacts.of(account))
+    if rule is not None:
+        account.territory_id = rule.territory_id
 
 
 def account_delete(*, account: Account, by: User) -> Account:

@@ -104,7 +104,9 @@ class _References:
                 if isinstance(pk, int):
                     wanted[_kind(name)].add(pk)
         self.found: dict[str, dict[int, Model]] = {
-            kind: {obj.pk: obj for obj in selector(by).filter(pk__in=wanted[kind])} if wanted[kind] else {}
+            kind: {obj.pk: obj for obj in selector(by).filter(pk__in=wanted[kind])}
+            if wanted[kind]
+            else {}
             for kind, selector in _SELECTORS.items()
         }
         self.accounts = self.found["account"]
@@ -178,7 +180,9 @@ def deals_upsert(*, rows: list[DealRow], by: User) -> UpsertResult:
         deals_visible_to(by).filter(external_id__in=external_ids).values_list("external_id", "pk")
     )
     taken = set(
-        Deal.objects.filter(external_id__in=external_ids - set(visible)).values_list("external_id", flat=True)
+        Deal.objects.filter(external_id__in=external_ids - set(visible)).values_list(
+            "external_id", flat=True
+        )
     )
     creates: list[int] = []
     updates: list[int] = []
@@ -226,7 +230,9 @@ def _create(rows: list[DealRow], indexes: list[int], ids: list, by: User) -> lis
 
 def _spec(row: DealRow, by: User) -> DealSpec:
     created_at = row.created_at or timezone.now()
-    transitions = row.transitions or [TransitionSpec(to_stage_id=row.stage_id, at=created_at, by_id=by.pk)]
+    transitions = row.transitions or [
+        TransitionSpec(to_stage_id=row.stage_id, at=created_at, by_id=by.pk)
+    ]
     return DealSpec(
         name=row.name,
         account_id=row.account_id,
@@ -255,8 +261,12 @@ def _update(
 ) -> list[dict]:
     """Check the update rows against their locked deals and write them together; the rows' errors."""
     pks = [visible[rows[index].external_id] for index in indexes]
-    locked = {deal.pk: deal for deal in Deal.objects.select_for_update().filter(pk__in=pks).order_by("pk")}
-    with_line_items = set(DealLineItem.objects.filter(deal_id__in=pks).values_list("deal_id", flat=True))
+    locked = {
+        deal.pk: deal for deal in Deal.objects.select_for_update().filter(pk__in=pks).order_by("pk")
+    }
+    with_line_items = set(
+        DealLineItem.objects.filter(deal_id__in=pks).values_list("deal_id", flat=True)
+    )
     allowed = allowed_owner_ids(by)
     now = timezone.now()
     errors: list[dict] = []
@@ -266,7 +276,9 @@ def _update(
     for index, pk in zip(indexes, pks, strict=True):
         deal = locked.get(pk)
         if deal is None:  # purged since the rows were matched
-            errors.append({"row": index, "field": "external_id", "message": "This deal no longer exists."})
+            errors.append(
+                {"row": index, "field": "external_id", "message": "This deal no longer exists."}
+            )
             continue
         try:
             edit = _edit(rows[index], deal, references)
@@ -299,7 +311,9 @@ def _update(
 def _edit(row: DealRow, deal: Deal, references: _References) -> DealEdit:
     """What an update row asks of its locked deal; raises for what only a new deal may give."""
     if row.transitions or row.changes or row.created_at:
-        raise ValidationError({"transitions": "A deal's past can only be given when it is created."})
+        raise ValidationError(
+            {"transitions": "A deal's past can only be given when it is created."}
+        )
     if row.pipeline_id != deal.pipeline_id:
         raise ValidationError({"pipeline": "A deal cannot move to another pipeline."})
     deal_check_version(deal, row.version)

@@ -49,7 +49,14 @@ from salesmgr.errors import ConflictError, PermissionDenied
 from salesmgr.models import User
 from salesmgr.selectors import may_act_for
 
-UPDATABLE_FIELDS = ("name", "account", "amount", "currency", "expected_close_date", "forecast_category")
+UPDATABLE_FIELDS = (
+    "name",
+    "account",
+    "amount",
+    "currency",
+    "expected_close_date",
+    "forecast_category",
+)
 
 
 @dataclass(frozen=True)
@@ -158,7 +165,9 @@ def deal_create(
                 forecast_category=forecast_category,
             ),
             account_errors(account_deleted=account.deleted_at is not None),
-            stage_errors(stage_name=stage.name, stage_pipeline_id=stage.pipeline_id, pipeline_id=pipeline.pk),
+            stage_errors(
+                stage_name=stage.name, stage_pipeline_id=stage.pipeline_id, pipeline_id=pipeline.pk
+            ),
             _lost_reason_errors(stage, lost_reason),
         )
     )
@@ -234,7 +243,9 @@ def deal_edit_apply(
         errors = merge_errors(errors, owner_errors(owner_active=edit.owner.is_active))
     account = changes.get("account")
     if account is not None and account.pk != deal.account_id:
-        errors = merge_errors(errors, account_errors(account_deleted=account.deleted_at is not None))
+        errors = merge_errors(
+            errors, account_errors(account_deleted=account.deleted_at is not None)
+        )
     if edit.line_items is not None:
         has_line_items = bool(edit.line_items)
         total = edit.line_items_total
@@ -244,14 +255,18 @@ def deal_edit_apply(
         if "amount" in changes:
             errors = merge_errors(
                 errors,
-                line_items_amount_errors(has_line_items=True, amount=changes["amount"], total=total),
+                line_items_amount_errors(
+                    has_line_items=True, amount=changes["amount"], total=total
+                ),
             )
         changes["amount"] = total
     moved = edit.to_stage is not None
     if moved:
         errors = merge_errors(errors, _move_errors(deal, edit, now))
     elif edit.lost_reason is not None and edit.lost_reason.pk != deal.lost_reason_id:
-        errors = merge_errors(errors, {"lost_reason": ["Set the lost reason when moving the deal."]})
+        errors = merge_errors(
+            errors, {"lost_reason": ["Set the lost reason when moving the deal."]}
+        )
 
     changed = {field: value for field, value in changes.items() if _differs(deal, field, value)}
     for field, value in changed.items():
@@ -290,7 +305,9 @@ def _differs(deal: Deal, field: str, value) -> bool:
 def _move_errors(deal: Deal, edit: DealEdit, now: datetime.datetime) -> Errors:
     to_stage = edit.to_stage
     errors = stage_errors(
-        stage_name=to_stage.name, stage_pipeline_id=to_stage.pipeline_id, pipeline_id=deal.pipeline_id
+        stage_name=to_stage.name,
+        stage_pipeline_id=to_stage.pipeline_id,
+        pipeline_id=deal.pipeline_id,
     )
     if not errors and to_stage.pk == deal.stage_id:
         errors = {"stage": [f"The deal is already in {to_stage.name!r}."]}
@@ -326,7 +343,9 @@ def deal_edit(
     """
     unknown = set(changes) - set(UPDATABLE_FIELDS)
     if unknown:
-        raise ValidationError({field: "This field cannot be changed here." for field in sorted(unknown)})
+        raise ValidationError(
+            {field: "This field cannot be changed here." for field in sorted(unknown)}
+        )
     edit = DealEdit(changes=changes, owner=owner, to_stage=to_stage, lost_reason=lost_reason, at=at)
     if line_items is not None:
         edit.line_items, edit.line_items_total = _build_line_items(line_items)
@@ -373,7 +392,12 @@ def deal_move(
     Entering a won or lost stage sets ``closed_at``; reopening clears it.
     """
     return deal_edit(
-        deal=deal, by=by, expected_version=expected_version, to_stage=to_stage, lost_reason=lost_reason, at=at
+        deal=deal,
+        by=by,
+        expected_version=expected_version,
+        to_stage=to_stage,
+        lost_reason=lost_reason,
+        at=at,
     )
 
 
@@ -430,7 +454,9 @@ def _build_line_items(items: list[LineItemSpec]) -> tuple[list[DealLineItem], De
     errors = []
     rows = []
     for index, item in enumerate(items):
-        unit_price = item.product.unit_price if item.unit_price is None else Decimal(item.unit_price)
+        unit_price = (
+            item.product.unit_price if item.unit_price is None else Decimal(item.unit_price)
+        )
         row = DealLineItem(
             product=item.product,
             quantity=Decimal(item.quantity),
@@ -447,7 +473,9 @@ def _build_line_items(items: list[LineItemSpec]) -> tuple[list[DealLineItem], De
         rows.append(row)
     if errors:
         raise ValidationError({"line_items": errors})
-    total = sum((line_total(r.quantity, r.unit_price, r.discount_pct) for r in rows), Decimal("0.00"))
+    total = sum(
+        (line_total(r.quantity, r.unit_price, r.discount_pct) for r in rows), Decimal("0.00")
+    )
     return rows, total
 
 
@@ -457,6 +485,8 @@ def _save_line_items(deal: Deal, rows: list[DealLineItem]) -> None:
     DealLineItem.objects.bulk_create(rows)
 
 
-def line_items_set(*, deal: Deal, items: list[LineItemSpec], by: User, expected_version: int | None) -> Deal:
+def line_items_set(
+    *, deal: Deal, items: list[LineItemSpec], by: User, expected_version: int | None
+) -> Deal:
     """Replace a deal's line items; the deal's amount becomes their total (see ``deal_edit``)."""
     return deal_edit(deal=deal, by=by, expected_version=expected_version, line_items=items)

@@ -8,11 +8,14 @@ from pipeline.models import (
     Contact,
     Deal,
     DealLineItem,
+    Handover,
     LostReason,
     Pipeline,
     Product,
+    RealignmentMove,
     Stage,
     StageTransition,
+    TerritoryRealignment,
 )
 from quotas.models import Quota, Territory
 from salesmgr.models import User
@@ -25,7 +28,8 @@ def demo_data_delete() -> None:
     a database that is being emptied.
     """
     history = Deal.history.model
-    bulky = [Activity, DealLineItem, StageTransition, history, Deal, Contact, Account]
+    bulky = [Handover, RealignmentMove, TerritoryRealignment, Activity, DealLineItem, StageTransition, history, Deal,
+             Contact, Account]  # fmt: skip
     small = [Product, LostReason, Quota, Territory.reps.through, Territory, Stage, Pipeline]
     with transaction.atomic():
         if connection.vendor == "postgresql":

@@ -24,7 +24,9 @@ STAGE_FIELDS = ("name", "order", "probability", "kind", "rot_days")
 def pipeline_check_ready(pipeline: Pipeline) -> None:
     """Raise unless ``pipeline`` can take deals: active, with an open, a won and a lost stage."""
     kinds = set(pipeline.stages.values_list("kind", flat=True).distinct())
-    errors = pipeline_errors(pipeline_name=pipeline.name, is_active=pipeline.is_active, stage_kinds=kinds)
+    errors = pipeline_errors(
+        pipeline_name=pipeline.name, is_active=pipeline.is_active, stage_kinds=kinds
+    )
     if errors:
         raise ValidationError(errors)
 

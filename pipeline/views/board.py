@@ -39,9 +39,7 @@ LOST_REASON_MESSAGE = "Say why the deal was lost."
 SESSION_PIPELINE = "board_pipeline"
 
 
-def _board_pipeline(
-    request: HttpRequest, pick: Pick, pipelines: list[Pipeline]
-) -> Pipeline | None:
+def _board_pipeline(request: HttpRequest, pick: Pick, pipelines: list[Pipeline]) -> Pipeline | None:
     """The pipeline asked for, else the picked one, else the last one shown, else the first active one."""
     by_id = {p.pk: p for p in pipelines}
     wanted = [parse_int(request.GET.get("pipeline"))]

@@ -45,7 +45,9 @@ class PreconditionFailed(exceptions.APIException):
 def _django_errors(exc: DjangoValidationError) -> dict | list:
     if hasattr(exc, "error_dict"):
         return {
-            ("non_field_errors" if field == "__all__" else field): [str(m) for e in errors for m in e.messages]
+            ("non_field_errors" if field == "__all__" else field): [
+                str(m) for e in errors for m in e.messages
+            ]
             for field, errors in exc.error_dict.items()
         }
     return {"non_field_errors": exc.messages}
@@ -57,7 +59,8 @@ def exception_handler(exc, context):
         return Response(_django_errors(exc), status=status.HTTP_400_BAD_REQUEST)
     if isinstance(exc, ConflictError):
         return Response(
-            {"detail": str(exc), "current_version": exc.current_version}, status=status.HTTP_409_CONFLICT
+            {"detail": str(exc), "current_version": exc.current_version},
+            status=status.HTTP_409_CONFLICT,
         )
     if isinstance(exc, PermissionDenied):
         exc = exceptions.PermissionDenied(str(exc))
@@ -97,7 +100,9 @@ class Pagination(PageNumberPagination):
         return super().paginate_queryset(queryset, request, view)
 
     def get_page_size(self, request):
-        return _positive_int(request, self.page_size_query_param, self.max_page_size) or self.page_size
+        return (
+            _positive_int(request, self.page_size_query_param, self.max_page_size) or self.page_size
+        )
 
     def get_schema_operation_parameters(self, view):
         parameters = super().get_schema_operation_parameters(view)
@@ -140,7 +145,10 @@ class StrictFilterBackend(DjangoFilterBackend):
                 continue
             if not value.strip() and not isinstance(filter_, django_filters.CharFilter):
                 errors[name] = ["Give a value, or leave the parameter out."]
-            elif isinstance(filter_, django_filters.BooleanFilter) and value.lower() not in BOOLEAN_SPELLINGS:
+            elif (
+                isinstance(filter_, django_filters.BooleanFilter)
+                and value.lower() not in BOOLEAN_SPELLINGS
+            ):
                 errors[name] = ["Use true or false."]
         if errors:
             raise exceptions.ValidationError(errors)
@@ -180,7 +188,9 @@ def _json_type_errors(field: serializers.Field, value) -> list | dict | None:
     if isinstance(field, serializers.ListSerializer):
         if not isinstance(value, list):
             return ["Expected a list of objects."]
-        found = {i: e for i, item in enumerate(value) if (e := _json_type_errors(field.child, item))}
+        found = {
+            i: e for i, item in enumerate(value) if (e := _json_type_errors(field.child, item))
+        }
         return found or None
     if isinstance(field, serializers.Serializer):
         if not isinstance(value, dict):
@@ -194,12 +204,18 @@ def _json_type_errors(field: serializers.Field, value) -> list | dict | None:
     if isinstance(field, serializers.ManyRelatedField):
         if not isinstance(value, list):
             return ["Expected a list of ids."]
-        found = {i: e for i, item in enumerate(value) if (e := _json_type_errors(field.child_relation, item))}
+        found = {
+            i: e
+            for i, item in enumerate(value)
+            if (e := _json_type_errors(field.child_relation, item))
+        }
         return found or None
     if isinstance(field, serializers.ListField):
         if not isinstance(value, list):
             return ["Expected a list."]
-        found = {i: e for i, item in enumerate(value) if (e := _json_type_errors(field.child, item))}
+        found = {
+            i: e for i, item in enumerate(value) if (e := _json_type_errors(field.child, item))
+        }
         return found or None
     if isinstance(field, serializers.MultipleChoiceField):
         return None if isinstance(value, list) else ["Expected a list of choices."]
@@ -214,7 +230,11 @@ def _json_type_errors(field: serializers.Field, value) -> list | dict | None:
                 return [f"Expected {name}."]
             # DRF measures text after trimming its whitespace; the schema's maxLength counts all of it.
             max_length = getattr(field, "max_length", None)
-            if isinstance(field, serializers.CharField) and max_length is not None and len(value) > max_length:
+            if (
+                isinstance(field, serializers.CharField)
+                and max_length is not None
+                and len(value) > max_length
+            ):
                 return [f"Ensure this field has no more than {max_length} characters."]
             return None
     return None
@@ -279,7 +299,9 @@ class ScopedViewSet(viewsets.GenericViewSet):
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
         if "get_queryset" in cls.__dict__:
-            raise TypeError(f"{cls.__name__} must not override get_queryset; use selector and shape.")
+            raise TypeError(
+                f"{cls.__name__} must not override get_queryset; use selector and shape."
+            )
 
     def visible(self) -> QuerySet:
         return type(self).selector(self.request.user)
@@ -316,14 +338,18 @@ class IdempotentCreateMixin:
     """
 
     def create(self, request, *args, **kwargs):
-        return self.run_idempotent(request, lambda: super(IdempotentCreateMixin, self).create(request, *args, **kwargs))
+        return self.run_idempotent(
+            request, lambda: super(IdempotentCreateMixin, self).create(request, *args, **kwargs)
+        )
 
     def run_idempotent(self, request, produce: Callable[[], Response]) -> Response:
         key = request.headers.get("Idempotency-Key")
         if key is None:
             return produce()
         if not key.strip() or len(key) > 255:
-            raise exceptions.ValidationError({"Idempotency-Key": ["Give a key of 1 to 255 characters."]})
+            raise exceptions.ValidationError(
+                {"Idempotency-Key": ["Give a key of 1 to 255 characters."]}
+            )
         digest = hashlib.sha256(request.path.encode() + b"\n" + request.body).hexdigest()
         with transaction.atomic():
             record, created = idempotency_key_claim(
@@ -332,14 +358,20 @@ class IdempotentCreateMixin:
             if not created:
                 if record.request_hash != digest or record.status_code is None:
                     return Response(
-                        {"detail": "This Idempotency-Key was already used for a different request."},
+                        {
+                            "detail": "This Idempotency-Key was already used for a different request."
+                        },
                         status=status.HTTP_422_UNPROCESSABLE_ENTITY,
                     )
                 return Response(
-                    record.response_body, status=record.status_code, headers={"Idempotent-Replayed": "true"}
+                    record.response_body,
+                    status=record.status_code,
+                    headers={"Idempotent-Replayed": "true"},
                 )
             response = produce()
-            idempotency_key_answer(record=record, status_code=response.status_code, body=response.data)
+            idempotency_key_answer(
+                record=record, status_code=response.status_code, body=response.data
+            )
         return response
 
 
@@ -361,7 +393,9 @@ def _document_invalid_input(responses: dict, invalid: dict) -> None:
     elif own != standard and standard not in own.get("anyOf", []):
         body["schema"] = {"anyOf": [own, standard]}
         own_text = declared.get("description", "").rstrip(".") or "Invalid input"
-        declared["description"] = f"{own_text}; or, for a malformed body or header, the usual field errors."
+        declared["description"] = (
+            f"{own_text}; or, for a malformed body or header, the usual field errors."
+        )
 
 
 def add_standard_error_responses(result, generator, request, public):
@@ -389,19 +423,37 @@ def add_standard_error_responses(result, generator, request, public):
             responses = operation.setdefault("responses", {})
             public_op = not operation.get("security") or {} in operation.get("security", [])
             if not public_op:
-                responses.setdefault("401", {"description": "No or bad credentials.", "content": error})
-                responses.setdefault("403", {"description": "Your role does not allow this.", "content": error})
+                responses.setdefault(
+                    "401", {"description": "No or bad credentials.", "content": error}
+                )
+                responses.setdefault(
+                    "403", {"description": "Your role does not allow this.", "content": error}
+                )
             _document_invalid_input(responses, invalid)
             responses.setdefault("429", {"description": "Too many requests.", "content": error})
             if "{" in path:
-                responses.setdefault("404", {"description": "Not found, or not visible to you.", "content": error})
-            elif any(p.get("in") == "query" and p.get("name") == "page" for p in operation.get("parameters", [])):
-                responses.setdefault("404", {"description": "No such page: it lies past the last one.", "content": error})
+                responses.setdefault(
+                    "404", {"description": "Not found, or not visible to you.", "content": error}
+                )
+            elif any(
+                p.get("in") == "query" and p.get("name") == "page"
+                for p in operation.get("parameters", [])
+            ):
+                responses.setdefault(
+                    "404",
+                    {"description": "No such page: it lies past the last one.", "content": error},
+                )
             if "requestBody" in operation:
-                responses.setdefault("415", {"description": "The body is not JSON.", "content": error})
+                responses.setdefault(
+                    "415", {"description": "The body is not JSON.", "content": error}
+                )
             if method == "post" and "{" not in path:
                 responses.setdefault(
-                    "422", {"description": "Idempotency-Key reused for another request.", "content": error}
+                    "422",
+                    {
+                        "description": "Idempotency-Key reused for another request.",
+                        "content": error,
+                    },
                 )
     return result
 

@@ -30,14 +30,28 @@ TOKEN_FAILURE_WINDOW = 60  # seconds
 
 
 class UserSerializer(serializers.ModelSerializer):
-    manager = VisiblePrimaryKeyRelatedField(selector=users_visible_to, required=False, allow_null=True)
-    manager_name = serializers.CharField(source="manager.display_name", read_only=True, allow_null=True)
+    manager = VisiblePrimaryKeyRelatedField(
+        selector=users_visible_to, required=False, allow_null=True
+    )
+    manager_name = serializers.CharField(
+        source="manager.display_name", read_only=True, allow_null=True
+    )
     password = serializers.CharField(write_only=True, required=False, min_length=8, max_length=128)
     username = serializers.RegexField(r"^[\w.@+-]+\Z", max_length=150)
 
     class Meta:
         model = User
-        fields = ["id", "username", "full_name", "email", "role", "manager", "manager_name", "is_active", "password"]
+        fields = [
+            "id",
+            "username",
+            "full_name",
+            "email",
+            "role",
+            "manager",
+            "manager_name",
+            "is_active",
+            "password",
+        ]
         validators = []
 
     def validate_username(self, value):
@@ -53,7 +67,10 @@ class UserSerializer(serializers.ModelSerializer):
         if password:
             # The validators look at the person too (a password like their username is refused).
             person = User(
-                **{f: attrs.get(f, getattr(self.instance, f, "")) for f in ("username", "full_name", "email")}
+                **{
+                    f: attrs.get(f, getattr(self.instance, f, ""))
+                    for f in ("username", "full_name", "email")
+                }
             )
             try:
                 password_validation.validate_password(password, user=person)
@@ -103,7 +120,9 @@ class UserViewSet(
             user=serializer.instance, by=self.request.user, **serializer.validated_data
         )
 
-    @extend_schema(summary="Deactivate a person (their tokens stop working at once)", responses={204: None})
+    @extend_schema(
+        summary="Deactivate a person (their tokens stop working at once)", responses={204: None}
+    )
     def destroy(self, request, *args, **kwargs):
         user_deactivate(user=self.get_object(), by=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -159,7 +178,9 @@ class TokenView(APIView):
         key = _failure_key(request)
         failures = cache_get(key, 0)
         if failures >= TOKEN_FAILURES_ALLOWED:
-            raise exceptions.Throttled(wait=TOKEN_FAILURE_WINDOW, detail="Too many failed sign-ins; wait a minute.")
+            raise exceptions.Throttled(
+                wait=TOKEN_FAILURE_WINDOW, detail="Too many failed sign-ins; wait a minute."
+            )
         serializer = TokenRequestSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         user = authenticate(
@@ -169,7 +190,9 @@ class TokenView(APIView):
         )
         if user is None or not user.is_active:
             cache_incr(key, TOKEN_FAILURE_WINDOW)
-            raise serializers.ValidationError({"non_field_errors": ["Unknown username or wrong password."]})
+            raise serializers.ValidationError(
+                {"non_field_errors": ["Unknown username or wrong password."]}
+            )
         return Response({"token": token_issue(user=user).key})
 
     @extend_schema(summary="Revoke your API token", request=None, responses={204: None})

@@ -14,4 +14,6 @@ class SearchFilter(filters.SearchFilter):
     """
 
     def get_search_terms(self, request):
-        return filters.search_smart_split(request.query_params.get(self.search_param, "").replace("\x00", ""))
+        return filters.search_smart_split(
+            request.query_params.get(self.search_param, "").replace("\x00", "")
+        )

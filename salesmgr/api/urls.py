@@ -15,7 +15,13 @@ from pipeline.api import (
     ProductViewSet,
     StageViewSet,
 )
-from quotas.api import QuotaViewSet, TerritoryViewSet
+from pipeline.api.territories import (
+    HandoverViewSet,
+    RealignmentViewSet,
+    TerritoryRuleViewSet,
+    TerritoryWithRulesViewSet,
+)
+from quotas.api import QuotaViewSet
 from reports.api import (
     AccuracyView,
     ForecastView,
@@ -39,7 +45,10 @@ router.register("lost-reasons", LostReasonViewSet, basename="lostreason")
 router.register("exchange-rates", ExchangeRateViewSet, basename="exchangerate")
 router.register("deals", DealViewSet, basename="deal")
 router.register("activities", ActivityViewSet, basename="activity")
-router.register("territories", TerritoryViewSet, basename="territory")
+router.register("territories", TerritoryWithRulesViewSet, basename="territory")
+router.register("territory-rules", TerritoryRuleViewSet, basename="territoryrule")
+router.register("territory-realignments", RealignmentViewSet, basename="territoryrealignment")
+router.register("handovers", HandoverViewSet, basename="handover")
 router.register("quotas", QuotaViewSet, basename="quota")
 
 urlpatterns = [
@@ -47,7 +56,9 @@ urlpatterns = [
     path("metrics/funnel/", FunnelView.as_view(), name="metrics-funnel"),
     path("metrics/series/", SeriesView.as_view(), name="metrics-series"),
     path("metrics/refresh/", RefreshView.as_view(), name="metrics-refresh"),
-    path("metrics/refresh/<str:task_id>/", RefreshStateView.as_view(), name="metrics-refresh-state"),
+    path(
+        "metrics/refresh/<str:task_id>/", RefreshStateView.as_view(), name="metrics-refresh-state"
+    ),
     path("forecasts/", ForecastView.as_view(), name="forecasts"),
     path("forecasts/accuracy/", AccuracyView.as_view(), name="forecasts-accuracy"),
     path("gap/", GapView.as_view(), name="gap-figures"),

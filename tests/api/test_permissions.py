@@ -31,8 +31,7 @@ from rest_framework.test import APIClient
 
 from pipeline.models import Contact, ExchangeRate, LostReason
 from pipeline.services import account_delete, activity_log, deal_delete
-from quotas.models import Territory
-from quotas.services import quota_set
+from quotas.services import quota_set, territory_create
 from salesmgr.services import user_set_manager
 from tests.factories import (
     PASSWORD,
@@ -111,7 +110,7 @@ MATRIX = [
     ("lost-reasons", "delete",            401, 204, 403, 403, 403, 403, 403),
 
     ("territories",  "list",              401, 200, 200, 200, 200, 200, 200),
-    ("territories",  "retrieve",          401, 200, 200, 200, 200, 200, 200),
+    ("territories",  "retrieve",          401, 200, 200, 200, 404, 404, 404),
     ("territories",  "create",            401, 201, 403, 403, 403, 403, 403),
     ("territories",  "update",            401, 200, 403, 403, 403, 403, 403),
     ("territories",  "delete",            401, 204, 403, 403, 403, 403, 403),
@@ -413,7 +412,9 @@ def _build_world() -> SimpleNamespace:
         exchange_rate=ExchangeRate.objects.create(
             currency="EUR", valid_from=datetime.date(2026, 1, 1), rate=Decimal("1.08")
         ).pk,
-        territory=Territory.objects.create(name="North").pk,
+        territory=territory_create(
+            name="North", owner=users["manager"], reps=[rep], by=users["admin"]
+        ).pk,
         spare_account=spare_account.pk,
         deleted_account=deleted_account.pk,
         deleted_deal=deleted_deal.pk,

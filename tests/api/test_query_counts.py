@@ -192,7 +192,7 @@ MAX_QUERIES = {
     "lost-reasons": 2,
     "deals": 4,  # + line items + their products
     "activities": 2,
-    "territories": 3,  # + reps
+    "territories": 5,  # + reps, rules, the rules' named accounts
     "quotas": 2,
 }
 

@@ -44,6 +44,7 @@ from pipeline.services import (
     stage_create,
 )
 from pipeline.services.demo import demo_data_delete
+from pipeline.services.territories import territory_rule_create
 from quotas.models import Quota, Territory
 from quotas.services import quota_set, territory_create, territory_update
 from salesmgr.models import Role, User
@@ -191,14 +192,30 @@ class Command(BaseCommand):
         return admin, profiles, reps
 
     def territories(self, admin, profiles, reps) -> list[tuple[int, str, list[str]]]:
-        """Build the territory tree; returns each rep's (territory id, name, countries)."""
+        """Build the territory tree, each owned by its region's manager, with assignment rules on the
+        accounts' region (their country) where a country belongs to one territory; returns each
+        rep's (territory id, name, countries)."""
         leaves = {}
+        owner_of = {
+            region: User.objects.get(username=manager)
+            for manager, region in demo.TEAM_REGIONS.items()
+        }
+        shared = {
+            country
+            for children in demo.TERRITORIES.values()
+            for country in {c for countries in children.values() for c in countries}
+            if sum(country in countries for countries in children.values()) > 1
+        }
         for parent_name, children in demo.TERRITORIES.items():
-            parent = territory_create(name=parent_name, region=parent_name, by=admin)
+            owner = owner_of[parent_name]
+            parent = territory_create(name=parent_name, region=parent_name, owner=owner, by=admin)
             for child_name, countries in children.items():
                 child = territory_create(
-                    name=child_name, region=parent_name, parent=parent, by=admin
+                    name=child_name, region=parent_name, parent=parent, owner=owner, by=admin
                 )
+                own = [country for country in countries if country not in shared]
+                if own:
+                    territory_rule_create(territory=child, by=admin, priority=10, regions=own)
                 leaves.setdefault(parent_name, []).append((child, countries))
         territory_of = []
         staff: dict[int, list[User]] = {}

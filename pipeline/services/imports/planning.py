@@ -67,7 +67,9 @@ def check_owners(by: User, owner_ids: set[int]) -> None:
         raise PermissionDenied("You can only import records for yourself and your team.")
 
 
-def _normalise_change(errors: ErrorCollector, row: int, where: str, change_field: str, value: Any) -> Any:
+def _normalise_change(
+    errors: ErrorCollector, row: int, where: str, change_field: str, value: Any
+) -> Any:
     """The change's value in the field's own type, or None (with an error) if it is invalid."""
     if change_field == "amount":
         value = as_decimal(value)
@@ -112,7 +114,9 @@ class DealContext:
     def __init__(self, specs: list[DealSpec]):
         self.stages = {
             pk: (pipeline_id, kind, name)
-            for pk, pipeline_id, kind, name in Stage.objects.values_list("pk", "pipeline_id", "kind", "name")
+            for pk, pipeline_id, kind, name in Stage.objects.values_list(
+                "pk", "pipeline_id", "kind", "name"
+            )
         }
         kinds_by_pipeline: dict[int, set[str]] = {}
         for pipeline_id, kind, _ in self.stages.values():
@@ -167,7 +171,9 @@ def plan_deal(
     if spec.account_id not in context.accounts:
         errors.add(row, "account", f"No account {spec.account_id!r}.")
     else:
-        errors.extend(row, account_errors(account_deleted=context.accounts[spec.account_id] is not None))
+        errors.extend(
+            row, account_errors(account_deleted=context.accounts[spec.account_id] is not None)
+        )
     if spec.owner_id not in context.users:
         errors.add(row, "owner", f"No user {spec.owner_id!r}.")
     else:
@@ -191,13 +197,17 @@ def plan_deal(
     pipeline_name, pipeline_active, stage_kinds = pipeline
     errors.extend(
         row,
-        pipeline_errors(pipeline_name=pipeline_name, is_active=pipeline_active, stage_kinds=stage_kinds),
+        pipeline_errors(
+            pipeline_name=pipeline_name, is_active=pipeline_active, stage_kinds=stage_kinds
+        ),
     )
     stage = context.stages.get(spec.stage_id)
     if stage is None:
         errors.add(row, "stage", f"No stage {spec.stage_id!r}.")
         return None
-    stage_problems = stage_errors(stage_name=stage[2], stage_pipeline_id=stage[0], pipeline_id=spec.pipeline_id)
+    stage_problems = stage_errors(
+        stage_name=stage[2], stage_pipeline_id=stage[0], pipeline_id=spec.pipeline_id
+    )
     if stage_problems:
         errors.extend(row, stage_problems)
         return None
@@ -288,7 +298,9 @@ def _check_transitions(row, spec, context, now, errors) -> list[tuple]:
         if stage is None:
             errors.add(row, f"{where}.to_stage", f"No stage {transition.to_stage_id!r}.")
             return []
-        stage_problems = stage_errors(stage_name=stage[2], stage_pipeline_id=stage[0], pipeline_id=spec.pipeline_id)
+        stage_problems = stage_errors(
+            stage_name=stage[2], stage_pipeline_id=stage[0], pipeline_id=spec.pipeline_id
+        )
         if stage_problems:
             errors.extend(row, stage_problems, prefix=f"{where}.to_")
             return []
@@ -388,7 +400,9 @@ def _check_line_items(row, spec, context, amount, errors) -> list[tuple]:
         items.append((product_id, quantity, unit_price, discount_pct))
     if items and amount is not None and len(errors.items) == before:
         total = sum((line_total(q, p, d) for _, q, p, d in items), Decimal("0.00"))
-        errors.extend(row, line_items_amount_errors(has_line_items=True, amount=amount, total=total))
+        errors.extend(
+            row, line_items_amount_errors(has_line_items=True, amount=amount, total=total)
+        )
     return items
 
 
