@@ -12,18 +12,20 @@ Which date: a won (or lost) deal converts at its close date, the local date
 of ``closed_at``; open pipeline and forecasts at the date they are taken as of.
 
 How, cheaply: a figure sums converted amounts many times over (dozens of sums
-per deal in the nightly grouped pass), and a correlated rate lookup runs once
-per foreign deal per sum. So the rates come as one map that the database
-builds once per query (an uncorrelated subquery: an InitPlan in PostgreSQL),
-and each deal looks its rate up in it by key:
+per deal in the nightly grouped pass), and a rate lookup correlated with the
+deal runs once per foreign deal per sum. So the rates come as one JSON map that
+the database builds once per query (an uncorrelated subquery: an InitPlan in
+PostgreSQL), and each deal looks its rate up by key:
 
-- as of a date, the map holds every currency's latest rate by then, keyed by currency;
-- at the close date, the map holds every rate, keyed by currency and the day it
-  starts; a deal closed on a day without a rate of its own (rates not set
-  daily) falls back to the correlated lookup of the latest rate before it.
+- as of a date (``RateMap(day)``): each currency's latest rate by then, by currency;
+- at the close date (``RateMap()``): every rate by currency and the day it starts.
+  A deal closed on a day with no rate of its own (rates not set daily) falls
+  back to the correlated lookup of the latest rate before it.
 
 Only a deal outside the reporting currency looks anything up, so an
-organisation selling in one currency reads its sums as before.
+organisation selling in one currency reads its sums as before. (The larger
+cost with many currencies was PostgreSQL compiling these wide queries with
+its JIT once the lookups raised their estimated cost; settings turn JIT off.)
 """
 
 import datetime
