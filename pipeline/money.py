@@ -10,9 +10,22 @@ amount as entered to amounts in another currency.
 
 Which date: a won (or lost) deal converts at its close date, the local date
 of ``closed_at``; open pipeline and forecasts at the date they are taken as of.
-The rate is a correlated subquery on the (currency, valid_from) index, reached
-only for a deal outside the reporting currency, so an organisation selling in
-one currency reads its sums as before.
+
+How, cheaply: a figure sums converted amounts many times over (dozens of sums
+per deal in the nightly grouped pass), and a rate lookup correlated with the
+deal runs once per foreign deal per sum. So the rates come as one JSON map that
+the database builds once per query (an uncorrelated subquery: an InitPlan in
+PostgreSQL), and each deal looks its rate up by key:
+
+- as of a date (``RateMap(day)``): each currency's latest rate by then, by currency;
+- at the close date (``RateMap()``): every rate by currency and the day it starts.
+  A deal closed on a day with no rate of its own (rates not set daily) falls
+  back to the correlated lookup of the latest rate before it.
+
+Only a deal outside the reporting currency looks anything up, so an
+organisation selling in one currency reads its sums as before. (The larger
+cost with many currencies was PostgreSQL compiling these wide queries with
+its JIT once the lookups raised their estimated cost; settings turn JIT off.)
 """
 
 import datetime
@@ -21,12 +34,14 @@ from decimal import Decimal
 from django.conf import settings
 from django.db.models import (
     Case,
+    CharField,
     Count,
     DateTimeField,
     DecimalField,
     Expression,
     ExpressionWrapper,
     F,
+    Func,
     OuterRef,
     Q,
     QuerySet,
@@ -35,7 +50,7 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.functions import TruncDate
+from django.db.models.functions import Coalesce, Concat, TruncDate
 from django.db.models.lookups import IsNull
 from django.utils import timezone
 
@@ -61,10 +76,85 @@ def rate_on(day: datetime.date | Expression) -> Subquery:
     )
 
 
+class RateMap(Expression):
+    """Exchange rates as one JSON object, built once per query: ``{currency: rate}`` of each currency's
+    latest rate on or before ``day``, or (no ``day``) ``{"currency|YYYY-MM-DD": rate}`` of every rate."""
+
+    output_field = DecimalField(max_digits=20, decimal_places=10)
+
+    def __init__(self, day: datetime.date | None = None):
+        super().__init__()
+        self.day = day
+
+    def as_sql(self, compiler, connection):
+        table = connection.ops.quote_name(ExchangeRate._meta.db_table)
+        params = () if self.day is None else (self.day,)
+        if connection.vendor == "postgresql":
+            if self.day is None:
+                return (
+                    f"(SELECT jsonb_object_agg(currency || '|' || to_char(valid_from, 'YYYY-MM-DD'), rate) "
+                    f"FROM {table})",
+                    params,
+                )
+            return (
+                f"(SELECT jsonb_object_agg(currency, rate) FROM (SELECT DISTINCT ON (currency) currency, rate "
+                f"FROM {table} WHERE valid_from <= %s ORDER BY currency, valid_from DESC) latest)",
+                params,
+            )
+        if self.day is None:
+            return (
+                f"(SELECT json_group_object(currency || '|' || valid_from, rate) FROM {table})",
+                params,
+            )
+        return (
+            f"(SELECT json_group_object(currency, rate) FROM (SELECT currency, rate, MAX(valid_from) "
+            f"FROM {table} WHERE valid_from <= %s GROUP BY currency))",
+            params,
+        )
+
+
+class RateIn(Expression):
+    """The rate under ``key`` (an expression of the row) in a ``RateMap``; NULL when the map has none."""
+
+    output_field = DecimalField(max_digits=20, decimal_places=10)
+
+    def __init__(self, rates: RateMap, key: Expression):
+        super().__init__()
+        self.rates, self.key = rates, key
+
+    def get_source_expressions(self):
+        return [self.rates, self.key]
+
+    def set_source_expressions(self, exprs):
+        self.rates, self.key = exprs
+
+    def as_sql(self, compiler, connection):
+        rates, rates_params = compiler.compile(self.rates)
+        key, key_params = compiler.compile(self.key)
+        if connection.vendor == "postgresql":
+            return f"(({rates}) ->> ({key}))::numeric(20, 10)", (*rates_params, *key_params)
+        return f"json_extract({rates}, '$.\"' || ({key}) || '\"')", (*rates_params, *key_params)
+
+
+class DayText(Func):
+    """A date as ``YYYY-MM-DD`` text, the form of the day in ``RateMap``'s keys."""
+
+    output_field = CharField()
+
+    def as_postgresql(self, compiler, connection, **extra_context):
+        return self.as_sql(
+            compiler, connection, template="to_char(%(expressions)s, 'YYYY-MM-DD')", **extra_context
+        )
+
+    def as_sqlite(self, compiler, connection, **extra_context):
+        return self.as_sql(compiler, connection, template="%(expressions)s", **extra_context)
+
+
 def local_date_of(moment: OuterRef) -> TruncDate:
     """The local date of the outer row's timestamp ``moment`` (an ``OuterRef``), for a rate lookup."""
     return TruncDate(
-        ExpressionWrapper(moment, output_field=DateTimeField()), tzinfo=timezone.get_current_timezone()
+        ExpressionWrapper(moment, output_field=DateTimeField()),
+        tzinfo=timezone.get_current_timezone(),
     )
 
 
@@ -80,16 +170,28 @@ def converted(*, on: datetime.date | Expression, amount: Expression | None = Non
     over the outer row built with ``OuterRef``, such as ``close_day()``.
     """
     amount = F("amount") if amount is None else amount
+    if isinstance(on, datetime.date):
+        rate = RateIn(RateMap(on), F("currency"))
+    else:
+        rate = rate_on(on)
     return Case(
         When(currency=reporting_currency(), then=amount),
-        default=amount * rate_on(on),
+        default=amount * rate,
         output_field=CONVERTED,
     )
 
 
 def at_close(amount: Expression | None = None) -> Case:
-    """The deal's amount in the reporting currency at the rate of its close date."""
-    return converted(on=close_day(), amount=amount)
+    """The deal's amount in the reporting currency at the rate of its close date: the rate that starts
+    on that day from the map of all rates, else the latest before it."""
+    amount = F("amount") if amount is None else amount
+    day = TruncDate("closed_at", tzinfo=timezone.get_current_timezone())
+    starting_that_day = RateIn(RateMap(), Concat(F("currency"), Value("|"), DayText(day)))
+    return Case(
+        When(currency=reporting_currency(), then=amount),
+        default=amount * Coalesce(starting_that_day, rate_on(close_day())),
+        output_field=CONVERTED,
+    )
 
 
 def in_reporting_currency(today: datetime.date | None = None) -> Case:
@@ -135,7 +237,8 @@ def merge_unconverted(*parts: list[dict]) -> list[dict]:
     for part in parts:
         for item in part:
             entry = merged.setdefault(
-                item["currency"], {"currency": item["currency"], "deals": 0, "value": Decimal("0.00")}
+                item["currency"],
+                {"currency": item["currency"], "deals": 0, "value": Decimal("0.00")},
             )
             entry["deals"] += item["deals"]
             entry["value"] += Decimal(item["value"])

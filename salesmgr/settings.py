@@ -109,9 +109,15 @@ if DATABASE_URL:
             )
         }
     except ValueError as exc:
-        raise ImproperlyConfigured(
-            f"DATABASE_URL is not a database URL Salesmgr understands: {exc}"
-        ) from exc
+        raise ImproperlyConfigured(f"DATABASE_URL is not a database URL Salesmgr understands: {exc}") from exc
+    if DATABASES["default"]["ENGINE"].endswith("postgresql"):
+        # No JIT: the figures' queries are short but wide (dozens of aggregates, a rate lookup in
+        # many), and PostgreSQL compiled them for seconds once their estimated cost passed its
+        # thresholds, e.g. with deals in other currencies (benchmarks/currencies.py).
+        # PG_JIT=on gives it back.
+        options = DATABASES["default"].setdefault("OPTIONS", {})
+        jit = "on" if env_str("PG_JIT", "off").lower() == "on" else "off"
+        options["options"] = f"{options.get('options', '')} -c jit={jit}".strip()
 else:
     DATABASES = {
         "default": {
