@@ -15,7 +15,11 @@ before T of the scope's deals as they stood at T (and nothing after T):
    days is the share of them won between ``a`` and ``a + H`` days after their
    entry, a cumulative incidence of wins against losses in which an entry
    still open at T counts for the days it was watched and is censored after
-   (``entry_chances``). With ``n`` such entries followed beyond ``a`` days, it
+   (``entry_chances``). Entries count by recency, ``0.5 ** (age / 90 days)``,
+   so that a change in win rates shows within a quarter rather than a year:
+   the last quarter weighs about as much as the three before it. With ``n``
+   such entries followed beyond ``a`` days (the effective number of weighted
+   ones, ``(sum w)^2 / sum w^2``, so thin recent data is still shrunk), it
    is shrunk toward the stage's configured probability (spread over the window
    by the pooled timing of all stages' wins) with a weight of
    ``PRIOR_WEIGHT`` entries: ``(n * share + PRIOR_WEIGHT * prior) / (n + PRIOR_WEIGHT)``.

@@ -219,7 +219,9 @@ def _chance(stats, stage, elapsed, horizon, probabilities):
     return float(figures["expected"]) / 1000
 
 
-def _shrunk(entries: list[tuple[datetime.datetime, bool]], now: datetime.datetime, prior: float) -> float:
+def _shrunk(
+    entries: list[tuple[datetime.datetime, bool]], now: datetime.datetime, prior: float
+) -> float:
     """The chance learned from entries ``(entered at, won within the window)`` weighted by recency,
     ``0.5 ** (age / HALF_LIFE_DAYS)``, and shrunk toward ``prior`` with the effective number of them."""
     weights = [
