@@ -161,7 +161,7 @@ class CellSums:
     deals: dict = field(default_factory=dict)  # stage id -> the deal pass's sums
     flow: dict = field(default_factory=dict)  # stage id -> [entered, advanced]
     stays: dict = field(default_factory=dict)  # stage id -> [days, stays]
-    entries: list = field(default_factory=list)  # (stage id, (stay, close, won, observed), weight, squares)
+    entries: list = field(default_factory=list)  # (stage id, outcome, weight, squared weight)
     open_groups: list = field(default_factory=list)  # (stage id, elapsed, value, value squared)
     won: dict = field(default_factory=dict)  # horizon -> value won in the window, as known now
     unconverted: list = field(default_factory=list)  # per currency: deals and value left out, funnel and horizons
