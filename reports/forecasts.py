@@ -15,7 +15,11 @@ before T of the scope's deals as they stood at T (and nothing after T):
    days is the share of them won between ``a`` and ``a + H`` days after their
    entry, a cumulative incidence of wins against losses in which an entry
    still open at T counts for the days it was watched and is censored after
-   (``entry_chances``). With ``n`` such entries followed beyond ``a`` days, it
+   (``entry_chances``). Entries count by recency, ``0.5 ** (age / 90 days)``,
+   so that a change in win rates shows within a quarter rather than a year:
+   the last quarter weighs about as much as the three before it. With ``n``
+   such entries followed beyond ``a`` days (the effective number of weighted
+   ones, ``(sum w)^2 / sum w^2``, so thin recent data is still shrunk), it
    is shrunk toward the stage's configured probability (spread over the window
    by the pooled timing of all stages' wins) with a weight of
    ``PRIOR_WEIGHT`` entries: ``(n * share + PRIOR_WEIGHT * prior) / (n + PRIOR_WEIGHT)``.
@@ -103,6 +107,10 @@ FORECAST_FIELDS = (
     "unconverted",
 )
 LOOKBACK_DAYS = 365
+# An entry's weight in the training halves every this many days of age (``entry_counts``).
+HALF_LIFE_DAYS = 90
+# Weights are counted in millionths of a fresh entry, whole numbers, so that sums are exact in any order.
+WEIGHT_SCALE = 1_000_000
 PRIOR_WEIGHT = 10
 MAX_DAYS = 730
 Z_80 = 1.2816  # the 10th and 90th percentiles of a normal distribution lie this many sigmas out
@@ -252,14 +260,14 @@ def closing_stats(scope: Scope, moment: datetime.datetime, live: bool = False) -
     (``entry_counts``), over the scope's deals as they stood at ``moment`` (live rows when ``live``). One query."""
     training = Training()
     deals = deal_rows(scope, None if live else moment).values("id")
-    for stage_id, *outcome, entries in entry_counts(StageTransition.objects.filter(deal_id__in=deals), moment):
-        training.add(stage_id, tuple(outcome), entries)
+    for stage_id, *outcome, weight, squares in entry_counts(StageTransition.objects.filter(deal_id__in=deals), moment):
+        training.add(stage_id, tuple(outcome), weight, squares)
     return training
 
 
 def entry_counts(transitions: QuerySet, moment: datetime.datetime, group: dict | None = None) -> list[tuple]:
     """Entries into open stages in the ``LOOKBACK_DAYS`` before ``moment``, as known at ``moment``:
-    ``(*group, stage id, stay, close, won, observed, entries)``.
+    ``(*group, stage id, stay, close, won, observed, weight, squared weight)``.
 
     ``stay`` is the whole days from the entry to the deal's next transition
     (None while it is still in the stage), ``close`` those to its first close
@@ -269,6 +277,13 @@ def entry_counts(transitions: QuerySet, moment: datetime.datetime, group: dict |
     (None otherwise). Days are capped at ``MAX_DAYS``. One ordered pass over
     the year's transitions: each row sees its deal's later ones through a
     window. ``group`` adds columns to group by, e.g. a deal's owner.
+
+    An entry weighs ``0.5 ** (age / HALF_LIFE_DAYS)``, its age the days from
+    the entry to ``moment``: win rates change, and a chance learned from the
+    year with every entry alike lags a change by half a year. The weight and
+    its square come as whole ``WEIGHT_SCALE``ths, exact sums that add up the
+    same over cells as over a scope; the square gives the effective number of
+    entries (``entry_chances``).
     """
     group = group or {}
 
@@ -287,6 +302,7 @@ def entry_counts(transitions: QuerySet, moment: datetime.datetime, group: dict |
             stay=days_since_entry(F("next_move")),
             days=days_since_entry(F("next_close")),
             observed=days_since_entry(Value(moment, output_field=DateTimeField())),
+            age=DaysBetween(Value(moment, output_field=DateTimeField()), F("at")),
         )
         .values(
             "to_stage_id",
@@ -296,6 +312,7 @@ def entry_counts(transitions: QuerySet, moment: datetime.datetime, group: dict |
             "next_move",
             "next_close",
             "next_win",
+            "age",
             stage_kind=F("to_stage__kind"),
             **group,
         )
@@ -311,9 +328,10 @@ def entry_counts(transitions: QuerySet, moment: datetime.datetime, group: dict |
             "CASE WHEN next_close IS NULL THEN observed END",
         ]
     )
+    weight = f"CAST(ROUND(POWER(0.5, age / {float(HALF_LIFE_DAYS)}) * {WEIGHT_SCALE}) AS BIGINT)"
     return aggregate_over(
         moves,
-        f"{columns}, COUNT(*)",
+        f"{columns}, SUM({weight}), SUM({weight} * {weight})",
         "stage_kind = %s",
         (StageKind.OPEN,),
         ", ".join(str(n) for n in range(1, len(group) + 6)),
@@ -361,32 +379,39 @@ def model_forecast(
 
 
 class Training:
-    """The model's training: per open stage, entries counted by ``(stay, close, won, observed)``
-    (``entry_counts``); the chances worked out from them are kept for every horizon at once."""
+    """The model's training: per open stage, the weights of entries (``entry_counts``) and their squares
+    by ``(stay, close, won, observed)``; the chances worked out from them are kept for every horizon at once.
+
+    Weights are whole numbers (``WEIGHT_SCALE``ths of a fresh entry, or 1 per entry when counted by hand),
+    so that entries added in any order give the same training.
+    """
 
     def __init__(self):
-        self.outcomes: dict = defaultdict(lambda: defaultdict(int))
+        self.outcomes: dict = defaultdict(lambda: defaultdict(lambda: [0, 0]))
         self._chances: dict = {}
         self._win_days: dict | None = None
 
-    def add(self, stage_id: int, outcome: tuple, entries: int) -> None:
-        self.outcomes[stage_id][outcome] += entries
+    def add(self, stage_id: int, outcome: tuple, weight: int, squares: int | None = None) -> None:
+        """Entries of ``weight`` in all, their squared weights summing to ``squares`` (default: entries of weight 1)."""
+        counts = self.outcomes[stage_id][outcome]
+        counts[0] += int(weight)
+        counts[1] += int(weight if squares is None else squares)
         self._chances.pop(stage_id, None)
         self._win_days = None
 
     def win_timing(self, horizon: int) -> float | None:
-        """The share of the entries' wins that came within ``horizon`` days of the entry (None: no wins)."""
+        """The share of the entries' wins (by weight) that came within ``horizon`` days of the entry (None: no wins)."""
         if self._win_days is None:
             self._win_days = defaultdict(int)
             for outcomes in self.outcomes.values():
-                for (_, close, won, _), n in outcomes.items():
+                for (_, close, won, _), (weight, _) in outcomes.items():
                     if won:
-                        self._win_days[close] += n
+                        self._win_days[close] += weight
         wins = sum(self._win_days.values())
         within = sum(n for day, n in self._win_days.items() if day < horizon)
         return within / wins if wins else None
 
-    def chance(self, stage_id: int, age: int, horizon: int, ages: set[int]) -> tuple[int, float]:
+    def chance(self, stage_id: int, age: int, horizon: int, ages: set[int]) -> tuple[float, float]:
         """``entry_chances`` of the stage at ``age`` for ``horizon``; the first call for a stage
         works out every age in ``ages`` for every horizon."""
         known = self._chances.get(stage_id)
@@ -396,40 +421,53 @@ class Training:
         return known[age][horizon]
 
 
-def entry_chances(outcomes: dict, ages: set[int], horizons: tuple[int, ...]) -> dict[int, dict[int, tuple[int, float]]]:
-    """For each age ``a`` and horizon ``H``: the entries of a stage that were still in it after ``a`` days
-    and are followed beyond, and the share of them won within ``[a, a + H)`` days of their entry.
+def entry_chances(
+    outcomes: dict, ages: set[int], horizons: tuple[int, ...]
+) -> dict[int, dict[int, tuple[float, float]]]:
+    """For each age ``a`` and horizon ``H``: how many entries of a stage were still in it after ``a`` days
+    and are followed beyond, and the share of them (by weight) won within ``[a, a + H)`` days of their entry.
 
-    ``outcomes`` counts entries by ``(stay, close, won, observed)`` (``entry_counts``).
+    ``outcomes`` holds the weight and squared weight of entries by ``(stay, close, won, observed)``
+    (``entry_counts``). The number followed is the effective one, ``(sum w)^2 / sum w^2``: entries
+    weighted by recency inform the chance as fewer equal ones would, so a history of old entries
+    and a few recent ones is still shrunk toward the prior. With equal weights it is the count.
     An entry is followed wherever it goes after leaving the stage. The share is
     a cumulative incidence (Aalen-Johansen, wins against losses): an entry
     still open at the moment counts while it was observed and is censored after.
     """
     # Each entry with the last age it is known to have spent in the stage, oldest first.
     members = sorted(
-        ((observed if stay is None else stay, close, won, observed, n) for (stay, close, won, observed), n in outcomes.items()),
+        (
+            (observed if stay is None else stay, close, won, observed, weight, squares)
+            for (stay, close, won, observed), (weight, squares) in outcomes.items()
+        ),
         key=lambda member: member[0],
         reverse=True,
     )
     closes = [0] * (MAX_DAYS + 2)
     wins = [0] * (MAX_DAYS + 2)
     censored = [0] * (MAX_DAYS + 2)
+    censored_squares = [0] * (MAX_DAYS + 2)
     longest = max(horizons)
-    in_stage = 0
+    in_stage = in_stage_squares = 0
     index = 0
     chances = {}
     for age in sorted(ages, reverse=True):
         while index < len(members) and members[index][0] >= age:
-            _, close, won, observed, n = members[index]
+            _, close, won, observed, n, squares = members[index]
             if close is None:
                 censored[observed] += n
+                censored_squares[observed] += squares
             else:
                 closes[close] += n
                 wins[close] += n * won
             in_stage += n
+            in_stage_squares += squares
             index += 1
         # At risk on day u: closed on day u or later, or still open and observed beyond day u.
         at_risk = followed = in_stage - censored[age]
+        followed_squares = in_stage_squares - censored_squares[age]
+        effective = followed * followed / followed_squares if followed_squares > 0 else 0.0
         open_share, won_share = 1.0, 0.0
         shares = {}
         for day in range(age, age + longest):
@@ -441,7 +479,7 @@ def entry_chances(outcomes: dict, ages: set[int], horizons: tuple[int, ...]) -> 
             open_share *= 1 - closes[day] / at_risk
             at_risk -= closes[day] + censored[day + 1]
         shares[longest] = won_share
-        chances[age] = {horizon: (followed, shares[horizon]) for horizon in horizons}
+        chances[age] = {horizon: (effective, shares[horizon]) for horizon in horizons}
     return chances
 
 
@@ -523,9 +561,9 @@ def student_t_90(freedom: float) -> float:
     )
 
 
-def rate_variance(p: float, followed: int) -> float:
+def rate_variance(p: float, followed: float) -> float:
     """The variance of a shrunk chance ``p``: a Beta posterior's, with the ``followed`` entries
-    plus the prior's ``PRIOR_WEIGHT`` as its sample size."""
+    (the effective number of weighted ones) plus the prior's ``PRIOR_WEIGHT`` as its sample size."""
     return p * (1 - p) / (followed + PRIOR_WEIGHT + 1)
 
 

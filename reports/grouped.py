@@ -161,7 +161,7 @@ class CellSums:
     deals: dict = field(default_factory=dict)  # stage id -> the deal pass's sums
     flow: dict = field(default_factory=dict)  # stage id -> [entered, advanced]
     stays: dict = field(default_factory=dict)  # stage id -> [days, stays]
-    entries: list = field(default_factory=list)  # (stage id, (stay, close, won, observed), entries)
+    entries: list = field(default_factory=list)  # (stage id, outcome, weight, squared weight)
     open_groups: list = field(default_factory=list)  # (stage id, elapsed, value, value squared)
     won: dict = field(default_factory=dict)  # horizon -> value won in the window, as known now
     unconverted: list = field(default_factory=list)  # per currency: deals and value left out, funnel and horizons
@@ -178,8 +178,8 @@ def _cells(period: Period, today: datetime.date, now: datetime.datetime) -> dict
         cells[cell].flow[stage_id] = (entered, advanced)
     for row in _stays_pass(period):
         cells[_cell_of(row)].stays[row["from_stage_id"]] = (row["days"], row["stays"])
-    for cell, stage_id, *outcome, entries in _entry_pass(now):
-        cells[cell].entries.append((stage_id, tuple(outcome), entries))
+    for cell, stage_id, *outcome, weight, squares in _entry_pass(now):
+        cells[cell].entries.append((stage_id, tuple(outcome), weight, squares))
     for row in _open_pass(now):
         cells[_cell_of(row)].open_groups.append(
             (row["stage_id"], row["elapsed"], row["value"], row["value_sq"])
@@ -357,10 +357,10 @@ def _cells_as_of(
     ):
         cells[_cell_of(row)].won = {horizon: row[f"won_{horizon}"] for horizon in HORIZONS}
     transitions = StageTransition.objects.filter(deal_id__in=rows.values("id"))
-    for cell, stage_id, *outcome, entries in _entries(
+    for cell, stage_id, *outcome, weight, squares in _entries(
         transitions, moment, _cell("deal__") if live else _cell_then(moment)
     ):
-        cells[cell].entries.append((stage_id, tuple(outcome), entries))
+        cells[cell].entries.append((stage_id, tuple(outcome), weight, squares))
     open_deals = (
         rows.filter(status=StageKind.OPEN)
         .annotate(elapsed=elapsed_days(moment))
@@ -415,7 +415,7 @@ def _cell_then(moment: datetime.datetime) -> dict:
 
 
 def _entries(transitions, moment: datetime.datetime, cell: dict) -> list[tuple]:
-    """``entry_counts`` of these transitions per cell: ``(cell, stage id, stay, close, won, observed, entries)``."""
+    """``entry_counts`` of these transitions per cell: ``(cell, stage id, stay, close, won, observed, weight, squares)``."""
     rows = entry_counts(transitions, moment, cell)
     return [((owner, territory, pipeline), *rest) for owner, territory, pipeline, *rest in rows]
 
@@ -424,8 +424,8 @@ def _training(parts: list[CellSums]) -> Training:
     """The model's training of a scope: its cells' entries counted together."""
     training = Training()
     for part in parts:
-        for stage_id, outcome, entries in part.entries:
-            training.add(stage_id, outcome, entries)
+        for stage_id, outcome, weight, squares in part.entries:
+            training.add(stage_id, outcome, weight, squares)
     return training
 
 

@@ -16,7 +16,9 @@ from quotas.services import quota_set
 from reports.api import ForecastFigures, Gap
 from reports.forecasts import (
     FORECAST_FIELDS,
+    HALF_LIFE_DAYS,
     METHODS,
+    PRIOR_WEIGHT,
     NewBusiness,
     Training,
     closing_stats,
@@ -217,6 +219,20 @@ def _chance(stats, stage, elapsed, horizon, probabilities):
     return float(figures["expected"]) / 1000
 
 
+def _shrunk(
+    entries: list[tuple[datetime.datetime, bool]], now: datetime.datetime, prior: float
+) -> float:
+    """The chance learned from entries ``(entered at, won within the window)`` weighted by recency,
+    ``0.5 ** (age / HALF_LIFE_DAYS)``, and shrunk toward ``prior`` with the effective number of them."""
+    weights = [
+        (0.5 ** ((now - at).total_seconds() / 86400 / HALF_LIFE_DAYS), won) for at, won in entries
+    ]
+    total = sum(w for w, _ in weights)
+    share = sum(w for w, won in weights if won) / total
+    effective = total * total / sum(w * w for w, _ in weights)
+    return (effective * share + PRIOR_WEIGHT * prior) / (effective + PRIOR_WEIGHT)
+
+
 def test_a_deal_long_stuck_in_an_early_stage_has_a_lower_chance_than_a_fresh_one(
     admin, rep, pipeline, stages
 ):
@@ -235,16 +251,20 @@ def test_a_deal_long_stuck_in_an_early_stage_has_a_lower_chance_than_a_fresh_one
         [(12, "1000", [(q, 0), (d, 3), (won, 50)]), (8, "1000", [(q, 0), (lost, 100)])],
         t0=t0,
     )
-    stats = closing_stats(Scope(owner=rep.pk), timezone.now(), True)
+    now = timezone.now()
+    stats = closing_stats(Scope(owner=rep.pk), now, True)
     probabilities = {
         stage.pk: stage.probability for stage in stages.values() if stage.kind == "open"
     }
     fresh = _chance(stats, q, 0, 90, probabilities)
     stuck = _chance(stats, q, 45, 90, probabilities)
-    # Fresh: 12 of the 20 entries won within 90 days, shrunk toward 10% with the weight of ten.
-    assert fresh == pytest.approx((12 + 10 * 0.1) / (20 + 10), abs=0.001)
+    quick = [(t0 + datetime.timedelta(days=i), True) for i in range(12)]
+    slow = [(t0 + datetime.timedelta(days=i), False) for i in range(8)]
+    # Fresh: 12 of the 20 entries won within 90 days (about 13 in 20 by weight, the quick ones
+    # came later), shrunk toward 10% with the weight of ten.
+    assert fresh == pytest.approx(_shrunk(quick + slow, now, 0.1), abs=0.001)
     # Stuck: the 8 entries still in Qualification after 45 days, none won.
-    assert stuck == pytest.approx(10 * 0.1 / (8 + 10), abs=0.001)
+    assert stuck == pytest.approx(_shrunk(slow, now, 0.1), abs=0.001)
     assert stuck < fresh / 3
 
 
@@ -267,6 +287,45 @@ def test_entries_still_open_at_the_moment_count_until_then(admin, rep, pipeline,
     assert _chance(stats, q, 0, 30, probabilities) == pytest.approx(
         (10 + 10 * 0.1) / (20 + 10), abs=0.001
     )
+
+
+def test_recent_entries_weigh_more_than_old_ones(admin, rep, pipeline, stages):
+    """Long ago 8 of 10 entries won, lately 2 of 10: the chance follows the recent rate, not the year's 10 of 20.
+
+    Each entry weighs ``0.5 ** (age / 90 days)``; the shrinkage counts the effective
+    number of entries, ``(sum w)^2 / sum w^2``, fewer than the 20 there are.
+    """
+    now = timezone.now()
+    t0 = start_of(timezone.localdate() - datetime.timedelta(days=300))
+    q, won, lost = stages["Qualification"], stages["Won"], stages["Lost"]
+    groups = [(8, 0, won), (2, 0, lost), (2, 260, won), (8, 260, lost)]
+    _import_paths(
+        admin,
+        rep,
+        pipeline,
+        [(count, "1000", [(q, day), (outcome, day + 20)]) for count, day, outcome in groups],
+        t0=t0,
+    )
+    stats = closing_stats(Scope(owner=rep.pk), now, True)
+    probabilities = {
+        stage.pk: stage.probability for stage in stages.values() if stage.kind == "open"
+    }
+    weighted = _chance(stats, q, 0, 30, probabilities)
+    entries = [
+        (t0 + datetime.timedelta(days=day + i), outcome == won)
+        for count, day, outcome in groups
+        for i in range(count)
+    ]
+    # Every win came within 30 days, so the prior is Qualification's whole 10%.
+    assert weighted == pytest.approx(_shrunk(entries, now, 0.1), abs=0.002)
+
+    # The same entries counted alike, as the model did before: 10 wins in 20.
+    equal = Training()
+    for count, _, outcome in groups:
+        equal.add(q.pk, (20, 20, int(outcome == won), None), count)
+    alike = _chance(equal, q, 0, 30, probabilities)
+    assert alike == pytest.approx((10 + 10 * 0.1) / (20 + 10), abs=0.001)
+    assert weighted < alike - 0.1
 
 
 def test_nothing_after_the_moment_changes_a_past_model_forecast(history, rep, rep2, admin, stages):
