@@ -18,6 +18,7 @@ from decimal import Decimal
 
 from django.db.models import BooleanField, Case, Count, F, IntegerField, Q, Sum, Value, When
 
+from pipeline.checks.territories import RULE_FIELDS
 from pipeline.models import Account, Deal, StageKind, TerritoryRule
 from quotas.models import HandoverRule, Territory
 
@@ -38,6 +39,13 @@ class RuleSpec:
     postcode_prefixes: tuple[str, ...] = ()
     account_ids: frozenset[int] = field(default_factory=frozenset)
     rule_id: int | None = None
+
+    def values(self) -> dict:
+        """The priority and conditions as a rule stores them (lists where this holds tuples)."""
+        return {
+            name: list(value) if isinstance(value, tuple) else value
+            for name, value in ((name, getattr(self, name)) for name in RULE_FIELDS)
+        }
 
     @classmethod
     def of(cls, rule: TerritoryRule, account_ids: Iterable[int]) -> "RuleSpec":

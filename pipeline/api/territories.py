@@ -14,6 +14,7 @@ from rest_framework.response import Response
 from pipeline.assignment import RuleSpec, TerritoryChange, realignment_plan
 from pipeline.checks.territories import (
     PRIORITY_MAX,
+    RULE_FIELDS,
     RuleValues,
     rule_errors,
     territory_changes_errors,
@@ -26,7 +27,6 @@ from pipeline.selectors import (
     territory_rules_visible_to,
 )
 from pipeline.services.territories import (
-    RULE_FIELDS,
     realignment_start,
     territory_rule_create,
     territory_rule_delete,
@@ -100,15 +100,7 @@ class TerritoryRuleSerializer(RuleConditions, serializers.ModelSerializer):
         fields = [
             "id",
             "territory",
-            "priority",
-            "countries",
-            "regions",
-            "industries",
-            "employees_min",
-            "employees_max",
-            "revenue_min",
-            "revenue_max",
-            "postcode_prefixes",
+            *RULE_FIELDS,
             "accounts",
             "created_at",
         ]

@@ -281,6 +281,20 @@ NEGATIVE = "Cannot be negative."
 NO_SUCH_ACCOUNT = "No account {pk}."
 
 
+# A rule's priority and conditions: the fields a rule, its values and a proposed rule share.
+RULE_FIELDS = (
+    "priority",
+    "countries",
+    "regions",
+    "industries",
+    "employees_min",
+    "employees_max",
+    "revenue_min",
+    "revenue_max",
+    "postcode_prefixes",
+)
+
+
 @dataclass
 class RuleValues:
     """A rule's values as a client sent them, before they are a ``TerritoryRule``."""
@@ -389,18 +403,7 @@ def territory_changes_errors(changes: Sequence) -> dict:
         rule_found = {}
         for position, spec in enumerate(change.rules or ()):
             problems = rule_errors(
-                RuleValues(
-                    priority=spec.priority,
-                    countries=list(spec.countries),
-                    regions=list(spec.regions),
-                    industries=list(spec.industries),
-                    employees_min=spec.employees_min,
-                    employees_max=spec.employees_max,
-                    revenue_min=spec.revenue_min,
-                    revenue_max=spec.revenue_max,
-                    postcode_prefixes=list(spec.postcode_prefixes),
-                    account_ids=sorted(spec.account_ids),
-                )
+                RuleValues(**spec.values(), account_ids=sorted(spec.account_ids))
             )
             if problems:
                 rule_found[position] = problems

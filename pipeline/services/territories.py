@@ -17,7 +17,12 @@ from django.db import connection, models, transaction
 from django.utils import timezone
 
 from pipeline.assignment import RuleSpec, TerritoryChange, realignment_plan
-from pipeline.checks.territories import RuleValues, rule_errors, territory_changes_errors
+from pipeline.checks.territories import (
+    RULE_FIELDS,
+    RuleValues,
+    rule_errors,
+    territory_changes_errors,
+)
 from pipeline.models import (
     Account,
     Deal,
@@ -31,18 +36,6 @@ from pipeline.models import (
 from pipeline.signals import deals_changed
 from quotas.models import Territory
 from salesmgr.models import User
-
-RULE_FIELDS = (
-    "priority",
-    "countries",
-    "regions",
-    "industries",
-    "employees_min",
-    "employees_max",
-    "revenue_min",
-    "revenue_max",
-    "postcode_prefixes",
-)
 
 
 def territory_rule_create(
@@ -126,18 +119,7 @@ def flat_errors(errors: dict, prefix: str = "") -> dict[str, list[str]]:
 
 
 def _rule_from_spec(spec: RuleSpec, by: User) -> TerritoryRule:
-    rule = TerritoryRule.objects.create(
-        territory_id=spec.territory_id,
-        priority=spec.priority,
-        countries=list(spec.countries),
-        regions=list(spec.regions),
-        industries=list(spec.industries),
-        employees_min=spec.employees_min,
-        employees_max=spec.employees_max,
-        revenue_min=spec.revenue_min,
-        revenue_max=spec.revenue_max,
-        postcode_prefixes=list(spec.postcode_prefixes),
-    )
+    rule = TerritoryRule.objects.create(territory_id=spec.territory_id, **spec.values())
     if spec.account_ids:
         rule.accounts.set(sorted(spec.account_ids))
     return rule
