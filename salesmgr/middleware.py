@@ -1,0 +1,42 @@
+"""Middleware of the whole site."""
+
+from urllib.parse import urlencode, urlsplit
+
+from django.conf import settings
+from django.contrib.auth import REDIRECT_FIELD_NAME
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import resolve_url
+
+
+class HtmxLoginRedirectMiddleware:
+    """Send a signed-out HTMX request to the login page as a whole-page visit.
+
+    A fragment that needs a signed-in user answers a signed-out request (an
+    expired session, say) with a redirect to the login page; HTMX would follow
+    it and put the login page inside the fragment's place. Instead the browser
+    is told (``HX-Redirect``) to open the login page itself, coming back to the
+    page the user was on (``HX-Current-URL``), not to the fragment.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if not getattr(request, "htmx", False) or response.status_code not in (
+            301,
+            302,
+            303,
+            307,
+            308,
+        ):
+            return response
+        login_path = resolve_url(settings.LOGIN_URL)
+        location = urlsplit(response.get("Location", ""))
+        if location.path != login_path or f"{REDIRECT_FIELD_NAME}=" not in location.query:
+            return response  # not "sign in first" (signing out, say, also ends on the login page)
+        back = urlsplit(request.htmx.current_url or "")
+        target = f"{back.path}?{back.query}" if back.query else back.path
+        redirect = HttpResponse(status=204)
+        redirect["HX-Redirect"] = f"{login_path}?{urlencode({REDIRECT_FIELD_NAME: target or '/'})}"
+        return redirect
