@@ -339,7 +339,10 @@ class TerritoryRuleForm(PageForm):
     """
 
     priority = forms.IntegerField(
-        min_value=0, max_value=PRIORITY_MAX, initial=100, help_text="Lower wins where territories compete."
+        min_value=0,
+        max_value=PRIORITY_MAX,
+        initial=100,
+        help_text="Lower wins where territories compete.",
     )
     countries = forms.CharField(
         required=False, max_length=2000, help_text="ISO codes, comma-separated, such as DE, AT."
@@ -403,7 +406,9 @@ class TerritoryRuleForm(PageForm):
         data = super().clean()
         if self.errors:
             return data
-        values = RuleValues(**{name: data[name] for name in RULE_FIELDS}, account_ids=data["accounts"])
+        values = RuleValues(
+            **{name: data[name] for name in RULE_FIELDS}, account_ids=data["accounts"]
+        )
         for name, messages in rule_errors(values).items():
             self.add_error(name if name in self.fields else None, messages)
         return data
