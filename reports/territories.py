@@ -11,6 +11,7 @@ page then polls.
 
 import dataclasses
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Prefetch, Q
@@ -47,6 +48,10 @@ MOVES_SHOWN = 20
 REFUSED = 422
 REALIGNED_EVENT = "territory-realigned"
 OPS = ("add", "edit", "delete")
+QUEUE_DOWN = (
+    "The rules are saved, but the task queue cannot be reached: the realignment waits "
+    "as queued and moves nothing until it is run."
+)
 
 
 @login_required
@@ -302,16 +307,19 @@ def territory_rules_apply(request: HttpRequest, pk: int) -> HttpResponse:
     if change is None:
         return _editor_response(request, territory, editor, status=REFUSED)
     what = {"add": "added", "edit": "changed", "delete": "deleted"}[editor["op"]]
+    queued: list[str | None] = []
     try:
         job = realignment_start(
             by=request.user,
             changes=[change],
             reason=f"A rule of {territory.name} {what} by {request.user.display_name}",
-            run=lambda job_id: _queue_realignment(job_id),
+            run=lambda job_id: queued.append(_queue_realignment(job_id)),
         )
     except ValidationError as refused:
         attach_service_errors(editor["form"], refused)
         return _editor_response(request, territory, editor, status=REFUSED)
+    if queued == [None]:
+        messages.warning(request, QUEUE_DOWN)
     url = f"{reverse('territory-detail', args=[territory.pk])}?job={job.pk}#realignment"
     if request.htmx:
         response = HttpResponse(status=204)

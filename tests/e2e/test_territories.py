@@ -46,7 +46,12 @@ def cast(transactional_db):
 def queued_jobs(monkeypatch):
     """Jobs are queued, not run: the test plays the worker, so the page is seen polling first."""
     jobs = []
-    monkeypatch.setattr("reports.territories._queue_realignment", jobs.append)
+
+    def queue(job_id):
+        jobs.append(job_id)
+        return f"task-{job_id}"
+
+    monkeypatch.setattr("reports.territories._queue_realignment", queue)
     return jobs
 
 

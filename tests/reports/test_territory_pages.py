@@ -192,7 +192,9 @@ def test_the_tree_costs_the_same_queries_whatever_the_number_of_territories(
         account = AccountFactory(owner=extra_rep, territory=parent)
         DealFactory(owner=extra_rep, account=account, pipeline=pipeline, currency="GBP")
     assert _tree_queries(client) == few
-    assert few <= 11
+    # Session and user; the tree; the visible territories and their members; accounts; deals; the deals
+    # left out for want of a rate (only when some are: the EUR deal the rep cannot see); memberships; quotas.
+    assert few == {"admin": 10, "manager": 10, "rep": 9}[who]
 
 
 def test_a_territorys_figures_roll_up_every_level_below_it():
@@ -363,6 +365,23 @@ def test_editing_and_deleting_a_rule_go_through_the_preview(
     assert TerritoryRealignment.objects.filter(status="done").count() == 2
 
 
+def test_a_queue_that_cannot_be_reached_is_said_and_the_job_waits(
+    transactional_db, client, admin, world, monkeypatch
+):
+    # Committed for real, so the job is queued (or not) before the page answers.
+    monkeypatch.setattr("reports.territories._queue_realignment", lambda job_id: None)
+    client.force_login(admin)
+    response = client.post(
+        f"/territories/{world['north'].pk}/rules/apply/",
+        {"op": "add", "priority": "1", "countries": "FR"},
+        follow=True,
+    )
+    body = response.content.decode()
+    assert "the task queue cannot be reached" in body
+    assert 'data-status="queued"' in body
+    assert TerritoryRealignment.objects.get().status == "queued"
+
+
 def test_the_progress_polls_while_the_job_runs_and_says_when_it_is_done(
     client, admin, manager, world
 ):
@@ -419,7 +438,8 @@ def test_the_detail_and_its_handover_log_cost_the_same_queries_whatever_their_si
     for n in range(5):
         territory_rule_create(territory=world["north"], by=admin, priority=n, regions=[f"R{n}"])
     assert _detail_queries(client, world["north"]) == few
-    assert few <= 14
+    # Session and user; the territory; its members; its rules and their named accounts; the log's count and page.
+    assert few == 8
 
 
 def test_the_handover_log_pages_and_shows_who_from_whom_to_whom_when_and_why(
