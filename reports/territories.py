@@ -320,12 +320,7 @@ def territory_rules_apply(request: HttpRequest, pk: int) -> HttpResponse:
         return _editor_response(request, territory, editor, status=REFUSED)
     if queued == [None]:
         messages.warning(request, QUEUE_DOWN)
-    url = f"{reverse('territory-detail', args=[territory.pk])}?job={job.pk}#realignment"
-    if request.htmx:
-        response = HttpResponse(status=204)
-        response["HX-Redirect"] = url
-        return response
-    return redirect(url)
+    return redirect(f"{reverse('territory-detail', args=[territory.pk])}?job={job.pk}#realignment")
 
 
 @login_required

@@ -359,6 +359,7 @@ def test_editing_and_deleting_a_rule_go_through_the_preview(
         f"/territories/{north.pk}/rules/preview/", {"op": "delete", "rule": edited.pk}
     )
     assert response.status_code == 200 and TerritoryRule.objects.count() == 1
+    assert "Country: DE, FR" in response.content.decode()
     with django_capture_on_commit_callbacks(execute=True):
         client.post(f"/territories/{north.pk}/rules/apply/", {"op": "delete", "rule": edited.pk})
     assert TerritoryRule.objects.count() == 0
