@@ -70,9 +70,7 @@ def main() -> int:
 
     admin = User.objects.filter(role="admin").order_by("pk").first()
     manager = User.objects.get(username="manager1")
-    busiest = (
-        Territory.objects.annotate(accounts=Count("account")).order_by("-accounts", "pk").first()
-    )
+    busiest = Territory.objects.annotate(held=Count("accounts")).order_by("-held", "pk").first()
     clients = {}
     for user in (admin, manager):
         clients[user.username] = Client(HTTP_HOST="127.0.0.1")

@@ -140,8 +140,9 @@ class TerritoryTreeRunner:
         open_ = Q(status=StageKind.OPEN)
         won = Q(status=StageKind.WON, closed_at__gte=start, closed_at__lt=end)
         open_value, won_value = converted(on=self.today), at_close()
+        # Only open deals and those won in the period count: the rest are never read.
         rows = deals_visible_to(self.user).filter(
-            account__territory_id__isnull=False, account__deleted_at__isnull=True
+            open_ | won, account__territory_id__isnull=False, account__deleted_at__isnull=True
         )
         sums = {
             row["account__territory_id"]: row

@@ -13,9 +13,10 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from pipeline.models import Account, Handover, TerritoryRealignment, TerritoryRule
+from pipeline.models import Account, Deal, Handover, TerritoryRealignment, TerritoryRule
 from pipeline.scopes import Scope
 from pipeline.services import deal_move
+from pipeline.services.imports import DealSpec, TransitionSpec, deals_import
 from pipeline.services.territories import realignment_run, realignment_start, territory_rule_create
 from quotas.services import quota_set, territory_create
 from reports.runners.gap import gap_period
@@ -46,6 +47,37 @@ def world(admin, manager, other_manager, rep, rep2, outsider, pipeline, stages):
     DealFactory(owner=rep, account=north_account, pipeline=pipeline, amount=D("1000.00"))
     won = DealFactory(owner=rep, account=north_account, pipeline=pipeline, amount=D("400.00"))
     deal_move(deal=won, to_stage=stages["Won"], by=rep, expected_version=None)
+    # Won more than a year ago: outside every period the page offers.
+    created = timezone.now() - datetime.timedelta(days=420)
+    deals_import(
+        specs=[
+            DealSpec(
+                name="Long ago",
+                account_id=north_account.pk,
+                owner_id=rep.pk,
+                pipeline_id=pipeline.pk,
+                stage_id=stages["Won"].pk,
+                amount=D("9000.00"),
+                currency="USD",
+                expected_close_date=created.date(),
+                forecast_category="pipeline",
+                created_at=created,
+                lost_reason_id=None,
+                transitions=[
+                    TransitionSpec(
+                        to_stage_id=stages["Qualification"].pk, at=created, by_id=rep.pk
+                    ),
+                    TransitionSpec(
+                        to_stage_id=stages["Won"].pk,
+                        at=created + datetime.timedelta(days=20),
+                        by_id=rep.pk,
+                    ),
+                ],
+                changes=[],
+            )
+        ],
+        by=admin,
+    )
     DealFactory(owner=rep2, account=south_account, pipeline=pipeline, amount=D("500.00"))
     DealFactory(
         owner=rep2, account=south_account, pipeline=pipeline, amount=D("200.00"), currency="EUR"
@@ -78,6 +110,7 @@ def _rows(client, url="/territories/"):
 
 
 def test_an_admin_sees_every_territory_with_figures_worked_out_by_hand(client, admin, world):
+    assert Deal.objects.get(name="Long ago").status == "won"
     client.force_login(admin)
     rows = _rows(client)
     assert list(rows) == ["Europe", "North", "South", "Far"]
