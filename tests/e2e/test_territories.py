@@ -125,3 +125,24 @@ def test_a_manager_reads_the_tree_and_a_territory_without_the_editor(page, login
     page.get_by_test_id("territory-members").filter(has_text="Sam South").wait_for()
     assert page.get_by_role("button", name="Preview").count() == 0
     assert page.get_by_role("link", name="Edit rule").count() == 0
+
+
+def test_without_a_broker_the_apply_runs_at_once_and_the_page_shows_it_done(
+    page, login, cast, monkeypatch
+):
+    # The embedded default (no REDIS_URL): Celery runs the job eagerly inside the Apply request.
+    from salesmgr.celery import app
+
+    monkeypatch.setitem(app.conf, "task_always_eager", True)
+    login(cast["admin"])
+    page.goto(f"/territories/{cast['north'].pk}/")
+    page.get_by_label("Priority").fill("1")
+    page.get_by_label("Countries").fill("FR")
+    page.get_by_role("button", name="Preview").click()
+    page.get_by_test_id("preview-summary").filter(has_text="1 account would move").wait_for()
+    page.get_by_role("button", name="Apply").click()
+    page.wait_for_url("**?job=*")
+    assert page.locator("#realignment-progress").get_attribute("data-status") == "done"
+    assert "Account Sudhaus" in page.get_by_test_id("handover-log").inner_text()
+    rules = page.get_by_test_id("territory-rules").inner_text()
+    assert "Country: DE" in rules and "Country: FR" in rules
