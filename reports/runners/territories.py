@@ -128,7 +128,6 @@ class TerritoryTreeRunner:
                     "unconverted": merge_unconverted(
                         *(unconverted_items.get(pk, []) for pk in below)
                     ),
-                    "has_children": len(below) > 1,
                 }
             )
         return {"rows": tree_order(rows), "period": self.period}
