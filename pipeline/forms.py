@@ -13,7 +13,9 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
+from pipeline.assignment import RuleSpec
 from pipeline.checks.deals import deal_field_errors, stage_errors
+from pipeline.checks.territories import PRIORITY_MAX, RULE_FIELDS, RuleValues, rule_errors
 from pipeline.models import (
     Account,
     ActivityKind,
@@ -323,3 +325,108 @@ class MoveForm(forms.Form):
     def __init__(self, *args, deal: Deal, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["stage"].queryset = Stage.objects.filter(pipeline_id=deal.pipeline_id)
+
+
+def _comma_list(value: str) -> list[str]:
+    return [part.strip() for part in (value or "").split(",") if part.strip()]
+
+
+class TerritoryRuleForm(PageForm):
+    """One assignment rule, typed as people write it: lists are comma-separated.
+
+    ``clean`` runs ``rule_errors``, the check the rule services and the API
+    apply, and puts each message on the field it names.
+    """
+
+    priority = forms.IntegerField(
+        min_value=0,
+        max_value=PRIORITY_MAX,
+        initial=100,
+        help_text="Lower wins where territories compete.",
+    )
+    countries = forms.CharField(
+        required=False, max_length=2000, help_text="ISO codes, comma-separated, such as DE, AT."
+    )
+    regions = forms.CharField(required=False, max_length=4000, help_text="Comma-separated.")
+    industries = forms.CharField(required=False, max_length=4000, help_text="Comma-separated.")
+    employees_min = forms.IntegerField(
+        min_value=0, max_value=2**31 - 1, required=False, label="Employees from"
+    )
+    employees_max = forms.IntegerField(
+        min_value=0, max_value=2**31 - 1, required=False, label="Employees up to"
+    )
+    revenue_min = forms.DecimalField(
+        max_digits=14, decimal_places=2, min_value=0, required=False, label="Annual revenue from"
+    )
+    revenue_max = forms.DecimalField(
+        max_digits=14, decimal_places=2, min_value=0, required=False, label="Annual revenue up to"
+    )
+    postcode_prefixes = forms.CharField(
+        required=False, max_length=4000, help_text="Comma-separated, such as 10, 20."
+    )
+    accounts = forms.CharField(
+        required=False,
+        max_length=4000,
+        label="Named accounts",
+        help_text="Account numbers, comma-separated.",
+    )
+
+    @classmethod
+    def initial_of(cls, spec: RuleSpec) -> dict:
+        """The form's initial values for a saved rule."""
+        values = spec.values()
+        for name in ("countries", "regions", "industries", "postcode_prefixes"):
+            values[name] = ", ".join(values[name])
+        values["accounts"] = ", ".join(str(pk) for pk in sorted(spec.account_ids))
+        return values
+
+    def clean_countries(self) -> list[str]:
+        return [code.upper() for code in _comma_list(self.cleaned_data["countries"])]
+
+    def clean_regions(self) -> list[str]:
+        return _comma_list(self.cleaned_data["regions"])
+
+    def clean_industries(self) -> list[str]:
+        return _comma_list(self.cleaned_data["industries"])
+
+    def clean_postcode_prefixes(self) -> list[str]:
+        return _comma_list(self.cleaned_data["postcode_prefixes"])
+
+    def clean_accounts(self) -> list[int]:
+        ids = []
+        for part in _comma_list(self.cleaned_data["accounts"]):
+            if not part.isdigit() or not 0 < int(part) < 2**63:
+                raise ValidationError(f"{part!r} is not an account number.")
+            ids.append(int(part))
+        if len(set(ids)) != len(ids):
+            raise ValidationError("An account is named twice.")
+        return ids
+
+    def clean(self):
+        data = super().clean()
+        if self.errors:
+            return data
+        values = RuleValues(
+            **{name: data[name] for name in RULE_FIELDS}, account_ids=data["accounts"]
+        )
+        for name, messages in rule_errors(values).items():
+            self.add_error(name if name in self.fields else None, messages)
+        return data
+
+    def spec(self, *, territory_id: int, rule_id: int | None = None) -> RuleSpec:
+        """The valid rule as the assignment code reads it."""
+        data = self.cleaned_data
+        return RuleSpec(
+            territory_id=territory_id,
+            priority=data["priority"],
+            countries=tuple(data["countries"]),
+            regions=tuple(data["regions"]),
+            industries=tuple(data["industries"]),
+            employees_min=data["employees_min"],
+            employees_max=data["employees_max"],
+            revenue_min=data["revenue_min"],
+            revenue_max=data["revenue_max"],
+            postcode_prefixes=tuple(data["postcode_prefixes"]),
+            account_ids=frozenset(data["accounts"]),
+            rule_id=rule_id,
+        )

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from reports import planner, views
+from reports import planner, territories, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -15,6 +15,28 @@ urlpatterns = [
     path("quotas/planner/spread/", planner.planner_spread, name="quota-planner-spread"),
     path("quotas/planner/upload/", planner.planner_upload, name="quota-planner-upload"),
     path("quotas/planner/basis/", planner.planner_basis, name="quota-planner-basis"),
+    path("territories/", territories.territory_tree, name="territory-tree"),
+    path("territories/<int:pk>/", territories.territory_detail, name="territory-detail"),
+    path(
+        "territories/<int:pk>/handovers/",
+        territories.territory_handovers,
+        name="territory-handovers",
+    ),
+    path(
+        "territories/<int:pk>/rules/preview/",
+        territories.territory_rules_preview,
+        name="territory-rules-preview",
+    ),
+    path(
+        "territories/<int:pk>/rules/apply/",
+        territories.territory_rules_apply,
+        name="territory-rules-apply",
+    ),
+    path(
+        "territories/<int:pk>/realignments/<int:job_id>/",
+        territories.realignment_progress,
+        name="territory-realignment",
+    ),
     path("dashboard/status/", views.dashboard_status, name="dashboard-status"),
     path("dashboard/refresh/", views.dashboard_refresh, name="dashboard-refresh"),
     path(
