@@ -1,7 +1,7 @@
 """Backtest every forecast method on the simulated worlds of ``benchmarks/worlds.py``.
 
     DATABASE_URL=postgres://.../a_database_of_its_own .venv/bin/python benchmarks/backtest.py [--worlds a,b] [--every 7]
-        [--held-out] [--dump FILE]
+        [--held-out | --all] [--draws N] [--dump FILE]
 
 The database is emptied: for each world it loads the world, computes the
 organisation's forecasts as of every ``--every``-th day of the last year
@@ -13,7 +13,7 @@ of their MAPEs and the share of windows whose actual lies inside the model's
 P10-P90 range. The last rows average the worlds.
 
 ``--held-out`` runs the worlds kept apart from tuning (``HELD_OUT_WORLDS``)
-instead of the nine; ``--dump`` pickles the model's inputs of every forecast
+instead of the nine, ``--all`` both sets, each in a table of its own; ``--dump`` pickles the model's inputs of every forecast
 with what was then won, to study the estimator without reloading the worlds.
 """
 
@@ -68,6 +68,7 @@ class Recorder:
                 outcomes={stage: dict(counts) for stage, counts in stats.outcomes.items()},
                 open_groups=dict(kwargs["open_groups"]),
                 probabilities=dict(kwargs["probabilities"]),
+                paths=dict(kwargs.get("paths") or {}),
             )
             result = model_estimate(**kwargs)
             self.records.append({**self._current, "result": result})
@@ -232,6 +233,11 @@ def main() -> int:
         help="run the held-out worlds, kept apart from tuning, instead of the usual nine",
     )
     parser.add_argument(
+        "--all",
+        action="store_true",
+        help="run the nine worlds and the held-out ones, each set in a table of its own",
+    )
+    parser.add_argument(
         "--replicate",
         type=int,
         default=0,
@@ -265,26 +271,33 @@ def main() -> int:
     if args.dump:
         recorder = Recorder()
         recorder.install()
-    rows = []
-    for spec in HELD_OUT_WORLDS if args.held_out else WORLDS:
-        if chosen and spec.name not in chosen:
-            continue
-        draws = []
-        for draw in range(args.replicate, args.replicate + args.draws):
-            drawn = replace(spec, seed=spec.seed + 1000 * draw) if draw else spec
-            world = world_rows(drawn, args.every, recorder)
-            print(
-                f"{spec.name} (draw {draw}): {world[0]['deals']} deals, "
-                f"forecasts in {world[0]['seconds']:.1f} s",
-                file=sys.stderr,
-            )
-            draws += world
-        rows += pooled(draws)
-    if args.held_out:
-        print("Held-out worlds (not used in tuning the model):")
+    sets = []
+    if args.all or not args.held_out:
+        sets.append(("Worlds the model was developed on:", WORLDS))
+    if args.all or args.held_out:
+        sets.append(("Held-out worlds (not used in tuning the model):", HELD_OUT_WORLDS))
     if args.draws > 1:
         print(f"Pooled over {args.draws} draws of each world:")
-    print(table(rows + averages(rows)))
+    for title, specs in sets:
+        rows = []
+        for spec in specs:
+            if chosen and spec.name not in chosen:
+                continue
+            draws = []
+            for draw in range(args.replicate, args.replicate + args.draws):
+                drawn = replace(spec, seed=spec.seed + 1000 * draw) if draw else spec
+                world = world_rows(drawn, args.every, recorder)
+                print(
+                    f"{spec.name} (draw {draw}): {world[0]['deals']} deals, "
+                    f"forecasts in {world[0]['seconds']:.1f} s",
+                    file=sys.stderr,
+                )
+                draws += world
+            rows += pooled(draws)
+        if rows:
+            print(title)
+            print(table(rows + averages(rows)))
+            sys.stdout.flush()
     if recorder is not None:
         with open(args.dump, "wb") as dump:
             pickle.dump(recorder.records, dump)
