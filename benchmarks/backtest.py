@@ -46,20 +46,15 @@ class Recorder:
         self._current: dict = {}
 
     def install(self) -> None:
-        from reports import forecasts
+        """Wrap the model's functions where they are called: ``reports.forecasts`` for one scope,
+        ``reports.grouped`` (which imported them by name) for the grouped backfill."""
+        from reports import forecasts, grouped
 
-        model_forecast, model_estimate, new_business_from = (
-            forecasts.model_forecast,
-            forecasts.model_estimate,
-            forecasts.new_business_from,
-        )
-
-        def recording_forecast(scope, moment, horizon, **kwargs):
-            self._current = {"moment": moment, "horizon": horizon}
-            return model_forecast(scope, moment, horizon, **kwargs)
+        model_estimate, new_business_from = forecasts.model_estimate, forecasts.new_business_from
 
         def recording_new_business(moment, horizon, **sums):
-            self._current["new_business_sums"] = dict(sums)
+            # Called for the estimate's arguments, just before it.
+            self._current = {"moment": moment, "horizon": horizon, "new_business_sums": dict(sums)}
             return new_business_from(moment, horizon, **sums)
 
         def recording_estimate(**kwargs):
@@ -74,9 +69,9 @@ class Recorder:
             self.records.append({**self._current, "result": result})
             return result
 
-        forecasts.model_forecast = recording_forecast
-        forecasts.model_estimate = recording_estimate
-        forecasts.new_business_from = recording_new_business
+        for module in (forecasts, grouped):
+            module.model_estimate = recording_estimate
+            module.new_business_from = recording_new_business
 
 
 def world_rows(spec, every: int, recorder: Recorder | None = None) -> list[dict]:

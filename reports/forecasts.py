@@ -286,7 +286,8 @@ def entry_counts(
     transitions: QuerySet, moment: datetime.datetime, group: dict | None = None
 ) -> list[tuple]:
     """Entries into open stages in the ``LOOKBACK_DAYS`` before ``moment``, as known at ``moment``:
-    ``(*group, stage id, stay, close, won, observed, weight, squared weight, recent weight, its square)``.
+    ``(*group, stage id, stay, close, won, observed, weight, squared weight, recent weight, its square,
+    overlap)``.
 
     ``stay`` is the whole days from the entry to the deal's next transition
     (None while it is still in the stage), ``close`` those to its first close
@@ -304,7 +305,9 @@ def entry_counts(
     same over cells as over a scope; the square gives the effective number of
     entries (``entry_chances``). An entry that has left the stage also weighs
     ``0.5 ** (days since it left / RECENT_HALF_LIFE_DAYS)`` (0 while it is still
-    in the stage): the recent exits that ``Training.shift`` compares with the long run.
+    in the stage): the recent exits that ``Training.shift`` compares with the long run;
+    ``overlap`` is the product of its two weights, the share of its weight the long
+    run leaves to the recent exits.
     """
     group = group or {}
 
@@ -358,9 +361,15 @@ def entry_counts(
         f"CASE WHEN next_move IS NULL THEN 0 ELSE "
         f"CAST(ROUND(POWER(0.5, exit_age / {float(RECENT_HALF_LIFE_DAYS)}) * {WEIGHT_SCALE}) AS BIGINT) END"
     )
+    # The part of an exit's weight that is recent, which the long run leaves out when compared.
+    overlap = (
+        f"CASE WHEN next_move IS NULL THEN 0 ELSE CAST(ROUND(POWER(0.5, age / {float(HALF_LIFE_DAYS)}) "
+        f"* POWER(0.5, exit_age / {float(RECENT_HALF_LIFE_DAYS)}) * {WEIGHT_SCALE}) AS BIGINT) END"
+    )
     return aggregate_over(
         moves,
-        f"{columns}, SUM({weight}), SUM({weight} * {weight}), SUM({recent}), SUM({recent} * {recent})",
+        f"{columns}, SUM({weight}), SUM({weight} * {weight}), SUM({recent}), SUM({recent} * {recent}), "
+        f"SUM({overlap})",
         "stage_kind = %s",
         (StageKind.OPEN,),
         ", ".join(str(n) for n in range(1, len(group) + 6)),
@@ -430,7 +439,7 @@ class Training:
     """
 
     def __init__(self):
-        self.outcomes: dict = defaultdict(lambda: defaultdict(lambda: [0, 0, 0, 0]))
+        self.outcomes: dict = defaultdict(lambda: defaultdict(lambda: [0, 0, 0, 0, 0]))
         self._chances: dict = {}
         self._shifts: dict = {}
         self._win_days: dict | None = None
@@ -443,14 +452,17 @@ class Training:
         squares: int | None = None,
         recent: int = 0,
         recent_squares: int = 0,
+        overlap: int = 0,
     ) -> None:
         """Entries of ``weight`` in all, their squared weights summing to ``squares`` (default: entries of
-        weight 1); ``recent`` and ``recent_squares``: their exits' weights by recency (``entry_counts``)."""
+        weight 1); ``recent``, ``recent_squares`` and ``overlap``: their exits' weights by recency, as
+        ``entry_counts`` gives them."""
         counts = self.outcomes[stage_id][outcome]
         counts[0] += int(weight)
         counts[1] += int(weight if squares is None else squares)
         counts[2] += int(recent or 0)
         counts[3] += int(recent_squares or 0)
+        counts[4] += int(overlap or 0)
         self._chances.pop(stage_id, None)
         self._shifts.pop(stage_id, None)
         self._win_days = None
@@ -555,38 +567,50 @@ def exit_shift(outcomes: dict) -> tuple[float, float]:
     """How the stage's recent exits went against the long run: ``(log ratio, its variance)``.
 
     ``outcomes`` is a stage's training (``entry_counts``). An exit goes on (to a
-    later stage or a win) or is lost. The long run is the share going on among
-    the exits of the year, entries weighted by recency as the chances are, per
-    time spent in the stage before the exit (whole days in doubling bins: 0,
-    1, 2-3, 4-7, ...; deals that sit long mostly die, so a recent batch of slow
-    exits is no sign of a change). The recent exits, each weighing ``0.5 **
-    (days since / RECENT_HALF_LIFE_DAYS)``, went on ``O`` times (by weight) where
-    the long-run shares of their bins expected ``E``. Under no change ``O - E``
-    has about the variance ``sum(w^2 q (1 - q))``; the log ratio ``d = log(O / E)``
-    then has ``v = Var / E^2``. It is shrunk as an empirical Bayes estimate of a
-    change whose own spread is estimated from it, ``d^2 - v``: the factor
-    ``k = 1 - v / d^2`` (0 when ``d^2 <= v``: no change beyond sampling noise),
-    the estimate ``k d`` and its variance ``k v``.
+    later stage or a win) or is lost. An exit weighs ``a = 0.5 ** (days since /
+    RECENT_HALF_LIFE_DAYS)`` among the recent ones and ``w (1 - a)`` in the long
+    run, ``w`` its entry's weight in the chances: the long run is the year
+    without what the recent exits say, so a change is not half hidden in it. The
+    long run's share going on is taken per time spent in the stage before the exit
+    (whole days in doubling bins: 0, 1, 2-3, 4-7, ...; deals that sit long mostly
+    die, so a recent batch of slow exits is no sign of a change). The recent exits
+    went on ``O`` times (by weight) where the long-run shares of their bins
+    expected ``E``. With no change ``O - E`` has about the variance of the recent
+    exits' own, ``sum(a^2 q (1 - q))``, plus that of the long-run shares, ``q (1 -
+    q) sum(w^2) / sum(w (1 - a))^2`` per bin times the bin's recent weight squared
+    (more than it is: the recent weights are not taken out of ``sum(w^2)``). The
+    log ratio ``d = log(O / E)`` has ``v = Var / E^2`` and is shrunk by it
+    (``shrunk_change``).
     """
-    runs: dict = defaultdict(lambda: [0, 0])  # stay bin -> [weight gone on, weight exited]
+    # stay bin -> [long-run weight gone on, long-run weight, squared entry weights, recent weight]
+    bins: dict = defaultdict(lambda: [0, 0, 0, 0])
     recent = []
-    for (stay, close, won, _), (weight, _, *exits) in outcomes.items():
+    for (stay, close, won, _), (weight, squares, *exits) in outcomes.items():
         if stay is None:
             continue
         went_on = not (close == stay and not won)
         stay_bin = max(0, int(stay)).bit_length()
-        runs[stay_bin][0] += weight * went_on
-        runs[stay_bin][1] += weight
-        if exits and exits[0]:
-            recent.append(
-                (stay_bin, went_on, exits[0], exits[1] if len(exits) > 1 else exits[0] ** 2)
-            )
+        exits = [*exits, 0, 0, 0][:3]
+        past = weight - exits[2]
+        bins[stay_bin][0] += past * went_on
+        bins[stay_bin][1] += past
+        bins[stay_bin][2] += squares
+        if exits[0]:
+            bins[stay_bin][3] += exits[0]
+            recent.append((stay_bin, went_on, exits[0], exits[1]))
     observed = expected = noise = 0.0
     for stay_bin, went_on, weight, squares in recent:
-        share = runs[stay_bin][0] / runs[stay_bin][1] if runs[stay_bin][1] else 0.0
+        gone_on, total, _, _ = bins[stay_bin]
+        if total <= 0:
+            continue
+        share = gone_on / total
         observed += weight * went_on
         expected += weight * share
         noise += squares * share * (1 - share)
+    for gone_on, total, squares, weight in bins.values():
+        if total > 0 and weight:
+            share = gone_on / total
+            noise += weight * weight * share * (1 - share) * squares / (total * total)
     if expected <= 0 or noise <= 0:
         return 0.0, 0.0
     # Half a fresh exit each side keeps the log finite when none of the recent exits went on.

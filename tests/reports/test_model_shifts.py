@@ -46,8 +46,15 @@ def _stage_training(long_run: list[tuple], recent: list[tuple]) -> Training:
         training.add(1, outcome, count * FRESH, count * FRESH * FRESH, 0, 0)
     for count, stay, went_on in recent:
         outcome = (stay, stay + 30, 1, None) if went_on else (stay, stay, 0, None)
+        # Fresh: the whole of the exit's weight is recent (the overlap), none of it the long run's.
         training.add(
-            1, outcome, count * FRESH, count * FRESH * FRESH, count * FRESH, count * FRESH * FRESH
+            1,
+            outcome,
+            count * FRESH,
+            count * FRESH * FRESH,
+            count * FRESH,
+            count * FRESH * FRESH,
+            count * FRESH,
         )
     return training
 
@@ -58,16 +65,18 @@ def test_recent_exits_that_go_on_less_than_the_long_run_lower_the_shift():
         [(120, 10, True), (80, 10, False)], [(20, 10, True), (80, 10, False)]
     )
     shift, variance = exit_shift(training.outcomes[1])
-    # The bin of 10 days (8-15) holds every exit: 140 of 300 went on, so the 100 recent ones were
-    # expected to go on 100 x 140 / 300 times and went on 20 times.
-    share = 140 / 300
+    # The bin of 10 days (8-15) holds every exit. The long run leaves the recent exits out: 120 of
+    # 200 went on, so the 100 recent ones were expected to go on 60 times and went on 20 times.
+    share = 0.6
     expected = 100 * share
     change = math.log((20 + 0.5) / (expected + 0.5))
-    noise = 100 * share * (1 - share) / expected**2
+    # The noise: the recent exits' own, and the long-run share's, rated by all 300 entries'
+    # squared weights over the long run's 200 squared, times the recent weight squared.
+    noise = (100 * share * (1 - share) + 100**2 * share * (1 - share) * 300 / 200**2) / expected**2
     keep = 1 - noise / change**2
     assert shift == pytest.approx(keep * change)
     assert variance == pytest.approx(keep * noise)
-    assert shift < math.log(0.5)
+    assert shift < math.log(0.4)
 
 
 def test_a_recent_batch_of_slow_exits_that_die_is_no_shift():
@@ -81,8 +90,8 @@ def test_a_recent_batch_of_slow_exits_that_die_is_no_shift():
 
 
 def test_a_difference_within_the_noise_changes_nothing():
-    """Ten recent exits, five went on, against the long run's 59% (125 of 210): within a binomial's
-    noise, so no change. (Four of ten would be 1.2 standard deviations out: partly believed.)"""
+    """Ten recent exits, five went on, against the long run's 60%: within a binomial's noise,
+    so no change."""
     training = _stage_training([(120, 10, True), (80, 10, False)], [(5, 10, True), (5, 10, False)])
     assert exit_shift(training.outcomes[1]) == (0.0, 0.0)
     # Without recent weights at all (a training counted by hand), no shift either.
@@ -214,7 +223,7 @@ def test_a_drop_in_qualification_shows_in_the_forecast_at_once(admin, rep, pipel
     stats = closing_stats(Scope(owner=rep.pk), now, True)
     shift, variance = stats.shift(q.pk)
     assert shift < math.log(0.3)
-    assert 0 < variance < 0.1
+    assert 0 < variance < 0.2
     # The grouped nightly pass counts the same training.
     cells = grouped._cells_as_of(timezone.localdate(now), now, True, now)
     together = grouped._training(list(cells.values()))
