@@ -30,8 +30,24 @@ before T of the scope's deals as they stood at T (and nothing after T):
    deals (as they stood at T) created in the ``L`` days of history that could
    have finished.
 
+4. A change the year's entries are slow to show (``exit_shift``): a chance of
+   a win 60-90 days after entry can only be read from entries that old, but
+   whether a deal leaving a stage went on or was lost shows at once. For each
+   stage, the exits of about the last month (weighing ``0.5 ** (days since /
+   RECENT_HALF_LIFE_DAYS)``) are compared with the long run's share going on
+   among exits after as long in the stage (the year without the recent exits);
+   the log ratio of what went on to what the long run expected is shrunk by its
+   sampling noise (``shrunk_change``: nothing when it is within the noise). A
+   deal's chance is scaled by the shifts of every stage on its path to a win
+   (it and the open stages after it), and the new business by its pipeline's
+   first stage's path.
+5. How much new business is created now (``arrival_change``): the deals created
+   in the ``H`` days just past against the span's rate, the log ratio shrunk by
+   its Poisson noise, scales the new business (a growing, shrinking or seasonal
+   business).
+
 The expected value is the sum over open deals of ``p * amount`` plus the new
-business. Its variance adds three parts: each deal's own win, ``p * (1 - p) *
+business. Its variance adds these parts: each deal's own win, ``p * (1 - p) *
 amount^2``; the uncertainty of the learned chances, a Beta posterior's
 ``p * (1 - p) / (n + PRIOR_WEIGHT + 1)`` (``rate_variance``), shared by every
 deal of a stage (its chances at all ages rest on nested sets of the same
@@ -39,7 +55,9 @@ entries, so their errors are added before squaring: ``(sum of amount *
 sqrt(Var p))^2`` per stage); and the new business's, the compound Poisson one
 or, when larger, the sample variance of the value created and won inside each
 whole past window of the history (``past_windows``), since new business comes
-in waves. The P10-P90 range is ``expected -/+ q * sigma`` (never below zero):
+in waves; and what is left of the uncertainty of the shifts (shared by every
+deal on a path, so added before squaring) and of the arrival change (``mean^2
+* Var``). The P10-P90 range is ``expected -/+ q * sigma`` (never below zero):
 ``q`` is the normal's 1.2816 when every part of the variance is worked out, and
 a Student t's 90th percentile when the new business's spread was read off a
 few past windows (``band_quantile``: four 90-day windows leave three degrees of
