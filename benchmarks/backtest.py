@@ -1,7 +1,7 @@
 """Backtest every forecast method on the simulated worlds of ``benchmarks/worlds.py``.
 
     DATABASE_URL=postgres://.../a_database_of_its_own .venv/bin/python benchmarks/backtest.py [--worlds a,b] [--every 7]
-        [--held-out] [--dump FILE]
+        [--held-out | --all] [--draws N] [--dump FILE]
 
 The database is emptied: for each world it loads the world, computes the
 organisation's forecasts as of every ``--every``-th day of the last year
@@ -13,7 +13,7 @@ of their MAPEs and the share of windows whose actual lies inside the model's
 P10-P90 range. The last rows average the worlds.
 
 ``--held-out`` runs the worlds kept apart from tuning (``HELD_OUT_WORLDS``)
-instead of the nine; ``--dump`` pickles the model's inputs of every forecast
+instead of the nine, ``--all`` both sets, each in a table of its own; ``--dump`` pickles the model's inputs of every forecast
 with what was then won, to study the estimator without reloading the worlds.
 """
 
@@ -46,20 +46,15 @@ class Recorder:
         self._current: dict = {}
 
     def install(self) -> None:
-        from reports import forecasts
+        """Wrap the model's functions where they are called: ``reports.forecasts`` for one scope,
+        ``reports.grouped`` (which imported them by name) for the grouped backfill."""
+        from reports import forecasts, grouped
 
-        model_forecast, model_estimate, new_business_from = (
-            forecasts.model_forecast,
-            forecasts.model_estimate,
-            forecasts.new_business_from,
-        )
-
-        def recording_forecast(scope, moment, horizon, **kwargs):
-            self._current = {"moment": moment, "horizon": horizon}
-            return model_forecast(scope, moment, horizon, **kwargs)
+        model_estimate, new_business_from = forecasts.model_estimate, forecasts.new_business_from
 
         def recording_new_business(moment, horizon, **sums):
-            self._current["new_business_sums"] = dict(sums)
+            # Called for the estimate's arguments, just before it.
+            self._current = {"moment": moment, "horizon": horizon, "new_business_sums": dict(sums)}
             return new_business_from(moment, horizon, **sums)
 
         def recording_estimate(**kwargs):
@@ -68,14 +63,15 @@ class Recorder:
                 outcomes={stage: dict(counts) for stage, counts in stats.outcomes.items()},
                 open_groups=dict(kwargs["open_groups"]),
                 probabilities=dict(kwargs["probabilities"]),
+                paths=dict(kwargs.get("paths") or {}),
             )
             result = model_estimate(**kwargs)
             self.records.append({**self._current, "result": result})
             return result
 
-        forecasts.model_forecast = recording_forecast
-        forecasts.model_estimate = recording_estimate
-        forecasts.new_business_from = recording_new_business
+        for module in (forecasts, grouped):
+            module.model_estimate = recording_estimate
+            module.new_business_from = recording_new_business
 
 
 def world_rows(spec, every: int, recorder: Recorder | None = None) -> list[dict]:
@@ -232,6 +228,11 @@ def main() -> int:
         help="run the held-out worlds, kept apart from tuning, instead of the usual nine",
     )
     parser.add_argument(
+        "--all",
+        action="store_true",
+        help="run the nine worlds and the held-out ones, each set in a table of its own",
+    )
+    parser.add_argument(
         "--replicate",
         type=int,
         default=0,
@@ -265,26 +266,33 @@ def main() -> int:
     if args.dump:
         recorder = Recorder()
         recorder.install()
-    rows = []
-    for spec in HELD_OUT_WORLDS if args.held_out else WORLDS:
-        if chosen and spec.name not in chosen:
-            continue
-        draws = []
-        for draw in range(args.replicate, args.replicate + args.draws):
-            drawn = replace(spec, seed=spec.seed + 1000 * draw) if draw else spec
-            world = world_rows(drawn, args.every, recorder)
-            print(
-                f"{spec.name} (draw {draw}): {world[0]['deals']} deals, "
-                f"forecasts in {world[0]['seconds']:.1f} s",
-                file=sys.stderr,
-            )
-            draws += world
-        rows += pooled(draws)
-    if args.held_out:
-        print("Held-out worlds (not used in tuning the model):")
+    sets = []
+    if args.all or not args.held_out:
+        sets.append(("Worlds the model was developed on:", WORLDS))
+    if args.all or args.held_out:
+        sets.append(("Held-out worlds (not used in tuning the model):", HELD_OUT_WORLDS))
     if args.draws > 1:
         print(f"Pooled over {args.draws} draws of each world:")
-    print(table(rows + averages(rows)))
+    for title, specs in sets:
+        rows = []
+        for spec in specs:
+            if chosen and spec.name not in chosen:
+                continue
+            draws = []
+            for draw in range(args.replicate, args.replicate + args.draws):
+                drawn = replace(spec, seed=spec.seed + 1000 * draw) if draw else spec
+                world = world_rows(drawn, args.every, recorder)
+                print(
+                    f"{spec.name} (draw {draw}): {world[0]['deals']} deals, "
+                    f"forecasts in {world[0]['seconds']:.1f} s",
+                    file=sys.stderr,
+                )
+                draws += world
+            rows += pooled(draws)
+        if rows:
+            print(title)
+            print(table(rows + averages(rows)))
+            sys.stdout.flush()
     if recorder is not None:
         with open(args.dump, "wb") as dump:
             pickle.dump(recorder.records, dump)

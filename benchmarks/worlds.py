@@ -57,6 +57,13 @@ class WorldSpec:
         1.0  # chances of moving on multiplied by this for deals created after ``shift_at``
     )
     shift_at: float = 0.6  # the share of the span after which ``shift`` applies
+    stage_drop: float = 1.0  # every move out of Propose after ``stage_drop_at``: chance times this
+    stage_drop_at: float = 0.6  # the share of the span after which ``stage_drop`` applies
+    cohort: float = 0.0  # after ``cohort_at``, new reps bring this share more deals than the others
+    cohort_at: float = 0.5
+    cohort_skill: float = (
+        1.0  # the new reps' chances of moving on times this, their stays divided by it
+    )
 
 
 WORLDS = (
@@ -77,7 +84,12 @@ HELD_OUT_WORLDS = (
     WorldSpec("shrinking", 101, growth=-0.7, deals_per_day=5.0, cycle=1.3),
     WorldSpec("whales", 102, whales=0.015, deals_per_day=4.0),
     WorldSpec("win-rate-shift", 103, shift=0.6, shift_at=0.55, cycle=0.8, deals_per_day=4.5),
+    # Added with the exit-shift and arrival terms, and run only once they were fixed.
+    WorldSpec("stage-drop", 104, stage_drop=0.5, stage_drop_at=0.6, deals_per_day=4.0),
+    WorldSpec("new-cohort", 105, cohort=0.6, cohort_at=0.5, cohort_skill=0.7, deals_per_day=4.0),
 )
+# New reps joining in the ``cohort`` worlds, after the ``REPS`` others.
+COHORT_REPS = 4
 WHALE_SIZE = 25
 
 
@@ -126,6 +138,19 @@ def world_deals(spec: WorldSpec, end: datetime.datetime) -> World:
             if created < end:
                 shifted = day >= spec.shift_at * spec.days
                 world.deals.append(_deal(rng, spec, created, end, len(world.deals), shifted))
+    if spec.cohort:
+        # Drawn apart, so that the other deals are those of the same world without the cohort.
+        cohort_rng = random.Random(spec.seed * 7919)
+        for day in range(round(spec.cohort_at * spec.days), spec.days):
+            rate = spec.deals_per_day * spec.cohort
+            for _ in range(_poisson(cohort_rng, rate)):
+                created = start + datetime.timedelta(days=day, hours=8 + cohort_rng.random() * 10)
+                if created < end:
+                    deal = _deal(
+                        cohort_rng, spec, created, end, len(world.deals), skill=spec.cohort_skill
+                    )
+                    deal.owner = REPS + cohort_rng.randrange(COHORT_REPS)
+                    world.deals.append(deal)
     return world
 
 
@@ -149,6 +174,7 @@ def _deal(
     end: datetime.datetime,
     n: int,
     shifted: bool = False,
+    skill: float = 1.0,
 ) -> DealDraft:
     owner = rng.randrange(REPS)
     sandbag = spec.sandbagger and owner == 0
@@ -167,8 +193,12 @@ def _deal(
             at += _stay(rng, 90.0 * spec.cycle)
             advance = 0.1
         else:
-            at += _stay(rng, mean_days * spec.cycle * (2.0 if sandbag else 1.0))
-        advance = min(0.97, advance * quality * (spec.shift if shifted else 1.0))
+            at += _stay(rng, mean_days * spec.cycle * (2.0 if sandbag else 1.0) / skill)
+        advance = min(0.97, advance * quality * skill * (spec.shift if shifted else 1.0))
+        if stage == 2 and spec.stage_drop != 1.0:
+            drop_from = end - datetime.timedelta(days=spec.days * (1 - spec.stage_drop_at))
+            if at >= drop_from:
+                advance *= spec.stage_drop
         if sandbag and stage == 1:
             advance = math.prod(a for _, a, _ in OPEN_STAGES[1:])
             step = WON - stage if rng.random() < advance else LOST - stage
@@ -255,7 +285,11 @@ def world_load(world: World):
     demo_data_delete()
     admin = user_create(username="admin", password=None, role=Role.ADMIN)
     manager = user_create(username="manager", password=None, role=Role.MANAGER)
-    reps = [user_create(username=f"rep{i}", password=None, manager=manager) for i in range(REPS)]
+    cohort = COHORT_REPS if world.spec.cohort else 0
+    reps = [
+        user_create(username=f"rep{i}", password=None, manager=manager)
+        for i in range(REPS + cohort)
+    ]
     pipeline = pipeline_create(
         name="Sales", created_at=world.end - datetime.timedelta(days=world.spec.days + 1), by=admin
     )
@@ -278,10 +312,10 @@ def world_load(world: World):
         specs=[
             AccountSpec(
                 name=f"Account {i}",
-                owner_id=reps[i % REPS].pk,
+                owner_id=(reps[i % REPS] if i < REPS * 10 else reps[REPS + i % cohort]).pk,
                 created_at=world.end - datetime.timedelta(days=world.spec.days + 1),
             )
-            for i in range(REPS * 10)
+            for i in range((REPS + cohort) * 10)
         ],
         by=admin,
     )
@@ -300,7 +334,7 @@ def world_load(world: World):
         specs.append(
             DealSpec(
                 name=draft.name,
-                account_id=account_ids[draft.owner + REPS * (n % 10)],
+                account_id=account_ids[_account_index(draft.owner, n)],
                 owner_id=owner.pk,
                 pipeline_id=pipeline.pk,
                 stage_id=stages[last_stage].pk,
@@ -326,6 +360,13 @@ def world_load(world: World):
     for first in range(0, len(specs), 1000):
         deals_import(specs=specs[first : first + 1000], by=admin)
     return admin
+
+
+def _account_index(owner: int, n: int) -> int:
+    """The account of the ``n``-th deal of rep ``owner``: one of the rep's ten."""
+    if owner < REPS:
+        return owner + REPS * (n % 10)
+    return REPS * 10 + (owner - REPS) + COHORT_REPS * (n % 10)
 
 
 def smaller(spec: WorldSpec, days: int, deals_per_day: float) -> WorldSpec:

@@ -30,8 +30,24 @@ before T of the scope's deals as they stood at T (and nothing after T):
    deals (as they stood at T) created in the ``L`` days of history that could
    have finished.
 
+4. A change the year's entries are slow to show (``exit_shift``): a chance of
+   a win 60-90 days after entry can only be read from entries that old, but
+   whether a deal leaving a stage went on or was lost shows at once. For each
+   stage, the exits of about the last month (weighing ``0.5 ** (days since /
+   RECENT_HALF_LIFE_DAYS)``) are compared with the long run's share going on
+   among exits after as long in the stage (the year without the recent exits);
+   the log ratio of what went on to what the long run expected is shrunk by its
+   sampling noise (``shrunk_change``: nothing when it is within the noise). A
+   deal's chance is scaled by the shifts of every stage on its path to a win
+   (it and the open stages after it), and the new business by its pipeline's
+   first stage's path.
+5. How much new business is created now (``arrival_change``): the deals created
+   in the ``H`` days just past against the span's rate, the log ratio shrunk by
+   its Poisson noise, scales the new business (a growing, shrinking or seasonal
+   business).
+
 The expected value is the sum over open deals of ``p * amount`` plus the new
-business. Its variance adds three parts: each deal's own win, ``p * (1 - p) *
+business. Its variance adds these parts: each deal's own win, ``p * (1 - p) *
 amount^2``; the uncertainty of the learned chances, a Beta posterior's
 ``p * (1 - p) / (n + PRIOR_WEIGHT + 1)`` (``rate_variance``), shared by every
 deal of a stage (its chances at all ages rest on nested sets of the same
@@ -39,7 +55,9 @@ entries, so their errors are added before squaring: ``(sum of amount *
 sqrt(Var p))^2`` per stage); and the new business's, the compound Poisson one
 or, when larger, the sample variance of the value created and won inside each
 whole past window of the history (``past_windows``), since new business comes
-in waves. The P10-P90 range is ``expected -/+ q * sigma`` (never below zero):
+in waves; and what is left of the uncertainty of the shifts (shared by every
+deal on a path, so added before squaring) and of the arrival change (``mean^2
+* Var``). The P10-P90 range is ``expected -/+ q * sigma`` (never below zero):
 ``q`` is the normal's 1.2816 when every part of the variance is worked out, and
 a Student t's 90th percentile when the new business's spread was read off a
 few past windows (``band_quantile``: four 90-day windows leave three degrees of
@@ -112,6 +130,9 @@ HALF_LIFE_DAYS = 90
 # Weights are counted in millionths of a fresh entry, whole numbers, so that sums are exact in any order.
 WEIGHT_SCALE = 1_000_000
 PRIOR_WEIGHT = 10
+# Stage exits weigh ``0.5 ** (days since the exit / RECENT_HALF_LIFE_DAYS)`` when the recent ones are
+# compared with the long run (``Training.shift``): the shortest horizon, so the test sees about a month.
+RECENT_HALF_LIFE_DAYS = 30
 MAX_DAYS = 730
 Z_80 = 1.2816  # the 10th and 90th percentiles of a normal distribution lie this many sigmas out
 
@@ -121,7 +142,9 @@ def money(value) -> Decimal:
     return Decimal(value or 0).quantize(Decimal("0.01"))
 
 
-def moment_of(as_of: datetime.date, now: datetime.datetime | None = None) -> tuple[datetime.datetime, bool]:
+def moment_of(
+    as_of: datetime.date, now: datetime.datetime | None = None
+) -> tuple[datetime.datetime, bool]:
     """The instant a forecast "as of" a date looks from, and whether that is the live state."""
     now = now or timezone.now()
     if as_of >= timezone.localdate(now):
@@ -172,7 +195,9 @@ def forecast(
 def _window(as_of: datetime.date, horizon: int) -> tuple[Q, Q, Q]:
     """The open deals in the window, those of them counted (not omitted), and the overdue ones."""
     window_end = as_of + datetime.timedelta(days=horizon)
-    in_window = Q(status=StageKind.OPEN, expected_close_date__gte=as_of, expected_close_date__lt=window_end)
+    in_window = Q(
+        status=StageKind.OPEN, expected_close_date__gte=as_of, expected_close_date__lt=window_end
+    )
     counted = in_window & ~Q(forecast_category=ForecastCategory.OMITTED)
     return in_window, counted, Q(status=StageKind.OPEN, expected_close_date__lt=as_of)
 
@@ -186,7 +211,9 @@ def window_sums(as_of: datetime.date, horizon: int, suffix: str = "") -> dict:
     return {
         f"pipeline{suffix}": Sum(value, filter=counted),
         f"best_case{suffix}": Sum(value, filter=in_window & Q(forecast_category__in=committed)),
-        f"commit{suffix}": Sum(value, filter=in_window & Q(forecast_category=ForecastCategory.COMMIT)),
+        f"commit{suffix}": Sum(
+            value, filter=in_window & Q(forecast_category=ForecastCategory.COMMIT)
+        ),
         # Exact in the reporting currency; a converted amount has the rate's places.
         f"weighted{suffix}": Sum(
             value * F("stage__probability") / Value(100),
@@ -228,7 +255,11 @@ def forecast_result(
     result["model_p10"] = model["p10"]
     result["model_p90"] = model["p90"]
     result["gap"] = {
-        method: (None if result["quota"] is None else result["quota"] - result["won_in_window"] - result[method])
+        method: (
+            None
+            if result["quota"] is None
+            else result["quota"] - result["won_in_window"] - result[method]
+        )
         for method in METHODS
     }
     return {
@@ -241,7 +272,9 @@ def forecast_result(
     }
 
 
-def won_rows(scope: Scope, as_of: datetime.date, horizon: int, *, now: datetime.datetime) -> QuerySet:
+def won_rows(
+    scope: Scope, as_of: datetime.date, horizon: int, *, now: datetime.datetime
+) -> QuerySet:
     """The deals won so far (as known now) with ``closed_at`` in the window; their value converts at
     their close dates."""
     start = start_of(as_of)
@@ -260,14 +293,19 @@ def closing_stats(scope: Scope, moment: datetime.datetime, live: bool = False) -
     (``entry_counts``), over the scope's deals as they stood at ``moment`` (live rows when ``live``). One query."""
     training = Training()
     deals = deal_rows(scope, None if live else moment).values("id")
-    for stage_id, *outcome, weight, squares in entry_counts(StageTransition.objects.filter(deal_id__in=deals), moment):
-        training.add(stage_id, tuple(outcome), weight, squares)
+    for stage_id, stay, close, won, observed, *weights in entry_counts(
+        StageTransition.objects.filter(deal_id__in=deals), moment
+    ):
+        training.add(stage_id, (stay, close, won, observed), *weights)
     return training
 
 
-def entry_counts(transitions: QuerySet, moment: datetime.datetime, group: dict | None = None) -> list[tuple]:
+def entry_counts(
+    transitions: QuerySet, moment: datetime.datetime, group: dict | None = None
+) -> list[tuple]:
     """Entries into open stages in the ``LOOKBACK_DAYS`` before ``moment``, as known at ``moment``:
-    ``(*group, stage id, stay, close, won, observed, weight, squared weight)``.
+    ``(*group, stage id, stay, close, won, observed, weight, squared weight, recent weight, its square,
+    overlap)``.
 
     ``stay`` is the whole days from the entry to the deal's next transition
     (None while it is still in the stage), ``close`` those to its first close
@@ -283,7 +321,11 @@ def entry_counts(transitions: QuerySet, moment: datetime.datetime, group: dict |
     year with every entry alike lags a change by half a year. The weight and
     its square come as whole ``WEIGHT_SCALE``ths, exact sums that add up the
     same over cells as over a scope; the square gives the effective number of
-    entries (``entry_chances``).
+    entries (``entry_chances``). An entry that has left the stage also weighs
+    ``0.5 ** (days since it left / RECENT_HALF_LIFE_DAYS)`` (0 while it is still
+    in the stage): the recent exits that ``Training.shift`` compares with the long run;
+    ``overlap`` is the product of its two weights, the share of its weight the long
+    run leaves to the recent exits.
     """
     group = group or {}
 
@@ -295,7 +337,9 @@ def entry_counts(transitions: QuerySet, moment: datetime.datetime, group: dict |
         .order_by()
         .annotate(
             next_move=later_in_deal(Min("at")),
-            next_close=later_in_deal(Min("at", filter=Q(to_stage__kind__in=[StageKind.WON, StageKind.LOST]))),
+            next_close=later_in_deal(
+                Min("at", filter=Q(to_stage__kind__in=[StageKind.WON, StageKind.LOST]))
+            ),
             next_win=later_in_deal(Min("at", filter=Q(to_stage__kind=StageKind.WON))),
         )
         .annotate(
@@ -303,6 +347,7 @@ def entry_counts(transitions: QuerySet, moment: datetime.datetime, group: dict |
             days=days_since_entry(F("next_close")),
             observed=days_since_entry(Value(moment, output_field=DateTimeField())),
             age=DaysBetween(Value(moment, output_field=DateTimeField()), F("at")),
+            exit_age=DaysBetween(Value(moment, output_field=DateTimeField()), F("next_move")),
         )
         .values(
             "to_stage_id",
@@ -313,6 +358,7 @@ def entry_counts(transitions: QuerySet, moment: datetime.datetime, group: dict |
             "next_close",
             "next_win",
             "age",
+            "exit_age",
             stage_kind=F("to_stage__kind"),
             **group,
         )
@@ -329,9 +375,19 @@ def entry_counts(transitions: QuerySet, moment: datetime.datetime, group: dict |
         ]
     )
     weight = f"CAST(ROUND(POWER(0.5, age / {float(HALF_LIFE_DAYS)}) * {WEIGHT_SCALE}) AS BIGINT)"
+    recent = (
+        f"CASE WHEN next_move IS NULL THEN 0 ELSE "
+        f"CAST(ROUND(POWER(0.5, exit_age / {float(RECENT_HALF_LIFE_DAYS)}) * {WEIGHT_SCALE}) AS BIGINT) END"
+    )
+    # The part of an exit's weight that is recent, which the long run leaves out when compared.
+    overlap = (
+        f"CASE WHEN next_move IS NULL THEN 0 ELSE CAST(ROUND(POWER(0.5, age / {float(HALF_LIFE_DAYS)}) "
+        f"* POWER(0.5, exit_age / {float(RECENT_HALF_LIFE_DAYS)}) * {WEIGHT_SCALE}) AS BIGINT) END"
+    )
     return aggregate_over(
         moves,
-        f"{columns}, SUM({weight}), SUM({weight} * {weight})",
+        f"{columns}, SUM({weight}), SUM({weight} * {weight}), SUM({recent}), SUM({recent} * {recent}), "
+        f"SUM({overlap})",
         "stage_kind = %s",
         (StageKind.OPEN,),
         ", ".join(str(n) for n in range(1, len(group) + 6)),
@@ -348,13 +404,21 @@ def open_group_sums(day: datetime.date) -> dict:
 def elapsed_days(moment: datetime.datetime):
     """Whole days an open deal has sat in its stage at ``moment`` (at most ``MAX_DAYS``), in SQL."""
     return Least(
-        Cast(Floor(DaysBetween(Value(moment, output_field=DateTimeField()), F("stage_entered_at"))), IntegerField()),
+        Cast(
+            Floor(DaysBetween(Value(moment, output_field=DateTimeField()), F("stage_entered_at"))),
+            IntegerField(),
+        ),
         Value(MAX_DAYS),
     )
 
 
 def model_forecast(
-    scope: Scope, moment: datetime.datetime, horizon: int, *, rows=None, training: dict | None = None
+    scope: Scope,
+    moment: datetime.datetime,
+    horizon: int,
+    *,
+    rows=None,
+    training: dict | None = None,
 ) -> dict:
     """The model's expected value won in ``[moment, moment + horizon)`` with its P10-P90 range.
 
@@ -362,6 +426,7 @@ def model_forecast(
     """
     rows = rows if rows is not None else deal_rows(scope)
     stats = training if training is not None else closing_stats(scope, moment, live=True)
+    probabilities, paths = open_stage_table()
     open_groups = (
         rows.filter(status=StageKind.OPEN)
         .annotate(elapsed=elapsed_days(moment))
@@ -371,10 +436,15 @@ def model_forecast(
     )
     return model_estimate(
         stats=stats,
-        open_groups={(g["stage_id"], g["elapsed"]): (g["value"], g["value_sq"]) for g in open_groups},
-        probabilities=dict(Stage.objects.filter(kind=StageKind.OPEN).values_list("pk", "probability")),
+        open_groups={
+            (g["stage_id"], g["elapsed"]): (g["value"], g["value_sq"]) for g in open_groups
+        },
+        probabilities=probabilities,
         horizon=horizon,
-        new_business=new_business_from(moment, horizon, **rows.aggregate(**new_business_sums(moment, horizon))),
+        new_business=new_business_from(
+            moment, horizon, **rows.aggregate(**new_business_sums(moment, horizon))
+        ),
+        paths=paths,
     )
 
 
@@ -387,24 +457,52 @@ class Training:
     """
 
     def __init__(self):
-        self.outcomes: dict = defaultdict(lambda: defaultdict(lambda: [0, 0]))
+        self.outcomes: dict = defaultdict(lambda: defaultdict(lambda: [0, 0, 0, 0, 0]))
         self._chances: dict = {}
+        self._shifts: dict = {}
         self._win_days: dict | None = None
 
-    def add(self, stage_id: int, outcome: tuple, weight: int, squares: int | None = None) -> None:
-        """Entries of ``weight`` in all, their squared weights summing to ``squares`` (default: entries of weight 1)."""
+    def add(
+        self,
+        stage_id: int,
+        outcome: tuple,
+        weight: int,
+        squares: int | None = None,
+        recent: int = 0,
+        recent_squares: int = 0,
+        overlap: int = 0,
+    ) -> None:
+        """Entries of ``weight`` in all, their squared weights summing to ``squares`` (default: entries of
+        weight 1); ``recent``, ``recent_squares`` and ``overlap``: their exits' weights by recency, as
+        ``entry_counts`` gives them."""
         counts = self.outcomes[stage_id][outcome]
         counts[0] += int(weight)
         counts[1] += int(weight if squares is None else squares)
+        counts[2] += int(recent or 0)
+        counts[3] += int(recent_squares or 0)
+        counts[4] += int(overlap or 0)
         self._chances.pop(stage_id, None)
+        self._shifts.pop(stage_id, None)
         self._win_days = None
+
+    def shift(self, stage_id: int) -> tuple[float, float]:
+        """``exit_shift`` of the stage: the log of how much likelier its recent exits were to go on than
+        the long run says, shrunk by its noise, and the variance left in it."""
+        known = self._shifts.get(stage_id)
+        if known is None:
+            known = self._shifts[stage_id] = exit_shift(self.outcomes.get(stage_id, {}))
+        return known
+
+    def entries(self, stage_id: int) -> int:
+        """The weight of the stage's entries."""
+        return sum(counts[0] for counts in self.outcomes.get(stage_id, {}).values())
 
     def win_timing(self, horizon: int) -> float | None:
         """The share of the entries' wins (by weight) that came within ``horizon`` days of the entry (None: no wins)."""
         if self._win_days is None:
             self._win_days = defaultdict(int)
             for outcomes in self.outcomes.values():
-                for (_, close, won, _), (weight, _) in outcomes.items():
+                for (_, close, won, _), (weight, *_) in outcomes.items():
                     if won:
                         self._win_days[close] += weight
         wins = sum(self._win_days.values())
@@ -439,7 +537,7 @@ def entry_chances(
     members = sorted(
         (
             (observed if stay is None else stay, close, won, observed, weight, squares)
-            for (stay, close, won, observed), (weight, squares) in outcomes.items()
+            for (stay, close, won, observed), (weight, squares, *_) in outcomes.items()
         ),
         key=lambda member: member[0],
         reverse=True,
@@ -483,39 +581,157 @@ def entry_chances(
     return chances
 
 
+def exit_shift(outcomes: dict) -> tuple[float, float]:
+    """How the stage's recent exits went against the long run: ``(log ratio, its variance)``.
+
+    ``outcomes`` is a stage's training (``entry_counts``). An exit goes on (to a
+    later stage or a win) or is lost. An exit weighs ``a = 0.5 ** (days since /
+    RECENT_HALF_LIFE_DAYS)`` among the recent ones and ``w (1 - a)`` in the long
+    run, ``w`` its entry's weight in the chances: the long run is the year
+    without what the recent exits say, so a change is not half hidden in it. The
+    long run's share going on is taken per time spent in the stage before the exit
+    (whole days in doubling bins: 0, 1, 2-3, 4-7, ...; deals that sit long mostly
+    die, so a recent batch of slow exits is no sign of a change). The recent exits
+    went on ``O`` times (by weight) where the long-run shares of their bins
+    expected ``E``. With no change ``O - E`` has about the variance of the recent
+    exits' own, ``sum(a^2 q (1 - q))``, plus that of the long-run shares, ``q (1 -
+    q) sum(w^2) / sum(w (1 - a))^2`` per bin times the bin's recent weight squared
+    (more than it is: the recent weights are not taken out of ``sum(w^2)``). The
+    log ratio ``d = log(O / E)`` has ``v = Var / E^2`` and is shrunk by it
+    (``shrunk_change``).
+    """
+    # stay bin -> [long-run weight gone on, long-run weight, squared entry weights, recent weight]
+    bins: dict = defaultdict(lambda: [0, 0, 0, 0])
+    recent = []
+    for (stay, close, won, _), (weight, squares, *exits) in outcomes.items():
+        if stay is None:
+            continue
+        went_on = not (close == stay and not won)
+        stay_bin = max(0, int(stay)).bit_length()
+        exits = [*exits, 0, 0, 0][:3]
+        past = weight - exits[2]
+        bins[stay_bin][0] += past * went_on
+        bins[stay_bin][1] += past
+        bins[stay_bin][2] += squares
+        if exits[0]:
+            bins[stay_bin][3] += exits[0]
+            recent.append((stay_bin, went_on, exits[0], exits[1]))
+    observed = expected = noise = 0.0
+    for stay_bin, went_on, weight, squares in recent:
+        gone_on, total, _, _ = bins[stay_bin]
+        if total <= 0:
+            continue
+        share = gone_on / total
+        observed += weight * went_on
+        expected += weight * share
+        noise += squares * share * (1 - share)
+    for gone_on, total, squares, weight in bins.values():
+        if total > 0 and weight:
+            share = gone_on / total
+            noise += weight * weight * share * (1 - share) * squares / (total * total)
+    if expected <= 0 or noise <= 0:
+        return 0.0, 0.0
+    # Half a fresh exit each side keeps the log finite when none of the recent exits went on.
+    half = WEIGHT_SCALE / 2
+    return shrunk_change(
+        math.log((observed + half) / (expected + half)), noise / (expected * expected)
+    )
+
+
+def shrunk_change(change: float, noise: float) -> tuple[float, float]:
+    """A measured change (a log ratio) with sampling variance ``noise``, shrunk toward none:
+    the empirical Bayes estimate when the true change's spread is estimated as ``change^2 - noise``,
+    ``(k change, k noise)`` with ``k = 1 - noise / change^2``; none when the change is within the noise."""
+    if change * change <= noise:
+        return 0.0, 0.0
+    keep = 1 - noise / (change * change)
+    return keep * change, keep * noise
+
+
+def open_stage_table() -> tuple[dict[int, int], dict[int, tuple[int, ...]]]:
+    """The open stages' configured probabilities, and each one's path to a win: it and the open
+    stages after it in its pipeline. One query."""
+    stages = list(
+        Stage.objects.filter(kind=StageKind.OPEN).values_list(
+            "pk", "pipeline_id", "order", "probability"
+        )
+    )
+    paths = {
+        pk: tuple(other for other, line, rank, _ in stages if line == pipeline and rank >= order)
+        for pk, pipeline, order, _ in stages
+    }
+    return {pk: probability for pk, _, _, probability in stages}, paths
+
+
 def model_estimate(
-    *, stats: Training, open_groups: dict, probabilities: dict, horizon: int, new_business: tuple
+    *,
+    stats: Training,
+    open_groups: dict,
+    probabilities: dict,
+    horizon: int,
+    new_business: tuple,
+    paths: dict | None = None,
 ) -> dict:
     """The model's figures from its training (``closing_stats``), the open deals grouped by
     ``(stage id, days in stage)`` into ``(value, value squared)``, the stages' configured
     probabilities and the new business expected (``NewBusiness``: mean, variance and, optionally,
-    the degrees of freedom of a variance measured from past windows)."""
+    the degrees of freedom of a variance measured from past windows).
+
+    ``paths`` (``open_stage_table``) gives each stage the stages a deal in it still has to leave
+    forward to win; the recent exits of each (``exit_shift``) scale its chance (default: the
+    stage alone). New business scales by the path of its pipeline's first stage."""
+    paths = paths or {}
     # The prior: the configured win chance, spread over time by the pooled timing of wins.
     timing = stats.win_timing(horizon)
     timing = min(1.0, horizon / 90) if timing is None else timing
     ages: dict = defaultdict(set)
     for stage_id, elapsed in open_groups:
         ages[stage_id].add(max(0, elapsed or 0))
+
+    def path_shift(stage_id) -> tuple[float, float]:
+        """The summed log shifts along the stage's path, and their summed variances."""
+        parts = [stats.shift(step) for step in paths.get(stage_id, (stage_id,))]
+        return sum(part[0] for part in parts), sum(part[1] for part in parts)
+
     expected = 0.0
     variance = 0.0
     # A stage's chances at every age are learned from nested sets of the same entries, so their
     # errors move together: the stage's deals share one error, its deviation the sum of theirs.
     rate_spread: dict = defaultdict(float)
+    # The shifts are shared by every stage on a path: their errors are added before squaring.
+    shift_spread = 0.0
     # Summed in a fixed order so that the same groups always give the same floating-point total.
-    for (stage_id, elapsed), (value, value_sq) in sorted(open_groups.items(), key=lambda item: (item[0][0], item[0][1] or 0)):
+    for (stage_id, elapsed), (value, value_sq) in sorted(
+        open_groups.items(), key=lambda item: (item[0][0], item[0][1] or 0)
+    ):
         probability = probabilities.get(stage_id)
         if probability is None:
             continue
         followed, won_share = stats.chance(stage_id, max(0, elapsed or 0), horizon, ages[stage_id])
         prior = probability / 100 * timing
         p = (followed * won_share + PRIOR_WEIGHT * prior) / (followed + PRIOR_WEIGHT)
-        p = min(1.0, max(0.0, p))
+        shift, shift_variance = path_shift(stage_id)
+        p = min(1.0, max(0.0, p * math.exp(shift)))
         expected += p * float(value or 0)
         variance += p * (1 - p) * float(value_sq or 0)
         rate_spread[stage_id] += float(value or 0) * math.sqrt(rate_variance(p, followed))
+        shift_spread += p * float(value or 0) * math.sqrt(shift_variance)
     variance += sum(spread * spread for _, spread in sorted(rate_spread.items()))
 
     new_mean, new_var, *spread_freedom = new_business
+    # New deals enter their pipeline's first stage: scaled by its path, the pipelines weighed by entries.
+    later = {step for stage_id, path in paths.items() for step in path if step != stage_id}
+    firsts = sorted(
+        (stage_id, stats.entries(stage_id)) for stage_id in paths if stage_id not in later
+    )
+    total = sum(weight for _, weight in firsts)
+    if total > 0:
+        shifts = [(path_shift(stage_id), weight / total) for stage_id, weight in firsts]
+        shift = sum(part[0] * share for part, share in shifts)
+        scale = math.exp(shift)
+        new_mean, new_var = new_mean * scale, new_var * scale * scale
+        shift_spread += new_mean * math.sqrt(sum(part[1] * share for part, share in shifts))
+    variance += shift_spread * shift_spread
     expected += new_mean
     variance += new_var
     sigma = math.sqrt(max(variance, 0.0))
@@ -567,10 +783,15 @@ def rate_variance(p: float, followed: float) -> float:
     return p * (1 - p) / (followed + PRIOR_WEIGHT + 1)
 
 
-def past_windows(moment: datetime.datetime, horizon: int) -> list[tuple[datetime.datetime, datetime.datetime]]:
+def past_windows(
+    moment: datetime.datetime, horizon: int
+) -> list[tuple[datetime.datetime, datetime.datetime]]:
     """The whole windows of ``horizon`` days that fit in the ``LOOKBACK_DAYS`` before ``moment``, latest first."""
     return [
-        (moment - datetime.timedelta(days=horizon * (k + 1)), moment - datetime.timedelta(days=horizon * k))
+        (
+            moment - datetime.timedelta(days=horizon * (k + 1)),
+            moment - datetime.timedelta(days=horizon * k),
+        )
         for k in range(LOOKBACK_DAYS // horizon)
     ]
 
@@ -578,7 +799,8 @@ def past_windows(moment: datetime.datetime, horizon: int) -> list[tuple[datetime
 def new_business_sums(moment: datetime.datetime, horizon: int, suffix: str = "") -> dict:
     """The aggregates over deal rows behind the new business of a window: what was created in the
     ``LOOKBACK_DAYS`` that could have finished, the won part weighted by its slack, and the value
-    created and won inside each past window (``past_windows``)."""
+    created and won inside each past window (``past_windows``); the deals created in the window
+    just past (``arrived``) and in the span that could have finished (``arrived_before``)."""
     span_start = moment - datetime.timedelta(days=LOOKBACK_DAYS)
     span_end = moment - datetime.timedelta(days=horizon)
     created = Q(created_at__gte=span_start, created_at__lt=span_end)
@@ -586,8 +808,17 @@ def new_business_sums(moment: datetime.datetime, horizon: int, suffix: str = "")
     won_fast = created & Q(status=StageKind.WON, closed_at__lt=moment) & Q(GreaterThan(slack, 0))
     value = at_close()
     sums = {
+        f"arrived{suffix}": Count(
+            "id",
+            filter=Q(
+                created_at__gte=moment - datetime.timedelta(days=horizon), created_at__lt=moment
+            ),
+        ),
+        f"arrived_before{suffix}": Count("id", filter=created),
         f"weighted{suffix}": Sum(value * slack, filter=won_fast, output_field=FloatField()),
-        f"weighted_sq{suffix}": Sum(value * value * slack, filter=won_fast, output_field=FloatField()),
+        f"weighted_sq{suffix}": Sum(
+            value * value * slack, filter=won_fast, output_field=FloatField()
+        ),
         f"first{suffix}": Min("created_at", filter=created),
     }
     for k, (start, end) in enumerate(past_windows(moment, horizon)):
@@ -606,13 +837,28 @@ class NewBusiness(NamedTuple):
 
 
 def new_business_from(
-    moment: datetime.datetime, horizon: int, *, weighted: float | None, weighted_sq: float | None, first, **windows
+    moment: datetime.datetime,
+    horizon: int,
+    *,
+    weighted: float | None,
+    weighted_sq: float | None,
+    first,
+    arrived: int | None = None,
+    arrived_before: int | None = None,
+    **windows,
 ) -> NewBusiness:
     """Mean and variance of the new business per window, from ``new_business_sums``.
 
     The variance is the compound Poisson one, or, when larger, the spread of the value created
     and won in the past windows wholly inside the history: new business comes in waves. A spread
     read off ``k`` windows has ``k - 1`` degrees of freedom, which the band allows for (``band_quantile``).
+
+    The value won from what is created is learned over the span; how much is created is read
+    from the window just past, when it differs from the span's rate beyond a Poisson count's
+    noise (``arrival_change``): a business that grows or shrinks, or is in a busy season, brings
+    more or less new business now than its year's average. The mean scales by the change, the
+    Poisson variance with it, the measured spread with its square, and the variance left in the
+    change adds ``mean^2 * Var(log change)``.
     """
     if first is None:
         return NewBusiness(0.0, 0.0)
@@ -620,6 +866,10 @@ def new_business_from(
     span_end = moment - datetime.timedelta(days=horizon)
     length = max(1.0, (span_end - max(first, span_start)).total_seconds() / 86400)
     mean, variance = (weighted or 0.0) / length, (weighted_sq or 0.0) / length
+    change, change_variance = arrival_change(arrived, arrived_before, horizon, length)
+    scale = math.exp(change)
+    mean, variance = mean * scale, variance * scale
+    known = mean * mean * change_variance
     observed = [
         float(windows.get(f"window_{k}") or 0.0)
         for k, (start, _) in enumerate(past_windows(moment, horizon))
@@ -627,7 +877,23 @@ def new_business_from(
     ]
     if len(observed) >= 2:
         centre = sum(observed) / len(observed)
-        spread = sum((value - centre) ** 2 for value in observed) / (len(observed) - 1)
+        spread = (
+            sum((value - centre) ** 2 for value in observed) / (len(observed) - 1) * scale * scale
+        )
         if spread > variance:
-            return NewBusiness(mean, spread, len(observed) - 1)
-    return NewBusiness(mean, variance)
+            return NewBusiness(mean, spread + known, len(observed) - 1)
+    return NewBusiness(mean, variance + known)
+
+
+def arrival_change(
+    arrived: int | None, before: int | None, horizon: int, length: float
+) -> tuple[float, float]:
+    """The log of the rate of deals created in the ``horizon`` days just past against that of the
+    ``length`` days of the span (``before`` deals), shrunk by its Poisson noise (``shrunk_change``),
+    and the variance left in it. None of either: no change."""
+    if arrived is None or not before:
+        return 0.0, 0.0
+    recent, past = arrived + 0.5, before + 0.5
+    return shrunk_change(
+        math.log(recent / horizon) - math.log(past / length), 1 / recent + 1 / past
+    )

@@ -58,6 +58,7 @@ from reports.forecasts import (
     new_business_from,
     new_business_sums,
     open_group_sums,
+    open_stage_table,
     prorated_quota,
     window_sums,
     window_unconverted,
@@ -161,10 +162,14 @@ class CellSums:
     deals: dict = field(default_factory=dict)  # stage id -> the deal pass's sums
     flow: dict = field(default_factory=dict)  # stage id -> [entered, advanced]
     stays: dict = field(default_factory=dict)  # stage id -> [days, stays]
-    entries: list = field(default_factory=list)  # (stage id, outcome, weight, squared weight)
+    entries: list = field(
+        default_factory=list
+    )  # (stage id, outcome, *weights), as ``entry_counts`` gives them
     open_groups: list = field(default_factory=list)  # (stage id, elapsed, value, value squared)
     won: dict = field(default_factory=dict)  # horizon -> value won in the window, as known now
-    unconverted: list = field(default_factory=list)  # per currency: deals and value left out, funnel and horizons
+    unconverted: list = field(
+        default_factory=list
+    )  # per currency: deals and value left out, funnel and horizons
 
 
 def _cells(period: Period, today: datetime.date, now: datetime.datetime) -> dict[Cell, CellSums]:
@@ -178,8 +183,8 @@ def _cells(period: Period, today: datetime.date, now: datetime.datetime) -> dict
         cells[cell].flow[stage_id] = (entered, advanced)
     for row in _stays_pass(period):
         cells[_cell_of(row)].stays[row["from_stage_id"]] = (row["days"], row["stays"])
-    for cell, stage_id, *outcome, weight, squares in _entry_pass(now):
-        cells[cell].entries.append((stage_id, tuple(outcome), weight, squares))
+    for cell, stage_id, *rest in _entry_pass(now):
+        cells[cell].entries.append((stage_id, tuple(rest[:4]), *rest[4:]))
     for row in _open_pass(now):
         cells[_cell_of(row)].open_groups.append(
             (row["stage_id"], row["elapsed"], row["value"], row["value_sq"])
@@ -269,7 +274,11 @@ def _unconverted(parts: list[CellSums], name: str) -> list[dict]:
     """The cells' deals left out of figure ``name`` (``funnel`` or a horizon), added up per currency."""
     return merge_unconverted(
         [
-            {"currency": row["currency"], "deals": row[f"deals_{name}"], "value": money(row[f"value_{name}"])}
+            {
+                "currency": row["currency"],
+                "deals": row[f"deals_{name}"],
+                "value": money(row[f"value_{name}"]),
+            }
             for part in parts
             for row in part.unconverted
             if row[f"deals_{name}"]
@@ -286,7 +295,7 @@ def figures(scopes: list[Scope], *, period: Period, now: datetime.datetime) -> d
     cells = _cells(period, today, now)
     scope_map = ScopeMap()
     stages = open_stages()
-    probabilities = dict(Stage.objects.filter(kind=StageKind.OPEN).values_list("pk", "probability"))
+    probabilities, paths = open_stage_table()
     results = {}
     for scope in scopes:
         inside = scope_map.test(scope)
@@ -295,7 +304,7 @@ def figures(scopes: list[Scope], *, period: Period, now: datetime.datetime) -> d
         results[scope.key] = {
             "funnel": _funnel(scope, period, parts, stages),
             "forecasts": [
-                _forecast(scope, today, horizon, now, True, parts, probabilities, training)
+                _forecast(scope, today, horizon, now, True, parts, probabilities, training, paths)
                 for horizon in HORIZONS
             ],
         }
@@ -318,14 +327,14 @@ def forecasts_as_of(
     moment, live = moment_of(as_of, now)
     cells = _cells_as_of(as_of, moment, live, now)
     scope_map = ScopeMap()
-    probabilities = dict(Stage.objects.filter(kind=StageKind.OPEN).values_list("pk", "probability"))
+    probabilities, paths = open_stage_table()
     results = {}
     for scope in scopes:
         inside = scope_map.test(scope)
         parts = [sums for cell, sums in cells.items() if inside(cell)]
         training = _training(parts)
         results[scope.key] = [
-            _forecast(scope, as_of, horizon, moment, live, parts, probabilities, training)
+            _forecast(scope, as_of, horizon, moment, live, parts, probabilities, training, paths)
             for horizon in HORIZONS
         ]
     return results
@@ -357,10 +366,10 @@ def _cells_as_of(
     ):
         cells[_cell_of(row)].won = {horizon: row[f"won_{horizon}"] for horizon in HORIZONS}
     transitions = StageTransition.objects.filter(deal_id__in=rows.values("id"))
-    for cell, stage_id, *outcome, weight, squares in _entries(
+    for cell, stage_id, *rest in _entries(
         transitions, moment, _cell("deal__") if live else _cell_then(moment)
     ):
-        cells[cell].entries.append((stage_id, tuple(outcome), weight, squares))
+        cells[cell].entries.append((stage_id, tuple(rest[:4]), *rest[4:]))
     open_deals = (
         rows.filter(status=StageKind.OPEN)
         .annotate(elapsed=elapsed_days(moment))
@@ -415,7 +424,7 @@ def _cell_then(moment: datetime.datetime) -> dict:
 
 
 def _entries(transitions, moment: datetime.datetime, cell: dict) -> list[tuple]:
-    """``entry_counts`` of these transitions per cell: ``(cell, stage id, stay, close, won, observed, weight, squares)``."""
+    """``entry_counts`` of these transitions per cell: ``(cell, stage id, stay, close, won, observed, *weights)``."""
     rows = entry_counts(transitions, moment, cell)
     return [((owner, territory, pipeline), *rest) for owner, territory, pipeline, *rest in rows]
 
@@ -424,8 +433,8 @@ def _training(parts: list[CellSums]) -> Training:
     """The model's training of a scope: its cells' entries counted together."""
     training = Training()
     for part in parts:
-        for stage_id, outcome, weight, squares in part.entries:
-            training.add(stage_id, outcome, weight, squares)
+        for stage_id, outcome, *weights in part.entries:
+            training.add(stage_id, outcome, *weights)
     return training
 
 
@@ -473,6 +482,7 @@ def _forecast(
     parts: list[CellSums],
     probabilities: dict,
     training: Training,
+    paths: dict,
 ) -> dict:
     """One forecast of ``scope`` from its cells' sums, as ``forecasts.forecast`` derives it from its own."""
     suffix = f"_{horizon}"
@@ -502,6 +512,7 @@ def _forecast(
         probabilities=probabilities,
         horizon=horizon,
         new_business=new_business_from(moment, horizon, **new),
+        paths=paths,
     )
     return forecast_result(
         scope=scope,

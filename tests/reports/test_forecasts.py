@@ -67,7 +67,14 @@ def test_thirty_day_forecast_for_one_rep(history, rep):
     # 30 days before now.
     t0 = history.t0
     span = ((now - datetime.timedelta(days=30)) - t0).total_seconds() / 86400
-    new_business = 1000 * 20 / span
+    # How much is created is read from the 30 days just past: none of the rep's deals, where the
+    # span saw four (A, B, C, E). The log of the rates' ratio, half a deal added to each count,
+    # is shrunk by its Poisson noise: k = 1 - noise / change^2, the mean scaled by exp(k change).
+    change = math.log(0.5 / 30) - math.log(4.5 / span)
+    noise = 1 / 0.5 + 1 / 4.5
+    keep = 1 - noise / change**2
+    scale = math.exp(keep * change)
+    new_business = 1000 * 20 / span * scale
     expected = c_p * 2000 + e_p * 300 + new_business
     # The variance adds three parts:
     # - independent wins: p (1 - p) amount^2 for C and E;
@@ -75,7 +82,8 @@ def test_thirty_day_forecast_for_one_rep(history, rep):
     #   theirs, and each chance rests on no entry followed beyond their age (C's and E's own
     #   entries are censored at their age), so a Beta posterior with the prior's 10 entries as
     #   its sample size: Var(p) = p (1 - p) / (0 + 10 + 1), times the stage's value squared;
-    # - new business, compound Poisson: 1000^2 x 20 / span. The spread of past 30-day windows
+    # - new business, compound Poisson: 1000^2 x 20 / span, scaled as its mean, plus the
+    #   uncertainty left in the scale, mean^2 x k x noise. The spread of past 30-day windows
     #   does not replace it: of the windows [now - 30k - 30, now - 30k), only the latest starts
     #   after A's creation (midnight 60 days ago), and one window has no spread.
     variance = (
@@ -83,7 +91,8 @@ def test_thirty_day_forecast_for_one_rep(history, rep):
         + e_p * (1 - e_p) * 300**2
         + 2000**2 * c_p * (1 - c_p) / 11
         + 300**2 * e_p * (1 - e_p) / 11
-        + 1000**2 * 20 / span
+        + 1000**2 * 20 / span * scale
+        + new_business**2 * keep * noise
     )
     sigma = math.sqrt(variance)
     assert figures["model"] == money(expected)
