@@ -215,21 +215,26 @@ def deals_as_of(when: datetime.datetime) -> QuerySet:
 _NO_TERRITORY = 0
 
 
-def account_territory_at(when, *, account: Combinable, live: Combinable) -> Coalesce:
+def account_territory_at(when, *, account: Combinable, live: Combinable) -> NullIf:
     """The territory id (None: none) an account lay in at ``when``: that of its latest history row by then.
 
     ``account`` is the account's id and ``live`` its present territory as
     references from the enclosing query (``OuterRef``/``F``); ``when`` a moment
-    or a reference to one (a deal's ``closed_at``). An account with no history
-    row by then lies where it lies now: rows loaded in bulk have none, and a
-    service gives a row its "created" entry before its first change. One index
-    lookup per row (``account_history_as_of_idx``).
+    or a reference to one (a deal's ``closed_at``). An account whose history
+    starts later lies where its first row puts it (an account recorded after
+    deals loaded with past dates; a service records a row's "created" entry
+    before its first change); one with no history at all (loaded in bulk, never
+    changed) lies where it lies now. An index lookup or two per row
+    (``account_history_as_of_idx``).
     """
-    then = Account.history.filter(id=account, history_date__lte=when).order_by(
-        "-history_date", "-history_id"
-    )
-    recorded = then.values(territory_or_none=Coalesce("territory_id", Value(_NO_TERRITORY)))[:1]
-    return NullIf(Coalesce(Subquery(recorded), live), Value(_NO_TERRITORY))
+    history = Account.history.filter(id=account)
+    latest_then = history.filter(history_date__lte=when).order_by("-history_date", "-history_id")
+    first = history.order_by("history_date", "history_id")
+    recorded = [
+        Subquery(rows.values(territory_or_none=Coalesce("territory_id", Value(_NO_TERRITORY)))[:1])
+        for rows in (latest_then, first)
+    ]
+    return NullIf(Coalesce(*recorded, live), Value(_NO_TERRITORY))
 
 
 def accounts_in_territories_at(territory_ids, when: datetime.datetime) -> QuerySet:
