@@ -59,14 +59,20 @@ def prepare_history(share: float, moment: datetime.datetime) -> int:
     names = ", ".join(columns)
     rng = random.Random(7)
     ids = list(Account.objects.values_list("pk", "territory_id"))
-    moves = [(pk, rng.choice([t for t in leaves if t != territory])) for pk, territory in ids if rng.random() < share]
+    moves = [
+        (pk, rng.choice([t for t in leaves if t != territory]))
+        for pk, territory in ids
+        if rng.random() < share
+    ]
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {history} ({names}, history_date, history_type) "
             f"SELECT {names}, LEAST(created_at, %s), '+' FROM {account}",
             [moment - datetime.timedelta(days=1)],
         )
-        cursor.executemany(f"UPDATE {account} SET territory_id = %s WHERE id = %s", [(t, pk) for pk, t in moves])
+        cursor.executemany(
+            f"UPDATE {account} SET territory_id = %s WHERE id = %s", [(t, pk) for pk, t in moves]
+        )
         cursor.execute(
             f"INSERT INTO {history} ({names}, history_date, history_type, history_change_reason) "
             f"SELECT {names}, %s, '~', %s FROM {account} WHERE id = ANY(%s)",
@@ -86,10 +92,19 @@ def median_seconds(action, runs: int) -> float:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--moved", type=float, default=0.3, help="Share of accounts moved 120 days ago (default 0.3).")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--moved",
+        type=float,
+        default=0.3,
+        help="Share of accounts moved 120 days ago (default 0.3).",
+    )
     parser.add_argument("--runs", type=int, default=5, help="Timed runs per figure (default 5).")
-    parser.add_argument("--dates", type=int, default=8, help="Weekly dates of the grouped pass (default 8).")
+    parser.add_argument(
+        "--dates", type=int, default=8, help="Weekly dates of the grouped pass (default 8)."
+    )
     args = parser.parse_args()
     if not os.environ.get("DATABASE_URL"):
         print("Set DATABASE_URL to a seeded database of the benchmark's own.", file=sys.stderr)
@@ -117,14 +132,20 @@ def main() -> int:
         f"{Deal.objects.count()} deals, {Account.objects.count()} accounts, "
         f"{Account.history.count()} account history rows ({moved} accounts moved now)"
     )
-    top = Territory.objects.filter(parent__isnull=True, children__isnull=False).order_by("pk").first()
+    top = (
+        Territory.objects.filter(parent__isnull=True, children__isnull=False).order_by("pk").first()
+    )
     leaf = Territory.objects.filter(children__isnull=True).order_by("pk").first()
     past = timezone.localdate(now) - datetime.timedelta(days=60)
     for territory in (top, leaf):
         scope = Scope(territory=territory.pk)
         for label, day in (("as of 60 days ago", past), ("live", timezone.localdate(now))):
-            seconds = median_seconds(lambda s=scope, d=day: [forecast(s, d, h, now=now) for h in HORIZONS], args.runs)
-            print(f"territory {territory.name!r} ({scope.key}), 30/60/90-day forecasts {label}: {seconds * 1000:.0f} ms")
+            seconds = median_seconds(
+                lambda s=scope, d=day: [forecast(s, d, h, now=now) for h in HORIZONS], args.runs
+            )
+            print(
+                f"territory {territory.name!r} ({scope.key}), 30/60/90-day forecasts {label}: {seconds * 1000:.0f} ms"
+            )
 
     scopes = standard_scopes()
     first = past - datetime.timedelta(days=7 * (args.dates - 1))

@@ -95,14 +95,14 @@ class Scope:
             )
         return condition
 
-    def _territory_filter(
-        self, prefix: str, territory_at: datetime.datetime | str | None
-    ) -> Q:
+    def _territory_filter(self, prefix: str, territory_at: datetime.datetime | str | None) -> Q:
         subtree = territory_subtree_ids_subquery(self.territory)
         if territory_at is None:
             return Q(**{f"{prefix}account__territory_id__in": subtree})
         if isinstance(territory_at, datetime.datetime):
-            return Q(**{f"{prefix}account_id__in": accounts_in_territories_at(subtree, territory_at)})
+            return Q(
+                **{f"{prefix}account_id__in": accounts_in_territories_at(subtree, territory_at)}
+            )
         territory_then = account_territory_at(
             OuterRef(f"{prefix}{territory_at}"),
             account=OuterRef(f"{prefix}account_id"),

@@ -5,16 +5,19 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('pipeline', '0010_territory_rules_realignments_handovers'),
-        ('quotas', '0006_territory_owner_and_handover_rule'),
+        ("pipeline", "0010_territory_rules_realignments_handovers"),
+        ("quotas", "0006_territory_owner_and_handover_rule"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name='historicalaccount',
-            index=models.Index(fields=['id', 'history_date', 'history_id'], include=('territory',), name='account_history_as_of_idx'),
+            model_name="historicalaccount",
+            index=models.Index(
+                fields=["id", "history_date", "history_id"],
+                include=("territory",),
+                name="account_history_as_of_idx",
+            ),
         ),
     ]

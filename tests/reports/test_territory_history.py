@@ -32,7 +32,9 @@ def t0():
 def _importer(admin, pipeline, t0):
     """A deal spec: ``moves`` are (stage, days after T0), the last one the deal's stage now."""
 
-    def spec(name, owner, account, amount, moves, *, close_day, category="pipeline", lost_reason=None):
+    def spec(
+        name, owner, account, amount, moves, *, close_day, category="pipeline", lost_reason=None
+    ):
         return DealSpec(
             name=name,
             account_id=account.pk,
@@ -46,7 +48,9 @@ def _importer(admin, pipeline, t0):
             created_at=t0 + datetime.timedelta(days=moves[0][1]),
             lost_reason_id=lost_reason,
             transitions=[
-                TransitionSpec(to_stage_id=stage.pk, at=t0 + datetime.timedelta(days=day), by_id=owner.pk)
+                TransitionSpec(
+                    to_stage_id=stage.pk, at=t0 + datetime.timedelta(days=day), by_id=owner.pk
+                )
                 for stage, day in moves
             ],
             changes=[],
@@ -100,16 +104,24 @@ def _realign_germany_to_beta(admin, beta):
     return realignment_run(job_id=realignment_start(by=admin, changes=[change]).pk)
 
 
-def _past_figures(scopes: list[Scope], days: list[datetime.date], now: datetime.datetime, t0) -> dict:
+def _past_figures(
+    scopes: list[Scope], days: list[datetime.date], now: datetime.datetime, t0
+) -> dict:
     """Every past as-of forecast (per scope and grouped), funnel and attainment of ``scopes``."""
     figures = {}
     for day in days:
         grouped = forecasts_as_of(scopes, as_of=day, now=now)
         for scope in scopes:
             alone = [forecast(scope, day, horizon, now=now) for horizon in HORIZONS]
-            figures[("forecast", scope.key, day)] = [[f[name] for name in FORECAST_FIELDS] for f in alone]
-            figures[("grouped", scope.key, day)] = [[f[name] for name in FORECAST_FIELDS] for f in grouped[scope.key]]
-            figures[("funnel", scope.key, day)] = funnel(scope, Period(t0.date(), day), as_of=start_of(day))
+            figures[("forecast", scope.key, day)] = [
+                [f[name] for name in FORECAST_FIELDS] for f in alone
+            ]
+            figures[("grouped", scope.key, day)] = [
+                [f[name] for name in FORECAST_FIELDS] for f in grouped[scope.key]
+            ]
+            figures[("funnel", scope.key, day)] = funnel(
+                scope, Period(t0.date(), day), as_of=start_of(day)
+            )
     for scope in scopes:
         window = {"past": Period(t0.date(), t0.date() + datetime.timedelta(days=55))}
         figures[("attainment", scope.key)] = quota_attainment(scope.quota_owner_filter(), window)
@@ -130,9 +142,15 @@ def test_a_realignment_leaves_past_figures_of_territories_and_reps_as_they_were(
     # window has since won W3 (800).
     alpha_30 = forecast(Scope(territory=alpha.pk), days[0], 30, now=now)
     assert (alpha_30["pipeline"], alpha_30["commit"]) == (Decimal("2300.00"), Decimal("2000.00"))
-    assert forecast(Scope(territory=beta.pk), days[0], 30, now=now)["pipeline"] == Decimal("4700.00")
-    assert forecast(Scope(territory=alpha.pk), days[0], 90, now=now)["won_in_window"] == Decimal("800.00")
-    assert before[("funnel", Scope(territory=alpha.pk).key, days[1])]["won_value"] == Decimal("1000.00")
+    assert forecast(Scope(territory=beta.pk), days[0], 30, now=now)["pipeline"] == Decimal(
+        "4700.00"
+    )
+    assert forecast(Scope(territory=alpha.pk), days[0], 90, now=now)["won_in_window"] == Decimal(
+        "800.00"
+    )
+    assert before[("funnel", Scope(territory=alpha.pk).key, days[1])]["won_value"] == Decimal(
+        "1000.00"
+    )
     live_before = {
         scope.key: (forecast(scope, timezone.localdate(now), 90)["overdue_value"], funnel(scope, Period.default())["open_deals"])
         for scope in scopes
@@ -142,8 +160,12 @@ def test_a_realignment_leaves_past_figures_of_territories_and_reps_as_they_were(
 
     german = Account.objects.get(pk=two_territories["german"].pk)
     assert (job.status, german.territory_id, german.owner_id) == ("done", beta.pk, rep2.pk)
-    assert set(Deal.objects.filter(status="open", account=german).values_list("owner_id", flat=True)) == {rep2.pk}
-    assert set(Deal.objects.filter(status="won", account=german).values_list("owner_id", flat=True)) == {rep.pk}
+    assert set(
+        Deal.objects.filter(status="open", account=german).values_list("owner_id", flat=True)
+    ) == {rep2.pk}
+    assert set(
+        Deal.objects.filter(status="won", account=german).values_list("owner_id", flat=True)
+    ) == {rep.pk}
     after = _past_figures(scopes, days, now, t0)
     changed = [key for key in before if before[key] != after[key]]
     assert changed == []
@@ -214,7 +236,10 @@ def test_an_account_that_changed_territory_twice_counts_in_each_one_on_its_dates
             figures = funnel(scope, Period(t0.date(), moment.date()), as_of=moment)
             mine = name == holder
             steady_deals = 1 if name == "beta" else 0
-            assert figures["open_deals"] == (4 - offset // 20 if mine else 0) + steady_deals, (offset, name)
+            assert figures["open_deals"] == (4 - offset // 20 if mine else 0) + steady_deals, (
+                offset,
+                name,
+            )
             assert figures["won_deals"] == (offset // 20 if mine else 0), (offset, name)
             alone = [forecast(scope, moment.date(), horizon, now=now) for horizon in HORIZONS]
             assert [[f[k] for k in FORECAST_FIELDS] for f in grouped[scope.key]] == [
@@ -241,7 +266,11 @@ def test_an_account_without_history_lies_where_it_is_and_one_recorded_later_wher
     late = AccountFactory(owner=rep, territory=alpha, name="Recorded Late")
     # Moved today: its first history row (created today, in Alpha) comes after the deal's past.
     Account.history.model.objects.create(
-        **{f.attname: getattr(late, f.attname) for f in Account._meta.concrete_fields if f.attname != "territory_id"},
+        **{
+            f.attname: getattr(late, f.attname)
+            for f in Account._meta.concrete_fields
+            if f.attname != "territory_id"
+        },
         territory_id=beta.pk,
         history_date=timezone.now(),
         history_type="~",
