@@ -20,7 +20,9 @@ from quotas.services import quota_set, territory_create
 from reports.forecasts import FORECAST_FIELDS, HORIZONS, forecast
 from reports.grouped import forecasts_as_of
 from reports.metrics import funnel
+from reports.models import ForecastSnapshot
 from reports.runners.attainment import quota_attainment
+from reports.services import forecasts_backfill
 from tests.factories import AccountFactory, LostReasonFactory
 
 
@@ -251,6 +253,15 @@ def test_an_account_that_changed_territory_twice_counts_in_each_one_on_its_dates
         for name, t in territories.items()
     }
     assert won == {"alpha": Decimal("0.00"), "beta": Decimal("200.00"), "gamma": Decimal("400.00")}
+    # The backfill writes the same, and the matured window's actual counts each win where it was won.
+    forecasts_backfill(start=day(25).date(), end=day(25).date(), scopes=scopes)
+    matured = {
+        row.scope_key: (row.won_in_window, row.actual)
+        for row in ForecastSnapshot.objects.filter(as_of=day(25).date(), horizon=30)
+    }
+    assert matured == {
+        Scope(territory=t.pk).key: (won[name], won[name]) for name, t in territories.items()
+    }
     # Live figures read the present territory: every open deal of the account is Gamma's now.
     assert funnel(Scope(territory=gamma.pk), Period.default())["open_deals"] == 1
     assert funnel(Scope(territory=alpha.pk), Period.default())["open_deals"] == 0
