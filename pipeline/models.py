@@ -103,6 +103,21 @@ class Stage(models.Model):
         return self.kind != StageKind.OPEN
 
 
+class AccountHistory(HistoricalRecords):
+    """The account's change history, indexed for "each account's territory at a moment" lookups."""
+
+    def get_meta_options(self, model):
+        meta = super().get_meta_options(model)
+        meta["indexes"] = (
+            models.Index(
+                fields=("id", "history_date", "history_id"),
+                include=("territory",),
+                name="account_history_as_of_idx",
+            ),
+        )
+        return meta
+
+
 class Account(models.Model):
     """A customer organisation; changes (an owner change above all) are kept in ``history``."""
 
@@ -133,7 +148,7 @@ class Account(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     deleted_at = models.DateTimeField(null=True, blank=True)
 
-    history = HistoricalRecords(cascade_delete_history=False, no_db_index=["territory"])
+    history = AccountHistory(cascade_delete_history=False, no_db_index=["territory"])
 
     class Meta:
         ordering = ["name"]

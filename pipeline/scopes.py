@@ -4,14 +4,22 @@ A scope combines (AND) an owner, a manager's team (everyone below them, at any
 depth), a territory (with the territories inside it), a pipeline and a
 product; an empty scope is the whole organisation. Its ``key`` names it in the
 snapshot tables, so the key of a scope never changes.
+
+A territory holds the deals of the accounts in it. Taken at a past moment
+(``territory_at``), an account counts where its history puts it then, so a
+later realignment leaves past figures as they were; live figures read the
+account's present territory.
 """
 
+import datetime
 from dataclasses import dataclass, fields
 
-from django.db.models import Q
+from django.db.models import F, OuterRef, Q
+from django.db.models.lookups import In
 from django.http import Http404
 
 from pipeline.models import DealLineItem
+from pipeline.selectors import account_territory_at, accounts_in_territories_at
 from quotas.models import Territory
 from quotas.selectors import territory_subtree_ids_subquery
 from salesmgr.models import User
@@ -58,21 +66,23 @@ class Scope:
             **{name: int(value) for name, value in (part.split("=") for part in key.split(";"))}
         )
 
-    def deal_filter(self, prefix: str = "") -> Q:
-        """The condition on deal rows (``prefix`` reaches them from another model, e.g. ``deal__``)."""
+    def deal_filter(
+        self, prefix: str = "", *, territory_at: datetime.datetime | str | None = None
+    ) -> Q:
+        """The condition on deal rows (``prefix`` reaches them from another model, e.g. ``deal__``).
+
+        ``territory_at`` places each deal's account in the territory it lay in
+        at that moment: a datetime for every row (the accounts of the
+        territory then, read once), or the name of a moment of the row's own
+        (``"closed_at"``: looked up row by row). None reads the present one.
+        """
         condition = Q()
         if self.owner is not None:
             condition &= Q(**{f"{prefix}owner_id": self.owner})
         if self.team is not None:
             condition &= Q(**{f"{prefix}owner_id__in": team_member_ids_subquery(self.team)})
         if self.territory is not None:
-            condition &= Q(
-                **{
-                    f"{prefix}account__territory_id__in": territory_subtree_ids_subquery(
-                        self.territory
-                    )
-                }
-            )
+            condition &= self._territory_filter(prefix, territory_at)
         if self.pipeline is not None:
             condition &= Q(**{f"{prefix}pipeline_id": self.pipeline})
         if self.product is not None:
@@ -84,6 +94,21 @@ class Scope:
                 }
             )
         return condition
+
+    def _territory_filter(self, prefix: str, territory_at: datetime.datetime | str | None) -> Q:
+        subtree = territory_subtree_ids_subquery(self.territory)
+        if territory_at is None:
+            return Q(**{f"{prefix}account__territory_id__in": subtree})
+        if isinstance(territory_at, datetime.datetime):
+            return Q(
+                **{f"{prefix}account_id__in": accounts_in_territories_at(subtree, territory_at)}
+            )
+        territory_then = account_territory_at(
+            OuterRef(f"{prefix}{territory_at}"),
+            account=OuterRef(f"{prefix}account_id"),
+            live=F(f"{prefix}account__territory_id"),
+        )
+        return Q(In(territory_then, subtree))
 
     def quota_owner_filter(self) -> Q | None:
         """Whose quotas count for this scope; None when quotas do not apply (pipeline, product).

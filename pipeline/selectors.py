@@ -3,7 +3,9 @@
 import datetime
 
 from django.db import connection
-from django.db.models import Count, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery, Sum, Value
+from django.db.models.expressions import Combinable
+from django.db.models.functions import Coalesce, NullIf
 
 from pipeline.models import (
     DELETED_KEPT_FOR,
@@ -207,6 +209,45 @@ def deals_as_of(when: datetime.datetime) -> QuerySet:
         )
         latest = history.filter(history_id=Subquery(newest))
     return latest.exclude(history_type="-").filter(deleted_at__isnull=True)
+
+
+# Stands for "no territory" inside ``account_territory_at``; territory ids start at 1.
+_NO_TERRITORY = 0
+
+
+def account_territory_at(when, *, account: Combinable, live: Combinable) -> NullIf:
+    """The territory id (None: none) an account lay in at ``when``: that of its latest history row by then.
+
+    ``account`` is the account's id and ``live`` its present territory as
+    references from the enclosing query (``OuterRef``/``F``); ``when`` a moment
+    or a reference to one (a deal's ``closed_at``). An account whose history
+    starts later lies where its first row puts it (an account recorded after
+    deals loaded with past dates; a service records a row's "created" entry
+    before its first change); one with no history at all (loaded in bulk, never
+    changed) lies where it lies now. An index lookup or two per row
+    (``account_history_as_of_idx``).
+    """
+    history = Account.history.filter(id=account)
+    latest_then = history.filter(history_date__lte=when).order_by("-history_date", "-history_id")
+    first = history.order_by("history_date", "history_id")
+    recorded = [
+        Subquery(rows.values(territory_or_none=Coalesce("territory_id", Value(_NO_TERRITORY)))[:1])
+        for rows in (latest_then, first)
+    ]
+    return NullIf(Coalesce(*recorded, live), Value(_NO_TERRITORY))
+
+
+def accounts_in_territories_at(territory_ids, when: datetime.datetime) -> QuerySet:
+    """The ids of the accounts that lay in one of ``territory_ids`` (ids or a subquery of them) at ``when``."""
+    return (
+        Account.objects.alias(
+            territory_then=account_territory_at(
+                when, account=OuterRef("pk"), live=F("territory_id")
+            )
+        )
+        .filter(territory_then__in=territory_ids)
+        .values("pk")
+    )
 
 
 def pipelines_visible_to(user: User) -> QuerySet[Pipeline]:

@@ -103,7 +103,7 @@ from pipeline.money import (
 )
 from pipeline.periods import Period, start_of
 from pipeline.scopes import Scope
-from reports.metrics import deal_rows
+from reports.metrics import closed_deal_rows, deal_rows
 from reports.sql import DaysBetween, aggregate_over, later_in_deal
 from reports.targets import scope_target
 
@@ -276,10 +276,12 @@ def won_rows(
     scope: Scope, as_of: datetime.date, horizon: int, *, now: datetime.datetime
 ) -> QuerySet:
     """The deals won so far (as known now) with ``closed_at`` in the window; their value converts at
-    their close dates."""
+    their close dates. Past the as-of date a deal counts in the territory it was won in
+    (``closed_deal_rows``), so a later realignment leaves a past forecast as it was."""
     start = start_of(as_of)
     end = min(start_of(as_of + datetime.timedelta(days=horizon)), now)
-    return deal_rows(scope).filter(status=StageKind.WON, closed_at__gte=start, closed_at__lt=end)
+    rows = deal_rows(scope) if moment_of(as_of, now)[1] else closed_deal_rows(scope)
+    return rows.filter(status=StageKind.WON, closed_at__gte=start, closed_at__lt=end)
 
 
 def prorated_quota(scope: Scope, as_of: datetime.date, horizon: int) -> Decimal | None:

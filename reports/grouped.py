@@ -25,9 +25,11 @@ The figures are those of the live state (no ``as_of``). Five queries:
 ``forecasts_as_of`` gives the forecasts of many scopes as of one date, past or
 present, in four: the deals as they stood that morning (their history rows) by
 cell and stage for the forecast sums and new business, the value won in each
-window since (as known now), the year's entries into open stages before that
-morning, each counted in the cell its deal was in then, and the open deals by
-cell, stage and days in stage. ``forecasts_backfill`` runs it once per date.
+window since (as known now, each deal in the territory it was won in), the
+year's entries into open stages before that morning, each counted in the cell
+its deal was in then, and the open deals by cell, stage and days in stage. A
+past date reads each account's territory of that morning from its history,
+as ``Scope.deal_filter(territory_at=...)`` does for one scope. ``forecasts_backfill`` runs it once per date.
 
 A product is no cell dimension, so a scope with a product is computed alone.
 """
@@ -44,6 +46,7 @@ from pipeline.models import Deal, Stage, StageKind, StageTransition
 from pipeline.money import at_close, merge_unconverted, reporting_currency, unconverted
 from pipeline.periods import Period, start_of
 from pipeline.scopes import Scope
+from pipeline.selectors import account_territory_at
 from quotas.models import Territory
 from reports.forecasts import (
     HORIZONS,
@@ -85,6 +88,13 @@ def _cell(prefix: str = "") -> dict:
         "cell_territory": F(f"{prefix}account__territory_id"),
         "cell_pipeline": F(f"{prefix}pipeline_id"),
     }
+
+
+def _cell_at(when) -> dict:
+    """``_cell`` of deal rows with the account's territory at ``when``: a moment, or a reference to one
+    of the row's own (``OuterRef("closed_at")``), as ``Scope.deal_filter(territory_at=...)`` reads it."""
+    territory = account_territory_at(when, account=OuterRef("account_id"), live=F("account__territory_id"))
+    return {**_cell(), "cell_territory": territory}
 
 
 def _cell_of(row: dict) -> Cell:
@@ -346,12 +356,14 @@ def _cells_as_of(
     """What each cell holds for the forecasts as of ``as_of``: the deal rows as they stood at ``moment``
     (live rows when ``live``), the year's entries before it, and what has been won since, as known ``now``."""
     rows = deal_rows(Scope(), None if live else moment)
+    # Past the as-of date an account lies in its territory of the moment, a won deal in the one it was won in.
+    deal_cell, won_cell = (_cell(), _cell()) if live else (_cell_at(moment), _cell_at(OuterRef("closed_at")))
     cells: dict[Cell, CellSums] = defaultdict(CellSums)
     aggregates: dict = {}
     for horizon in HORIZONS:
         aggregates |= window_sums(as_of, horizon, suffix=f"_{horizon}")
         aggregates |= new_business_sums(moment, horizon, suffix=f"_new_{horizon}")
-    for row in rows.values("stage_id", **_cell()).annotate(**aggregates).order_by():
+    for row in rows.values("stage_id", **deal_cell).annotate(**aggregates).order_by():
         cells[_cell_of(row)].deals[row["stage_id"]] = row
     won = {
         f"won_{horizon}": Sum(at_close(), filter=_won_window(as_of, horizon, now))
@@ -360,7 +372,7 @@ def _cells_as_of(
     since = Q(status=StageKind.WON, closed_at__gte=start_of(as_of))
     for row in (
         Deal.objects.filter(since, deleted_at__isnull=True)
-        .values(**_cell())
+        .values(**won_cell)
         .annotate(**won)
         .order_by()
     ):
@@ -373,7 +385,7 @@ def _cells_as_of(
     open_deals = (
         rows.filter(status=StageKind.OPEN)
         .annotate(elapsed=elapsed_days(moment))
-        .values("stage_id", "elapsed", **_cell())
+        .values("stage_id", "elapsed", **deal_cell)
         .annotate(**open_group_sums(timezone.localdate(moment)))
         .order_by()
     )
@@ -381,22 +393,25 @@ def _cells_as_of(
         cells[_cell_of(row)].open_groups.append(
             (row["stage_id"], row["elapsed"], row["value"], row["value_sq"])
         )
-    for row in _unconverted_as_of(rows, since, as_of, now):
+    for row in _unconverted_as_of(rows, since, as_of, now, deal_cell, won_cell):
         cells[_cell_of(row)].unconverted.append(row)
     return cells
 
 
-def _unconverted_as_of(rows, since: Q, as_of: datetime.date, now: datetime.datetime) -> list[dict]:
+def _unconverted_as_of(
+    rows, since: Q, as_of: datetime.date, now: datetime.datetime, cell: dict, won_cell: dict
+) -> list[dict]:
     """Per cell and currency: the deals each horizon's forecast as of ``as_of`` leaves out for want of a
-    rate: in the window as they stood then (``rows``), or won in it since (live rows)."""
+    rate: in the window as they stood then (``rows``, in ``cell``), or won in it since (live rows, in
+    ``won_cell``)."""
     counted, won = {}, {}
     for horizon in HORIZONS:
         counted[str(horizon)] = window_unconverted(as_of, horizon)
         won[str(horizon)] = _won_window(as_of, horizon, now) & unconverted(at_close())
     found = []
-    for deals, wanting in (
-        (rows, counted),
-        (Deal.objects.filter(since, deleted_at__isnull=True), won),
+    for deals, wanting, grouping in (
+        (rows, counted, cell),
+        (Deal.objects.filter(since, deleted_at__isnull=True), won, won_cell),
     ):
         aggregates = {}
         for name, condition in wanting.items():
@@ -404,7 +419,7 @@ def _unconverted_as_of(rows, since: Q, as_of: datetime.date, now: datetime.datet
             aggregates[f"value_{name}"] = Sum("amount", filter=condition)
         found += list(
             deals.exclude(currency=reporting_currency())
-            .values("currency", **_cell())
+            .values("currency", **grouping)
             .annotate(**aggregates)
             .order_by()
         )
@@ -416,9 +431,10 @@ def _cell_then(moment: datetime.datetime) -> dict:
     then = Deal.history.filter(id=OuterRef("deal_id"), history_date__lte=moment).order_by(
         "-history_date", "-history_id"
     )
+    territory = account_territory_at(moment, account=OuterRef("account_id"), live=F("account__territory_id"))
     return {
         "cell_owner": Subquery(then.values("owner_id")[:1]),
-        "cell_territory": Subquery(then.values("account__territory_id")[:1]),
+        "cell_territory": Subquery(then.values(territory_then=territory)[:1]),
         "cell_pipeline": Subquery(then.values("pipeline_id")[:1]),
     }
 

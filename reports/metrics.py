@@ -54,9 +54,17 @@ def _ratio(numerator, denominator):
 
 
 def deal_rows(scope: Scope, as_of: datetime.datetime | None = None) -> QuerySet:
-    """The deals of ``scope``: live rows, or as they stood at ``as_of``."""
-    rows = Deal.objects.filter(deleted_at__isnull=True) if as_of is None else deals_as_of(as_of)
-    return rows.filter(scope.deal_filter())
+    """The deals of ``scope``: live rows, or as they stood at ``as_of`` (owner, account and the
+    account's territory then)."""
+    if as_of is None:
+        return Deal.objects.filter(deleted_at__isnull=True).filter(scope.deal_filter())
+    return deals_as_of(as_of).filter(scope.deal_filter(territory_at=as_of))
+
+
+def closed_deal_rows(scope: Scope) -> QuerySet:
+    """The scope's live deals, a closed one counted in the territory its account lay in when it closed:
+    what was won in a territory stays won there whatever a later realignment moves."""
+    return Deal.objects.filter(deleted_at__isnull=True).filter(scope.deal_filter(territory_at="closed_at"))
 
 
 def transitions_in(scope: Scope, as_of: datetime.datetime | None = None) -> QuerySet:

@@ -19,7 +19,7 @@ from pipeline.scopes import Scope
 from quotas.models import Territory
 from reports import grouped
 from reports.forecasts import FORECAST_FIELDS, HORIZONS, closing_stats, forecast, moment_of
-from reports.metrics import deal_rows, funnel
+from reports.metrics import closed_deal_rows, funnel
 from reports.models import DirtyScope, ForecastSnapshot, MetricSnapshot, ScopeKind
 from salesmgr.cache import cache_set
 from salesmgr.models import Role, User
@@ -182,7 +182,7 @@ def forecasts_mature(*, today: datetime.date | None = None) -> int:
         first = min(s.as_of for s in snapshots)
         last = max(s.as_of + datetime.timedelta(days=s.horizon) for s in snapshots)
         daily = dict(
-            deal_rows(Scope.from_key(key))
+            closed_deal_rows(Scope.from_key(key))
             .filter(status=StageKind.WON, closed_at__gte=start_of(first), closed_at__lt=start_of(last))
             .annotate(day=TruncDate("closed_at"))
             .values("day")
