@@ -179,10 +179,11 @@ def weakest_stage(stages: list[dict]) -> dict | None:
 def focus_evidence(rep_name: str, stage: dict) -> str:
     """The flag's evidence in one sentence: counts on both sides, the test and its threshold."""
     rep, rest, test = stage["rep"], stage["rest"], stage["test"]
+    p_value = "p < 0.0001" if test["p_value"] < 0.0001 else f"p = {test['p_value']:.4f}"
     return (
         f"{rep_name} advanced {rep['advanced']} of the {rep['entered']} deals that entered {stage['name']} "
         f"({rep['conversion']:.0%}); the rest of the team advanced {rest['advanced']} of {rest['entered']} "
-        f"({rest['conversion']:.0%}). One-sided z = {test['z']:.2f}, p = {test['p_value']:.4f}, "
+        f"({rest['conversion']:.0%}). One-sided z = {test['z']:.2f}, {p_value}, "
         f"below the {test['alpha']:.4f} threshold ({ALPHA} over {round(ALPHA / test['alpha'])} stages tested)."
     )
 
