@@ -62,7 +62,8 @@ def metric_chart(dom_id: str, metric: dict, rep_name: str) -> Chart:
             name=rep_name,
             marker={"color": WON},
             text=[_text(rep_value, kind)],
-            textposition="auto",
+            textposition="inside",
+            insidetextanchor="start",
             hovertemplate=f"%{{x}}: %{{y:{FORMATS[kind]}}}<extra></extra>",
         ),
         go.Bar(
@@ -72,7 +73,8 @@ def metric_chart(dom_id: str, metric: dict, rep_name: str) -> Chart:
             marker={"color": TEAM},
             error_y=_whiskers([team]),
             text=[_text(team["median"], kind)],
-            textposition="auto",
+            textposition="inside",
+            insidetextanchor="start",
             hovertemplate=f"Team median: %{{y:{FORMATS[kind]}}}<extra></extra>",
         ),
     ]
@@ -94,28 +96,36 @@ def stage_labels(stages: list[dict]) -> list[str]:
 def stage_chart(
     dom_id: str, title: str, stages: list[dict], key: str, kind: str, rep_name: str
 ) -> Chart:
-    """Per open stage: the rep's figure ``key`` beside the team median's with its interquartile range."""
+    """Per open stage, first at the top: the rep's figure ``key`` beside the team median's with its
+    interquartile range (horizontal bars, so long stage names stay readable)."""
     names = stage_labels(stages)
     rep_values = [stage["rep"][key] for stage in stages]
     spreads = [stage["team"][key] for stage in stages]
     traces = [
         go.Bar(
-            x=names,
-            y=rep_values,
+            y=names,
+            x=rep_values,
+            orientation="h",
             name=rep_name,
             marker={"color": WON},
-            hovertemplate=f"%{{x}}: %{{y:{FORMATS[kind]}}}<extra>{rep_name}</extra>",
+            hovertemplate=f"%{{y}}: %{{x:{FORMATS[kind]}}}<extra>{rep_name}</extra>",
         ),
         go.Bar(
-            x=names,
-            y=[s["median"] for s in spreads],
+            y=names,
+            x=[s["median"] for s in spreads],
+            orientation="h",
             name="Team median (Q1–Q3)",
             marker={"color": TEAM},
-            error_y=_whiskers(spreads),
-            hovertemplate=f"%{{x}}: %{{y:{FORMATS[kind]}}}<extra>Team median</extra>",
+            error_x=_whiskers(spreads),
+            hovertemplate=f"%{{y}}: %{{x:{FORMATS[kind]}}}<extra>Team median</extra>",
         ),
     ]
-    layout = {"barmode": "group", "yaxis": {"tickformat": FORMATS[kind], "rangemode": "tozero"}}
+    layout = {
+        "barmode": "group",
+        "yaxis": {"autorange": "reversed"},
+        "xaxis": {"tickformat": FORMATS[kind], "rangemode": "tozero"},
+        "legend": {"orientation": "h", "y": -0.12, "x": 0},
+    }
     if stages:
         summary = (
             f"{title}: "
@@ -127,7 +137,7 @@ def stage_chart(
         )
     else:
         summary = f"{title}: no deal entered a stage in this period."
-    return _figure(dom_id, title, summary, traces, layout)
+    return _figure(dom_id, title, summary, traces, layout, height=max(260, 56 * len(stages) + 110))
 
 
 def activity_mix_chart(dom_id: str, mix: list[dict], rep_name: str) -> Chart:
@@ -165,26 +175,22 @@ def activity_mix_chart(dom_id: str, mix: list[dict], rep_name: str) -> Chart:
     return _figure(dom_id, "Activity mix", summary, traces, layout)
 
 
-def insight_charts(figures: dict) -> list[Chart]:
-    """Every chart of the page, in its order: the scalar figures, the stages, then the activity mix."""
+def stage_charts(figures: dict) -> list[Chart]:
+    """Conversion and days per stage, each a chart of its own."""
+    rep_name, stages = figures["rep"]["name"], figures["stages"]
+    return [
+        stage_chart(
+            "chart-conversion", "Conversion per stage", stages, "conversion", "ratio", rep_name
+        ),
+        stage_chart("chart-days", "Days in stage", stages, "avg_days_in_stage", "days", rep_name),
+    ]
+
+
+def metric_charts(figures: dict) -> list[Chart]:
+    """A chart per scalar figure, then the activity mix."""
     rep_name = figures["rep"]["name"]
     charts = [
         metric_chart(f"chart-{metric['name']}", metric, rep_name) for metric in figures["metrics"]
     ]
-    charts.append(
-        stage_chart(
-            "chart-conversion",
-            "Conversion per stage",
-            figures["stages"],
-            "conversion",
-            "ratio",
-            rep_name,
-        )
-    )
-    charts.append(
-        stage_chart(
-            "chart-days", "Days in stage", figures["stages"], "avg_days_in_stage", "days", rep_name
-        )
-    )
     charts.append(activity_mix_chart("chart-activity-mix", figures["activity_mix"], rep_name))
     return charts

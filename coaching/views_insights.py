@@ -11,7 +11,7 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_safe
 
-from coaching.charts_insights import insight_charts
+from coaching.charts_insights import metric_charts, stage_charts
 from coaching.insights import SCALARS, insight_reps_visible_to, insights
 from pipeline.money import reporting_currency
 from pipeline.periods import DEFAULT_PRESET, PRESETS, Period
@@ -87,6 +87,7 @@ def insights_page(request: HttpRequest) -> HttpResponse:
             "figures": figures,
             "period": period,
             "rows": _rows(figures),
-            "charts": insight_charts(figures),
+            "stage_charts": stage_charts(figures),
+            "charts": metric_charts(figures),
         }
     return render(request, "coaching/insights.html", context)
