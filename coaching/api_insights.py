@@ -109,7 +109,10 @@ class StageSide(serializers.Serializer):
 
 
 class RepStage(StageSide):
-    stays = serializers.IntegerField(help_text="Stays in the stage that ended in the period.")
+    stays = serializers.IntegerField(
+        allow_null=True,
+        help_text="Stays in the stage that ended in the period (null: read from a snapshot).",
+    )
     avg_days_in_stage = serializers.FloatField(allow_null=True)
 
 
@@ -187,6 +190,10 @@ class Insights(serializers.Serializer):
     metrics = Metric(many=True)
     counts = Counts()
     stages = Stage(many=True)
+    stages_source = serializers.ChoiceField(
+        choices=["snapshot", "live"],
+        help_text="Where the stage figures came from: the reps' snapshots or live.",
+    )
     activity_mix = ActivityShare(many=True)
     focus = Focus(
         allow_null=True, help_text="The stage suggested for the next coaching session, if any."

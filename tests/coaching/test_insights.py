@@ -179,14 +179,19 @@ def test_a_team_of_any_size_costs_the_same_queries(
 ):
     from tests.factories import UserFactory
 
-    period = Period.default(team_history.today)
+    standard, other = Period.default(team_history.today), Period.named("30d", team_history.today)
+    with django_assert_num_queries(8):
+        insights(rep, standard, team_history.today)
     with django_assert_num_queries(7):
-        insights(rep, period, team_history.today)
+        insights(rep, other, team_history.today)
     for n in range(5):
         UserFactory(username=f"extra{n}", manager=manager)
+    with django_assert_num_queries(8):
+        figures = insights(rep, standard, team_history.today)
     with django_assert_num_queries(7):
-        figures = insights(rep, period, team_history.today)
+        insights(rep, other, team_history.today)
     assert figures["team"]["reps"] == 8
+    assert figures["stages_source"] == "live"
 
 
 def test_periods_are_half_open(team_history, rep):
@@ -194,3 +199,56 @@ def test_periods_are_half_open(team_history, rep):
     figures = insights(rep, before, team_history.today)
     assert figures["stages"] == []
     assert by_name(figures["metrics"])["close_ratio"]["rep"] is None
+
+
+def _owner_snapshots(*people):
+    from pipeline.scopes import Scope
+    from reports.models import DirtyScope
+    from reports.services import snapshots_compute
+
+    snapshots_compute(scopes=[Scope(owner=person.pk) for person in people])
+    DirtyScope.objects.all().delete()
+
+
+def _without_stays(figures):
+    for stage in figures["stages"]:
+        stage["rep"].pop("stays")
+    figures.pop("stages_source")
+    return figures
+
+
+def test_fresh_snapshots_give_the_live_figures_in_fewer_queries(
+    team_history, rep, rep2, rep3, django_assert_num_queries
+):
+    period = Period.default(team_history.today)
+    live = insights(rep, period, team_history.today)
+    _owner_snapshots(rep, rep2, rep3)
+    with django_assert_num_queries(6):
+        stored = insights(rep, period, team_history.today)
+    assert stored["stages_source"] == "snapshot"
+    assert by_name(stored["stages"])["Discovery"]["rep"]["stays"] is None
+    assert _without_stays(stored) == _without_stays(live)
+
+
+def test_a_stale_or_missing_snapshot_falls_back_to_live(
+    team_history, rep, rep2, rep3, django_capture_on_commit_callbacks
+):
+    from pipeline.models import Deal
+    from pipeline.services import deal_move
+
+    period = Period.default(team_history.today)
+    _owner_snapshots(rep, rep2)
+    assert insights(rep, period, team_history.today)["stages_source"] == "live"  # rep3 has none
+    _owner_snapshots(rep, rep2, rep3)
+    assert insights(rep, period, team_history.today)["stages_source"] == "snapshot"
+    deal = Deal.objects.get(owner=rep, status="open")
+    with django_capture_on_commit_callbacks(execute=True):
+        deal_move(
+            deal=deal,
+            to_stage=team_history.stages["Discovery"],
+            by=rep,
+            expected_version=deal.version,
+        )
+    figures = insights(rep, period, team_history.today)
+    assert figures["stages_source"] == "live"
+    assert by_name(figures["stages"])["Discovery"]["rep"]["entered"] == 21
