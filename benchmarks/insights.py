@@ -7,8 +7,12 @@ Reads the data already in the database (seed it first: ``seed_demo --deals N``)
 and signs ``manager1`` of the demo organisation in with Django's test client.
 For the rep with the largest team (their manager's reps at any depth) and the
 one with the smallest, it prints the median and worst server time of the page
-and of ``/api/v1/insights/``, with the queries each ran and their summed time.
-The first request of each is a warm-up (imports, templates) and is not counted.
+and of ``/api/v1/insights/``, with the queries each ran and their summed time,
+in two states: live (no fresh funnel snapshot: the stage figures are computed
+from the transitions) and from the snapshots (every rep's written just before,
+as the nightly pass does). It deletes and rewrites the snapshots: use a
+benchmark database. The first request of each row is a warm-up (imports,
+templates) and is not counted.
 """
 
 import argparse
@@ -32,6 +36,8 @@ def main() -> int:
 
     from coaching.insights import insight_reps_visible_to, team_of_rep
     from pipeline.models import Deal
+    from reports.models import DirtyScope, MetricSnapshot
+    from reports.services import snapshots_compute, standard_scopes
     from salesmgr.models import User
 
     viewer = User.objects.get(username=args.user)
@@ -45,24 +51,32 @@ def main() -> int:
     client.force_login(viewer)
 
     rows = []
-    for rep in dict.fromkeys([largest, smallest]):
-        for surface, path in (
-            ("page", f"/insights/?rep={rep.pk}&period={args.period}"),
-            ("API", f"/api/v1/insights/?rep={rep.pk}&period={args.period}"),
-        ):
-            Request(client, path)
-            requests = [Request(client, path) for _ in range(args.runs)]
-            rows.append((f"{surface}: {rep.username}, team of {sizes[rep.pk]}", requests))
+
+    def measure(state: str) -> None:
+        for rep in dict.fromkeys([largest, smallest]):
+            for surface, path in (
+                ("page", f"/insights/?rep={rep.pk}&period={args.period}"),
+                ("API", f"/api/v1/insights/?rep={rep.pk}&period={args.period}"),
+            ):
+                Request(client, path)
+                requests = [Request(client, path) for _ in range(args.runs)]
+                rows.append((f"{state}, {surface}: {rep.username}, team of {sizes[rep.pk]}", requests))
+
+    MetricSnapshot.objects.all().delete()
+    measure("live")
+    snapshots_compute(scopes=standard_scopes())
+    DirtyScope.objects.all().delete()
+    measure("snapshots")
 
     print(
         f"{Deal.objects.count():,} deals; insights as {args.user}, period {args.period}, in-process, "
         f"server time; load {load_average()}"
     )
-    print(f"{'request':<34} {'median ms':>10} {'max ms':>8} {'queries':>8} {'SQL ms':>7} {'CPU ms':>7} {'runs':>5}")
+    print(f"{'request':<44} {'median ms':>10} {'max ms':>8} {'queries':>8} {'SQL ms':>7} {'CPU ms':>7} {'runs':>5}")
     for name, requests in rows:
         walls = [r.wall * 1000 for r in requests]
         print(
-            f"{name:<34} {statistics.median(walls):>10.0f} {max(walls):>8.0f} "
+            f"{name:<44} {statistics.median(walls):>10.0f} {max(walls):>8.0f} "
             f"{statistics.median(len(r.sql) for r in requests):>8.0f} "
             f"{statistics.median(sum(r.sql) * 1000 for r in requests):>7.0f} "
             f"{statistics.median(r.cpu * 1000 for r in requests):>7.0f} {len(requests):>5}"

@@ -45,7 +45,7 @@ from decimal import Decimal
 from django.db.models import Count, F, Q, QuerySet, Sum
 from django.db.models.expressions import RawSQL
 
-from pipeline.models import Activity, ActivityKind, Deal, StageTransition
+from pipeline.models import Activity, ActivityKind, Deal, StageKind, StageTransition
 from pipeline.money import reporting_currency
 from pipeline.periods import Period
 from pipeline.scopes import Scope
@@ -199,8 +199,11 @@ def focus_evidence(rep_name: str, stage: dict) -> str:
 
 def _deal_rows(ids: list[int], period: Period, today: datetime.date) -> dict[int, dict]:
     pipeline = window_sums(today, COVERAGE_DAYS)
+    start, end = period.bounds
+    # Only open deals and those closed in the period count in any sum: reading no others saves most rows.
+    counted = Q(status=StageKind.OPEN) | Q(closed_at__gte=start, closed_at__lt=end)
     rows = (
-        Deal.objects.filter(deleted_at__isnull=True, owner_id__in=ids)
+        Deal.objects.filter(counted, deleted_at__isnull=True, owner_id__in=ids)
         .values("owner_id")
         .annotate(
             **deal_sums(period, today),
