@@ -5,7 +5,10 @@ Thin: pick the rep (through ``insight_reps_visible_to``) and the period, call
 the team's size.
 """
 
+from urllib.parse import urlencode
+
 from django.contrib.auth.decorators import login_required
+from django.core.paginator import EmptyPage, Paginator
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import render
 from django.utils import timezone
@@ -13,11 +16,14 @@ from django.views.decorators.http import require_safe
 
 from coaching.charts_insights import metric_charts, stage_charts
 from coaching.insights import SCALARS, insight_reps_visible_to, insights
+from coaching.wins import wins_visible_to
 from pipeline.money import reporting_currency
 from pipeline.periods import DEFAULT_PRESET, PRESETS, Period
+from pipeline.scopes import Scope
 from salesmgr.values import parse_int
 
 PERIODS = {name: PRESETS[name] for name in ("30d", "90d", "qtd", "ytd", "month", "quarter")}
+WINS_PER_PAGE = 10
 
 
 def _display(value, kind: str) -> str:
@@ -62,6 +68,9 @@ def insights_page(request: HttpRequest) -> HttpResponse:
     raw_rep, raw_period = request.GET.get("rep"), request.GET.get("period") or DEFAULT_PRESET
     if raw_period not in PERIODS:
         return HttpResponseBadRequest(f"period: choose one of {', '.join(PERIODS)}.")
+    wins_page = parse_int(request.GET.get("wins_page", "1"), positive=True)
+    if wins_page is None:
+        return HttpResponseBadRequest("wins_page: give a page number from 1.")
     if raw_rep is None:
         rep = next((person for person in reps if person.pk == user.pk), reps[0] if reps else None)
     else:
@@ -83,7 +92,14 @@ def insights_page(request: HttpRequest) -> HttpResponse:
     if rep is not None:
         period = Period.named(raw_period, today)
         figures = insights(rep, period, today)
+        team = Scope(team=rep.manager_id) if rep.manager_id is not None else Scope()
+        try:
+            wins = Paginator(wins_visible_to(user, team), WINS_PER_PAGE).page(wins_page)
+        except EmptyPage as error:
+            raise Http404("No such page of wins.") from error
         context |= {
+            "wins": wins,
+            "wins_query": urlencode({"rep": rep.pk, "period": raw_period}),
             "figures": figures,
             "period": period,
             "rows": _rows(figures),
