@@ -71,23 +71,23 @@ class InsightsQuery(serializers.Serializer):
         return attrs
 
 
-class Spread(serializers.Serializer):
+class InsightSpread(serializers.Serializer):
     median = serializers.FloatField(allow_null=True)
     q1 = serializers.FloatField(allow_null=True)
     q3 = serializers.FloatField(allow_null=True)
     reps = serializers.IntegerField(help_text="The team's reps that have this figure.")
 
 
-class Metric(serializers.Serializer):
+class InsightMetric(serializers.Serializer):
     name = serializers.CharField()
     label = serializers.CharField()
     kind = serializers.ChoiceField(choices=["ratio", "money", "days", "times", "count"])
     higher_is_better = serializers.BooleanField()
     rep = serializers.FloatField(allow_null=True)
-    team = Spread()
+    team = InsightSpread()
 
 
-class Counts(serializers.Serializer):
+class InsightCounts(serializers.Serializer):
     won_deals = serializers.IntegerField()
     lost_deals = serializers.IntegerField()
     won_value = serializers.DecimalField(**MONEY)
@@ -102,13 +102,13 @@ class Counts(serializers.Serializer):
     )
 
 
-class StageSide(serializers.Serializer):
+class InsightStageSide(serializers.Serializer):
     entered = serializers.IntegerField()
     advanced = serializers.IntegerField()
     conversion = serializers.FloatField(allow_null=True)
 
 
-class RepStage(StageSide):
+class InsightRepStage(InsightStageSide):
     stays = serializers.IntegerField(
         allow_null=True,
         help_text="Stays in the stage that ended in the period (null: read from a snapshot).",
@@ -116,12 +116,12 @@ class RepStage(StageSide):
     avg_days_in_stage = serializers.FloatField(allow_null=True)
 
 
-class TeamStage(serializers.Serializer):
-    conversion = Spread()
-    avg_days_in_stage = Spread()
+class InsightTeamStage(serializers.Serializer):
+    conversion = InsightSpread()
+    avg_days_in_stage = InsightSpread()
 
 
-class StageTest(serializers.Serializer):
+class InsightStageTest(serializers.Serializer):
     tested = serializers.BooleanField()
     reason = serializers.CharField(allow_null=True, help_text="Why the counts are too few to test.")
     z = serializers.FloatField(allow_null=True)
@@ -134,71 +134,70 @@ class StageTest(serializers.Serializer):
     below_team = serializers.BooleanField()
 
 
-class Stage(serializers.Serializer):
+class InsightStage(serializers.Serializer):
     stage = serializers.IntegerField()
     name = serializers.CharField()
     pipeline = serializers.IntegerField()
     pipeline_name = serializers.CharField()
     order = serializers.IntegerField()
-    rep = RepStage()
-    rest = StageSide(help_text="The team without the rep, its deals pooled.")
-    team = TeamStage()
-    test = StageTest()
+    rep = InsightRepStage()
+    rest = InsightStageSide(help_text="The team without the rep, its deals pooled.")
+    team = InsightTeamStage()
+    test = InsightStageTest()
 
 
-class ActivityShare(serializers.Serializer):
+class InsightActivityShare(serializers.Serializer):
     kind = serializers.CharField()
     label = serializers.CharField()
     count = serializers.IntegerField()
     rep = serializers.FloatField(
         allow_null=True, help_text="The kind's share of the rep's activities."
     )
-    team = Spread()
+    team = InsightSpread()
 
 
-class Focus(serializers.Serializer):
+class InsightFocus(serializers.Serializer):
     stage = serializers.IntegerField()
     name = serializers.CharField()
     pipeline_name = serializers.CharField()
     evidence = serializers.CharField()
 
 
-class Person(serializers.Serializer):
+class InsightPerson(serializers.Serializer):
     id = serializers.IntegerField()
     name = serializers.CharField()
 
 
-class Team(serializers.Serializer):
+class InsightTeam(serializers.Serializer):
     manager = serializers.IntegerField(allow_null=True)
     name = serializers.CharField()
     reps = serializers.IntegerField()
 
 
-class Thresholds(serializers.Serializer):
+class InsightThresholds(serializers.Serializer):
     min_entered = serializers.IntegerField()
     min_expected = serializers.IntegerField()
     alpha = serializers.FloatField()
 
 
 class Insights(serializers.Serializer):
-    rep = Person()
-    team = Team()
+    rep = InsightPerson()
+    team = InsightTeam()
     start = serializers.DateField()
     end = serializers.DateField(help_text="The day after the period's last.")
     today = serializers.DateField()
     currency = serializers.CharField()
-    metrics = Metric(many=True)
-    counts = Counts()
-    stages = Stage(many=True)
-    stages_source = serializers.ChoiceField(
-        choices=["snapshot", "live"],
-        help_text="Where the stage figures came from: the reps' snapshots or live.",
+    metrics = InsightMetric(many=True)
+    counts = InsightCounts()
+    stages = InsightStage(many=True)
+    stages_source = serializers.CharField(
+        help_text="Where the stage figures came from: snapshot (the reps' funnel snapshots) or live."
     )
-    activity_mix = ActivityShare(many=True)
-    focus = Focus(
+    activity_mix = InsightActivityShare(many=True)
+    focus = InsightFocus(
         allow_null=True, help_text="The stage suggested for the next coaching session, if any."
     )
-    thresholds = Thresholds()
+    thresholds = InsightThresholds()
 
 
 def insight_subject(user, rep_id: int | None):

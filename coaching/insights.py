@@ -159,8 +159,7 @@ def stage_test(rep_entered: int, rep_advanced: int, rest_entered: int, rest_adva
         return result
     error = math.sqrt(pooled * (1 - pooled) * (1 / rep_entered + 1 / rest_entered))
     z = (rep_advanced / rep_entered - rest_advanced / rest_entered) / error
-    result.update(tested=True, z=z, p_value=lower_tail(z))
-    return result
+    return {**result, "tested": True, "z": z, "p_value": lower_tail(z)}
 
 
 def weakest_stage(stages: list[dict]) -> dict | None:
