@@ -3,7 +3,19 @@
 import datetime
 from collections import defaultdict
 
-from django.db.models import Avg, Case, Count, F, FloatField, Q, QuerySet, Value, When
+from django.db.models import (
+    Avg,
+    Case,
+    Count,
+    Exists,
+    F,
+    FloatField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Value,
+    When,
+)
 from django.db.models.functions import Abs, Cast
 
 from pipeline.periods import Period
@@ -98,3 +110,18 @@ def accuracy_summary(snapshots: QuerySet) -> list[dict]:
         }
         for row in rows
     ]
+
+
+def metric_snapshots_fresh(scopes: list[Scope], period: Period) -> dict[str, dict] | None:
+    """The stored funnels of scopes of one condition each (a rep, a team...) over exactly ``period``, by
+    scope key, when every scope has one that no deal change has made stale since; else None (one query)."""
+    if any(len(scope.parts) > 1 for scope in scopes):
+        raise ValueError("A combined scope is stale when any of its parts is; read it with scope_stale.")
+    keys = {scope.key for scope in scopes}
+    rows = (
+        MetricSnapshot.objects.filter(scope_key__in=keys, period_start=period.start, period_end=period.end)
+        .annotate(stale=Exists(DirtyScope.objects.filter(scope_key=OuterRef("scope_key"))))
+        .values_list("scope_key", "data", "stale")
+    )
+    fresh = {key: data for key, data, stale in rows if not stale}
+    return fresh if len(fresh) == len(keys) else None

@@ -13,6 +13,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include("salesmgr.api.urls")),
     path("", include("reports.urls")),
+    path("", include("coaching.urls_insights")),
     path("", include("pipeline.urls")),
 ]
 

@@ -4,6 +4,8 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
+from coaching.api_insights import InsightsView
+from coaching.api_wins import WinsView
 from pipeline.api import (
     AccountViewSet,
     ActivityViewSet,
@@ -62,6 +64,8 @@ urlpatterns = [
     path("forecasts/", ForecastView.as_view(), name="forecasts"),
     path("forecasts/accuracy/", AccuracyView.as_view(), name="forecasts-accuracy"),
     path("gap/", GapView.as_view(), name="gap-figures"),
+    path("insights/", InsightsView.as_view(), name="insights-figures"),
+    path("wins/", WinsView.as_view(), name="wins"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("", include(router.urls)),

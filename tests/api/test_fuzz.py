@@ -92,6 +92,7 @@ REFERENCES = {
     "author": "users",
     "team": "users",
     "reps": "users",
+    "rep": "users",
     "pipeline": "pipelines",
     "stage": "stages",
     "lost_reason": "lost-reasons",
@@ -264,6 +265,8 @@ def _aim_at_real_records(case, *, path: bool = True) -> None:
 # ten years at most, a forecast is made as of today or earlier. A schema-valid query may
 # rightly answer 400 there.
 CROSS_FIELD_RULES = {"/api/v1/metrics/funnel/", "/api/v1/metrics/series/", "/api/v1/forecasts/", "/api/v1/forecasts/accuracy/"}
+# Insights: a custom period needs both its ends, and a manager or admin must name the rep.
+CROSS_FIELD_RULES.add("/api/v1/insights/")
 
 
 def _excluded_checks(case) -> list:
