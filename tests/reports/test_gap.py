@@ -21,7 +21,7 @@ from django.utils import timezone
 from pipeline.periods import Period, start_of
 from pipeline.scopes import Scope
 from pipeline.services.imports import DealSpec, TransitionSpec, deals_import
-from quotas.services import quota_set
+from quotas.services import quota_set, territory_create
 from reports.runners import ForecastRunner, GapRunner
 from reports.runners.gap import gap_period, horizon_for
 from tests.factories import AccountFactory, LostReasonFactory, UserFactory
@@ -32,11 +32,13 @@ def month():
     return Period.named("month", timezone.localdate())
 
 
-def _history(admin, owners, pipeline, stages, rows):
-    """Import deals: (owner, stage name, amount, category, closed at or None, closes in days)."""
+def _history(admin, owners, pipeline, stages, rows, territory=None):
+    """Import deals: (owner, stage name, amount, category, closed at or None, closes in days).
+
+    Each owner's deals lie in one account of theirs, pinned to ``territory`` if given."""
     today = timezone.localdate()
     reason = LostReasonFactory(name="Budget")
-    accounts = {owner.pk: AccountFactory(owner=owner) for owner in owners}
+    accounts = {owner.pk: AccountFactory(owner=owner, territory=territory) for owner in owners}
     specs = []
     for n, (owner, stage, amount, category, closed, close_in) in enumerate(rows):
         created = start_of(today - datetime.timedelta(days=70))
@@ -242,3 +244,146 @@ def test_the_api_answers_the_same_gap_figures(client_for, manager, rep, team_his
 
 def test_the_api_keeps_another_teams_gap_from_a_rep(client_for, manager, outsider, team_history):
     assert client_for(outsider).get("/api/v1/gap/", {"team": manager.pk}).status_code == 404
+
+
+@pytest.mark.parametrize("span", ["quarter", "year"])
+def test_a_reps_quarter_and_year_count_what_falls_inside_them(rep, team_history, month, span):
+    today = timezone.localdate()
+    period = gap_period(span, today)
+    gap = GapRunner(Scope(owner=rep.pk), span, today).run()
+    # Only this month's quota of 10,000 lies in the quarter and the year. The 5,000 won an hour
+    # before this month began counts when the quarter (or year) began earlier than the month.
+    won = Decimal("3000.00") + (Decimal("5000.00") if period.start < month.start else 0)
+    to_win = Decimal("10000.00") - won
+    days_left = (period.end - today).days
+    assert gap["days_left"] == days_left
+    assert gap["horizon"] == horizon_for(days_left)
+    assert gap["target"] == Decimal("10000.00")
+    assert gap["won"] == won
+    # Every open deal closes within 15 days, so any horizon holds all of them.
+    assert (gap["commit"], gap["best_case"], gap["pipeline"]) == (
+        Decimal("2000.00"),
+        Decimal("3500.00"),
+        Decimal("7500.00"),
+    )
+    assert gap["gap"]["commit"] == to_win - Decimal("2000.00")
+    assert gap["gap"]["best_case"] == to_win - Decimal("3500.00")
+    assert gap["to_win"] == to_win
+    assert gap["pipeline_needed"] == (to_win * 2).quantize(Decimal("0.01"))
+    assert gap["coverage"] == pytest.approx(float(Decimal(7500) / to_win))
+    assert gap["run_rate_per_week"] == (to_win * 7 / days_left).quantize(Decimal("0.01"))
+    assert sum(point["won_value"] for point in gap["won_by_week"]) == won
+
+
+@pytest.fixture
+def north(admin, rep, rep2, outsider, pipeline, stages, team_history, month):
+    """A territory whose members are rep (of the team) and outsider (of the sibling team).
+
+    rep's deals lie outside it; a second account of rep's and outsider's account lie in it:
+    rep won 1,200 today and has 900 open in commit there; outsider won 2,000 today, lost 400
+    today and has 1,000 open in best case. outsider's quota: 6,000 for the month."""
+    north = territory_create(name="North", reps=[rep, outsider], by=admin)
+    midnight = start_of(timezone.localdate())
+    _history(
+        admin,
+        [rep, outsider],
+        pipeline,
+        stages,
+        [
+            (rep, "Won", "1200", "commit", midnight, 0),
+            (rep, "Qualification", "900", "commit", None, 6),
+            (outsider, "Won", "2000", "commit", midnight, 0),
+            (outsider, "Lost", "400", "pipeline", midnight, 0),
+            (outsider, "Qualification", "1000", "best_case", None, 8),
+        ],
+        territory=north,
+    )
+    quota_set(
+        owner=outsider, period_start=month.start, period_end=month.last_day, target=Decimal("6000")
+    )
+    return north
+
+
+def test_a_territory_gap_rolls_up_its_members_and_counts_only_its_deals(
+    rep, outsider, north, month
+):
+    today = timezone.localdate()
+    gap = GapRunner(Scope(territory=north.pk), "month", today).run()
+    days_left = (month.end - today).days
+    # The members' quotas: rep 10,000 and outsider 6,000. rep2 is no member.
+    assert gap["target"] == Decimal("16000.00")
+    assert gap["target_basis"] == "rollup"
+    assert gap["won"] == Decimal("3200.00")
+    assert gap["commit"] == Decimal("900.00")
+    assert gap["best_case"] == Decimal("1900.00")
+    assert gap["pipeline"] == Decimal("1900.00")
+    assert gap["gap"]["commit"] == Decimal("11900.00")
+    assert gap["gap"]["best_case"] == Decimal("10900.00")
+    assert gap["to_win"] == Decimal("12800.00")
+    # In the territory: 2 won, 1 lost in the last 90 days.
+    assert gap["close_ratio"] == pytest.approx(2 / 3)
+    assert gap["pipeline_needed"] == Decimal("19200.00")
+    assert gap["coverage"] == pytest.approx(1900 / 12800)
+    assert gap["run_rate_per_week"] == (Decimal(12800) * 7 / days_left).quantize(Decimal("0.01"))
+    rows = {row["name"]: row for row in gap["reps"]}
+    assert set(rows) == {"Riley Rep", "Olive Outsider"}
+    assert (rows["Riley Rep"]["won"], rows["Riley Rep"]["commit"]) == (
+        Decimal("1200.00"),
+        Decimal("900.00"),
+    )
+    assert rows["Riley Rep"]["gap_commit"] == Decimal("7900.00")
+    assert rows["Olive Outsider"]["target"] == Decimal("6000.00")
+    assert rows["Olive Outsider"]["best_case"] == Decimal("1000.00")
+    assert rows["Olive Outsider"]["gap_commit"] == Decimal("4000.00")
+    assert rows["Olive Outsider"]["attainment"] == pytest.approx(2000 / 6000)
+
+
+def test_a_manager_on_a_territory_sees_only_their_teams_part_of_it(client_for, manager, rep, north):
+    body = client_for(manager).get("/api/v1/gap/", {"territory": north.pk}).json()
+    assert [row["name"] for row in body["reps"]] == ["Riley Rep"]
+    assert (body["target"], body["won"], body["commit"]) == ("10000.00", "1200.00", "900.00")
+
+
+def test_a_sibling_teams_manager_gets_their_own_team_on_the_page(
+    page_for, manager, rep, other_manager, outsider, team_history
+):
+    for asked in ({"scope": "team", "scope_id": manager.pk}, {"scope": "rep", "scope_id": rep.pk}):
+        response = page_for(other_manager).get(reverse("gap"), asked)
+        assert response.status_code == 200
+        assert response.context["gap"]["scope"] == f"team={other_manager.pk}"
+        body = response.content.decode()
+        assert "Olive Outsider" in body and "Riley Rep" not in body and "Robin Rep" not in body
+        assert response.context["gap"]["won"] == Decimal("0.00")
+
+
+@pytest.mark.parametrize(
+    "who, query, status",
+    [
+        ("admin", {"team": "manager"}, 200),
+        ("admin", {"owner": "rep"}, 200),
+        ("manager", {"team": "manager"}, 200),
+        ("manager", {"owner": "rep2"}, 200),
+        ("rep", {}, 200),
+        ("rep", {"owner": "rep2"}, 404),
+        ("rep", {"team": "manager"}, 404),
+        ("outsider", {"owner": "rep"}, 404),
+        ("outsider", {"team": "manager"}, 404),
+        ("other_manager", {"team": "manager"}, 404),
+        ("other_manager", {"owner": "rep"}, 404),
+    ],
+)
+def test_every_role_reads_only_the_gap_it_may(
+    request, client_for, team_history, who, query, status
+):
+    params = {key: request.getfixturevalue(name).pk for key, name in query.items()}
+    response = client_for(request.getfixturevalue(who)).get("/api/v1/gap/", params)
+    assert response.status_code == status
+    if status == 200 and who == "rep":
+        assert response.json()["scope"] == f"owner={request.getfixturevalue('rep').pk}"
+        assert response.json()["reps"] == []
+
+
+def test_the_gap_api_names_a_bad_period(client_for, rep, team_history):
+    response = client_for(rep).get("/api/v1/gap/", {"period": "decade"})
+    assert response.status_code == 400
+    assert "period" in response.json()
