@@ -1,27 +1,33 @@
 """The gap: what a scope must still win in this month, quarter or year, against what it is projected to win.
 
 Every figure comes from the runners the dashboard reads: the target from
-``scope_target``, won so far from the weekly series (which also draws the
-chart), the forecasts (commit, best case, the model and its P10-P90 range)
-from the forecast snapshots of the horizon nearest to the days left, and the
-close ratio from the dashboard's standard funnel (the last 90 days).
+``scope_target``, the forecasts (commit, best case, the model and its P10-P90
+range) from the forecast snapshots of the horizon nearest to the days left, and
+the close ratio from the dashboard's standard funnel (the last 90 days). Won so
+far (per week, which draws the chart) and each rep's row come from the deals,
+in two grouped queries for the month, quarter and year at once, kept beside the
+snapshots by the recompute that writes them (``gap_deals_store``).
 """
 
 import datetime
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db.models import Q
+from django.db.models import Q, Sum
+from django.db.models.functions import TruncDate
+from django.utils import timezone
 
-from pipeline.periods import DAY, Period
+from pipeline.models import StageKind
+from pipeline.money import at_close
+from pipeline.periods import DAY, Period, start_of
 from pipeline.scopes import Scope
 from quotas.selectors import quota_targets
 from reports.forecasts import HORIZONS, money, window_sums
-from reports.metrics import deal_rows, deal_sums
+from reports.metrics import deal_rows
 from reports.runners.forecast import ForecastRunner
 from reports.runners.funnel import FunnelRunner
-from reports.runners.series import SeriesRunner
 from reports.targets import scope_target
+from salesmgr.cache import cache_get, cache_set
 from salesmgr.models import Role, User
 
 GAP_PERIODS = {"month": "This month", "quarter": "This quarter", "year": "This year"}
@@ -56,10 +62,111 @@ def _gaps(target: Decimal | None, won: Decimal, projected: dict) -> dict:
     }
 
 
+# Longer than a day: the nightly run rewrites every standard scope's figures before this runs out.
+DEALS_TIMEOUT = 36 * 3600
+
+
+def gap_deal_figures(scope: Scope, today: datetime.date) -> dict:
+    """What the gap reads from deals themselves, for the month, quarter and year around ``today`` at once.
+
+    ``won_by_day``: the scope's won value per local day from the year's start to
+    today (at each deal's close-date rate); ``owners``: per owner, won value in
+    each period to date and the commit, best case and pipeline of every forecast
+    window (at today's rates). Two grouped queries, whatever the scope's size.
+    """
+    periods = {name: gap_period(name, today) for name in GAP_PERIODS}
+    tomorrow = start_of(today + DAY)
+    rows = deal_rows(scope)
+    won = Q(status=StageKind.WON, closed_at__lt=tomorrow)
+    won_by_day = dict(
+        rows.filter(won, closed_at__gte=start_of(periods["year"].start))
+        .annotate(day=TruncDate("closed_at", tzinfo=timezone.get_current_timezone()))
+        .values("day")
+        .annotate(value=Sum(at_close()))
+        .order_by()
+        .values_list("day", "value")
+    )
+    won_sums = {
+        f"won_{name}": Sum(at_close(), filter=won & Q(closed_at__gte=start_of(period.start)))
+        for name, period in periods.items()
+    }
+    window = {
+        key: aggregate
+        for horizon in HORIZONS
+        for key, aggregate in window_sums(today, horizon, f"_{horizon}").items()
+        if key.rsplit("_", 1)[0] in ("commit", "best_case", "pipeline")
+    }
+    owners = {
+        row.pop("owner_id"): row
+        for row in rows.values("owner_id").annotate(**won_sums, **window).order_by()
+    }
+    return {"won_by_day": won_by_day, "owners": owners}
+
+
+@dataclass(frozen=True)
+class GapDealsRunner:
+    """``gap_deal_figures`` as of the forecast snapshot written at ``computed_at``: kept in the cache by the
+    recompute that wrote it, so that a read costs no query and its figures are exactly as old as the
+    snapshot's. None (no snapshot) reads them live."""
+
+    scope: Scope
+    today: datetime.date
+    computed_at: datetime.datetime | None = None
+
+    @property
+    def cache_key(self) -> str | None:
+        if self.computed_at is None:
+            return None
+        stamp = self.computed_at.astimezone(datetime.UTC).isoformat()
+        return f"gap-deals:{self.scope.key}:{self.today}:{stamp}"
+
+    def run(self) -> dict:
+        key = self.cache_key
+        stored = cache_get(key) if key is not None else None
+        if stored is not None:
+            return stored
+        figures = gap_deal_figures(self.scope, self.today)
+        if key is not None:
+            cache_set(key, figures, DEALS_TIMEOUT)
+        return figures
+
+    def store(self) -> None:
+        cache_set(self.cache_key, gap_deal_figures(self.scope, self.today), DEALS_TIMEOUT)
+
+
+def gap_deals_store(
+    *, scopes: list[Scope], today: datetime.date, computed_at: datetime.datetime
+) -> None:
+    """Keep every scope's gap deal figures beside the snapshots just written at ``computed_at`` (two queries a
+    scope, the month, quarter and year at once)."""
+    for scope in scopes:
+        GapDealsRunner(scope, today, computed_at).store()
+
+
+def _week_of(day: datetime.date) -> datetime.date:
+    return day - datetime.timedelta(days=day.weekday())
+
+
+def _won_by_week(won_by_day: dict, to_date: Period) -> list[dict]:
+    """The won value per week (from Monday) of ``to_date``, zero-filled; a week starting before the
+    period counts only its days inside it. Adds up at most a year of daily sums."""
+    weeks = {}
+    week = _week_of(to_date.start)
+    while week < to_date.end:
+        weeks[week] = Decimal("0.00")
+        week += datetime.timedelta(days=7)
+    for day, value in won_by_day.items():
+        if to_date.start <= day < to_date.end and value is not None:
+            weeks[_week_of(day)] += value
+    return [{"week": week, "won_value": money(value)} for week, value in weeks.items()]
+
+
 @dataclass(frozen=True)
 class GapRunner:
     """The gap figures of a scope for the period named ``period_name`` around ``today``, with a row
-    per rep of the scope (one grouped query). A fixed number of queries, whatever the team's size."""
+    per rep of the scope. The projections and the close ratio come from the snapshots, the deal
+    figures from beside them (``GapDealsRunner``): a fixed number of queries, whatever the team's
+    size, none of them over deals once the snapshots are written."""
 
     scope: Scope
     period_name: str
@@ -72,9 +179,10 @@ class GapRunner:
         horizon = horizon_for(days_left)
         target = scope_target(self.scope, period)
         target_amount = None if target is None else target.amount
-        points = SeriesRunner(self.scope, to_date, "week").run()
-        won = money(sum((point["won_value"] for point in points), Decimal(0)))
         forecast = ForecastRunner(self.scope, self.today, (horizon,)).run()[0]
+        deals = GapDealsRunner(self.scope, self.today, forecast["computed_at"]).run()
+        won_by_week = _won_by_week(deals["won_by_day"], to_date)
+        won = money(sum((point["won_value"] for point in won_by_week), Decimal(0)))
         close_ratio = FunnelRunner(self.scope, Period.default(self.today)).totals()["close_ratio"]
         to_win = None if target_amount is None else max(target_amount - won, Decimal("0.00"))
         weeks_left = Decimal(days_left) / 7
@@ -108,13 +216,13 @@ class GapRunner:
             "computed_at": forecast["computed_at"],
             "source": forecast["source"],
             "stale": forecast["stale"],
-            "won_by_week": [{"week": p["bucket"], "won_value": p["won_value"]} for p in points],
-            "reps": self._rep_rows(period, to_date, horizon),
+            "won_by_week": won_by_week,
+            "reps": self._rep_rows(period, horizon, deals["owners"]),
         }
 
-    def _rep_rows(self, period: Period, to_date: Period, horizon: int) -> list[dict]:
+    def _rep_rows(self, period: Period, horizon: int, owners: dict) -> list[dict]:
         """One row per rep of a team, territory or the organisation (none for one person or a pipeline):
-        three queries (the reps, their deals grouped by owner, their quotas)."""
+        two queries (the reps, their quotas)."""
         if self.scope.owner is not None:
             return []
         people = self.scope.people_filter()
@@ -128,32 +236,14 @@ class GapRunner:
         if not reps:
             return []
         ids = [pk for pk, *_ in reps]
-        won_sums = {
-            key: value
-            for key, value in deal_sums(to_date, self.today).items()
-            if key == "won_value"
-        }
-        forecast_sums = {
-            key: value
-            for key, value in window_sums(self.today, horizon).items()
-            if key in ("commit", "best_case", "pipeline")
-        }
-        grouped = {
-            row["owner_id"]: row
-            for row in deal_rows(self.scope)
-            .filter(owner_id__in=ids)
-            .values("owner_id")
-            .annotate(**won_sums, **forecast_sums)
-            .order_by()
-        }
         window = {"period": (period.start, period.last_day)}
         targets = quota_targets(Q(owner_id__in=ids), window)
         rows = []
         for pk, full_name, first, last, username in reps:
-            sums = grouped.get(pk, {})
+            sums = owners.get(pk, {})
             target = targets.get(pk, {}).get("period", Decimal("0.00"))
-            won = money(sums.get("won_value"))
-            commit = money(sums.get("commit"))
+            won = money(sums.get(f"won_{self.period_name}"))
+            commit = money(sums.get(f"commit_{horizon}"))
             rows.append(
                 {
                     "owner_id": pk,
@@ -161,8 +251,8 @@ class GapRunner:
                     "target": target,
                     "won": won,
                     "commit": commit,
-                    "best_case": money(sums.get("best_case")),
-                    "pipeline": money(sums.get("pipeline")),
+                    "best_case": money(sums.get(f"best_case_{horizon}")),
+                    "pipeline": money(sums.get(f"pipeline_{horizon}")),
                     "gap_commit": target - won - commit,
                     "attainment": _ratio(won, target),
                 }

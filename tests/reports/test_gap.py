@@ -18,12 +18,15 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from pipeline.models import Deal
 from pipeline.periods import Period, start_of
 from pipeline.scopes import Scope
+from pipeline.services import deal_move
 from pipeline.services.imports import DealSpec, TransitionSpec, deals_import
 from quotas.services import quota_set, territory_create
 from reports.runners import ForecastRunner, GapRunner
-from reports.runners.gap import gap_period, horizon_for
+from reports.runners.gap import GAP_PERIODS, gap_period, horizon_for
+from reports.services import snapshots_compute
 from tests.factories import AccountFactory, LostReasonFactory, UserFactory
 
 
@@ -387,3 +390,57 @@ def test_the_gap_api_names_a_bad_period(client_for, rep, team_history):
     response = client_for(rep).get("/api/v1/gap/", {"period": "decade"})
     assert response.status_code == 400
     assert "period" in response.json()
+
+
+def _deal_queries(captured) -> list[str]:
+    return [query["sql"] for query in captured if '"pipeline_deal"' in query["sql"]]
+
+
+def test_the_gap_reads_no_deal_once_the_snapshots_are_written(
+    manager, rep, team_history, django_capture_on_commit_callbacks
+):
+    """The recompute keeps the gap's deal figures beside the snapshots it writes: a read runs no
+    query over deals, a stale scope shows them as old as its forecast, and they change when the
+    recompute lands."""
+    scope, today = Scope(team=manager.pk), timezone.localdate()
+    snapshots_compute(scopes=[scope])
+    for span in GAP_PERIODS:
+        with CaptureQueriesContext(connection) as captured:
+            fresh = GapRunner(scope, span, today).run()
+        assert _deal_queries(captured) == [], span
+        assert fresh["source"] == "snapshot" and fresh["won"] >= Decimal("4000.00")
+    before = GapRunner(scope, "month", today).run()
+
+    deal = Deal.objects.get(owner=rep, amount=Decimal("2000"))
+    with django_capture_on_commit_callbacks(execute=True):
+        deal_move(
+            deal=deal,
+            to_stage=deal.pipeline.stages.get(name="Won"),
+            by=rep,
+            expected_version=deal.version,
+        )
+    with CaptureQueriesContext(connection) as captured:
+        stale = GapRunner(scope, "month", today).run()
+    assert _deal_queries(captured) == []
+    assert stale["stale"] is True
+    assert (stale["won"], stale["reps"]) == (before["won"], before["reps"])
+
+    snapshots_compute(scopes=[scope], only_if_dirty=True)
+    landed = GapRunner(scope, "month", today).run()
+    assert landed["stale"] is False
+    assert landed["won"] == before["won"] + Decimal("2000.00")
+    rows = {row["name"]: row for row in landed["reps"]}
+    assert rows["Riley Rep"]["won"] == Decimal("5000.00")
+    assert rows["Riley Rep"]["commit"] == Decimal("0.00")
+
+
+def test_the_kept_figures_equal_the_live_ones_for_every_period(manager, rep, north):
+    today = timezone.localdate()
+    for scope in (Scope(team=manager.pk), Scope(territory=north.pk), Scope(owner=rep.pk), Scope()):
+        live = {span: GapRunner(scope, span, today).run() for span in GAP_PERIODS}
+        snapshots_compute(scopes=[scope])
+        for span in GAP_PERIODS:
+            kept = GapRunner(scope, span, today).run()
+            assert kept["source"] == "snapshot"
+            for name in ("won", "won_by_week", "reps", "commit", "best_case", "target", "gap"):
+                assert kept[name] == live[span][name], (scope.key, span, name)
