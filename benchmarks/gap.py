@@ -9,7 +9,9 @@ own page, a manager's default team page, the admin on a manager's team, the
 admin on a territory, the admin on the whole organisation) and each period
 (month, quarter, year) requests ``/gap/`` with Django's test client and prints
 the median and p95 server time, the median SQL queries and their summed time,
-and the load average. ``--api`` times ``/api/v1/gap/`` instead of the page.
+and the load average; then what the recompute pays to keep the gap's deal
+figures beside a scope's snapshots. ``--api`` times ``/api/v1/gap/`` instead
+of the page.
 """
 
 import argparse
@@ -165,6 +167,25 @@ def main() -> int:
                 f"{statistics.median(len(q) for _, q in results):>8.0f} "
                 f"{statistics.median(sum(q) * 1000 for _, q in results):>7.0f} {len(results):>5}"
             )
+    from django.utils import timezone
+
+    from pipeline.scopes import Scope
+    from reports.runners.gap import gap_deal_figures
+
+    print("what the recompute adds per scope (the gap's deal figures, all three periods: two grouped queries)")
+    scopes = [
+        (f"rep ({rep.username})", Scope(owner=rep.pk)),
+        (f"team ({manager.username})", Scope(team=manager.pk)),
+        (f"territory ({territory.name})", Scope(territory=territory.pk)),
+        ("organisation", Scope()),
+    ]
+    for label, scope in scopes:
+        times = []
+        for _ in range(max(3, args.runs // 4)):
+            started = time.perf_counter()
+            gap_deal_figures(scope, timezone.localdate())
+            times.append((time.perf_counter() - started) * 1000)
+        print(f"{label:<40} median {statistics.median(times):>6.0f} ms, max {max(times):>6.0f} ms")
     print(f"load {load_average()}")
     return 0
 

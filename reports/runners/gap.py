@@ -96,9 +96,15 @@ def gap_deal_figures(scope: Scope, today: datetime.date) -> dict:
         for key, aggregate in window_sums(today, horizon, f"_{horizon}").items()
         if key.rsplit("_", 1)[0] in ("commit", "best_case", "pipeline")
     }
+    # Only the rows any of these sums reads: won this year, or open and closing inside the longest window.
+    summed = (won & Q(closed_at__gte=start_of(periods["year"].start))) | Q(
+        status=StageKind.OPEN,
+        expected_close_date__gte=today,
+        expected_close_date__lt=today + datetime.timedelta(days=max(HORIZONS)),
+    )
     owners = {
         row.pop("owner_id"): row
-        for row in rows.values("owner_id").annotate(**won_sums, **window).order_by()
+        for row in rows.filter(summed).values("owner_id").annotate(**won_sums, **window).order_by()
     }
     return {"won_by_day": won_by_day, "owners": owners}
 
