@@ -8,8 +8,9 @@ writes fresh snapshots of every standard scope, then for each scope (a rep's
 own page, a manager's default team page, the admin on a manager's team, the
 admin on a territory, the admin on the whole organisation) and each period
 (month, quarter, year) requests ``/gap/`` with Django's test client and prints
-the median and p95 server time, the median SQL queries and their summed time,
-and the load average; then what the recompute pays to keep the gap's deal
+the median and p95 server time, the median SQL queries, their summed time and
+the request's CPU time in this process (which the load of a shared machine
+swells less than the wall time), and the load average; then what the recompute pays to keep the gap's deal
 figures beside a scope's snapshots. ``--api`` times ``/api/v1/gap/`` instead
 of the page.
 """
@@ -38,8 +39,8 @@ def load_average() -> str:
     return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
-def timed_get(client, path: str, params: dict) -> tuple[float, list[float]]:
-    """One request's wall time and the time of each SQL query it ran."""
+def timed_get(client, path: str, params: dict) -> tuple[float, list[float], float]:
+    """One request's wall time, the time of each SQL query it ran and this process's CPU time."""
     from django.db import connection
 
     queries = []
@@ -51,13 +52,14 @@ def timed_get(client, path: str, params: dict) -> tuple[float, list[float]]:
         finally:
             queries.append(time.perf_counter() - started)
 
-    started = time.perf_counter()
+    cpu, started = time.process_time(), time.perf_counter()
     with connection.execute_wrapper(count):
         response = client.get(path, params)
     wall = time.perf_counter() - started
+    cpu = time.process_time() - cpu
     if response.status_code != 200:
         raise SystemExit(f"{path} {params} answered {response.status_code}")
-    return wall, queries
+    return wall, queries, cpu
 
 
 def p95(values: list[float]) -> float:
@@ -153,7 +155,7 @@ def main() -> int:
         f"{Deal.objects.count():,} deals; {path} in-process, server time, fresh snapshots; load {load_average()}"
     )
     print(
-        f"{'scope':<40} {'period':<8} {'median ms':>10} {'p95 ms':>8} {'queries':>8} {'SQL ms':>7} {'runs':>5}"
+        f"{'scope':<40} {'period':<8} {'median ms':>10} {'p95 ms':>8} {'queries':>8} {'SQL ms':>7} {'CPU ms':>7} {'runs':>5}"
     )
     for label, user, params in cases:
         client = clients[user.pk]
@@ -161,18 +163,21 @@ def main() -> int:
             query = {**params, period_param: period}
             timed_get(client, path, query)  # warm up: imports, the picker's memory, the cache
             results = [timed_get(client, path, query) for _ in range(args.runs)]
-            walls = [wall * 1000 for wall, _ in results]
+            walls = [wall * 1000 for wall, _, _ in results]
             print(
                 f"{label:<40} {period:<8} {statistics.median(walls):>10.0f} {p95(walls):>8.0f} "
-                f"{statistics.median(len(q) for _, q in results):>8.0f} "
-                f"{statistics.median(sum(q) * 1000 for _, q in results):>7.0f} {len(results):>5}"
+                f"{statistics.median(len(q) for _, q, _ in results):>8.0f} "
+                f"{statistics.median(sum(q) * 1000 for _, q, _ in results):>7.0f} "
+                f"{statistics.median(cpu * 1000 for _, _, cpu in results):>7.0f} {len(results):>5}"
             )
     from django.utils import timezone
 
     from pipeline.scopes import Scope
     from reports.runners.gap import gap_deal_figures
 
-    print("what the recompute adds per scope (the gap's deal figures, all three periods: two grouped queries)")
+    print(
+        "what the recompute adds per scope (the gap's deal figures, all three periods: two grouped queries)"
+    )
     scopes = [
         (f"rep ({rep.username})", Scope(owner=rep.pk)),
         (f"team ({manager.username})", Scope(team=manager.pk)),
