@@ -10,19 +10,21 @@ snapshots by the recompute that writes them (``gap_deals_store``).
 """
 
 import datetime
+from collections import defaultdict
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db.models import Q, Sum
+from django.db.models import F, Q, QuerySet, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
-from pipeline.models import StageKind
+from pipeline.models import Deal, StageKind
 from pipeline.money import at_close
 from pipeline.periods import DAY, Period, start_of
 from pipeline.scopes import Scope
 from quotas.selectors import quota_targets
 from reports.forecasts import HORIZONS, money, window_sums
+from reports.grouped import ScopeMap
 from reports.metrics import deal_rows
 from reports.runners.forecast import ForecastRunner
 from reports.runners.funnel import FunnelRunner
@@ -66,25 +68,19 @@ def _gaps(target: Decimal | None, won: Decimal, projected: dict) -> dict:
 DEALS_TIMEOUT = 36 * 3600
 
 
-def gap_deal_figures(scope: Scope, today: datetime.date) -> dict:
-    """What the gap reads from deals themselves, for the month, quarter and year around ``today`` at once.
-
-    ``won_by_day``: the scope's won value per local day from the year's start to
-    today (at each deal's close-date rate); ``owners``: per owner, won value in
-    each period to date and the commit, best case and pipeline of every forecast
-    window (at today's rates). Two grouped queries, whatever the scope's size.
-    """
+def _gap_queries(rows: QuerySet, today: datetime.date, group: dict) -> tuple[QuerySet, QuerySet]:
+    """The two grouped queries behind the gap's deal figures, each also grouped by ``group``: won value per
+    local day of the year to date (at each deal's close-date rate), and per owner the won value of each
+    period to date and the commit, best case and pipeline of every forecast window (at today's rates)."""
     periods = {name: gap_period(name, today) for name in GAP_PERIODS}
-    tomorrow = start_of(today + DAY)
-    rows = deal_rows(scope)
-    won = Q(status=StageKind.WON, closed_at__lt=tomorrow)
-    won_by_day = dict(
-        rows.filter(won, closed_at__gte=start_of(periods["year"].start))
+    won = Q(status=StageKind.WON, closed_at__lt=start_of(today + DAY))
+    won_this_year = won & Q(closed_at__gte=start_of(periods["year"].start))
+    days = (
+        rows.filter(won_this_year)
         .annotate(day=TruncDate("closed_at", tzinfo=timezone.get_current_timezone()))
-        .values("day")
+        .values("day", **group)
         .annotate(value=Sum(at_close()))
         .order_by()
-        .values_list("day", "value")
     )
     won_sums = {
         f"won_{name}": Sum(at_close(), filter=won & Q(closed_at__gte=start_of(period.start)))
@@ -97,16 +93,74 @@ def gap_deal_figures(scope: Scope, today: datetime.date) -> dict:
         if key.rsplit("_", 1)[0] in ("commit", "best_case", "pipeline")
     }
     # Only the rows any of these sums reads: won this year, or open and closing inside the longest window.
-    summed = (won & Q(closed_at__gte=start_of(periods["year"].start))) | Q(
+    summed = won_this_year | Q(
         status=StageKind.OPEN,
         expected_close_date__gte=today,
         expected_close_date__lt=today + datetime.timedelta(days=max(HORIZONS)),
     )
-    owners = {
-        row.pop("owner_id"): row
-        for row in rows.filter(summed).values("owner_id").annotate(**won_sums, **window).order_by()
-    }
+    sums = rows.filter(summed).values("owner_id", **group).annotate(**won_sums, **window).order_by()
+    return days, sums
+
+
+def gap_deal_figures(scope: Scope, today: datetime.date) -> dict:
+    """What the gap reads from deals themselves, for the month, quarter and year around ``today`` at once.
+
+    ``won_by_day``: the scope's won value per local day from the year's start to
+    today; ``owners``: per owner, won value in each period to date and the
+    commit, best case and pipeline of every forecast window. Two grouped
+    queries, whatever the scope's size.
+    """
+    days, sums = _gap_queries(deal_rows(scope), today, {})
+    won_by_day = {row["day"]: row["value"] for row in days}
+    owners = {row.pop("owner_id"): row for row in sums}
     return {"won_by_day": won_by_day, "owners": owners}
+
+
+# A deal's cell, as ``reports.grouped`` groups the snapshots: its owner, its account's territory, its pipeline.
+CELL = {
+    "cell_owner": F("owner_id"),
+    "cell_territory": F("account__territory_id"),
+    "cell_pipeline": F("pipeline_id"),
+}
+
+
+def _add(total, value):
+    if value is None:
+        return total
+    return value if total is None else total + value
+
+
+def gap_deal_figures_grouped(scopes: list[Scope], today: datetime.date) -> dict[str, dict]:
+    """``gap_deal_figures`` of many scopes (none with a product) from one pass: the same two queries over
+    every deal, grouped by cell, each scope then adding up the cells inside it (four queries in all)."""
+    days, sums = _gap_queries(Deal.objects.filter(deleted_at__isnull=True), today, CELL)
+    cell_days: dict[tuple, dict] = defaultdict(dict)
+    for row in days:
+        cell_days[(row["cell_owner"], row["cell_territory"], row["cell_pipeline"])][row["day"]] = (
+            row["value"]
+        )
+    cell_sums = {}
+    for row in sums:
+        cell = (row.pop("cell_owner"), row.pop("cell_territory"), row.pop("cell_pipeline"))
+        row.pop("owner_id")
+        cell_sums[cell] = row
+    cells = ScopeMap()
+    figures = {}
+    for scope in scopes:
+        inside = cells.test(scope)
+        won_by_day: dict = {}
+        for cell, by_day in cell_days.items():
+            if inside(cell):
+                for day, value in by_day.items():
+                    won_by_day[day] = _add(won_by_day.get(day), value)
+        owners: dict = {}
+        for cell, row in cell_sums.items():
+            if inside(cell):
+                owner = owners.setdefault(cell[0], {})
+                for key, value in row.items():
+                    owner[key] = _add(owner.get(key), value)
+        figures[scope.key] = {"won_by_day": won_by_day, "owners": owners}
+    return figures
 
 
 @dataclass(frozen=True)
@@ -136,17 +190,22 @@ class GapDealsRunner:
             cache_set(key, figures, DEALS_TIMEOUT)
         return figures
 
-    def store(self) -> None:
-        cache_set(self.cache_key, gap_deal_figures(self.scope, self.today), DEALS_TIMEOUT)
+    def store(self, figures: dict | None = None) -> None:
+        """Keep ``figures`` (computed for this scope and day), or compute them now."""
+        if figures is None:
+            figures = gap_deal_figures(self.scope, self.today)
+        cache_set(self.cache_key, figures, DEALS_TIMEOUT)
 
 
 def gap_deals_store(
     *, scopes: list[Scope], today: datetime.date, computed_at: datetime.datetime
 ) -> None:
-    """Keep every scope's gap deal figures beside the snapshots just written at ``computed_at`` (two queries a
-    scope, the month, quarter and year at once)."""
+    """Keep every scope's gap deal figures beside the snapshots just written at ``computed_at``: many scopes
+    in one grouped pass (four queries), a single one or one with a product in two queries of its own."""
+    cellular = [scope for scope in scopes if scope.product is None]
+    grouped = gap_deal_figures_grouped(cellular, today) if len(cellular) > 1 else {}
     for scope in scopes:
-        GapDealsRunner(scope, today, computed_at).store()
+        GapDealsRunner(scope, today, computed_at).store(grouped.get(scope.key))
 
 
 def _week_of(day: datetime.date) -> datetime.date:

@@ -10,6 +10,7 @@ Close ratio over the last 90 days (the dashboard's funnel): rep won 2 and lost 2
 """
 
 import datetime
+import math
 from decimal import Decimal
 
 import pytest
@@ -25,9 +26,21 @@ from pipeline.services import deal_move
 from pipeline.services.imports import DealSpec, TransitionSpec, deals_import
 from quotas.services import quota_set, territory_create
 from reports.runners import ForecastRunner, GapRunner
-from reports.runners.gap import GAP_PERIODS, gap_period, horizon_for
+from reports.runners.gap import (
+    GAP_PERIODS,
+    gap_deal_figures,
+    gap_deal_figures_grouped,
+    gap_period,
+    horizon_for,
+)
 from reports.services import snapshots_compute
-from tests.factories import AccountFactory, LostReasonFactory, UserFactory
+from tests.factories import (
+    AccountFactory,
+    DealFactory,
+    LostReasonFactory,
+    PipelineFactory,
+    UserFactory,
+)
 
 
 @pytest.fixture
@@ -444,3 +457,80 @@ def test_the_kept_figures_equal_the_live_ones_for_every_period(manager, rep, nor
             assert kept["source"] == "snapshot"
             for name in ("won", "won_by_week", "reps", "commit", "best_case", "target", "gap"):
                 assert kept[name] == live[span][name], (scope.key, span, name)
+
+
+def test_the_model_range_and_its_gaps_worked_out_by_hand(rep, pipeline, stages, month):
+    """One open deal of 600 in Proposal (60%) and no history: with no past wins the model spreads the
+    stage's chance over 90 days, so 30 days hold p = 0.6 * 30 / 90 = 0.2 of it, and its variance is the
+    win's own, p (1 - p) 600^2, with the chance's uncertainty resting on the prior's 10 entries alone,
+    times (1 + 1/11). The range is the expected value -/+ 1.2816 sigma."""
+    deal = DealFactory(
+        owner=rep,
+        pipeline=pipeline,
+        amount=Decimal("600.00"),
+        forecast_category="commit",
+        expected_close_date=timezone.localdate() + datetime.timedelta(days=3),
+    )
+    deal_move(deal=deal, to_stage=stages["Proposal"], by=rep, expected_version=deal.version)
+    quota_set(
+        owner=rep, period_start=month.start, period_end=month.last_day, target=Decimal("1000")
+    )
+    gap = GapRunner(Scope(owner=rep.pk), "month", timezone.localdate()).run()
+    p = 0.6 * 30 / 90
+    sigma = math.sqrt(p * (1 - p) * 600**2 * (1 + 1 / 11))
+    cents = Decimal("0.01")
+    model = Decimal(str(p * 600)).quantize(cents)
+    low = Decimal(str(max(0.0, p * 600 - 1.2816 * sigma))).quantize(cents)
+    high = Decimal(str(p * 600 + 1.2816 * sigma)).quantize(cents)
+    assert gap["horizon"] == 30
+    assert (gap["target"], gap["won"]) == (Decimal("1000.00"), Decimal("0.00"))
+    assert (gap["commit"], gap["best_case"], gap["pipeline"]) == (Decimal("600.00"),) * 3
+    assert gap["model"] == model == Decimal("120.00")
+    assert gap["model_p10"] == low
+    assert gap["model_p90"] == high
+    assert gap["gap"] == {
+        "commit": Decimal("400.00"),
+        "best_case": Decimal("400.00"),
+        "model": Decimal("880.00"),
+        "model_p10": Decimal("1000.00") - low,
+        "model_p90": Decimal("1000.00") - high,
+    }
+    # Nothing closed in the last 90 days: no close ratio, so no pipeline needed can be said.
+    assert gap["close_ratio"] is None and gap["pipeline_needed"] is None
+    assert gap["coverage"] == pytest.approx(0.6)
+
+
+def test_one_grouped_pass_gives_every_scope_what_its_own_queries_give(
+    admin, manager, rep, rep2, outsider, other_manager, pipeline, north, django_assert_num_queries
+):
+    second = PipelineFactory(name="Renewals")
+    _history(
+        admin,
+        [rep2, other_manager],
+        second,
+        {stage.name: stage for stage in second.stages.all()},
+        [
+            (rep2, "Won", "700", "commit", start_of(timezone.localdate()), 0),
+            (other_manager, "Qualification", "300", "best_case", None, 40),
+        ],
+    )
+    scopes = [
+        Scope(),
+        Scope(team=manager.pk),
+        Scope(team=other_manager.pk),
+        Scope(owner=rep.pk),
+        Scope(owner=outsider.pk),
+        Scope(territory=north.pk),
+        Scope(team=manager.pk, territory=north.pk),
+        Scope(pipeline=pipeline.pk),
+        Scope(pipeline=second.pk),
+    ]
+    today = timezone.localdate()
+    with django_assert_num_queries(4):
+        grouped = gap_deal_figures_grouped(scopes, today)
+    for scope in scopes:
+        alone = gap_deal_figures(scope, today)
+        assert grouped[scope.key] == alone, scope.key
+    assert grouped[Scope(team=other_manager.pk).key]["owners"][outsider.pk]["won_month"] == Decimal(
+        "2000.00"
+    )
