@@ -3,15 +3,17 @@
 import django_filters
 from django.db.models import Prefetch
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
-from rest_framework import serializers, status, viewsets
+from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from quotas.checks import territory_delete_errors
-from quotas.models import HandoverRule, Quota, QuotaPeriod, Territory
-from quotas.selectors import quotas_visible_to, territories_visible_to
+from quotas.models import HandoverRule, ManagerTarget, Quota, QuotaPeriod, TargetBasis, Territory
+from quotas.selectors import manager_targets_visible_to, quotas_visible_to, territories_visible_to
 from quotas.services import (
     UploadRefused,
+    manager_target_clear,
+    manager_target_set,
     quota_delete,
     quota_set,
     quotas_upload,
@@ -199,3 +201,75 @@ class QuotaViewSet(viewsets.ModelViewSet, ScopedViewSet):
             errors = [{"row": e.row, "field": e.field, "message": e.message} for e in refused.errors]
             return Response({"errors": errors}, status=status.HTTP_400_BAD_REQUEST)
         return Response(QuotaUploadResult(result).data)
+
+
+class ManagerTargetSerializer(serializers.ModelSerializer):
+    manager = VisiblePrimaryKeyRelatedField(selector=users_visible_to, help_text="A manager.")
+    manager_name = serializers.CharField(source="manager.display_name", read_only=True)
+    basis = serializers.ChoiceField(
+        choices=TargetBasis.choices,
+        help_text="rollup: the sum of the team's quotas; own: the manager's own quota.",
+    )
+
+    class Meta:
+        model = ManagerTarget
+        fields = ["manager", "manager_name", "basis"]
+
+    def validate_manager(self, manager: User) -> User:
+        if ManagerTarget.objects.filter(manager=manager).exists():
+            raise serializers.ValidationError(
+                "This manager's choice is already set; change it with PATCH."
+            )
+        return manager
+
+
+class ManagerTargetChange(serializers.Serializer):
+    basis = serializers.ChoiceField(choices=TargetBasis.choices)
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="Managers' choices of team target (no row: own quota where set, else roll-up)"
+    ),
+    destroy=extend_schema(summary="Forget a manager's choice", responses={204: None}),
+    partial_update=extend_schema(request=ManagerTargetChange),
+)
+class ManagerTargetViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    mixins.DestroyModelMixin,
+    ScopedViewSet,
+):
+    """Whether a manager's team target is the roll-up of their team's quotas or their own quota, keyed by
+    the manager's id."""
+
+    selector = manager_targets_visible_to
+    serializer_class = ManagerTargetSerializer
+    ordering_fields = ["manager_id"]
+    ordering = ["manager_id"]
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+    lookup_value_regex = r"\d+"
+
+    def shape(self, queryset):
+        return queryset.select_related("manager")
+
+    def perform_create(self, serializer):
+        data = serializer.validated_data
+        serializer.instance = manager_target_set(
+            manager=data["manager"], basis=data["basis"], by=self.request.user
+        )
+
+    def partial_update(self, request, *args, **kwargs):
+        setting = self.get_object()
+        change = ManagerTargetChange(data=request.data)
+        require_json_types(change)
+        change.is_valid(raise_exception=True)
+        setting = manager_target_set(
+            manager=setting.manager, basis=change.validated_data["basis"], by=request.user
+        )
+        return Response(ManagerTargetSerializer(setting).data)
+
+    def perform_destroy(self, instance):
+        manager_target_clear(manager=instance.manager, by=self.request.user)

@@ -8,7 +8,7 @@ from decimal import Decimal
 from django.db.models import Q, QuerySet
 from django.db.models.expressions import RawSQL
 
-from quotas.models import Quota, TargetBasis, Territory
+from quotas.models import ManagerTarget, Quota, TargetBasis, Territory
 from salesmgr.models import Role, User
 from salesmgr.selectors import self_and_team_ids_subquery, team_member_ids_subquery
 
@@ -35,6 +35,16 @@ def quotas_visible_to(user: User) -> QuerySet[Quota]:
     if user.is_manager:
         mine |= Q(owner_id__in=team_member_ids_subquery(user.pk))
     return Quota.objects.filter(mine)
+
+
+def manager_targets_visible_to(user: User) -> QuerySet[ManagerTarget]:
+    """Managers' choices of target: admins all, a manager their own and their team's managers'; reps none
+    (a rep's target is their own quota)."""
+    if user.is_admin:
+        return ManagerTarget.objects.all()
+    if user.is_manager:
+        return ManagerTarget.objects.filter(manager_id__in=self_and_team_ids_subquery(user.pk))
+    return ManagerTarget.objects.none()
 
 
 # The walk has no depth limit, so a loop check sees the whole tree however deep.

@@ -158,6 +158,12 @@ def manager_target_set(*, manager: User, basis: str, by: User) -> ManagerTarget:
     return setting
 
 
+def manager_target_clear(*, manager: User, by: User) -> None:
+    """Forget ``manager``'s choice: their target is then their own quota where they have one, else the
+    roll-up (METRICS.md's default)."""
+    ManagerTarget.objects.filter(manager=manager).delete()
+
+
 def quota_cell_set(
     *,
     owner: User,

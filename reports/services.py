@@ -142,6 +142,7 @@ def snapshots_compute(
             [_forecast_snapshot(scope, figures, started) for scope in cellular for figures in results[scope.key]["forecasts"]]
         )
         _dashboard_lists_store(cellular, period, started)
+        _gap_deals_store(cellular, started)
         DirtyScope.objects.filter(scope_key__in=[scope.key for scope in cellular], marked_at__lte=started).delete()
     for scope in by_key.values():
         if scope.product is not None:
@@ -155,6 +156,14 @@ def _dashboard_lists_store(scopes: list[Scope], period: Period, computed_at: dat
     from reports.runners.dashboard_lists import dashboard_lists_store
 
     dashboard_lists_store(scopes=scopes, period=period, today=timezone.localdate(computed_at), computed_at=computed_at)
+
+
+def _gap_deals_store(scopes: list[Scope], computed_at: datetime.datetime) -> None:
+    """Keep the gap's deal figures beside the forecast snapshots written at ``computed_at``."""
+    # Imported here: the runners read this module.
+    from reports.runners.gap import gap_deals_store
+
+    gap_deals_store(scopes=scopes, today=timezone.localdate(computed_at), computed_at=computed_at)
 
 
 def dirty_scopes_recompute(*, until: datetime.datetime | None = None) -> list[str]:
@@ -288,6 +297,7 @@ def scope_snapshots_compute(*, scope: Scope, as_of: datetime.date | None = None)
     forecast_snapshots_compute(scope=scope, as_of=as_of, now=started)
     _dashboard_lists_store([scope], Period.default(timezone.localdate(started)), snapshot.computed_at)
     if as_of is None or as_of >= timezone.localdate(started):
+        _gap_deals_store([scope], started)
         DirtyScope.objects.filter(scope_key=scope.key, marked_at__lte=started).delete()
 
 

@@ -83,6 +83,23 @@ def seasonality(owner_id: int, year: int) -> list[Decimal]:
     return [Decimal(point["won_value"]) for point in points]
 
 
+def basis_summary(chosen: str | None, team: list[dict], columns: list[Column]) -> str:
+    """Which figure a manager's team target is in this year's columns: the basis they chose, or, with no
+    choice made, their own quota where they have one and the roll-up elsewhere, naming the columns."""
+    if chosen:
+        return TargetBasis(chosen).label
+    own = [
+        column.label
+        for column, figure in zip(columns, team, strict=True)
+        if figure["basis"] == TargetBasis.OWN
+    ]
+    if not own:
+        return "No choice made: the roll-up of the team's quotas (no own quota this year)"
+    if len(own) == len(columns):
+        return "No choice made: their own quota (set in every column)"
+    return f"No choice made: their own quota in {', '.join(own)}; the roll-up of the team's quotas elsewhere"
+
+
 @dataclass(frozen=True)
 class QuotaPlanRunner:
     """People (rows) by the months or quarters of ``year`` (columns): each person's quotas in each column,
@@ -170,12 +187,9 @@ class QuotaPlanRunner:
                     for column in columns
                 ]
                 row["team_total"] = sum((figure["amount"] for figure in row["team"]), ZERO)
-                row["basis"] = basis
-                row["basis_label"] = (
-                    TargetBasis(basis).label
-                    if basis
-                    else "Own quota where set, else the roll-up (no choice made)"
-                )
+                row["basis"] = basis or ""
+                row["basis_chosen"] = basis is not None
+                row["basis_label"] = basis_summary(basis, row["team"], columns)
             rows.append(row)
         return {
             "year": self.year,

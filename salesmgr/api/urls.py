@@ -23,7 +23,7 @@ from pipeline.api.territories import (
     TerritoryRuleViewSet,
     TerritoryWithRulesViewSet,
 )
-from quotas.api import QuotaViewSet
+from quotas.api import ManagerTargetViewSet, QuotaViewSet
 from reports.api import (
     AccuracyView,
     ForecastView,
@@ -52,6 +52,7 @@ router.register("territory-rules", TerritoryRuleViewSet, basename="territoryrule
 router.register("territory-realignments", RealignmentViewSet, basename="territoryrealignment")
 router.register("handovers", HandoverViewSet, basename="handover")
 router.register("quotas", QuotaViewSet, basename="quota")
+router.register("manager-targets", ManagerTargetViewSet, basename="managertarget")
 
 urlpatterns = [
     path("auth/token/", TokenView.as_view(), name="api-token"),

@@ -31,7 +31,7 @@ from rest_framework.test import APIClient
 
 from pipeline.models import Contact, ExchangeRate, LostReason
 from pipeline.services import account_delete, activity_log, deal_delete
-from quotas.services import quota_set, territory_create
+from quotas.services import manager_target_set, quota_set, territory_create
 from salesmgr.services import user_set_manager
 from tests.factories import (
     PASSWORD,
@@ -153,6 +153,13 @@ MATRIX = [
     ("quotas",       "create",            401, 201, 403, 403, 403, 403, 403),
     ("quotas",       "update",            401, 200, 403, 403, 403, 403, 403),
     ("quotas",       "delete",            401, 204, 403, 403, 403, 403, 403),
+
+    # A manager's choice of team target: the manager's own, read by them and admins.
+    ("manager-targets", "list",           401, 200, 200, 200, 200, 200, 200),
+    ("manager-targets", "retrieve",       401, 200, 200, 404, 404, 404, 404),
+    ("manager-targets", "create",         401, 201, 403, 403, 403, 403, 403),
+    ("manager-targets", "update",         401, 200, 403, 403, 403, 403, 403),
+    ("manager-targets", "delete",         401, 204, 403, 403, 403, 403, 403),
 
     # Anonymous sends a wrong password; everyone else signs in as themselves.
     ("auth/token",   "create",            400, 200, 200, 200, 200, 200, 200),
@@ -333,6 +340,12 @@ RESOURCES = {
         },
         update=lambda w, me: {"target": "2500.00"},
     ),
+    "manager-targets": Resource(
+        url=f"{API}manager-targets/",
+        target="manager_target",
+        create=lambda w, me: {"manager": w.users["other_manager"].pk, "basis": "rollup"},
+        update=lambda w, me: {"basis": "rollup"},
+    ),
     "auth/token": Resource(
         url=f"{API}auth/token/",
         extra={
@@ -414,6 +427,9 @@ def _build_world() -> SimpleNamespace:
         ).pk,
         territory=territory_create(
             name="North", owner=users["manager"], reps=[rep], by=users["admin"]
+        ).pk,
+        manager_target=manager_target_set(
+            manager=users["manager"], basis="own", by=users["admin"]
         ).pk,
         spare_account=spare_account.pk,
         deleted_account=deleted_account.pk,

@@ -62,3 +62,35 @@ def test_a_manager_opens_the_gap_page_and_a_reps_own(page, login, cast):
     page.wait_for_url(f"**scope_id={cast['reps'][0].pk}**")
     page.locator('[data-figure="won"]').wait_for()
     assert page.get_by_test_id("gap-reps").count() == 0
+
+
+def test_the_planner_says_each_managers_basis_and_follows_an_edit(page, login, cast):
+    manager = cast["manager"]
+    login(cast["admin"])
+    page.goto(f"/quotas/planner/?year={cast['year']}")
+    basis = page.get_by_test_id(f"basis-{manager.pk}")
+    assert "the roll-up of the team's quotas (no own quota this year)" in basis.inner_text()
+    select = page.get_by_label("Team target basis of Morgan Manager")
+    assert select.evaluate("element => element.selectedOptions[0].textContent") == "No choice made"
+
+    cell = page.get_by_label(f"Morgan Manager, Mar {cast['year']}")
+    cell.fill("900")
+    cell.press("Tab")
+    basis.filter(has_text="their own quota in Mar").wait_for()
+    march = page.locator(f"#team-{manager.pk}-{cast['year']}-03-01")
+    march.filter(has_text="900.00").wait_for()
+    assert march.get_attribute("data-basis") == "own"
+
+
+def test_at_768_pixels_the_grid_scrolls_in_its_box_with_the_names_in_view(page, login, cast):
+    page.set_viewport_size({"width": 768, "height": 900})
+    login(cast["admin"])
+    page.goto(f"/quotas/planner/?year={cast['year']}")
+    grid = page.locator(".planner")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 768
+    assert grid.evaluate("box => box.scrollWidth > box.clientWidth")
+    name = page.locator(".planner__grid tbody th").first
+    before = name.bounding_box()["x"]
+    grid.evaluate("box => { box.scrollLeft = 600; }")
+    assert grid.evaluate("box => box.scrollLeft") > 0
+    assert name.bounding_box()["x"] == before

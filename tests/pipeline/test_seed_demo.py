@@ -9,7 +9,7 @@ from django.core.management import call_command
 from django.db.models import Count
 
 from pipeline.models import Account, Activity, Contact, Deal, Product, StageTransition
-from quotas.models import Quota, Territory
+from quotas.models import ManagerTarget, Quota, Territory
 from salesmgr.models import User
 
 TODAY = "2026-01-15"
@@ -100,6 +100,11 @@ def test_quotas_cover_every_rep_without_overlap(db):
         assert len(periods) == 19 + max(3, 12 - datetime.date.fromisoformat(TODAY).month)
         assert all(end < next_start for (_, end), (next_start, _) in pairwise(periods))
     assert not Quota.objects.filter(owner__role="manager").exists()
+    # Every manager's team target is stated: the roll-up of the team's quotas.
+    managers = User.objects.filter(role="manager")
+    assert set(ManagerTarget.objects.values_list("manager_id", "basis")) == {
+        (pk, "rollup") for pk in managers.values_list("pk", flat=True)
+    }
 
 
 def test_second_run_without_reset_changes_nothing(db):

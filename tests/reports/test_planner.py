@@ -118,7 +118,9 @@ def test_a_manager_row_says_whether_the_team_target_is_rolled_up_or_their_own(
     grid = QuotaPlanRunner(admin, YEAR).run()
     boss = next(r for r in grid["rows"] if r["owner_id"] == manager.pk)
     assert boss["team"][0]["amount"] == Decimal("5000.00")
-    assert "no choice made" in boss["basis_label"]
+    assert boss["basis_label"] == (
+        "No choice made: their own quota in Jan; the roll-up of the team's quotas elsewhere"
+    )
     signed_in(admin).post(
         reverse("quota-planner-basis"), {"manager": manager.pk, "basis": "rollup", "year": YEAR}
     )
@@ -277,3 +279,54 @@ def test_the_planner_page_costs_the_same_queries_whatever_the_number_of_people(
     with CaptureQueriesContext(connection) as many:
         client.get(reverse("quota-planner"), {"year": YEAR})
     assert len(many) == len(few)
+
+
+def test_with_no_choice_the_basis_select_and_the_page_say_what_applies(
+    signed_in, admin, manager, rep
+):
+    _month(rep, 1, "1000")
+    _month(manager, 3, "5000")
+    body = signed_in(admin).get(reverse("quota-planner"), {"year": YEAR}).content.decode()
+    assert '<option value="" selected disabled>No choice made</option>' in body
+    assert (
+        '<option value="rollup" selected>' not in body
+        and '<option value="own" selected>' not in body
+    )
+    assert (
+        "No choice made: their own quota in Mar; the roll-up of the team&#x27;s quotas elsewhere"
+        in body
+    )
+    assert (
+        f'id="team-{manager.pk}-{YEAR}-03-01" class="num planner__team planner__team--own"' in body
+    )
+    assert (
+        f'id="team-{manager.pk}-{YEAR}-01-01" class="num planner__team planner__team--rollup"'
+        in body
+    )
+
+    signed_in(admin).post(
+        reverse("quota-planner-basis"), {"manager": manager.pk, "basis": "own", "year": YEAR}
+    )
+    body = signed_in(admin).get(reverse("quota-planner"), {"year": YEAR}).content.decode()
+    assert "No choice made" not in body
+    assert '<option value="own" selected>Own quota</option>' in body
+    assert f'data-testid="basis-{manager.pk}">Own quota</span>' in body
+
+
+def test_a_manager_with_no_own_quota_and_no_choice_is_on_the_roll_up(admin, manager, rep):
+    _month(rep, 1, "1000")
+    boss = next(
+        r for r in QuotaPlanRunner(admin, YEAR).run()["rows"] if r["owner_id"] == manager.pk
+    )
+    assert (boss["basis"], boss["basis_chosen"]) == ("", False)
+    assert boss["basis_label"] == (
+        "No choice made: the roll-up of the team's quotas (no own quota this year)"
+    )
+
+
+def test_the_basis_line_follows_a_cell_edit_out_of_band(signed_in, admin, manager, rep):
+    _month(rep, 1, "1000")
+    response = _cell(signed_in(admin), manager, f"{YEAR}-02-01", "700")
+    body = response.content.decode()
+    assert f'id="basis-now-{manager.pk}"' in body and 'hx-swap-oob="true"' in body
+    assert "their own quota in Feb" in body

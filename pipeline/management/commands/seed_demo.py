@@ -45,8 +45,8 @@ from pipeline.services import (
 )
 from pipeline.services.demo import demo_data_delete
 from pipeline.services.territories import territory_rule_create
-from quotas.models import Quota, Territory
-from quotas.services import quota_set, territory_create, territory_update
+from quotas.models import Quota, TargetBasis, Territory
+from quotas.services import manager_target_set, quota_set, territory_create, territory_update
 from salesmgr.models import Role, User
 from salesmgr.services import user_create, user_set_manager
 
@@ -285,6 +285,9 @@ class Command(BaseCommand):
             target = demo.monthly_target(profile, max(deals, 1), len(profiles))
             for start, end in periods:
                 quota_set(owner=rep, period_start=start, period_end=end, target=target)
+        admin = User.objects.get(username=demo.ADMIN[0])
+        for manager in User.objects.filter(role=Role.MANAGER).order_by("pk"):
+            manager_target_set(manager=manager, basis=TargetBasis.ROLLUP, by=admin)
 
     def accounts(self, rng, admin, profiles, reps, territory_of, today, options, progress):
         """Create the accounts; returns (ids, names, size factors, account indexes per rep)."""
