@@ -23,6 +23,7 @@ class ScheduleForm(forms.Form):
 
 
 class TalkingPointForm(forms.Form):
+    prefix = "point"  # the meeting page also has the action item's text field
     text = forms.CharField(max_length=TEXT_MAX, label="Talking point")
 
 
@@ -42,6 +43,7 @@ class NotesForm(forms.Form):
 
 
 class ActionItemForm(forms.Form):
+    prefix = "item"
     text = forms.CharField(max_length=TEXT_MAX, label="Action item")
     owner = forms.TypedChoiceField(coerce=int, label="Owner")
     due_on = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}), label="Due")

@@ -105,13 +105,13 @@ def test_a_manager_schedules_from_the_list(client, manager, rep):
 def test_a_rep_adds_a_talking_point_in_place(meetings, client, rep):
     signed_in(client, rep)
     url = reverse("one-on-one-talking-point", args=[meetings[1].pk])
-    answer = client.post(url, {"text": "Help with Acme"}, HTTP_HX_REQUEST="true")
+    answer = client.post(url, {"point-text": "Help with Acme"}, HTTP_HX_REQUEST="true")
     assert answer.status_code == 200
     assert (
         'id="talking-points"' in answer.content.decode()
         and "Help with Acme" in answer.content.decode()
     )
-    empty = client.post(url, {"text": ""}, HTTP_HX_REQUEST="true")
+    empty = client.post(url, {"point-text": ""}, HTTP_HX_REQUEST="true")
     assert empty.status_code == 400 and TalkingPoint.objects.count() == 1
 
 
@@ -124,7 +124,7 @@ def test_people_outside_get_404_on_every_form(meetings, client, outsider, rep2):
             reverse("one-on-one-notes", args=[meetings[1].pk]),
             reverse("one-on-one-status", args=[meetings[1].pk]),
         ]
-        assert [client.post(url, {"text": "x", "status": "held"}).status_code for url in urls] == [
+        assert [client.post(url, {"point-text": "x", "status": "held"}).status_code for url in urls] == [
             404
         ] * 4
     assert not TalkingPoint.objects.exists()
@@ -134,7 +134,7 @@ def test_a_rep_cannot_add_items_or_take_notes(meetings, client, rep):
     signed_in(client, rep)
     answer = client.post(
         reverse("one-on-one-action-item", args=[meetings[1].pk]),
-        {"text": "x", "owner": rep.pk, "due_on": "2026-03-20"},
+        {"item-text": "x", "item-owner": rep.pk, "item-due_on": "2026-03-20"},
     )
     assert answer.status_code == 400 and not ActionItem.objects.exists()
     client.post(reverse("one-on-one-notes", args=[meetings[1].pk]), {"private_notes": "mine"})
@@ -145,7 +145,7 @@ def test_action_items_added_then_completed_by_their_owner(meetings, client, mana
     signed_in(client, manager)
     answer = client.post(
         reverse("one-on-one-action-item", args=[meetings[0].pk]),
-        {"text": "Call Acme", "owner": rep.pk, "due_on": "2026-03-09"},
+        {"item-text": "Call Acme", "item-owner": rep.pk, "item-due_on": "2026-03-09"},
         HTTP_HX_REQUEST="true",
     )
     assert answer.status_code == 200 and "Call Acme" in answer.content.decode()
