@@ -174,8 +174,12 @@ class ManagerNotesSerializer(SharedNotesSerializer):
 class MeetingFilter(django_filters.FilterSet):
     series = IdFilter(field_name="series_id")
     rep = IdFilter(field_name="series__rep_id")
-    scheduled_after = django_filters.IsoDateTimeFilter(field_name="scheduled_at", lookup_expr="gte")
-    scheduled_before = django_filters.IsoDateTimeFilter(field_name="scheduled_at", lookup_expr="lt")
+    scheduled_from = django_filters.DateFilter(
+        field_name="scheduled_at", lookup_expr="date__gte", help_text="On or after this day."
+    )
+    scheduled_to = django_filters.DateFilter(
+        field_name="scheduled_at", lookup_expr="date__lte", help_text="On or before this day."
+    )
 
     class Meta:
         model = OneOnOne

@@ -238,5 +238,5 @@ def test_agenda_of_a_meeting_still_ahead_stands_at_now(history, meetings):
 
 
 def test_agenda_runs_a_fixed_number_of_queries(history, meetings, django_assert_num_queries):
-    with django_assert_num_queries(11):
+    with django_assert_num_queries(12):
         meeting_agenda(meetings[1], now=at("2026-12-01"))

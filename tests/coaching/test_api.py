@@ -251,7 +251,7 @@ def test_the_meeting_page_of_the_api_runs_a_fixed_number_of_queries(
             pipeline=pipeline,
             expected_close_date=datetime.date.today() + datetime.timedelta(days=n),
         )
-    with django_assert_num_queries(12):
+    with django_assert_num_queries(13):
         answer = client_for(manager).get(f"{API}/one-on-ones/{ahead.pk}/")
     assert len(answer.json()["agenda"]["hot_deals"]) == 3
 
@@ -274,3 +274,11 @@ def test_json_types_are_checked(manager, rep, client_for):
 
 def test_at_helper_is_the_meeting_time(meetings):
     assert meetings[1].scheduled_at == at("2026-03-11")
+
+
+def test_meetings_filter_by_day(meetings, client_for, manager):
+    client = client_for(manager)
+    assert _ids(client.get(f"{API}/one-on-ones/?scheduled_from=2026-03-11")) == {meetings[1].pk}
+    assert _ids(client.get(f"{API}/one-on-ones/?scheduled_to=2026-03-04")) == {meetings[0].pk}
+    bad = client.get(f"{API}/one-on-ones/?scheduled_from=0407-03-25T02:25:25-17:35")
+    assert bad.status_code == 400 and "scheduled_from" in bad.json()

@@ -206,7 +206,7 @@ def test_the_meeting_page_runs_a_fixed_number_of_queries(
             meeting=ahead, by=manager, owner=rep, text=f"Item {n}", due_on=ahead.scheduled_at.date()
         )
     signed_in(client, manager)
-    with django_assert_num_queries(19):
+    with django_assert_num_queries(20):
         answer = client.get(reverse("one-on-one", args=[ahead.pk]))
     assert answer.status_code == 200
 
