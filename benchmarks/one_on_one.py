@@ -28,7 +28,9 @@ MANAGER = "manager1"
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--runs", type=int, default=20, help="Requests per page (median).")
     args = parser.parse_args()
     setup_django()
@@ -65,7 +67,9 @@ def main() -> int:
         f"{Deal.objects.count():,} deals; {rep.username} has {rep_deals:,}; "
         f"{OneOnOne.objects.count():,} meetings; signed in as {MANAGER}; load {load_average()}"
     )
-    print(f"{'page':<48} {'median ms':>10} {'max ms':>8} {'queries':>8} {'SQL ms':>7} {'CPU ms':>7}")
+    print(
+        f"{'page':<48} {'median ms':>10} {'max ms':>8} {'queries':>8} {'SQL ms':>7} {'CPU ms':>7}"
+    )
     for label, path in pages:
         timed_get(client, path)  # warm up
         runs = [timed_get(client, path) for _ in range(args.runs)]
@@ -73,7 +77,9 @@ def main() -> int:
         worst = max(r.wall for r in runs) * 1000
         sql = statistics.median(sum(r.sql) for r in runs) * 1000
         cpu = statistics.median(r.cpu for r in runs) * 1000
-        print(f"{label:<48} {wall:>10.1f} {worst:>8.1f} {len(runs[0].sql):>8} {sql:>7.1f} {cpu:>7.1f}")
+        print(
+            f"{label:<48} {wall:>10.1f} {worst:>8.1f} {len(runs[0].sql):>8} {sql:>7.1f} {cpu:>7.1f}"
+        )
     return 0
 
 

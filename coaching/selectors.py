@@ -282,7 +282,10 @@ def meeting_agenda(meeting: OneOnOne, now: datetime.datetime | None = None) -> d
 
     moves = list(
         StageTransition.objects.filter(
-            deal_id__in=[row[1] for row in current], at__gt=since, at__lte=as_of, from_stage__isnull=False
+            deal_id__in=[row[1] for row in current],
+            at__gt=since,
+            at__lte=as_of,
+            from_stage__isnull=False,
         )
         .select_related("from_stage", "to_stage", "deal")
         .only("at", "deal__name", "from_stage__name", "to_stage__name", "to_stage__kind")

@@ -124,9 +124,9 @@ def test_people_outside_get_404_on_every_form(meetings, client, outsider, rep2):
             reverse("one-on-one-notes", args=[meetings[1].pk]),
             reverse("one-on-one-status", args=[meetings[1].pk]),
         ]
-        assert [client.post(url, {"point-text": "x", "status": "held"}).status_code for url in urls] == [
-            404
-        ] * 4
+        assert [
+            client.post(url, {"point-text": "x", "status": "held"}).status_code for url in urls
+        ] == [404] * 4
     assert not TalkingPoint.objects.exists()
 
 
