@@ -232,7 +232,7 @@ def action_item_done(request: HttpRequest, item_id: int) -> HttpResponse:
     back = request.POST.get("back")
     if back == "home":
         if request.headers.get("HX-Request"):
-            return home_action_items(request)
+            return _home_items(request)
         return redirect("home")
     meeting = meeting_for_page(request.user, int(back)) if back and back.isdigit() else None
     if meeting is None:
@@ -286,13 +286,17 @@ def meeting_status(request: HttpRequest, meeting_id: int) -> HttpResponse:
     return redirect("one-on-one", meeting.pk)
 
 
-@login_required
-@require_safe
-def home_action_items(request: HttpRequest) -> HttpResponse:
-    """The home page's panel: your own action items due within a week or overdue (HTMX-loaded)."""
+def _home_items(request: HttpRequest) -> HttpResponse:
     today = timezone.localdate()
     return render(
         request,
         "coaching/_home_action_items.html",
         {"items": action_items_due(request.user, today=today), "today": today},
     )
+
+
+@login_required
+@require_safe
+def home_action_items(request: HttpRequest) -> HttpResponse:
+    """The home page's panel: your own action items due within a week or overdue (HTMX-loaded)."""
+    return _home_items(request)

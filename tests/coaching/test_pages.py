@@ -217,3 +217,17 @@ def test_the_list_page_runs_a_fixed_number_of_queries(
     signed_in(client, admin)
     with django_assert_num_queries(5):
         assert client.get(reverse("one-on-ones")).status_code == 200
+
+
+def test_completing_from_the_home_panel_swaps_the_panel(meetings, client, manager, rep):
+    item = action_item_add(
+        meeting=meetings[0], by=manager, owner=rep, text="Home thing", due_on=datetime.date.today()
+    )
+    signed_in(client, rep)
+    answer = client.post(
+        reverse("action-item-complete", args=[item.pk]), {"back": "home"}, HTTP_HX_REQUEST="true"
+    )
+    assert answer.status_code == 200
+    assert 'id="home-action-items"' in answer.content.decode()
+    assert "Home thing" not in answer.content.decode()
+    assert ActionItem.objects.get().status == "done"
