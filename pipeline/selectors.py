@@ -3,7 +3,7 @@
 import datetime
 
 from django.db import connection
-from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery, Sum, Value
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Subquery, Sum, Value
 from django.db.models.expressions import Combinable
 from django.db.models.functions import Coalesce, NullIf
 
@@ -187,13 +187,18 @@ def deal_as_of(deal_id: int, when: datetime.datetime):
     return record.instance
 
 
-def deals_as_of(when: datetime.datetime) -> QuerySet:
+def deals_as_of(when: datetime.datetime, *, owner_id: int | None = None) -> QuerySet:
     """Every deal as it stood at ``when``: its latest recorded version by then, as historical rows.
 
     Deals created later, and deals already purged or soft-deleted at ``when``,
-    are left out. One query; PostgreSQL picks each deal's row with DISTINCT ON.
+    are left out. With ``owner_id``, only the deals that person owned at
+    ``when``: each deal's latest version among theirs, kept when no later
+    version by ``when`` exists, so only their deals' history is read.
+    One query; PostgreSQL picks each deal's row with DISTINCT ON.
     """
     history = Deal.history.filter(history_date__lte=when)
+    if owner_id is not None:
+        history = history.filter(owner_id=owner_id)
     if connection.vendor == "postgresql":
         latest_ids = (
             history.order_by("id", "-history_date", "-history_id")
@@ -208,6 +213,12 @@ def deals_as_of(when: datetime.datetime) -> QuerySet:
             .values("history_id")[:1]
         )
         latest = history.filter(history_id=Subquery(newest))
+    if owner_id is not None:
+        later = Deal.history.filter(id=OuterRef("id"), history_date__lte=when).filter(
+            Q(history_date__gt=OuterRef("history_date"))
+            | Q(history_date=OuterRef("history_date"), history_id__gt=OuterRef("history_id"))
+        )
+        latest = latest.exclude(Exists(later))
     return latest.exclude(history_type="-").filter(deleted_at__isnull=True)
 
 
@@ -248,6 +259,11 @@ def accounts_in_territories_at(territory_ids, when: datetime.datetime) -> QueryS
         .filter(territory_then__in=territory_ids)
         .values("pk")
     )
+
+
+def deal_versions(history_ids: list[int]) -> QuerySet:
+    """The recorded deal versions with these ids, such as the rows ``deals_as_of`` picked, read once and reused."""
+    return Deal.history.filter(history_id__in=history_ids)
 
 
 def pipelines_visible_to(user: User) -> QuerySet[Pipeline]:

@@ -44,6 +44,7 @@ from reports.runners.gap import GAP_PERIODS, PROJECTIONS
 from reports.selectors import scope_stale
 from reports.services import RefreshUnavailable, refresh_queue, refresh_state
 from reports.tasks import recompute_ring
+from salesmgr.home import registered_home_panels
 from salesmgr.models import User
 from salesmgr.selectors import team_of
 
@@ -90,6 +91,7 @@ def home(request: HttpRequest) -> HttpResponse:
         "reports_to": user.manager,
         "team_size": team_of(user).count() if user.is_manager else None,
         "open_deals": open_deal_totals_visible_to(user, today=now.date()),
+        "extra_panels": [reverse(name) for name in registered_home_panels()],
     }
     return render(request, "home.html", context)
 

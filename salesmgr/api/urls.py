@@ -4,6 +4,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
+from coaching.api import ActionItemViewSet, MeetingViewSet, SeriesViewSet, TalkingPointViewSet
 from coaching.api_insights import InsightsView
 from coaching.api_wins import WinsView
 from pipeline.api import (
@@ -53,6 +54,10 @@ router.register("territory-realignments", RealignmentViewSet, basename="territor
 router.register("handovers", HandoverViewSet, basename="handover")
 router.register("quotas", QuotaViewSet, basename="quota")
 router.register("manager-targets", ManagerTargetViewSet, basename="managertarget")
+router.register("one-on-one-series", SeriesViewSet, basename="oneononeseries")
+router.register("one-on-ones", MeetingViewSet, basename="oneonone")
+router.register("talking-points", TalkingPointViewSet, basename="talkingpoint")
+router.register("action-items", ActionItemViewSet, basename="actionitem")
 
 urlpatterns = [
     path("auth/token/", TokenView.as_view(), name="api-token"),

@@ -1,4 +1,9 @@
-"""A team's history built by hand for the insights, every time and count known.
+"""Fixtures of the coaching tests.
+
+A one-on-one world: a weekly series between the manager and ``rep``, and its first two meetings
+(``series``, ``meetings``, ``outsider_series``).
+
+A team's history built by hand for the insights, every time and count known.
 
 Times are days after T0, midnight 60 days ago; the period is the default 90 days.
 The team of ``manager``: rep, rep2 and rep3 (outsider is in another team).
@@ -28,6 +33,8 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
+from coaching.models import MeetingStatus
+from coaching.services import meeting_record, meetings_plan, series_schedule
 from pipeline.periods import start_of
 from pipeline.services.imports import (
     ActivitySpec,
@@ -148,3 +155,44 @@ def team_history(admin, manager, rep, rep2, rep3, outsider, pipeline, stages):
         ]
     )
     return history
+
+
+def at(day: str, hour: int = 10) -> datetime.datetime:
+    return timezone.make_aware(
+        datetime.datetime.combine(datetime.date.fromisoformat(day), datetime.time(hour))
+    )
+
+
+@pytest.fixture
+def series(manager, rep):
+    """Weekly on Wednesdays at 10:00 from Monday 2 March 2026: meetings on 4 and 11 March, the first held."""
+    series = series_schedule(
+        by=manager,
+        rep=rep,
+        cadence="weekly",
+        weekday=2,
+        time=datetime.time(10),
+        starts_on=datetime.date(2026, 3, 2),
+    )
+    meetings_plan(series=series, until=datetime.date(2026, 3, 11))
+    first = series.meetings.order_by("scheduled_at").first()
+    meeting_record(meeting=first, by=manager, status=MeetingStatus.HELD)
+    return series
+
+
+@pytest.fixture
+def meetings(series):
+    """The series' meetings, oldest first."""
+    return list(series.meetings.order_by("scheduled_at"))
+
+
+@pytest.fixture
+def outsider_series(other_manager, outsider):
+    return series_schedule(
+        by=other_manager,
+        rep=outsider,
+        cadence="fortnightly",
+        weekday=4,
+        time=datetime.time(15),
+        starts_on=datetime.date(2026, 3, 2),
+    )

@@ -139,6 +139,7 @@ class Command(BaseCommand):
             with connection.cursor() as cursor:
                 cursor.execute("ANALYZE")
         self.forecast_history(today, options, progress)
+        self.coaching_history(today, options)
         self.print_logins()
 
     def forecast_history(self, today, options, progress: bool) -> None:
@@ -163,6 +164,19 @@ class Command(BaseCommand):
             every=7,
             scope=["org", *(f"team={pk}" for pk in managers)],
             no_progress=not progress,
+            stdout=self.stdout,
+        )
+
+    def coaching_history(self, today, options) -> None:
+        """A year of one-on-ones, through the coaching app's command (the pipeline does not import it)."""
+        if not apps.is_installed("coaching"):
+            return
+        call_command(
+            "seed_coaching",
+            "--seed",
+            str(options["seed"]),
+            "--today",
+            today.isoformat(),
             stdout=self.stdout,
         )
 
