@@ -2,11 +2,14 @@
 
 A realignment is planned once (``realignment_plan``, the same function the
 preview calls) and its moves are stored; batches then apply them in account
-order, each batch one short transaction that locks its accounts and their open
-deals in id order, writes history rows (so as-of figures keep the past owner)
-and handover records, and advances the job's cursor. A batch re-checks every
+order. A batch is one short transaction, sized by rows (accounts and their open
+deals) toward a set duration (``BatchPace``): it locks its accounts, then in one
+statement locks, updates and records (handover and history rows) their open
+deals, and advances the job's cursor. It gives way to a rep who holds a lock
+rather than queue behind them with its own locks held. A batch re-checks every
 account against the plan and skips one changed since, so a job can be run
-again, or resumed after a crash, without moving anything twice.
+again, or resumed after a crash, without moving anything twice; a job whose
+task was lost is queued again by ``realignments_requeue_stalled``.
 """
 
 import datetime
@@ -271,6 +274,8 @@ def _plan(job: TerritoryRealignment) -> None:
                 f"SELECT %s, * FROM unnest({arrays})",
                 [job.pk, *(values for _, values in columns.values())],
             )
+            # Batches join the plan by job and account: let the planner know how large it now is.
+            cursor.execute(f"ANALYZE {RealignmentMove._meta.db_table}")
     for territory_id, position in plan.round_robin_next.items():
         Territory.objects.filter(pk=territory_id).exclude(round_robin_next=position).update(
             round_robin_next=position
@@ -326,7 +331,7 @@ def _apply_batch(
                 job.finished_at = job.progressed_at = timezone.now()
                 job.save(update_fields=["status", "finished_at", "progressed_at"])
                 return job
-            _lock_timeout(pace.lock_timeout_ms)
+            _short_locks(pace.lock_timeout_ms)
             moves = list(
                 job.moves.filter(account_id__in=account_ids)
                 .select_related("rule")
@@ -353,7 +358,7 @@ def _apply_batch(
                 )
             )
     except OperationalError as error:
-        if not _is_lock_timeout(error):
+        if not _is_short_locks(error):
             raise
         pace.give_way()
         return TerritoryRealignment.objects.get(pk=job_id)
@@ -361,28 +366,34 @@ def _apply_batch(
     return job
 
 
-def _lock_timeout(milliseconds: int) -> None:
-    """Within this transaction, give up a lock after ``milliseconds`` rather than queue behind it."""
+def _short_locks(milliseconds: int) -> None:
+    """Within this transaction, give up a lock after ``milliseconds`` rather than queue behind it, and
+    commit without waiting for the disk: the locks go as soon as the commit is decided. A crash may
+    lose the last batches, never half of one, and the job's cursor goes with them, so a resumed job
+    applies them again."""
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
-            cursor.execute("SELECT set_config('lock_timeout', %s, true)", [f"{milliseconds}ms"])
+            cursor.execute(
+                "SELECT set_config('lock_timeout', %s, true), set_config('synchronous_commit', 'off', true)",
+                [f"{milliseconds}ms"],
+            )
 
 
 # PostgreSQL's SQLSTATE for a lock not granted within lock_timeout.
 LOCK_NOT_AVAILABLE = "55P03"
 
 
-def _is_lock_timeout(error: OperationalError) -> bool:
+def _is_short_locks(error: OperationalError) -> bool:
     cause = error.__cause__
     return LOCK_NOT_AVAILABLE in (getattr(cause, "pgcode", None), getattr(cause, "sqlstate", None))
 
 
-def _reason(move: RealignmentMove) -> str:
-    if move.rule_id:
-        return f"Assignment rule {move.rule_id} (priority {move.rule.priority})"
-    if move.from_territory_id != move.to_territory_id:
-        return "Territory realignment"
-    return "Owner is not a member of the territory"
+# Why a move happened, as the handover records say it, from a move ``m`` and its rule ``r``.
+REASON_SQL = """CASE
+    WHEN r.id IS NOT NULL THEN 'Assignment rule ' || r.id || ' (priority ' || r.priority || ')'
+    WHEN m.from_territory_id IS DISTINCT FROM m.to_territory_id THEN 'Territory realignment'
+    ELSE 'Owner is not a member of the territory'
+END"""
 
 
 def _apply_moves(job: TerritoryRealignment, moves: list[RealignmentMove]) -> tuple[int, list[int]]:
@@ -414,23 +425,7 @@ def _apply_moves(job: TerritoryRealignment, moves: list[RealignmentMove]) -> tup
         return 0, []
     account_ids = [move.account_id for move in current]
     _history_bases(Account, account_ids)
-    Handover.objects.bulk_create(
-        [
-            Handover(
-                account_id=move.account_id,
-                from_territory_id=move.from_territory_id,
-                to_territory_id=move.to_territory_id,
-                from_owner_id=move.from_owner_id,
-                to_owner_id=move.to_owner_id,
-                by_id=by_id,
-                rule_id=move.rule_id,
-                job=job,
-                reason=_reason(move),
-                at=now,
-            )
-            for move in current
-        ]
-    )
+    _account_handovers_insert(job, account_ids, now)
     handing_deals = [move.account_id for move in current if move.to_owner_id != move.from_owner_id]
     deal_ids = _deals_hand_over(job, handing_deals, now) if handing_deals else []
     _accounts_from_plan(job, account_ids)
@@ -452,12 +447,30 @@ def _accounts_from_plan(job: TerritoryRealignment, account_ids: list[int]) -> No
         )
 
 
+def _account_handovers_insert(job: TerritoryRealignment, account_ids: list[int], at) -> None:
+    """One handover row per account, copied from its planned move in one INSERT."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            INSERT INTO {Handover._meta.db_table}
+                (account_id, from_territory_id, to_territory_id, from_owner_id, to_owner_id,
+                 by_id, rule_id, job_id, reason, at)
+            SELECT m.account_id, m.from_territory_id, m.to_territory_id, m.from_owner_id, m.to_owner_id,
+                   %(by)s, r.id, m.job_id, {REASON_SQL}, %(at)s
+            FROM {RealignmentMove._meta.db_table} m
+            LEFT JOIN {TerritoryRule._meta.db_table} r ON r.id = m.rule_id
+            WHERE m.job_id = %(job)s AND m.account_id = ANY(%(accounts)s)
+            """,
+            {"job": job.pk, "accounts": list(account_ids), "by": job.requested_by_id, "at": at},
+        )
+
+
 def _deals_hand_over(job: TerritoryRealignment, account_ids: list[int], at) -> list[int]:
     """Give the open deals of ``account_ids`` not yet their account's new owner to that owner; their ids.
 
     One statement: it locks the deals in id order (a deal closed or deleted
     meanwhile drops out when its lock is granted), updates them, and copies a
-    handover row (with the reason of its account's) and a history row for each,
+    handover row (with its account's reason) and a history row for each,
     after a "created" one for a deal still without history.
     """
     history = Deal.history.model._meta.db_table
@@ -467,9 +480,11 @@ def _deals_hand_over(job: TerritoryRealignment, account_ids: list[int], at) -> l
     sql = f"""
         WITH moving AS (
             SELECT d.id, d.account_id, d.owner_id AS from_owner_id, m.to_owner_id,
-                   m.from_territory_id, m.to_territory_id, m.rule_id
+                   m.from_territory_id, m.to_territory_id, r.id AS rule_id, {REASON_SQL} AS reason
             FROM {Deal._meta.db_table} d
-            JOIN {RealignmentMove._meta.db_table} m ON m.job_id = %(job)s AND m.account_id = d.account_id
+            JOIN {RealignmentMove._meta.db_table} m
+              ON m.job_id = %(job)s AND m.account_id = d.account_id AND m.account_id = ANY(%(accounts)s)
+            LEFT JOIN {TerritoryRule._meta.db_table} r ON r.id = m.rule_id
             WHERE d.account_id = ANY(%(accounts)s) AND d.status = %(open)s AND d.deleted_at IS NULL
               AND d.owner_id <> m.to_owner_id
             ORDER BY d.id
@@ -484,10 +499,8 @@ def _deals_hand_over(job: TerritoryRealignment, account_ids: list[int], at) -> l
                 (account_id, deal_id, from_territory_id, to_territory_id, from_owner_id, to_owner_id,
                  by_id, rule_id, job_id, reason, at)
             SELECT moving.account_id, moving.id, moving.from_territory_id, moving.to_territory_id,
-                   moving.from_owner_id, moving.to_owner_id, %(by)s, moving.rule_id, %(job)s, h.reason, %(at)s
+                   moving.from_owner_id, moving.to_owner_id, %(by)s, moving.rule_id, %(job)s, moving.reason, %(at)s
             FROM moving
-            JOIN {Handover._meta.db_table} h
-              ON h.account_id = moving.account_id AND h.job_id = %(job)s AND h.deal_id IS NULL
         ), based AS (
             INSERT INTO {history} ({names}, history_date, history_type, history_user_id, history_change_reason)
             SELECT {based}, d.created_at, '+', NULL, NULL
