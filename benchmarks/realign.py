@@ -5,10 +5,10 @@
         .venv/bin/python benchmarks/realign.py --accounts 100000 --deals-per-account 10 [--reuse]
 
 Seeds N accounts in six countries owned by 40 reps, and their deals (one in
-five won, a quarter in EUR), inserted with SQL without history as an import
-leaves them, so the realignment also writes their "created" history rows; six
-territories with one country rule each and six members, handed over round
-robin. ``--reuse`` keeps a dataset of the same size and puts its owners back
+five won, a quarter in EUR), inserted with SQL, each with its "created" history
+row as the app writes one (``--without-history``: none, as an import leaves
+them, so the apply writes them); six territories with one country rule each
+and six members, handed over round robin. ``--reuse`` keeps a dataset of the same size and puts its owners back
 as seeded (accounts by id, open deals with their account), which is quicker
 than seeding again.
 
@@ -159,10 +159,32 @@ def reset(world: dict) -> None:
     territories(world)
 
 
-def territories(world: dict) -> None:
-    """Six territories, one country each, six members, round robin."""
+def history(with_history: bool) -> None:
+    """Give every account and deal its "created" history row, as rows made through the app have
+    (``with_history``), or none, as an import leaves them; then refresh the planner's statistics."""
     from django.db import connection
 
+    from pipeline.models import Account, Deal
+
+    with connection.cursor() as cursor:
+        for model in (Account, Deal) if with_history else ():
+            table = model.history.model._meta.db_table
+            own = {f.column for f in model._meta.concrete_fields}
+            shared = ", ".join(
+                f.column for f in model.history.model._meta.concrete_fields if f.column in own
+            )
+            cursor.execute(
+                f"INSERT INTO {table} ({shared}, history_date, history_type) "
+                f"SELECT {shared}, created_at, '+' FROM {model._meta.db_table}"
+            )
+        for model in (Account, Deal):
+            cursor.execute(f"VACUUM ANALYZE {model._meta.db_table}")
+            cursor.execute(f"VACUUM ANALYZE {model.history.model._meta.db_table}")
+        cursor.execute("VACUUM ANALYZE pipeline_handover")
+
+
+def territories(world: dict) -> None:
+    """Six territories, one country each, six members, round robin."""
     from pipeline.services.territories import territory_rule_create
     from quotas.models import Territory
 
@@ -172,9 +194,6 @@ def territories(world: dict) -> None:
         territory_rule_create(
             territory=territory, by=world["admin"], priority=index, countries=[country]
         )
-    with connection.cursor() as cursor:
-        cursor.execute("VACUUM ANALYZE pipeline_account")
-        cursor.execute("VACUUM ANALYZE pipeline_deal")
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -188,6 +207,11 @@ def main() -> int:
     parser.add_argument("--deals-per-account", type=int, default=10)
     parser.add_argument(
         "--reuse", action="store_true", help="keep a dataset of this size, reset its owners"
+    )
+    parser.add_argument(
+        "--without-history",
+        action="store_true",
+        help="no history rows, as an import leaves deals: the apply writes their first ones",
     )
     parser.add_argument(
         "--edit-pause", type=float, default=0.005, help="seconds between a rep's edits"
@@ -219,7 +243,10 @@ def main() -> int:
     else:
         seed(args.accounts, args.deals_per_account, world)
         print(f"seeded {args.accounts} accounts, {deals_wanted} deals in ", end="")
-    print(f"{time.perf_counter() - started:.1f}s")
+    history(not args.without_history)
+    print(
+        f"{time.perf_counter() - started:.1f}s ({'without' if args.without_history else 'with'} history)"
+    )
 
     started = time.perf_counter()
     plan = realignment_plan()
@@ -271,7 +298,8 @@ def main() -> int:
     )
     locked = pace.transactions
     print(
-        f"locked transactions: {len(locked)}, median {statistics.median(locked) * 1000:.0f} ms, "
+        f"locked transactions: {len(locked)} ({sum(locked):.0f}s in all), "
+        f"median {statistics.median(locked) * 1000:.0f} ms, "
         f"p99 {percentile(locked, 0.99) * 1000:.0f} ms, longest {max(locked) * 1000:.0f} ms; "
         f"{pace.lock_timeouts} gave way to a rep's lock and were retried; "
         f"final batch size {pace.rows} rows"
