@@ -215,7 +215,7 @@ TERRITORY_REALIGN_BATCH = env_int("TERRITORY_REALIGN_BATCH", 2000, minimum=1)
 # starting at this many rows (accounts plus their open deals), then sized so that one
 # transaction lasts about this many milliseconds,
 TERRITORY_REALIGN_BATCH_ROWS = env_int("TERRITORY_REALIGN_BATCH_ROWS", 1000, minimum=1)
-TERRITORY_REALIGN_BATCH_SECONDS = env_int("TERRITORY_REALIGN_BATCH_MS", 400, minimum=10) / 1000
+TERRITORY_REALIGN_BATCH_SECONDS = env_int("TERRITORY_REALIGN_BATCH_MS", 300, minimum=10) / 1000
 # and giving way (rolled back, retried smaller) when a rep's lock is not released within this.
 TERRITORY_REALIGN_LOCK_TIMEOUT_MS = env_int("TERRITORY_REALIGN_LOCK_TIMEOUT_MS", 200, minimum=1)
 # A realignment job queued or running with no progress for this many minutes is queued
