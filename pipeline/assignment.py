@@ -12,14 +12,17 @@ account without a value never meets a condition on it. An account no rule
 matches keeps its territory: the rules claim accounts, they never release them.
 """
 
+import datetime
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.db.models import BooleanField, Case, Count, F, IntegerField, Q, Sum, Value, When
+from django.utils import timezone
 
 from pipeline.checks.territories import RULE_FIELDS
 from pipeline.models import Account, Deal, StageKind, TerritoryRule
+from pipeline.money import converted, merge_unconverted, unconverted
 from quotas.models import HandoverRule, Territory
 
 
@@ -248,6 +251,8 @@ class PlannedMove:
     rule: RuleSpec | None
     deals: int
     value: Decimal
+    # The deals among ``deals`` without a rate: (currency, how many, value as entered) each.
+    unconverted: tuple[tuple[str, int, Decimal], ...] = ()
 
 
 @dataclass
@@ -258,8 +263,13 @@ class RealignmentPlan:
     round_robin_next: dict[int, int]
 
     def groups(self) -> list[dict]:
-        """The moves summed per (from territory, from owner, to territory, to owner), in that order."""
+        """The moves summed per (from territory, from owner, to territory, to owner), in that order.
+
+        ``value`` is in the reporting currency, to the cent; ``unconverted``
+        lists per currency the deals left out of it for want of a rate.
+        """
         totals: dict[tuple, dict] = {}
+        missing: dict[tuple, list[dict]] = {}
         for move in self.moves:
             key = (
                 move.from_territory_id,
@@ -267,10 +277,14 @@ class RealignmentPlan:
                 move.to_territory_id,
                 move.to_owner_id,
             )
-            group = totals.setdefault(key, {"accounts": 0, "deals": 0, "value": Decimal("0.00")})
+            group = totals.setdefault(key, {"accounts": 0, "deals": 0, "value": Decimal("0")})
             group["accounts"] += 1
             group["deals"] += move.deals
             group["value"] += move.value
+            missing.setdefault(key, []).extend(
+                {"currency": currency, "deals": count, "value": amount}
+                for currency, count, amount in move.unconverted
+            )
         return [
             {
                 "from_territory": k[0],
@@ -278,6 +292,8 @@ class RealignmentPlan:
                 "to_territory": k[2],
                 "to_owner": k[3],
                 **totals[k],
+                "value": cents(totals[k]["value"]),
+                "unconverted": merge_unconverted(missing[k]),
             }
             for k in sorted(totals, key=lambda k: tuple((v is None, v or 0) for v in k))
         ]
@@ -319,7 +335,9 @@ def rules_with(changes: Sequence[TerritoryChange]) -> list[RuleSpec]:
 _OPEN = Q(status=StageKind.OPEN, deleted_at__isnull=True)
 
 
-def realignment_plan(*, changes: Sequence[TerritoryChange] = ()) -> RealignmentPlan:
+def realignment_plan(
+    *, changes: Sequence[TerritoryChange] = (), today: datetime.date | None = None
+) -> RealignmentPlan:
     """What a realignment under the saved rules and staffing, with ``changes``, would move; writes nothing.
 
     An account moves when the rules give it another territory, or when its
@@ -327,7 +345,10 @@ def realignment_plan(*, changes: Sequence[TerritoryChange] = ()) -> RealignmentP
     goes to the member its territory's handover rule picks, and its open
     deals not already theirs go with it. Pinned and deleted accounts stay.
     Accounts are taken in id order, so round robins and open-deal counts
-    advance the same way in a preview and in the apply that follows.
+    advance the same way in a preview and in the apply that follows. Values
+    are in the reporting currency at ``today``'s rates (default: the local
+    date); a deal in a currency without a rate is counted, and listed per
+    currency in ``unconverted``, but left out of the value.
     """
     rules = rules_with(changes)
     staffing = staffing_saved(changes)
@@ -356,14 +377,23 @@ def realignment_plan(*, changes: Sequence[TerritoryChange] = ()) -> RealignmentP
     rows = list(
         accounts.order_by("pk").values_list("pk", "territory_id", "owner_id", "target", "rule_at")
     )
+    value = converted(on=today or timezone.localdate())
+    open_deals_moving = Deal.objects.filter(_OPEN, account__in=accounts.values("pk"))
     deal_owners: dict[int, list[tuple[int, int, Decimal]]] = {}
-    for account_id, owner_id, count, value in (
-        Deal.objects.filter(_OPEN, account__in=accounts.values("pk"))
-        .values_list("account_id", "owner_id")
-        .annotate(count=Count("pk"), value=Sum("amount"))
+    for account_id, owner_id, count, amount in (
+        open_deals_moving.values_list("account_id", "owner_id")
+        .annotate(count=Count("pk"), value=Sum(value))
         .order_by()
     ):
-        deal_owners.setdefault(account_id, []).append((owner_id, count, value or Decimal("0")))
+        deal_owners.setdefault(account_id, []).append((owner_id, count, amount or Decimal("0")))
+    no_rate: dict[tuple[int, int], list[tuple[str, int, Decimal]]] = {}
+    for account_id, owner_id, currency, count, amount in (
+        open_deals_moving.filter(unconverted(value))
+        .values_list("account_id", "owner_id", "currency")
+        .annotate(count=Count("pk"), amount=Sum("amount"))
+        .order_by()
+    ):
+        no_rate.setdefault((account_id, owner_id), []).append((currency, count, amount))
     members = {member for staff in staffing.values() for member in staff.member_ids}
     open_deals = dict(
         Deal.objects.filter(_OPEN, owner_id__in=members)
@@ -377,12 +407,13 @@ def realignment_plan(*, changes: Sequence[TerritoryChange] = ()) -> RealignmentP
         to_owner = owner_id
         if staff is not None and not staff.keeps(owner_id):
             to_owner = staff.pick(open_deals) or owner_id
-        deals, value = 0, Decimal("0.00")
+        deals, moved_value, missing = 0, Decimal("0.00"), []
         if to_owner != owner_id:
             for deal_owner, count, amount in deal_owners.get(account_id, ()):
                 if deal_owner != to_owner:
                     deals += count
-                    value += amount
+                    moved_value += amount
+                    missing += no_rate.get((account_id, deal_owner), ())
                     open_deals[deal_owner] = open_deals.get(deal_owner, 0) - count
                     open_deals[to_owner] = open_deals.get(to_owner, 0) + count
         moves.append(
@@ -394,9 +425,15 @@ def realignment_plan(*, changes: Sequence[TerritoryChange] = ()) -> RealignmentP
                 to_owner_id=to_owner,
                 rule=ordered[rule_at] if rule_at is not None else None,
                 deals=deals,
-                value=value,
+                value=moved_value,
+                unconverted=tuple(missing),
             )
         )
     return RealignmentPlan(
         moves=moves, round_robin_next={pk: staff.round_robin_next for pk, staff in staffing.items()}
     )
+
+
+def cents(value: Decimal) -> Decimal:
+    """A converted sum to the cent."""
+    return Decimal(value).quantize(Decimal("0.01"))

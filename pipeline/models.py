@@ -593,6 +593,13 @@ class TerritoryRealignment(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    progressed_at = models.DateTimeField(
+        default=timezone.now,
+        help_text="When the job was queued or last moved on (the sweeper's clue).",
+    )
+    queued_times = models.PositiveIntegerField(
+        default=1, help_text="How many times the job was put on the queue."
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -611,6 +618,9 @@ class RealignmentMove(models.Model):
     from_owner_id = models.BigIntegerField()
     to_owner_id = models.BigIntegerField()
     rule = models.ForeignKey(TerritoryRule, null=True, on_delete=models.SET_NULL, related_name="+")
+    deals = models.PositiveIntegerField(
+        default=0, help_text="Open deals planned to change owner with the account."
+    )
 
     class Meta:
         ordering = ["job_id", "account_id"]

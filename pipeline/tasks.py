@@ -5,7 +5,8 @@ import datetime
 from celery import shared_task
 
 from pipeline.services import deals_purge_deleted
-from pipeline.services.territories import realignment_run
+from pipeline.services.territories import realignment_run, realignments_requeue_stalled
+from salesmgr.queue import task_publish
 
 
 @shared_task(
@@ -22,3 +23,11 @@ def purge_deleted_deals(days: int = 30) -> int:
 def realign_territories(job_id: int) -> int:
     """Run (or resume) one territory realignment job; a second run of a finished job does nothing."""
     return realignment_run(job_id=job_id).done
+
+
+@shared_task(name="pipeline.requeue_stalled_realignments", acks_late=True)
+def requeue_stalled_realignments() -> list[int]:
+    """Queue again the realignment jobs with no progress for a while (run by beat every minute)."""
+    return realignments_requeue_stalled(
+        run=lambda job_id: task_publish(realign_territories, args=[job_id], ignore_result=True)
+    )

@@ -308,12 +308,17 @@ def territory_rules_apply(request: HttpRequest, pk: int) -> HttpResponse:
         return _editor_response(request, territory, editor, status=REFUSED)
     what = {"add": "added", "edit": "changed", "delete": "deleted"}[editor["op"]]
     queued: list[str | None] = []
+
+    def run(job_id: int) -> str | None:  # the task id, or None when the queue is down
+        queued.append(_queue_realignment(job_id))
+        return queued[-1]
+
     try:
         job = realignment_start(
             by=request.user,
             changes=[change],
             reason=f"A rule of {territory.name} {what} by {request.user.display_name}",
-            run=lambda job_id: queued.append(_queue_realignment(job_id)),
+            run=run,
         )
     except ValidationError as refused:
         attach_service_errors(editor["form"], refused)

@@ -210,9 +210,23 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(hour=1, minute=0),
     },
 }
-# A territory realignment applies this many accounts (with their open deals) per transaction:
-# smaller batches hold their row locks for less time.
-TERRITORY_REALIGN_BATCH = env_int("TERRITORY_REALIGN_BATCH", 100, minimum=1)
+# A territory realignment applies its moves in short transactions, each holding its deals' row
+# locks until it commits: at most this many accounts per transaction,
+TERRITORY_REALIGN_BATCH = env_int("TERRITORY_REALIGN_BATCH", 2000, minimum=1)
+# starting at this many rows (accounts plus their open deals), then sized so that one
+# transaction lasts about this many milliseconds,
+TERRITORY_REALIGN_BATCH_ROWS = env_int("TERRITORY_REALIGN_BATCH_ROWS", 1000, minimum=1)
+TERRITORY_REALIGN_BATCH_SECONDS = env_int("TERRITORY_REALIGN_BATCH_MS", 300, minimum=10) / 1000
+# and giving way (rolled back, retried smaller) when a rep's lock is not released within this.
+TERRITORY_REALIGN_LOCK_TIMEOUT_MS = env_int("TERRITORY_REALIGN_LOCK_TIMEOUT_MS", 200, minimum=1)
+# A realignment job queued or running with no progress for this many minutes is queued
+# again by the sweeper (its task was lost: the broker was down, or the worker died).
+TERRITORY_REALIGN_STALLED_MINUTES = env_int("TERRITORY_REALIGN_STALLED_MINUTES", 10, minimum=1)
+CELERY_BEAT_SCHEDULE["requeue-stalled-realignments"] = {
+    "task": "pipeline.requeue_stalled_realignments",
+    "schedule": 60,
+    "options": {"expire_seconds": 60},
+}
 # A burst of deal changes within this many seconds queues one recompute.
 REPORTS_RECOMPUTE_DELAY = env_int("REPORTS_RECOMPUTE_DELAY", 10, minimum=1)
 # Every this many seconds beat sweeps the scopes still marked stale (a change

@@ -20,6 +20,7 @@ from pipeline.checks.territories import (
     territory_changes_errors,
 )
 from pipeline.models import Account, Handover, TerritoryRealignment, TerritoryRule
+from pipeline.money import merge_unconverted, reporting_currency, unconverted_notice
 from pipeline.selectors import (
     accounts_visible_to,
     handovers_visible_to,
@@ -233,6 +234,14 @@ class RealignmentRequest(serializers.Serializer):
         return data
 
 
+class UnconvertedCurrency(serializers.Serializer):
+    currency = serializers.CharField()
+    deals = serializers.IntegerField()
+    value = serializers.DecimalField(
+        max_digits=16, decimal_places=2, help_text="As entered, in this currency."
+    )
+
+
 class PreviewGroup(serializers.Serializer):
     from_territory = serializers.IntegerField(allow_null=True)
     from_territory_name = serializers.CharField(allow_null=True)
@@ -245,7 +254,12 @@ class PreviewGroup(serializers.Serializer):
     accounts = serializers.IntegerField()
     deals = serializers.IntegerField(help_text="Open deals that change owner.")
     value = serializers.DecimalField(
-        max_digits=16, decimal_places=2, help_text="Their summed amount."
+        max_digits=16,
+        decimal_places=2,
+        help_text="Their value in the reporting currency at today's rates (deals without a rate left out).",
+    )
+    unconverted = UnconvertedCurrency(
+        many=True, help_text="Deals among them without a rate, per currency: left out of value."
     )
 
 
@@ -253,6 +267,11 @@ class PreviewResult(serializers.Serializer):
     accounts = serializers.IntegerField()
     deals = serializers.IntegerField()
     value = serializers.DecimalField(max_digits=16, decimal_places=2)
+    currency = serializers.CharField(help_text="The reporting currency of every value.")
+    unconverted = UnconvertedCurrency(many=True)
+    unconverted_notice = serializers.CharField(
+        help_text="The sentence to show when deals were left out for want of a rate ('' when none were)."
+    )
     groups = PreviewGroup(many=True)
 
 
@@ -272,6 +291,7 @@ class RealignmentSerializer(serializers.ModelSerializer):
             "created_at",
             "started_at",
             "finished_at",
+            "progressed_at",
         ]
         read_only_fields = fields
 
@@ -323,7 +343,18 @@ class RealignmentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Scope
         totals = {
             key: sum(group[key] for group in groups) for key in ("accounts", "deals", "value")
         }
-        return Response(PreviewResult({**totals, "groups": groups}).data)
+        missing = merge_unconverted(*(group["unconverted"] for group in groups))
+        return Response(
+            PreviewResult(
+                {
+                    **totals,
+                    "currency": reporting_currency(),
+                    "unconverted": missing,
+                    "unconverted_notice": unconverted_notice(missing),
+                    "groups": groups,
+                }
+            ).data
+        )
 
     @extend_schema(
         summary="Write these changes and realign in the background; follow the job by its id",

@@ -2,18 +2,25 @@
 
 A realignment is planned once (``realignment_plan``, the same function the
 preview calls) and its moves are stored; batches then apply them in account
-order, each batch one short transaction that locks its accounts and their open
-deals in id order, writes history rows (so as-of figures keep the past owner)
-and handover records, and advances the job's cursor. A batch re-checks every
+order. A batch is one short transaction, sized by rows (accounts and their open
+deals) toward a set duration (``BatchPace``): it locks its accounts, then in one
+statement locks, updates and records (handover and history rows) their open
+deals, and advances the job's cursor. It gives way to a rep who holds a lock
+rather than queue behind them with its own locks held. A batch re-checks every
 account against the plan and skips one changed since, so a job can be run
-again, or resumed after a crash, without moving anything twice.
+again, or resumed after a crash, without moving anything twice; a job whose
+task was lost is queued again by ``realignments_requeue_stalled``.
 """
 
+import datetime
+import time
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import connection, models, transaction
+from django.db import OperationalError, connection, models, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from pipeline.assignment import RuleSpec, TerritoryChange, realignment_plan
@@ -102,8 +109,66 @@ def realignment_start(
                 territory.reps.set(change.member_ids)
         job = TerritoryRealignment.objects.create(requested_by=by, reason=reason[:200])
         if run is not None:
-            transaction.on_commit(lambda: run(job.pk))
+            transaction.on_commit(lambda: _queue(job.pk, run))
     return job
+
+
+NOT_QUEUED = (
+    "Not started yet: the task queue could not be reached. The job is saved and is queued "
+    "again automatically once the queue answers."
+)
+
+
+def _queue(job_id: int, run) -> bool:
+    """Queue the job with ``run`` (which answers None when the broker cannot be reached); whether it was.
+
+    A job that could not be queued says so in its ``error`` until it is; the
+    sweeper (``realignments_requeue_stalled``) tries again.
+    """
+    queued = run(job_id) is not None
+    error = "" if queued else NOT_QUEUED
+    TerritoryRealignment.objects.filter(pk=job_id, error__in=["", NOT_QUEUED]).exclude(
+        error=error
+    ).update(error=error)
+    return queued
+
+
+# A job the sweeper has queued this many times without it finishing is marked failed.
+REQUEUE_LIMIT = 5
+
+
+def realignments_requeue_stalled(*, run, now=None) -> list[int]:
+    """Queue again each job left queued or running with no progress for ``TERRITORY_REALIGN_STALLED_MINUTES``;
+    the ids queued.
+
+    Safe to run twice at once: a job is claimed by a conditional UPDATE of its
+    progress time, so only one sweep queues it; and a job run twice applies
+    nothing twice (``realignment_run``). After ``REQUEUE_LIMIT`` queuings a job
+    is marked failed rather than queued for ever.
+    """
+    now = now or timezone.now()
+    cutoff = now - datetime.timedelta(minutes=settings.TERRITORY_REALIGN_STALLED_MINUTES)
+    stalled = TerritoryRealignment.objects.filter(
+        status__in=[RealignmentStatus.QUEUED, RealignmentStatus.RUNNING], progressed_at__lt=cutoff
+    )
+    TerritoryRealignment.objects.filter(
+        pk__in=stalled.filter(queued_times__gt=REQUEUE_LIMIT).values("pk")
+    ).update(
+        status=RealignmentStatus.FAILED,
+        finished_at=now,
+        error=f"Stopped: queued {REQUEUE_LIMIT} times again without finishing.",
+    )
+    claimed = []
+    for pk, progressed_at in stalled.filter(queued_times__lte=REQUEUE_LIMIT).values_list(
+        "pk", "progressed_at"
+    ):
+        if (
+            TerritoryRealignment.objects.filter(pk=pk, progressed_at=progressed_at)
+            .filter(status__in=[RealignmentStatus.QUEUED, RealignmentStatus.RUNNING])
+            .update(progressed_at=now, queued_times=F("queued_times") + 1)
+        ):
+            claimed.append(pk)
+    return [pk for pk in claimed if _queue(pk, run)]
 
 
 def flat_errors(errors: dict, prefix: str = "") -> dict[str, list[str]]:
@@ -125,100 +190,219 @@ def _rule_from_spec(spec: RuleSpec, by: User) -> TerritoryRule:
     return rule
 
 
-def realignment_run(*, job_id: int, batch_size: int | None = None) -> TerritoryRealignment:
+@dataclass
+class BatchPace:
+    """How many rows (accounts and their open deals) the next batch takes, steered toward a duration.
+
+    Each batch is one transaction that holds its deals' row locks until it
+    commits, so its duration bounds how long a rep's edit of one of them can
+    wait. The size follows the last batch's duration toward ``seconds``
+    (never more than doubling at once, never below one account); a batch that
+    meets a rep's lock gives way after ``lock_timeout_ms`` and is tried again
+    smaller, rather than keeping its other locks while it waits.
+    """
+
+    rows: int
+    seconds: float
+    lock_timeout_ms: int
+    max_rows: int = 50_000
+    transactions: list[float] = field(default_factory=list)
+    lock_timeouts: int = 0
+    plan_seconds: float = 0.0
+
+    @classmethod
+    def from_settings(cls) -> "BatchPace":
+        return cls(
+            rows=settings.TERRITORY_REALIGN_BATCH_ROWS,
+            seconds=settings.TERRITORY_REALIGN_BATCH_SECONDS,
+            lock_timeout_ms=settings.TERRITORY_REALIGN_LOCK_TIMEOUT_MS,
+        )
+
+    def record(self, elapsed: float) -> None:
+        """Note one committed batch's duration and size the next one from it."""
+        self.transactions.append(elapsed)
+        scaled = int(self.rows * self.seconds / max(elapsed, 0.001))
+        self.rows = max(1, min(self.max_rows, 2 * self.rows, scaled))
+
+    def give_way(self) -> None:
+        """A batch met a lock held by someone else: try again, half as large, after a pause."""
+        self.lock_timeouts += 1
+        self.rows = max(1, self.rows // 2)
+        time.sleep(min(1.0, self.lock_timeout_ms / 1000))
+
+
+def realignment_run(
+    *, job_id: int, batch_size: int | None = None, pace: BatchPace | None = None
+) -> TerritoryRealignment:
     """Plan the job if it has not been, then apply its moves batch by batch from its cursor.
 
     Safe to run twice and to resume: a finished job does nothing, a running one
-    continues after its cursor, and two runners of one job take turns on its row.
+    continues after its cursor, and two runners of one job take turns on its
+    row. ``batch_size`` caps the accounts of a batch; ``pace`` sizes batches
+    by rows and time (default: the settings) and records each transaction.
     """
     batch_size = batch_size or settings.TERRITORY_REALIGN_BATCH
+    pace = pace or BatchPace.from_settings()
+    begun = time.perf_counter()
     with transaction.atomic():
         job = TerritoryRealignment.objects.select_for_update().get(pk=job_id)
         if job.status == RealignmentStatus.QUEUED:
             _plan(job)
+    pace.plan_seconds += time.perf_counter() - begun
     while job.status == RealignmentStatus.RUNNING:
-        job = _apply_batch(job.pk, batch_size)
+        job = _apply_batch(job.pk, batch_size, pace=pace)
     return job
 
 
 def _plan(job: TerritoryRealignment) -> None:
-    """Store the job's moves and where each round robin ends; the job is then running."""
+    """Store the job's moves (one INSERT from arrays) and where each round robin ends; the job is then running."""
     plan = realignment_plan()
-    RealignmentMove.objects.bulk_create(
-        [
-            RealignmentMove(
-                job=job,
-                account_id=move.account_id,
-                from_territory_id=move.from_territory_id,
-                to_territory_id=move.to_territory_id,
-                from_owner_id=move.from_owner_id,
-                to_owner_id=move.to_owner_id,
-                rule_id=move.rule.rule_id if move.rule else None,
+    columns = {
+        "account_id": ("bigint", [move.account_id for move in plan.moves]),
+        "from_territory_id": ("bigint", [move.from_territory_id for move in plan.moves]),
+        "to_territory_id": ("bigint", [move.to_territory_id for move in plan.moves]),
+        "from_owner_id": ("bigint", [move.from_owner_id for move in plan.moves]),
+        "to_owner_id": ("bigint", [move.to_owner_id for move in plan.moves]),
+        "rule_id": ("bigint", [move.rule.rule_id if move.rule else None for move in plan.moves]),
+        "deals": ("integer", [move.deals for move in plan.moves]),
+    }
+    if plan.moves:
+        arrays = ", ".join(f"%s::{kind}[]" for kind, _ in columns.values())
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {RealignmentMove._meta.db_table} (job_id, {', '.join(columns)}) "
+                f"SELECT %s, * FROM unnest({arrays})",
+                [job.pk, *(values for _, values in columns.values())],
             )
-            for move in plan.moves
-        ],
-        batch_size=5000,
-    )
+            # Batches join the plan by job and account: let the planner know how large it now is.
+            cursor.execute(f"ANALYZE {RealignmentMove._meta.db_table}")
     for territory_id, position in plan.round_robin_next.items():
         Territory.objects.filter(pk=territory_id).exclude(round_robin_next=position).update(
             round_robin_next=position
         )
     job.total = len(plan.moves)
     job.status = RealignmentStatus.RUNNING
-    job.started_at = timezone.now()
-    job.save(update_fields=["total", "status", "started_at"])
+    job.started_at = job.progressed_at = timezone.now()
+    job.save(update_fields=["total", "status", "started_at", "progressed_at"])
 
 
-def _apply_batch(job_id: int, batch_size: int) -> TerritoryRealignment:
-    """Apply the next ``batch_size`` moves after the job's cursor in one transaction."""
-    with transaction.atomic():
-        job = TerritoryRealignment.objects.select_for_update().get(pk=job_id)
-        if job.status != RealignmentStatus.RUNNING:
-            return job
-        moves = list(
-            job.moves.filter(account_id__gt=job.cursor)
-            .select_related("rule")
-            .order_by("account_id")[:batch_size]
-        )
-        if not moves:
-            job.status = RealignmentStatus.DONE
-            job.finished_at = timezone.now()
-            job.save(update_fields=["status", "finished_at"])
-            return job
-        moved, deal_ids = _apply_moves(job, moves)
-        job.cursor = moves[-1].account_id
-        job.done += len(moves)
-        job.skipped += len(moves) - moved
-        job.deals_moved += len(deal_ids)
-        job.save(update_fields=["cursor", "done", "skipped", "deals_moved"])
-        territories = sorted(
-            {
-                t
-                for move in moves
-                for t in (move.from_territory_id, move.to_territory_id)
-                if t is not None
-            }
-        )
-        transaction.on_commit(
-            lambda: deals_changed.send(sender=Deal, deal_ids=deal_ids, territory_ids=territories)
-        )
+def _next_batch(job: TerritoryRealignment, batch_size: int, rows: int) -> list[int]:
+    """The accounts of the next batch: after the cursor, at most ``batch_size`` of them and
+    (beyond the first) ``rows`` accounts and planned deals together."""
+    batch, load = [], 0
+    for account_id, deals in (
+        job.moves.filter(account_id__gt=job.cursor)
+        .order_by("account_id")
+        .values_list("account_id", "deals")[:batch_size]
+    ):
+        load += 1 + deals
+        if batch and load > rows:
+            break
+        batch.append(account_id)
+    return batch
+
+
+def _apply_batch(
+    job_id: int, batch_size: int, pace: BatchPace | None = None
+) -> TerritoryRealignment:
+    """Apply the next batch of moves after the job's cursor in one short transaction.
+
+    The "created" history of rows loaded without any is written first, outside
+    the transaction that locks deals; a batch that meets a rep's row lock rolls
+    back and is retried smaller (``BatchPace``).
+    """
+    pace = pace or BatchPace.from_settings()
+    job = TerritoryRealignment.objects.get(pk=job_id)
+    if job.status != RealignmentStatus.RUNNING:
+        return job
+    account_ids = _next_batch(job, batch_size, pace.rows)
+    if account_ids:
+        _history_bases_of_accounts(job, account_ids)
+    begun = time.perf_counter()
+    try:
+        with transaction.atomic():
+            job = TerritoryRealignment.objects.select_for_update().get(pk=job_id)
+            if job.status != RealignmentStatus.RUNNING or (
+                account_ids and job.cursor >= account_ids[0]
+            ):
+                return job
+            if not account_ids:
+                job.status = RealignmentStatus.DONE
+                job.finished_at = job.progressed_at = timezone.now()
+                job.save(update_fields=["status", "finished_at", "progressed_at"])
+                return job
+            _short_locks(pace.lock_timeout_ms)
+            moves = list(
+                job.moves.filter(account_id__in=account_ids)
+                .select_related("rule")
+                .order_by("account_id")
+            )
+            moved, deal_ids = _apply_moves(job, moves)
+            job.cursor = moves[-1].account_id
+            job.done += len(moves)
+            job.skipped += len(moves) - moved
+            job.deals_moved += len(deal_ids)
+            job.progressed_at = timezone.now()
+            job.save(update_fields=["cursor", "done", "skipped", "deals_moved", "progressed_at"])
+            territories = sorted(
+                {
+                    t
+                    for move in moves
+                    for t in (move.from_territory_id, move.to_territory_id)
+                    if t is not None
+                }
+            )
+            transaction.on_commit(
+                lambda: deals_changed.send(
+                    sender=Deal, deal_ids=deal_ids, territory_ids=territories
+                )
+            )
+    except OperationalError as error:
+        if not _is_short_locks(error):
+            raise
+        pace.give_way()
+        return TerritoryRealignment.objects.get(pk=job_id)
+    pace.record(time.perf_counter() - begun)
     return job
 
 
-def _reason(move: RealignmentMove) -> str:
-    if move.rule_id:
-        return f"Assignment rule {move.rule_id} (priority {move.rule.priority})"
-    if move.from_territory_id != move.to_territory_id:
-        return "Territory realignment"
-    return "Owner is not a member of the territory"
+def _short_locks(milliseconds: int) -> None:
+    """Within this transaction, give up a lock after ``milliseconds`` rather than queue behind it, and
+    commit without waiting for the disk: the locks go as soon as the commit is decided. A crash may
+    lose the last batches, never half of one, and the job's cursor goes with them, so a resumed job
+    applies them again."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT set_config('lock_timeout', %s, true), set_config('synchronous_commit', 'off', true)",
+                [f"{milliseconds}ms"],
+            )
+
+
+# PostgreSQL's SQLSTATE for a lock not granted within lock_timeout.
+LOCK_NOT_AVAILABLE = "55P03"
+
+
+def _is_short_locks(error: OperationalError) -> bool:
+    cause = error.__cause__
+    return LOCK_NOT_AVAILABLE in (getattr(cause, "pgcode", None), getattr(cause, "sqlstate", None))
+
+
+# Why a move happened, as the handover records say it, from a move ``m`` and its rule ``r``.
+REASON_SQL = """CASE
+    WHEN r.id IS NOT NULL THEN 'Assignment rule ' || r.id || ' (priority ' || r.priority || ')'
+    WHEN m.from_territory_id IS DISTINCT FROM m.to_territory_id THEN 'Territory realignment'
+    ELSE 'Owner is not a member of the territory'
+END"""
 
 
 def _apply_moves(job: TerritoryRealignment, moves: list[RealignmentMove]) -> tuple[int, list[int]]:
     """Hand the still-unchanged accounts of ``moves`` and their open deals over; (accounts moved, deal ids).
 
-    The rows are written with set-based SQL (one UPDATE per new owner, history
-    and handover rows copied with INSERT ... SELECT) so a batch holds its
-    locks for as short a time as the database allows.
+    A few statements whatever the batch's size: the accounts are locked and
+    checked against the plan, their handovers written, then one statement
+    locks the open deals that change owner, updates them and records their
+    handovers and history rows; then the accounts are updated and recorded.
     """
     now = timezone.now()
     by_id = job.requested_by_id
@@ -240,69 +424,107 @@ def _apply_moves(job: TerritoryRealignment, moves: list[RealignmentMove]) -> tup
     if not current:
         return 0, []
     account_ids = [move.account_id for move in current]
-    new_owner = {
-        move.account_id: move.to_owner_id
-        for move in current
-        if move.to_owner_id != move.from_owner_id
-    }
-    deals = [
-        (pk, account_id)
-        for pk, account_id, owner_id in Deal.objects.select_for_update()
-        .filter(account_id__in=list(new_owner), status=StageKind.OPEN, deleted_at__isnull=True)
-        .order_by("pk")
-        .values_list("pk", "account_id", "owner_id")
-        if owner_id != new_owner[account_id]
-    ]
-    deal_ids = [pk for pk, _ in deals]
     _history_bases(Account, account_ids)
-    _history_bases(Deal, deal_ids)
-    Handover.objects.bulk_create(
-        [
-            Handover(
-                account_id=move.account_id,
-                from_territory_id=move.from_territory_id,
-                to_territory_id=move.to_territory_id,
-                from_owner_id=move.from_owner_id,
-                to_owner_id=move.to_owner_id,
-                by_id=by_id,
-                rule_id=move.rule_id,
-                job=job,
-                reason=_reason(move),
-                at=now,
-            )
-            for move in current
-        ]
-    )
-    _deal_handovers_insert(job, deal_ids, now)
-    _owners_from_plan(job, account_ids, deal_ids, now)
+    _account_handovers_insert(job, account_ids, now)
+    handing_deals = [move.account_id for move in current if move.to_owner_id != move.from_owner_id]
+    deal_ids = _deals_hand_over(job, handing_deals, now) if handing_deals else []
+    _accounts_from_plan(job, account_ids)
     _history_copy(Account, account_ids, at=now, history_type="~", user_id=by_id, reason=REALIGNMENT)
-    _history_copy(Deal, deal_ids, at=now, history_type="~", user_id=by_id, reason=REALIGNMENT)
     return len(current), deal_ids
 
 
 REALIGNMENT = "Territory realignment"
 
 
-def _owners_from_plan(
-    job: TerritoryRealignment, account_ids: list[int], deal_ids: list[int], at
-) -> None:
-    """Give the accounts their planned territory and owner, and the deals their account's new owner:
-    two UPDATEs joined to the plan, whatever the number of owners."""
-    account = Account._meta.db_table
-    deal = Deal._meta.db_table
-    move = RealignmentMove._meta.db_table
+def _accounts_from_plan(job: TerritoryRealignment, account_ids: list[int]) -> None:
+    """Give the accounts their planned territory and owner: one UPDATE joined to the plan."""
     with connection.cursor() as cursor:
         cursor.execute(
-            f"UPDATE {account} a SET territory_id = m.to_territory_id, owner_id = m.to_owner_id "
-            f"FROM {move} m WHERE m.job_id = %s AND m.account_id = a.id AND a.id = ANY(%s)",
+            f"UPDATE {Account._meta.db_table} a SET territory_id = m.to_territory_id, owner_id = m.to_owner_id "
+            f"FROM {RealignmentMove._meta.db_table} m "
+            "WHERE m.job_id = %s AND m.account_id = a.id AND a.id = ANY(%s)",
             [job.pk, list(account_ids)],
         )
-        if deal_ids:
-            cursor.execute(
-                f"UPDATE {deal} d SET owner_id = m.to_owner_id, version = d.version + 1, updated_at = %s "
-                f"FROM {move} m WHERE m.job_id = %s AND m.account_id = d.account_id AND d.id = ANY(%s)",
-                [at, job.pk, list(deal_ids)],
-            )
+
+
+def _account_handovers_insert(job: TerritoryRealignment, account_ids: list[int], at) -> None:
+    """One handover row per account, copied from its planned move in one INSERT."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            INSERT INTO {Handover._meta.db_table}
+                (account_id, from_territory_id, to_territory_id, from_owner_id, to_owner_id,
+                 by_id, rule_id, job_id, reason, at)
+            SELECT m.account_id, m.from_territory_id, m.to_territory_id, m.from_owner_id, m.to_owner_id,
+                   %(by)s, r.id, m.job_id, {REASON_SQL}, %(at)s
+            FROM {RealignmentMove._meta.db_table} m
+            LEFT JOIN {TerritoryRule._meta.db_table} r ON r.id = m.rule_id
+            WHERE m.job_id = %(job)s AND m.account_id = ANY(%(accounts)s)
+            """,
+            {"job": job.pk, "accounts": list(account_ids), "by": job.requested_by_id, "at": at},
+        )
+
+
+def _deals_hand_over(job: TerritoryRealignment, account_ids: list[int], at) -> list[int]:
+    """Give the open deals of ``account_ids`` not yet their account's new owner to that owner; their ids.
+
+    One statement: it locks the deals in id order (a deal closed or deleted
+    meanwhile drops out when its lock is granted), updates them, and copies a
+    handover row (with its account's reason) and a history row for each,
+    after a "created" one for a deal still without history.
+    """
+    history = Deal.history.model._meta.db_table
+    columns = _history_columns(Deal)
+    names = ", ".join(columns)
+    returned = based = ", ".join(f"d.{column}" for column in columns)
+    sql = f"""
+        WITH moving AS (
+            SELECT d.id, d.account_id, d.owner_id AS from_owner_id, m.to_owner_id,
+                   m.from_territory_id, m.to_territory_id, r.id AS rule_id, {REASON_SQL} AS reason
+            FROM {Deal._meta.db_table} d
+            JOIN {RealignmentMove._meta.db_table} m
+              ON m.job_id = %(job)s AND m.account_id = d.account_id AND m.account_id = ANY(%(accounts)s)
+            LEFT JOIN {TerritoryRule._meta.db_table} r ON r.id = m.rule_id
+            WHERE d.account_id = ANY(%(accounts)s) AND d.status = %(open)s AND d.deleted_at IS NULL
+              AND d.owner_id <> m.to_owner_id
+            ORDER BY d.id
+            FOR UPDATE OF d
+        ), changed AS (
+            UPDATE {Deal._meta.db_table} d
+            SET owner_id = moving.to_owner_id, version = d.version + 1, updated_at = %(at)s
+            FROM moving WHERE d.id = moving.id
+            RETURNING {returned}
+        ), handed AS (
+            INSERT INTO {Handover._meta.db_table}
+                (account_id, deal_id, from_territory_id, to_territory_id, from_owner_id, to_owner_id,
+                 by_id, rule_id, job_id, reason, at)
+            SELECT moving.account_id, moving.id, moving.from_territory_id, moving.to_territory_id,
+                   moving.from_owner_id, moving.to_owner_id, %(by)s, moving.rule_id, %(job)s, moving.reason, %(at)s
+            FROM moving
+        ), based AS (
+            INSERT INTO {history} ({names}, history_date, history_type, history_user_id, history_change_reason)
+            SELECT {based}, d.created_at, '+', NULL, NULL
+            FROM {Deal._meta.db_table} d JOIN moving ON moving.id = d.id
+            WHERE NOT EXISTS (SELECT 1 FROM {history} h WHERE h.id = d.id)
+        ), recorded AS (
+            INSERT INTO {history} ({names}, history_date, history_type, history_user_id, history_change_reason)
+            SELECT {names}, %(at)s, '~', %(by)s, %(reason)s FROM changed
+        )
+        SELECT id FROM moving ORDER BY id
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(
+            sql,
+            {
+                "job": job.pk,
+                "accounts": list(account_ids),
+                "open": StageKind.OPEN,
+                "at": at,
+                "by": job.requested_by_id,
+                "reason": REALIGNMENT,
+            },
+        )
+        return [pk for (pk,) in cursor.fetchall()]
 
 
 def _history_columns(model: type[models.Model]) -> list[str]:
@@ -355,20 +577,14 @@ def _history_bases(model: type[models.Model], ids: list[int]) -> None:
         cursor.execute(sql, [list(ids)])
 
 
-def _deal_handovers_insert(job: TerritoryRealignment, deal_ids: list[int], at) -> None:
-    """One handover row per deal, from its current owner to its account's new one, copied in one INSERT."""
-    if not deal_ids:
-        return
-    sql = f"""
-        INSERT INTO {Handover._meta.db_table}
-            (account_id, deal_id, from_territory_id, to_territory_id, from_owner_id, to_owner_id,
-             by_id, rule_id, job_id, reason, at)
-        SELECT d.account_id, d.id, m.from_territory_id, m.to_territory_id, d.owner_id, m.to_owner_id,
-               %s, m.rule_id, m.job_id, h.reason, %s
-        FROM {Deal._meta.db_table} d
-        JOIN {RealignmentMove._meta.db_table} m ON m.account_id = d.account_id AND m.job_id = %s
-        JOIN {Handover._meta.db_table} h ON h.account_id = d.account_id AND h.job_id = %s AND h.deal_id IS NULL
-        WHERE d.id = ANY(%s)
-    """
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [job.requested_by_id, at, job.pk, job.pk, list(deal_ids)])
+def _history_bases_of_accounts(job: TerritoryRealignment, account_ids: list[int]) -> None:
+    """The "created" history of the accounts and the open deals that a batch will hand over, for rows
+    that have none; written ahead of the batch (it locks nothing a rep edits), so the batch has less to do."""
+    open_deals = list(
+        Deal.objects.filter(
+            account_id__in=account_ids, status=StageKind.OPEN, deleted_at__isnull=True
+        ).values_list("pk", flat=True)
+    )
+    with transaction.atomic():
+        _history_bases(Account, account_ids)
+        _history_bases(Deal, open_deals)

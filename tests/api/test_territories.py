@@ -10,12 +10,26 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from pipeline.models import Account, Deal, Handover, TerritoryRealignment, TerritoryRule
+from pipeline.models import (
+    Account,
+    Deal,
+    ExchangeRate,
+    Handover,
+    TerritoryRealignment,
+    TerritoryRule,
+)
 from pipeline.services import account_create
-from pipeline.services.territories import realignment_run, realignment_start, territory_rule_create
+from pipeline.services.territories import (
+    NOT_QUEUED,
+    realignment_run,
+    realignment_start,
+    territory_rule_create,
+)
 from quotas.services import territory_create
 from salesmgr.celery import app as celery_app
 from tests.factories import DealFactory
+from tests.redis_server import free_port
+from tests.reports.test_redis_outage import _reset_celery_connections
 
 API = "/api/v1/"
 
@@ -218,6 +232,59 @@ def test_preview_writes_nothing_and_matches_the_job(
             client_for(user).post(f"{API}territory-realignments/", body, format="json").status_code
             == 403
         )
+
+
+def test_preview_values_are_in_the_reporting_currency_and_rate_less_deals_are_listed(
+    client_for, admin, rep, rep2, map_, settings
+):
+    """By hand: the FR account of rep2 moves to North's rep with 250.00 USD, 200.00 EUR at 1.10
+    (220.00) and 5,000 JPY (no rate): 470.00 USD, and one JPY deal listed apart."""
+    settings.REPORTING_CURRENCY = "USD"
+    realignment_run(job_id=realignment_start(by=admin).pk)  # the map as its saved rules place it
+    ExchangeRate.objects.create(currency="EUR", valid_from="2000-01-01", rate=Decimal("1.10"))
+    account = map_["accounts"][("rep2", "FR")]
+    for amount, currency in (("200.00", "EUR"), ("5000.00", "JPY")):
+        DealFactory(owner=rep2, account=account, pipeline=account.deals.first().pipeline,
+                    amount=Decimal(amount), currency=currency)  # fmt: skip
+    body = {"territories": [{"territory": map_["north"].pk,
+                             "rules": [{"priority": 1, "countries": ["FR"]}]}]}  # fmt: skip
+    preview = client_for(admin).post(f"{API}territory-realignments/preview/", body, format="json")
+    assert preview.status_code == 200, preview.content
+    figures = preview.json()
+    jpy = [{"currency": "JPY", "deals": 1, "value": "5000.00"}]
+    assert (figures["currency"], figures["value"], figures["deals"]) == ("USD", "470.00", 3)
+    assert figures["unconverted"] == jpy
+    assert figures["unconverted_notice"] == (
+        "1 deal in JPY (JPY 5,000.00) has no exchange rate to USD and is left out."
+    )
+    (group,) = figures["groups"]
+    assert (group["from_owner"], group["to_owner"], group["value"], group["unconverted"]) == (
+        rep2.pk,
+        rep.pk,
+        "470.00",
+        jpy,
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_starting_a_realignment_with_the_broker_down_answers_202_and_says_it_is_not_queued(
+    client_for, admin, map_, monkeypatch
+):
+    monkeypatch.setitem(celery_app.conf, "task_always_eager", False)
+    monkeypatch.setitem(celery_app.conf, "broker_url", f"redis://127.0.0.1:{free_port()}/0")
+    _reset_celery_connections()
+    body = {"territories": [{"territory": map_["south"].pk,
+                             "rules": [{"priority": 0, "countries": ["FR"]}]}]}  # fmt: skip
+    try:
+        started = client_for(admin).post(f"{API}territory-realignments/", body, format="json")
+    finally:
+        monkeypatch.undo()
+        _reset_celery_connections()
+    assert started.status_code == 202, started.content
+    job = started.json()
+    assert (job["status"], job["error"]) == ("queued", NOT_QUEUED)
+    assert TerritoryRealignment.objects.get(pk=job["id"]).error == NOT_QUEUED
+    assert map_["south"].rules.get().countries == ["FR"]
 
 
 @pytest.mark.parametrize(

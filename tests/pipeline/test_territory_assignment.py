@@ -19,7 +19,7 @@ from pipeline.assignment import (
 )
 from pipeline.checks.territories import NO_CONDITION, RANGE_BACKWARDS, RuleValues, rule_errors
 from pipeline.models import Account, Deal, Handover, RealignmentStatus, TerritoryRealignment
-from pipeline.selectors import deals_as_of
+from pipeline.selectors import deals_as_of, realignment_handover_groups
 from pipeline.services import account_create, account_update, deal_move
 from pipeline.services.territories import (
     _apply_batch,
@@ -161,27 +161,8 @@ def test_members_are_reps_and_the_owner_a_manager(admin, manager, rep):
 
 
 def _handover_groups(job):
-    """What a realignment did, summed as a preview sums it."""
-    groups = {}
-    for handover in Handover.objects.filter(job=job):
-        key = (handover.from_territory_id, handover.account.handovers.filter(deal=None, job=job).get().from_owner_id,
-               handover.to_territory_id, handover.to_owner_id)  # fmt: skip
-        group = groups.setdefault(key, {"accounts": 0, "deals": 0, "value": Decimal("0.00")})
-        if handover.deal_id:
-            group["deals"] += 1
-            group["value"] += handover.deal.amount
-        else:
-            group["accounts"] += 1
-    return [
-        {
-            "from_territory": k[0],
-            "from_owner": k[1],
-            "to_territory": k[2],
-            "to_owner": k[3],
-            **groups[k],
-        }
-        for k in sorted(groups, key=lambda k: tuple((v is None, v or 0) for v in k))
-    ]
+    """What a realignment did, summed from its handover rows as a preview sums its plan."""
+    return realignment_handover_groups(job=job)
 
 
 @pytest.fixture
@@ -280,9 +261,9 @@ def test_a_stopped_job_resumes_from_its_cursor(admin, rep2, world):
     assert set(Account.objects.values_list("territory_id", "owner_id")) == {(dach.pk, rep2.pk)}
 
 
-def _stop(job_id, size):
+def _stop(job_id, size, **pace):
     """Apply one batch, then fail as a killed worker would."""
-    _apply_batch(job_id, size)
+    _apply_batch(job_id, size, **pace)
     raise RuntimeError("worker lost")
 
 
