@@ -24,7 +24,7 @@ from django.views.decorators.http import require_POST, require_safe
 from pipeline.assignment import RuleSpec, TerritoryChange, realignment_plan
 from pipeline.forms import TerritoryRuleForm, attach_service_errors
 from pipeline.models import Account, RealignmentStatus, TerritoryRule
-from pipeline.money import reporting_currency
+from pipeline.money import merge_unconverted, reporting_currency, unconverted_notice
 from pipeline.selectors import (
     handovers_visible_to,
     realignments_visible_to,
@@ -289,6 +289,10 @@ def preview_of(plan) -> dict:
         "accounts": sum(g["accounts"] for g in groups),
         "deals": sum(g["deals"] for g in groups),
         "value": sum((g["value"] for g in groups), 0),
+        "currency": reporting_currency(),
+        "unconverted_notice": unconverted_notice(
+            merge_unconverted(*(g["unconverted"] for g in groups))
+        ),
     }
 
 

@@ -291,12 +291,16 @@ def test_a_preview_shows_what_would_move_and_writes_nothing(client, admin, rep, 
     )
     assert response.status_code == 200
     preview = response.context["editor"]["preview"]
-    assert (preview["accounts"], preview["deals"], preview["value"]) == (1, 2, D("700.00"))
+    # The EUR deal has no rate: it moves, but is left out of the value, and the preview says so.
+    assert (preview["accounts"], preview["deals"], preview["value"]) == (1, 2, D("500.00"))
+    assert preview["currency"] == "USD"
+    assert preview["unconverted_notice"].startswith("1 deal in EUR (EUR 200")
     [group] = preview["groups"]
     assert (group["from_owner_name"], group["to_owner_name"]) == ("Robin Rep", "Riley Rep")
     assert (group["from_territory_name"], group["to_territory_name"]) == ("South", "North")
     body = response.content.decode()
     assert "Sudhaus" in body and "Apply" in body
+    assert "has no exchange rate to USD and is left out" in body
     assert _state() == before
 
 
