@@ -55,14 +55,15 @@ def lighthouse(binary: str, url: str, cookie: str, form_factor: str, report: Pat
     command = ["node", str(RUNNER), str(modules), url, cookie, form_factor, str(report)]
     env = {**os.environ, "CHROME_PATH": os.environ.get("CHROME_PATH", "/usr/bin/chromium")}
     # Lighthouse now and then loses the trace of a load ("NO_NAVSTART") on a
-    # busy machine: such a run measured nothing, so it is run again.
+    # busy machine: such a run measured nothing (its report says so in
+    # runtimeError, with no score), so it is run again.
     for attempt in range(1, ATTEMPTS + 1):
         finished = subprocess.run(command, env=env, stdout=subprocess.DEVNULL, timeout=300)
-        if finished.returncode == 0:
+        result = json.loads(report.read_text()) if finished.returncode == 0 else {}
+        if result and not result.get("runtimeError"):
             break
         if attempt == ATTEMPTS:
             raise SystemExit(f"Lighthouse failed {ATTEMPTS} times on {url} ({form_factor})")
-    result = json.loads(report.read_text())
     if "/login/" in result.get("finalDisplayedUrl", result.get("finalUrl", "")):
         raise SystemExit(f"Lighthouse was sent to the login page from {url}")
     figures = {"score": result["categories"]["performance"]["score"] * 100}
