@@ -1,6 +1,7 @@
 """Static files: compressed, under hashed names cached for a year, and a Plotly bundle that draws every chart."""
 
 import datetime
+import gzip
 import re
 from decimal import Decimal
 from pathlib import Path
@@ -99,3 +100,18 @@ def test_the_plotly_bundle_is_the_small_one_and_holds_every_trace_the_charts_use
     used = {trace["type"] for chart in figures for trace in chart.figure["data"]}
     assert used == {"bar", "funnel", "scatter"}
     assert used <= FINANCE_TRACES
+
+
+@pytest.mark.django_db
+def test_pages_go_out_compressed_to_a_browser_that_accepts_it(client, django_user_model):
+    user = django_user_model.objects.create_user(username="paige", password="pw-123456")
+    client.force_login(user)
+
+    plain = client.get("/deals/")
+    packed = client.get("/deals/", headers={"Accept-Encoding": "gzip, deflate, br"})
+
+    assert "Content-Encoding" not in plain
+    assert packed["Content-Encoding"] == "gzip"
+    assert "Accept-Encoding" in packed["Vary"]
+    assert b"<h1" in gzip.decompress(packed.content)
+    assert len(packed.content) < len(plain.content) / 2
