@@ -369,6 +369,9 @@ ALREADY_A_MEMBER = "{name} is already a member of this territory."
 MOVE_WHERE = "Choose the territory to move the rep to."
 MOVE_HERE = "Choose another territory than this one."
 NO_TERRITORY = "No territory {pk}."
+NAMED_REP_LEAVING = (
+    "{name} is the rep this territory names for new accounts: change its handover rule first."
+)
 MEMBERS_QUEUE_DOWN = (
     "The members are saved, but the task queue cannot be reached: the realignment waits "
     "as queued and moves nothing until it is run."
@@ -446,6 +449,8 @@ def _members_proposal(
         form.add_error("rep", ALREADY_A_MEMBER.format(name=name))
     elif action != "add" and rep_id not in members:
         form.add_error("rep", NOT_A_MEMBER.format(name=name))
+    elif action != "add" and rep_id == territory.named_rep_id:
+        form.add_error("rep", NAMED_REP_LEAVING.format(name=name))
     target = None
     if action == "move":
         to_id = form.cleaned_data["to_territory"]

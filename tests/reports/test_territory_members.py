@@ -15,7 +15,7 @@ from django.test.utils import CaptureQueriesContext
 from pipeline.models import Account, Deal, Handover, TerritoryRealignment
 from pipeline.services import deal_move
 from quotas.models import Territory
-from quotas.services import territory_create
+from quotas.services import territory_create, territory_update
 from salesmgr.celery import app as celery_app
 from tests.factories import AccountFactory, DealFactory, UserFactory
 
@@ -227,6 +227,21 @@ def test_bad_input_names_the_field_and_writes_nothing(
         full = client.post(_url(world["north"], step), posted)
         assert full.status_code == 400
         assert field in full.context["members_editor"]["form"].errors
+    assert _state() == before
+
+
+def test_the_rep_named_for_new_accounts_cannot_leave_until_the_rule_changes(
+    client, admin, rep, world
+):
+    territory_update(territory=world["north"], by=admin, handover_rule="named_rep", named_rep=rep)
+    client.force_login(admin)
+    before = _state()
+    for action in ("remove", "move"):
+        data = {"action": action, "rep": rep.pk, "to_territory": world["south"].pk}
+        response = client.post(_url(world["north"], "apply"), data, HTTP_HX_REQUEST="true")
+        assert response.status_code == 422
+        [error] = response.context["members_editor"]["form"].errors["rep"]
+        assert error.startswith("Riley Rep is the rep this territory names for new accounts")
     assert _state() == before
 
 
