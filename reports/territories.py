@@ -11,6 +11,7 @@ page then polls.
 
 import dataclasses
 
+from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -22,7 +23,8 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST, require_safe
 
 from pipeline.assignment import RuleSpec, TerritoryChange, realignment_plan
-from pipeline.forms import TerritoryRuleForm, attach_service_errors
+from pipeline.checks.territories import territory_changes_errors
+from pipeline.forms import PageForm, TerritoryRuleForm, attach_service_errors
 from pipeline.models import Account, RealignmentStatus, TerritoryRule
 from pipeline.money import merge_unconverted, reporting_currency, unconverted_notice
 from pipeline.selectors import (
@@ -30,15 +32,16 @@ from pipeline.selectors import (
     realignments_visible_to,
     territory_rules_visible_to,
 )
-from pipeline.services.territories import realignment_start
+from pipeline.services.territories import flat_errors, realignment_start
 from pipeline.tasks import realign_territories
 from pipeline.views.common import paginate
 from quotas.models import Territory
 from quotas.selectors import territories_visible_to
 from reports.runners.gap import GAP_PERIODS, gap_period
 from reports.runners.territories import TerritoryTreeRunner
-from salesmgr.models import User
+from salesmgr.models import Role, User
 from salesmgr.queue import task_publish
+from salesmgr.selectors import users_visible_to
 from salesmgr.values import parse_int
 
 DEFAULT_SPAN = "quarter"
@@ -144,6 +147,7 @@ def _page(
     territory: Territory,
     *,
     editor: dict | None = None,
+    members_editor: dict | None = None,
     job=None,
     status: int = 200,
 ) -> HttpResponse:
@@ -151,11 +155,17 @@ def _page(
     rules = _rules(user, territory)
     if editor is None and user.is_admin:
         editor = _editor_for_query(request, territory, rules)
+    members = list(territory.reps.order_by("full_name", "username"))
+    if members_editor is None and user.is_admin:
+        members_editor = {
+            "form": _member_form(request, territory, member_ids=[m.pk for m in members])
+        }
     context = {
         "territory": territory,
-        "members": list(territory.reps.order_by("full_name", "username")),
+        "members": members,
         "rules": rules,
         "editor": editor,
+        "members_editor": members_editor,
         "job": job,
         "handovers": _handover_page(request, territory),
         "can_edit": user.is_admin,
@@ -345,3 +355,200 @@ def realignment_progress(request: HttpRequest, pk: int, job_id: int) -> HttpResp
     if job.status == RealignmentStatus.DONE:
         response["HX-Trigger"] = REALIGNED_EVENT
     return response
+
+
+# The members editor: add a rep, remove one, or move one to another territory (two changes in one plan).
+
+MEMBER_ACTIONS = (
+    ("add", "Add a rep to this territory"),
+    ("remove", "Remove a rep from this territory"),
+    ("move", "Move a rep from this territory to another"),
+)
+NOT_A_MEMBER = "{name} is not a member of this territory."
+ALREADY_A_MEMBER = "{name} is already a member of this territory."
+MOVE_WHERE = "Choose the territory to move the rep to."
+MOVE_HERE = "Choose another territory than this one."
+NO_TERRITORY = "No territory {pk}."
+NAMED_REP_LEAVING = (
+    "{name} is the rep this territory names for new accounts: change its handover rule first."
+)
+MEMBERS_QUEUE_DOWN = (
+    "The members are saved, but the task queue cannot be reached: the realignment waits "
+    "as queued and moves nothing until it is run."
+)
+
+
+class TerritoryMemberForm(PageForm):
+    """One change to a territory's members; the reps and territories offered are the ones the admin sees.
+
+    The choices are offered, not enforced here: a posted number that is not a
+    rep, or no one at all, is refused by the service's own check, on its field.
+    """
+
+    action = forms.ChoiceField(label="What to do", choices=MEMBER_ACTIONS)
+    rep = forms.IntegerField(label="Rep", min_value=1, widget=forms.Select)
+    to_territory = forms.IntegerField(
+        label="To territory",
+        min_value=1,
+        required=False,
+        widget=forms.Select,
+        help_text="Only when moving a rep.",
+    )
+
+    def __init__(self, *args, reps=(), territories=(), member_ids=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        members = set(member_ids)
+        self.member_ids = sorted(members)
+        self.reps_offered = {rep.pk: rep for rep in reps}
+        self.fields["rep"].widget.choices = [("", "Choose a rep")] + [
+            (rep.pk, f"{rep.display_name}{' (member)' if rep.pk in members else ''}")
+            for rep in reps
+        ]
+        self.fields["to_territory"].widget.choices = [("", "–")] + [
+            (other.pk, other.name) for other in territories
+        ]
+
+    def clean(self):
+        data = super().clean()
+        if data.get("action") != "move":
+            data["to_territory"] = None
+        elif "to_territory" not in self.errors and not data.get("to_territory"):
+            self.add_error("to_territory", MOVE_WHERE)
+        return data
+
+
+def _member_form(
+    request: HttpRequest, territory: Territory, data=None, member_ids=None
+) -> TerritoryMemberForm:
+    """The members form, offering every rep and every other territory the admin sees (two queries,
+    and one for the members unless given)."""
+    reps = users_visible_to(request.user).filter(role=Role.REP, is_active=True)
+    others = territories_visible_to(request.user).exclude(pk=territory.pk).only("pk", "name")
+    return TerritoryMemberForm(
+        data,
+        reps=list(reps.order_by("full_name", "username")),
+        territories=list(others.order_by("name", "pk")),
+        member_ids=[m.pk for m in territory.reps.all()] if member_ids is None else member_ids,
+    )
+
+
+def _members_proposal(
+    request: HttpRequest, territory: Territory
+) -> tuple[dict, list[TerritoryChange] | None]:
+    """The members editor's state, and the changes the posted action proposes when it is valid:
+    this territory's members, and for a move the other territory's too."""
+    form = _member_form(request, territory, request.POST)
+    editor = {"form": form}
+    if not form.is_valid():
+        return editor, None
+    action, rep_id = form.cleaned_data["action"], form.cleaned_data["rep"]
+    members = form.member_ids
+    offered = form.reps_offered.get(rep_id)
+    name = offered.display_name if offered else _person_name(request.user, rep_id)
+    if action == "add" and rep_id in members:
+        form.add_error("rep", ALREADY_A_MEMBER.format(name=name))
+    elif action != "add" and rep_id not in members:
+        form.add_error("rep", NOT_A_MEMBER.format(name=name))
+    elif action != "add" and rep_id == territory.named_rep_id:
+        form.add_error("rep", NAMED_REP_LEAVING.format(name=name))
+    target = None
+    if action == "move":
+        to_id = form.cleaned_data["to_territory"]
+        target = territories_visible_to(request.user).filter(pk=to_id).first()
+        if to_id == territory.pk:
+            form.add_error("to_territory", MOVE_HERE)
+        elif target is None:
+            form.add_error("to_territory", NO_TERRITORY.format(pk=to_id))
+    if form.errors:
+        return editor, None
+    if action == "add":
+        changes = [TerritoryChange(territory.pk, member_ids=tuple(sorted({*members, rep_id})))]
+        editor["summary"] = f"add {name} to {territory.name}"
+    else:
+        staying = tuple(member for member in members if member != rep_id)
+        changes = [TerritoryChange(territory.pk, member_ids=staying)]
+        editor["summary"] = f"remove {name} from {territory.name}"
+        if target is not None:
+            joined = {member.pk for member in target.reps.all()} | {rep_id}
+            changes.append(TerritoryChange(target.pk, member_ids=tuple(sorted(joined))))
+            editor["summary"] = f"move {name} from {territory.name} to {target.name}"
+    errors = territory_changes_errors(changes)
+    if errors:
+        _attach_member_errors(form, flat_errors(errors))
+        return editor, None
+    return editor, changes
+
+
+def _person_name(user: User, pk: int) -> str:
+    person = users_visible_to(user).filter(pk=pk).first()
+    return person.display_name if person is not None else f"Person {pk}"
+
+
+def _attach_member_errors(form: TerritoryMemberForm, errors: dict[str, list[str]]) -> None:
+    """The service's errors by change (``territories.<i>.<field>``) on the members form's fields:
+    members on the rep, the second change's territory on the territory moved to."""
+    for path, found in errors.items():
+        _, index, name = (path.split(".", 2) + ["", ""])[:3]
+        if name == "reps":
+            form.add_error("rep", found)
+        elif name == "territory" and index == "1":
+            form.add_error("to_territory", found)
+        else:
+            form.add_error(None, found)
+
+
+def _members_response(
+    request: HttpRequest, territory: Territory, editor: dict, status: int = 200
+) -> HttpResponse:
+    if request.htmx:
+        context = {"territory": territory, "members_editor": editor, "can_edit": True}
+        return render(request, "reports/_territory_members.html", context, status=status)
+    return _page(
+        request, territory, members_editor=editor, status=400 if status == REFUSED else status
+    )
+
+
+@login_required
+@require_POST
+def territory_members_preview(request: HttpRequest, pk: int) -> HttpResponse:
+    """What adding, removing or moving a rep would move: accounts and open deals, from whom to whom,
+    how many and their value. Writes nothing."""
+    _require_admin(request.user)
+    territory = _territory(request, pk)
+    editor, changes = _members_proposal(request, territory)
+    if changes is None:
+        return _members_response(request, territory, editor, status=REFUSED)
+    editor["preview"] = preview_of(realignment_plan(changes=changes))
+    return _members_response(request, territory, editor)
+
+
+@login_required
+@require_POST
+def territory_members_apply(request: HttpRequest, pk: int) -> HttpResponse:
+    """Write the previewed members and start the realignment in the background; the page then
+    follows its progress."""
+    _require_admin(request.user)
+    territory = _territory(request, pk)
+    editor, changes = _members_proposal(request, territory)
+    if changes is None:
+        return _members_response(request, territory, editor, status=REFUSED)
+    queued: list[str | None] = []
+
+    def run(job_id: int) -> str | None:  # the task id, or None when the queue is down
+        queued.append(_queue_realignment(job_id))
+        return queued[-1]
+
+    summary = editor["summary"]
+    try:
+        job = realignment_start(
+            by=request.user,
+            changes=changes,
+            reason=f"{summary[0].upper()}{summary[1:]}, by {request.user.display_name}",
+            run=run,
+        )
+    except ValidationError as refused:
+        _attach_member_errors(editor["form"], refused.message_dict)
+        return _members_response(request, territory, editor, status=REFUSED)
+    if queued == [None]:
+        messages.warning(request, MEMBERS_QUEUE_DOWN)
+    return redirect(f"{reverse('territory-detail', args=[territory.pk])}?job={job.pk}#realignment")

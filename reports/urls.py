@@ -33,6 +33,16 @@ urlpatterns = [
         name="territory-rules-apply",
     ),
     path(
+        "territories/<int:pk>/members/preview/",
+        territories.territory_members_preview,
+        name="territory-members-preview",
+    ),
+    path(
+        "territories/<int:pk>/members/apply/",
+        territories.territory_members_apply,
+        name="territory-members-apply",
+    ),
+    path(
         "territories/<int:pk>/realignments/<int:job_id>/",
         territories.realignment_progress,
         name="territory-realignment",
