@@ -6,7 +6,7 @@ a coaching visibility selector; the private note is answered only by
 """
 
 import django_filters
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import mixins, serializers
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -50,6 +50,16 @@ from salesmgr.api.base import (
 from salesmgr.selectors import users_visible_to
 
 
+@extend_schema_field(
+    {"type": "string", "pattern": r"^([01][0-9]|2[0-3]):[0-5][0-9]$", "example": "10:00"}
+)
+class TimeOfDayField(serializers.TimeField):
+    """A local time of day as HH:MM: no zone, no seconds (a meeting is at the organisation's local time)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(format="%H:%M", input_formats=["%H:%M", "%H:%M:%S"], **kwargs)
+
+
 class SeriesSerializer(serializers.ModelSerializer):
     rep = VisiblePrimaryKeyRelatedField(selector=users_visible_to)
     manager = VisiblePrimaryKeyRelatedField(
@@ -61,6 +71,7 @@ class SeriesSerializer(serializers.ModelSerializer):
     manager_name = serializers.CharField(source="manager.display_name", read_only=True)
     cadence = serializers.ChoiceField(choices=Cadence.choices)
     weekday = serializers.ChoiceField(choices=Weekday.choices, help_text="0 is Monday.")
+    time = TimeOfDayField(help_text="Local time of day, HH:MM.")
 
     class Meta:
         model = OneOnOneSeries
