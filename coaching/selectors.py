@@ -190,14 +190,14 @@ def action_items_due(user: User, *, today: datetime.date, within_days: int = 7) 
 
 
 @dataclass(frozen=True)
-class AgendaWindow:
+class AgendaMoments:
     """The moments an agenda is read at: the meeting (or now, if it is still ahead) and the meeting before it."""
 
     as_of: datetime.datetime
     since: datetime.datetime
 
 
-def agenda_window(meeting: OneOnOne, now: datetime.datetime | None = None) -> AgendaWindow:
+def agenda_window(meeting: OneOnOne, now: datetime.datetime | None = None) -> AgendaMoments:
     """When the agenda stands and since when "since the last meeting" counts (one query).
 
     The last meeting is the previous held one of the series; before the first,
@@ -216,7 +216,7 @@ def agenda_window(meeting: OneOnOne, now: datetime.datetime | None = None) -> Ag
         .first()
     )
     since = previous or meeting.scheduled_at - datetime.timedelta(days=meeting.series.every_days)
-    return AgendaWindow(as_of=as_of, since=min(since, as_of))
+    return AgendaMoments(as_of=as_of, since=min(since, as_of))
 
 
 def _deal_rows(rows) -> list[dict]:

@@ -57,6 +57,7 @@ def test_a_manager_opens_the_gap_page_and_a_reps_own(page, login, cast):
     page.get_by_role("link", name="Gap", exact=True).click()
     page.wait_for_url("**/gap/**")
     page.get_by_role("heading", name="Gap to target").wait_for()
+    page.locator("#chart-gap").scroll_into_view_if_needed()  # charts draw as they come into view
     page.locator("#chart-gap .main-svg").first.wait_for()
     page.get_by_role("link", name="Rep Number1").click()
     page.wait_for_url(f"**scope_id={cast['reps'][0].pk}**")
