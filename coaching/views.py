@@ -19,11 +19,13 @@ from coaching.models import MeetingStatus
 from coaching.selectors import (
     action_items_due,
     action_items_visible_to,
+    celebrations_for,
     meeting_action_items,
     meeting_agenda,
     meeting_for_page,
     meeting_talking_points,
     meetings_managed_by,
+    meetings_tomorrow,
     private_note_text,
     series_list,
     series_managed_by,
@@ -291,12 +293,24 @@ def _home_items(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "coaching/_home_action_items.html",
-        {"items": action_items_due(request.user, today=today), "today": today},
+        {
+            "items": action_items_due(request.user, today=today),
+            "tomorrow": meetings_tomorrow(request.user, today=today),
+            "today": today,
+        },
     )
 
 
 @login_required
 @require_safe
 def home_action_items(request: HttpRequest) -> HttpResponse:
-    """The home page's panel: your own action items due within a week or overdue (HTMX-loaded)."""
+    """The home page's panel: your own action items due within a week or overdue, and tomorrow's
+    one-on-ones as the daily reminders listed them (HTMX-loaded; two queries)."""
     return _home_items(request)
+
+
+@login_required
+@require_safe
+def home_celebrations(request: HttpRequest) -> HttpResponse:
+    """The home page's celebrations: the latest quota milestones and shout-outs you may see (two queries)."""
+    return render(request, "coaching/_home_celebrations.html", celebrations_for(request.user))
