@@ -8,6 +8,9 @@ from django.db.models import Q
 from coaching.models import ActionItem, ActionItemStatus, MeetingStatus, OneOnOne, Reminder
 from pipeline.periods import DAY, start_of
 
+# Days of reminders kept: enough for a weekly digest to read the week gone by.
+KEEP_DAYS = 35
+
 
 def reminders_compute(*, day: datetime.date) -> int:
     """Make ``day``'s reminders exactly what is due then; the number of rows it stands at.
@@ -16,6 +19,7 @@ def reminders_compute(*, day: datetime.date) -> int:
     meeting of an active series on the next day reminds its manager and its
     rep. Rows already there stay, rows no longer due (an item done, a meeting
     cancelled since an earlier run) go: running it twice leaves the same rows.
+    Days older than ``KEEP_DAYS`` are dropped.
     """
     items = ActionItem.objects.filter(status=ActionItemStatus.OPEN, due_on__lte=day).values_list(
         "pk", "owner_id"
@@ -36,5 +40,6 @@ def reminders_compute(*, day: datetime.date) -> int:
     keep_meetings = Q(meeting_id__in=[r.meeting_id for r in wanted if r.meeting_id])
     with transaction.atomic():
         Reminder.objects.filter(day=day).exclude(keep_items | keep_meetings).delete()
+        Reminder.objects.filter(day__lt=day - KEEP_DAYS * DAY).delete()
         Reminder.objects.bulk_create(wanted, ignore_conflicts=True, batch_size=2000)
     return len(wanted)

@@ -4,6 +4,7 @@ import datetime
 
 from django.urls import reverse
 from django.utils import timezone
+from django_celery_beat.models import PeriodicTask
 
 from coaching.models import MeetingStatus, Reminder
 from coaching.selectors import meetings_tomorrow, reminders_of
@@ -182,3 +183,30 @@ def test_the_home_panel_reads_a_fixed_number_of_queries(
     with django_assert_num_queries(4):
         panel = client.get(reverse("home-action-items")).content.decode()
     assert "Item 5" in panel and reverse("one-on-one", args=[meeting.pk]) in panel
+
+
+def test_beat_writes_the_reminders_each_morning_and_sweeps_the_milestones(db):
+    from django.conf import settings
+    from django_celery_beat.schedulers import DatabaseScheduler
+
+    from salesmgr.celery import app
+
+    for name, entry in settings.CELERY_BEAT_SCHEDULE.items():
+        DatabaseScheduler.Entry.from_entry(name, app=app, **entry)
+    reminders = PeriodicTask.objects.get(task="coaching.daily_reminders")
+    assert (reminders.crontab.hour, reminders.crontab.minute) == ("5", "0")
+    sweep = PeriodicTask.objects.get(task="coaching.record_milestones")
+    assert (sweep.interval.every, sweep.interval.period) == (900, "seconds")
+    app.loader.import_default_modules()
+    assert {"coaching.daily_reminders", "coaching.record_milestones"} <= set(app.tasks)
+
+
+def test_old_days_are_dropped_and_other_recent_days_kept(
+    meetings, manager, rep, rep2, other_manager, outsider
+):
+    _world(meetings, manager, rep, rep2, other_manager, outsider)
+    long_ago = DAY - datetime.timedelta(days=40)
+    last_week = DAY - datetime.timedelta(days=7)
+    for day in (long_ago, last_week, DAY):
+        daily_reminders(day.isoformat())
+    assert set(Reminder.objects.values_list("day", flat=True)) == {last_week, DAY}
