@@ -6,7 +6,7 @@ a coaching visibility selector; the private note is answered only by
 """
 
 import django_filters
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import mixins, serializers
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -50,6 +50,21 @@ from salesmgr.api.base import (
 from salesmgr.selectors import users_visible_to
 
 
+@extend_schema_field(
+    {
+        "type": "string",
+        "pattern": r"^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?$",
+        "example": "10:00:00",
+    }
+)
+class LocalTimeField(serializers.TimeField):
+    """A local time of day, ``HH:MM[:SS]``, with no offset (the series' time zone is the site's)."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("input_formats", ["%H:%M:%S", "%H:%M"])
+        super().__init__(**kwargs)
+
+
 class SeriesSerializer(serializers.ModelSerializer):
     rep = VisiblePrimaryKeyRelatedField(selector=users_visible_to)
     manager = VisiblePrimaryKeyRelatedField(
@@ -61,6 +76,7 @@ class SeriesSerializer(serializers.ModelSerializer):
     manager_name = serializers.CharField(source="manager.display_name", read_only=True)
     cadence = serializers.ChoiceField(choices=Cadence.choices)
     weekday = serializers.ChoiceField(choices=Weekday.choices, help_text="0 is Monday.")
+    time = LocalTimeField(help_text="Local time of day.")
 
     class Meta:
         model = OneOnOneSeries
