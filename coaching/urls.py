@@ -31,4 +31,5 @@ urlpatterns = [
     ),
     path("home/action-items/", views.home_action_items, name="home-action-items"),
     path("home/celebrations/", views.home_celebrations, name="home-celebrations"),
+    path("home/shout-outs/", views.shout_out_add, name="shout-out-add"),
 ]

@@ -14,7 +14,14 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST, require_safe
 
-from coaching.forms import ActionItemForm, NotesForm, RecordForm, ScheduleForm, TalkingPointForm
+from coaching.forms import (
+    ActionItemForm,
+    NotesForm,
+    RecordForm,
+    ScheduleForm,
+    ShoutOutForm,
+    TalkingPointForm,
+)
 from coaching.models import MeetingStatus
 from coaching.selectors import (
     action_items_due,
@@ -39,6 +46,7 @@ from coaching.services import (
     meeting_record,
     series_schedule,
     series_stop,
+    shout_out_create,
     talking_point_add,
 )
 from salesmgr.errors import PermissionDenied
@@ -309,8 +317,48 @@ def home_action_items(request: HttpRequest) -> HttpResponse:
     return _home_items(request)
 
 
+def _celebrations(request: HttpRequest, form: ShoutOutForm | None = None) -> HttpResponse:
+    user = request.user
+    if form is None and (user.is_manager or user.is_admin):
+        form = ShoutOutForm(reps=_praisable(user))
+    return render(
+        request, "coaching/_home_celebrations.html", {**celebrations_for(user), "form": form}
+    )
+
+
+def _praisable(user: User):
+    people = User.objects.all() if user.is_admin else team_of(user)
+    return people.filter(is_active=True).exclude(pk=user.pk).order_by("full_name", "username")
+
+
 @login_required
 @require_safe
 def home_celebrations(request: HttpRequest) -> HttpResponse:
-    """The home page's celebrations: the latest quota milestones and shout-outs you may see (two queries)."""
-    return render(request, "coaching/_home_celebrations.html", celebrations_for(request.user))
+    """The home page's celebrations: the latest quota milestones and shout-outs you may see, and for a
+    manager the form to add a shout-out (HTMX-loaded)."""
+    return _celebrations(request)
+
+
+@login_required
+@require_POST
+def shout_out_add(request: HttpRequest) -> HttpResponse:
+    """A manager's shout-out from the celebrations panel; a refusal is shown on the form."""
+    if not (request.user.is_manager or request.user.is_admin):
+        raise Http404
+    form = ShoutOutForm(request.POST, reps=_praisable(request.user))
+    if form.is_valid():
+        try:
+            shout_out_create(
+                by=request.user, rep=form.cleaned_data["rep"], message=form.cleaned_data["message"]
+            )
+        except ValidationError as error:
+            _refusal_on(form, error)
+        else:
+            form = None
+    if request.headers.get("HX-Request"):
+        return _celebrations(request, form)
+    if form is None:
+        messages.success(request, "Shout-out posted.")
+    else:
+        messages.error(request, " ".join(e for errors in form.errors.values() for e in errors))
+    return redirect("home")

@@ -251,7 +251,49 @@ def test_the_celebrations_panel_reads_a_fixed_number_of_queries(
         shout_out_create(by=manager, rep=rep if n % 2 else rep2, message=f"Well done {n}")
     signed_in(client, manager)
     client.get(reverse("home-celebrations"))
-    # The session, the user, the milestones and the shout-outs.
-    with django_assert_num_queries(4):
+    # The session, the user, the milestones, the shout-outs and the team for the form's choices.
+    with django_assert_num_queries(5):
         panel = client.get(reverse("home-celebrations")).content.decode()
     assert "Well done 4" in panel and "Robin Rep</strong> reached 100%" in panel
+
+
+def test_a_manager_posts_a_shout_out_from_the_panel(client, manager, rep, rep2, outsider):
+    signed_in(client, manager)
+    panel = client.get(reverse("home-celebrations")).content.decode()
+    assert 'data-testid="shout-out-form"' in panel and "Olive Outsider" not in panel
+    answer = client.post(
+        reverse("shout-out-add"),
+        {"shout-rep": rep.pk, "shout-message": "Huge quarter, Riley"},
+        HTTP_HX_REQUEST="true",
+    )
+    assert answer.status_code == 200
+    assert "Huge quarter, Riley" in answer.content.decode()
+    assert ShoutOut.objects.get().rep == rep
+
+    signed_in(client, rep2)
+    panel = client.get(reverse("home-celebrations")).content.decode()
+    assert "Huge quarter, Riley" in panel and "shout-out-form" not in panel
+
+
+@pytest.mark.parametrize(
+    ("rep_name", "message", "shown"),
+    [("rep", "", "This field is required."), ("outsider", "Nice", "Select a valid choice.")],
+)
+def test_a_bad_shout_out_from_the_panel_is_shown_on_the_form(
+    request, client, manager, rep, outsider, rep_name, message, shown
+):
+    signed_in(client, manager)
+    answer = client.post(
+        reverse("shout-out-add"),
+        {"shout-rep": request.getfixturevalue(rep_name).pk, "shout-message": message},
+        HTTP_HX_REQUEST="true",
+    )
+    assert shown in answer.content.decode()
+    assert not ShoutOut.objects.exists()
+
+
+def test_a_rep_cannot_post_a_shout_out_from_a_page(client, rep, rep2):
+    signed_in(client, rep)
+    answer = client.post(reverse("shout-out-add"), {"shout-rep": rep2.pk, "shout-message": "Hi"})
+    assert answer.status_code == 404
+    assert not ShoutOut.objects.exists()
