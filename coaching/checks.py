@@ -90,3 +90,22 @@ def action_item_errors(
     elif due_on < meeting.scheduled_at.date() - datetime.timedelta(days=1):
         errors["due_on"] = "The due date is before the meeting."
     return errors
+
+
+SHOUT_OUT_MAX = 280
+
+
+def shout_out_errors(*, by: User, rep: User | None, message: str) -> Errors:
+    """A shout-out goes from an admin, or a manager to someone in their team, and says something short."""
+    errors: Errors = {}
+    if not message or not message.strip():
+        errors["message"] = "Write something."
+    elif len(message) > SHOUT_OUT_MAX:
+        errors["message"] = f"Keep it to {SHOUT_OUT_MAX} characters."
+    if rep is None:
+        errors["rep"] = "Choose the rep."
+    elif rep.pk == by.pk:
+        errors["rep"] = "A shout-out goes to someone else."
+    elif not by.is_admin and by.pk not in ancestor_ids(rep.pk):
+        errors["rep"] = "This person is not in your team."
+    return errors

@@ -2,7 +2,7 @@
 
 from django import forms
 
-from coaching.checks import TEXT_MAX
+from coaching.checks import SHOUT_OUT_MAX, TEXT_MAX
 from coaching.models import Cadence, MeetingStatus, OneOnOne, Weekday
 from salesmgr.models import User
 
@@ -59,3 +59,14 @@ class ActionItemForm(forms.Form):
 
 class RecordForm(forms.Form):
     status = forms.ChoiceField(choices=MeetingStatus.choices)
+
+
+class ShoutOutForm(forms.Form):
+    prefix = "shout"
+    rep = forms.ModelChoiceField(queryset=User.objects.none(), label="To")
+    message = forms.CharField(max_length=SHOUT_OUT_MAX, label="Shout-out")
+
+    def __init__(self, *args, reps, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["rep"].queryset = reps
+        self.fields["rep"].label_from_instance = lambda user: user.display_name

@@ -15,9 +15,12 @@ from coaching.models import (
     ActionItem,
     ActionItemStatus,
     MeetingStatus,
+    Milestone,
     OneOnOne,
     OneOnOneSeries,
     PrivateNote,
+    Reminder,
+    ShoutOut,
     TalkingPoint,
 )
 from pipeline.models import Activity, ActivityKind, Deal, Stage, StageKind, StageTransition
@@ -184,6 +187,76 @@ def action_items_due(user: User, *, today: datetime.date, within_days: int = 7) 
         )
         .order_by("due_on", "id")[:20]
     )
+
+
+def meetings_tomorrow(user: User, *, today: datetime.date) -> list[Reminder]:
+    """``user``'s one-on-ones the day after ``today``, from today's reminders, still scheduled (one query).
+
+    Empty until the daily run (``coaching.reminders``) has written today's rows.
+    """
+    return list(
+        Reminder.objects.filter(
+            person_id=user.pk, day=today, meeting__status=MeetingStatus.SCHEDULED
+        )
+        .select_related("meeting", "meeting__series__manager", "meeting__series__rep")
+        .order_by("meeting__scheduled_at", "meeting_id")
+    )
+
+
+def reminders_of(user: User, *, day: datetime.date) -> list[Reminder]:
+    """What the daily run reminded ``user`` of on ``day``: items due or overdue and the next day's meetings (one query)."""
+    return list(
+        Reminder.objects.filter(person_id=user.pk, day=day)
+        .select_related(
+            "action_item", "meeting", "meeting__series__manager", "meeting__series__rep"
+        )
+        .order_by("meeting__scheduled_at", "action_item__due_on", "id")
+    )
+
+
+# Celebrations ----------------------------------------------------------------
+
+
+def milestones_visible_to(user: User) -> QuerySet[Milestone]:
+    """Quota milestones ``user`` may see: admins all, managers their team's at any depth, reps their own."""
+    if user.is_admin:
+        return Milestone.objects.all()
+    condition = Q(rep_id=user.pk)
+    if user.is_manager:
+        condition |= _rep_in_team(user, "rep_id")
+    return Milestone.objects.filter(condition)
+
+
+def shout_outs_visible_to(user: User) -> QuerySet[ShoutOut]:
+    """Shout-outs ``user`` may read: admins all; a manager those to their team at any depth;
+    anyone those to themselves and to the people who share their manager (their team)."""
+    if user.is_admin:
+        return ShoutOut.objects.all()
+    condition = Q(rep_id=user.pk)
+    if user.manager_id is not None:
+        condition |= Q(rep__manager_id=user.manager_id)
+    if user.is_manager:
+        condition |= _rep_in_team(user, "rep_id")
+    return ShoutOut.objects.filter(condition)
+
+
+CELEBRATIONS_SHOWN = 10
+
+
+def celebrations_for(user: User) -> dict:
+    """The latest milestones and shout-outs ``user`` may see, with their people (two queries)."""
+    return {
+        "milestones": list(
+            milestones_visible_to(user)
+            .select_related("rep")
+            .order_by("-reached_at", "-id")[:CELEBRATIONS_SHOWN]
+        ),
+        "shout_outs": list(
+            shout_outs_visible_to(user)
+            .select_related("rep", "author")
+            .order_by("-created_at", "-id")[:CELEBRATIONS_SHOWN]
+        ),
+    }
 
 
 # The agenda ------------------------------------------------------------------

@@ -30,4 +30,6 @@ urlpatterns = [
         name="action-item-complete",
     ),
     path("home/action-items/", views.home_action_items, name="home-action-items"),
+    path("home/celebrations/", views.home_celebrations, name="home-celebrations"),
+    path("home/shout-outs/", views.shout_out_add, name="shout-out-add"),
 ]

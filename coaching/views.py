@@ -14,16 +14,25 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST, require_safe
 
-from coaching.forms import ActionItemForm, NotesForm, RecordForm, ScheduleForm, TalkingPointForm
+from coaching.forms import (
+    ActionItemForm,
+    NotesForm,
+    RecordForm,
+    ScheduleForm,
+    ShoutOutForm,
+    TalkingPointForm,
+)
 from coaching.models import MeetingStatus
 from coaching.selectors import (
     action_items_due,
     action_items_visible_to,
+    celebrations_for,
     meeting_action_items,
     meeting_agenda,
     meeting_for_page,
     meeting_talking_points,
     meetings_managed_by,
+    meetings_tomorrow,
     private_note_text,
     series_list,
     series_managed_by,
@@ -37,6 +46,7 @@ from coaching.services import (
     meeting_record,
     series_schedule,
     series_stop,
+    shout_out_create,
     talking_point_add,
 )
 from salesmgr.errors import PermissionDenied
@@ -291,12 +301,64 @@ def _home_items(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "coaching/_home_action_items.html",
-        {"items": action_items_due(request.user, today=today), "today": today},
+        {
+            "items": action_items_due(request.user, today=today),
+            "tomorrow": meetings_tomorrow(request.user, today=today),
+            "today": today,
+        },
     )
 
 
 @login_required
 @require_safe
 def home_action_items(request: HttpRequest) -> HttpResponse:
-    """The home page's panel: your own action items due within a week or overdue (HTMX-loaded)."""
+    """The home page's panel: your own action items due within a week or overdue, and tomorrow's
+    one-on-ones as the daily reminders listed them (HTMX-loaded; two queries)."""
     return _home_items(request)
+
+
+def _celebrations(request: HttpRequest, form: ShoutOutForm | None = None) -> HttpResponse:
+    user = request.user
+    if form is None and (user.is_manager or user.is_admin):
+        form = ShoutOutForm(reps=_praisable(user))
+    return render(
+        request, "coaching/_home_celebrations.html", {**celebrations_for(user), "form": form}
+    )
+
+
+def _praisable(user: User):
+    people = User.objects.all() if user.is_admin else team_of(user)
+    return people.filter(is_active=True).exclude(pk=user.pk).order_by("full_name", "username")
+
+
+@login_required
+@require_safe
+def home_celebrations(request: HttpRequest) -> HttpResponse:
+    """The home page's celebrations: the latest quota milestones and shout-outs you may see, and for a
+    manager the form to add a shout-out (HTMX-loaded)."""
+    return _celebrations(request)
+
+
+@login_required
+@require_POST
+def shout_out_add(request: HttpRequest) -> HttpResponse:
+    """A manager's shout-out from the celebrations panel; a refusal is shown on the form."""
+    if not (request.user.is_manager or request.user.is_admin):
+        raise Http404
+    form = ShoutOutForm(request.POST, reps=_praisable(request.user))
+    if form.is_valid():
+        try:
+            shout_out_create(
+                by=request.user, rep=form.cleaned_data["rep"], message=form.cleaned_data["message"]
+            )
+        except ValidationError as error:
+            _refusal_on(form, error)
+        else:
+            form = None
+    if request.headers.get("HX-Request"):
+        return _celebrations(request, form)
+    if form is None:
+        messages.success(request, "Shout-out posted.")
+    else:
+        messages.error(request, " ".join(e for errors in form.errors.values() for e in errors))
+    return redirect("home")

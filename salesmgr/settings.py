@@ -232,6 +232,17 @@ CELERY_BEAT_SCHEDULE["requeue-stalled-realignments"] = {
     "schedule": 60,
     "options": {"expire_seconds": 60},
 }
+# Each morning every person's reminders (action items due, tomorrow's one-on-ones) are written;
+CELERY_BEAT_SCHEDULE["coaching-daily-reminders"] = {
+    "task": "coaching.daily_reminders",
+    "schedule": crontab(hour=5, minute=0),
+}
+# quota milestones are recorded as deals change, and swept this often for a change whose ring was lost.
+CELERY_BEAT_SCHEDULE["coaching-record-milestones"] = {
+    "task": "coaching.record_milestones",
+    "schedule": env_int("COACHING_MILESTONES_SWEEP_SECONDS", 900, minimum=60),
+    "options": {"expire_seconds": 900},
+}
 # A burst of deal changes within this many seconds queues one recompute.
 REPORTS_RECOMPUTE_DELAY = env_int("REPORTS_RECOMPUTE_DELAY", 10, minimum=1)
 # Every this many seconds beat sweeps the scopes still marked stale (a change

@@ -1,5 +1,6 @@
 """Every write of the coaching app goes through these functions."""
 
+from coaching.services.celebrations import milestones_record, shout_out_create
 from coaching.services.one_on_ones import (
     action_item_add,
     action_item_complete,
@@ -10,6 +11,7 @@ from coaching.services.one_on_ones import (
     series_stop,
     talking_point_add,
 )
+from coaching.services.reminders import reminders_compute
 
 __all__ = [
     "action_item_add",
@@ -17,7 +19,10 @@ __all__ = [
     "meeting_notes_save",
     "meeting_record",
     "meetings_plan",
+    "milestones_record",
+    "reminders_compute",
     "series_schedule",
     "series_stop",
+    "shout_out_create",
     "talking_point_add",
 ]

@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
 from coaching.api import ActionItemViewSet, MeetingViewSet, SeriesViewSet, TalkingPointViewSet
+from coaching.api_celebrations import MilestoneViewSet, ShoutOutViewSet
 from coaching.api_insights import InsightsView
 from coaching.api_wins import WinsView
 from pipeline.api import (
@@ -58,6 +59,8 @@ router.register("one-on-one-series", SeriesViewSet, basename="oneononeseries")
 router.register("one-on-ones", MeetingViewSet, basename="oneonone")
 router.register("talking-points", TalkingPointViewSet, basename="talkingpoint")
 router.register("action-items", ActionItemViewSet, basename="actionitem")
+router.register("milestones", MilestoneViewSet, basename="milestone")
+router.register("shout-outs", ShoutOutViewSet, basename="shoutout")
 
 urlpatterns = [
     path("auth/token/", TokenView.as_view(), name="api-token"),
