@@ -49,6 +49,16 @@ def no_embedded_recompute(settings):
 
 
 @pytest.fixture(autouse=True)
+def broker_tried_afresh():
+    """A broker failure in one test does not keep the next test from publishing."""
+    from salesmgr.queue import broker_pause_end
+
+    broker_pause_end()
+    yield
+    broker_pause_end()
+
+
+@pytest.fixture(autouse=True)
 def empty_cache():
     """Each test starts with an empty cache (under CI it is a shared Redis database)."""
     from django.core.cache import cache

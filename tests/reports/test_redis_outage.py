@@ -299,3 +299,19 @@ def test_the_sweep_recomputes_what_went_stale_once_redis_is_back(redis, deal, re
     snapshot = MetricSnapshot.objects.get(scope_key=key)
     assert snapshot.data["open_deals"] == 1
     assert Decimal(snapshot.data["open_value"]) == Decimal("7000.00")
+
+
+def test_after_one_failed_publish_the_process_does_not_wait_on_the_broker_again(
+    silent_redis, rep, pipeline, client_for, caplog
+):
+    """One write rings several doorbells (metrics, milestones): a dead broker costs it one wait,
+    not one per bell; the others are skipped at once (their periodic sweeps catch up)."""
+    from salesmgr import queue
+
+    deal = DealFactory(owner=rep, pipeline=pipeline)
+    response = _timed(
+        lambda: client_for(rep).patch(f"{DEALS}{deal.pk}/", {"amount": "7000.00"}, HTTP_IF_MATCH=f'"{deal.pk}.1"')
+    )
+    assert response.status_code == 200, response.content
+    assert queue._broker_down_until > time.monotonic()
+    assert "it failed moments ago, not tried" in caplog.text
