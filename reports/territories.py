@@ -32,7 +32,7 @@ from pipeline.selectors import (
     realignments_visible_to,
     territory_rules_visible_to,
 )
-from pipeline.services.territories import flat_errors, realignment_start
+from pipeline.services.territories import NOT_QUEUED, flat_errors, realignment_start
 from pipeline.tasks import realign_territories
 from pipeline.views.common import paginate
 from quotas.models import Territory
@@ -52,8 +52,8 @@ REFUSED = 422
 REALIGNED_EVENT = "territory-realigned"
 OPS = ("add", "edit", "delete")
 QUEUE_DOWN = (
-    "The rules are saved, but the task queue cannot be reached: the realignment waits "
-    "as queued and moves nothing until it is run."
+    "The {what} are saved, but the task queue cannot be reached: the realignment waits as "
+    "queued and is queued again automatically once the queue answers."
 )
 
 
@@ -310,6 +310,16 @@ def _queue_realignment(job_id: int) -> str | None:
     return task_publish(realign_territories, args=[job_id], ignore_result=True)
 
 
+def _realignment_start(request: HttpRequest, *, changes, reason: str, what: str):
+    """Write ``changes`` and queue their realignment. When the queue cannot take it the job says so
+    (the sweeper queues it later), and so does a message on the page."""
+    job = realignment_start(by=request.user, changes=changes, reason=reason, run=_queue_realignment)
+    job.refresh_from_db(fields=["error"])
+    if job.error == NOT_QUEUED:
+        messages.warning(request, QUEUE_DOWN.format(what=what))
+    return job
+
+
 @login_required
 @require_POST
 def territory_rules_apply(request: HttpRequest, pk: int) -> HttpResponse:
@@ -321,24 +331,16 @@ def territory_rules_apply(request: HttpRequest, pk: int) -> HttpResponse:
     if change is None:
         return _editor_response(request, territory, editor, status=REFUSED)
     what = {"add": "added", "edit": "changed", "delete": "deleted"}[editor["op"]]
-    queued: list[str | None] = []
-
-    def run(job_id: int) -> str | None:  # the task id, or None when the queue is down
-        queued.append(_queue_realignment(job_id))
-        return queued[-1]
-
     try:
-        job = realignment_start(
-            by=request.user,
+        job = _realignment_start(
+            request,
             changes=[change],
             reason=f"A rule of {territory.name} {what} by {request.user.display_name}",
-            run=run,
+            what="rules",
         )
     except ValidationError as refused:
         attach_service_errors(editor["form"], refused)
         return _editor_response(request, territory, editor, status=REFUSED)
-    if queued == [None]:
-        messages.warning(request, QUEUE_DOWN)
     return redirect(f"{reverse('territory-detail', args=[territory.pk])}?job={job.pk}#realignment")
 
 
@@ -371,10 +373,6 @@ MOVE_HERE = "Choose another territory than this one."
 NO_TERRITORY = "No territory {pk}."
 NAMED_REP_LEAVING = (
     "{name} is the rep this territory names for new accounts: change its handover rule first."
-)
-MEMBERS_QUEUE_DOWN = (
-    "The members are saved, but the task queue cannot be reached: the realignment waits "
-    "as queued and moves nothing until it is run."
 )
 
 
@@ -532,23 +530,15 @@ def territory_members_apply(request: HttpRequest, pk: int) -> HttpResponse:
     editor, changes = _members_proposal(request, territory)
     if changes is None:
         return _members_response(request, territory, editor, status=REFUSED)
-    queued: list[str | None] = []
-
-    def run(job_id: int) -> str | None:  # the task id, or None when the queue is down
-        queued.append(_queue_realignment(job_id))
-        return queued[-1]
-
     summary = editor["summary"]
     try:
-        job = realignment_start(
-            by=request.user,
+        job = _realignment_start(
+            request,
             changes=changes,
             reason=f"{summary[0].upper()}{summary[1:]}, by {request.user.display_name}",
-            run=run,
+            what="members",
         )
     except ValidationError as refused:
         _attach_member_errors(editor["form"], refused.message_dict)
         return _members_response(request, territory, editor, status=REFUSED)
-    if queued == [None]:
-        messages.warning(request, MEMBERS_QUEUE_DOWN)
     return redirect(f"{reverse('territory-detail', args=[territory.pk])}?job={job.pk}#realignment")
