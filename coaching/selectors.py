@@ -96,10 +96,13 @@ def talking_points_visible_to(user: User) -> QuerySet[TalkingPoint]:
 
 
 def action_items_visible_to(user: User) -> QuerySet[ActionItem]:
-    """Action items of the meetings ``user`` may see (and any they own)."""
-    return ActionItem.objects.filter(
-        Q(meeting__in=meetings_visible_to(user).values("pk")) | Q(owner_id=user.pk)
-    )
+    """Action items ``user`` may see: their own, those of the meetings they see, and a manager's team's."""
+    if user.is_admin:
+        return ActionItem.objects.all()
+    condition = Q(meeting__in=meetings_visible_to(user).values("pk")) | Q(owner_id=user.pk)
+    if user.is_manager:
+        condition |= _rep_in_team(user, "owner_id")
+    return ActionItem.objects.filter(condition)
 
 
 def series_list(user: User) -> list[OneOnOneSeries]:

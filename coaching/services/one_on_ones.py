@@ -23,6 +23,7 @@ from coaching.models import (
 from coaching.selectors import meetings_managed_by, meetings_visible_to, series_managed_by
 from salesmgr.errors import PermissionDenied
 from salesmgr.models import User
+from salesmgr.selectors import may_act_for
 
 NOT_YOURS = "Only the rep's managers and admins run this one-on-one."
 NOTES_MAX = 20_000
@@ -180,8 +181,11 @@ def action_item_add(
 
 @transaction.atomic
 def action_item_complete(*, item: ActionItem, by: User) -> ActionItem:
-    """Mark an item done: its owner may, and whoever runs its one-on-one. Done twice is done once."""
-    if item.owner_id != by.pk and not meetings_managed_by(by).filter(pk=item.meeting_id).exists():
+    """Mark an item done: its owner may, their managers and admins, and whoever runs its one-on-one. Done twice is done once."""
+    if not (
+        may_act_for(actor=by, owner_id=item.owner_id)
+        or (item.meeting_id and meetings_managed_by(by).filter(pk=item.meeting_id).exists())
+    ):
         raise PermissionDenied("Only the item's owner and the rep's managers complete it.")
     ActionItem.objects.filter(pk=item.pk, status=ActionItemStatus.OPEN).update(
         status=ActionItemStatus.DONE, completed_at=timezone.now(), completed_by=by

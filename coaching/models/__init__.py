@@ -1,0 +1,39 @@
+"""The coaching app's tables, one module per part; every write goes through ``coaching.services``."""
+
+from coaching.models.celebrations import (
+    MILESTONE_LEVELS,
+    Milestone,
+    MilestonePeriod,
+    Reminder,
+    ShoutOut,
+)
+from coaching.models.one_on_ones import (
+    CADENCE_DAYS,
+    ActionItem,
+    ActionItemStatus,
+    Cadence,
+    MeetingStatus,
+    OneOnOne,
+    OneOnOneSeries,
+    PrivateNote,
+    TalkingPoint,
+    Weekday,
+)
+
+__all__ = [
+    "CADENCE_DAYS",
+    "MILESTONE_LEVELS",
+    "ActionItem",
+    "ActionItemStatus",
+    "Cadence",
+    "MeetingStatus",
+    "Milestone",
+    "MilestonePeriod",
+    "OneOnOne",
+    "OneOnOneSeries",
+    "PrivateNote",
+    "Reminder",
+    "ShoutOut",
+    "TalkingPoint",
+    "Weekday",
+]
