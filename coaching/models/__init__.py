@@ -19,6 +19,7 @@ from coaching.models.one_on_ones import (
     TalkingPoint,
     Weekday,
 )
+from coaching.models.ride_alongs import RideAlong, SkillScore
 
 __all__ = [
     "CADENCE_DAYS",
@@ -33,7 +34,9 @@ __all__ = [
     "OneOnOneSeries",
     "PrivateNote",
     "Reminder",
+    "RideAlong",
     "ShoutOut",
+    "SkillScore",
     "TalkingPoint",
     "Weekday",
 ]
