@@ -22,4 +22,9 @@ class Section:
 SECTIONS: tuple[Section, ...] = (
     Section("One-on-ones", "one-on-ones", ("one-on-one", "one-on-one-series")),
     Section("Insights", "insights"),
+    Section(
+        "Coaching sessions",
+        "coaching-sessions",
+        ("coaching-session", "coaching-session-new"),
+    ),
 )

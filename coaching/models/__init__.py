@@ -20,6 +20,7 @@ from coaching.models.one_on_ones import (
     Weekday,
 )
 from coaching.models.ride_alongs import RideAlong, SkillScore
+from coaching.models.sessions import CoachingSession, SessionFocus, SessionStatus
 
 __all__ = [
     "CADENCE_DAYS",
@@ -27,6 +28,7 @@ __all__ = [
     "ActionItem",
     "ActionItemStatus",
     "Cadence",
+    "CoachingSession",
     "MeetingStatus",
     "Milestone",
     "MilestonePeriod",
@@ -35,6 +37,8 @@ __all__ = [
     "PrivateNote",
     "Reminder",
     "RideAlong",
+    "SessionFocus",
+    "SessionStatus",
     "ShoutOut",
     "SkillScore",
     "TalkingPoint",

@@ -12,6 +12,12 @@ from coaching.services.one_on_ones import (
     talking_point_add,
 )
 from coaching.services.reminders import reminders_compute
+from coaching.services.sessions import (
+    session_commitment_add,
+    session_create,
+    session_record,
+    session_update,
+)
 
 __all__ = [
     "action_item_add",
@@ -23,6 +29,10 @@ __all__ = [
     "reminders_compute",
     "series_schedule",
     "series_stop",
+    "session_commitment_add",
+    "session_create",
+    "session_record",
+    "session_update",
     "shout_out_create",
     "talking_point_add",
 ]
