@@ -44,11 +44,13 @@ class CoachingSession(models.Model):
     )
     focus = models.CharField(max_length=5, choices=SessionFocus.choices)
     skill = models.CharField(max_length=16, choices=Skill.choices, blank=True)
+    # Deals are deleted softly and stages only when no deal ever used them; a row removed outright
+    # (as the demo's reset does) takes its sessions with it, since a session holds exactly one focus.
     stage = models.ForeignKey(
-        "pipeline.Stage", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        "pipeline.Stage", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
     )
     deal = models.ForeignKey(
-        "pipeline.Deal", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        "pipeline.Deal", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
     )
     goal = models.TextField(blank=True)
     reality = models.TextField(blank=True)

@@ -268,3 +268,67 @@ def session_commitment_add(
     return ActionItem.objects.create(
         coaching_session=current, owner=owner, text=text.strip(), due_on=due_on, created_by=by
     )
+
+
+def demo_sessions_create(*, plans: list, today: datetime.date) -> int:
+    """Store the demo's planned sessions (``coaching.demo_sessions``) with their commitments, each
+    with the evidence as of its own day; returns how many sessions.
+
+    Only ``seed_coaching`` calls it, on a database whose people came from
+    ``seed_demo``: the plans were drawn within the rules ``session_create`` enforces.
+    """
+    stages = Stage.objects.in_bulk({plan.stage_id for plan in plans if plan.stage_id})
+    deals = Deal.objects.select_related("stage").in_bulk(
+        {plan.deal_id for plan in plans if plan.deal_id}
+    )
+    reps = User.objects.in_bulk({plan.rep_id for plan in plans})
+    with transaction.atomic():
+        sessions = CoachingSession.objects.bulk_create(
+            CoachingSession(
+                manager_id=plan.manager_id,
+                rep_id=plan.rep_id,
+                scheduled_on=plan.scheduled_on,
+                status=plan.status,
+                focus=plan.focus,
+                skill=plan.skill,
+                stage_id=plan.stage_id,
+                deal_id=plan.deal_id,
+                goal=plan.goal,
+                reality=plan.reality,
+                options=plan.options,
+                will=plan.will,
+                follow_up_on=plan.follow_up_on,
+                evidence=session_evidence(
+                    rep=reps[plan.rep_id],
+                    focus=plan.focus,
+                    skill=plan.skill,
+                    stage=stages.get(plan.stage_id),
+                    deal=deals.get(plan.deal_id),
+                    today=min(plan.scheduled_on, today),
+                ),
+                created_by_id=plan.manager_id,
+                created_at=_moment(plan.scheduled_on - datetime.timedelta(days=7)),
+                updated_at=_moment(min(plan.scheduled_on, today)),
+            )
+            for plan in plans
+        )
+        ActionItem.objects.bulk_create(
+            ActionItem(
+                coaching_session=session,
+                owner_id=item.owner_id,
+                text=item.text,
+                due_on=item.due_on,
+                status="done" if item.completed_on else "open",
+                created_by_id=plan.manager_id,
+                created_at=_moment(plan.scheduled_on),
+                completed_at=_moment(item.completed_on) if item.completed_on else None,
+                completed_by_id=item.owner_id if item.completed_on else None,
+            )
+            for session, plan in zip(sessions, plans, strict=True)
+            for item in plan.commitments
+        )
+    return len(sessions)
+
+
+def _moment(day: datetime.date) -> datetime.datetime:
+    return timezone.make_aware(datetime.datetime.combine(day, datetime.time(10)))

@@ -405,3 +405,39 @@ def test_the_insights_flag_links_to_a_new_session_on_the_stage(team_history, man
 
 LIST_QUERIES = 4
 DETAIL_QUERIES = 6
+
+
+def test_seed_demo_gives_a_believable_year_of_sessions():
+    from django.db.models import Count
+
+    from tests.coaching.test_seed import TODAY, seed
+
+    seed()
+    today = datetime.date.fromisoformat(TODAY)
+    by_status = dict(CoachingSession.objects.values_list("status").annotate(n=Count("pk")))
+    assert by_status["held"] > 4 * by_status["cancelled"] > 0
+    assert by_status["planned"] > 0
+    assert not CoachingSession.objects.filter(status="held", scheduled_on__gt=today).exists()
+    assert not CoachingSession.objects.filter(status="planned", scheduled_on__lte=today).exists()
+    assert set(CoachingSession.objects.values_list("focus", flat=True)) == {
+        "stage",
+        "skill",
+        "deal",
+    }
+    commitments = ActionItem.objects.filter(coaching_session__isnull=False)
+    done, still_open = commitments.filter(status="done"), commitments.filter(status="open")
+    assert done.count() > still_open.count() > 0
+    assert not done.filter(completed_at__date__gt=today).exists()
+    held = CoachingSession.objects.filter(status="held", focus="stage").select_related("stage")
+    assert all(session.evidence["taken_on"] == str(session.scheduled_on) for session in held)
+    first = list(CoachingSession.objects.order_by("rep__username", "scheduled_on").values_list(
+        "rep__username", "scheduled_on", "focus", "goal"))  # fmt: skip
+    seed("--reset")
+    assert (
+        list(
+            CoachingSession.objects.order_by("rep__username", "scheduled_on").values_list(
+                "rep__username", "scheduled_on", "focus", "goal"
+            )
+        )  # fmt: skip
+        == first
+    )
