@@ -42,6 +42,7 @@ def session_errors(
     follow_up_on: datetime.date | None = None,
     texts: dict[str, str] | None = None,
     today: datetime.date,
+    check_day: bool = True,
 ) -> Errors:
     """Whether ``by`` may hold this session: what is wrong, field by field (writes nothing).
 
@@ -86,7 +87,7 @@ def session_errors(
             errors["deal"] = "The deal belongs to someone else than the rep."
     if scheduled_on is None:
         errors["scheduled_on"] = "Give the day of the session."
-    elif abs(scheduled_on - today) > HORIZON:
+    elif check_day and abs(scheduled_on - today) > HORIZON:
         errors["scheduled_on"] = "Give a day within a year of today."
     if follow_up_on is not None and scheduled_on is not None and follow_up_on < scheduled_on:
         errors["follow_up_on"] = "The follow-up comes on or after the session."
@@ -201,6 +202,8 @@ def session_update(*, session: CoachingSession, by: User, **changes) -> Coaching
         follow_up_on=values["follow_up_on"],
         texts={field: changes[field] for field in GROW_FIELDS if field in changes},
         today=today,
+        # A session of long ago keeps its notes editable: only a new day must lie within reach.
+        check_day="scheduled_on" in changes,
     )
     if errors:
         raise ValidationError(errors)

@@ -441,3 +441,13 @@ def test_seed_demo_gives_a_believable_year_of_sessions():
         )  # fmt: skip
         == first
     )
+
+
+def test_a_session_of_long_ago_keeps_its_notes_editable(manager, rep):
+    old = CoachingSession.objects.create(
+        manager=manager, rep=rep, focus="skill", skill="closing", scheduled_on=days_ago(400)
+    )
+    assert session_update(session=old, by=manager, will="Keep it up").will == "Keep it up"
+    with pytest.raises(ValidationError) as refused:
+        session_update(session=old, by=manager, scheduled_on=days_ago(399))
+    assert "scheduled_on" in refused.value.message_dict
