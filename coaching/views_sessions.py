@@ -6,6 +6,8 @@ show a service's refusal on the form. A session outside the user's selector is
 a 404. Commitments are added and completed in place with HTMX.
 """
 
+import datetime
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
@@ -280,6 +282,12 @@ def _score(value) -> str:
     return "n/a" if value is None else f"{value:.2f} of 5"
 
 
+def _days_between(side: dict) -> str:
+    """A window ``[start, end)`` as people write it: first and last day."""
+    last = side["end"] - datetime.timedelta(days=1)
+    return f"{side['start']:%-d %b %Y} – {last:%-d %b %Y}"
+
+
 def figure_rows(figures: dict) -> list[dict]:
     """The before-and-after table: one row per figure, each side as text."""
     before, after = figures["before"] or {}, figures["after"] or {}
@@ -295,12 +303,12 @@ def figure_rows(figures: dict) -> list[dict]:
         return [
             row("Conversion", lambda side: f"{_percent(side['conversion'])} ({side['advanced']} of {side['entered']})"),
             row("Mean time in stage", lambda side: f"{_days(side['avg_days_in_stage'])} ({side['stays']} stay{'s' if side['stays'] != 1 else ''})"),
-            row("Window", lambda side: f"{side['start']:%-d %b %Y} – {side['end']:%-d %b %Y}"),
+            row("Window", lambda side: _days_between(side)),
         ]  # fmt: skip
     if figures["kind"] == "skill":
         return [
             row("Mean ride-along score", lambda side: f"{_score(side['mean_score'])} ({side['scorecards']} scorecard{'s' if side['scorecards'] != 1 else ''})"),
-            row("Window", lambda side: f"{side['start']:%-d %b %Y} – {side['end']:%-d %b %Y}"),
+            row("Window", lambda side: _days_between(side)),
         ]  # fmt: skip
     return [
         row("Stage", lambda side: f"{side['stage_name']} ({side['status']})"),
