@@ -12,8 +12,30 @@ from coaching.services.one_on_ones import (
     talking_point_add,
 )
 from coaching.services.reminders import reminders_compute
+from coaching.services.training import (
+    assignment_complete,
+    assignment_renew,
+    course_create,
+    course_update,
+    courses_assign,
+    mentor_meeting_record,
+    mentorship_create,
+    mentorship_end,
+    onboarding_start,
+    onboarding_step_tick,
+)
 
 __all__ = [
+    "assignment_complete",
+    "assignment_renew",
+    "course_create",
+    "course_update",
+    "courses_assign",
+    "mentor_meeting_record",
+    "mentorship_create",
+    "mentorship_end",
+    "onboarding_start",
+    "onboarding_step_tick",
     "action_item_add",
     "action_item_complete",
     "meeting_notes_save",
