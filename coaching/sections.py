@@ -22,4 +22,6 @@ class Section:
 SECTIONS: tuple[Section, ...] = (
     Section("One-on-ones", "one-on-ones", ("one-on-one", "one-on-one-series")),
     Section("Insights", "insights"),
+    Section("Training", "training", ("onboarding",)),
+    Section("Mentoring", "mentorships", ("mentorship",)),
 )

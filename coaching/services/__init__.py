@@ -22,7 +22,9 @@ from coaching.services.training import (
     mentorship_create,
     mentorship_end,
     onboarding_start,
+    onboarding_step_create,
     onboarding_step_tick,
+    onboarding_step_update,
 )
 
 __all__ = [
@@ -35,7 +37,9 @@ __all__ = [
     "mentorship_create",
     "mentorship_end",
     "onboarding_start",
+    "onboarding_step_create",
     "onboarding_step_tick",
+    "onboarding_step_update",
     "action_item_add",
     "action_item_complete",
     "meeting_notes_save",

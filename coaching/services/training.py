@@ -20,6 +20,7 @@ from coaching.models import (
     Mentorship,
     Onboarding,
     OnboardingProgress,
+    OnboardingStep,
 )
 from coaching.training import (
     assignments_managed_by,
@@ -473,3 +474,54 @@ def onboarding_step_tick(
         done_on=progress.done_on, checked_by=progress.checked_by
     )
     return progress
+
+
+def onboarding_step_errors(
+    *, title: str | None, position: int | None, due_after_days: int | None, exclude_pk=None
+) -> Errors:
+    errors: Errors = {}
+    if not title or not title.strip():
+        errors["title"] = "Say what the step is."
+    elif len(title) > TITLE_MAX:
+        errors["title"] = f"Keep it to {TITLE_MAX} characters."
+    if position is None or not 1 <= position <= 1000:
+        errors["position"] = "Give a position from 1 to 1000."
+    elif OnboardingStep.objects.filter(position=position).exclude(pk=exclude_pk).exists():
+        errors["position"] = "Another step has this position."
+    if due_after_days is None or not 0 <= due_after_days <= 365:
+        errors["due_after_days"] = "Give from 0 to 365 days."
+    return errors
+
+
+@transaction.atomic
+def onboarding_step_create(
+    *, by: User, title: str, position: int, due_after_days: int = 14, active: bool = True
+) -> OnboardingStep:
+    """Add a step to the checklist (admins); checklists already started keep their steps."""
+    if not by.is_admin:
+        raise PermissionDenied("Only admins edit the onboarding checklist.")
+    _raise(onboarding_step_errors(title=title, position=position, due_after_days=due_after_days))
+    return OnboardingStep.objects.create(
+        title=title.strip(), position=position, due_after_days=due_after_days, active=active
+    )
+
+
+@transaction.atomic
+def onboarding_step_update(*, step: OnboardingStep, by: User, **changes) -> OnboardingStep:
+    """Change a step of the checklist (admins): its title, position, due days, or retire it (active)."""
+    if not by.is_admin:
+        raise PermissionDenied("Only admins edit the onboarding checklist.")
+    fields = ("title", "position", "due_after_days", "active")
+    values = {name: changes.get(name, getattr(step, name)) for name in fields}
+    _raise(
+        onboarding_step_errors(
+            title=values["title"],
+            position=values["position"],
+            due_after_days=values["due_after_days"],
+            exclude_pk=step.pk,
+        )
+    )
+    values["title"] = values["title"].strip()
+    OnboardingStep.objects.filter(pk=step.pk).update(**values)
+    step.refresh_from_db()
+    return step

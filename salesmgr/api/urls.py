@@ -7,6 +7,14 @@ from rest_framework.routers import DefaultRouter
 from coaching.api import ActionItemViewSet, MeetingViewSet, SeriesViewSet, TalkingPointViewSet
 from coaching.api_celebrations import MilestoneViewSet, ShoutOutViewSet
 from coaching.api_insights import InsightsView
+from coaching.api_training import (
+    AssignmentViewSet,
+    CourseViewSet,
+    MentorMeetingViewSet,
+    MentorshipViewSet,
+    OnboardingStepViewSet,
+    OnboardingViewSet,
+)
 from coaching.api_wins import WinsView
 from pipeline.api import (
     AccountViewSet,
@@ -61,6 +69,12 @@ router.register("talking-points", TalkingPointViewSet, basename="talkingpoint")
 router.register("action-items", ActionItemViewSet, basename="actionitem")
 router.register("milestones", MilestoneViewSet, basename="milestone")
 router.register("shout-outs", ShoutOutViewSet, basename="shoutout")
+router.register("courses", CourseViewSet, basename="course")
+router.register("course-assignments", AssignmentViewSet, basename="courseassignment")
+router.register("mentorships", MentorshipViewSet, basename="mentorship")
+router.register("mentor-meetings", MentorMeetingViewSet, basename="mentormeeting")
+router.register("onboarding", OnboardingViewSet, basename="onboarding")
+router.register("onboarding-steps", OnboardingStepViewSet, basename="onboardingstep")
 
 urlpatterns = [
     path("auth/token/", TokenView.as_view(), name="api-token"),
