@@ -283,7 +283,7 @@ def assignments_of(person: User) -> QuerySet[Assignment]:
 
 def training_due(user: User, *, today: datetime.date) -> dict:
     """What the home panel reminds ``user`` of: their open assignments due within a week or
-    overdue, and their completions expiring within 30 days (or lapsed) with no renewal open (two queries)."""
+    overdue, and their completions expiring within 30 days or lapsed, until renewed (two queries)."""
     due = list(
         Assignment.objects.filter(
             person=user, completed_on__isnull=True, due_on__lte=today + DUE_SOON
@@ -305,7 +305,6 @@ def training_due(user: User, *, today: datetime.date) -> dict:
             course__active=True,
             expires_on__isnull=False,
             expires_on__lte=today + EXPIRING_WITHIN,
-            expires_on__gt=today - EXPIRING_WITHIN,
         )
         .exclude(Exists(renewal_open))
         .exclude(Exists(newer))
