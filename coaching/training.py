@@ -204,12 +204,12 @@ def training_matrix(
     *,
     today: datetime.date,
     people: QuerySet[User] | None = None,
-    course_ids: list[int] | None = None,
+    kind: str | None = None,
 ) -> Matrix:
     """Rows of people ``user`` oversees, columns of the courses that matter to them, each cell's state.
 
     Columns are the active courses that are required, or assigned to someone
-    in the scope. A cell is, worst first: overdue (an open assignment past
+    in the scope (of ``kind`` only, if given). A cell is, worst first: overdue (an open assignment past
     its due day), expired, expiring (within 30 days), done (with the day),
     assigned, or missing. Three queries whatever the size: the people, the
     columns, and the cells aggregated in SQL per person and course.
@@ -222,8 +222,8 @@ def training_matrix(
         Q(required=True)
         | Exists(Assignment.objects.filter(course=OuterRef("pk"), person_id__in=scope_ids))
     )
-    if course_ids:
-        columns = columns.filter(pk__in=course_ids)
+    if kind:
+        columns = columns.filter(kind=kind)
     courses = list(columns.order_by("-required", "kind", "title", "pk"))
     open_ = Q(completed_on__isnull=True)
     done = Q(completed_on__isnull=False)

@@ -81,24 +81,19 @@ def _training_context(request: HttpRequest, *, assign_form=None, start_form=None
         kind = filters.cleaned_data["kind"]
         if filters.cleaned_data["person"] is not None:
             people = team.filter(pk=filters.cleaned_data["person"].pk)
-    course_ids = None
-    if kind:
-        course_ids = list(
-            courses_visible_to(user).filter(kind=kind, active=True).values_list("pk", flat=True)
-        ) or [0]
-    matrix = training_matrix(user, today=today, people=people, course_ids=course_ids)
+    matrix = training_matrix(user, today=today, people=people, kind=kind or None)
     if filters.is_valid() and filters.cleaned_data["gaps"]:
         matrix.rows = [row for row in matrix.rows if row.gaps]
     courses = courses_visible_to(user).filter(active=True).order_by("title")
-    context.update(
-        matrix=matrix,
-        filters=filters,
-        assign_form=assign_form
+    return {
+        **context,
+        "matrix": matrix,
+        "filters": filters,
+        "assign_form": assign_form
         or AssignForm(courses=courses, people=team, initial={"due_on": today + _MONTH}),
-        start_form=start_form or OnboardingStartForm(people=team, initial={"started_on": today}),
-        onboarding=onboarding_summaries(user, today=today, people=team),
-    )
-    return context
+        "start_form": start_form or OnboardingStartForm(people=team, initial={"started_on": today}),
+        "onboarding": onboarding_summaries(user, today=today, people=team),
+    }
 
 
 _MONTH = datetime.timedelta(days=30)

@@ -561,3 +561,14 @@ def test_the_mentoring_pages_run_a_fixed_number_of_queries(world, client, manage
     assert _count_queries(client, reverse("mentorship", args=[world.pk])) == detail
     assert _count_queries(client, reverse("mentorships")) == few
     assert _count_queries(client, reverse("onboarding", args=[rep2.pk])) <= 6
+
+
+def test_the_matrix_filters_narrow_columns_and_rows(world, client, manager, rep):
+    client.force_login(manager)
+    certs = client.get(reverse("training"), {"kind": "certification"}).content.decode()
+    assert "Data protection" in certs and "Negotiation</th>" not in certs
+    one = client.get(reverse("training"), {"person": rep.pk}).content.decode()
+    matrix = one.split('data-testid="training-matrix"')[1].split("</table>")[0]
+    assert "Riley Rep" in matrix and "Robin Rep" not in matrix
+    bad = client.get(reverse("training"), {"person": "abc", "kind": "nope"})
+    assert bad.status_code == 200  # an unreadable filter shows everything
