@@ -157,6 +157,7 @@ def people_in_scope(user: User) -> QuerySet[User]:
 @dataclass
 class MatrixCell:
     state: str
+    course_id: int
     completed_on: datetime.date | None = None
     expires_on: datetime.date | None = None
     due_on: datetime.date | None = None
@@ -249,10 +250,11 @@ def training_matrix(
         for course in courses:
             c = found.get((person.pk, course.pk))
             if c is None:
-                cell = MatrixCell(Cell.MISSING)
+                cell = MatrixCell(Cell.MISSING, course.pk)
             else:
                 cell = MatrixCell(
                     c["state"],
+                    course.pk,
                     completed_on=c["done_on"],
                     expires_on=c["valid_until"],
                     due_on=c["open_due"],
