@@ -92,6 +92,13 @@ def seed_training(*, today: datetime.date, seed: int = 42) -> str:
     if not onboarding_steps().exists():
         for n, (title, days) in enumerate(STEPS, start=1):
             onboarding_step_create(by=admin, title=title, position=n, due_after_days=days)
+    first_rep = (
+        managers[0]
+        .reports.filter(role=Role.REP, is_active=True)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+        .first()
+    )
     for manager in managers:
         team = list(manager.reports.filter(is_active=True).order_by("pk"))
         for title, start in [
@@ -119,8 +126,8 @@ def seed_training(*, today: datetime.date, seed: int = 42) -> str:
             today=_d(today, -345),
         )
         for a in cert:
-            # One rep (the first of all) took it early: it expires within the month.
-            early = manager == managers[0] and a is cert[0]
+            # The first manager's first rep took it early: it expires within the month.
+            early = manager == managers[0] and a.person_id == first_rep
             _complete(a, _d(today, -345 if early else rng.randint(-300, -270)))
         solution = [p for p in team if rng.random() < 0.5]
         for a in (
