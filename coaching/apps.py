@@ -12,4 +12,5 @@ class CoachingConfig(AppConfig):
 
         home_panel_register("home-action-items")
         home_panel_register("home-celebrations")
+        home_panel_register("home-training")
         deals_changed.connect(on_deals_changed, dispatch_uid="coaching.on_deals_changed")

@@ -27,4 +27,6 @@ SECTIONS: tuple[Section, ...] = (
         "coaching-sessions",
         ("coaching-session", "coaching-session-new"),
     ),
+    Section("Training", "training", ("onboarding",)),
+    Section("Mentoring", "mentorships", ("mentorship",)),
 )

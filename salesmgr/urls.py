@@ -16,6 +16,7 @@ urlpatterns = [
     path("", include("reports.urls")),
     path("", include("coaching.urls_insights")),
     path("", include("coaching.urls_sessions")),
+    path("", include("coaching.urls_training")),
     path("", include("pipeline.urls")),
 ]
 

@@ -21,19 +21,37 @@ from coaching.models.one_on_ones import (
 )
 from coaching.models.ride_alongs import RideAlong, SkillScore
 from coaching.models.sessions import CoachingSession, SessionFocus, SessionStatus
+from coaching.models.training import (
+    Assignment,
+    Course,
+    CourseKind,
+    MentorMeeting,
+    Mentorship,
+    Onboarding,
+    OnboardingProgress,
+    OnboardingStep,
+)
 
 __all__ = [
     "CADENCE_DAYS",
     "MILESTONE_LEVELS",
     "ActionItem",
     "ActionItemStatus",
+    "Assignment",
+    "Course",
+    "CourseKind",
     "Cadence",
     "CoachingSession",
     "MeetingStatus",
+    "MentorMeeting",
+    "Mentorship",
     "Milestone",
     "MilestonePeriod",
     "OneOnOne",
     "OneOnOneSeries",
+    "Onboarding",
+    "OnboardingProgress",
+    "OnboardingStep",
     "PrivateNote",
     "Reminder",
     "RideAlong",

@@ -8,6 +8,14 @@ from coaching.api import ActionItemViewSet, MeetingViewSet, SeriesViewSet, Talki
 from coaching.api_celebrations import MilestoneViewSet, ShoutOutViewSet
 from coaching.api_insights import InsightsView
 from coaching.api_sessions import SessionViewSet
+from coaching.api_training import (
+    AssignmentViewSet,
+    CourseViewSet,
+    MentorMeetingViewSet,
+    MentorshipViewSet,
+    OnboardingStepViewSet,
+    OnboardingViewSet,
+)
 from coaching.api_wins import WinsView
 from pipeline.api import (
     AccountViewSet,
@@ -63,6 +71,12 @@ router.register("action-items", ActionItemViewSet, basename="actionitem")
 router.register("milestones", MilestoneViewSet, basename="milestone")
 router.register("shout-outs", ShoutOutViewSet, basename="shoutout")
 router.register("coaching-sessions", SessionViewSet, basename="coachingsession")
+router.register("courses", CourseViewSet, basename="course")
+router.register("course-assignments", AssignmentViewSet, basename="courseassignment")
+router.register("mentorships", MentorshipViewSet, basename="mentorship")
+router.register("mentor-meetings", MentorMeetingViewSet, basename="mentormeeting")
+router.register("onboarding", OnboardingViewSet, basename="onboarding")
+router.register("onboarding-steps", OnboardingStepViewSet, basename="onboardingstep")
 
 urlpatterns = [
     path("auth/token/", TokenView.as_view(), name="api-token"),

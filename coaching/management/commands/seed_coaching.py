@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from coaching import demo
 from coaching.demo_sessions import seed_sessions
+from coaching.demo_training import seed_training
 from coaching.models import OneOnOneSeries
 from coaching.services.demo import demo_one_on_ones_create
 from pipeline.models import Deal
@@ -58,3 +59,4 @@ class Command(BaseCommand):
         meetings = demo_one_on_ones_create(plans=plans)
         self.stdout.write(f"One-on-ones: {len(plans)} series, {meetings:,} meetings.")
         self.stdout.write(f"Coaching sessions: {seed_sessions(rng, today=today):,}.")
+        self.stdout.write(seed_training(today=today, seed=options["seed"]))
