@@ -17,6 +17,7 @@ from coaching.services.sessions import (
     session_create,
     session_record,
     session_update,
+)
 from coaching.services.training import (
     assignment_complete,
     assignment_renew,
