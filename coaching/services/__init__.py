@@ -12,6 +12,7 @@ from coaching.services.one_on_ones import (
     talking_point_add,
 )
 from coaching.services.reminders import reminders_compute
+from coaching.services.ride_alongs import ride_along_delete, ride_along_record, ride_along_update
 
 __all__ = [
     "action_item_add",
@@ -21,6 +22,9 @@ __all__ = [
     "meetings_plan",
     "milestones_record",
     "reminders_compute",
+    "ride_along_delete",
+    "ride_along_record",
+    "ride_along_update",
     "series_schedule",
     "series_stop",
     "shout_out_create",

@@ -7,6 +7,7 @@ from rest_framework.routers import DefaultRouter
 from coaching.api import ActionItemViewSet, MeetingViewSet, SeriesViewSet, TalkingPointViewSet
 from coaching.api_celebrations import MilestoneViewSet, ShoutOutViewSet
 from coaching.api_insights import InsightsView
+from coaching.api_ride_alongs import RideAlongViewSet, SkillsHistoryView
 from coaching.api_wins import WinsView
 from pipeline.api import (
     AccountViewSet,
@@ -61,6 +62,7 @@ router.register("talking-points", TalkingPointViewSet, basename="talkingpoint")
 router.register("action-items", ActionItemViewSet, basename="actionitem")
 router.register("milestones", MilestoneViewSet, basename="milestone")
 router.register("shout-outs", ShoutOutViewSet, basename="shoutout")
+router.register("ride-alongs", RideAlongViewSet, basename="ridealong")
 
 urlpatterns = [
     path("auth/token/", TokenView.as_view(), name="api-token"),
@@ -75,6 +77,7 @@ urlpatterns = [
     path("gap/", GapView.as_view(), name="gap-figures"),
     path("insights/", InsightsView.as_view(), name="insights-figures"),
     path("wins/", WinsView.as_view(), name="wins"),
+    path("skills-history/", SkillsHistoryView.as_view(), name="skills-history-figures"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("", include(router.urls)),
