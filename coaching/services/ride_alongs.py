@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from coaching.models import RideAlong, SkillScore
 from coaching.ride_along_checks import (
     ScoreLine,
     people_errors,
@@ -17,7 +18,6 @@ from coaching.ride_along_checks import (
     visit_errors,
 )
 from coaching.ride_alongs import ride_alongs_managed_by
-from coaching.models import RideAlong, SkillScore
 from pipeline.models import Account, Activity, ActivityKind, Deal
 from pipeline.services import activity_log
 from salesmgr.errors import PermissionDenied

@@ -17,21 +17,15 @@ from coaching.services import ride_along_delete, ride_along_record, ride_along_u
 from pipeline.models import Activity
 from pipeline.services import activity_log
 from salesmgr.errors import PermissionDenied
-from tests.coaching.ride_along_world import (  # noqa: F401 - fixtures
-    VISIT_DAY,
-    account,
-    card,
-    deal,
-    noon,
-    outsider_account,
-    outsider_deal,
-    outsider_ride_along,
-    ride_along,
-    visit,
-)
+from tests.coaching import ride_along_world as world
+from tests.coaching.ride_along_world import VISIT_DAY, card, noon
 from tests.factories import AccountFactory, DealFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
+# The world's fixtures, made visible to this module's tests.
+account, deal, visit = world.account, world.deal, world.visit
+outsider_account, outsider_deal = world.outsider_account, world.outsider_deal
+ride_along, outsider_ride_along = world.ride_along, world.outsider_ride_along
 ROLES = ["admin", "manager", "rep", "rep2", "other_manager", "outsider"]
 SEES_RILEY = {"admin", "manager", "rep"}
 
@@ -119,9 +113,7 @@ def test_a_deal_of_another_account_writes_nothing(valid, rep, pipeline):
 
 
 def test_an_activity_that_is_not_a_visit_writes_nothing(valid, rep, deal):
-    call = activity_log(
-        by=rep, kind="call", subject="Call", deal=deal, occurred_at=noon(VISIT_DAY)
-    )
+    call = activity_log(by=rep, kind="call", subject="Call", deal=deal, occurred_at=noon(VISIT_DAY))
     _refused("activity", **{**valid, "activity": call})
 
 
@@ -331,7 +323,9 @@ def test_pages_for_every_role(ride_along, outsider_ride_along, client, rep, who,
     assert form.status_code == (200 if who in {"admin", "manager", "other_manager"} else 404)
     if who == "rep":
         body = detail.content.decode()
-        assert "Strong opening; rushed the close." in body and "Asked for the order too late" in body
+        assert (
+            "Strong opening; rushed the close." in body and "Asked for the order too late" in body
+        )
         assert "Delete this ride-along" not in body
         assert "Log a ride-along" not in listed
 
@@ -387,7 +381,9 @@ def test_a_note_without_a_score_is_refused(client, manager, rep, account):
             "note_discovery": "Asked good questions",
         },
     )
-    assert answer.status_code == 400 and "Score discovery to keep its note." in answer.content.decode()
+    assert (
+        answer.status_code == 400 and "Score discovery to keep its note." in answer.content.decode()
+    )
     assert not RideAlong.objects.exists()
 
 
