@@ -150,3 +150,55 @@ def ride_along_delete(*, ride_along: RideAlong, by: User) -> None:
     if not ride_alongs_managed_by(by).filter(pk=ride_along.pk).exists():
         raise PermissionDenied(NOT_YOURS)
     ride_along.delete()
+
+
+def demo_ride_alongs_create(*, plans: list) -> int:
+    """Store planned ride-alongs (``coaching.demo_ride_alongs``) with their scorecards as of their own days,
+    logging through the pipeline the client visits the plans lack; returns how many.
+
+    Only ``seed_coaching`` calls it, on the demo's people: the plans were drawn
+    within the rules the services enforce.
+    """
+    with transaction.atomic():
+        people = User.objects.in_bulk(
+            {plan.rep_id for plan in plans} | {p.manager_id for p in plans}
+        )
+        accounts = Account.objects.in_bulk({plan.account_id for plan in plans})
+        deals = Deal.objects.in_bulk({plan.deal_id for plan in plans if plan.deal_id})
+        activity_ids = []
+        for plan in plans:
+            if plan.activity_id is not None:
+                activity_ids.append(plan.activity_id)
+                continue
+            visit = _visit_logged(
+                rep=people[plan.rep_id],
+                manager=people[plan.manager_id],
+                visited_on=plan.visited_on,
+                account=accounts[plan.account_id],
+                deal=deals.get(plan.deal_id),
+            )
+            activity_ids.append(visit.pk)
+        rides = RideAlong.objects.bulk_create(
+            RideAlong(
+                manager_id=plan.manager_id,
+                rep_id=plan.rep_id,
+                visited_on=plan.visited_on,
+                account_id=plan.account_id,
+                deal_id=plan.deal_id,
+                activity_id=activity_id,
+                observations=plan.observations,
+                created_at=_evening(plan.visited_on),
+                updated_at=_evening(plan.visited_on),
+            )
+            for plan, activity_id in zip(plans, activity_ids, strict=True)
+        )
+        SkillScore.objects.bulk_create(
+            SkillScore(ride_along=ride, skill=skill, score=score, note=note)
+            for ride, plan in zip(rides, plans, strict=True)
+            for skill, score, note in plan.scores
+        )
+    return len(rides)
+
+
+def _evening(day: datetime.date) -> datetime.datetime:
+    return timezone.make_aware(datetime.datetime.combine(day, datetime.time(18)))

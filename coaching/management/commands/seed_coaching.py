@@ -7,6 +7,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
 from coaching import demo
+from coaching.demo_ride_alongs import seed_ride_alongs
 from coaching.models import OneOnOneSeries
 from coaching.services.demo import demo_one_on_ones_create
 from pipeline.models import Deal
@@ -30,6 +31,9 @@ class Command(BaseCommand):
         parser.add_argument("--today", type=_day, default=None, help="Reference day, YYYY-MM-DD.")
 
     def handle(self, *args, **options):
+        self.stdout.write(
+            seed_ride_alongs(seed=options["seed"], today=options["today"] or timezone.localdate())
+        )
         if OneOnOneSeries.objects.exists():
             self.stdout.write("One-on-ones already present; seed_demo --reset rebuilds them.")
             return
