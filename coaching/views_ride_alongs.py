@@ -116,7 +116,7 @@ def ride_along_new(request: HttpRequest) -> HttpResponse:
         initial = {"visited_on": timezone.localdate()}
         initial |= {
             name: request.GET[name]
-            for name in ("rep", "account", "deal", "visited_on", "observations")
+            for name in ("rep", "visited_on", "account", "deal", "activity", "observations")
             if request.GET.get(name)
         }
         return _form_page(request, RideAlongForm(by=user, initial=initial, refresh_url=request.path))

@@ -45,6 +45,7 @@ def test_a_manager_records_a_ride_along_and_the_rep_sees_it_and_their_skills(
     page.get_by_label("Account").select_option(label="Acme Corp")
     page.locator("#id_deal option", has_text="Acme renewal").wait_for(state="attached")
     page.get_by_label("Deal").select_option(label="Acme renewal")
+    page.wait_for_load_state("networkidle")  # the deal's visits are swapped in
     page.locator("#id_activity option", has_text="On-site workshop").wait_for(state="attached")
     page.get_by_label("Client visit").select_option(str(visit.pk))
     page.get_by_label("Day").fill(yesterday.isoformat())
