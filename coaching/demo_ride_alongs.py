@@ -1,4 +1,4 @@
-"""A believable year of ride-alongs for the demo organisation, drawn from a seeded random generator.
+"""A believable year (and a month) of ride-alongs for the demo organisation, drawn from a seeded random generator.
 
 Only plans: ``coaching.services.ride_alongs.demo_ride_alongs_create`` writes them.
 Each rep's manager joins them on a client visit once or twice most months,
@@ -19,7 +19,7 @@ from coaching.skills import SCORE_MAX, SCORE_MIN, Skill
 from pipeline.models import Account, Activity, ActivityKind, Deal
 from salesmgr.models import Role, User
 
-MONTHS = 12
+MONTHS = 13
 # The chance a skill is seen (and so scored) on a visit.
 SKILL_SEEN = 0.85
 # The share of reps whose scores rise once coaching takes.
@@ -119,7 +119,8 @@ def rep_plan(
         for _ in range(rng.choice([0, 1, 1, 1, 2, 2])):
             lift = 0.22 * (index - coached_from) if improves and index > coached_from else 0.0
             plan = _ride_along(rng, manager_id, rep_id, start, end, visits, places, used)
-            if plan is None:
+            # The month still running has had only some of its ride-alongs.
+            if plan is None or rng.random() > (end - start).days / 30:
                 continue
             for skill in Skill.values:
                 if rng.random() >= SKILL_SEEN:

@@ -313,8 +313,10 @@ def test_pages_for_every_role(ride_along, outsider_ride_along, client, rep, who,
     user = request.getfixturevalue(who)
     signed_in(client, user)
     listed = client.get(reverse("ride-alongs")).content.decode()
-    assert ("Riley Rep" in listed) == (who in SEES_RILEY)
-    assert ("Olive Outsider" in listed) == (who in {"admin", "other_manager", "outsider"})
+    assert (f'data-ride-along="{ride_along.pk}"' in listed) == (who in SEES_RILEY)
+    assert (f'data-ride-along="{outsider_ride_along.pk}"' in listed) == (
+        who in {"admin", "other_manager", "outsider"}
+    )
     detail = client.get(reverse("ride-along", args=[ride_along.pk]))
     assert detail.status_code == (200 if who in SEES_RILEY else 404)
     skills = client.get(reverse("skills", args=[rep.pk]))
@@ -431,3 +433,19 @@ def test_the_list_page_runs_the_same_queries_at_3_and_20(
     _many(manager, rep, rep2, 17)
     with django_assert_num_queries(len(few.captured_queries)):
         assert client.get(url).status_code == 200
+
+
+def test_the_deal_page_offers_its_owners_manager_a_ride_along(client, manager, rep, deal):
+    link = (
+        f"{reverse('ride-along-new')}?rep={rep.pk}&amp;account={deal.account_id}&amp;deal={deal.pk}"
+    )
+    assert (
+        link
+        in signed_in(client, manager).get(reverse("deal-detail", args=[deal.pk])).content.decode()
+    )
+    assert (
+        "Log a ride-along"
+        not in signed_in(client, rep).get(reverse("deal-detail", args=[deal.pk])).content.decode()
+    )
+    form = signed_in(client, manager).get(link.replace("&amp;", "&")).content.decode()
+    assert f'<option value="{deal.pk}" selected>' in form
