@@ -40,9 +40,7 @@ MAX_ID = 2**63 - 1
 class SkillScoreSerializer(serializers.ModelSerializer):
     skill = serializers.ChoiceField(choices=Skill.choices)
     score = serializers.IntegerField(min_value=SCORE_MIN, max_value=SCORE_MAX)
-    note = serializers.CharField(
-        max_length=NOTE_MAX, allow_blank=True, required=False, default=""
-    )
+    note = serializers.CharField(max_length=NOTE_MAX, allow_blank=True, required=False, default="")
     skill_label = serializers.CharField(source="get_skill_display", read_only=True)
 
     class Meta:
@@ -62,9 +60,7 @@ class RideAlongSerializer(serializers.ModelSerializer):
     manager_name = serializers.CharField(source="manager.display_name", read_only=True)
     account = VisiblePrimaryKeyRelatedField(selector=accounts_visible_to)
     account_name = serializers.CharField(source="account.name", read_only=True, allow_null=True)
-    deal = VisiblePrimaryKeyRelatedField(
-        selector=deals_visible_to, required=False, allow_null=True
-    )
+    deal = VisiblePrimaryKeyRelatedField(selector=deals_visible_to, required=False, allow_null=True)
     deal_name = serializers.CharField(source="deal.name", read_only=True, allow_null=True)
     activity = VisiblePrimaryKeyRelatedField(
         selector=activities_visible_to,
@@ -187,7 +183,9 @@ class SkillsHistoryQuery(serializers.Serializer):
 
     def to_internal_value(self, data):
         if isinstance(data, Mapping) and "rep" in data and not str(data.get("rep")).strip():
-            raise serializers.ValidationError({"rep": ["Give a value, or leave the parameter out."]})
+            raise serializers.ValidationError(
+                {"rep": ["Give a value, or leave the parameter out."]}
+            )
         return super().to_internal_value(data)
 
 
@@ -207,7 +205,8 @@ class SkillQuarter(serializers.Serializer):
     rep_average = serializers.FloatField(allow_null=True)
     rep_scores = serializers.IntegerField()
     team_median = serializers.FloatField(
-        allow_null=True, help_text="The median of every score the team's ride-alongs gave the skill."
+        allow_null=True,
+        help_text="The median of every score the team's ride-alongs gave the skill.",
     )
     team_scores = serializers.IntegerField()
     team_reps = serializers.IntegerField()

@@ -54,9 +54,21 @@ class RideAlongForm(forms.Form):
         label="Observations",
     )
 
-    def __init__(self, *args, by: User, refresh_url: str = "", **kwargs):
+    def __init__(
+        self, *args, by: User, refresh_url: str = "", fixed_rep: User | None = None, **kwargs
+    ):
         super().__init__(*args, **kwargs)
         self.by = by
+        self.fields["rep"].queryset = ride_along_subjects_for(by).order_by("full_name", "username")
+        self.fields["rep"].label_from_instance = lambda user: user.display_name
+        if fixed_rep is not None:
+            # A ride-along's people stay: its rep is shown, not chosen.
+            self.fields["rep"].queryset = User.objects.filter(pk=fixed_rep.pk)
+            self.fields["rep"].initial = fixed_rep.pk
+            self.fields["rep"].disabled = True
+            rep_id = fixed_rep.pk
+        else:
+            rep_id = _chosen(self.data or None, self.initial, "rep")
         if refresh_url:
             # A changed choice reloads the choices that follow it (the same page, its fields swapped in).
             reload = {
@@ -67,10 +79,8 @@ class RideAlongForm(forms.Form):
                 "hx-swap": "outerHTML",
             }
             for name in ("rep", "account", "deal"):
-                self.fields[name].widget.attrs.update(reload)
-        self.fields["rep"].queryset = ride_along_subjects_for(by).order_by("full_name", "username")
-        self.fields["rep"].label_from_instance = lambda user: user.display_name
-        rep_id = _chosen(self.data or None, self.initial, "rep")
+                if not self.fields[name].disabled:
+                    self.fields[name].widget.attrs.update(reload)
         account_id = _chosen(self.data or None, self.initial, "account")
         deal_id = _chosen(self.data or None, self.initial, "deal")
         if rep_id is not None:

@@ -93,10 +93,7 @@ def visit_errors(
     if account is None:
         errors["account"] = "Choose the account visited."
         return errors
-    if (
-        account.deleted_at is not None
-        or not accounts_visible_to(by).filter(pk=account.pk).exists()
-    ):
+    if account.deleted_at is not None or not accounts_visible_to(by).filter(pk=account.pk).exists():
         errors["account"] = "No such account within your reach."
         return errors
     if deal is not None:

@@ -22,5 +22,7 @@ class Section:
 SECTIONS: tuple[Section, ...] = (
     Section("One-on-ones", "one-on-ones", ("one-on-one", "one-on-one-series")),
     Section("Insights", "insights"),
-    Section("Ride-alongs", "ride-alongs", ("ride-along", "ride-along-new", "skills")),
+    Section(
+        "Ride-alongs", "ride-alongs", ("ride-along", "ride-along-new", "ride-along-edit", "skills")
+    ),
 )

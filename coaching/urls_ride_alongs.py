@@ -9,6 +9,11 @@ urlpatterns = [
     path("coaching/ride-alongs/new/", views.ride_along_new, name="ride-along-new"),
     path("coaching/ride-alongs/<int:ride_along_id>/", views.ride_along_page, name="ride-along"),
     path(
+        "coaching/ride-alongs/<int:ride_along_id>/edit/",
+        views.ride_along_edit,
+        name="ride-along-edit",
+    ),
+    path(
         "coaching/ride-alongs/<int:ride_along_id>/delete/",
         views.ride_along_remove,
         name="ride-along-delete",

@@ -20,6 +20,7 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 
 from coaching.charts_ride_alongs import skill_charts
 from coaching.forms_ride_alongs import RideAlongForm
+from coaching.models import RideAlong
 from coaching.ride_alongs import (
     ride_along_for_page,
     ride_along_subjects_for,
@@ -29,11 +30,13 @@ from coaching.ride_alongs import (
     skills_history,
     skills_subjects_visible_to,
 )
-from coaching.services import ride_along_delete, ride_along_record
+from coaching.services import ride_along_delete, ride_along_record, ride_along_update
 from salesmgr.errors import PermissionDenied
 from salesmgr.values import parse_int
 
 PER_PAGE = 25
+# The choices the new and edit forms take from the query string as they reload.
+CHOSEN = ("visited_on", "account", "deal", "activity", "observations")
 
 
 def _date(raw: str | None, name: str) -> datetime.date | None:
@@ -97,8 +100,25 @@ def ride_alongs_page(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _form_page(request: HttpRequest, form: RideAlongForm, status: int = 200) -> HttpResponse:
-    return render(request, "coaching/ride_along_form.html", {"form": form}, status=status)
+def _form_page(
+    request: HttpRequest, form: RideAlongForm, status: int = 200, ride: RideAlong | None = None
+) -> HttpResponse:
+    heading = "Edit the ride-along" if ride else "Log a ride-along"
+    return render(
+        request,
+        "coaching/ride_along_form.html",
+        {"form": form, "ride": ride, "heading": heading},
+        status=status,
+    )
+
+
+def _refusal_on(form: RideAlongForm, error: ValidationError) -> None:
+    for field, problems in error.message_dict.items():
+        form.add_error(field if field in form.fields else None, problems)
+
+
+def _chosen_so_far(request: HttpRequest, names: tuple[str, ...]) -> dict:
+    return {name: request.GET[name] for name in names if request.GET.get(name)}
 
 
 @login_required
@@ -114,12 +134,10 @@ def ride_along_new(request: HttpRequest) -> HttpResponse:
         raise Http404("Only managers record ride-alongs.")
     if request.method != "POST":
         initial = {"visited_on": timezone.localdate()}
-        initial |= {
-            name: request.GET[name]
-            for name in ("rep", "visited_on", "account", "deal", "activity", "observations")
-            if request.GET.get(name)
-        }
-        return _form_page(request, RideAlongForm(by=user, initial=initial, refresh_url=request.path))
+        initial |= _chosen_so_far(request, ("rep", *CHOSEN))
+        return _form_page(
+            request, RideAlongForm(by=user, initial=initial, refresh_url=request.path)
+        )
     form = RideAlongForm(request.POST, by=user, refresh_url=request.path)
     if form.is_valid():
         data = form.cleaned_data
@@ -135,12 +153,54 @@ def ride_along_new(request: HttpRequest) -> HttpResponse:
                 scores=form.scores(),
             )
         except ValidationError as error:
-            for field, problems in error.message_dict.items():
-                form.add_error(field if field in form.fields else None, problems)
+            _refusal_on(form, error)
         else:
             messages.success(request, f"Ride-along with {ride_along.rep.display_name} recorded.")
             return redirect("ride-along", ride_along.pk)
     return _form_page(request, form, status=400)
+
+
+@login_required
+@require_http_methods(["GET", "HEAD", "POST"])
+def ride_along_edit(request: HttpRequest, ride_along_id: int) -> HttpResponse:
+    """Correct a ride-along: its day, account, deal, visit, observations and scorecard (its people stay)."""
+    user = request.user
+    ride = ride_along_for_page(user, ride_along_id)
+    if ride is None or not ride_alongs_managed_by(user).filter(pk=ride.pk).exists():
+        raise Http404("No such ride-along within your reach.")
+    if request.method != "POST":
+        initial = {
+            "visited_on": ride.visited_on,
+            "account": ride.account_id,
+            "deal": ride.deal_id,
+            "activity": str(ride.activity_id or ""),
+            "observations": ride.observations,
+        }
+        for line in ride.scores.all():
+            initial |= {f"score_{line.skill}": line.score, f"note_{line.skill}": line.note}
+        initial |= _chosen_so_far(request, CHOSEN)
+        form = RideAlongForm(by=user, initial=initial, refresh_url=request.path, fixed_rep=ride.rep)
+        return _form_page(request, form, ride=ride)
+    form = RideAlongForm(request.POST, by=user, refresh_url=request.path, fixed_rep=ride.rep)
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            ride_along_update(
+                ride_along=ride,
+                by=user,
+                visited_on=data["visited_on"],
+                account=data["account"],
+                deal=data["deal"],
+                activity=form.activity_chosen(),
+                observations=data["observations"],
+                scores=form.scores(),
+            )
+        except ValidationError as error:
+            _refusal_on(form, error)
+        else:
+            messages.success(request, "Ride-along saved.")
+            return redirect("ride-along", ride.pk)
+    return _form_page(request, form, status=400, ride=ride)
 
 
 @login_required

@@ -117,7 +117,7 @@ def ride_along_record(
 @transaction.atomic
 def ride_along_update(*, ride_along: RideAlong, by: User, **changes) -> RideAlong:
     """Correct a ride-along: its day, account, deal, visit, observations, or its whole scorecard
-    (``scores`` replaces every line). The two people stay."""
+    (``scores`` replaces every line). The two people stay; ``activity=None`` logs the visit anew."""
     unknown = set(changes) - set(UPDATABLE)
     if unknown:
         raise TypeError(f"Cannot change {', '.join(sorted(unknown))}.")
@@ -132,6 +132,14 @@ def ride_along_update(*, ride_along: RideAlong, by: User, **changes) -> RideAlon
         errors |= scorecard_errors(changes["scores"])
     if errors:
         raise ValidationError(errors)
+    if "activity" in changes and changes["activity"] is None:
+        changes["activity"] = _visit_logged(
+            rep=ride_along.rep,
+            manager=ride_along.manager,
+            visited_on=state["visited_on"],
+            account=state["account"],
+            deal=state["deal"],
+        )
     fields = [field for field in changes if field != "scores"]
     for field in fields:
         value = changes[field]

@@ -449,3 +449,61 @@ def test_the_deal_page_offers_its_owners_manager_a_ride_along(client, manager, r
     )
     form = signed_in(client, manager).get(link.replace("&amp;", "&")).content.decode()
     assert f'<option value="{deal.pk}" selected>' in form
+
+
+@pytest.mark.parametrize("who", ROLES)
+def test_the_edit_page_is_the_managers_and_admins(client, ride_along, who, request):
+    signed_in(client, request.getfixturevalue(who))
+    answer = client.get(reverse("ride-along-edit", args=[ride_along.pk]))
+    assert answer.status_code == (200 if who in {"admin", "manager"} else 404)
+    detail = client.get(reverse("ride-along", args=[ride_along.pk])).content.decode()
+    assert ("Edit</a>" in detail) == (who in {"admin", "manager"})
+
+
+def test_a_manager_corrects_a_ride_along_from_its_page(client, ride_along, manager, rep2, visit):
+    signed_in(client, manager)
+    url = reverse("ride-along-edit", args=[ride_along.pk])
+    form = client.get(url).content.decode()
+    assert "Strong opening; rushed the close." in form and "Good rapport" in form
+    assert 'name="rep"' in form and "disabled" in form
+    data = {
+        "rep": rep2.pk,  # ignored: the people stay
+        "visited_on": VISIT_DAY.isoformat(),
+        "account": ride_along.account_id,
+        "deal": ride_along.deal_id,
+        "activity": visit.pk,
+        "observations": "Corrected.",
+        "score_opening": "5",
+    }
+    assert client.post(url, {**data, "score_closing": "7"}).status_code == 400
+    answer = client.post(url, data)
+    assert answer.status_code == 302
+    ride_along.refresh_from_db()
+    assert ride_along.rep.username == "rep" and ride_along.observations == "Corrected."
+    assert list(ride_along.scores.values_list("skill", "score")) == [("opening", 5)]
+
+
+def test_unlinking_the_visit_logs_a_new_one(ride_along, manager, visit):
+    ride_along_update(ride_along=ride_along, by=manager, activity=None)
+    ride_along.refresh_from_db()
+    assert ride_along.activity_id not in (None, visit.pk)
+    assert ride_along.activity.kind == "client_visit"
+
+
+@pytest.mark.parametrize("page", ["ride-along", "skills"])
+def test_the_detail_and_skills_pages_run_the_same_queries_at_3_and_20(
+    client, manager, rep, rep2, page, django_assert_num_queries
+):
+    signed_in(client, manager)
+    _many(manager, rep, rep2, 3)
+    first = RideAlong.objects.filter(rep=rep).order_by("pk").first()
+    url = reverse(page, args=[first.pk if page == "ride-along" else rep.pk])
+    client.get(url)
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as few:
+        assert client.get(url).status_code == 200
+    _many(manager, rep, rep2, 17)
+    with django_assert_num_queries(len(few.captured_queries)):
+        assert client.get(url).status_code == 200
