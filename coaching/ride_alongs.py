@@ -228,8 +228,3 @@ def _rounded(value) -> float | None:
 
 def _quarter_label(start: datetime.date) -> str:
     return f"Q{(start.month - 1) // 3 + 1} {start.year}"
-
-
-def latest_scorecard(rep: User) -> RideAlong | None:
-    """The rep's latest ride-along with its scorecard (two queries), or None."""
-    return ride_alongs_listed(RideAlong.objects.filter(rep_id=rep.pk)).first()

@@ -51,7 +51,7 @@ def _date(raw: str | None, name: str) -> datetime.date | None:
 @login_required
 @require_safe
 def ride_alongs_page(request: HttpRequest) -> HttpResponse:
-    """The ride-alongs in the user's scope, newest first, filtered by rep and days (three queries a page)."""
+    """The ride-alongs in the user's scope, newest first, filtered by rep and days (a fixed number of queries a page)."""
     user = request.user
     rides = ride_alongs_visible_to(user)
     raw_rep = request.GET.get("rep") or None
