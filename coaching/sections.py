@@ -29,4 +29,6 @@ SECTIONS: tuple[Section, ...] = (
     ),
     Section("Training", "training", ("onboarding",)),
     Section("Mentoring", "mentorships", ("mentorship",)),
+        "Ride-alongs", "ride-alongs", ("ride-along", "ride-along-new", "ride-along-edit", "skills")
+    ),
 )

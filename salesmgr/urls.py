@@ -17,6 +17,7 @@ urlpatterns = [
     path("", include("coaching.urls_insights")),
     path("", include("coaching.urls_sessions")),
     path("", include("coaching.urls_training")),
+    path("", include("coaching.urls_ride_alongs")),
     path("", include("pipeline.urls")),
 ]
 

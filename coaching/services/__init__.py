@@ -32,6 +32,7 @@ from coaching.services.training import (
     onboarding_step_tick,
     onboarding_step_update,
 )
+from coaching.services.ride_alongs import ride_along_delete, ride_along_record, ride_along_update
 
 __all__ = [
     "assignment_complete",
@@ -53,6 +54,9 @@ __all__ = [
     "meetings_plan",
     "milestones_record",
     "reminders_compute",
+    "ride_along_delete",
+    "ride_along_record",
+    "ride_along_update",
     "series_schedule",
     "series_stop",
     "session_commitment_add",

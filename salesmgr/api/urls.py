@@ -16,6 +16,7 @@ from coaching.api_training import (
     OnboardingStepViewSet,
     OnboardingViewSet,
 )
+from coaching.api_ride_alongs import RideAlongViewSet, SkillsHistoryView
 from coaching.api_wins import WinsView
 from pipeline.api import (
     AccountViewSet,
@@ -77,6 +78,7 @@ router.register("mentorships", MentorshipViewSet, basename="mentorship")
 router.register("mentor-meetings", MentorMeetingViewSet, basename="mentormeeting")
 router.register("onboarding", OnboardingViewSet, basename="onboarding")
 router.register("onboarding-steps", OnboardingStepViewSet, basename="onboardingstep")
+router.register("ride-alongs", RideAlongViewSet, basename="ridealong")
 
 urlpatterns = [
     path("auth/token/", TokenView.as_view(), name="api-token"),
@@ -91,6 +93,7 @@ urlpatterns = [
     path("gap/", GapView.as_view(), name="gap-figures"),
     path("insights/", InsightsView.as_view(), name="insights-figures"),
     path("wins/", WinsView.as_view(), name="wins"),
+    path("skills-history/", SkillsHistoryView.as_view(), name="skills-history-figures"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("", include(router.urls)),

@@ -9,6 +9,7 @@ from django.utils import timezone
 from coaching import demo
 from coaching.demo_sessions import seed_sessions
 from coaching.demo_training import seed_training
+from coaching.demo_ride_alongs import seed_ride_alongs
 from coaching.models import OneOnOneSeries
 from coaching.services.demo import demo_one_on_ones_create
 from pipeline.models import Deal
@@ -32,6 +33,9 @@ class Command(BaseCommand):
         parser.add_argument("--today", type=_day, default=None, help="Reference day, YYYY-MM-DD.")
 
     def handle(self, *args, **options):
+        self.stdout.write(
+            seed_ride_alongs(seed=options["seed"], today=options["today"] or timezone.localdate())
+        )
         if OneOnOneSeries.objects.exists():
             self.stdout.write("One-on-ones already present; seed_demo --reset rebuilds them.")
             return
