@@ -29,6 +29,7 @@ SECTIONS: tuple[Section, ...] = (
     ),
     Section("Training", "training", ("onboarding",)),
     Section("Mentoring", "mentorships", ("mentorship",)),
+    Section(
         "Ride-alongs", "ride-alongs", ("ride-along", "ride-along-new", "ride-along-edit", "skills")
     ),
 )

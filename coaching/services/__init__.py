@@ -12,6 +12,7 @@ from coaching.services.one_on_ones import (
     talking_point_add,
 )
 from coaching.services.reminders import reminders_compute
+from coaching.services.ride_alongs import ride_along_delete, ride_along_record, ride_along_update
 from coaching.services.sessions import (
     session_commitment_add,
     session_create,
@@ -32,7 +33,6 @@ from coaching.services.training import (
     onboarding_step_tick,
     onboarding_step_update,
 )
-from coaching.services.ride_alongs import ride_along_delete, ride_along_record, ride_along_update
 
 __all__ = [
     "assignment_complete",

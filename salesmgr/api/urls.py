@@ -7,6 +7,7 @@ from rest_framework.routers import DefaultRouter
 from coaching.api import ActionItemViewSet, MeetingViewSet, SeriesViewSet, TalkingPointViewSet
 from coaching.api_celebrations import MilestoneViewSet, ShoutOutViewSet
 from coaching.api_insights import InsightsView
+from coaching.api_ride_alongs import RideAlongViewSet, SkillsHistoryView
 from coaching.api_sessions import SessionViewSet
 from coaching.api_training import (
     AssignmentViewSet,
@@ -16,7 +17,6 @@ from coaching.api_training import (
     OnboardingStepViewSet,
     OnboardingViewSet,
 )
-from coaching.api_ride_alongs import RideAlongViewSet, SkillsHistoryView
 from coaching.api_wins import WinsView
 from pipeline.api import (
     AccountViewSet,

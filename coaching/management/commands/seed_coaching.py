@@ -7,9 +7,9 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
 from coaching import demo
+from coaching.demo_ride_alongs import seed_ride_alongs
 from coaching.demo_sessions import seed_sessions
 from coaching.demo_training import seed_training
-from coaching.demo_ride_alongs import seed_ride_alongs
 from coaching.models import OneOnOneSeries
 from coaching.services.demo import demo_one_on_ones_create
 from pipeline.models import Deal
