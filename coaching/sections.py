@@ -22,4 +22,5 @@ class Section:
 SECTIONS: tuple[Section, ...] = (
     Section("One-on-ones", "one-on-ones", ("one-on-one", "one-on-one-series")),
     Section("Insights", "insights"),
+    Section("Team meetings", "team-meetings", ("team-meeting",)),
 )

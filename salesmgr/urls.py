@@ -15,6 +15,7 @@ urlpatterns = [
     path("", include("coaching.urls")),
     path("", include("reports.urls")),
     path("", include("coaching.urls_insights")),
+    path("", include("coaching.urls_team_meetings")),
     path("", include("pipeline.urls")),
 ]
 

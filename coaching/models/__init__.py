@@ -20,6 +20,7 @@ from coaching.models.one_on_ones import (
     Weekday,
 )
 from coaching.models.ride_alongs import RideAlong, SkillScore
+from coaching.models.team_meetings import TeamMeeting, TeamMeetingStatus
 
 __all__ = [
     "CADENCE_DAYS",
@@ -38,5 +39,7 @@ __all__ = [
     "ShoutOut",
     "SkillScore",
     "TalkingPoint",
+    "TeamMeeting",
+    "TeamMeetingStatus",
     "Weekday",
 ]

@@ -151,6 +151,13 @@ class ActionItem(models.Model):
         on_delete=models.CASCADE,
         related_name="action_items",
     )
+    team_meeting = models.ForeignKey(
+        "coaching.TeamMeeting",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="action_items",
+    )
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="action_items"
     )
@@ -192,4 +199,6 @@ class ActionItem(models.Model):
         """The page of the meeting (or session) where the item was agreed."""
         if self.meeting_id:
             return reverse("one-on-one", args=[self.meeting_id])
+        if self.team_meeting_id:
+            return reverse("team-meeting", args=[self.team_meeting_id])
         return reverse("home")

@@ -12,6 +12,14 @@ from coaching.services.one_on_ones import (
     talking_point_add,
 )
 from coaching.services.reminders import reminders_compute
+from coaching.services.team_meetings import (
+    team_action_item_add,
+    team_action_item_complete,
+    team_meeting_minutes_save,
+    team_meeting_record,
+    team_meeting_schedule,
+    team_meeting_schedule_next,
+)
 
 __all__ = [
     "action_item_add",
@@ -25,4 +33,10 @@ __all__ = [
     "series_stop",
     "shout_out_create",
     "talking_point_add",
+    "team_action_item_add",
+    "team_action_item_complete",
+    "team_meeting_minutes_save",
+    "team_meeting_record",
+    "team_meeting_schedule",
+    "team_meeting_schedule_next",
 ]

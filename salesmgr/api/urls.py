@@ -7,6 +7,7 @@ from rest_framework.routers import DefaultRouter
 from coaching.api import ActionItemViewSet, MeetingViewSet, SeriesViewSet, TalkingPointViewSet
 from coaching.api_celebrations import MilestoneViewSet, ShoutOutViewSet
 from coaching.api_insights import InsightsView
+from coaching.api_team_meetings import TeamMeetingViewSet
 from coaching.api_wins import WinsView
 from pipeline.api import (
     AccountViewSet,
@@ -61,6 +62,7 @@ router.register("talking-points", TalkingPointViewSet, basename="talkingpoint")
 router.register("action-items", ActionItemViewSet, basename="actionitem")
 router.register("milestones", MilestoneViewSet, basename="milestone")
 router.register("shout-outs", ShoutOutViewSet, basename="shoutout")
+router.register("team-meetings", TeamMeetingViewSet, basename="teammeeting")
 
 urlpatterns = [
     path("auth/token/", TokenView.as_view(), name="api-token"),
