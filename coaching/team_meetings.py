@@ -158,7 +158,7 @@ def team_meeting_agenda(meeting: TeamMeeting, now: datetime.datetime | None = No
         value=at_close()
     )
     wins = list(won.order_by(F("value").desc(nulls_last=True), "-closed_at", "id")[:WINS_SHOWN])
-    won_totals = won.aggregate(count=Count("id"), value=Sum("value"))
+    won_totals = won.aggregate(count=Count("id"), total=Sum("value"))
 
     value = converted(on=day)
     in_window = Q(at__gt=since, at__lte=as_of, from_stage__isnull=False)
@@ -190,7 +190,7 @@ def team_meeting_agenda(meeting: TeamMeeting, now: datetime.datetime | None = No
             F("value").desc(nulls_last=True), "stage_entered_at", "id"
         )[:AGENDA_DEALS]
     )
-    stalled_totals = stale.aggregate(count=Count("id"), value=Sum(value))
+    stalled_totals = stale.aggregate(count=Count("id"), total=Sum(value))
 
     shown = wins + moved + stalled
     names = {
@@ -217,7 +217,7 @@ def team_meeting_agenda(meeting: TeamMeeting, now: datetime.datetime | None = No
         ],
         "wins_total": {
             "count": won_totals["count"],
-            "value": money(won_totals["value"]),
+            "value": money(won_totals["total"]),
         },
         "forecast": _forecast(manager_id, as_of),
         "moves_by_stage": [
@@ -251,7 +251,7 @@ def team_meeting_agenda(meeting: TeamMeeting, now: datetime.datetime | None = No
         ],
         "stalled_total": {
             "count": stalled_totals["count"],
-            "value": money(stalled_totals["value"]),
+            "value": money(stalled_totals["total"]),
         },
         "open_action_items": [
             {
