@@ -26,8 +26,8 @@ from coaching.team_meetings import (
     team_meetings_managed_by,
     team_meetings_visible_to,
 )
-from pipeline.services import AccountSpec, DealSpec, TransitionSpec, accounts_import, deals_import
 from pipeline.scopes import Scope
+from pipeline.services import AccountSpec, DealSpec, TransitionSpec, accounts_import, deals_import
 from quotas.services import quota_set
 from reports.models import ForecastSnapshot
 from salesmgr.errors import PermissionDenied
