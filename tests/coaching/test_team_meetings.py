@@ -9,6 +9,7 @@ from decimal import Decimal
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.db.models import Count, F
 from django.utils import timezone
 
 from coaching.models import ActionItem, Milestone, ShoutOut, TeamMeeting, TeamMeetingStatus
@@ -31,6 +32,7 @@ from pipeline.services import AccountSpec, DealSpec, TransitionSpec, accounts_im
 from quotas.services import quota_set
 from reports.models import ForecastSnapshot
 from salesmgr.errors import PermissionDenied
+from salesmgr.models import User
 from tests.coaching.conftest import at
 from tests.factories import UserFactory
 
@@ -441,3 +443,31 @@ def test_agenda_runs_a_fixed_number_of_queries(
 def test_a_past_meeting_reads_the_same_later(history, meetings):
     first = team_meeting_agenda(meetings[1], now=LATER)
     assert team_meeting_agenda(meetings[1], now=timezone.now()) == first
+
+
+def test_seed_demo_gives_every_manager_a_year_of_weekly_team_meetings():
+    from tests.coaching.test_seed import TODAY, seed
+
+    output = seed()
+
+    assert "Team meetings:" in output
+    managers = set(
+        User.objects.filter(role="manager", is_active=True, reports__isnull=False).values_list(
+            "pk", flat=True
+        )
+    )
+    assert set(TeamMeeting.objects.values_list("manager_id", flat=True)) == managers
+    by_status = dict(TeamMeeting.objects.values_list("status").annotate(n=Count("pk")))
+    assert by_status["held"] > 4 * by_status["cancelled"] > 0
+    today = D(TODAY)
+    assert not TeamMeeting.objects.filter(status="held", scheduled_at__date__gte=today).exists()
+    assert TeamMeeting.objects.filter(status="scheduled").count() >= len(managers)
+    assert not TeamMeeting.objects.filter(status="held", minutes="").exists()
+    items = ActionItem.objects.filter(team_meeting__isnull=False)
+    assert items.filter(status="done").count() > items.filter(status="open").count() > 0
+    # Every owner is the team's manager or in the team.
+    assert (
+        not items.exclude(owner_id=F("team_meeting__manager_id"))
+        .exclude(owner__manager_id=F("team_meeting__manager_id"))
+        .exists()
+    )

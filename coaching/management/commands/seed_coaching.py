@@ -7,6 +7,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
 from coaching import demo
+from coaching.demo_team_meetings import seed_team_meetings
 from coaching.models import OneOnOneSeries
 from coaching.services.demo import demo_one_on_ones_create
 from pipeline.models import Deal
@@ -56,3 +57,4 @@ class Command(BaseCommand):
         ]
         meetings = demo_one_on_ones_create(plans=plans)
         self.stdout.write(f"One-on-ones: {len(plans)} series, {meetings:,} meetings.")
+        self.stdout.write(seed_team_meetings(seed=options["seed"], today=today))
