@@ -142,12 +142,10 @@ def team_meeting_agenda(meeting: TeamMeeting, now: datetime.datetime | None = No
     as_of, since = window.as_of, window.since
     day = timezone.localdate(as_of)
     manager_id = meeting.manager_id
-    team = Q(owner_id__in=team_member_ids_subquery(manager_id))
     # The team's deals as they stood: open then, or closed since the last meeting (only those
     # can have won or moved stage since: a deal's last move closed it).
     current = list(
-        deals_as_of(as_of)
-        .filter(team)
+        deals_as_of(as_of, owner_in=team_member_ids_subquery(manager_id))
         .filter(Q(status=StageKind.OPEN) | Q(closed_at__gt=since))
         .values_list("history_id", "id", "status")
     )

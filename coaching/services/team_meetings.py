@@ -20,6 +20,8 @@ from salesmgr.selectors import is_in_team
 
 NOT_YOURS = "Only the team's manager and admins run its team meetings."
 MINUTES_MAX = 20_000
+# A meeting's agenda reads the weeks around it; dates far outside the business's life are typos.
+EARLIEST_YEAR, LATEST_YEAR = 2000, 2100
 
 
 def _require_runs(by: User, meeting: TeamMeeting) -> None:
@@ -46,6 +48,8 @@ def team_meeting_errors(
         errors["manager"] = "You schedule your own team's meetings only."
     if scheduled_at is None:
         errors["scheduled_at"] = "Give the date and time."
+    elif not EARLIEST_YEAR <= scheduled_at.year <= LATEST_YEAR:
+        errors["scheduled_at"] = f"Give a date from {EARLIEST_YEAR} to {LATEST_YEAR}."
     if (
         not errors
         and TeamMeeting.objects.filter(manager=manager, scheduled_at=scheduled_at).exists()

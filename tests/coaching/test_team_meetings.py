@@ -339,6 +339,7 @@ def test_schedule_refuses_with_the_field_and_writes_nothing(manager, other_manag
     when = at("2026-03-11")
     cases = [
         (dict(by=manager, scheduled_at=None), "scheduled_at"),
+        (dict(by=manager, scheduled_at=at("0001-01-01")), "scheduled_at"),
         (dict(by=manager, manager=other_manager, scheduled_at=when), "manager"),
         (dict(by=admin, manager=rep, scheduled_at=when), "manager"),
         (dict(by=admin, scheduled_at=when), "manager"),
