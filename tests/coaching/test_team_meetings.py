@@ -472,3 +472,29 @@ def test_seed_demo_gives_every_manager_a_year_of_weekly_team_meetings():
         .exclude(owner__manager_id=F("team_meeting__manager_id"))
         .exists()
     )
+
+
+def test_a_teams_deals_as_of_a_moment_follow_reassignments_in_and_out(
+    admin, manager, rep, rep2, outsider, pipeline
+):
+    from pipeline.selectors import deals_as_of
+    from pipeline.services import deal_reassign
+    from salesmgr.selectors import team_member_ids_subquery
+    from tests.factories import DealFactory
+
+    left = DealFactory(owner=rep, pipeline=pipeline, name="Left the team")
+    joined = DealFactory(owner=outsider, pipeline=pipeline, name="Joined the team")
+    moved_within = DealFactory(owner=rep, pipeline=pipeline, name="Moved within")
+    before = timezone.now()
+    deal_reassign(deal=left, new_owner=outsider, by=admin, expected_version=None)
+    deal_reassign(deal=joined, new_owner=rep2, by=admin, expected_version=None)
+    deal_reassign(deal=moved_within, new_owner=rep2, by=admin, expected_version=None)
+    after = timezone.now()
+    team = team_member_ids_subquery(manager.pk)
+
+    def names(moment):
+        return sorted(row.name for row in deals_as_of(moment, owner_in=team))
+
+    assert names(before) == ["Left the team", "Moved within"]
+    assert names(after) == ["Joined the team", "Moved within"]
+    assert names(after) == sorted(row.name for row in deals_as_of(after).filter(owner_id__in=team))
