@@ -163,9 +163,16 @@ def team_meeting_agenda(meeting: TeamMeeting, now: datetime.datetime | None = No
     moves_in_window = StageTransition.objects.filter(in_window, deal_id__in=deal_ids)
     moves_by_stage = list(
         moves_in_window.order_by()
-        .values("to_stage_id", "to_stage__name", "to_stage__kind", "to_stage__order")
+        .values(
+            "to_stage_id",
+            "to_stage__name",
+            "to_stage__kind",
+            "to_stage__order",
+            "to_stage__pipeline_id",
+            "to_stage__pipeline__name",
+        )
         .annotate(moves=Count("pk"), deals=Count("deal_id", distinct=True))
-        .order_by("to_stage__kind", "to_stage__order", "to_stage__name")
+        .order_by("to_stage__pipeline__name", "to_stage__pipeline_id", "to_stage__order")
     )
     last_move = StageTransition.objects.filter(in_window, deal_id=OuterRef("id")).order_by(
         "-at", "-id"
@@ -222,6 +229,7 @@ def team_meeting_agenda(meeting: TeamMeeting, now: datetime.datetime | None = No
             {
                 "stage_id": row["to_stage_id"],
                 "stage_name": row["to_stage__name"],
+                "pipeline_name": row["to_stage__pipeline__name"],
                 "kind": row["to_stage__kind"],
                 "moves": row["moves"],
                 "deals": row["deals"],
