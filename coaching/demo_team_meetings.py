@@ -87,7 +87,9 @@ def team_meetings_plan(
         )
         for _ in range(rng.randint(0, 3)):
             done_after = datetime.timedelta(days=rng.randint(1, 12), hours=rng.randint(0, 8))
-            done = rng.random() < 0.85 and at + done_after < now
+            # Most items get done; of those left open, the old ones were mostly closed out since.
+            recent = now - at < datetime.timedelta(weeks=6)
+            done = rng.random() < (0.8 if recent else 0.97) and at + done_after < now
             meeting.items.append(
                 TeamItemPlan(
                     owner_id=rng.choice(owners),
@@ -109,12 +111,12 @@ def seed_team_meetings(*, seed: int, today: datetime.date) -> str:
         .values_list("pk", flat=True)
     )
     members: dict[int, list[tuple[int, str]]] = {pk: [] for pk in managers}
-    for pk, manager_id, first, username in (
+    for pk, manager_id, full_name, first, username in (
         User.objects.filter(manager_id__in=managers, is_active=True)
         .order_by("pk")
-        .values_list("pk", "manager_id", "first_name", "username")
+        .values_list("pk", "manager_id", "full_name", "first_name", "username")
     ):
-        members[manager_id].append((pk, first or username))
+        members[manager_id].append((pk, first or (full_name or username).split()[0]))
     plans = [
         plan
         for manager_id in managers
