@@ -304,7 +304,14 @@ class TalkingPointViewSet(
 
 
 class ActionItemSerializer(serializers.ModelSerializer):
-    meeting = VisiblePrimaryKeyRelatedField(selector=meetings_visible_to)
+    meeting = VisiblePrimaryKeyRelatedField(
+        selector=meetings_visible_to,
+        allow_null=True,
+        help_text="The one-on-one it was agreed at; null for items of other meetings (see team_meeting).",
+    )
+    team_meeting = serializers.PrimaryKeyRelatedField(
+        read_only=True, help_text="The team meeting it was agreed at, if any."
+    )
     owner = VisiblePrimaryKeyRelatedField(selector=users_visible_to)
     owner_name = serializers.CharField(source="owner.display_name", read_only=True)
     text = serializers.CharField(max_length=500)
@@ -314,6 +321,7 @@ class ActionItemSerializer(serializers.ModelSerializer):
         fields = [
             "id",
             "meeting",
+            "team_meeting",
             "owner",
             "owner_name",
             "text",
@@ -325,9 +333,17 @@ class ActionItemSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = ["status", "created_by", "created_at", "completed_at"]
 
+    def validate_meeting(self, meeting):
+        if meeting is None:
+            raise serializers.ValidationError(
+                "Choose the one-on-one; a team meeting's items are added at the team meeting."
+            )
+        return meeting
+
 
 class ActionItemFilter(django_filters.FilterSet):
     meeting = IdFilter(field_name="meeting_id")
+    team_meeting = IdFilter(field_name="team_meeting_id")
     owner = IdFilter(field_name="owner_id")
     series = IdFilter(field_name="meeting__series_id")
     status = django_filters.ChoiceFilter(choices=ActionItemStatus.choices)

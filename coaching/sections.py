@@ -32,4 +32,5 @@ SECTIONS: tuple[Section, ...] = (
     Section(
         "Ride-alongs", "ride-alongs", ("ride-along", "ride-along-new", "ride-along-edit", "skills")
     ),
+    Section("Team meetings", "team-meetings", ("team-meeting",)),
 )

@@ -190,18 +190,22 @@ def deal_as_of(deal_id: int, when: datetime.datetime):
     return record.instance
 
 
-def deals_as_of(when: datetime.datetime, *, owner_id: int | None = None) -> QuerySet:
+def deals_as_of(when: datetime.datetime, *, owner_id: int | None = None, owner_in=None) -> QuerySet:
     """Every deal as it stood at ``when``: its latest recorded version by then, as historical rows.
 
     Deals created later, and deals already purged or soft-deleted at ``when``,
     are left out. With ``owner_id``, only the deals that person owned at
     ``when``: each deal's latest version among theirs, kept when no later
     version by ``when`` exists, so only their deals' history is read.
+    ``owner_in`` (ids or a subquery of them, such as a team) does the same
+    for several people.
     One query; PostgreSQL picks each deal's row with DISTINCT ON.
     """
     history = Deal.history.filter(history_date__lte=when)
     if owner_id is not None:
         history = history.filter(owner_id=owner_id)
+    if owner_in is not None:
+        history = history.filter(owner_id__in=owner_in)
     if connection.vendor == "postgresql":
         latest_ids = (
             history.order_by("id", "-history_date", "-history_id")
@@ -216,7 +220,7 @@ def deals_as_of(when: datetime.datetime, *, owner_id: int | None = None) -> Quer
             .values("history_id")[:1]
         )
         latest = history.filter(history_id=Subquery(newest))
-    if owner_id is not None:
+    if owner_id is not None or owner_in is not None:
         later = Deal.history.filter(id=OuterRef("id"), history_date__lte=when).filter(
             Q(history_date__gt=OuterRef("history_date"))
             | Q(history_date=OuterRef("history_date"), history_id__gt=OuterRef("history_id"))

@@ -64,12 +64,15 @@ def team_with_self(user: User) -> QuerySet[User]:
     return User.objects.filter(Q(pk=user.pk) | Q(pk__in=team_member_ids_subquery(user.pk)))
 
 
+def ancestor_ids_subquery(user_id: int) -> RawSQL:
+    """An SQL subquery of the ids of ``user_id``'s manager, their manager, and so on up."""
+    return RawSQL(_ANCESTORS_SQL, (user_id, user_id))
+
+
 def ancestor_ids(user_id: int) -> set[int]:
     """The ids of ``user_id``'s manager, their manager, and so on up."""
     return set(
-        User.objects.filter(pk__in=RawSQL(_ANCESTORS_SQL, (user_id, user_id))).values_list(
-            "pk", flat=True
-        )
+        User.objects.filter(pk__in=ancestor_ids_subquery(user_id)).values_list("pk", flat=True)
     )
 
 

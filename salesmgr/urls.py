@@ -18,6 +18,7 @@ urlpatterns = [
     path("", include("coaching.urls_sessions")),
     path("", include("coaching.urls_training")),
     path("", include("coaching.urls_ride_alongs")),
+    path("", include("coaching.urls_team_meetings")),
     path("", include("pipeline.urls")),
 ]
 

@@ -21,6 +21,7 @@ from coaching.models.one_on_ones import (
 )
 from coaching.models.ride_alongs import RideAlong, SkillScore
 from coaching.models.sessions import CoachingSession, SessionFocus, SessionStatus
+from coaching.models.team_meetings import TeamMeeting, TeamMeetingStatus
 from coaching.models.training import (
     Assignment,
     Course,
@@ -60,5 +61,7 @@ __all__ = [
     "ShoutOut",
     "SkillScore",
     "TalkingPoint",
+    "TeamMeeting",
+    "TeamMeetingStatus",
     "Weekday",
 ]

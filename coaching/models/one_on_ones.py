@@ -158,6 +158,13 @@ class ActionItem(models.Model):
         on_delete=models.CASCADE,
         related_name="commitments",
     )
+    team_meeting = models.ForeignKey(
+        "coaching.TeamMeeting",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="action_items",
+    )
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="action_items"
     )
@@ -201,4 +208,6 @@ class ActionItem(models.Model):
             return reverse("one-on-one", args=[self.meeting_id])
         if self.coaching_session_id:
             return reverse("coaching-session", args=[self.coaching_session_id])
+        if self.team_meeting_id:
+            return reverse("team-meeting", args=[self.team_meeting_id])
         return reverse("home")

@@ -19,6 +19,14 @@ from coaching.services.sessions import (
     session_record,
     session_update,
 )
+from coaching.services.team_meetings import (
+    team_action_item_add,
+    team_action_item_complete,
+    team_meeting_minutes_save,
+    team_meeting_record,
+    team_meeting_schedule,
+    team_meeting_schedule_next,
+)
 from coaching.services.training import (
     assignment_complete,
     assignment_renew,
@@ -65,4 +73,10 @@ __all__ = [
     "session_update",
     "shout_out_create",
     "talking_point_add",
+    "team_action_item_add",
+    "team_action_item_complete",
+    "team_meeting_minutes_save",
+    "team_meeting_record",
+    "team_meeting_schedule",
+    "team_meeting_schedule_next",
 ]

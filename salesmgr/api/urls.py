@@ -9,6 +9,7 @@ from coaching.api_celebrations import MilestoneViewSet, ShoutOutViewSet
 from coaching.api_insights import InsightsView
 from coaching.api_ride_alongs import RideAlongViewSet, SkillsHistoryView
 from coaching.api_sessions import SessionViewSet
+from coaching.api_team_meetings import TeamMeetingViewSet
 from coaching.api_training import (
     AssignmentViewSet,
     CourseViewSet,
@@ -79,6 +80,7 @@ router.register("mentor-meetings", MentorMeetingViewSet, basename="mentormeeting
 router.register("onboarding", OnboardingViewSet, basename="onboarding")
 router.register("onboarding-steps", OnboardingStepViewSet, basename="onboardingstep")
 router.register("ride-alongs", RideAlongViewSet, basename="ridealong")
+router.register("team-meetings", TeamMeetingViewSet, basename="teammeeting")
 
 urlpatterns = [
     path("auth/token/", TokenView.as_view(), name="api-token"),

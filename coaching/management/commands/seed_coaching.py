@@ -9,6 +9,7 @@ from django.utils import timezone
 from coaching import demo
 from coaching.demo_ride_alongs import seed_ride_alongs
 from coaching.demo_sessions import seed_sessions
+from coaching.demo_team_meetings import seed_team_meetings
 from coaching.demo_training import seed_training
 from coaching.models import OneOnOneSeries
 from coaching.services.demo import demo_one_on_ones_create
@@ -64,3 +65,4 @@ class Command(BaseCommand):
         self.stdout.write(f"One-on-ones: {len(plans)} series, {meetings:,} meetings.")
         self.stdout.write(f"Coaching sessions: {seed_sessions(rng, today=today):,}.")
         self.stdout.write(seed_training(today=today, seed=options["seed"]))
+        self.stdout.write(seed_team_meetings(seed=options["seed"], today=today))
