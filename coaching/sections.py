@@ -14,12 +14,28 @@ class Section:
     url_name: str
     # URL names of the section's own pages, so the menu marks it current on them.
     pages: tuple[str, ...] = ()
+    # One line for the coaching hub's card of the section.
+    description: str = ""
 
     def is_current(self, url_name: str | None) -> bool:
         return url_name == self.url_name or url_name in self.pages
 
 
+def current_section(url_name: str | None) -> "Section | None":
+    """The section whose page ``url_name`` is, if any."""
+    return next((section for section in SECTIONS if section.is_current(url_name)), None)
+
+
 SECTIONS: tuple[Section, ...] = (
-    Section("One-on-ones", "one-on-ones", ("one-on-one", "one-on-one-series")),
-    Section("Insights", "insights"),
+    Section(
+        "One-on-ones",
+        "one-on-ones",
+        ("one-on-one", "one-on-one-series"),
+        "Regular meetings with each rep: an agenda from the data, notes and action items.",
+    ),
+    Section(
+        "Insights",
+        "insights",
+        description="A rep against their team, metric by metric, and the stage to coach next.",
+    ),
 )

@@ -472,3 +472,32 @@ def _quota(rep_id: int, day: datetime.date) -> dict:
             "gap": max(target - won, type(target)(0)),
         }
     return figures
+
+
+# The coaching hub -------------------------------------------------------------
+
+HUB_MEETINGS = 5
+
+
+def hub_summary(user: User, *, now: datetime.datetime) -> dict:
+    """The hub's summary for ``user``: the next one-on-ones they take part in or run, and the open
+    action items they may see, with how many are overdue (two queries)."""
+    upcoming = meetings_visible_to(user).filter(
+        status=MeetingStatus.SCHEDULED, scheduled_at__gte=now
+    )
+    if not user.is_rep:
+        upcoming = upcoming.filter(series__in=series_managed_by(user).values("pk"))
+    today = timezone.localdate(now)
+    items = action_items_visible_to(user).filter(status=ActionItemStatus.OPEN)
+    counts = items.aggregate(
+        open=Count("pk"), overdue=Count("pk", filter=Q(due_on__lt=today))
+    )
+    return {
+        "next_meetings": list(
+            upcoming.select_related("series__rep", "series__manager").order_by(
+                "scheduled_at", "id"
+            )[:HUB_MEETINGS]
+        ),
+        "open_items": counts["open"],
+        "overdue_items": counts["overdue"],
+    }
