@@ -489,9 +489,7 @@ def hub_summary(user: User, *, now: datetime.datetime) -> dict:
         upcoming = upcoming.filter(series__in=series_managed_by(user).values("pk"))
     today = timezone.localdate(now)
     items = action_items_visible_to(user).filter(status=ActionItemStatus.OPEN)
-    counts = items.aggregate(
-        open=Count("pk"), overdue=Count("pk", filter=Q(due_on__lt=today))
-    )
+    counts = items.aggregate(open=Count("pk"), overdue=Count("pk", filter=Q(due_on__lt=today)))
     return {
         "next_meetings": list(
             upcoming.select_related("series__rep", "series__manager").order_by(

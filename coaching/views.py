@@ -14,6 +14,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST, require_safe
 
+from coaching.celebrations import panel_celebrations
 from coaching.forms import (
     ActionItemForm,
     NotesForm,
@@ -321,8 +322,11 @@ def _celebrations(request: HttpRequest, form: ShoutOutForm | None = None) -> Htt
     user = request.user
     if form is None and (user.is_manager or user.is_admin):
         form = ShoutOutForm(reps=_praisable(user))
+    today = timezone.localdate()
     return render(
-        request, "coaching/_home_celebrations.html", {**celebrations_for(user), "form": form}
+        request,
+        "coaching/_home_celebrations.html",
+        {**celebrations_for(user), **panel_celebrations(user, today), "form": form},
     )
 
 

@@ -7,6 +7,7 @@ from rest_framework.routers import DefaultRouter
 from coaching.api import ActionItemViewSet, MeetingViewSet, SeriesViewSet, TalkingPointViewSet
 from coaching.api_celebrations import MilestoneViewSet, ShoutOutViewSet
 from coaching.api_insights import InsightsView
+from coaching.api_streaks import PersonalBestsView, StreaksView
 from coaching.api_wins import WinsView
 from pipeline.api import (
     AccountViewSet,
@@ -75,6 +76,8 @@ urlpatterns = [
     path("gap/", GapView.as_view(), name="gap-figures"),
     path("insights/", InsightsView.as_view(), name="insights-figures"),
     path("wins/", WinsView.as_view(), name="wins"),
+    path("streaks/", StreaksView.as_view(), name="streaks"),
+    path("personal-bests/", PersonalBestsView.as_view(), name="personal-bests"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("", include(router.urls)),

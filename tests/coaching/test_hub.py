@@ -32,10 +32,18 @@ def ahead(manager, rep, outsider, other_manager):
         made[person.username] = list(series.meetings.order_by("scheduled_at"))
     first = made["rep"][0]
     action_item_add(
-        meeting=first, by=manager, owner=rep, text="Call Acme", due_on=today - datetime.timedelta(days=2)
+        meeting=first,
+        by=manager,
+        owner=rep,
+        text="Call Acme",
+        due_on=today - datetime.timedelta(days=2),
     )
     action_item_add(
-        meeting=first, by=manager, owner=rep, text="Send deck", due_on=today + datetime.timedelta(days=5)
+        meeting=first,
+        by=manager,
+        owner=rep,
+        text="Send deck",
+        due_on=today + datetime.timedelta(days=5),
     )
     return made
 
@@ -53,7 +61,14 @@ def test_the_hub_lists_every_section_and_counts_only_what_the_user_may_see(
         assert reverse(section.url_name) in page
         assert section.label in page
     figures = answer.context
-    expected_items = {"admin": 2, "manager": 2, "rep": 2, "rep2": 0, "other_manager": 0, "outsider": 0}
+    expected_items = {
+        "admin": 2,
+        "manager": 2,
+        "rep": 2,
+        "rep2": 0,
+        "other_manager": 0,
+        "outsider": 0,
+    }
     assert figures["open_items"] == expected_items[who]
     assert figures["overdue_items"] == (1 if expected_items[who] else 0)
     people = {m.series.rep.username for m in figures["next_meetings"]}
@@ -84,10 +99,14 @@ def test_the_hub_needs_a_login(client):
     "url_name, current",
     [("insights", "Insights"), ("one-on-ones", "One-on-ones"), ("coaching", "Overview")],
 )
-def test_the_menu_lists_every_section_and_marks_the_current_page(client, manager, url_name, current):
+def test_the_menu_lists_every_section_and_marks_the_current_page(
+    client, manager, url_name, current
+):
     client.force_login(manager)
     page = client.get(reverse(url_name)).content.decode()
-    menu = page[page.index('data-nav-menu') : page.index("</ul>", page.index('id="nav-menu-coaching"'))]
+    menu = page[
+        page.index("data-nav-menu") : page.index("</ul>", page.index('id="nav-menu-coaching"'))
+    ]
     assert 'href="/coaching/"' in menu and "data-nav-toggle" in menu  # works without JavaScript
     for section in SECTIONS:
         assert f'href="{reverse(section.url_name)}"' in menu
