@@ -105,8 +105,9 @@ def action_items_visible_to(user: User) -> QuerySet[ActionItem]:
     return ActionItem.objects.filter(condition)
 
 
-def series_list(user: User) -> list[OneOnOneSeries]:
-    """The series ``user`` sees, each with its next scheduled meeting, its last held one and its open items (two queries)."""
+def series_list(user: User, team: int | None = None) -> list[OneOnOneSeries]:
+    """The series ``user`` sees (of ``team``, a manager's, when given), each with its next scheduled
+    meeting, its last held one and its open items (two queries)."""
     upcoming = Subquery(
         OneOnOne.objects.filter(series=OuterRef("pk"), status=MeetingStatus.SCHEDULED)
         .order_by("scheduled_at")
@@ -124,9 +125,11 @@ def series_list(user: User) -> list[OneOnOneSeries]:
         .annotate(n=Count("pk"))
         .values("n")
     )
+    visible = series_visible_to(user)
+    if team is not None:
+        visible = visible.filter(_rep_in_team(User(pk=team), "rep_id"))
     series = list(
-        series_visible_to(user)
-        .select_related("manager", "rep")
+        visible.select_related("manager", "rep")
         .annotate(next_meeting_id=upcoming, last_held_at=last_held, open_items=open_items)
         .order_by("-active", "rep__full_name", "rep__username", "id")
     )

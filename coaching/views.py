@@ -24,6 +24,7 @@ from coaching.forms import (
     TalkingPointForm,
 )
 from coaching.models import MeetingStatus
+from coaching.picker import team_pick
 from coaching.selectors import (
     action_items_due,
     action_items_visible_to,
@@ -80,11 +81,17 @@ def _meeting_or_404(user: User, meeting_id: int):
 def one_on_ones(request: HttpRequest) -> HttpResponse:
     """A manager's one-on-ones per rep, a rep's own; managers schedule new ones here."""
     user = request.user
+    team, picker = team_pick(request)
     form = ScheduleForm(reps=_schedulable_reps(user), initial={"starts_on": timezone.localdate()})
     return render(
         request,
         "coaching/one_on_ones.html",
-        {"series": series_list(user), "form": form, "may_schedule": not user.is_rep},
+        {
+            "series": series_list(user, team=team),
+            "form": form,
+            "may_schedule": not user.is_rep,
+            **picker,
+        },
     )
 
 
