@@ -54,8 +54,9 @@ from salesmgr.models import User
 from salesmgr.selectors import team_member_ids_subquery
 
 NEW_WITHIN_DAYS = 30
-# The home panel lists streaks of at least this many weeks.
+# The home panel lists streaks of at least this many weeks, and this many streaks and bests at most.
 PANEL_STREAK_WEEKS = 2
+PANEL_SHOWN = 5
 EPOCH_MONDAY = datetime.date(2000, 1, 3)
 
 
@@ -315,7 +316,11 @@ def panel_celebrations(user: User, today: datetime.date) -> dict:
                     {"person": people[pk], "kind": kind, "best": figure, "named": may_see_deal}
                 )
     new_bests.sort(key=lambda row: row["best"].last_win or row["best"].day, reverse=True)
-    return {"streaks": shown_streaks, "new_bests": new_bests, "currency": reporting_currency()}
+    return {
+        "streaks": shown_streaks[:PANEL_SHOWN],
+        "new_bests": new_bests[:PANEL_SHOWN],
+        "currency": reporting_currency(),
+    }
 
 
 def team_celebrations(manager: User, since: datetime.datetime, until: datetime.datetime) -> dict:
