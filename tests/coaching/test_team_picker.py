@@ -93,3 +93,28 @@ def test_the_insights_page_still_refuses_a_rep_out_of_reach(client, manager, out
         reverse("insights"), {"scope": "team", "scope_id": manager.pk, "rep": outsider.pk}
     )
     assert answer.status_code == 404
+
+
+def test_the_insights_page_draws_every_metric_rep_beside_team_in_one_chart(
+    client, manager, rep, team_history
+):
+    """The issue's metrics, each in one chart holding the rep's trace and the team's (median with the
+    middle half): conversion per stage, time in stage, cycle length, average deal size, win rate,
+    activity volume and mix, pipeline coverage."""
+    client.force_login(manager)
+    context = client.get(reverse("insights"), {"rep": rep.pk}).context
+    charts = {chart.dom_id: chart for chart in [*context["stage_charts"], *context["charts"]]}
+    expected = {
+        "chart-conversion": "conversion per stage",
+        "chart-days": "time in stage",
+        "chart-avg_sales_cycle_days": "cycle length",
+        "chart-avg_won_deal_size": "average deal size",
+        "chart-close_ratio": "win rate",
+        "chart-activities": "activity volume",
+        "chart-activity-mix": "activity mix",
+        "chart-pipeline_coverage": "pipeline coverage",
+    }
+    assert set(expected) <= set(charts)
+    for dom_id in expected:
+        names = [trace["name"] for trace in charts[dom_id].figure["data"]]
+        assert names == ["Riley Rep", "Team median (Q1–Q3)"], dom_id
