@@ -21,11 +21,6 @@ class Section:
         return url_name == self.url_name or url_name in self.pages
 
 
-def current_section(url_name: str | None) -> "Section | None":
-    """The section whose page ``url_name`` is, if any."""
-    return next((section for section in SECTIONS if section.is_current(url_name)), None)
-
-
 SECTIONS: tuple[Section, ...] = (
     Section(
         "One-on-ones",
