@@ -14,23 +14,53 @@ class Section:
     url_name: str
     # URL names of the section's own pages, so the menu marks it current on them.
     pages: tuple[str, ...] = ()
+    # One line for the coaching hub's card of the section.
+    description: str = ""
 
     def is_current(self, url_name: str | None) -> bool:
         return url_name == self.url_name or url_name in self.pages
 
 
 SECTIONS: tuple[Section, ...] = (
-    Section("One-on-ones", "one-on-ones", ("one-on-one", "one-on-one-series")),
-    Section("Insights", "insights"),
+    Section(
+        "One-on-ones",
+        "one-on-ones",
+        ("one-on-one", "one-on-one-series"),
+        "Regular meetings with each rep: an agenda from the data, notes and action items.",
+    ),
+    Section(
+        "Team meetings",
+        "team-meetings",
+        ("team-meeting",),
+        "The weekly team meeting: wins, the forecast against quota, deals that moved, minutes.",
+    ),
     Section(
         "Coaching sessions",
         "coaching-sessions",
         ("coaching-session", "coaching-session-new"),
+        "GROW sessions on a skill, a stage or a deal, with the figures before and after.",
     ),
-    Section("Training", "training", ("onboarding",)),
-    Section("Mentoring", "mentorships", ("mentorship",)),
     Section(
-        "Ride-alongs", "ride-alongs", ("ride-along", "ride-along-new", "ride-along-edit", "skills")
+        "Ride-alongs",
+        "ride-alongs",
+        ("ride-along", "ride-along-new", "ride-along-edit", "skills"),
+        "Client visits made with a rep, scored skill by skill, and each rep's skills history.",
     ),
-    Section("Team meetings", "team-meetings", ("team-meeting",)),
+    Section(
+        "Insights",
+        "insights",
+        description="A rep against their team, metric by metric, and the stage to coach next.",
+    ),
+    Section(
+        "Training",
+        "training",
+        ("onboarding",),
+        "Courses and certifications: who has done what, what is due or expiring; onboarding.",
+    ),
+    Section(
+        "Mentoring",
+        "mentorships",
+        ("mentorship",),
+        "Mentor pairings between a senior rep and a new one, and their meetings.",
+    ),
 )

@@ -111,8 +111,9 @@ def action_items_visible_to(user: User) -> QuerySet[ActionItem]:
     return ActionItem.objects.filter(condition)
 
 
-def series_list(user: User) -> list[OneOnOneSeries]:
-    """The series ``user`` sees, each with its next scheduled meeting, its last held one and its open items (two queries)."""
+def series_list(user: User, team: int | None = None) -> list[OneOnOneSeries]:
+    """The series ``user`` sees (of ``team``, a manager's, when given), each with its next scheduled
+    meeting, its last held one and its open items (two queries)."""
     upcoming = Subquery(
         OneOnOne.objects.filter(series=OuterRef("pk"), status=MeetingStatus.SCHEDULED)
         .order_by("scheduled_at")
@@ -130,9 +131,11 @@ def series_list(user: User) -> list[OneOnOneSeries]:
         .annotate(n=Count("pk"))
         .values("n")
     )
+    visible = series_visible_to(user)
+    if team is not None:
+        visible = visible.filter(_rep_in_team(User(pk=team), "rep_id"))
     series = list(
-        series_visible_to(user)
-        .select_related("manager", "rep")
+        visible.select_related("manager", "rep")
         .annotate(next_meeting_id=upcoming, last_held_at=last_held, open_items=open_items)
         .order_by("-active", "rep__full_name", "rep__username", "id")
     )
@@ -478,3 +481,30 @@ def _quota(rep_id: int, day: datetime.date) -> dict:
             "gap": max(target - won, type(target)(0)),
         }
     return figures
+
+
+# The coaching hub -------------------------------------------------------------
+
+HUB_MEETINGS = 5
+
+
+def hub_summary(user: User, *, now: datetime.datetime) -> dict:
+    """The hub's summary for ``user``: the next one-on-ones they take part in or run, and the open
+    action items they may see, with how many are overdue (two queries)."""
+    upcoming = meetings_visible_to(user).filter(
+        status=MeetingStatus.SCHEDULED, scheduled_at__gte=now
+    )
+    if not user.is_rep:
+        upcoming = upcoming.filter(series__in=series_managed_by(user).values("pk"))
+    today = timezone.localdate(now)
+    items = action_items_visible_to(user).filter(status=ActionItemStatus.OPEN)
+    counts = items.aggregate(open=Count("pk"), overdue=Count("pk", filter=Q(due_on__lt=today)))
+    return {
+        "next_meetings": list(
+            upcoming.select_related("series__rep", "series__manager").order_by(
+                "scheduled_at", "id"
+            )[:HUB_MEETINGS]
+        ),
+        "open_items": counts["open"],
+        "overdue_items": counts["overdue"],
+    }

@@ -2,9 +2,10 @@
 
 from django.urls import path
 
-from coaching import views
+from coaching import views, views_hub
 
 urlpatterns = [
+    path("coaching/", views_hub.hub, name="coaching"),
     path("one-on-ones/", views.one_on_ones, name="one-on-ones"),
     path("one-on-ones/schedule/", views.schedule, name="one-on-one-schedule"),
     path("one-on-ones/series/<int:series_id>/", views.series_detail, name="one-on-one-series"),

@@ -14,6 +14,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST, require_safe
 
+from coaching.celebrations import panel_celebrations
 from coaching.forms import (
     ActionItemForm,
     NotesForm,
@@ -23,6 +24,7 @@ from coaching.forms import (
     TalkingPointForm,
 )
 from coaching.models import MeetingStatus
+from coaching.picker import team_pick
 from coaching.selectors import (
     action_items_due,
     action_items_visible_to,
@@ -79,11 +81,17 @@ def _meeting_or_404(user: User, meeting_id: int):
 def one_on_ones(request: HttpRequest) -> HttpResponse:
     """A manager's one-on-ones per rep, a rep's own; managers schedule new ones here."""
     user = request.user
+    team, picker = team_pick(request)
     form = ScheduleForm(reps=_schedulable_reps(user), initial={"starts_on": timezone.localdate()})
     return render(
         request,
         "coaching/one_on_ones.html",
-        {"series": series_list(user), "form": form, "may_schedule": not user.is_rep},
+        {
+            "series": series_list(user, team=team),
+            "form": form,
+            "may_schedule": not user.is_rep,
+            **picker,
+        },
     )
 
 
@@ -321,8 +329,11 @@ def _celebrations(request: HttpRequest, form: ShoutOutForm | None = None) -> Htt
     user = request.user
     if form is None and (user.is_manager or user.is_admin):
         form = ShoutOutForm(reps=_praisable(user))
+    today = timezone.localdate()
     return render(
-        request, "coaching/_home_celebrations.html", {**celebrations_for(user), "form": form}
+        request,
+        "coaching/_home_celebrations.html",
+        {**celebrations_for(user), **panel_celebrations(user, today), "form": form},
     )
 
 

@@ -9,6 +9,7 @@ from coaching.api_celebrations import MilestoneViewSet, ShoutOutViewSet
 from coaching.api_insights import InsightsView
 from coaching.api_ride_alongs import RideAlongViewSet, SkillsHistoryView
 from coaching.api_sessions import SessionViewSet
+from coaching.api_streaks import PersonalBestsView, StreaksView
 from coaching.api_team_meetings import TeamMeetingViewSet
 from coaching.api_training import (
     AssignmentViewSet,
@@ -96,6 +97,8 @@ urlpatterns = [
     path("insights/", InsightsView.as_view(), name="insights-figures"),
     path("wins/", WinsView.as_view(), name="wins"),
     path("skills-history/", SkillsHistoryView.as_view(), name="skills-history-figures"),
+    path("streaks/", StreaksView.as_view(), name="streaks"),
+    path("personal-bests/", PersonalBestsView.as_view(), name="personal-bests"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("", include(router.urls)),

@@ -214,12 +214,13 @@ def test_the_page_costs_the_same_queries_whatever_the_team_size(
 ):
     client.force_login(manager)
     url = reverse("insights")
-    # The session, the user, the reps to pick from, the insights' eight, and the wins: a count and a page.
-    with django_assert_num_queries(13):
+    # The session, the user, the teams and the reps to pick from, the insights' eight, and the wins:
+    # a count and a page.
+    with django_assert_num_queries(14):
         assert client.get(url, {"rep": rep.pk}).status_code == 200
     for n in range(6):
         UserFactory(username=f"more{n}", manager=manager)
-    with django_assert_num_queries(13):
+    with django_assert_num_queries(14):
         assert client.get(url, {"rep": rep.pk}).status_code == 200
-    with django_assert_num_queries(12):
+    with django_assert_num_queries(13):
         assert client.get(url, {"rep": rep.pk, "period": "30d"}).status_code == 200

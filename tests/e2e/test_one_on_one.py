@@ -25,7 +25,9 @@ def test_a_manager_runs_a_one_on_one_and_the_rep_sees_it_without_the_private_not
     tomorrow = today + datetime.timedelta(days=1)
 
     login(manager)
-    page.get_by_role("navigation", name="Main").get_by_role("link", name="One-on-ones").click()
+    nav = page.get_by_role("navigation", name="Main")
+    nav.get_by_role("button", name="Coaching").click()
+    nav.get_by_role("link", name="One-on-ones").click()
     page.wait_for_url("**/one-on-ones/")
     page.get_by_label("Rep", exact=True).select_option(label="Riley Rep")
     page.get_by_label("Cadence").select_option("weekly")

@@ -1,0 +1,356 @@
+"""Streaks and personal bests: what a rep has kept up and the best they have done, for celebrating.
+
+Definitions (every figure from won deals, ``status = won``, dated by the local
+date of ``closed_at``, never after ``today``; money in the reporting currency
+at the close date's rate through ``pipeline.money.at_close``; a deal in a
+currency without a rate then counts for a streak but not for a best):
+
+- **Win streak.** Consecutive ISO weeks (Monday to Sunday) in each of which the
+  rep won at least one deal. An empty week breaks it. *Current*: the run that
+  includes this week or last week (this week is not over, so a run that ended
+  last week still stands), else 0. *Longest*: the longest run ever (the latest
+  such run when several tie), with the Monday of its first and last week.
+- **Quota streak.** Consecutive calendar months in which the rep reached 100%
+  of their month's quota, read from the recorded quota milestones (the same
+  record the milestone feed shows; ``coaching.services.celebrations``).
+  *Current*: the run that includes this month or last month; *longest* as above.
+- **Personal best deal.** The rep's largest won deal ever by value (the
+  earliest, then the lowest id, when two are equal).
+- **Personal best month.** The calendar month in which the rep won the most
+  value (the earliest when two are equal).
+- A best is **new** when it was set within the last ``NEW_WITHIN_DAYS`` days
+  of ``today``: the best deal closed then, or the best month's last win did.
+
+Both are computed in SQL (gaps and islands: a run of consecutive weeks shares
+``week number - row number``; the best rows ranked by a window), in one query
+per figure whatever the number of people, on PostgreSQL and SQLite.
+
+Who sees them: celebrations are public within a team. A rep sees their own and
+those of the people who share their manager; a manager those of everyone below
+them at any depth; an admin everyone's; nobody those of another team
+(``celebration_people_visible_to``). A best shows the deal's name only to those
+who may see the deal (its owner and the managers above them); teammates see its
+value and date. The wins feed (``coaching.wins``) lists deals and so follows
+the deals' own visibility: a rep's feed is their own wins.
+"""
+
+import datetime
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.db import connection
+from django.db.models import DateField, F, Max, Q, QuerySet, Sum, Window
+from django.db.models.functions import RowNumber, TruncMonth, TruncWeek
+from django.utils import timezone
+
+from coaching.models import Milestone, MilestonePeriod
+from coaching.selectors import milestones_visible_to, shout_outs_visible_to
+from coaching.wins import wins_visible_to
+from pipeline.models import Deal, StageKind
+from pipeline.money import at_close, reporting_currency
+from pipeline.periods import start_of
+from pipeline.scopes import Scope
+from salesmgr.models import User
+from salesmgr.selectors import team_member_ids_subquery
+
+NEW_WITHIN_DAYS = 30
+# The home panel lists streaks of at least this many weeks, and this many streaks and bests at most.
+PANEL_STREAK_WEEKS = 2
+PANEL_SHOWN = 5
+EPOCH_MONDAY = datetime.date(2000, 1, 3)
+
+
+@dataclass(frozen=True)
+class Run:
+    """A run of consecutive periods: how many, and the first day of its first and last period."""
+
+    length: int
+    first: datetime.date | None = None
+    last: datetime.date | None = None
+
+
+@dataclass(frozen=True)
+class Streaks:
+    user_id: int
+    weeks_current: Run
+    weeks_longest: Run
+    quota_months_current: Run
+    quota_months_longest: Run
+
+
+@dataclass(frozen=True)
+class Best:
+    value: Decimal
+    day: datetime.date  # the best deal's close date; the best month's first day
+    is_new: bool
+    deal_id: int | None = None
+    deal_name: str | None = None
+    last_win: datetime.date | None = None  # the best month's last win
+
+
+@dataclass(frozen=True)
+class PersonalBests:
+    user_id: int
+    deal: Best | None
+    month: Best | None
+
+
+NO_RUN = Run(0)
+
+
+def celebration_people_visible_to(user: User) -> QuerySet[User]:
+    """The people whose streaks and bests ``user`` may see: admins everyone; a manager everyone below
+    them; anyone themselves and those who share their manager."""
+    if user.is_admin:
+        return User.objects.all()
+    condition = Q(pk=user.pk)
+    if user.manager_id is not None:
+        condition |= Q(manager_id=user.manager_id)
+    if user.is_manager:
+        condition |= Q(pk__in=team_member_ids_subquery(user.pk))
+    return User.objects.filter(condition)
+
+
+def _serial(column: str, unit: str) -> str:
+    """SQL numbering ``column`` (a date starting a week or a month) so that consecutive periods differ by one."""
+    if connection.vendor == "postgresql":
+        if unit == "week":
+            return f"(({column})::date - DATE '{EPOCH_MONDAY.isoformat()}') / 7"
+        return f"(EXTRACT(YEAR FROM {column}) * 12 + EXTRACT(MONTH FROM {column}))::integer"
+    if unit == "week":
+        return f"CAST(ROUND((julianday({column}) - julianday('{EPOCH_MONDAY.isoformat()}')) / 7) AS INTEGER)"
+    return f"(CAST(strftime('%%Y', {column}) AS INTEGER) * 12 + CAST(strftime('%%m', {column}) AS INTEGER))"
+
+
+def _runs(periods: QuerySet, unit: str, current_from: datetime.date) -> dict[int, tuple[Run, Run]]:
+    """For a queryset of distinct ``(person, start)`` rows, each person's current and longest run of
+    consecutive periods (gaps and islands, one query)."""
+    inner, params = periods.query.sql_with_params()
+    serial = _serial("start", unit)
+    sql = f"""
+        WITH periods AS ({inner}),
+        numbered AS (
+            SELECT person, start, {serial} - ROW_NUMBER() OVER (PARTITION BY person ORDER BY start) AS island
+            FROM periods
+        ),
+        islands AS (
+            SELECT person, MIN(start) AS first_start, MAX(start) AS last_start, COUNT(*) AS length
+            FROM numbered GROUP BY person, island
+        ),
+        ranked AS (
+            SELECT person, first_start, last_start, length,
+                ROW_NUMBER() OVER (PARTITION BY person ORDER BY length DESC, last_start DESC) AS by_length,
+                ROW_NUMBER() OVER (PARTITION BY person ORDER BY last_start DESC) AS by_recency
+            FROM islands
+        )
+        SELECT person, first_start, last_start, length, by_length, by_recency
+        FROM ranked WHERE by_length = 1 OR by_recency = 1
+    """
+    found: dict[int, list[Run]] = {}
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        for person, first, last, length, by_length, by_recency in cursor.fetchall():
+            first, last = _as_date(first), _as_date(last)
+            runs = found.setdefault(person, [NO_RUN, NO_RUN])
+            if by_recency == 1 and last >= current_from:
+                runs[0] = Run(length, first, last)
+            if by_length == 1:
+                runs[1] = Run(length, first, last)
+    return {person: (runs[0], runs[1]) for person, runs in found.items()}
+
+
+def _as_date(value) -> datetime.date:
+    if isinstance(value, datetime.datetime):
+        return value.date()
+    if isinstance(value, str):
+        return datetime.date.fromisoformat(value[:10])
+    return value
+
+
+def _as_moment(value) -> datetime.datetime:
+    """A datetime from a raw row (SQLite gives text)."""
+    if isinstance(value, str):
+        value = datetime.datetime.fromisoformat(value)
+    return value if timezone.is_aware(value) else timezone.make_aware(value, datetime.UTC)
+
+
+def _won_by(user_ids, today: datetime.date) -> QuerySet[Deal]:
+    return Deal.objects.filter(
+        owner_id__in=user_ids,
+        status=StageKind.WON,
+        closed_at__lt=start_of(today + datetime.timedelta(days=1)),
+        deleted_at__isnull=True,
+    )
+
+
+def streaks_for(user_ids, today: datetime.date) -> dict[int, Streaks]:
+    """The win and quota streaks of ``user_ids`` (a list or a subquery) as of ``today`` (two queries).
+
+    Everyone in ``user_ids`` gets an entry; no wins is a run of 0."""
+    tz = timezone.get_current_timezone()
+    weeks = (
+        _won_by(user_ids, today)
+        .annotate(
+            person=F("owner_id"),
+            start=TruncWeek("closed_at", output_field=DateField(), tzinfo=tz),
+        )
+        .values_list("person", "start")
+        .order_by()
+        .distinct()
+    )
+    this_monday = today - datetime.timedelta(days=today.weekday())
+    week_runs = _runs(weeks, "week", this_monday - datetime.timedelta(days=7))
+    months = (
+        Milestone.objects.filter(
+            rep_id__in=user_ids,
+            period=MilestonePeriod.MONTH,
+            level=100,
+            period_start__lte=today,
+        )
+        .annotate(person=F("rep_id"), start=F("period_start"))
+        .values_list("person", "start")
+        .order_by()
+        .distinct()
+    )
+    last_month = (today.replace(day=1) - datetime.timedelta(days=1)).replace(day=1)
+    month_runs = _runs(months, "month", last_month)
+    ids = user_ids if isinstance(user_ids, (list, tuple, set)) else week_runs | month_runs
+    empty = (NO_RUN, NO_RUN)
+    return {pk: Streaks(pk, *week_runs.get(pk, empty), *month_runs.get(pk, empty)) for pk in ids}
+
+
+def personal_bests_for(user_ids, today: datetime.date) -> dict[int, PersonalBests]:
+    """The best deal and the best month of ``user_ids`` as of ``today``, each flagged when new (two queries)."""
+    tz = timezone.get_current_timezone()
+    new_since = start_of(today - datetime.timedelta(days=NEW_WITHIN_DAYS))
+    won = _won_by(user_ids, today)
+    deals = (
+        won.annotate(value=at_close())
+        .filter(value__isnull=False)
+        .annotate(
+            rank=Window(
+                RowNumber(),
+                partition_by=F("owner_id"),
+                order_by=[F("value").desc(), F("closed_at").asc(), F("pk").asc()],
+            )
+        )
+        .filter(rank=1)
+        .values_list("owner_id", "pk", "name", "value", "closed_at")
+    )
+    monthly = (
+        won.annotate(month=TruncMonth("closed_at", output_field=DateField(), tzinfo=tz))
+        .values("owner_id", "month")
+        .annotate(total=Sum(at_close()), last_win=Max("closed_at"))
+        .filter(total__isnull=False)
+        .values_list("owner_id", "month", "total", "last_win")
+        .order_by()
+    )
+    inner, params = monthly.query.sql_with_params()
+    sql = f"""
+        SELECT owner_id, month, total, last_win FROM (
+            SELECT owner_id, month, total, last_win,
+                ROW_NUMBER() OVER (PARTITION BY owner_id ORDER BY total DESC, month ASC) AS rank
+            FROM ({inner}) monthly
+        ) ranked WHERE rank = 1
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        months = cursor.fetchall()
+    best_deals = {
+        owner: Best(
+            value=_cents(value),
+            day=timezone.localdate(closed_at),
+            is_new=closed_at >= new_since,
+            deal_id=pk,
+            deal_name=name,
+        )
+        for owner, pk, name, value, closed_at in deals
+    }
+    best_months = {
+        owner: Best(
+            value=_cents(total),
+            day=_as_date(month),
+            is_new=_as_moment(last_win) >= new_since,
+            last_win=timezone.localdate(_as_moment(last_win)),
+        )
+        for owner, month, total, last_win in months
+    }
+    ids = (
+        user_ids
+        if isinstance(user_ids, (list, tuple, set))
+        else best_deals.keys() | best_months.keys()
+    )
+    return {pk: PersonalBests(pk, best_deals.get(pk), best_months.get(pk)) for pk in ids}
+
+
+def _cents(value) -> Decimal:
+    return Decimal(value).quantize(Decimal("0.01"))
+
+
+def panel_celebrations(user: User, today: datetime.date) -> dict:
+    """The home panel's streaks and bests: the people ``user`` may see with a current win streak of
+    at least ``PANEL_STREAK_WEEKS`` weeks or a quota streak, and every new personal best (five queries)."""
+    people = {
+        person.pk: person
+        for person in celebration_people_visible_to(user)
+        .filter(is_active=True)
+        .only("pk", "username", "full_name", "first_name", "last_name", "manager_id")
+    }
+    ids = list(people)
+    streaks = streaks_for(ids, today)
+    bests = personal_bests_for(ids, today)
+    shown_streaks = sorted(
+        (
+            {"person": people[pk], "streaks": s}
+            for pk, s in streaks.items()
+            if s.weeks_current.length >= PANEL_STREAK_WEEKS or s.quota_months_current.length >= 2
+        ),
+        key=lambda row: (-row["streaks"].weeks_current.length, row["person"].display_name),
+    )
+    new_bests = []
+    for pk, best in bests.items():
+        for kind, figure in (("deal", best.deal), ("month", best.month)):
+            if figure is not None and figure.is_new:
+                may_see_deal = pk == user.pk or not user.is_rep
+                new_bests.append(
+                    {"person": people[pk], "kind": kind, "best": figure, "named": may_see_deal}
+                )
+    new_bests.sort(key=lambda row: row["best"].last_win or row["best"].day, reverse=True)
+    return {
+        "streaks": shown_streaks[:PANEL_SHOWN],
+        "new_bests": new_bests[:PANEL_SHOWN],
+        "currency": reporting_currency(),
+    }
+
+
+def team_celebrations(manager: User, since: datetime.datetime, until: datetime.datetime) -> dict:
+    """Everything a team meeting celebrates for ``manager``'s team (everyone below them at any depth)
+    between ``since`` and ``until``: the wins, the quota milestones reached and the shout-outs given
+    then, and the streaks and personal bests as of the last day (new ones flagged)."""
+    team = list(
+        User.objects.filter(pk__in=team_member_ids_subquery(manager.pk)).values_list(
+            "pk", flat=True
+        )
+    )
+    last_day = timezone.localdate(until - datetime.timedelta(microseconds=1))
+    return {
+        "wins": list(
+            wins_visible_to(manager, Scope(team=manager.pk)).filter(
+                closed_at__gte=since, closed_at__lt=until
+            )
+        ),
+        "milestones": list(
+            milestones_visible_to(manager)
+            .filter(rep_id__in=team, reached_at__gte=since, reached_at__lt=until)
+            .select_related("rep")
+            .order_by("-reached_at", "-id")
+        ),
+        "shout_outs": list(
+            shout_outs_visible_to(manager)
+            .filter(rep_id__in=team, created_at__gte=since, created_at__lt=until)
+            .select_related("rep", "author")
+            .order_by("-created_at", "-id")
+        ),
+        "streaks": streaks_for(team, last_day),
+        "personal_bests": personal_bests_for(team, last_day),
+    }

@@ -1,0 +1,273 @@
+"""Streaks and personal bests against hand-worked figures, their API for every role, the home panel
+and the team meeting's hook.
+
+"Today" is Wednesday 17 June 2026 (its ISO week starts Monday 15 June). Riley (rep) won:
+
+| day        | week of  | amount |
+|------------|----------|--------|
+| Wed 1 Apr  | 30 Mar   | 12,000 | the best deal: more than 30 days ago, so not new
+| Tue 5 May  | 4 May    |  1,000 |
+| Tue 12 May | 11 May   |  2,000 |
+| Wed 13 May | 11 May   |    500 |
+| Wed 20 May | 18 May   |  9,000 |
+|            | 25 May   |      - | the empty week that breaks the streak
+| Tue 2 Jun  | 1 Jun    |  1,000 |
+| Tue 9 Jun  | 8 Jun    |  1,500 |
+| Mon 22 Jun | 22 Jun   | 50,000 | after today: counts for nothing
+
+- win streak: current 2 (weeks of 1 and 8 June; this week has no win yet, last week did), longest 3
+  (4 to 18 May); the week of 30 March is a run of 1.
+- months: April 12,000, May 12,500, June 2,500: the best month is May (its last win, 20 May, is
+  28 days before today: new); the best deal is the 12,000 of 1 April (77 days before: not new).
+- quota milestones at 100% for January, February, March, May and June (and a 50% one in April):
+  quota streak current 2 (May to June), longest 3 (January to March).
+
+Robin (rep2) won one deal of EUR 100,000 on Wed 10 June with no EUR rate: it counts for a streak
+(current 1) but not for a best. Olive (outsider, another team) won 4,000 on Tue 9 June.
+"""
+
+import datetime
+from decimal import Decimal
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from coaching.celebrations import personal_bests_for, streaks_for, team_celebrations
+from coaching.models import Milestone
+from coaching.services import shout_out_create
+from pipeline.services.imports import DealSpec, TransitionSpec, deals_import
+from salesmgr.models import User
+from tests.factories import AccountFactory
+
+pytestmark = pytest.mark.django_db
+TODAY = datetime.date(2026, 6, 17)
+D = datetime.date
+
+
+def _won(admin, stages, pipeline, owner, day: datetime.date, amount, currency="USD", name=None):
+    account = AccountFactory(owner=owner)
+    moment = datetime.datetime.combine(day, datetime.time(12), tzinfo=datetime.UTC)
+    deals_import(
+        specs=[
+            DealSpec(
+                name=name or f"{owner.username} {day}",
+                account_id=account.pk,
+                owner_id=owner.pk,
+                pipeline_id=pipeline.pk,
+                stage_id=stages["Won"].pk,
+                amount=Decimal(amount),
+                currency=currency,
+                expected_close_date=day,
+                forecast_category="pipeline",
+                created_at=moment - datetime.timedelta(days=5),
+                lost_reason_id=None,
+                transitions=[
+                    TransitionSpec(
+                        to_stage_id=stages["Qualification"].pk,
+                        at=moment - datetime.timedelta(days=5),
+                    ),
+                    TransitionSpec(to_stage_id=stages["Won"].pk, at=moment),
+                ],
+                changes=[],
+            )
+        ],
+        by=admin,
+    )
+
+
+@pytest.fixture
+def history(admin, manager, rep, rep2, outsider, pipeline, stages):
+    for day, amount in [
+        (D(2026, 4, 1), 12000),
+        (D(2026, 5, 5), 1000),
+        (D(2026, 5, 12), 2000),
+        (D(2026, 5, 13), 500),
+        (D(2026, 5, 20), 9000),
+        (D(2026, 6, 2), 1000),
+        (D(2026, 6, 9), 1500),
+        (D(2026, 6, 22), 50000),
+    ]:
+        name = {12000: "Big April deal", 50000: "Big June deal"}.get(amount)
+        _won(admin, stages, pipeline, rep, day, amount, name=name)
+    _won(admin, stages, pipeline, rep2, D(2026, 6, 10), 100000, currency="EUR")
+    _won(admin, stages, pipeline, outsider, D(2026, 6, 9), 4000)
+    for month, level in [(1, 100), (2, 100), (3, 100), (4, 50), (5, 100), (6, 100)]:
+        Milestone.objects.create(
+            rep=rep,
+            period="month",
+            period_start=D(2026, month, 1),
+            level=level,
+            won=Decimal("1"),
+            target=Decimal("1"),
+        )
+    return rep
+
+
+def test_streaks_against_hand_worked_figures(history, rep, rep2, outsider, manager):
+    streaks = streaks_for([rep.pk, rep2.pk, manager.pk], TODAY)
+    riley = streaks[rep.pk]
+    assert (riley.weeks_current.length, riley.weeks_current.first, riley.weeks_current.last) == (
+        2,
+        D(2026, 6, 1),
+        D(2026, 6, 8),
+    )
+    assert (riley.weeks_longest.length, riley.weeks_longest.first, riley.weeks_longest.last) == (
+        3,
+        D(2026, 5, 4),
+        D(2026, 5, 18),
+    )
+    assert (riley.quota_months_current.length, riley.quota_months_current.first) == (
+        2,
+        D(2026, 5, 1),
+    )
+    assert (riley.quota_months_longest.length, riley.quota_months_longest.last) == (
+        3,
+        D(2026, 3, 1),
+    )
+    assert streaks[rep2.pk].weeks_current.length == 1  # a win without a rate still counts
+    assert streaks[manager.pk].weeks_current.length == 0
+    assert outsider.pk not in streaks
+
+
+def test_a_streak_not_reaching_last_week_is_no_current_streak(history, rep):
+    # On Wednesday 1 July last week is that of 22 June: its win is a current run of one.
+    assert streaks_for([rep.pk], D(2026, 7, 1))[rep.pk].weeks_current.length == 1
+    # On Wednesday 8 July last week (29 June) had no win: no current streak; the longest is still May's.
+    riley = streaks_for([rep.pk], D(2026, 7, 8))[rep.pk]
+    assert riley.weeks_current.length == 0
+    assert riley.weeks_longest.length == 3
+
+
+def test_personal_bests_against_hand_worked_figures(history, rep, rep2):
+    bests = personal_bests_for([rep.pk, rep2.pk], TODAY)
+    deal, month = bests[rep.pk].deal, bests[rep.pk].month
+    assert (deal.value, deal.day, deal.is_new, deal.deal_name) == (
+        Decimal("12000.00"),
+        D(2026, 4, 1),
+        False,
+        "Big April deal",
+    )
+    assert (month.value, month.day, month.last_win, month.is_new) == (
+        Decimal("12500.00"),
+        D(2026, 5, 1),
+        D(2026, 5, 20),
+        True,
+    )
+    # Robin's only win has no rate: no best at all, never an unconverted amount.
+    assert bests[rep2.pk].deal is None and bests[rep2.pk].month is None
+
+
+def test_a_best_set_today_is_new(history, rep, admin, stages, pipeline):
+    _won(admin, stages, pipeline, rep, TODAY, 20000)
+    deal = personal_bests_for([rep.pk], TODAY)[rep.pk].deal
+    assert (deal.value, deal.is_new) == (Decimal("20000.00"), True)
+
+
+STREAKS = "/api/v1/streaks/"
+BESTS = "/api/v1/personal-bests/"
+
+
+@pytest.mark.parametrize(
+    "who, seen",
+    [
+        ("admin", {"admin", "manager", "rep", "rep2", "othermanager", "outsider"}),
+        ("manager", {"manager", "rep", "rep2"}),
+        ("rep", {"rep", "rep2"}),  # public within the team
+        ("rep2", {"rep", "rep2"}),
+        ("other_manager", {"othermanager", "outsider"}),
+        ("outsider", {"outsider"}),
+    ],
+)
+def test_the_api_shows_each_role_its_team_and_nothing_of_another(
+    client_for, history, request, who, seen
+):
+    user = request.getfixturevalue(who)
+    client = client_for(user)
+    for url in (STREAKS, BESTS):
+        answer = client.get(url)
+        assert answer.status_code == 200
+        names = {row["id"] for row in answer.json()["results"]}
+        assert set(User.objects.filter(pk__in=names).values_list("username", flat=True)) == seen
+
+
+def test_a_teammate_sees_a_best_deals_value_but_not_its_name(
+    client_for, history, rep, rep2, manager
+):
+    # The API reads as of the real today, after 22 June: the 50,000 is the best deal.
+    row = next(r for r in client_for(rep2).get(BESTS).json()["results"] if r["id"] == rep.pk)
+    assert row["best_deal"]["value"] == "50000.00"
+    assert row["best_deal"]["deal_name"] is None and row["best_deal"]["deal"] is None
+    own = next(r for r in client_for(rep).get(BESTS).json()["results"] if r["id"] == rep.pk)
+    assert own["best_deal"]["deal_name"] == "Big June deal"
+    theirs = next(r for r in client_for(manager).get(BESTS).json()["results"] if r["id"] == rep.pk)
+    assert theirs["best_deal"]["deal_name"] == "Big June deal"
+
+
+@pytest.mark.parametrize("who", ["rep", "other_manager", "outsider"])
+def test_another_teams_people_are_a_404(client_for, history, request, who, manager, outsider, rep):
+    client = client_for(request.getfixturevalue(who))
+    if who == "rep":
+        assert client.get(STREAKS, {"rep": outsider.pk}).status_code == 404
+        assert client.get(BESTS, {"team": outsider.manager_id}).status_code == 404
+    else:
+        assert client.get(STREAKS, {"team": manager.pk}).status_code == 404
+        assert client.get(BESTS, {"rep": rep.pk}).status_code == 404
+
+
+def test_a_manager_narrows_to_one_rep(client_for, history, manager, rep):
+    rows = client_for(manager).get(STREAKS, {"rep": rep.pk}).json()["results"]
+    assert [row["id"] for row in rows] == [rep.pk]
+
+
+@pytest.mark.parametrize("params, field", [({"rep": "x"}, "rep"), ({"team": "0"}, "team")])
+def test_bad_input_is_a_400_naming_the_field(client_for, manager, params, field):
+    for url in (STREAKS, BESTS):
+        answer = client_for(manager).get(url, params)
+        assert answer.status_code == 400
+        assert field in answer.json()
+
+
+def test_the_api_runs_a_fixed_number_of_queries(
+    client_for, history, admin, django_assert_num_queries
+):
+    client = client_for(admin)
+    with django_assert_num_queries(3):  # the people, then two for the figures
+        client.get(STREAKS)
+    with django_assert_num_queries(3):
+        client.get(BESTS)
+
+
+def test_the_home_panel_shows_streaks_and_new_bests(
+    client, history, rep, rep2, outsider, monkeypatch
+):
+    real = timezone.localdate
+    monkeypatch.setattr(
+        timezone,
+        "localdate",
+        lambda value=None, *args: TODAY if value is None else real(value, *args),
+    )
+    client.force_login(rep2)
+    page = client.get(reverse("home-celebrations")).content.decode()
+    assert "Riley Rep" in page
+    assert "won a deal 2 weeks running" in page
+    assert "made quota 2 months running" in page
+    assert "the best month, 12,500 USD won in May 2026" in page
+    assert "Big April deal" not in page  # not new, and not Robin's to see
+    assert "Olive Outsider" not in page
+
+
+def test_the_team_meeting_hook_gathers_the_teams_celebrations(
+    history, manager, rep, rep2, outsider
+):
+    shout_out_create(by=manager, rep=rep, message="Great May!")
+    since = datetime.datetime(2026, 6, 1, tzinfo=datetime.UTC)
+    until = datetime.datetime(2026, 6, 18, tzinfo=datetime.UTC)
+    found = team_celebrations(manager, since, until)
+    assert sorted(str(win.amount) for win in found["wins"]) == ["1000.00", "100000.00", "1500.00"]
+    assert set(found["streaks"]) == {rep.pk, rep2.pk}
+    assert found["streaks"][rep.pk].weeks_current.length == 2
+    assert found["personal_bests"][rep.pk].month.value == Decimal("12500.00")
+    assert outsider.pk not in found["personal_bests"]
+    assert found["shout_outs"] == []  # given today (December), outside the window
+    assert found["milestones"] == []  # recorded now, outside the window
