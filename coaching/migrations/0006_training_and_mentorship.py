@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('coaching', '0004_ride_alongs_and_scorecards'),
+        ('coaching', '0005_coaching_sessions'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
