@@ -31,7 +31,15 @@ import datetime
 from django.db.models import Avg, Count, F, OuterRef, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
 
-from coaching.insights import insights, team_of_rep
+from coaching.insights import (
+    _name,
+    _people,
+    _stage_flow,
+    _stage_rows,
+    focus_evidence,
+    team_of_rep,
+    weakest_stage,
+)
 from coaching.models import (
     ActionItem,
     ActionItemStatus,
@@ -139,13 +147,33 @@ def focus_label(session: CoachingSession) -> str:
 # The evidence: what the insights said when the session was planned.
 
 
+def _stage_comparison(
+    rep: User, period: Period, today: datetime.date
+) -> tuple[list[dict], dict | None]:
+    """The insights' stage rows of ``rep`` against their team and the flagged stage, without the
+    insights' other figures (the deal sums, activities and quotas a session's evidence does not use).
+
+    The same functions as ``coaching.insights.insights`` make them, so the figures are the page's.
+    """
+    people = _people(rep)
+    ids = [person["pk"] for person in people]
+    flow, stays, _ = _stage_flow(ids, period, today)
+    stages = _stage_rows(rep.pk, ids, flow, stays)
+    focus = weakest_stage(stages)
+    if focus is None:
+        return stages, None
+    name = _name(next(person for person in people if person["pk"] == rep.pk))
+    return stages, {"stage": focus["stage"], "evidence": focus_evidence(name, focus)}
+
+
 def _stage_evidence(rep: User, stage_id: int, today: datetime.date) -> dict:
     period = Period.default(today)
-    figures = insights(rep, period, today)
-    row = next((row for row in figures["stages"] if row["stage"] == stage_id), None)
+    stages, focus = _stage_comparison(rep, period, today)
+    row = next((row for row in stages if row["stage"] == stage_id), None)
     evidence = {"period": {"start": period.start, "end": period.end}, "stage": stage_id}
     if row is None:
         return {**evidence, "rep": None, "rest": None, "team": None, "flagged": False}
+    flagged = focus is not None and focus["stage"] == stage_id
     return {
         **evidence,
         "name": row["name"],
@@ -153,10 +181,8 @@ def _stage_evidence(rep: User, stage_id: int, today: datetime.date) -> dict:
         "rest": row["rest"],
         "team": row["team"],
         "test": row["test"],
-        "flagged": figures["focus"] is not None and figures["focus"]["stage"] == stage_id,
-        "flag_evidence": figures["focus"]["evidence"]
-        if figures["focus"] is not None and figures["focus"]["stage"] == stage_id
-        else None,
+        "flagged": flagged,
+        "flag_evidence": focus["evidence"] if flagged else None,
     }
 
 
