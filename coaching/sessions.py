@@ -17,7 +17,9 @@ METRICS.md and the insights:
   the stage (``reports.metrics.flow_counts``) and the mean days of the stays
   in it that ended in the window (``avg_days_in_stage``), with the count;
 - for a skill focus, the mean ride-along score of the skill over the
-  scorecards of visits in the window, with the count;
+  scorecards of visits in the window, with the count; for closing, the one
+  skill a deal figure measures directly, also the win rate (``close_ratio``)
+  of the deals closed in the window;
 - for a deal focus, the deal's stage and amount when the session was planned
   (its evidence) against now.
 
@@ -48,7 +50,7 @@ from coaching.models import (
     SkillScore,
 )
 from coaching.skills import Skill
-from pipeline.models import Deal, Stage, StageTransition
+from pipeline.models import Deal, Stage, StageKind, StageTransition
 from pipeline.periods import DAY, Period
 from reports.metrics import flow_counts
 from reports.sql import DaysBetween
@@ -341,7 +343,26 @@ def _skill_before_after(session, before: Period, after: Period | None) -> dict:
             "enough": count >= MIN_SCORECARDS,
         }
 
-    return {"kind": "skill", "before": side("before", before), "after": side("after", after)}
+    figures = {"kind": "skill", "before": side("before", before), "after": side("after", after)}
+    if session.skill == Skill.CLOSING:
+        _add_win_rates(session.rep_id, figures)
+    return figures
+
+
+def _add_win_rates(rep_id: int, figures: dict) -> None:
+    """Closing shows in the win rate: the rep's ``close_ratio`` (METRICS.md) of each window, beside the
+    scores (one query)."""
+    sides = {name: side for name in ("before", "after") if (side := figures[name]) is not None}
+    aggregates = {}
+    for name, side in sides.items():
+        start, end = Period(side["start"], side["end"]).bounds
+        closed = Q(closed_at__gte=start, closed_at__lt=end)
+        aggregates[f"{name}_won"] = Count("pk", filter=closed & Q(status=StageKind.WON))
+        aggregates[f"{name}_lost"] = Count("pk", filter=closed & Q(status=StageKind.LOST))
+    row = Deal.objects.filter(owner_id=rep_id, deleted_at__isnull=True).aggregate(**aggregates)
+    for name, side in sides.items():
+        won, lost = row[f"{name}_won"], row[f"{name}_lost"]
+        side |= {"won": won, "lost": lost, "win_rate": won / (won + lost) if won + lost else None}
 
 
 def _deal_before_after(session) -> dict:
