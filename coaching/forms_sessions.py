@@ -11,7 +11,10 @@ from salesmgr.models import User
 DATE = forms.DateInput(attrs={"type": "date"})
 GROW_LABELS = {
     "goal": ("Goal", "What the rep wants to be able to do, and by when."),
-    "reality": ("Reality", "Where things stand: the evidence below is kept with the session."),
+    "reality": (
+        "Reality",
+        "Where things stand; the rep's insight figures are kept with the session.",
+    ),
     "options": ("Options", "The ways to get there you talked through."),
     "will": ("Will", "What the rep will do; add each commitment as an action item."),
 }
@@ -31,7 +34,7 @@ def _stage_label(stage: Stage) -> str:
 class SessionForm(forms.Form):
     rep = forms.ModelChoiceField(queryset=User.objects.none(), label="Rep")
     scheduled_on = forms.DateField(widget=DATE, label="Day of the session")
-    focus = forms.ChoiceField(choices=SessionFocus.choices, label="Focus")
+    focus = forms.ChoiceField(choices=SessionFocus.choices, label="Coach on")
     skill = forms.ChoiceField(choices=[("", "—"), *Skill.choices], required=False, label="Skill")
     stage = forms.ModelChoiceField(queryset=Stage.objects.none(), required=False, label="Stage")
     deal = forms.ModelChoiceField(queryset=None, required=False, label="Deal")

@@ -17,7 +17,9 @@ METRICS.md and the insights:
   the stage (``reports.metrics.flow_counts``) and the mean days of the stays
   in it that ended in the window (``avg_days_in_stage``), with the count;
 - for a skill focus, the mean ride-along score of the skill over the
-  scorecards of visits in the window, with the count;
+  scorecards of visits in the window, with the count; for closing, the one
+  skill a deal figure measures directly, also the win rate (``close_ratio``)
+  of the deals closed in the window;
 - for a deal focus, the deal's stage and amount when the session was planned
   (its evidence) against now.
 
@@ -31,7 +33,15 @@ import datetime
 from django.db.models import Avg, Count, F, OuterRef, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
 
-from coaching.insights import insights, team_of_rep
+from coaching.insights import (
+    _name,
+    _people,
+    _stage_flow,
+    _stage_rows,
+    focus_evidence,
+    team_of_rep,
+    weakest_stage,
+)
 from coaching.models import (
     ActionItem,
     ActionItemStatus,
@@ -40,7 +50,7 @@ from coaching.models import (
     SkillScore,
 )
 from coaching.skills import Skill
-from pipeline.models import Deal, Stage, StageTransition
+from pipeline.models import Deal, Stage, StageKind, StageTransition
 from pipeline.periods import DAY, Period
 from reports.metrics import flow_counts
 from reports.sql import DaysBetween
@@ -139,13 +149,33 @@ def focus_label(session: CoachingSession) -> str:
 # The evidence: what the insights said when the session was planned.
 
 
+def _stage_comparison(
+    rep: User, period: Period, today: datetime.date
+) -> tuple[list[dict], dict | None]:
+    """The insights' stage rows of ``rep`` against their team and the flagged stage, without the
+    insights' other figures (the deal sums, activities and quotas a session's evidence does not use).
+
+    The same functions as ``coaching.insights.insights`` make them, so the figures are the page's.
+    """
+    people = _people(rep)
+    ids = [person["pk"] for person in people]
+    flow, stays, _ = _stage_flow(ids, period, today)
+    stages = _stage_rows(rep.pk, ids, flow, stays)
+    focus = weakest_stage(stages)
+    if focus is None:
+        return stages, None
+    name = _name(next(person for person in people if person["pk"] == rep.pk))
+    return stages, {"stage": focus["stage"], "evidence": focus_evidence(name, focus)}
+
+
 def _stage_evidence(rep: User, stage_id: int, today: datetime.date) -> dict:
     period = Period.default(today)
-    figures = insights(rep, period, today)
-    row = next((row for row in figures["stages"] if row["stage"] == stage_id), None)
+    stages, focus = _stage_comparison(rep, period, today)
+    row = next((row for row in stages if row["stage"] == stage_id), None)
     evidence = {"period": {"start": period.start, "end": period.end}, "stage": stage_id}
     if row is None:
         return {**evidence, "rep": None, "rest": None, "team": None, "flagged": False}
+    flagged = focus is not None and focus["stage"] == stage_id
     return {
         **evidence,
         "name": row["name"],
@@ -153,10 +183,8 @@ def _stage_evidence(rep: User, stage_id: int, today: datetime.date) -> dict:
         "rest": row["rest"],
         "team": row["team"],
         "test": row["test"],
-        "flagged": figures["focus"] is not None and figures["focus"]["stage"] == stage_id,
-        "flag_evidence": figures["focus"]["evidence"]
-        if figures["focus"] is not None and figures["focus"]["stage"] == stage_id
-        else None,
+        "flagged": flagged,
+        "flag_evidence": focus["evidence"] if flagged else None,
     }
 
 
@@ -315,7 +343,26 @@ def _skill_before_after(session, before: Period, after: Period | None) -> dict:
             "enough": count >= MIN_SCORECARDS,
         }
 
-    return {"kind": "skill", "before": side("before", before), "after": side("after", after)}
+    figures = {"kind": "skill", "before": side("before", before), "after": side("after", after)}
+    if session.skill == Skill.CLOSING:
+        _add_win_rates(session.rep_id, figures)
+    return figures
+
+
+def _add_win_rates(rep_id: int, figures: dict) -> None:
+    """Closing shows in the win rate: the rep's ``close_ratio`` (METRICS.md) of each window, beside the
+    scores (one query)."""
+    sides = {name: side for name in ("before", "after") if (side := figures[name]) is not None}
+    aggregates = {}
+    for name, side in sides.items():
+        start, end = Period(side["start"], side["end"]).bounds
+        closed = Q(closed_at__gte=start, closed_at__lt=end)
+        aggregates[f"{name}_won"] = Count("pk", filter=closed & Q(status=StageKind.WON))
+        aggregates[f"{name}_lost"] = Count("pk", filter=closed & Q(status=StageKind.LOST))
+    row = Deal.objects.filter(owner_id=rep_id, deleted_at__isnull=True).aggregate(**aggregates)
+    for name, side in sides.items():
+        won, lost = row[f"{name}_won"], row[f"{name}_lost"]
+        side |= {"won": won, "lost": lost, "win_rate": won / (won + lost) if won + lost else None}
 
 
 def _deal_before_after(session) -> dict:

@@ -306,10 +306,12 @@ def figure_rows(figures: dict) -> list[dict]:
             row("Window", lambda side: _days_between(side)),
         ]  # fmt: skip
     if figures["kind"] == "skill":
-        return [
+        rows = [
             row("Mean ride-along score", lambda side: f"{_score(side['mean_score'])} ({side['scorecards']} scorecard{'s' if side['scorecards'] != 1 else ''})"),
-            row("Window", lambda side: _days_between(side)),
         ]  # fmt: skip
+        if "win_rate" in before:
+            rows.append(row("Win rate", lambda side: f"{_percent(side['win_rate'])} ({side['won']} won, {side['lost']} lost)"))  # fmt: skip
+        return [*rows, row("Window", lambda side: _days_between(side))]
     return [
         row("Stage", lambda side: f"{side['stage_name']} ({side['status']})"),
         row("Amount", lambda side: f"{side['currency']} {float(side['amount']):,.0f}"),

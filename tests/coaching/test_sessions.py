@@ -404,7 +404,7 @@ def test_the_insights_flag_links_to_a_new_session_on_the_stage(team_history, man
 
 
 LIST_QUERIES = 4
-DETAIL_QUERIES = 6
+DETAIL_QUERIES = 7
 
 
 def test_seed_demo_gives_a_believable_year_of_sessions():
@@ -451,3 +451,26 @@ def test_a_session_of_long_ago_keeps_its_notes_editable(manager, rep):
     with pytest.raises(ValidationError) as refused:
         session_update(session=old, by=manager, scheduled_on=days_ago(399))
     assert "scheduled_on" in refused.value.message_dict
+
+
+def test_a_closing_session_shows_the_win_rate_before_and_after(
+    admin, manager, rep, pipeline, stages
+):
+    q = "Qualification"
+    build(admin, stages, pipeline, [
+        (rep, 2, "1000", 0, [(q, 0), ("Won", 10)], None),
+        (rep, 2, "1000", 0, [(q, 0), ("Lost", 12)], None),
+        (rep, 3, "1000", 31, [(q, 31), ("Won", 35)], None),
+        (rep, 1, "1000", 31, [(q, 31), ("Lost", 40)], None),
+        (rep, 1, "1000", 51, [(q, 51), ("Won", 55)], None),  # after the follow-up
+    ])  # fmt: skip
+    session = session_create(by=manager, rep=rep, focus="skill", skill="closing",
+                              scheduled_on=days_ago(30), follow_up_on=days_ago(10))  # fmt: skip
+    session = session_record(session=session, by=manager, status="held")
+
+    figures = session_before_after(session, timezone.localdate())
+
+    assert (figures["before"]["won"], figures["before"]["lost"]) == (2, 2)
+    assert figures["before"]["win_rate"] == pytest.approx(0.5)
+    assert (figures["after"]["won"], figures["after"]["lost"]) == (3, 1)
+    assert figures["after"]["win_rate"] == pytest.approx(0.75)

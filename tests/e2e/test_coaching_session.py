@@ -37,7 +37,7 @@ def test_a_manager_coaches_the_flagged_stage_and_the_rep_sees_the_commitment(
     page.get_by_test_id("focus-start-session").click()
     page.wait_for_url("**/coaching/sessions/new/**")
     assert page.get_by_label("Rep", exact=True).input_value() == str(weak.pk)
-    assert page.get_by_label("Focus", exact=True).input_value() == "stage"
+    assert page.get_by_label("Coach on", exact=True).input_value() == "stage"
     assert page.locator("#id_stage").input_value() == str(stages["Discovery"].pk)
     page.get_by_label("Goal").fill("Move half of the Discovery deals to a proposal")
     page.get_by_label("Reality").fill("4 of 20 advanced; the next step is often vague")
