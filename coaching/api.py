@@ -307,10 +307,13 @@ class ActionItemSerializer(serializers.ModelSerializer):
     meeting = VisiblePrimaryKeyRelatedField(
         selector=meetings_visible_to,
         allow_null=True,
-        help_text="The one-on-one it was agreed at; null for items of other meetings (see team_meeting).",
+        help_text="The one-on-one it was agreed at; null for items of other meetings (see team_meeting and coaching_session).",
     )
     team_meeting = serializers.PrimaryKeyRelatedField(
         read_only=True, help_text="The team meeting it was agreed at, if any."
+    )
+    coaching_session = serializers.PrimaryKeyRelatedField(
+        read_only=True, help_text="The coaching session it was committed to at, if any."
     )
     owner = VisiblePrimaryKeyRelatedField(selector=users_visible_to)
     owner_name = serializers.CharField(source="owner.display_name", read_only=True)
@@ -322,6 +325,7 @@ class ActionItemSerializer(serializers.ModelSerializer):
             "id",
             "meeting",
             "team_meeting",
+            "coaching_session",
             "owner",
             "owner_name",
             "text",
@@ -336,7 +340,7 @@ class ActionItemSerializer(serializers.ModelSerializer):
     def validate_meeting(self, meeting):
         if meeting is None:
             raise serializers.ValidationError(
-                "Choose the one-on-one; a team meeting's items are added at the team meeting."
+                "Choose the one-on-one; items of a team meeting or a coaching session are added there."
             )
         return meeting
 
@@ -344,6 +348,7 @@ class ActionItemSerializer(serializers.ModelSerializer):
 class ActionItemFilter(django_filters.FilterSet):
     meeting = IdFilter(field_name="meeting_id")
     team_meeting = IdFilter(field_name="team_meeting_id")
+    coaching_session = IdFilter(field_name="coaching_session_id")
     owner = IdFilter(field_name="owner_id")
     series = IdFilter(field_name="meeting__series_id")
     status = django_filters.ChoiceFilter(choices=ActionItemStatus.choices)

@@ -96,15 +96,18 @@ def talking_points_visible_to(user: User) -> QuerySet[TalkingPoint]:
 
 
 def action_items_visible_to(user: User) -> QuerySet[ActionItem]:
-    """Action items ``user`` may see: their own, those of the one-on-ones and team meetings they see, and a manager's team's."""
+    """Action items ``user`` may see: their own, those of the one-on-ones, team meetings and coaching sessions they see, and a manager's team's."""
     if user.is_admin:
         return ActionItem.objects.all()
-    from coaching.team_meetings import team_meetings_visible_to  # it reads this module
+    # Both modules read this one.
+    from coaching.sessions import sessions_visible_to
+    from coaching.team_meetings import team_meetings_visible_to
 
     condition = (
         Q(meeting__in=meetings_visible_to(user).values("pk"))
         | Q(owner_id=user.pk)
         | Q(team_meeting__in=team_meetings_visible_to(user).values("pk"))
+        | Q(coaching_session__in=sessions_visible_to(user).values("pk"))
     )
     if user.is_manager:
         condition |= _rep_in_team(user, "owner_id")

@@ -196,3 +196,26 @@ def test_list_and_detail_run_a_fixed_number_of_queries(
 
 LIST_QUERIES = 2
 DETAIL_QUERIES = 4
+
+
+@pytest.mark.parametrize("who", ROLES)
+def test_a_sessions_commitments_reach_whoever_reads_the_session(
+    sessions, manager, rep, client_for, who, request
+):
+    """The manager's own commitment at a rep's session is on the rep's list of items too."""
+    mine, _ = sessions
+    session_commitment_add(
+        session=mine,
+        by=manager,
+        owner=manager,
+        text="Find a demo slot",
+        due_on=timezone.localdate(),
+    )
+    client = client_for(request.getfixturevalue(who))
+    response = client.get("/api/v1/action-items/", {"coaching_session": mine.pk})
+    assert response.status_code == 200, response.content
+    texts = {row["text"] for row in response.json()["results"]}
+    expected = (
+        {"Book the demo", "Find a demo slot"} if who in ("admin", "manager", "rep") else set()
+    )
+    assert texts == expected
