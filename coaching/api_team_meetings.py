@@ -22,7 +22,7 @@ from coaching.services import (
 from coaching.services.team_meetings import MINUTES_MAX
 from coaching.team_meetings import (
     team_meeting_action_items,
-    team_meeting_agenda,
+    team_meeting_agenda_for,
     team_meetings_visible_to,
 )
 from salesmgr.api.base import (
@@ -71,7 +71,7 @@ class TeamMeetingDetailSerializer(TeamMeetingSerializer):
         read_only_fields = fields
 
     def get_agenda(self, meeting) -> dict:
-        return team_meeting_agenda(meeting)
+        return team_meeting_agenda_for(self.context["request"].user, meeting)
 
     @extend_schema_field(ActionItemSerializer(many=True))
     def get_action_items(self, meeting) -> list[dict]:

@@ -44,12 +44,9 @@ from django.db.models.functions import RowNumber, TruncMonth, TruncWeek
 from django.utils import timezone
 
 from coaching.models import Milestone, MilestonePeriod
-from coaching.selectors import milestones_visible_to, shout_outs_visible_to
-from coaching.wins import wins_visible_to
 from pipeline.models import Deal, StageKind
 from pipeline.money import at_close, reporting_currency
 from pipeline.periods import start_of
-from pipeline.scopes import Scope
 from salesmgr.models import User
 from salesmgr.selectors import team_member_ids_subquery
 
@@ -320,37 +317,4 @@ def panel_celebrations(user: User, today: datetime.date) -> dict:
         "streaks": shown_streaks[:PANEL_SHOWN],
         "new_bests": new_bests[:PANEL_SHOWN],
         "currency": reporting_currency(),
-    }
-
-
-def team_celebrations(manager: User, since: datetime.datetime, until: datetime.datetime) -> dict:
-    """Everything a team meeting celebrates for ``manager``'s team (everyone below them at any depth)
-    between ``since`` and ``until``: the wins, the quota milestones reached and the shout-outs given
-    then, and the streaks and personal bests as of the last day (new ones flagged)."""
-    team = list(
-        User.objects.filter(pk__in=team_member_ids_subquery(manager.pk)).values_list(
-            "pk", flat=True
-        )
-    )
-    last_day = timezone.localdate(until - datetime.timedelta(microseconds=1))
-    return {
-        "wins": list(
-            wins_visible_to(manager, Scope(team=manager.pk)).filter(
-                closed_at__gte=since, closed_at__lt=until
-            )
-        ),
-        "milestones": list(
-            milestones_visible_to(manager)
-            .filter(rep_id__in=team, reached_at__gte=since, reached_at__lt=until)
-            .select_related("rep")
-            .order_by("-reached_at", "-id")
-        ),
-        "shout_outs": list(
-            shout_outs_visible_to(manager)
-            .filter(rep_id__in=team, created_at__gte=since, created_at__lt=until)
-            .select_related("rep", "author")
-            .order_by("-created_at", "-id")
-        ),
-        "streaks": streaks_for(team, last_day),
-        "personal_bests": personal_bests_for(team, last_day),
     }

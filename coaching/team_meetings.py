@@ -12,6 +12,7 @@ from decimal import Decimal
 from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery, Sum
 from django.utils import timezone
 
+from coaching.celebrations import personal_bests_for, streaks_for
 from coaching.models import (
     ActionItem,
     ActionItemStatus,
@@ -33,7 +34,7 @@ from reports.runners.attention import stalled_condition
 from reports.runners.gap import horizon_for
 from reports.targets import scope_target
 from salesmgr.models import User
-from salesmgr.selectors import ancestor_ids_subquery, team_member_ids_subquery
+from salesmgr.selectors import ancestor_ids_subquery, team_member_ids_subquery, team_with_self
 
 # How many deals each list of the agenda shows (the counts cover them all).
 AGENDA_DEALS = 5
@@ -282,18 +283,54 @@ def team_meeting_agenda(meeting: TeamMeeting, now: datetime.datetime | None = No
     }
 
 
+# The agenda's lists of single deals; a reader sees only the deals they may read.
+AGENDA_DEAL_LISTS = ("wins", "moved_deals", "stalled_deals")
+
+
+def team_meeting_agenda_for(
+    user: User, meeting: TeamMeeting, now: datetime.datetime | None = None
+) -> dict:
+    """The agenda as ``user`` may read it: everything for an admin or a manager over the team; for a
+    rep of the team, the team's counts and totals, the celebrations, but of single deals only their own
+    (a rep reads only their own deals), with ``deals_hidden`` saying how many were left out (one query
+    more than the agenda)."""
+    agenda = team_meeting_agenda(meeting, now)
+    if user.is_admin:
+        agenda["deals_hidden"] = 0
+        return agenda
+    readable = set(team_with_self(user).values_list("pk", flat=True))
+    hidden = 0
+    for key in AGENDA_DEAL_LISTS:
+        kept = [deal for deal in agenda[key] if deal["owner_id"] in readable]
+        hidden += len(agenda[key]) - len(kept)
+        agenda[key] = kept
+    for best in agenda["celebrations"]["personal_bests"]:
+        if best["rep_id"] not in readable:
+            best["deal_id"] = best["deal_name"] = None
+    agenda["deals_hidden"] = hidden
+    return agenda
+
+
 def team_celebrations(
     manager_id: int, *, since: datetime.datetime, until: datetime.datetime
 ) -> dict[str, list[dict]]:
     """What the team celebrates at a meeting, besides its wins: quota milestones reached and
-    shout-outs given between ``since`` and ``until`` (two queries).
+    shout-outs given between ``since`` and ``until``, the streaks running on the meeting's day
+    (two weeks or more with a win, two months or more at quota) and the personal bests set
+    since ``since`` (seven queries).
 
     Every kind of celebration of the team's week is gathered here, so the
-    agenda, the API and the page show a new kind (streaks, personal bests)
-    once it is added to this dict.
+    agenda, the API and the page show a new kind once it is added to this dict.
     """
     team = Q(rep_id__in=team_member_ids_subquery(manager_id))
+    people = User.objects.filter(pk__in=team_member_ids_subquery(manager_id))
+    names = {person.pk: person.display_name for person in people}
+    day = timezone.localdate(until - datetime.timedelta(microseconds=1))
     return {
+        "streaks": _streaks(streaks_for(list(names), day), names),
+        "personal_bests": _new_bests(
+            personal_bests_for(list(names), day), names, since=timezone.localdate(since)
+        ),
         "milestones": [
             {
                 "id": milestone.id,
@@ -444,3 +481,52 @@ def _missing_snapshots(now: dict, before: dict) -> str:
         + " nor ".join(missing)
         + ": the nightly forecast did not run then."
     )
+
+
+# A run is celebrated at a team meeting from its second period on.
+STREAK_FROM = 2
+
+
+def _streaks(streaks: dict, names: dict) -> list[dict]:
+    rows = [
+        {
+            "rep_id": person,
+            "rep_name": names[person],
+            "weeks": found.weeks_current.length,
+            "quota_months": found.quota_months_current.length,
+        }
+        for person, found in streaks.items()
+        if max(found.weeks_current.length, found.quota_months_current.length) >= STREAK_FROM
+    ]
+    return sorted(rows, key=lambda row: (-row["quota_months"], -row["weeks"], row["rep_name"]))
+
+
+def _new_bests(bests: dict, names: dict, *, since: datetime.date) -> list[dict]:
+    """Bests set on or after ``since``: the best deal by its close date, the best month by its last win."""
+    rows = []
+    for person, found in bests.items():
+        if found.deal and found.deal.day >= since:
+            rows.append(
+                {
+                    "rep_id": person,
+                    "rep_name": names[person],
+                    "kind": "deal",
+                    "value": found.deal.value,
+                    "day": found.deal.day,
+                    "deal_id": found.deal.deal_id,
+                    "deal_name": found.deal.deal_name,
+                }
+            )
+        if found.month and found.month.last_win and found.month.last_win >= since:
+            rows.append(
+                {
+                    "rep_id": person,
+                    "rep_name": names[person],
+                    "kind": "month",
+                    "value": found.month.value,
+                    "day": found.month.day,
+                    "deal_id": None,
+                    "deal_name": None,
+                }
+            )
+    return sorted(rows, key=lambda row: (-row["value"], row["rep_name"], row["kind"]))

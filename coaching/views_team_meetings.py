@@ -33,7 +33,7 @@ from coaching.services import (
 )
 from coaching.team_meetings import (
     team_meeting_action_items,
-    team_meeting_agenda,
+    team_meeting_agenda_for,
     team_meeting_for_page,
     team_meeting_list,
     team_meetings_managed_by,
@@ -125,7 +125,7 @@ def _context(request: HttpRequest, meeting, **forms_) -> dict:
     may_run = team_meetings_managed_by(user).filter(pk=meeting.pk).exists()
     context = {
         "meeting": meeting,
-        "agenda": team_meeting_agenda(meeting),
+        "agenda": team_meeting_agenda_for(user, meeting),
         "action_items": team_meeting_action_items(meeting),
         "may_run": may_run,
         "statuses": TeamMeetingStatus.choices,

@@ -33,9 +33,10 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from coaching.celebrations import personal_bests_for, streaks_for, team_celebrations
+from coaching.celebrations import personal_bests_for, streaks_for
 from coaching.models import Milestone
 from coaching.services import shout_out_create
+from coaching.team_meetings import team_celebrations
 from pipeline.services.imports import DealSpec, TransitionSpec, deals_import
 from salesmgr.models import User
 from tests.factories import AccountFactory
@@ -257,17 +258,22 @@ def test_the_home_panel_shows_streaks_and_new_bests(
     assert "Olive Outsider" not in page
 
 
-def test_the_team_meeting_hook_gathers_the_teams_celebrations(
+def test_a_team_meeting_celebrates_the_streaks_running_and_the_bests_of_its_week(
     history, manager, rep, rep2, outsider
 ):
     shout_out_create(by=manager, rep=rep, message="Great May!")
     since = datetime.datetime(2026, 6, 1, tzinfo=datetime.UTC)
     until = datetime.datetime(2026, 6, 18, tzinfo=datetime.UTC)
-    found = team_celebrations(manager, since, until)
-    assert sorted(str(win.amount) for win in found["wins"]) == ["1000.00", "100000.00", "1500.00"]
-    assert set(found["streaks"]) == {rep.pk, rep2.pk}
-    assert found["streaks"][rep.pk].weeks_current.length == 2
-    assert found["personal_bests"][rep.pk].month.value == Decimal("12500.00")
-    assert outsider.pk not in found["personal_bests"]
+    found = team_celebrations(manager.pk, since=since, until=until)
+    assert [(row["rep_name"], row["weeks"], row["quota_months"]) for row in found["streaks"]] == [
+        ("Riley Rep", 2, 2)
+    ]  # Robin's single week is not a streak yet; Olive is in another team
+    assert found["personal_bests"] == []  # Riley's best month ended 20 May, before the week
+    earlier = team_celebrations(
+        manager.pk, since=datetime.datetime(2026, 5, 15, tzinfo=datetime.UTC), until=until
+    )
+    assert [(row["rep_name"], row["kind"], row["value"]) for row in earlier["personal_bests"]] == [
+        ("Riley Rep", "month", Decimal("12500.00"))
+    ]
     assert found["shout_outs"] == []  # given today (December), outside the window
     assert found["milestones"] == []  # recorded now, outside the window
