@@ -30,7 +30,9 @@ before T of the scope's deals as they stood at T (and nothing after T):
    censoring, so a drop in the win rate of new deals shows as soon as their
    entries show it (a deal created 60 days ago and still open counts for the
    days it was watched). Summed over the window's days, times the deals
-   created per day and the mean value of the year's wins
+   created per day and the mean value of the year's wins that could fall in
+   a window, each weighted by the window starts it falls in (large deals
+   that take longer than the window lend it nothing)
    (``new_business_chance``, ``arrivals_estimate``). Without a win in the
    year it falls back on the year's average: ``sum(amount * max(0, H - D)) /
    L`` over the deals created in the ``L`` days that could have finished (a
@@ -890,7 +892,6 @@ def new_business_sums(moment: datetime.datetime, horizon: int, suffix: str = "")
     created = Q(created_at__gte=span_start, created_at__lt=span_end)
     slack = Value(float(horizon)) - DaysBetween(F("closed_at"), F("created_at"))
     won_fast = created & Q(status=StageKind.WON, closed_at__lt=moment) & Q(GreaterThan(slack, 0))
-    won_lately = Q(created_at__gte=span_start, status=StageKind.WON, closed_at__lt=moment)
     value = at_close()
     sums = {
         f"arrived{suffix}": Count(
@@ -905,10 +906,10 @@ def new_business_sums(moment: datetime.datetime, horizon: int, suffix: str = "")
             value * value * slack, filter=won_fast, output_field=FloatField()
         ),
         f"first{suffix}": Min("created_at", filter=created),
-        # The deals of the whole year won by the moment, for the value a win brings (``Arrivals``).
-        f"won_count{suffix}": Count("id", filter=won_lately),
-        f"won_value{suffix}": Sum(value, filter=won_lately, output_field=FloatField()),
-        f"won_value_sq{suffix}": Sum(value * value, filter=won_lately, output_field=FloatField()),
+        # The slack alone: the value a win brings inside a window (``Arrivals``) is the slack-weighted
+        # mean of the wins that could fall in one, so that large deals that take longer than the
+        # window to win do not lend their size to the quick ones.
+        f"slack{suffix}": Sum(slack, filter=won_fast, output_field=FloatField()),
     }
     for k, (start, end) in enumerate(past_windows(moment, horizon)):
         inside = Q(status=StageKind.WON, created_at__gte=start, closed_at__lt=end)
@@ -919,7 +920,9 @@ def new_business_sums(moment: datetime.datetime, horizon: int, suffix: str = "")
 class Arrivals(NamedTuple):
     """What the new business of a window is made of, for ``model_estimate`` to work it out from the
     chances of fresh entries: deals created per day now (after ``arrival_change``) and the variance
-    of its log, and the mean and mean square of the value a win brought in the year; ``spread``, the
+    of its log, and the mean and mean square of the value a win brought among the wins that could
+    fall inside a window (each weighted by the ``H - D`` window starts it falls in, as the year's
+    average weighs it, so that the value goes with the timing); ``spread``, the
     variance of the past windows' value relative to their mean squared, when it exceeds the compound
     Poisson one (None otherwise)."""
 
@@ -950,9 +953,7 @@ def new_business_from(
     first,
     arrived: int | None = None,
     arrived_before: int | None = None,
-    won_count: int | None = None,
-    won_value: float | None = None,
-    won_value_sq: float | None = None,
+    slack: float | None = None,
     **windows,
 ) -> NewBusiness:
     """Mean and variance of the new business per window, from ``new_business_sums``.
@@ -979,12 +980,12 @@ def new_business_from(
     mean, variance = mean * scale, variance * scale
     known = mean * mean * change_variance
     arrivals = None
-    if won_count and arrived_before:
+    if slack and arrived_before:
         arrivals = Arrivals(
             rate=arrived_before / length * scale,
             rate_variance=change_variance,
-            amount=(won_value or 0.0) / won_count,
-            amount_sq=(won_value_sq or 0.0) / won_count,
+            amount=(weighted or 0.0) / slack,
+            amount_sq=(weighted_sq or 0.0) / slack,
         )
     observed = [
         float(windows.get(f"window_{k}") or 0.0)

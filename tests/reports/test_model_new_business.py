@@ -85,23 +85,25 @@ def test_arrivals_carry_the_year_of_wins_and_the_change_in_how_many_deals_are_cr
         "weighted_sq": 275000000.0,
         "first": MOMENT - datetime.timedelta(days=365),
     }
-    wins = {"won_count": 50, "won_value": 60000.0, "won_value_sq": 1.2e8}
+    # Wins weighted by the window starts they fall in: 2,750,000 of value-days over 2,500 days.
+    wins = {"slack": 2500.0}
     plain = new_business_from(MOMENT, 90, **calm, **wins, arrived=90, arrived_before=275)
     grown = new_business_from(MOMENT, 90, **calm, **wins, arrived=360, arrived_before=275)
-    assert plain.arrivals.amount == pytest.approx(1200.0)
-    assert plain.arrivals.amount_sq == pytest.approx(2.4e6)
+    assert plain.arrivals.amount == pytest.approx(1100.0)
+    assert plain.arrivals.amount_sq == pytest.approx(110000.0)
     # The 90 days just past saw as many deals a day as the span: no change, one a day.
     assert plain.arrivals.rate == pytest.approx(1.0)
     assert grown.arrivals.rate > 2 * plain.arrivals.rate
     assert grown.arrivals.rate_variance > 0
-    # Without any win in the year there is nothing to value a win by: the year's average stands.
+    # Without any win that could fall in a window there is nothing to value a win by: the year's
+    # average stands.
     assert new_business_from(MOMENT, 90, **calm, arrived=90, arrived_before=275).arrivals is None
 
 
 def test_waves_measured_in_past_windows_widen_the_new_business_worked_out_from_arrivals():
     first = MOMENT - datetime.timedelta(days=365)
     calm = {"weighted": 2750000.0, "weighted_sq": 275000000.0, "first": first}
-    wins = {"won_count": 50, "won_value": 500000.0, "won_value_sq": 5.5e9}
+    wins = {"slack": 2500.0}
     waves = {"window_0": 0.0, "window_1": 40000.0, "window_2": 0.0, "window_3": 0.0}
     steady = {"window_0": 10000.0, "window_1": 10000.0, "window_2": 10000.0, "window_3": 10000.0}
     training = _first_stage([(30, 20, 1, 1.0), (30, 8, 0, 1.0)])
