@@ -1,7 +1,7 @@
 """Backtest every forecast method on the simulated worlds of ``benchmarks/worlds.py``.
 
     DATABASE_URL=postgres://.../a_database_of_its_own .venv/bin/python benchmarks/backtest.py [--worlds a,b] [--every 7]
-        [--held-out | --all] [--draws N] [--dump FILE]
+        [--held-out | --all] [--sealed] [--draws N] [--dump FILE]
 
 The database is emptied: for each world it loads the world, computes the
 organisation's forecasts as of every ``--every``-th day of the last year
@@ -13,7 +13,8 @@ of their MAPEs and the share of windows whose actual lies inside the model's
 P10-P90 range. The last rows average the worlds.
 
 ``--held-out`` runs the worlds kept apart from tuning (``HELD_OUT_WORLDS``)
-instead of the nine, ``--all`` both sets, each in a table of its own; ``--dump`` pickles the model's inputs of every forecast
+instead of the nine, ``--all`` both sets, each in a table of its own; ``--sealed`` adds the
+worlds sealed before the method's third rework (``SEALED_WORLDS``, to be run once); ``--dump`` pickles the model's inputs of every forecast
 with what was then won, to study the estimator without reloading the worlds.
 """
 
@@ -233,6 +234,12 @@ def main() -> int:
         help="run the nine worlds and the held-out ones, each set in a table of its own",
     )
     parser.add_argument(
+        "--sealed",
+        action="store_true",
+        help="also run the sealed worlds (SEALED_WORLDS), meant to be run once, after the method "
+        "is settled",
+    )
+    parser.add_argument(
         "--replicate",
         type=int,
         default=0,
@@ -258,7 +265,7 @@ def main() -> int:
     setup_django()
     from django.core.management import call_command
 
-    from benchmarks.worlds import HELD_OUT_WORLDS, WORLDS
+    from benchmarks.worlds import HELD_OUT_WORLDS, SEALED_WORLDS, WORLDS
 
     call_command("migrate", verbosity=0)
     chosen = set(filter(None, args.worlds.split(",")))
@@ -267,10 +274,12 @@ def main() -> int:
         recorder = Recorder()
         recorder.install()
     sets = []
-    if args.all or not args.held_out:
+    if args.all or not (args.held_out or args.sealed):
         sets.append(("Worlds the model was developed on:", WORLDS))
     if args.all or args.held_out:
         sets.append(("Held-out worlds (not used in tuning the model):", HELD_OUT_WORLDS))
+    if args.sealed:
+        sets.append(("Sealed worlds (written before the rework, run once):", SEALED_WORLDS))
     if args.draws > 1:
         print(f"Pooled over {args.draws} draws of each world:")
     for title, specs in sets:

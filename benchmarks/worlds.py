@@ -64,6 +64,20 @@ class WorldSpec:
     cohort_skill: float = (
         1.0  # the new reps' chances of moving on times this, their stays divided by it
     )
+    # A second segment: this share of deals is ``segment_size`` times larger, stays
+    # ``segment_cycle`` times longer in every stage and moves on with ``segment_skill`` the chance.
+    segment: float = 0.0
+    segment_size: float = 1.0
+    segment_cycle: float = 1.0
+    segment_skill: float = 1.0
+    # A product launch: from ``launch_at`` of the span on, ``launch`` times ``deals_per_day`` more
+    # deals a day, fading out over ``launch_days``; they are ``launch_size`` times a usual amount
+    # and their stays ``launch_cycle`` times as long.
+    launch: float = 0.0
+    launch_at: float = 0.7
+    launch_days: float = 90.0
+    launch_size: float = 1.0
+    launch_cycle: float = 1.0
 
 
 WORLDS = (
@@ -87,6 +101,30 @@ HELD_OUT_WORLDS = (
     # Added with the exit-shift and arrival terms, and run only once they were fixed.
     WorldSpec("stage-drop", 104, stage_drop=0.5, stage_drop_at=0.6, deals_per_day=4.0),
     WorldSpec("new-cohort", 105, cohort=0.6, cohort_at=0.5, cohort_skill=0.7, deals_per_day=4.0),
+)
+# Sealed worlds: written and committed before the model's method was reworked for regime changes
+# and heavy tails (issue 9, third round), and run once, at the end (``backtest.py --sealed``).
+SEALED_WORLDS = (
+    WorldSpec("win-rate-rise", 201, shift=1.35, shift_at=0.5, cycle=1.1, deals_per_day=4.0),
+    WorldSpec(
+        "two-segments",
+        202,
+        segment=0.25,
+        segment_size=8.0,
+        segment_cycle=2.5,
+        segment_skill=0.85,
+        deals_per_day=4.0,
+    ),
+    WorldSpec(
+        "launch-surge",
+        203,
+        launch=1.2,
+        launch_at=0.72,
+        launch_days=100.0,
+        launch_size=0.4,
+        launch_cycle=0.35,
+        deals_per_day=3.5,
+    ),
 )
 # New reps joining in the ``cohort`` worlds, after the ``REPS`` others.
 COHORT_REPS = 4
@@ -151,6 +189,26 @@ def world_deals(spec: WorldSpec, end: datetime.datetime) -> World:
                     )
                     deal.owner = REPS + cohort_rng.randrange(COHORT_REPS)
                     world.deals.append(deal)
+    if spec.launch:
+        # Drawn apart too: the launch's deals come on top of the same world without them.
+        launch_rng = random.Random(spec.seed * 104729)
+        first = round(spec.launch_at * spec.days)
+        for day in range(first, spec.days):
+            rate = spec.deals_per_day * spec.launch * max(0.0, 1 - (day - first) / spec.launch_days)
+            for _ in range(_poisson(launch_rng, rate)):
+                created = start + datetime.timedelta(days=day, hours=8 + launch_rng.random() * 10)
+                if created < end:
+                    world.deals.append(
+                        _deal(
+                            launch_rng,
+                            spec,
+                            created,
+                            end,
+                            len(world.deals),
+                            size=spec.launch_size,
+                            cycle=spec.launch_cycle,
+                        )
+                    )
     return world
 
 
@@ -175,6 +233,8 @@ def _deal(
     n: int,
     shifted: bool = False,
     skill: float = 1.0,
+    size: float = 1.0,
+    cycle: float = 1.0,
 ) -> DealDraft:
     owner = rng.randrange(REPS)
     sandbag = spec.sandbagger and owner == 0
@@ -183,6 +243,12 @@ def _deal(
     amount = Decimal(round(rng.lognormvariate(math.log(20000), 0.8), -2) or 100)
     if spec.whales and rng.random() < spec.whales:
         amount *= WHALE_SIZE
+    if spec.segment and rng.random() < spec.segment:
+        size *= spec.segment_size
+        cycle *= spec.segment_cycle
+        skill *= spec.segment_skill
+    if size != 1.0:
+        amount = Decimal(round(float(amount) * size, -2) or 100)
     category = rng.choices([c for c, _ in CATEGORIES], [w for _, w in CATEGORIES])[0]
     events: list[tuple[int, datetime.datetime]] = [(0, created)]
     amounts = [(created, amount)]
@@ -190,10 +256,10 @@ def _deal(
     while True:
         _, advance, mean_days = OPEN_STAGES[stage]
         if stalls and stage == 0:
-            at += _stay(rng, 90.0 * spec.cycle)
+            at += _stay(rng, 90.0 * spec.cycle * cycle)
             advance = 0.1
         else:
-            at += _stay(rng, mean_days * spec.cycle * (2.0 if sandbag else 1.0) / skill)
+            at += _stay(rng, mean_days * spec.cycle * cycle * (2.0 if sandbag else 1.0) / skill)
         advance = min(0.97, advance * quality * skill * (spec.shift if shifted else 1.0))
         if stage == 2 and spec.stage_drop != 1.0:
             drop_from = end - datetime.timedelta(days=spec.days * (1 - spec.stage_drop_at))

@@ -24,16 +24,25 @@ before T of the scope's deals as they stood at T (and nothing after T):
    by the pooled timing of all stages' wins) with a weight of
    ``PRIOR_WEIGHT`` entries: ``(n * share + PRIOR_WEIGHT * prior) / (n + PRIOR_WEIGHT)``.
 3. New business: deals created and won inside a window, which no open deal
-   predicts. A deal created at day ``x`` and won ``D`` days later falls inside a
-   window ``[d, d + H)`` for ``H - D`` of the possible window starts, so the
-   expected value per window is ``sum(amount * max(0, H - D)) / L`` over the
-   deals (as they stood at T) created in the ``L`` days of history that could
-   have finished.
+   predicts. A deal created on day ``x`` of the window is won inside it with
+   the chance a fresh entry of its pipeline's first stage is won within ``H -
+   x`` days: the chance of step 2 at age 0, with the same recency weights and
+   censoring, so a drop in the win rate of new deals shows as soon as their
+   entries show it (a deal created 60 days ago and still open counts for the
+   days it was watched). Summed over the window's days, times the deals
+   created per day and the mean value of the year's wins that could fall in
+   a window, each weighted by the window starts it falls in (large deals
+   that take longer than the window lend it nothing)
+   (``new_business_chance``, ``arrivals_estimate``). Without a win in the
+   year it falls back on the year's average: ``sum(amount * max(0, H - D)) /
+   L`` over the deals created in the ``L`` days that could have finished (a
+   deal won ``D`` days after creation falls inside ``H - D`` of the window
+   starts).
 
 4. A change the year's entries are slow to show (``exit_shift``): a chance of
    a win 60-90 days after entry can only be read from entries that old, but
    whether a deal leaving a stage went on or was lost shows at once. For each
-   stage, the exits of about the last month (weighing ``0.5 ** (days since /
+   stage, the exits of about the last three weeks (weighing ``0.5 ** (days since /
    RECENT_HALF_LIFE_DAYS)``) are compared with the long run's share going on
    among exits after as long in the stage (the year without the recent exits);
    the log ratio of what went on to what the long run expected is shrunk by its
@@ -53,9 +62,10 @@ amount^2``; the uncertainty of the learned chances, a Beta posterior's
 deal of a stage (its chances at all ages rest on nested sets of the same
 entries, so their errors are added before squaring: ``(sum of amount *
 sqrt(Var p))^2`` per stage); and the new business's, the compound Poisson one
-or, when larger, the sample variance of the value created and won inside each
-whole past window of the history (``past_windows``), since new business comes
-in waves; and what is left of the uncertainty of the shifts (shared by every
+(``rate * area * E[amount^2]``, with the learned chance's own uncertainty) or,
+when larger, the variance of the value created and won inside each whole past
+window of the history (``past_windows``) relative to their mean, at the mean
+now, since new business comes in waves; and what is left of the uncertainty of the shifts (shared by every
 deal on a path, so added before squaring) and of the arrival change (``mean^2
 * Var``). The P10-P90 range is ``expected -/+ q * sigma`` (never below zero):
 ``q`` is the normal's 1.2816 when every part of the variance is worked out, and
@@ -131,8 +141,11 @@ HALF_LIFE_DAYS = 90
 WEIGHT_SCALE = 1_000_000
 PRIOR_WEIGHT = 10
 # Stage exits weigh ``0.5 ** (days since the exit / RECENT_HALF_LIFE_DAYS)`` when the recent ones are
-# compared with the long run (``Training.shift``): the shortest horizon, so the test sees about a month.
-RECENT_HALF_LIFE_DAYS = 30
+# compared with the long run (``Training.shift``). Their mean age is ``RECENT_HALF_LIFE_DAYS / ln 2``:
+# at 15 days about three weeks, within the shortest horizon (at 30 it was six weeks, and a change
+# showed in the forecast a month and a half late). The noise of fewer recent exits is the shrinkage's
+# to weigh (``shrunk_change``), and what is left of it widens the band.
+RECENT_HALF_LIFE_DAYS = 15
 MAX_DAYS = 730
 Z_80 = 1.2816  # the 10th and 90th percentiles of a normal distribution lie this many sigmas out
 
@@ -518,7 +531,14 @@ class Training:
         if known is None or age not in known:
             known = entry_chances(self.outcomes.get(stage_id, {}), ages | {age}, HORIZONS)
             self._chances[stage_id] = known
-        return known[age][horizon]
+        return known[age][horizon][:2]
+
+    def area(self, stage_id: int, horizon: int, ages: set[int]) -> tuple[float, float]:
+        """The stage's fresh entries followed and the sum of their chances won within 1 ... ``horizon``
+        days (``entry_chances`` at age 0)."""
+        self.chance(stage_id, 0, horizon, ages | {0})
+        followed, _, area = self._chances[stage_id][0][horizon]
+        return followed, area
 
 
 def entry_chances(
@@ -534,6 +554,8 @@ def entry_chances(
     An entry is followed wherever it goes after leaving the stage. The share is
     a cumulative incidence (Aalen-Johansen, wins against losses): an entry
     still open at the moment counts while it was observed and is censored after.
+    Each comes as ``(followed, share, area)``, ``area`` the sum of the shares won within
+    1, 2, ..., ``H`` days: the expected wins of a window's arrivals (``new_business_chance``).
     """
     # Each entry with the last age it is known to have spent in the stage, oldest first.
     members = sorted(
@@ -568,18 +590,20 @@ def entry_chances(
         at_risk = followed = in_stage - censored[age]
         followed_squares = in_stage_squares - censored_squares[age]
         effective = followed * followed / followed_squares if followed_squares > 0 else 0.0
-        open_share, won_share = 1.0, 0.0
-        shares = {}
+        open_share, won_share, area = 1.0, 0.0, 0.0
+        shares, areas = {}, {}
         for day in range(age, age + longest):
             if day - age in horizons:
-                shares[day - age] = won_share
-            if at_risk <= 0 or day > MAX_DAYS:
-                continue
-            won_share += open_share * wins[day] / at_risk
-            open_share *= 1 - closes[day] / at_risk
-            at_risk -= closes[day] + censored[day + 1]
-        shares[longest] = won_share
-        chances[age] = {horizon: (effective, shares[horizon]) for horizon in horizons}
+                shares[day - age], areas[day - age] = won_share, area
+            if at_risk > 0 and day <= MAX_DAYS:
+                won_share += open_share * wins[day] / at_risk
+                open_share *= 1 - closes[day] / at_risk
+                at_risk -= closes[day] + censored[day + 1]
+            area += won_share
+        shares[longest], areas[longest] = won_share, area
+        chances[age] = {
+            horizon: (effective, shares[horizon], areas[horizon]) for horizon in horizons
+        }
     return chances
 
 
@@ -720,13 +744,19 @@ def model_estimate(
         shift_spread += p * float(value or 0) * math.sqrt(shift_variance)
     variance += sum(spread * spread for _, spread in sorted(rate_spread.items()))
 
-    new_mean, new_var, *spread_freedom = new_business
+    new_mean, new_var, freedom, arrivals = (*new_business, None, None)[:4]
     # New deals enter their pipeline's first stage: scaled by its path, the pipelines weighed by entries.
     later = {step for stage_id, path in paths.items() for step in path if step != stage_id}
     firsts = sorted(
         (stage_id, stats.entries(stage_id)) for stage_id in paths if stage_id not in later
     )
     total = sum(weight for _, weight in firsts)
+    if total > 0 and arrivals is not None:
+        fresh = new_business_chance(
+            stats, firsts, probabilities, horizon, timing, {s: ages[s] for s, _ in firsts}
+        )
+        if fresh is not None:
+            new_mean, new_var, freedom = arrivals_estimate(arrivals, *fresh, horizon, freedom)
     if total > 0:
         shifts = [(path_shift(stage_id), weight / total) for stage_id, weight in firsts]
         shift = sum(part[0] * share for part, share in shifts)
@@ -737,13 +767,67 @@ def model_estimate(
     expected += new_mean
     variance += new_var
     sigma = math.sqrt(max(variance, 0.0))
-    reach = band_quantile(variance, new_var, spread_freedom[0] if spread_freedom else None)
+    reach = band_quantile(variance, new_var, freedom)
     return {
         "expected": money(expected),
         "p10": money(max(0.0, expected - reach * sigma)),
         "p90": money(expected + reach * sigma),
         "new_business": money(new_mean),
     }
+
+
+def new_business_chance(
+    stats: Training,
+    firsts: list[tuple[int, int]],
+    probabilities: dict,
+    horizon: int,
+    timing: float,
+    ages: dict,
+) -> tuple[float, float] | None:
+    """The expected wins inside a window of ``horizon`` days per deal created in it each day, and the
+    number of fresh entries that rests on: the sum over ``u = 1 ... H`` of the chance a fresh entry of
+    the pipeline's first stage is won within ``u`` days (``Training.area``, the same cumulative incidence
+    an open deal's chance is, with its recency and censoring), shrunk toward the configured
+    probability like an open deal's chance. The first stages of several pipelines count by entries.
+    None when no first stage has a configured probability."""
+    total = area = followed_sum = 0.0
+    for stage_id, weight in firsts:
+        probability = probabilities.get(stage_id)
+        if probability is None or weight <= 0:
+            continue
+        followed, raw = stats.area(stage_id, horizon, ages.get(stage_id, set()))
+        # A window's arrivals wait on average half of it: the prior's chance spread over its days.
+        prior = probability / 100 * timing * horizon / 2
+        area += weight * (followed * raw + PRIOR_WEIGHT * prior) / (followed + PRIOR_WEIGHT)
+        followed_sum += weight * followed
+        total += weight
+    if total <= 0:
+        return None
+    return area / total, followed_sum / total
+
+
+def arrivals_estimate(
+    arrivals: "Arrivals", area: float, followed: float, horizon: int, freedom: int | None
+) -> tuple[float, float, int | None]:
+    """Mean and variance of the new business of a window from the deals created per day, the wins a
+    day's arrivals bring (``new_business_chance``) and the value a win brings, with the degrees of
+    freedom of the variance.
+
+    The compound Poisson variance, ``rate * area * E[amount^2]``, or, when larger, the past windows'
+    spread relative to their mean (``Arrivals.spread``) at this mean (new business comes in waves);
+    plus the uncertainty of the learned chance, ``(rate * H * amount)^2 * Var(p)`` with ``p`` the mean
+    chance over the window, and of the arrival change, ``mean^2 * Var(log rate)``."""
+    mean = arrivals.rate * area * arrivals.amount
+    variance = arrivals.rate * area * arrivals.amount_sq
+    if arrivals.spread is not None and arrivals.spread * mean * mean > variance:
+        variance = arrivals.spread * mean * mean
+    else:
+        freedom = None
+    chance = min(1.0, area / horizon)
+    scale = arrivals.rate * horizon * arrivals.amount
+    variance += scale * scale * rate_variance(chance, followed)
+    variance += mean * mean * arrivals.rate_variance
+    return mean, variance, freedom
 
 
 def band_quantile(variance: float, estimated: float, freedom: int | None) -> float:
@@ -822,6 +906,10 @@ def new_business_sums(moment: datetime.datetime, horizon: int, suffix: str = "")
             value * value * slack, filter=won_fast, output_field=FloatField()
         ),
         f"first{suffix}": Min("created_at", filter=created),
+        # The slack alone: the value a win brings inside a window (``Arrivals``) is the slack-weighted
+        # mean of the wins that could fall in one, so that large deals that take longer than the
+        # window to win do not lend their size to the quick ones.
+        f"slack{suffix}": Sum(slack, filter=won_fast, output_field=FloatField()),
     }
     for k, (start, end) in enumerate(past_windows(moment, horizon)):
         inside = Q(status=StageKind.WON, created_at__gte=start, closed_at__lt=end)
@@ -829,13 +917,31 @@ def new_business_sums(moment: datetime.datetime, horizon: int, suffix: str = "")
     return sums
 
 
+class Arrivals(NamedTuple):
+    """What the new business of a window is made of, for ``model_estimate`` to work it out from the
+    chances of fresh entries: deals created per day now (after ``arrival_change``) and the variance
+    of its log, and the mean and mean square of the value a win brought among the wins that could
+    fall inside a window (each weighted by the ``H - D`` window starts it falls in, as the year's
+    average weighs it, so that the value goes with the timing); ``spread``, the
+    variance of the past windows' value relative to their mean squared, when it exceeds the compound
+    Poisson one (None otherwise)."""
+
+    rate: float
+    rate_variance: float
+    amount: float
+    amount_sq: float
+    spread: float | None = None
+
+
 class NewBusiness(NamedTuple):
     """The new business expected in a window: its mean and variance, and the degrees of freedom of
-    that variance when it was measured from past windows (None: the compound Poisson one)."""
+    that variance when it was measured from past windows (None: the compound Poisson one); and
+    ``arrivals``, the parts to work it out from the chances of fresh entries instead."""
 
     mean: float
     variance: float
     freedom: int | None = None
+    arrivals: Arrivals | None = None
 
 
 def new_business_from(
@@ -847,6 +953,7 @@ def new_business_from(
     first,
     arrived: int | None = None,
     arrived_before: int | None = None,
+    slack: float | None = None,
     **windows,
 ) -> NewBusiness:
     """Mean and variance of the new business per window, from ``new_business_sums``.
@@ -872,6 +979,14 @@ def new_business_from(
     scale = math.exp(change)
     mean, variance = mean * scale, variance * scale
     known = mean * mean * change_variance
+    arrivals = None
+    if slack and arrived_before:
+        arrivals = Arrivals(
+            rate=arrived_before / length * scale,
+            rate_variance=change_variance,
+            amount=(weighted or 0.0) / slack,
+            amount_sq=(weighted_sq or 0.0) / slack,
+        )
     observed = [
         float(windows.get(f"window_{k}") or 0.0)
         for k, (start, _) in enumerate(past_windows(moment, horizon))
@@ -883,8 +998,10 @@ def new_business_from(
             sum((value - centre) ** 2 for value in observed) / (len(observed) - 1) * scale * scale
         )
         if spread > variance:
-            return NewBusiness(mean, spread + known, len(observed) - 1)
-    return NewBusiness(mean, variance + known)
+            if arrivals is not None and mean > 0:
+                arrivals = arrivals._replace(spread=spread / (mean * mean))
+            return NewBusiness(mean, spread + known, len(observed) - 1, arrivals)
+    return NewBusiness(mean, variance + known, None, arrivals)
 
 
 def arrival_change(

@@ -1,6 +1,7 @@
 """The simulated worlds of the backtest: the same spec gives the same deals, and they load with their past."""
 
 import datetime
+from dataclasses import replace
 
 import pytest
 from django.utils import timezone
@@ -9,6 +10,7 @@ from benchmarks.backtest import pooled
 from benchmarks.worlds import (
     HELD_OUT_WORLDS,
     LOST,
+    SEALED_WORLDS,
     WHALE_SIZE,
     WON,
     WORLDS,
@@ -76,6 +78,20 @@ def test_the_held_out_worlds_are_apart_and_hold_what_they_promise():
     assert win_rate([d for d in shift.deals if d.created_at >= cut]) < 0.8 * win_rate(
         [d for d in shift.deals if d.created_at < cut]
     )
+
+
+def test_the_sealed_worlds_are_apart_and_hold_what_they_promise():
+    names = {w.name for w in SEALED_WORLDS}
+    assert not names & ({w.name for w in WORLDS} | {w.name for w in HELD_OUT_WORLDS})
+    by_name = {w.name: w for w in SEALED_WORLDS}
+    segments = world_deals(smaller(by_name["two-segments"], 300, 6.0), END)
+    amounts = sorted(float(d.amounts[0][1]) for d in segments.deals)
+    assert amounts[int(0.9 * len(amounts))] > 4 * amounts[len(amounts) // 2]
+    spec = smaller(by_name["launch-surge"], 300, 4.0)
+    surge = world_deals(spec, END)
+    plain = world_deals(replace(spec, launch=0.0), END)
+    assert len(surge.deals) > len(plain.deals) + 100
+    assert [d.name for d in plain.deals] == [d.name for d in surge.deals[: len(plain.deals)]]
 
 
 def test_draws_pool_their_windows():

@@ -62,19 +62,34 @@ def test_thirty_day_forecast_for_one_rep(history, rep):
     # so C and E fall back on the prior: the stage probability times the share of past wins
     # that came within 30 days of an entry (A's entries won after 10, 8 and 5 days: all of them).
     c_p, e_p = 0.3, 0.1
-    # New business: A was created 60 days ago and won 10 days later, so it would have fallen
-    # inside 30 - 10 = 20 of the possible window starts, over the span from its creation to
-    # 30 days before now.
+    # New business: deals created per day, times the wins a day's arrivals bring inside the
+    # window, times the value a win brought. The span from the first deal's creation to 30 days
+    # before now saw four deals created (A, B, C, E).
     t0 = history.t0
     span = ((now - datetime.timedelta(days=30)) - t0).total_seconds() / 86400
-    # How much is created is read from the 30 days just past: none of the rep's deals, where the
-    # span saw four (A, B, C, E). The log of the rates' ratio, half a deal added to each count,
-    # is shrunk by its Poisson noise: k = 1 - noise / change^2, the mean scaled by exp(k change).
+    # How much is created is read from the 30 days just past: none of the rep's deals. The log of
+    # the rates' ratio, half a deal added to each count, is shrunk by its Poisson noise:
+    # k = 1 - noise / change^2, the rate scaled by exp(k change).
     change = math.log(0.5 / 30) - math.log(4.5 / span)
     noise = 1 / 0.5 + 1 / 4.5
     keep = 1 - noise / change**2
     scale = math.exp(keep * change)
-    new_business = 1000 * 20 / span * scale
+    rate = 4 / span * scale
+    # The wins: Qualification's fresh entries, A (won 10 days in), B (lost 5 days in), C and E
+    # (still open, watched beyond the window), each weighing 0.5 ** (age / 90). B's loss leaves
+    # A's weight over the rest at risk, so a fresh entry is won within u days with chance
+    # w_A / W for u > 10: summed over u = 1 ... 30, 20 w_A / W. Shrunk toward the prior
+    # (Qualification's 10%, every past win within 30 days, half the window on average) with the
+    # prior's ten entries against the effective number of the four.
+    ages = {"A": 0, "B": 1, "C": 1, "E": 2}
+    w = {
+        name: 0.5 ** (((now - t0).total_seconds() / 86400 - day) / 90) for name, day in ages.items()
+    }
+    total = sum(w.values())
+    followed = total**2 / sum(x * x for x in w.values())
+    area = (followed * 20 * w["A"] / total + 10 * 0.1 * 1 * 15) / (followed + 10)
+    # The value a win brings: A's 1,000, the year's only win.
+    new_business = rate * area * 1000
     expected = c_p * 2000 + e_p * 300 + new_business
     # The variance adds three parts:
     # - independent wins: p (1 - p) amount^2 for C and E;
@@ -82,22 +97,27 @@ def test_thirty_day_forecast_for_one_rep(history, rep):
     #   theirs, and each chance rests on no entry followed beyond their age (C's and E's own
     #   entries are censored at their age), so a Beta posterior with the prior's 10 entries as
     #   its sample size: Var(p) = p (1 - p) / (0 + 10 + 1), times the stage's value squared;
-    # - new business, compound Poisson: 1000^2 x 20 / span, scaled as its mean, plus the
-    #   uncertainty left in the scale, mean^2 x k x noise. The spread of past 30-day windows
-    #   does not replace it: of the windows [now - 30k - 30, now - 30k), only the latest starts
-    #   after A's creation (midnight 60 days ago), and one window has no spread.
+    # - new business, compound Poisson: rate x area x 1000^2; the uncertainty of the learned
+    #   chance, (rate x 30 x 1000)^2 x Var(p) with p = area / 30 and the Beta posterior's
+    #   followed + 10 + 1; and that left in the arrival scale, mean^2 x k x noise. The spread of
+    #   past 30-day windows does not replace it: of the windows [now - 30k - 30, now - 30k),
+    #   only the latest starts after A's creation (midnight 60 days ago): no spread.
+    p_new = area / 30
     variance = (
         c_p * (1 - c_p) * 2000**2
         + e_p * (1 - e_p) * 300**2
         + 2000**2 * c_p * (1 - c_p) / 11
         + 300**2 * e_p * (1 - e_p) / 11
-        + 1000**2 * 20 / span * scale
+        + rate * area * 1000**2
+        + (rate * 30 * 1000) ** 2 * p_new * (1 - p_new) / (followed + 11)
         + new_business**2 * keep * noise
     )
     sigma = math.sqrt(variance)
-    assert figures["model"] == money(expected)
-    assert figures["model_p10"] == money(max(0.0, expected - Z * sigma))
-    assert figures["model_p90"] == money(expected + Z * sigma)
+    # Weights are summed in millionths: a cent either way.
+    cent = Decimal("0.02")
+    assert abs(figures["model"] - money(expected)) <= cent
+    assert abs(figures["model_p10"] - money(max(0.0, expected - Z * sigma))) <= cent
+    assert abs(figures["model_p90"] - money(expected + Z * sigma)) <= cent
     assert figures["model_p10"] <= figures["model"] <= figures["model_p90"]
 
 
@@ -361,7 +381,7 @@ def test_new_business_that_comes_in_waves_widens_its_variance():
     # windows before the moment (all starting after the first deal) took 0, 40,000, 0 and 0.
     waves = {"window_0": 0.0, "window_1": 40000.0, "window_2": None, "window_3": 0.0}
     calm = {"weighted": 2750000.0, "weighted_sq": 275000000.0, "first": first}
-    mean, variance, freedom = new_business_from(moment, 90, **calm, **waves)
+    mean, variance, freedom, _ = new_business_from(moment, 90, **calm, **waves)
     # Mean 2,750,000 / 275 = 10,000; compound Poisson variance 275,000,000 / 275 = 1,000,000.
     # The windows' mean is 10,000 and their sample variance (3 x 10,000^2 + 30,000^2) / 3
     # = 400,000,000, larger, so it is the variance.
@@ -371,7 +391,7 @@ def test_new_business_that_comes_in_waves_widens_its_variance():
     assert freedom == 3
     # Windows as steady as a Poisson count leave the compound Poisson variance, worked out, not sampled.
     steady = {"window_0": 10000.0, "window_1": 10500.0, "window_2": 9500.0, "window_3": 10000.0}
-    mean, variance, freedom = new_business_from(moment, 90, **calm, **steady)
+    mean, variance, freedom, _ = new_business_from(moment, 90, **calm, **steady)
     assert (mean, variance, freedom) == (pytest.approx(10000.0), pytest.approx(1000000.0), None)
 
 
