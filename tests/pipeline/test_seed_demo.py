@@ -137,6 +137,8 @@ def test_the_demo_comes_with_a_year_of_weekly_forecasts_and_their_accuracy(db):
     managers = User.objects.filter(role="manager").count()
     as_of_dates = ForecastSnapshot.objects.filter(scope_key="org").values("as_of").distinct().count()
     assert as_of_dates == 52
+    latest = ForecastSnapshot.objects.order_by("-as_of").values_list("as_of", flat=True).first()
+    assert latest == datetime.date.fromisoformat(TODAY) - datetime.timedelta(days=1)
     # The organisation and every manager's team, three horizons each.
     assert ForecastSnapshot.objects.count() == 52 * (1 + managers) * 3
     assert ForecastSnapshot.objects.filter(actual__isnull=False).exists()

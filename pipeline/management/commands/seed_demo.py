@@ -159,7 +159,9 @@ class Command(BaseCommand):
         managers = User.objects.filter(role=Role.MANAGER).values_list("pk", flat=True)
         call_command(
             "backfill_forecasts",
-            start=(today - datetime.timedelta(days=364)).isoformat(),
+            # 52 weeks ending yesterday: what a team meeting or a dashboard of today reads as
+            # its latest nightly run.
+            start=(today - datetime.timedelta(days=358)).isoformat(),
             end=(today - datetime.timedelta(days=1)).isoformat(),
             every=7,
             scope=["org", *(f"team={pk}" for pk in managers)],
