@@ -10,6 +10,7 @@ from decimal import Decimal
 import pytest
 from django.core.exceptions import ValidationError
 from django.db.models import Count, F
+from django.urls import reverse
 from django.utils import timezone
 
 from coaching.models import ActionItem, Milestone, ShoutOut, TeamMeeting, TeamMeetingStatus
@@ -517,3 +518,15 @@ def test_a_teams_deals_as_of_a_moment_follow_reassignments_in_and_out(
     assert names(before) == ["Left the team", "Moved within"]
     assert names(after) == ["Joined the team", "Moved within"]
     assert names(after) == sorted(row.name for row in deals_as_of(after).filter(owner_id__in=team))
+
+
+def test_a_reps_meeting_page_and_api_leave_out_colleagues_deals(history, meetings, client, rep2):
+    client.force_login(rep2)
+    page = client.get(reverse("team-meeting", args=[meetings[1].pk]))
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert "Won this week" not in text and "Stalled big" not in text  # Riley's
+    assert "Moved" in text and "None of your deals was won this week." in text
+    body = client.get(f"/api/v1/team-meetings/{meetings[1].pk}/").json()
+    assert {d["name"] for d in body["agenda"]["moved_deals"]} == {"Moved"}
+    assert body["agenda"]["deals_hidden"] == 4
