@@ -254,9 +254,13 @@ def session_evidence(
 
 
 def session_windows(session: CoachingSession, today: datetime.date) -> tuple[Period, Period | None]:
-    """The before window and the after window (None while the session is still ahead or was cancelled)."""
+    """The before window and the after window (None while the session is still ahead or was cancelled).
+
+    For a session still ahead, "before" ends today: the days up to it have not happened yet.
+    """
     day = session.scheduled_on
-    before = Period(day - datetime.timedelta(days=WINDOW_DAYS), day)
+    end = min(day, today + datetime.timedelta(days=1))
+    before = Period(end - datetime.timedelta(days=WINDOW_DAYS), end)
     last = min(session.follow_up_on or today, today)
     if session.status != "held" or last < day:
         return before, None

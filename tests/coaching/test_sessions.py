@@ -104,6 +104,21 @@ def test_the_after_window_runs_to_today_while_the_follow_up_is_ahead(held_stage_
     assert figures["after"]["end"] == timezone.localdate() + datetime.timedelta(days=1)
 
 
+def test_a_session_still_ahead_counts_before_up_to_today(manager, rep, stages):
+    today = timezone.localdate()
+    ahead = session_create(
+        by=manager,
+        rep=rep,
+        focus="stage",
+        stage=stages["Proposal"],
+        scheduled_on=today + datetime.timedelta(days=19),
+    )
+    before, after = session_windows(ahead, today)
+    assert after is None
+    assert before.bounds[1].date() == today + datetime.timedelta(days=1)  # today included
+    assert (before.bounds[1] - before.bounds[0]).days == 90
+
+
 def test_a_planned_session_has_no_after_yet_and_thin_counts_say_not_enough(
     stage_history, manager, rep, stages
 ):
