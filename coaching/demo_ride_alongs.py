@@ -194,12 +194,17 @@ def seed_ride_alongs(*, seed: int, today: datetime.date) -> str:
         .values_list("owner_id", "account_id", "pk", "created_at")
     ):
         places[owner_id].append(Place(account_id, deal_id, timezone.localdate(created)))
+    # A visit about the account rather than one deal, at the accounts the rep has deals with.
+    with_deals = {
+        (owner_id, place.account_id) for owner_id, rows in places.items() for place in rows
+    }
     for owner_id, account_id, created in (
         Account.objects.filter(owner_id__in=ids, deleted_at__isnull=True)
         .order_by("owner_id", "pk")
         .values_list("owner_id", "pk", "created_at")
     ):
-        places[owner_id].append(Place(account_id, None, timezone.localdate(created)))
+        if (owner_id, account_id) in with_deals:
+            places[owner_id].append(Place(account_id, None, timezone.localdate(created)))
     plans = [
         plan
         for pk, manager_id in reps

@@ -32,8 +32,9 @@ def seed(*args: str) -> str:
 
 def fingerprint() -> list[tuple]:
     return list(
+        # Two ride-alongs of a rep may fall on one day: the score breaks the tie.
         SkillScore.objects.order_by(
-            "ride_along__rep__username", "ride_along__visited_on", "skill"
+            "ride_along__rep__username", "ride_along__visited_on", "skill", "score"
         ).values_list("ride_along__rep__username", "ride_along__visited_on", "skill", "score")
     )
 
