@@ -51,6 +51,7 @@ from coaching.services import (
     shout_out_create,
     talking_point_add,
 )
+from pipeline.forms import attach_service_errors
 from salesmgr.errors import PermissionDenied
 from salesmgr.models import User
 from salesmgr.selectors import team_of
@@ -62,11 +63,6 @@ def _schedulable_reps(user: User):
     if user.is_manager:
         return team_of(user).filter(is_active=True, manager_id=user.pk)
     return User.objects.none()
-
-
-def _refusal_on(form, error: ValidationError) -> None:
-    for field, messages_ in error.message_dict.items():
-        form.add_error(field if field in form.fields else None, messages_)
 
 
 def _meeting_or_404(user: User, meeting_id: int):
@@ -104,7 +100,7 @@ def schedule(request: HttpRequest) -> HttpResponse:
         try:
             series = series_schedule(by=user, **form.cleaned_data)
         except ValidationError as error:
-            _refusal_on(form, error)
+            attach_service_errors(form, error)
         else:
             messages.success(request, f"One-on-ones with {series.rep.display_name} scheduled.")
             return redirect("one-on-one-series", series.pk)
@@ -206,7 +202,7 @@ def talking_point_create(request: HttpRequest, meeting_id: int) -> HttpResponse:
         try:
             talking_point_add(meeting=meeting, by=request.user, text=form.cleaned_data["text"])
         except ValidationError as error:
-            _refusal_on(form, error)
+            attach_service_errors(form, error)
         else:
             return _section(request, meeting, "coaching/_talking_points.html")
     return _section(request, meeting, "coaching/_talking_points.html", 400, point_form=form)
@@ -229,7 +225,7 @@ def action_item_create(request: HttpRequest, meeting_id: int) -> HttpResponse:
                 due_on=data["due_on"],
             )
         except ValidationError as error:
-            _refusal_on(form, error)
+            attach_service_errors(form, error)
         except PermissionDenied as refusal:
             form.add_error(None, str(refusal))
         else:
@@ -272,7 +268,7 @@ def meeting_notes(request: HttpRequest, meeting_id: int) -> HttpResponse:
                 private=form.cleaned_data["private_notes"],
             )
         except ValidationError as error:
-            _refusal_on(form, error)
+            attach_service_errors(form, error)
         except PermissionDenied as refusal:
             messages.error(request, str(refusal))
             return redirect("one-on-one", meeting.pk)
@@ -363,7 +359,7 @@ def shout_out_add(request: HttpRequest) -> HttpResponse:
                 by=request.user, rep=form.cleaned_data["rep"], message=form.cleaned_data["message"]
             )
         except ValidationError as error:
-            _refusal_on(form, error)
+            attach_service_errors(form, error)
         else:
             form = None
     if request.headers.get("HX-Request"):

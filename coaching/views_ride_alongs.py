@@ -31,6 +31,7 @@ from coaching.ride_alongs import (
     skills_subjects_visible_to,
 )
 from coaching.services import ride_along_delete, ride_along_record, ride_along_update
+from pipeline.forms import attach_service_errors
 from salesmgr.errors import PermissionDenied
 from salesmgr.values import parse_int
 
@@ -112,11 +113,6 @@ def _form_page(
     )
 
 
-def _refusal_on(form: RideAlongForm, error: ValidationError) -> None:
-    for field, problems in error.message_dict.items():
-        form.add_error(field if field in form.fields else None, problems)
-
-
 def _chosen_so_far(request: HttpRequest, names: tuple[str, ...]) -> dict:
     return {name: request.GET[name] for name in names if request.GET.get(name)}
 
@@ -153,7 +149,7 @@ def ride_along_new(request: HttpRequest) -> HttpResponse:
                 scores=form.scores(),
             )
         except ValidationError as error:
-            _refusal_on(form, error)
+            attach_service_errors(form, error)
         else:
             messages.success(request, f"Ride-along with {ride_along.rep.display_name} recorded.")
             return redirect("ride-along", ride_along.pk)
@@ -196,7 +192,7 @@ def ride_along_edit(request: HttpRequest, ride_along_id: int) -> HttpResponse:
                 scores=form.scores(),
             )
         except ValidationError as error:
-            _refusal_on(form, error)
+            attach_service_errors(form, error)
         else:
             messages.success(request, "Ride-along saved.")
             return redirect("ride-along", ride.pk)

@@ -35,17 +35,13 @@ from coaching.sessions import (
     sessions_managed_by,
 )
 from coaching.skills import Skill
+from pipeline.forms import attach_service_errors
 from pipeline.models import StageKind
 from pipeline.selectors import deals_visible_to, stages_visible_to
 from salesmgr.errors import PermissionDenied
 from salesmgr.models import User
 from salesmgr.selectors import users_visible_to
 from salesmgr.values import parse_int
-
-
-def _refusal_on(form, error: ValidationError) -> None:
-    for field, messages_ in error.message_dict.items():
-        form.add_error(field if field in form.fields else None, messages_)
 
 
 def _session_or_404(user: User, session_id: int):
@@ -138,7 +134,7 @@ def session_new(request: HttpRequest) -> HttpResponse:
         try:
             session = session_create(by=user, **form.cleaned_data)
         except ValidationError as error:
-            _refusal_on(form, error)
+            attach_service_errors(form, error)
         else:
             messages.success(request, f"Coaching session with {session.rep.display_name} planned.")
             return redirect("coaching-session", session.pk)
@@ -184,7 +180,7 @@ def session_edit(request: HttpRequest, session_id: int) -> HttpResponse:
         try:
             session_update(session=session, by=request.user, **form.cleaned_data)
         except ValidationError as error:
-            _refusal_on(form, error)
+            attach_service_errors(form, error)
         except PermissionDenied as refusal:
             messages.error(request, str(refusal))
             return redirect("coaching-session", session.pk)
@@ -248,7 +244,7 @@ def commitment_create(request: HttpRequest, session_id: int) -> HttpResponse:
                 due_on=data["due_on"],
             )
         except ValidationError as error:
-            _refusal_on(form, error)
+            attach_service_errors(form, error)
         except PermissionDenied as refusal:
             form.add_error(None, str(refusal))
         else:

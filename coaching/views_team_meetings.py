@@ -39,13 +39,9 @@ from coaching.team_meetings import (
     team_meetings_managed_by,
     team_members,
 )
+from pipeline.forms import attach_service_errors
 from salesmgr.errors import PermissionDenied
 from salesmgr.models import Role, User
-
-
-def _refusal_on(form, error: ValidationError) -> None:
-    for field, messages_ in error.message_dict.items():
-        form.add_error(field if field in form.fields else None, messages_)
 
 
 def _schedule_form(user: User, data=None) -> TeamMeetingScheduleForm | None:
@@ -113,7 +109,7 @@ def team_meeting_schedule_view(request: HttpRequest) -> HttpResponse:
                 scheduled_at=form.scheduled_at(),
             )
         except ValidationError as error:
-            _refusal_on(form, error)
+            attach_service_errors(form, error)
         else:
             messages.success(request, "Team meeting scheduled.")
             return redirect("team-meeting", meeting.pk)
@@ -186,7 +182,7 @@ def team_item_create(request: HttpRequest, meeting_id: int) -> HttpResponse:
                 due_on=data["due_on"],
             )
         except ValidationError as error:
-            _refusal_on(form, error)
+            attach_service_errors(form, error)
         except PermissionDenied as refusal:
             form.add_error(None, str(refusal))
         else:
@@ -219,7 +215,7 @@ def team_meeting_minutes(request: HttpRequest, meeting_id: int) -> HttpResponse:
                 meeting=meeting, by=request.user, minutes=form.cleaned_data["minutes"]
             )
         except ValidationError as error:
-            _refusal_on(form, error)
+            attach_service_errors(form, error)
         except PermissionDenied as refusal:
             messages.error(request, str(refusal))
             return redirect("team-meeting", meeting.pk)

@@ -49,6 +49,7 @@ from coaching.training import (
     training_due,
     training_matrix,
 )
+from pipeline.forms import attach_service_errors
 from salesmgr.errors import PermissionDenied
 from salesmgr.models import User
 from salesmgr.selectors import may_act_for
@@ -56,11 +57,6 @@ from salesmgr.selectors import may_act_for
 
 def _oversees(user: User) -> bool:
     return user.is_manager or user.is_admin
-
-
-def _refusal_on(form, error: ValidationError) -> None:
-    for field, messages_ in error.message_dict.items():
-        form.add_error(field if field in form.fields else None, messages_)
 
 
 def _team(user: User):
@@ -126,7 +122,7 @@ def training_assign(request: HttpRequest) -> HttpResponse:
                 team=data["team"],
             )
         except ValidationError as error:
-            _refusal_on(form, error)
+            attach_service_errors(form, error)
         else:
             held = "" if created else " Everyone chosen already has it."
             messages.success(
@@ -209,7 +205,7 @@ def mentorship_add(request: HttpRequest) -> HttpResponse:
         try:
             pairing = mentorship_create(by=user, **form.cleaned_data)
         except ValidationError as error:
-            _refusal_on(form, error)
+            attach_service_errors(form, error)
         else:
             messages.success(
                 request,
@@ -264,7 +260,7 @@ def mentor_meeting_add(request: HttpRequest, mentorship_id: int) -> HttpResponse
         try:
             mentor_meeting_record(mentorship=pairing, by=request.user, **form.cleaned_data)
         except ValidationError as error:
-            _refusal_on(form, error)
+            attach_service_errors(form, error)
         except PermissionDenied as refusal:
             messages.error(request, str(refusal))
             return redirect("mentorship", pairing.pk)
@@ -304,7 +300,7 @@ def onboarding_begin(request: HttpRequest) -> HttpResponse:
         try:
             onboarding = onboarding_start(by=user, **form.cleaned_data)
         except ValidationError as error:
-            _refusal_on(form, error)
+            attach_service_errors(form, error)
         else:
             messages.success(request, f"Onboarding started for {onboarding.person.display_name}.")
             return redirect("onboarding", onboarding.person_id)
