@@ -41,8 +41,12 @@ def test_a_manager_records_a_ride_along_and_the_rep_sees_it_and_their_skills(
     page.get_by_role("link", name="Log a ride-along").click()
     page.wait_for_url("**/coaching/ride-alongs/new/")
     page.get_by_label("Rep", exact=True).select_option(label="Riley Rep")
+    # Each choice reloads the fields below it: wait for that swap to land before the next
+    # choice, or a late answer replaces the fields with the next choice undone.
+    page.wait_for_load_state("networkidle")
     page.locator("#id_account option", has_text="Acme Corp").wait_for(state="attached")
     page.get_by_label("Account").select_option(label="Acme Corp")
+    page.wait_for_load_state("networkidle")
     page.locator("#id_deal option", has_text="Acme renewal").wait_for(state="attached")
     page.get_by_label("Deal").select_option(label="Acme renewal")
     page.wait_for_load_state("networkidle")  # the deal's visits are swapped in
