@@ -6,6 +6,7 @@ Chromium the tests skip on a laptop; under CI=true they fail.
 
 import os
 import shutil
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -71,7 +72,9 @@ def browser():
     except ImportError:
         _missing("playwright is not installed")
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
+        )
         yield browser
         browser.close()
 
@@ -98,6 +101,23 @@ def login(page):
         return page
 
     return sign_in
+
+
+@contextmanager
+def htmx_swap(page):
+    """Wait, around the step inside, for the HTMX request it starts to be answered and settled.
+
+    Playwright's "networkidle" is a state of the page load, reached once: waiting for it again
+    returns at once, before a request a later choice started. This waits for HTMX's own
+    afterSettle event, so the next step cannot race a swap that would undo it.
+    """
+    page.evaluate(
+        "() => { window.__htmxSettled = false;"
+        " document.body.addEventListener('htmx:afterSettle',"
+        " () => { window.__htmxSettled = true; }, {once: true}); }"
+    )
+    yield
+    page.wait_for_function("() => window.__htmxSettled === true")
 
 
 def draw_charts(page, selector: str = ".chart") -> None:

@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from coaching.models import RideAlong
 from pipeline.services import activity_log
-from tests.e2e.conftest import draw_charts
+from tests.e2e.conftest import draw_charts, htmx_swap
 from tests.factories import AccountFactory, DealFactory, PipelineFactory, UserFactory
 
 pytestmark = pytest.mark.e2e
@@ -40,17 +40,14 @@ def test_a_manager_records_a_ride_along_and_the_rep_sees_it_and_their_skills(
     page.goto("/coaching/ride-alongs/")
     page.get_by_role("link", name="Log a ride-along").click()
     page.wait_for_url("**/coaching/ride-alongs/new/")
-    page.get_by_label("Rep", exact=True).select_option(label="Riley Rep")
-    # Each choice reloads the fields below it: wait for that swap to land before the next
-    # choice, or a late answer replaces the fields with the next choice undone.
-    page.wait_for_load_state("networkidle")
-    page.locator("#id_account option", has_text="Acme Corp").wait_for(state="attached")
-    page.get_by_label("Account").select_option(label="Acme Corp")
-    page.wait_for_load_state("networkidle")
-    page.locator("#id_deal option", has_text="Acme renewal").wait_for(state="attached")
-    page.get_by_label("Deal").select_option(label="Acme renewal")
-    page.wait_for_load_state("networkidle")  # the deal's visits are swapped in
-    page.locator("#id_activity option", has_text="On-site workshop").wait_for(state="attached")
+    # Each choice reloads the fields below it: the next choice waits for that swap to settle, or
+    # a late answer replaces the fields with the next choice undone.
+    with htmx_swap(page):
+        page.get_by_label("Rep", exact=True).select_option(label="Riley Rep")
+    with htmx_swap(page):
+        page.get_by_label("Account").select_option(label="Acme Corp")
+    with htmx_swap(page):
+        page.get_by_label("Deal").select_option(label="Acme renewal")
     page.get_by_label("Client visit").select_option(str(visit.pk))
     page.get_by_label("Day").fill(yesterday.isoformat())
     page.get_by_label("Observations").fill("Great rapport; let the price objection slide.")
