@@ -3,12 +3,16 @@
 from django.urls import path
 
 from reports import planner, territories, views
+from reports.catalog import views as catalog
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("home/panels/", views.home_panels, name="home-panels"),
     path("dashboard/", views.dashboard, name="dashboard"),
     path("gap/", views.gap, name="gap"),
+    path("reports/", catalog.report_index, name="reports"),
+    path("reports/<slug:slug>/", catalog.report_page, name="report"),
+    path("reports/<slug:slug>/export.<str:fmt>", catalog.report_export, name="report-export"),
     path("quotas/planner/", planner.planner, name="quota-planner"),
     path("quotas/planner/cell/", planner.planner_cell, name="quota-planner-cell"),
     path("quotas/planner/copy/", planner.planner_copy, name="quota-planner-copy"),

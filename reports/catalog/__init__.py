@@ -1,0 +1,21 @@
+"""The reports under the site's Reports menu.
+
+Each report is a module here that registers one ``Report`` (see ``base``);
+importing the package registers them all, in the order of the imports below,
+which is the order the menu and the reports index list them.
+"""
+
+from reports.catalog.base import (
+    REPORTS,
+    Column,
+    Report,
+    ReportResult,
+    register,
+    report_for,
+    reports_for,
+)
+
+__all__ = ["REPORTS", "Column", "Report", "ReportResult", "register", "report_for", "reports_for"]
+
+# One line per report, in menu order:
+# from reports.catalog import <module>  # noqa: E402, F401

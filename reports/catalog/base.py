@@ -1,0 +1,136 @@
+"""What every report under the Reports menu shares: its columns, its answer and its registration.
+
+A report is a class with a ``slug``, a ``title`` and a ``build`` method that
+turns the user's pick (scope and period, already checked against what they may
+see) into a ``ReportResult``: typed columns, rows, charts and notes. The page
+draws the result; the CSV and XLSX exports write the same columns and rows, so
+an export holds exactly what the page shows. A report whose rows can run to
+millions overrides ``export_rows`` to yield them from a server-side cursor
+instead of building a list.
+"""
+
+import datetime
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.http import Http404
+
+from pipeline.picker import Pick
+from reports.charts import Chart
+from salesmgr.models import User
+
+# What a column holds: how the page shows it and how CSV and XLSX write it.
+KINDS = ("text", "int", "number", "money", "percent", "date", "days")
+
+
+@dataclass(frozen=True)
+class Column:
+    key: str
+    label: str
+    kind: str = "text"
+
+    def __post_init__(self):
+        if self.kind not in KINDS:
+            raise ValueError(f"Unknown column kind {self.kind!r}.")
+
+    @property
+    def numeric(self) -> bool:
+        return self.kind not in ("text", "date")
+
+    def display(self, value) -> str:
+        """The value as the page's table shows it."""
+        if value is None or value == "":
+            return "–" if self.numeric else ""
+        if self.kind == "money":
+            return f"{Decimal(value):,.0f}"
+        if self.kind == "percent":
+            return f"{float(value):.0%}"
+        if self.kind == "int":
+            return f"{int(value):,}"
+        if self.kind in ("number", "days"):
+            return f"{float(value):,.1f}"
+        if self.kind == "date":
+            return value.strftime("%-d %b %Y") if hasattr(value, "strftime") else str(value)
+        return str(value)
+
+
+@dataclass
+class ReportResult:
+    """What a report shows: its table (columns and rows of dicts keyed by column), charts and notes."""
+
+    columns: list[Column]
+    rows: list[dict]
+    charts: list[Chart] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    # A last row summing the table, keyed like the rows (shown bold, exported as the last line).
+    totals: dict | None = None
+    # Extra context a report's own template part may use (see ``Report.template``).
+    extra: dict = field(default_factory=dict)
+
+    def table(self) -> list[list[tuple[Column, str, object]]]:
+        """The rows as the page draws them: (column, shown text, raw value) per cell."""
+        return [
+            [(c, c.display(row.get(c.key)), row.get(c.key)) for c in self.columns]
+            for row in self.rows
+        ]
+
+    def totals_row(self) -> list[tuple[Column, str]] | None:
+        if self.totals is None:
+            return None
+        return [(c, c.display(self.totals.get(c.key))) for c in self.columns]
+
+
+class Report:
+    """One report. Subclasses set the class attributes and implement ``build``."""
+
+    slug: str = ""
+    title: str = ""
+    summary: str = ""  # one sentence for the reports index and the page's lead
+    # Who may open it; reps see their own figures only (the picker offers them no other scope).
+    roles: tuple[str, ...] = ("admin", "manager", "rep")
+    # A template drawn above the table instead of the generic charts, when a chart is not enough.
+    template: str | None = None
+
+    def allowed(self, user: User) -> bool:
+        return user.role in self.roles
+
+    def build(self, user: User, pick: Pick, today: datetime.date) -> ReportResult:
+        raise NotImplementedError
+
+    def export_rows(
+        self, user: User, pick: Pick, today: datetime.date
+    ) -> tuple[list[Column], Iterable[dict]]:
+        """The columns and rows the exports write: by default the page's table and its totals line."""
+        result = self.build(user, pick, today)
+        rows: Iterator[dict] | list[dict] = result.rows
+        if result.totals is not None:
+            rows = [*result.rows, result.totals]
+        return result.columns, rows
+
+    def filename(self, pick: Pick, today: datetime.date) -> str:
+        return f"{self.slug}-{today.isoformat()}"
+
+
+REPORTS: dict[str, Report] = {}
+
+
+def register(report_class: type[Report]) -> type[Report]:
+    """Class decorator: list the report under the Reports menu, in the order registered."""
+    report = report_class()
+    if not report.slug or report.slug in REPORTS:
+        raise ValueError(f"A report needs a unique slug: {report.slug!r}.")
+    REPORTS[report.slug] = report
+    return report_class
+
+
+def report_for(user: User, slug: str) -> Report:
+    """The report ``slug`` if ``user`` may open it; 404 otherwise (a hidden report is not advertised)."""
+    report = REPORTS.get(slug)
+    if report is None or not report.allowed(user):
+        raise Http404("No such report.")
+    return report
+
+
+def reports_for(user: User) -> list[Report]:
+    return [report for report in REPORTS.values() if report.allowed(user)]

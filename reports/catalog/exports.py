@@ -1,0 +1,126 @@
+"""CSV and XLSX files of a report's table: the columns and rows the page shows, streamed.
+
+CSV is written row by row into the response, so a million rows never sit in
+memory. XLSX is a zip that cannot be written forwards only, so it is built by
+openpyxl's write-only workbook into a temporary file (rows go to disk as they
+come) and the file is streamed back. Cells keep their type in XLSX: money and
+counts are numbers, dates are dates, shares are fractions formatted as
+percentages, so a spreadsheet can sum and sort them.
+"""
+
+import csv
+import datetime
+import tempfile
+from collections.abc import Iterable
+from decimal import Decimal
+
+from django.http import FileResponse, StreamingHttpResponse
+from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.styles import Font
+
+from reports.catalog.base import Column
+
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+NUMBER_FORMATS = {
+    "int": "#,##0",
+    "number": "#,##0.0",
+    "days": "#,##0.0",
+    "money": "#,##0.00",
+    "percent": "0.0%",
+    "date": "yyyy-mm-dd",
+}
+# Text a spreadsheet would run as a formula is written with a leading apostrophe.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_header(column: Column) -> str:
+    return f"{column.label} (%)" if column.kind == "percent" else column.label
+
+
+def csv_cell(column: Column, value) -> str:
+    if value is None:
+        return ""
+    if column.kind == "percent":
+        return f"{float(value) * 100:.1f}"
+    if column.kind == "money":
+        return f"{Decimal(value):.2f}"
+    if column.kind in ("number", "days"):
+        return f"{float(value):.1f}"
+    if isinstance(value, datetime.datetime | datetime.date):
+        return value.isoformat()
+    text = str(value)
+    return f"'{text}" if text.startswith(FORMULA_STARTS) else text
+
+
+class _Echo:
+    """A file whose write hands the line back, so csv.writer output can be yielded."""
+
+    def write(self, value):
+        return value
+
+
+def csv_response(
+    columns: list[Column], rows: Iterable[dict], filename: str
+) -> StreamingHttpResponse:
+    writer = csv.writer(_Echo())
+
+    def lines():
+        yield "\ufeff"  # a byte-order mark, so spreadsheets read the file as UTF-8
+        yield writer.writerow([csv_header(column) for column in columns])
+        for row in rows:
+            yield writer.writerow([csv_cell(column, row.get(column.key)) for column in columns])
+
+    response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}.csv"'
+    return response
+
+
+def xlsx_value(column: Column, value):
+    if value is None or value == "":
+        return None
+    if column.kind in ("money", "number", "days", "percent"):
+        return float(value)
+    if column.kind == "int":
+        return int(value)
+    if column.kind == "date":
+        if isinstance(value, datetime.datetime):
+            return value.replace(tzinfo=None)
+        return value
+    text = str(value)
+    return f"'{text}" if text.startswith(FORMULA_STARTS) else text
+
+
+def write_xlsx(columns: list[Column], rows: Iterable[dict], title: str, target) -> None:
+    """Write the table into ``target`` (a path or a binary file) as one sheet, row by row."""
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet(title=title[:31] or "Report")
+    bold = Font(bold=True)
+    header = []
+    for column in columns:
+        cell = WriteOnlyCell(sheet, value=column.label)
+        cell.font = bold
+        header.append(cell)
+    sheet.append(header)
+    formats = [NUMBER_FORMATS.get(column.kind) for column in columns]
+    for row in rows:
+        line = []
+        for column, number_format in zip(columns, formats, strict=True):
+            cell = WriteOnlyCell(sheet, value=xlsx_value(column, row.get(column.key)))
+            if number_format:
+                cell.number_format = number_format
+            line.append(cell)
+        sheet.append(line)
+    workbook.save(target)
+
+
+def xlsx_response(
+    columns: list[Column], rows: Iterable[dict], filename: str, title: str
+) -> FileResponse:
+    # Deleted when the response closes the file (a NamedTemporaryFile is removed on close).
+    spool = tempfile.NamedTemporaryFile(suffix=".xlsx")  # noqa: SIM115
+    write_xlsx(columns, rows, title, spool.name)
+    spool.seek(0)
+    return FileResponse(
+        spool, as_attachment=True, filename=f"{filename}.xlsx", content_type=XLSX_TYPE
+    )
