@@ -10,6 +10,7 @@ from rest_framework.views import APIView
 
 from coaching.insights import insight_reps_visible_to, insights
 from pipeline.periods import CUSTOM, PRESETS, Period
+from salesmgr.api.fields import DateField
 
 MAX_ID = 2**63 - 1
 MAX_DAYS = 3660
@@ -28,8 +29,8 @@ class InsightsQuery(serializers.Serializer):
         default="90d",
         help_text="A named period around today, or custom with start and end.",
     )
-    start = serializers.DateField(required=False, help_text="First day, with period=custom.")
-    end = serializers.DateField(
+    start = DateField(required=False, help_text="First day, with period=custom.")
+    end = DateField(
         required=False, help_text="The day after the last, with period=custom."
     )
 
@@ -183,9 +184,9 @@ class InsightThresholds(serializers.Serializer):
 class Insights(serializers.Serializer):
     rep = InsightPerson()
     team = InsightTeam()
-    start = serializers.DateField()
-    end = serializers.DateField(help_text="The day after the period's last.")
-    today = serializers.DateField()
+    start = DateField()
+    end = DateField(help_text="The day after the period's last.")
+    today = DateField()
     currency = serializers.CharField()
     metrics = InsightMetric(many=True)
     counts = InsightCounts()

@@ -32,6 +32,7 @@ from salesmgr.api.base import (
     ScopedViewSet,
     VisiblePrimaryKeyRelatedField,
 )
+from salesmgr.api.fields import DateField
 from salesmgr.selectors import users_visible_to
 
 MAX_ID = 2**63 - 1
@@ -190,7 +191,7 @@ class SkillsHistoryQuery(serializers.Serializer):
 
 
 class SkillPoint(serializers.Serializer):
-    visited_on = serializers.DateField()
+    visited_on = DateField()
     score = serializers.IntegerField()
     note = serializers.CharField(allow_blank=True)
     ride_along = serializers.IntegerField()
@@ -201,7 +202,7 @@ class SkillPoint(serializers.Serializer):
 
 class SkillQuarter(serializers.Serializer):
     quarter = serializers.CharField()
-    start = serializers.DateField()
+    start = DateField()
     rep_average = serializers.FloatField(allow_null=True)
     rep_scores = serializers.IntegerField()
     team_median = serializers.FloatField(
@@ -228,8 +229,8 @@ class SkillsPerson(serializers.Serializer):
 
 class SkillsHistory(serializers.Serializer):
     rep = SkillsPerson()
-    since = serializers.DateField()
-    today = serializers.DateField()
+    since = DateField()
+    today = DateField()
     rolling_scorecards = serializers.IntegerField()
     skills = SkillSeries(many=True)
 

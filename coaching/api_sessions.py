@@ -35,6 +35,7 @@ from salesmgr.api.base import (
     VisiblePrimaryKeyRelatedField,
     require_json_types,
 )
+from salesmgr.api.fields import DateField
 from salesmgr.selectors import users_visible_to
 
 GROW_HELP = {
@@ -109,7 +110,7 @@ class SessionSerializer(serializers.ModelSerializer):
     deal = VisiblePrimaryKeyRelatedField(
         selector=deals_visible_to, required=False, allow_null=True, help_text="With focus=deal."
     )
-    follow_up_on = serializers.DateField(required=False, allow_null=True)
+    follow_up_on = DateField(required=False, allow_null=True)
     goal = _grow_field("goal")
     reality = _grow_field("reality")
     options = _grow_field("options")
@@ -148,7 +149,7 @@ class SessionUpdateSerializer(SessionSerializer):
     """The fields a manager may change; everything optional."""
 
     focus = serializers.ChoiceField(choices=SessionFocus.choices, required=False)
-    scheduled_on = serializers.DateField(required=False)
+    scheduled_on = DateField(required=False)
 
     class Meta(SessionSerializer.Meta):
         read_only_fields = ["manager", "rep", "status", "created_at", "updated_at"]

@@ -19,6 +19,7 @@ from coaching.celebrations import (
     streaks_for,
 )
 from pipeline.money import reporting_currency
+from salesmgr.api.fields import DateField
 from salesmgr.selectors import team_member_ids_subquery
 
 ID = {"required": False, "min_value": 1, "max_value": 2**63 - 1}
@@ -48,8 +49,8 @@ def _people(request):
 
 class Run(serializers.Serializer):
     length = serializers.IntegerField(help_text="Consecutive weeks or months; 0 for none.")
-    first = serializers.DateField(allow_null=True, help_text="First day of its first period.")
-    last = serializers.DateField(allow_null=True, help_text="First day of its last period.")
+    first = DateField(allow_null=True, help_text="First day of its first period.")
+    last = DateField(allow_null=True, help_text="First day of its last period.")
 
 
 class StreakRow(serializers.Serializer):
@@ -62,13 +63,13 @@ class StreakRow(serializers.Serializer):
 
 
 class StreaksAnswer(serializers.Serializer):
-    today = serializers.DateField()
+    today = DateField()
     results = StreakRow(many=True)
 
 
 class BestFigure(serializers.Serializer):
     value = serializers.DecimalField(**MONEY, help_text="In the reporting currency.")
-    day = serializers.DateField(help_text="The deal's close date, or the month's first day.")
+    day = DateField(help_text="The deal's close date, or the month's first day.")
     is_new = serializers.BooleanField(help_text="Set within the last 30 days.")
     deal = serializers.IntegerField(allow_null=True, required=False)
     deal_name = serializers.CharField(allow_null=True, required=False)
@@ -82,7 +83,7 @@ class BestRow(serializers.Serializer):
 
 
 class BestsAnswer(serializers.Serializer):
-    today = serializers.DateField()
+    today = DateField()
     reporting_currency = serializers.CharField()
     results = BestRow(many=True)
 

@@ -34,6 +34,7 @@ from salesmgr.api.base import (
     VisiblePrimaryKeyRelatedField,
     require_json_types,
 )
+from salesmgr.api.fields import DateField
 from salesmgr.selectors import users_visible_to
 
 
@@ -92,7 +93,7 @@ class TeamActionItemSerializer(serializers.Serializer):
         selector=users_visible_to, help_text="The team's manager or someone in the team."
     )
     text = serializers.CharField(max_length=500)
-    due_on = serializers.DateField()
+    due_on = DateField()
 
 
 class TeamMeetingFilter(django_filters.FilterSet):

@@ -57,6 +57,7 @@ from salesmgr.api.base import (
     VisiblePrimaryKeyRelatedField,
     require_json_types,
 )
+from salesmgr.api.fields import DateField
 from salesmgr.selectors import users_visible_to
 
 # --- The catalogue --------------------------------------------------------------------
@@ -161,7 +162,7 @@ class AssignSerializer(serializers.Serializer):
         help_text="Whom to assign it to; or send team: true for your whole team.",
     )
     team = serializers.BooleanField(required=False, default=False)
-    due_on = serializers.DateField()
+    due_on = DateField()
 
     def validate(self, data):
         if not data.get("team") and not data.get("people"):
@@ -179,11 +180,11 @@ class AssignedSerializer(serializers.Serializer):
 
 
 class CompleteSerializer(serializers.Serializer):
-    completed_on = serializers.DateField(required=False, help_text="Default: today.")
+    completed_on = DateField(required=False, help_text="Default: today.")
 
 
 class RenewSerializer(serializers.Serializer):
-    due_on = serializers.DateField()
+    due_on = DateField()
 
 
 class AssignmentFilter(django_filters.FilterSet):
@@ -287,7 +288,7 @@ class MentorshipSerializer(serializers.ModelSerializer):
     goals = serializers.CharField(
         max_length=NOTES_MAX, allow_blank=True, required=False, trim_whitespace=False
     )
-    started_on = serializers.DateField(required=False, help_text="Default: today.")
+    started_on = DateField(required=False, help_text="Default: today.")
 
     class Meta:
         model = Mentorship
@@ -306,7 +307,7 @@ class MentorshipSerializer(serializers.ModelSerializer):
 
 
 class EndSerializer(serializers.Serializer):
-    ended_on = serializers.DateField(required=False, help_text="Default: today.")
+    ended_on = DateField(required=False, help_text="Default: today.")
 
 
 class MentorshipFilter(django_filters.FilterSet):
@@ -426,7 +427,7 @@ class ProgressSerializer(serializers.ModelSerializer):
 class OnboardingSerializer(serializers.ModelSerializer):
     person = VisiblePrimaryKeyRelatedField(selector=users_visible_to)
     person_name = serializers.CharField(source="person.display_name", read_only=True)
-    started_on = serializers.DateField(required=False, help_text="Default: today.")
+    started_on = DateField(required=False, help_text="Default: today.")
     steps = ProgressSerializer(source="progress", many=True, read_only=True)
 
     class Meta:

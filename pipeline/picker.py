@@ -21,7 +21,7 @@ from pipeline.scopes import Scope
 from quotas.selectors import territories_visible_to
 from salesmgr.models import Role, User
 from salesmgr.selectors import is_in_team, team_of
-from salesmgr.values import parse_date, parse_int
+from salesmgr.values import day_in_range, parse_date, parse_int
 
 SESSION_KEY = "picker"
 PICKER_PARAMS = ("scope", "scope_id", "period", "start", "end")
@@ -113,7 +113,7 @@ def _period_of(preset, start, end, today: datetime.date) -> Period:
     """A valid period from raw values; ``end`` as given is the last day, inclusive."""
     if preset == CUSTOM:
         first, last = parse_date(start), parse_date(end)
-        if first and last and first <= last < datetime.date.max:
+        if first and last and first <= last and day_in_range(first) and day_in_range(last):
             return Period.from_days(first, last)
         preset = DEFAULT_PRESET
     return Period.named(preset if preset in PERIODS else DEFAULT_PRESET, today)

@@ -24,6 +24,7 @@ from reports.runners import (
 )
 from reports.runners.gap import GAP_PERIODS
 from reports.services import RefreshUnavailable, refresh_queue, refresh_state
+from salesmgr.api.fields import DateField
 
 # Ids are 64-bit: a larger number is a bad request, not a database error.
 ID = {"required": False, "min_value": 1, "max_value": 2**63 - 1}
@@ -63,8 +64,8 @@ class ScopeQuery(serializers.Serializer):
 
 
 class PeriodQuery(ScopeQuery):
-    start = serializers.DateField(required=False, help_text="First day (default: 90 days before end).")
-    end = serializers.DateField(required=False, help_text="Day after the last (default: tomorrow).")
+    start = DateField(required=False, help_text="First day (default: 90 days before end).")
+    end = DateField(required=False, help_text="Day after the last (default: tomorrow).")
 
     def validate(self, attrs):
         end = attrs.get("end") or Period.default().end
@@ -82,7 +83,7 @@ class SeriesQuery(PeriodQuery):
 
 
 class ForecastQuery(ScopeQuery):
-    as_of = serializers.DateField(required=False, help_text="Default: today.")
+    as_of = DateField(required=False, help_text="Default: today.")
     horizon = serializers.ChoiceField(choices=HORIZONS, required=False, help_text="30, 60 or 90; default all.")
 
     def validate_as_of(self, value):
@@ -95,8 +96,8 @@ class ForecastQuery(ScopeQuery):
 
 class AccuracyQuery(ScopeQuery):
     horizon = serializers.ChoiceField(choices=HORIZONS, required=False)
-    start = serializers.DateField(required=False, help_text="Forecasts made on or after this date.")
-    end = serializers.DateField(required=False, help_text="Forecasts made before this date.")
+    start = DateField(required=False, help_text="Forecasts made on or after this date.")
+    end = DateField(required=False, help_text="Forecasts made before this date.")
 
     def validate(self, attrs):
         if "start" in attrs and "end" in attrs and attrs["start"] >= attrs["end"]:
@@ -158,8 +159,8 @@ class InReportingCurrency(serializers.Serializer):
 
 class FunnelFigures(InReportingCurrency):
     scope = serializers.CharField()
-    start = serializers.DateField()
-    end = serializers.DateField()
+    start = DateField()
+    end = DateField()
     open_deals = serializers.IntegerField()
     open_value = serializers.DecimalField(**MONEY)
     avg_open_deal_size = serializers.DecimalField(**MONEY, allow_null=True)
@@ -177,7 +178,7 @@ class FunnelFigures(InReportingCurrency):
 
 
 class SeriesPoint(serializers.Serializer):
-    bucket = serializers.DateField()
+    bucket = DateField()
     created_deals = serializers.IntegerField()
     created_value = serializers.DecimalField(**MONEY)
     won_deals = serializers.IntegerField()
@@ -203,9 +204,9 @@ class Gap(serializers.Serializer):
 
 class ForecastFigures(InReportingCurrency):
     scope = serializers.CharField()
-    as_of = serializers.DateField()
+    as_of = DateField()
     horizon = serializers.IntegerField()
-    window_end = serializers.DateField()
+    window_end = DateField()
     pipeline = serializers.DecimalField(**MONEY)
     best_case = serializers.DecimalField(**MONEY)
     commit = serializers.DecimalField(**MONEY)
@@ -225,7 +226,7 @@ class ForecastFigures(InReportingCurrency):
 
 class Forecasts(serializers.Serializer):
     scope = serializers.CharField()
-    as_of = serializers.DateField()
+    as_of = DateField()
     forecasts = ForecastFigures(many=True)
 
 
@@ -236,7 +237,7 @@ class MethodAccuracy(serializers.Serializer):
 
 
 class AccuracyRow(serializers.Serializer):
-    as_of = serializers.DateField()
+    as_of = DateField()
     horizon = serializers.IntegerField()
     actual = serializers.DecimalField(**MONEY)
     methods = serializers.DictField(child=MethodAccuracy())
@@ -345,8 +346,8 @@ class GapRep(serializers.Serializer):
 class GapFigures(serializers.Serializer):
     scope = serializers.CharField()
     period = serializers.ChoiceField(choices=list(GAP_PERIODS))
-    start = serializers.DateField()
-    end = serializers.DateField(help_text="The day after the period's last.")
+    start = DateField()
+    end = DateField(help_text="The day after the period's last.")
     days_left = serializers.IntegerField(help_text="Days from today (included) to the period's end.")
     target = serializers.DecimalField(**MONEY, allow_null=True, help_text="Null for a pipeline or product.")
     target_basis = serializers.ChoiceField(choices=["own", "rollup"], allow_null=True)
@@ -365,7 +366,7 @@ class GapFigures(serializers.Serializer):
     coverage = serializers.FloatField(allow_null=True, help_text="pipeline / to_win.")
     run_rate_per_week = serializers.DecimalField(**MONEY, allow_null=True)
     horizon = serializers.IntegerField(help_text="The forecast horizon nearest to days_left.")
-    forecast_end = serializers.DateField()
+    forecast_end = DateField()
     computed_at = serializers.DateTimeField()
     source = serializers.ChoiceField(choices=["snapshot", "live"])
     stale = serializers.BooleanField()

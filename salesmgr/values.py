@@ -23,6 +23,17 @@ def parse_int(value: Any, *, positive: bool = False) -> int | None:
     return number
 
 
+# The calendar a sales figure can span: wide enough for any real history or plan, narrow enough
+# that a period, the period before it and a series of weeks over it stay inside Python's dates.
+EARLIEST_DAY = datetime.date(1900, 1, 1)
+LATEST_DAY = datetime.date(2999, 12, 31)
+DAY_RANGE_TEXT = f"Dates run from {EARLIEST_DAY.isoformat()} to {LATEST_DAY.isoformat()}."
+
+
+def day_in_range(day: datetime.date) -> bool:
+    return EARLIEST_DAY <= day <= LATEST_DAY
+
+
 def parse_date(value: Any) -> datetime.date | None:
     """A calendar date from a ``date`` or an ISO ``YYYY-MM-DD`` string; a datetime is not a date."""
     if isinstance(value, datetime.datetime):

@@ -14,6 +14,7 @@ from pipeline.models import ForecastCategory
 from pipeline.services.bulk import MAX_ROWS, DealRow, deal_rows_reference_errors, deals_upsert
 from pipeline.services.imports import CHANGEABLE_FIELDS, ChangeSpec, RowErrors, TransitionSpec
 from salesmgr.api.base import require_json_types
+from salesmgr.api.fields import DateField
 from salesmgr.values import parse_int
 
 
@@ -40,7 +41,7 @@ class BulkDealRow(serializers.Serializer):
     stage = serializers.IntegerField(min_value=1)
     amount = serializers.DecimalField(max_digits=14, decimal_places=2, min_value=0)
     currency = serializers.RegexField(r"^[A-Za-z]{3}$", required=False)
-    expected_close_date = serializers.DateField()
+    expected_close_date = DateField()
     forecast_category = serializers.ChoiceField(
         choices=ForecastCategory.choices, default=ForecastCategory.PIPELINE
     )

@@ -9,6 +9,7 @@ from pipeline.checks.rates import RATE_CURRENCY, exchange_rate_delete_errors, ex
 from pipeline.models import ExchangeRate
 from pipeline.selectors import exchange_rates_visible_to
 from pipeline.services import exchange_rate_create, exchange_rate_delete, exchange_rate_update
+from salesmgr.api.fields import DateField
 
 
 class ExchangeRateSerializer(serializers.ModelSerializer):
@@ -18,7 +19,7 @@ class ExchangeRateSerializer(serializers.ModelSerializer):
         error_messages={"invalid": RATE_CURRENCY},
         help_text="ISO 4217 code of the deals' currency; never the reporting currency, whose rate is 1.",
     )
-    valid_from = serializers.DateField(
+    valid_from = DateField(
         help_text="The rate holds from this date until the currency's next rate."
     )
     rate = serializers.DecimalField(

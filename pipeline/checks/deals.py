@@ -9,12 +9,13 @@ import datetime
 from decimal import Decimal
 from typing import Any
 
-from pipeline.models import Deal, ForecastCategory, StageKind
+from pipeline.models import Deal, ForecastCategory, StageKind, line_total
 
 Errors = dict[str, list[str]]
 
 NAME_MAX_LENGTH = Deal._meta.get_field("name").max_length
 MAX_AMOUNT = Decimal("1e12")  # 14 digits, 2 of them after the point
+MAX_TOTAL_TEXT = f"{MAX_AMOUNT:,.0f}"
 
 LINE_ITEM_FIELDS = ("product", "quantity", "unit_price", "discount_pct")
 
@@ -165,7 +166,22 @@ def line_item_errors(
         errors["unit_price"] = ["The unit price cannot be negative."]
     if discount_pct is None or not Decimal(0) <= discount_pct <= Decimal(100):
         errors["discount_pct"] = ["The discount is a percentage from 0 to 100."]
+    if not errors and line_total(quantity, unit_price, discount_pct) >= MAX_AMOUNT:
+        errors["quantity"] = [
+            f"{quantity} x {unit_price} is {MAX_TOTAL_TEXT} or more, above what a deal can be worth."
+        ]
     return errors
+
+
+def line_items_total_errors(total: Decimal) -> Errors:
+    """The line items of one deal add up to less than the largest amount."""
+    if total >= MAX_AMOUNT:
+        return {
+            "line_items": [
+                f"The line items add up to {MAX_TOTAL_TEXT} or more, above what a deal can be worth."
+            ]
+        }
+    return {}
 
 
 def line_items_amount_errors(*, has_line_items: bool, amount: Decimal, total: Decimal) -> Errors:

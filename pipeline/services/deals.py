@@ -23,6 +23,7 @@ from pipeline.checks.deals import (
     deal_field_errors,
     line_item_errors,
     line_items_amount_errors,
+    line_items_total_errors,
     lost_reason_errors,
     merge_errors,
     owner_errors,
@@ -476,6 +477,8 @@ def _build_line_items(items: list[LineItemSpec]) -> tuple[list[DealLineItem], De
     total = sum(
         (line_total(r.quantity, r.unit_price, r.discount_pct) for r in rows), Decimal("0.00")
     )
+    if problems := line_items_total_errors(total):
+        raise ValidationError(problems)
     return rows, total
 
 

@@ -10,6 +10,8 @@ from collections.abc import Callable
 
 import django_filters
 from django import forms
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
@@ -53,8 +55,26 @@ def _django_errors(exc: DjangoValidationError) -> dict | list:
     return {"non_field_errors": exc.messages}
 
 
+class JSONBodyParser(JSONParser):
+    """DRF's JSON parser, answering a body nested too deeply for the decoder with a 400, not a 500."""
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        try:
+            return super().parse(stream, media_type, parser_context)
+        except RecursionError:
+            raise exceptions.ParseError(
+                "JSON parse error - the body is nested too deeply."
+            ) from None
+
+
 def exception_handler(exc, context):
     """DRF's handler, taught the services' errors: 400, 403 and 409 with a clear message."""
+    if isinstance(exc, RequestDataTooBig):
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE / 2**20
+        return Response(
+            {"detail": f"The request body is larger than the {limit:g} MB this API accepts."},
+            status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+        )
     if isinstance(exc, DjangoValidationError):
         return Response(_django_errors(exc), status=status.HTTP_400_BAD_REQUEST)
     if isinstance(exc, ConflictError):
@@ -292,7 +312,7 @@ class ScopedViewSet(viewsets.GenericViewSet):
     permission_classes = [RoleRules]
     pagination_class = Pagination
     # JSON in: form encodings cannot say whether "0" is a number, a string or false.
-    parser_classes = [JSONParser]
+    parser_classes = [JSONBodyParser]
     # The settings' backends, with django-filter made strict.
     filter_backends = [StrictFilterBackend, SearchFilter, filters.OrderingFilter]
 
@@ -446,6 +466,9 @@ def add_standard_error_responses(result, generator, request, public):
             if "requestBody" in operation:
                 responses.setdefault(
                     "415", {"description": "The body is not JSON.", "content": error}
+                )
+                responses.setdefault(
+                    "413", {"description": "The body is too large.", "content": error}
                 )
             if method == "post" and "{" not in path:
                 responses.setdefault(
