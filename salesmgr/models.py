@@ -80,3 +80,19 @@ class IdempotencyKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id}:{self.key}"
+
+
+class SignInThrottle(models.Model):
+    """Failed sign-ins in the current window, per account or per client address.
+
+    Kept in the database so that every web process shares one count whether
+    or not Redis runs; ``salesmgr.signin`` counts an attempt before checking
+    its password, so concurrent guesses cannot all slip under the limit.
+    """
+
+    key = models.CharField(max_length=80, primary_key=True)
+    failures = models.PositiveIntegerField(default=0)
+    window_ends_at = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return f"{self.key}: {self.failures} until {self.window_ends_at:%Y-%m-%d %H:%M}"

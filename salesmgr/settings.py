@@ -115,7 +115,9 @@ if DATABASE_URL:
             )
         }
     except ValueError as exc:
-        raise ImproperlyConfigured(f"DATABASE_URL is not a database URL Salesmgr understands: {exc}") from exc
+        raise ImproperlyConfigured(
+            f"DATABASE_URL is not a database URL Salesmgr understands: {exc}"
+        ) from exc
     if DATABASES["default"]["ENGINE"].endswith("postgresql"):
         # No JIT: the figures' queries are short but wide (dozens of aggregates, a rate lookup in
         # many), and PostgreSQL compiled them for seconds once their estimated cost passed its
@@ -215,6 +217,15 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(hour=1, minute=0),
     },
 }
+# Failed sign-ins (the sign-in page and the API's token endpoint together): past this many in a
+# window per account, or per client address, every attempt waits until the window ends.
+SIGNIN_FAILURES_PER_ACCOUNT = env_int("SIGNIN_FAILURES_PER_ACCOUNT", 10, minimum=1)
+SIGNIN_FAILURES_PER_ADDRESS = env_int("SIGNIN_FAILURES_PER_ADDRESS", 20, minimum=1)
+SIGNIN_WINDOW_SECONDS = env_int("SIGNIN_WINDOW_SECONDS", 900, minimum=1)
+CELERY_BEAT_SCHEDULE["purge-signin-throttles"] = {
+    "task": "salesmgr.purge_signin_throttles",
+    "schedule": crontab(hour=3, minute=45),
+}
 # A territory realignment applies its moves in short transactions, each holding its deals' row
 # locks until it commits: at most this many accounts per transaction,
 TERRITORY_REALIGN_BATCH = env_int("TERRITORY_REALIGN_BATCH", 2000, minimum=1)
@@ -259,7 +270,6 @@ CELERY_BEAT_SCHEDULE["sweep-stale-scopes"] = {
 REPORTS_RECOMPUTE_ON_CHANGE = env_bool("REPORTS_RECOMPUTE_ON_CHANGE", bool(REDIS_URL))
 REPORTS_EMBEDDED_RECOMPUTE = env_bool("REPORTS_EMBEDDED_RECOMPUTE", not REPORTS_RECOMPUTE_ON_CHANGE)
 REPORTS_EMBEDDED_DELAY = env_int("REPORTS_EMBEDDED_DELAY", 5, minimum=0)
-
 
 
 def env_currency(name: str, default: str) -> str:

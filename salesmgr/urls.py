@@ -5,9 +5,16 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from salesmgr import views
+from salesmgr.forms import SignInForm
 
 urlpatterns = [
-    path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path(
+        "login/",
+        auth_views.LoginView.as_view(
+            redirect_authenticated_user=True, authentication_form=SignInForm
+        ),
+        name="login",
+    ),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("favicon.ico", views.favicon),
     path("admin/", admin.site.urls),

@@ -8,8 +8,6 @@ from rest_framework import exceptions, mixins, serializers, status
 from rest_framework.decorators import action
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
-from rest_framework.settings import api_settings
-from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView
 
 from salesmgr.api.base import (
@@ -19,14 +17,11 @@ from salesmgr.api.base import (
     ScopedViewSet,
     VisiblePrimaryKeyRelatedField,
 )
-from salesmgr.cache import cache_get, cache_incr
 from salesmgr.checks import USERNAME_TAKEN
 from salesmgr.models import User
 from salesmgr.selectors import users_visible_to
 from salesmgr.services import token_issue, token_revoke, user_create, user_deactivate, user_update
-
-TOKEN_FAILURES_ALLOWED = 5
-TOKEN_FAILURE_WINDOW = 60  # seconds
+from salesmgr.signin import SignInLocked, client_address, signin_attempt, signin_succeeded
 
 
 class UserSerializer(serializers.ModelSerializer):
@@ -138,26 +133,12 @@ class TokenRequestSerializer(serializers.Serializer):
     password = serializers.CharField(max_length=128, trim_whitespace=False)
 
 
-def _failure_key(request) -> str:
-    """Failed sign-ins are counted per client address.
-
-    X-Forwarded-For is trusted only when ``NUM_PROXIES`` says how many proxies
-    stand in front; otherwise a client could send a new value with every guess.
-    """
-    if api_settings.NUM_PROXIES is None:
-        client = request.META.get("REMOTE_ADDR", "")
-    else:
-        client = BaseThrottle().get_ident(request)
-    return f"token-failures:{client}"
-
-
 class TokenView(APIView):
     """Trade a username and password for an API token, or revoke your token.
 
-    After a handful of failed sign-ins from one client in a minute, further
-    attempts answer 429 until the minute has passed. The count lives in the
-    cache: while Redis is down sign-in still works, unthrottled (the cache
-    helpers log a warning for every attempt).
+    Failed sign-ins count with the sign-in page's in one throttle per account
+    and per client address (``salesmgr.signin``): past the limit, attempts
+    answer 429 with the time to try again until the window ends.
     """
 
     def get_permissions(self):
@@ -175,24 +156,24 @@ class TokenView(APIView):
         auth=[],
     )
     def post(self, request):
-        key = _failure_key(request)
-        failures = cache_get(key, 0)
-        if failures >= TOKEN_FAILURES_ALLOWED:
-            raise exceptions.Throttled(
-                wait=TOKEN_FAILURE_WINDOW, detail="Too many failed sign-ins; wait a minute."
-            )
         serializer = TokenRequestSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
+        try:
+            attempt = signin_attempt(
+                username=serializer.validated_data["username"], address=client_address(request)
+            )
+        except SignInLocked as locked:
+            raise exceptions.Throttled(wait=locked.wait_seconds, detail=str(locked)) from None
         user = authenticate(
             request._request,
             username=serializer.validated_data["username"],
             password=serializer.validated_data["password"],
         )
         if user is None or not user.is_active:
-            cache_incr(key, TOKEN_FAILURE_WINDOW)
             raise serializers.ValidationError(
                 {"non_field_errors": ["Unknown username or wrong password."]}
             )
+        signin_succeeded(attempt)
         return Response({"token": token_issue(user=user).key})
 
     @extend_schema(summary="Revoke your API token", request=None, responses={204: None})

@@ -1,9 +1,16 @@
-"""Signing in to the API: tokens, the failed sign-in limit, revocation, deactivation, CSRF."""
+"""Signing in: API tokens, the failed sign-in throttle shared with the sign-in page, revocation, deactivation, CSRF."""
+
+import datetime
 
 import pytest
 from django.core.cache import cache
+from django.utils import timezone
 from rest_framework.test import APIClient
 
+from salesmgr.api import people
+from salesmgr.models import SignInThrottle
+from salesmgr.signin import signin_throttles_purge
+from tests.conftest import need_postgres, run_together
 from tests.factories import PASSWORD
 
 TOKEN_URL = "/api/v1/auth/token/"
@@ -64,28 +71,114 @@ def test_anonymous_and_bad_tokens_get_401(rep):
     assert with_token("not-a-real-token").get(ME_URL).status_code == 401
 
 
-def test_the_sixth_failed_attempt_in_a_minute_is_429(rep):
+@pytest.fixture
+def limits(settings):
+    settings.SIGNIN_FAILURES_PER_ACCOUNT = 5
+    settings.SIGNIN_FAILURES_PER_ADDRESS = 8
+    settings.SIGNIN_WINDOW_SECONDS = 900
+
+
+def test_past_the_accounts_limit_even_the_right_password_waits(rep, rep2, limits):
     for _ in range(5):
         assert sign_in("rep", "wrong-password").status_code == 400
     throttled = sign_in("rep", "wrong-password")
     assert throttled.status_code == 429
-    # Even the right password waits until the minute is over.
+    assert (
+        "Try again after" in throttled.json()["detail"]
+        and "15 minutes" in throttled.json()["detail"]
+    )
+    assert 890 <= int(throttled["Retry-After"]) <= 900
+    # The account is held back from every address; other accounts from this address are not.
     assert sign_in("rep").status_code == 429
-    # Another client is not held back.
-    assert sign_in("rep", client=APIClient(REMOTE_ADDR="10.1.2.3")).status_code == 200
+    assert sign_in("rep", client=APIClient(REMOTE_ADDR="10.1.2.3")).status_code == 429
+    assert sign_in("rep2").status_code == 200
 
 
-def test_successful_sign_ins_do_not_count_against_the_limit(rep):
-    for _ in range(8):
+def test_past_the_addresss_limit_every_account_waits(rep, rep2, admin, limits):
+    for n in range(8):
+        assert sign_in(f"guess{n}", "wrong-password").status_code == 400
+    assert sign_in("rep2").status_code == 429
+    assert sign_in("rep2", client=APIClient(REMOTE_ADDR="10.1.2.3")).status_code == 200
+
+
+def test_the_window_ends_and_sign_in_works_again(rep, limits):
+    for _ in range(6):
+        sign_in("rep", "wrong-password")
+    assert sign_in("rep").status_code == 429
+    SignInThrottle.objects.update(window_ends_at=timezone.now())
+    assert sign_in("rep").status_code == 200
+
+
+def test_successful_sign_ins_do_not_count_against_the_limit(rep, limits):
+    for _ in range(12):
         assert sign_in("rep").status_code == 200
+    for _ in range(5):
+        assert sign_in("rep", "wrong-password").status_code == 400
 
 
-def test_a_forged_forwarded_for_header_does_not_escape_the_limit(rep):
+def test_a_forged_forwarded_for_header_does_not_escape_the_limit(rep, limits):
     for attempt in range(5):
         client = APIClient(HTTP_X_FORWARDED_FOR=f"203.0.113.{attempt}")
         assert sign_in("rep", "wrong-password", client=client).status_code == 400
     client = APIClient(HTTP_X_FORWARDED_FOR="203.0.113.99")
     assert sign_in("rep", "wrong-password", client=client).status_code == 429
+
+
+def test_the_sign_in_page_and_the_api_share_one_count(client, rep, limits):
+    for _ in range(3):
+        assert sign_in("rep", "wrong-password").status_code == 400
+    for _ in range(2):
+        page = client.post("/login/", {"username": "rep", "password": "wrong-password"})
+        assert (
+            page.status_code == 200 and "Please enter a correct username" in page.content.decode()
+        )
+    locked = client.post("/login/", {"username": "rep", "password": PASSWORD})
+    assert locked.status_code == 200
+    assert "Too many failed sign-ins. Try again after" in locked.content.decode()
+    assert "_auth_user_id" not in client.session
+    assert sign_in("rep").status_code == 429
+
+
+def test_thirty_wrong_passwords_on_the_sign_in_page_lock_the_account(client, rep, settings):
+    settings.SIGNIN_FAILURES_PER_ACCOUNT = 10
+    for _ in range(30):
+        client.post("/login/", {"username": "rep", "password": "wrong-password"})
+    right = client.post("/login/", {"username": "rep", "password": PASSWORD})
+    assert right.status_code == 200 and "Too many failed sign-ins" in right.content.decode()
+
+
+def test_the_right_password_on_the_sign_in_page_signs_in(client, rep, limits):
+    response = client.post("/login/", {"username": "rep", "password": PASSWORD})
+    assert response.status_code == 302
+    assert SignInThrottle.objects.filter(failures__gt=0).count() == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_guesses_reach_the_password_check_only_up_to_the_limit(rep, settings):
+    need_postgres()
+    settings.SIGNIN_FAILURES_PER_ACCOUNT = 5
+    settings.SIGNIN_FAILURES_PER_ADDRESS = 100
+    checked = []
+    original = people.authenticate
+
+    def counting(*args, **kwargs):
+        checked.append(1)
+        return original(*args, **kwargs)
+
+    people.authenticate = counting
+    try:
+        outcomes = run_together(20, lambda: sign_in("rep", "wrong-password").status_code)
+    finally:
+        people.authenticate = original
+    assert sorted(outcomes) == [400] * 5 + [429] * 15
+    assert len(checked) == 5
+
+
+def test_ended_windows_are_purged(rep, limits):
+    sign_in("rep", "wrong-password")
+    assert signin_throttles_purge() == 0
+    SignInThrottle.objects.update(window_ends_at=timezone.now() - datetime.timedelta(seconds=1))
+    assert signin_throttles_purge() == 2
 
 
 def test_delete_revokes_the_token(rep):

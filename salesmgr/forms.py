@@ -1,0 +1,31 @@
+"""Forms of the core: the sign-in form with the shared sign-in throttle."""
+
+from django.contrib.auth import authenticate
+from django.contrib.auth.forms import AuthenticationForm
+from django.core.exceptions import ValidationError
+
+from salesmgr.signin import SignInLocked, client_address, signin_attempt, signin_succeeded
+
+
+class SignInForm(AuthenticationForm):
+    """Django's sign-in form, counting each attempt against the account and the address first."""
+
+    error_messages = {**AuthenticationForm.error_messages, "locked": "%(message)s"}
+
+    def clean(self):
+        username = self.cleaned_data.get("username")
+        password = self.cleaned_data.get("password")
+        if username is None or not password:
+            return self.cleaned_data
+        try:
+            attempt = signin_attempt(username=username, address=client_address(self.request))
+        except SignInLocked as locked:
+            raise ValidationError(
+                self.error_messages["locked"], code="locked", params={"message": str(locked)}
+            ) from None
+        self.user_cache = authenticate(self.request, username=username, password=password)
+        if self.user_cache is None:
+            raise self.get_invalid_login_error()
+        signin_succeeded(attempt)
+        self.confirm_login_allowed(self.user_cache)
+        return self.cleaned_data
