@@ -300,7 +300,8 @@ REST_FRAMEWORK = {
         "rest_framework.filters.OrderingFilter",
     ],
     "EXCEPTION_HANDLER": "salesmgr.api.base.exception_handler",
-    "DEFAULT_THROTTLE_RATES": {"token": env_str("TOKEN_THROTTLE_RATE", "5/min")},
+    # Bodies are JSON: the schema declares one media type per body, as generated clients expect.
+    "DEFAULT_PARSER_CLASSES": ["salesmgr.api.parsers.JSONBodyParser"],
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
     "COERCE_DECIMAL_TO_STRING": True,
 }

@@ -20,11 +20,11 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import exceptions, filters, serializers, status, viewsets
 from rest_framework.pagination import PageNumberPagination
-from rest_framework.parsers import JSONParser
 from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from salesmgr.api.parsers import JSONBodyParser
 from salesmgr.api.search import SearchFilter
 from salesmgr.errors import ConflictError, PermissionDenied
 from salesmgr.models import Role
@@ -53,18 +53,6 @@ def _django_errors(exc: DjangoValidationError) -> dict | list:
             for field, errors in exc.error_dict.items()
         }
     return {"non_field_errors": exc.messages}
-
-
-class JSONBodyParser(JSONParser):
-    """DRF's JSON parser, answering a body nested too deeply for the decoder with a 400, not a 500."""
-
-    def parse(self, stream, media_type=None, parser_context=None):
-        try:
-            return super().parse(stream, media_type, parser_context)
-        except RecursionError:
-            raise exceptions.ParseError(
-                "JSON parse error - the body is nested too deeply."
-            ) from None
 
 
 def exception_handler(exc, context):
@@ -418,6 +406,14 @@ def _document_invalid_input(responses: dict, invalid: dict) -> None:
         )
 
 
+def _type_path_ids(operation: dict) -> None:
+    """A record's id in a path is a whole number (the router's pattern), so say integer, not string."""
+    for parameter in operation.get("parameters", []):
+        schema = parameter.get("schema", {})
+        if parameter.get("in") == "path" and schema.get("pattern") == r"^\d+$":
+            parameter["schema"] = {"type": "integer"}
+
+
 def add_standard_error_responses(result, generator, request, public):
     """Schema post-processing: document the errors every endpoint can answer."""
     components = result.setdefault("components", {}).setdefault("schemas", {})
@@ -440,6 +436,7 @@ def add_standard_error_responses(result, generator, request, public):
         for method, operation in operations.items():
             if method not in {"get", "post", "put", "patch", "delete"}:
                 continue
+            _type_path_ids(operation)
             responses = operation.setdefault("responses", {})
             public_op = not operation.get("security") or {} in operation.get("security", [])
             if not public_op:
