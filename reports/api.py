@@ -394,6 +394,9 @@ class RefreshState(serializers.Serializer):
     task_id = serializers.CharField()
     state = serializers.CharField(help_text="PENDING, STARTED, RETRY, FAILURE or SUCCESS.")
     ready = serializers.BooleanField()
+    timed_out = serializers.BooleanField(
+        help_text="Not finished within the poll time-out: a worker may be down; stop polling."
+    )
 
 
 class RefreshView(APIView):
@@ -432,6 +435,13 @@ class RefreshStateView(APIView):
             return _unavailable(error)
         if state is None:
             raise Http404("No such task.")
-        return Response(RefreshState({"task_id": task_id, "state": state.state, "ready": state.ready}).data)
+        return Response(RefreshState(
+                {
+                    "task_id": task_id,
+                    "state": state.state,
+                    "ready": state.ready,
+                    "timed_out": state.timed_out,
+                }
+            ).data)
 
 

@@ -1,12 +1,14 @@
 """Writing snapshots: the funnel and the forecasts of a scope, upserted on their natural key; queueing a refresh."""
 
 import datetime
+import time
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass
 from decimal import Decimal
 
 from celery.result import AsyncResult
+from django.conf import settings
 from django.core.cache import cache
 from django.db.models import Q, Sum
 from django.db.models.functions import TruncDate
@@ -365,6 +367,9 @@ class RefreshState:
     task_id: str
     state: str
     ready: bool
+    # Not finished within ``REFRESH_POLL_TIMEOUT_SECONDS`` of being queued: the page stops
+    # polling and says so (a worker may be down; the task finishes when one is back).
+    timed_out: bool = False
 
 
 def refresh_queue(*, user: User, scope: Scope) -> str:
@@ -375,7 +380,8 @@ def refresh_queue(*, user: User, scope: Scope) -> str:
     from reports.tasks import snapshot_scope  # the tasks module imports this one
 
     task_id = str(uuid.uuid4())
-    if not cache_set(REFRESH_OWNER.format(task_id), user.pk, REFRESH_OWNER_TIMEOUT):
+    owner = (user.pk, time.time())
+    if not cache_set(REFRESH_OWNER.format(task_id), owner, REFRESH_OWNER_TIMEOUT):
         raise RefreshUnavailable
     if task_publish(snapshot_scope, args=[scope.key], task_id=task_id) is None:
         raise RefreshUnavailable
@@ -389,9 +395,13 @@ def refresh_state(*, user: User, task_id: str) -> RefreshState | None:
     read directly, since a miss would wrongly answer "not yours".
     """
     try:
-        if cache.get(REFRESH_OWNER.format(task_id)) != user.pk:
+        owner = cache.get(REFRESH_OWNER.format(task_id))
+        if not isinstance(owner, tuple) or owner[0] != user.pk:
             return None
         result = AsyncResult(task_id)
-        return RefreshState(task_id=task_id, state=result.state, ready=result.ready())
+        ready = result.ready()
+        waited = time.time() - owner[1]
+        timed_out = not ready and waited > settings.REFRESH_POLL_TIMEOUT_SECONDS
+        return RefreshState(task_id=task_id, state=result.state, ready=ready, timed_out=timed_out)
     except BROKER_ERRORS as exc:
         raise RefreshUnavailable from exc

@@ -9,6 +9,7 @@ import datetime
 from decimal import Decimal
 from urllib.parse import urlencode
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
@@ -433,6 +434,7 @@ def _refresh_status(request: HttpRequest, state) -> HttpResponse:
         "state": state,
         "status_url": reverse("dashboard-refresh-status", args=[state.task_id]),
         "finished_at": timezone.localtime(),
+        "poll_minutes": max(1, round(settings.REFRESH_POLL_TIMEOUT_SECONDS / 60)),
     }
     response = render(request, "reports/_refresh_status.html", context)
     if state.state == "SUCCESS":

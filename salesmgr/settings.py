@@ -193,11 +193,22 @@ else:
 CELERY_BROKER_URL = REDIS_URL or "memory://"
 CELERY_RESULT_BACKEND = REDIS_URL or "cache+memory://"
 # Only the connect timeout: a worker's blocking reads wait longer than any read timeout would allow.
-CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": REDIS_TIMEOUT_SECONDS}
+CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 600, minimum=1)
+# A task taken by a worker that died unacknowledged goes back to the queue after this long: above
+# the longest task's time limit (so a running task is never handed out twice), and well under
+# Redis's default hour (so a killed refresh or snapshot is picked up again within minutes).
+CELERY_BROKER_VISIBILITY_TIMEOUT = env_int(
+    "CELERY_BROKER_VISIBILITY_TIMEOUT", CELERY_TASK_TIME_LIMIT + 300, minimum=1
+)
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "socket_connect_timeout": REDIS_TIMEOUT_SECONDS,
+    "visibility_timeout": CELERY_BROKER_VISIBILITY_TIMEOUT,
+}
+# The dashboard polls a refresh it queued for this long, then stops and says the worker is late.
+REFRESH_POLL_TIMEOUT_SECONDS = env_int("REFRESH_POLL_TIMEOUT_SECONDS", 120, minimum=1)
 CELERY_REDIS_SOCKET_CONNECT_TIMEOUT = REDIS_TIMEOUT_SECONDS
 CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
 CELERY_TASK_EAGER_PROPAGATES = True
-CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 600, minimum=1)
 CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 540, minimum=1)
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1

@@ -2,6 +2,7 @@
 
 import datetime
 import re
+import time
 from decimal import Decimal
 
 import pytest
@@ -514,7 +515,7 @@ def test_the_stale_status_keeps_polling_until_the_recompute_lands_then_reloads_t
     with django_assert_max_num_queries(6):
         pending = client.get(STATUS, headers=HTMX)
     assert 'data-stale="true"' in pending.content.decode()
-    assert "hx-trigger=\"every 2s\"" in pending.content.decode()
+    assert 'hx-trigger="every 2s"' in pending.content.decode()
     assert "HX-Trigger" not in pending
 
     snapshots_compute(scopes=[Scope(team=manager.pk)], only_if_dirty=True)
@@ -635,6 +636,24 @@ def test_a_pending_refresh_keeps_polling_every_second(signed_in, manager, histor
     assert 'hx-trigger="every 1s"' in page
     assert 'hx-get="/dashboard/refresh/abc/"' in page
     assert "HX-Trigger" not in response
+
+
+def test_a_refresh_not_done_within_the_poll_time_out_stops_polling_and_says_so(
+    signed_in, manager, history, settings
+):
+    """A refresh whose worker died stays PENDING: the page gives up polling with a clear message."""
+    settings.REFRESH_POLL_TIMEOUT_SECONDS = 120
+    task_id = "a-task-no-worker-took"
+    cache.set(f"reports:refresh-owner:{task_id}", (manager.pk, time.time() - 60), 3600)
+    url = reverse("dashboard-refresh-status", args=[task_id])
+    polling = signed_in(manager).get(url, headers=HTMX).content.decode()
+    assert 'hx-trigger="every 1s"' in polling
+    cache.set(f"reports:refresh-owner:{task_id}", (manager.pk, time.time() - 121), 3600)
+    late = signed_in(manager).get(url, headers=HTMX).content.decode()
+    assert 'data-refresh-state="TIMED_OUT"' in late and "hx-trigger" not in late
+    assert "has not finished after 2 minutes" in late
+    api = signed_in(manager).get(f"/api/v1/metrics/refresh/{task_id}/")
+    assert api.json() == {"task_id": task_id, "state": "PENDING", "ready": False, "timed_out": True}
 
 
 def test_refresh_without_htmx_redirects_back_to_the_dashboard(signed_in, manager, history, eager):
