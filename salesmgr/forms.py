@@ -4,7 +4,7 @@ from django.contrib.auth import authenticate
 from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import ValidationError
 
-from salesmgr.signin import SignInLocked, client_address, signin_attempt, signin_succeeded
+from salesmgr.services import SignInLocked, client_address, signin_attempt, signin_succeeded
 
 
 class SignInForm(AuthenticationForm):

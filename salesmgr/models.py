@@ -86,7 +86,7 @@ class SignInThrottle(models.Model):
     """Failed sign-ins in the current window, per account or per client address.
 
     Kept in the database so that every web process shares one count whether
-    or not Redis runs; ``salesmgr.signin`` counts an attempt before checking
+    or not Redis runs; ``salesmgr.services`` counts an attempt before checking
     its password, so concurrent guesses cannot all slip under the limit.
     """
 

@@ -13,6 +13,7 @@ import dj_database_url
 from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
+from salesmgr.currencies import is_currency
 from salesmgr.env import env_bool, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -285,10 +286,10 @@ REPORTS_EMBEDDED_DELAY = env_int("REPORTS_EMBEDDED_DELAY", 5, minimum=0)
 
 def env_currency(name: str, default: str) -> str:
     """An ISO 4217 code from the environment, upper-cased; anything else stops the start."""
-    code = env_str(name, default)
-    if len(code) != 3 or not code.isascii() or not code.isalpha():
+    code = env_str(name, default).upper()
+    if not is_currency(code):
         raise ImproperlyConfigured(f"{name}={code!r} is not an ISO 4217 code.")
-    return code.upper()
+    return code
 
 
 # The business.

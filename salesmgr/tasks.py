@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from salesmgr.signin import signin_throttles_purge
+from salesmgr.services import signin_throttles_purge
 
 
 @shared_task(name="salesmgr.purge_signin_throttles", acks_late=True)

@@ -1,5 +1,6 @@
 """The deals resource: list, read, create, update, move, history, soft delete."""
 
+from contextlib import contextmanager
 from decimal import Decimal
 
 from django.conf import settings
@@ -55,6 +56,7 @@ from salesmgr.api.base import (
     query_flag,
     require_json_types,
 )
+from salesmgr.errors import ConflictError
 from salesmgr.selectors import users_visible_to
 
 
@@ -379,6 +381,17 @@ class DealViewSet(
             {"version": ["Send the version you last read, or an If-Match header."]}
         )
 
+    @contextmanager
+    def _one_answer_to_a_stale_if_match(self, request):
+        """With an If-Match header, a deal changed by someone else is a 412 whether the change is
+        seen on reading the deal or only inside the write (a race): one answer, whatever the timing."""
+        try:
+            yield
+        except ConflictError:
+            if request.headers.get("If-Match", "*").strip() != "*":
+                raise PreconditionFailed() from None
+            raise
+
     def _render(self, deal: Deal, code=status.HTTP_200_OK) -> Response:
         response = Response(self.get_serializer(deal).data, status=code)
         response["ETag"] = etag_of(deal)
@@ -418,13 +431,14 @@ class DealViewSet(
         data.pop("stage", None)
         data.pop("pipeline", None)
         data.pop("lost_reason", None)
-        deal = deal_edit(
-            deal=deal,
-            by=request.user,
-            expected_version=version,
-            line_items=_line_item_specs(items) if items is not None else None,
-            **data,
-        )
+        with self._one_answer_to_a_stale_if_match(request):
+            deal = deal_edit(
+                deal=deal,
+                by=request.user,
+                expected_version=version,
+                line_items=_line_item_specs(items) if items is not None else None,
+                **data,
+            )
         return self._answer(deal)
 
     def destroy(self, request, *args, **kwargs):
@@ -453,13 +467,14 @@ class DealViewSet(
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         version = self._expected_version(request, deal, data["version"])
-        deal = deal_move(
-            deal=deal,
-            to_stage=data["stage"],
-            by=request.user,
-            expected_version=version,
-            lost_reason=data.get("lost_reason"),
-        )
+        with self._one_answer_to_a_stale_if_match(request):
+            deal = deal_move(
+                deal=deal,
+                to_stage=data["stage"],
+                by=request.user,
+                expected_version=version,
+                lost_reason=data.get("lost_reason"),
+            )
         return self._answer(deal)
 
     @extend_schema(

@@ -10,6 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 from pipeline.models import Deal, ForecastCategory, StageKind, line_total
+from salesmgr.currencies import is_currency
 
 Errors = dict[str, list[str]]
 
@@ -77,13 +78,8 @@ def deal_field_errors(
         errors["name"] = [f"The name is too long (at most {NAME_MAX_LENGTH} characters)."]
     if problems := amount_errors(amount):
         errors["amount"] = problems
-    if not (
-        isinstance(currency, str)
-        and len(currency) == 3
-        and currency.isalpha()
-        and currency.isupper()
-    ):
-        errors["currency"] = ["The currency must be a three-letter ISO code such as USD."]
+    if not is_currency(currency):
+        errors["currency"] = ["The currency must be an ISO 4217 code such as USD."]
     if problems := close_date_errors(expected_close_date):
         errors["expected_close_date"] = problems
     if problems := forecast_category_errors(forecast_category):

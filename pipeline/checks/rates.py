@@ -11,8 +11,9 @@ from typing import Any
 from django.conf import settings
 
 from pipeline.models import ExchangeRate
+from salesmgr.currencies import is_currency
 
-RATE_CURRENCY = "The currency must be a three-letter ISO code such as EUR."
+RATE_CURRENCY = "The currency must be an ISO 4217 code such as EUR."
 RATE_POSITIVE = "The rate must be a positive number."
 RATE_TOO_PRECISE = "The rate has at most 10 decimal places and 10 digits before the point."
 RATE_DATE = "The date must be a date such as 2026-01-31."
@@ -50,8 +51,7 @@ def exchange_rate_field_errors(*, currency: Any, valid_from: Any, rate: Any) -> 
     The currency is checked as given: callers upper-case what users type.
     """
     errors = {}
-    if not (isinstance(currency, str) and len(currency) == 3 and currency.isascii() and currency.isalpha()
-            and currency.isupper()):  # fmt: skip
+    if not is_currency(currency):
         errors["currency"] = RATE_CURRENCY
     elif currency == settings.REPORTING_CURRENCY:
         errors["currency"] = reporting_currency_has_no_rate()

@@ -20,8 +20,17 @@ from salesmgr.api.base import (
 from salesmgr.checks import USERNAME_TAKEN
 from salesmgr.models import User
 from salesmgr.selectors import users_visible_to
-from salesmgr.services import token_issue, token_revoke, user_create, user_deactivate, user_update
-from salesmgr.signin import SignInLocked, client_address, signin_attempt, signin_succeeded
+from salesmgr.services import (
+    SignInLocked,
+    client_address,
+    signin_attempt,
+    signin_succeeded,
+    token_issue,
+    token_revoke,
+    user_create,
+    user_deactivate,
+    user_update,
+)
 
 
 class UserSerializer(serializers.ModelSerializer):
@@ -137,7 +146,7 @@ class TokenView(APIView):
     """Trade a username and password for an API token, or revoke your token.
 
     Failed sign-ins count with the sign-in page's in one throttle per account
-    and per client address (``salesmgr.signin``): past the limit, attempts
+    and per client address (``salesmgr.services``): past the limit, attempts
     answer 429 with the time to try again until the window ends.
     """
 

@@ -9,7 +9,7 @@ from rest_framework.test import APIClient
 
 from salesmgr.api import people
 from salesmgr.models import SignInThrottle
-from salesmgr.signin import signin_throttles_purge
+from salesmgr.services import signin_throttles_purge
 from tests.conftest import need_postgres, run_together
 from tests.factories import PASSWORD
 

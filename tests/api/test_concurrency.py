@@ -48,3 +48,24 @@ def test_concurrent_updates_with_one_version(contested):
     deal.refresh_from_db()
     assert deal.amount == Decimal("4321.00")
     assert Deal.history.filter(id=deal.pk).count() == 2
+
+
+def test_concurrent_updates_with_one_if_match_all_lose_with_412(contested):
+    """Whether a loser reads the deal before or after the winner's write, its answer is the same 412."""
+    owner, _, deal = contested
+    etag = f'"{deal.pk}.1"'
+    codes = _race(owner, lambda c: c.patch(f"/api/v1/deals/{deal.pk}/", {"amount": "777.00"}, HTTP_IF_MATCH=etag))
+    assert codes == [200] + [412] * (CLIENTS - 1)
+
+
+def test_concurrent_moves_with_one_if_match_all_lose_with_412(contested):
+    owner, pipeline, deal = contested
+    discovery = pipeline.stages.get(name="Discovery")
+    etag = f'"{deal.pk}.1"'
+    codes = _race(
+        owner,
+        lambda c: c.post(f"/api/v1/deals/{deal.pk}/move/", {"stage": discovery.pk, "version": 1}, HTTP_IF_MATCH=etag),
+    )
+    assert codes == [200] + [412] * (CLIENTS - 1)
+    deal.refresh_from_db()
+    assert deal.version == 2

@@ -39,6 +39,7 @@ RATES = "/api/v1/exchange-rates/"
     [
         ("eur", "currency", RATE_CURRENCY),
         ("EURO", "currency", RATE_CURRENCY),
+        ("XYZ", "currency", RATE_CURRENCY),
         ("E1R", "currency", RATE_CURRENCY),
         ("ÉUR", "currency", RATE_CURRENCY),
         ("USD", "currency", "USD is the reporting currency: its rate is always 1."),

@@ -559,7 +559,7 @@ def test_service_validation_errors_land_on_their_fields(client, rep, pipeline):
     )
     assert response.status_code == 400
     assert response.context["form"].errors["currency"] == [
-        "The currency must be a three-letter ISO code such as USD."
+        "The currency must be an ISO 4217 code such as USD."
     ]
     assert not Deal.objects.filter(name="Bad currency").exists()
 
