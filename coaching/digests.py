@@ -124,9 +124,14 @@ def digest_recipients() -> QuerySet[User]:
 def digests_due(now: datetime.datetime) -> list[tuple[int, datetime.date]]:
     """(person id, week) of every digest due at ``now`` and not sent yet (two queries)."""
     people = list(
-        digest_recipients().select_related("digest_preference").only(
-            "pk", "digest_preference__enabled", "digest_preference__weekday",
-            "digest_preference__hour", "digest_preference__time_zone",
+        digest_recipients()
+        .select_related("digest_preference")
+        .only(
+            "pk",
+            "digest_preference__enabled",
+            "digest_preference__weekday",
+            "digest_preference__hour",
+            "digest_preference__time_zone",
         )  # fmt: skip
     )
     schedules = {person.pk: Schedule.of(_preference(person)) for person in people}
@@ -157,9 +162,9 @@ def team_digest_preferences(user: User) -> list[dict]:
         return []
     people = User.objects.all() if user.is_admin else team_of(user)
     people = list(
-        people.filter(is_active=True).select_related("digest_preference").order_by(
-            "full_name", "username"
-        )
+        people.filter(is_active=True)
+        .select_related("digest_preference")
+        .order_by("full_name", "username")
     )
     last = dict(
         DigestSend.objects.filter(person__in=people)
@@ -201,7 +206,9 @@ def _wins(user: User, scope: Scope, since: datetime.datetime, until: datetime.da
     won = wins_visible_to(user, scope).filter(closed_at__gte=since, closed_at__lt=until)
     totals = won.aggregate(count=Count("pk"), total=Sum("value"))
     return {
-        "rows": list(won.order_by(F("value").desc(nulls_last=True), "-closed_at", "pk")[:DEALS_SHOWN]),
+        "rows": list(
+            won.order_by(F("value").desc(nulls_last=True), "-closed_at", "pk")[:DEALS_SHOWN]
+        ),
         "count": totals["count"],
         "value": money(totals["total"]),
     }
@@ -238,10 +245,18 @@ def _next_one_on_one(user: User, now: datetime.datetime) -> OneOnOne | None:
         )
         .select_related("series__rep", "series__manager")
         .only(
-            "pk", "scheduled_at", "series__rep__username", "series__rep__full_name",
-            "series__rep__first_name", "series__rep__last_name", "series__manager__username",
-            "series__manager__full_name", "series__manager__first_name",
-            "series__manager__last_name", "series__rep_id", "series__manager_id",
+            "pk",
+            "scheduled_at",
+            "series__rep__username",
+            "series__rep__full_name",
+            "series__rep__first_name",
+            "series__rep__last_name",
+            "series__manager__username",
+            "series__manager__full_name",
+            "series__manager__first_name",
+            "series__manager__last_name",
+            "series__rep_id",
+            "series__manager_id",
         )  # fmt: skip
         .order_by("scheduled_at", "pk")
         .first()
@@ -299,7 +314,13 @@ def _links() -> dict:
 
 
 def digest_subject(user: User, now: datetime.datetime) -> str:
-    what = "Your team's week" if user.is_manager else "The organisation's week" if user.is_admin else "Your week"
+    what = (
+        "Your team's week"
+        if user.is_manager
+        else "The organisation's week"
+        if user.is_admin
+        else "Your week"
+    )
     return f"{what} in Salesmgr, {timezone.localdate(now):%-d %b %Y}"
 
 

@@ -24,7 +24,9 @@ from pipeline.forms import attach_service_errors
 def _schedule(user, now, preference) -> dict:
     schedule = Schedule.of(preference)
     week = schedule.week_of(now)
-    sent = set(DigestSend.objects.filter(person_id=user.pk, week=week).values_list("week", flat=True))
+    sent = set(
+        DigestSend.objects.filter(person_id=user.pk, week=week).values_list("week", flat=True)
+    )
     moment = schedule.next_moment(now, sent)
     return {
         "schedule": schedule,

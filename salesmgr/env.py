@@ -86,7 +86,9 @@ def env_email() -> dict:
         try:
             port = parts.port
         except ValueError:
-            raise ImproperlyConfigured(f"EMAIL_URL={url!r} has a port that is not a number.") from None
+            raise ImproperlyConfigured(
+                f"EMAIL_URL={url!r} has a port that is not a number."
+            ) from None
         return {
             **settings,
             "EMAIL_BACKEND": SMTP_EMAIL,
