@@ -5,6 +5,7 @@ typo in a deployment never silently falls back to a default.
 """
 
 import os
+from urllib.parse import unquote, urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -61,8 +62,6 @@ EMAIL_URL_SCHEMES = {"smtp": (False, False), "smtp+tls": (True, False), "smtps":
 def env_email() -> dict:
     """Django's e-mail settings: from ``EMAIL_URL`` (``smtp://``, ``smtp+tls://``, ``smtps://`` or
     ``console://``) or else ``EMAIL_HOST`` and its companions; the console backend when neither is set."""
-    from urllib.parse import unquote, urlsplit
-
     url = env_str("EMAIL_URL")
     settings = {
         "EMAIL_BACKEND": CONSOLE_EMAIL,

@@ -9,7 +9,7 @@ from django.utils import timezone
 from coaching.digests import digest_message, digest_render
 from coaching.models import DigestPreference, DigestSend
 from coaching.models.digests import validate_time_zone
-from salesmgr.models import User
+from salesmgr.models import Role, User
 
 
 def digest_send(*, person: User, week: datetime.date, now: datetime.datetime) -> DigestSend | None:
@@ -59,3 +59,17 @@ def digest_preference_save(
         },
     )
     return preference
+
+
+def demo_digest_preferences_create() -> int:
+    """Give every active person of the demo without a digest schedule one: managers on Monday at 07:00,
+    reps an hour later, admins none (they read the dashboard); the number of schedules written."""
+    people = User.objects.filter(is_active=True, digest_preference__isnull=True).exclude(
+        role=Role.ADMIN
+    )
+    rows = [
+        DigestPreference(person_id=pk, weekday=0, hour=7 if role == Role.MANAGER else 8)
+        for pk, role in people.values_list("pk", "role")
+    ]
+    DigestPreference.objects.bulk_create(rows, ignore_conflicts=True)
+    return len(rows)

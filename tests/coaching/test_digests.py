@@ -538,3 +538,12 @@ def test_a_real_worker_sends_the_due_digests_once(
         assert sent.subject in log.read_text()  # the console backend printed the e-mail
     finally:
         stop_worker(process)
+
+
+def test_the_demo_gives_managers_and_reps_a_schedule_once(admin, manager, rep):
+    from coaching.services.digests import demo_digest_preferences_create
+
+    assert demo_digest_preferences_create() == 2
+    schedules = dict(DigestPreference.objects.values_list("person__username", "hour"))
+    assert schedules == {"manager": 7, "rep": 8}
+    assert demo_digest_preferences_create() == 0
