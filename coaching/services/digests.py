@@ -24,7 +24,9 @@ def digest_send(*, person: User, week: datetime.date, now: datetime.datetime) ->
     digest = digest_render(person, now)
     with transaction.atomic():
         record, created = DigestSend.objects.get_or_create(
-            person_id=person.pk, week=week, defaults={"sent_at": now, "subject": digest.subject}
+            person_id=person.pk,
+            week=week,
+            defaults={"sent_at": timezone.now(), "subject": digest.subject},
         )
         if not created:
             return None

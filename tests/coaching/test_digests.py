@@ -410,6 +410,7 @@ def test_the_preview_shows_each_person_their_own_next_digest(world, request, cli
     body = page.content.decode()
     assert escape(digest_render(person, timezone.now()).subject) in body
     assert "/coaching/digest/email.txt" in body
+    assert f'srcdoc="{escape(digest_render(person, timezone.now()).html)}"' in body
     html = client.get("/coaching/digest/email.html")
     assert html.content.decode() == digest_render(person, timezone.now()).html
     text = client.get("/coaching/digest/email.txt")
