@@ -132,7 +132,7 @@ def digests_due(now: datetime.datetime) -> list[tuple[int, datetime.date]]:
             "digest_preference__weekday",
             "digest_preference__hour",
             "digest_preference__time_zone",
-        )  # fmt: skip
+        )
     )
     schedules = {person.pk: Schedule.of(_preference(person)) for person in people}
     weeks = {schedule.week_of(now) for schedule in schedules.values()}
@@ -257,7 +257,7 @@ def _next_one_on_one(user: User, now: datetime.datetime) -> OneOnOne | None:
             "series__manager__last_name",
             "series__rep_id",
             "series__manager_id",
-        )  # fmt: skip
+        )
         .order_by("scheduled_at", "pk")
         .first()
     )
