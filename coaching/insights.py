@@ -55,7 +55,7 @@ from reports.metrics import deal_sums, figures_from_sums, flow_counts, open_stag
 from reports.selectors import metric_snapshots_fresh
 from reports.sql import DaysBetween
 from salesmgr.models import Role, User
-from salesmgr.selectors import team_member_ids_subquery
+from salesmgr.selectors import team_member_ids_subquery, team_of
 
 COVERAGE_DAYS = 90
 MIN_ENTERED = 10
@@ -318,9 +318,9 @@ def _rep_figures(sums: dict | None, activities: dict[str, int], quota: Decimal |
     }
 
 
-def _stage_rows(rep_id: int, ids: list[int], flow: dict, stays: dict) -> list[dict]:
+def _stage_rows(rep_id: int, ids: list[int], flow: dict, stays: dict, stages=None) -> list[dict]:
     rows = []
-    for stage in open_stages():
+    for stage in open_stages() if stages is None else stages:
         per_rep = {owner: flow.get((owner, stage.pk), (0, 0)) for owner in ids}
         stay_of = {owner: stays.get((owner, stage.pk)) for owner in ids}
         team_entered = sum(entered for entered, _ in per_rep.values())
@@ -431,3 +431,47 @@ def insights(rep: User, period: Period, today: datetime.date) -> dict:
         },
         "thresholds": {"min_entered": MIN_ENTERED, "min_expected": MIN_EXPECTED, "alpha": ALPHA},
     }
+
+
+def coaching_flags(user: User, period: Period, today: datetime.date) -> list[dict]:
+    """The reps in ``user``'s reach (an admin: every active rep; a manager: the active reps of their team
+    at any depth) whose weakest stage the insights flag, each judged against their own team exactly as
+    the insights page judges them; the lowest z first. Four queries (five when the funnel snapshots are
+    missing or stale), whatever the team's size.
+    """
+    if user.is_rep:
+        return []
+    people = User.objects.all() if user.is_admin else team_of(user)
+    rows = list(people.values("pk", "role", "is_active", "manager_id", "username", "full_name",
+                              "first_name", "last_name"))  # fmt: skip
+    children: dict[int | None, list[int]] = {}
+    for row in rows:
+        children.setdefault(row["manager_id"], []).append(row["pk"])
+    by_pk = {row["pk"]: row for row in rows}
+    active_reps = {row["pk"] for row in rows if row["role"] == Role.REP and row["is_active"]}
+
+    def below(manager_id: int) -> set[int]:
+        found, stack = set(), list(children.get(manager_id, []))
+        while stack:
+            pk = stack.pop()
+            if pk not in found:
+                found.add(pk)
+                stack.extend(children.get(pk, []))
+        return found
+
+    ids = sorted(active_reps)
+    if not ids:
+        return []
+    flow, stays, _source = _stage_flow(ids, period, today)
+    stages = open_stages()
+    flagged = []
+    for pk in ids:
+        manager_id = by_pk[pk]["manager_id"]
+        peers = active_reps if manager_id is None else active_reps & below(manager_id)
+        focus = weakest_stage(_stage_rows(pk, sorted(peers | {pk}), flow, stays, stages))
+        if focus is not None:
+            name = _name(by_pk[pk])
+            flagged.append({"rep_id": pk, "rep_name": name, "stage": focus["name"],
+                            "pipeline_name": focus["pipeline_name"], "z": focus["test"]["z"],
+                            "evidence": focus_evidence(name, focus)})  # fmt: skip
+    return sorted(flagged, key=lambda row: (row["z"], row["rep_name"]))

@@ -63,4 +63,10 @@ SECTIONS: tuple[Section, ...] = (
         ("mentorship",),
         "Mentor pairings between a senior rep and a new one, and their meetings.",
     ),
+    Section(
+        "Weekly digest",
+        "digest-preview",
+        ("digest-settings",),
+        "Your weekly e-mail: a preview of the next one, and the day and hour it goes out.",
+    ),
 )

@@ -379,14 +379,17 @@ def _money_or_none(value) -> Decimal | None:
 
 
 def _forecast(manager_id: int, as_of: datetime.datetime) -> dict:
-    """The team's month and quarter: target, won so far, and projected (won so far plus the forecast
-    of the horizon nearest the days left, as the gap page reads it) as of the meeting and a week
-    before, from the team's forecast snapshots (six queries at most).
+    return scope_forecast(Scope(team=manager_id), as_of)
+
+
+def scope_forecast(scope: Scope, as_of: datetime.datetime) -> dict:
+    """A scope's month and quarter: target, won so far, and projected (won so far plus the forecast
+    of the horizon nearest the days left, as the gap page reads it) as of ``as_of`` and a week
+    before, from the scope's forecast snapshots (six queries at most).
 
     A side without a snapshot on its day (or up to ``SNAPSHOT_SLACK`` before) says so and has
     no projection; won so far still counts from the deals.
     """
-    scope = Scope(team=manager_id)
     moments = {"now": as_of, "last_week": as_of - WEEK}
     days = {side: timezone.localdate(moment) for side, moment in moments.items()}
     periods = {

@@ -5,6 +5,7 @@ typo in a deployment never silently falls back to a default.
 """
 
 import os
+from urllib.parse import unquote, urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -51,3 +52,62 @@ def env_list(name: str, default: list[str]) -> list[str]:
     if value is None:
         return default
     return [item.strip() for item in value.split(",") if item.strip()]
+
+
+CONSOLE_EMAIL = "django.core.mail.backends.console.EmailBackend"
+SMTP_EMAIL = "django.core.mail.backends.smtp.EmailBackend"
+EMAIL_URL_SCHEMES = {"smtp": (False, False), "smtp+tls": (True, False), "smtps": (False, True)}
+
+
+def env_email() -> dict:
+    """Django's e-mail settings: from ``EMAIL_URL`` (``smtp://``, ``smtp+tls://``, ``smtps://`` or
+    ``console://``) or else ``EMAIL_HOST`` and its companions; the console backend when neither is set."""
+    url = env_str("EMAIL_URL")
+    settings = {
+        "EMAIL_BACKEND": CONSOLE_EMAIL,
+        "EMAIL_HOST": "localhost",
+        "EMAIL_PORT": 25,
+        "EMAIL_HOST_USER": "",
+        "EMAIL_HOST_PASSWORD": "",
+        "EMAIL_USE_TLS": False,
+        "EMAIL_USE_SSL": False,
+    }
+    if url:
+        parts = urlsplit(url)
+        if parts.scheme == "console":
+            return settings
+        if parts.scheme not in EMAIL_URL_SCHEMES or not parts.hostname:
+            raise ImproperlyConfigured(
+                f"EMAIL_URL={url!r} is not an e-mail URL (smtp://user:password@host:port, "
+                "smtp+tls://..., smtps://... or console://)."
+            )
+        use_tls, use_ssl = EMAIL_URL_SCHEMES[parts.scheme]
+        try:
+            port = parts.port
+        except ValueError:
+            raise ImproperlyConfigured(
+                f"EMAIL_URL={url!r} has a port that is not a number."
+            ) from None
+        return {
+            **settings,
+            "EMAIL_BACKEND": SMTP_EMAIL,
+            "EMAIL_HOST": parts.hostname,
+            "EMAIL_PORT": port or (465 if use_ssl else 587 if use_tls else 25),
+            "EMAIL_HOST_USER": unquote(parts.username or ""),
+            "EMAIL_HOST_PASSWORD": unquote(parts.password or ""),
+            "EMAIL_USE_TLS": use_tls,
+            "EMAIL_USE_SSL": use_ssl,
+        }
+    host = env_str("EMAIL_HOST")
+    if not host:
+        return settings
+    return {
+        **settings,
+        "EMAIL_BACKEND": SMTP_EMAIL,
+        "EMAIL_HOST": host,
+        "EMAIL_PORT": env_int("EMAIL_PORT", 25, minimum=1),
+        "EMAIL_HOST_USER": env_str("EMAIL_HOST_USER", ""),
+        "EMAIL_HOST_PASSWORD": env_str("EMAIL_HOST_PASSWORD", ""),
+        "EMAIL_USE_TLS": env_bool("EMAIL_USE_TLS", False),
+        "EMAIL_USE_SSL": env_bool("EMAIL_USE_SSL", False),
+    }

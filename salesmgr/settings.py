@@ -14,7 +14,7 @@ from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 from salesmgr.currencies import is_currency
-from salesmgr.env import env_bool, env_int, env_list, env_str
+from salesmgr.env import env_bool, env_email, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -266,6 +266,24 @@ CELERY_BEAT_SCHEDULE["coaching-record-milestones"] = {
     "schedule": env_int("COACHING_MILESTONES_SWEEP_SECONDS", 900, minimum=60),
     "options": {"expire_seconds": 900},
 }
+# Every hour the weekly digests whose day and hour have come go out (each at most once a week).
+CELERY_BEAT_SCHEDULE["coaching-weekly-digests"] = {
+    "task": "coaching.send_due_digests",
+    "schedule": crontab(minute=0),
+    "options": {"expire_seconds": 3600},
+}
+# E-mail: printed to the console unless EMAIL_URL or EMAIL_HOST names an SMTP server.
+_EMAIL = env_email()
+EMAIL_BACKEND = _EMAIL["EMAIL_BACKEND"]
+EMAIL_HOST = _EMAIL["EMAIL_HOST"]
+EMAIL_PORT = _EMAIL["EMAIL_PORT"]
+EMAIL_HOST_USER = _EMAIL["EMAIL_HOST_USER"]
+EMAIL_HOST_PASSWORD = _EMAIL["EMAIL_HOST_PASSWORD"]
+EMAIL_USE_TLS = _EMAIL["EMAIL_USE_TLS"]
+EMAIL_USE_SSL = _EMAIL["EMAIL_USE_SSL"]
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Salesmgr <salesmgr@localhost>")
+# The address the site is reached at, for the links in e-mails.
+SITE_URL = env_str("SITE_URL", "http://localhost:8000").rstrip("/")
 # A burst of deal changes within this many seconds queues one recompute.
 REPORTS_RECOMPUTE_DELAY = env_int("REPORTS_RECOMPUTE_DELAY", 10, minimum=1)
 # Every this many seconds beat sweeps the scopes still marked stale (a change

@@ -26,6 +26,7 @@ urlpatterns = [
     path("", include("coaching.urls_training")),
     path("", include("coaching.urls_ride_alongs")),
     path("", include("coaching.urls_team_meetings")),
+    path("", include("coaching.urls_digests")),
     path("", include("pipeline.urls")),
 ]
 

@@ -7,6 +7,7 @@ from coaching.models.celebrations import (
     Reminder,
     ShoutOut,
 )
+from coaching.models.digests import DigestPreference, DigestSend
 from coaching.models.one_on_ones import (
     CADENCE_DAYS,
     ActionItem,
@@ -43,6 +44,8 @@ __all__ = [
     "CourseKind",
     "Cadence",
     "CoachingSession",
+    "DigestPreference",
+    "DigestSend",
     "MeetingStatus",
     "MentorMeeting",
     "Mentorship",

@@ -1,6 +1,7 @@
 """Every write of the coaching app goes through these functions."""
 
 from coaching.services.celebrations import milestones_record, shout_out_create
+from coaching.services.digests import digest_preference_save, digest_send
 from coaching.services.one_on_ones import (
     action_item_add,
     action_item_complete,
@@ -48,6 +49,8 @@ __all__ = [
     "course_create",
     "course_update",
     "courses_assign",
+    "digest_preference_save",
+    "digest_send",
     "mentor_meeting_record",
     "mentorship_create",
     "mentorship_end",

@@ -13,6 +13,7 @@ from coaching.demo_team_meetings import seed_team_meetings
 from coaching.demo_training import seed_training
 from coaching.models import OneOnOneSeries
 from coaching.services.demo import demo_one_on_ones_create
+from coaching.services.digests import demo_digest_preferences_create
 from pipeline.models import Deal
 from salesmgr.models import User
 
@@ -37,6 +38,7 @@ class Command(BaseCommand):
         self.stdout.write(
             seed_ride_alongs(seed=options["seed"], today=options["today"] or timezone.localdate())
         )
+        self.stdout.write(f"Digest schedules: {demo_digest_preferences_create():,} written.")
         if OneOnOneSeries.objects.exists():
             self.stdout.write("One-on-ones already present; seed_demo --reset rebuilds them.")
             return
