@@ -19,3 +19,4 @@ __all__ = ["REPORTS", "Column", "Report", "ReportResult", "register", "report_fo
 
 # One line per report, in menu order:
 # from reports.catalog import <module>  # noqa: E402, F401
+from reports.catalog import funnel_activity  # noqa: E402, F401
