@@ -191,7 +191,7 @@ def test_the_reps_rows_hold_the_hand_worked_figures(client, manager, rep, rep2, 
         D("0.00"),
     )
     assert _figures(theirs, "quota_30", "quota_60", "quota_90") == (D("1500.00"),) * 3
-    # No rep snapshot yet: the model is the team's only.
+    # No rep snapshot yet: no model per rep.
     assert mine["model_30"] is None and any(
         "per rep where the nightly" in note for note in result.notes
     )
@@ -214,7 +214,9 @@ def test_the_team_row_adds_up_the_reps_and_carries_the_teams_model_and_quota(
         D("7500.00"),
         D("10500.00"),
     )
-    assert all(team[f"model_{h}"] is not None for h in (30, 60, 90))
+    # No snapshot of the team yet: no model, and a note that says when it comes.
+    assert all(team[f"model_{h}"] is None for h in (30, 60, 90))
+    assert any("once this scope's forecast snapshot" in note for note in result.notes)
     chart = result.charts[0].figure
     commit = next(trace for trace in chart["data"] if trace["name"] == "Commit")
     assert commit["y"] == [2240.0, 2240.0, 2940.0]
@@ -225,10 +227,16 @@ def test_a_reps_model_comes_from_the_reps_snapshot(client, manager, rep, rep2, h
     from reports.models import ForecastSnapshot
 
     stored = ForecastSnapshot.objects.get(scope_key=Scope(owner=rep.pk).key, horizon=60)
+    teams = ForecastSnapshot.objects.get(scope_key=Scope(team=manager.pk).key, horizon=90)
     client.force_login(manager)
     result = client.get(URL).context["result"]
     row = next(row for row in result.rows if row["rep"] == rep.display_name)
     assert row["model_60"] == stored.model
+    assert result.totals["model_90"] == teams.model and result.totals["model_90_change"] is None
+    model = next(
+        trace for trace in result.charts[0].figure["data"] if trace["name"] == "Model (P10-P90)"
+    )
+    assert model["y"][2] == float(teams.model)
     assert row["model_60_change"] is None  # no snapshot from a week ago
     assert not any("per rep where the nightly" in note for note in result.notes)
 
@@ -238,7 +246,7 @@ def test_a_pipeline_pick_shows_the_model_for_the_scope_only(client, admin, pipel
     result = client.get(URL + f"?scope=pipeline&scope_id={pipeline.pk}").context["result"]
     assert all(row["model_30"] is None for row in result.rows)
     assert any("for the whole scope only" in note for note in result.notes)
-    assert result.totals["model_30"] is not None and result.totals["quota_30"] is None
+    assert result.totals["quota_30"] is None
 
 
 @pytest.mark.parametrize(
@@ -270,8 +278,8 @@ def test_the_admin_sees_every_rep(client, admin, rep, rep2, outsider, history):
     assert result.totals["commit_30"] == D("12239.00")
 
 
-# Session, user, two grouped sums, people, names, quotas, snapshots, the team's runner
-# (its snapshots and whether they are stale) and the picker's choices.
+# Session, user, two grouped sums, people, names, quotas, snapshots, the team's quota per horizon
+# and the picker's choices.
 QUERIES = 13
 
 
@@ -288,7 +296,7 @@ def test_the_query_count_stays_the_same_with_twice_the_rows(
     django_assert_num_queries,
 ):
     client.force_login(manager)
-    client.get(URL)  # the team's forecast is computed once and stored
+    client.get(URL)
     with django_assert_num_queries(QUERIES):
         first = client.get(URL)
     _history(admin, rep, rep2, outsider, pipeline, stages)
