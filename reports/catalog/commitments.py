@@ -29,7 +29,6 @@ from django.db.models import (
     Count,
     DateField,
     DecimalField,
-    Exists,
     F,
     OuterRef,
     Q,
@@ -139,13 +138,19 @@ def commitment_rows(pick: Pick, today: datetime.date, since: datetime.date) -> Q
     def was(field: str, output=None):
         return Subquery(then.values(field)[:1], output_field=output)
 
-    committed_once = Deal.history.filter(
-        _committed(month), id=OuterRef("pk"), history_date__lte=moment
-    )
     committed_now = _committed(month) & Q(deleted_at__isnull=True)
+    in_scope = pick.scope.deal_filter()
+    # The deals committed now, and those committed in some version up to the call (the latest one by
+    # then is checked below): both read from indexes, so only they are looked up in the history.
+    candidates = (
+        Deal.objects.filter(committed_now, in_scope)
+        .values("id")
+        .union(
+            Deal.history.filter(_committed(month), in_scope, history_date__lte=moment).values("id")
+        )
+    )
     rows = (
-        Deal.objects.filter(pick.scope.deal_filter())
-        .filter(committed_now | Q(Exists(committed_once)))
+        Deal.objects.filter(in_scope, pk__in=candidates)
         .annotate(
             then_category=was("forecast_category"),
             then_status=was("status"),
