@@ -30,9 +30,11 @@ from decimal import Decimal
 import plotly.graph_objects as go
 from django.db.models import Q
 
+from pipeline.models import Deal, StageKind
 from pipeline.periods import start_of
 from pipeline.picker import Pick
 from pipeline.scopes import Scope
+from pipeline.selectors import deals_as_of
 from quotas.selectors import quota_targets, team_targets
 from reports.catalog.base import Column, Report, ReportResult, register
 from reports.catalog.funnel_activity import people_names
@@ -70,12 +72,32 @@ def _sums_by_owner(rows, as_of: datetime.date) -> dict[int, dict]:
     return {row["owner_id"]: row for row in grouped}
 
 
+def _in_windows(as_of: datetime.date) -> Q:
+    """The open deals expected to close in the longest window from ``as_of``: all the sums look at."""
+    return Q(
+        status=StageKind.OPEN,
+        expected_close_date__gte=as_of,
+        expected_close_date__lt=as_of + datetime.timedelta(days=max(HORIZONS)),
+    )
+
+
 def category_sums(pick: Pick, today: datetime.date) -> tuple[dict[int, dict], dict[int, dict]]:
-    """Per owner, each horizon's category sums as of today and as of a week ago (two grouped queries)."""
+    """Per owner, each horizon's category sums as of today and as of a week ago (two grouped queries).
+
+    A week ago reads the history only of the deals that had a version by then open and due in its
+    windows (the latest version of each is the one that counts), not every deal's.
+    """
     week_ago = today - WEEK
+    moment = start_of(week_ago)
+    in_scope = pick.scope.deal_filter(territory_at=moment)
+    # A deal's latest version by then, if it counts, is itself such a version: so these are enough.
+    due_then = Deal.history.filter(
+        _in_windows(week_ago), in_scope, history_date__lte=moment
+    ).values("id")
+    then_rows = deals_as_of(moment, deal_in=due_then).filter(in_scope)
     return (
-        _sums_by_owner(deal_rows(pick.scope), today),
-        _sums_by_owner(deal_rows(pick.scope, start_of(week_ago)), week_ago),
+        _sums_by_owner(deal_rows(pick.scope).filter(_in_windows(today)), today),
+        _sums_by_owner(then_rows.filter(_in_windows(week_ago)), week_ago),
     )
 
 
