@@ -37,6 +37,7 @@ from django.db.models import (
     Sum,
     Value,
     When,
+    Window,
 )
 from django.db.models.functions import Coalesce, Concat, NullIf, Trim
 from django.http import QueryDict
@@ -242,35 +243,82 @@ ROW_FIELDS = (
 )
 
 
-def rep_totals(rows: QuerySet) -> list[dict]:
-    """Per rep: the value committed then and now, the count of each change and the value won (one query)."""
+MONEY_TOTALS = ("committed_then", "committed_now", "won_value")
+
+
+def _rep_sums() -> dict:
+    """The per-rep figures as aggregates over a rep's rows, keyed by summary column."""
 
     def changed(name: str) -> Count:
         return Count("id", filter=Q(change=name))
 
+    return {
+        "committed_then": Sum("amount_was"),
+        "committed_now": Sum("amount_now", filter=Q(committed_now=True)),
+        "added": changed("added"),
+        "removed": changed("removed"),
+        "slipped": changed("slipped"),
+        "amount_changed": changed("amount_changed"),
+        "won": changed("won"),
+        "won_value": Sum("amount_now", filter=Q(change="won")),
+        "lost": changed("lost"),
+    }
+
+
+def _rep_total(row: dict, prefix: str = "") -> dict:
+    total = {"rep": row["rep"]}
+    for key in _rep_sums():
+        value = row[prefix + key]
+        total[key] = _cents(value) if key in MONEY_TOTALS else value
+    return total
+
+
+def rep_totals(rows: QuerySet) -> list[dict]:
+    """Per rep: the value committed then and now, the count of each change and the value won (one query)."""
     grouped = (
         rows.order_by()
         .values("owner_id", "rep")
-        .annotate(
-            committed_then=Sum("amount_was"),
-            committed_now=Sum("amount_now", filter=Q(committed_now=True)),
-            added=changed("added"),
-            removed=changed("removed"),
-            slipped=changed("slipped"),
-            amount_changed=changed("amount_changed"),
-            won=changed("won"),
-            won_value=Sum("amount_now", filter=Q(change="won")),
-            lost=changed("lost"),
-        )
+        .annotate(**_rep_sums())
         .order_by("rep", "owner_id")
     )
-    return [
-        {
-            key: _cents(value) if key in ("committed_then", "committed_now", "won_value") else value
-            for key, value in row.items()
-        }
-        for row in grouped
-    ]
+    return [_rep_total(row) for row in grouped]
+
+
+def _rep_window_sums() -> dict:
+    """``_rep_sums`` as window functions over each rep's rows, prefixed ``total_``."""
+
+    def over(expression) -> Window:
+        return Window(Sum(expression), partition_by=[F("owner_id")])
+
+    def changed(name: str) -> Window:
+        return over(Case(When(change=name, then=Value(1)), default=Value(0)))
+
+    def money_if(condition: Q) -> Window:
+        return over(Case(When(condition, then=F("amount_now")), output_field=MONEY_FIELD))
+
+    return {
+        "total_committed_then": over(F("amount_was")),
+        "total_committed_now": money_if(Q(committed_now=True)),
+        "total_added": changed("added"),
+        "total_removed": changed("removed"),
+        "total_slipped": changed("slipped"),
+        "total_amount_changed": changed("amount_changed"),
+        "total_won": changed("won"),
+        "total_won_value": money_if(Q(change="won")),
+        "total_lost": changed("lost"),
+    }
+
+
+def rows_with_rep_totals(rows: QuerySet) -> tuple[list[dict], list[dict]]:
+    """The rows as the table shows them and the totals per rep, from one query: each row carries its
+    rep's totals, summed over the rep's rows by window functions."""
+    by_rep = _rep_window_sums()
+    table, per_rep = [], {}
+    for deal in rows.annotate(**by_rep).values(*ROW_FIELDS, "owner_id", *by_rep):
+        table.append(_row(deal))
+        if deal["owner_id"] not in per_rep:
+            per_rep[deal["owner_id"]] = _rep_total(deal, "total_")
+    return table, list(per_rep.values())
 
 
 def _grand_total(per_rep: list[dict]) -> dict:
@@ -310,7 +358,7 @@ class Commitments(Report):
     ) -> ReportResult:
         day, problem = parse_since(since, today)
         rows = commitment_rows(pick, today, day)
-        per_rep = rep_totals(rows)
+        table, per_rep = rows_with_rep_totals(rows)
         total = _grand_total(per_rep)
         month = month_of(today)
         notes = [problem] if problem else []
@@ -321,7 +369,7 @@ class Commitments(Report):
         )
         return ReportResult(
             columns=COLUMNS,
-            rows=[_row(deal) for deal in rows.values(*ROW_FIELDS)],
+            rows=table,
             notes=notes,
             totals=_table_totals(total),
             extra={

@@ -249,8 +249,8 @@ def test_each_role_sees_only_its_deals(client, request, history, who, deals):
     assert set(_by_deal(response)) == deals
 
 
-# Session, user, the rows, the totals per rep, and the picker's choices.
-QUERIES = 7
+# Session, user, the rows with their totals per rep, and the picker's choices.
+QUERIES = 6
 
 
 def test_the_query_count_stays_the_same_with_twice_the_rows(
