@@ -141,8 +141,8 @@ def commitment_rows(pick: Pick, today: datetime.date, since: datetime.date) -> Q
 
     committed_now = _committed(month) & Q(deleted_at__isnull=True)
     in_scope = pick.scope.deal_filter()
-    # The deals committed now, and those committed in some version up to the call (the latest one by
-    # then is checked below): both read from indexes, so only they are looked up in the history.
+    # The deals committed now (an index) and those committed in some version up to the call (the
+    # latest version by then is checked below): only they are looked up in the history, one by one.
     candidates = (
         Deal.objects.filter(committed_now, in_scope)
         .values("id")
