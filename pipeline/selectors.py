@@ -190,7 +190,9 @@ def deal_as_of(deal_id: int, when: datetime.datetime):
     return record.instance
 
 
-def deals_as_of(when: datetime.datetime, *, owner_id: int | None = None, owner_in=None) -> QuerySet:
+def deals_as_of(
+    when: datetime.datetime, *, owner_id: int | None = None, owner_in=None, deal_in=None
+) -> QuerySet:
     """Every deal as it stood at ``when``: its latest recorded version by then, as historical rows.
 
     Deals created later, and deals already purged or soft-deleted at ``when``,
@@ -198,10 +200,13 @@ def deals_as_of(when: datetime.datetime, *, owner_id: int | None = None, owner_i
     ``when``: each deal's latest version among theirs, kept when no later
     version by ``when`` exists, so only their deals' history is read.
     ``owner_in`` (ids or a subquery of them, such as a team) does the same
-    for several people.
+    for several people. ``deal_in`` (ids or a subquery of them) reads only
+    those deals' history.
     One query; PostgreSQL picks each deal's row with DISTINCT ON.
     """
     history = Deal.history.filter(history_date__lte=when)
+    if deal_in is not None:
+        history = history.filter(id__in=deal_in)
     if owner_id is not None:
         history = history.filter(owner_id=owner_id)
     if owner_in is not None:

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.http import Http404
+from django.http import Http404, QueryDict
 
 from pipeline.picker import Pick
 from reports.charts import Chart
@@ -95,14 +95,22 @@ class Report:
     def allowed(self, user: User) -> bool:
         return user.role in self.roles
 
-    def build(self, user: User, pick: Pick, today: datetime.date) -> ReportResult:
+    def options(self, query: QueryDict) -> dict:
+        """The report's own choices read from the query string, beyond the picker's (none by default).
+
+        They reach ``build`` and ``export_rows`` as keyword arguments; a bad
+        value is the report's to replace by its default and say so in a note.
+        """
+        return {}
+
+    def build(self, user: User, pick: Pick, today: datetime.date, **options) -> ReportResult:
         raise NotImplementedError
 
     def export_rows(
-        self, user: User, pick: Pick, today: datetime.date
+        self, user: User, pick: Pick, today: datetime.date, **options
     ) -> tuple[list[Column], Iterable[dict]]:
         """The columns and rows the exports write: by default the page's table and its totals line."""
-        result = self.build(user, pick, today)
+        result = self.build(user, pick, today, **options)
         rows: Iterator[dict] | list[dict] = result.rows
         if result.totals is not None:
             rows = [*result.rows, result.totals]

@@ -1,0 +1,330 @@
+"""Forecast: the next 30, 60 and 90 days per rep and for the team, by category and model, against quota,
+with the change since last week.
+
+The categories (METRICS.md's forecasts as of today): commit, best case (commit
+and best case) and pipeline (every category but omitted) sum the open deals
+expected to close in ``[today, today + H)``, in the reporting currency at
+today's rates. Per rep they come from one grouped query over the live deals
+(by owner) and, for the change, one over the deals as they stood at the start
+of the day a week ago (their history rows), whose forecast covered
+``[today - 7, today - 7 + H)``. The team row adds up the reps' rows: a deal has
+one owner.
+
+The model is not grouped per owner by any query: it learns from each scope's
+own history, which is what the nightly snapshots hold. The model is read from
+them only: the scope's latest snapshot for the team row, and a rep's own
+(``Scope(owner=...)``) when the pick is a team, a rep or the organisation;
+computing it live for every rep would take seconds. Its change compares the
+latest snapshot with the latest of the week before a week ago. Without a
+snapshot the model is left blank and a note says so.
+
+Quota is each rep's quotas prorated into the window (one query for all reps
+and horizons); the team's follows ``scope_target`` (a manager's own quota or
+the roll-up), as the dashboard's forecast reads it, for the three windows at once.
+"""
+
+import datetime
+from collections import defaultdict
+from decimal import Decimal
+
+import plotly.graph_objects as go
+from django.db.models import Q
+
+from pipeline.models import Deal, StageKind
+from pipeline.periods import start_of
+from pipeline.picker import Pick
+from pipeline.scopes import Scope
+from pipeline.selectors import deals_as_of
+from quotas.selectors import quota_targets, team_targets
+from reports.catalog.base import Column, Report, ReportResult, register
+from reports.catalog.funnel_activity import people_names
+from reports.charts import ACTUAL, INK, METHOD_COLOURS, Chart, _chart, _float, _money_axis
+from reports.forecasts import HORIZONS, money, window_sums
+from reports.metrics import deal_rows
+from reports.models import ForecastSnapshot
+from salesmgr.models import Role, User
+
+WEEK = datetime.timedelta(days=7)
+CATEGORIES = {"commit": "Commit", "best_case": "Best case", "pipeline": "Pipeline"}
+METHODS = {**CATEGORIES, "model": "Model"}
+
+
+def _columns() -> list[Column]:
+    columns = [Column("rep", "Rep")]
+    for horizon in HORIZONS:
+        for method, label in METHODS.items():
+            columns.append(Column(f"{method}_{horizon}", f"{label} {horizon}d", "money"))
+            columns.append(
+                Column(f"{method}_{horizon}_change", f"{label} {horizon}d, change", "money")
+            )
+        columns.append(Column(f"quota_{horizon}", f"Quota {horizon}d", "money"))
+    return columns
+
+
+COLUMNS = _columns()
+
+
+def _sums_by_owner(rows, as_of: datetime.date) -> dict[int, dict]:
+    aggregates = {}
+    for horizon in HORIZONS:
+        aggregates |= window_sums(as_of, horizon, suffix=f"_{horizon}")
+    grouped = rows.values("owner_id").annotate(**aggregates).order_by()
+    return {row["owner_id"]: row for row in grouped}
+
+
+def _in_windows(as_of: datetime.date) -> Q:
+    """The open deals expected to close in the longest window from ``as_of``: all the sums look at."""
+    return Q(
+        status=StageKind.OPEN,
+        expected_close_date__gte=as_of,
+        expected_close_date__lt=as_of + datetime.timedelta(days=max(HORIZONS)),
+    )
+
+
+def category_sums(pick: Pick, today: datetime.date) -> tuple[dict[int, dict], dict[int, dict]]:
+    """Per owner, each horizon's category sums as of today and as of a week ago (two grouped queries).
+
+    A week ago reads the history only of the deals that had a version by then open and due in its
+    windows (the latest version of each is the one that counts), not every deal's.
+    """
+    week_ago = today - WEEK
+    moment = start_of(week_ago)
+    in_scope = pick.scope.deal_filter(territory_at=moment)
+    # A deal's latest version by then, if it counts, is itself such a version: so these are enough.
+    due_then = Deal.history.filter(
+        _in_windows(week_ago), in_scope, history_date__lte=moment
+    ).values("id")
+    then_rows = deals_as_of(moment, deal_in=due_then).filter(in_scope)
+    return (
+        _sums_by_owner(deal_rows(pick.scope).filter(_in_windows(today)), today),
+        _sums_by_owner(then_rows.filter(_in_windows(week_ago)), week_ago),
+    )
+
+
+def model_snapshots(keys: list[str], today: datetime.date) -> dict[str, dict[str, dict[int, dict]]]:
+    """Per scope key: the model (and its P10 and P90) by horizon of its latest snapshot up to today
+    (``now``) and of its latest up to a week ago (``then``), each within a week (one query)."""
+    rows = ForecastSnapshot.objects.filter(
+        scope_key__in=keys, as_of__lte=today, as_of__gt=today - 2 * WEEK
+    ).values("scope_key", "as_of", "horizon", "model", "model_p10", "model_p90")
+    by_day: dict[str, dict[datetime.date, dict[int, dict]]] = defaultdict(lambda: defaultdict(dict))
+    for row in rows:
+        by_day[row["scope_key"]][row["as_of"]][row["horizon"]] = row
+    found: dict[str, dict[str, dict[int, dict]]] = {}
+    for key, days in by_day.items():
+        complete = sorted(day for day, models in days.items() if len(models) == len(HORIZONS))
+        now = [day for day in complete if day > today - WEEK]
+        then = [day for day in complete if day <= today - WEEK]
+        found[key] = {
+            "now": days[now[-1]] if now else {},
+            "then": days[then[-1]] if then else {},
+        }
+    return found
+
+
+def scope_quotas(scope: Scope, windows: dict[str, tuple]) -> dict[str, Decimal | None]:
+    """The scope's target in each window, by the rule of ``reports.targets.scope_target`` (at most two
+    queries for every window together): a team's own quota or roll-up, a person's own quotas, else the
+    roll-up of the reps' quotas; none for a pipeline or a product."""
+    owners = scope.quota_owner_filter()
+    if owners is None:
+        return dict.fromkeys(windows)
+    zero = Decimal("0.00")
+    if scope == Scope(team=scope.team) and scope.team is not None:
+        mine = team_targets(scope.team, windows).get(scope.team, {})
+        return {name: mine[name].amount if name in mine else zero for name in windows}
+    if scope.owner is not None:
+        mine = quota_targets(owners, windows).get(scope.owner, {})
+        return {name: mine.get(name, zero) for name in windows}
+    reps = quota_targets(owners & Q(owner__role=Role.REP), windows).values()
+    return {name: sum((rep.get(name, zero) for rep in reps), zero) for name in windows}
+
+
+def _model(snapshots: dict, when: str, horizon: int, key: str = "model") -> Decimal | None:
+    snapshot = snapshots.get(when, {}).get(horizon)
+    return None if snapshot is None else snapshot[key]
+
+
+def _change(now, then):
+    if now is None or then is None:
+        return None
+    return money(now) - money(then)
+
+
+def _row(name: str, now: dict, then: dict, quotas: dict, models: dict) -> dict:
+    row: dict = {"rep": name}
+    for horizon in HORIZONS:
+        for method in CATEGORIES:
+            value = money(now.get(f"{method}_{horizon}"))
+            row[f"{method}_{horizon}"] = value
+            row[f"{method}_{horizon}_change"] = value - money(then.get(f"{method}_{horizon}"))
+        model_now = _model(models, "now", horizon)
+        row[f"model_{horizon}"] = model_now
+        row[f"model_{horizon}_change"] = _change(model_now, _model(models, "then", horizon))
+        row[f"quota_{horizon}"] = quotas.get(str(horizon), Decimal("0.00"))
+    return row
+
+
+def team_chart(totals: dict, team: dict) -> Chart:
+    """The team's commit, best case, pipeline and model (with its P10-P90 range) per horizon, and the quota."""
+    x = [f"{horizon} days" for horizon in HORIZONS]
+    traces = [
+        go.Bar(
+            x=x,
+            y=[_float(totals[f"{method}_{horizon}"]) for horizon in HORIZONS],
+            name=label,
+            marker={"color": METHOD_COLOURS[method]},
+            hovertemplate=f"{label}, %{{x}}: %{{y:,.0f}}<extra></extra>",
+        )
+        for method, label in CATEGORIES.items()
+    ]
+    values = [_float(totals[f"{m}_{h}"]) for m in CATEGORIES for h in HORIZONS]
+    if team.get("now"):
+        model = [_float(_model(team, "now", h)) for h in HORIZONS]
+        p10 = [_float(_model(team, "now", h, "model_p10")) for h in HORIZONS]
+        p90 = [_float(_model(team, "now", h, "model_p90")) for h in HORIZONS]
+        traces.append(
+            go.Bar(
+                x=x,
+                y=model,
+                name="Model (P10-P90)",
+                marker={"color": METHOD_COLOURS["model"]},
+                error_y={
+                    "type": "data",
+                    "symmetric": False,
+                    "array": [high - mid for high, mid in zip(p90, model, strict=True)],
+                    "arrayminus": [mid - low for low, mid in zip(p10, model, strict=True)],
+                    "color": INK,
+                    "thickness": 1.5,
+                    "width": 6,
+                },
+                hovertemplate="Model, %{x}: %{y:,.0f}<extra></extra>",
+            )
+        )
+        values += p90
+    quotas = [_float(totals[f"quota_{h}"]) for h in HORIZONS]
+    if any(quota is not None for quota in quotas):
+        traces.append(
+            go.Scatter(
+                x=x,
+                y=quotas,
+                mode="markers",
+                name="Quota",
+                marker={"symbol": "line-ew", "size": 64, "line": {"width": 3, "color": ACTUAL}},
+                hovertemplate="Quota, %{x}: %{y:,.0f}<extra></extra>",
+            )
+        )
+        values += quotas
+    summary = "Team forecast: " + "; ".join(
+        f"next {h} days commit {totals[f'commit_{h}']:,.0f}, best case {totals[f'best_case_{h}']:,.0f}, "
+        f"pipeline {totals[f'pipeline_{h}']:,.0f}"
+        + ("" if totals[f"quota_{h}"] is None else f", quota {totals[f'quota_{h}']:,.0f}")
+        for h in HORIZONS
+    )
+    layout = {"barmode": "group", "bargap": 0.25, "yaxis": _money_axis(values)}
+    return _chart(
+        "forecast-report-chart", "Team forecast against quota", summary + ".", traces, layout, 360
+    )
+
+
+def _unconverted(*groups: dict[int, dict]) -> int:
+    return max(
+        (
+            sum(row[f"unconverted_{horizon}"] for row in group.values())
+            for group in groups
+            for horizon in HORIZONS
+        ),
+        default=0,
+    )
+
+
+@register
+class Forecast(Report):
+    slug = "forecast"
+    title = "Forecast"
+    summary = (
+        "The next 30, 60 and 90 days per rep and for the team, by category (commit, best case, "
+        "pipeline) and model, against quota, with the change since last week."
+    )
+
+    def build(self, user: User, pick: Pick, today: datetime.date, **options) -> ReportResult:
+        now, then = category_sums(pick, today)
+        people = pick.scope.people_filter()
+        ids = set(now) | set(then)
+        if people is not None:
+            ids |= set(User.objects.filter(people, is_active=True).values_list("pk", flat=True))
+        names = people_names(ids)
+        windows = {str(h): (today, today + datetime.timedelta(days=h - 1)) for h in HORIZONS}
+        quotas = quota_targets(Q(owner_id__in=list(ids)), windows) if ids else {}
+        # A rep's own snapshot is the rep's whole book: it answers only a pick of people.
+        per_rep_model = all(
+            getattr(pick.scope, name) is None for name in ("territory", "pipeline", "product")
+        )
+        rep_keys = {pk: Scope(owner=pk).key for pk in ids} if per_rep_model else {}
+        snapshots = model_snapshots([pick.scope.key, *rep_keys.values()], today)
+        rows = [
+            _row(
+                names.get(pk, str(pk)),
+                now.get(pk, {}),
+                then.get(pk, {}),
+                quotas.get(pk, {}),
+                snapshots.get(rep_keys.get(pk), {}),
+            )
+            for pk in ids
+        ]
+        rows.sort(key=lambda row: row["rep"].lower())
+        team = snapshots.get(pick.scope.key, {})
+        totals = self._totals(rows, team, scope_quotas(pick.scope, windows))
+        notes = self._notes(rows, per_rep_model, team, _unconverted(now, then))
+        return ReportResult(
+            columns=COLUMNS,
+            rows=rows,
+            charts=[team_chart(totals, team)],
+            notes=notes,
+            totals=totals,
+        )
+
+    @staticmethod
+    def _totals(rows: list[dict], team: dict, quotas: dict) -> dict:
+        totals: dict = {"rep": "Team"}
+        for horizon in HORIZONS:
+            for method in CATEGORIES:
+                for key in (f"{method}_{horizon}", f"{method}_{horizon}_change"):
+                    totals[key] = sum((row[key] for row in rows), Decimal("0.00"))
+            totals[f"model_{horizon}"] = _model(team, "now", horizon)
+            totals[f"model_{horizon}_change"] = _change(
+                totals[f"model_{horizon}"], _model(team, "then", horizon)
+            )
+            totals[f"quota_{horizon}"] = quotas[str(horizon)]
+        return totals
+
+    @staticmethod
+    def _notes(
+        rows: list[dict], per_rep_model: bool, team: list[dict], unconverted: int
+    ) -> list[str]:
+        notes = [
+            "Change: today's forecast against the one made a week ago (for the window starting then)."
+        ]
+        if not per_rep_model:
+            notes.append(
+                "The model is shown for the whole scope only: a rep's model forecast learns from the "
+                "rep's whole book, which a territory or pipeline pick does not cover."
+            )
+        elif any(row[f"model_{HORIZONS[0]}"] is None for row in rows):
+            notes.append(
+                "The model is shown per rep where the nightly forecast snapshot of the rep exists "
+                "(computing it for each rep on the page would take seconds)."
+            )
+        if not team.get("now"):
+            notes.append(
+                "The model forecast appears once this scope's forecast snapshot is computed "
+                "(nightly, or when the dashboard is opened)."
+            )
+        else:
+            as_of = next(iter(team["now"].values()))["as_of"]
+            notes.append(f"The model is that of the forecast snapshot as of {as_of:%-d %b %Y}.")
+        if unconverted:
+            notes.append(
+                "Some deals have no exchange rate to the reporting currency and are left out."
+            )
+        return notes

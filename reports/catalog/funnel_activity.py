@@ -1,0 +1,252 @@
+"""Funnel activity: the activities each rep logged, week by week, beside the outcomes that followed.
+
+Activities count by their author and the local week (Monday) of ``occurred_at``.
+A scope of people (a rep, a team, a territory's reps, the organisation) counts
+its people's activities; a pipeline scope counts the activities logged on its
+deals. The outcomes count by the deal's owner: a stage advance is a stage
+transition in the week into an open stage of higher order than the one left, or
+into the won stage (creation and a move to lost are no advance); a win is a deal
+won with ``closed_at`` in the week. Activities per win divides the activities
+by the wins (none when nothing was won). Three grouped queries, whatever the size.
+"""
+
+import datetime
+from collections import defaultdict
+
+import plotly.graph_objects as go
+from django.db.models import Count, F, Q
+from django.db.models.functions import TruncWeek
+from django.utils import timezone
+
+from pipeline.models import Activity, ActivityKind, Deal, StageKind, StageTransition
+from pipeline.periods import Period
+from pipeline.picker import Pick
+from reports.catalog.base import Column, Report, ReportResult, register
+from reports.charts import WON, Chart, _chart
+from salesmgr.models import User
+
+# The activity kinds as columns, in pipeline.models order, with the key each row uses.
+KIND_COLUMNS = {
+    ActivityKind.CALL: "calls",
+    ActivityKind.EMAIL: "emails",
+    ActivityKind.MEETING: "meetings",
+    ActivityKind.CLIENT_VISIT: "visits",
+    ActivityKind.NOTE: "notes",
+}
+KIND_LABELS = {
+    "calls": "Calls",
+    "emails": "E-mails",
+    "meetings": "Meetings",
+    "visits": "Client visits",
+    "notes": "Notes",
+}
+KIND_COLOURS = {
+    "calls": "#0072B2",
+    "emails": "#56B4E9",
+    "meetings": "#009E73",
+    "visits": "#E69F00",
+    "notes": "#999999",
+}
+COLUMNS = [
+    Column("rep", "Rep"),
+    Column("week", "Week of", "date"),
+    *(Column(key, KIND_LABELS[key], "int") for key in KIND_COLUMNS.values()),
+    Column("activities", "Activities", "int"),
+    Column("advances", "Stage advances", "int"),
+    Column("wins", "Wins", "int"),
+    Column("per_win", "Activities per win", "number"),
+]
+
+
+def _week(field: str) -> TruncWeek:
+    return TruncWeek(field, tzinfo=timezone.get_current_timezone())
+
+
+def _day(value) -> datetime.date:
+    return value.date() if isinstance(value, datetime.datetime) else value
+
+
+def _activity_filter(pick: Pick) -> Q:
+    people = pick.scope.people_filter("author__")
+    if people is None:
+        return pick.scope.deal_filter("deal__") & Q(deal__deleted_at__isnull=True)
+    return people
+
+
+def _advance() -> Q:
+    """A transition that moved its deal on: into the won stage, or to a later open stage."""
+    return Q(to_stage__kind=StageKind.WON) | Q(
+        from_stage__isnull=False,
+        to_stage__kind=StageKind.OPEN,
+        to_stage__order__gt=F("from_stage__order"),
+    )
+
+
+def activity_counts(pick: Pick) -> dict:
+    """Per (person, week): the activities of each kind, the stage advances and the wins (three grouped queries)."""
+    start, end = pick.period.bounds
+    cells: dict[tuple[int, datetime.date], dict] = defaultdict(
+        lambda: dict.fromkeys([*KIND_COLUMNS.values(), "advances", "wins"], 0)
+    )
+    activities = (
+        Activity.objects.filter(_activity_filter(pick), occurred_at__gte=start, occurred_at__lt=end)
+        .values("author_id", "kind", week=_week("occurred_at"))
+        .annotate(count=Count("id"))
+        .order_by()
+    )
+    for row in activities:
+        key = KIND_COLUMNS.get(row["kind"])
+        if key is not None:
+            cells[(row["author_id"], _day(row["week"]))][key] += row["count"]
+    advances = (
+        StageTransition.objects.filter(
+            pick.scope.deal_filter("deal__"),
+            _advance(),
+            deal__deleted_at__isnull=True,
+            at__gte=start,
+            at__lt=end,
+        )
+        .values(owner=F("deal__owner_id"), week=_week("at"))
+        .annotate(count=Count("id"))
+        .order_by()
+    )
+    for row in advances:
+        cells[(row["owner"], _day(row["week"]))]["advances"] += row["count"]
+    wins = (
+        Deal.objects.filter(
+            pick.scope.deal_filter(),
+            deleted_at__isnull=True,
+            status=StageKind.WON,
+            closed_at__gte=start,
+            closed_at__lt=end,
+        )
+        .values("owner_id", week=_week("closed_at"))
+        .annotate(count=Count("id"))
+        .order_by()
+    )
+    for row in wins:
+        cells[(row["owner_id"], _day(row["week"]))]["wins"] += row["count"]
+    return cells
+
+
+def people_names(ids) -> dict[int, str]:
+    """The names people are shown by, by id (one query)."""
+    people = User.objects.filter(pk__in=ids).only(
+        "pk", "username", "full_name", "first_name", "last_name"
+    )
+    return {person.pk: person.display_name for person in people}
+
+
+def _with_ratios(row: dict) -> dict:
+    row["activities"] = sum(row[key] for key in KIND_COLUMNS.values())
+    row["per_win"] = row["activities"] / row["wins"] if row["wins"] else None
+    return row
+
+
+def weeks_of(period: Period) -> list[datetime.date]:
+    """The Mondays of the weeks the period touches, in order."""
+    first = period.start - datetime.timedelta(days=period.start.weekday())
+    return [
+        first + datetime.timedelta(weeks=n) for n in range((period.last_day - first).days // 7 + 1)
+    ]
+
+
+def activity_chart(weeks: list[datetime.date], by_week: dict[datetime.date, dict]) -> Chart:
+    """Activities of each kind per week (stacked bars) with the wins of the week as a line on its own axis."""
+    x = [week.isoformat() for week in weeks]
+    empty = dict.fromkeys([*KIND_COLUMNS.values(), "wins"], 0)
+    traces = [
+        go.Bar(
+            x=x,
+            y=[by_week.get(week, empty)[key] for week in weeks],
+            name=KIND_LABELS[key],
+            marker={"color": KIND_COLOURS[key]},
+            hovertemplate=f"Week of %{{x|%-d %b}}: %{{y:,}} {KIND_LABELS[key].lower()}<extra></extra>",
+        )
+        for key in KIND_COLUMNS.values()
+    ]
+    wins = [by_week.get(week, empty)["wins"] for week in weeks]
+    traces.append(
+        go.Scatter(
+            x=x,
+            y=wins,
+            name="Wins",
+            yaxis="y2",
+            mode="lines+markers",
+            line={"color": WON, "width": 3, "dash": "dot"},
+            marker={"symbol": "diamond", "size": 9, "color": "#000000"},
+            hovertemplate="Week of %{x|%-d %b}: %{y:,} wins<extra></extra>",
+        )
+    )
+    layout = {
+        "barmode": "stack",
+        "xaxis": {"type": "date", "tickformat": "%-d %b", "tickangle": 0},
+        "yaxis": {"title": {"text": "Activities"}, "rangemode": "tozero"},
+        "yaxis2": {
+            "title": {"text": "Wins"},
+            "overlaying": "y",
+            "side": "right",
+            "rangemode": "tozero",
+            "showgrid": False,
+        },
+        "margin": {"l": 64, "r": 64, "t": 16, "b": 48},
+    }
+    total = sum(
+        sum(by_week.get(week, empty)[key] for key in KIND_COLUMNS.values()) for week in weeks
+    )
+    won = sum(wins)
+    summary = (
+        f"Activities per week by kind from the week of {weeks[0]:%-d %B %Y}: {total:,} activities "
+        f"and {won:,} wins in all"
+        + (f", {total / won:,.1f} activities per win." if won else "; nothing was won.")
+    )
+    return _chart(
+        "funnel-activity-chart", "Activities by kind per week, with wins", summary, traces, layout
+    )
+
+
+@register
+class FunnelActivity(Report):
+    slug = "funnel-activity"
+    title = "Funnel activity"
+    summary = (
+        "Activities by kind per rep and week against the stage advances and wins that followed: "
+        "the activity it takes to win a deal in this team."
+    )
+
+    def build(self, user: User, pick: Pick, today: datetime.date) -> ReportResult:
+        cells = activity_counts(pick)
+        full = people_names({owner for owner, _ in cells})
+        rows = [
+            _with_ratios({"rep": full.get(owner, str(owner)), "week": week, **counts})
+            for (owner, week), counts in cells.items()
+        ]
+        rows.sort(key=lambda row: (row["rep"].lower(), row["week"]))
+        totals = _with_ratios(
+            {
+                "rep": "Total",
+                **{
+                    key: sum(row[key] for row in rows)
+                    for key in [*KIND_COLUMNS.values(), "advances", "wins"]
+                },
+            }
+        )
+        by_week: dict[datetime.date, dict] = defaultdict(
+            lambda: dict.fromkeys([*KIND_COLUMNS.values(), "wins"], 0)
+        )
+        for row in rows:
+            for key in [*KIND_COLUMNS.values(), "wins"]:
+                by_week[row["week"]][key] += row[key]
+        notes = []
+        if totals["wins"]:
+            notes.append(
+                f"It took {totals['per_win']:,.1f} activities per win in this scope and period "
+                f"({totals['activities']:,} activities, {totals['wins']:,} wins)."
+            )
+        return ReportResult(
+            columns=COLUMNS,
+            rows=rows,
+            charts=[activity_chart(weeks_of(pick.period), by_week)],
+            notes=notes,
+            totals=totals,
+        )
