@@ -19,3 +19,5 @@ __all__ = ["REPORTS", "Column", "Report", "ReportResult", "register", "report_fo
 
 # One line per report, in menu order:
 # from reports.catalog import <module>  # noqa: E402, F401
+from reports.catalog import products_sold  # noqa: E402, F401, I001
+from reports.catalog import lost_reasons  # noqa: E402, F401, I001

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.http import Http404
+from django.http import Http404, QueryDict
 
 from pipeline.picker import Pick
 from reports.charts import Chart
@@ -95,14 +95,19 @@ class Report:
     def allowed(self, user: User) -> bool:
         return user.role in self.roles
 
-    def build(self, user: User, pick: Pick, today: datetime.date) -> ReportResult:
+    def options(self, params: QueryDict) -> dict:
+        """The report's own choices in the query string (e.g. ``by``), passed to ``build`` and
+        ``export_rows`` as keywords; ``build`` checks them and notes a bad one. None by default."""
+        return {}
+
+    def build(self, user: User, pick: Pick, today: datetime.date, **options) -> ReportResult:
         raise NotImplementedError
 
     def export_rows(
-        self, user: User, pick: Pick, today: datetime.date
+        self, user: User, pick: Pick, today: datetime.date, **options
     ) -> tuple[list[Column], Iterable[dict]]:
         """The columns and rows the exports write: by default the page's table and its totals line."""
-        result = self.build(user, pick, today)
+        result = self.build(user, pick, today, **options)
         rows: Iterator[dict] | list[dict] = result.rows
         if result.totals is not None:
             rows = [*result.rows, result.totals]

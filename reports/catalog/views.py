@@ -38,7 +38,7 @@ def report_page(request: HttpRequest, slug: str) -> HttpResponse:
     report = report_for(request.user, slug)
     pick = _pick(request)
     today = timezone.localdate()
-    result = report.build(request.user, pick, today)
+    result = report.build(request.user, pick, today, **report.options(request.GET))
     options = picker_options(request, pick)
     query = request.GET.urlencode()
     context = {
@@ -62,7 +62,7 @@ def report_export(request: HttpRequest, slug: str, fmt: str) -> HttpResponse:
     report = report_for(request.user, slug)
     pick = _pick(request)
     today = timezone.localdate()
-    columns, rows = report.export_rows(request.user, pick, today)
+    columns, rows = report.export_rows(request.user, pick, today, **report.options(request.GET))
     filename = report.filename(pick, today)
     if fmt == "csv":
         return csv_response(columns, rows, filename)
