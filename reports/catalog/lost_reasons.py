@@ -3,8 +3,9 @@
 A lost deal counts in the period its ``closed_at`` falls in, in the scope it
 lay in when it closed (``closed_deal_rows``); its value is its amount
 converted at the rate of its close date. The stage it was lost at is the one
-it left on its latest move into the lost stage (the stage-transition
-history); a deal with no such move recorded (created lost) is "Not recorded".
+it left on its move into the lost stage (the stage-transition history; the
+latest, when a deal was lost, reopened and lost again); a deal created lost
+or with no move recorded is "Not recorded".
 A deal lost with no reason counts as "No reason given".
 """
 
@@ -12,12 +13,12 @@ import datetime
 from decimal import Decimal
 
 import plotly.graph_objects as go
-from django.db.models import Count, F, OuterRef, Subquery, Sum
+from django.db.models import Count, F, FilteredRelation, Q, QuerySet, Sum
 from django.db.models.functions import TruncMonth
 from django.http import QueryDict
 from django.utils import timezone
 
-from pipeline.models import Stage, StageKind, StageTransition
+from pipeline.models import Stage, StageKind
 from pipeline.money import (
     at_close,
     reporting_currency,
@@ -49,12 +50,25 @@ REASON_COLOURS = [
 ]
 
 
-def lost_at_stage() -> Subquery:
-    """The stage a deal left on its latest move into the lost stage (None when none is recorded)."""
-    return Subquery(
-        StageTransition.objects.filter(deal_id=OuterRef("pk"), to_stage__kind=StageKind.LOST)
-        .order_by("-at", "-id")
-        .values("from_stage_id")[:1]
+def with_lost_move(lost: QuerySet, start: datetime.datetime, end: datetime.datetime) -> QuerySet:
+    """Lost deals joined (left) to their move into the lost stage they are in, ``lost_move``.
+
+    That move is the deal's latest: it put the deal in its stage at ``closed_at``
+    (entering a closed stage sets it), so the join needs no "latest" subquery.
+    A deal created lost has no earlier stage (``from_stage`` is null). The
+    period's bounds (those of ``closed_at``) let the join read only the
+    period's moves from the (at) index.
+    """
+    return lost.annotate(
+        lost_move=FilteredRelation(
+            "transitions",
+            condition=Q(
+                transitions__to_stage_id=F("stage_id"),
+                transitions__at=F("closed_at"),
+                transitions__at__gte=start,
+                transitions__at__lt=end,
+            ),
+        )
     )
 
 
@@ -99,7 +113,7 @@ class LostReasons(Report):
         )
         value = at_close()
         if choice.key == "stage":
-            keyed = lost.annotate(key=lost_at_stage()).values("key")
+            keyed = with_lost_move(lost, start, end).values(key=F("lost_move__from_stage_id"))
         elif choice.key == "rep":
             keyed = lost.values(key=F("owner_id"))
         else:
