@@ -65,11 +65,11 @@ def reporting_currency() -> str:
     return settings.REPORTING_CURRENCY
 
 
-def rate_on(day: datetime.date | Expression) -> Subquery:
+def rate_on(day: datetime.date | Expression, currency: str = "currency") -> Subquery:
     """The latest rate of the row's ``currency`` on or before ``day`` (a date, or an expression of the row)."""
     day = day if hasattr(day, "resolve_expression") else Value(day)
     return Subquery(
-        ExchangeRate.objects.filter(currency=OuterRef("currency"), valid_from__lte=day)
+        ExchangeRate.objects.filter(currency=OuterRef(currency), valid_from__lte=day)
         .order_by("-valid_from")
         .values("rate")[:1],
         output_field=DecimalField(max_digits=20, decimal_places=10),
@@ -181,15 +181,17 @@ def converted(*, on: datetime.date | Expression, amount: Expression | None = Non
     )
 
 
-def at_close(amount: Expression | None = None) -> Case:
+def at_close(amount: Expression | None = None, prefix: str = "") -> Case:
     """The deal's amount in the reporting currency at the rate of its close date: the rate that starts
-    on that day from the map of all rates, else the latest before it."""
-    amount = F("amount") if amount is None else amount
-    day = TruncDate("closed_at", tzinfo=timezone.get_current_timezone())
-    starting_that_day = RateIn(RateMap(), Concat(F("currency"), Value("|"), DayText(day)))
+    on that day from the map of all rates, else the latest before it. ``prefix`` reaches the deal from
+    another model (``deal__`` from a line item, whose ``amount`` is then given)."""
+    amount = F(f"{prefix}amount") if amount is None else amount
+    currency = f"{prefix}currency"
+    day = TruncDate(f"{prefix}closed_at", tzinfo=timezone.get_current_timezone())
+    starting_that_day = RateIn(RateMap(), Concat(F(currency), Value("|"), DayText(day)))
     return Case(
-        When(currency=reporting_currency(), then=amount),
-        default=amount * Coalesce(starting_that_day, rate_on(close_day())),
+        When(**{currency: reporting_currency()}, then=amount),
+        default=amount * Coalesce(starting_that_day, rate_on(close_day(prefix), currency)),
         output_field=CONVERTED,
     )
 

@@ -22,3 +22,5 @@ __all__ = ["REPORTS", "Column", "Report", "ReportResult", "register", "report_fo
 from reports.catalog import funnel_activity  # noqa: E402, F401, I001
 from reports.catalog import commitments  # noqa: E402, F401
 from reports.catalog import forecast  # noqa: E402, F401
+from reports.catalog import products_sold  # noqa: E402, F401, I001
+from reports.catalog import lost_reasons  # noqa: E402, F401, I001

@@ -1,25 +1,22 @@
 """CSV and XLSX files of a report's table: the columns and rows the page shows, streamed.
 
-CSV is written row by row into the response, so a million rows never sit in
-memory. XLSX is a zip that cannot be written forwards only, so it is built by
-openpyxl's write-only workbook into a temporary file (rows go to disk as they
-come) and the file is streamed back. Cells keep their type in XLSX: money and
+CSV is written row by row into the response, a few hundred rows a chunk, so
+a million rows never sit in memory. XLSX is written the same way, as the zip
+goes out (``reports.catalog.xlsx``): rows are read only as the response is. Cells keep their type in XLSX: money and
 counts are numbers, dates are dates, shares are fractions formatted as
 percentages, so a spreadsheet can sum and sort them.
 """
 
 import csv
 import datetime
-import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from decimal import Decimal
+from pathlib import Path
 
-from django.http import FileResponse, StreamingHttpResponse
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.styles import Font
+from django.http import StreamingHttpResponse
 
 from reports.catalog.base import Column
+from reports.catalog.xlsx import xlsx_chunks
 
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 NUMBER_FORMATS = {
@@ -32,6 +29,8 @@ NUMBER_FORMATS = {
 }
 # Text a spreadsheet would run as a formula is written with a leading apostrophe.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# Rows joined into one chunk of the CSV response (a write each for the server, not one per row).
+CSV_ROWS_PER_CHUNK = 500
 
 
 def csv_header(column: Column) -> str:
@@ -66,10 +65,18 @@ def csv_response(
     writer = csv.writer(_Echo())
 
     def lines():
-        yield "\ufeff"  # a byte-order mark, so spreadsheets read the file as UTF-8
-        yield writer.writerow([csv_header(column) for column in columns])
+        # A byte-order mark, so spreadsheets read the file as UTF-8, and the header, before any row is read.
+        yield "\ufeff" + writer.writerow([csv_header(column) for column in columns])
+        batch: list[str] = []
         for row in rows:
-            yield writer.writerow([csv_cell(column, row.get(column.key)) for column in columns])
+            batch.append(
+                writer.writerow([csv_cell(column, row.get(column.key)) for column in columns])
+            )
+            if len(batch) == CSV_ROWS_PER_CHUNK:
+                yield "".join(batch)
+                batch.clear()
+        if batch:
+            yield "".join(batch)
 
     response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{filename}.csv"'
@@ -91,36 +98,34 @@ def xlsx_value(column: Column, value):
     return f"'{text}" if text.startswith(FORMULA_STARTS) else text
 
 
+def _xlsx_rows(columns: list[Column], rows: Iterable[dict]) -> Iterator[list]:
+    for row in rows:
+        yield [xlsx_value(column, row.get(column.key)) for column in columns]
+
+
+def xlsx_file(columns: list[Column], rows: Iterable[dict], title: str) -> Iterator[bytes]:
+    """The table as XLSX bytes, in chunks, reading ``rows`` only as the chunks are read."""
+    return xlsx_chunks(
+        [column.label for column in columns],
+        [NUMBER_FORMATS.get(column.kind) for column in columns],
+        _xlsx_rows(columns, rows),
+        title or "Report",
+    )
+
+
 def write_xlsx(columns: list[Column], rows: Iterable[dict], title: str, target) -> None:
     """Write the table into ``target`` (a path or a binary file) as one sheet, row by row."""
-    workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet(title=title[:31] or "Report")
-    bold = Font(bold=True)
-    header = []
-    for column in columns:
-        cell = WriteOnlyCell(sheet, value=column.label)
-        cell.font = bold
-        header.append(cell)
-    sheet.append(header)
-    formats = [NUMBER_FORMATS.get(column.kind) for column in columns]
-    for row in rows:
-        line = []
-        for column, number_format in zip(columns, formats, strict=True):
-            cell = WriteOnlyCell(sheet, value=xlsx_value(column, row.get(column.key)))
-            if number_format:
-                cell.number_format = number_format
-            line.append(cell)
-        sheet.append(line)
-    workbook.save(target)
+    if isinstance(target, str | Path):
+        with open(target, "wb") as file:
+            write_xlsx(columns, rows, title, file)
+        return
+    for chunk in xlsx_file(columns, rows, title):
+        target.write(chunk)
 
 
 def xlsx_response(
     columns: list[Column], rows: Iterable[dict], filename: str, title: str
-) -> FileResponse:
-    # Deleted when the response closes the file (a NamedTemporaryFile is removed on close).
-    spool = tempfile.NamedTemporaryFile(suffix=".xlsx")  # noqa: SIM115
-    write_xlsx(columns, rows, title, spool.name)
-    spool.seek(0)
-    return FileResponse(
-        spool, as_attachment=True, filename=f"{filename}.xlsx", content_type=XLSX_TYPE
-    )
+) -> StreamingHttpResponse:
+    response = StreamingHttpResponse(xlsx_file(columns, rows, title), content_type=XLSX_TYPE)
+    response["Content-Disposition"] = f'attachment; filename="{filename}.xlsx"'
+    return response
