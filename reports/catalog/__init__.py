@@ -19,3 +19,7 @@ __all__ = ["REPORTS", "Column", "Report", "ReportResult", "register", "report_fo
 
 # One line per report, in menu order:
 # from reports.catalog import <module>  # noqa: E402, F401
+from reports.catalog import (
+    rep_scorecards,  # noqa: E402, F401
+    team_health,  # noqa: E402, F401
+)

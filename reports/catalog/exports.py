@@ -35,7 +35,9 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def csv_header(column: Column) -> str:
-    return f"{column.label} (%)" if column.kind == "percent" else column.label
+    if column.kind == "percent":
+        return f"{column.label} ({'pts' if column.change else '%'})"
+    return column.label
 
 
 def csv_cell(column: Column, value) -> str:
@@ -91,6 +93,14 @@ def xlsx_value(column: Column, value):
     return f"'{text}" if text.startswith(FORMULA_STARTS) else text
 
 
+def cell_format(column: Column) -> str | None:
+    """The cell format of a column; a change shows its sign."""
+    shown = NUMBER_FORMATS.get(column.kind)
+    if not column.change or shown is None:
+        return shown
+    return f"+{shown};-{shown};{shown}"
+
+
 def write_xlsx(columns: list[Column], rows: Iterable[dict], title: str, target) -> None:
     """Write the table into ``target`` (a path or a binary file) as one sheet, row by row."""
     workbook = Workbook(write_only=True)
@@ -102,7 +112,7 @@ def write_xlsx(columns: list[Column], rows: Iterable[dict], title: str, target) 
         cell.font = bold
         header.append(cell)
     sheet.append(header)
-    formats = [NUMBER_FORMATS.get(column.kind) for column in columns]
+    formats = [cell_format(column) for column in columns]
     for row in rows:
         line = []
         for column, number_format in zip(columns, formats, strict=True):
