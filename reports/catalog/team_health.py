@@ -28,6 +28,7 @@ from decimal import Decimal
 
 from django.db import connection
 from django.db.models import Case, IntegerField, Q, QuerySet, Value, When
+from django.db.models.functions import Cast
 from django.http import QueryDict
 
 from pipeline.models import Deal, ForecastCategory, StageKind
@@ -134,16 +135,17 @@ def _live_sums(
         "stalled_flag": _flag(is_open & stalled_condition(rotting_stages(), today)),
         "created_flag": _flag(created),
         "created_value": _when(created, converted(on=created_day())),
-        "pipeline": _when(_in_window(day, period.days), converted(on=day))
+        "window_value": _when(_in_window(day, period.days), converted(on=day))
         if live
-        else Value(None, CONVERTED),
-        "won_already": _when(won_already, at_close()),
+        else Cast(Value(None), CONVERTED),
+        "won_already": _when(won_already, at_close()) if live else Cast(Value(None), CONVERTED),
     }
     deals = (
         Deal.objects.filter(deleted_at__isnull=True)
         .filter(conditions.deal_filter())
         .filter(is_open | won | created | won_already)
         .values("owner_id", **columns)
+        .order_by()
     )
     return by_team(
         team_ids,
@@ -157,7 +159,7 @@ def _live_sums(
             "new_deals": "SUM(created_flag)",
             "new_pipeline": "SUM(created_value)",
             "new_converted": "COUNT(created_value)",
-            "pipeline": "SUM(pipeline)",
+            "pipeline": "SUM(window_value)",
             "won_already": "SUM(won_already)",
         },
     )
@@ -170,9 +172,10 @@ def _history_pipeline(
     deals = (
         deals_as_of(moment)
         .filter(conditions.deal_filter(territory_at=moment))
-        .values("owner_id", pipeline=_when(_in_window(day, days), converted(on=day)))
+        .values("owner_id", window_value=_when(_in_window(day, days), converted(on=day)))
+        .order_by()
     )
-    return by_team(team_ids, deals, {"pipeline": "SUM(pipeline)"})
+    return by_team(team_ids, deals, {"pipeline": "SUM(window_value)"})
 
 
 def _root(user: User, scope: Scope) -> int | None:
