@@ -20,14 +20,26 @@ import datetime
 import statistics
 from decimal import Decimal
 
-from django.db.models import Avg, Count, F, FloatField, Q, Sum
+from django.db import connection
+from django.db.models import (
+    Avg,
+    BooleanField,
+    Count,
+    F,
+    FloatField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+)
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Abs, Cast
 
-from pipeline.models import ForecastCategory, StageKind
+from pipeline.models import Deal, ForecastCategory, StageKind
 from pipeline.money import at_close, converted, unconverted_count
 from pipeline.periods import DAY, Period, start_of
 from pipeline.scopes import Scope
-from pipeline.selectors import deals_as_of
 from reports.models import ForecastSnapshot
 from reports.sql import DaysBetween
 
@@ -105,6 +117,39 @@ def closed_sums(period: Period, suffix: str) -> dict:
     }
 
 
+def open_then(moment: datetime.datetime) -> QuerySet:
+    """The deals, as they stood at ``moment``, of those that may have been open then: created before it
+    and not closed before it (``closed_at`` is a deal's last close, so an earlier one is before it too).
+
+    Reading only their history, not every deal's, is what keeps a past pipeline fast: each candidate's
+    latest version by ``moment`` is one step down the history's ``(id, history_date, history_id)``
+    index. The history rows still say whether the deal was open then, whose it was and where it was
+    to close. One query.
+    """
+    latest = (
+        Deal.history.filter(id=OuterRef("id"), history_date__lte=moment)
+        .order_by("-history_date", "-history_id")
+        .values("history_id")[:1]
+    )
+    candidates = (
+        Deal.objects.filter(created_at__lt=moment)
+        .filter(Q(closed_at__isnull=True) | Q(closed_at__gte=moment))
+        .order_by()
+        .values(latest_version=Subquery(latest))
+    )
+    if connection.vendor == "postgresql":
+        # As an array the versions are found first and then read by primary key: as ``IN (subquery)``
+        # the planner hashes the whole history instead.
+        sql, params = candidates.query.sql_with_params()
+        table = Deal.history.model._meta.db_table
+        versions = RawSQL(
+            f'"{table}"."history_id" = ANY(ARRAY({sql}))', params, output_field=BooleanField()
+        )
+    else:
+        versions = Q(history_id__in=candidates)
+    return Deal.history.filter(versions).exclude(history_type="-").filter(deleted_at__isnull=True)
+
+
 def history_pipeline(
     conditions: Scope, owner_ids: list[int], day: datetime.date, days: int
 ) -> dict[int, Decimal]:
@@ -112,8 +157,8 @@ def history_pipeline(
     (the deals' history: owner, stage, amount, close date and territory then); one query."""
     moment = start_of(day)
     rows = (
-        deals_as_of(moment, owner_in=owner_ids)
-        .filter(conditions.deal_filter(territory_at=moment))
+        open_then(moment)
+        .filter(conditions.deal_filter(territory_at=moment), owner_id__in=owner_ids)
         .values("owner_id")
         .annotate(pipeline=pipeline_in_window(day, days))
         .order_by()

@@ -36,7 +36,6 @@ from pipeline.money import CONVERTED, at_close, converted
 from pipeline.periods import Period, start_of
 from pipeline.picker import Pick
 from pipeline.scopes import Scope
-from pipeline.selectors import deals_as_of
 from quotas.selectors import quota_targets, rolled_up_targets
 from reports.catalog.base import Column, Report, ReportResult, register
 from reports.catalog.compare_chart import chosen_metric, comparison_chart
@@ -45,6 +44,7 @@ from reports.catalog.people_figures import (
     coverage_day,
     coverage_window,
     money,
+    open_then,
     other_conditions,
     ratio,
 )
@@ -170,7 +170,7 @@ def _history_pipeline(
 ) -> dict[int, dict]:
     moment = start_of(day)
     deals = (
-        deals_as_of(moment)
+        open_then(moment)
         .filter(conditions.deal_filter(territory_at=moment))
         .values("owner_id", window_value=_when(_in_window(day, days), converted(on=day)))
         .order_by()
