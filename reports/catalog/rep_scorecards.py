@@ -125,8 +125,8 @@ def _activities(ids: list[int], period: Period) -> dict[int, dict]:
         )
         .values("author_id")
         .annotate(
-            now=Count("id", filter=Q(occurred_at__gte=start)),
-            before=Count("id", filter=Q(occurred_at__lt=start)),
+            now=Count("occurred_at", filter=Q(occurred_at__gte=start)),
+            before=Count("occurred_at", filter=Q(occurred_at__lt=start)),
         )
         .order_by()
     )
