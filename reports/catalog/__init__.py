@@ -19,7 +19,5 @@ __all__ = ["REPORTS", "Column", "Report", "ReportResult", "register", "report_fo
 
 # One line per report, in menu order:
 # from reports.catalog import <module>  # noqa: E402, F401
-from reports.catalog import (
-    rep_scorecards,  # noqa: E402, F401
-    team_health,  # noqa: E402, F401
-)
+from reports.catalog import rep_scorecards  # noqa: E402, F401, I001
+from reports.catalog import team_health  # noqa: E402, F401, I001
