@@ -228,7 +228,7 @@ def team_health(user: User, scope: Scope, period: Period, today: datetime.date) 
             sums.setdefault(team_id, {})["pipeline"] = row["pipeline"]
     accuracy = accuracy_by_scope([Scope(team=pk).key for pk in team_ids], {"now": period})
     quotas_apply = scope.pipeline is None and scope.product is None
-    unconverted = 0
+    unconverted, rows = 0, []
     for team in teams:
         row = sums.get(team["id"], {})
         target = targets[team["id"]]["now"].amount if quotas_apply else None
@@ -237,19 +237,22 @@ def team_health(user: User, scope: Scope, period: Period, today: datetime.date) 
         pipeline = money(row.get("pipeline") or ZERO)
         remaining = None if cover is None else cover - (row.get("won_already") or ZERO)
         open_deals = row.get("open_deals") or 0
-        team.update(
-            team=f"Team of {team['name']}",
-            won=won,
-            target=money(target) if target else None,
-            attainment=ratio(won, target),
-            pipeline=pipeline,
-            coverage=ratio(pipeline, remaining) if remaining and remaining > 0 else None,
-            accuracy=accuracy.get(Scope(team=team["id"]).key, {}).get("now"),
-            open_deals=open_deals,
-            stalled=row.get("stalled") or 0,
-            stalled_share=ratio(row.get("stalled") or 0, open_deals),
-            new_deals=row.get("new_deals") or 0,
-            new_pipeline=money(row.get("new_pipeline") or ZERO),
+        rows.append(
+            {
+                **team,
+                "team": f"Team of {team['name']}",
+                "won": won,
+                "target": money(target) if target else None,
+                "attainment": ratio(won, target),
+                "pipeline": pipeline,
+                "coverage": ratio(pipeline, remaining) if remaining and remaining > 0 else None,
+                "accuracy": accuracy.get(Scope(team=team["id"]).key, {}).get("now"),
+                "open_deals": open_deals,
+                "stalled": row.get("stalled") or 0,
+                "stalled_share": ratio(row.get("stalled") or 0, open_deals),
+                "new_deals": row.get("new_deals") or 0,
+                "new_pipeline": money(row.get("new_pipeline") or ZERO),
+            }
         )
         unconverted = max(
             unconverted,
@@ -258,7 +261,7 @@ def team_health(user: User, scope: Scope, period: Period, today: datetime.date) 
             + (row.get("new_deals") or 0)
             - (row.get("new_converted") or 0),
         )
-    return {"teams": teams, "unconverted": unconverted, "quotas_apply": quotas_apply}
+    return {"teams": rows, "unconverted": unconverted, "quotas_apply": quotas_apply}
 
 
 @register
