@@ -29,6 +29,8 @@ class Column:
     key: str
     label: str
     kind: str = "text"
+    # A change against another figure (a trend): shown with its sign and an arrow, a share in points.
+    change: bool = False
 
     def __post_init__(self):
         if self.kind not in KINDS:
@@ -42,6 +44,8 @@ class Column:
         """The value as the page's table shows it."""
         if value is None or value == "":
             return "–" if self.numeric else ""
+        if self.change:
+            return self._display_change(value)
         if self.kind == "money":
             return f"{Decimal(value):,.0f}"
         if self.kind == "percent":
@@ -53,6 +57,17 @@ class Column:
         if self.kind == "date":
             return value.strftime("%-d %b %Y") if hasattr(value, "strftime") else str(value)
         return str(value)
+
+    def _display_change(self, value) -> str:
+        number = float(value)
+        arrow = "▲" if number > 0 else "▼" if number < 0 else "→"
+        if self.kind == "percent":
+            return f"{arrow} {number * 100:+.1f} pts"
+        if self.kind == "money":
+            return f"{arrow} {Decimal(value):+,.0f}"
+        if self.kind == "int":
+            return f"{arrow} {int(value):+,}"
+        return f"{arrow} {number:+,.1f}"
 
 
 @dataclass
@@ -105,6 +120,13 @@ class Report:
 
     def build(self, user: User, pick: Pick, today: datetime.date, **options) -> ReportResult:
         raise NotImplementedError
+
+    def build_for_page(
+        self, user: User, pick: Pick, today: datetime.date, params: QueryDict
+    ) -> ReportResult:
+        """The page's result. A report with options of its own in the query string (a chart's metric)
+        reads them here and raises ``ValidationError`` naming the parameter for a bad one (a 400)."""
+        return self.build(user, pick, today, **self.options(params))
 
     def export_rows(
         self, user: User, pick: Pick, today: datetime.date, **options

@@ -34,7 +34,9 @@ CSV_ROWS_PER_CHUNK = 500
 
 
 def csv_header(column: Column) -> str:
-    return f"{column.label} (%)" if column.kind == "percent" else column.label
+    if column.kind == "percent":
+        return f"{column.label} ({'pts' if column.change else '%'})"
+    return column.label
 
 
 def csv_cell(column: Column, value) -> str:
@@ -98,6 +100,14 @@ def xlsx_value(column: Column, value):
     return f"'{text}" if text.startswith(FORMULA_STARTS) else text
 
 
+def cell_format(column: Column) -> str | None:
+    """The cell format of a column; a change shows its sign."""
+    shown = NUMBER_FORMATS.get(column.kind)
+    if not column.change or shown is None:
+        return shown
+    return f"+{shown};-{shown};{shown}"
+
+
 def _xlsx_rows(columns: list[Column], rows: Iterable[dict]) -> Iterator[list]:
     for row in rows:
         yield [xlsx_value(column, row.get(column.key)) for column in columns]
@@ -107,7 +117,7 @@ def xlsx_file(columns: list[Column], rows: Iterable[dict], title: str) -> Iterat
     """The table as XLSX bytes, in chunks, reading ``rows`` only as the chunks are read."""
     return xlsx_chunks(
         [column.label for column in columns],
-        [NUMBER_FORMATS.get(column.kind) for column in columns],
+        [cell_format(column) for column in columns],
         _xlsx_rows(columns, rows),
         title or "Report",
     )
@@ -115,6 +125,27 @@ def xlsx_file(columns: list[Column], rows: Iterable[dict], title: str) -> Iterat
 
 def write_xlsx(columns: list[Column], rows: Iterable[dict], title: str, target) -> None:
     """Write the table into ``target`` (a path or a binary file) as one sheet, row by row."""
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet(title=title[:31] or "Report")
+    bold = Font(bold=True)
+    header = []
+    for column in columns:
+        cell = WriteOnlyCell(sheet, value=column.label)
+        cell.font = bold
+        header.append(cell)
+    sheet.append(header)
+    formats = [cell_format(column) for column in columns]
+    for row in rows:
+        line = []
+        for column, number_format in zip(columns, formats, strict=True):
+            cell = WriteOnlyCell(sheet, value=xlsx_value(column, row.get(column.key)))
+            if number_format:
+                cell.number_format = number_format
+            line.append(cell)
+        sheet.append(line)
+    workbook.save(target)
+
+
     if isinstance(target, str | Path):
         with open(target, "wb") as file:
             write_xlsx(columns, rows, title, file)

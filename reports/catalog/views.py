@@ -8,6 +8,7 @@ report sees it, so a report never widens what a page shows.
 from dataclasses import replace
 
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
@@ -38,7 +39,10 @@ def report_page(request: HttpRequest, slug: str) -> HttpResponse:
     report = report_for(request.user, slug)
     pick = _pick(request)
     today = timezone.localdate()
-    result = report.build(request.user, pick, today, **report.options(request.GET))
+    try:
+        result = report.build_for_page(request.user, pick, today, request.GET)
+    except ValidationError as error:
+        return HttpResponse(" ".join(error.messages), status=400, content_type="text/plain")
     options = picker_options(request, pick)
     query = request.GET.urlencode()
     context = {

@@ -1,0 +1,326 @@
+"""Team health, for senior management: per team, attainment, pipeline coverage, forecast accuracy,
+the share of stalled deals and the new pipeline created.
+
+A team is a manager and everyone below them at any depth; teams nest, so a
+deal of a sub-manager's rep counts in their team and in every team above.
+The rows are every manager's team for an admin (or, for an admin who picks a
+team, that team and the teams below it), and for a manager their own team and
+the teams of the managers below them: never a sibling's. A territory,
+pipeline or product in the pick narrows the deals counted; a pick of one
+person shows the viewer's teams.
+
+Deal figures are one query grouped by team in SQL: a recursive walk of the
+reporting line pairs each team with its members and the deals join it.
+
+- attainment: value won (close-date rates) with ``closed_at`` in the period
+  over the team's target (the manager's own quota or the roll-up of their
+  reports', as quotas set it) prorated to the period;
+- pipeline coverage: as ``people_figures`` defines it, over the team target;
+- forecast accuracy: ``people_figures``'s, of the team's scope's snapshots;
+- stalled share: open deals stalled past their stage's ``rot_days`` today (the
+  dashboard's stalled deals) over all open deals of the team;
+- new pipeline: the value of the deals created in the period, at the rate of
+  each one's creation date, and how many there were.
+"""
+
+import datetime
+from decimal import Decimal
+
+from django.db import connection
+from django.db.models import Case, IntegerField, Q, QuerySet, Value, When
+from django.db.models.functions import Cast
+from django.http import QueryDict
+
+from pipeline.models import Deal, ForecastCategory, StageKind
+from pipeline.money import CONVERTED, at_close, converted
+from pipeline.periods import Period, start_of
+from pipeline.picker import Pick
+from pipeline.scopes import Scope
+from quotas.selectors import quota_targets, rolled_up_targets
+from reports.catalog.base import Column, Report, ReportResult, register
+from reports.catalog.compare_chart import chosen_metric, comparison_chart
+from reports.catalog.people_figures import (
+    accuracy_by_scope,
+    coverage_day,
+    coverage_window,
+    money,
+    open_then,
+    other_conditions,
+    ratio,
+)
+from reports.metrics import created_day
+from reports.runners.attention import rotting_stages, stalled_condition
+from salesmgr.models import Role, User
+from salesmgr.selectors import self_and_team_ids_subquery
+
+ZERO = Decimal("0.00")
+
+METRICS = {
+    "attainment": ("Attainment", "percent"),
+    "coverage": ("Pipeline coverage", "number"),
+    "accuracy": ("Forecast accuracy", "percent"),
+    "stalled_share": ("Stalled share", "percent"),
+    "new_pipeline": ("New pipeline", "money"),
+}
+
+COLUMNS = [
+    Column("team", "Team"),
+    Column("won", "Won", "money"),
+    Column("target", "Target", "money"),
+    Column("attainment", "Attainment", "percent"),
+    Column("pipeline", "Pipeline next period", "money"),
+    Column("coverage", "Pipeline coverage", "number"),
+    Column("accuracy", "Forecast accuracy", "percent"),
+    Column("open_deals", "Open deals", "int"),
+    Column("stalled", "Stalled deals", "int"),
+    Column("stalled_share", "Stalled share", "percent"),
+    Column("new_deals", "New deals", "int"),
+    Column("new_pipeline", "New pipeline", "money"),
+]
+
+# Every team (a manager and everyone below them) with its members, walked by the database.
+_LINE_SQL = """
+    WITH RECURSIVE line(team_id, member_id) AS (
+        SELECT id, id FROM salesmgr_user WHERE id IN ({teams})
+        UNION
+        SELECT line.team_id, u.id FROM salesmgr_user u JOIN line ON u.manager_id = line.member_id
+    )
+"""
+
+
+def by_team(team_ids: list[int], deals: QuerySet, sums: dict[str, str]) -> dict[int, dict]:
+    """``sums`` (name: SQL aggregate over the columns of ``deals``) per team, grouped in SQL: each
+    deal row (with an ``owner_id``) counts in every team its owner belongs to; one query."""
+    inner, params = deals.query.sql_with_params()
+    names = list(sums)
+    select = ", ".join(f"{sums[name]} AS {name}" for name in names)
+    sql = (
+        _LINE_SQL.format(teams=", ".join(["%s"] * len(team_ids)))
+        + f"SELECT line.team_id, {select} FROM ({inner}) deal_rows "
+        "JOIN line ON deal_rows.owner_id = line.member_id GROUP BY line.team_id"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, (*team_ids, *params))
+        return {row[0]: dict(zip(names, row[1:], strict=True)) for row in cursor.fetchall()}
+
+
+def _when(condition: Q, then, output_field=CONVERTED) -> Case:
+    return Case(When(condition, then=then), default=None, output_field=output_field)
+
+
+def _flag(condition: Q) -> Case:
+    return Case(When(condition, then=Value(1)), default=Value(0), output_field=IntegerField())
+
+
+def _in_window(day: datetime.date, days: int) -> Q:
+    return Q(
+        status=StageKind.OPEN,
+        expected_close_date__gte=day,
+        expected_close_date__lt=day + datetime.timedelta(days=days),
+    ) & ~Q(forecast_category=ForecastCategory.OMITTED)
+
+
+def _live_sums(
+    team_ids, conditions: Scope, period: Period, today: datetime.date, day, live
+) -> dict:
+    start, end = period.bounds
+    is_open = Q(status=StageKind.OPEN)
+    won = Q(status=StageKind.WON, closed_at__gte=start, closed_at__lt=end)
+    created = Q(created_at__gte=start, created_at__lt=end)
+    won_already = Q(status=StageKind.WON, closed_at__gte=start_of(day)) if live else Q(pk__in=[])
+    columns = {
+        "won_value": _when(won, at_close()),
+        "won_flag": _flag(won),
+        "open_flag": _flag(is_open),
+        "stalled_flag": _flag(is_open & stalled_condition(rotting_stages(), today)),
+        "created_flag": _flag(created),
+        "created_value": _when(created, converted(on=created_day())),
+        "window_value": _when(_in_window(day, period.days), converted(on=day))
+        if live
+        else Cast(Value(None), CONVERTED),
+        "won_already": _when(won_already, at_close()) if live else Cast(Value(None), CONVERTED),
+    }
+    deals = (
+        Deal.objects.filter(deleted_at__isnull=True)
+        .filter(conditions.deal_filter())
+        .filter(is_open | won | created | won_already)
+        .values("owner_id", **columns)
+        .order_by()
+    )
+    return by_team(
+        team_ids,
+        deals,
+        {
+            "won": "SUM(won_value)",
+            "won_deals": "SUM(won_flag)",
+            "won_converted": "COUNT(won_value)",
+            "open_deals": "SUM(open_flag)",
+            "stalled": "SUM(stalled_flag)",
+            "new_deals": "SUM(created_flag)",
+            "new_pipeline": "SUM(created_value)",
+            "new_converted": "COUNT(created_value)",
+            "pipeline": "SUM(window_value)",
+            "won_already": "SUM(won_already)",
+        },
+    )
+
+
+def _history_pipeline(
+    team_ids, conditions: Scope, day: datetime.date, days: int
+) -> dict[int, dict]:
+    moment = start_of(day)
+    deals = (
+        open_then(moment)
+        .filter(conditions.deal_filter(territory_at=moment))
+        .values("owner_id", window_value=_when(_in_window(day, days), converted(on=day)))
+        .order_by()
+    )
+    return by_team(team_ids, deals, {"pipeline": "SUM(window_value)"})
+
+
+def _root(user: User, scope: Scope) -> int | None:
+    """The manager whose team and sub-teams the rows are; None for every team (an admin's organisation)."""
+    if scope.team is not None:
+        return scope.team
+    return None if user.is_admin else user.pk
+
+
+def team_health(user: User, scope: Scope, period: Period, today: datetime.date) -> dict:
+    """One row of figures per team in reach (five queries; six for a period that ended before today)."""
+    root = _root(user, scope)
+    people = (
+        User.objects.all()
+        if root is None
+        else User.objects.filter(pk__in=self_and_team_ids_subquery(root))
+    )
+    people = list(
+        people.values_list(
+            "pk",
+            "manager_id",
+            "role",
+            "target_setting__basis",
+            "username",
+            "full_name",
+            "first_name",
+            "last_name",
+        )
+    )
+    teams = sorted(
+        (
+            {"id": pk, "name": full or f"{first} {last}".strip() or username}
+            for pk, _, role, _, username, full, first, last in people
+            if role == Role.MANAGER
+        ),
+        key=lambda team: (team["name"].lower(), team["id"]),
+    )
+    if not teams:
+        return {"teams": [], "unconverted": 0}
+    team_ids = [team["id"] for team in teams]
+    conditions = other_conditions(scope)
+    day = coverage_day(period, today)
+    live = day >= today
+    windows = {"now": (period.start, period.last_day), "cover": coverage_window(day, period.days)}
+    own = quota_targets(Q(owner_id__in=[person[0] for person in people]), windows)
+    targets = rolled_up_targets([person[:4] for person in people], own, windows)
+    sums = _live_sums(team_ids, conditions, period, today, day, live)
+    if not live:
+        for team_id, row in _history_pipeline(team_ids, conditions, day, period.days).items():
+            sums.setdefault(team_id, {})["pipeline"] = row["pipeline"]
+    accuracy = accuracy_by_scope([Scope(team=pk).key for pk in team_ids], {"now": period})
+    quotas_apply = scope.pipeline is None and scope.product is None
+    unconverted, rows = 0, []
+    for team in teams:
+        row = sums.get(team["id"], {})
+        target = targets[team["id"]]["now"].amount if quotas_apply else None
+        cover = targets[team["id"]]["cover"].amount if quotas_apply else None
+        won = money(row.get("won") or ZERO)
+        pipeline = money(row.get("pipeline") or ZERO)
+        remaining = None if cover is None else cover - (row.get("won_already") or ZERO)
+        open_deals = row.get("open_deals") or 0
+        rows.append(
+            {
+                **team,
+                "team": f"Team of {team['name']}",
+                "won": won,
+                "target": money(target) if target else None,
+                "attainment": ratio(won, target),
+                "pipeline": pipeline,
+                "coverage": ratio(pipeline, remaining) if remaining and remaining > 0 else None,
+                "accuracy": accuracy.get(Scope(team=team["id"]).key, {}).get("now"),
+                "open_deals": open_deals,
+                "stalled": row.get("stalled") or 0,
+                "stalled_share": ratio(row.get("stalled") or 0, open_deals),
+                "new_deals": row.get("new_deals") or 0,
+                "new_pipeline": money(row.get("new_pipeline") or ZERO),
+            }
+        )
+        unconverted = max(
+            unconverted,
+            (row.get("won_deals") or 0)
+            - (row.get("won_converted") or 0)
+            + (row.get("new_deals") or 0)
+            - (row.get("new_converted") or 0),
+        )
+    return {"teams": rows, "unconverted": unconverted, "quotas_apply": quotas_apply}
+
+
+@register
+class TeamHealth(Report):
+    slug = "team-health"
+    title = "Team health"
+    summary = (
+        "Per team: attainment, pipeline coverage, forecast accuracy, the share of stalled deals "
+        "and the new pipeline created."
+    )
+    roles = ("admin", "manager")
+    template = "reports/catalog/_metric_choice.html"
+
+    def build(self, user: User, pick: Pick, today: datetime.date) -> ReportResult:
+        return self.build_for_page(user, pick, today, QueryDict())
+
+    def build_for_page(
+        self, user: User, pick: Pick, today: datetime.date, params: QueryDict
+    ) -> ReportResult:
+        metric = chosen_metric(params, METRICS, "attainment")
+        figures = team_health(user, pick.scope, pick.period, today)
+        teams = figures["teams"]
+        label, kind = METRICS[metric]
+        chart = comparison_chart(
+            "chart-team-health",
+            title=f"{label} by team",
+            kind=kind,
+            labels=[team["team"] for team in teams],
+            values=[team[metric] for team in teams],
+        )
+        notes = [
+            "A team is a manager and everyone below them; a sub-team's deals count in every team above it. "
+            "Stalled deals are those past their stage's day limit today."
+        ]
+        if pick.scope.owner is not None:
+            notes.append("Team health compares teams: a pick of one person shows your teams.")
+        if not figures.get("quotas_apply", True):
+            notes.append(
+                "Quotas do not split by pipeline or product: no attainment or coverage here."
+            )
+        if figures["unconverted"]:
+            notes.append(
+                "Some deals have no exchange rate to the reporting currency and are left out of the sums."
+            )
+        return ReportResult(
+            columns=COLUMNS,
+            rows=[{column.key: team.get(column.key) for column in COLUMNS} for team in teams],
+            charts=[chart],
+            notes=notes,
+            extra={
+                "metric_choice": {
+                    "chosen": metric,
+                    "choices": [(key, name) for key, (name, _) in METRICS.items()],
+                    "hidden": [
+                        (name, value)
+                        for name, values in params.lists()
+                        if name != "metric"
+                        for value in values
+                    ],
+                }
+            },
+        )
