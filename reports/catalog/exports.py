@@ -125,25 +125,12 @@ def xlsx_file(columns: list[Column], rows: Iterable[dict], title: str) -> Iterat
 
 def write_xlsx(columns: list[Column], rows: Iterable[dict], title: str, target) -> None:
     """Write the table into ``target`` (a path or a binary file) as one sheet, row by row."""
-    workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet(title=title[:31] or "Report")
-    bold = Font(bold=True)
-    header = []
-    for column in columns:
-        cell = WriteOnlyCell(sheet, value=column.label)
-        cell.font = bold
-        header.append(cell)
-    sheet.append(header)
-    formats = [cell_format(column) for column in columns]
-    for row in rows:
-        line = []
-        for column, number_format in zip(columns, formats, strict=True):
-            cell = WriteOnlyCell(sheet, value=xlsx_value(column, row.get(column.key)))
-            if number_format:
-                cell.number_format = number_format
-            line.append(cell)
-        sheet.append(line)
-    workbook.save(target)
+    if isinstance(target, str | Path):
+        with open(target, "wb") as file:
+            write_xlsx(columns, rows, title, file)
+        return
+    for chunk in xlsx_file(columns, rows, title):
+        target.write(chunk)
 
 
     if isinstance(target, str | Path):
