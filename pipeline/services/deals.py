@@ -354,7 +354,7 @@ def deal_edit(
     with transaction.atomic():
         locked = _lock(deal, expected_version)
         has_line_items = line_items is None and "amount" in changes and locked.line_items.exists()
-        before = _reported_values(locked)
+        before = deal_reported_values(locked)
         changed, transition = deal_edit_apply(
             locked,
             edit,
@@ -374,14 +374,14 @@ def deal_edit(
             _save_line_items(locked, edit.line_items)
         webhook_events.deal_events(
             deal_id=locked.pk,
-            updated=edit.line_items is not None or _reported_values(locked) != before,
+            updated=edit.line_items is not None or deal_reported_values(locked) != before,
             moved_to_kind=transition.to_stage.kind if transition else None,
         )
         _announce([locked.pk])
     return locked
 
 
-def _reported_values(deal: Deal) -> tuple:
+def deal_reported_values(deal: Deal) -> tuple:
     """What a ``deal.updated`` event reports a change of (the stage has events of its own)."""
     return (
         deal.name,

@@ -1,83 +1,101 @@
-"""What the pipeline's services call to report a change to webhook subscribers.
+"""What the pipeline's services call to report changes to webhook subscribers.
 
 Each function must run inside the transaction of the change. The payload's
 ``data`` is the record as the REST API shows it at that moment, read only when
 someone subscribed to the event.
 """
 
+from dataclasses import dataclass
+
 from pipeline.webhooks.models import WebhookEvent
-from pipeline.webhooks.services import webhook_events_record
+from pipeline.webhooks.services import EventRecord, webhook_events_record
 
 
-def _deal_data(deal_id: int) -> dict:
+@dataclass(frozen=True)
+class DealChange:
+    deal_id: int
+    created: bool = False
+    updated: bool = False
+    moved_to_kind: str | None = None  # the kind of the stage it entered
+    deleted: bool = False
+
+    def events(self) -> list[str]:
+        from pipeline.models import StageKind
+
+        events = []
+        if self.created:
+            events.append(WebhookEvent.DEAL_CREATED)
+        if self.updated:
+            events.append(WebhookEvent.DEAL_UPDATED)
+        if self.moved_to_kind is not None:
+            events.append(WebhookEvent.DEAL_MOVED)
+            if self.moved_to_kind == StageKind.WON:
+                events.append(WebhookEvent.DEAL_WON)
+            elif self.moved_to_kind == StageKind.LOST:
+                events.append(WebhookEvent.DEAL_LOST)
+        if self.deleted:
+            events.append(WebhookEvent.DEAL_DELETED)
+        return events
+
+
+def _deals_data(deal_ids: list[int]) -> dict[int, dict]:
     from django.db.models import Prefetch
 
     from pipeline.api.deals import DealSerializer
     from pipeline.models import Deal, DealLineItem
 
-    deal = (
-        Deal.objects.select_related("account", "owner", "pipeline", "stage", "lost_reason")
+    deals = (
+        Deal.objects.filter(pk__in=deal_ids)
+        .select_related("account", "owner", "pipeline", "stage", "lost_reason")
         .prefetch_related(
             Prefetch("line_items", queryset=DealLineItem.objects.select_related("product"))
         )
-        .get(pk=deal_id)
     )
-    return DealSerializer(deal).data
+    return {deal.pk: DealSerializer(deal).data for deal in deals}
 
 
-def deal_events(
-    *,
-    deal_id: int,
-    created: bool = False,
-    updated: bool = False,
-    moved_to_kind: str | None = None,
-    deleted: bool = False,
-) -> None:
-    """Report a deal's change: created, fields updated, moved (and won or lost), or deleted."""
-    from pipeline.models import StageKind
+def deals_changed_events(changes: list[DealChange]) -> None:
+    """Report changes of deals: created, fields updated, moved (and won or lost), or deleted."""
+    records = [
+        EventRecord(events=events, key=change.deal_id, sequence_key=f"deal:{change.deal_id}")
+        for change in changes
+        if (events := change.events())
+    ]
+    if records:
+        webhook_events_record(records=records, render=_deals_data)
 
-    events = []
-    if created:
-        events.append(WebhookEvent.DEAL_CREATED)
-    if updated:
-        events.append(WebhookEvent.DEAL_UPDATED)
-    if moved_to_kind is not None:
-        events.append(WebhookEvent.DEAL_MOVED)
-        if moved_to_kind == StageKind.WON:
-            events.append(WebhookEvent.DEAL_WON)
-        elif moved_to_kind == StageKind.LOST:
-            events.append(WebhookEvent.DEAL_LOST)
-    if deleted:
-        events.append(WebhookEvent.DEAL_DELETED)
-    if events:
-        webhook_events_record(
-            events=events, render=lambda: _deal_data(deal_id), sequence_key=f"deal:{deal_id}"
-        )
+
+def deal_events(**change) -> None:
+    """Report one deal's change (see ``DealChange``)."""
+    deals_changed_events([DealChange(**change)])
 
 
 def activity_logged(*, activity_id: int, deal_id: int | None, account_id: int | None) -> None:
     """Report a new activity; one on a deal keeps its place among the deal's events."""
-    from pipeline.api.accounts import ActivitySerializer
-    from pipeline.models import Activity
 
-    def render() -> dict:
-        activity = Activity.objects.select_related("author", "deal", "account").get(pk=activity_id)
-        return ActivitySerializer(activity).data
+    def render(ids: list[int]) -> dict[int, dict]:
+        from pipeline.api.accounts import ActivitySerializer
+        from pipeline.models import Activity
+
+        activities = Activity.objects.filter(pk__in=ids).select_related("author", "deal", "account")
+        return {activity.pk: ActivitySerializer(activity).data for activity in activities}
 
     key = f"deal:{deal_id}" if deal_id else f"account:{account_id}" if account_id else ""
-    webhook_events_record(events=[WebhookEvent.ACTIVITY_LOGGED], render=render, sequence_key=key)
+    record = EventRecord(events=[WebhookEvent.ACTIVITY_LOGGED], key=activity_id, sequence_key=key)
+    webhook_events_record(records=[record], render=render)
 
 
 def account_created(*, account_id: int) -> None:
     """Report a new account."""
-    from pipeline.api.accounts import AccountSerializer
-    from pipeline.models import Account
 
-    def render() -> dict:
-        return AccountSerializer(
-            Account.objects.select_related("owner", "territory").get(pk=account_id)
-        ).data
+    def render(ids: list[int]) -> dict[int, dict]:
+        from pipeline.api.accounts import AccountSerializer
+        from pipeline.models import Account
 
-    webhook_events_record(
-        events=[WebhookEvent.ACCOUNT_CREATED], render=render, sequence_key=f"account:{account_id}"
+        accounts = Account.objects.filter(pk__in=ids).select_related("owner", "territory")
+        return {account.pk: AccountSerializer(account).data for account in accounts}
+
+    record = EventRecord(
+        events=[WebhookEvent.ACCOUNT_CREATED], key=account_id, sequence_key=f"account:{account_id}"
     )
+    webhook_events_record(records=[record], render=render)

@@ -13,6 +13,7 @@ import logging
 import random
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -148,44 +149,58 @@ def _body(*, event_id: uuid.UUID, event: str, at: datetime.datetime, data: dict)
     return json.dumps(envelope, cls=DjangoJSONEncoder, separators=(",", ":"))
 
 
+@dataclass(frozen=True)
+class EventRecord:
+    """Events about one record: ``key`` picks its data from ``render``'s answer."""
+
+    events: list[str]
+    key: int
+    sequence_key: str = ""
+
+
 def webhook_events_record(
-    *, events: list[str], render: Callable[[], dict], sequence_key: str = ""
+    *, records: list[EventRecord], render: Callable[[list[int]], dict[int, dict]]
 ) -> list[int]:
-    """Write a delivery of each event in ``events`` for every active subscription asking for it.
+    """Write a delivery of each event for every active subscription asking for it.
 
     Call it inside the transaction of the change: the rows commit or roll back
-    with it. ``render`` gives the record's API representation and is called only
-    when someone subscribed. The deliveries are queued after commit; their ids.
+    with it. ``render`` gives the records' API representations by key and is
+    called once, only when someone subscribed. The deliveries are queued after
+    commit; answers their ids.
     """
+    asked = {event for record in records for event in record.events}
     subscriptions = [
         s
         for s in WebhookSubscription.objects.filter(is_active=True).only("pk", "events")
-        if set(events) & set(s.events)
+        if asked & set(s.events)
     ]
     if not subscriptions:
         return []
-    data = render()
+    wanted = [r for r in records if any(set(r.events) & set(s.events) for s in subscriptions)]
+    data = render([r.key for r in wanted])
     now = timezone.now()
     rows = []
-    for event in events:
-        event_id = uuid.uuid4()
-        body = _body(event_id=event_id, event=event, at=now, data=data)
-        rows += [
-            WebhookDelivery(
-                subscription_id=s.pk,
-                event_id=event_id,
-                event=event,
-                body=body,
-                sequence_key=sequence_key,
-                created_at=now,
-                next_attempt_at=now,
-            )
-            for s in subscriptions
-            if event in s.events
-        ]
+    for record in wanted:
+        for event in record.events:
+            event_id = uuid.uuid4()
+            body = _body(event_id=event_id, event=event, at=now, data=data[record.key])
+            rows += [
+                WebhookDelivery(
+                    subscription_id=s.pk,
+                    event_id=event_id,
+                    event=event,
+                    body=body,
+                    sequence_key=record.sequence_key,
+                    created_at=now,
+                    next_attempt_at=now,
+                )
+                for s in subscriptions
+                if event in s.events
+            ]
     created = WebhookDelivery.objects.bulk_create(rows)
     ids = [row.pk for row in created]
-    transaction.on_commit(lambda: _publish_all(ids))
+    if ids:
+        transaction.on_commit(lambda: _publish_all(ids))
     return ids
 
 
@@ -397,7 +412,9 @@ def _count_failure(delivery: WebhookDelivery, now: datetime.datetime) -> None:
         subscription.save(update_fields=["is_active", "disabled_at", "disabled_reason"])
 
 
-def webhooks_sweep(*, subscription_id: int | None = None, publish: Publish | None = None) -> list[int]:
+def webhooks_sweep(
+    *, subscription_id: int | None = None, publish: Publish | None = None
+) -> list[int]:
     """Queue every due delivery that is first in its sequence; take back claims of dead workers.
 
     A claim older than a few request timeouts belongs to a worker that died

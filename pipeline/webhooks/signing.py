@@ -22,9 +22,7 @@ def secret_new() -> str:
 
 
 def signature_of(*, secret: str, timestamp: int, body: bytes) -> str:
-    return hmac.new(
-        secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256
-    ).hexdigest()
+    return hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
 
 
 def signature_header(*, secret: str, timestamp: int, body: bytes) -> str:

@@ -13,6 +13,7 @@ import os
 import threading
 import time
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from django.db import connection, transaction
@@ -205,7 +206,9 @@ def test_deal_events_are_signed_and_carry_the_api_representation(
     for request in receiver.requests:
         header = request["headers"]["X-Salesmgr-Signature"]
         assert signature_valid(secret=secret, header=header, body=request["body"], now=now)
-        assert not signature_valid(secret="whsec_wrong", header=header, body=request["body"], now=now)
+        assert not signature_valid(
+            secret="whsec_wrong", header=header, body=request["body"], now=now
+        )
         assert not signature_valid(
             secret=secret, header=header, body=request["body"] + b" ", now=now
         )
@@ -247,7 +250,9 @@ def test_activity_and_account_events_carry_their_api_representation(
     assert receiver.requests[1]["json"]["data"] == opened.json()
 
 
-def test_an_update_and_a_loss_send_their_own_events(admin, rep, account, pipeline, stages, receiver):
+def test_an_update_and_a_loss_send_their_own_events(
+    admin, rep, account, pipeline, stages, receiver
+):
     subscribe(admin, receiver)
     deal = new_deal(rep, account, pipeline)
     deal = deal_update(deal=deal, by=rep, expected_version=1, amount=Decimal("1500.00"))
@@ -255,15 +260,81 @@ def test_an_update_and_a_loss_send_their_own_events(admin, rep, account, pipelin
     from tests.factories import LostReasonFactory
 
     reason = LostReasonFactory()
-    deal_move(
-        deal=deal, to_stage=stages["Lost"], by=rep, expected_version=2, lost_reason=reason
-    )
+    deal_move(deal=deal, to_stage=stages["Lost"], by=rep, expected_version=2, lost_reason=reason)
 
     deliver_all()
 
     assert receiver.events() == ["deal.created", "deal.updated", "deal.moved", "deal.lost"]
     assert receiver.requests[1]["json"]["data"]["amount"] == "1500.00"
     assert receiver.requests[3]["json"]["data"]["status"] == StageKind.LOST
+
+
+def test_bulk_writes_send_the_events_of_each_deal(
+    admin, rep, account, pipeline, stages, receiver, client_for
+):
+    subscribe(admin, receiver)
+    client = client_for(rep)
+
+    def row(stage, **extra):
+        return {
+            "name": "Imported",
+            "account": account.pk,
+            "pipeline": pipeline.pk,
+            "stage": stages[stage].pk,
+            "amount": "1000.00",
+            "expected_close_date": "2031-03-31",
+            **extra,
+        }
+
+    first = client.post(
+        "/api/v1/deals/bulk/",
+        {"deals": [row("Qualification", external_id="a"), row("Qualification", external_id="b")]},
+    )
+    assert first.status_code == 200, first.content
+    again = client.post(
+        "/api/v1/deals/bulk/",
+        {
+            "deals": [
+                row("Won", external_id="a", amount="1200.00"),
+                row("Qualification", external_id="b"),  # unchanged: no event
+            ]
+        },
+    )
+    assert again.status_code == 200, again.content
+
+    deliver_all()
+
+    a, b = first.json()["ids"]
+    sent = [(r["json"]["event"], r["json"]["data"]["id"]) for r in receiver.requests]
+    assert sent == [
+        ("deal.created", a),
+        ("deal.created", b),
+        ("deal.updated", a),
+        ("deal.moved", a),
+        ("deal.won", a),
+    ]
+    assert (
+        receiver.requests[-1]["json"]["data"] == client_for(admin).get(f"/api/v1/deals/{a}/").json()
+    )
+
+
+def test_the_readme_verification_snippet_accepts_a_real_delivery(admin, receiver):
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    after = readme.split("**Verifying a delivery.**", 1)[1]
+    snippet = after.split("```python\n", 1)[1].split("```", 1)[0]
+    namespace: dict = {}
+    exec(snippet, namespace)  # noqa: S102 - our own README's code
+    check = namespace["salesmgr_signature_ok"]
+    subscription = subscribe(admin, receiver)
+    from pipeline.webhooks.services import webhook_test_send
+
+    webhook_test_send(subscription=subscription, by=admin)
+    deliver_all()
+    request = receiver.requests[0]
+    header = request["headers"]["X-Salesmgr-Signature"]
+    assert check(subscription.secret, header, request["body"])
+    assert not check(subscription.secret, header, request["body"].replace(b"ping", b"pong"))
+    assert not check("whsec_other", header, request["body"])
 
 
 # The outbox
@@ -520,9 +591,9 @@ def test_send_test_event_and_redeliver(admin, receiver, client_for):
         now=int(time.time()),
     )
     log = client.get(DELIVERIES, {"subscription": pk}).json()
-    assert [(d["event"], d["status"], d["attempts"], d["response_code"]) for d in log["results"]] == [
-        ("ping", "delivered", 1, 200)
-    ]
+    assert [
+        (d["event"], d["status"], d["attempts"], d["response_code"]) for d in log["results"]
+    ] == [("ping", "delivered", 1, 200)]
     detail = client.get(f"{DELIVERIES}{tested.json()['id']}/").json()
     assert detail["payload"] == first["json"]
     assert [a["response_code"] for a in detail["attempt_log"]] == [200]
