@@ -307,6 +307,8 @@ SPECTACULAR_SETTINGS = {
         "StageKindEnum": "pipeline.models.StageKind",
         "ActivityKindEnum": "pipeline.models.ActivityKind",
         "RoleEnum": "salesmgr.models.Role",
+        "WebhookDeliveryStatusEnum": "pipeline.webhooks.models.DeliveryStatus",
+        "WebhookEventEnum": "pipeline.webhooks.models.WebhookEvent",
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
@@ -332,6 +334,8 @@ WEBHOOKS_BACKOFF_MAX_SECONDS = env_int("WEBHOOKS_BACKOFF_MAX_SECONDS", 3600, min
 WEBHOOKS_DISABLE_AFTER_FAILURES = env_int("WEBHOOKS_DISABLE_AFTER_FAILURES", 5, minimum=1)
 # Targets on loopback, private or link-local addresses are refused unless this allows them.
 WEBHOOKS_ALLOW_PRIVATE_TARGETS = env_bool("WEBHOOKS_ALLOW_PRIVATE_TARGETS", False)
+# The delivery log keeps finished deliveries this many days.
+WEBHOOKS_LOG_KEEP_DAYS = env_int("WEBHOOKS_LOG_KEEP_DAYS", 30, minimum=1)
 # Beat sends what is due and was not queued (the broker was down, a worker died) this often.
 WEBHOOKS_SWEEP_SECONDS = env_int("WEBHOOKS_SWEEP_SECONDS", 30, minimum=1)
 CELERY_BEAT_SCHEDULE["webhooks-sweep"] = {

@@ -108,6 +108,7 @@ class WebhookDelivery(models.Model):
                 condition=Q(status="pending"),
             ),
             models.Index(fields=["subscription", "-id"], name="webhook_sub_log_idx"),
+            models.Index(fields=["created_at"], name="webhook_created_idx"),
         ]
 
     def __str__(self) -> str:

@@ -121,7 +121,7 @@ def webhook_subscription_update(
         locked.updated_at = timezone.now()
         locked.save()
         if enabling:
-            transaction.on_commit(lambda: webhooks_sweep(subscription_id=locked.pk))
+            transaction.on_commit(lambda: _sweep_quietly(locked.pk))
     return locked
 
 
@@ -419,7 +419,8 @@ def webhooks_sweep(
 
     A claim older than a few request timeouts belongs to a worker that died
     mid-request: its delivery is pending again (the receiver may see it twice,
-    which the event id lets it notice). Answers the ids queued.
+    which the event id lets it notice). Finished deliveries older than
+    ``WEBHOOKS_LOG_KEEP_DAYS`` leave the log. Answers the ids queued.
     """
     publish = publish or _publish
     now = timezone.now()
@@ -430,6 +431,11 @@ def webhooks_sweep(
     open_deliveries.filter(status=DeliveryStatus.SENDING, claimed_at__lt=stale).update(
         status=DeliveryStatus.PENDING, claimed_at=None
     )
+    if subscription_id is None:
+        kept_from = now - datetime.timedelta(days=settings.WEBHOOKS_LOG_KEEP_DAYS)
+        WebhookDelivery.objects.filter(
+            status__in=(DeliveryStatus.DELIVERED, DeliveryStatus.FAILED), created_at__lt=kept_from
+        ).delete()
     earlier = _earlier_open(OuterRef("pk"), OuterRef("subscription_id"), OuterRef("sequence_key"))
     due = list(
         open_deliveries.filter(
@@ -444,6 +450,14 @@ def webhooks_sweep(
     for pk, attempts in due:
         publish(pk, attempts, 0)
     return [pk for pk, _ in due]
+
+
+def _sweep_quietly(subscription_id: int) -> None:
+    """Queue what waited for a subscription just enabled; the periodic sweep follows up on a failure."""
+    try:
+        webhooks_sweep(subscription_id=subscription_id)
+    except Exception:
+        logger.exception("waiting deliveries of webhook %s not queued", subscription_id)
 
 
 def _publish(delivery_id: int, attempts: int, countdown: float) -> None:
