@@ -356,7 +356,7 @@ def test_the_events_are_written_with_the_change_and_roll_back_with_it(
 
 
 def test_nothing_is_recorded_without_a_subscription_or_for_an_event_not_asked_for(
-    admin, rep, account, pipeline, receiver, django_assert_num_queries
+    admin, rep, account, pipeline, receiver
 ):
     new_deal(rep, account, pipeline)
     subscribe(admin, receiver, events=["deal.won"])
@@ -682,6 +682,37 @@ def test_the_admin_lists_subscriptions_and_the_delivery_log(admin, receiver, cli
     assert "ping" in log.content.decode()
     delivery = WebhookDelivery.objects.get()
     assert client.get(f"/admin/pipeline/webhookdelivery/{delivery.pk}/change/").status_code == 200
+
+
+def test_the_admin_creates_a_subscription_and_shows_its_secret_once(admin, receiver, client):
+    client.force_login(admin)
+    answer = client.post(
+        "/admin/pipeline/webhooksubscription/add/",
+        {"name": "Admin made", "url": receiver.url, "events": ["deal.won", "deal.lost"]},
+        follow=True,
+    )
+    assert answer.status_code == 200
+    subscription = WebhookSubscription.objects.get()
+    assert subscription.events == ["deal.won", "deal.lost"]
+    assert subscription.created_by == admin
+    assert subscription.secret in answer.content.decode()
+    change = client.get(f"/admin/pipeline/webhooksubscription/{subscription.pk}/change/")
+    assert subscription.secret not in change.content.decode()
+    refused = client.post(
+        "/admin/pipeline/webhooksubscription/add/",
+        {"name": "Bad", "url": "gopher://x", "events": ["deal.won"]},
+    )
+    assert refused.status_code == 200
+    assert "Use an http:// or https:// URL." in refused.content.decode()
+    assert WebhookSubscription.objects.count() == 1
+
+
+def test_non_admins_are_kept_out_of_the_webhook_admin(rep, manager, client):
+    for user in (rep, manager):
+        client.force_login(user)
+        for page in ("webhooksubscription", "webhookdelivery"):
+            answer = client.get(f"/admin/pipeline/{page}/")
+            assert answer.status_code in (302, 403), (user, page)
 
 
 # A real worker
