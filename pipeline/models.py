@@ -689,3 +689,12 @@ class Handover(models.Model):
     def __str__(self) -> str:
         subject = f"deal {self.deal_id}" if self.deal_id else f"account {self.account_id}"
         return f"{subject}: {self.from_owner_id} -> {self.to_owner_id} ({self.reason})"
+
+
+# Outbound webhooks keep their tables in their own module of this app.
+from pipeline.webhooks.models import (  # noqa: E402, F401
+    DeliveryStatus,
+    WebhookDelivery,
+    WebhookEvent,
+    WebhookSubscription,
+)

@@ -31,3 +31,7 @@ def requeue_stalled_realignments() -> list[int]:
     return realignments_requeue_stalled(
         run=lambda job_id: task_publish(realign_territories, args=[job_id], ignore_result=True)
     )
+
+
+# Celery finds tasks in each app's ``tasks`` module: the webhooks' tasks are registered here.
+from pipeline.webhooks.tasks import webhook_deliver, webhooks_sweep_task  # noqa: E402, F401

@@ -348,6 +348,8 @@ SPECTACULAR_SETTINGS = {
         "StageKindEnum": "pipeline.models.StageKind",
         "ActivityKindEnum": "pipeline.models.ActivityKind",
         "RoleEnum": "salesmgr.models.Role",
+        "WebhookDeliveryStatusEnum": "pipeline.webhooks.models.DeliveryStatus",
+        "WebhookEventEnum": "pipeline.webhooks.models.WebhookEvent",
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
@@ -360,4 +362,25 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+}
+
+# Outbound webhooks (pipeline.webhooks): each request gives up after this many seconds,
+WEBHOOKS_TIMEOUT_SECONDS = env_int("WEBHOOKS_TIMEOUT_SECONDS", 10, minimum=1)
+# a delivery is tried at most this many times, waiting base * 2^(n-1) ms (plus up to a quarter
+# more, at random) after the n-th failure, never more than the cap,
+WEBHOOKS_MAX_ATTEMPTS = env_int("WEBHOOKS_MAX_ATTEMPTS", 8, minimum=1)
+WEBHOOKS_BACKOFF_BASE_MS = env_int("WEBHOOKS_BACKOFF_BASE_MS", 10_000, minimum=1)
+WEBHOOKS_BACKOFF_MAX_SECONDS = env_int("WEBHOOKS_BACKOFF_MAX_SECONDS", 3600, minimum=1)
+# and a subscription is disabled once this many deliveries in a row were given up on.
+WEBHOOKS_DISABLE_AFTER_FAILURES = env_int("WEBHOOKS_DISABLE_AFTER_FAILURES", 5, minimum=1)
+# Targets on loopback, private or link-local addresses are refused unless this allows them.
+WEBHOOKS_ALLOW_PRIVATE_TARGETS = env_bool("WEBHOOKS_ALLOW_PRIVATE_TARGETS", False)
+# The delivery log keeps finished deliveries this many days.
+WEBHOOKS_LOG_KEEP_DAYS = env_int("WEBHOOKS_LOG_KEEP_DAYS", 30, minimum=1)
+# Beat sends what is due and was not queued (the broker was down, a worker died) this often.
+WEBHOOKS_SWEEP_SECONDS = env_int("WEBHOOKS_SWEEP_SECONDS", 30, minimum=1)
+CELERY_BEAT_SCHEDULE["webhooks-sweep"] = {
+    "task": "pipeline.webhooks_sweep",
+    "schedule": WEBHOOKS_SWEEP_SECONDS,
+    "options": {"expire_seconds": WEBHOOKS_SWEEP_SECONDS},
 }

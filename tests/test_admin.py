@@ -40,6 +40,7 @@ from pipeline.services import (
     stage_create,
 )
 from pipeline.signals import deals_changed
+from pipeline.webhooks.services import webhook_subscription_create
 from quotas.models import Quota, Territory
 from quotas.services import quota_set
 from salesmgr.models import Role, User
@@ -162,6 +163,13 @@ def world(site_admin) -> World:
         pipeline=pipeline,
         expected_close_date=CLOSE,
         line_items=[LineItemSpec(product=product, quantity=Decimal("10"))],
+    )
+    # A webhook subscription, so the move and the activity leave deliveries in the log.
+    webhook_subscription_create(
+        by=site_admin,
+        name="CRM sync",
+        url="https://hooks.example.com/salesmgr",
+        events=["deal.moved", "activity.logged"],
     )
     deal = deal_move(
         deal=deal, to_stage=stages["Proposal"], by=site_admin, expected_version=deal.version

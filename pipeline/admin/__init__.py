@@ -18,6 +18,7 @@ from pipeline.admin import (
     products,
     rates,
 )
+from pipeline.webhooks import admin as webhooks
 
 __all__ = [
     "accounts",
@@ -30,4 +31,5 @@ __all__ = [
     "pipelines",
     "products",
     "rates",
+    "webhooks",
 ]

@@ -16,6 +16,7 @@ from pipeline.checks.recycle import delete_refusal, restore_refusal
 from pipeline.models import Account, Deal, StageKind
 from pipeline.services.history import history_base_ensure
 from pipeline.signals import deals_changed
+from pipeline.webhooks import events as webhook_events
 from quotas.models import Territory
 from salesmgr.errors import PermissionDenied
 from salesmgr.models import User
@@ -43,7 +44,9 @@ def account_create(
     account_place(account)
     account.full_clean()
     account._history_user = by
-    account.save()
+    with transaction.atomic():
+        account.save()
+        webhook_events.account_created(account_id=account.pk)
     return account
 
 

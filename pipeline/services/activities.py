@@ -3,6 +3,7 @@
 import datetime
 
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.utils import timezone
 
 from pipeline.checks.activities import (
@@ -12,6 +13,7 @@ from pipeline.checks.activities import (
     activity_log_errors,
 )
 from pipeline.models import Account, Activity, Deal
+from pipeline.webhooks import events as webhook_events
 from salesmgr.errors import PermissionDenied
 from salesmgr.models import User
 
@@ -45,7 +47,11 @@ def activity_log(
         deal=deal,
         account=account or deal.account,
     )
-    activity.save()
+    with transaction.atomic():
+        activity.save()
+        webhook_events.activity_logged(
+            activity_id=activity.pk, deal_id=activity.deal_id, account_id=activity.account_id
+        )
     return activity
 
 

@@ -24,7 +24,13 @@ from pipeline.selectors import (
     lost_reasons_visible_to,
     stages_visible_to,
 )
-from pipeline.services.deals import DealEdit, deal_check_version, deal_edit_apply, deal_stamp
+from pipeline.services.deals import (
+    DealEdit,
+    deal_check_version,
+    deal_edit_apply,
+    deal_reported_values,
+    deal_stamp,
+)
 from pipeline.services.imports import (
     ChangeSpec,
     DealSpec,
@@ -34,6 +40,7 @@ from pipeline.services.imports import (
     deals_import,
 )
 from pipeline.signals import deals_changed
+from pipeline.webhooks.events import DealChange, deals_changed_events
 from salesmgr.errors import ConflictError, PermissionDenied
 from salesmgr.models import User
 from salesmgr.selectors import users_visible_to
@@ -225,6 +232,7 @@ def _create(rows: list[DealRow], indexes: list[int], ids: list, by: User) -> lis
         return [{"row": indexes[0], "field": "owner", "message": str(exc)}]
     for index, pk in zip(indexes, created, strict=True):
         ids[index] = pk
+    deals_changed_events([DealChange(deal_id=pk, created=True) for pk in created])
     return []
 
 
@@ -272,6 +280,7 @@ def _update(
     errors: list[dict] = []
     changed: list[Deal] = []
     transitions: list[StageTransition] = []
+    reported: list[DealChange] = []
     may_own = lambda owner_id: allowed is None or owner_id in allowed  # noqa: E731
     for index, pk in zip(indexes, pks, strict=True):
         deal = locked.get(pk)
@@ -280,6 +289,7 @@ def _update(
                 {"row": index, "field": "external_id", "message": "This deal no longer exists."}
             )
             continue
+        before = deal_reported_values(deal)
         try:
             edit = _edit(rows[index], deal, references)
             changed_one, transition = deal_edit_apply(
@@ -297,12 +307,20 @@ def _update(
         if changed_one:
             deal_stamp(deal, by, transition.at if transition else None)
             changed.append(deal)
+            reported.append(
+                DealChange(
+                    deal_id=pk,
+                    updated=deal_reported_values(deal) != before,
+                    moved_to_kind=transition.to_stage.kind if transition else None,
+                )
+            )
         if transition:
             transitions.append(transition)
     if not errors and changed:
         Deal.objects.bulk_update(changed, _EDITED_COLUMNS)
         Deal.history.bulk_history_create(changed, update=True, default_user=by)
         StageTransition.objects.bulk_create(transitions)
+        deals_changed_events(reported)
         changed_ids = [deal.pk for deal in changed]
         transaction.on_commit(lambda: deals_changed.send(sender=Deal, deal_ids=changed_ids))
     return errors

@@ -46,6 +46,7 @@ from pipeline.models import (
 )
 from pipeline.services.pipelines import pipeline_check_ready
 from pipeline.signals import deals_changed
+from pipeline.webhooks import events as webhook_events
 from salesmgr.errors import ConflictError, PermissionDenied
 from salesmgr.models import User
 from salesmgr.selectors import may_act_for
@@ -197,6 +198,7 @@ def deal_create(
         deal.save()
         StageTransition.objects.create(deal=deal, from_stage=None, to_stage=stage, at=now, by=by)
         _save_line_items(deal, rows)
+        webhook_events.deal_events(deal_id=deal.pk, created=True)
         _announce([deal.pk])
     return deal
 
@@ -353,6 +355,7 @@ def deal_edit(
     with transaction.atomic():
         locked = _lock(deal, expected_version)
         has_line_items = line_items is None and "amount" in changes and locked.line_items.exists()
+        before = deal_reported_values(locked)
         changed, transition = deal_edit_apply(
             locked,
             edit,
@@ -370,8 +373,26 @@ def deal_edit(
         if edit.line_items is not None:
             locked.line_items.all().delete()
             _save_line_items(locked, edit.line_items)
+        webhook_events.deal_events(
+            deal_id=locked.pk,
+            updated=edit.line_items is not None or deal_reported_values(locked) != before,
+            moved_to_kind=transition.to_stage.kind if transition else None,
+        )
         _announce([locked.pk])
     return locked
+
+
+def deal_reported_values(deal: Deal) -> tuple:
+    """What a ``deal.updated`` event reports a change of (the stage has events of its own)."""
+    return (
+        deal.name,
+        deal.account_id,
+        deal.owner_id,
+        deal.amount,
+        deal.currency,
+        deal.expected_close_date,
+        deal.forecast_category,
+    )
 
 
 def deal_update(*, deal: Deal, by: User, expected_version: int | None, **changes) -> Deal:
@@ -419,6 +440,7 @@ def deal_delete(*, deal: Deal, by: User, expected_version: int | None = None) ->
         locked.deleted_at = timezone.now()
         deal_stamp(locked, by)
         locked.save()
+        webhook_events.deal_events(deal_id=locked.pk, deleted=True)
         _announce([locked.pk])
     return locked
 
@@ -436,6 +458,7 @@ def deal_restore(*, deal: Deal, by: User) -> Deal:
         locked.deleted_at = None
         deal_stamp(locked, by)
         locked.save()
+        webhook_events.deal_events(deal_id=locked.pk, updated=True)
         _announce([locked.pk])
     return locked
 

@@ -37,6 +37,7 @@ from pipeline.api.territories import (
     TerritoryRuleViewSet,
     TerritoryWithRulesViewSet,
 )
+from pipeline.webhooks.api import WebhookDeliveryViewSet, WebhookSubscriptionViewSet
 from quotas.api import ManagerTargetViewSet, QuotaViewSet
 from reports.api import (
     AccuracyView,
@@ -65,6 +66,8 @@ router.register("territories", TerritoryWithRulesViewSet, basename="territory")
 router.register("territory-rules", TerritoryRuleViewSet, basename="territoryrule")
 router.register("territory-realignments", RealignmentViewSet, basename="territoryrealignment")
 router.register("handovers", HandoverViewSet, basename="handover")
+router.register("webhooks/deliveries", WebhookDeliveryViewSet, basename="webhookdelivery")
+router.register("webhooks", WebhookSubscriptionViewSet, basename="webhook")
 router.register("quotas", QuotaViewSet, basename="quota")
 router.register("manager-targets", ManagerTargetViewSet, basename="managertarget")
 router.register("one-on-one-series", SeriesViewSet, basename="oneononeseries")
