@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.http import Http404, QueryDict
+from django.utils.html import escape
+from django.utils.safestring import mark_safe
 
 from pipeline.picker import Pick
 from reports.charts import Chart
@@ -83,17 +85,31 @@ class ReportResult:
     # Extra context a report's own template part may use (see ``Report.template``).
     extra: dict = field(default_factory=dict)
 
-    def table(self) -> list[list[tuple[Column, str, object]]]:
-        """The rows as the page draws them: (column, shown text, raw value) per cell."""
-        return [
-            [(c, c.display(row.get(c.key)), row.get(c.key)) for c in self.columns]
-            for row in self.rows
-        ]
+    def _row_html(self, row: dict, first_default: str = "") -> str:
+        cells = []
+        for index, column in enumerate(self.columns):
+            shown = escape(column.display(row.get(column.key)))
+            if index == 0:
+                cells.append(f'<th scope="row">{shown or first_default}</th>')
+            elif column.numeric:
+                cells.append(f'<td class="num">{shown}</td>')
+            else:
+                cells.append(f"<td>{shown}</td>")
+        return f"<tr>{''.join(cells)}</tr>"
 
-    def totals_row(self) -> list[tuple[Column, str]] | None:
+    def body_html(self) -> str:
+        """The table's rows as HTML, every value escaped.
+
+        Built here rather than by a template loop: a report of a few hundred
+        rows has thousands of cells, and the template engine spends about a
+        tenth of a millisecond on each, which was half a page's time.
+        """
+        return mark_safe("\n".join(self._row_html(row) for row in self.rows))  # noqa: S308
+
+    def totals_html(self) -> str:
         if self.totals is None:
-            return None
-        return [(c, c.display(self.totals.get(c.key))) for c in self.columns]
+            return ""
+        return mark_safe(self._row_html(self.totals, first_default="Total"))  # noqa: S308
 
 
 class Report:
