@@ -20,9 +20,19 @@ before T of the scope's deals as they stood at T (and nothing after T):
    the last quarter weighs about as much as the three before it. With ``n``
    such entries followed beyond ``a`` days (the effective number of weighted
    ones, ``(sum w)^2 / sum w^2``, so thin recent data is still shrunk), it
-   is shrunk toward the stage's configured probability (spread over the window
-   by the pooled timing of all stages' wins) with a weight of
-   ``PRIOR_WEIGHT`` entries: ``(n * share + PRIOR_WEIGHT * prior) / (n + PRIOR_WEIGHT)``.
+   is shrunk with a weight of ``PRIOR_WEIGHT`` entries, ``(n * share +
+   PRIOR_WEIGHT * prior) / (n + PRIOR_WEIGHT)``, toward the stage's chance at
+   ``a // 2`` days (itself so shrunk, down to age 0), and at age 0 toward the
+   stage's configured probability (spread over the window by the pooled timing
+   of all stages' wins): a deal stalled longer than any entry was followed
+   takes the chance of younger ages, not a fresh deal's configured one.
+   Sizes: each entry also weighs ``2 ** band``, its deal's size band as it stood
+   at T (``size_band``, ``floor(log2 amount)`` in the reporting currency), and
+   the chance applied to the open value of a stage and age is moved from the
+   share by count toward the share of *value* won, with the weight of its
+   effective number of entries against ``PRIOR_WEIGHT`` (``Training.value_chance``):
+   where large deals win less or later, the open value, mostly large deals,
+   gets their rate rather than the mix's.
 3. New business: deals created and won inside a window, which no open deal
    predicts. A deal created on day ``x`` of the window is won inside it with
    the chance a fresh entry of its pipeline's first stage is won within ``H -
