@@ -62,6 +62,10 @@ class Recorder:
             stats = kwargs["stats"]
             self._current.update(
                 outcomes={stage: dict(counts) for stage, counts in stats.outcomes.items()},
+                banded={
+                    stage: {band: dict(counts) for band, counts in bands.items()}
+                    for stage, bands in stats.banded.items()
+                },
                 open_groups=dict(kwargs["open_groups"]),
                 probabilities=dict(kwargs["probabilities"]),
                 paths=dict(kwargs.get("paths") or {}),

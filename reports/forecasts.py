@@ -20,9 +20,19 @@ before T of the scope's deals as they stood at T (and nothing after T):
    the last quarter weighs about as much as the three before it. With ``n``
    such entries followed beyond ``a`` days (the effective number of weighted
    ones, ``(sum w)^2 / sum w^2``, so thin recent data is still shrunk), it
-   is shrunk toward the stage's configured probability (spread over the window
-   by the pooled timing of all stages' wins) with a weight of
-   ``PRIOR_WEIGHT`` entries: ``(n * share + PRIOR_WEIGHT * prior) / (n + PRIOR_WEIGHT)``.
+   is shrunk with a weight of ``PRIOR_WEIGHT`` entries, ``(n * share +
+   PRIOR_WEIGHT * prior) / (n + PRIOR_WEIGHT)``, toward the stage's chance at
+   ``a // 2`` days (itself so shrunk, down to age 0), and at age 0 toward the
+   stage's configured probability (spread over the window by the pooled timing
+   of all stages' wins): a deal stalled longer than any entry was followed
+   takes the chance of younger ages, not a fresh deal's configured one.
+   Sizes: each entry also weighs ``2 ** band``, its deal's size band as it stood
+   at T (``size_band``, ``floor(log2 amount)`` in the reporting currency), and
+   the chance applied to the open value of a stage and age is moved from the
+   share by count toward the share of *value* won, with the weight of its
+   effective number of entries against ``PRIOR_WEIGHT`` (``Training.value_chance``):
+   where large deals win less or later, the open value, mostly large deals,
+   gets their rate rather than the mix's.
 3. New business: deals created and won inside a window, which no open deal
    predicts. A deal created on day ``x`` of the window is won inside it with
    the chance a fresh entry of its pipeline's first stage is won within ``H -
@@ -86,6 +96,7 @@ from decimal import Decimal
 from typing import NamedTuple
 
 from django.db.models import (
+    Case,
     Count,
     DateTimeField,
     DecimalField,
@@ -93,20 +104,27 @@ from django.db.models import (
     FloatField,
     IntegerField,
     Min,
+    OuterRef,
     Q,
     QuerySet,
+    Subquery,
     Sum,
     Value,
+    When,
 )
-from django.db.models.functions import Cast, Floor, Least
+from django.db.models.functions import Cast, Floor, Least, Log
 from django.db.models.lookups import GreaterThan
 from django.utils import timezone
 
-from pipeline.models import ForecastCategory, Stage, StageKind, StageTransition
+from pipeline.models import Deal, ForecastCategory, Stage, StageKind, StageTransition
 from pipeline.money import (
+    CONVERTED,
+    RateIn,
+    RateMap,
     at_close,
     converted,
     merge_unconverted,
+    reporting_currency,
     unconverted,
     unconverted_by_currency,
     unconverted_count,
@@ -303,15 +321,49 @@ def prorated_quota(scope: Scope, as_of: datetime.date, horizon: int) -> Decimal 
     return None if target is None else target.amount
 
 
+def size_band(value) -> Case:
+    """The size band of an amount in the reporting currency, in SQL: ``floor(log2(value))``, so a band
+    spans a factor of two (NULL for no amount, none above zero, or no rate)."""
+    return Case(
+        When(GreaterThan(value, 0), then=Cast(Floor(Log(2, value)), IntegerField())),
+        default=None,
+        output_field=IntegerField(),
+    )
+
+
+def deal_band(day: datetime.date) -> Case:
+    """``size_band`` of a deal row's amount at the rates of ``day``."""
+    return size_band(converted(on=day))
+
+
+def transition_band(moment: datetime.datetime, live: bool) -> dict:
+    """A transition's ``band`` column: the ``size_band`` of its deal's amount as it stood at ``moment``
+    (the live row when ``live``, else its latest history row by then), at the rates of that day."""
+    day = timezone.localdate(moment)
+    if live:
+        amount = F("deal__amount")
+        value = Case(
+            When(deal__currency=reporting_currency(), then=amount),
+            default=amount * RateIn(RateMap(day), F("deal__currency")),
+            output_field=CONVERTED,
+        )
+        return {"band": size_band(value)}
+    then = Deal.history.filter(id=OuterRef("deal_id"), history_date__lte=moment).order_by(
+        "-history_date", "-history_id"
+    )
+    return {"band": Subquery(then.values(size=deal_band(day))[:1], output_field=IntegerField())}
+
+
 def closing_stats(scope: Scope, moment: datetime.datetime, live: bool = False) -> "Training":
     """Per open stage: the entries of the year before ``moment``, counted by what had become of them by then
-    (``entry_counts``), over the scope's deals as they stood at ``moment`` (live rows when ``live``). One query."""
+    (``entry_counts``) and by their deal's size band then (``transition_band``), over the scope's deals
+    as they stood at ``moment`` (live rows when ``live``). One query."""
     training = Training()
     deals = deal_rows(scope, None if live else moment).values("id")
-    for stage_id, stay, close, won, observed, *weights in entry_counts(
-        StageTransition.objects.filter(deal_id__in=deals), moment
+    for band, stage_id, stay, close, won, observed, *weights in entry_counts(
+        StageTransition.objects.filter(deal_id__in=deals), moment, transition_band(moment, live)
     ):
-        training.add(stage_id, (stay, close, won, observed), *weights)
+        training.add(stage_id, (stay, close, won, observed), *weights, band=band)
     return training
 
 
@@ -476,6 +528,9 @@ class Training:
         self._chances: dict = {}
         self._shifts: dict = {}
         self._win_days: dict | None = None
+        # Per open stage and size band (``size_band``): the weight and squared weight by outcome.
+        self.banded: dict = defaultdict(lambda: defaultdict(lambda: defaultdict(lambda: [0, 0])))
+        self._band_chances: dict = {}
 
     def add(
         self,
@@ -486,10 +541,16 @@ class Training:
         recent: int = 0,
         recent_squares: int = 0,
         overlap: int = 0,
+        band: int | None = None,
     ) -> None:
         """Entries of ``weight`` in all, their squared weights summing to ``squares`` (default: entries of
         weight 1); ``recent``, ``recent_squares`` and ``overlap``: their exits' weights by recency, as
-        ``entry_counts`` gives them."""
+        ``entry_counts`` gives them; ``band``: their deals' size band (``size_band``; None: unknown)."""
+        if band is not None:
+            sized = self.banded[stage_id][band][outcome]
+            sized[0] += int(weight)
+            sized[1] += int(weight if squares is None else squares)
+            self._band_chances.clear()
         counts = self.outcomes[stage_id][outcome]
         counts[0] += int(weight)
         counts[1] += int(weight if squares is None else squares)
@@ -531,6 +592,28 @@ class Training:
         if known is None or age not in known:
             known = entry_chances(self.outcomes.get(stage_id, {}), ages | {age}, HORIZONS)
             self._chances[stage_id] = known
+        return known[age][horizon][:2]
+
+    def value_chance(
+        self, stage_id: int, age: int, horizon: int, ages: set[int]
+    ) -> tuple[float, float]:
+        """``entry_chances`` of the stage at ``age`` for ``horizon`` with each entry weighing its
+        deal's size as well as its recency (``2 ** band``, the band's lower bound): the share of the
+        value of the entries still in the stage after ``age`` days that was won within the window,
+        and the effective number of entries that rests on (``(0, 0)`` without sized entries)."""
+        key = (stage_id, "value")
+        known = self._band_chances.get(key)
+        if known is None or age not in known:
+            sized: dict = defaultdict(lambda: [0, 0])
+            for band, outcomes in self.banded.get(stage_id, {}).items():
+                scale = 2 ** max(0, band)
+                for outcome, (weight, squares) in outcomes.items():
+                    sized[outcome][0] += weight * scale
+                    sized[outcome][1] += squares * scale * scale
+            known = entry_chances(sized, ages | {age}, HORIZONS) if sized else {}
+            self._band_chances[key] = known
+        if age not in known:
+            return 0.0, 0.0
         return known[age][horizon][:2]
 
     def area(self, stage_id: int, horizon: int, ages: set[int]) -> tuple[float, float]:
@@ -712,7 +795,25 @@ def model_estimate(
     timing = min(1.0, horizon / 90) if timing is None else timing
     ages: dict = defaultdict(set)
     for stage_id, elapsed in open_groups:
-        ages[stage_id].add(max(0, elapsed or 0))
+        age = max(0, elapsed or 0)
+        while True:
+            # The chance at every age halved down to 0, each the prior of the one above.
+            ages[stage_id].add(age)
+            if age == 0:
+                break
+            age //= 2
+    chain: dict = {}
+
+    def stage_chance(stage_id, age: int, prior: float) -> tuple[float, float, float]:
+        """The stage's chance at ``age`` shrunk toward its chance at half the age (at 0 toward
+        ``prior``), with the entries followed and their raw share."""
+        known = chain.get((stage_id, age))
+        if known is None:
+            followed, share = stats.chance(stage_id, age, horizon, ages[stage_id])
+            below = prior if age == 0 else stage_chance(stage_id, age // 2, prior)[0]
+            p = (followed * share + PRIOR_WEIGHT * below) / (followed + PRIOR_WEIGHT)
+            known = chain[(stage_id, age)] = (p, followed, share)
+        return known
 
     def path_shift(stage_id) -> tuple[float, float]:
         """The summed log shifts along the stage's path, and their summed variances."""
@@ -733,9 +834,15 @@ def model_estimate(
         probability = probabilities.get(stage_id)
         if probability is None:
             continue
-        followed, won_share = stats.chance(stage_id, max(0, elapsed or 0), horizon, ages[stage_id])
-        prior = probability / 100 * timing
-        p = (followed * won_share + PRIOR_WEIGHT * prior) / (followed + PRIOR_WEIGHT)
+        age = max(0, elapsed or 0)
+        p, followed, won_share = stage_chance(stage_id, age, probability / 100 * timing)
+        if stats.banded.get(stage_id):
+            # Deals of every size: the share of the value of the entries still in the stage that
+            # was won, its difference from the share of entries shrunk with ``PRIOR_WEIGHT``.
+            sized, value_share = stats.value_chance(stage_id, age, horizon, ages[stage_id])
+            if sized > 0:
+                p += sized / (sized + PRIOR_WEIGHT) * (value_share - won_share)
+                followed = sized
         shift, shift_variance = path_shift(stage_id)
         p = min(1.0, max(0.0, p * math.exp(shift)))
         expected += p * float(value or 0)

@@ -63,6 +63,7 @@ from reports.forecasts import (
     open_group_sums,
     open_stage_table,
     prorated_quota,
+    transition_band,
     window_sums,
     window_unconverted,
 )
@@ -93,7 +94,9 @@ def _cell(prefix: str = "") -> dict:
 def _cell_at(when) -> dict:
     """``_cell`` of deal rows with the account's territory at ``when``: a moment, or a reference to one
     of the row's own (``OuterRef("closed_at")``), as ``Scope.deal_filter(territory_at=...)`` reads it."""
-    territory = account_territory_at(when, account=OuterRef("account_id"), live=F("account__territory_id"))
+    territory = account_territory_at(
+        when, account=OuterRef("account_id"), live=F("account__territory_id")
+    )
     return {**_cell(), "cell_territory": territory}
 
 
@@ -174,7 +177,7 @@ class CellSums:
     stays: dict = field(default_factory=dict)  # stage id -> [days, stays]
     entries: list = field(
         default_factory=list
-    )  # (stage id, outcome, *weights), as ``entry_counts`` gives them
+    )  # (stage id, outcome, size band, *weights), as ``entry_counts`` gives them
     open_groups: list = field(default_factory=list)  # (stage id, elapsed, value, value squared)
     won: dict = field(default_factory=dict)  # horizon -> value won in the window, as known now
     unconverted: list = field(
@@ -193,8 +196,8 @@ def _cells(period: Period, today: datetime.date, now: datetime.datetime) -> dict
         cells[cell].flow[stage_id] = (entered, advanced)
     for row in _stays_pass(period):
         cells[_cell_of(row)].stays[row["from_stage_id"]] = (row["days"], row["stays"])
-    for cell, stage_id, *rest in _entry_pass(now):
-        cells[cell].entries.append((stage_id, tuple(rest[:4]), *rest[4:]))
+    for cell, band, stage_id, *rest in _entry_pass(now):
+        cells[cell].entries.append((stage_id, tuple(rest[:4]), band, *rest[4:]))
     for row in _open_pass(now):
         cells[_cell_of(row)].open_groups.append(
             (row["stage_id"], row["elapsed"], row["value"], row["value_sq"])
@@ -247,7 +250,9 @@ def _stays_pass(period: Period):
 def _entry_pass(moment: datetime.datetime):
     """Per cell and open stage: the entries of the last year by what had become of them at ``moment``."""
     return _entries(
-        StageTransition.objects.filter(deal__deleted_at__isnull=True), moment, _cell("deal__")
+        StageTransition.objects.filter(deal__deleted_at__isnull=True),
+        moment,
+        _cell("deal__") | transition_band(moment, True),
     )
 
 
@@ -357,7 +362,9 @@ def _cells_as_of(
     (live rows when ``live``), the year's entries before it, and what has been won since, as known ``now``."""
     rows = deal_rows(Scope(), None if live else moment)
     # Past the as-of date an account lies in its territory of the moment, a won deal in the one it was won in.
-    deal_cell, won_cell = (_cell(), _cell()) if live else (_cell_at(moment), _cell_at(OuterRef("closed_at")))
+    deal_cell, won_cell = (
+        (_cell(), _cell()) if live else (_cell_at(moment), _cell_at(OuterRef("closed_at")))
+    )
     cells: dict[Cell, CellSums] = defaultdict(CellSums)
     aggregates: dict = {}
     for horizon in HORIZONS:
@@ -378,10 +385,12 @@ def _cells_as_of(
     ):
         cells[_cell_of(row)].won = {horizon: row[f"won_{horizon}"] for horizon in HORIZONS}
     transitions = StageTransition.objects.filter(deal_id__in=rows.values("id"))
-    for cell, stage_id, *rest in _entries(
-        transitions, moment, _cell("deal__") if live else _cell_then(moment)
+    for cell, band, stage_id, *rest in _entries(
+        transitions,
+        moment,
+        (_cell("deal__") if live else _cell_then(moment)) | transition_band(moment, live),
     ):
-        cells[cell].entries.append((stage_id, tuple(rest[:4]), *rest[4:]))
+        cells[cell].entries.append((stage_id, tuple(rest[:4]), band, *rest[4:]))
     open_deals = (
         rows.filter(status=StageKind.OPEN)
         .annotate(elapsed=elapsed_days(moment))
@@ -431,7 +440,9 @@ def _cell_then(moment: datetime.datetime) -> dict:
     then = Deal.history.filter(id=OuterRef("deal_id"), history_date__lte=moment).order_by(
         "-history_date", "-history_id"
     )
-    territory = account_territory_at(moment, account=OuterRef("account_id"), live=F("account__territory_id"))
+    territory = account_territory_at(
+        moment, account=OuterRef("account_id"), live=F("account__territory_id")
+    )
     return {
         "cell_owner": Subquery(then.values("owner_id")[:1]),
         "cell_territory": Subquery(then.values(territory_then=territory)[:1]),
@@ -439,9 +450,10 @@ def _cell_then(moment: datetime.datetime) -> dict:
     }
 
 
-def _entries(transitions, moment: datetime.datetime, cell: dict) -> list[tuple]:
-    """``entry_counts`` of these transitions per cell: ``(cell, stage id, stay, close, won, observed, *weights)``."""
-    rows = entry_counts(transitions, moment, cell)
+def _entries(transitions, moment: datetime.datetime, group: dict) -> list[tuple]:
+    """``entry_counts`` of these transitions per cell and size band (``group``: the cell's columns,
+    then ``band``): ``(cell, band, stage id, stay, close, won, observed, *weights)``."""
+    rows = entry_counts(transitions, moment, group)
     return [((owner, territory, pipeline), *rest) for owner, territory, pipeline, *rest in rows]
 
 
@@ -449,8 +461,8 @@ def _training(parts: list[CellSums]) -> Training:
     """The model's training of a scope: its cells' entries counted together."""
     training = Training()
     for part in parts:
-        for stage_id, outcome, *weights in part.entries:
-            training.add(stage_id, outcome, *weights)
+        for stage_id, outcome, band, *weights in part.entries:
+            training.add(stage_id, outcome, *weights, band=band)
     return training
 
 

@@ -58,10 +58,17 @@ def test_thirty_day_forecast_for_one_rep(history, rep):
     assert figures["gap"]["weighted"] == Decimal("2370.00")
     assert figures["gap"]["commit"] == Decimal("2700.00")
 
-    # The model. No entry of Discovery or Qualification closed later than 56 or 58 days in,
-    # so C and E fall back on the prior: the stage probability times the share of past wins
-    # that came within 30 days of an entry (A's entries won after 10, 8 and 5 days: all of them).
-    c_p, e_p = 0.3, 0.1
+    # The model. No entry of Discovery or Qualification was followed as long as C's 56 or E's
+    # 58 days, so each takes its stage's chance at half its age, itself shrunk toward the chance
+    # at half that, down to a fresh entry's, shrunk toward the stage probability times the share
+    # of past wins within 30 days of an entry (``test_model_segments`` pins that chain by hand).
+    stats = closing_stats(Scope(owner=rep.pk), now, True)
+    probabilities = {
+        stage.pk: stage.probability for stage in history.stages.values() if stage.kind == "open"
+    }
+    c_p = _chance(stats, history.stages["Discovery"], 56, 30, probabilities)
+    e_p = _chance(stats, history.stages["Qualification"], 58, 30, probabilities)
+    assert c_p < 0.3
     # New business: deals created per day, times the wins a day's arrivals bring inside the
     # window, times the value a win brought. The span from the first deal's creation to 30 days
     # before now saw four deals created (A, B, C, E).
