@@ -12,18 +12,22 @@ by the wins (none when nothing was won). Three grouped queries, whatever the siz
 
 import datetime
 from collections import defaultdict
+from dataclasses import replace
 
 import plotly.graph_objects as go
-from django.db.models import Count, F, Q
+from django.db import connection
+from django.db.models import BooleanField, Count, F, Func, Q
 from django.db.models.functions import TruncWeek
 from django.utils import timezone
 
 from pipeline.models import Activity, ActivityKind, Deal, StageKind, StageTransition
 from pipeline.periods import Period
 from pipeline.picker import Pick
+from pipeline.scopes import Scope
 from reports.catalog.base import Column, Report, ReportResult, register
 from reports.charts import WON, Chart, _chart
 from salesmgr.models import User
+from salesmgr.selectors import team_member_ids_subquery
 
 # The activity kinds as columns, in pipeline.models order, with the key each row uses.
 KIND_COLUMNS = {
@@ -66,10 +70,45 @@ def _day(value) -> datetime.date:
     return value.date() if isinstance(value, datetime.datetime) else value
 
 
+class _InTeam(Func):
+    """``column = ANY(ARRAY(<the team's ids>))``: the team is read once, before the rows, so the
+    planner filters each row against a known list rather than hash-joining the rows to the team
+    after the other joins (``IN (subquery)``); twice as fast on the period's transitions."""
+
+    arg_joiner = " = ANY(ARRAY"
+    template = "(%(expressions)s))"
+    output_field = BooleanField()
+
+
+def _team_array(scope: Scope) -> bool:
+    return scope.team is not None and connection.vendor == "postgresql"
+
+
+def _in_team(column: str, team: int) -> Q:
+    return Q(_InTeam(F(column), team_member_ids_subquery(team)))
+
+
+def _deal_filter(scope: Scope, prefix: str = "") -> Q:
+    """``scope.deal_filter(prefix)``, the same deals, with a team's people as an array."""
+    if not _team_array(scope):
+        return scope.deal_filter(prefix)
+    return replace(scope, team=None).deal_filter(prefix) & _in_team(f"{prefix}owner_id", scope.team)
+
+
+def _people_filter(scope: Scope, prefix: str) -> Q | None:
+    """``scope.people_filter(prefix)``, the same people, with a team's people as an array."""
+    people = scope.people_filter(prefix)
+    if people is None or not _team_array(scope):
+        return people
+    others = replace(scope, team=None)
+    rest = Q() if others.is_organisation else others.people_filter(prefix)
+    return rest & _in_team(f"{prefix}id", scope.team)
+
+
 def _activity_filter(pick: Pick) -> Q:
-    people = pick.scope.people_filter("author__")
+    people = _people_filter(pick.scope, "author__")
     if people is None:
-        return pick.scope.deal_filter("deal__") & Q(deal__deleted_at__isnull=True)
+        return _deal_filter(pick.scope, "deal__") & Q(deal__deleted_at__isnull=True)
     return people
 
 
@@ -100,7 +139,7 @@ def activity_counts(pick: Pick) -> dict:
             cells[(row["author_id"], _day(row["week"]))][key] += row["count"]
     advances = (
         StageTransition.objects.filter(
-            pick.scope.deal_filter("deal__"),
+            _deal_filter(pick.scope, "deal__"),
             _advance(),
             deal__deleted_at__isnull=True,
             at__gte=start,
@@ -114,7 +153,7 @@ def activity_counts(pick: Pick) -> dict:
         cells[(row["owner"], _day(row["week"]))]["advances"] += row["count"]
     wins = (
         Deal.objects.filter(
-            pick.scope.deal_filter(),
+            _deal_filter(pick.scope),
             deleted_at__isnull=True,
             status=StageKind.WON,
             closed_at__gte=start,
