@@ -242,7 +242,7 @@ class DealHistory(HistoricalRecords):
             # The open versions due in a window (a week-ago forecast, the commitments of a month):
             # a report reads only them, each checked against its deal's latest by then.
             models.Index(
-                fields=("expected_close_date",),
+                fields=("expected_close_date", "forecast_category"),
                 name="deal_history_open_close_idx",
                 condition=models.Q(status="open"),
             ),

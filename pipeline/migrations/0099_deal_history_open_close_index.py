@@ -11,7 +11,7 @@ class Migration(migrations.Migration):
             model_name="historicaldeal",
             index=models.Index(
                 condition=models.Q(("status", "open")),
-                fields=["expected_close_date"],
+                fields=["expected_close_date", "forecast_category"],
                 name="deal_history_open_close_idx",
             ),
         ),
