@@ -239,6 +239,13 @@ class DealHistory(HistoricalRecords):
                 fields=("owner", "id", "-history_date", "-history_id"),
                 name="deal_history_owner_as_of_idx",
             ),
+            # The open versions due in a window (a week-ago forecast, the commitments of a month):
+            # a report reads only them, each checked against its deal's latest by then.
+            models.Index(
+                fields=("expected_close_date", "forecast_category"),
+                name="deal_history_open_close_idx",
+                condition=models.Q(status="open"),
+            ),
         )
         return meta
 

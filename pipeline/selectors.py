@@ -191,7 +191,12 @@ def deal_as_of(deal_id: int, when: datetime.datetime):
 
 
 def deals_as_of(
-    when: datetime.datetime, *, owner_id: int | None = None, owner_in=None, deal_in=None
+    when: datetime.datetime,
+    *,
+    owner_id: int | None = None,
+    owner_in=None,
+    deal_in=None,
+    where: Q | None = None,
 ) -> QuerySet:
     """Every deal as it stood at ``when``: its latest recorded version by then, as historical rows.
 
@@ -201,8 +206,12 @@ def deals_as_of(
     version by ``when`` exists, so only their deals' history is read.
     ``owner_in`` (ids or a subquery of them, such as a team) does the same
     for several people. ``deal_in`` (ids or a subquery of them) reads only
-    those deals' history.
-    One query; PostgreSQL picks each deal's row with DISTINCT ON.
+    those deals' history. ``where`` (a condition on the history rows) keeps
+    only the deals whose latest version by ``when`` meets it: only the
+    versions meeting it are read (an index on them pays), each kept when no
+    later version by ``when`` exists (one ``deal_history_as_of_idx`` probe).
+    One query; PostgreSQL picks each deal's row with DISTINCT ON (or, with
+    ``where``, by that test alone).
     """
     history = Deal.history.filter(history_date__lte=when)
     if deal_in is not None:
@@ -211,6 +220,20 @@ def deals_as_of(
         history = history.filter(owner_id=owner_id)
     if owner_in is not None:
         history = history.filter(owner_id__in=owner_in)
+    if where is not None:
+        history = history.filter(where)
+    if where is not None and owner_id is None and owner_in is None:
+        # Each version read is checked against its deal's latest by then: one index probe.
+        newest = (
+            Deal.history.filter(id=OuterRef("id"), history_date__lte=when)
+            .order_by("-history_date", "-history_id")
+            .values("history_id")[:1]
+        )
+        return (
+            history.filter(history_id=Subquery(newest))
+            .exclude(history_type="-")
+            .filter(deleted_at__isnull=True)
+        )
     if connection.vendor == "postgresql":
         latest_ids = (
             history.order_by("id", "-history_date", "-history_id")

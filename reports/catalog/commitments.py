@@ -101,6 +101,10 @@ def parse_since(raw: str | None, today: datetime.date) -> tuple[datetime.date, s
     return since, None
 
 
+# The state of a deal's version at the call (``commitment_rows``).
+SAME, CHANGED, NOT_COMMITTED = "same", "changed", "no"
+
+
 def month_of(today: datetime.date) -> Period:
     return Period.named("month", today)
 
@@ -150,27 +154,37 @@ def commitment_rows(pick: Pick, today: datetime.date, since: datetime.date) -> Q
             Deal.history.filter(_committed(month), in_scope, history_date__lte=moment).values("id")
         )
     )
+    # The version at the call in one probe: committed then with the same amount as now ("same"),
+    # committed then with another ("changed"), or not ("no"; also a deal without a version by then).
+    # Each reference to an annotation repeats its subquery, so the figures read this one.
+    then_state = Subquery(
+        then.annotate(
+            state=Case(
+                When(
+                    Q(
+                        _committed(month),
+                        deleted_at__isnull=True,
+                        amount=OuterRef(OuterRef("amount")),
+                    ),
+                    then=Value(SAME),
+                ),
+                When(Q(_committed(month), deleted_at__isnull=True), then=Value(CHANGED)),
+                default=Value(NOT_COMMITTED),
+                output_field=CharField(),
+            )
+        ).values("state")[:1],
+        output_field=CharField(),
+    )
     rows = (
         Deal.objects.filter(in_scope, pk__in=candidates)
+        .alias(then_state=then_state)
         .annotate(
-            then_category=was("forecast_category"),
-            then_status=was("status"),
             then_close=was("expected_close_date", DateField()),
             then_amount=was("amount", DecimalField(max_digits=14, decimal_places=2)),
-            then_deleted=was("deleted_at"),
         )
         .annotate(
             committed_then=Case(
-                When(
-                    Q(
-                        then_category=ForecastCategory.COMMIT,
-                        then_status=StageKind.OPEN,
-                        then_close__gte=month.start,
-                        then_close__lt=month.end,
-                        then_deleted__isnull=True,
-                    ),
-                    then=Value(True),
-                ),
+                When(Q(then_state__in=[SAME, CHANGED]), then=Value(True)),
                 default=Value(False),
             ),
             committed_now=Case(When(committed_now, then=Value(True)), default=Value(False)),
@@ -182,7 +196,7 @@ def commitment_rows(pick: Pick, today: datetime.date, since: datetime.date) -> Q
                 When(
                     committed_now=True,
                     then=Case(
-                        When(then_amount=F("amount"), then=Value("unchanged")),
+                        When(then_state=SAME, then=Value("unchanged")),
                         default=Value("amount_changed"),
                     ),
                 ),

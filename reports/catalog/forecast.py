@@ -30,7 +30,7 @@ from decimal import Decimal
 import plotly.graph_objects as go
 from django.db.models import Q
 
-from pipeline.models import Deal, StageKind
+from pipeline.models import StageKind
 from pipeline.periods import start_of
 from pipeline.picker import Pick
 from pipeline.scopes import Scope
@@ -84,20 +84,17 @@ def _in_windows(as_of: datetime.date) -> Q:
 def category_sums(pick: Pick, today: datetime.date) -> tuple[dict[int, dict], dict[int, dict]]:
     """Per owner, each horizon's category sums as of today and as of a week ago (two grouped queries).
 
-    A week ago reads the history only of the deals that had a version by then open and due in its
-    windows (the latest version of each is the one that counts), not every deal's.
+    A week ago reads only the history versions then open and due in its windows and in scope, each
+    kept when it was its deal's latest by then (the latest version of each is the one that counts):
+    a deal whose latest version was not such a version does not count.
     """
     week_ago = today - WEEK
     moment = start_of(week_ago)
     in_scope = pick.scope.deal_filter(territory_at=moment)
-    # A deal's latest version by then, if it counts, is itself such a version: so these are enough.
-    due_then = Deal.history.filter(
-        _in_windows(week_ago), in_scope, history_date__lte=moment
-    ).values("id")
-    then_rows = deals_as_of(moment, deal_in=due_then).filter(in_scope)
+    then_rows = deals_as_of(moment, where=_in_windows(week_ago) & in_scope)
     return (
         _sums_by_owner(deal_rows(pick.scope).filter(_in_windows(today)), today),
-        _sums_by_owner(then_rows.filter(_in_windows(week_ago)), week_ago),
+        _sums_by_owner(then_rows, week_ago),
     )
 
 
