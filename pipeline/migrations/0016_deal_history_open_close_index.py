@@ -3,7 +3,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("pipeline", "0014_webhooks"),
+        ("pipeline", "0015_activity_author_kind_index"),
     ]
 
     operations = [
