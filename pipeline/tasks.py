@@ -5,6 +5,7 @@ import datetime
 from celery import shared_task
 
 from pipeline.services import deals_purge_deleted
+from pipeline.services.import_jobs import import_job_run
 from pipeline.services.territories import realignment_run, realignments_requeue_stalled
 from salesmgr.queue import task_publish
 
@@ -31,3 +32,10 @@ def requeue_stalled_realignments() -> list[int]:
     return realignments_requeue_stalled(
         run=lambda job_id: task_publish(realign_territories, args=[job_id], ignore_result=True)
     )
+
+
+@shared_task(name="pipeline.run_import", acks_late=True, max_retries=3, default_retry_delay=30)
+def run_import(job_id: int) -> int:
+    """Run (or resume) an import's dry run or writing run; a finished job is left alone."""
+    job = import_job_run(job_id=job_id)
+    return job.done if job else 0

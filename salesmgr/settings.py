@@ -157,6 +157,9 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 # WhiteNoise serves the collected files in every mode (runserver, the test live
 # server, gunicorn): compressed, under content-hashed names cached for a year.
 # `make run` and the test suite run collectstatic first.
+# Uploaded files (spreadsheets being imported); the web process and the worker must share it.
+MEDIA_ROOT = Path(env_str("MEDIA_ROOT") or BASE_DIR / "media")
+IMPORT_BATCH_ROWS = env_int("IMPORT_BATCH_ROWS", 2000, minimum=1)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "salesmgr.storage.StaticStorage"},
