@@ -159,7 +159,7 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 # `make run` and the test suite run collectstatic first.
 # Uploaded files (spreadsheets being imported); the web process and the worker must share it.
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT") or BASE_DIR / "media")
-IMPORT_BATCH_ROWS = env_int("IMPORT_BATCH_ROWS", 2000, minimum=1)
+IMPORT_BATCH_ROWS = env_int("IMPORT_BATCH_ROWS", 5000, minimum=1)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "salesmgr.storage.StaticStorage"},

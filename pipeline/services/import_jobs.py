@@ -77,7 +77,7 @@ MAX_PASSES = 4
 
 
 def batch_rows() -> int:
-    return getattr(settings, "IMPORT_BATCH_ROWS", 2000)
+    return settings.IMPORT_BATCH_ROWS
 
 
 def import_kinds_for(user: User) -> list[str]:

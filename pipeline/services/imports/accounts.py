@@ -5,7 +5,7 @@ from django.db import models, transaction
 from django.utils import timezone
 
 from pipeline.assignment import AccountFacts, rules_saved, territory_for
-from pipeline.checks.accounts import account_owner_errors
+from pipeline.checks.accounts import account_owner_errors, account_values_errors
 from pipeline.models import Account, Contact
 from pipeline.services.imports.deals import PAST_ADMINS_ONLY, PAST_TOLERANCE
 from pipeline.services.imports.parsing import AccountSpec, ErrorCollector
@@ -51,6 +51,12 @@ def accounts_import(
             errors.add(row, "owner", f"No user {spec.owner_id!r}.")
         else:
             errors.extend(row, account_owner_errors(owner_active=owners[spec.owner_id]))
+        errors.extend(
+            row,
+            account_values_errors(
+                values={"country": spec.country, "annual_revenue": spec.annual_revenue}
+            ),
+        )
         if spec.territory_id is not None and spec.territory_id not in territories:
             errors.add(row, "territory", f"No territory {spec.territory_id!r}.")
         created_at = spec.created_at or now

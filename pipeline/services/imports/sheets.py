@@ -192,6 +192,8 @@ def headers_of(handle: IO[bytes], name: str) -> tuple[list[str], int]:
 
 
 def read_text(cell: Any) -> str:
+    if type(cell) is str:
+        return cell  # the readers strip it already
     if isinstance(cell, float) and cell.is_integer():
         return str(int(cell))
     return str(_text(cell))
