@@ -115,7 +115,9 @@ if DATABASE_URL:
             )
         }
     except ValueError as exc:
-        raise ImproperlyConfigured(f"DATABASE_URL is not a database URL Salesmgr understands: {exc}") from exc
+        raise ImproperlyConfigured(
+            f"DATABASE_URL is not a database URL Salesmgr understands: {exc}"
+        ) from exc
     if DATABASES["default"]["ENGINE"].endswith("postgresql"):
         # No JIT: the figures' queries are short but wide (dozens of aggregates, a rate lookup in
         # many), and PostgreSQL compiled them for seconds once their estimated cost passed its
@@ -262,7 +264,6 @@ CELERY_BEAT_SCHEDULE["sweep-stale-scopes"] = {
 REPORTS_RECOMPUTE_ON_CHANGE = env_bool("REPORTS_RECOMPUTE_ON_CHANGE", bool(REDIS_URL))
 REPORTS_EMBEDDED_RECOMPUTE = env_bool("REPORTS_EMBEDDED_RECOMPUTE", not REPORTS_RECOMPUTE_ON_CHANGE)
 REPORTS_EMBEDDED_DELAY = env_int("REPORTS_EMBEDDED_DELAY", 5, minimum=0)
-
 
 
 def env_currency(name: str, default: str) -> str:

@@ -64,7 +64,9 @@ def test_contacts_land_on_their_account_and_update_on_a_rerun(rep, manager):
 def test_contacts_of_another_teams_account_are_refused(other_manager, rep):
     AccountFactory(owner=rep, name="Acme")
     job = imported(
-        other_manager, csv_upload([["p-1", "Acme", "Jane", "", "", ""]], CONTACT_HEADERS), kind="contacts"
+        other_manager,
+        csv_upload([["p-1", "Acme", "Jane", "", "", ""]], CONTACT_HEADERS),
+        kind="contacts",
     )
     assert "account: No account 'Acme'" in reasons(job, dry_run=False)[2]
     assert not Contact.objects.exists()

@@ -191,7 +191,11 @@ def test_an_xlsx_workbook_is_read_with_its_dates_and_numbers(rep, acme, pipeline
     job = imported(rep, xlsx_upload(rows))
     assert job.created == 1, reasons(job, dry_run=False)
     deal = Deal.objects.get()
-    assert (deal.amount, deal.currency, deal.expected_close_date) == (Decimal("1500.50"), "USD", close)
+    assert (deal.amount, deal.currency, deal.expected_close_date) == (
+        Decimal("1500.50"),
+        "USD",
+        close,
+    )
 
 
 def test_slashed_dates_follow_the_chosen_order(rep, acme, pipeline):

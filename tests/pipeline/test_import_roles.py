@@ -76,7 +76,8 @@ def test_sibling_manager_can_neither_own_nor_see_the_other_teams_records(
 
 def test_rep_imports_only_their_own_deals(rep, accounts, pipeline):
     job, refused = _import(
-        rep, [_row(1, "", "Rep Account"), _row(2, "rep", "Rep Account"), _row(3, "rep2", "Rep Account")]
+        rep,
+        [_row(1, "", "Rep Account"), _row(2, "rep", "Rep Account"), _row(3, "rep2", "Rep Account")],
     )
     assert job.created == 2
     assert refused == {4: "owner: Reps import only their own deals."}
@@ -131,6 +132,8 @@ def test_admin_may_date_a_deal_in_the_past_and_a_rerun_keeps_it(admin, accounts,
 def test_only_admins_may_date_an_account_in_the_past(manager, admin, rep):
     headers = ["Name", "Owner", "Created"]
     job = imported(manager, csv_upload([["Old Co", "rep", "2024-05-01"]], headers), kind="accounts")
-    assert reasons(job, dry_run=False) == {2: "created_at: Only admins may give a date in the past."}
+    assert reasons(job, dry_run=False) == {
+        2: "created_at: Only admins may give a date in the past."
+    }
     job = imported(admin, csv_upload([["Old Co", "rep", "2024-05-01"]], headers), kind="accounts")
     assert Account.objects.get(name="Old Co").created_at.date() == datetime.date(2024, 5, 1)
