@@ -115,9 +115,7 @@ if DATABASE_URL:
             )
         }
     except ValueError as exc:
-        raise ImproperlyConfigured(
-            f"DATABASE_URL is not a database URL Salesmgr understands: {exc}"
-        ) from exc
+        raise ImproperlyConfigured(f"DATABASE_URL is not a database URL Salesmgr understands: {exc}") from exc
     if DATABASES["default"]["ENGINE"].endswith("postgresql"):
         # No JIT: the figures' queries are short but wide (dozens of aggregates, a rate lookup in
         # many), and PostgreSQL compiled them for seconds once their estimated cost passed its
@@ -156,12 +154,12 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = BASE_DIR / "staticfiles"
-# WhiteNoise serves the collected files in every mode (runserver, the test live
-# server, gunicorn): compressed, under content-hashed names cached for a year.
-# `make run` and the test suite run collectstatic first.
 # Uploaded files (spreadsheets being imported); the web process and the worker must share it.
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT") or BASE_DIR / "media")
 IMPORT_BATCH_ROWS = env_int("IMPORT_BATCH_ROWS", 5000, minimum=1)
+# WhiteNoise serves the collected files in every mode (runserver, the test live
+# server, gunicorn): compressed, under content-hashed names cached for a year.
+# `make run` and the test suite run collectstatic first.
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "salesmgr.storage.StaticStorage"},
@@ -264,6 +262,7 @@ CELERY_BEAT_SCHEDULE["sweep-stale-scopes"] = {
 REPORTS_RECOMPUTE_ON_CHANGE = env_bool("REPORTS_RECOMPUTE_ON_CHANGE", bool(REDIS_URL))
 REPORTS_EMBEDDED_RECOMPUTE = env_bool("REPORTS_EMBEDDED_RECOMPUTE", not REPORTS_RECOMPUTE_ON_CHANGE)
 REPORTS_EMBEDDED_DELAY = env_int("REPORTS_EMBEDDED_DELAY", 5, minimum=0)
+
 
 
 def env_currency(name: str, default: str) -> str:
