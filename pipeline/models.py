@@ -718,9 +718,10 @@ class ImportStatus(models.TextChoices):
 class ImportJob(models.Model):
     """A spreadsheet of deals, accounts or contacts: checked by a dry run, then written in batches.
 
-    ``cursor`` counts the data rows handled by the current phase; each batch is
-    written together with its rejected rows and the counts in one transaction,
-    so a job run again resumes after the last batch that committed.
+    ``cursor`` is the last spreadsheet row the current phase (dry run or run)
+    handled; each batch is written together with its rejected rows and the
+    counts in one transaction, so a job run again resumes after the last batch
+    that committed.
     """
 
     kind = models.CharField(max_length=8, choices=ImportKind.choices)

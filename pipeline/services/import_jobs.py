@@ -165,6 +165,16 @@ def import_run_start(*, job: ImportJob, by: User, run=None) -> ImportJob:
     return job
 
 
+def import_job_not_queued(*, job_id: int, message: str) -> None:
+    """Put back a job whose task could not be queued, untouched, to be started again; ``message`` says why."""
+    ImportJob.objects.filter(pk=job_id, status=ImportStatus.CHECKING, done=0).update(
+        status=ImportStatus.UPLOADED, error=message
+    )
+    ImportJob.objects.filter(pk=job_id, status=ImportStatus.QUEUED, done=0).update(
+        status=ImportStatus.CHECKED, error=message
+    )
+
+
 def _require_owner(job: ImportJob, by: User) -> None:
     if job.requested_by_id != by.pk:
         raise PermissionDenied("Only the person who uploaded the file may run its import.")

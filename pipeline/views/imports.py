@@ -20,6 +20,7 @@ from pipeline.selectors import import_jobs_visible_to
 from pipeline.services.import_jobs import (
     import_check_start,
     import_job_create,
+    import_job_not_queued,
     import_kinds_for,
     import_rejection_summary,
     import_rejections_csv,
@@ -129,7 +130,7 @@ def import_check(request: HttpRequest, pk: int) -> HttpResponse:
             by=request.user,
             mapping=mapping,
             day_first=request.POST.get("day_first", "1") == "1",
-            run=lambda job_id: _queued(request, queue_import(job_id)),
+            run=lambda job_id: _queued(request, job_id),
         )
     except PermissionDenied as error:
         raise Forbidden(str(error)) from error
@@ -150,7 +151,7 @@ def import_run(request: HttpRequest, pk: int) -> HttpResponse:
         import_run_start(
             job=job,
             by=request.user,
-            run=lambda job_id: _queued(request, queue_import(job_id)),
+            run=lambda job_id: _queued(request, job_id),
         )
     except PermissionDenied as error:
         raise Forbidden(str(error)) from error
@@ -160,8 +161,9 @@ def import_run(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("import-detail", pk=job.pk)
 
 
-def _queued(request: HttpRequest, task_id: str | None) -> None:
-    if task_id is None:
+def _queued(request: HttpRequest, job_id: int) -> None:
+    if queue_import(job_id) is None:
+        import_job_not_queued(job_id=job_id, message=NOT_QUEUED)
         messages.error(request, NOT_QUEUED)
 
 
