@@ -18,6 +18,7 @@ import csv
 import datetime
 import io
 import logging
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -188,11 +189,15 @@ def _restart(job: ImportJob, status: str) -> None:
     job.save()
 
 
-def import_job_run(*, job_id: int) -> ImportJob | None:
-    """Run the job's dry run or writing run to its end, resuming after its last committed batch.
+def import_job_run(*, job_id: int, seconds: float | None = None) -> ImportJob | None:
+    """Run the job's dry run or writing run, resuming after its last committed batch.
 
-    A finished job, or one not yet mapped, is left as it is, so a task run twice does nothing twice.
+    With ``seconds`` it stops after the first batch that ends later than that and
+    answers the job still busy, for the caller to queue the rest (a task must end
+    within Celery's time limit); without, it runs to the end. A finished job, or
+    one not yet mapped, is left as it is, so a task run twice does nothing twice.
     """
+    started = time.monotonic()
     job = ImportJob.objects.select_related("requested_by").filter(pk=job_id).first()
     if job is None or job.status not in (
         ImportStatus.CHECKING,
@@ -209,6 +214,9 @@ def import_job_run(*, job_id: int) -> ImportJob | None:
         importer = _IMPORTERS[job.kind](job.requested_by, job)
         for batch in _batches(job):
             _batch_handle(job, importer, batch, dry_run)
+            if seconds is not None and time.monotonic() - started > seconds:
+                job.refresh_from_db()
+                return job
     except Exception as exc:  # the job records why it stopped; what it wrote stays written
         logger.exception("import %s failed", job.pk)
         ImportJob.objects.filter(pk=job.pk).update(
