@@ -147,8 +147,11 @@ class Account(models.Model):
     website = models.URLField(blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     deleted_at = models.DateTimeField(null=True, blank=True)
+    external_id = models.CharField(
+        max_length=120, null=True, blank=True, unique=True, help_text="Its id in an imported file."
+    )
 
-    history = AccountHistory(cascade_delete_history=False, no_db_index=["territory"])
+    history = AccountHistory(cascade_delete_history=False, no_db_index=["territory", "external_id"])
 
     class Meta:
         ordering = ["name"]
@@ -176,8 +179,13 @@ class Contact(models.Model):
     email = models.EmailField(blank=True)
     phone = models.CharField(max_length=40, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
+    external_id = models.CharField(
+        max_length=120, null=True, blank=True, unique=True, help_text="Its id in an imported file."
+    )
 
-    history = HistoricalRecords(cascade_delete_history=False, no_db_index=["account"])
+    history = HistoricalRecords(
+        cascade_delete_history=False, no_db_index=["account", "external_id"]
+    )
 
     class Meta:
         ordering = ["last_name", "first_name"]
@@ -699,6 +707,107 @@ class Handover(models.Model):
     def __str__(self) -> str:
         subject = f"deal {self.deal_id}" if self.deal_id else f"account {self.account_id}"
         return f"{subject}: {self.from_owner_id} -> {self.to_owner_id} ({self.reason})"
+
+
+class ImportKind(models.TextChoices):
+    DEALS = "deals", "Deals"
+    ACCOUNTS = "accounts", "Accounts"
+    CONTACTS = "contacts", "Contacts"
+
+
+class ImportStatus(models.TextChoices):
+    UPLOADED = "uploaded", "Uploaded"  # waiting for its column mapping
+    CHECKING = "checking", "Checking"  # the dry run
+    CHECKED = "checked", "Checked"
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"
+
+
+class ImportJob(models.Model):
+    """A spreadsheet of deals, accounts or contacts: checked by a dry run, then written in batches.
+
+    ``cursor`` is the last spreadsheet row the current phase (dry run or run)
+    handled; each batch is written together with its rejected rows and the
+    counts in one transaction, so a job run again resumes after the last batch
+    that committed.
+    """
+
+    kind = models.CharField(max_length=8, choices=ImportKind.choices)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    status = models.CharField(
+        max_length=8, choices=ImportStatus.choices, default=ImportStatus.UPLOADED
+    )
+    file = models.FileField(upload_to="imports/%Y/%m/")
+    file_name = models.CharField(max_length=200)
+    headers = models.JSONField(default=list)
+    mapping = models.JSONField(default=dict, blank=True, help_text="Field name -> column header.")
+    day_first = models.BooleanField(default=True, help_text="Read 02/03/2026 as 2 March.")
+    total = models.PositiveIntegerField(default=0, help_text="Data rows in the file.")
+    cursor = models.PositiveIntegerField(
+        default=0, help_text="The last spreadsheet row handled by the current phase."
+    )
+    done = models.PositiveIntegerField(default=0, help_text="Data rows handled so far.")
+    created = models.PositiveIntegerField(default=0)
+    updated = models.PositiveIntegerField(default=0)
+    rejected = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"Import {self.pk} of {self.kind} ({self.status}, {self.cursor}/{self.total})"
+
+    @property
+    def is_busy(self) -> bool:
+        return self.status in (ImportStatus.CHECKING, ImportStatus.QUEUED, ImportStatus.RUNNING)
+
+    @property
+    def is_dry_run(self) -> bool:
+        return self.status in (ImportStatus.CHECKING, ImportStatus.CHECKED)
+
+
+class ImportRejection(models.Model):
+    """A row an import's dry run or run refused, with its values as given and why."""
+
+    job = models.ForeignKey(ImportJob, on_delete=models.CASCADE, related_name="rejections")
+    dry_run = models.BooleanField()
+    row = models.PositiveIntegerField(
+        help_text="Its row in the spreadsheet; the headers are row 1."
+    )
+    reasons = models.TextField()
+    values = models.JSONField(default=list)
+
+    class Meta:
+        ordering = ["job_id", "dry_run", "row"]
+        indexes = [models.Index(fields=["job", "dry_run", "row"], name="import_rejection_idx")]
+
+    def __str__(self) -> str:
+        return f"row {self.row}: {self.reasons}"
+
+
+class ImportMapping(models.Model):
+    """The column mapping a person last used for an import of a kind, offered again next time."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=8, choices=ImportKind.choices)
+    mapping = models.JSONField(default=dict)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "kind"], name="import_mapping_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} mapping of user {self.user_id}"
 
 
 # Outbound webhooks keep their tables in their own module of this app.

@@ -18,6 +18,7 @@ from pipeline.models import (
     DealContact,
     ExchangeRate,
     Handover,
+    ImportJob,
     LostReason,
     Pipeline,
     Product,
@@ -525,3 +526,9 @@ def realignment_handover_groups(
         }
         for k in sorted(groups, key=lambda k: tuple((v is None, v or 0) for v in k))
     ]
+
+
+def import_jobs_visible_to(user: User) -> QuerySet[ImportJob]:
+    """An import is followed by whoever started it; admins follow every import."""
+    jobs = ImportJob.objects.select_related("requested_by")
+    return jobs if user.is_admin else jobs.filter(requested_by=user)

@@ -34,6 +34,12 @@ urlpatterns = [
     path("contacts/<int:pk>/edit/", views.contact_edit, name="contact-edit"),
     path("contacts/<int:pk>/delete/", views.contact_delete_view, name="contact-delete"),
     path("contacts/<int:pk>/deals/", views.contact_deal_link, name="contact-deal-link"),
+    path("imports/", views.import_list, name="import-list"),
+    path("imports/<int:pk>/", views.import_detail, name="import-detail"),
+    path("imports/<int:pk>/check/", views.import_check, name="import-check"),
+    path("imports/<int:pk>/run/", views.import_run, name="import-run"),
+    path("imports/<int:pk>/progress/", views.import_progress, name="import-progress"),
+    path("imports/<int:pk>/rejected.csv", views.import_rejected, name="import-rejected"),
     path("recycle-bin/", views.recycle_bin, name="recycle-bin"),
     path("recycle-bin/deals/<int:pk>/restore/", views.deal_restore_view, name="deal-restore"),
     path(

@@ -157,6 +157,11 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = BASE_DIR / "staticfiles"
+# Uploaded files (spreadsheets being imported); the web process and the worker must share it.
+MEDIA_ROOT = Path(env_str("MEDIA_ROOT") or BASE_DIR / "media")
+IMPORT_BATCH_ROWS = env_int("IMPORT_BATCH_ROWS", 5000, minimum=1)
+# An import task works this long, then queues its rest: under the task time limit below.
+IMPORT_SLICE_SECONDS = env_int("IMPORT_SLICE_SECONDS", 240, minimum=1)
 # WhiteNoise serves the collected files in every mode (runserver, the test live
 # server, gunicorn): compressed, under content-hashed names cached for a year.
 # `make run` and the test suite run collectstatic first.

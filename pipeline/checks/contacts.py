@@ -21,9 +21,11 @@ def contact_write_refusal(*, by: User, account: Account) -> str | None:
 
 
 def contact_field_errors(*, fields: Iterable[str], creating: bool) -> Errors:
-    """Which of ``fields`` a contact write may not set: it sets only ``CONTACT_FIELDS``."""
+    """Which of ``fields`` a contact write may not set: it sets only ``CONTACT_FIELDS``
+    (and, at creation, the ``external_id`` an import gives)."""
     message = "Unknown contact field." if creating else "This field cannot be changed here."
-    return {field: [message] for field in sorted(set(fields) - set(CONTACT_FIELDS))}
+    allowed = {*CONTACT_FIELDS, "external_id"} if creating else set(CONTACT_FIELDS)
+    return {field: [message] for field in sorted(set(fields) - allowed)}
 
 
 def contact_account_errors(*, account: Account) -> Errors:

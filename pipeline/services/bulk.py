@@ -88,6 +88,8 @@ class DealRow:
     created_at: datetime.datetime | None = None  # now when None; new deals only
     transitions: list[TransitionSpec] = field(default_factory=list)  # new deals only
     changes: list[ChangeSpec] = field(default_factory=list)  # new deals only
+    # (product_id, quantity, unit_price, discount_pct); new deals only, an update leaves its line items
+    line_items: list[tuple[int, Decimal, Decimal, Decimal]] = field(default_factory=list)
 
 
 @dataclass
@@ -173,11 +175,12 @@ def deal_rows_reference_errors(*, named: list[dict[str, int | None]], by: User) 
     return _References(named, by).errors(named)
 
 
-def deals_upsert(*, rows: list[DealRow], by: User) -> UpsertResult:
+def deals_upsert(*, rows: list[DealRow], by: User, dry_run: bool = False) -> UpsertResult:
     """Create or update every row in one transaction; ``RowErrors`` (nothing written) on any problem.
 
     An update gets one new version, one history row by ``by`` and, when its
-    stage changes, one transition, as with ``deal_edit``.
+    stage changes, one transition, as with ``deal_edit``. With ``dry_run``
+    every row is checked the same way and nothing is written (``ids`` stay None).
     """
     named = [_named_ids(row) for row in rows]
     references = _References(named, by)
@@ -211,9 +214,9 @@ def deals_upsert(*, rows: list[DealRow], by: User) -> UpsertResult:
     try:
         with transaction.atomic():
             if creates:
-                errors += _create(rows, creates, ids, by)
+                errors += _create(rows, creates, ids, by, dry_run)
             if updates:
-                errors += _update(rows, updates, visible, references, ids, by)
+                errors += _update(rows, updates, visible, references, ids, by, dry_run)
             if errors:
                 raise _Rollback
     except _Rollback:
@@ -221,15 +224,19 @@ def deals_upsert(*, rows: list[DealRow], by: User) -> UpsertResult:
     return UpsertResult(created=len(creates), updated=len(updates), ids=ids)
 
 
-def _create(rows: list[DealRow], indexes: list[int], ids: list, by: User) -> list[dict]:
+def _create(
+    rows: list[DealRow], indexes: list[int], ids: list, by: User, dry_run: bool
+) -> list[dict]:
     """Create the rows at ``indexes`` with ``deals_import``; their errors, numbered as in ``rows``."""
     specs = [_spec(rows[index], by) for index in indexes]
     try:
-        created = deals_import(specs=specs, by=by)
+        created = deals_import(specs=specs, by=by, dry_run=dry_run)
     except RowErrors as exc:
         return [{**error, "row": indexes[error["row"]]} for error in exc.errors]
     except PermissionDenied as exc:
         return [{"row": indexes[0], "field": "owner", "message": str(exc)}]
+    if dry_run:
+        return []
     for index, pk in zip(indexes, created, strict=True):
         ids[index] = pk
     deals_changed_events([DealChange(deal_id=pk, created=True) for pk in created])
@@ -256,6 +263,7 @@ def _spec(row: DealRow, by: User) -> DealSpec:
         transitions=transitions,
         changes=row.changes,
         external_id=row.external_id,
+        line_items=row.line_items,
     )
 
 
@@ -266,12 +274,15 @@ def _update(
     references: _References,
     ids: list,
     by: User,
+    dry_run: bool,
 ) -> list[dict]:
-    """Check the update rows against their locked deals and write them together; the rows' errors."""
+    """Check the update rows against their locked deals and write them together; the rows' errors.
+
+    A dry run checks against the deals as they are, unlocked, and writes nothing.
+    """
     pks = [visible[rows[index].external_id] for index in indexes]
-    locked = {
-        deal.pk: deal for deal in Deal.objects.select_for_update().filter(pk__in=pks).order_by("pk")
-    }
+    deals = Deal.objects.filter(pk__in=pks).order_by("pk")
+    locked = {deal.pk: deal for deal in (deals if dry_run else deals.select_for_update())}
     with_line_items = set(
         DealLineItem.objects.filter(deal_id__in=pks).values_list("deal_id", flat=True)
     )
@@ -303,6 +314,8 @@ def _update(
         except (ValidationError, ConflictError, PermissionDenied) as exc:
             errors += _row_errors(index, exc)
             continue
+        if dry_run:
+            continue
         ids[index] = pk
         if changed_one:
             deal_stamp(deal, by, transition.at if transition else None)
@@ -328,7 +341,7 @@ def _update(
 
 def _edit(row: DealRow, deal: Deal, references: _References) -> DealEdit:
     """What an update row asks of its locked deal; raises for what only a new deal may give."""
-    if row.transitions or row.changes or row.created_at:
+    if row.transitions or row.changes or (row.created_at and row.created_at != deal.created_at):
         raise ValidationError(
             {"transitions": "A deal's past can only be given when it is created."}
         )

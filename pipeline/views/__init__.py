@@ -27,6 +27,14 @@ from pipeline.views.deals import (
     deal_list,
     deal_new,
 )
+from pipeline.views.imports import (
+    import_check,
+    import_detail,
+    import_list,
+    import_progress,
+    import_rejected,
+    import_run,
+)
 from pipeline.views.recycle import (
     account_delete_view,
     account_restore_view,
@@ -52,10 +60,10 @@ __all__ = [
     "contact_edit",
     "contact_list",
     "contact_new",
+    "deal_activity",
     "deal_contact_add",
     "deal_contact_remove",
     "deal_delete_view",
-    "deal_activity",
     "deal_detail",
     "deal_edit",
     "deal_export",
@@ -63,5 +71,11 @@ __all__ = [
     "deal_move_view",
     "deal_new",
     "deal_restore_view",
+    "import_check",
+    "import_detail",
+    "import_list",
+    "import_progress",
+    "import_rejected",
+    "import_run",
     "recycle_bin",
 ]

@@ -31,6 +31,7 @@ from pipeline.api import (
     ProductViewSet,
     StageViewSet,
 )
+from pipeline.api.imports import ImportViewSet
 from pipeline.api.territories import (
     HandoverViewSet,
     RealignmentViewSet,
@@ -59,6 +60,7 @@ router.register("accounts", AccountViewSet, basename="account")
 router.register("contacts", ContactViewSet, basename="contact")
 router.register("products", ProductViewSet, basename="product")
 router.register("lost-reasons", LostReasonViewSet, basename="lostreason")
+router.register("imports", ImportViewSet, basename="import")
 router.register("exchange-rates", ExchangeRateViewSet, basename="exchangerate")
 router.register("deals", DealViewSet, basename="deal")
 router.register("activities", ActivityViewSet, basename="activity")

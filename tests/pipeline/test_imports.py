@@ -446,7 +446,7 @@ def test_only_admins_import_a_deals_past(world):
 
 def test_manager_imports_new_deals_for_their_team_only(world):
     s = world.stages
-    fresh = datetime.datetime.now(UTC).replace(microsecond=0) - datetime.timedelta(minutes=5)
+    fresh = datetime.datetime.now(UTC).replace(microsecond=0) - datetime.timedelta(minutes=1)
     spec = won_spec(
         world,
         stage_id=s["Qualification"].pk,

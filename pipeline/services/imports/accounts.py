@@ -4,8 +4,10 @@ from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.utils import timezone
 
-from pipeline.checks.accounts import account_owner_errors
+from pipeline.assignment import AccountFacts, rules_saved, territory_for
+from pipeline.checks.accounts import account_owner_errors, account_values_errors
 from pipeline.models import Account, Contact
+from pipeline.services.imports.deals import PAST_ADMINS_ONLY, PAST_TOLERANCE
 from pipeline.services.imports.parsing import AccountSpec, ErrorCollector
 from pipeline.services.imports.planning import check_owners
 from pipeline.services.imports.writing import insert_rows
@@ -13,11 +15,15 @@ from quotas.models import Territory
 from salesmgr.models import User
 
 
-def accounts_import(*, specs: list[AccountSpec], by: User, batch_size: int = 2000) -> list[int]:
+def accounts_import(
+    *, specs: list[AccountSpec], by: User, batch_size: int = 2000, dry_run: bool = False
+) -> list[int]:
     """Create accounts and their contacts; returns the account ids in row order.
 
     The same checks as ``account_create`` (the model's field rules, an owner
-    ``by`` may act for who can sign in), made for a whole batch in a few queries.
+    ``by`` may act for who can sign in), made for a whole batch in a few queries;
+    a bad row raises ``RowErrors`` and nothing is written. Only admins may give
+    a creation date in the past. With ``dry_run`` nothing is written (answer: []).
     """
     if not specs:
         return []
@@ -31,6 +37,13 @@ def accounts_import(*, specs: list[AccountSpec], by: User, batch_size: int = 200
             pk__in={s.territory_id for s in specs if s.territory_id}
         ).values_list("pk", flat=True)
     )
+    taken_external_ids = set(
+        Account.objects.filter(
+            external_id__in={s.external_id for s in specs if s.external_id}
+        ).values_list("external_id", flat=True)
+    )
+    seen_external_ids: set[str] = set()
+    rules = None
     errors = ErrorCollector()
     accounts, contacts = [], []
     for row, spec in enumerate(specs):
@@ -38,9 +51,22 @@ def accounts_import(*, specs: list[AccountSpec], by: User, batch_size: int = 200
             errors.add(row, "owner", f"No user {spec.owner_id!r}.")
         else:
             errors.extend(row, account_owner_errors(owner_active=owners[spec.owner_id]))
+        errors.extend(
+            row,
+            account_values_errors(
+                values={"country": spec.country, "annual_revenue": spec.annual_revenue}
+            ),
+        )
         if spec.territory_id is not None and spec.territory_id not in territories:
             errors.add(row, "territory", f"No territory {spec.territory_id!r}.")
         created_at = spec.created_at or now
+        if not by.is_admin and created_at < now - PAST_TOLERANCE:
+            errors.add(row, "created_at", PAST_ADMINS_ONLY)
+        external_id = spec.external_id or None
+        if external_id is not None:
+            if external_id in seen_external_ids or external_id in taken_external_ids:
+                errors.add(row, "external_id", f"external_id {external_id!r} is already used.")
+            seen_external_ids.add(external_id)
         account = Account(
             name=(spec.name or "").strip(),
             owner_id=spec.owner_id,
@@ -49,9 +75,18 @@ def accounts_import(*, specs: list[AccountSpec], by: User, batch_size: int = 200
             region=spec.region,
             employee_count=spec.employee_count,
             website=spec.website,
+            country=spec.country,
+            postcode=spec.postcode,
+            annual_revenue=spec.annual_revenue,
             created_at=created_at,
+            external_id=external_id,
         )
-        _model_errors(errors, row, "", account, exclude=["owner", "territory"])
+        if spec.place and spec.territory_id is None:
+            rules = rules_saved() if rules is None else rules
+            rule = territory_for(rules, AccountFacts.of(account))
+            if rule is not None:
+                account.territory_id = rule.territory_id
+        _model_errors(errors, row, "", account, exclude=["owner", "territory", "external_id"])
         accounts.append(account)
         for index, contact_spec in enumerate(spec.contacts):
             contact = Contact(
@@ -65,6 +100,8 @@ def accounts_import(*, specs: list[AccountSpec], by: User, batch_size: int = 200
             _model_errors(errors, row, f"contacts[{index}].", contact, exclude=["account"])
             contacts.append((row, contact))
     errors.raise_if_any()
+    if dry_run:
+        return []
 
     account_columns = [f.attname for f in Account._meta.concrete_fields if not f.primary_key]
     contact_columns = [

@@ -84,6 +84,11 @@ class AccountSpec:
     website: str = ""
     created_at: datetime.datetime | None = None  # now when None
     contacts: list[ContactSpec] = field(default_factory=list)
+    external_id: str | None = None
+    country: str = ""
+    postcode: str = ""
+    annual_revenue: Decimal | None = None
+    place: bool = False  # put it where the territory rules say, as account_create does
 
 
 @dataclass
