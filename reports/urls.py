@@ -2,11 +2,13 @@
 
 from django.urls import path
 
-from reports import planner, territories, views
+from reports import health, planner, territories, views
 from reports.catalog import views as catalog
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
     path("home/panels/", views.home_panels, name="home-panels"),
     path("dashboard/", views.dashboard, name="dashboard"),
     path("gap/", views.gap, name="gap"),
