@@ -36,7 +36,9 @@ def test_a_manager_opens_the_report_narrows_it_and_picks_the_call(page, login, t
     manager, reps = team
     login(manager)
     page.get_by_role("link", name="Reports", exact=True).click()
+    page.wait_for_url("**/reports/")
     page.get_by_role("link", name="Current-month commitments").click()
+    page.wait_for_url("**/reports/commitments/")  # a count does not wait for the page
     table = page.get_by_test_id("report-table")
     # Created today: each deal was added since the last call a week ago.
     assert table.get_by_role("cell", name="Committed 1").count() == 1

@@ -29,7 +29,9 @@ def test_a_manager_opens_the_report_and_narrows_it_to_one_rep(page, login, team)
     manager, reps = team
     login(manager)
     page.get_by_role("link", name="Reports", exact=True).click()
+    page.wait_for_url("**/reports/")
     page.get_by_role("link", name="Funnel activity").click()
+    page.wait_for_url("**/reports/funnel-activity/")  # a count does not wait for the page
     table = page.get_by_test_id("report-table")
     assert table.get_by_role("rowheader", name="Rep Number1").count() == 1
     assert table.get_by_role("rowheader", name="Rep Number2").count() == 1

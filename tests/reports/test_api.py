@@ -295,7 +295,12 @@ def test_refresh_answers_202_and_its_status_url_reports_success(
 
     state = client_for(rep).get(body["status_url"])
     assert state.status_code == 200
-    assert state.json() == {"task_id": body["task_id"], "state": "SUCCESS", "ready": True}
+    assert state.json() == {
+        "task_id": body["task_id"],
+        "state": "SUCCESS",
+        "ready": True,
+        "timed_out": False,
+    }
     assert client_for(rep).get(FUNNEL).json()["source"] == "snapshot"
 
 
