@@ -335,12 +335,21 @@ SESSION_COOKIE_AGE = min(SESSION_IDLE_SECONDS, SESSION_ABSOLUTE_SECONDS)
 
 # Content-Security-Policy on every response (salesmgr.middleware.ContentSecurityPolicyMiddleware).
 # Scripts come only from our static files (HTMX and Plotly included); chart data travels in
-# <script type="application/json">, which is never executed. Styles allow 'unsafe-inline':
-# Plotly draws by adding <style> rules and style attributes, and HTMX adds its indicator rule.
+# <script type="application/json">, which is never executed. <style> elements too come only from
+# static files, but for two whose text is fixed, allowed by their hashes: the empty one Plotly
+# fills through the CSSOM, and the API docs page's own. Style attributes stay allowed (meters'
+# computed widths, the digest e-mail's styles in its preview frame); they cannot hold selectors.
+# `style-src` is for browsers older than CSP 3, which know neither of the two after it.
+CSP_STYLE_HASHES = [
+    "'sha256-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU='",  # "" (Plotly)
+    "'sha256-MMpT0iDxyjALd9PdfepImGX3DBfJPXZ4IlDWdPAgtn0='",  # drf-spectacular's Swagger UI page
+]
 CONTENT_SECURITY_POLICY = {
     "default-src": "'self'",
     "script-src": "'self'",
-    "style-src": env_str("CSP_STYLE_SRC", "'self' 'unsafe-inline'"),
+    "style-src": "'self' 'unsafe-inline'",
+    "style-src-elem": " ".join(["'self'", *CSP_STYLE_HASHES]),
+    "style-src-attr": "'unsafe-inline'",
     "img-src": "'self' data:",
     "font-src": "'self'",
     "connect-src": "'self'",
