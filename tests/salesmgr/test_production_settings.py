@@ -34,7 +34,6 @@ DECIDED = {
     "CSRF_TRUSTED_ORIGINS",
     "SESSION_IDLE_SECONDS",
     "SESSION_ABSOLUTE_SECONDS",
-    "CSP_STYLE_SRC",
     "CSP_REPORT_ONLY",
 }
 PRODUCTION = {
@@ -199,7 +198,7 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def test_make_run_defaults_serve_plain_http_on_localhost(db):
+def test_make_run_defaults_serve_plain_http_on_localhost():
     """`make run` sets nothing: the server it starts answers http://127.0.0.1 itself, no redirect,
     no HSTS, cookies not Secure-only."""
     values = _settings("SECURE_SSL_REDIRECT", "SECURE_HSTS_SECONDS", "SESSION_COOKIE_SECURE")
