@@ -6,7 +6,7 @@ a coaching visibility selector; the private note is answered only by
 """
 
 import django_filters
-from drf_spectacular.utils import extend_schema, extend_schema_field
+from drf_spectacular.utils import extend_schema, extend_schema_field, extend_schema_serializer
 from rest_framework import mixins, serializers
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -165,6 +165,7 @@ class MeetingDetailSerializer(MeetingSerializer):
         return meeting_agenda(meeting)
 
 
+@extend_schema_serializer(component_name="MeetingRecord")
 class RecordSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=MeetingStatus.choices)
 

@@ -13,7 +13,12 @@ from django import forms
 from django.contrib import admin
 from django.contrib.admin.utils import quote
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
-from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm, UsernameField
+from django.contrib.auth.forms import (
+    AdminPasswordChangeForm,
+    AdminUserCreationForm,
+    UserChangeForm,
+    UsernameField,
+)
 from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.db import models
@@ -37,6 +42,7 @@ from salesmgr.services import (
     scheduled_job_set_enabled,
     user_create,
     user_delete,
+    user_set_password,
     user_update,
 )
 
@@ -212,10 +218,21 @@ class UserEditForm(UserChangeForm):
         return cleaned
 
 
+class PasswordChangeForm(AdminPasswordChangeForm):
+    """The admin's password form, through the service: a new password signs the person out everywhere."""
+
+    def save(self, commit=True):
+        password = (
+            self.cleaned_data["password1"] if self.cleaned_data["set_usable_password"] else None
+        )
+        return user_set_password(user=self.user, password=password)
+
+
 @admin.register(User)
 class UserAdmin(ActingUserForms, AdminRoleOnly, DjangoUserAdmin):
     form = UserEditForm
     add_form = UserAddForm
+    change_password_form = PasswordChangeForm
     fieldsets = (
         (None, {"fields": ("username", "password")}),
         ("Person", {"fields": ("full_name", "email", "role", "manager")}),

@@ -98,14 +98,41 @@ def user_update(*, user: User, by: User, password: str | None = None, **changes)
             user.set_password(password)
         _grant_staff_by_role(user)
         user.save()
+        if password or changes.get("is_active") is False:
+            user_sign_out_everywhere(user=user)
     return user
 
 
+def user_set_password(*, user: User, password: str | None) -> User:
+    """Set ``user``'s password (``None``: no password sign-in at all) and sign them out everywhere."""
+    with transaction.atomic():
+        if password:
+            user.set_password(password)
+        else:
+            user.set_unusable_password()
+        user.save(update_fields=["password"])
+        user_sign_out_everywhere(user=user)
+    return user
+
+
+def user_sign_out_everywhere(*, user: User) -> None:
+    """End every sign-in of ``user`` after a password change or a deactivation.
+
+    Their API token is deleted. Their browser sessions, wherever stored, end on
+    their next request by themselves: every request reloads the person and drops
+    the session when they are inactive or when the password it was signed in
+    with has changed (Django's session auth hash).
+    """
+    Token.objects.filter(user=user).delete()
+
+
 def user_deactivate(*, user: User, by: User) -> User:
-    """Stop ``user`` signing in (their API tokens stop working at once); the person stays."""
+    """Stop ``user`` signing in (their sessions and API token stop working at once); the person stays."""
     _refuse(user_deactivate_errors(user=user, by=by))
-    user.is_active = False
-    user.save(update_fields=["is_active"])
+    with transaction.atomic():
+        user.is_active = False
+        user.save(update_fields=["is_active"])
+        user_sign_out_everywhere(user=user)
     return user
 
 

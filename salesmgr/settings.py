@@ -71,6 +71,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "salesmgr.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # Pages go out compressed (a team's board is 330 kB of HTML, about 30 kB
     # gzipped); static files come compressed from WhiteNoise above. Django
@@ -81,6 +82,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "salesmgr.middleware.SessionLifetimeMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -169,11 +171,6 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "salesmgr.storage.StaticStorage"},
 }
-
-if not LOCAL_INSTALL:
-    SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", True)
-    CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
-    SECURE_CONTENT_TYPE_NOSNIFF = True
 
 # Redis: the Celery broker, the result backend and the cache. Without it tasks
 # run eagerly in the calling process and the cache is per-process memory.
@@ -289,6 +286,80 @@ EMAIL_USE_SSL = _EMAIL["EMAIL_USE_SSL"]
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Salesmgr <salesmgr@localhost>")
 # The address the site is reached at, for the links in e-mails.
 SITE_URL = env_str("SITE_URL", "http://localhost:8000").rstrip("/")
+
+# HTTPS, cookies and the proxy in front. A deployment (DEBUG=false) is served over HTTPS only:
+# plain http is redirected, browsers are told to come back over HTTPS for a year (HSTS), and
+# the cookies are never sent in clear. A local install (`make run`) keeps plain http on
+# 127.0.0.1. Each can be set on its own; see README "Running in production" > "Settings".
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not LOCAL_INSTALL)
+# Health checks come from the balancer or the container runtime over plain http.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+SECURE_HSTS_SECONDS = env_int(
+    "SECURE_HSTS_SECONDS", 0 if LOCAL_INSTALL else 365 * 24 * 3600, minimum=0
+)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", not LOCAL_INSTALL)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", not LOCAL_INSTALL)
+SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", not LOCAL_INSTALL)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SESSION_COOKIE_HTTPONLY = True
+SECURE_CONTENT_TYPE_NOSNIFF = True
+# How many reverse proxies stand in front of gunicorn, each appending to X-Forwarded-For.
+# 0 (the default): nothing forwarded is believed, the client is the socket's peer. Above 0,
+# the client address (sign-in throttle) is taken that many hops from the right of
+# X-Forwarded-For, the proxy's PROXY_SSL_HEADER (default X-Forwarded-Proto: https) says the
+# request came over HTTPS, and USE_X_FORWARDED_HOST may be turned on.
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0, minimum=0)
+USE_X_FORWARDED_HOST = env_bool("USE_X_FORWARDED_HOST", False)
+if TRUSTED_PROXY_COUNT:
+    _ssl_header = env_str("PROXY_SSL_HEADER", "X-Forwarded-Proto")
+    SECURE_PROXY_SSL_HEADER = ("HTTP_" + _ssl_header.upper().replace("-", "_"), "https")
+elif USE_X_FORWARDED_HOST:
+    raise ImproperlyConfigured(
+        "USE_X_FORWARDED_HOST=true trusts a header any client can send: "
+        "set TRUSTED_PROXY_COUNT to the number of proxies in front."
+    )
+# Origins (scheme://host[:port]) whose forms and API calls may carry our CSRF cookie besides the
+# served host itself; a deployment trusts its SITE_URL.
+CSRF_TRUSTED_ORIGINS = env_list(
+    "CSRF_TRUSTED_ORIGINS",
+    [SITE_URL] if not LOCAL_INSTALL and SITE_URL.startswith("https://") else [],
+)
+
+# Sessions (salesmgr.middleware.SessionLifetimeMiddleware): a session unused for
+# SESSION_IDLE_SECONDS ends (each request moves that clock), and every session ends
+# SESSION_ABSOLUTE_SECONDS after its sign-in however busy. The stored session and its cookie
+# expire with the idle time-out; signing in always gives a new session key.
+SESSION_IDLE_SECONDS = env_int("SESSION_IDLE_SECONDS", 8 * 3600, minimum=60)
+SESSION_ABSOLUTE_SECONDS = env_int("SESSION_ABSOLUTE_SECONDS", 7 * 24 * 3600, minimum=60)
+SESSION_COOKIE_AGE = min(SESSION_IDLE_SECONDS, SESSION_ABSOLUTE_SECONDS)
+
+# Content-Security-Policy on every response (salesmgr.middleware.ContentSecurityPolicyMiddleware).
+# Scripts come only from our static files (HTMX and Plotly included); chart data travels in
+# <script type="application/json">, which is never executed. <style> elements too come only from
+# static files, but for two whose text is fixed, allowed by their hashes: the empty one Plotly
+# fills through the CSSOM, and the API docs page's own. Style attributes stay allowed (meters'
+# computed widths, the digest e-mail's styles in its preview frame); they cannot hold selectors.
+# `style-src` is for browsers older than CSP 3, which know neither of the two after it.
+CSP_STYLE_HASHES = [
+    "'sha256-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU='",  # "" (Plotly)
+    "'sha256-MMpT0iDxyjALd9PdfepImGX3DBfJPXZ4IlDWdPAgtn0='",  # drf-spectacular's Swagger UI page
+]
+CONTENT_SECURITY_POLICY = {
+    "default-src": "'self'",
+    "script-src": "'self'",
+    "style-src": "'self' 'unsafe-inline'",
+    "style-src-elem": " ".join(["'self'", *CSP_STYLE_HASHES]),
+    "style-src-attr": "'unsafe-inline'",
+    "img-src": "'self' data:",
+    "font-src": "'self'",
+    "connect-src": "'self'",
+    "object-src": "'none'",
+    "frame-ancestors": "'none'",
+    "base-uri": "'self'",
+    "form-action": "'self'",
+}
+CSP_REPORT_ONLY = env_bool("CSP_REPORT_ONLY", False)
+
 # A burst of deal changes within this many seconds queues one recompute.
 REPORTS_RECOMPUTE_DELAY = env_int("REPORTS_RECOMPUTE_DELAY", 10, minimum=1)
 # Every this many seconds beat sweeps the scopes still marked stale (a change
@@ -335,6 +406,8 @@ REST_FRAMEWORK = {
         "rest_framework.filters.OrderingFilter",
     ],
     "EXCEPTION_HANDLER": "salesmgr.api.base.exception_handler",
+    # The sign-in throttle's client address; None: the socket's peer, X-Forwarded-For ignored.
+    "NUM_PROXIES": TRUSTED_PROXY_COUNT or None,
     # Bodies are JSON: the schema declares one media type per body, as generated clients expect.
     "DEFAULT_PARSER_CLASSES": ["salesmgr.api.parsers.JSONBodyParser"],
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
@@ -355,6 +428,15 @@ SPECTACULAR_SETTINGS = {
         "RoleEnum": "salesmgr.models.Role",
         "WebhookDeliveryStatusEnum": "pipeline.webhooks.models.DeliveryStatus",
         "WebhookEventEnum": "pipeline.webhooks.models.WebhookEvent",
+        "SessionStatusEnum": "coaching.models.sessions.SessionStatus",
+        "TeamMeetingStatusEnum": "coaching.models.team_meetings.TeamMeetingStatus",
+        "CourseKindEnum": "coaching.models.training.CourseKind",
+        "MeetingStatusEnum": "coaching.models.one_on_ones.MeetingStatus",
+        "ActionItemStatusEnum": "coaching.models.one_on_ones.ActionItemStatus",
+        "RealignmentStatusEnum": "pipeline.models.RealignmentStatus",
+        "ImportKindEnum": "pipeline.models.ImportKind",
+        "ImportStatusEnum": "pipeline.models.ImportStatus",
+        "ScopeKindEnum": "reports.models.ScopeKind",
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
