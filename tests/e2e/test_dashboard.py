@@ -123,7 +123,7 @@ def test_the_dashboard_scripts_arrive_gzipped_and_cached_and_axes_read_k_not_m(t
     assert any("/static/vendor/plotly/plotly-finance.min." in r.url for r in scripts)
     for response in scripts:
         headers = response.all_headers()
-        assert headers.get("content-encoding") == "gzip", response.url
+        assert headers.get("content-encoding") in {"gzip", "br"}, response.url
         max_age = int(re.search(r"max-age=(\d+)", headers["cache-control"]).group(1))
         assert max_age >= 365 * 24 * 3600, response.url
     ticks = page.locator("#chart-won-by-month .ytick text").all_text_contents()
