@@ -6,6 +6,9 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 SEED_ARGS ?=
+# The Celery queues `make worker` consumes: both by default; QUEUES=interactive or QUEUES=heavy
+# for a worker of one queue (see README, "Running in production").
+QUEUES ?= interactive,heavy
 
 .DEFAULT_GOAL := help
 .PHONY: help venv run test lint fmt migrations-check worker beat seed clean
@@ -16,7 +19,7 @@ help:
 	@echo "make test              run the test suite (PYTEST_ARGS='...' to pass options)"
 	@echo "make lint | fmt        ruff check | ruff import sorting and format"
 	@echo "make migrations-check  fail if a model change has no migration"
-	@echo "make worker | beat     Celery worker | beat (need REDIS_URL)"
+	@echo "make worker | beat     Celery worker of both queues (QUEUES=heavy for one) | beat (need REDIS_URL)"
 	@echo "make seed              seed demo data (SEED_ARGS='--reset --deals 5000')"
 	@echo "make venv | clean      install dependencies | remove caches and collected static files"
 
@@ -54,7 +57,7 @@ migrations-check: venv
 
 worker: venv
 	@[ -n "$$REDIS_URL" ] || { echo "REDIS_URL is not set: tasks run eagerly in the web process, so there is no queue for a worker." >&2; exit 1; }
-	$(VENV)/bin/celery -A salesmgr worker --loglevel=info
+	$(VENV)/bin/celery -A salesmgr worker -Q $(QUEUES) --loglevel=info
 
 beat: venv
 	@[ -n "$$REDIS_URL" ] || { echo "REDIS_URL is not set: beat would have no broker to send tasks to." >&2; exit 1; }

@@ -1,6 +1,6 @@
 """SQL building blocks the metrics share, written once for SQLite and PostgreSQL."""
 
-from django.db import connection
+from django.db import connections
 from django.db.models import F, FloatField, Func, QuerySet, Window
 from django.db.models.expressions import ValueRange, WindowFrameExclusion
 
@@ -30,7 +30,9 @@ class DaysBetween(Func):
         raise NotImplementedError(f"DaysBetween has no SQL for {connection.vendor}")
 
 
-def aggregate_over(inner: QuerySet, select: str, where: str, params: tuple, group: str) -> list[tuple]:
+def aggregate_over(
+    inner: QuerySet, select: str, where: str, params: tuple, group: str
+) -> list[tuple]:
     """``SELECT select FROM (inner) WHERE where GROUP BY group``, for aggregates over window functions.
 
     SQL forbids an aggregate of a window function in one query level and the
@@ -38,8 +40,12 @@ def aggregate_over(inner: QuerySet, select: str, where: str, params: tuple, grou
     outer level is plain SQL over its column aliases, which both databases read alike.
     """
     sql, inner_params = inner.query.sql_with_params()
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT {select} FROM ({sql}) inner_rows WHERE {where} GROUP BY {group}", (*inner_params, *params))
+    # On the database the ORM would read inner from (the replica for a routed report).
+    with connections[inner.db].cursor() as cursor:
+        cursor.execute(
+            f"SELECT {select} FROM ({sql}) inner_rows WHERE {where} GROUP BY {group}",
+            (*inner_params, *params),
+        )
         return cursor.fetchall()
 
 

@@ -1,12 +1,22 @@
 """Middleware of the whole site."""
 
+import hashlib
 import time
+from collections.abc import Iterable, Iterator
 from urllib.parse import urlencode, urlsplit
 
 from django.conf import settings
 from django.contrib.auth import REDIRECT_FIELD_NAME, SESSION_KEY, logout
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import resolve_url
+
+from salesmgr.cache import cache_get, cache_set
+from salesmgr.dbrouter import (
+    reads_on_replica,
+    replica_configured,
+    replica_reads_start,
+    replica_reads_stop,
+)
 
 
 class HtmxLoginRedirectMiddleware:
@@ -110,3 +120,88 @@ class ContentSecurityPolicyMiddleware:
         response = self.get_response(request)
         response.headers.setdefault(self.header, self.value)
         return response
+
+
+# The cookie that keeps a browser's reads on the primary for a while after it wrote.
+PRIMARY_PIN_COOKIE = "salesmgr_primary"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def _pin_key(request: HttpRequest) -> str | None:
+    """The cache key pinning an API client (known by its Authorization header) to the primary."""
+    credentials = request.headers.get("Authorization")
+    if not credentials:
+        return None
+    return "primary-pin:" + hashlib.sha256(credentials.encode()).hexdigest()[:32]
+
+
+def _pinned(request: HttpRequest) -> bool:
+    if request.COOKIES.get(PRIMARY_PIN_COOKIE):
+        return True
+    key = _pin_key(request)
+    return key is not None and cache_get(key) is not None
+
+
+def _on_replica(chunks: Iterable) -> Iterator:
+    """A streamed body (an export) is produced after the view returned: its reads go to the replica too."""
+    iterator = iter(chunks)
+    while True:
+        with reads_on_replica():
+            try:
+                chunk = next(iterator)
+            except StopIteration:
+                return
+        yield chunk
+
+
+class ReplicaReadsMiddleware:
+    """Serve the GET requests of ``settings.DATABASE_REPLICA_VIEWS`` from the replica.
+
+    Only when a ``replica`` database is configured (``DATABASE_REPLICA_URL``).
+    A request that may write (any method but GET, HEAD and OPTIONS) pins its
+    client to the primary for ``DATABASE_REPLICA_PIN_SECONDS``: a browser by a
+    cookie, an API client by a cache key on its credentials. The router
+    (``salesmgr.dbrouter``) decides model by model within a routed request.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if not replica_configured():
+            return self.get_response(request)
+        request._replica_reads = None
+        try:
+            response = self.get_response(request)
+        finally:
+            routed = request.__dict__.pop("_replica_reads", None)
+            if routed is not None:
+                replica_reads_stop(routed)
+        if routed is not None and response.streaming:
+            response.streaming_content = _on_replica(response.streaming_content)
+        if request.method not in SAFE_METHODS:
+            seconds = settings.DATABASE_REPLICA_PIN_SECONDS
+            key = _pin_key(request)
+            if key is not None:
+                cache_set(key, 1, seconds)
+            else:
+                response.set_cookie(
+                    PRIMARY_PIN_COOKIE,
+                    "1",
+                    max_age=seconds,
+                    httponly=True,
+                    samesite="Lax",
+                    secure=settings.SESSION_COOKIE_SECURE,
+                )
+        return response
+
+    def process_view(self, request: HttpRequest, view_func, view_args, view_kwargs) -> None:
+        if not hasattr(request, "_replica_reads") or request.method not in ("GET", "HEAD"):
+            return None
+        match = request.resolver_match
+        if match is None or match.url_name not in settings.DATABASE_REPLICA_VIEWS:
+            return None
+        if _pinned(request):
+            return None
+        request._replica_reads = replica_reads_start()
+        return None

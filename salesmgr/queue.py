@@ -26,6 +26,9 @@ logger = logging.getLogger(__name__)
 # Redis result backend raises RuntimeError when it cannot subscribe to a result.
 BROKER_ERRORS = (OperationalError, RuntimeError, *CACHE_ERRORS)
 PUBLISH_RETRY = {"max_retries": 1, "interval_start": 0.2, "interval_step": 0, "interval_max": 0.2}
+# The Celery queues (settings.CELERY_TASK_ROUTES): what a person waits for, and the long work.
+INTERACTIVE_QUEUE = "interactive"
+HEAVY_QUEUE = "heavy"
 # Seconds after a failed publish during which this process answers None at once.
 BROKER_DOWN_PAUSE = 10.0
 _broker_down_until = 0.0

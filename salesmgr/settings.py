@@ -12,6 +12,7 @@ from pathlib import Path
 import dj_database_url
 from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
+from kombu import Queue
 
 from salesmgr.currencies import is_currency
 from salesmgr.env import env_bool, env_email, env_int, env_list, env_str
@@ -88,6 +89,7 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "salesmgr.middleware.HtmxLoginRedirectMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
+    "salesmgr.middleware.ReplicaReadsMiddleware",
 ]
 
 ROOT_URLCONF = "salesmgr.urls"
@@ -137,6 +139,43 @@ else:
             "OPTIONS": {"timeout": 20},
         }
     }
+# A PostgreSQL streaming replica of DATABASE_URL's database: the reports' heavy reads go there
+# (salesmgr.dbrouter), everything else stays on the primary. Only its address and credentials
+# differ from the primary's settings; tests treat it as the primary.
+DATABASE_REPLICA_URL = env_str("DATABASE_REPLICA_URL")
+if DATABASE_REPLICA_URL:
+    if not DATABASES["default"]["ENGINE"].endswith("postgresql"):
+        raise ImproperlyConfigured("DATABASE_REPLICA_URL needs DATABASE_URL to name PostgreSQL.")
+    try:
+        _replica = dj_database_url.parse(DATABASE_REPLICA_URL)
+    except ValueError as exc:
+        raise ImproperlyConfigured(
+            f"DATABASE_REPLICA_URL is not a database URL Salesmgr understands: {exc}"
+        ) from exc
+    DATABASES["replica"] = {
+        **DATABASES["default"],
+        **{key: _replica[key] for key in ("NAME", "USER", "PASSWORD", "HOST", "PORT")},
+        "OPTIONS": {**DATABASES["default"].get("OPTIONS", {}), **_replica.get("OPTIONS", {})},
+        "TEST": {"MIRROR": "default"},
+    }
+DATABASE_ROUTERS = ["salesmgr.dbrouter.ReplicaRouter"]
+# After a request that may write, its client reads from the primary for this many seconds
+# (well above a healthy replica's lag), so nobody misses their own change.
+DATABASE_REPLICA_PIN_SECONDS = env_int("DATABASE_REPLICA_PIN_SECONDS", 15, minimum=1)
+# The views (URL names) whose GET requests read from the replica: the heavy, read-only ones.
+DATABASE_REPLICA_VIEWS = {
+    "dashboard",
+    "home-panels",
+    "gap",
+    "report",
+    "report-export",
+    "metrics-funnel",
+    "metrics-series",
+    "forecasts",
+    "forecasts-accuracy",
+    "gap-figures",
+    "deal-export",
+}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "salesmgr.User"
@@ -219,6 +258,32 @@ CELERY_RESULT_EXPIRES = 24 * 3600
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_TASK_STORE_EAGER_RESULT = True
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# Two queues, so that a long import or the nightly pass never holds up what a person waits for:
+# "interactive" for a manager's refresh, the recompute after changes, digests, milestones and
+# webhooks; "heavy" for the nightly snapshots, backfills, imports, realignments and purges.
+# A worker started without -Q consumes both (`make worker`); `-Q interactive` or `-Q heavy`
+# gives a queue workers of its own, on this machine or others. A task not listed is interactive.
+CELERY_TASK_QUEUES = (Queue("interactive"), Queue("heavy"))
+CELERY_TASK_DEFAULT_QUEUE = "interactive"
+CELERY_TASK_ROUTES = {
+    "reports.snapshot_scope": {"queue": "interactive"},  # a manager's refresh of one scope
+    # The grouped pass of the recompute after changes is sent to "interactive" explicitly.
+    "reports.snapshot_scopes": {"queue": "heavy"},
+    "reports.recompute_dirty_scopes": {"queue": "interactive"},
+    "reports.nightly_snapshots": {"queue": "heavy"},
+    "reports.mature_forecasts": {"queue": "heavy"},
+    "pipeline.run_import": {"queue": "heavy"},
+    "pipeline.realign_territories": {"queue": "heavy"},
+    "pipeline.requeue_stalled_realignments": {"queue": "interactive"},
+    "pipeline.purge_deleted_deals": {"queue": "heavy"},
+    "pipeline.webhook_deliver": {"queue": "interactive"},
+    "pipeline.webhooks_sweep": {"queue": "interactive"},
+    "coaching.daily_reminders": {"queue": "heavy"},
+    "coaching.record_milestones": {"queue": "interactive"},
+    "coaching.send_due_digests": {"queue": "interactive"},
+    "coaching.send_digest": {"queue": "interactive"},
+    "salesmgr.purge_signin_throttles": {"queue": "interactive"},
+}
 # Standing jobs; the database scheduler copies them into its tables, where
 # admins can see and pause them.
 CELERY_BEAT_SCHEDULE = {

@@ -26,7 +26,7 @@ reporting line pairs each team with its members and the deals join it.
 import datetime
 from decimal import Decimal
 
-from django.db import connection
+from django.db import connections
 from django.db.models import Case, IntegerField, Q, QuerySet, Value, When
 from django.db.models.functions import Cast
 from django.http import QueryDict
@@ -99,7 +99,8 @@ def by_team(team_ids: list[int], deals: QuerySet, sums: dict[str, str]) -> dict[
         + f"SELECT line.team_id, {select} FROM ({inner}) deal_rows "
         "JOIN line ON deal_rows.owner_id = line.member_id GROUP BY line.team_id"
     )
-    with connection.cursor() as cursor:
+    # On the database the ORM would read deals from (the replica for a routed report).
+    with connections[deals.db].cursor() as cursor:
         cursor.execute(sql, (*team_ids, *params))
         return {row[0]: dict(zip(names, row[1:], strict=True)) for row in cursor.fetchall()}
 

@@ -1,0 +1,48 @@
+"""``manage.py restore FILE --yes``: put a ``manage.py backup`` archive back, replacing the database."""
+
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+
+from salesmgr.backups import BackupError, restore, target
+
+
+class Command(BaseCommand):
+    help = (
+        "Restore a 'manage.py backup' archive into the database named by DATABASE_URL, replacing "
+        "what it holds (the database is created if it does not exist). Stop the web processes, "
+        "workers and beat first. Refuses to run without --yes."
+    )
+    requires_system_checks = []
+
+    def add_arguments(self, parser):
+        parser.add_argument("file", type=Path, help="An archive written by 'manage.py backup'.")
+        parser.add_argument(
+            "--yes",
+            action="store_true",
+            help="Confirm: the database's current contents are replaced.",
+        )
+        parser.add_argument(
+            "--recreate",
+            action="store_true",
+            help="Drop and create the database before restoring, so nothing outside the archive is left "
+            "(needs every other connection to it closed).",
+        )
+
+    def handle(self, *args, **options):
+        try:
+            target()  # SQLite is refused before anything else
+        except BackupError as exc:
+            raise CommandError(str(exc)) from None
+        if not options["yes"]:
+            raise CommandError(
+                "Restoring replaces everything in the database named by DATABASE_URL. "
+                "Run again with --yes to go ahead."
+            )
+        try:
+            said = restore(source=options["file"], recreate=options["recreate"])
+        except BackupError as exc:
+            raise CommandError(str(exc)) from None
+        # audit: restore -- the security audit log records this restore here (who ran it is the
+        # operating-system user; the file restored and the database are in ``said``).
+        self.stdout.write(said)
