@@ -51,11 +51,11 @@ def ride_alongs_visible_to(user: User) -> QuerySet[RideAlong]:
     condition = Q(rep_id=user.pk)
     if user.is_manager:
         condition |= Q(rep_id__in=team_member_ids_subquery(user.pk))
+    deals = deals_visible_to(user).values("pk")
+    accounts = accounts_visible_to(user).values("pk")
     return RideAlong.objects.filter(condition).annotate(
-        deal_shown=_holds(Q(deal__isnull=True) | Q(deal__in=deals_visible_to(user).values("pk"))),
-        account_shown=_holds(
-            Q(account__isnull=True) | Q(account__in=accounts_visible_to(user).values("pk"))
-        ),
+        deal_shown=_holds(Q(deal__isnull=True) | Q(deal__in=deals)),
+        account_shown=_holds(Q(account__isnull=True) | Q(account__in=accounts) | Q(deal__in=deals)),
     )
 
 

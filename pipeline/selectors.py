@@ -132,7 +132,7 @@ def activities_visible_to(user: User) -> QuerySet[Activity]:
 
     An activity stays its author's after its deal (or account) leaves their
     scope, but the deal and account behind it are shown only to those who
-    may read them: each row carries ``deal_shown`` and ``account_shown``
+    may read them (an account also to whoever reads the deal): each row carries ``deal_shown`` and ``account_shown``
     (read them through ``Activity.shown_deal`` / ``shown_account``), and
     every page, API and export renders the deal and account through them.
     """
@@ -144,7 +144,8 @@ def activities_visible_to(user: User) -> QuerySet[Activity]:
         Q(deal__in=deals) | Q(deal__isnull=True, account__in=accounts) | Q(author=user)
     ).annotate(
         deal_shown=_holds(Q(deal__isnull=True) | Q(deal__in=deals)),
-        account_shown=_holds(Q(account__isnull=True) | Q(account__in=accounts)),
+        # A deal the reader sees shows its account anyway (the deal's page names it).
+        account_shown=_holds(Q(account__isnull=True) | Q(account__in=accounts) | Q(deal__in=deals)),
     )
 
 

@@ -21,7 +21,11 @@ BULK = "/api/v1/deals/bulk/"
 def theirs(rep, pipeline, stages):
     """A deal of the first team with external id ``crm-1``."""
     return DealFactory(
-        owner=rep, account=AccountFactory(owner=rep), pipeline=pipeline, external_id="crm-1", name="Secret deal"
+        owner=rep,
+        account=AccountFactory(owner=rep),
+        pipeline=pipeline,
+        external_id="crm-1",
+        name="Secret deal",
     )
 
 
@@ -73,7 +77,9 @@ def test_another_teams_rep_creates_the_same_external_id_without_learning_anythin
 
 
 def test_a_teammate_is_no_different_from_another_team(client_for, theirs, rep2, pipeline):
-    response = _create(client_for(rep2), AccountFactory(owner=rep2), pipeline, external_id="crm-1", owner=rep2.pk)
+    response = _create(
+        client_for(rep2), AccountFactory(owner=rep2), pipeline, external_id="crm-1", owner=rep2.pk
+    )
     assert response.status_code == 201, response.json()
     _unchanged(theirs)
 
@@ -99,10 +105,14 @@ def test_a_manager_creating_for_a_rep_is_refused_only_by_that_reps_deals(
 def test_changing_the_external_id_to_ones_own_duplicate_is_a_400(client_for, theirs, rep):
     other = DealFactory(owner=rep, account=theirs.account, external_id="crm-2")
     client = client_for(rep)
-    response = client.patch(f"{DEALS}{other.pk}/", {"external_id": "crm-1", "version": other.version}, format="json")
+    response = client.patch(
+        f"{DEALS}{other.pk}/", {"external_id": "crm-1", "version": other.version}, format="json"
+    )
     assert response.status_code == 400
     assert response.json() == {"external_id": [EXTERNAL_ID_TAKEN]}
-    renamed = client.patch(f"{DEALS}{other.pk}/", {"external_id": "crm-3", "version": other.version}, format="json")
+    renamed = client.patch(
+        f"{DEALS}{other.pk}/", {"external_id": "crm-3", "version": other.version}, format="json"
+    )
     assert renamed.status_code == 200, renamed.json()
     assert renamed.json()["external_id"] == "crm-3"
 
@@ -125,7 +135,9 @@ def test_reassigning_onto_an_owner_who_holds_the_id_is_a_400(theirs, manager, re
     _unchanged(held)
 
 
-def test_a_deleted_deal_frees_its_id_and_restoring_it_is_refused_while_taken(theirs, rep, admin, pipeline):
+def test_a_deleted_deal_frees_its_id_and_restoring_it_is_refused_while_taken(
+    theirs, rep, admin, pipeline
+):
     deal_delete(deal=theirs, by=rep)
     again = DealFactory(owner=rep, account=theirs.account, external_id="crm-1")
     with pytest.raises(ValidationError) as refused:
@@ -134,7 +146,9 @@ def test_a_deleted_deal_frees_its_id_and_restoring_it_is_refused_while_taken(the
     assert Deal.objects.get(pk=again.pk).deleted_at is None
 
 
-def test_bulk_from_another_team_creates_its_own_deal(client_for, theirs, outsider, pipeline, stages):
+def test_bulk_from_another_team_creates_its_own_deal(
+    client_for, theirs, outsider, pipeline, stages
+):
     account = AccountFactory(owner=outsider)
     rows = [_bulk_row(account, pipeline, stages["Qualification"], external_id="crm-1")]
     response = client_for(outsider).post(BULK, {"deals": rows}, format="json")
@@ -151,22 +165,37 @@ def test_bulk_from_another_team_creates_its_own_deal(client_for, theirs, outside
 
 def test_bulk_in_one_call_refuses_a_repeat_naming_external_id(client_for, rep, pipeline, stages):
     account = AccountFactory(owner=rep)
-    rows = [_bulk_row(account, pipeline, stages["Qualification"], external_id="twice") for _ in range(2)]
+    rows = [
+        _bulk_row(account, pipeline, stages["Qualification"], external_id="twice") for _ in range(2)
+    ]
     response = client_for(rep).post(BULK, {"deals": rows}, format="json")
     assert response.status_code == 400
     assert [(e["row"], e["field"]) for e in response.json()["errors"]] == [(1, "external_id")]
 
 
-def test_a_manager_whose_reps_share_an_id_names_the_owner(client_for, theirs, manager, rep, rep2, pipeline, stages):
-    other = DealFactory(owner=rep2, account=AccountFactory(owner=rep2), pipeline=pipeline, external_id="crm-1")
+def test_a_manager_whose_reps_share_an_id_names_the_owner(
+    client_for, theirs, manager, rep, rep2, pipeline, stages
+):
+    other = DealFactory(
+        owner=rep2, account=AccountFactory(owner=rep2), pipeline=pipeline, external_id="crm-1"
+    )
     client = client_for(manager)
-    ambiguous = [_bulk_row(theirs.account, pipeline, theirs.stage, external_id="crm-1", version=theirs.version)]
+    ambiguous = [
+        _bulk_row(
+            theirs.account, pipeline, theirs.stage, external_id="crm-1", version=theirs.version
+        )
+    ]
     response = client.post(BULK, {"deals": ambiguous}, format="json")
     assert response.status_code == 400
     assert [e["field"] for e in response.json()["errors"]] == ["external_id"]
     named = [
         _bulk_row(
-            other.account, pipeline, other.stage, external_id="crm-1", owner=rep2.pk, version=other.version
+            other.account,
+            pipeline,
+            other.stage,
+            external_id="crm-1",
+            owner=rep2.pk,
+            version=other.version,
         )
     ]
     response = client.post(BULK, {"deals": named}, format="json")
