@@ -147,14 +147,26 @@ class Account(models.Model):
     website = models.URLField(blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     deleted_at = models.DateTimeField(null=True, blank=True)
-    external_id = models.CharField(
-        max_length=120, null=True, blank=True, unique=True, help_text="Its id in an imported file."
+    # None when absent (see Deal.external_id); unique among the owner's live accounts.
+    external_id = models.CharField(  # noqa: DJ001
+        max_length=120,
+        null=True,
+        blank=True,
+        db_index=True,
+        help_text="Its id in an imported file; unique among its owner's live accounts.",
     )
 
     history = AccountHistory(cascade_delete_history=False, no_db_index=["territory", "external_id"])
 
     class Meta:
         ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["owner", "external_id"],
+                condition=Q(deleted_at__isnull=True),
+                name="account_external_id_per_owner",
+            )
+        ]
         indexes = [
             models.Index(fields=["owner", "name"]),
             models.Index(fields=["territory", "name"]),
@@ -179,8 +191,13 @@ class Contact(models.Model):
     email = models.EmailField(blank=True)
     phone = models.CharField(max_length=40, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
-    external_id = models.CharField(
-        max_length=120, null=True, blank=True, unique=True, help_text="Its id in an imported file."
+    # None when absent (see Deal.external_id); unique among its account's contacts.
+    external_id = models.CharField(  # noqa: DJ001
+        max_length=120,
+        null=True,
+        blank=True,
+        db_index=True,
+        help_text="Its id in an imported file; unique among its account's contacts.",
     )
 
     history = HistoricalRecords(
@@ -189,6 +206,11 @@ class Contact(models.Model):
 
     class Meta:
         ordering = ["last_name", "first_name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "external_id"], name="contact_external_id_per_account"
+            )
+        ]
         indexes = [
             models.Index(
                 fields=["account", "last_name", "first_name"], name="contact_account_name_idx"

@@ -85,6 +85,24 @@ def deal_external_ids_taken(
     return set(held.values_list("owner_id", "external_id")) & pairs
 
 
+def account_external_ids_taken(
+    pairs: set[tuple[int, str]], *, exclude_pk: int | None = None
+) -> set[tuple[int, str]]:
+    """Which (owner id, external id) pairs a live account already holds (one query); ask only
+    about owners the caller may act for, as with ``deal_external_ids_taken``."""
+    pairs = {(owner_id, external_id) for owner_id, external_id in pairs if external_id}
+    if not pairs:
+        return set()
+    held = Account.objects.filter(
+        deleted_at__isnull=True,
+        owner_id__in={owner_id for owner_id, _ in pairs},
+        external_id__in={external_id for _, external_id in pairs},
+    )
+    if exclude_pk is not None:
+        held = held.exclude(pk=exclude_pk)
+    return set(held.values_list("owner_id", "external_id")) & pairs
+
+
 def open_deal_totals_visible_to(user: User, *, today: datetime.date) -> dict:
     """Open deals ``user`` may see: how many, how many overdue, and their value per currency.
 

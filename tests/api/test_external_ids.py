@@ -9,7 +9,7 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from pipeline.checks.deals import EXTERNAL_ID_TAKEN
-from pipeline.models import Deal
+from pipeline.models import Account, Deal
 from pipeline.services import deal_delete, deal_reassign, deal_restore
 from tests.factories import AccountFactory, DealFactory
 
@@ -202,3 +202,38 @@ def test_a_manager_whose_reps_share_an_id_names_the_owner(
     assert response.status_code == 200, response.json()
     assert response.json()["ids"] == [other.pk]
     _unchanged(theirs)
+
+
+def test_a_realignment_handing_a_deal_to_an_owner_holding_its_id_drops_the_id(
+    admin, rep, rep2, pipeline
+):
+    """The job completes; the deal handed over keeps everything but the external id its new
+    owner already uses (its history keeps the old one); the new owner's deal is untouched."""
+    from pipeline.services import account_create
+    from pipeline.services.territories import (
+        realignment_run,
+        realignment_start,
+        territory_rule_create,
+    )
+    from quotas.models import HandoverRule
+    from quotas.services import territory_create
+
+    territory = territory_create(
+        name="North", reps=[rep2], handover_rule=HandoverRule.NAMED_REP, named_rep=rep2, by=admin
+    )
+    moving_account = account_create(by=admin, owner=rep, name="Moving", country="SE")
+    moving = DealFactory(owner=rep, account=moving_account, pipeline=pipeline, external_id="crm-7")
+    held_account = AccountFactory(owner=rep2)
+    held = DealFactory(owner=rep2, account=held_account, pipeline=pipeline, external_id="crm-7")
+    Account.objects.filter(pk__in=[moving_account.pk, held_account.pk]).update(external_id="acc-7")
+    territory_rule_create(territory=territory, by=admin, priority=1, countries=["SE"])
+    job = realignment_run(job_id=realignment_start(by=admin).pk)
+    assert job.deals_moved == 1
+    moved = Deal.objects.get(pk=moving.pk)
+    assert (moved.owner, moved.external_id, moved.name) == (rep2, None, moving.name)
+    assert moved.history.filter(external_id="crm-7").exists()
+    _unchanged(held)
+    # The account likewise: handed to rep2, who has an account with its external id.
+    assert Account.objects.get(pk=moving_account.pk).owner == rep2
+    assert Account.objects.get(pk=moving_account.pk).external_id is None
+    assert Account.objects.get(pk=held_account.pk).external_id == "acc-7"

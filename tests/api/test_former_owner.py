@@ -15,6 +15,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from coaching.services.ride_alongs import ride_along_record
+from coaching.services.sessions import session_create
 from pipeline.models import Activity
 from pipeline.services import account_update, activity_log, deal_reassign
 from tests.factories import AccountFactory, DealFactory
@@ -35,9 +36,18 @@ def world(rep, manager, outsider, admin, pipeline):
     ride = ride_along_record(
         by=manager, rep=rep, visited_on=timezone.localdate(), account=account, deal=deal
     )
+    session = session_create(
+        by=manager, rep=rep, focus="deal", deal=deal, scheduled_on=timezone.localdate()
+    )
     deal_reassign(deal=deal, new_owner=outsider, by=admin, expected_version=deal.version)
     account_update(account=account, by=admin, owner=outsider)
-    return {"deal": deal, "on_deal": on_deal, "on_account": on_account, "ride": ride}
+    return {
+        "deal": deal,
+        "on_deal": on_deal,
+        "on_account": on_account,
+        "ride": ride,
+        "session": session,
+    }
 
 
 def _names_absent(text: str) -> None:
@@ -159,3 +169,30 @@ def test_the_former_owners_list_costs_the_same_whatever_its_size(client_for, wor
             kind="note", subject=f"Note {n}", author=rep, deal=deal, account=deal.account
         )
     assert _list_queries(client) == few
+
+
+@pytest.mark.parametrize("who", ["rep", "manager"])
+def test_coaching_session_on_the_deal_hides_it_from_the_former_team(
+    client, client_for, world, who, request
+):
+    user = request.getfixturevalue(who)
+    client.force_login(user)
+    for url in (
+        reverse("coaching-sessions"),
+        reverse("coaching-session", args=[world["session"].pk]),
+    ):
+        response = client.get(url)
+        assert response.status_code == 200
+        page = response.content.decode()
+        _names_absent(page)
+        assert HIDDEN in page.lower()
+    row = client_for(user).get(f"/api/v1/coaching-sessions/{world['session'].pk}/").json()
+    assert (row["focus"], row["deal"]) == ("deal", None)
+
+
+def test_admin_sees_the_coaching_sessions_deal(client, client_for, world, admin):
+    client.force_login(admin)
+    page = client.get(reverse("coaching-session", args=[world["session"].pk])).content.decode()
+    assert DEAL_NAME in page
+    row = client_for(admin).get(f"/api/v1/coaching-sessions/{world['session'].pk}/").json()
+    assert row["deal"] == world["deal"].pk
