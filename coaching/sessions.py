@@ -163,7 +163,8 @@ def focus_label(session: CoachingSession) -> str:
         return f"{Skill(session.skill).label} (skill)"
     if session.focus == SessionFocus.STAGE:
         return f"{session.stage.name} stage"
-    return f"Deal: {session.deal.name}"
+    deal = session.shown_deal  # a deal since given outside the reader's scope goes unnamed
+    return f"Deal: {deal.name}" if deal is not None else "A deal you can no longer see"
 
 
 # The evidence: what the insights said when the session was planned.
