@@ -266,11 +266,12 @@ def _batch_handle(job: ImportJob, importer: "_Importer", batch: list[_Row], dry_
         row.item = importer.read(row)
         external_id = importer.text(row, "external_id")
         if external_id:
-            if external_id in importer.seen:
+            key = (importer.text(row, importer.external_id_scope).lower(), external_id)
+            if key in importer.seen:
                 row.reasons.append(
                     f"external_id: {external_id!r} appears on an earlier row of the file."
                 )
-            importer.seen.add(external_id)
+            importer.seen.add(key)
     for _ in range(MAX_PASSES):
         good = [row for row in batch if not row.reasons]
         try:
@@ -349,11 +350,15 @@ def import_rejections_csv(job: ImportJob, *, dry_run: bool) -> Iterator[str]:
 class _Importer:
     """Reads one kind's rows and writes them through its services."""
 
+    # The column an external id is unique within (per owner; a contact's per account): a repeat
+    # is the same id in the same such column on an earlier row.
+    external_id_scope = "owner"
+
     def __init__(self, by: User, job: ImportJob):
         self.by = by
         self.day_first = job.day_first
         self.positions = {name: job.headers.index(header) for name, header in job.mapping.items()}
-        self.seen: set[str] = set()
+        self.seen: set[tuple[str, str]] = set()
         self.allowed = allowed_owner_ids(by)
         self.users: dict[str, tuple[int, bool]] = {}
         for pk, username, email, active in User.objects.values_list(
@@ -697,6 +702,7 @@ class _AccountImporter(_Importer):
 
 class _ContactImporter(_Importer):
     what = "contacts"
+    external_id_scope = "account"
 
     def __init__(self, by: User, job: ImportJob):
         super().__init__(by, job)

@@ -78,3 +78,18 @@ def test_giving_an_account_to_an_owner_holding_its_id_is_refused(first_teams, ma
     with pytest.raises(ValidationError) as refused:
         account_update(account=first_teams, by=manager, owner=rep2)
     assert refused.value.message_dict == {"external_id": [ACCOUNT_EXTERNAL_ID_TAKEN]}
+
+
+def test_one_file_may_give_two_owners_the_same_id_but_not_one_owner_twice(manager, rep, rep2):
+    rows = [
+        ["acc-5", "For Rep", "rep", "", "DE", "1"],
+        ["acc-5", "For Rep2", "rep2", "", "DE", "1"],
+        ["acc-5", "For Rep again", "rep", "", "DE", "1"],
+    ]
+    job = imported(manager, csv_upload(rows, ACCOUNT_HEADERS), kind="accounts")
+    assert (job.created, job.rejected) == (2, 1)
+    assert "appears on an earlier row" in reasons(job, dry_run=False)[4]
+    assert sorted(Account.objects.values_list("owner__username", "name")) == [
+        ("rep", "For Rep"),
+        ("rep2", "For Rep2"),
+    ]
