@@ -167,7 +167,9 @@ class RideAlongViewSet(
         return ride_alongs_listed(queryset)
 
     def _fresh(self, ride_along: RideAlong) -> RideAlong:
-        return ride_alongs_listed(RideAlong.objects.filter(pk=ride_along.pk)).get()
+        # Read back through the selector, so a deal outside the writer's scope stays hidden.
+        visible = ride_alongs_visible_to(self.request.user)
+        return ride_alongs_listed(visible.filter(pk=ride_along.pk)).get()
 
     def perform_create(self, serializer):
         ride_along = ride_along_record(by=self.request.user, **serializer.validated_data)

@@ -196,3 +196,15 @@ def test_admin_sees_the_coaching_sessions_deal(client, client_for, world, admin)
     assert DEAL_NAME in page
     row = client_for(admin).get(f"/api/v1/coaching-sessions/{world['session'].pk}/").json()
     assert row["deal"] == world["deal"].pk
+
+
+def test_the_former_teams_manager_editing_the_ride_along_is_not_told_the_deal(
+    client_for, world, manager
+):
+    response = client_for(manager).patch(
+        f"{RIDE_ALONGS}{world['ride'].pk}/", {"observations": "Went well."}, format="json"
+    )
+    # The visit's account left the team too: the edit is refused, naming nothing of it.
+    assert response.status_code == 400
+    assert list(response.json()) == ["account"]
+    _names_absent(response.content.decode())
