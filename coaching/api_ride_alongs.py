@@ -99,6 +99,15 @@ class RideAlongSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = ["created_at", "updated_at"]
 
+    def to_representation(self, instance):
+        """The deal and account only when the reader may see them (``ride_alongs_visible_to``)."""
+        data = super().to_representation(instance)
+        if instance.shown_deal is None:
+            data["deal"] = data["deal_name"] = None
+        if instance.shown_account is None:
+            data["account"] = data["account_name"] = None
+        return data
+
     def get_average_score(self, ride_along) -> float | None:
         average = getattr(ride_along, "average_score", None)
         return None if average is None else round(float(average), 2)
@@ -158,7 +167,9 @@ class RideAlongViewSet(
         return ride_alongs_listed(queryset)
 
     def _fresh(self, ride_along: RideAlong) -> RideAlong:
-        return ride_alongs_listed(RideAlong.objects.filter(pk=ride_along.pk)).get()
+        # Read back through the selector, so a deal outside the writer's scope stays hidden.
+        visible = ride_alongs_visible_to(self.request.user)
+        return ride_alongs_listed(visible.filter(pk=ride_along.pk)).get()
 
     def perform_create(self, serializer):
         ride_along = ride_along_record(by=self.request.user, **serializer.validated_data)

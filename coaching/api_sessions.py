@@ -144,6 +144,13 @@ class SessionSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = ["status", "created_at", "updated_at"]
 
+    def to_representation(self, instance):
+        """The focus deal only when the reader may see it (``sessions_visible_to``)."""
+        data = super().to_representation(instance)
+        if instance.deal_id and instance.shown_deal is None:
+            data["deal"] = None
+        return data
+
 
 class SessionUpdateSerializer(SessionSerializer):
     """The fields a manager may change; everything optional."""

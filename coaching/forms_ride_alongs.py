@@ -147,5 +147,6 @@ class RideAlongForm(forms.Form):
 
 
 def _visit_label(visit: Activity) -> str:
-    on = f" ({visit.deal.name})" if visit.deal_id else ""
+    deal = visit.shown_deal  # a deal since given outside the reader's scope goes unnamed
+    on = f" ({deal.name})" if deal is not None else ""
     return f"{timezone.localtime(visit.occurred_at):%d %b %Y}: {visit.subject}{on}"

@@ -7,7 +7,19 @@ and a rep of another team see none of them.
 
 import datetime
 
-from django.db.models import Avg, Count, F, Prefetch, Q, QuerySet, Window
+from django.db.models import (
+    Avg,
+    BooleanField,
+    Case,
+    Count,
+    F,
+    Prefetch,
+    Q,
+    QuerySet,
+    Value,
+    When,
+    Window,
+)
 from django.db.models.aggregates import Aggregate
 from django.db.models.expressions import RowRange
 from django.db.models.fields import FloatField
@@ -17,7 +29,7 @@ from coaching.insights import team_of_rep
 from coaching.models import RideAlong, SkillScore
 from coaching.skills import Skill
 from pipeline.models import Activity, ActivityKind
-from pipeline.selectors import activities_visible_to
+from pipeline.selectors import accounts_visible_to, activities_visible_to, deals_visible_to
 from salesmgr.models import User
 from salesmgr.selectors import team_member_ids_subquery
 
@@ -28,13 +40,29 @@ HISTORY_QUARTERS = 4
 
 
 def ride_alongs_visible_to(user: User) -> QuerySet[RideAlong]:
-    """Ride-alongs ``user`` may read: admins all, managers their team's at any depth, anyone their own as the rep."""
+    """Ride-alongs ``user`` may read: admins all, managers their team's at any depth, anyone their own as the rep.
+
+    Each row carries ``deal_shown`` and ``account_shown``: a deal (account)
+    since given to someone outside ``user``'s scope is hidden on every page
+    and in the API (``RideAlong.shown_deal``, ``shown_account``).
+    """
     if user.is_admin:
-        return RideAlong.objects.all()
+        return RideAlong.objects.annotate(deal_shown=Value(True), account_shown=Value(True))
     condition = Q(rep_id=user.pk)
     if user.is_manager:
         condition |= Q(rep_id__in=team_member_ids_subquery(user.pk))
-    return RideAlong.objects.filter(condition)
+    deals = deals_visible_to(user).values("pk")
+    accounts = accounts_visible_to(user).values("pk")
+    return RideAlong.objects.filter(condition).annotate(
+        deal_shown=_holds(Q(deal__isnull=True) | Q(deal__in=deals)),
+        account_shown=_holds(Q(account__isnull=True) | Q(account__in=accounts) | Q(deal__in=deals)),
+    )
+
+
+def _holds(condition: Q) -> Case:
+    return Case(
+        When(condition, then=Value(True)), default=Value(False), output_field=BooleanField()
+    )
 
 
 def ride_alongs_managed_by(user: User) -> QuerySet[RideAlong]:

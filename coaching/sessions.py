@@ -30,7 +30,20 @@ comparing noise. A fixed number of queries for each focus.
 
 import datetime
 
-from django.db.models import Avg, Count, F, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models import (
+    Avg,
+    BooleanField,
+    Case,
+    Count,
+    F,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+    When,
+)
 from django.db.models.functions import Coalesce
 
 from coaching.insights import (
@@ -52,6 +65,7 @@ from coaching.models import (
 from coaching.skills import Skill
 from pipeline.models import Deal, Stage, StageKind, StageTransition
 from pipeline.periods import DAY, Period
+from pipeline.selectors import deals_visible_to
 from reports.metrics import flow_counts
 from reports.sql import DaysBetween
 from salesmgr.models import User
@@ -71,11 +85,17 @@ def _in_team(user: User) -> Q:
 def sessions_visible_to(user: User) -> QuerySet[CoachingSession]:
     """Sessions ``user`` may read: admins all, managers their team's at any depth and their own, reps their own."""
     if user.is_admin:
-        return CoachingSession.objects.all()
+        return CoachingSession.objects.annotate(deal_shown=Value(True))
     condition = Q(rep_id=user.pk)
     if user.is_manager:
         condition |= _in_team(user) | Q(manager_id=user.pk)
-    return CoachingSession.objects.filter(condition)
+    # A focus deal since given outside ``user``'s scope is hidden: ``CoachingSession.shown_deal``.
+    shown = Q(deal__isnull=True) | Q(deal__in=deals_visible_to(user).values("pk"))
+    return CoachingSession.objects.filter(condition).annotate(
+        deal_shown=Case(
+            When(shown, then=Value(True)), default=Value(False), output_field=BooleanField()
+        )
+    )
 
 
 def sessions_managed_by(user: User) -> QuerySet[CoachingSession]:
@@ -143,7 +163,8 @@ def focus_label(session: CoachingSession) -> str:
         return f"{Skill(session.skill).label} (skill)"
     if session.focus == SessionFocus.STAGE:
         return f"{session.stage.name} stage"
-    return f"Deal: {session.deal.name}"
+    deal = session.shown_deal  # a deal since given outside the reader's scope goes unnamed
+    return f"Deal: {deal.name}" if deal is not None else "A deal you can no longer see"
 
 
 # The evidence: what the insights said when the session was planned.

@@ -72,9 +72,17 @@ class UtcDateTimeFilter(django_filters.IsoDateTimeFilter):
 
 
 class ActivityFilter(django_filters.FilterSet):
-    deal = IdFilter(field_name="deal_id")
-    account = IdFilter(field_name="account_id")
+    # Only a deal or account the caller may see selects: a deal reassigned away names none.
+    deal = IdFilter(method="_shown", field_name="deal_id")
+    account = IdFilter(method="_shown", field_name="account_id")
     author = IdFilter(field_name="author_id")
     kind = django_filters.ChoiceFilter(choices=ActivityKind.choices)
     occurred_after = UtcDateTimeFilter(field_name="occurred_at", lookup_expr="gte")
     occurred_before = UtcDateTimeFilter(field_name="occurred_at", lookup_expr="lt")
+
+    def _shown(self, queryset, name, value):
+        """Activities on that deal (or account), among those whose deal (account) the caller may see."""
+        if value is None:
+            return queryset
+        shown = "deal_shown" if name == "deal_id" else "account_shown"
+        return queryset.filter(**{name: value, shown: True})

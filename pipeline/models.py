@@ -147,14 +147,26 @@ class Account(models.Model):
     website = models.URLField(blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     deleted_at = models.DateTimeField(null=True, blank=True)
-    external_id = models.CharField(
-        max_length=120, null=True, blank=True, unique=True, help_text="Its id in an imported file."
+    # None when absent (see Deal.external_id); unique among the owner's live accounts.
+    external_id = models.CharField(  # noqa: DJ001
+        max_length=120,
+        null=True,
+        blank=True,
+        db_index=True,
+        help_text="Its id in an imported file; unique among its owner's live accounts.",
     )
 
     history = AccountHistory(cascade_delete_history=False, no_db_index=["territory", "external_id"])
 
     class Meta:
         ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["owner", "external_id"],
+                condition=Q(deleted_at__isnull=True),
+                name="account_external_id_per_owner",
+            )
+        ]
         indexes = [
             models.Index(fields=["owner", "name"]),
             models.Index(fields=["territory", "name"]),
@@ -179,8 +191,13 @@ class Contact(models.Model):
     email = models.EmailField(blank=True)
     phone = models.CharField(max_length=40, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
-    external_id = models.CharField(
-        max_length=120, null=True, blank=True, unique=True, help_text="Its id in an imported file."
+    # None when absent (see Deal.external_id); unique among its account's contacts.
+    external_id = models.CharField(  # noqa: DJ001
+        max_length=120,
+        null=True,
+        blank=True,
+        db_index=True,
+        help_text="Its id in an imported file; unique among its account's contacts.",
     )
 
     history = HistoricalRecords(
@@ -189,6 +206,11 @@ class Contact(models.Model):
 
     class Meta:
         ordering = ["last_name", "first_name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "external_id"], name="contact_external_id_per_account"
+            )
+        ]
         indexes = [
             models.Index(
                 fields=["account", "last_name", "first_name"], name="contact_account_name_idx"
@@ -298,7 +320,14 @@ class Deal(models.Model):
     closed_at = models.DateTimeField(null=True, blank=True)
     version = models.PositiveIntegerField(default=1)
     deleted_at = models.DateTimeField(null=True, blank=True)
-    external_id = models.CharField(max_length=120, null=True, blank=True, unique=True)
+    # None, not "", when absent: the per-owner unique constraint then ignores deals without one.
+    external_id = models.CharField(  # noqa: DJ001
+        max_length=120,
+        null=True,
+        blank=True,
+        db_index=True,
+        help_text="Its id in another system; unique among its owner's live deals.",
+    )
 
     history = DealHistory(
         excluded_fields=["updated_at", "version"],
@@ -319,6 +348,13 @@ class Deal(models.Model):
             models.CheckConstraint(
                 condition=Q(lost_reason__isnull=True) | Q(status="lost"),
                 name="deal_lost_reason_only_when_lost",
+            ),
+            # An external id names a deal among its owner's: unique per owner, so checking it
+            # never tells anyone about a deal they cannot see (see README, "External ids").
+            models.UniqueConstraint(
+                fields=["owner", "external_id"],
+                condition=Q(deleted_at__isnull=True),
+                name="deal_external_id_per_owner",
             ),
         ]
         indexes = [
@@ -544,6 +580,23 @@ class Activity(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()}: {self.subject}"
+
+    # Read through ``activities_visible_to``, an activity knows whether its reader may see its
+    # deal and account; read any other way (a service's own write, a webhook) it shows them.
+    @property
+    def shown_deal(self) -> "Deal | None":
+        """The deal, when whoever reads the activity may see it; else None ("a deal no longer yours")."""
+        return self.deal if self.deal_id and getattr(self, "deal_shown", True) else None
+
+    @property
+    def shown_account(self) -> "Account | None":
+        """The account, when whoever reads the activity may see it; else None."""
+        return self.account if self.account_id and getattr(self, "account_shown", True) else None
+
+    @property
+    def deal_hidden(self) -> bool:
+        """Whether the activity is on a deal its reader may no longer see."""
+        return bool(self.deal_id) and not getattr(self, "deal_shown", True)
 
 
 class TerritoryRule(models.Model):

@@ -4,7 +4,20 @@ import datetime
 from decimal import Decimal
 
 from django.db import connection
-from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Subquery, Sum, Value
+from django.db.models import (
+    BooleanField,
+    Case,
+    Count,
+    Exists,
+    F,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+    When,
+)
 from django.db.models.expressions import Combinable
 from django.db.models.functions import Coalesce, NullIf
 from django.utils import timezone
@@ -51,6 +64,45 @@ def deals_visible_to(user: User, *, include_deleted: bool = False) -> QuerySet[D
     return deals
 
 
+def deal_external_ids_taken(
+    pairs: set[tuple[int, str]], *, exclude_pk: int | None = None
+) -> set[tuple[int, str]]:
+    """Which (owner id, external id) pairs a live deal already holds (one query).
+
+    Ask only about owners the caller may act for (``may_act_for``): their
+    deals are the caller's to see, so the answer reveals nothing beyond them.
+    """
+    pairs = {(owner_id, external_id) for owner_id, external_id in pairs if external_id}
+    if not pairs:
+        return set()
+    held = Deal.objects.filter(
+        deleted_at__isnull=True,
+        owner_id__in={owner_id for owner_id, _ in pairs},
+        external_id__in={external_id for _, external_id in pairs},
+    )
+    if exclude_pk is not None:
+        held = held.exclude(pk=exclude_pk)
+    return set(held.values_list("owner_id", "external_id")) & pairs
+
+
+def account_external_ids_taken(
+    pairs: set[tuple[int, str]], *, exclude_pk: int | None = None
+) -> set[tuple[int, str]]:
+    """Which (owner id, external id) pairs a live account already holds (one query); ask only
+    about owners the caller may act for, as with ``deal_external_ids_taken``."""
+    pairs = {(owner_id, external_id) for owner_id, external_id in pairs if external_id}
+    if not pairs:
+        return set()
+    held = Account.objects.filter(
+        deleted_at__isnull=True,
+        owner_id__in={owner_id for owner_id, _ in pairs},
+        external_id__in={external_id for _, external_id in pairs},
+    )
+    if exclude_pk is not None:
+        held = held.exclude(pk=exclude_pk)
+    return set(held.values_list("owner_id", "external_id")) & pairs
+
+
 def open_deal_totals_visible_to(user: User, *, today: datetime.date) -> dict:
     """Open deals ``user`` may see: how many, how many overdue, and their value per currency.
 
@@ -94,13 +146,31 @@ def contacts_visible_to(user: User) -> QuerySet[Contact]:
 
 
 def activities_visible_to(user: User) -> QuerySet[Activity]:
-    """Activities on deals ``user`` may read, on accounts they may read, or written by them."""
+    """Activities on deals ``user`` may read, on accounts they may read, or written by them.
+
+    An activity stays its author's after its deal (or account) leaves their
+    scope, but the deal and account behind it are shown only to those who
+    may read them (an account also to whoever reads the deal): each row carries ``deal_shown`` and ``account_shown``
+    (read them through ``Activity.shown_deal`` / ``shown_account``), and
+    every page, API and export renders the deal and account through them.
+    """
     if user.is_admin:
-        return Activity.objects.all()
+        return Activity.objects.annotate(deal_shown=Value(True), account_shown=Value(True))
+    deals = deals_visible_to(user).values("pk")
+    accounts = accounts_visible_to(user).values("pk")
     return Activity.objects.filter(
-        Q(deal__in=deals_visible_to(user).values("pk"))
-        | Q(deal__isnull=True, account__in=accounts_visible_to(user).values("pk"))
-        | Q(author=user)
+        Q(deal__in=deals) | Q(deal__isnull=True, account__in=accounts) | Q(author=user)
+    ).annotate(
+        deal_shown=_holds(Q(deal__isnull=True) | Q(deal__in=deals)),
+        # A deal the reader sees shows its account anyway (the deal's page names it).
+        account_shown=_holds(Q(account__isnull=True) | Q(account__in=accounts) | Q(deal__in=deals)),
+    )
+
+
+def _holds(condition: Q) -> Case:
+    """A boolean column: whether ``condition`` holds for the row."""
+    return Case(
+        When(condition, then=Value(True)), default=Value(False), output_field=BooleanField()
     )
 
 

@@ -127,7 +127,7 @@ def home_panels(request: HttpRequest) -> HttpResponse:
             "quarter": quarter,
             "attainment": attainment,
             "attention": AttentionRunner(scope, now).run(),
-            "recent": RecentActivityRunner(user.pk, now).run(),
+            "recent": RecentActivityRunner(user, now).run(),
         }
         template = "reports/_home_rep.html"
     else:

@@ -43,6 +43,23 @@ class RideAlong(models.Model):
     def __str__(self) -> str:
         return f"Ride-along {self.pk}: {self.manager_id} with {self.rep_id} on {self.visited_on}"
 
+    # Read through ``ride_alongs_visible_to``, a ride-along knows whether its reader may see its
+    # deal and account (a deal reassigned away is hidden); read any other way it shows them.
+    @property
+    def shown_deal(self):
+        """The deal, when whoever reads the ride-along may see it; else None."""
+        return self.deal if self.deal_id and getattr(self, "deal_shown", True) else None
+
+    @property
+    def shown_account(self):
+        """The account, when whoever reads the ride-along may see it; else None."""
+        return self.account if self.account_id and getattr(self, "account_shown", True) else None
+
+    @property
+    def deal_hidden(self) -> bool:
+        """Whether the ride-along's deal has left its reader's scope."""
+        return bool(self.deal_id) and not getattr(self, "deal_shown", True)
+
 
 class SkillScore(models.Model):
     """One line of a ride-along's scorecard: a skill scored 1-5 with a note."""

@@ -95,3 +95,10 @@ class CoachingSession(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("coaching-session", args=[self.pk])
+
+    # Read through ``sessions_visible_to``, a session knows whether its reader may see its deal
+    # (a deal reassigned away is hidden); read any other way it shows it.
+    @property
+    def shown_deal(self):
+        """The focus deal, when whoever reads the session may see it; else None."""
+        return self.deal if self.deal_id and getattr(self, "deal_shown", True) else None

@@ -213,6 +213,10 @@ class ActivitySerializer(serializers.ModelSerializer):
     )
     account_name = serializers.CharField(source="account.name", read_only=True, allow_null=True)
     author_name = serializers.CharField(source="author.display_name", read_only=True)
+    deal_hidden = serializers.BooleanField(
+        read_only=True,
+        help_text="On a deal you may no longer see (reassigned away): deal and deal_name are null.",
+    )
 
     class Meta:
         model = Activity
@@ -226,12 +230,22 @@ class ActivitySerializer(serializers.ModelSerializer):
             "author_name",
             "deal",
             "deal_name",
+            "deal_hidden",
             "account",
             "account_name",
             "created_at",
         ]
         read_only_fields = ["author", "created_at"]
         extra_kwargs = {"occurred_at": {"required": False}}
+
+    def to_representation(self, instance):
+        """The deal and account only when the reader may see them (``activities_visible_to``)."""
+        data = super().to_representation(instance)
+        if instance.shown_deal is None:
+            data["deal"] = data["deal_name"] = None
+        if instance.shown_account is None:
+            data["account"] = data["account_name"] = None
+        return data
 
 
 @extend_schema_view(destroy=extend_schema(responses={204: None}))

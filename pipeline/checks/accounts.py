@@ -33,6 +33,15 @@ def account_field_errors(*, fields: Iterable[str], creating: bool) -> Errors:
     return {field: [message] for field in sorted(set(fields) - set(ACCOUNT_FIELDS))}
 
 
+ACCOUNT_EXTERNAL_ID_TAKEN = "Another of this owner's accounts already has this external id."
+
+
+def account_external_id_errors(*, taken: bool) -> Errors:
+    """An account's external id is unique among its owner's live accounts (asked only about
+    owners the caller may act for, so the answer reveals nothing outside their scope)."""
+    return {"external_id": [ACCOUNT_EXTERNAL_ID_TAKEN]} if taken else {}
+
+
 def account_values_errors(*, values: dict) -> Errors:
     """The values the assignment rules read: a known country code, a revenue that is not negative."""
     errors: Errors = {}

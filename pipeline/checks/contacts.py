@@ -28,6 +28,15 @@ def contact_field_errors(*, fields: Iterable[str], creating: bool) -> Errors:
     return {field: [message] for field in sorted(set(fields) - allowed)}
 
 
+CONTACT_EXTERNAL_ID_TAKEN = "Another contact at this account already has this external id."
+
+
+def contact_external_id_errors(*, taken: bool) -> Errors:
+    """A contact's external id is unique among its account's contacts (whoever may change an
+    account's contacts sees them all, so the answer reveals nothing outside their scope)."""
+    return {"external_id": [CONTACT_EXTERNAL_ID_TAKEN]} if taken else {}
+
+
 def contact_account_errors(*, account: Account) -> Errors:
     """A contact is added to, or moved to, an account that is not deleted."""
     if account.deleted_at is None:

@@ -115,6 +115,18 @@ def owner_errors(*, owner_active: bool) -> Errors:
     return {} if owner_active else {"owner": ["The owner is deactivated."]}
 
 
+EXTERNAL_ID_TAKEN = "Another of this owner's deals already has this external id."
+
+
+def external_id_errors(*, taken: bool) -> Errors:
+    """An external id is unique among its owner's live deals.
+
+    Callers ask only about owners they may act for, whose deals they can see,
+    so the answer never reveals a deal outside the caller's scope.
+    """
+    return {"external_id": [EXTERNAL_ID_TAKEN]} if taken else {}
+
+
 def deal_deleted_errors(*, deleted: bool) -> Errors:
     """A deleted deal is restored before anything else about it changes."""
     return {"deal": ["A deleted deal cannot be changed; restore it first."]} if deleted else {}

@@ -6,6 +6,7 @@ from django.utils import timezone
 
 from pipeline.assignment import AccountFacts, rules_saved, territory_for
 from pipeline.checks.accounts import (
+    account_external_id_errors,
     account_field_errors,
     account_owner_errors,
     account_owner_refusal,
@@ -14,6 +15,7 @@ from pipeline.checks.accounts import (
 from pipeline.checks.deals import merge_errors
 from pipeline.checks.recycle import delete_refusal, restore_refusal
 from pipeline.models import Account, Deal, StageKind
+from pipeline.selectors import account_external_ids_taken
 from pipeline.services.history import history_base_ensure
 from pipeline.signals import deals_changed
 from pipeline.webhooks import events as webhook_events
@@ -65,7 +67,10 @@ def account_update(*, account: Account, by: User, owner: User | None = None, **f
         refusal = account_owner_refusal(by=by, owner=owner, account=account)
         if refusal:
             raise PermissionDenied(refusal)
-        errors = account_owner_errors(owner_active=owner.is_active)
+        errors = merge_errors(
+            account_owner_errors(owner_active=owner.is_active),
+            account_external_id_errors(taken=_external_id_taken(account, owner.pk)),
+        )
         if errors:
             raise ValidationError(errors)
         account.owner = owner
@@ -86,6 +91,14 @@ def account_update(*, account: Account, by: User, owner: User | None = None, **f
                 lambda: deals_changed.send(sender=Deal, deal_ids=deal_ids, territory_ids=left)
             )
     return account
+
+
+def _external_id_taken(account: Account, owner_id: int) -> bool:
+    """Whether another live account of ``owner_id`` holds ``account``'s external id (a query only when it has one)."""
+    if not account.external_id:
+        return False
+    pairs = {(owner_id, account.external_id)}
+    return bool(account_external_ids_taken(pairs, exclude_pk=account.pk))
 
 
 def account_place(account: Account) -> None:
@@ -122,6 +135,9 @@ def account_restore(*, account: Account, by: User) -> Account:
     if refusal:
         raise PermissionDenied(refusal)
     if account.deleted_at is not None:
+        errors = account_external_id_errors(taken=_external_id_taken(account, account.owner_id))
+        if errors:
+            raise ValidationError(errors)
         with transaction.atomic():
             history_base_ensure(account)
             account.deleted_at = None

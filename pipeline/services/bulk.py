@@ -2,7 +2,11 @@
 
 Rows whose ``external_id`` names a deal the caller can see update it with the
 rules of ``deal_edit``; the others are created by ``deals_import`` (with
-their past, for admins). Everything a batch refers to is loaded in a few
+their past, for admins). An external id is unique among one owner's live
+deals, so a row is matched only against deals the caller can see and a deal
+outside their scope never answers for it: where several of the caller's
+deals share the id (a manager's team), the row's owner (the caller when
+none) picks the one. Everything a batch refers to is loaded in a few
 queries and the updates are written together, so a call costs about the
 same whatever its size. One bad row writes nothing.
 """
@@ -20,6 +24,7 @@ from django.utils import timezone
 from pipeline.models import Deal, DealLineItem, ForecastCategory, StageTransition
 from pipeline.selectors import (
     accounts_visible_to,
+    deal_external_ids_taken,
     deals_visible_to,
     lost_reasons_visible_to,
     stages_visible_to,
@@ -186,27 +191,33 @@ def deals_upsert(*, rows: list[DealRow], by: User, dry_run: bool = False) -> Ups
     references = _References(named, by)
     errors = references.errors(named)
     external_ids = {row.external_id for row in rows if row.external_id}
-    visible = dict(
-        deals_visible_to(by).filter(external_id__in=external_ids).values_list("external_id", "pk")
-    )
-    taken = set(
-        Deal.objects.filter(external_id__in=external_ids - set(visible)).values_list(
-            "external_id", flat=True
-        )
-    )
+    found: dict[str, list[tuple[int, int]]] = {}
+    for external_id, owner_id, pk in (
+        deals_visible_to(by)
+        .filter(external_id__in=external_ids)
+        .values_list("external_id", "owner_id", "pk")
+    ):
+        found.setdefault(external_id, []).append((owner_id, pk))
     creates: list[int] = []
     updates: list[int] = []
-    seen: set[str] = set()
+    targets: dict[int, int] = {}  # row index -> the deal it updates
+    seen: set = set()
     for index, row in enumerate(rows):
-        if row.external_id in taken or row.external_id in seen:
-            message = f"external_id {row.external_id!r} is already used."
+        if not row.external_id:
+            creates.append(index)
+            continue
+        pk, message = _match(row, found.get(row.external_id, []), by)
+        key = pk if pk is not None else (row.owner_id or by.pk, row.external_id)
+        if message is None and key in seen:
+            message = f"external_id {row.external_id!r} is given by an earlier row."
+        seen.add(key)
+        if message is not None:
             errors.append({"row": index, "field": "external_id", "message": message})
-        elif row.external_id in visible:
+        elif pk is not None:
+            targets[index] = pk
             updates.append(index)
         else:
             creates.append(index)
-        if row.external_id:
-            seen.add(row.external_id)
     if errors:
         raise RowErrors(sorted(errors, key=lambda e: e["row"]))
 
@@ -216,12 +227,33 @@ def deals_upsert(*, rows: list[DealRow], by: User, dry_run: bool = False) -> Ups
             if creates:
                 errors += _create(rows, creates, ids, by, dry_run)
             if updates:
-                errors += _update(rows, updates, visible, references, ids, by, dry_run)
+                errors += _update(rows, updates, targets, references, ids, by, dry_run)
             if errors:
                 raise _Rollback
     except _Rollback:
         raise RowErrors(sorted(errors, key=lambda e: e["row"])) from None
     return UpsertResult(created=len(creates), updated=len(updates), ids=ids)
+
+
+def _match(
+    row: DealRow, candidates: list[tuple[int, int]], by: User
+) -> tuple[int | None, str | None]:
+    """The visible deal a row updates (None: a new deal), or why the row is refused.
+
+    ``candidates`` are the (owner id, deal id) of the caller's deals with the
+    row's external id: one is the deal; of several (different owners), the
+    row's owner's, the caller's when the row names none.
+    """
+    if len(candidates) <= 1:
+        return (candidates[0][1] if candidates else None), None
+    owner_id = row.owner_id or by.pk
+    for candidate_owner_id, pk in candidates:
+        if candidate_owner_id == owner_id:
+            return pk, None
+    return None, (
+        f"external_id {row.external_id!r} names {len(candidates)} of the deals you can see; "
+        "give the owner of the one to update."
+    )
 
 
 def _create(
@@ -270,7 +302,7 @@ def _spec(row: DealRow, by: User) -> DealSpec:
 def _update(
     rows: list[DealRow],
     indexes: list[int],
-    visible: dict[str, int],
+    targets: dict[int, int],
     references: _References,
     ids: list,
     by: User,
@@ -280,13 +312,21 @@ def _update(
 
     A dry run checks against the deals as they are, unlocked, and writes nothing.
     """
-    pks = [visible[rows[index].external_id] for index in indexes]
+    pks = [targets[index] for index in indexes]
     deals = Deal.objects.filter(pk__in=pks).order_by("pk")
     locked = {deal.pk: deal for deal in (deals if dry_run else deals.select_for_update())}
     with_line_items = set(
         DealLineItem.objects.filter(deal_id__in=pks).values_list("deal_id", flat=True)
     )
     allowed = allowed_owner_ids(by)
+    # External ids the reassigning rows bring to their new owners (one query, none without such rows).
+    held = deal_external_ids_taken(
+        {
+            (rows[index].owner_id, rows[index].external_id)
+            for index in indexes
+            if rows[index].owner_id is not None
+        }
+    )
     now = timezone.now()
     errors: list[dict] = []
     changed: list[Deal] = []
@@ -310,6 +350,7 @@ def _update(
                 has_line_items=pk in with_line_items,
                 may_own=may_own,
                 now=now,
+                external_id_taken=lambda owner_id, external_id: (owner_id, external_id) in held,
             )
         except (ValidationError, ConflictError, PermissionDenied) as exc:
             errors += _row_errors(index, exc)

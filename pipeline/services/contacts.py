@@ -5,6 +5,7 @@ from django.db import IntegrityError, transaction
 
 from pipeline.checks.contacts import (
     contact_account_errors,
+    contact_external_id_errors,
     contact_field_errors,
     contact_write_refusal,
 )
@@ -27,11 +28,21 @@ def _refuse(errors: dict[str, list[str]]) -> None:
         raise ValidationError(errors)
 
 
+def _external_id_taken(account: Account, external_id: str | None, pk: int | None = None) -> bool:
+    """Whether another contact at ``account`` holds ``external_id`` (a query only when one is given)."""
+    if not external_id:
+        return False
+    return account.contacts.filter(external_id=external_id).exclude(pk=pk).exists()
+
+
 def contact_create(*, by: User, account: Account, first_name: str, **fields) -> Contact:
     """Add a person at ``account``; ``by`` must be allowed to change that account's contacts."""
     _refuse(contact_field_errors(fields=fields, creating=True))
     _check_may_write(by, account)
     _refuse(contact_account_errors(account=account))
+    _refuse(
+        contact_external_id_errors(taken=_external_id_taken(account, fields.get("external_id")))
+    )
     contact = Contact(account=account, first_name=(first_name or "").strip(), **fields)
     contact.full_clean()
     contact._history_user = by
@@ -48,6 +59,11 @@ def contact_update(
     if account is not None and account.pk != contact.account_id:
         _check_may_write(by, account)
         _refuse(contact_account_errors(account=account))
+        _refuse(
+            contact_external_id_errors(
+                taken=_external_id_taken(account, contact.external_id, contact.pk)
+            )
+        )
         contact.account = account
     for field, value in fields.items():
         setattr(contact, field, value.strip() if isinstance(value, str) else value)

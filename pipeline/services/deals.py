@@ -13,7 +13,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import models, transaction
+from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
 from pipeline.checks.deals import (
@@ -21,6 +21,7 @@ from pipeline.checks.deals import (
     account_errors,
     deal_deleted_errors,
     deal_field_errors,
+    external_id_errors,
     line_item_errors,
     line_items_amount_errors,
     line_items_total_errors,
@@ -44,6 +45,7 @@ from pipeline.models import (
     StageTransition,
     line_total,
 )
+from pipeline.selectors import deal_external_ids_taken
 from pipeline.services.pipelines import pipeline_check_ready
 from pipeline.signals import deals_changed
 from pipeline.webhooks import events as webhook_events
@@ -58,7 +60,10 @@ UPDATABLE_FIELDS = (
     "currency",
     "expected_close_date",
     "forecast_category",
+    "external_id",
 )
+
+EXTERNAL_ID_CONSTRAINT = "deal_external_id_per_owner"
 
 
 @dataclass(frozen=True)
@@ -104,6 +109,24 @@ def deal_stamp(deal: Deal, by: User | None, at: datetime.datetime | None = None)
 def _raise_if_any(errors: Errors) -> None:
     if errors:
         raise ValidationError(errors)
+
+
+def _external_id_taken(owner_id: int, external_id: str | None, pk: int | None = None) -> bool:
+    """Whether another live deal of ``owner_id`` holds ``external_id`` (a query only when one is given)."""
+    if not external_id:
+        return False
+    return bool(deal_external_ids_taken({(owner_id, external_id)}, exclude_pk=pk))
+
+
+def _save_keeping_external_ids(deal: Deal) -> None:
+    """Save ``deal`` inside the caller's transaction, which the error then rolls back:
+    a concurrent writer that took its external id first is a 400, not a 500."""
+    try:
+        deal.save()
+    except IntegrityError as exc:
+        if EXTERNAL_ID_CONSTRAINT in str(exc):
+            raise ValidationError(external_id_errors(taken=True)) from None
+        raise
 
 
 def _field_errors(deal: Deal) -> Errors:
@@ -171,6 +194,7 @@ def deal_create(
                 stage_name=stage.name, stage_pipeline_id=stage.pipeline_id, pipeline_id=pipeline.pk
             ),
             _lost_reason_errors(stage, lost_reason),
+            external_id_errors(taken=_external_id_taken(owner.pk, external_id)),
         )
     )
 
@@ -195,7 +219,7 @@ def deal_create(
             external_id=external_id or None,
         )
         deal._history_user = by
-        deal.save()
+        _save_keeping_external_ids(deal)
         StageTransition.objects.create(deal=deal, from_stage=None, to_stage=stage, at=now, by=by)
         _save_line_items(deal, rows)
         webhook_events.deal_events(deal_id=deal.pk, created=True)
@@ -224,12 +248,15 @@ def deal_edit_apply(
     has_line_items: bool,
     may_own: Callable[[int], bool],
     now: datetime.datetime,
+    external_id_taken: Callable[[int, str], bool] | None = None,
 ) -> tuple[bool, StageTransition | None]:
     """Check ``edit`` against the locked ``deal`` and apply it in memory; nothing is written.
 
     Answers whether anything changed and the move's transition (unsaved), if
     the deal moves. Raises ``PermissionDenied`` or ``ValidationError``, after
-    which the caller must not write ``deal``.
+    which the caller must not write ``deal``. ``external_id_taken(owner_id,
+    external_id)`` answers whether another live deal of that owner holds the
+    id; it is asked only when the owner or the external id changes.
     """
     _raise_if_any(deal_deleted_errors(deleted=deal.deleted_at is not None))
     reassigned = edit.owner is not None and edit.owner.pk != deal.owner_id
@@ -271,10 +298,18 @@ def deal_edit_apply(
             errors, {"lost_reason": ["Set the lost reason when moving the deal."]}
         )
 
+    if changes.get("external_id") == "":
+        changes["external_id"] = None
     changed = {field: value for field, value in changes.items() if _differs(deal, field, value)}
     for field, value in changed.items():
         setattr(deal, field, value)
     errors = merge_errors(errors, _field_errors(deal))
+    if deal.external_id and (reassigned or "external_id" in changed):
+        owner_id = edit.owner.pk if reassigned else deal.owner_id
+        taken = (external_id_taken or (lambda o, e: _external_id_taken(o, e, deal.pk)))(
+            owner_id, deal.external_id
+        )
+        errors = merge_errors(errors, external_id_errors(taken=taken))
     _raise_if_any(errors)
     deal.name = deal.name.strip()
     if reassigned:
@@ -367,7 +402,7 @@ def deal_edit(
         if not changed:
             return locked
         deal_stamp(locked, by, transition.at if transition else None)
-        locked.save()
+        _save_keeping_external_ids(locked)
         if transition is not None:
             transition.save()
         if edit.line_items is not None:
@@ -454,7 +489,14 @@ def deal_restore(*, deal: Deal, by: User) -> Deal:
         locked = _lock(deal, None)
         if locked.deleted_at is None:
             return locked
-        _raise_if_any(account_errors(account_deleted=locked.account.deleted_at is not None))
+        _raise_if_any(
+            merge_errors(
+                account_errors(account_deleted=locked.account.deleted_at is not None),
+                external_id_errors(
+                    taken=_external_id_taken(locked.owner_id, locked.external_id, locked.pk)
+                ),
+            )
+        )
         locked.deleted_at = None
         deal_stamp(locked, by)
         locked.save()

@@ -266,11 +266,12 @@ def _batch_handle(job: ImportJob, importer: "_Importer", batch: list[_Row], dry_
         row.item = importer.read(row)
         external_id = importer.text(row, "external_id")
         if external_id:
-            if external_id in importer.seen:
+            key = (importer.text(row, importer.external_id_scope).lower(), external_id)
+            if key in importer.seen:
                 row.reasons.append(
                     f"external_id: {external_id!r} appears on an earlier row of the file."
                 )
-            importer.seen.add(external_id)
+            importer.seen.add(key)
     for _ in range(MAX_PASSES):
         good = [row for row in batch if not row.reasons]
         try:
@@ -349,11 +350,15 @@ def import_rejections_csv(job: ImportJob, *, dry_run: bool) -> Iterator[str]:
 class _Importer:
     """Reads one kind's rows and writes them through its services."""
 
+    # The column an external id is unique within (per owner; a contact's per account): a repeat
+    # is the same id in the same such column on an earlier row.
+    external_id_scope = "owner"
+
     def __init__(self, by: User, job: ImportJob):
         self.by = by
         self.day_first = job.day_first
         self.positions = {name: job.headers.index(header) for name, header in job.mapping.items()}
-        self.seen: set[str] = set()
+        self.seen: set[tuple[str, str]] = set()
         self.allowed = allowed_owner_ids(by)
         self.users: dict[str, tuple[int, bool]] = {}
         for pk, username, email, active in User.objects.values_list(
@@ -414,13 +419,16 @@ class _AccountLookup:
 
     def __init__(self, by: User):
         self.by = by
-        self.by_external_id: dict[str, Account] = {}
+        self.by_external_id: dict[str, list[Account]] = {}
         self.by_name: dict[str, list[Account]] = {}
 
     def load(self, names: set[str]) -> None:
         names = {n for n in names if n}
         visible = accounts_visible_to(self.by)
-        self.by_external_id = {a.external_id: a for a in visible.filter(external_id__in=names)}
+        # External ids are unique per owner: several of the accounts one sees may share one.
+        self.by_external_id = {}
+        for account in visible.filter(external_id__in=names).order_by("pk"):
+            self.by_external_id.setdefault(account.external_id, []).append(account)
         self.by_name = {}
         lowered = {n.lower() for n in names}
         for account in (
@@ -432,9 +440,14 @@ class _AccountLookup:
         if not given:
             row.reasons.append("account: Give the account's name or external id.")
             return None
-        account = self.by_external_id.get(given)
-        if account is not None:
-            return account
+        identified = self.by_external_id.get(given, [])
+        if len(identified) == 1:
+            return identified[0]
+        if identified:
+            row.reasons.append(
+                f"account: {len(identified)} of the accounts you can see have the external id {given!r}."
+            )
+            return None
         named = self.by_name.get(given.lower(), [])
         if len(named) == 1:
             return named[0]
@@ -581,9 +594,9 @@ class _AccountImporter(_Importer):
 
     def prepare(self, batch: list[_Row]) -> None:
         given = {self.text(row, "external_id") for row in batch} - {""}
-        self.existing = {
-            a.external_id: a for a in accounts_visible_to(self.by).filter(external_id__in=given)
-        }
+        self.existing: dict[str, list[Account]] = {}
+        for account in accounts_visible_to(self.by).filter(external_id__in=given).order_by("pk"):
+            self.existing.setdefault(account.external_id, []).append(account)
 
     def read(self, row: _Row) -> AccountSpec | None:
         owner_id = self.owner_id(row, "accounts")
@@ -611,10 +624,35 @@ class _AccountImporter(_Importer):
             place=True,
         )
 
+    def _match(self, spec: AccountSpec) -> tuple[Account | None, str | None]:
+        """The visible account a row updates (None: a new one), or why the row is refused.
+
+        External ids are unique per owner: one account with the id is the one;
+        of several, the row owner's."""
+        candidates = self.existing.get(spec.external_id, []) if spec.external_id else []
+        if len(candidates) <= 1:
+            return (candidates[0] if candidates else None), None
+        for account in candidates:
+            if account.owner_id == spec.owner_id:
+                return account, None
+        return None, (
+            f"external_id {spec.external_id!r} names {len(candidates)} of the accounts you can see; "
+            "give the owner of the one to update."
+        )
+
     def write(self, items: list[AccountSpec], dry_run: bool) -> tuple[int, int]:
-        creates = [i for i, spec in enumerate(items) if spec.external_id not in self.existing]
-        updates = [i for i, spec in enumerate(items) if spec.external_id in self.existing]
         errors: list[dict] = []
+        self.targets: dict[int, Account] = {}
+        creates, updates = [], []
+        for index, spec in enumerate(items):
+            account, message = self._match(spec)
+            if message is not None:
+                errors.append({"row": index, "field": "external_id", "message": message})
+            elif account is not None:
+                self.targets[index] = account
+                updates.append(index)
+            else:
+                creates.append(index)
         try:
             accounts_import(specs=[items[i] for i in creates], by=self.by, dry_run=dry_run)
         except RowErrors as refused:
@@ -625,14 +663,16 @@ class _AccountImporter(_Importer):
         for index in updates:
             spec = items[index]
             errors += _service_errors(
-                index, lambda spec=spec: self._update(spec, owners[spec.owner_id], dry_run)
+                index,
+                lambda spec=spec, index=index: self._update(
+                    spec, self.targets[index], owners[spec.owner_id], dry_run
+                ),
             )
         if errors:
             raise RowErrors(sorted(errors, key=lambda e: e["row"]))
         return len(creates), len(updates)
 
-    def _update(self, spec: AccountSpec, owner: User, dry_run: bool) -> None:
-        account = self.existing[spec.external_id]
+    def _update(self, spec: AccountSpec, account: Account, owner: User, dry_run: bool) -> None:
         if spec.created_at is not None and spec.created_at != account.created_at:
             raise ValidationError(
                 {"created_at": "An account's creation date is given only when it is created."}
@@ -662,6 +702,7 @@ class _AccountImporter(_Importer):
 
 class _ContactImporter(_Importer):
     what = "contacts"
+    external_id_scope = "account"
 
     def __init__(self, by: User, job: ImportJob):
         super().__init__(by, job)
@@ -670,17 +711,13 @@ class _ContactImporter(_Importer):
     def prepare(self, batch: list[_Row]) -> None:
         self.accounts.load({self.text(row, "account") for row in batch})
         given = {self.text(row, "external_id") for row in batch} - {""}
+        # Unique per account: the row's account (one the importer can see) and the id name the contact.
         self.existing = {
-            c.external_id: c
+            (c.account_id, c.external_id): c
             for c in contacts_visible_to(self.by)
             .select_related("account")
             .filter(external_id__in=given)
         }
-        self.taken = set(
-            Contact.objects.filter(external_id__in=given - set(self.existing)).values_list(
-                "external_id", flat=True
-            )
-        )
 
     def read(self, row: _Row) -> "_ContactItem | None":
         account = self.accounts.find(row, self.text(row, "account"))
@@ -699,15 +736,7 @@ class _ContactImporter(_Importer):
         errors: list[dict] = []
         created = updated = 0
         for index, item in enumerate(items):
-            if item.external_id in self.taken:
-                errors.append(
-                    {
-                        "row": index,
-                        "field": "external_id",
-                        "message": f"external_id {item.external_id!r} is already used.",
-                    }
-                )
-            elif item.external_id in self.existing:
+            if item.external_id and (item.account.pk, item.external_id) in self.existing:
                 updated += 1
                 errors += _service_errors(index, lambda item=item: self._update(item, dry_run))
             else:
@@ -734,7 +763,7 @@ class _ContactImporter(_Importer):
         )
 
     def _update(self, item: "_ContactItem", dry_run: bool) -> None:
-        contact = self.existing[item.external_id]
+        contact = self.existing[(item.account.pk, item.external_id)]
         if not dry_run:
             contact_update(contact=contact, by=self.by, account=item.account, **item.fields)
             return

@@ -437,13 +437,32 @@ REALIGNMENT = "Territory realignment"
 
 
 def _accounts_from_plan(job: TerritoryRealignment, account_ids: list[int]) -> None:
-    """Give the accounts their planned territory and owner: one UPDATE joined to the plan."""
+    """Give the accounts their planned territory and owner: one UPDATE joined to the plan.
+
+    External ids are unique per owner: one the new owner already holds (on a
+    live account, or on an account handed to them here with a lower id) is
+    dropped; the history row before keeps it.
+    """
+    accounts = Account._meta.db_table
+    moves = RealignmentMove._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
-            f"UPDATE {Account._meta.db_table} a SET territory_id = m.to_territory_id, owner_id = m.to_owner_id "
-            f"FROM {RealignmentMove._meta.db_table} m "
-            "WHERE m.job_id = %s AND m.account_id = a.id AND a.id = ANY(%s)",
-            [job.pk, list(account_ids)],
+            f"""
+            UPDATE {accounts} a SET territory_id = m.to_territory_id, owner_id = m.to_owner_id,
+                external_id = CASE WHEN a.owner_id <> m.to_owner_id AND (EXISTS (
+                    SELECT 1 FROM {accounts} held
+                    WHERE held.owner_id = m.to_owner_id AND held.external_id = a.external_id
+                      AND held.deleted_at IS NULL AND held.id <> a.id
+                ) OR EXISTS (
+                    SELECT 1 FROM {moves} em JOIN {accounts} earlier ON earlier.id = em.account_id
+                    WHERE em.job_id = m.job_id AND em.account_id = ANY(%(ids)s)
+                      AND em.to_owner_id = m.to_owner_id AND earlier.owner_id <> em.to_owner_id
+                      AND earlier.external_id = a.external_id AND earlier.id < a.id
+                )) THEN NULL ELSE a.external_id END
+            FROM {moves} m
+            WHERE m.job_id = %(job)s AND m.account_id = a.id AND a.id = ANY(%(ids)s)
+            """,
+            {"job": job.pk, "ids": list(account_ids)},
         )
 
 
@@ -469,7 +488,8 @@ def _deals_hand_over(job: TerritoryRealignment, account_ids: list[int], at) -> l
     """Give the open deals of ``account_ids`` not yet their account's new owner to that owner; their ids.
 
     One statement: it locks the deals in id order (a deal closed or deleted
-    meanwhile drops out when its lock is granted), updates them, and copies a
+    meanwhile drops out when its lock is granted), updates them (dropping an
+    external id the new owner already holds), and copies a
     handover row (with its account's reason) and a history row for each,
     after a "created" one for a deal still without history.
     """
@@ -479,7 +499,7 @@ def _deals_hand_over(job: TerritoryRealignment, account_ids: list[int], at) -> l
     returned = based = ", ".join(f"d.{column}" for column in columns)
     sql = f"""
         WITH moving AS (
-            SELECT d.id, d.account_id, d.owner_id AS from_owner_id, m.to_owner_id,
+            SELECT d.id, d.account_id, d.external_id, d.owner_id AS from_owner_id, m.to_owner_id,
                    m.from_territory_id, m.to_territory_id, r.id AS rule_id, {REASON_SQL} AS reason
             FROM {Deal._meta.db_table} d
             JOIN {RealignmentMove._meta.db_table} m
@@ -491,7 +511,19 @@ def _deals_hand_over(job: TerritoryRealignment, account_ids: list[int], at) -> l
             FOR UPDATE OF d
         ), changed AS (
             UPDATE {Deal._meta.db_table} d
-            SET owner_id = moving.to_owner_id, version = d.version + 1, updated_at = %(at)s
+            SET owner_id = moving.to_owner_id, version = d.version + 1, updated_at = %(at)s,
+                -- External ids are unique per owner: one the new owner already holds (on a live
+                -- deal, or on a deal handed to them here with a lower id) is dropped; the
+                -- history row before keeps it.
+                external_id = CASE WHEN EXISTS (
+                    SELECT 1 FROM {Deal._meta.db_table} held
+                    WHERE held.owner_id = moving.to_owner_id AND held.external_id = moving.external_id
+                      AND held.deleted_at IS NULL AND held.id <> moving.id
+                ) OR EXISTS (
+                    SELECT 1 FROM moving earlier
+                    WHERE earlier.to_owner_id = moving.to_owner_id
+                      AND earlier.external_id = moving.external_id AND earlier.id < moving.id
+                ) THEN NULL ELSE d.external_id END
             FROM moving WHERE d.id = moving.id
             RETURNING {returned}
         ), handed AS (

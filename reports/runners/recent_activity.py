@@ -4,19 +4,27 @@ import datetime
 from dataclasses import dataclass
 
 from pipeline.models import Activity
+from pipeline.selectors import activities_visible_to
+from salesmgr.models import User
 
 
 @dataclass(frozen=True)
 class RecentActivityRunner:
-    """The newest activities a person wrote, up to now (one query)."""
+    """The newest activities a person wrote, up to now (one query).
 
-    user_id: int
+    Read through ``activities_visible_to``: an activity on a deal (or account)
+    since given to someone outside the writer's scope stays in the list, its
+    deal (account) hidden (``Activity.shown_deal``, ``shown_account``).
+    """
+
+    user: User
     now: datetime.datetime
     limit: int = 10
 
     def run(self) -> list[Activity]:
         return list(
-            Activity.objects.filter(author_id=self.user_id, occurred_at__lte=self.now)
+            activities_visible_to(self.user)
+            .filter(author_id=self.user.pk, occurred_at__lte=self.now)
             .select_related("deal", "account")
             .only(
                 "id",

@@ -89,7 +89,7 @@ def test_the_dry_run_reports_every_bad_row_by_number_and_reason(rep, acme, pipel
     rows[0][3] = "nobody@example.com"  # row 2: unknown owner
     rows[1][4] = "Signed"  # row 3: unknown stage
     rows[2][7] = "31/02/2026"  # row 4: a date that does not exist
-    rows[3][0] = "crm-1"  # row 5: the external id of row 2 again
+    rows[3][0] = rows[1][0]  # row 5: the external id of row 3 (the same owner's) again
     rows[4][2] = "Nobody Inc"  # row 6: unknown account
     rows[5][5] = "12.345"  # row 7: not money
     job = checked(rep, csv_upload(rows))

@@ -5,8 +5,13 @@ from django.db import models, transaction
 from django.utils import timezone
 
 from pipeline.assignment import AccountFacts, rules_saved, territory_for
-from pipeline.checks.accounts import account_owner_errors, account_values_errors
+from pipeline.checks.accounts import (
+    account_external_id_errors,
+    account_owner_errors,
+    account_values_errors,
+)
 from pipeline.models import Account, Contact
+from pipeline.selectors import account_external_ids_taken
 from pipeline.services.imports.deals import PAST_ADMINS_ONLY, PAST_TOLERANCE
 from pipeline.services.imports.parsing import AccountSpec, ErrorCollector
 from pipeline.services.imports.planning import check_owners
@@ -37,12 +42,11 @@ def accounts_import(
             pk__in={s.territory_id for s in specs if s.territory_id}
         ).values_list("pk", flat=True)
     )
-    taken_external_ids = set(
-        Account.objects.filter(
-            external_id__in={s.external_id for s in specs if s.external_id}
-        ).values_list("external_id", flat=True)
+    # Unique per owner, and the owners are ones ``by`` may act for: nothing outside their scope answers.
+    taken_external_ids = account_external_ids_taken(
+        {(s.owner_id, s.external_id) for s in specs if s.external_id}
     )
-    seen_external_ids: set[str] = set()
+    seen_external_ids: set[tuple] = set()
     rules = None
     errors = ErrorCollector()
     accounts, contacts = [], []
@@ -64,9 +68,14 @@ def accounts_import(
             errors.add(row, "created_at", PAST_ADMINS_ONLY)
         external_id = spec.external_id or None
         if external_id is not None:
-            if external_id in seen_external_ids or external_id in taken_external_ids:
-                errors.add(row, "external_id", f"external_id {external_id!r} is already used.")
-            seen_external_ids.add(external_id)
+            key = (spec.owner_id, external_id)
+            if key in seen_external_ids:
+                errors.add(
+                    row, "external_id", f"external_id {external_id!r} is given by an earlier row."
+                )
+            else:
+                errors.extend(row, account_external_id_errors(taken=key in taken_external_ids))
+            seen_external_ids.add(key)
         account = Account(
             name=(spec.name or "").strip(),
             owner_id=spec.owner_id,

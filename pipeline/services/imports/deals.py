@@ -39,7 +39,7 @@ def deals_import(
     now = timezone.now()
     context = DealContext(specs)
     errors = ErrorCollector()
-    seen_external_ids: set[str] = set()
+    seen_external_ids: set[tuple] = set()
     plans = []
     for row, spec in enumerate(specs):
         if not by.is_admin and is_aware(spec.created_at) and spec.created_at < now - PAST_TOLERANCE:

@@ -10,6 +10,7 @@ from pipeline.checks.deals import (
     amount_errors,
     close_date_errors,
     deal_field_errors,
+    external_id_errors,
     forecast_category_errors,
     line_item_errors,
     line_items_amount_errors,
@@ -20,7 +21,6 @@ from pipeline.checks.deals import (
 )
 from pipeline.models import (
     Account,
-    Deal,
     ForecastCategory,
     LostReason,
     Pipeline,
@@ -29,6 +29,7 @@ from pipeline.models import (
     StageKind,
     line_total,
 )
+from pipeline.selectors import deal_external_ids_taken
 from pipeline.services.imports.parsing import (
     CHANGEABLE_FIELDS,
     DealSpec,
@@ -140,9 +141,10 @@ class DealContext:
         self.products = dict(
             Product.objects.filter(pk__in=product_ids).values_list("pk", "is_active")
         )
-        external_ids = {s.external_id for s in specs if s.external_id}
-        self.taken_external_ids = set(
-            Deal.objects.filter(external_id__in=external_ids).values_list("external_id", flat=True)
+        # Unique per owner: the owners are ones the importer may act for (``check_owners``),
+        # so a refusal names only deals the importer can see.
+        self.taken_external_ids = deal_external_ids_taken(
+            {(s.owner_id, s.external_id) for s in specs if s.external_id}
         )
 
 
@@ -152,7 +154,7 @@ def plan_deal(
     context: DealContext,
     now: datetime.datetime,
     errors: ErrorCollector,
-    seen_external_ids: set[str],
+    seen_external_ids: set[tuple],
 ) -> DealPlan | None:
     """Check one row and work out its history; None when the row has errors (added to ``errors``)."""
     before = len(errors.items)
@@ -180,9 +182,14 @@ def plan_deal(
         errors.extend(row, owner_errors(owner_active=context.users[spec.owner_id]))
     external_id = spec.external_id or None
     if external_id is not None:
-        if external_id in seen_external_ids or external_id in context.taken_external_ids:
-            errors.add(row, "external_id", f"external_id {external_id!r} is already used.")
-        seen_external_ids.add(external_id)
+        key = (spec.owner_id, external_id)
+        if key in seen_external_ids:
+            errors.add(
+                row, "external_id", f"external_id {external_id!r} is given by an earlier row."
+            )
+        elif key in context.taken_external_ids:
+            errors.extend(row, external_id_errors(taken=True))
+        seen_external_ids.add(key)
     created_at = spec.created_at
     if not is_aware(created_at):
         errors.add(row, "created_at", "Give a date and time with a time zone.")
