@@ -10,6 +10,7 @@ from decimal import Decimal
 from celery.result import AsyncResult
 from django.conf import settings
 from django.core.cache import cache
+from django.db import transaction
 from django.db.models import Q, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
@@ -139,13 +140,16 @@ def snapshots_compute(
     if cellular:
         period = Period.default(timezone.localdate(started))
         results = grouped.figures(cellular, period=period, now=started)
-        _upsert_metrics([_metric_snapshot(scope, period, results[scope.key]["funnel"], started) for scope in cellular])
-        _upsert_forecasts(
-            [_forecast_snapshot(scope, figures, started) for scope in cellular for figures in results[scope.key]["forecasts"]]
-        )
-        _dashboard_lists_store(cellular, period, started)
-        _gap_deals_store(cellular, started)
-        DirtyScope.objects.filter(scope_key__in=[scope.key for scope in cellular], marked_at__lte=started).delete()
+        # One transaction: a worker killed while writing leaves the previous snapshots whole
+        # and the scopes still marked, and the redelivered task writes them all again.
+        with transaction.atomic():
+            _upsert_metrics([_metric_snapshot(scope, period, results[scope.key]["funnel"], started) for scope in cellular])
+            _upsert_forecasts(
+                [_forecast_snapshot(scope, figures, started) for scope in cellular for figures in results[scope.key]["forecasts"]]
+            )
+            _dashboard_lists_store(cellular, period, started)
+            _gap_deals_store(cellular, started)
+            DirtyScope.objects.filter(scope_key__in=[scope.key for scope in cellular], marked_at__lte=started).delete()
     for scope in by_key.values():
         if scope.product is not None:
             scope_snapshots_compute(scope=scope)
@@ -295,12 +299,13 @@ def scope_snapshots_compute(*, scope: Scope, as_of: datetime.date | None = None)
     mark: today's figures were not rewritten.
     """
     started = timezone.now()
-    snapshot = metric_snapshot_compute(scope=scope)
-    forecast_snapshots_compute(scope=scope, as_of=as_of, now=started)
-    _dashboard_lists_store([scope], Period.default(timezone.localdate(started)), snapshot.computed_at)
-    if as_of is None or as_of >= timezone.localdate(started):
-        _gap_deals_store([scope], started)
-        DirtyScope.objects.filter(scope_key=scope.key, marked_at__lte=started).delete()
+    with transaction.atomic():  # all of the scope's snapshots, or none of them
+        snapshot = metric_snapshot_compute(scope=scope)
+        forecast_snapshots_compute(scope=scope, as_of=as_of, now=started)
+        _dashboard_lists_store([scope], Period.default(timezone.localdate(started)), snapshot.computed_at)
+        if as_of is None or as_of >= timezone.localdate(started):
+            _gap_deals_store([scope], started)
+            DirtyScope.objects.filter(scope_key=scope.key, marked_at__lte=started).delete()
 
 
 def forecasts_backfill(
