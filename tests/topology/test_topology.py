@@ -342,6 +342,19 @@ def test_postgresql_restarted_under_the_web_process_answers_503_meanwhile_and_re
         )
     boots = topology.web.log.read_text().count("Booting worker")
 
+    # Restarted with no request meanwhile: each worker's kept connection is dead, and is
+    # replaced before the next request uses it (CONN_HEALTH_CHECKS), so not one request fails.
+    topology.postgres.stop("fast")
+    topology.postgres.start()
+    restarted = time.monotonic()
+    for _ in range(8):
+        listed = call(session, "GET", "/api/v1/deals/")
+        assert listed.status_code == 200, listed.text[:300]
+        assert (
+            browser.get(f"{topology.base_url}/deals/", timeout=REQUEST_TIMEOUT).status_code == 200
+        )
+    first_after_restart = time.monotonic() - restarted
+
     topology.postgres.stop("fast")
     stopped = time.monotonic()
     answers = []
@@ -378,8 +391,9 @@ def test_postgresql_restarted_under_the_web_process_answers_503_meanwhile_and_re
     seconds = time.monotonic() - back
     assert topology.web.alive() and topology.web.log.read_text().count("Booting worker") == boots
     record(
-        f"4. PostgreSQL stopped {back - stopped:.1f} s: {3 * len(answers)} requests answered 503 "
-        f"(slowest {max(answers):.2f} s); 16 requests served {seconds:.1f} s after it was back, no web restart"
+        f"4. PostgreSQL restarted: the next 16 requests all served ({first_after_restart:.1f} s); "
+        f"stopped {back - stopped:.1f} s: {3 * len(answers)} requests answered 503 "
+        f"(slowest {max(answers):.2f} s), 16 requests served {seconds:.1f} s after it was back; no web restart"
     )
     assert max(answers) < DATABASE_DOWN_ANSWER_SECONDS
 
