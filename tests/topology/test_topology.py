@@ -17,8 +17,9 @@ import pytest
 import requests
 from celery import Celery
 
+from tests.conftest import IN_CI
 from tests.topology.conftest import record
-from tests.topology.stack import APP_ENV, Topology
+from tests.topology.stack import APP_ENV, BIN, Topology
 
 pytestmark = [pytest.mark.topology, pytest.mark.slow]
 
@@ -400,6 +401,12 @@ def test_postgresql_restarted_under_the_web_process_answers_503_meanwhile_and_re
 
 def test_a_short_load_of_mixed_reads_and_writes_has_no_error(topology):
     from benchmarks.load import run_locust
+
+    if not (BIN / "locust").exists():
+        message = "the load needs Locust (pip install -r requirements.txt)"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
 
     result = run_locust(
         topology, users=10, spawn_rate=10, seconds=15, csv_prefix=topology.workdir / "locust"
