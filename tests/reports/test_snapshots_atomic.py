@@ -4,7 +4,10 @@ The real kill (SIGKILL to a worker in the middle of the nightly pass) is in
 ``tests/topology``; here a failure at the last write of a pass.
 """
 
+import datetime
+
 import pytest
+from django.utils import timezone
 
 from pipeline.scopes import Scope
 from reports.models import DirtyScope, ForecastSnapshot, MetricSnapshot
@@ -54,3 +57,18 @@ def test_one_scopes_pass_that_fails_while_writing_leaves_its_snapshots_as_they_w
         scope_snapshots_compute(scope=scope)
 
     assert written() == before
+
+
+def test_a_pass_that_started_earlier_and_finishes_later_leaves_the_newer_snapshots(
+    history, rep, manager
+):
+    scopes = [Scope(owner=rep.pk), Scope(team=manager.pk)]
+    later = timezone.now()
+    snapshots_compute(scopes=scopes, now=later)
+    scopes_mark_dirty(keys={scope.key for scope in scopes})
+    newer = written()
+
+    snapshots_compute(scopes=scopes, now=later - datetime.timedelta(milliseconds=5))
+
+    assert written() == newer
+    assert DirtyScope.objects.count() == 2  # marked after the newer pass started: still stale
