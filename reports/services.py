@@ -10,6 +10,7 @@ from decimal import Decimal
 from celery.result import AsyncResult
 from django.conf import settings
 from django.core.cache import cache
+from django.db import connection, transaction
 from django.db.models import Q, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
@@ -139,17 +140,46 @@ def snapshots_compute(
     if cellular:
         period = Period.default(timezone.localdate(started))
         results = grouped.figures(cellular, period=period, now=started)
-        _upsert_metrics([_metric_snapshot(scope, period, results[scope.key]["funnel"], started) for scope in cellular])
-        _upsert_forecasts(
-            [_forecast_snapshot(scope, figures, started) for scope in cellular for figures in results[scope.key]["forecasts"]]
-        )
-        _dashboard_lists_store(cellular, period, started)
-        _gap_deals_store(cellular, started)
-        DirtyScope.objects.filter(scope_key__in=[scope.key for scope in cellular], marked_at__lte=started).delete()
+        # One transaction: a worker killed while writing leaves the previous snapshots whole
+        # and the scopes still marked, and the redelivered task writes them all again.
+        with transaction.atomic():
+            _snapshot_writes_serialized()
+            newer = _newer_snapshot_keys([scope.key for scope in cellular], period, started)
+            cellular = [scope for scope in cellular if scope.key not in newer]
+            _upsert_metrics([_metric_snapshot(scope, period, results[scope.key]["funnel"], started) for scope in cellular])
+            _upsert_forecasts(
+                [_forecast_snapshot(scope, figures, started) for scope in cellular for figures in results[scope.key]["forecasts"]]
+            )
+            _dashboard_lists_store(cellular, period, started)
+            _gap_deals_store(cellular, started)
+            DirtyScope.objects.filter(scope_key__in=[scope.key for scope in cellular], marked_at__lte=started).delete()
     for scope in by_key.values():
         if scope.product is not None:
             scope_snapshots_compute(scope=scope)
     return list(by_key)
+
+
+# Passes that write snapshots take turns (a change's recompute, the sweep, a refresh, the nightly run).
+SNAPSHOT_WRITE_LOCK = 7_152_411_001
+
+
+def _snapshot_writes_serialized() -> None:
+    """Inside a transaction: wait until no other pass is writing snapshots (SQLite writes one at a time anyway)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [SNAPSHOT_WRITE_LOCK])
+
+
+def _newer_snapshot_keys(keys: list[str], period: Period, started: datetime.datetime) -> set[str]:
+    """The scopes whose snapshot of ``period`` a pass started after ``started`` has written already.
+
+    Two passes can overlap; the one that started first and finishes last must
+    not put older figures over newer ones (nor unmark what the newer one saw).
+    """
+    newer = MetricSnapshot.objects.filter(
+        scope_key__in=keys, period_start=period.start, period_end=period.end, computed_at__gt=started
+    )
+    return set(newer.values_list("scope_key", flat=True))
 
 
 def _dashboard_lists_store(scopes: list[Scope], period: Period, computed_at: datetime.datetime) -> None:
@@ -295,12 +325,17 @@ def scope_snapshots_compute(*, scope: Scope, as_of: datetime.date | None = None)
     mark: today's figures were not rewritten.
     """
     started = timezone.now()
-    snapshot = metric_snapshot_compute(scope=scope)
-    forecast_snapshots_compute(scope=scope, as_of=as_of, now=started)
-    _dashboard_lists_store([scope], Period.default(timezone.localdate(started)), snapshot.computed_at)
-    if as_of is None or as_of >= timezone.localdate(started):
-        _gap_deals_store([scope], started)
-        DirtyScope.objects.filter(scope_key=scope.key, marked_at__lte=started).delete()
+    with transaction.atomic():  # all of the scope's snapshots, or none of them
+        _snapshot_writes_serialized()
+        today = as_of is None or as_of >= timezone.localdate(started)
+        if today and _newer_snapshot_keys([scope.key], Period.default(timezone.localdate(started)), started):
+            return
+        snapshot = metric_snapshot_compute(scope=scope)
+        forecast_snapshots_compute(scope=scope, as_of=as_of, now=started)
+        _dashboard_lists_store([scope], Period.default(timezone.localdate(started)), snapshot.computed_at)
+        if as_of is None or as_of >= timezone.localdate(started):
+            _gap_deals_store([scope], started)
+            DirtyScope.objects.filter(scope_key=scope.key, marked_at__lte=started).delete()
 
 
 def forecasts_backfill(

@@ -1,14 +1,17 @@
 """Middleware of the whole site."""
 
 import hashlib
+import logging
 import time
 from collections.abc import Iterable, Iterator
 from urllib.parse import urlencode, urlsplit
 
 from django.conf import settings
 from django.contrib.auth import REDIRECT_FIELD_NAME, SESSION_KEY, logout
-from django.http import HttpRequest, HttpResponse
+from django.db import InterfaceError, OperationalError
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import resolve_url
+from django.template import loader
 
 from salesmgr.cache import cache_get, cache_set
 from salesmgr.dbrouter import (
@@ -17,6 +20,10 @@ from salesmgr.dbrouter import (
     replica_reads_start,
     replica_reads_stop,
 )
+
+logger = logging.getLogger(__name__)
+
+API_PREFIX = "/api/"
 
 
 class HtmxLoginRedirectMiddleware:
@@ -205,3 +212,49 @@ class ReplicaReadsMiddleware:
             return None
         request._replica_reads = replica_reads_start()
         return None
+
+
+# What Django raises when the database cannot be reached, is restarting or dropped the connection.
+DATABASE_ERRORS = (OperationalError, InterfaceError)
+DATABASE_RETRY_AFTER_SECONDS = 5
+DATABASE_UNAVAILABLE = "The database is unavailable or busy right now; try again in a few seconds."
+
+
+def database_unavailable_response(request: HttpRequest) -> HttpResponse:
+    """A 503 with ``Retry-After``: JSON under the API (or when JSON is asked for), else a page.
+
+    The page renders without the request or the database, like the 500 page.
+    """
+    wants_json = request.path.startswith(API_PREFIX) or "application/json" in request.headers.get(
+        "Accept", ""
+    )
+    if wants_json:
+        response: HttpResponse = JsonResponse({"detail": DATABASE_UNAVAILABLE}, status=503)
+    else:
+        page = loader.render_to_string("503.html", {"message": DATABASE_UNAVAILABLE})
+        response = HttpResponse(page, status=503)
+    response["Retry-After"] = str(DATABASE_RETRY_AFTER_SECONDS)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+class DatabaseUnavailableMiddleware:
+    """A view that finds the database gone answers a clear 503 at once, not a 500.
+
+    With ``CONN_HEALTH_CHECKS`` each process reconnects on its own once the
+    database is back; meanwhile every request fails fast (a refused connection,
+    or ``connect_timeout``) with this answer. Errors raised outside a view
+    (in a middleware) reach the same answer through ``salesmgr.views.server_error``.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if not isinstance(exception, DATABASE_ERRORS):
+            return None
+        logger.warning("database unavailable (%s %s): %s", request.method, request.path, exception)
+        return database_unavailable_response(request)

@@ -90,6 +90,7 @@ MIDDLEWARE = [
     "salesmgr.middleware.HtmxLoginRedirectMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
     "salesmgr.middleware.ReplicaReadsMiddleware",
+    "salesmgr.middleware.DatabaseUnavailableMiddleware",
 ]
 
 ROOT_URLCONF = "salesmgr.urls"
@@ -116,7 +117,11 @@ if DATABASE_URL:
     try:
         DATABASES = {
             "default": dj_database_url.parse(
-                DATABASE_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 60, minimum=0)
+                DATABASE_URL,
+                conn_max_age=env_int("DB_CONN_MAX_AGE", 60, minimum=0),
+                # A kept connection is checked before a request reuses it, so a restarted
+                # database costs no failed request once it is back.
+                conn_health_checks=True,
             )
         }
     except ValueError as exc:
@@ -131,6 +136,9 @@ if DATABASE_URL:
         options = DATABASES["default"].setdefault("OPTIONS", {})
         jit = "on" if env_str("PG_JIT", "off").lower() == "on" else "off"
         options["options"] = f"{options.get('options', '')} -c jit={jit}".strip()
+        # A database that does not answer fails a request in seconds (a 503), not after the
+        # operating system's minutes-long connect time-out.
+        options.setdefault("connect_timeout", env_int("DB_CONNECT_TIMEOUT", 5, minimum=1))
 else:
     DATABASES = {
         "default": {

@@ -31,3 +31,4 @@ urlpatterns = [
 ]
 
 handler404 = "salesmgr.views.not_found"
+handler500 = "salesmgr.views.server_error"

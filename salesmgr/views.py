@@ -1,16 +1,20 @@
 """Browser pages that belong to no one app: the error pages and the site icon.
 
-The 403 and 500 pages are Django's own handlers rendering ``403.html`` and
-``500.html``; the 500 page renders without the request or the database.
+The 403 page is Django's own handler rendering ``403.html``; the 500 page
+renders ``500.html`` without the request or the database, and is a 503
+(``503.html`` or JSON) when the error was the database being unreachable.
 """
+
+import sys
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.templatetags.static import static
+from django.views import defaults
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_safe
 
-API_PREFIX = "/api/"
+from salesmgr.middleware import API_PREFIX, DATABASE_ERRORS, database_unavailable_response
 
 
 def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
@@ -18,6 +22,13 @@ def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
     if request.path.startswith(API_PREFIX):
         return JsonResponse({"detail": "Not found."}, status=404)
     return render(request, "404.html", status=404)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """The 500 page; an error raised outside a view because the database is gone is a 503."""
+    if isinstance(sys.exc_info()[1], DATABASE_ERRORS):
+        return database_unavailable_response(request)
+    return defaults.server_error(request)
 
 
 @require_safe

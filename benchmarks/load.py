@@ -1,0 +1,163 @@
+"""Simulated users against the real topology: Locust, headless, on loopback, for a bounded time.
+
+    .venv/bin/python benchmarks/load.py                      # 50 users for 60 s
+    .venv/bin/python benchmarks/load.py --users 10 --seconds 15
+
+Starts the topology of ``tests/topology`` (a PostgreSQL server and a
+redis-server of its own on free ports, ``migrate``, a seeded organisation of
+``--teams`` x ``--reps`` reps with ``--deals`` deals each, gunicorn with two
+workers, a Celery worker and beat), runs ``benchmarks/locustfile.py`` with
+``--users`` users spawned at ``--spawn-rate`` a second for ``--seconds``,
+prints the requests, failures, 5xx answers, p50 and p95 overall and per
+request, and the machine's load average, then stops everything. It needs no
+DATABASE_URL or REDIS_URL and touches no other server.
+"""
+
+import argparse
+import csv
+import os
+import re
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from tests.topology.stack import BIN, Topology  # noqa: E402
+
+LOCUSTFILE = ROOT / "benchmarks" / "locustfile.py"
+
+
+@dataclass
+class LoadResult:
+    users: int
+    seconds: int
+    requests: int = 0
+    failures: int = 0
+    server_errors: int = 0
+    p50_ms: float = 0.0
+    p95_ms: float = 0.0
+    rps: float = 0.0
+    rows: list[dict] = field(default_factory=list)
+    failure_lines: list[str] = field(default_factory=list)
+    load_before: str = ""
+    load_after: str = ""
+
+    def summary(self) -> str:
+        return (
+            f"{self.users} users for {self.seconds} s: {self.requests} requests ({self.rps:.1f}/s), "
+            f"{self.failures} failures, {self.server_errors} 5xx, p50 {self.p50_ms:.0f} ms, p95 {self.p95_ms:.0f} ms; "
+            f"load average {self.load_before} before, {self.load_after} after"
+        )
+
+
+def load_average() -> str:
+    return " ".join(f"{value:.2f}" for value in os.getloadavg())
+
+
+def run_locust(
+    topology: Topology, *, users: int, spawn_rate: float, seconds: int, csv_prefix: Path
+) -> LoadResult:
+    """Run the locustfile headless against ``topology`` and read its CSV figures."""
+    result = LoadResult(users=users, seconds=seconds, load_before=load_average())
+    command = [
+        str(BIN / "locust"), "-f", str(LOCUSTFILE), "--headless",
+        "-u", str(users), "-r", str(spawn_rate), "-t", f"{seconds}s",
+        "--host", topology.base_url, "--csv", str(csv_prefix),
+        "--only-summary", "--stop-timeout", "10", "--loglevel", "WARNING",
+    ]  # fmt: skip
+    env = {**topology.env, "SALESMGR_LOAD_CAST": str(topology.workdir / "cast.json")}
+    log = csv_prefix.with_suffix(".log")
+    with log.open("w") as output:
+        done = subprocess.run(
+            command,
+            cwd=ROOT,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            timeout=seconds + 120,
+            check=False,
+        )
+    text = log.read_text(errors="replace")
+    result.load_after = load_average()
+    with Path(f"{csv_prefix}_stats.csv").open() as stats:
+        rows = list(csv.DictReader(stats))
+    for row in rows:
+        figures = {
+            "name": f"{row['Type']} {row['Name']}".strip(),
+            "requests": int(row["Request Count"]),
+            "failures": int(row["Failure Count"]),
+            "p50_ms": float(row["50%"] or 0),
+            "p95_ms": float(row["95%"] or 0),
+            "rps": float(row["Requests/s"] or 0),
+        }
+        if row["Name"] == "Aggregated":
+            result.requests, result.failures = figures["requests"], figures["failures"]
+            result.p50_ms, result.p95_ms, result.rps = (
+                figures["p50_ms"],
+                figures["p95_ms"],
+                figures["rps"],
+            )
+        else:
+            result.rows.append(figures)
+    with Path(f"{csv_prefix}_failures.csv").open() as failures:
+        result.failure_lines = [
+            f"{r['Method']} {r['Name']}: {r['Error']} x{r['Occurrences']}"
+            for r in csv.DictReader(failures)
+        ]
+    found = re.search(r"; 5xx: (\d+)", text)
+    if found is None:
+        raise RuntimeError(
+            f"locust exited with {done.returncode} without its summary:\n{text[-3000:]}"
+        )
+    result.server_errors = int(found.group(1))
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--users", type=int, default=50)
+    parser.add_argument("--spawn-rate", type=float, default=10)
+    parser.add_argument("--seconds", type=int, default=60)
+    parser.add_argument("--teams", type=int, default=3)
+    parser.add_argument("--reps", type=int, default=5, help="Reps per team.")
+    parser.add_argument("--deals", type=int, default=30, help="Deals per rep.")
+    options = parser.parse_args()
+
+    started = time.monotonic()
+    topology = Topology(teams=options.teams, reps=options.reps, deals=options.deals)
+    print(f"starting the topology in {topology.workdir} ...", flush=True)
+    try:
+        topology.start()
+        print(
+            f"serving at {topology.base_url} after {time.monotonic() - started:.0f} s; load average {load_average()}"
+        )
+        result = run_locust(
+            topology,
+            users=options.users,
+            spawn_rate=options.spawn_rate,
+            seconds=options.seconds,
+            csv_prefix=topology.workdir / "locust",
+        )
+    except BaseException:
+        print(topology.logs(), file=sys.stderr)
+        raise
+    finally:
+        topology.stop()
+    print(f"\n{'request':<44} {'count':>7} {'fail':>5} {'p50 ms':>7} {'p95 ms':>7}")
+    for row in sorted(result.rows, key=lambda r: -r["requests"]):
+        print(
+            f"{row['name'][:44]:<44} {row['requests']:>7} {row['failures']:>5} {row['p50_ms']:>7.0f} {row['p95_ms']:>7.0f}"
+        )
+    print(f"\n{result.summary()}")
+    for line in result.failure_lines:
+        print(f"  failure: {line}")
+    sys.exit(0 if result.failures == 0 and result.server_errors == 0 else 1)
+
+
+if __name__ == "__main__":
+    main()
