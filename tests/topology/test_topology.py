@@ -16,6 +16,7 @@ from decimal import Decimal
 import pytest
 import requests
 from celery import Celery
+from django.conf import settings
 
 from tests.conftest import IN_CI
 from tests.topology.conftest import record
@@ -176,7 +177,9 @@ def test_a_worker_killed_during_the_nightly_snapshots_leaves_them_whole_and_comp
     lock.cursor().execute("LOCK TABLE reports_forecastsnapshot IN SHARE ROW EXCLUSIVE MODE")
     try:
         broker = Celery(broker=topology.redis_url)
-        broker.send_task("reports.nightly_snapshots")
+        # Sent as beat sends it: to the queue the task is routed to.
+        queue = settings.CELERY_TASK_ROUTES["reports.nightly_snapshots"]["queue"]
+        broker.send_task("reports.nightly_snapshots", queue=queue)
         blocked_sql = (
             "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
             " AND query LIKE 'INSERT INTO \"reports_forecastsnapshot\"%%'"
