@@ -13,7 +13,12 @@ from django import forms
 from django.contrib import admin
 from django.contrib.admin.utils import quote
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
-from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm, UsernameField
+from django.contrib.auth.forms import (
+    AdminPasswordChangeForm,
+    AdminUserCreationForm,
+    UserChangeForm,
+    UsernameField,
+)
 from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.db import models
@@ -37,6 +42,7 @@ from salesmgr.services import (
     scheduled_job_set_enabled,
     user_create,
     user_delete,
+    user_password_change,
     user_update,
 )
 
@@ -212,10 +218,20 @@ class UserEditForm(UserChangeForm):
         return cleaned
 
 
+class PasswordForm(AdminPasswordChangeForm):
+    """The admin's password page, writing through the service (which records it in the audit log)."""
+
+    def save(self, commit=True):
+        usable = self.cleaned_data.get("set_usable_password", True)
+        password = self.cleaned_data["password1"] if usable else None
+        return user_password_change(user=self.user, password=password)
+
+
 @admin.register(User)
 class UserAdmin(ActingUserForms, AdminRoleOnly, DjangoUserAdmin):
     form = UserEditForm
     add_form = UserAddForm
+    change_password_form = PasswordForm
     fieldsets = (
         (None, {"fields": ("username", "password")}),
         ("Person", {"fields": ("full_name", "email", "role", "manager")}),

@@ -1,11 +1,64 @@
 """Middleware of the whole site."""
 
+import logging
+import time
 from urllib.parse import urlencode, urlsplit
 
 from django.conf import settings
 from django.contrib.auth import REDIRECT_FIELD_NAME
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import resolve_url
+
+from salesmgr.log import (
+    LogContext,
+    log_context_bind,
+    log_context_reset,
+    new_request_id,
+    valid_request_id,
+)
+from salesmgr.services import client_address
+
+request_logger = logging.getLogger("salesmgr.request")
+
+
+class RequestIdMiddleware:
+    """Give each request an id: the client's ``X-Request-ID`` when it is sane, else a new one.
+
+    The id goes back in the ``X-Request-ID`` response header and onto every log
+    line written while the request is served (``salesmgr.log``), and one line
+    per request records its method, path, status and duration.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        request_id = valid_request_id(request.headers.get("X-Request-ID")) or new_request_id()
+        request.request_id = request_id
+        token = log_context_bind(
+            LogContext(request_id=request_id, ip_address=client_address(request), request=request)
+        )
+        started = time.monotonic()
+        try:
+            response = self.get_response(request)
+            response["X-Request-ID"] = request_id
+            duration_ms = round((time.monotonic() - started) * 1000, 1)
+            request_logger.info(
+                "%s %s %s %.1f ms",
+                request.method,
+                request.path,
+                response.status_code,
+                duration_ms,
+                extra={
+                    "method": request.method,
+                    "path": request.path,
+                    "status": response.status_code,
+                    "duration_ms": duration_ms,
+                },
+            )
+            return response
+        finally:
+            log_context_reset(token)
 
 
 class HtmxLoginRedirectMiddleware:
