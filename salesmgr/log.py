@@ -1,7 +1,7 @@
 """Structured logs: every line carries the id of the request it belongs to, in the web and the worker.
 
 ``RequestIdMiddleware`` (``salesmgr.middleware``) binds a ``LogContext`` for
-each request; ``LogContextFilter`` copies it onto every record the console
+each request, until the response is closed; ``LogContextFilter`` copies it onto every record the console
 handler writes, and ``JsonFormatter`` writes one JSON object per line
 (``LOG_FORMAT=json``). A task queued while a request is served carries its id
 in the message headers (``before_task_publish``), and the worker binds it
@@ -64,12 +64,15 @@ def log_context() -> LogContext | None:
     return _context.get()
 
 
-def log_context_bind(context: LogContext) -> contextvars.Token:
-    return _context.set(context)
+def log_context_bind(context: LogContext) -> None:
+    """Bind ``context`` for the request being served in this thread, until ``log_context_clear``."""
+    _context.set(context)
 
 
-def log_context_reset(token: contextvars.Token) -> None:
-    _context.reset(token)
+def log_context_clear(**kwargs) -> None:
+    """End the request's context: connected to ``request_finished``, which Django sends once the
+    response is closed, after its own logging of the response (``django.request``)."""
+    _context.set(None)
 
 
 def context_user(context: LogContext | None):

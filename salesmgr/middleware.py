@@ -12,7 +12,6 @@ from django.shortcuts import resolve_url
 from salesmgr.log import (
     LogContext,
     log_context_bind,
-    log_context_reset,
     new_request_id,
     valid_request_id,
 )
@@ -35,30 +34,27 @@ class RequestIdMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         request_id = valid_request_id(request.headers.get("X-Request-ID")) or new_request_id()
         request.request_id = request_id
-        token = log_context_bind(
+        log_context_bind(
             LogContext(request_id=request_id, ip_address=client_address(request), request=request)
         )
         started = time.monotonic()
-        try:
-            response = self.get_response(request)
-            response["X-Request-ID"] = request_id
-            duration_ms = round((time.monotonic() - started) * 1000, 1)
-            request_logger.info(
-                "%s %s %s %.1f ms",
-                request.method,
-                request.path,
-                response.status_code,
-                duration_ms,
-                extra={
-                    "method": request.method,
-                    "path": request.path,
-                    "status": response.status_code,
-                    "duration_ms": duration_ms,
-                },
-            )
-            return response
-        finally:
-            log_context_reset(token)
+        response = self.get_response(request)
+        response["X-Request-ID"] = request_id
+        duration_ms = round((time.monotonic() - started) * 1000, 1)
+        request_logger.info(
+            "%s %s %s %.1f ms",
+            request.method,
+            request.path,
+            response.status_code,
+            duration_ms,
+            extra={
+                "method": request.method,
+                "path": request.path,
+                "status": response.status_code,
+                "duration_ms": duration_ms,
+            },
+        )
+        return response
 
 
 class HtmxLoginRedirectMiddleware:

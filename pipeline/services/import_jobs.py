@@ -123,7 +123,7 @@ def import_job_create(*, by: User, kind: str, upload: UploadedFile) -> ImportJob
             AuditKind.IMPORT_UPLOADED,
             actor=by,
             job=job.pk,
-            kind=kind,
+            records=kind,
             file=name,
             rows=total,
         )
@@ -257,7 +257,7 @@ def _audit_finished(job: ImportJob, dry_run: bool) -> None:
         AuditKind.IMPORT_FINISHED,
         actor=job.requested_by,
         job=job.pk,
-        kind=job.kind,
+        records=job.kind,
         file=job.file_name,
         status=job.status,
         created=job.created,

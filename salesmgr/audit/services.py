@@ -24,7 +24,7 @@ def _address(value: str | None) -> str | None:
 
 
 def audit_record(
-    kind: AuditKind, *, actor=None, request=None, target=None, **details
+    kind: AuditKind, /, *, actor=None, request=None, target=None, **details
 ) -> AuditEvent | None:
     """Record a security event; never raises, so it never breaks the action it records.
 
