@@ -11,6 +11,8 @@ from django.shortcuts import resolve_url
 
 from salesmgr.log import (
     LogContext,
+    context_user_id,
+    log_context,
     log_context_bind,
     new_request_id,
     valid_request_id,
@@ -34,11 +36,19 @@ class RequestIdMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         request_id = valid_request_id(request.headers.get("X-Request-ID")) or new_request_id()
         request.request_id = request_id
-        log_context_bind(
-            LogContext(request_id=request_id, ip_address=client_address(request), request=request)
-        )
+        address = client_address(request)
+        log_context_bind(LogContext(request_id=request_id, ip_address=address, request=request))
         started = time.monotonic()
         response = self.get_response(request)
+        # What Django logs about the response still carries the ids; the request itself is let go,
+        # so nothing done after it (a stream left unread) is taken for its user's doing.
+        log_context_bind(
+            LogContext(
+                request_id=request_id,
+                user_id=context_user_id(log_context()),
+                ip_address=address,
+            )
+        )
         response["X-Request-ID"] = request_id
         duration_ms = round((time.monotonic() - started) * 1000, 1)
         request_logger.info(

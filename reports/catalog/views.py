@@ -75,7 +75,6 @@ def report_export(request: HttpRequest, slug: str, fmt: str) -> HttpResponse:
         request=request,
         what=f"report {slug}",
         format=fmt,
-        rows=len(rows),
         query=request.GET.urlencode()[:500],
     )
     if fmt == "csv":

@@ -32,7 +32,9 @@ class AuditEvent(models.Model):
     """Who did what to whom, when, from where, in which request.
 
     The people are kept by reference and by username, so an event still says
-    who it was about after the person is deleted.
+    who it was about after the person is deleted. The references have no
+    database constraint: writing an event never locks a person's row, and
+    never fails its action at commit.
     """
 
     at = models.DateTimeField(default=timezone.now, db_index=True)
@@ -43,6 +45,7 @@ class AuditEvent(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="+",
+        db_constraint=False,
         help_text="Who did it (none: someone not signed in, or the system).",
     )
     actor_username = models.CharField(max_length=150, blank=True)
@@ -52,6 +55,7 @@ class AuditEvent(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="+",
+        db_constraint=False,
         help_text="The person it was done to, if any.",
     )
     target_username = models.CharField(max_length=150, blank=True)
