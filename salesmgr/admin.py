@@ -222,9 +222,8 @@ class PasswordChangeForm(AdminPasswordChangeForm):
     """The admin's password form, through the service: a new password signs the person out everywhere."""
 
     def save(self, commit=True):
-        password = (
-            self.cleaned_data["password1"] if self.cleaned_data["set_usable_password"] else None
-        )
+        usable = self.cleaned_data.get("set_usable_password", True)
+        password = self.cleaned_data["password1"] if usable else None
         return user_set_password(user=self.user, password=password)
 
 

@@ -20,10 +20,65 @@ from salesmgr.dbrouter import (
     replica_reads_start,
     replica_reads_stop,
 )
+from salesmgr.log import (
+    LogContext,
+    context_user_id,
+    log_context,
+    log_context_bind,
+    new_request_id,
+    valid_request_id,
+)
+from salesmgr.services import client_address
 
 logger = logging.getLogger(__name__)
+request_logger = logging.getLogger("salesmgr.request")
 
 API_PREFIX = "/api/"
+
+
+class RequestIdMiddleware:
+    """Give each request an id: the client's ``X-Request-ID`` when it is sane, else a new one.
+
+    The id goes back in the ``X-Request-ID`` response header and onto every log
+    line written while the request is served (``salesmgr.log``), and one line
+    per request records its method, path, status and duration.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        request_id = valid_request_id(request.headers.get("X-Request-ID")) or new_request_id()
+        request.request_id = request_id
+        address = client_address(request)
+        log_context_bind(LogContext(request_id=request_id, ip_address=address, request=request))
+        started = time.monotonic()
+        response = self.get_response(request)
+        # What Django logs about the response still carries the ids; the request itself is let go,
+        # so nothing done after it (a stream left unread) is taken for its user's doing.
+        log_context_bind(
+            LogContext(
+                request_id=request_id,
+                user_id=context_user_id(log_context()),
+                ip_address=address,
+            )
+        )
+        response["X-Request-ID"] = request_id
+        duration_ms = round((time.monotonic() - started) * 1000, 1)
+        request_logger.info(
+            "%s %s %s %.1f ms",
+            request.method,
+            request.path,
+            response.status_code,
+            duration_ms,
+            extra={
+                "method": request.method,
+                "path": request.path,
+                "status": response.status_code,
+                "duration_ms": duration_ms,
+            },
+        )
+        return response
 
 
 class HtmxLoginRedirectMiddleware:

@@ -96,3 +96,7 @@ class SignInThrottle(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key}: {self.failures} until {self.window_ends_at:%Y-%m-%d %H:%M}"
+
+
+# The audit log keeps its table in its own module of this app.
+from salesmgr.audit.models import AuditEvent, AuditKind  # noqa: E402, F401

@@ -14,6 +14,8 @@ from rest_framework.authtoken.models import Token
 from rest_framework.settings import api_settings
 from rest_framework.throttling import BaseThrottle
 
+from salesmgr.audit.models import AuditKind
+from salesmgr.audit.services import audit_record
 from salesmgr.checks import (
     user_change_errors,
     user_create_errors,
@@ -60,23 +62,35 @@ def user_create(
     else:
         user.set_unusable_password()
     user.full_clean(exclude=["password"])
-    user.save()
+    with transaction.atomic():
+        user.save()
+        audit_record(
+            AuditKind.USER_CREATED,
+            target=user,
+            role=user.role,
+            manager=user.manager.username if user.manager else None,
+        )
     return user
 
 
-def user_set_manager(*, user: User, manager: User | None) -> User:
+def user_set_manager(*, user: User, manager: User | None, by: User | None = None) -> User:
     """Put ``user`` under ``manager``; refuses anything that would make a cycle.
 
     The reporting line is locked while it is checked, so two concurrent changes
-    cannot together close a loop.
+    cannot together close a loop. ``by`` (for the audit log) defaults to the
+    signed-in user of the request being served.
     """
     with transaction.atomic():
         if manager is not None and manager.pk != user.pk:
             # Lock both rows so a concurrent reassignment waits for this check.
             list(User.objects.select_for_update().filter(pk__in=[user.pk, manager.pk]))
         _refuse(user_manager_errors(user=user, manager=manager))
+        before = User.objects.filter(pk=user.pk).values_list("manager__username", flat=True).first()
         user.manager = manager
         user.save(update_fields=["manager"])
+        after = manager.username if manager is not None else None
+        if before != after:
+            audit_record(AuditKind.MANAGER_CHANGED, actor=by, target=user, old=before, new=after)
     return user
 
 
@@ -91,7 +105,9 @@ def user_update(*, user: User, by: User, password: str | None = None, **changes)
     with transaction.atomic():
         _refuse(user_change_errors(user=user, by=by, changes=changes))
         if "manager" in changes:
-            user_set_manager(user=user, manager=changes.pop("manager"))
+            user_set_manager(user=user, manager=changes.pop("manager"), by=by)
+        # From the table: the admin's form has already set its values on ``user``.
+        before = User.objects.filter(pk=user.pk).values("role", "is_active", "is_superuser").first()
         for field, value in changes.items():
             setattr(user, field, value)
         if password:
@@ -100,11 +116,35 @@ def user_update(*, user: User, by: User, password: str | None = None, **changes)
         user.save()
         if password or changes.get("is_active") is False:
             user_sign_out_everywhere(user=user)
+        if before is not None:
+            _audit_user_changes(user=user, by=by, before=before, password_changed=bool(password))
     return user
 
 
-def user_set_password(*, user: User, password: str | None) -> User:
-    """Set ``user``'s password (``None``: no password sign-in at all) and sign them out everywhere."""
+def _audit_user_changes(*, user: User, by: User, before: dict, password_changed: bool) -> None:
+    """Record the changes to ``user`` that the audit log keeps: role, access, password."""
+    for field in ("role", "is_superuser"):
+        if before[field] != getattr(user, field):
+            audit_record(
+                AuditKind.ROLE_CHANGED,
+                actor=by,
+                target=user,
+                field=field,
+                old=before[field],
+                new=getattr(user, field),
+            )
+    if before["is_active"] != user.is_active:
+        kind = AuditKind.USER_REACTIVATED if user.is_active else AuditKind.USER_DEACTIVATED
+        audit_record(kind, actor=by, target=user)
+    if password_changed:
+        audit_record(AuditKind.PASSWORD_CHANGED, actor=by, target=user)
+
+
+def user_set_password(*, user: User, password: str | None, by: User | None = None) -> User:
+    """Set ``user``'s password (``None``: no password sign-in at all) and sign them out everywhere.
+
+    ``by`` None: the signed-in user of the request being served, as the audit log records.
+    """
     with transaction.atomic():
         if password:
             user.set_password(password)
@@ -112,6 +152,7 @@ def user_set_password(*, user: User, password: str | None) -> User:
             user.set_unusable_password()
         user.save(update_fields=["password"])
         user_sign_out_everywhere(user=user)
+        audit_record(AuditKind.PASSWORD_CHANGED, actor=by, target=user, usable=bool(password))
     return user
 
 
@@ -130,16 +171,21 @@ def user_deactivate(*, user: User, by: User) -> User:
     """Stop ``user`` signing in (their sessions and API token stop working at once); the person stays."""
     _refuse(user_deactivate_errors(user=user, by=by))
     with transaction.atomic():
+        was_active = user.is_active
         user.is_active = False
         user.save(update_fields=["is_active"])
         user_sign_out_everywhere(user=user)
+        if was_active:
+            audit_record(AuditKind.USER_DEACTIVATED, actor=by, target=user)
     return user
 
 
 def user_delete(*, user: User, by: User) -> None:
     """Delete a person created by mistake; anyone with records is deactivated instead."""
     _refuse(user_delete_errors(user=user, by=by))
-    user.delete()
+    with transaction.atomic():
+        audit_record(AuditKind.USER_DELETED, actor=by, target=user, username=user.username)
+        user.delete()
 
 
 def scheduled_job_set_enabled(*, job: PeriodicTask, enabled: bool, by: User) -> PeriodicTask:
@@ -157,7 +203,10 @@ def token_issue(*, user: User) -> Token:
 
 def token_revoke(*, user: User) -> None:
     """Revoke the person's API token; the next sign-in issues a new one."""
-    Token.objects.filter(user=user).delete()
+    with transaction.atomic():
+        deleted, _ = Token.objects.filter(user=user).delete()
+        if deleted:
+            audit_record(AuditKind.TOKEN_REVOKED, actor=user, target=user)
 
 
 def idempotency_key_claim(
@@ -261,10 +310,23 @@ def signin_attempt(*, username: str, address: str, now: datetime.datetime | None
         _key("account", username): settings.SIGNIN_FAILURES_PER_ACCOUNT,
         _key("address", address): settings.SIGNIN_FAILURES_PER_ADDRESS,
     }
-    over = [key for key, limit in limits.items() if _count(key, now, window_ends_at) > limit]
+    counts = {key: _count(key, now, window_ends_at) for key in limits}
+    over = [key for key, limit in limits.items() if counts[key] > limit]
     if over:
         ends = SignInThrottle.objects.filter(key__in=over).values_list("window_ends_at", flat=True)
-        raise SignInLocked(max(ends), now)
+        locked = SignInLocked(max(ends), now)
+        # Once per window: the attempt that first went past a limit.
+        just_locked = [key.split(":")[0] for key in over if counts[key] == limits[key] + 1]
+        if just_locked:
+            audit_record(
+                AuditKind.SIGNIN_LOCKED,
+                target=User.objects.filter(username=username).first(),
+                username=username[:150],
+                address=address,
+                by=just_locked,
+                retry_at=locked.retry_at,
+            )
+        raise locked
     return Attempt(keys=tuple(limits))
 
 

@@ -71,6 +71,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First, so that every line logged while a request is served carries its id.
+    "salesmgr.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "salesmgr.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -499,6 +501,7 @@ SPECTACULAR_SETTINGS = {
         "StageKindEnum": "pipeline.models.StageKind",
         "ActivityKindEnum": "pipeline.models.ActivityKind",
         "RoleEnum": "salesmgr.models.Role",
+        "AuditKindEnum": "salesmgr.audit.models.AuditKind",
         "WebhookDeliveryStatusEnum": "pipeline.webhooks.models.DeliveryStatus",
         "WebhookEventEnum": "pipeline.webhooks.models.WebhookEvent",
         "SessionStatusEnum": "coaching.models.sessions.SessionStatus",
@@ -517,11 +520,36 @@ SPECTACULAR_SETTINGS = {
     ],
 }
 
+# Logs go to the console (stderr), one line per record, with the request id of the request (or the
+# task it queued) on each: JSON objects for a deployment's log collector, text for a developer.
+LOG_FORMAT = env_str("LOG_FORMAT", "text" if LOCAL_INSTALL else "json").lower()
+if LOG_FORMAT not in ("json", "text"):
+    raise ImproperlyConfigured(f"LOG_FORMAT={LOG_FORMAT!r}: use json or text.")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"context": {"()": "salesmgr.log.LogContextFilter"}},
+    "formatters": {
+        "json": {"()": "salesmgr.log.JsonFormatter"},
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["context"],
+        }
+    },
+    # Django's own loggers write through the same handler, not through their defaults as well.
+    "loggers": {"django": {"handlers": [], "propagate": True}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+}
+
+# The audit log (salesmgr.audit) keeps security events this many days; beat purges older ones daily.
+AUDIT_RETENTION_DAYS = env_int("AUDIT_RETENTION_DAYS", 365, minimum=1)
+CELERY_BEAT_SCHEDULE["purge-audit-events"] = {
+    "task": "salesmgr.purge_audit_events",
+    "schedule": crontab(hour=3, minute=50),
 }
 
 # Outbound webhooks (pipeline.webhooks): each request gives up after this many seconds,

@@ -19,6 +19,7 @@ urlpatterns = [
     path("favicon.ico", views.favicon),
     path("admin/", admin.site.urls),
     path("api/v1/", include("salesmgr.api.urls")),
+    path("", include("salesmgr.audit.urls")),
     path("", include("coaching.urls")),
     path("", include("reports.urls")),
     path("", include("coaching.urls_insights")),

@@ -67,6 +67,8 @@ from pipeline.services.imports.sheets import (
     read_rows,
     read_text,
 )
+from salesmgr.audit.models import AuditKind
+from salesmgr.audit.services import audit_record
 from salesmgr.errors import PermissionDenied
 from salesmgr.models import User
 
@@ -115,7 +117,16 @@ def import_job_create(*, by: User, kind: str, upload: UploadedFile) -> ImportJob
         mapping=mapping_guess(kind, headers, next(iter(remembered), None)),
     )
     job.file.save(name, upload, save=False)
-    job.save()
+    with transaction.atomic():
+        job.save()
+        audit_record(
+            AuditKind.IMPORT_UPLOADED,
+            actor=by,
+            job=job.pk,
+            records=kind,
+            file=name,
+            rows=total,
+        )
     return job
 
 
@@ -219,18 +230,40 @@ def import_job_run(*, job_id: int, seconds: float | None = None) -> ImportJob | 
                 return job
     except Exception as exc:  # the job records why it stopped; what it wrote stays written
         logger.exception("import %s failed", job.pk)
-        ImportJob.objects.filter(pk=job.pk).update(
-            status=ImportStatus.FAILED,
-            error=str(exc)[:500] or type(exc).__name__,
-            finished_at=timezone.now(),
-        )
+        with transaction.atomic():
+            ImportJob.objects.filter(pk=job.pk).update(
+                status=ImportStatus.FAILED,
+                error=str(exc)[:500] or type(exc).__name__,
+                finished_at=timezone.now(),
+            )
+            job.refresh_from_db()
+            _audit_finished(job, dry_run)
     else:
-        ImportJob.objects.filter(pk=job.pk).update(
-            status=ImportStatus.CHECKED if dry_run else ImportStatus.DONE,
-            finished_at=timezone.now(),
-        )
-    job.refresh_from_db()
+        with transaction.atomic():
+            ImportJob.objects.filter(pk=job.pk).update(
+                status=ImportStatus.CHECKED if dry_run else ImportStatus.DONE,
+                finished_at=timezone.now(),
+            )
+            job.refresh_from_db()
+            _audit_finished(job, dry_run)
     return job
+
+
+def _audit_finished(job: ImportJob, dry_run: bool) -> None:
+    """A writing run that ended (done or failed) goes in the audit log; a dry run changed nothing."""
+    if dry_run:
+        return
+    audit_record(
+        AuditKind.IMPORT_FINISHED,
+        actor=job.requested_by,
+        job=job.pk,
+        records=job.kind,
+        file=job.file_name,
+        status=job.status,
+        created=job.created,
+        updated=job.updated,
+        rejected=job.rejected,
+    )
 
 
 @dataclass

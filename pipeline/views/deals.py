@@ -42,6 +42,8 @@ from pipeline.services import deal_create
 from pipeline.views.activities import activity_logged
 from pipeline.views.common import carried_along, paginate, query_without
 from pipeline.views.contacts import deal_contacts_context
+from salesmgr.audit.models import AuditKind
+from salesmgr.audit.services import audit_record
 from salesmgr.errors import ConflictError, PermissionDenied
 from salesmgr.models import User
 
@@ -206,6 +208,8 @@ EXPORT_HEADER = [
 def export_header() -> list[str]:
     """The export's columns; the last one names the reporting currency its amounts are in."""
     return [*EXPORT_HEADER, f"Amount in {settings.REPORTING_CURRENCY}"]
+
+
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -221,6 +225,10 @@ def _cell(value) -> str:
         return value.isoformat()
     text = str(value)
     return f"'{text}" if text.startswith(_FORMULA_STARTS) else text
+
+
+def _export_query(request: HttpRequest) -> str:
+    return request.GET.urlencode()[:500]
 
 
 @login_required
@@ -242,6 +250,9 @@ def deal_export(request):
             yield writer.writerow([_cell(value) for value in row])
 
     stamp = timezone.localdate().isoformat()
+    audit_record(
+        AuditKind.EXPORT, request=request, what="deals", format="csv", query=_export_query(request)
+    )
     response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="deals-{stamp}.csv"'
     return response

@@ -29,6 +29,8 @@ from pipeline.services.import_jobs import (
 from pipeline.services.imports.sheets import COLUMNS
 from pipeline.tasks import run_import
 from pipeline.views.common import paginate
+from salesmgr.audit.models import AuditKind
+from salesmgr.audit.services import audit_record
 from salesmgr.errors import PermissionDenied
 from salesmgr.queue import task_publish
 
@@ -184,6 +186,14 @@ def import_rejected(request: HttpRequest, pk: int) -> HttpResponse:
     """The rejected rows of the dry run (``?phase=check``) or of the run, as CSV: the file's columns, the row and why."""
     job = _job(request, pk)
     dry_run = request.GET.get("phase") == "check"
+    audit_record(
+        AuditKind.EXPORT,
+        request=request,
+        what="import rejections",
+        format="csv",
+        job=job.pk,
+        dry_run=dry_run,
+    )
     response = StreamingHttpResponse(
         import_rejections_csv(job, dry_run=dry_run), content_type="text/csv; charset=utf-8"
     )

@@ -38,6 +38,8 @@ from pipeline.webhooks.signing import (
     secret_new,
     signature_header,
 )
+from salesmgr.audit.models import AuditKind
+from salesmgr.audit.services import audit_record
 from salesmgr.errors import PermissionDenied
 from salesmgr.models import User
 
@@ -72,15 +74,25 @@ def webhook_subscription_create(
     _require_admin(by)
     _raise_if_any(webhook_subscription_errors(name=name, url=url, events=events))
     now = timezone.now()
-    return WebhookSubscription.objects.create(
-        name=name.strip(),
-        url=url,
-        events=_events_in_order(events),
-        secret=secret_new(),
-        created_by=by,
-        created_at=now,
-        updated_at=now,
-    )
+    with transaction.atomic():
+        subscription = WebhookSubscription.objects.create(
+            name=name.strip(),
+            url=url,
+            events=_events_in_order(events),
+            secret=secret_new(),
+            created_by=by,
+            created_at=now,
+            updated_at=now,
+        )
+        audit_record(
+            AuditKind.WEBHOOK_CREATED,
+            actor=by,
+            webhook=subscription.pk,
+            name=subscription.name,
+            url=subscription.url,
+            events=subscription.events,
+        )
+    return subscription
 
 
 def webhook_subscription_update(
@@ -128,7 +140,15 @@ def webhook_subscription_update(
 def webhook_subscription_delete(*, subscription: WebhookSubscription, by: User) -> None:
     """Remove a subscription and its delivery log (admins)."""
     _require_admin(by)
-    subscription.delete()
+    with transaction.atomic():
+        audit_record(
+            AuditKind.WEBHOOK_DELETED,
+            actor=by,
+            webhook=subscription.pk,
+            name=subscription.name,
+            url=subscription.url,
+        )
+        subscription.delete()
 
 
 def webhook_subscription_rotate_secret(
@@ -141,6 +161,9 @@ def webhook_subscription_rotate_secret(
         locked.secret = secret_new()
         locked.updated_at = timezone.now()
         locked.save(update_fields=["secret", "updated_at"])
+        audit_record(
+            AuditKind.WEBHOOK_SECRET_ROTATED, actor=by, webhook=locked.pk, name=locked.name
+        )
     return locked
 
 

@@ -18,6 +18,8 @@ from pipeline.picker import PERIODS, Pick, picked, picker_options, scope_label
 from pipeline.scopes import scope_for
 from reports.catalog import report_for, reports_for
 from reports.catalog.exports import csv_response, xlsx_response
+from salesmgr.audit.models import AuditKind
+from salesmgr.audit.services import audit_record
 
 EXPORTS = ("csv", "xlsx")
 
@@ -68,6 +70,13 @@ def report_export(request: HttpRequest, slug: str, fmt: str) -> HttpResponse:
     today = timezone.localdate()
     columns, rows = report.export_rows(request.user, pick, today, **report.options(request.GET))
     filename = report.filename(pick, today)
+    audit_record(
+        AuditKind.EXPORT,
+        request=request,
+        what=f"report {slug}",
+        format=fmt,
+        query=request.GET.urlencode()[:500],
+    )
     if fmt == "csv":
         return csv_response(columns, rows, filename)
     return xlsx_response(columns, rows, filename, report.title)

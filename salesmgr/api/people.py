@@ -17,6 +17,8 @@ from salesmgr.api.base import (
     ScopedViewSet,
     VisiblePrimaryKeyRelatedField,
 )
+from salesmgr.audit.models import AuditKind
+from salesmgr.audit.services import audit_record
 from salesmgr.checks import USERNAME_TAKEN
 from salesmgr.models import User
 from salesmgr.selectors import users_visible_to
@@ -183,7 +185,9 @@ class TokenView(APIView):
                 {"non_field_errors": ["Unknown username or wrong password."]}
             )
         signin_succeeded(attempt)
-        return Response({"token": token_issue(user=user).key})
+        token = token_issue(user=user)
+        audit_record(AuditKind.SIGNIN, actor=user, request=request, target=user, via="api")
+        return Response({"token": token.key})
 
     @extend_schema(summary="Revoke your API token", request=None, responses={204: None})
     def delete(self, request):

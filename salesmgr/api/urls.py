@@ -50,6 +50,7 @@ from reports.api import (
     SeriesView,
 )
 from salesmgr.api.people import TokenView, UserViewSet
+from salesmgr.audit.api import AuditEventViewSet
 
 router = DefaultRouter(trailing_slash=True)
 router.include_root_view = False
@@ -87,6 +88,7 @@ router.register("onboarding", OnboardingViewSet, basename="onboarding")
 router.register("onboarding-steps", OnboardingStepViewSet, basename="onboardingstep")
 router.register("ride-alongs", RideAlongViewSet, basename="ridealong")
 router.register("team-meetings", TeamMeetingViewSet, basename="teammeeting")
+router.register("audit-events", AuditEventViewSet, basename="auditevent")
 
 urlpatterns = [
     path("auth/token/", TokenView.as_view(), name="api-token"),
