@@ -293,6 +293,7 @@ CELERY_TASK_ROUTES = {
     "coaching.send_due_digests": {"queue": "interactive"},
     "coaching.send_digest": {"queue": "interactive"},
     "salesmgr.purge_signin_throttles": {"queue": "interactive"},
+    "salesmgr.purge_audit_events": {"queue": "heavy"},
 }
 # Standing jobs; the database scheduler copies them into its tables, where
 # admins can see and pause them.

@@ -34,8 +34,9 @@ from salesmgr.models import User
 counts = {
     model._meta.db_table: model._base_manager.count()
     for model in apps.get_models(include_auto_created=True)
-    # Each probe signs a manager in, which writes a session: the probe's own row.
-    if model._meta.db_table != "django_session"
+    # Each probe signs a manager in, which writes a session: the probe's own row. The audit
+    # log gains the restore's own event (checked below).
+    if model._meta.db_table not in {"django_session", "salesmgr_auditevent"}
 }
 client = Client()
 client.force_login(User.objects.get(username="manager1"))
@@ -122,6 +123,17 @@ def _probe(url: str) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def _restores_recorded(url: str) -> int:
+    done = _manage(
+        url,
+        "shell",
+        "-c",
+        "from salesmgr.audit.models import AuditEvent; "
+        "print(AuditEvent.objects.filter(kind='restore').count())",
+    )
+    return int(done.stdout.strip().splitlines()[-1])
+
+
 def _same(after: dict, before: dict) -> None:
     changed = {
         table: (before["counts"].get(table), after["counts"].get(table))
@@ -157,11 +169,14 @@ def test_a_dump_dropped_and_restored_gives_back_every_row_and_the_same_dashboard
     said = _manage(url, "restore", str(dump), "--yes").stdout
     assert "created it" in said
     _same(_probe(url), before)
+    assert _restores_recorded(url) == 1
 
     # Onto the database as it stands: every object replaced, nothing doubled.
     said = _manage(url, "restore", str(dump), "--yes").stdout
     assert "replaced its contents" in said
     _same(_probe(url), before)
+    # The audit log came back as dumped (no restore in it), then recorded this restore.
+    assert _restores_recorded(url) == 1
 
 
 def test_restore_refuses_a_file_that_is_not_an_archive(scratch_db, tmp_path):

@@ -45,7 +45,11 @@ PRODUCTION = {
 
 
 def _env(**env) -> dict:
-    clean = {k: v for k, v in os.environ.items() if k not in DECIDED}
+    # The browser tests let Django's ORM run beside Playwright's event loop in this process
+    # (DJANGO_ALLOW_ASYNC_UNSAFE); a deployment never sets it.
+    clean = {
+        k: v for k, v in os.environ.items() if k not in DECIDED and k != "DJANGO_ALLOW_ASYNC_UNSAFE"
+    }
     return {**clean, "DJANGO_SETTINGS_MODULE": "salesmgr.settings", **env}
 
 

@@ -1,9 +1,13 @@
 """``manage.py restore FILE --yes``: put a ``manage.py backup`` archive back, replacing the database."""
 
+import getpass
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
+from django.db import connection
 
+from salesmgr.audit.models import AuditKind
+from salesmgr.audit.services import audit_record
 from salesmgr.backups import BackupError, restore, target
 
 
@@ -43,6 +47,13 @@ class Command(BaseCommand):
             said = restore(source=options["file"], recreate=options["recreate"])
         except BackupError as exc:
             raise CommandError(str(exc)) from None
-        # audit: restore -- the security audit log records this restore here (who ran it is the
-        # operating-system user; the file restored and the database are in ``said``).
+        # The restored database holds the audit log as it was at the dump: the restore itself is
+        # recorded in it, with the operating-system user who ran it (there is no signed-in person).
+        connection.close()
+        audit_record(
+            AuditKind.RESTORE,
+            file=str(options["file"]),
+            database=connection.settings_dict["NAME"],
+            os_user=getpass.getuser(),
+        )
         self.stdout.write(said)
