@@ -8,7 +8,7 @@ PYTEST_ARGS ?=
 SEED_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help venv run test lint fmt migrations-check worker beat seed clean
+.PHONY: help venv venv-dev run test lint fmt migrations-check worker beat seed clean
 
 help:
 	@echo "make run               migrate, collect static files, seed demo data once, serve on 127.0.0.1:PORT (default 8000);"
@@ -18,15 +18,25 @@ help:
 	@echo "make migrations-check  fail if a model change has no migration"
 	@echo "make worker | beat     Celery worker | beat (need REDIS_URL)"
 	@echo "make seed              seed demo data (SEED_ARGS='--reset --deals 5000')"
-	@echo "make venv | clean      install dependencies | remove caches and collected static files"
+	@echo "make venv | venv-dev   install what the app runs on | that and the test and lint tools"
+	@echo "make clean             remove caches and collected static files"
 
-# The stamp is rebuilt whenever requirements.txt changes.
+# Two stamps: .installed for what the app runs on (requirements.txt), .installed-dev for the
+# test, lint and benchmark tools on top (requirements-dev.txt). `make run` needs only the
+# first, so a fresh clone serves its first page without installing the test tools; `make test`
+# after it adds them. Each stamp is rebuilt when a file it was installed from changes.
 venv: $(VENV)/.installed
+
+venv-dev: $(VENV)/.installed-dev
 
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.installed-dev: requirements-dev.txt $(VENV)/.installed
+	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $@
 
 run: venv
@@ -39,13 +49,13 @@ run: venv
 	@echo "Salesmgr is served at http://127.0.0.1:$${PORT:-8000}/"
 	$(PY) manage.py runserver 127.0.0.1:$${PORT:-8000}
 
-test: venv
+test: venv-dev
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-lint: venv
+lint: venv-dev
 	$(VENV)/bin/ruff check .
 
-fmt: venv
+fmt: venv-dev
 	$(VENV)/bin/ruff check --select I --fix .
 	$(VENV)/bin/ruff format .
 
