@@ -29,9 +29,10 @@ venv: $(VENV)/.installed
 
 venv-dev: $(VENV)/.installed-dev
 
+# The pip that comes with Python 3.11 installs every pinned wheel: no upgrade of pip itself
+# on the way to the first page.
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt
 	touch $@
 
@@ -39,9 +40,11 @@ $(VENV)/.installed-dev: requirements-dev.txt $(VENV)/.installed
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $@
 
+# Collecting the static files needs no database: it runs while the migrations do.
 run: venv
-	$(PY) manage.py migrate --noinput
-	$(PY) manage.py collectstatic --noinput --verbosity 0
+	$(PY) manage.py collectstatic --noinput --verbosity 0 & collecting=$$!; \
+		$(PY) manage.py migrate --noinput; migrated=$$?; \
+		wait $$collecting && exit $$migrated
 	$(PY) manage.py seed_demo
 	@if [ -n "$$REDIS_URL" ]; then \
 		echo "REDIS_URL is set: start 'make worker' and 'make beat' in two other terminals."; \
