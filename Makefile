@@ -11,7 +11,7 @@ SEED_ARGS ?=
 QUEUES ?= interactive,heavy
 
 .DEFAULT_GOAL := help
-.PHONY: help venv run test lint fmt migrations-check worker beat seed clean
+.PHONY: help venv venv-dev run test lint fmt migrations-check worker beat seed clean
 
 help:
 	@echo "make run               migrate, collect static files, seed demo data once, serve on 127.0.0.1:PORT (default 8000);"
@@ -21,20 +21,33 @@ help:
 	@echo "make migrations-check  fail if a model change has no migration"
 	@echo "make worker | beat     Celery worker of both queues (QUEUES=heavy for one) | beat (need REDIS_URL)"
 	@echo "make seed              seed demo data (SEED_ARGS='--reset --deals 5000')"
-	@echo "make venv | clean      install dependencies | remove caches and collected static files"
+	@echo "make venv | venv-dev   install what the app runs on | that and the test and lint tools"
+	@echo "make clean             remove caches and collected static files"
 
-# The stamp is rebuilt whenever requirements.txt changes.
+# Two stamps: .installed for what the app runs on (requirements.txt), .installed-dev for the
+# test, lint and benchmark tools on top (requirements-dev.txt). `make run` needs only the
+# first, so a fresh clone serves its first page without installing the test tools; `make test`
+# after it adds them. Each stamp is rebuilt when a file it was installed from changes.
 venv: $(VENV)/.installed
 
+venv-dev: $(VENV)/.installed-dev
+
+# The pip that comes with Python 3.11 installs every pinned wheel: no upgrade of pip itself
+# on the way to the first page.
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt
 	touch $@
 
+$(VENV)/.installed-dev: requirements-dev.txt $(VENV)/.installed
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+# Collecting the static files needs no database: it runs while the migrations do.
 run: venv
-	$(PY) manage.py migrate --noinput
-	$(PY) manage.py collectstatic --noinput --verbosity 0
+	$(PY) manage.py collectstatic --noinput --verbosity 0 & collecting=$$!; \
+		$(PY) manage.py migrate --noinput; migrated=$$?; \
+		wait $$collecting && exit $$migrated
 	$(PY) manage.py seed_demo
 	@if [ -n "$$REDIS_URL" ]; then \
 		echo "REDIS_URL is set: start 'make worker' and 'make beat' in two other terminals."; \
@@ -42,13 +55,13 @@ run: venv
 	@echo "Salesmgr is served at http://127.0.0.1:$${PORT:-8000}/"
 	$(PY) manage.py runserver 127.0.0.1:$${PORT:-8000}
 
-test: venv
+test: venv-dev
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-lint: venv
+lint: venv-dev
 	$(VENV)/bin/ruff check .
 
-fmt: venv
+fmt: venv-dev
 	$(VENV)/bin/ruff check --select I --fix .
 	$(VENV)/bin/ruff format .
 

@@ -311,6 +311,15 @@ def _call(case, role: str) -> None:
         # it for the caller's own credentials and does not take it for generated ones.
         case.call_and_validate(headers=_auth(role), excluded_checks=_excluded_checks(case))
         transaction.set_rollback(True)
+    _token_kept(role)
+
+
+def _token_kept(role: str) -> None:
+    """The caller's token outlives every call: a fuzzed `DELETE /auth/token/` is rolled back with the rest.
+
+    Were it not, every later request would run unauthenticated and only exercise the 401s.
+    """
+    assert Token.objects.filter(key=TOKENS[role]).exists(), f"the {role}'s token was revoked"
 
 
 @rep_schema.parametrize()
@@ -335,6 +344,7 @@ def _run_workflows(schema, role: str) -> None:
         def teardown(self):
             transaction.set_rollback(True)
             self._scenario.__exit__(None, None, None)
+            _token_kept(role)
 
         def before_call(self, case):
             # Ids in paths come from earlier responses (the links); only references in input are aimed.
