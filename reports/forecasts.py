@@ -64,9 +64,15 @@ before T of the scope's deals as they stood at T (and nothing after T):
    in the ``H`` days just past against the span's rate, the log ratio shrunk by
    its Poisson noise, scales the new business (a growing, shrinking or seasonal
    business).
+6. Wins of deals lost at the moment that come back (``reopened_overlap``): a
+   lost deal is in no open stage and is not new, yet some are reopened and won.
+   The value of the year's wins whose deal had been lost, each weighted by the
+   window starts at which it was lost and then won inside the window (as the
+   new business weighs its wins by slack), over the span's days: the value
+   such wins brought a window on average, with its compound Poisson variance.
 
 The expected value is the sum over open deals of ``p * amount`` plus the new
-business. Its variance adds these parts: each deal's own win, ``p * (1 - p) *
+business and the reopened wins. Its variance adds these parts: each deal's own win, ``p * (1 - p) *
 amount^2``; the uncertainty of the learned chances, a Beta posterior's
 ``p * (1 - p) / (n + PRIOR_WEIGHT + 1)`` (``rate_variance``), shared by every
 deal of a stage (its chances at all ages rest on nested sets of the same
@@ -112,7 +118,7 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.functions import Cast, Floor, Least, Log
+from django.db.models.functions import Cast, Floor, Greatest, Least, Log
 from django.db.models.lookups import GreaterThan
 from django.utils import timezone
 
@@ -873,6 +879,10 @@ def model_estimate(
     variance += shift_spread * shift_spread
     expected += new_mean
     variance += new_var
+    # Deals lost at the moment that come back and are won (step 6), as known from the year's wins.
+    reopened_mean, reopened_var = getattr(new_business, "reopened", (0.0, 0.0))
+    expected += reopened_mean
+    variance += reopened_var
     sigma = math.sqrt(max(variance, 0.0))
     reach = band_quantile(variance, new_var, freedom)
     return {
@@ -1021,7 +1031,39 @@ def new_business_sums(moment: datetime.datetime, horizon: int, suffix: str = "")
     for k, (start, end) in enumerate(past_windows(moment, horizon)):
         inside = Q(status=StageKind.WON, created_at__gte=start, closed_at__lt=end)
         sums[f"window_{k}{suffix}"] = Sum(value, filter=inside, output_field=FloatField())
+    # Wins of deals that had been lost: each weighted by the window starts at which it lay lost and
+    # was then won inside the window (``reopened_overlap``); NULL (nothing) for a win never lost.
+    won_back = Q(status=StageKind.WON, closed_at__gte=span_start, closed_at__lt=moment)
+    overlap = reopened_overlap(span_start, span_end, horizon)
+    sums[f"reopened{suffix}"] = Sum(value * overlap, filter=won_back, output_field=FloatField())
+    sums[f"reopened_sq{suffix}"] = Sum(
+        value * value * overlap, filter=won_back, output_field=FloatField()
+    )
     return sums
+
+
+def reopened_overlap(
+    span_start: datetime.datetime, span_end: datetime.datetime, horizon: int
+) -> Subquery:
+    """For a won deal row (``id``, ``closed_at``): the days ``t`` in ``[span_start, span_end)`` at which
+    the deal lay lost and was won within ``horizon`` days, so that a window starting at ``t`` would
+    have seen it come back and be won (``t`` from its last loss before the win, and at least
+    ``closed_at - horizon``, up to its reopening); None for a deal never reopened. Read from its last
+    transition out of a lost stage before the win (transitions are never edited, and both lie before
+    a moment the win lies before)."""
+    reopenings = StageTransition.objects.filter(
+        deal_id=OuterRef("id"), from_stage__kind=StageKind.LOST, at__lt=OuterRef("closed_at")
+    ).order_by("-at")
+    days = DaysBetween(
+        Least(F("at"), Value(span_end, output_field=DateTimeField())),
+        Greatest(
+            F("from_stage_entered_at"),
+            OuterRef("closed_at") - datetime.timedelta(days=horizon),
+            Value(span_start, output_field=DateTimeField()),
+        ),
+    )
+    overlap = Greatest(days, Value(0.0), output_field=FloatField())
+    return Subquery(reopenings.values(overlap=overlap)[:1], output_field=FloatField())
 
 
 class Arrivals(NamedTuple):
@@ -1043,12 +1085,14 @@ class Arrivals(NamedTuple):
 class NewBusiness(NamedTuple):
     """The new business expected in a window: its mean and variance, and the degrees of freedom of
     that variance when it was measured from past windows (None: the compound Poisson one); and
-    ``arrivals``, the parts to work it out from the chances of fresh entries instead."""
+    ``arrivals``, the parts to work it out from the chances of fresh entries instead; ``reopened``,
+    the mean and variance of the value won in a window by deals lost at its start (step 6)."""
 
     mean: float
     variance: float
     freedom: int | None = None
     arrivals: Arrivals | None = None
+    reopened: tuple[float, float] = (0.0, 0.0)
 
 
 def new_business_from(
@@ -1061,6 +1105,8 @@ def new_business_from(
     arrived: int | None = None,
     arrived_before: int | None = None,
     slack: float | None = None,
+    reopened: float | None = None,
+    reopened_sq: float | None = None,
     **windows,
 ) -> NewBusiness:
     """Mean and variance of the new business per window, from ``new_business_sums``.
@@ -1076,12 +1122,16 @@ def new_business_from(
     Poisson variance with it, the measured spread with its square, and the variance left in the
     change adds ``mean^2 * Var(log change)``.
     """
-    if first is None:
-        return NewBusiness(0.0, 0.0)
     span_start = moment - datetime.timedelta(days=LOOKBACK_DAYS)
     span_end = moment - datetime.timedelta(days=horizon)
+    if first is None:
+        days = (span_end - span_start).total_seconds() / 86400
+        return NewBusiness(
+            0.0, 0.0, reopened=((reopened or 0.0) / days, (reopened_sq or 0.0) / days)
+        )
     length = max(1.0, (span_end - max(first, span_start)).total_seconds() / 86400)
     mean, variance = (weighted or 0.0) / length, (weighted_sq or 0.0) / length
+    won_back = ((reopened or 0.0) / length, (reopened_sq or 0.0) / length)
     change, change_variance = arrival_change(arrived, arrived_before, horizon, length)
     scale = math.exp(change)
     mean, variance = mean * scale, variance * scale
@@ -1107,8 +1157,8 @@ def new_business_from(
         if spread > variance:
             if arrivals is not None and mean > 0:
                 arrivals = arrivals._replace(spread=spread / (mean * mean))
-            return NewBusiness(mean, spread + known, len(observed) - 1, arrivals)
-    return NewBusiness(mean, variance + known, None, arrivals)
+            return NewBusiness(mean, spread + known, len(observed) - 1, arrivals, won_back)
+    return NewBusiness(mean, variance + known, None, arrivals, won_back)
 
 
 def arrival_change(
