@@ -534,6 +534,7 @@ class Training:
         self._chances: dict = {}
         self._shifts: dict = {}
         self._win_days: dict | None = None
+        self._stage_win_days: dict = {}
         # Per open stage and size band (``size_band``): the weight and squared weight by outcome.
         self.banded: dict = defaultdict(lambda: defaultdict(lambda: defaultdict(lambda: [0, 0])))
         self._band_chances: dict = {}
@@ -566,6 +567,7 @@ class Training:
         self._chances.pop(stage_id, None)
         self._shifts.pop(stage_id, None)
         self._win_days = None
+        self._stage_win_days.pop(stage_id, None)
 
     def shift(self, stage_id: int) -> tuple[float, float]:
         """``exit_shift`` of the stage: the log of how much likelier its recent exits were to go on than
@@ -590,6 +592,24 @@ class Training:
         wins = sum(self._win_days.values())
         within = sum(n for day, n in self._win_days.items() if day < horizon)
         return within / wins if wins else None
+
+    def stage_win_timing(self, stage_id: int, horizon: int) -> tuple[float, float] | None:
+        """The timing of the stage's own wins: the share of its entries' wins (by weight) that came
+        within ``horizon`` days of the entry, and the sum of those shares within ``u = 1 ... horizon``
+        days (the area under the curve a fresh entry's chance follows). None: the stage has no win."""
+        days = self._stage_win_days.get(stage_id)
+        if days is None:
+            days = self._stage_win_days[stage_id] = defaultdict(int)
+            for (_, close, won, _), (weight, *_) in self.outcomes.get(stage_id, {}).items():
+                if won:
+                    days[close] += weight
+        wins = sum(days.values())
+        if not wins:
+            return None
+        within = sum(n for day, n in days.items() if day < horizon)
+        # A win on day d counts in every u above it: for u = d + 1 ... horizon.
+        area = sum(n * (horizon - day) for day, n in days.items() if day < horizon)
+        return within / wins, area / wins
 
     def chance(self, stage_id: int, age: int, horizon: int, ages: set[int]) -> tuple[float, float]:
         """``entry_chances`` of the stage at ``age`` for ``horizon``; the first call for a stage
@@ -796,9 +816,16 @@ def model_estimate(
     forward to win; the recent exits of each (``exit_shift``) scale its chance (default: the
     stage alone). New business scales by the path of its pipeline's first stage."""
     paths = paths or {}
-    # The prior: the configured win chance, spread over time by the pooled timing of wins.
+    # The prior: the configured win chance, spread over time by the timing of the stage's own wins
+    # (a deal entering the first stage wins later than one entering the last); for a stage without
+    # a win, by the pooled timing of all stages' wins.
     timing = stats.win_timing(horizon)
     timing = min(1.0, horizon / 90) if timing is None else timing
+
+    def stage_timing(stage_id) -> float:
+        own = stats.stage_win_timing(stage_id, horizon)
+        return timing if own is None else own[0]
+
     ages: dict = defaultdict(set)
     for stage_id, elapsed in open_groups:
         age = max(0, elapsed or 0)
@@ -841,7 +868,9 @@ def model_estimate(
         if probability is None:
             continue
         age = max(0, elapsed or 0)
-        p, followed, won_share = stage_chance(stage_id, age, probability / 100 * timing)
+        p, followed, won_share = stage_chance(
+            stage_id, age, probability / 100 * stage_timing(stage_id)
+        )
         if stats.banded.get(stage_id):
             # Deals of every size: the share of the value of the entries still in the stage that
             # was won, its difference from the share of entries shrunk with ``PRIOR_WEIGHT``.
@@ -913,8 +942,10 @@ def new_business_chance(
         if probability is None or weight <= 0:
             continue
         followed, raw = stats.area(stage_id, horizon, ages.get(stage_id, set()))
-        # A window's arrivals wait on average half of it: the prior's chance spread over its days.
-        prior = probability / 100 * timing * horizon / 2
+        # The prior's chance spread over the window's days by the timing of the stage's own wins
+        # (without one: the pooled timing, and a window's arrivals waiting half of it on average).
+        own = stats.stage_win_timing(stage_id, horizon)
+        prior = probability / 100 * (timing * horizon / 2 if own is None else own[1])
         area += weight * (followed * raw + PRIOR_WEIGHT * prior) / (followed + PRIOR_WEIGHT)
         followed_sum += weight * followed
         total += weight
