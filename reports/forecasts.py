@@ -23,8 +23,9 @@ before T of the scope's deals as they stood at T (and nothing after T):
    is shrunk with a weight of ``PRIOR_WEIGHT`` entries, ``(n * share +
    PRIOR_WEIGHT * prior) / (n + PRIOR_WEIGHT)``, toward the stage's chance at
    ``a // 2`` days (itself so shrunk, down to age 0), and at age 0 toward the
-   stage's configured probability (spread over the window by the pooled timing
-   of all stages' wins): a deal stalled longer than any entry was followed
+   stage's configured probability (spread over the window by the timing of the
+   stage's own wins, all stages' pooled when it has none: a deal entering the
+   first stage wins later than one entering the last): a deal stalled longer than any entry was followed
    takes the chance of younger ages, not a fresh deal's configured one.
    Sizes: each entry also weighs ``2 ** band``, its deal's size band as it stood
    at T (``size_band``, ``floor(log2 amount)`` in the reporting currency), and
