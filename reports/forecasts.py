@@ -23,8 +23,9 @@ before T of the scope's deals as they stood at T (and nothing after T):
    is shrunk with a weight of ``PRIOR_WEIGHT`` entries, ``(n * share +
    PRIOR_WEIGHT * prior) / (n + PRIOR_WEIGHT)``, toward the stage's chance at
    ``a // 2`` days (itself so shrunk, down to age 0), and at age 0 toward the
-   stage's configured probability (spread over the window by the pooled timing
-   of all stages' wins): a deal stalled longer than any entry was followed
+   stage's configured probability (spread over the window by the timing of the
+   stage's own wins, all stages' pooled when it has none: a deal entering the
+   first stage wins later than one entering the last): a deal stalled longer than any entry was followed
    takes the chance of younger ages, not a fresh deal's configured one.
    Sizes: each entry also weighs ``2 ** band``, its deal's size band as it stood
    at T (``size_band``, ``floor(log2 amount)`` in the reporting currency), and
@@ -64,9 +65,15 @@ before T of the scope's deals as they stood at T (and nothing after T):
    in the ``H`` days just past against the span's rate, the log ratio shrunk by
    its Poisson noise, scales the new business (a growing, shrinking or seasonal
    business).
+6. Wins of deals lost at the moment that come back (``reopened_overlap``): a
+   lost deal is in no open stage and is not new, yet some are reopened and won.
+   The value of the year's wins whose deal had been lost, each weighted by the
+   window starts at which it was lost and then won inside the window (as the
+   new business weighs its wins by slack), over the span's days: the value
+   such wins brought a window on average, with its compound Poisson variance.
 
 The expected value is the sum over open deals of ``p * amount`` plus the new
-business. Its variance adds these parts: each deal's own win, ``p * (1 - p) *
+business and the reopened wins. Its variance adds these parts: each deal's own win, ``p * (1 - p) *
 amount^2``; the uncertainty of the learned chances, a Beta posterior's
 ``p * (1 - p) / (n + PRIOR_WEIGHT + 1)`` (``rate_variance``), shared by every
 deal of a stage (its chances at all ages rest on nested sets of the same
@@ -112,7 +119,7 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.functions import Cast, Floor, Least, Log
+from django.db.models.functions import Cast, Floor, Greatest, Least, Log
 from django.db.models.lookups import GreaterThan
 from django.utils import timezone
 
@@ -528,6 +535,7 @@ class Training:
         self._chances: dict = {}
         self._shifts: dict = {}
         self._win_days: dict | None = None
+        self._stage_win_days: dict = {}
         # Per open stage and size band (``size_band``): the weight and squared weight by outcome.
         self.banded: dict = defaultdict(lambda: defaultdict(lambda: defaultdict(lambda: [0, 0])))
         self._band_chances: dict = {}
@@ -560,6 +568,7 @@ class Training:
         self._chances.pop(stage_id, None)
         self._shifts.pop(stage_id, None)
         self._win_days = None
+        self._stage_win_days.pop(stage_id, None)
 
     def shift(self, stage_id: int) -> tuple[float, float]:
         """``exit_shift`` of the stage: the log of how much likelier its recent exits were to go on than
@@ -584,6 +593,24 @@ class Training:
         wins = sum(self._win_days.values())
         within = sum(n for day, n in self._win_days.items() if day < horizon)
         return within / wins if wins else None
+
+    def stage_win_timing(self, stage_id: int, horizon: int) -> tuple[float, float] | None:
+        """The timing of the stage's own wins: the share of its entries' wins (by weight) that came
+        within ``horizon`` days of the entry, and the sum of those shares within ``u = 1 ... horizon``
+        days (the area under the curve a fresh entry's chance follows). None: the stage has no win."""
+        days = self._stage_win_days.get(stage_id)
+        if days is None:
+            days = self._stage_win_days[stage_id] = defaultdict(int)
+            for (_, close, won, _), (weight, *_) in self.outcomes.get(stage_id, {}).items():
+                if won:
+                    days[close] += weight
+        wins = sum(days.values())
+        if not wins:
+            return None
+        within = sum(n for day, n in days.items() if day < horizon)
+        # A win on day d counts in every u above it: for u = d + 1 ... horizon.
+        area = sum(n * (horizon - day) for day, n in days.items() if day < horizon)
+        return within / wins, area / wins
 
     def chance(self, stage_id: int, age: int, horizon: int, ages: set[int]) -> tuple[float, float]:
         """``entry_chances`` of the stage at ``age`` for ``horizon``; the first call for a stage
@@ -790,9 +817,16 @@ def model_estimate(
     forward to win; the recent exits of each (``exit_shift``) scale its chance (default: the
     stage alone). New business scales by the path of its pipeline's first stage."""
     paths = paths or {}
-    # The prior: the configured win chance, spread over time by the pooled timing of wins.
+    # The prior: the configured win chance, spread over time by the timing of the stage's own wins
+    # (a deal entering the first stage wins later than one entering the last); for a stage without
+    # a win, by the pooled timing of all stages' wins.
     timing = stats.win_timing(horizon)
     timing = min(1.0, horizon / 90) if timing is None else timing
+
+    def stage_timing(stage_id) -> float:
+        own = stats.stage_win_timing(stage_id, horizon)
+        return timing if own is None else own[0]
+
     ages: dict = defaultdict(set)
     for stage_id, elapsed in open_groups:
         age = max(0, elapsed or 0)
@@ -835,7 +869,9 @@ def model_estimate(
         if probability is None:
             continue
         age = max(0, elapsed or 0)
-        p, followed, won_share = stage_chance(stage_id, age, probability / 100 * timing)
+        p, followed, won_share = stage_chance(
+            stage_id, age, probability / 100 * stage_timing(stage_id)
+        )
         if stats.banded.get(stage_id):
             # Deals of every size: the share of the value of the entries still in the stage that
             # was won, its difference from the share of entries shrunk with ``PRIOR_WEIGHT``.
@@ -873,6 +909,10 @@ def model_estimate(
     variance += shift_spread * shift_spread
     expected += new_mean
     variance += new_var
+    # Deals lost at the moment that come back and are won (step 6), as known from the year's wins.
+    reopened_mean, reopened_var = getattr(new_business, "reopened", (0.0, 0.0))
+    expected += reopened_mean
+    variance += reopened_var
     sigma = math.sqrt(max(variance, 0.0))
     reach = band_quantile(variance, new_var, freedom)
     return {
@@ -903,8 +943,10 @@ def new_business_chance(
         if probability is None or weight <= 0:
             continue
         followed, raw = stats.area(stage_id, horizon, ages.get(stage_id, set()))
-        # A window's arrivals wait on average half of it: the prior's chance spread over its days.
-        prior = probability / 100 * timing * horizon / 2
+        # The prior's chance spread over the window's days by the timing of the stage's own wins
+        # (without one: the pooled timing, and a window's arrivals waiting half of it on average).
+        own = stats.stage_win_timing(stage_id, horizon)
+        prior = probability / 100 * (timing * horizon / 2 if own is None else own[1])
         area += weight * (followed * raw + PRIOR_WEIGHT * prior) / (followed + PRIOR_WEIGHT)
         followed_sum += weight * followed
         total += weight
@@ -1021,7 +1063,39 @@ def new_business_sums(moment: datetime.datetime, horizon: int, suffix: str = "")
     for k, (start, end) in enumerate(past_windows(moment, horizon)):
         inside = Q(status=StageKind.WON, created_at__gte=start, closed_at__lt=end)
         sums[f"window_{k}{suffix}"] = Sum(value, filter=inside, output_field=FloatField())
+    # Wins of deals that had been lost: each weighted by the window starts at which it lay lost and
+    # was then won inside the window (``reopened_overlap``); NULL (nothing) for a win never lost.
+    won_back = Q(status=StageKind.WON, closed_at__gte=span_start, closed_at__lt=moment)
+    overlap = reopened_overlap(span_start, span_end, horizon)
+    sums[f"reopened{suffix}"] = Sum(value * overlap, filter=won_back, output_field=FloatField())
+    sums[f"reopened_sq{suffix}"] = Sum(
+        value * value * overlap, filter=won_back, output_field=FloatField()
+    )
     return sums
+
+
+def reopened_overlap(
+    span_start: datetime.datetime, span_end: datetime.datetime, horizon: int
+) -> Subquery:
+    """For a won deal row (``id``, ``closed_at``): the days ``t`` in ``[span_start, span_end)`` at which
+    the deal lay lost and was won within ``horizon`` days, so that a window starting at ``t`` would
+    have seen it come back and be won (``t`` from its last loss before the win, and at least
+    ``closed_at - horizon``, up to its reopening); None for a deal never reopened. Read from its last
+    transition out of a lost stage before the win (transitions are never edited, and both lie before
+    a moment the win lies before)."""
+    reopenings = StageTransition.objects.filter(
+        deal_id=OuterRef("id"), from_stage__kind=StageKind.LOST, at__lt=OuterRef("closed_at")
+    ).order_by("-at")
+    days = DaysBetween(
+        Least(F("at"), Value(span_end, output_field=DateTimeField())),
+        Greatest(
+            F("from_stage_entered_at"),
+            OuterRef("closed_at") - datetime.timedelta(days=horizon),
+            Value(span_start, output_field=DateTimeField()),
+        ),
+    )
+    overlap = Greatest(days, Value(0.0), output_field=FloatField())
+    return Subquery(reopenings.values(overlap=overlap)[:1], output_field=FloatField())
 
 
 class Arrivals(NamedTuple):
@@ -1043,12 +1117,14 @@ class Arrivals(NamedTuple):
 class NewBusiness(NamedTuple):
     """The new business expected in a window: its mean and variance, and the degrees of freedom of
     that variance when it was measured from past windows (None: the compound Poisson one); and
-    ``arrivals``, the parts to work it out from the chances of fresh entries instead."""
+    ``arrivals``, the parts to work it out from the chances of fresh entries instead; ``reopened``,
+    the mean and variance of the value won in a window by deals lost at its start (step 6)."""
 
     mean: float
     variance: float
     freedom: int | None = None
     arrivals: Arrivals | None = None
+    reopened: tuple[float, float] = (0.0, 0.0)
 
 
 def new_business_from(
@@ -1061,6 +1137,8 @@ def new_business_from(
     arrived: int | None = None,
     arrived_before: int | None = None,
     slack: float | None = None,
+    reopened: float | None = None,
+    reopened_sq: float | None = None,
     **windows,
 ) -> NewBusiness:
     """Mean and variance of the new business per window, from ``new_business_sums``.
@@ -1076,12 +1154,16 @@ def new_business_from(
     Poisson variance with it, the measured spread with its square, and the variance left in the
     change adds ``mean^2 * Var(log change)``.
     """
-    if first is None:
-        return NewBusiness(0.0, 0.0)
     span_start = moment - datetime.timedelta(days=LOOKBACK_DAYS)
     span_end = moment - datetime.timedelta(days=horizon)
+    if first is None:
+        days = (span_end - span_start).total_seconds() / 86400
+        return NewBusiness(
+            0.0, 0.0, reopened=((reopened or 0.0) / days, (reopened_sq or 0.0) / days)
+        )
     length = max(1.0, (span_end - max(first, span_start)).total_seconds() / 86400)
     mean, variance = (weighted or 0.0) / length, (weighted_sq or 0.0) / length
+    won_back = ((reopened or 0.0) / length, (reopened_sq or 0.0) / length)
     change, change_variance = arrival_change(arrived, arrived_before, horizon, length)
     scale = math.exp(change)
     mean, variance = mean * scale, variance * scale
@@ -1107,8 +1189,8 @@ def new_business_from(
         if spread > variance:
             if arrivals is not None and mean > 0:
                 arrivals = arrivals._replace(spread=spread / (mean * mean))
-            return NewBusiness(mean, spread + known, len(observed) - 1, arrivals)
-    return NewBusiness(mean, variance + known, None, arrivals)
+            return NewBusiness(mean, spread + known, len(observed) - 1, arrivals, won_back)
+    return NewBusiness(mean, variance + known, None, arrivals, won_back)
 
 
 def arrival_change(

@@ -86,15 +86,16 @@ def test_thirty_day_forecast_for_one_rep(history, rep):
     # (still open, watched beyond the window), each weighing 0.5 ** (age / 90). B's loss leaves
     # A's weight over the rest at risk, so a fresh entry is won within u days with chance
     # w_A / W for u > 10: summed over u = 1 ... 30, 20 w_A / W. Shrunk toward the prior
-    # (Qualification's 10%, every past win within 30 days, half the window on average) with the
-    # prior's ten entries against the effective number of the four.
+    # (Qualification's 10%, spread over u = 1 ... 30 by the timing of the stage's own wins: A's,
+    # 10 days in, inside for the 20 days u = 11 ... 30) with the prior's ten entries against the
+    # effective number of the four.
     ages = {"A": 0, "B": 1, "C": 1, "E": 2}
     w = {
         name: 0.5 ** (((now - t0).total_seconds() / 86400 - day) / 90) for name, day in ages.items()
     }
     total = sum(w.values())
     followed = total**2 / sum(x * x for x in w.values())
-    area = (followed * 20 * w["A"] / total + 10 * 0.1 * 1 * 15) / (followed + 10)
+    area = (followed * 20 * w["A"] / total + 10 * 0.1 * 20) / (followed + 10)
     # The value a win brings: A's 1,000, the year's only win.
     new_business = rate * area * 1000
     expected = c_p * 2000 + e_p * 300 + new_business
@@ -388,7 +389,7 @@ def test_new_business_that_comes_in_waves_widens_its_variance():
     # windows before the moment (all starting after the first deal) took 0, 40,000, 0 and 0.
     waves = {"window_0": 0.0, "window_1": 40000.0, "window_2": None, "window_3": 0.0}
     calm = {"weighted": 2750000.0, "weighted_sq": 275000000.0, "first": first}
-    mean, variance, freedom, _ = new_business_from(moment, 90, **calm, **waves)
+    mean, variance, freedom, *_ = new_business_from(moment, 90, **calm, **waves)
     # Mean 2,750,000 / 275 = 10,000; compound Poisson variance 275,000,000 / 275 = 1,000,000.
     # The windows' mean is 10,000 and their sample variance (3 x 10,000^2 + 30,000^2) / 3
     # = 400,000,000, larger, so it is the variance.
@@ -398,7 +399,7 @@ def test_new_business_that_comes_in_waves_widens_its_variance():
     assert freedom == 3
     # Windows as steady as a Poisson count leave the compound Poisson variance, worked out, not sampled.
     steady = {"window_0": 10000.0, "window_1": 10500.0, "window_2": 9500.0, "window_3": 10000.0}
-    mean, variance, freedom, _ = new_business_from(moment, 90, **calm, **steady)
+    mean, variance, freedom, *_ = new_business_from(moment, 90, **calm, **steady)
     assert (mean, variance, freedom) == (pytest.approx(10000.0), pytest.approx(1000000.0), None)
 
 

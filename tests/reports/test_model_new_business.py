@@ -56,8 +56,9 @@ def test_new_business_is_arrivals_times_the_wins_a_fresh_entry_brings_times_the_
     arrivals = Arrivals(rate=2.0, rate_variance=0.0, amount=1000.0, amount_sq=1.5e6)
     figures = _estimate(training, arrivals)
     # Shrunk toward the prior with the weight of ten entries against the twenty followed: the
-    # configured 50%, every win within 30 days, half the window on average: 0.5 x 15.
-    area = (20 * 10 + PRIOR_WEIGHT * 0.5 * 15) / (20 + PRIOR_WEIGHT)
+    # configured 50% spread over u = 1 ... 30 by the timing of the stage's own wins (all ten days
+    # in, so inside for the 20 days u = 11 ... 30): 0.5 x 20.
+    area = (20 * 10 + PRIOR_WEIGHT * 0.5 * 20) / (20 + PRIOR_WEIGHT)
     mean = 2.0 * area * 1000
     p = area / 30
     variance = 2.0 * area * 1.5e6 + (2.0 * 30 * 1000) ** 2 * rate_variance(p, 20)
