@@ -64,6 +64,22 @@ def deals_visible_to(user: User, *, include_deleted: bool = False) -> QuerySet[D
     return deals
 
 
+def _external_ids_taken(
+    model, pairs: set[tuple[int, str]], exclude_pk: int | None
+) -> set[tuple[int, str]]:
+    pairs = {(owner_id, external_id) for owner_id, external_id in pairs if external_id}
+    if not pairs:
+        return set()
+    held = model.objects.filter(
+        deleted_at__isnull=True,
+        owner_id__in={owner_id for owner_id, _ in pairs},
+        external_id__in={external_id for _, external_id in pairs},
+    )
+    if exclude_pk is not None:
+        held = held.exclude(pk=exclude_pk)
+    return set(held.values_list("owner_id", "external_id")) & pairs
+
+
 def deal_external_ids_taken(
     pairs: set[tuple[int, str]], *, exclude_pk: int | None = None
 ) -> set[tuple[int, str]]:
@@ -72,17 +88,7 @@ def deal_external_ids_taken(
     Ask only about owners the caller may act for (``may_act_for``): their
     deals are the caller's to see, so the answer reveals nothing beyond them.
     """
-    pairs = {(owner_id, external_id) for owner_id, external_id in pairs if external_id}
-    if not pairs:
-        return set()
-    held = Deal.objects.filter(
-        deleted_at__isnull=True,
-        owner_id__in={owner_id for owner_id, _ in pairs},
-        external_id__in={external_id for _, external_id in pairs},
-    )
-    if exclude_pk is not None:
-        held = held.exclude(pk=exclude_pk)
-    return set(held.values_list("owner_id", "external_id")) & pairs
+    return _external_ids_taken(Deal, pairs, exclude_pk)
 
 
 def account_external_ids_taken(
@@ -90,17 +96,7 @@ def account_external_ids_taken(
 ) -> set[tuple[int, str]]:
     """Which (owner id, external id) pairs a live account already holds (one query); ask only
     about owners the caller may act for, as with ``deal_external_ids_taken``."""
-    pairs = {(owner_id, external_id) for owner_id, external_id in pairs if external_id}
-    if not pairs:
-        return set()
-    held = Account.objects.filter(
-        deleted_at__isnull=True,
-        owner_id__in={owner_id for owner_id, _ in pairs},
-        external_id__in={external_id for _, external_id in pairs},
-    )
-    if exclude_pk is not None:
-        held = held.exclude(pk=exclude_pk)
-    return set(held.values_list("owner_id", "external_id")) & pairs
+    return _external_ids_taken(Account, pairs, exclude_pk)
 
 
 def open_deal_totals_visible_to(user: User, *, today: datetime.date) -> dict:

@@ -30,6 +30,7 @@ EXPECTED = {
     "coaching.send_due_digests": INTERACTIVE_QUEUE,
     "coaching.send_digest": INTERACTIVE_QUEUE,
     "salesmgr.purge_signin_throttles": INTERACTIVE_QUEUE,
+    "salesmgr.purge_audit_events": HEAVY_QUEUE,
 }
 
 
