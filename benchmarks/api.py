@@ -13,7 +13,11 @@ organisation and measures, with a bounded number of requests:
 - moving a deal back and forth between two open stages with its current version,
 
 each with one client (median, p95) and with 8 concurrent clients (throughput,
-median, p95). Then it counts the SQL queries of one list and one read made
+median, p95). Then it starts ``benchmarks/bare_handler.py`` (psycopg2 + json, no Django)
+under the same gunicorn settings on another port, checks that it lists the same deals, and
+times both lists against it, the app's request and the bare one alternating (random order
+within each pair) with one client and with 8, printing medians, p95, the ratio and the
+machine load. Then it counts the SQL queries of one list and one read made
 in-process, prints a table, and stops gunicorn. The goals it is held to are in
 ``PERFORMANCE.md``.
 """
@@ -34,6 +38,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from benchmarks._measure import Timings, alternate, load_line, machine_load, ratio  # noqa: E402
+
 PASSWORD = "demo1234"  # seed_demo's password for every demo user
 REP, MANAGER = "rep1", "manager1"  # manager1's team: rep1-5 and, through manager3, rep11-15
 HOST = "127.0.0.1"
@@ -73,7 +81,9 @@ class Client:
         if token:
             self.headers["Authorization"] = f"Token {token}"
 
-    def request(self, method: str, path: str, body: dict | None = None) -> tuple[int, dict | list | None]:
+    def request(
+        self, method: str, path: str, body: dict | None = None
+    ) -> tuple[int, dict | list | None]:
         payload = json.dumps(body).encode() if body is not None else None
         try:
             self.connection.request(method, path, body=payload, headers=self.headers)
@@ -130,39 +140,56 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-def start_gunicorn(port: int, log_path: Path) -> subprocess.Popen:
+def start_gunicorn(
+    port: int, log_path: Path, app: str = "salesmgr.wsgi:application"
+) -> subprocess.Popen:
     env = {
         **os.environ,
         "DEBUG": "false",
-        "SECRET_KEY": os.environ.get("SECRET_KEY") or "benchmark-only-secret-key-not-for-production-use",
+        "SECRET_KEY": os.environ.get("SECRET_KEY")
+        or "benchmark-only-secret-key-not-for-production-use",
         "ALLOWED_HOSTS": HOST,
         "LOG_LEVEL": "WARNING",
+        # Plain http on the loopback: DEBUG=false would otherwise redirect every request to https.
+        "SECURE_SSL_REDIRECT": "false",
     }
     command = [
         str(ROOT / ".venv" / "bin" / "gunicorn"),
-        "salesmgr.wsgi:application",
+        app,
         "-w", "2",
         "-b", f"{HOST}:{port}",
         "--timeout", "60",
     ]  # fmt: skip
     print("$", " ".join(command), flush=True)
     with open(log_path, "wb") as log:
-        return subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        return subprocess.Popen(
+            command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
 
 
-def wait_until_serving(server: subprocess.Popen, port: int, log_path: Path, timeout: float = 60) -> None:
+def wait_until_serving(
+    server: subprocess.Popen,
+    port: int,
+    log_path: Path,
+    timeout: float = 60,
+    probe: str = "/api/v1/users/me/",
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if server.poll() is not None:
-            raise SystemExit(f"gunicorn exited with {server.returncode}:\n{log_path.read_text()[-3000:]}")
+            raise SystemExit(
+                f"gunicorn exited with {server.returncode}:\n{log_path.read_text()[-3000:]}"
+            )
         try:
-            status, _ = Client(port).request("GET", "/api/v1/users/me/")
+            status, _ = Client(port).request("GET", probe)
             if status in (200, 401):
                 return
         except OSError:
             pass
         time.sleep(0.25)
-    raise SystemExit(f"gunicorn did not answer within {timeout:.0f} s:\n{log_path.read_text()[-3000:]}")
+    raise SystemExit(
+        f"gunicorn did not answer within {timeout:.0f} s:\n{log_path.read_text()[-3000:]}"
+    )
 
 
 def stop_gunicorn(server: subprocess.Popen) -> None:
@@ -177,9 +204,13 @@ def stop_gunicorn(server: subprocess.Popen) -> None:
 
 
 def sign_in(port: int, username: str) -> str:
-    status, body = Client(port).request("POST", "/api/v1/auth/token/", {"username": username, "password": PASSWORD})
+    status, body = Client(port).request(
+        "POST", "/api/v1/auth/token/", {"username": username, "password": PASSWORD}
+    )
     if status != 200:
-        raise SystemExit(f"Could not sign in as {username} ({status}: {body}); is this seed_demo's data?")
+        raise SystemExit(
+            f"Could not sign in as {username} ({status}: {body}); is this seed_demo's data?"
+        )
     return body["token"]
 
 
@@ -248,7 +279,9 @@ def move_step(port: int, token: str, deals: list[dict], stages_of: dict[int, tup
             first, second = stages_of[deal["pipeline"]]
             target = second if deal["stage"] == first else first
             status, body = client.request(
-                "POST", f"/api/v1/deals/{deal['id']}/move/", {"stage": target, "version": deal["version"]}
+                "POST",
+                f"/api/v1/deals/{deal['id']}/move/",
+                {"stage": target, "version": deal["version"]},
             )
             if status == 200:
                 deal.update(stage=body["stage"], version=body["version"])
@@ -262,7 +295,9 @@ def move_step(port: int, token: str, deals: list[dict], stages_of: dict[int, tup
     return make
 
 
-def pick_deals(port: int, rep_token: str, count: int) -> tuple[list[int], list[dict], dict[int, tuple[int, int]]]:
+def pick_deals(
+    port: int, rep_token: str, count: int
+) -> tuple[list[int], list[dict], dict[int, tuple[int, int]]]:
     """Deals of the rep to read, open ones to move, and two open stages of each of their pipelines."""
     client = Client(port, rep_token)
     status, page = client.request("GET", "/api/v1/deals/?page_size=50")
@@ -275,7 +310,9 @@ def pick_deals(port: int, rep_token: str, count: int) -> tuple[list[int], list[d
         raise SystemExit("The rep has no open deals to move.")
     stages_of = {}
     for pipeline in {deal["pipeline"] for deal in movable}:
-        _, stages = client.request("GET", f"/api/v1/stages/?pipeline={pipeline}&kind=open&ordering=order")
+        _, stages = client.request(
+            "GET", f"/api/v1/stages/?pipeline={pipeline}&kind=open&ordering=order"
+        )
         ids = [stage["id"] for stage in stages["results"]]
         if len(ids) >= 2:
             stages_of[pipeline] = (ids[0], ids[1])
@@ -306,7 +343,52 @@ def query_counts(rep: str, manager: str, deal_id: int) -> dict[str, int]:
     return counts
 
 
-def print_table(results: list[Result], counts: dict[str, int], deals: int) -> None:
+def measure_interleaved(
+    clients: int, per_client: int, makers: dict, deadline: float
+) -> dict[str, Timings]:
+    """Each of ``clients`` threads calls every step of ``makers`` in turn, a random order per
+    round, so the app and the yardstick are timed request by request in the same moments."""
+    merged = {name: Timings() for name in makers}
+    lock = threading.Lock()
+    barrier = threading.Barrier(clients)
+
+    def work(index: int) -> None:
+        steps = {name: make(index) for name, make in makers.items()}
+        barrier.wait()
+        timings = alternate(
+            steps,
+            per_client,
+            seed=index,
+            deadline=deadline,
+            failures=(OSError, http.client.HTTPException),
+        )
+        with lock:
+            for name, timing in timings.items():
+                merged[name].extend(timing)
+
+    threads = [
+        threading.Thread(target=work, args=(index,), daemon=True) for index in range(clients)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return merged
+
+
+def same_ids(app_port: int, bare_port: int, token: str) -> bool:
+    """Whether the bare handler's first page lists the same deals, in the same order, as the API's."""
+    path = "/api/v1/deals/?page_size=50"
+    _, app_page = Client(app_port, token).request("GET", path)
+    _, bare_page = Client(bare_port, token).request("GET", path)
+    return [d["id"] for d in app_page["results"]] == [d["id"] for d in bare_page["results"]] and (
+        app_page["count"] == bare_page["count"]
+    )
+
+
+def print_table(
+    results: list[Result], counts: dict[str, int], deals: int, against_bare: list
+) -> None:
     print()
     print(f"Deals API, gunicorn -w 2, PostgreSQL, {deals:,} deals")
     header = f"{'request':<26} {'clients':>7} {'requests':>8} {'errors':>6} {'req/s':>8} {'median ms':>10} {'p95 ms':>8}"
@@ -322,22 +404,52 @@ def print_table(results: list[Result], counts: dict[str, int], deals: int) -> No
     for label, count in counts.items():
         print(f"  {label:<22} {count if count >= 0 else f'failed with {-count}'}")
     print()
+    print(
+        "The lists against the bare handler (psycopg2 + json, gunicorn -w 2), interleaved per request:"
+    )
+    header = f"{'request':<22} {'clients':>7} {'app median':>10} {'p95':>7} {'bare median':>11} {'p95':>7} {'ratio':>6}"
+    print(header)
+    print("-" * len(header))
+    for name, clients, timings, before, after in against_bare:
+        app, bare = timings["app"], timings["bare"]
+        errors = (
+            f"  errors app {app.errors}, bare {bare.errors}" if app.errors or bare.errors else ""
+        )
+        print(
+            f"{name:<22} {clients:>7} {app.median_ms:>10.1f} {app.p95_ms:>7.1f} {bare.median_ms:>11.1f} "
+            f"{bare.p95_ms:>7.1f} {ratio(app, bare):>5.2f}x  ({len(app.times)} + {len(bare.times)} requests){errors}"
+        )
+        print(f"  {load_line(before, after)}")
+    print()
     print("Goals (PERFORMANCE.md, at 1M deals): retrieve median < 15 ms and <= 6 queries;")
     print("team list p95 < 100 ms at 8 clients.")
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--deals", type=int, default=100_000, help="deals to seed (default 100000)")
     parser.add_argument("--seed", type=int, default=42, help="seed_demo's random seed")
-    parser.add_argument("--reuse", action="store_true", help="keep the data if it already holds --deals deals")
-    parser.add_argument("--requests", type=int, default=200, help="requests per measurement, one client")
-    parser.add_argument("--per-client", type=int, default=50, help="requests per client at 8 clients")
-    parser.add_argument("--max-seconds", type=float, default=600, help="stop measuring after this long")
+    parser.add_argument(
+        "--reuse", action="store_true", help="keep the data if it already holds --deals deals"
+    )
+    parser.add_argument(
+        "--requests", type=int, default=200, help="requests per measurement, one client"
+    )
+    parser.add_argument(
+        "--per-client", type=int, default=50, help="requests per client at 8 clients"
+    )
+    parser.add_argument(
+        "--max-seconds", type=float, default=600, help="stop measuring after this long"
+    )
     args = parser.parse_args()
 
     if not os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://")):
-        print("Set DATABASE_URL to a PostgreSQL database (postgres://...); this benchmark measures PostgreSQL.", file=sys.stderr)
+        print(
+            "Set DATABASE_URL to a PostgreSQL database (postgres://...); this benchmark measures PostgreSQL.",
+            file=sys.stderr,
+        )
         return 2
 
     deals = prepare_database(args.deals, args.seed, args.reuse)
@@ -345,8 +457,12 @@ def main() -> int:
     workdir = Path(tempfile.mkdtemp(prefix="salesmgr-bench-"))
     log_path = workdir / "gunicorn.log"
     server = start_gunicorn(port, log_path)
+    bare_port = _free_port()
+    bare_log = workdir / "bare.log"
+    bare_server = start_gunicorn(bare_port, bare_log, "benchmarks.bare_handler:application")
     try:
         wait_until_serving(server, port, log_path)
+        wait_until_serving(bare_server, bare_port, bare_log, probe="/api/v1/deals/")
         rep_token, manager_token = sign_in(port, REP), sign_in(port, MANAGER)
         read_ids, movable, stages_of = pick_deals(port, rep_token, CLIENTS)
         deadline = time.monotonic() + args.max_seconds
@@ -370,12 +486,31 @@ def main() -> int:
         for name, make_step in measurements:
             results.append(measure(name, CLIENTS, args.per_client, make_step, deadline))
             print(f"  {name}, {CLIENTS} clients: {results[-1].throughput:.0f} req/s", flush=True)
+        against_bare = []
+        for name, token in (("list, rep", rep_token), ("list, manager's team", manager_token)):
+            if not same_ids(port, bare_port, token):
+                raise SystemExit(
+                    f"The bare handler's {name} is not the API's: the comparison would mean nothing."
+                )
+            makers = {
+                "app": get_step(port, token, ["/api/v1/deals/?page_size=50"]),
+                "bare": get_step(bare_port, token, ["/api/v1/deals/?page_size=50"]),
+            }
+            for clients, per_client in ((1, args.requests), (CLIENTS, args.per_client)):
+                before = machine_load()
+                timings = measure_interleaved(clients, per_client, makers, deadline)
+                against_bare.append((name, clients, timings, before, machine_load()))
+                print(f"  {name} against the bare handler, {clients} client{'s' if clients > 1 else ''}: "
+                      f"{ratio(timings['app'], timings['bare']):.2f}x", flush=True)  # fmt: skip
         if time.monotonic() > deadline:
-            print(f"Stopped measuring after --max-seconds={args.max_seconds:.0f}; some figures have fewer requests.")
+            print(
+                f"Stopped measuring after --max-seconds={args.max_seconds:.0f}; some figures have fewer requests."
+            )
     finally:
         stop_gunicorn(server)
+        stop_gunicorn(bare_server)
     counts = query_counts(REP, MANAGER, read_ids[0])
-    print_table(results, counts, deals)
+    print_table(results, counts, deals, against_bare)
     return 0
 
 

@@ -12,7 +12,8 @@ is there), runs ANALYZE as autovacuum would after a bulk load, then prints:
 - the median time of the organisation-level funnel (``reports.metrics.funnel``
   for ``Scope()`` over the default 90 days) next to the median time of ONE
   hand-written SQL query that computes the same numbers, checked equal, and
-  their ratio.
+  their ratio; the two run alternately (ORM, SQL, SQL, ORM ... in random order
+  within each pair) so both see the same machine, whose load is printed.
 
 Goals (PERFORMANCE.md, 1M deals): nightly < 60 s and < 500 MB; funnel <= 1.5x the SQL.
 """
@@ -29,6 +30,9 @@ from decimal import Decimal
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from benchmarks._measure import alternate, load_line, machine_load, ratio  # noqa: E402
 
 # The organisation's funnel in one statement: one grouped scan of the deals (the
 # totals and what is open per stage); one ordered pass over the period's
@@ -217,17 +221,6 @@ def same_numbers(orm: dict, sql: dict) -> list[str]:
     return problems
 
 
-def timed(function, runs: int) -> tuple[float, object]:
-    function()  # warm the caches once
-    times = []
-    result = None
-    for _ in range(runs):
-        started = time.perf_counter()
-        result = function()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times), result
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -313,16 +306,27 @@ def main() -> int:
     with CaptureQueriesContext(connection) as captured:
         orm_result = funnel(Scope(), period)
     orm_queries = len(captured)
-    orm_time, orm_result = timed(lambda: funnel(Scope(), period), args.runs)
-
     with connection.cursor() as cursor:
-        sql_time, sql_result = timed(lambda: hand_written_funnel(cursor, period), args.runs)
+        hand_written_funnel(cursor, period)  # warm the caches once, as the ORM pass above did
+        before = machine_load()
+        # The two passes alternate (in a random order within each pair), so both see the same load.
+        timings = alternate(
+            {
+                "orm": lambda: funnel(Scope(), period),
+                "sql": lambda: hand_written_funnel(cursor, period),
+            },
+            args.runs,
+        )
+        after = machine_load()
+    orm, sql = timings["orm"], timings["sql"]
+    orm_result, sql_result = orm.last, sql.last
     problems = same_numbers(orm_result, sql_result)
-    ratio = orm_time / sql_time
-    print(f"organisation funnel, {period.start} .. {period.end} (median of {args.runs})")
-    print(f"  reports.metrics.funnel   {orm_time * 1000:8.0f} ms  {orm_queries} queries")
-    print(f"  hand-written SQL         {sql_time * 1000:8.0f} ms  1 query")
-    print(f"  ratio                    {ratio:8.2f}x   (goal <= 1.5)")
+    print(f"organisation funnel, {period.start} .. {period.end} "
+          f"(median of {args.runs}, the two alternating)")  # fmt: skip
+    print(f"  reports.metrics.funnel   {orm.median_ms:8.0f} ms  {orm_queries} queries")
+    print(f"  hand-written SQL         {sql.median_ms:8.0f} ms  1 query")
+    print(f"  ratio                    {ratio(orm, sql):8.2f}x   (goal <= 1.5)")
+    print(f"  {load_line(before, after)}")
     print(f"  same numbers             {'yes' if not problems else 'NO: ' + '; '.join(problems)}")
     print(f"  open {orm_result['open_deals']:,} deals worth {Decimal(orm_result['open_value']):,.2f}; "
           f"won {orm_result['won_deals']:,}, lost {orm_result['lost_deals']:,} in the period")  # fmt: skip
