@@ -11,7 +11,7 @@ from celery.result import AsyncResult
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection, transaction
-from django.db.models import Q, Sum
+from django.db.models import OuterRef, Q, Subquery, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
@@ -248,15 +248,22 @@ def affected_scope_keys(deal_ids: list[int], territory_ids: list[int] | tuple = 
     moved. Then every other scope that has snapshots (a combined or product
     scope) and is made only of those parts.
     """
-    versions = set(Deal.objects.filter(pk__in=deal_ids).values_list("owner_id", "pipeline_id", "account_id"))
-    versions |= set(
-        Deal.history.filter(id__in=deal_ids).order_by().values_list("owner_id", "pipeline_id", "account_id").distinct()
+    # Each version's owner, pipeline and its account's territory now, in one query; a version
+    # whose account is gone still counts (a subquery, not a join).
+    account = Account.objects.filter(pk=OuterRef("account_id")).order_by()
+    territory = Subquery(account.values("territory_id"))
+    versions = set(
+        Deal.objects.filter(pk__in=deal_ids)
+        .order_by()
+        .values_list("owner_id", "pipeline_id", territory)
+        .union(
+            Deal.history.filter(id__in=deal_ids)
+            .order_by()
+            .values_list("owner_id", "pipeline_id", territory)
+        )
     )
     owners = {owner_id for owner_id, _, _ in versions}
-    accounts = {account_id for _, _, account_id in versions}
-    territories = set(
-        Account.objects.filter(pk__in=accounts, territory__isnull=False).values_list("territory_id", flat=True)
-    )
+    territories = {territory_id for _, _, territory_id in versions if territory_id is not None}
     keys = {Scope().key}
     keys |= {Scope(owner=owner_id).key for owner_id in owners}
     keys |= {Scope(pipeline=pipeline_id).key for _, pipeline_id, _ in versions}
@@ -273,7 +280,9 @@ def affected_scope_keys(deal_ids: list[int], territory_ids: list[int] | tuple = 
 
 
 def _with_parents(territory_ids: set[int]) -> set[int]:
-    """These territories and every territory above them (one query: the tree is small)."""
+    """These territories and every territory above them (one query, none for no territory)."""
+    if not territory_ids:
+        return set()
     parents = dict(Territory.objects.values_list("pk", "parent_id"))
     found: set[int] = set()
     for territory in territory_ids:
@@ -286,9 +295,9 @@ def _with_parents(territory_ids: set[int]) -> set[int]:
 def _other_snapshot_keys() -> set[str]:
     """Keys of the scopes outside the standard ones that have snapshots (asked for through a refresh)."""
     other = ~Q(scope_kind__in=STANDARD_KINDS)
-    return set(MetricSnapshot.objects.filter(other).values_list("scope_key", flat=True).distinct()) | set(
-        ForecastSnapshot.objects.filter(other).values_list("scope_key", flat=True).distinct()
-    )
+    metric = MetricSnapshot.objects.filter(other).order_by().values_list("scope_key", flat=True)
+    forecast = ForecastSnapshot.objects.filter(other).order_by().values_list("scope_key", flat=True)
+    return set(metric.union(forecast))  # UNION: the distinct keys of both, in one query
 
 
 def every_scope_key() -> set[str]:

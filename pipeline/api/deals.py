@@ -64,6 +64,17 @@ def etag_of(deal: Deal) -> str:
     return f'"{deal.pk}.{deal.version}"'
 
 
+_KEPT_BY_A_MOVE = ("account_id", "owner_id", "pipeline_id", "name", "amount", "currency")
+
+
+def _moved_from(read: Deal, moved: Deal) -> bool:
+    """Whether ``moved`` is ``read`` after just one write (a move), so what a move leaves alone
+    (relations, line items) can be answered from ``read`` instead of read again."""
+    return moved.version == read.version + 1 and all(
+        getattr(moved, field) == getattr(read, field) for field in _KEPT_BY_A_MOVE
+    )
+
+
 class LineItemSerializer(serializers.ModelSerializer):
     product = VisiblePrimaryKeyRelatedField(selector=products_visible_to)
     product_name = serializers.CharField(source="product.name", read_only=True)
@@ -466,14 +477,20 @@ class DealViewSet(
         data = serializer.validated_data
         version = self._expected_version(request, deal, data["version"])
         with self._one_answer_to_a_stale_if_match(request):
-            deal = deal_move(
+            moved = deal_move(
                 deal=deal,
                 to_stage=data["stage"],
                 by=request.user,
                 expected_version=version,
                 lost_reason=data.get("lost_reason"),
             )
-        return self._answer(deal)
+        if not _moved_from(deal, moved):
+            return self._answer(moved)
+        # Nothing else wrote the deal between our read and the move: the read's account, owner,
+        # pipeline and line items are the moved deal's, and the move set its stage and lost reason.
+        moved.account, moved.owner, moved.pipeline = deal.account, deal.owner, deal.pipeline
+        moved._prefetched_objects_cache = {"line_items": deal.line_items.all()}
+        return self._render(moved)
 
     @extend_schema(
         summary="A deal's stage history, oldest first", responses=TransitionSerializer(many=True)

@@ -258,3 +258,69 @@ def test_reading_a_deal_takes_at_most_six_queries(cast, django_assert_max_num_qu
     body = response.json()
     assert body["lost_reason_name"] == "Reason 5"
     assert len(body["line_items"]) == 3
+
+
+# A move through the API, its after-commit work included (the snapshots' stale marks, the
+# milestone ring): the deal read, the stage, the lock, the deal's update, its history row,
+# its transition, the webhook subscriptions, then the scopes it touches (its versions with
+# their accounts' territories, the owner's managers, the other snapshot scopes) marked stale
+# in one upsert. The test's transaction adds a savepoint and its release around the write.
+MOVE_QUERIES = {
+    "plain": 14,
+    # + the webhook payload's read (the deal, its line items), its deliveries in one insert,
+    # and the territory tree.
+    "rich": 18,
+}
+
+
+@pytest.mark.parametrize("setup", list(MOVE_QUERIES))
+def test_a_move_takes_a_fixed_number_of_queries(
+    cast, admin, django_assert_num_queries, django_capture_on_commit_callbacks, setup
+):
+    from pipeline.models import StageTransition
+    from pipeline.webhooks.models import WebhookDelivery
+    from pipeline.webhooks.services import webhook_subscription_create
+    from reports.models import DirtyScope
+
+    rep = cast["reps"][0]
+    account = AccountFactory(owner=rep)
+    items = None
+    to = cast["pipeline"].stages.filter(kind="open").order_by("order")[1]
+    if setup == "rich":
+        account = _account(cast, 0)  # in a territory
+        items = [LineItemSpec(product=ProductFactory(), quantity=Decimal(q)) for q in (1, 2, 3)]
+        to = cast["pipeline"].stages.get(kind="won")
+        webhook_subscription_create(
+            by=admin,
+            name="Receiver",
+            url="https://hooks.example.com/in",
+            events=["deal.moved", "deal.won"],
+        )
+    deal = deal_create(
+        by=rep,
+        name="Moving",
+        account=account,
+        pipeline=cast["pipeline"],
+        expected_close_date=datetime.date(2031, 1, 1),
+        line_items=items,
+    )
+    DirtyScope.objects.all().delete()
+    histories = deal.history.count()
+    client = APIClient()
+    client.force_authenticate(rep)
+    with (
+        django_assert_num_queries(MOVE_QUERIES[setup]),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        response = client.post(
+            f"{API}deals/{deal.pk}/move/", {"stage": to.pk, "version": deal.version}, format="json"
+        )
+    assert response.status_code == 200, response.content
+    # Every side effect happened, and the answer is the deal as read afresh.
+    assert deal.history.count() == histories + 1
+    assert StageTransition.objects.filter(deal=deal, to_stage=to).exists()
+    assert {"org", f"owner={rep.pk}"} <= set(DirtyScope.objects.values_list("scope_key", flat=True))
+    expected_deliveries = 2 if setup == "rich" else 0
+    assert WebhookDelivery.objects.count() == expected_deliveries
+    assert response.json() == client.get(f"{API}deals/{deal.pk}/").json()
+    assert response["ETag"] == f'"{deal.pk}.{deal.version + 1}"'
