@@ -173,6 +173,23 @@ def test_a_password_changed_in_the_django_admin_ends_sessions_and_token(rep, adm
     assert is_signed_in(admin_browser)
 
 
+def test_a_password_changed_outside_the_services_ends_the_token(rep):
+    """``manage.py changepassword`` or a shell saves the person directly: the token still ends."""
+    api = token_client(rep)
+    browser = signed_in(rep)
+    rep.set_password(NEW_PASSWORD)
+    rep.save()
+    assert api.get("/api/v1/users/me/").status_code == 401
+    assert not is_signed_in(browser)
+
+
+def test_saving_a_person_without_a_new_password_keeps_their_token(rep):
+    api = token_client(rep)
+    rep.first_name = "Renamed"
+    rep.save()
+    assert api.get("/api/v1/users/me/").status_code == 200
+
+
 def test_disabling_password_sign_in_ends_sessions_and_token(rep):
     api = token_client(rep)
     browser = signed_in(rep)
