@@ -36,6 +36,7 @@ from django_celery_beat.models import (
 from rest_framework.authtoken.models import TokenProxy
 
 from salesmgr.checks import user_change_errors, user_create_errors, user_delete_errors
+from salesmgr.forms import AdminSignInForm
 from salesmgr.models import User
 from salesmgr.services import (
     USER_UPDATABLE_FIELDS,
@@ -47,6 +48,7 @@ from salesmgr.services import (
 )
 
 admin.site.site_header = "Salesmgr administration"
+admin.site.login_form = AdminSignInForm
 admin.site.site_title = "Salesmgr admin"
 admin.site.index_title = "Set up Salesmgr"
 

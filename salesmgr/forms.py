@@ -1,5 +1,6 @@
-"""Forms of the core: the sign-in form with the shared sign-in throttle."""
+"""Forms of the core: the sign-in forms (the app's and the admin's) with the shared sign-in throttle."""
 
+from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth import authenticate
 from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import ValidationError
@@ -7,8 +8,8 @@ from django.core.exceptions import ValidationError
 from salesmgr.services import SignInLocked, client_address, signin_attempt, signin_succeeded
 
 
-class SignInForm(AuthenticationForm):
-    """Django's sign-in form, counting each attempt against the account and the address first."""
+class ThrottledSignIn:
+    """Count each attempt against the account and the address before the password is checked."""
 
     error_messages = {**AuthenticationForm.error_messages, "locked": "%(message)s"}
 
@@ -29,3 +30,13 @@ class SignInForm(AuthenticationForm):
         signin_succeeded(attempt)
         self.confirm_login_allowed(self.user_cache)
         return self.cleaned_data
+
+
+class SignInForm(ThrottledSignIn, AuthenticationForm):
+    """The sign-in page's form."""
+
+
+class AdminSignInForm(ThrottledSignIn, AdminAuthenticationForm):
+    """The Django admin's sign-in form: the same count, so the admin is no way round the limit."""
+
+    error_messages = {**AdminAuthenticationForm.error_messages, "locked": "%(message)s"}

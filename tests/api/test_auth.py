@@ -147,6 +147,28 @@ def test_thirty_wrong_passwords_on_the_sign_in_page_lock_the_account(client, rep
     assert right.status_code == 200 and "Too many failed sign-ins" in right.content.decode()
 
 
+def test_the_admins_sign_in_page_shares_the_count(client, admin, limits):
+    """The Django admin's own sign-in form is no way round the limit."""
+    for _ in range(5):
+        page = client.post(
+            "/admin/login/?next=/admin/", {"username": "admin", "password": "wrong-password"}
+        )
+        assert page.status_code == 200 and "Please enter the correct" in page.content.decode()
+    locked = client.post("/admin/login/?next=/admin/", {"username": "admin", "password": PASSWORD})
+    assert locked.status_code == 200
+    assert "Too many failed sign-ins. Try again after" in locked.content.decode()
+    assert "_auth_user_id" not in client.session
+    assert sign_in("admin").status_code == 429
+
+
+def test_the_admins_sign_in_page_signs_an_admin_in(client, admin, limits):
+    response = client.post(
+        "/admin/login/?next=/admin/", {"username": "admin", "password": PASSWORD}
+    )
+    assert response.status_code == 302
+    assert client.get("/admin/").status_code == 200
+
+
 def test_the_right_password_on_the_sign_in_page_signs_in(client, rep, limits):
     response = client.post("/login/", {"username": "rep", "password": PASSWORD})
     assert response.status_code == 302
