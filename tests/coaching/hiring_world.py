@@ -68,6 +68,7 @@ def applicants(position, manager):
     offer = applicant_add(by=manager, position=position, full_name="Olga Offer")
     applicant_move(by=manager, applicant=offer, stage="offer")
     interview.refresh_from_db()
+    offer.refresh_from_db()
     interview_note_add(by=manager, applicant=interview, text=NOTE)
     scorecard_record(
         by=manager,
