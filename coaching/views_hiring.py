@@ -19,6 +19,7 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST, require_safe
 
+from coaching.charts_hiring import capacity_chart
 from coaching.hiring import (
     DEFAULT_ATTRITION,
     applicant_for_page,
@@ -199,7 +200,7 @@ def capacity_page(request: HttpRequest) -> HttpResponse:
     context = {"form": values, "errors": errors}
     if values["manager"] is not None and not errors:
         defaults, plan = _plan(values)
-        context |= {"defaults": defaults, "plan": plan}
+        context |= {"defaults": defaults, "plan": plan, "chart": capacity_chart(plan)}
     return render(request, "coaching/hiring_capacity.html", context, status=400 if errors else 200)
 
 

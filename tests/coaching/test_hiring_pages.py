@@ -250,3 +250,12 @@ def test_pages_and_lists_run_a_fixed_number_of_queries(
         )
     many = {url: _count(client, url) for url in pages} | {url: _count(api, url) for url in lists}
     assert many == few
+
+
+def test_the_capacity_page_draws_its_chart(client, manager, rep, rep2, team_quotas):
+    client.force_login(manager)
+    page = client.get(reverse("hiring-capacity"), {"annual_target": "480000", "attainment": "80"})
+    chart = page.context["chart"]
+    assert chart.dom_id == "chart-capacity" and len(chart.figure["data"]) == 4
+    assert "2 reps today" in chart.summary
+    assert 'id="chart-capacity-data"' in page.content.decode()
