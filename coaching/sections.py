@@ -16,9 +16,16 @@ class Section:
     pages: tuple[str, ...] = ()
     # One line for the coaching hub's card of the section.
     description: str = ""
+    # Shown to managers and admins only (a rep's menu and hub leave it out).
+    managers_only: bool = False
 
     def is_current(self, url_name: str | None) -> bool:
         return url_name == self.url_name or url_name in self.pages
+
+    def shown_to(self, user) -> bool:
+        return not self.managers_only or bool(
+            getattr(user, "is_admin", False) or getattr(user, "is_manager", False)
+        )
 
 
 SECTIONS: tuple[Section, ...] = (
@@ -64,9 +71,27 @@ SECTIONS: tuple[Section, ...] = (
         "Mentor pairings between a senior rep and a new one, and their meetings.",
     ),
     Section(
+        "Hiring",
+        "hiring",
+        (
+            "hiring-capacity",
+            "hiring-positions",
+            "hiring-position",
+            "hiring-board",
+            "hiring-applicant",
+        ),
+        "How many reps next year's target needs, open positions and the applicant board.",
+        managers_only=True,
+    ),
+    Section(
         "Weekly digest",
         "digest-preview",
         ("digest-settings",),
         "Your weekly e-mail: a preview of the next one, and the day and hour it goes out.",
     ),
 )
+
+
+def sections_for(user) -> tuple[Section, ...]:
+    """The sections ``user`` is shown."""
+    return tuple(section for section in SECTIONS if section.shown_to(user))

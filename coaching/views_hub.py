@@ -10,7 +10,7 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_safe
 
-from coaching.sections import SECTIONS
+from coaching.sections import sections_for
 from coaching.selectors import hub_summary
 
 
@@ -21,5 +21,5 @@ def hub(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "coaching/hub.html",
-        {"sections": SECTIONS, **hub_summary(request.user, now=timezone.now())},
+        {"sections": sections_for(request.user), **hub_summary(request.user, now=timezone.now())},
     )

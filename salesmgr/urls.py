@@ -28,6 +28,7 @@ urlpatterns = [
     path("", include("coaching.urls_ride_alongs")),
     path("", include("coaching.urls_team_meetings")),
     path("", include("coaching.urls_digests")),
+    path("", include("coaching.urls_hiring")),
     path("", include("pipeline.urls")),
 ]
 

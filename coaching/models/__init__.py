@@ -8,6 +8,19 @@ from coaching.models.celebrations import (
     ShoutOut,
 )
 from coaching.models.digests import DigestPreference, DigestSend
+from coaching.models.hiring import (
+    OPEN_STAGES,
+    Applicant,
+    ApplicantStage,
+    Competency,
+    CompetencyRating,
+    InterviewNote,
+    Position,
+    PositionStatus,
+    Recommendation,
+    RejectionReason,
+    Scorecard,
+)
 from coaching.models.one_on_ones import (
     CADENCE_DAYS,
     ActionItem,
@@ -35,6 +48,17 @@ from coaching.models.training import (
 )
 
 __all__ = [
+    "OPEN_STAGES",
+    "Applicant",
+    "ApplicantStage",
+    "Competency",
+    "CompetencyRating",
+    "InterviewNote",
+    "Position",
+    "PositionStatus",
+    "Recommendation",
+    "RejectionReason",
+    "Scorecard",
     "CADENCE_DAYS",
     "MILESTONE_LEVELS",
     "ActionItem",

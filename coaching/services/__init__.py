@@ -2,6 +2,18 @@
 
 from coaching.services.celebrations import milestones_record, shout_out_create
 from coaching.services.digests import digest_preference_save, digest_send
+from coaching.services.hiring import (
+    HireResult,
+    MoveResult,
+    applicant_add,
+    applicant_hire,
+    applicant_move,
+    interview_note_add,
+    position_create,
+    position_update,
+    positions_open_from_plan,
+    scorecard_record,
+)
 from coaching.services.one_on_ones import (
     action_item_add,
     action_item_complete,
@@ -44,6 +56,16 @@ from coaching.services.training import (
 )
 
 __all__ = [
+    "HireResult",
+    "MoveResult",
+    "applicant_add",
+    "applicant_hire",
+    "applicant_move",
+    "interview_note_add",
+    "position_create",
+    "position_update",
+    "positions_open_from_plan",
+    "scorecard_record",
     "assignment_complete",
     "assignment_renew",
     "course_create",

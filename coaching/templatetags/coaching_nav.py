@@ -8,7 +8,7 @@ Without JavaScript the link opens the hub, which lists the same sections.
 
 from django import template
 
-from coaching.sections import SECTIONS
+from coaching.sections import sections_for
 
 register = template.Library()
 
@@ -20,7 +20,10 @@ def coaching_menu(context) -> dict:
     request = context.get("request")
     match = getattr(request, "resolver_match", None)
     here = match.url_name if match else None
-    sections = [(section, section.is_current(here)) for section in SECTIONS]
+    sections = [
+        (section, section.is_current(here))
+        for section in sections_for(getattr(request, "user", None))
+    ]
     return {
         "sections": sections,
         "on_hub": here == HUB,

@@ -6,6 +6,13 @@ from rest_framework.routers import DefaultRouter
 
 from coaching.api import ActionItemViewSet, MeetingViewSet, SeriesViewSet, TalkingPointViewSet
 from coaching.api_celebrations import MilestoneViewSet, ShoutOutViewSet
+from coaching.api_hiring import (
+    ApplicantViewSet,
+    CapacityPlanView,
+    InterviewNoteViewSet,
+    PositionViewSet,
+    ScorecardViewSet,
+)
 from coaching.api_insights import InsightsView
 from coaching.api_ride_alongs import RideAlongViewSet, SkillsHistoryView
 from coaching.api_sessions import SessionViewSet
@@ -88,6 +95,10 @@ router.register("onboarding", OnboardingViewSet, basename="onboarding")
 router.register("onboarding-steps", OnboardingStepViewSet, basename="onboardingstep")
 router.register("ride-alongs", RideAlongViewSet, basename="ridealong")
 router.register("team-meetings", TeamMeetingViewSet, basename="teammeeting")
+router.register("positions", PositionViewSet, basename="position")
+router.register("applicants", ApplicantViewSet, basename="applicant")
+router.register("interview-notes", InterviewNoteViewSet, basename="interviewnote")
+router.register("scorecards", ScorecardViewSet, basename="scorecard")
 router.register("audit-events", AuditEventViewSet, basename="auditevent")
 
 urlpatterns = [
@@ -103,6 +114,7 @@ urlpatterns = [
     path("gap/", GapView.as_view(), name="gap-figures"),
     path("insights/", InsightsView.as_view(), name="insights-figures"),
     path("wins/", WinsView.as_view(), name="wins"),
+    path("capacity-plan/", CapacityPlanView.as_view(), name="capacity-plan"),
     path("skills-history/", SkillsHistoryView.as_view(), name="skills-history-figures"),
     path("streaks/", StreaksView.as_view(), name="streaks"),
     path("personal-bests/", PersonalBestsView.as_view(), name="personal-bests"),

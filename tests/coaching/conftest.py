@@ -44,6 +44,13 @@ from pipeline.services.imports import (
     deals_import,
 )
 from quotas.services import quota_set
+from tests.coaching.hiring_world import (  # noqa: F401 - the hiring tests' fixtures
+    applicants,
+    north,
+    other_position,
+    position,
+    team_quotas,
+)
 from tests.factories import AccountFactory, LostReasonFactory, UserFactory
 
 

@@ -7,6 +7,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
 from coaching import demo
+from coaching.demo_hiring import seed_hiring
 from coaching.demo_ride_alongs import seed_ride_alongs
 from coaching.demo_sessions import seed_sessions
 from coaching.demo_team_meetings import seed_team_meetings
@@ -39,6 +40,9 @@ class Command(BaseCommand):
             seed_ride_alongs(seed=options["seed"], today=options["today"] or timezone.localdate())
         )
         self.stdout.write(f"Digest schedules: {demo_digest_preferences_create():,} written.")
+        self.stdout.write(
+            seed_hiring(seed=options["seed"], today=options["today"] or timezone.localdate())
+        )
         if OneOnOneSeries.objects.exists():
             self.stdout.write("One-on-ones already present; seed_demo --reset rebuilds them.")
             return
