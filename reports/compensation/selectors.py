@@ -28,6 +28,7 @@ from django.utils import timezone
 from pipeline.models import Deal, DealLineItem, DealSplit, StageKind, StageTransition
 from pipeline.money import at_close, converted
 from pipeline.periods import start_of
+from pipeline.selectors import deals_visible_to
 from quotas.selectors import quota_targets
 from reports.compensation.calc import Clawback, Credit, Terms
 from reports.compensation.models import (
@@ -299,3 +300,13 @@ def clawback_rows(
             )
         )
     return found
+
+
+def what_if_deals(user: User, rep_id: int) -> QuerySet[Deal]:
+    """Open deals ``user`` may see that would credit ``rep_id`` if won: owned by them, or split to them."""
+    return (
+        deals_visible_to(user)
+        .filter(status=StageKind.OPEN)
+        .filter(Q(splits__rep_id=rep_id) | Q(owner_id=rep_id, splits__isnull=True))
+        .distinct()
+    )

@@ -49,6 +49,7 @@ from reports.api import (
     RefreshView,
     SeriesView,
 )
+from reports.compensation.api import CommissionPlanViewSet, CommissionStatementViewSet
 from salesmgr.api.people import TokenView, UserViewSet
 from salesmgr.audit.api import AuditEventViewSet
 
@@ -88,6 +89,8 @@ router.register("onboarding", OnboardingViewSet, basename="onboarding")
 router.register("onboarding-steps", OnboardingStepViewSet, basename="onboardingstep")
 router.register("ride-alongs", RideAlongViewSet, basename="ridealong")
 router.register("team-meetings", TeamMeetingViewSet, basename="teammeeting")
+router.register("commission-plans", CommissionPlanViewSet, basename="commissionplan")
+router.register("commission-statements", CommissionStatementViewSet, basename="commissionstatement")
 router.register("audit-events", AuditEventViewSet, basename="auditevent")
 
 urlpatterns = [
