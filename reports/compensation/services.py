@@ -342,3 +342,23 @@ def statement_approve(*, statement: CommissionStatement, by: User) -> Commission
         locked.approved_by = by
         locked.save(update_fields=["status", "approved_at", "approved_by"])
     return locked
+
+
+def statements_compute_month(
+    *, month: datetime.date, as_of: datetime.date | None = None, by: User | None
+) -> list[CommissionStatement]:
+    """Compute (a new version of) the statement of every rep with a plan in ``month`` (admins)."""
+    if by is not None:
+        _refuse_unless_admin(by, "compute commission statements")
+    month = month.replace(day=1)
+    last = (month + datetime.timedelta(days=32)).replace(day=1) - datetime.timedelta(days=1)
+    rep_ids = (
+        CommissionPlan.objects.filter(effective_from__lte=last)
+        .filter(Q(effective_to__isnull=True) | Q(effective_to__gte=month))
+        .values_list("rep_id", flat=True)
+        .distinct()
+    )
+    return [
+        statement_compute(rep=rep, month=month, as_of=as_of, by=by)
+        for rep in User.objects.filter(pk__in=rep_ids, is_active=True).order_by("pk")
+    ]

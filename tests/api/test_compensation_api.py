@@ -247,7 +247,7 @@ def test_lists_take_the_same_queries_at_two_sizes(
     counts = []
     for extra, first_year in ((3, 2000), (60, 2010)):
         _more_statements([rep.pk, rep2.pk], extra, first_year)
-        for i in range(extra // 10):
+        for _ in range(extra // 10):
             person = UserFactory(manager=manager)
             plan_create(by=admin, rep=person, name="More", effective_from=datetime.date(2026, 1, 1))
         for user in (admin, manager):
