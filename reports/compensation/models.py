@@ -29,8 +29,10 @@ class CommissionPlan(models.Model):
     salary and on-target earnings are yearly, the cap is per month.
     """
 
+    # A person with deals cannot be deleted (their deals protect them), so this cascades only
+    # for someone removed before they sold anything, and for the demo data's reset.
     rep = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="commission_plans"
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="commission_plans"
     )
     name = models.CharField(max_length=120)
     effective_from = models.DateField()
@@ -109,7 +111,7 @@ class PlanProductBonus(models.Model):
     plan = models.ForeignKey(
         CommissionPlan, on_delete=models.CASCADE, related_name="product_bonuses"
     )
-    product = models.ForeignKey("pipeline.Product", on_delete=models.PROTECT, related_name="+")
+    product = models.ForeignKey("pipeline.Product", on_delete=models.CASCADE, related_name="+")
     amount = models.DecimalField(**MONEY, validators=[MinValueValidator(Decimal("0"))])
 
     class Meta:
@@ -136,7 +138,7 @@ class CommissionStatement(models.Model):
     """
 
     rep = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="commission_statements"
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="commission_statements"
     )
     month = models.DateField(help_text="The month's first day.")
     version = models.PositiveIntegerField(default=1)
