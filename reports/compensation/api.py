@@ -234,11 +234,22 @@ class StatementFilter(django_filters.FilterSet):
     status = django_filters.ChoiceFilter(choices=StatementStatus.choices)
 
 
+FIRST_YEAR, LAST_YEAR = 1900, 9000
+
+
 def _month(value: datetime.date | None, field: str = "month") -> datetime.date:
     if value is None:
         raise exceptions.ValidationError({field: ["Give the month as YYYY-MM-01."]})
     if value.day != 1:
         raise exceptions.ValidationError({field: ["Give the month's first day, YYYY-MM-01."]})
+    return _in_range(value, field)
+
+
+def _in_range(value: datetime.date | None, field: str) -> datetime.date | None:
+    if value is not None and not FIRST_YEAR <= value.year <= LAST_YEAR:
+        raise exceptions.ValidationError(
+            {field: [f"Give a date from {FIRST_YEAR} to {LAST_YEAR}."]}
+        )
     return value
 
 
@@ -388,7 +399,10 @@ class CommissionStatementViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixi
         body.is_valid(raise_exception=True)
         data = body.validated_data
         statement = statement_compute(
-            rep=data["rep"], month=_month(data["month"]), as_of=data.get("as_of"), by=request.user
+            rep=data["rep"],
+            month=_month(data["month"]),
+            as_of=_in_range(data.get("as_of"), "as_of"),
+            by=request.user,
         )
         return self._detail(statement, status.HTTP_201_CREATED)
 
@@ -406,7 +420,7 @@ class CommissionStatementViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixi
         fresh = statement_compute(
             rep=statement.rep,
             month=statement.month,
-            as_of=body.validated_data.get("as_of"),
+            as_of=_in_range(body.validated_data.get("as_of"), "as_of"),
             by=request.user,
         )
         return self._detail(fresh, status.HTTP_201_CREATED)

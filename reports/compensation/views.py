@@ -62,9 +62,12 @@ def _month_param(request: HttpRequest, default: datetime.date) -> datetime.date:
     if not raw:
         return default
     try:
-        return datetime.date.fromisoformat(f"{raw[:7]}-01")
+        month = datetime.date.fromisoformat(f"{raw[:7]}-01")
     except ValueError:
         raise ValidationError("month: give the month as YYYY-MM.") from None
+    if not 1900 <= month.year <= 9000:
+        raise ValidationError("month: give a month from 1900 to 9000.")
+    return month
 
 
 def _this_month() -> datetime.date:
@@ -116,6 +119,8 @@ def statements_compute_view(request: HttpRequest) -> HttpResponse:
         month = datetime.date.fromisoformat(f"{request.POST.get('month', '')[:7]}-01")
     except ValueError:
         return _bad_request(ValidationError("month: give the month as YYYY-MM."))
+    if not 1900 <= month.year <= 9000:
+        return _bad_request(ValidationError("month: give a month from 1900 to 9000."))
     try:
         made = statements_compute_month(month=month, by=request.user)
     except PermissionDenied as error:
