@@ -870,3 +870,34 @@ from pipeline.webhooks.models import (  # noqa: E402, F401
     WebhookEvent,
     WebhookSubscription,
 )
+
+
+class DealSplit(models.Model):
+    """A rep's share of the credit for a deal, in percent; a deal's shares sum to 100.
+
+    A deal without splits credits its owner whole (see ``reports.compensation``).
+    """
+
+    deal = models.ForeignKey(Deal, on_delete=models.CASCADE, related_name="splits")
+    rep = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="deal_splits"
+    )
+    share = models.DecimalField(
+        max_digits=5,
+        decimal_places=2,
+        validators=[MinValueValidator(Decimal("0.01")), MaxValueValidator(Decimal("100"))],
+        help_text="Percent of the deal credited to this rep.",
+    )
+
+    class Meta:
+        ordering = ["deal_id", "-share", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["deal", "rep"], name="deal_split_rep_unique"),
+            models.CheckConstraint(
+                condition=Q(share__gt=0) & Q(share__lte=100), name="deal_split_share_range"
+            ),
+        ]
+        indexes = [models.Index(fields=["rep", "deal"], name="deal_split_rep_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.rep} {self.share}% of {self.deal}"

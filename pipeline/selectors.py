@@ -29,6 +29,7 @@ from pipeline.models import (
     Contact,
     Deal,
     DealContact,
+    DealSplit,
     ExchangeRate,
     Handover,
     ImportJob,
@@ -598,3 +599,8 @@ def import_jobs_visible_to(user: User) -> QuerySet[ImportJob]:
     """An import is followed by whoever started it; admins follow every import."""
     jobs = ImportJob.objects.select_related("requested_by")
     return jobs if user.is_admin else jobs.filter(requested_by=user)
+
+
+def deal_splits(deal: Deal) -> list[DealSplit]:
+    """A deal's split credit, largest share first (empty: the owner takes it all)."""
+    return list(DealSplit.objects.filter(deal=deal).select_related("rep"))

@@ -13,6 +13,7 @@ urlpatterns = [
     path("deals/<int:pk>/", views.deal_detail, name="deal-detail"),
     path("deals/<int:pk>/edit/", views.deal_edit, name="deal-edit"),
     path("deals/<int:pk>/move/", views.deal_move_view, name="deal-move"),
+    path("deals/<int:pk>/splits/", views.deal_splits_edit, name="deal-splits"),
     path("deals/<int:pk>/activities/", views.deal_activity, name="deal-activity"),
     path("deals/<int:pk>/delete/", views.deal_delete_view, name="deal-delete"),
     path("deals/<int:pk>/contacts/", views.deal_contact_add, name="deal-contact-add"),

@@ -88,3 +88,13 @@ class DirtyScope(models.Model):
 
     def __str__(self) -> str:
         return self.scope_key
+
+
+# Compensation keeps its tables in its own package of this app.
+from reports.compensation.models import (  # noqa: E402, F401
+    CommissionPlan,
+    CommissionStatement,
+    PlanProductBonus,
+    PlanTier,
+    StatementLine,
+)

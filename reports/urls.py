@@ -4,6 +4,7 @@ from django.urls import path
 
 from reports import health, planner, territories, views
 from reports.catalog import views as catalog
+from reports.compensation import views as compensation
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -15,6 +16,25 @@ urlpatterns = [
     path("reports/", catalog.report_index, name="reports"),
     path("reports/<slug:slug>/", catalog.report_page, name="report"),
     path("reports/<slug:slug>/export.<str:fmt>", catalog.report_export, name="report-export"),
+    path("compensation/", compensation.statements_page, name="compensation"),
+    path(
+        "compensation/compute/", compensation.statements_compute_view, name="compensation-compute"
+    ),
+    path(
+        "compensation/export.<str:fmt>", compensation.statements_export, name="compensation-export"
+    ),
+    path("compensation/what-if/", compensation.what_if_page, name="compensation-what-if"),
+    path("compensation/plans/", compensation.plans_page, name="compensation-plans"),
+    path(
+        "compensation/statements/<int:pk>/",
+        compensation.statement_page,
+        name="compensation-statement",
+    ),
+    path(
+        "compensation/statements/<int:pk>/<str:what>/",
+        compensation.statement_action,
+        name="compensation-statement-action",
+    ),
     path("quotas/planner/", planner.planner, name="quota-planner"),
     path("quotas/planner/cell/", planner.planner_cell, name="quota-planner-cell"),
     path("quotas/planner/copy/", planner.planner_copy, name="quota-planner-copy"),

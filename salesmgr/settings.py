@@ -514,6 +514,7 @@ SPECTACULAR_SETTINGS = {
         "ImportKindEnum": "pipeline.models.ImportKind",
         "ImportStatusEnum": "pipeline.models.ImportStatus",
         "ScopeKindEnum": "reports.models.ScopeKind",
+        "StatementStatusEnum": "reports.compensation.models.StatementStatus",
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",

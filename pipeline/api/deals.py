@@ -18,6 +18,7 @@ from rest_framework.response import Response
 
 from pipeline.api.bulk import BulkErrors, BulkRequest, BulkResult
 from pipeline.api.bulk import bulk as bulk_deals
+from pipeline.api.splits import DealSplitsMixin
 from pipeline.checks.deals import (
     deal_field_errors,
     line_item_errors,
@@ -326,6 +327,7 @@ DELETED_PARAM = OpenApiParameter(
     destroy=extend_schema(summary="Delete a deal (restorable for 30 days)", responses={204: None}),
 )
 class DealViewSet(
+    DealSplitsMixin,
     IdempotentCreateMixin,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
@@ -356,6 +358,7 @@ class DealViewSet(
         "read": EVERYONE,
         "write": EVERYONE,
         "move": EVERYONE,
+        "splits": EVERYONE,
         "bulk": EVERYONE,
         "restore": ADMINS,
     }
@@ -373,7 +376,7 @@ class DealViewSet(
 
     def shape(self, queryset):
         queryset = queryset.select_related("account", "owner", "pipeline", "stage", "lost_reason")
-        if self.action not in ("destroy", "transitions", "history"):  # those render no deal
+        if self.action not in ("destroy", "transitions", "history", "splits"):  # those render no deal
             items = DealLineItem.objects.select_related("product")
             queryset = queryset.prefetch_related(Prefetch("line_items", queryset=items))
         return queryset

@@ -64,8 +64,12 @@ from pipeline.services.rates import (
     exchange_rate_update,
     exchange_rates_import,
 )
+from pipeline.services.splits import SplitSpec, deal_split_errors, deal_splits_set
 
 __all__ = [
+    "SplitSpec",
+    "deal_split_errors",
+    "deal_splits_set",
     "AccountSpec",
     "ActivitySpec",
     "ChangeSpec",

@@ -26,6 +26,7 @@ from pipeline.views.deals import (
     deal_export,
     deal_list,
     deal_new,
+    deal_splits_edit,
 )
 from pipeline.views.imports import (
     import_check,
@@ -70,6 +71,7 @@ __all__ = [
     "deal_list",
     "deal_move_view",
     "deal_new",
+    "deal_splits_edit",
     "deal_restore_view",
     "import_check",
     "import_detail",

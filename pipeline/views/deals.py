@@ -6,6 +6,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied as Forbidden
 from django.core.exceptions import ValidationError
 from django.db.models import F, Q
 from django.http import HttpRequest, StreamingHttpResponse
@@ -32,6 +33,7 @@ from pipeline.queries import (
 from pipeline.selectors import (
     activities_visible_to,
     deal_history,
+    deal_splits,
     deal_transitions,
     deals_visible_to,
     history_entries,
@@ -46,6 +48,7 @@ from salesmgr.audit.models import AuditKind
 from salesmgr.audit.services import audit_record
 from salesmgr.errors import ConflictError, PermissionDenied
 from salesmgr.models import User
+from salesmgr.selectors import team_with_self, users_visible_to
 
 # What the table can be sorted by: a name in the query string -> the ordering it means.
 SORTS = {
@@ -441,6 +444,7 @@ def deal_page_context(
         "activity_form": activity_form or ActivityForm(),
         "activity_url": reverse("deal-activity", args=[deal.pk]),
         **deal_contacts_context(request, deal),
+        **deal_splits_context(request, deal),
     }
 
 
@@ -466,3 +470,61 @@ def deal_activity(request, pk: int):
         ),
         back=("deal-detail", deal.pk),
     )
+
+
+SPLIT_ROWS = 4
+
+
+def deal_splits_context(request: HttpRequest, deal) -> dict:
+    """The deal page's split credit panel: the splits, and the form for the owner's manager or an admin."""
+    splits = deal_splits(deal)
+    user = request.user
+    # The deal came through deals_visible_to: a manager who sees it acts for its owner.
+    may_split = not user.is_rep
+    if not may_split:
+        return {"splits": splits, "may_split": False}
+    people = (
+        User.objects.filter(is_active=True)
+        if user.is_admin
+        else team_with_self(user).filter(is_active=True)
+    )
+    rows = [{"rep_id": s.rep_id, "share": s.share} for s in splits]
+    rows += [{"rep_id": None, "share": None}] * max(SPLIT_ROWS - len(rows), 1)
+    return {
+        "splits": splits,
+        "may_split": True,
+        "split_people": list(people.order_by("full_name", "username")),
+        "split_rows": rows,
+    }
+
+
+@login_required
+@require_POST
+def deal_splits_edit(request, pk: int):
+    """Replace the deal's split credit from the deal page's form (rows of rep and share)."""
+    deal = _deal_for_page(request, pk)
+    back = reverse("deal-detail", args=[deal.pk]) + "#splits-heading"
+    visible = users_visible_to(request.user)
+    specs = []
+    try:
+        for rep_id, share in zip(
+            request.POST.getlist("rep"), request.POST.getlist("share"), strict=False
+        ):
+            if not rep_id and not share.strip():
+                continue
+            rep = visible.filter(pk=int(rep_id)).first() if rep_id.isdigit() else None
+            if rep is None:
+                raise ValidationError({"splits": ["Choose a rep for every share."]})
+            try:
+                amount = Decimal(share.strip())
+            except ArithmeticError:
+                raise ValidationError({"splits": ["Each share is a number of percent."]}) from None
+            specs.append(services.SplitSpec(rep=rep, share=amount))
+        services.deal_splits_set(deal=deal, splits=specs, by=request.user)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+        return redirect(back)
+    except PermissionDenied as error:
+        raise Forbidden(str(error)) from error
+    messages.success(request, "Split credit saved." if specs else "The owner takes all the credit.")
+    return redirect(back)

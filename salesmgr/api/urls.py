@@ -56,6 +56,7 @@ from reports.api import (
     RefreshView,
     SeriesView,
 )
+from reports.compensation.api import CommissionPlanViewSet, CommissionStatementViewSet
 from salesmgr.api.people import TokenView, UserViewSet
 from salesmgr.audit.api import AuditEventViewSet
 
@@ -99,6 +100,8 @@ router.register("positions", PositionViewSet, basename="position")
 router.register("applicants", ApplicantViewSet, basename="applicant")
 router.register("interview-notes", InterviewNoteViewSet, basename="interviewnote")
 router.register("scorecards", ScorecardViewSet, basename="scorecard")
+router.register("commission-plans", CommissionPlanViewSet, basename="commissionplan")
+router.register("commission-statements", CommissionStatementViewSet, basename="commissionstatement")
 router.register("audit-events", AuditEventViewSet, basename="auditevent")
 
 urlpatterns = [

@@ -184,8 +184,9 @@ EXPECTED_QUERIES = {
     # session, user, capped count, the page's ids, those rows with their joins, the stage choices
     ("rep", "deal-list"): 6,
     # session, user, deal, stages, lost reasons (the move form), line items, transitions, history,
-    # names of accounts and owners, activities, linked contacts, contacts that could be linked
-    ("rep", "deal-detail"): 13,
+    # names of accounts and owners, activities, linked contacts, contacts that could be linked,
+    # split credit
+    ("rep", "deal-detail"): 14,
     # session, user, capped count, rows, open deals of the page's accounts, owner and territory choices
     ("rep", "account-list"): 7,
     # session, user, account, contacts, deals, activities, owner history
@@ -196,8 +197,9 @@ EXPECTED_QUERIES = {
     # a manager's picker adds its three choice lists: people, territories, pipelines
     ("manager", "board"): 15,
     ("manager", "deal-list"): 9,
-    # a manager's rights over a team member's deal or account: one team check
-    ("manager", "deal-detail"): 14,
+    # a manager's rights over a team member's deal or account: one team check; and the people
+    # the split credit form offers
+    ("manager", "deal-detail"): 16,
     ("manager", "account-list"): 7,
     ("manager", "account-detail"): 8,
     ("manager", "deal-export"): 6,

@@ -140,6 +140,7 @@ class Command(BaseCommand):
                 cursor.execute("ANALYZE")
         self.forecast_history(today, options, progress)
         self.coaching_history(today, options)
+        call_command("seed_compensation", "--today", today.isoformat(), stdout=self.stdout)
         self.print_logins()
 
     def forecast_history(self, today, options, progress: bool) -> None:

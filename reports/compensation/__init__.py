@@ -1,0 +1,1 @@
+"""Compensation: commission plans and monthly commission statements (see README)."""

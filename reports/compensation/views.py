@@ -1,0 +1,359 @@
+"""Compensation pages: statements (a rep's own, a manager's team, everyone for admins), a statement
+with its lines, the what-if, plans, and the payroll export."""
+
+import datetime
+from decimal import Decimal, InvalidOperation
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied as Forbidden
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_POST, require_safe
+
+from pipeline.money import reporting_currency
+from reports.catalog.base import Column
+from reports.catalog.exports import csv_response, xlsx_response
+from reports.compensation.models import CommissionKind
+from reports.compensation.selectors import (
+    current_statements,
+    plans_visible_to,
+    statement_lines,
+    statements_visible_to,
+    what_if_deals,
+)
+from reports.compensation.services import (
+    TierSpec,
+    plan_create,
+    statement_approve,
+    statement_compute,
+    statement_preview,
+    statements_compute_month,
+)
+from salesmgr.audit.models import AuditKind
+from salesmgr.audit.services import audit_record
+from salesmgr.errors import PermissionDenied
+from salesmgr.models import Role, User
+from salesmgr.selectors import users_visible_to
+
+EXPORT_COLUMNS = [
+    Column("rep", "Rep"),
+    Column("username", "Username"),
+    Column("month", "Month", "date"),
+    Column("version", "Version", "int"),
+    Column("status", "Status"),
+    Column("plan", "Plan"),
+    Column("base_pay", "Base pay", "money"),
+    Column("commission", "Commission", "money"),
+    Column("bonuses", "Bonuses", "money"),
+    Column("cap_adjustment", "Cap", "money"),
+    Column("clawbacks", "Clawbacks", "money"),
+    Column("total", "Variable pay", "money"),
+    Column("payable", "Payable", "money"),
+    Column("currency", "Currency"),
+]
+
+
+def _month_param(request: HttpRequest, default: datetime.date) -> datetime.date:
+    """``?month=YYYY-MM`` as the month's first day; a bad value is a 400."""
+    raw = request.GET.get("month", "")
+    if not raw:
+        return default
+    try:
+        month = datetime.date.fromisoformat(f"{raw[:7]}-01")
+    except ValueError:
+        raise ValidationError("month: give the month as YYYY-MM.") from None
+    if not 1900 <= month.year <= 9000:
+        raise ValidationError("month: give a month from 1900 to 9000.")
+    return month
+
+
+def _this_month() -> datetime.date:
+    return timezone.localdate().replace(day=1)
+
+
+def _last_month() -> datetime.date:
+    return (_this_month() - datetime.timedelta(days=1)).replace(day=1)
+
+
+def _bad_request(error: ValidationError) -> HttpResponse:
+    return HttpResponse(" ".join(error.messages), status=400, content_type="text/plain")
+
+
+@login_required
+@require_safe
+def statements_page(request: HttpRequest) -> HttpResponse:
+    """A rep's own statements by month; a manager's team (or an admin's everyone) for one month.
+
+    Fixed queries: one for the statements shown (their reps joined), whatever their number.
+    """
+    user = request.user
+    try:
+        month = _month_param(request, _last_month())
+    except ValidationError as error:
+        return _bad_request(error)
+    visible = current_statements(statements_visible_to(user)).select_related("rep")
+    if user.is_rep:
+        rows = list(visible.filter(rep=user).order_by("-month")[:24])
+    else:
+        rows = list(visible.filter(month=month).order_by("rep__full_name", "rep__username"))
+    context = {
+        "statements": rows,
+        "month": month,
+        "previous_month": (month - datetime.timedelta(days=1)).replace(day=1),
+        "next_month": (month + datetime.timedelta(days=32)).replace(day=1),
+        "currency": reporting_currency(),
+        "team_view": not user.is_rep,
+        "month_total": sum((s.total for s in rows), Decimal(0)),
+    }
+    return render(request, "reports/compensation/statements.html", context)
+
+
+@login_required
+@require_POST
+def statements_compute_view(request: HttpRequest) -> HttpResponse:
+    """Admins: compute every rep's statement for a month (a new version where one exists)."""
+    try:
+        month = datetime.date.fromisoformat(f"{request.POST.get('month', '')[:7]}-01")
+    except ValueError:
+        return _bad_request(ValidationError("month: give the month as YYYY-MM."))
+    if not 1900 <= month.year <= 9000:
+        return _bad_request(ValidationError("month: give a month from 1900 to 9000."))
+    try:
+        made = statements_compute_month(month=month, by=request.user)
+    except PermissionDenied as error:
+        raise Forbidden(str(error)) from error
+    messages.success(request, f"Computed {len(made)} statements for {month:%B %Y}.")
+    return redirect(f"/compensation/?month={month:%Y-%m}")
+
+
+@login_required
+@require_safe
+def statement_page(request: HttpRequest, pk: int) -> HttpResponse:
+    statement = get_object_or_404(
+        statements_visible_to(request.user).select_related("rep", "approved_by"), pk=pk
+    )
+    versions = list(
+        statements_visible_to(request.user)
+        .filter(rep_id=statement.rep_id, month=statement.month)
+        .order_by("-version")
+        .only("pk", "version", "status", "total", "as_of", "computed_at")
+    )
+    context = {
+        "statement": statement,
+        "lines": list(statement_lines(statement)),
+        "versions": versions,
+        "is_current": versions[0].pk == statement.pk,
+        "currency": statement.currency,
+    }
+    return render(request, "reports/compensation/statement.html", context)
+
+
+@login_required
+@require_POST
+def statement_action(request: HttpRequest, pk: int, what: str) -> HttpResponse:
+    """Admins: approve the current draft, or recompute the month (a new version)."""
+    statement = get_object_or_404(statements_visible_to(request.user), pk=pk)
+    try:
+        if what == "approve":
+            statement = statement_approve(statement=statement, by=request.user)
+            messages.success(request, "Statement approved: it is locked now.")
+        elif what == "recompute":
+            statement = statement_compute(rep=statement.rep, month=statement.month, by=request.user)
+            messages.success(request, f"Recomputed as version {statement.version}.")
+        else:
+            raise Http404("No such action.")
+    except PermissionDenied as error:
+        raise Forbidden(str(error)) from error
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    return redirect("compensation-statement", pk=statement.pk)
+
+
+@login_required
+@require_safe
+def what_if_page(request: HttpRequest) -> HttpResponse:
+    """The rep's open deals to tick, and their statement for this month as if the ticked ones closed today."""
+    user = request.user
+    rep = user
+    if request.GET.get("rep"):
+        if not request.GET["rep"].isdigit():
+            return _bad_request(ValidationError("rep: give a person's id."))
+        rep = get_object_or_404(
+            users_visible_to(user).filter(role=Role.REP), pk=int(request.GET["rep"])
+        )
+        if user.is_rep and rep.pk != user.pk:
+            raise Http404
+    today = timezone.localdate()
+    month = today.replace(day=1)
+    candidates = list(
+        what_if_deals(user, rep.pk)
+        .select_related("account")
+        .order_by("expected_close_date", "pk")[:200]
+    )
+    chosen = {int(v) for v in request.GET.getlist("deal") if v.isdigit()}
+    ticked = tuple(sorted(chosen & {deal.pk for deal in candidates}))
+    plan, actual = statement_preview(rep=rep, month=month, as_of=today)
+    figures = None
+    if ticked:
+        _, figures = statement_preview(rep=rep, month=month, as_of=today, what_if_ids=ticked)
+    context = {
+        "rep": rep,
+        "month": month,
+        "plan": plan,
+        "actual": actual,
+        "figures": figures,
+        "candidates": candidates,
+        "ticked": set(ticked),
+        "currency": reporting_currency(),
+        "reps": list(
+            users_visible_to(user).filter(role=Role.REP, is_active=True).order_by("full_name")
+        )
+        if not user.is_rep
+        else [],
+    }
+    return render(request, "reports/compensation/what_if.html", context)
+
+
+def _tiers(text: str) -> list[TierSpec]:
+    """ "0:5, 100:8, 150:12" as tiers (from attainment %: rate %)."""
+    found = []
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        start, _, rate = part.partition(":")
+        try:
+            found.append(TierSpec(Decimal(start.strip()), Decimal(rate.strip())))
+        except InvalidOperation:
+            raise ValidationError(
+                {"tiers": ["Write tiers as attainment:rate pairs, e.g. 0:5, 100:8."]}
+            ) from None
+    return found
+
+
+def _decimal(request: HttpRequest, name: str, default: str | None = "0") -> Decimal | None:
+    raw = request.POST.get(name, "").strip()
+    if not raw:
+        return Decimal(default) if default is not None else None
+    try:
+        value = Decimal(raw)
+    except InvalidOperation:
+        raise ValidationError({name: ["Give a number."]}) from None
+    if not value.is_finite() or value < 0:
+        raise ValidationError({name: ["Give a number of 0 or more."]})
+    return value
+
+
+@login_required
+def plans_page(request: HttpRequest) -> HttpResponse:
+    """Plans the user may see; admins add one here (edits and deletes: the API or the admin)."""
+    user = request.user
+    errors: dict = {}
+    if request.method == "POST":
+        if not user.is_admin:
+            raise Forbidden("Only admins set commission plans.")
+        try:
+            rep = users_visible_to(user).filter(pk=int(request.POST.get("rep", "0") or 0)).first()
+            if rep is None:
+                raise ValidationError({"rep": ["Choose a rep."]})
+            try:
+                effective_from = datetime.date.fromisoformat(request.POST.get("effective_from", ""))
+                to_raw = request.POST.get("effective_to", "").strip()
+                effective_to = datetime.date.fromisoformat(to_raw) if to_raw else None
+            except ValueError:
+                raise ValidationError({"effective_from": ["Give dates as YYYY-MM-DD."]}) from None
+            kind = request.POST.get("kind", CommissionKind.FLAT)
+            if kind not in CommissionKind.values:
+                raise ValidationError({"kind": ["Choose flat or tiered."]})
+            plan_create(
+                by=user,
+                rep=rep,
+                name=request.POST.get("name", ""),
+                effective_from=effective_from,
+                effective_to=effective_to,
+                base_salary=_decimal(request, "base_salary"),
+                on_target_earnings=_decimal(request, "on_target_earnings"),
+                kind=kind,
+                flat_rate=_decimal(request, "flat_rate"),
+                cap=_decimal(request, "cap", None),
+                new_logo_bonus=_decimal(request, "new_logo_bonus"),
+                clawback_days=int(_decimal(request, "clawback_days", "90")),
+                tiers=_tiers(request.POST.get("tiers", "")),
+            )
+        except ValidationError as error:
+            errors = (
+                error.message_dict if hasattr(error, "error_dict") else {"__all__": error.messages}
+            )
+        else:
+            messages.success(request, f"Plan added for {rep.display_name}.")
+            return redirect("compensation-plans")
+    elif request.method not in ("GET", "HEAD"):
+        return HttpResponse(status=405)
+    plans = list(
+        plans_visible_to(user)
+        .select_related("rep")
+        .prefetch_related("tiers", "product_bonuses__product")
+        .order_by("rep__full_name", "-effective_from")
+    )
+    context = {
+        "plans": plans,
+        "errors": errors,
+        "form": request.POST if errors else {},
+        "reps": list(User.objects.filter(role=Role.REP, is_active=True).order_by("full_name"))
+        if user.is_admin
+        else [],
+        "currency": reporting_currency(),
+    }
+    return render(
+        request, "reports/compensation/plans.html", context, status=400 if errors else 200
+    )
+
+
+@login_required
+@require_safe
+def statements_export(request: HttpRequest, fmt: str) -> HttpResponse:
+    """Admins: the month's current statements for payroll, as CSV or XLSX (recorded in the audit log)."""
+    if fmt not in ("csv", "xlsx"):
+        raise Http404("Statements export as CSV or XLSX.")
+    if not request.user.is_admin:
+        raise Forbidden("Only admins export statements for payroll.")
+    try:
+        month = _month_param(request, _last_month())
+    except ValidationError as error:
+        return _bad_request(error)
+    statements = (
+        current_statements(statements_visible_to(request.user))
+        .filter(month=month)
+        .select_related("rep")
+        .order_by("rep__full_name", "rep__username")
+    )
+    rows = (
+        {
+            "rep": s.rep.display_name,
+            "username": s.rep.username,
+            "month": s.month,
+            "version": s.version,
+            "status": s.get_status_display(),
+            "plan": s.plan_name,
+            "base_pay": s.base_pay,
+            "commission": s.commission,
+            "bonuses": s.bonuses,
+            "cap_adjustment": s.cap_adjustment,
+            "clawbacks": s.clawbacks,
+            "total": s.total,
+            "payable": s.base_pay + s.total,
+            "currency": s.currency,
+        }
+        for s in statements.iterator(chunk_size=500)
+    )
+    audit_record(
+        AuditKind.EXPORT,
+        request=request,
+        what="commission statements",
+        format=fmt,
+        month=f"{month:%Y-%m}",
+    )
+    filename = f"commission-statements-{month:%Y-%m}"
+    if fmt == "csv":
+        return csv_response(EXPORT_COLUMNS, rows, filename)
+    return xlsx_response(EXPORT_COLUMNS, rows, filename, f"Commissions {month:%Y-%m}")

@@ -1,0 +1,41 @@
+"""The demo's compensation: a plan per rep, a few split deals and a year of statements, rebuilt on reset."""
+
+import io
+
+from django.core.management import call_command
+
+from pipeline.models import DealSplit
+from reports.compensation.models import CommissionPlan, CommissionStatement, StatementLine
+from salesmgr.models import User
+
+
+def seed(*args):
+    out = io.StringIO()
+    call_command(
+        "seed_demo",
+        "--deals",
+        "200",
+        "--today",
+        "2026-01-15",
+        "--no-progress",
+        "--no-forecasts",
+        *args,
+        stdout=out,
+    )
+    return out.getvalue()
+
+
+def test_the_demo_has_plans_and_a_year_of_statements(db, settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    output = seed()
+    reps = User.objects.filter(role="rep").count()
+    assert CommissionPlan.objects.count() == reps
+    assert CommissionStatement.objects.count() == reps * 12
+    months = sorted({s.month.isoformat() for s in CommissionStatement.objects.all()})
+    assert (months[0], months[-1]) == ("2025-01-01", "2025-12-01")
+    assert CommissionStatement.objects.filter(status="approved").count() == reps * 11
+    assert StatementLine.objects.filter(kind="credit").exists()
+    assert DealSplit.objects.exists()
+    assert f"Compensation: {reps} plans, {reps * 12} statements." in output
+    seed("--reset")
+    assert CommissionStatement.objects.count() == reps * 12
