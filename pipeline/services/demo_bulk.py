@@ -9,6 +9,8 @@ rules.
 
 import contextlib
 import multiprocessing
+import queue
+import threading
 from collections.abc import Callable, Iterator
 
 from django.db import connection, connections, transaction
@@ -16,8 +18,8 @@ from django.db import connection, connections, transaction
 from pipeline import demo_bulk
 from pipeline.models import Account, Activity, Contact, Deal, DealLineItem, StageTransition
 
-# The tables a big seed fills, whose secondary indexes and foreign keys wait for the end.
-LOADED = [Account, Contact, Deal, StageTransition, Deal.history.model, DealLineItem, Activity]
+# The tables a big seed fills with deals, whose secondary indexes and foreign keys wait for the end.
+DEAL_TABLES = [Deal, StageTransition, Deal.history.model, DealLineItem, Activity]
 _MAINTENANCE_MEMORY = "256MB"
 
 
@@ -63,12 +65,13 @@ def ids_reserve(model, count: int) -> int:
 
 
 @contextlib.contextmanager
-def indexes_deferred(models=LOADED) -> Iterator[None]:
+def indexes_deferred(models, *, workers: int = 2) -> Iterator[None]:
     """Drop the secondary indexes and foreign keys of ``models``' tables; rebuild them on the way out.
 
     Primary keys, unique constraints and checks stay, so nothing the rules
     forbid can get in meanwhile; the foreign keys are validated again as they
-    come back. Rebuilt even when the load fails, so the schema is never left short.
+    come back. Rebuilt even when the load fails, so the schema is never left short;
+    ``workers`` connections build at once (one, inside a caller's transaction).
     """
     indexes, foreign_keys = [], []
     with connection.cursor() as cursor:
@@ -101,13 +104,53 @@ def indexes_deferred(models=LOADED) -> Iterator[None]:
     try:
         yield
     finally:
+        # The biggest tables first, so the connections finish together.
+        order = {model._meta.db_table: rank for rank, model in enumerate(models)}
+        _run_all([definition for _, definition in indexes], workers)
+        _run_all(
+            [
+                f'ALTER TABLE "{table}" ADD CONSTRAINT "{name}" {definition}'
+                for table, name, definition in sorted(foreign_keys, key=lambda fk: order[fk[0]])
+            ],
+            workers,
+        )
+
+
+def _run_all(statements: list[str], workers: int) -> None:
+    """Run DDL statements, on ``workers`` connections at once where no transaction holds them to one."""
+    if workers <= 1 or connection.in_atomic_block:
         with connection.cursor() as cursor:
-            cursor.execute(f"SET maintenance_work_mem = '{_MAINTENANCE_MEMORY}'")
-            for _, definition in indexes:
-                cursor.execute(definition)
-            for table, name, definition in foreign_keys:
-                cursor.execute(f'ALTER TABLE "{table}" ADD CONSTRAINT "{name}" {definition}')
-            cursor.execute("RESET maintenance_work_mem")
+            cursor.execute(f"SET LOCAL maintenance_work_mem = '{_MAINTENANCE_MEMORY}'")
+            for statement in statements:
+                cursor.execute(statement)
+        return
+    pending = queue.SimpleQueue()
+    for statement in statements:
+        pending.put(statement)
+    errors: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute(f"SET maintenance_work_mem = '{_MAINTENANCE_MEMORY}'")
+                while True:
+                    try:
+                        statement = pending.get_nowait()
+                    except queue.Empty:
+                        return
+                    cursor.execute(statement)
+        except BaseException as exc:  # raised on the calling thread below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=work, name=f"seed-ddl-{n}") for n in range(workers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise errors[0]
 
 
 def accounts_copy(account_text: str, contact_text: str) -> None:

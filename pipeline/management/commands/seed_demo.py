@@ -17,6 +17,7 @@ apps' histories through their own commands), so more demo data can be added
 as one more step of ``handle``.
 """
 
+import contextlib
 import datetime
 import itertools
 import os
@@ -57,7 +58,13 @@ from pipeline.services import (
     stage_create,
 )
 from pipeline.services.demo import demo_data_delete
-from pipeline.services.demo_bulk import accounts_copy, deals_copy, ids_reserve, indexes_deferred
+from pipeline.services.demo_bulk import (
+    DEAL_TABLES,
+    accounts_copy,
+    deals_copy,
+    ids_reserve,
+    indexes_deferred,
+)
 from pipeline.services.territories import territory_rule_create
 from pipeline.signals import deals_changed
 from quotas.models import Quota, TargetBasis, Territory
@@ -74,6 +81,8 @@ from salesmgr.services import user_create, user_set_manager
 ALREADY_PRESENT = "Demo data already present; use --reset to rebuild."
 # Above this many deals the year of forecast history is left to backfill_forecasts.
 BACKFILL_MAX_DEALS = 20_000
+# Above this many deals the coaching history is left to seed_coaching: it reads every rep's deals.
+COACHING_MAX_DEALS = 200_000
 # From this many deals a PostgreSQL demo takes the bulk path unless told --no-bulk.
 BULK_MIN_DEALS = 20_000
 # Deals per chunk of the bulk path: what one process makes and COPYs at a time.
@@ -153,8 +162,10 @@ class Command(BaseCommand):
         bulk = connection.vendor == "postgresql" and (
             options["bulk"] or (not options["no_bulk"] and options["deals"] >= BULK_MIN_DEALS)
         )
+        self.timings: list[tuple[str, float]] = []
         if options["reset"]:
-            self.wipe()
+            with self.timed("reset"):
+                self.wipe()
         elif User.objects.filter(username=demo.ADMIN[0]).exists():
             self.stdout.write(ALREADY_PRESENT)
             self.print_logins()
@@ -164,7 +175,7 @@ class Command(BaseCommand):
         rng = random.Random(options["seed"])
         progress = not options["no_progress"] and sys.stderr.isatty()
         org = demo.organisation(options["deals"])
-        with transaction.atomic():
+        with self.timed("organisation"), transaction.atomic():
             admin, profiles, reps = self.people(rng, org)
             territory_of = self.territories(admin, org, profiles, reps)
             pipelines = self.pipelines(admin, today)
@@ -185,9 +196,10 @@ class Command(BaseCommand):
                 products=products,
             )
         else:
-            accounts = self.accounts(
-                rng, admin, profiles, reps, territory_of, today, options, progress
-            )
+            with self.timed("accounts"):
+                accounts = self.accounts(
+                    rng, admin, profiles, reps, territory_of, today, options, progress
+                )
             simulator = demo.DealSimulator(
                 rng,
                 today=today,
@@ -196,16 +208,32 @@ class Command(BaseCommand):
                 products=products,
                 currency=settings.DEFAULT_CURRENCY,
             )
-            self.deals(rng, simulator, admin, profiles, reps, accounts, options, progress)
+            with self.timed("deals"):
+                self.deals(rng, simulator, admin, profiles, reps, accounts, options, progress)
         self.stdout.write(f"Demo data built in {time.monotonic() - started:.1f} s.")
         self.print_counts()
         if connection.vendor == "postgresql":
             # Fresh statistics: without them the first reports plan a million rows badly.
-            with connection.cursor() as cursor:
+            with self.timed("statistics"), connection.cursor() as cursor:
                 cursor.execute("ANALYZE")
-        self.forecast_history(today, options, progress)
-        self.coaching_history(today, options)
+        with self.timed("forecast history"):
+            self.forecast_history(today, options, progress)
+        with self.timed("coaching history"):
+            self.coaching_history(today, options)
         self.print_logins()
+        self.stdout.write(
+            "Seconds per step: "
+            + ", ".join(f"{name} {seconds:.1f}" for name, seconds in self.timings)
+        )
+
+    @contextlib.contextmanager
+    def timed(self, name: str):
+        """Time one step, for the summary line at the end."""
+        started = time.monotonic()
+        try:
+            yield
+        finally:
+            self.timings.append((name, time.monotonic() - started))
 
     def forecast_history(self, today, options, progress: bool) -> None:
         """Weekly forecasts as of each week of the last year, so the demo shows forecast accuracy at once.
@@ -237,6 +265,12 @@ class Command(BaseCommand):
     def coaching_history(self, today, options) -> None:
         """A year of one-on-ones, through the coaching app's command (the pipeline does not import it)."""
         if not apps.is_installed("coaching"):
+            return
+        if options["deals"] > COACHING_MAX_DEALS:
+            self.stdout.write(
+                "Skipping the coaching history for a demo this size; run "
+                "`manage.py seed_coaching` when you want it."
+            )
             return
         call_command(
             "seed_coaching",
@@ -492,11 +526,7 @@ class Command(BaseCommand):
         """The accounts and deals of a big demo, by COPY, with the tables' indexes built after the load."""
         total = options["deals"]
         count = max(300, total // 7)
-        timings = []
-        mark = time.monotonic()
-        with indexes_deferred():
-            timings.append(("indexes dropped", time.monotonic() - mark))
-            mark = time.monotonic()
+        with self.timed("accounts, with their indexes"), indexes_deferred([Account, Contact]):
             account_text, contact_text, accounts, per_rep = demo_bulk.account_rows(
                 rng,
                 count=count,
@@ -508,8 +538,7 @@ class Command(BaseCommand):
             )
             accounts_copy(account_text, contact_text)
             del account_text, contact_text
-            timings.append((f"{count:,} accounts", time.monotonic() - mark))
-            mark = time.monotonic()
+        with self.timed("deals, with their indexes"), indexes_deferred(DEAL_TABLES):
             first_id = ids_reserve(Deal, total)
             story = demo_bulk.DealStory(
                 today=today,
@@ -526,16 +555,13 @@ class Command(BaseCommand):
                 first_id=first_id,
                 chunk_size=BULK_CHUNK,
             )
-            with tqdm(
-                total=total, desc="Deals", unit="deal", file=sys.stderr, disable=not progress
-            ) as bar:
+            with (
+                tqdm(
+                    total=total, desc="Deals", unit="deal", file=sys.stderr, disable=not progress
+                ) as bar,
+                self.timed("deals: made and copied"),
+            ):
                 deals_copy(story, total, workers=options["workers"], progress=bar.update)
-            timings.append((f"{total:,} deals", time.monotonic() - mark))
-            mark = time.monotonic()
-        timings.append(("indexes and foreign keys rebuilt", time.monotonic() - mark))
-        self.stdout.write(
-            "Bulk load: " + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in timings)
-        )
         if total:
             deals_changed.send(sender=Deal, deal_ids=range(first_id, first_id + total))
 
