@@ -8,6 +8,7 @@ rules.
 """
 
 import contextlib
+import itertools
 import multiprocessing
 import queue
 import threading
@@ -97,6 +98,10 @@ def indexes_deferred(models, *, workers: int = 2) -> Iterator[None]:
             )
             foreign_keys += [(table, name, definition) for name, definition in cursor.fetchall()]
         with transaction.atomic():
+            # Foreign keys checked at commit would keep a caller's transaction from
+            # altering the tables: check them now, then defer them again.
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+            cursor.execute("SET CONSTRAINTS ALL DEFERRED")
             for table, name, _ in foreign_keys:
                 cursor.execute(f'ALTER TABLE "{table}" DROP CONSTRAINT "{name}"')
             for name, _ in indexes:
@@ -104,13 +109,20 @@ def indexes_deferred(models, *, workers: int = 2) -> Iterator[None]:
     try:
         yield
     finally:
-        # The biggest tables first, so the connections finish together.
-        order = {model._meta.db_table: rank for rank, model in enumerate(models)}
         _run_all([definition for _, definition in indexes], workers)
+        # Adding a foreign key locks its table against another being added: take the
+        # tables in turn, so the connections work on different ones.
+        per_table: dict[str, list[str]] = {}
+        for table, name, definition in foreign_keys:
+            per_table.setdefault(table, []).append(
+                f'ALTER TABLE "{table}" ADD CONSTRAINT "{name}" {definition}'
+            )
         _run_all(
             [
-                f'ALTER TABLE "{table}" ADD CONSTRAINT "{name}" {definition}'
-                for table, name, definition in sorted(foreign_keys, key=lambda fk: order[fk[0]])
+                statement
+                for turn in itertools.zip_longest(*per_table.values())
+                for statement in turn
+                if statement is not None
             ],
             workers,
         )
@@ -151,6 +163,22 @@ def _run_all(statements: list[str], workers: int) -> None:
         thread.join()
     if errors:
         raise errors[0]
+
+
+def deals_loaded_representatives(first_id: int, last_id: int) -> list[int]:
+    """One deal of the loaded id range per owner, pipeline and account territory.
+
+    What the reports mark stale for a change of deals depends only on those
+    (and on each historical version's, which a freshly loaded deal shares), so
+    ringing ``deals_changed`` with these marks what ringing it with all of them
+    would, without asking about a million ids.
+    """
+    return list(
+        Deal.objects.filter(pk__range=(first_id, last_id))
+        .order_by("owner_id", "pipeline_id", "account__territory_id", "pk")
+        .distinct("owner_id", "pipeline_id", "account__territory_id")
+        .values_list("pk", flat=True)
+    )
 
 
 def accounts_copy(account_text: str, contact_text: str) -> None:

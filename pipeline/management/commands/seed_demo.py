@@ -62,6 +62,7 @@ from pipeline.services.demo_bulk import (
     DEAL_TABLES,
     accounts_copy,
     deals_copy,
+    deals_loaded_representatives,
     ids_reserve,
     indexes_deferred,
 )
@@ -563,7 +564,11 @@ class Command(BaseCommand):
             ):
                 deals_copy(story, total, workers=options["workers"], progress=bar.update)
         if total:
-            deals_changed.send(sender=Deal, deal_ids=range(first_id, first_id + total))
+            with self.timed("stale marks"):
+                deals_changed.send(
+                    sender=Deal,
+                    deal_ids=deals_loaded_representatives(first_id, first_id + total - 1),
+                )
 
     # Reset and reporting ----------------------------------------------------
 
