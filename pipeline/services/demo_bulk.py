@@ -51,6 +51,8 @@ class _Reader:
 
 def ids_reserve(model, count: int) -> int:
     """Take ``count`` consecutive ids from the table's sequence; returns the first."""
+    if count < 1:
+        return 1  # nothing taken: no row will use it
     with transaction.atomic(), connection.cursor() as cursor:
         table, column = model._meta.db_table, model._meta.pk.column
         cursor.execute("SELECT pg_get_serial_sequence(%s, %s)", [table, column])
