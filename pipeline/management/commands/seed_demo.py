@@ -184,7 +184,7 @@ class Command(BaseCommand):
             products = self.products(admin, rng)
             self.quotas(profiles, reps, today, options["deals"], bulk=bulk)
         if bulk:
-            self.bulk_accounts_and_deals(
+            self.accounts_and_deals_by_copy(
                 rng,
                 profiles,
                 reps,
@@ -510,7 +510,7 @@ class Command(BaseCommand):
             if writer is not None:
                 writer.finish()
 
-    def bulk_accounts_and_deals(
+    def accounts_and_deals_by_copy(
         self,
         rng,
         profiles,
