@@ -381,7 +381,7 @@ class DealStory:
 
         amount_text = cents_text(amount)
         common = f"{deal_text}\t{name}\t"
-        fixed = f"{self.currency}\t"  # currency
+        fixed = f"{self.currency}\t"
         history = out.history.write
         history_type = "+"
         for moment, (
@@ -533,7 +533,8 @@ def account_rows(
         total += profile.volume
         cum_weights.append(total)
     r = rng.random
-    seen: dict[str, int] = {}
+    taken: set[str] = set()
+    next_number: dict[str, int] = {}  # per name: the number the next repeat takes
     accounts, contacts = io.StringIO(), io.StringIO()
     table: list[tuple[int, str, float]] = []
     per_rep: list[list[int]] = [[] for _ in profiles]
@@ -549,13 +550,12 @@ def account_rows(
         suffixes = demo._SUFFIXES[country]
         base = f"{demo._NAME_HEADS[int(r() * len(demo._NAME_HEADS))]} {demo._NAME_TAILS[int(r() * len(demo._NAME_TAILS))]}"
         name = f"{base} {suffixes[int(r() * len(suffixes))]}"
-        if name in seen:
-            seen[name] += 1
-            name = f"{base} {seen[name]} {suffixes[0]}"
-            while name in seen:  # rare: a numbered name drawn before
-                seen[name] = seen.get(name, 1)
-                name = f"{name}."
-        seen.setdefault(name, 1)
+        if name in taken:
+            number = next_number.get(base, 2)
+            while (name := f"{base} {number} {suffixes[0]}") in taken:
+                number += 1
+            next_number[base] = number + 1
+        taken.add(name)
         industry, industry_factor = demo.INDUSTRIES[int(r() * len(demo.INDUSTRIES))]
         employees = int(min(200_000, rng.lognormvariate(math.log(400), 1.4))) + 5
         slug = "".join(ch for ch in name.lower() if ch.isalnum())[:40]
