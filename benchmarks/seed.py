@@ -55,6 +55,15 @@ def main() -> int:
     parser.add_argument("--deals", type=int, default=100_000)
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--batch-size", type=int, default=5000)
+    parser.add_argument(
+        "--workers", type=int, default=None, help="seed_demo --workers (default: its own)."
+    )
+    parser.add_argument(
+        "--path",
+        choices=["auto", "bulk", "services"],
+        default="auto",
+        help="seed_demo's path: bulk (--bulk), services (--no-bulk) or its own choice by size.",
+    )
     args = parser.parse_args()
 
     url = os.environ.get("DATABASE_URL", "")
@@ -80,6 +89,9 @@ def main() -> int:
         f"--seed={args.seed}",
         f"--batch-size={args.batch_size}",
     ]
+    if args.workers:
+        command.append(f"--workers={args.workers}")
+    command += {"auto": [], "bulk": ["--bulk"], "services": ["--no-bulk"]}[args.path]
     print("$", " ".join(command[1:]), flush=True)
     load_before = os.getloadavg()[0]
     backends: dict[int, float] = {}
@@ -131,6 +143,9 @@ def main() -> int:
     )
     for name, count in counts.items():
         print(f"{name:<19} {count:,}")
+    for line in stdout.splitlines():
+        if line.startswith(("Seconds per step", "Skipping")):
+            print(line)
     return 0
 
 

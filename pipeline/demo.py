@@ -271,10 +271,62 @@ class RepProfile:
     activity: float  # how often they log activities
 
 
-def rep_profiles(rng: random.Random) -> list[RepProfile]:
+# A big demo has more teams: one per this many deals, of TEAM_SIZE reps each.
+TEAM_DEALS = 50_000
+TEAM_SIZE = 10
+
+
+@dataclass(frozen=True)
+class Organisation:
+    """Who reports to whom: managers as (username, full name, boss), reps as (full name, manager)."""
+
+    managers: list[tuple[str, str, str | None]]
+    reps: list[tuple[str, str]]
+    regions: dict[str, str]  # manager username -> the region their team sells in
+
+
+def organisation(deals: int) -> Organisation:
+    """The demo's people for ``deals`` deals.
+
+    Up to about 125,000 deals: the three managers and fifteen reps of the
+    small demo (manager3 reports to manager1, whose team so owns about two
+    thirds of the deals). Beyond, one team of ``TEAM_SIZE`` reps per
+    ``TEAM_DEALS`` deals, the new managers placed under manager1 until their
+    teams make two thirds of all, the rest under manager2; the fifteen named
+    reps keep their usernames and managers.
+    """
+    teams = max(len(MANAGERS), round(deals / TEAM_DEALS))
+    if teams == len(MANAGERS):
+        return Organisation(
+            list(MANAGERS), list(zip(REP_NAMES, REP_MANAGERS, strict=True)), dict(TEAM_REGIONS)
+        )
+    names = (f"{first} {last}" for last in _LAST_NAMES for first in _FIRST_NAMES)
+    taken = {name for _, name, _ in MANAGERS} | set(REP_NAMES)
+    names = (name for name in names if name not in taken)
+    managers = list(MANAGERS)
+    regions = dict(TEAM_REGIONS)
+    under_first = 2  # manager1 and manager3
+    for number in range(len(MANAGERS) + 1, teams + 1):
+        if under_first < round(2 * teams / 3):
+            boss, region = "manager1", ("North America", "APAC")[number % 2]
+            under_first += 1
+        else:
+            boss, region = "manager2", "EMEA"
+        username = f"manager{number}"
+        managers.append((username, next(names), boss))
+        regions[username] = region
+    reps = list(zip(REP_NAMES, REP_MANAGERS, strict=True))
+    for username, _, _ in managers:
+        have = sum(manager == username for _, manager in reps)
+        reps += [(next(names), username) for _ in range(TEAM_SIZE - have)]
+    return Organisation(managers, reps, regions)
+
+
+def rep_profiles(rng: random.Random, reps: list[tuple[str, str]] | None = None) -> list[RepProfile]:
+    """How each rep sells, drawn in rep order (``rep1``, ``rep2``, ...)."""
     profiles = []
     for number, (full_name, manager) in enumerate(
-        zip(REP_NAMES, REP_MANAGERS, strict=True), start=1
+        reps if reps is not None else zip(REP_NAMES, REP_MANAGERS, strict=True), start=1
     ):
         profiles.append(
             RepProfile(

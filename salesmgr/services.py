@@ -45,8 +45,13 @@ def user_create(
     email: str = "",
     manager: User | None = None,
     is_active: bool = True,
+    password_hash: str | None = None,
 ) -> User:
-    """Create a person; an admin role also grants the Django admin."""
+    """Create a person; an admin role also grants the Django admin.
+
+    ``password_hash`` (from ``make_password``) stands for ``password`` when many
+    people share one, so it is hashed once (the demo's crowd of reps).
+    """
     _refuse(user_create_errors(username=username, role=role))
     user = User(
         username=username,
@@ -57,7 +62,9 @@ def user_create(
         is_active=is_active,
     )
     _grant_staff_by_role(user)
-    if password:
+    if password_hash:
+        user.password = password_hash
+    elif password:
         user.set_password(password)
     else:
         user.set_unusable_password()

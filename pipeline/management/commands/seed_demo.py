@@ -2,12 +2,25 @@
 
 People with a reporting line, territories, accounts, products, about 18 months
 of deals with their full stage-by-stage past, activities and monthly quotas.
-Everything is written through the services; the same ``--seed`` and
-``--today`` always give the same data.
+The same ``--seed`` and ``--today`` always give the same data.
+
+Two ways to the same story. A small demo (and any demo on SQLite) is played
+out by ``demo.DealSimulator`` and written through the import services. A big
+one on PostgreSQL (``--bulk``, the default from ``BULK_MIN_DEALS`` deals) is
+told by ``demo_bulk.DealStory`` straight as COPY text, several processes each
+making and storing chunks, with the loaded tables' secondary indexes and
+foreign keys rebuilt once at the end (``pipeline.services.demo_bulk``).
+
+Each part of the organisation is one method of the command (people,
+territories, pipelines, products, quotas, accounts, deals, then the other
+apps' histories through their own commands), so more demo data can be added
+as one more step of ``handle``.
 """
 
+import contextlib
 import datetime
 import itertools
+import os
 import queue
 import random
 import sys
@@ -16,13 +29,14 @@ import time
 
 from django.apps import apps
 from django.conf import settings
+from django.contrib.auth.hashers import make_password
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, transaction
 from django.utils import timezone
 from tqdm import tqdm
 
-from pipeline import demo
+from pipeline import demo, demo_bulk
 from pipeline.models import (
     Account,
     Activity,
@@ -44,15 +58,36 @@ from pipeline.services import (
     stage_create,
 )
 from pipeline.services.demo import demo_data_delete
+from pipeline.services.demo_bulk import (
+    DEAL_TABLES,
+    accounts_copy,
+    deals_copy,
+    deals_loaded_representatives,
+    ids_reserve,
+    indexes_deferred,
+)
 from pipeline.services.territories import territory_rule_create
+from pipeline.signals import deals_changed
 from quotas.models import Quota, TargetBasis, Territory
-from quotas.services import manager_target_set, quota_set, territory_create, territory_update
+from quotas.services import (
+    manager_target_set,
+    quota_set,
+    quotas_upload,
+    territory_create,
+    territory_update,
+)
 from salesmgr.models import Role, User
 from salesmgr.services import user_create, user_set_manager
 
 ALREADY_PRESENT = "Demo data already present; use --reset to rebuild."
 # Above this many deals the year of forecast history is left to backfill_forecasts.
 BACKFILL_MAX_DEALS = 20_000
+# Above this many deals the coaching history is left to seed_coaching: it reads every rep's deals.
+COACHING_MAX_DEALS = 200_000
+# From this many deals a PostgreSQL demo takes the bulk path unless told --no-bulk.
+BULK_MIN_DEALS = 20_000
+# Deals per chunk of the bulk path: what one process makes and COPYs at a time.
+BULK_CHUNK = 10_000
 
 
 def _day(value: str) -> datetime.date:
@@ -94,6 +129,22 @@ class Command(BaseCommand):
             help="Deals written per transaction (default 5000).",
         )
         parser.add_argument(
+            "--bulk",
+            action="store_true",
+            help=f"Tell the deals straight as COPY text (PostgreSQL; the default from {BULK_MIN_DEALS:,} deals).",
+        )
+        parser.add_argument(
+            "--no-bulk",
+            action="store_true",
+            help="Play every deal out through the import services, whatever the size.",
+        )
+        parser.add_argument(
+            "--workers",
+            type=int,
+            default=os.cpu_count() or 1,
+            help="Processes making and storing deals on the bulk path (default: one per core).",
+        )
+        parser.add_argument(
             "--no-forecasts",
             action="store_true",
             help="Do not compute the weekly forecast history of the last year.",
@@ -105,8 +156,17 @@ class Command(BaseCommand):
             raise CommandError("--today cannot be in the future: demo history never is.")
         if options["deals"] < 0 or options["batch_size"] < 1:
             raise CommandError("--deals must be 0 or more and --batch-size at least 1.")
+        if options["bulk"] and options["no_bulk"]:
+            raise CommandError("Give --bulk or --no-bulk, not both.")
+        if options["bulk"] and connection.vendor != "postgresql":
+            raise CommandError("--bulk needs PostgreSQL (it loads with COPY).")
+        bulk = connection.vendor == "postgresql" and (
+            options["bulk"] or (not options["no_bulk"] and options["deals"] >= BULK_MIN_DEALS)
+        )
+        self.timings: list[tuple[str, float]] = []
         if options["reset"]:
-            self.wipe()
+            with self.timed("reset"):
+                self.wipe()
         elif User.objects.filter(username=demo.ADMIN[0]).exists():
             self.stdout.write(ALREADY_PRESENT)
             self.print_logins()
@@ -115,33 +175,68 @@ class Command(BaseCommand):
         started = time.monotonic()
         rng = random.Random(options["seed"])
         progress = not options["no_progress"] and sys.stderr.isatty()
-        with transaction.atomic():
-            admin, profiles, reps = self.people(rng)
-            territory_of = self.territories(admin, profiles, reps)
+        org = demo.organisation(options["deals"])
+        with self.timed("organisation"), transaction.atomic():
+            admin, profiles, reps = self.people(rng, org)
+            territory_of = self.territories(admin, org, profiles, reps)
             pipelines = self.pipelines(admin, today)
             lost_reason_ids = self.lost_reasons(admin)
             products = self.products(admin, rng)
-            self.quotas(profiles, reps, today, options["deals"])
-        accounts = self.accounts(rng, admin, profiles, reps, territory_of, today, options, progress)
-        simulator = demo.DealSimulator(
-            rng,
-            today=today,
-            pipelines=pipelines,
-            lost_reason_ids=lost_reason_ids,
-            products=products,
-            currency=settings.DEFAULT_CURRENCY,
-        )
-        self.deals(rng, simulator, admin, profiles, reps, accounts, options, progress)
+            self.quotas(profiles, reps, today, options["deals"], bulk=bulk)
+        if bulk:
+            self.accounts_and_deals_by_copy(
+                rng,
+                profiles,
+                reps,
+                territory_of,
+                today,
+                options,
+                progress,
+                pipelines=pipelines,
+                lost_reason_ids=lost_reason_ids,
+                products=products,
+            )
+        else:
+            with self.timed("accounts"):
+                accounts = self.accounts(
+                    rng, admin, profiles, reps, territory_of, today, options, progress
+                )
+            simulator = demo.DealSimulator(
+                rng,
+                today=today,
+                pipelines=pipelines,
+                lost_reason_ids=lost_reason_ids,
+                products=products,
+                currency=settings.DEFAULT_CURRENCY,
+            )
+            with self.timed("deals"):
+                self.deals(rng, simulator, admin, profiles, reps, accounts, options, progress)
         self.stdout.write(f"Demo data built in {time.monotonic() - started:.1f} s.")
         self.print_counts()
         if connection.vendor == "postgresql":
             # Fresh statistics: without them the first reports plan a million rows badly.
-            with connection.cursor() as cursor:
+            with self.timed("statistics"), connection.cursor() as cursor:
                 cursor.execute("ANALYZE")
-        self.forecast_history(today, options, progress)
-        self.coaching_history(today, options)
-        call_command("seed_compensation", "--today", today.isoformat(), stdout=self.stdout)
+        with self.timed("forecast history"):
+            self.forecast_history(today, options, progress)
+        with self.timed("coaching history"):
+            self.coaching_history(today, options)
+        with self.timed("compensation"):
+            call_command("seed_compensation", "--today", today.isoformat(), stdout=self.stdout)
         self.print_logins()
+        self.stdout.write(
+            "Seconds per step: "
+            + ", ".join(f"{name} {seconds:.1f}" for name, seconds in self.timings)
+        )
+
+    @contextlib.contextmanager
+    def timed(self, name: str):
+        """Time one step, for the summary line at the end."""
+        started = time.monotonic()
+        try:
+            yield
+        finally:
+            self.timings.append((name, time.monotonic() - started))
 
     def forecast_history(self, today, options, progress: bool) -> None:
         """Weekly forecasts as of each week of the last year, so the demo shows forecast accuracy at once.
@@ -174,6 +269,12 @@ class Command(BaseCommand):
         """A year of one-on-ones, through the coaching app's command (the pipeline does not import it)."""
         if not apps.is_installed("coaching"):
             return
+        if options["deals"] > COACHING_MAX_DEALS:
+            self.stdout.write(
+                "Skipping the coaching history for a demo this size; run "
+                "`manage.py seed_coaching` when you want it."
+            )
+            return
         call_command(
             "seed_coaching",
             "--seed",
@@ -185,11 +286,15 @@ class Command(BaseCommand):
 
     # Building ---------------------------------------------------------------
 
-    def people(self, rng: random.Random):
+    def people(self, rng: random.Random, org: demo.Organisation):
+        # Everyone shares the demo password: hash it once, not once per person.
+        password_hash = make_password(demo.PASSWORD)
+
         def create(username, full_name, role, manager=None):
             return user_create(
                 username=username,
                 password=demo.PASSWORD,
+                password_hash=password_hash,
                 role=role,
                 full_name=full_name,
                 email=f"{username}@demo.example",
@@ -199,16 +304,16 @@ class Command(BaseCommand):
         admin = create(*demo.ADMIN, Role.ADMIN)
         managers = {
             username: create(username, full_name, Role.MANAGER)
-            for username, full_name, _ in demo.MANAGERS
+            for username, full_name, _ in org.managers
         }
-        for username, _, boss in demo.MANAGERS:
+        for username, _, boss in org.managers:
             if boss:
                 user_set_manager(user=managers[username], manager=managers[boss])
-        profiles = demo.rep_profiles(rng)
+        profiles = demo.rep_profiles(rng, org.reps)
         reps = [create(p.username, p.full_name, Role.REP, managers[p.manager]) for p in profiles]
         return admin, profiles, reps
 
-    def territories(self, admin, profiles, reps) -> list[tuple[int, str, list[str]]]:
+    def territories(self, admin, org, profiles, reps) -> list[tuple[int, str, list[str]]]:
         """Build the territory tree, each owned by its region's manager, with assignment rules on the
         accounts' region (their country) where a country belongs to one territory; returns each
         rep's (territory id, name, countries)."""
@@ -238,7 +343,7 @@ class Command(BaseCommand):
         staff: dict[int, list[User]] = {}
         seen_per_region: dict[str, int] = {}
         for profile, rep in zip(profiles, reps, strict=True):
-            region = demo.TEAM_REGIONS[profile.manager]
+            region = org.regions[profile.manager]
             position = seen_per_region.get(region, 0)
             seen_per_region[region] = position + 1
             territory, countries = leaves[region][position % len(leaves[region])]
@@ -293,16 +398,31 @@ class Command(BaseCommand):
             for name, sku, price in demo.products(rng)
         ]
 
-    def quotas(self, profiles, reps, today: datetime.date, deals: int) -> None:
+    def quotas(self, profiles, reps, today: datetime.date, deals: int, *, bulk: bool) -> None:
         """A monthly quota for every rep over the history and through the end of this year (at least the next
-        few months), so the planner shows a whole year; managers' are their teams' sums."""
+        few months), so the planner shows a whole year; managers' are their teams' sums.
+
+        A big demo uploads them all at once (the same rules, a fixed number of queries)."""
         periods = demo.months(today - datetime.timedelta(days=demo.HISTORY_DAYS), today)
         periods += demo.months_after(periods[-1][1], max(demo.QUOTA_MONTHS_AHEAD, 12 - today.month))
+        admin = User.objects.get(username=demo.ADMIN[0])
+        rows = []
         for profile, rep in zip(profiles, reps, strict=True):
             target = demo.monthly_target(profile, max(deals, 1), len(profiles))
             for start, end in periods:
-                quota_set(owner=rep, period_start=start, period_end=end, target=target)
-        admin = User.objects.get(username=demo.ADMIN[0])
+                if bulk:
+                    rows.append(
+                        {
+                            "owner": rep.username,
+                            "period_start": start.isoformat(),
+                            "period_end": end.isoformat(),
+                            "target": str(target),
+                        }
+                    )
+                else:
+                    quota_set(owner=rep, period_start=start, period_end=end, target=target)
+        if rows:
+            quotas_upload(rows=rows, by=admin)
         for manager in User.objects.filter(role=Role.MANAGER).order_by("pk"):
             manager_target_set(manager=manager, basis=TargetBasis.ROLLUP, by=admin)
 
@@ -391,6 +511,66 @@ class Command(BaseCommand):
                     bar.update(len(drafts))
             if writer is not None:
                 writer.finish()
+
+    def accounts_and_deals_by_copy(
+        self,
+        rng,
+        profiles,
+        reps,
+        territory_of,
+        today,
+        options,
+        progress,
+        *,
+        pipelines,
+        lost_reason_ids,
+        products,
+    ) -> None:
+        """The accounts and deals of a big demo, by COPY, with the tables' indexes built after the load."""
+        total = options["deals"]
+        count = max(300, total // 7)
+        with self.timed("accounts, with their indexes"), indexes_deferred([Account, Contact]):
+            account_text, contact_text, accounts, per_rep = demo_bulk.account_rows(
+                rng,
+                count=count,
+                first_id=ids_reserve(Account, count),
+                profiles=profiles,
+                owner_ids=[rep.pk for rep in reps],
+                territory_of=territory_of,
+                today=today,
+            )
+            accounts_copy(account_text, contact_text)
+            del account_text, contact_text
+        with self.timed("deals, with their indexes"), indexes_deferred(DEAL_TABLES):
+            first_id = ids_reserve(Deal, total)
+            story = demo_bulk.DealStory(
+                today=today,
+                pipelines=pipelines,
+                lost_reason_ids=lost_reason_ids,
+                products=products,
+                currency=settings.DEFAULT_CURRENCY,
+                sellers=[
+                    demo_bulk.Seller(profile=profile, owner_id=rep.pk, accounts=tuple(mine))
+                    for profile, rep, mine in zip(profiles, reps, per_rep, strict=True)
+                ],
+                accounts=accounts,
+                seed=options["seed"],
+                first_id=first_id,
+                chunk_size=BULK_CHUNK,
+            )
+            with (
+                tqdm(
+                    total=total, desc="Deals", unit="deal", file=sys.stderr, disable=not progress
+                ) as bar,
+                self.timed("deals: made and copied"),
+            ):
+                deals_copy(story, total, workers=options["workers"], progress=bar.update)
+        if total:
+            with self.timed("stale marks"):
+                deals_changed.send(
+                    sender=Deal,
+                    deal_ids=deals_loaded_representatives(first_id, first_id + total - 1),
+                )
 
     # Reset and reporting ----------------------------------------------------
 
