@@ -250,6 +250,8 @@ def test_pages_and_lists_run_a_fixed_number_of_queries(
         )
     many = {url: _count(client, url) for url in pages} | {url: _count(api, url) for url in lists}
     assert many == few
+    for url, queries in few.items():  # benchmarks/README.md quotes these (run with -s)
+        print(f"{who:8} {url.split('?')[0]:45} {queries} queries")
 
 
 def test_the_capacity_page_draws_its_chart(client, manager, rep, rep2, team_quotas):
