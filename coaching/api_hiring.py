@@ -102,7 +102,7 @@ class PositionSerializer(serializers.ModelSerializer):
         help_text="The new rep's full monthly quota; empty: the team's standard per-rep quota.",
     )
     ramp = RampField(required=False, default=DEFAULT_RAMP, max_length=80)
-    filled_by = serializers.PrimaryKeyRelatedField(read_only=True)
+    filled_by = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
     applicant_count = serializers.IntegerField(read_only=True)
     in_running = serializers.IntegerField(read_only=True)
 
@@ -205,7 +205,7 @@ class ApplicantSerializer(serializers.ModelSerializer):
     stage = serializers.ChoiceField(choices=ApplicantStage.choices, read_only=True)
     rejection_reason = serializers.CharField(read_only=True)
     version = serializers.IntegerField(read_only=True)
-    hired_user = serializers.PrimaryKeyRelatedField(read_only=True)
+    hired_user = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
 
     class Meta:
         model = Applicant
@@ -327,7 +327,7 @@ class ApplicantViewSet(
 
 class InterviewNoteSerializer(serializers.ModelSerializer):
     applicant = VisiblePrimaryKeyRelatedField(selector=applicants_visible_to)
-    author = serializers.PrimaryKeyRelatedField(read_only=True)
+    author = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
     stage = serializers.CharField(read_only=True)
     text = serializers.CharField(max_length=NOTE_MAX)
 
@@ -380,7 +380,7 @@ class RatingSerializer(serializers.ModelSerializer):
 
 class ScorecardSerializer(serializers.ModelSerializer):
     applicant = VisiblePrimaryKeyRelatedField(selector=applicants_visible_to)
-    interviewer = serializers.PrimaryKeyRelatedField(read_only=True)
+    interviewer = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
     recommendation = serializers.ChoiceField(choices=Recommendation.choices)
     summary = serializers.CharField(
         max_length=NOTE_MAX, allow_blank=True, required=False, default=""
@@ -523,10 +523,11 @@ class CapacityPlanView(APIView):
         query.is_valid(raise_exception=True)
         values = query.validated_data
         managers = hiring_managers_for(request.user)
-        manager_id = values.get("manager", request.user.pk)
-        manager = managers.filter(pk=manager_id).first()
+        if "manager" not in values and not request.user.is_manager:
+            raise exceptions.ValidationError({"manager": ["Name the manager whose team you plan."]})
+        manager = managers.filter(pk=values.get("manager", request.user.pk)).first()
         if manager is None:
-            raise exceptions.ValidationError({"manager": ["Name a manager whose team you plan."]})
+            raise exceptions.NotFound({"manager": ["No such manager within your reach."]})
         today = timezone.localdate()
         defaults = capacity_defaults(manager, year=values.get("year", today.year + 1), today=today)
         attainment = values.get("attainment")
@@ -565,7 +566,10 @@ class CapacityPlanView(APIView):
         parameters=[CapacityQuery],
         responses={
             200: CapacityAnswer,
-            400: OpenApiResponse(description="Bad input, named by field."),
+            400: OpenApiResponse(
+                description="Bad input, named by field (admins must name the manager)."
+            ),
+            404: OpenApiResponse(description="A manager outside your reach (or no such manager)."),
         },
     )
     def get(self, request):
@@ -577,7 +581,8 @@ class CapacityPlanView(APIView):
         request=CapacityQuery,
         responses={
             201: OpenPositionsAnswer,
-            400: OpenApiResponse(description="Bad input, named by field."),
+            400: OpenApiResponse(description="Bad input, named by field; or no position to open."),
+            404: OpenApiResponse(description="A manager outside your reach (or no such manager)."),
         },
         summary="Open the plan's gap as positions, one per hire not yet covered",
     )

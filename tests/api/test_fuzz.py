@@ -267,6 +267,8 @@ def _aim_at_real_records(case, *, path: bool = True) -> None:
 CROSS_FIELD_RULES = {"/api/v1/metrics/funnel/", "/api/v1/metrics/series/", "/api/v1/forecasts/", "/api/v1/forecasts/accuracy/"}
 # Insights: a custom period needs both its ends, and a manager or admin must name the rep.
 CROSS_FIELD_RULES.add("/api/v1/insights/")
+# The capacity plan: an admin (who has no team of their own) must name the manager.
+CROSS_FIELD_RULES.add("/api/v1/capacity-plan/")
 
 
 def _excluded_checks(case) -> list:

@@ -12,7 +12,13 @@ from django.urls import reverse
 from django.utils import timezone
 
 from coaching.models import Applicant, Position
-from coaching.services import applicant_add, interview_note_add, position_create, scorecard_record
+from coaching.services import (
+    applicant_add,
+    applicant_move,
+    interview_note_add,
+    position_create,
+    scorecard_record,
+)
 from quotas.models import Quota
 
 pytestmark = pytest.mark.django_db
@@ -250,6 +256,8 @@ def test_pages_and_lists_run_a_fixed_number_of_queries(
         )
     many = {url: _count(client, url) for url in pages} | {url: _count(api, url) for url in lists}
     assert many == few
+    for url, queries in few.items():  # benchmarks/README.md quotes these (run with -s)
+        print(f"{who:8} {url.split('?')[0]:45} {queries} queries")
 
 
 def test_the_capacity_page_draws_its_chart(client, manager, rep, rep2, team_quotas):
@@ -259,3 +267,24 @@ def test_the_capacity_page_draws_its_chart(client, manager, rep, rep2, team_quot
     assert chart.dom_id == "chart-capacity" and len(chart.figure["data"]) == 4
     assert "2 reps today" in chart.summary
     assert 'id="chart-capacity-data"' in page.content.decode()
+
+
+def test_the_new_rep_ticks_their_checklist_and_reads_their_quota(client, applicants, manager):
+    hire = applicant_move(by=manager, applicant=applicants["offer"], stage="hired").hire
+    user = hire.user
+    client.force_login(user)
+    page = client.get(reverse("onboarding", args=[user.pk]))
+    assert page.status_code == 200 and "Laptop, accounts and CRM access" in page.content.decode()
+    step = hire.onboarding.progress.order_by("step__position").first()
+    client.post(reverse("onboarding-tick", args=[user.pk, step.pk]), {"done": "1"})
+    step.refresh_from_db()
+    assert step.done_on is not None and step.checked_by == user
+    # Their quotas are theirs to read through the API, like any rep's.
+    answer = client.get("/api/v1/quotas/", {"owner": user.pk})
+    assert answer.status_code == 200 and answer.json()["count"] == 12
+    # ...and the manager ticks too.
+    client.force_login(manager)
+    second = hire.onboarding.progress.order_by("step__position")[1]
+    client.post(reverse("onboarding-tick", args=[user.pk, second.pk]), {"done": "1"})
+    second.refresh_from_db()
+    assert second.checked_by == manager

@@ -4,6 +4,7 @@ to Hired, and sees the new rep's temporary password and ramped quota on the appl
 import datetime
 from decimal import Decimal
 
+import pytest
 from django.utils import timezone
 
 from coaching.hiring_capacity import month_starts
@@ -11,7 +12,11 @@ from coaching.models import Applicant
 from coaching.services import applicant_add, applicant_move, position_create
 from quotas.models import Quota
 from quotas.services import quota_set
+from tests.e2e.conftest import draw_charts
+from tests.e2e.test_csp import LISTEN, _violations
 from tests.factories import UserFactory
+
+pytestmark = pytest.mark.e2e
 
 
 def _world():
@@ -78,3 +83,29 @@ def test_a_manager_hires_from_the_board_and_sees_the_ramped_quota(
     assert Quota.objects.filter(owner__username="olga.offer").count() == 12
     position.refresh_from_db()
     assert position.status == "filled"
+
+
+def test_the_capacity_plan_draws_its_chart_and_opens_the_gap_under_the_policy(
+    transactional_db, login, page
+):
+    manager, position, offer, applied = _world()
+    console: list[str] = []
+    page.on("console", lambda message: console.append(message.text))
+    page.add_init_script(f"({LISTEN})()")
+    login(manager)
+    page.goto("/coaching/hiring/capacity/")
+    page.get_by_label("Annual target (empty: from quotas)").fill("576000")
+    page.get_by_label("Attainment % (empty: history)").fill("100")
+    page.get_by_label("Attrition, % a year").fill("0")
+    page.get_by_role("button", name="Plan").click()
+    page.wait_for_url("**/coaching/hiring/capacity/?*")
+    draw_charts(page)
+    assert page.locator("#chart-capacity svg.main-svg").count() >= 1
+    # 48,000 a month / 12,000 = 4 reps; 1 on the team: 3 new, one position already open.
+    assert (
+        page.get_by_test_id("capacity-summary").locator('[data-figure="gap"]').inner_text() == "2"
+    )
+    page.get_by_role("button", name="Open 2 positions").click()
+    page.wait_for_url("**/coaching/hiring/positions/")
+    assert page.get_by_test_id("positions").locator("tbody tr").count() == 3
+    assert _violations(page, console) == []
