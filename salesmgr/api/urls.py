@@ -49,6 +49,7 @@ from reports.api import (
     RefreshView,
     SeriesView,
 )
+from reports.budget.api import TeamBudgetViewSet
 from reports.compensation.api import CommissionPlanViewSet, CommissionStatementViewSet
 from salesmgr.api.people import TokenView, UserViewSet
 from salesmgr.audit.api import AuditEventViewSet
@@ -91,6 +92,7 @@ router.register("ride-alongs", RideAlongViewSet, basename="ridealong")
 router.register("team-meetings", TeamMeetingViewSet, basename="teammeeting")
 router.register("commission-plans", CommissionPlanViewSet, basename="commissionplan")
 router.register("commission-statements", CommissionStatementViewSet, basename="commissionstatement")
+router.register("team-budgets", TeamBudgetViewSet, basename="teambudget")
 router.register("audit-events", AuditEventViewSet, basename="auditevent")
 
 urlpatterns = [
