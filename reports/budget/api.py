@@ -1,6 +1,7 @@
 """Team budgets over REST: admins and the team's managers read; admins create and plan; managers enter actuals."""
 
 import django_filters
+from django import forms
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers
@@ -100,9 +101,15 @@ class AmountSerializer(serializers.ModelSerializer):
         validators = []
 
 
+class YearFilter(django_filters.NumberFilter):
+    """A whole year: 2026, never 2026.5."""
+
+    field_class = forms.IntegerField
+
+
 class BudgetFilter(django_filters.FilterSet):
     manager = IdFilter(field_name="manager_id")
-    year = django_filters.NumberFilter(field_name="year")
+    year = YearFilter(field_name="year")
 
 
 class TeamBudgetViewSet(
