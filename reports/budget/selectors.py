@@ -70,7 +70,7 @@ def team_projected_attainment(manager_id: int, year: int, today: datetime.date) 
 def budget_figures(budget: TeamBudget, today: datetime.date) -> dict:
     """Per month of the budget's year: headcount (base and expected commission from the plans and the
     forecast), planned programmes, the budget, actual spend, the variance, won value and the cost of
-    sales; and the year's totals. Six queries whatever the team's size."""
+    sales; and the year's totals. Five queries whatever the team's size."""
     year = budget.year
     attainment = team_projected_attainment(budget.manager_id, year, today)
     expected = attainment if attainment is not None else Decimal(1)
