@@ -32,9 +32,13 @@ class MetricSnapshot(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["scope_key", "period_start", "period_end"], name="metric_snapshot_key"),
+            models.UniqueConstraint(
+                fields=["scope_key", "period_start", "period_end"], name="metric_snapshot_key"
+            ),
         ]
-        indexes = [models.Index(fields=["scope_key", "-computed_at"], name="metric_snapshot_fresh_idx")]
+        indexes = [
+            models.Index(fields=["scope_key", "-computed_at"], name="metric_snapshot_fresh_idx")
+        ]
 
     def __str__(self) -> str:
         return f"{self.scope_key} {self.period_start}..{self.period_end}"
@@ -69,10 +73,14 @@ class ForecastSnapshot(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["scope_key", "as_of", "horizon"], name="forecast_snapshot_key"),
+            models.UniqueConstraint(
+                fields=["scope_key", "as_of", "horizon"], name="forecast_snapshot_key"
+            ),
         ]
         indexes = [
-            models.Index(fields=["scope_key", "horizon", "as_of"], name="forecast_snapshot_scope_idx"),
+            models.Index(
+                fields=["scope_key", "horizon", "as_of"], name="forecast_snapshot_scope_idx"
+            ),
             models.Index(fields=["as_of"], name="forecast_snapshot_as_of_idx"),
         ]
 
@@ -91,6 +99,7 @@ class DirtyScope(models.Model):
 
 
 # Compensation keeps its tables in its own package of this app.
+from reports.budget.models import BudgetAmount, TeamBudget  # noqa: E402, F401
 from reports.compensation.models import (  # noqa: E402, F401
     CommissionPlan,
     CommissionStatement,

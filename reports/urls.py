@@ -3,6 +3,7 @@
 from django.urls import path
 
 from reports import health, planner, territories, views
+from reports.budget import views as budget
 from reports.catalog import views as catalog
 from reports.compensation import views as compensation
 
@@ -16,6 +17,8 @@ urlpatterns = [
     path("reports/", catalog.report_index, name="reports"),
     path("reports/<slug:slug>/", catalog.report_page, name="report"),
     path("reports/<slug:slug>/export.<str:fmt>", catalog.report_export, name="report-export"),
+    path("budget/", budget.budgets_page, name="budgets"),
+    path("budget/<int:pk>/", budget.budget_page, name="budget"),
     path("compensation/", compensation.statements_page, name="compensation"),
     path(
         "compensation/compute/", compensation.statements_compute_view, name="compensation-compute"

@@ -515,6 +515,8 @@ SPECTACULAR_SETTINGS = {
         "ImportStatusEnum": "pipeline.models.ImportStatus",
         "ScopeKindEnum": "reports.models.ScopeKind",
         "StatementStatusEnum": "reports.compensation.models.StatementStatus",
+        "SpendCategoryEnum": "reports.budget.models.SpendCategory",
+        "AmountKindEnum": "reports.budget.models.AmountKind",
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",

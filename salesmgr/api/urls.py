@@ -56,6 +56,7 @@ from reports.api import (
     RefreshView,
     SeriesView,
 )
+from reports.budget.api import TeamBudgetViewSet
 from reports.compensation.api import CommissionPlanViewSet, CommissionStatementViewSet
 from salesmgr.api.people import TokenView, UserViewSet
 from salesmgr.audit.api import AuditEventViewSet
@@ -102,6 +103,7 @@ router.register("interview-notes", InterviewNoteViewSet, basename="interviewnote
 router.register("scorecards", ScorecardViewSet, basename="scorecard")
 router.register("commission-plans", CommissionPlanViewSet, basename="commissionplan")
 router.register("commission-statements", CommissionStatementViewSet, basename="commissionstatement")
+router.register("team-budgets", TeamBudgetViewSet, basename="teambudget")
 router.register("audit-events", AuditEventViewSet, basename="auditevent")
 
 urlpatterns = [

@@ -217,3 +217,12 @@ def test_pages_take_the_same_queries_at_two_sizes(client, admin, manager, cast, 
                 assert client.get(path).status_code == 200
             counts.append(len(queries))
     assert counts[:2] == counts[2:], counts
+
+
+@pytest.mark.parametrize("who, code", [("admin", 302), ("manager", 403), ("rep", 403), (None, 302)])
+def test_only_admins_compute_a_month_from_the_page(request, client, cast, who, code):
+    before = CommissionStatement.objects.count()
+    answer = _login(client, request, who).post("/compensation/compute/", {"month": "2026-03"})
+    assert answer.status_code == code
+    # admin: a new version for each of the three reps with a plan
+    assert CommissionStatement.objects.count() == before + (3 if who == "admin" else 0)

@@ -5,6 +5,7 @@ import io
 from django.core.management import call_command
 
 from pipeline.models import DealSplit
+from reports.budget.models import BudgetAmount, TeamBudget
 from reports.compensation.models import CommissionPlan, CommissionStatement, StatementLine
 from salesmgr.models import User
 
@@ -36,6 +37,14 @@ def test_the_demo_has_plans_and_a_year_of_statements(db, settings):
     assert CommissionStatement.objects.filter(status="approved").count() == reps * 11
     assert StatementLine.objects.filter(kind="credit").exists()
     assert DealSplit.objects.exists()
-    assert f"Compensation: {reps} plans, {reps * 12} statements." in output
+    assert f"Compensation: {reps} plans, {reps * 12} statements; 6 team budgets." in output
+    last_year = TeamBudget.objects.filter(year=2025).first()
+    assert (
+        BudgetAmount.objects.filter(budget=last_year, kind="actual", category="headcount").count()
+        == 12
+    )
+    assert (
+        BudgetAmount.objects.filter(budget__year=2026, kind="actual").count() == 0
+    )  # no month of 2026 is over
     seed("--reset")
     assert CommissionStatement.objects.count() == reps * 12

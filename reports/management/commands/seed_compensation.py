@@ -1,14 +1,15 @@
-"""``manage.py seed_compensation``: demo commission plans and a year of statements (``seed_demo`` runs it)."""
+"""``manage.py seed_compensation``: demo commission plans, a year of statements and team budgets (``seed_demo`` runs it)."""
 
 from django.core.management.base import BaseCommand
 from django.utils import timezone
 
+from reports.demo_budget import budget_seed
 from reports.demo_compensation import compensation_seed
 from salesmgr.values import parse_date
 
 
 class Command(BaseCommand):
-    help = "Give every demo rep a commission plan and compute a year of monthly statements (once)."
+    help = "Give every demo rep a commission plan, compute a year of monthly statements and budget each team (once)."
 
     def add_arguments(self, parser):
         parser.add_argument("--today", help="YYYY-MM-DD (default: today).")
@@ -17,4 +18,7 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         today = parse_date(options["today"]) if options["today"] else timezone.localdate()
         made = compensation_seed(today=today, seed=options["seed"])
-        self.stdout.write(f"Compensation: {made['plans']} plans, {made['statements']} statements.")
+        budgets = budget_seed(today=today, seed=options["seed"])
+        self.stdout.write(
+            f"Compensation: {made['plans']} plans, {made['statements']} statements; {budgets} team budgets."
+        )
