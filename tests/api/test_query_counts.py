@@ -234,7 +234,7 @@ DEAL_LIST_QUERIES = {
 DEAL_LIST_VARIANTS = {
     "plain": {},
     "cursor": {"cursor": ""},
-    "sorted": {"ordering": "-closed_at", "status": "lost"},
+    "sorted": {"ordering": "-closed_at", "amount_min": "0"},
     "searched": {"search": "Deal", "ordering": "name"},
     "expand": {"expand": "line_items"},
 }
