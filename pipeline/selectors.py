@@ -801,10 +801,13 @@ def _merged_page(page, counted, owners, order, columns, offset, limit):
     with connection.cursor() as cursor:
         cursor.execute(
             f"""
-            SELECT counted.n,
-                   CASE WHEN counted.n > %s THEN count_estimate(%s) END,
-                   page.*
-            FROM (SELECT count(*) AS n FROM ({bounded_sql}) AS bounded) AS counted
+            SELECT counted.n, counted.estimate, page.*
+            FROM (
+                -- Estimated once, not once per row of the page: a volatile function keeps
+                -- this subquery apart.
+                SELECT n, CASE WHEN n > %s THEN count_estimate(%s) END AS estimate
+                FROM (SELECT count(*) AS n FROM ({bounded_sql}) AS bounded) AS bounded_count
+            ) AS counted
             LEFT JOIN LATERAL (
                 SELECT page.* FROM ({owners_sql}) AS deal_owners(id)
                 CROSS JOIN LATERAL ({inner_sql}) AS page({merged_columns})
