@@ -53,8 +53,9 @@ class DealListPagination(Pagination):
                 "in": "query",
                 "description": (
                     "Read pages by cursor instead of by number: empty for the first page, then "
-                    "the cursor in a next or previous link. Not with page, nor with an ordering "
-                    "of more than one field."
+                    "the cursor in a next or previous link (page is then ignored). A cursor "
+                    "follows the first ordering field, then the id; one this list did not give, "
+                    "or of another ordering, answers 404."
                 ),
                 "schema": {"type": "string"},
             },
@@ -279,9 +280,8 @@ def _encode(ordering: str, key, pk: int, backwards: bool, field: str) -> str:
 
 
 def _decode(token: str, ordering: str, sort: DealSort) -> tuple[tuple, bool]:
-    invalid = exceptions.ValidationError(
-        {"cursor": ["Not a cursor this list gave; start again with an empty cursor."]}
-    )
+    # As DRF's own cursor pagination: a cursor this list did not give finds no page (404).
+    invalid = exceptions.NotFound("Invalid cursor: start again with an empty one.")
     try:
         data = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
         pk, backwards = data["i"], data["b"]
@@ -291,12 +291,8 @@ def _decode(token: str, ordering: str, sort: DealSort) -> tuple[tuple, bool]:
     if not isinstance(pk, int) or isinstance(pk, bool) or not isinstance(backwards, bool):
         raise invalid
     if data.get("o") != ordering:
-        raise exceptions.ValidationError(
-            {
-                "cursor": [
-                    "This cursor belongs to another ordering; start again with an empty cursor."
-                ]
-            }
+        raise exceptions.NotFound(
+            "Invalid cursor: it belongs to another ordering; start again with an empty one."
         )
     return (key, pk), backwards
 
@@ -345,16 +341,10 @@ def deal_list_answer(view, request, *, include_deleted: bool, line_item_serializ
         elif number == 2:
             previous_link = remove_query_param(url, "page")
     else:
-        if paginator.page_query_param in request.query_params:
-            raise exceptions.ValidationError({"cursor": ["Give a page or a cursor, not both."]})
-        if not sort.keyset:
-            raise exceptions.ValidationError(
-                {
-                    "cursor": [
-                        "Cursors follow an ordering by one field; drop the others or use page."
-                    ]
-                }
-            )
+        # A cursor follows the first ordering field, then the id; a page number beside it is
+        # ignored (the cursor says where to read).
+        sort = DealSort.of(terms[:1])
+        ordering = terms[0]
         after, backwards = _decode(token, ordering, sort) if token else (None, False)
         page = deal_list_page(
             deals, owners=owners, sort=sort, size=size, after=after, backwards=backwards
