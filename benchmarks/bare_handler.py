@@ -5,11 +5,13 @@
 ``GET /api/v1/deals/?page_size=50&page=1`` with ``Authorization: Token <key>`` answers
 what the API's list answers for that user in the default order: reps their own live deals,
 managers those of themselves and everyone below them, admins all; ordered by expected close
-date then id; each row with the list's columns (names of the account, owner, pipeline, stage
-and lost reason included) and its line items; with the exact count. Two queries for the page
-(the user and the count in one, the rows with their line items in the other), no framework:
-the least a Python server can do for this answer. ``benchmarks/api.py`` times the app
-against it; ``tests/benchmarks/test_bare_handler.py`` checks that it answers the same deals.
+date then id; each row with the list's flat columns (names of the account, owner, pipeline,
+stage and lost reason included, no line items); with the count as the API gives it (exact up to
+1000 deals, else the planner's estimate, ``count_exact`` false). Two queries, as the API's plan
+(each owner's first rows from the (owner, close date, id) index, merged): the user, their
+owners and the count in one, the page's rows in the other; no framework: the least a Python
+server can do for this answer. ``benchmarks/api.py`` times the app against it;
+``tests/benchmarks/test_bare_handler.py`` checks that it answers the same deals.
 """
 
 import json
@@ -19,7 +21,10 @@ from urllib.parse import parse_qs
 
 DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE = 50, 200
 
-# Who the token's user is and how many live deals they may see, in one statement.
+EXACT_UP_TO = 1000  # pipeline.selectors.DEAL_COUNT_EXACT_UP_TO
+
+# Who the token's user is, whose deals they may see, and how many (exact up to EXACT_UP_TO,
+# beyond it the planner's estimate, from the count_estimate function of the app's migrations).
 # The team walk is the one in salesmgr/selectors.py (_SELF_AND_SUBTREE_SQL).
 SCOPE_SQL = """
 WITH who AS (
@@ -35,46 +40,67 @@ owners AS (
         WHERE (SELECT is_manager FROM who)
     )
     SELECT id FROM subtree
+),
+scope AS (
+    SELECT who.id, who.is_admin,
+           CASE WHEN who.is_admin THEN ARRAY(SELECT id FROM salesmgr_user ORDER BY id)
+                ELSE ARRAY(SELECT id FROM owners ORDER BY id) END AS owners
+    FROM who
+),
+counted AS (
+    SELECT scope.*, (
+        SELECT count(*) FROM (
+            SELECT 1 FROM pipeline_deal d
+            WHERE d.deleted_at IS NULL AND (scope.is_admin OR d.owner_id = ANY(scope.owners))
+            LIMIT %(exact_up_to)s + 1
+        ) AS bounded
+    ) AS n
+    FROM scope
 )
-SELECT who.id, who.is_admin, ARRAY(SELECT id FROM owners),
-       (SELECT count(*) FROM pipeline_deal d
-        WHERE d.deleted_at IS NULL AND (who.is_admin OR d.owner_id IN (SELECT id FROM owners)))
-FROM who
+SELECT id, is_admin, owners, n,
+       CASE WHEN n > %(exact_up_to)s THEN count_estimate(
+           'SELECT id FROM pipeline_deal WHERE deleted_at IS NULL'
+           || CASE WHEN is_admin THEN ''
+                   ELSE format(' AND owner_id = ANY(%%L::bigint[])', owners) END
+       ) END
+FROM counted
 """
 
-# One page of the list in the API's default order, each row with its line items.
+# One page of the list in the API's default order: each owner's first rows from the
+# (owner, close date, id) index, merged, then those rows with their related names.
 PAGE_SQL = """
 SELECT d.id, d.name, d.account_id, a.name, d.owner_id,
        coalesce(nullif(o.full_name, ''), nullif(trim(o.first_name || ' ' || o.last_name), ''), o.username),
        d.pipeline_id, p.name, d.stage_id, s.name, d.status, d.amount, d.currency,
        d.expected_close_date, d.forecast_category, d.lost_reason_id, lr.name,
        d.created_at, d.updated_at, d.stage_entered_at, d.closed_at, d.deleted_at, d.version,
-       d.external_id,
-       coalesce((
-           SELECT json_agg(json_build_object(
-               'product', li.product_id, 'product_name', pr.name, 'quantity', li.quantity,
-               'unit_price', li.unit_price, 'discount_pct', li.discount_pct,
-               'total', round(li.quantity * li.unit_price * (100 - li.discount_pct) / 100, 2)
-           ) ORDER BY li.id)
-           FROM pipeline_deallineitem li JOIN pipeline_product pr ON pr.id = li.product_id
-           WHERE li.deal_id = d.id
-       ), '[]')
-FROM pipeline_deal d
+       d.external_id
+FROM (
+    SELECT page.id, page.expected_close_date
+    FROM unnest(%(owners)s::bigint[]) AS owner(id)
+    CROSS JOIN LATERAL (
+        SELECT id, expected_close_date FROM pipeline_deal
+        WHERE owner_id = owner.id AND deleted_at IS NULL
+        ORDER BY owner_id, expected_close_date, id
+        LIMIT %(per_owner)s
+    ) AS page
+    ORDER BY page.expected_close_date, page.id
+    LIMIT %(limit)s OFFSET %(offset)s
+) AS page
+JOIN pipeline_deal d ON d.id = page.id
 JOIN pipeline_account a ON a.id = d.account_id
 JOIN salesmgr_user o ON o.id = d.owner_id
 JOIN pipeline_pipeline p ON p.id = d.pipeline_id
 JOIN pipeline_stage s ON s.id = d.stage_id
 LEFT JOIN pipeline_lostreason lr ON lr.id = d.lost_reason_id
-WHERE d.deleted_at IS NULL AND (%(all)s OR d.owner_id = ANY(%(owners)s))
-ORDER BY d.expected_close_date, d.id
-LIMIT %(limit)s OFFSET %(offset)s
+ORDER BY page.expected_close_date, page.id
 """
 
 COLUMNS = [
     "id", "name", "account", "account_name", "owner", "owner_name", "pipeline", "pipeline_name",
     "stage", "stage_name", "status", "amount", "currency", "expected_close_date",
     "forecast_category", "lost_reason", "lost_reason_name", "created_at", "updated_at",
-    "stage_entered_at", "closed_at", "deleted_at", "version", "external_id", "line_items",
+    "stage_entered_at", "closed_at", "deleted_at", "version", "external_id",
 ]  # fmt: skip
 
 
@@ -125,17 +151,17 @@ def make_app(connect):
         if page_size is None or page is None:
             return _answer(start_response, "400 Bad Request", {"page": ["A whole number from 1."]})
         with cursor() as rows:
-            rows.execute(SCOPE_SQL, {"key": key})
+            rows.execute(SCOPE_SQL, {"key": key, "exact_up_to": EXACT_UP_TO})
             who = rows.fetchone()
             if who is None:
                 return _answer(start_response, "401 Unauthorized", {"detail": "Invalid token."})
-            _, is_admin, owners, count = who
+            _, _, owners, count, estimate = who
             rows.execute(
                 PAGE_SQL,
                 {
-                    "all": is_admin,
                     "owners": owners,
-                    "limit": page_size,
+                    "per_owner": page * page_size + 1,
+                    "limit": page_size + 1,
                     "offset": (page - 1) * page_size,
                 },
             )
@@ -145,15 +171,16 @@ def make_app(connect):
             ]
         if page > 1 and not results:
             return _answer(start_response, "404 Not Found", {"detail": "Invalid page."})
-        more = page * page_size < count
+        more = len(results) > page_size
         return _answer(
             start_response,
             "200 OK",
             {
-                "count": count,
+                "count": count if estimate is None else max(count, estimate),
+                "count_exact": estimate is None,
                 "next": f"?page={page + 1}&page_size={page_size}" if more else None,
                 "previous": f"?page={page - 1}&page_size={page_size}" if page > 1 else None,
-                "results": results,
+                "results": results[:page_size],
             },
         )
 

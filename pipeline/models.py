@@ -366,6 +366,20 @@ class Deal(models.Model):
                 condition=Q(status="open", deleted_at__isnull=True),
                 name="deal_open_owner_close_idx",
             ),
+            # The list's other sorts, read per owner and merged (``deal_list_page``): each
+            # owner's first rows in (sort key, id) order come straight off one of these.
+            models.Index(fields=["owner", "amount", "id"], name="deal_owner_amount_idx"),
+            models.Index(fields=["owner", "created_at", "id"], name="deal_owner_created_idx"),
+            models.Index(fields=["owner", "updated_at", "id"], name="deal_owner_updated_idx"),
+            models.Index(fields=["owner", "name", "id"], name="deal_owner_name_idx"),
+            models.Index(fields=["owner", "closed_at", "id"], name="deal_owner_closed_at_idx"),
+            models.Index(fields=["owner", "id"], name="deal_owner_id_idx"),
+            # The deal list page's default order (open deals first by close date, then closed
+            # ones latest first), per owner: the owner descending as the page reads it.
+            models.Index(
+                fields=["-owner", "-closed_at", "expected_close_date", "id"],
+                name="deal_owner_page_order_idx",
+            ),
             models.Index(fields=["stage", "status"], name="deal_stage_status_idx"),
             models.Index(fields=["stage", "closed_at"], name="deal_stage_closed_idx"),
             models.Index(fields=["status", "closed_at"], name="deal_status_closed_idx"),

@@ -1,6 +1,7 @@
 """Every read of the pipeline that matters: what each person may see, and history."""
 
 import datetime
+from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db import connection
@@ -18,7 +19,7 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.expressions import Combinable
+from django.db.models.expressions import Combinable, RawSQL
 from django.db.models.functions import Coalesce, NullIf
 from django.utils import timezone
 
@@ -604,3 +605,236 @@ def import_jobs_visible_to(user: User) -> QuerySet[ImportJob]:
 def deal_splits(deal: Deal) -> list[DealSplit]:
     """A deal's split credit, largest share first (empty: the owner takes it all)."""
     return list(DealSplit.objects.filter(deal=deal).select_related("rep"))
+
+
+# The deal list (API): a page read per owner from an (owner, sort key, id) index and merged.
+
+# The sorts the list offers, each with the index that serves it per owner; ``id`` breaks ties.
+DEAL_LIST_SORTS = (
+    "expected_close_date",
+    "amount",
+    "created_at",
+    "updated_at",
+    "name",
+    "closed_at",
+    "id",
+)
+# Sort keys that may be empty: an empty one sorts after every value ascending, first descending.
+_NULLABLE_SORTS = frozenset({"closed_at"})
+# Up to this many rows a list's count is exact; beyond it, the planner's estimate.
+DEAL_COUNT_EXACT_UP_TO = 1000
+
+
+@dataclass(frozen=True)
+class DealSort:
+    """The list's order: its keys (field, descending), then the id in the last key's direction.
+
+    Ascending, an empty key sorts after every value; descending, before (PostgreSQL's own
+    defaults, which the indexes follow).
+    """
+
+    keys: tuple
+
+    @classmethod
+    def of(cls, terms) -> "DealSort":
+        """From ``OrderingFilter`` terms such as ``["-amount"]``; the id is added to break ties."""
+        keys = []
+        for term in terms:
+            field = "id" if term.lstrip("-") == "pk" else term.lstrip("-")
+            if field not in {key for key, _ in keys}:
+                keys.append((field, term.startswith("-")))
+        if "id" not in {key for key, _ in keys}:
+            keys.append(("id", keys[-1][1] if keys else False))
+        return cls(tuple(keys))
+
+    @property
+    def keyset(self) -> bool:
+        """Whether pages can be read on from a row: one key, then the id in its direction."""
+        return len(self.keys) == 1 or (
+            len(self.keys) == 2 and self.keys[1][0] == "id" and self.keys[0][1] == self.keys[1][1]
+        )
+
+    @property
+    def field(self) -> str:
+        return self.keys[0][0]
+
+    @property
+    def descending(self) -> bool:
+        return self.keys[0][1]
+
+    @property
+    def fields(self) -> tuple:
+        """The keys before the id (none when sorting by the id alone)."""
+        return tuple(field for field, _ in self.keys if field != "id")
+
+    def order_by(self, *, backwards: bool = False) -> tuple:
+        return tuple(
+            F(field).desc(nulls_first=True)
+            if descending != backwards
+            else F(field).asc(nulls_last=True)
+            for field, descending in self.keys
+        )
+
+
+@dataclass(frozen=True)
+class DealPage:
+    """One page's deal ids in order, the sort key of each, whether more rows lie beyond it
+    (in the direction it was read) and the list's count, exact or estimated."""
+
+    ids: list[int]
+    keys: list
+    more: bool
+    count: int
+    count_exact: bool
+
+
+def deals_listed_for(user: User, *, include_deleted: bool = False) -> tuple[QuerySet, list | None]:
+    """What ``deals_visible_to`` gives, with the owners it ranges over read once (None: everyone's).
+
+    The owners come as a list so the list can walk them one by one and the planner estimates
+    with their own statistics; a manager's costs one query (their reporting line).
+    """
+    if user.is_admin:
+        owners = None
+        deals = Deal.objects.all()
+    else:
+        if user.is_manager:
+            owners = list(
+                User.objects.filter(pk__in=self_and_team_ids_subquery(user.pk))
+                .order_by("pk")
+                .values_list("pk", flat=True)
+            )
+        else:
+            owners = [user.pk]
+        deals = Deal.objects.filter(owner_id__in=owners)
+    if not include_deleted:
+        deals = deals.filter(deleted_at__isnull=True)
+    return deals, owners
+
+
+def _beyond(sort: DealSort, key, pk: int, *, backwards: bool) -> Q | RawSQL:
+    """The rows after (key, pk) in the order the page is read: a row comparison the index ranges on."""
+    descending = sort.descending != backwards
+    if sort.field == "id":
+        return Q(pk__lt=pk) if descending else Q(pk__gt=pk)
+    column = f'"pipeline_deal"."{sort.field}"'
+    less_or_greater = "<" if descending else ">"
+    compare = f'({column}, "pipeline_deal"."id") {less_or_greater} (%s, %s)'
+    if sort.field not in _NULLABLE_SORTS:
+        return RawSQL(compare, (key, pk), output_field=BooleanField())
+    if key is None:  # among the empty keys (last ascending, first descending), by id
+        rest = f"{column} IS NULL AND " + f'"pipeline_deal"."id" {less_or_greater} %s'
+        if descending:
+            rest = f"({rest}) OR {column} IS NOT NULL"
+        return RawSQL(f"({rest})", (pk,), output_field=BooleanField())
+    if descending:
+        return RawSQL(compare, (key, pk), output_field=BooleanField())
+    return RawSQL(f"({compare} OR {column} IS NULL)", (key, pk), output_field=BooleanField())
+
+
+def deal_list_page(
+    deals: QuerySet,
+    *,
+    owners: list | None,
+    sort: DealSort,
+    size: int,
+    offset: int = 0,
+    after: tuple | None = None,
+    backwards: bool = False,
+) -> DealPage:
+    """A page of ``deals`` (already scoped and filtered) in ``sort`` order, with the list's count.
+
+    ``owners`` are those ``deals`` range over (None: every user). On PostgreSQL one statement:
+    the first ``offset + size + 1`` rows of each owner from the (owner, key, id) index (a
+    ``LATERAL`` join), merged and cut to the page, so a manager's page costs a few index reads per
+    rep, not a sort of the whole team's deals; and the count, exact up to
+    ``DEAL_COUNT_EXACT_UP_TO`` rows and the planner's estimate beyond. ``after`` (key, id) reads
+    on from a row (keyset pagination); ``backwards`` reads the other way (rows come back in
+    ``sort`` order all the same).
+    """
+    page = deals
+    if after is not None:
+        page = page.filter(_beyond(sort, after[0], after[1], backwards=backwards))
+    order = sort.order_by(backwards=backwards)
+    columns = ("pk", *sort.fields)
+    limit = offset + size + 1
+    counted = deals.order_by().values("pk")
+    if connection.vendor != "postgresql":
+        rows = list(page.order_by(*order).values_list(*columns)[offset:limit])
+        count, exact = counted.count(), True
+    else:
+        rows, count, exact = _merged_page(page, counted, owners, order, columns, offset, limit)
+    more = len(rows) > size
+    rows = rows[:size]
+    if backwards:
+        rows.reverse()
+    return DealPage(
+        ids=[row[0] for row in rows],
+        keys=[row[1] if len(row) > 1 else row[0] for row in rows],
+        more=more,
+        count=count,
+        count_exact=exact,
+    )
+
+
+def _merged_page(page, counted, owners, order, columns, offset, limit):
+    owner_ref = RawSQL('"deal_owners"."id"', ())
+    # The owner leads the order, in the first key's direction (one owner per lateral read: it
+    # changes nothing) so the planner takes the (owner, key, id) index, forwards or backwards,
+    # rather than walking the primary key's and filtering on the owner.
+    inner = (
+        page.filter(owner_id=owner_ref)
+        .order_by(F("owner_id").desc() if order[0].descending else "owner_id", *order)
+        .values_list(*columns)[:limit]
+    )
+    inner_sql, inner_params = inner.query.sql_with_params()
+    bounded_sql, bounded_params = counted[: DEAL_COUNT_EXACT_UP_TO + 1].query.sql_with_params()
+    counted_sql, counted_params = counted.query.sql_with_params()
+    # The whole filtered query as text (values quoted by the driver) for the planner's estimate.
+    whole_query = connection.ops.compose_sql(counted_sql, counted_params)
+    names = ["id"] + [f"k{i}" for i in range(1, len(columns))]
+    merged_columns = ", ".join(names)
+    by_name = dict(zip(("id", *columns[1:]), names, strict=True))
+    merged_order = ", ".join(
+        f"page.{by_name[term.expression.name]} "
+        + ("DESC NULLS FIRST" if term.descending else "ASC NULLS LAST")
+        for term in order
+    )
+    if owners is None:
+        owners_sql, owners_params = "SELECT id FROM salesmgr_user", ()
+    else:
+        owners_sql, owners_params = "SELECT * FROM unnest(%s::bigint[])", (list(owners),)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            SELECT counted.n, counted.estimate, page.*
+            FROM (
+                -- Estimated once, not once per row of the page: a volatile function keeps
+                -- this subquery apart.
+                SELECT n, CASE WHEN n > %s THEN count_estimate(%s) END AS estimate
+                FROM (SELECT count(*) AS n FROM ({bounded_sql}) AS bounded) AS bounded_count
+            ) AS counted
+            LEFT JOIN LATERAL (
+                SELECT page.* FROM ({owners_sql}) AS deal_owners(id)
+                CROSS JOIN LATERAL ({inner_sql}) AS page({merged_columns})
+                ORDER BY {merged_order}
+                LIMIT %s OFFSET %s
+            ) AS page ON true
+            ORDER BY {merged_order}
+            """,
+            (
+                DEAL_COUNT_EXACT_UP_TO,
+                whole_query,
+                *bounded_params,
+                *owners_params,
+                *inner_params,
+                limit - offset,
+                offset,
+            ),
+        )
+        fetched = cursor.fetchall()
+    n, estimate = fetched[0][0], fetched[0][1]
+    rows = [row[2:] for row in fetched if row[2] is not None]
+    if estimate is None:
+        return rows, n, True
+    return rows, max(estimate, n), False

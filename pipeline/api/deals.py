@@ -18,6 +18,12 @@ from rest_framework.response import Response
 
 from pipeline.api.bulk import BulkErrors, BulkRequest, BulkResult
 from pipeline.api.bulk import bulk as bulk_deals
+from pipeline.api.deal_list import (
+    EXPAND_PARAM,
+    DealListPagination,
+    DealRowBaseSerializer,
+    deal_list_answer,
+)
 from pipeline.api.splits import DealSplitsMixin
 from pipeline.checks.deals import (
     deal_field_errors,
@@ -28,6 +34,7 @@ from pipeline.checks.deals import (
 from pipeline.filters import DealFilter
 from pipeline.models import Deal, DealLineItem, ForecastCategory, StageTransition
 from pipeline.selectors import (
+    DEAL_LIST_SORTS,
     accounts_visible_to,
     deal_history,
     deal_transitions,
@@ -239,6 +246,15 @@ def _line_item_specs(items: list[dict]) -> list[LineItemSpec]:
     ]
 
 
+class DealRowSerializer(DealRowBaseSerializer):
+    # Not read-only, so not required in the schema: only ?expand=line_items writes it.
+    line_items = LineItemSerializer(
+        many=True,
+        required=False,
+        help_text="Only with ?expand=line_items: the deal's line items, as its detail gives them.",
+    )
+
+
 class MoveSerializer(serializers.Serializer):
     stage = VisiblePrimaryKeyRelatedField(selector=stages_visible_to)
     version = serializers.IntegerField(
@@ -312,7 +328,16 @@ DELETED_PARAM = OpenApiParameter(
 
 
 @extend_schema_view(
-    list=extend_schema(summary="List deals you may see"),
+    list=extend_schema(
+        summary="List deals you may see",
+        description=(
+            "Flat rows (no line items unless ?expand=line_items). Pages by number (?page=) or by "
+            "cursor (?cursor=, empty for the first page). The count is exact up to "
+            "1000 deals and the database's estimate beyond: count_exact says which."
+        ),
+        parameters=[EXPAND_PARAM],
+        responses=DealRowSerializer(many=True),
+    ),
     retrieve=extend_schema(summary="Read one deal", parameters=[DELETED_PARAM]),
     create=extend_schema(summary="Open a deal", parameters=[IDEMPOTENCY_HEADER]),
     partial_update=extend_schema(
@@ -342,16 +367,10 @@ class DealViewSet(
     serializer_class = DealSerializer
     filterset_class = DealFilter
     search_fields = ["name", "account__name", "external_id"]
-    ordering_fields = [
-        "expected_close_date",
-        "amount",
-        "created_at",
-        "updated_at",
-        "name",
-        "id",
-        "closed_at",
-    ]
+    # Each sorts by an (owner, field, id) index; the id breaks ties, in the field's direction.
+    ordering_fields = list(DEAL_LIST_SORTS)
     ordering = ["expected_close_date", "id"]
+    pagination_class = DealListPagination
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
     lookup_value_regex = r"\d+"
     role_rules = {
@@ -376,7 +395,12 @@ class DealViewSet(
 
     def shape(self, queryset):
         queryset = queryset.select_related("account", "owner", "pipeline", "stage", "lost_reason")
-        if self.action not in ("destroy", "transitions", "history", "splits"):  # those render no deal
+        if self.action not in (
+            "destroy",
+            "transitions",
+            "history",
+            "splits",
+        ):  # those render no deal
             items = DealLineItem.objects.select_related("product")
             queryset = queryset.prefetch_related(Prefetch("line_items", queryset=items))
         return queryset
@@ -412,6 +436,15 @@ class DealViewSet(
     def _answer(self, deal: Deal, code=status.HTTP_200_OK) -> Response:
         """The deal as it is now, after a write: read again with its relations."""
         return self._render(self.get_queryset().get(pk=deal.pk), code)
+
+    def list(self, request, *args, **kwargs):
+        deleted_requested = self._deleted_requested()  # for everyone: a malformed flag is a 400
+        return deal_list_answer(
+            self,
+            request,
+            include_deleted=request.user.is_admin and deleted_requested,
+            line_item_serializer=LineItemSerializer,
+        )
 
     def retrieve(self, request, *args, **kwargs):
         return self._render(self.get_object())  # already read with its relations

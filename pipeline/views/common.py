@@ -20,6 +20,8 @@ class Page:
     count: int
     count_capped: bool
     has_next: bool
+    # The count is the database's estimate (no last page then either): "about N".
+    count_estimated: bool = False
 
     @property
     def has_previous(self) -> bool:

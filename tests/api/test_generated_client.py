@@ -95,7 +95,7 @@ def test_a_generated_client_signs_in_moves_a_deal_loses_a_race_and_reads_the_fig
 
     # List: the rep's two deals, none of the outsider's.
     listed = generated("api.deals.deals_list").sync(client=api, ordering="name")
-    assert isinstance(listed, models.PaginatedDealList), listed
+    assert isinstance(listed, models.PaginatedDealRowList), listed
     assert listed.count == 2
     assert [deal.name for deal in listed.results] == ["Acme renewal", "Globex expansion"]
 

@@ -190,7 +190,7 @@ MAX_QUERIES = {
     "contacts": 2,
     "products": 2,
     "lost-reasons": 2,
-    "deals": 4,  # + line items + their products
+    "deals": 3,  # the team, the page with its count, the rows (no line items on the list)
     "activities": 2,
     "territories": 5,  # + reps, rules, the rules' named accounts
     "quotas": 2,
@@ -219,6 +219,47 @@ def test_list_queries_do_not_grow_with_rows(cast, django_assert_num_queries, end
     # Every new row lies in the viewer's scope and on the one page.
     assert many_rows - few_rows == MANY - FEW
     assert few_queries <= MAX_QUERIES[endpoint]
+
+
+# The deal list's queries: the page (ids from each owner's index, merged, and the count: one
+# statement) and its rows; a manager's list reads their team once; line items only on request.
+DEAL_LIST_QUERIES = {
+    ("admin", "plain"): 2,
+    ("manager", "plain"): 3,
+    ("rep", "plain"): 2,
+    ("admin", "expand"): 3,
+    ("manager", "expand"): 4,
+    ("rep", "expand"): 3,
+}
+DEAL_LIST_VARIANTS = {
+    "plain": {},
+    "cursor": {"cursor": ""},
+    "sorted": {"ordering": "-closed_at", "amount_min": "0"},
+    "searched": {"search": "Deal", "ordering": "name"},
+    "expand": {"expand": "line_items"},
+}
+
+
+@pytest.mark.parametrize("viewer", ["admin", "manager", "rep"])
+@pytest.mark.parametrize("variant", list(DEAL_LIST_VARIANTS))
+def test_the_deal_list_takes_a_fixed_number_of_queries(
+    cast, django_assert_num_queries, viewer, variant
+):
+    """Pinned at 5 and 100 deals: every sort, a cursor, filters and the expansion alike."""
+    user = cast["reps"][1] if viewer == "rep" else cast[viewer]  # the one with line items
+    client = APIClient()
+    client.force_authenticate(user)
+    params = {**DEAL_LIST_VARIANTS[variant], "page_size": 200}
+    expected = DEAL_LIST_QUERIES[(viewer, "expand" if variant == "expand" else "plain")]
+    seed_deals(cast, 0, FEW)
+    with django_assert_num_queries(expected):
+        few = client.get(f"{API}deals/", params).json()["results"]
+    seed_deals(cast, FEW, MANY - FEW)
+    with django_assert_num_queries(expected):
+        many = client.get(f"{API}deals/", params).json()["results"]
+    assert len(many) > len(few) > 0
+    if variant == "expand":
+        assert any(row["line_items"] for row in many)
 
 
 @pytest.mark.parametrize("viewer", ["admin", "manager"])

@@ -58,6 +58,7 @@ def test_the_bare_handler_lists_the_deals_the_api_lists(
         status, bare = bare_get(bare_app, token, "page_size=4")
         assert status == "200 OK"
         assert bare["count"] == api["count"] == expected, user.username
+        assert bare["count_exact"] is api["count_exact"] is True
         assert [d["id"] for d in bare["results"]] == [d["id"] for d in api["results"]], (
             user.username
         )
