@@ -378,6 +378,14 @@ class Deal(models.Model):
                 condition=Q(status="won", deleted_at__isnull=True),
                 name="deal_won_owner_closed_idx",
             ),
+            # The board: per owner and stage, its open deals (no close) and those closed in a
+            # period, with what its totals and its columns' order read: index-only ranges.
+            models.Index(
+                fields=["owner", "stage", "closed_at"],
+                include=["pipeline", "expected_close_date", "id", "currency", "amount"],
+                condition=Q(deleted_at__isnull=True),
+                name="deal_board_idx",
+            ),
         ]
 
     def __str__(self) -> str:
