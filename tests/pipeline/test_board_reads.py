@@ -186,3 +186,43 @@ def test_owner_ids_are_the_visible_ones_within_the_pick(world, django_assert_max
         assert deal_owner_ids_in_reach(users["admin"], owner=rep.pk) == [rep.pk]
     assert deal_owner_ids_in_reach(rep, team=manager.pk) == [rep.pk]
     assert deal_owner_ids_in_reach(rep, team=users["other_manager"].pk) == []
+
+
+@pytest.fixture
+def no_queries_while_rendering(monkeypatch):
+    """Every query a page needs runs in its view: one from a template fails the test."""
+    from django.db import connection
+    from django.template.backends.django import Template
+
+    render = Template.render
+
+    def refuse(execute, sql, params, many, context):
+        raise AssertionError(f"a template ran a query: {sql[:200]}")
+
+    def render_without_queries(self, context=None, request=None):
+        with connection.execute_wrapper(refuse):
+            return render(self, context, request)
+
+    monkeypatch.setattr(Template, "render", render_without_queries)
+
+
+@pytest.mark.parametrize("who", ["rep", "manager", "admin"])
+def test_the_board_dashboard_deal_and_account_pages_run_no_query_from_their_templates(
+    client, request, rep, pipeline, stages, who, no_queries_while_rendering
+):
+    user = request.getfixturevalue(who)
+    deal = DealFactory(owner=rep, pipeline=pipeline, name="Acme renewal")
+    deal_move(deal=deal, to_stage=stages["Discovery"], by=rep, expected_version=1)
+    client.force_login(user)
+    urls = [
+        "/board/",
+        f"/board/columns/{stages['Discovery'].pk}/?offset=0",
+        f"/deals/{deal.pk}/",
+        f"/accounts/{deal.account_id}/",
+    ]
+    if who != "rep":
+        urls.append("/dashboard/")
+    for url in urls:
+        response = client.get(url)
+        assert response.status_code == 200, url
+    assert "Acme renewal" in client.get("/board/").content.decode()
