@@ -385,12 +385,21 @@ class Deal(models.Model):
             models.Index(fields=["status", "closed_at"], name="deal_status_closed_idx"),
             models.Index(fields=["pipeline", "status"], name="deal_pipeline_status_idx"),
             models.Index(fields=["created_at"], name="deal_created_idx"),
-            # Quota attainment sums each person's won value in a few date windows: read from this index alone.
+            # Quota attainment sums each person's won value in a few date windows, converted from
+            # its currency: read from this index alone.
             models.Index(
                 fields=["owner", "closed_at"],
-                include=["amount"],
+                include=["amount", "currency"],
                 condition=Q(status="won", deleted_at__isnull=True),
                 name="deal_won_owner_closed_idx",
+            ),
+            # The board: per owner and stage, its open deals (no close) and those closed in a
+            # period, with what its totals and its columns' order read: index-only ranges.
+            models.Index(
+                fields=["owner", "stage", "closed_at"],
+                include=["pipeline", "expected_close_date", "id", "currency", "amount"],
+                condition=Q(deleted_at__isnull=True),
+                name="deal_board_idx",
             ),
         ]
 

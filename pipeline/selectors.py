@@ -46,7 +46,7 @@ from pipeline.models import (
 from pipeline.money import converted, merge_unconverted, unconverted
 from quotas.selectors import territories_covered_subquery, territories_visible_to
 from salesmgr.models import User
-from salesmgr.selectors import self_and_team_ids_subquery
+from salesmgr.selectors import self_and_team_ids_subquery, team_member_ids_subquery
 
 
 def _owned_by(user: User, field: str = "owner") -> Q:
@@ -64,6 +64,35 @@ def deals_visible_to(user: User, *, include_deleted: bool = False) -> QuerySet[D
     if not include_deleted:
         deals = deals.filter(deleted_at__isnull=True)
     return deals
+
+
+def deal_owner_ids_in_reach(
+    user: User, *, owner: int | None = None, team: int | None = None
+) -> list[int] | None:
+    """The owners whose deals ``user`` may see, narrowed to ``owner`` and to ``team`` (everyone
+    below that manager); None when that is everyone (an admin who picked neither).
+
+    ``deals_visible_to(user)`` narrowed by a scope's owner and team is the deals of exactly
+    these owners. Read once as a list (one query at most, none for a rep or an admin's pick of
+    one person), the visibility and the scope make one ``owner_id IN (...)`` of literal ids
+    whose size the planner knows, where the two recursive subqueries it replaces were
+    each guessed at about 160 people for a team of 12.
+    """
+    if user.is_admin:
+        if team is None:
+            return None if owner is None else [owner]
+        people = User.objects.filter(pk__in=team_member_ids_subquery(team))
+    elif user.is_manager:
+        people = User.objects.filter(pk__in=self_and_team_ids_subquery(user.pk))
+        if team is not None:
+            people = people.filter(pk__in=team_member_ids_subquery(team))
+    elif team is None:
+        return [user.pk] if owner in (None, user.pk) else []
+    else:
+        people = User.objects.filter(pk=user.pk).filter(pk__in=team_member_ids_subquery(team))
+    if owner is not None:
+        people = people.filter(pk=owner)
+    return list(people.order_by("pk").values_list("pk", flat=True))
 
 
 def _external_ids_taken(
@@ -143,7 +172,9 @@ def contacts_visible_to(user: User) -> QuerySet[Contact]:
     return Contact.objects.filter(account__in=accounts_visible_to(user).values("pk"))
 
 
-def activities_visible_to(user: User) -> QuerySet[Activity]:
+def activities_visible_to(
+    user: User, *, deal: Deal | None = None, account: Account | None = None
+) -> QuerySet[Activity]:
     """Activities on deals ``user`` may read, on accounts they may read, or written by them.
 
     An activity stays its author's after its deal (or account) leaves their
@@ -151,18 +182,32 @@ def activities_visible_to(user: User) -> QuerySet[Activity]:
     may read them (an account also to whoever reads the deal): each row carries ``deal_shown`` and ``account_shown``
     (read them through ``Activity.shown_deal`` / ``shown_account``), and
     every page, API and export renders the deal and account through them.
+
+    ``deal`` or ``account`` narrows to one record's timeline. Its few rows are then checked
+    one by one (a correlated ``EXISTS`` by primary key), where the ``IN`` that suits long lists
+    hashes every deal of a manager's team first (300-560 ms at 100,000 deals).
     """
     if user.is_admin:
-        return Activity.objects.annotate(deal_shown=Value(True), account_shown=Value(True))
-    deals = deals_visible_to(user).values("pk")
-    accounts = accounts_visible_to(user).values("pk")
-    return Activity.objects.filter(
-        Q(deal__in=deals) | Q(deal__isnull=True, account__in=accounts) | Q(author=user)
-    ).annotate(
-        deal_shown=_holds(Q(deal__isnull=True) | Q(deal__in=deals)),
-        # A deal the reader sees shows its account anyway (the deal's page names it).
-        account_shown=_holds(Q(account__isnull=True) | Q(account__in=accounts) | Q(deal__in=deals)),
-    )
+        activities = Activity.objects.annotate(deal_shown=Value(True), account_shown=Value(True))
+    else:
+        if deal is None and account is None:
+            deal_seen = Q(deal__in=deals_visible_to(user).values("pk"))
+            account_seen = Q(account__in=accounts_visible_to(user).values("pk"))
+        else:
+            deal_seen = Q(Exists(deals_visible_to(user).filter(pk=OuterRef("deal_id"))))
+            account_seen = Q(Exists(accounts_visible_to(user).filter(pk=OuterRef("account_id"))))
+        activities = Activity.objects.filter(
+            deal_seen | (Q(deal__isnull=True) & account_seen) | Q(author=user)
+        ).annotate(
+            deal_shown=_holds(Q(deal__isnull=True) | deal_seen),
+            # A deal the reader sees shows its account anyway (the deal's page names it).
+            account_shown=_holds(Q(account__isnull=True) | account_seen | deal_seen),
+        )
+    if deal is not None:
+        activities = activities.filter(deal=deal)
+    if account is not None:
+        activities = activities.filter(account=account)
+    return activities
 
 
 def _holds(condition: Q) -> Case:

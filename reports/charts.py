@@ -8,8 +8,11 @@ no meaning rests on colour alone (legends, labels and tables say it too).
 """
 
 import datetime
+import functools
 import json
 import math
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -73,6 +76,45 @@ class Chart:
         return f"{self.dom_id}-data"
 
 
+# Building a figure (Plotly validates every property) costs several ms a chart; a dashboard
+# redraws the same figures from the same snapshots request after request. So each chart
+# function keeps its last answers, keyed by its inputs as JSON: only plain values (numbers,
+# text, dates, decimals) make a key, anything else is built afresh. Charts are read-only.
+_MEMO_SIZE = 256
+_memo: OrderedDict[str, "Chart"] = OrderedDict()
+_memo_lock = threading.Lock()
+
+
+def _plain(value):
+    if isinstance(value, datetime.date):  # a datetime too
+        return f"{type(value).__name__}:{value.isoformat()}"
+    if isinstance(value, Decimal):
+        return f"Decimal:{value}"
+    raise TypeError(f"not a plain value: {type(value).__name__}")
+
+
+def _memoised(build):
+    @functools.wraps(build)
+    def chart(*args, **kwargs):
+        try:
+            key = json.dumps([build.__name__, args, kwargs], sort_keys=True, default=_plain)
+        except (TypeError, ValueError):
+            return build(*args, **kwargs)
+        with _memo_lock:
+            found = _memo.get(key)
+            if found is not None:
+                _memo.move_to_end(key)
+                return found
+        made = build(*args, **kwargs)
+        with _memo_lock:
+            _memo[key] = made
+            while len(_memo) > _MEMO_SIZE:
+                _memo.popitem(last=False)
+        return made
+
+    return chart
+
+
 def _chart(
     dom_id: str, title: str, summary: str, traces: list, layout: dict, height: int = 320
 ) -> Chart:
@@ -126,6 +168,7 @@ def _money_axis(values) -> dict:
     }
 
 
+@_memoised
 def funnel_chart(dom_id: str, pipeline_name: str, stages: list[dict]) -> Chart:
     """One pipeline's open stages: deals that entered each (with the share that advanced) and days spent there."""
     names = [stage["name"] for stage in stages]
@@ -216,6 +259,7 @@ def funnel_chart(dom_id: str, pipeline_name: str, stages: list[dict]) -> Chart:
     )
 
 
+@_memoised
 def forecast_chart(dom_id: str, forecasts: list[dict]) -> Chart:
     """Each forecast method per horizon, the model with its P10-P90 range, and the quota as a marker."""
     horizons = [f"{f['horizon']} days" for f in forecasts]
@@ -277,6 +321,7 @@ def forecast_chart(dom_id: str, forecasts: list[dict]) -> Chart:
     return _chart(dom_id, "Forecast against quota", summary, traces, layout, height=360)
 
 
+@_memoised
 def won_by_month_chart(dom_id: str, points: list[dict]) -> Chart:
     """Won value per month, with the number of deals won in the hover."""
     months = [p["bucket"].isoformat() for p in points]
@@ -312,6 +357,7 @@ def won_by_month_chart(dom_id: str, points: list[dict]) -> Chart:
     return _chart(dom_id, "Won value by month", summary, traces, layout)
 
 
+@_memoised
 def accuracy_chart(dom_id: str, rows: list[dict], horizon: int) -> Chart:
     """Past forecasts of one horizon against what was then won, one line per method."""
     dates = [r["as_of"].isoformat() for r in rows]
@@ -362,6 +408,7 @@ def accuracy_chart(dom_id: str, rows: list[dict], horizon: int) -> Chart:
     )
 
 
+@_memoised
 def mape_chart(dom_id: str, summary_rows: list[dict]) -> Chart:
     """Mean absolute percentage error of each method, one bar group per method and a bar per horizon."""
     traces = []
@@ -400,6 +447,7 @@ BAND_LABELS = {"below": "Below P10", "inside": "Inside P10-P90", "above": "Above
 BAND_IDEAL = {"below": 0.1, "inside": 0.8, "above": 0.1}
 
 
+@_memoised
 def calibration_chart(dom_id: str, summary_rows: list[dict]) -> Chart:
     """Where the actuals of matured windows fell against the model's P10-P90 range, per horizon,
     beside the shares a calibrated range gives (10% below, 80% inside, 10% above).
@@ -450,6 +498,7 @@ def calibration_chart(dom_id: str, summary_rows: list[dict]) -> Chart:
     return _chart(dom_id, "Is the model's P10-P90 range honest?", summary, traces, layout)
 
 
+@_memoised
 def pipeline_by_stage_chart(dom_id: str, rows: list[dict]) -> Chart:
     """Open value per stage (deal counts on the bars), first stage at the top."""
     pipelines = {row["pipeline__name"] for row in rows}
@@ -500,6 +549,7 @@ def pipeline_by_stage_chart(dom_id: str, rows: list[dict]) -> Chart:
 TARGET = "#D55E00"
 
 
+@_memoised
 def gap_chart(dom_id: str, gap: dict) -> Chart:
     """Won to date, week by week, against the target line, and the model's range from today to the forecast's end."""
     today, start = gap["today"], gap["start"]
@@ -568,7 +618,11 @@ def gap_chart(dom_id: str, gap: dict) -> Chart:
     else:
         summary = f"Won to date {money(gap['won'])}; no target applies to this scope."
     layout = {
-        "xaxis": {"type": "date", "range": [start.isoformat(), gap["last_day"].isoformat()], "tickformat": "%-d %b"},
+        "xaxis": {
+            "type": "date",
+            "range": [start.isoformat(), gap["last_day"].isoformat()],
+            "tickformat": "%-d %b",
+        },
         "yaxis": _money_axis(values),
     }
     return _chart(dom_id, "Won to date against the target", summary, traces, layout)

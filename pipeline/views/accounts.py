@@ -87,7 +87,7 @@ def account_page_context(
                 :DEALS_SHOWN
             ]
         ),
-        "activities": timeline(activities_visible_to(user).filter(account=account)),
+        "activities": timeline(activities_visible_to(user, account=account)),
         "activity_form": activity_form or ActivityForm(),
         "activity_url": reverse("account-activity", args=[account.pk]),
         "owner_changes": account_owner_changes(account),

@@ -4,9 +4,11 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.middleware.csrf import get_token
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils.html import format_html
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
@@ -15,12 +17,12 @@ from pipeline.forms import MoveForm
 from pipeline.models import Pipeline, Stage, StageKind
 from pipeline.picker import Pick, picked, picker_options
 from pipeline.queries import (
+    board_card,
     board_cards,
+    board_deals,
     board_stages,
     card_deal,
     column_totals,
-    deals_on_board,
-    decorate_card,
     move_options_html,
 )
 from pipeline.scopes import Scope
@@ -30,7 +32,9 @@ from pipeline.views.common import carried_along, query_without, wants_json
 from salesmgr.errors import ConflictError, PermissionDenied
 from salesmgr.values import parse_int
 
-CARDS_PER_COLUMN = 25
+# A column opens with its soonest-closing cards; "Load more" brings the next ones in larger pages.
+FIRST_CARDS = 10
+MORE_CARDS = 50
 BOARD_FILTERS = ("close_after", "close_before")
 # What the filter bar shows as its own fields; any other parameter rides along hidden.
 BAR_FIELDS = ("pipeline", *BOARD_FILTERS)
@@ -65,12 +69,8 @@ def _board_scope(pick: Pick) -> Scope:
 
 
 def _board_deals(request: HttpRequest, pick: Pick, pipeline: Pipeline):
-    deals = deals_on_board(
-        deals_visible_to(request.user),
-        pipeline=pipeline,
-        scope=_board_scope(pick),
-        period=pick.period,
-    )
+    """The board's deals with its close-date filters, before the period, and the date form."""
+    deals = board_deals(request.user, pipeline=pipeline, scope=_board_scope(pick))
     dates = DealFilter(
         data={name: request.GET.get(name, "") for name in BOARD_FILTERS}, queryset=deals
     )
@@ -80,6 +80,16 @@ def _board_deals(request: HttpRequest, pick: Pick, pipeline: Pipeline):
 def _column(stage: Stage, totals: dict) -> dict:
     column = totals.get(stage.pk) or {"count": 0, "values": []}
     return {"stage": stage, "count": column["count"], "values": column["values"]}
+
+
+def _card_extras(request: HttpRequest) -> dict:
+    """What every card's "Move" form shares: the CSRF field (one token for the page) and the way back."""
+    return {
+        "csrf_input": format_html(
+            '<input type="hidden" name="csrfmiddlewaretoken" value="{}">', get_token(request)
+        ),
+        "next_url": _board_url(request),
+    }
 
 
 @login_required
@@ -101,17 +111,17 @@ def board(request):
     if pipeline is not None:
         stages = board_stages(pipeline)
         deals, date_form = _board_deals(request, pick, pipeline)
-        totals = column_totals(deals)
+        totals = column_totals(deals, stages=stages, period=pick.period)
+        pages = board_cards(deals, stages=stages, period=pick.period, offset=0, limit=FIRST_CARDS)
         columns = []
         for stage in stages:
             column = _column(stage, totals)
-            column["cards"], column["has_more"] = board_cards(
-                deals, stage=stage, offset=0, limit=CARDS_PER_COLUMN
-            )
-            column["next_offset"] = CARDS_PER_COLUMN
+            column["cards"], column["has_more"] = pages[stage.pk]
+            column["next_offset"] = FIRST_CARDS
             column["move_options"] = move_options_html(stages, stage)
             columns.append(column)
         context |= {
+            **_card_extras(request),
             "stages": stages,
             "columns": columns,
             "date_form": date_form,
@@ -131,19 +141,21 @@ def board_column(request, stage_id: int):
     pick = picked(request)
     deals, _ = _board_deals(request, pick, stage.pipeline)
     offset = max(parse_int(request.GET.get("offset")) or 0, 0)
-    cards, has_more = board_cards(deals, stage=stage, offset=offset, limit=CARDS_PER_COLUMN)
     stages = board_stages(stage.pipeline)
     stage = next(s for s in stages if s.pk == stage.pk)
+    cards, has_more = board_cards(
+        deals, stages=[stage], period=pick.period, offset=offset, limit=MORE_CARDS
+    )[stage.pk]
     context = {
+        **_card_extras(request),
         "column": {
             "stage": stage,
             "cards": cards,
             "has_more": has_more,
-            "next_offset": offset + CARDS_PER_COLUMN,
+            "next_offset": offset + MORE_CARDS,
             "move_options": move_options_html(stages, stage),
         },
         "filter_query": query_without(request, "offset", "page"),
-        "next_url": _board_url(request),
         "first_new": True,
     }
     if not request.htmx:
@@ -160,12 +172,10 @@ def _board_url(request: HttpRequest) -> str:
 
 def _card_html(request: HttpRequest, deal, stages: list[Stage]) -> str:
     stage = next(s for s in stages if s.pk == deal.stage_id)
-    decorate_card(deal, stage)
     context = {
-        "deal": deal,
-        "stage": stage,
+        **_card_extras(request),
+        "card": board_card(deal, stages),
         "move_options": move_options_html(stages, stage),
-        "next_url": _board_url(request),
     }
     return render_to_string("pipeline/_card.html", context, request=request)
 
@@ -174,7 +184,7 @@ def _headers(request: HttpRequest, stages: list[Stage]) -> dict:
     """The board's column headers after a change, with the board's filters from the move URL."""
     pick = picked(request)
     deals, _ = _board_deals(request, pick, stages[0].pipeline)
-    totals = column_totals(deals)
+    totals = column_totals(deals, stages=stages, period=pick.period)
     return {
         stage.pk: render_to_string("pipeline/_column_meta.html", {"column": _column(stage, totals)})
         for stage in stages

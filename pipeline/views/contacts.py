@@ -250,9 +250,20 @@ def deal_contacts_context(request: HttpRequest, deal) -> dict:
         .exclude(pk__in=[link.contact_id for link in links])
         .order_by("last_name", "first_name", "id")[:CHOICES_SHOWN]
     )
+    form, choices = None, []
+    if may_change:
+        # Read here, once: a model choice field would query while the template renders.
+        choices = list(candidates)
+        form = DealContactForm(contacts=candidates)
+        field = form.fields["contact"]
+        field.choices = [
+            ("", field.empty_label),
+            *((contact.pk, field.label_from_instance(contact)) for contact in choices),
+        ]
     return {
         "contact_links": links,
         "contacts_may_change": may_change,
-        "contact_link_form": DealContactForm(contacts=candidates) if may_change else None,
+        "contact_link_form": form,
+        "contact_choices": choices,
         "may_delete": may_change,
     }

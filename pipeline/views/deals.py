@@ -487,7 +487,7 @@ def deal_page_context(
         "line_items": list(deal.line_items.select_related("product")),
         "stays": stage_stays(list(deal_transitions(deal)), timezone.now()),
         "history": _readable_history(deal, stages),
-        "activities": timeline(activities_visible_to(request.user).filter(deal=deal)),
+        "activities": timeline(activities_visible_to(request.user, deal=deal)),
         "activity_form": activity_form or ActivityForm(),
         "activity_url": reverse("deal-activity", args=[deal.pk]),
         **deal_contacts_context(request, deal),

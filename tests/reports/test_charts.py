@@ -51,7 +51,9 @@ def test_no_money_axis_uses_si_prefixes():
         }
         for h in (30, 60, 90)
     ]
-    stages = [{"stage__name": "Proposal", "pipeline__name": "New", "deals": 1, "value": Decimal("0.6")}]
+    stages = [
+        {"stage__name": "Proposal", "pipeline__name": "New", "deals": 1, "value": Decimal("0.6")}
+    ]
     figures = [
         _axis(charts.forecast_chart("chart-forecast", forecasts)),
         _axis(charts.won_by_month_chart("chart-won", _months("0.3"))),
@@ -74,3 +76,19 @@ def test_the_forecast_axis_reaches_the_top_of_the_model_band_and_the_quota():
     ]
     axis = _axis(charts.forecast_chart("chart-forecast", forecasts))
     assert axis["ticktext"] == ["0", "2k", "4k", "6k", "8k", "10k"]
+
+
+def test_a_chart_drawn_again_from_equal_inputs_is_the_one_already_built():
+    first = charts.won_by_month_chart("chart-won", _months("1200", "3400"))
+    again = charts.won_by_month_chart("chart-won", _months("1200", "3400"))
+    other = charts.won_by_month_chart("chart-won", _months("1200", "3401"))
+    renamed = charts.won_by_month_chart("chart-won-2", _months("1200", "3400"))
+    assert again is first
+    assert other is not first and other.figure != first.figure
+    assert renamed is not first and renamed.dom_id == "chart-won-2"
+
+
+def test_inputs_that_are_not_plain_values_are_drawn_afresh_each_time():
+    stages = [{"name": "Qualification", "value": object(), "count": 1}]
+    assert charts._memoised(lambda rows: rows[0]["name"])(stages) == "Qualification"
+    assert charts._memoised(lambda day: day)(datetime.date(2026, 1, 2)) == datetime.date(2026, 1, 2)
