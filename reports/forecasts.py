@@ -71,6 +71,14 @@ before T of the scope's deals as they stood at T (and nothing after T):
    window starts at which it was lost and then won inside the window (as the
    new business weighs its wins by slack), over the span's days: the value
    such wins brought a window on average, with its compound Poisson variance.
+7. Chances chained through the stages (``CHAINED``, ``Training.chained``): each entry also
+   records where it went when it left its stage (``entry_counts``), and the share of step 2 is
+   replaced, before the shrinkage, by ``sum over days d >= a and destinations j of S(d) h_j(d)
+   W_j(a + H - d)``: the share of the entries in ``s`` at age ``a`` still there on day ``d``, the
+   share of those at risk leaving for ``j`` that day, and the chance a fresh entry of ``j`` is won
+   within what is left of the window (chained in turn; 1 for a win, 0 for a loss). Each stage's
+   exits are read from its own entries, so a change in a later stage reaches an early deal's
+   chance as soon as that stage's exits show it. New business sums the first stage's chained curve.
 
 The expected value is the sum over open deals of ``p * amount`` plus the new
 business and the reopened wins. Its variance adds these parts: each deal's own win, ``p * (1 - p) *
@@ -168,7 +176,10 @@ WEIGHT_SCALE = 1_000_000
 PRIOR_WEIGHT = 10
 # The chance of an open deal and of new business chained through the stages its exits go to
 # (``Training.chained``) rather than read off its stage's entries followed to their close alone.
-CHAINED = True
+# Off: on two draws of every world it moved the model's MAPE over weighted's by 0.002 on the nine
+# worlds (0.310 to 0.308), 0.003 on the held-out ones (0.447 to 0.444) and made the sealed ones
+# worse (0.550 to 0.573, ``two-segments``); benchmarks/README.md, sixth round.
+CHAINED = False
 # Stage exits weigh ``0.5 ** (days since the exit / RECENT_HALF_LIFE_DAYS)`` when the recent ones are
 # compared with the long run (``Training.shift``). Their mean age is ``RECENT_HALF_LIFE_DAYS / ln 2``:
 # at 15 days about three weeks, within the shortest horizon (at 30 it was six weeks, and a change

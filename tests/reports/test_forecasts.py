@@ -39,9 +39,9 @@ def money(value: float) -> Decimal:
 
 
 def test_thirty_day_forecast_for_one_rep(history, rep, monkeypatch):
-    # The chances by hand below are those of each stage's entries followed to their close; the
-    # multi-state chances chained through the stages (``CHAINED``) are pinned by hand in
-    # ``test_model_chained``.
+    # The chances by hand below are those of each stage's entries followed to their close (the
+    # default); the multi-state chances chained through the stages (``CHAINED``) are pinned by
+    # hand in ``test_model_chained``.
     monkeypatch.setattr(forecasts, "CHAINED", False)
     now = timezone.now()
     quota_set(

@@ -30,6 +30,13 @@ A, B = 1, 2
 PATHS = {A: (A, B), B: (B,)}
 
 
+@pytest.fixture(autouse=True)
+def chained(monkeypatch):
+    """The chained chances are off by default (they did not beat the stage's own entries on the
+    backtest's worlds): these tests switch them on."""
+    monkeypatch.setattr(forecasts, "CHAINED", True)
+
+
 def _chain(b_wins: int, b_losses: int) -> Training:
     """Stage A: 40 entries, all gone on to B after 5 days and none closed yet (entered 8 days ago).
     Stage B: ``b_wins`` entries won and ``b_losses`` lost, each 10 days after entering B."""
@@ -78,9 +85,8 @@ def test_a_later_stage_that_wins_less_lowers_an_early_deal_chance_at_once():
     assert unlikely.chained(A, 0, PATHS)[90] == pytest.approx(0.2)
     assert _chance(unlikely) < _chance(likely) / 2
     # The chance read off A's entries alone cannot tell the two apart.
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(forecasts, "CHAINED", False)
-        assert _chance(unlikely) == _chance(likely)
+    forecasts.CHAINED = False
+    assert _chance(unlikely) == _chance(likely)
 
 
 def test_exits_counted_without_a_destination_fall_back_on_the_stage_alone():
