@@ -71,7 +71,8 @@ before T of the scope's deals as they stood at T (and nothing after T):
    window starts at which it was lost and then won inside the window (as the
    new business weighs its wins by slack), over the span's days: the value
    such wins brought a window on average, with its compound Poisson variance.
-7. Chances chained through the stages (``CHAINED``, ``Training.chained``): each entry also
+7. Optional, off by default (``CHAINED``, ``Training.chained``): chances chained through the
+   stages. Each entry also
    records where it went when it left its stage (``entry_counts``), and the share of step 2 is
    replaced, before the shrinkage, by ``sum over days d >= a and destinations j of S(d) h_j(d)
    W_j(a + H - d)``: the share of the entries in ``s`` at age ``a`` still there on day ``d``, the
