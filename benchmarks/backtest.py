@@ -1,7 +1,7 @@
 """Backtest every forecast method on the simulated worlds of ``benchmarks/worlds.py``.
 
     DATABASE_URL=postgres://.../a_database_of_its_own .venv/bin/python benchmarks/backtest.py [--worlds a,b] [--every 7]
-        [--held-out | --all] [--sealed] [--draws N] [--dump FILE]
+        [--held-out | --all] [--sealed] [--fresh] [--draws N] [--dump FILE]
 
 The database is emptied: for each world it loads the world, computes the
 organisation's forecasts as of every ``--every``-th day of the last year
@@ -14,7 +14,8 @@ P10-P90 range. The last rows average the worlds.
 
 ``--held-out`` runs the worlds kept apart from tuning (``HELD_OUT_WORLDS``)
 instead of the nine, ``--all`` both sets, each in a table of its own; ``--sealed`` adds the
-worlds sealed before the method's third rework (``SEALED_WORLDS``, to be run once); ``--dump`` pickles the model's inputs of every forecast
+worlds sealed before the method's third rework (``SEALED_WORLDS``, to be run once), ``--fresh`` those
+written with the sixth (``FRESH_WORLDS``: a skipped middle stage, seasonal close rates, reps who differ); ``--dump`` pickles the model's inputs of every forecast
 with what was then won, to study the estimator without reloading the worlds.
 """
 
@@ -66,6 +67,7 @@ class Recorder:
                     stage: {band: dict(counts) for band, counts in bands.items()}
                     for stage, bands in stats.banded.items()
                 },
+                moves={stage: dict(counts) for stage, counts in stats.moves.items()},
                 open_groups=dict(kwargs["open_groups"]),
                 probabilities=dict(kwargs["probabilities"]),
                 paths=dict(kwargs.get("paths") or {}),
@@ -110,14 +112,15 @@ def world_rows(spec, every: int, recorder: Recorder | None = None) -> list[dict]
     seconds = time.monotonic() - started
     if recorder is not None:
         actuals = {
-            (s.as_of, s.horizon): s.actual
+            (s.as_of, s.horizon): (s.actual, s.weighted)
             for s in ForecastSnapshot.objects.filter(scope_key=Scope().key)
         }
         for record in recorder.records:
             if "world" not in record:
                 record["world"] = spec.name
+                record["seed"] = spec.seed
                 key = (timezone.localdate(record["moment"]), record["horizon"])
-                record["actual"] = actuals.get(key)
+                record["actual"], record["weighted"] = actuals.get(key, (None, None))
     rows = []
     for horizon in HORIZONS:
         snapshots = ForecastSnapshot.objects.filter(
@@ -244,6 +247,12 @@ def main() -> int:
         "is settled",
     )
     parser.add_argument(
+        "--fresh",
+        action="store_true",
+        help="also run the worlds written with the sixth round (FRESH_WORLDS), meant to be run "
+        "once, at the end",
+    )
+    parser.add_argument(
         "--replicate",
         type=int,
         default=0,
@@ -269,7 +278,7 @@ def main() -> int:
     setup_django()
     from django.core.management import call_command
 
-    from benchmarks.worlds import HELD_OUT_WORLDS, SEALED_WORLDS, WORLDS
+    from benchmarks.worlds import FRESH_WORLDS, HELD_OUT_WORLDS, SEALED_WORLDS, WORLDS
 
     call_command("migrate", verbosity=0)
     chosen = set(filter(None, args.worlds.split(",")))
@@ -278,12 +287,14 @@ def main() -> int:
         recorder = Recorder()
         recorder.install()
     sets = []
-    if args.all or not (args.held_out or args.sealed):
+    if args.all or not (args.held_out or args.sealed or args.fresh):
         sets.append(("Worlds the model was developed on:", WORLDS))
     if args.all or args.held_out:
         sets.append(("Held-out worlds (not used in tuning the model):", HELD_OUT_WORLDS))
     if args.sealed:
         sets.append(("Sealed worlds (written before the rework, run once):", SEALED_WORLDS))
+    if args.fresh:
+        sets.append(("Fresh worlds (written with the sixth round, run once):", FRESH_WORLDS))
     if args.draws > 1:
         print(f"Pooled over {args.draws} draws of each world:")
     for title, specs in sets:

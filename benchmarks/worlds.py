@@ -78,6 +78,17 @@ class WorldSpec:
     launch_days: float = 90.0
     launch_size: float = 1.0
     launch_cycle: float = 1.0
+    # A middle stage often skipped: a deal leaving Qualify for the next stage goes straight to
+    # Propose with this chance (on top of ``skip``).
+    skip_middle: float = 0.0
+    # Close rates that follow the seasons: every chance of moving on is times ``1 + win_season *
+    # sin(2 pi day of year / 365)``, the day that of the move.
+    win_season: float = 0.0
+    # Reps who differ: rep ``i``'s chances of moving on (and the pace of its deals) are times ``1 +
+    # rep_spread * (2 i / (REPS - 1) - 1)``, rep ``i`` brings ``1 + i % 3`` shares of the deals, and
+    # after ``rep_leaves_at`` of the span the best rep brings no new deals.
+    rep_spread: float = 0.0
+    rep_leaves_at: float = 1.0
 
 
 WORLDS = (
@@ -125,6 +136,13 @@ SEALED_WORLDS = (
         launch_cycle=0.35,
         deals_per_day=3.5,
     ),
+)
+# Written with the multi-state chances (issue 9, sixth round) before any run of them, and run once,
+# at the end (``backtest.py --fresh``): mechanics none of the other worlds has.
+FRESH_WORLDS = (
+    WorldSpec("skipped-middle", 301, skip_middle=0.6, cycle=1.2, deals_per_day=4.0),
+    WorldSpec("seasonal-wins", 302, win_season=0.3, deals_per_day=4.5),
+    WorldSpec("rep-mix", 303, rep_spread=0.4, rep_leaves_at=0.65, cycle=0.9, deals_per_day=4.5),
 )
 # New reps joining in the ``cohort`` worlds, after the ``REPS`` others.
 COHORT_REPS = 4
@@ -237,6 +255,11 @@ def _deal(
     cycle: float = 1.0,
 ) -> DealDraft:
     owner = rng.randrange(REPS)
+    if spec.rep_spread:
+        leaving = (end - created).days < spec.days * (1 - spec.rep_leaves_at)
+        reps = range(REPS - 1 if leaving else REPS)
+        owner = rng.choices(reps, [1 + i % 3 for i in reps])[0]
+        skill *= 1 + spec.rep_spread * (2 * owner / (REPS - 1) - 1)
     sandbag = spec.sandbagger and owner == 0
     quality = rng.uniform(0.7, 1.3)
     stalls = rng.random() < spec.stall
@@ -261,6 +284,9 @@ def _deal(
         else:
             at += _stay(rng, mean_days * spec.cycle * cycle * (2.0 if sandbag else 1.0) / skill)
         advance = min(0.97, advance * quality * skill * (spec.shift if shifted else 1.0))
+        if spec.win_season:
+            day_of_year = at.timetuple().tm_yday
+            advance *= 1 + spec.win_season * math.sin(2 * math.pi * day_of_year / 365)
         if stage == 2 and spec.stage_drop != 1.0:
             drop_from = end - datetime.timedelta(days=spec.days * (1 - spec.stage_drop_at))
             if at >= drop_from:
@@ -270,6 +296,8 @@ def _deal(
             step = WON - stage if rng.random() < advance else LOST - stage
         elif rng.random() < advance:
             step = 2 if stage + 2 < WON and rng.random() < spec.skip else 1
+            if stage == 0 and step == 1 and spec.skip_middle and rng.random() < spec.skip_middle:
+                step = 2
         else:
             step = LOST - stage
         stage = min(stage + step, LOST)

@@ -71,6 +71,15 @@ before T of the scope's deals as they stood at T (and nothing after T):
    window starts at which it was lost and then won inside the window (as the
    new business weighs its wins by slack), over the span's days: the value
    such wins brought a window on average, with its compound Poisson variance.
+7. Optional, off by default (``CHAINED``, ``Training.chained``): chances chained through the
+   stages. Each entry also
+   records where it went when it left its stage (``entry_counts``), and the share of step 2 is
+   replaced, before the shrinkage, by ``sum over days d >= a and destinations j of S(d) h_j(d)
+   W_j(a + H - d)``: the share of the entries in ``s`` at age ``a`` still there on day ``d``, the
+   share of those at risk leaving for ``j`` that day, and the chance a fresh entry of ``j`` is won
+   within what is left of the window (chained in turn; 1 for a win, 0 for a loss). Each stage's
+   exits are read from its own entries, so a change in a later stage reaches an early deal's
+   chance as soon as that stage's exits show it. New business sums the first stage's chained curve.
 
 The expected value is the sum over open deals of ``p * amount`` plus the new
 business and the reopened wins. Its variance adds these parts: each deal's own win, ``p * (1 - p) *
@@ -98,6 +107,7 @@ currency has no rate by then is left out and listed under ``unconverted``.
 
 import datetime
 import math
+import operator
 from collections import defaultdict
 from decimal import Decimal
 from typing import NamedTuple
@@ -119,7 +129,7 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.functions import Cast, Floor, Greatest, Least, Log
+from django.db.models.functions import Cast, FirstValue, Floor, Greatest, Least, Log
 from django.db.models.lookups import GreaterThan
 from django.utils import timezone
 
@@ -165,6 +175,12 @@ HALF_LIFE_DAYS = 90
 # Weights are counted in millionths of a fresh entry, whole numbers, so that sums are exact in any order.
 WEIGHT_SCALE = 1_000_000
 PRIOR_WEIGHT = 10
+# The chance of an open deal and of new business chained through the stages its exits go to
+# (``Training.chained``) rather than read off its stage's entries followed to their close alone.
+# Off: on two draws of every world it moved the model's MAPE over weighted's by 0.002 on the nine
+# worlds (0.310 to 0.308), 0.003 on the held-out ones (0.447 to 0.444) and made the sealed ones
+# worse (0.550 to 0.573, ``two-segments``); benchmarks/README.md, sixth round.
+CHAINED = False
 # Stage exits weigh ``0.5 ** (days since the exit / RECENT_HALF_LIFE_DAYS)`` when the recent ones are
 # compared with the long run (``Training.shift``). Their mean age is ``RECENT_HALF_LIFE_DAYS / ln 2``:
 # at 15 days about three weeks, within the shortest horizon (at 30 it was six weeks, and a change
@@ -172,6 +188,8 @@ PRIOR_WEIGHT = 10
 # to weigh (``shrunk_change``), and what is left of it widens the band.
 RECENT_HALF_LIFE_DAYS = 15
 MAX_DAYS = 730
+# The destinations of a stage exit that are not an open stage (``entry_counts``, ``Training.moves``).
+WON_EXIT, LOST_EXIT, UNKNOWN_EXIT = -1, -2, -3
 Z_80 = 1.2816  # the 10th and 90th percentiles of a normal distribution lie this many sigmas out
 
 
@@ -367,10 +385,10 @@ def closing_stats(scope: Scope, moment: datetime.datetime, live: bool = False) -
     as they stood at ``moment`` (live rows when ``live``). One query."""
     training = Training()
     deals = deal_rows(scope, None if live else moment).values("id")
-    for band, stage_id, stay, close, won, observed, *weights in entry_counts(
+    for band, stage_id, stay, close, won, observed, exit_to, *weights in entry_counts(
         StageTransition.objects.filter(deal_id__in=deals), moment, transition_band(moment, live)
     ):
-        training.add(stage_id, (stay, close, won, observed), *weights, band=band)
+        training.add(stage_id, (stay, close, won, observed), *weights, band=band, exit_to=exit_to)
     return training
 
 
@@ -415,6 +433,9 @@ def entry_counts(
                 Min("at", filter=Q(to_stage__kind__in=[StageKind.WON, StageKind.LOST]))
             ),
             next_win=later_in_deal(Min("at", filter=Q(to_stage__kind=StageKind.WON))),
+            # Where the entry went when it left the stage: its deal's next transition's stage.
+            next_stage=later_in_deal(FirstValue("to_stage_id")),
+            next_kind=later_in_deal(FirstValue("to_stage__kind")),
         )
         .annotate(
             stay=days_since_entry(F("next_move")),
@@ -431,6 +452,8 @@ def entry_counts(
             "next_move",
             "next_close",
             "next_win",
+            "next_stage",
+            "next_kind",
             "age",
             "exit_age",
             stage_kind=F("to_stage__kind"),
@@ -446,6 +469,9 @@ def entry_counts(
             "CASE WHEN next_close IS NOT NULL THEN days END",
             "CASE WHEN next_win = next_close THEN 1 ELSE 0 END",
             "CASE WHEN next_close IS NULL THEN observed END",
+            # The destination of the exit (``Training.moves``): an open stage's id, a win or a loss.
+            f"CASE WHEN next_move IS NULL THEN NULL WHEN next_kind = '{StageKind.WON}' THEN {WON_EXIT} "
+            f"WHEN next_kind = '{StageKind.LOST}' THEN {LOST_EXIT} ELSE next_stage END",
         ]
     )
     weight = f"CAST(ROUND(POWER(0.5, age / {float(HALF_LIFE_DAYS)}) * {WEIGHT_SCALE}) AS BIGINT)"
@@ -464,7 +490,7 @@ def entry_counts(
         f"SUM({overlap})",
         "stage_kind = %s",
         (StageKind.OPEN,),
-        ", ".join(str(n) for n in range(1, len(group) + 6)),
+        ", ".join(str(n) for n in range(1, len(group) + 7)),
     )
 
 
@@ -539,6 +565,13 @@ class Training:
         # Per open stage and size band (``size_band``): the weight and squared weight by outcome.
         self.banded: dict = defaultdict(lambda: defaultdict(lambda: defaultdict(lambda: [0, 0])))
         self._band_chances: dict = {}
+        # Per open stage: the weight of entries by ``(stay, exit destination, observed)``, the
+        # destination an open stage's id, ``WON_EXIT`` or ``LOST_EXIT`` (None: still in the stage,
+        # watched ``observed`` days); the multi-state chances are worked out from them (``chained``).
+        self.moves: dict = defaultdict(lambda: defaultdict(int))
+        self._curves: dict = {}
+        self._chained: dict = {}
+        self._hazards: dict = {}
 
     def add(
         self,
@@ -550,10 +583,23 @@ class Training:
         recent_squares: int = 0,
         overlap: int = 0,
         band: int | None = None,
+        exit_to: int | None = None,
     ) -> None:
         """Entries of ``weight`` in all, their squared weights summing to ``squares`` (default: entries of
         weight 1); ``recent``, ``recent_squares`` and ``overlap``: their exits' weights by recency, as
-        ``entry_counts`` gives them; ``band``: their deals' size band (``size_band``; None: unknown)."""
+        ``entry_counts`` gives them; ``band``: their deals' size band (``size_band``; None: unknown);
+        ``exit_to``: where they went when they left the stage (``WON_EXIT``, ``LOST_EXIT`` or an open
+        stage's id; None while still in it)."""
+        stay, close, won, observed = outcome
+        if stay is None:
+            exit_to = None
+        elif exit_to is None:
+            # Counted by hand without a destination: a close is one, a move on is not known.
+            exit_to = (WON_EXIT if won else LOST_EXIT) if close == stay else UNKNOWN_EXIT
+        self.moves[stage_id][(stay, exit_to, observed if stay is None else None)] += int(weight)
+        self._curves.clear()
+        self._chained.clear()
+        self._hazards.clear()
         if band is not None:
             sized = self.banded[stage_id][band][outcome]
             sized[0] += int(weight)
@@ -649,6 +695,147 @@ class Training:
         self.chance(stage_id, 0, horizon, ages | {0})
         followed, _, area = self._chances[stage_id][0][horizon]
         return followed, area
+
+    def hazards(self, stage_id: int) -> tuple[dict, list[float]] | None:
+        """The stage's exits per day by destination over the entries at risk that day (still in the
+        stage, or left it that day), and the share of them leaving at all: ``(by destination, all)``,
+        lists over days ``0 ... MAX_DAYS``. An entry still in the stage at the moment is at risk
+        while it was watched and censored after. None when an exit's destination is unknown."""
+        if stage_id not in self._hazards:
+            self._hazards[stage_id] = self._work_out_hazards(stage_id)
+        return self._hazards[stage_id]
+
+    def _work_out_hazards(self, stage_id: int) -> tuple[dict, list[float]] | None:
+        exits: dict = defaultdict(lambda: [0] * (MAX_DAYS + 2))
+        leaving = [0] * (MAX_DAYS + 2)
+        censored = [0] * (MAX_DAYS + 2)
+        for (stay, exit_to, observed), weight in self.moves.get(stage_id, {}).items():
+            if stay is None:
+                censored[min(observed, MAX_DAYS)] += weight
+            elif exit_to == UNKNOWN_EXIT:
+                return None
+            else:
+                exits[exit_to][stay] += weight
+                leaving[stay] += weight
+        # At risk on day d: left on day d or later, or still in the stage and watched beyond d.
+        at_risk = [0] * (MAX_DAYS + 2)
+        running = 0
+        for day in range(MAX_DAYS, -1, -1):
+            running += leaving[day] + censored[day + 1]
+            at_risk[day] = running
+        by_destination = {
+            exit_to: [n / at_risk[d] if at_risk[d] else 0.0 for d, n in enumerate(days)]
+            for exit_to, days in exits.items()
+        }
+        total = [n / at_risk[d] if at_risk[d] else 0.0 for d, n in enumerate(leaving)]
+        return by_destination, total
+
+    def chained(self, stage_id: int, age: int, paths: dict) -> dict[int, float] | None:
+        """The multi-state chance of a win within each horizon for an entry still in the stage after
+        ``age`` days: ``sum over days d and destinations j of S(d) h_j(d) W_j(a + H - d)``, with ``S``
+        the share still in the stage on day ``d``, ``h_j`` the share of those at risk that left for
+        ``j`` that day and ``W_j(u)`` the chance a fresh entry of ``j`` is won within ``u`` days
+        (``curve``: 1 for a win, 0 for a loss). Each stage's exits are read from its own entries, so a
+        change in a later stage reaches an early deal's chance as soon as that stage's exits show it,
+        not once entries of the early stage have been followed to their close. None: an exit's
+        destination is unknown (counted by hand), for ``entry_chances`` to answer alone."""
+        key = (stage_id, age)
+        if key in self._chained:
+            return self._chained[key]
+        rates = self.hazards(stage_id)
+        if rates is None:
+            self._chained[key] = None
+            return None
+        by_destination, total = rates
+        longest = max(HORIZONS)
+        curves = {
+            exit_to: self.next_curve(exit_to, stage_id, paths)
+            for exit_to in by_destination
+            if exit_to != LOST_EXIT
+        }
+        # The share leaving for each destination on each day of the window, of those in the stage at ``age``.
+        parts = {exit_to: [0.0] * longest for exit_to in curves}
+        staying = 1.0
+        for t in range(longest):
+            day = age + t
+            if day > MAX_DAYS or staying <= 0:
+                break
+            for exit_to in curves:
+                parts[exit_to][t] = staying * by_destination[exit_to][day]
+            staying *= 1 - total[day]
+        result = {}
+        for horizon in HORIZONS:
+            chance = 0.0
+            for exit_to, part in parts.items():
+                # sum over t < H of part[t] * curve[H - t]
+                chance += sum(map(operator.mul, part, curves[exit_to][horizon:0:-1]))
+            result[horizon] = min(1.0, chance)
+        self._chained[key] = result
+        return result
+
+    def next_curve(self, exit_to: int, came_from: int, paths: dict) -> list[float]:
+        """``curve`` of where an exit of ``came_from`` went: a win, 1 from a day on; a stage later on
+        its path, that stage's multi-state curve; any other stage (a move back or to another
+        pipeline), its entries' cumulative incidence alone, so that the chain never loops; for a
+        stage, half a day later, as the days are whole days counted from each entry."""
+        if exit_to == WON_EXIT:
+            return [0.0] + [1.0] * max(HORIZONS)
+        forward = exit_to != came_from and exit_to in paths.get(came_from, ())
+        key = (exit_to, forward, "next")
+        known = self._curves.get(key)
+        if known is None:
+            curve = self.curve(exit_to, paths, chain=forward)
+            # Days are whole days from each entry: a move on day ``d`` of the stay and a win on day
+            # ``e`` of the next stage's lie ``d + e`` or ``d + e + 1`` days from the entry, each about
+            # half the time. Without this, every link of the chain would gain half a day.
+            known = [0.0] + [(curve[u] + curve[u - 1]) / 2 for u in range(1, len(curve))]
+            self._curves[key] = known
+        return known
+
+    def curve(self, stage_id: int, paths: dict, chain: bool = True) -> list[float]:
+        """``W(u)`` for ``u = 0 ... max(HORIZONS)``: the chance a fresh entry of the stage is won within
+        ``u`` days, chained through the stages its exits go to (``chained`` at age 0), or with
+        ``chain`` off (or an exit's destination unknown) its entries' cumulative incidence
+        (``entry_chances``)."""
+        longest = max(HORIZONS)
+        key = (stage_id, chain)
+        known = self._curves.get(key)
+        if known is not None:
+            return known
+        self._curves[key] = None  # a loop of stages of the same rank ends in the plain curve
+        rates = self.hazards(stage_id) if chain else None
+        curve = [0.0] * (longest + 1)
+        if rates is None:
+            days = tuple(range(1, longest + 1))
+            fresh = entry_chances(self.outcomes.get(stage_id, {}), {0}, days)[0]
+            curve = [0.0] + [fresh[u][1] for u in days]
+        else:
+            by_destination, total = rates
+            nexts = {}
+            for step in by_destination:
+                if step == LOST_EXIT:
+                    continue
+                if step != WON_EXIT and self._curves.get((step, True), 0) is None:
+                    nexts[step] = self.curve(step, paths, chain=False)
+                else:
+                    nexts[step] = self.next_curve(step, stage_id, paths)
+            parts = {step: [0.0] * longest for step in nexts}
+            staying = 1.0
+            for day in range(longest):
+                for step in nexts:
+                    parts[step][day] = staying * by_destination[step][day]
+                staying *= 1 - total[day]
+            for u in range(1, longest + 1):
+                # sum over steps and t < u of part[t] * next[u - t]
+                curve[u] = min(
+                    1.0,
+                    sum(
+                        sum(map(operator.mul, part, nexts[step][u:0:-1]))
+                        for step, part in parts.items()
+                    ),
+                )
+        self._curves[key] = curve
+        return curve
 
 
 def entry_chances(
@@ -844,8 +1031,10 @@ def model_estimate(
         known = chain.get((stage_id, age))
         if known is None:
             followed, share = stats.chance(stage_id, age, horizon, ages[stage_id])
+            chained = stats.chained(stage_id, age, paths) if CHAINED and followed > 0 else None
+            estimate = share if chained is None else chained[horizon]
             below = prior if age == 0 else stage_chance(stage_id, age // 2, prior)[0]
-            p = (followed * share + PRIOR_WEIGHT * below) / (followed + PRIOR_WEIGHT)
+            p = (followed * estimate + PRIOR_WEIGHT * below) / (followed + PRIOR_WEIGHT)
             known = chain[(stage_id, age)] = (p, followed, share)
         return known
 
@@ -896,7 +1085,7 @@ def model_estimate(
     total = sum(weight for _, weight in firsts)
     if total > 0 and arrivals is not None:
         fresh = new_business_chance(
-            stats, firsts, probabilities, horizon, timing, {s: ages[s] for s, _ in firsts}
+            stats, firsts, probabilities, horizon, timing, {s: ages[s] for s, _ in firsts}, paths
         )
         if fresh is not None:
             new_mean, new_var, freedom = arrivals_estimate(arrivals, *fresh, horizon, freedom)
@@ -930,6 +1119,7 @@ def new_business_chance(
     horizon: int,
     timing: float,
     ages: dict,
+    paths: dict | None = None,
 ) -> tuple[float, float] | None:
     """The expected wins inside a window of ``horizon`` days per deal created in it each day, and the
     number of fresh entries that rests on: the sum over ``u = 1 ... H`` of the chance a fresh entry of
@@ -943,6 +1133,8 @@ def new_business_chance(
         if probability is None or weight <= 0:
             continue
         followed, raw = stats.area(stage_id, horizon, ages.get(stage_id, set()))
+        if CHAINED and followed > 0 and stats.hazards(stage_id) is not None:
+            raw = sum(stats.curve(stage_id, paths or {})[1 : horizon + 1])
         # The prior's chance spread over the window's days by the timing of the stage's own wins
         # (without one: the pooled timing, and a window's arrivals waiting half of it on average).
         own = stats.stage_win_timing(stage_id, horizon)

@@ -177,7 +177,7 @@ class CellSums:
     stays: dict = field(default_factory=dict)  # stage id -> [days, stays]
     entries: list = field(
         default_factory=list
-    )  # (stage id, outcome, size band, *weights), as ``entry_counts`` gives them
+    )  # (stage id, outcome, size band, exit destination, *weights), as ``entry_counts`` gives them
     open_groups: list = field(default_factory=list)  # (stage id, elapsed, value, value squared)
     won: dict = field(default_factory=dict)  # horizon -> value won in the window, as known now
     unconverted: list = field(
@@ -197,7 +197,7 @@ def _cells(period: Period, today: datetime.date, now: datetime.datetime) -> dict
     for row in _stays_pass(period):
         cells[_cell_of(row)].stays[row["from_stage_id"]] = (row["days"], row["stays"])
     for cell, band, stage_id, *rest in _entry_pass(now):
-        cells[cell].entries.append((stage_id, tuple(rest[:4]), band, *rest[4:]))
+        cells[cell].entries.append((stage_id, tuple(rest[:4]), band, rest[4], *rest[5:]))
     for row in _open_pass(now):
         cells[_cell_of(row)].open_groups.append(
             (row["stage_id"], row["elapsed"], row["value"], row["value_sq"])
@@ -390,7 +390,7 @@ def _cells_as_of(
         moment,
         (_cell("deal__") if live else _cell_then(moment)) | transition_band(moment, live),
     ):
-        cells[cell].entries.append((stage_id, tuple(rest[:4]), band, *rest[4:]))
+        cells[cell].entries.append((stage_id, tuple(rest[:4]), band, rest[4], *rest[5:]))
     open_deals = (
         rows.filter(status=StageKind.OPEN)
         .annotate(elapsed=elapsed_days(moment))
@@ -452,7 +452,7 @@ def _cell_then(moment: datetime.datetime) -> dict:
 
 def _entries(transitions, moment: datetime.datetime, group: dict) -> list[tuple]:
     """``entry_counts`` of these transitions per cell and size band (``group``: the cell's columns,
-    then ``band``): ``(cell, band, stage id, stay, close, won, observed, *weights)``."""
+    then ``band``): ``(cell, band, stage id, stay, close, won, observed, exit destination, *weights)``."""
     rows = entry_counts(transitions, moment, group)
     return [((owner, territory, pipeline), *rest) for owner, territory, pipeline, *rest in rows]
 
@@ -461,8 +461,8 @@ def _training(parts: list[CellSums]) -> Training:
     """The model's training of a scope: its cells' entries counted together."""
     training = Training()
     for part in parts:
-        for stage_id, outcome, band, *weights in part.entries:
-            training.add(stage_id, outcome, *weights, band=band)
+        for stage_id, outcome, band, exit_to, *weights in part.entries:
+            training.add(stage_id, outcome, *weights, band=band, exit_to=exit_to)
     return training
 
 

@@ -8,8 +8,10 @@ from django.utils import timezone
 
 from benchmarks.backtest import pooled
 from benchmarks.worlds import (
+    FRESH_WORLDS,
     HELD_OUT_WORLDS,
     LOST,
+    REPS,
     SEALED_WORLDS,
     WHALE_SIZE,
     WON,
@@ -92,6 +94,36 @@ def test_the_sealed_worlds_are_apart_and_hold_what_they_promise():
     plain = world_deals(replace(spec, launch=0.0), END)
     assert len(surge.deals) > len(plain.deals) + 100
     assert [d.name for d in plain.deals] == [d.name for d in surge.deals[: len(plain.deals)]]
+
+
+def test_the_fresh_worlds_are_apart_and_hold_what_they_promise():
+    names = {w.name for w in FRESH_WORLDS}
+    others = WORLDS + HELD_OUT_WORLDS + SEALED_WORLDS
+    assert not names & {w.name for w in others}
+    by_name = {w.name: w for w in FRESH_WORLDS}
+    # Most deals that leave Qualify for a later stage skip Discover.
+    skipped = world_deals(smaller(by_name["skipped-middle"], 300, 6.0), END)
+    onward = [d.transitions[1][0] for d in skipped.deals if len(d.transitions) > 1]
+    assert onward.count(2) > 1.2 * onward.count(1)
+    # Deals win more in the season's high than in its low.
+    seasonal = world_deals(smaller(by_name["seasonal-wins"], 365, 6.0), END)
+
+    def won_share(months):
+        closed = [
+            d
+            for d in seasonal.deals
+            if d.transitions[-1][0] in (WON, LOST) and d.transitions[-1][1].month in months
+        ]
+        return sum(d.transitions[-1][0] == WON for d in closed) / len(closed)
+
+    assert won_share({3, 4, 5}) > 1.3 * won_share({9, 10, 11})
+    # Reps bring unequal shares, and the best one none after leaving.
+    spec = smaller(by_name["rep-mix"], 300, 6.0)
+    mix = world_deals(spec, END)
+    late = END - datetime.timedelta(days=spec.days * (1 - spec.rep_leaves_at) - 1)
+    assert not [d for d in mix.deals if d.owner == REPS - 1 and d.created_at > late]
+    counts = [sum(d.owner == rep for d in mix.deals) for rep in range(REPS)]
+    assert max(counts) > 2 * min(counts)
 
 
 def test_draws_pool_their_windows():
