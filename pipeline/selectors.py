@@ -736,22 +736,11 @@ class DealPage:
 def deals_listed_for(user: User, *, include_deleted: bool = False) -> tuple[QuerySet, list | None]:
     """What ``deals_visible_to`` gives, with the owners it ranges over read once (None: everyone's).
 
-    The owners come as a list so the list can walk them one by one and the planner estimates
-    with their own statistics; a manager's costs one query (their reporting line).
+    The owners come as a list (``deal_owner_ids_in_reach``) so the list can walk them one by one
+    and the planner estimates with their own statistics; a manager's costs one query.
     """
-    if user.is_admin:
-        owners = None
-        deals = Deal.objects.all()
-    else:
-        if user.is_manager:
-            owners = list(
-                User.objects.filter(pk__in=self_and_team_ids_subquery(user.pk))
-                .order_by("pk")
-                .values_list("pk", flat=True)
-            )
-        else:
-            owners = [user.pk]
-        deals = Deal.objects.filter(owner_id__in=owners)
+    owners = deal_owner_ids_in_reach(user)
+    deals = Deal.objects.all() if owners is None else Deal.objects.filter(owner_id__in=owners)
     if not include_deleted:
         deals = deals.filter(deleted_at__isnull=True)
     return deals, owners
