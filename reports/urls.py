@@ -29,6 +29,14 @@ urlpatterns = [
     path("compensation/what-if/", compensation.what_if_page, name="compensation-what-if"),
     path("compensation/plans/", compensation.plans_page, name="compensation-plans"),
     path(
+        "compensation/plans/<int:pk>/", compensation.plan_edit_page, name="compensation-plan-edit"
+    ),
+    path(
+        "compensation/plans/<int:pk>/delete/",
+        compensation.plan_delete_view,
+        name="compensation-plan-delete",
+    ),
+    path(
         "compensation/statements/<int:pk>/",
         compensation.statement_page,
         name="compensation-statement",

@@ -14,9 +14,10 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST, require_safe
 
 from pipeline.money import reporting_currency
+from pipeline.selectors import products_visible_to
 from reports.catalog.base import Column
 from reports.catalog.exports import csv_response, xlsx_response
-from reports.compensation.models import CommissionKind
+from reports.compensation.models import CommissionKind, CommissionPlan
 from reports.compensation.selectors import (
     current_statements,
     plans_visible_to,
@@ -25,8 +26,11 @@ from reports.compensation.selectors import (
     what_if_deals,
 )
 from reports.compensation.services import (
+    BonusSpec,
     TierSpec,
     plan_create,
+    plan_delete,
+    plan_update,
     statement_approve,
     statement_compute,
     statement_preview,
@@ -54,6 +58,8 @@ EXPORT_COLUMNS = [
     Column("payable", "Payable", "money"),
     Column("currency", "Currency"),
 ]
+
+LARGEST = Decimal("1e13")  # money fields hold 16 digits, 2 of them decimals
 
 
 def _month_param(request: HttpRequest, default: datetime.date) -> datetime.date:
@@ -223,11 +229,16 @@ def _tiers(text: str) -> list[TierSpec]:
     for part in filter(None, (p.strip() for p in text.split(","))):
         start, _, rate = part.partition(":")
         try:
-            found.append(TierSpec(Decimal(start.strip()), Decimal(rate.strip())))
+            tier = TierSpec(Decimal(start.strip()), Decimal(rate.strip()))
         except InvalidOperation:
             raise ValidationError(
                 {"tiers": ["Write tiers as attainment:rate pairs, e.g. 0:5, 100:8."]}
             ) from None
+        if not tier.from_attainment.is_finite() or not 0 <= tier.from_attainment < 10000:
+            raise ValidationError({"tiers": ["Attainments are from 0% to 9999%."]})
+        if not tier.rate.is_finite() or not 0 <= tier.rate <= 100:
+            raise ValidationError({"tiers": ["Rates are from 0% to 100%."]})
+        found.append(tier)
     return found
 
 
@@ -241,49 +252,96 @@ def _decimal(request: HttpRequest, name: str, default: str | None = "0") -> Deci
         raise ValidationError({name: ["Give a number."]}) from None
     if not value.is_finite() or value < 0:
         raise ValidationError({name: ["Give a number of 0 or more."]})
+    if value >= LARGEST:
+        raise ValidationError({name: ["Give a smaller number."]})
     return value
+
+
+def _bonuses(user: User, text: str) -> list[BonusSpec]:
+    """ "PRO-1: 500, ADD-2: 200" as product bonuses (product SKU: amount), in one query."""
+    pairs = []
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        sku, _, amount = part.rpartition(":")
+        try:
+            pairs.append((sku.strip(), Decimal(amount.strip())))
+        except InvalidOperation:
+            raise ValidationError(
+                {"product_bonuses": ["Write bonuses as SKU:amount pairs, e.g. PRO-1: 500."]}
+            ) from None
+    products = {
+        product.sku: product
+        for product in products_visible_to(user).filter(sku__in=[sku for sku, _ in pairs])
+    }
+    missing = [sku for sku, _ in pairs if sku not in products]
+    if missing:
+        raise ValidationError({"product_bonuses": [f"No product with SKU {', '.join(missing)}."]})
+    return [BonusSpec(products[sku], amount) for sku, amount in pairs]
+
+
+def _plan_terms(request: HttpRequest) -> dict:
+    """The plan's fields from the form (not its rep), each bad one a ValidationError naming it."""
+    try:
+        effective_from = datetime.date.fromisoformat(request.POST.get("effective_from", ""))
+    except ValueError:
+        raise ValidationError({"effective_from": ["Give the date as YYYY-MM-DD."]}) from None
+    to_raw = request.POST.get("effective_to", "").strip()
+    try:
+        effective_to = datetime.date.fromisoformat(to_raw) if to_raw else None
+    except ValueError:
+        raise ValidationError({"effective_to": ["Give the date as YYYY-MM-DD."]}) from None
+    kind = request.POST.get("kind", CommissionKind.FLAT)
+    if kind not in CommissionKind.values:
+        raise ValidationError({"kind": ["Choose flat or tiered."]})
+    flat_rate = _decimal(request, "flat_rate")
+    if flat_rate > 100:
+        raise ValidationError({"flat_rate": ["Give a rate from 0% to 100%."]})
+    clawback_days = _decimal(request, "clawback_days", "90")
+    if clawback_days != clawback_days.to_integral_value() or clawback_days > 3650:
+        raise ValidationError({"clawback_days": ["Give whole days from 0 to 3650."]})
+    return {
+        "name": request.POST.get("name", "")[:200],
+        "effective_from": effective_from,
+        "effective_to": effective_to,
+        "base_salary": _decimal(request, "base_salary"),
+        "on_target_earnings": _decimal(request, "on_target_earnings"),
+        "kind": kind,
+        "flat_rate": flat_rate,
+        "cap": _decimal(request, "cap", None),
+        "new_logo_bonus": _decimal(request, "new_logo_bonus"),
+        "clawback_days": int(clawback_days),
+        "tiers": _tiers(request.POST.get("tiers", "")),
+    }
+
+
+def _error_dict(error: ValidationError) -> dict:
+    return error.message_dict if hasattr(error, "error_dict") else {"__all__": error.messages}
 
 
 @login_required
 def plans_page(request: HttpRequest) -> HttpResponse:
-    """Plans the user may see; admins add one here (edits and deletes: the API or the admin)."""
+    """Plans the user may see; admins add one here and edit or delete one on its own page."""
     user = request.user
     errors: dict = {}
     if request.method == "POST":
         if not user.is_admin:
             raise Forbidden("Only admins set commission plans.")
         try:
-            rep = users_visible_to(user).filter(pk=int(request.POST.get("rep", "0") or 0)).first()
+            raw_rep = request.POST.get("rep", "")
+            rep = (
+                users_visible_to(user).filter(pk=int(raw_rep)).first()
+                if raw_rep.isdigit()
+                else None
+            )
             if rep is None:
                 raise ValidationError({"rep": ["Choose a rep."]})
-            try:
-                effective_from = datetime.date.fromisoformat(request.POST.get("effective_from", ""))
-                to_raw = request.POST.get("effective_to", "").strip()
-                effective_to = datetime.date.fromisoformat(to_raw) if to_raw else None
-            except ValueError:
-                raise ValidationError({"effective_from": ["Give dates as YYYY-MM-DD."]}) from None
-            kind = request.POST.get("kind", CommissionKind.FLAT)
-            if kind not in CommissionKind.values:
-                raise ValidationError({"kind": ["Choose flat or tiered."]})
             plan_create(
                 by=user,
                 rep=rep,
-                name=request.POST.get("name", ""),
-                effective_from=effective_from,
-                effective_to=effective_to,
-                base_salary=_decimal(request, "base_salary"),
-                on_target_earnings=_decimal(request, "on_target_earnings"),
-                kind=kind,
-                flat_rate=_decimal(request, "flat_rate"),
-                cap=_decimal(request, "cap", None),
-                new_logo_bonus=_decimal(request, "new_logo_bonus"),
-                clawback_days=int(_decimal(request, "clawback_days", "90")),
-                tiers=_tiers(request.POST.get("tiers", "")),
+                product_bonuses=_bonuses(request.user, request.POST.get("product_bonuses", "")),
+                **_plan_terms(request),
             )
         except ValidationError as error:
-            errors = (
-                error.message_dict if hasattr(error, "error_dict") else {"__all__": error.messages}
-            )
+            errors = _error_dict(error)
         else:
             messages.success(request, f"Plan added for {rep.display_name}.")
             return redirect("compensation-plans")
@@ -307,6 +365,92 @@ def plans_page(request: HttpRequest) -> HttpResponse:
     return render(
         request, "reports/compensation/plans.html", context, status=400 if errors else 200
     )
+
+
+def _admin_plan(request: HttpRequest, pk: int) -> CommissionPlan:
+    """The plan, for an admin; a plan the user cannot see is a 404, one they only read a 403."""
+    plan = get_object_or_404(
+        plans_visible_to(request.user)
+        .select_related("rep")
+        .prefetch_related("tiers", "product_bonuses__product"),
+        pk=pk,
+    )
+    if not request.user.is_admin:
+        raise Forbidden("Only admins change commission plans.")
+    return plan
+
+
+def _plan_form(plan: CommissionPlan) -> dict:
+    """The plan as the edit form shows it."""
+    return {
+        "name": plan.name,
+        "effective_from": f"{plan.effective_from:%Y-%m-%d}",
+        "effective_to": f"{plan.effective_to:%Y-%m-%d}" if plan.effective_to else "",
+        "base_salary": str(plan.base_salary),
+        "on_target_earnings": str(plan.on_target_earnings),
+        "kind": plan.kind,
+        "flat_rate": f"{plan.flat_rate.normalize():f}",
+        "tiers": ", ".join(
+            f"{t.from_attainment.normalize():f}:{t.rate.normalize():f}"
+            for t in sorted(plan.tiers.all(), key=lambda t: t.from_attainment)
+        ),
+        "cap": "" if plan.cap is None else str(plan.cap),
+        "new_logo_bonus": str(plan.new_logo_bonus),
+        "product_bonuses": ", ".join(
+            f"{b.product.sku}: {b.amount}"
+            for b in sorted(plan.product_bonuses.all(), key=lambda b: b.product.sku)
+        ),
+        "clawback_days": str(plan.clawback_days),
+    }
+
+
+@login_required
+def plan_edit_page(request: HttpRequest, pk: int) -> HttpResponse:
+    """Admins: change a plan (its terms, tiers and product bonuses; it stays with its rep).
+
+    Fixed queries: the plan with its tiers and bonuses, and the statements computed from it.
+    """
+    plan = _admin_plan(request, pk)
+    errors: dict = {}
+    if request.method == "POST":
+        try:
+            terms = _plan_terms(request)
+            bonuses = _bonuses(request.user, request.POST.get("product_bonuses", ""))
+            tiers = terms.pop("tiers")
+            plan_update(plan=plan, by=request.user, tiers=tiers, product_bonuses=bonuses, **terms)
+        except ValidationError as error:
+            errors = _error_dict(error)
+            plan = _admin_plan(request, pk)  # as stored: the failed edit wrote nothing
+        except PermissionDenied as error:
+            raise Forbidden(str(error)) from error
+        else:
+            messages.success(request, f"Plan {plan.name} for {plan.rep.display_name} saved.")
+            return redirect("compensation-plans")
+    elif request.method not in ("GET", "HEAD"):
+        return HttpResponse(status=405)
+    context = {
+        "plan": plan,
+        "errors": errors,
+        "form": request.POST if errors else _plan_form(plan),
+        "statement_count": plan.statements.count(),
+        "currency": reporting_currency(),
+    }
+    return render(
+        request, "reports/compensation/plan_edit.html", context, status=400 if errors else 200
+    )
+
+
+@login_required
+@require_POST
+def plan_delete_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """Admins: delete a plan; statements computed from it keep its name, figures and lines."""
+    plan = _admin_plan(request, pk)
+    try:
+        plan_delete(plan=plan, by=request.user)
+    except PermissionDenied as error:
+        raise Forbidden(str(error)) from error
+    messages.success(request, f"Plan {plan.name} for {plan.rep.display_name} deleted.")
+    return redirect("compensation-plans")
 
 
 @login_required
