@@ -35,6 +35,7 @@ from salesmgr.selectors import team_member_ids_subquery
 DEFAULT_ATTAINMENT = Decimal("0.80")
 DEFAULT_ATTRITION = Decimal("0.15")
 CARDS_PER_COLUMN = 25
+MORE_CARDS = 50  # "Load more" brings the next cards of a column in larger pages
 
 
 def may_hire(user: User) -> bool:
@@ -177,6 +178,18 @@ def board_columns(
         )
         for stage, label in ApplicantStage.choices
     ]
+
+
+def column_cards(
+    applicants: QuerySet[Applicant], *, stage: str, offset: int, limit: int = MORE_CARDS
+) -> tuple[list[Applicant], bool]:
+    """A column's cards after the first ``offset``, in the board's order, and whether more follow (one query)."""
+    rows = list(
+        applicants_listed(applicants)
+        .filter(stage=stage)
+        .order_by("-stage_changed_at", "-id")[offset : offset + limit + 1]
+    )
+    return rows[:limit], len(rows) > limit
 
 
 # --- The capacity plan's data ------------------------------------------------------------

@@ -29,6 +29,7 @@ urlpatterns = [
         name="hiring-applicant-new",
     ),
     path("coaching/hiring/board/", views.board_page, name="hiring-board"),
+    path("coaching/hiring/board/<slug:stage>/", views.board_column, name="hiring-board-column"),
     path(
         "coaching/hiring/applicants/<int:applicant_id>/",
         views.applicant_page,

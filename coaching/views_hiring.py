@@ -21,7 +21,10 @@ from django.views.decorators.http import require_POST, require_safe
 
 from coaching.charts_hiring import capacity_chart
 from coaching.hiring import (
+    BOARD_KIND,
+    CARDS_PER_COLUMN,
     DEFAULT_ATTRITION,
+    MORE_CARDS,
     applicant_for_page,
     applicant_notes,
     applicant_scorecards,
@@ -30,6 +33,7 @@ from coaching.hiring import (
     board_columns,
     capacity_defaults,
     capacity_inputs,
+    column_cards,
     competency_averages,
     hiring_managers_for,
     may_hire,
@@ -414,6 +418,7 @@ def board_page(request: HttpRequest) -> HttpResponse:
     columns = board_columns(applicants)
     for column in columns:
         column.move_options = _move_options(column.stage)
+        column.next_offset = CARDS_PER_COLUMN
     return render(
         request,
         "coaching/hiring_board.html",
@@ -426,6 +431,40 @@ def board_page(request: HttpRequest) -> HttpResponse:
             "next_url": request.get_full_path(),
         },
     )
+
+
+@login_required
+@require_safe
+def board_column(request: HttpRequest, stage: str) -> HttpResponse:
+    """More cards of one column ("Load more"), with the board's position filter.
+
+    HTMX gets the cards to append; a browser without script gets them as a page of their own.
+    """
+    _managers_only(request)
+    if stage not in ApplicantStage.values:
+        raise Http404("No such stage.")
+    applicants, position_id = _board_applicants(request)
+    offset = max(parse_int(request.GET.get("offset")) or 0, 0)
+    cards, has_more = column_cards(applicants, stage=stage, offset=offset)
+    board_url = reverse("hiring-board") + (f"?position={position_id}" if position_id else "")
+    context = {
+        "column": {
+            "stage": stage,
+            "label": ApplicantStage(stage).label,
+            "kind": BOARD_KIND.get(stage, "open"),
+            "cards": cards,
+            "has_more": has_more,
+            "next_offset": offset + MORE_CARDS,
+            "move_options": _move_options(stage),
+        },
+        "position_id": position_id,
+        "next_url": board_url,
+        "first_new": True,
+    }
+    if not request.htmx:
+        context |= {"board_url": board_url, "first_index": offset + 1}
+        return render(request, "coaching/hiring_board_column.html", context)
+    return render(request, "coaching/_applicant_column_cards.html", context)
 
 
 def _card_html(request: HttpRequest, applicant, next_url: str) -> str:
