@@ -12,7 +12,7 @@ from coaching.models import Applicant
 from coaching.services import applicant_add, applicant_move, position_create
 from quotas.models import Quota
 from quotas.services import quota_set
-from tests.e2e.conftest import draw_charts
+from tests.e2e.conftest import draw_charts, htmx_swap
 from tests.e2e.test_csp import LISTEN, _violations
 from tests.factories import UserFactory
 
@@ -109,3 +109,26 @@ def test_the_capacity_plan_draws_its_chart_and_opens_the_gap_under_the_policy(
     page.wait_for_url("**/coaching/hiring/positions/")
     assert page.get_by_test_id("positions").locator("tbody tr").count() == 3
     assert _violations(page, console) == []
+
+
+def test_load_more_brings_older_applicants_that_move_like_the_rest(transactional_db, login):
+    manager, position, offer, applied = _world()
+    older = [
+        applicant_add(by=manager, position=position, full_name=f"Crowd {i:02d}") for i in range(26)
+    ]
+    oldest = older[0]
+    # The board shows the latest moved first: push the first crowd member behind "Load more".
+    Applicant.objects.filter(pk=oldest.pk).update(
+        stage_changed_at=timezone.now() - datetime.timedelta(days=30)
+    )
+    page = login(manager)
+    page.goto("/coaching/hiring/board/")
+    column = page.locator(_column("applied"))
+    assert column.locator(f"#applicant-{oldest.pk}").count() == 0
+    with htmx_swap(page):
+        column.get_by_role("link", name="Load more applicants in Applied").click()
+    assert column.locator(f"#applicant-{oldest.pk}").count() == 1
+    assert column.get_by_role("link", name="Load more applicants in Applied").count() == 0
+    page.drag_and_drop(f"#applicant-{oldest.pk}", _column("screen"))
+    page.locator("#board-status").get_by_text("Moved Crowd 00 to Screen.").wait_for()
+    assert Applicant.objects.get(pk=oldest.pk).stage == "screen"
