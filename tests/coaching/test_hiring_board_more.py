@@ -106,3 +106,4 @@ def test_load_more_takes_the_same_queries_at_two_sizes(client, request, manager,
             assert client.get(_more(), **HTMX).status_code == 200
         counts.append(len(queries))
     assert counts[0] == counts[1], counts
+    print(f"{who:8} board load more: {counts[0]} queries")  # benchmarks/README.md (run with -s)

@@ -197,3 +197,4 @@ def test_the_edit_page_takes_the_same_queries_at_two_sizes(client, plan, admin, 
             assert client.get(f"/compensation/plans/{plan.pk}/").status_code == 200
         counts.append(len(queries))
     assert counts[0] == counts[1], counts
+    print(f"plan edit page: {counts[0]} queries")  # benchmarks/README.md quotes this (run with -s)
