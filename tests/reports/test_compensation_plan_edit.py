@@ -198,3 +198,18 @@ def test_the_edit_page_takes_the_same_queries_at_two_sizes(client, plan, admin, 
         counts.append(len(queries))
     assert counts[0] == counts[1], counts
     print(f"plan edit page: {counts[0]} queries")  # benchmarks/README.md quotes this (run with -s)
+
+
+def test_the_add_form_takes_product_bonuses_and_names_a_bad_sku(client, admin, rep):
+    ProductFactory(sku="PRO-7")
+    client.force_login(admin)
+    body = {"rep": rep.pk, "name": "New", "effective_from": "2026-01-01", "flat_rate": "5"}
+    bad = client.post("/compensation/plans/", {**body, "product_bonuses": "NOPE: 5"})
+    assert bad.status_code == 400 and "product_bonuses: No product with SKU NOPE" in bad.text
+    assert not CommissionPlan.objects.filter(rep=rep).exists()
+    good = client.post("/compensation/plans/", {**body, "product_bonuses": "PRO-7: 300"})
+    assert good.status_code == 302
+    plan = CommissionPlan.objects.get(rep=rep)
+    assert list(plan.product_bonuses.values_list("product__sku", "amount")) == [
+        ("PRO-7", Decimal("300"))
+    ]
