@@ -34,14 +34,16 @@ def _months_before(month: datetime.date, count: int) -> list[datetime.date]:
     return found[::-1]
 
 
-def compensation_seed(*, today: datetime.date, seed: int = 1) -> dict:
-    """Plans, splits and statements for the demo; does nothing when plans exist already."""
+def compensation_seed(*, today: datetime.date, seed: int = 1, months: int = MONTHS) -> dict:
+    """Plans, splits and ``months`` of statements for the demo; does nothing when plans exist already."""
     if CommissionPlan.objects.exists():
         return {"plans": 0, "statements": 0}
     rng = random.Random(seed)
     admin = User.objects.filter(role=Role.ADMIN).order_by("pk").first()
     reps = list(User.objects.filter(role=Role.REP, is_active=True).order_by("pk"))
-    months = _months_before(today.replace(day=1), MONTHS)
+    if months < 1:
+        raise ValueError("months must be at least 1")
+    months = _months_before(today.replace(day=1), months)
     products = list(Product.objects.order_by("pk")[:3])
     with transaction.atomic():
         for i, rep in enumerate(reps):

@@ -143,12 +143,21 @@ def credit_rows(
         F("owner_id"),
         output_field=BigIntegerField(),
     )
+    # Only deals the rep could be credited for are looked at: theirs now, theirs at some
+    # point of their history, or shared with them. The closer is then picked exactly below;
+    # this keeps the query to the rep's own deals, whatever the size of the organisation.
+    candidates = (
+        Q(owner_id=rep_id)
+        | Q(pk__in=Deal.history.filter(owner_id=rep_id).values("id"))
+        | Q(pk__in=DealSplit.objects.filter(rep_id=rep_id).values("deal_id"))
+    )
     deals = (
         Deal.objects.filter(deleted_at__isnull=True)
         .filter(
             Q(status=StageKind.WON, closed_at__gte=start, closed_at__lte=cutoff)
             | Q(status=StageKind.OPEN, pk__in=what_if_ids)
         )
+        .filter(candidates)
         .annotate(
             credit_at=Case(
                 When(status=StageKind.OPEN, then=Value(cutoff)),
@@ -244,6 +253,10 @@ def clawback_rows(
     reversals = [
         _Reversal(*row)
         for row in StageTransition.objects.filter(
+            # Only a deal paid on one of the rep's statements can be clawed back from them.
+            deal_id__in=StatementLine.objects.filter(
+                statement__rep_id=rep_id, kind__in=PAID_KINDS
+            ).values("deal_ref"),
             from_stage__kind=StageKind.WON,
             at__gte=start,
             at__lte=cutoff,

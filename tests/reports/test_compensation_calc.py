@@ -10,7 +10,7 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from pipeline.models import Deal
-from pipeline.services import SplitSpec, deal_splits_set, deal_update
+from pipeline.services import SplitSpec, deal_reassign, deal_splits_set, deal_update
 from reports.compensation.models import StatementStatus
 from reports.compensation.services import (
     BonusSpec,
@@ -126,6 +126,23 @@ def test_a_tiered_plan_without_a_quota_pays_its_first_tier(admin, rep, pipeline,
     statement = statement_compute(rep=rep, month=MARCH, as_of=END_OF_MARCH, by=admin)
     # No quota: 5,000 x 4% = 200.00, attainment unknown
     assert (statement.total, statement.attainment, statement.quota) == (D("200.00"), None, None)
+
+
+def test_the_closer_keeps_the_credit_after_the_deal_changes_hands(
+    admin, manager, rep, rep2, pipeline, stages, quota
+):
+    """Credit follows the owner at close (from the deal's history), not the owner today,
+    and a rep's statement never picks up a teammate's wins of the month."""
+    flat_plan(admin, rep, rate="10")
+    flat_plan(admin, rep2, rate="10")
+    handed_on = won(rep, pipeline, stages, "5000", day(10), name="Handed on")
+    won(rep2, pipeline, stages, "2000", day(11), name="Theirs")
+    deal = Deal.objects.get(pk=handed_on.pk)
+    deal_reassign(deal=deal, new_owner=rep2, by=admin, expected_version=deal.version)
+    mine = statement_compute(rep=rep, month=MARCH, as_of=END_OF_MARCH, by=admin)
+    theirs = statement_compute(rep=rep2, month=MARCH, as_of=END_OF_MARCH, by=admin)
+    assert lines_of(mine) == [("credit", "Handed on", D("500.00"))]
+    assert lines_of(theirs) == [("credit", "Theirs", D("200.00"))]
 
 
 def test_split_credit_goes_to_each_rep_by_share(admin, manager, rep, rep2, pipeline, stages, quota):

@@ -2,7 +2,8 @@
 
 import io
 
-from django.core.management import call_command
+import pytest
+from django.core.management import CommandError, call_command
 
 from pipeline.models import DealSplit
 from reports.budget.models import BudgetAmount, TeamBudget
@@ -48,3 +49,19 @@ def test_the_demo_has_plans_and_a_year_of_statements(db, settings):
     )  # no month of 2026 is over
     seed("--reset")
     assert CommissionStatement.objects.count() == reps * 12
+
+
+def test_seed_compensation_takes_fewer_months_and_refuses_none(db, settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    seed("--no-bulk")
+    CommissionStatement.objects.all().delete()
+    CommissionPlan.objects.all().delete()
+    reps = User.objects.filter(role="rep").count()
+    with pytest.raises(CommandError, match="--months must be at least 1, not 0"):
+        call_command("seed_compensation", "--today", "2026-01-15", "--months", "0")
+    assert not CommissionPlan.objects.exists()  # nothing half-made
+    out = io.StringIO()
+    call_command("seed_compensation", "--today", "2026-01-15", "--months", "2", stdout=out)
+    months = sorted({s.month.isoformat() for s in CommissionStatement.objects.all()})
+    assert months == ["2025-11-01", "2025-12-01"]
+    assert CommissionStatement.objects.count() == reps * 2

@@ -84,6 +84,9 @@ ALREADY_PRESENT = "Demo data already present; use --reset to rebuild."
 BACKFILL_MAX_DEALS = 20_000
 # Above this many deals the coaching history is left to seed_coaching: it reads every rep's deals.
 COACHING_MAX_DEALS = 200_000
+# Above this many deals the demo's commission statements cover two months, not a year: each
+# rep's statement reads the month's wins, and a year of them for every rep is minutes at 1M deals.
+COMPENSATION_MAX_DEALS = 200_000
 # From this many deals a PostgreSQL demo takes the bulk path unless told --no-bulk.
 BULK_MIN_DEALS = 20_000
 # Deals per chunk of the bulk path: what one process makes and COPYs at a time.
@@ -222,7 +225,10 @@ class Command(BaseCommand):
         with self.timed("coaching history"):
             self.coaching_history(today, options)
         with self.timed("compensation"):
-            call_command("seed_compensation", "--today", today.isoformat(), stdout=self.stdout)
+            months = ["--months", "2"] if options["deals"] > COMPENSATION_MAX_DEALS else []
+            call_command(
+                "seed_compensation", "--today", today.isoformat(), *months, stdout=self.stdout
+            )
         self.print_logins()
         self.stdout.write(
             "Seconds per step: "
