@@ -216,10 +216,14 @@ class Topology:
         reps: int = 4,
         deals: int = 12,
         gunicorn_workers: int = 2,
+        database_url: str | None = None,
     ):
         self.workdir = Path(workdir or tempfile.mkdtemp(prefix="salesmgr-topology-"))
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.seed_options = {"teams": teams, "reps": reps, "deals": deals}
+        # A database of one's own already seeded (seed_demo's): used as it is, the cast read from
+        # it; no PostgreSQL server is started and the database is left in place at the end.
+        self.external_database = database_url is not None
         self.gunicorn_workers = gunicorn_workers
         # The cluster lives in a directory of its own that the postgres user owns.
         self.postgres = Postgres(
@@ -227,7 +231,7 @@ class Topology:
         )
         self.redis_port = free_port()
         self.web_port = free_port()
-        self.database_url = self.postgres.url("salesmgr_topology")
+        self.database_url = database_url or self.postgres.url("salesmgr_topology")
         self.redis_url = f"redis://127.0.0.1:{self.redis_port}/0"
         self.base_url = f"http://127.0.0.1:{self.web_port}"
         self.cast: dict = {}
@@ -289,13 +293,14 @@ class Topology:
     # -- the whole --
 
     def start(self) -> None:
-        self.postgres.init()
-        self.postgres.start()
-        connection = self.postgres.connect()
-        try:
-            connection.cursor().execute("CREATE DATABASE salesmgr_topology")
-        finally:
-            connection.close()
+        if not self.external_database:
+            self.postgres.init()
+            self.postgres.start()
+            connection = self.postgres.connect()
+            try:
+                connection.cursor().execute("CREATE DATABASE salesmgr_topology")
+            finally:
+                connection.close()
         self.start_redis()
         self.manage("migrate", "--noinput")
         # The processes start while the organisation is seeded: both take seconds.
@@ -303,10 +308,11 @@ class Topology:
         self.worker.start()
         self.beat.start()
         cast_path = self.workdir / "cast.json"
-        self.python(
-            "-m", "tests.topology.seed", "--out", str(cast_path),
-            *[f"--{name}={value}" for name, value in self.seed_options.items()],
-        )  # fmt: skip
+        if self.external_database:
+            seed_arguments = ["--from-database", f"--deals={self.seed_options['deals']}"]
+        else:
+            seed_arguments = [f"--{name}={value}" for name, value in self.seed_options.items()]
+        self.python("-m", "tests.topology.seed", "--out", str(cast_path), *seed_arguments)
         self.cast = json.loads(cast_path.read_text())
         self.wait_serving()
         self.wait_worker_ready()
