@@ -118,6 +118,8 @@ def topology_cpu(topology: Topology) -> dict[tuple[str, int], float]:
             found = re.search(r"\((\d+)\)", command)
             client = client_port_owner.get(int(found.group(1))) if found else None
             part = f"postgres for {part_of_pid.get(client, 'others')}"
+            if client not in part_of_pid and os.environ.get("LOAD_DEBUG"):
+                print(f"unattributed backend {pid}: {command.strip()} (client {client})")
         if part is None:
             continue
         seconds = _proc_cpu(pid)
@@ -156,10 +158,12 @@ def _client_ports(pids: set[int]) -> dict[int, int]:
 
 
 def cpu_used(before: dict, after: dict) -> dict[str, float]:
-    """Seconds of CPU per part between two ``topology_cpu`` readings."""
+    """Seconds of CPU per part between two ``topology_cpu`` readings (each process counted in
+    the part it belongs to at the end: a backend's client is known once it has one)."""
+    earlier = {pid: seconds for (_, pid), seconds in before.items()}
     parts: dict[str, float] = {}
-    for key, seconds in after.items():
-        parts[key[0]] = parts.get(key[0], 0.0) + seconds - before.get(key, 0.0)
+    for (part, pid), seconds in after.items():
+        parts[part] = parts.get(part, 0.0) + seconds - earlier.get(pid, 0.0)
     return parts
 
 

@@ -13,6 +13,7 @@ import datetime
 import json
 from decimal import Decimal, InvalidOperation
 
+from django.db import connections, router
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework import exceptions, serializers
 from rest_framework.filters import OrderingFilter
@@ -156,11 +157,30 @@ def _when(value):
     return _moment(value) if value is not None else None
 
 
+_ROWS_SQL: dict[str, str] = {}
+
+
+def _fetch_rows(ids: list[int]) -> list[tuple]:
+    """The ``_VALUES`` of these deals. On PostgreSQL one statement compiled once per process
+    (the ORM's own SQL of the joins, with ``id = ANY(%s)``): building it anew cost more CPU
+    than running it."""
+    alias = router.db_for_read(Deal)
+    connection = connections[alias]
+    if connection.vendor != "postgresql":
+        return list(Deal.objects.filter(pk__in=ids).order_by().values_list(*_VALUES))
+    sql = _ROWS_SQL.get(alias)
+    if sql is None:
+        base, params = Deal.objects.order_by().values_list(*_VALUES).query.sql_with_params()
+        assert not params and " WHERE " not in base, base
+        sql = _ROWS_SQL[alias] = f'{base} WHERE "pipeline_deal"."id" = ANY(%s)'
+    with connection.cursor() as cursor:
+        cursor.execute(sql, (list(ids),))
+        return cursor.fetchall()
+
+
 def deal_rows(ids: list[int]) -> list[dict]:
     """The list's rows of these deals, in this order: one query."""
-    fetched = {
-        row[0]: row for row in Deal.objects.filter(pk__in=ids).order_by().values_list(*_VALUES)
-    }
+    fetched = {row[0]: row for row in _fetch_rows(ids)}
     rows = []
     for pk in ids:
         row = fetched.get(pk)
