@@ -117,7 +117,7 @@ def topology_cpu(topology: Topology) -> dict[tuple[str, int], float]:
             # "postgres: [cluster: ]user database 127.0.0.1(port) state": whose client it serves.
             found = re.search(r"\((\d+)\)", command)
             client = client_port_owner.get(int(found.group(1))) if found else None
-            part = f"postgres for {part_of_pid.get(client, 'others')}"
+            part = f"postgres for {part_of_pid.get(client, 'a client gone (a killed task)')}"
             if client not in part_of_pid and os.environ.get("LOAD_DEBUG"):
                 print(f"unattributed backend {pid}: {command.strip()} (client {client})")
         if part is None:
@@ -247,7 +247,22 @@ def main() -> None:
         "--database-url",
         help="Run on this seeded database (a copy of one's own: the load writes) instead of seeding one.",
     )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="Threads per gunicorn worker (above 1: gunicorn's gthread workers).",
+    )
+    parser.add_argument(
+        "--short-clocks",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="The tests' short recompute delay, sweep and task time limits (default: on for the "
+        "seeded organisation, off with --database-url: production's).",
+    )
     options = parser.parse_args()
+    if options.short_clocks is None:
+        options.short_clocks = options.database_url is None
 
     started = time.monotonic()
     topology = Topology(
@@ -255,6 +270,8 @@ def main() -> None:
         reps=options.reps,
         deals=options.deals,
         database_url=options.database_url,
+        gunicorn_threads=options.threads,
+        short_clocks=options.short_clocks,
     )
     print(f"starting the topology in {topology.workdir} ...", flush=True)
     try:
