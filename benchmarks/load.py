@@ -19,7 +19,12 @@ runs on that database as it is (e.g. ``seed_demo --deals 100000``, vacuumed
 and analysed), migrated, with its cast read from it (every manager and rep,
 tokens issued where missing, up to ``--deals`` open deals per rep handed to
 the simulated reps) and its snapshots rewritten; the load writes to it
-(moves, edits, new deals), so give it a copy of its own.
+(moves, edits, new deals), so give it a copy of its own. It keeps production's
+recompute delay, sweep and task time limits (``--short-clocks`` for the tests').
+
+It also prints the CPU seconds each part spent during the run: gunicorn, the Celery
+worker, beat, redis, Locust and the PostgreSQL backends of the database, each put to the
+process holding its client socket. ``--threads N`` runs gunicorn's threaded workers.
 """
 
 import argparse
