@@ -142,6 +142,22 @@ class StrictFilterBackend(DjangoFilterBackend):
     """django-filter, minus its leniency: a filter sent empty (other than a text one), or a
     true/false filter sent anything else, answers 400 instead of being silently ignored."""
 
+    def filter_queryset(self, request, queryset, view):
+        # With no parameter naming a filter (or a widget's suffixed part of one), the filterset
+        # would validate an empty form and apply nothing: skip building it, which deep-copies
+        # every declared filter (a few ms of a list request's CPU).
+        filterset_class = self.get_filterset_class(view, queryset)
+        if filterset_class is None:
+            return queryset
+        names = filterset_class.base_filters
+        if not any(
+            param == name or param.startswith(f"{name}_")
+            for param in request.query_params
+            for name in names
+        ):
+            return queryset
+        return super().filter_queryset(request, queryset, view)
+
     def get_filterset(self, request, queryset, view):
         filterset = super().get_filterset(request, queryset, view)
         if filterset is None:

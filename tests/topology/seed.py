@@ -9,6 +9,15 @@ scenarios use tokens, so no request pays for a password hash); the managers
 also get ``PASSWORD`` for the sign-in page. Then every standard scope's
 snapshots are written, so the run starts with nothing stale. The cast file
 holds the ids, the tokens and each rep's deals.
+
+    DATABASE_URL=postgres://.../salesmgr_bench python -m tests.topology.seed --out cast.json --from-database --deals 40
+
+``--from-database`` seeds nothing: it reads the cast from an organisation
+already there (``seed_demo``'s, at any size), issuing the API tokens it
+lacks: the first pipeline with open deals, every active manager and rep, each
+rep's first account and up to ``--deals`` of their open deals in that
+pipeline. Managers sign in with ``--password`` (``seed_demo``'s by default).
+Then, as above, every standard scope's snapshots are written.
 """
 
 import argparse
@@ -122,18 +131,100 @@ def seed(*, teams: int, reps: int, deals: int) -> dict:
     return cast
 
 
+def cast_from_database(*, deals: int, password: str) -> dict:
+    """The cast of an organisation already in the database (tokens issued where missing)."""
+    from pipeline.models import Account, Deal, Pipeline, Stage, StageKind
+    from reports.services import snapshots_compute, standard_scopes
+    from salesmgr.models import Role, User
+    from salesmgr.services import token_issue
+
+    first = (
+        Deal.objects.filter(status="open", deleted_at__isnull=True)
+        .order_by("pipeline_id")
+        .values_list("pipeline_id", flat=True)
+        .first()
+    )
+    pipeline = Pipeline.objects.filter(pk=first).first()
+    if pipeline is None:
+        raise SystemExit("no pipeline with open deals: seed the database first (seed_demo)")
+    stages = Stage.objects.filter(pipeline=pipeline).order_by("order")
+    admin = User.objects.filter(role=Role.ADMIN, is_active=True).order_by("pk").first()
+    cast = {
+        "admin": {"id": admin.pk, "token": token_issue(user=admin).key} if admin else None,
+        "password": password,
+        "pipeline": pipeline.pk,
+        "stages": {
+            "open": [s.pk for s in stages if s.kind == StageKind.OPEN],
+            "won": next(s.pk for s in stages if s.kind == StageKind.WON),
+            "lost": next(s.pk for s in stages if s.kind == StageKind.LOST),
+        },
+        "lost_reason": None,
+        "managers": [],
+        "reps": [],
+    }
+    for person in User.objects.filter(is_active=True, role__in=[Role.MANAGER, Role.REP]).order_by(
+        "pk"
+    ):
+        token = token_issue(user=person).key
+        if person.role == Role.MANAGER:
+            cast["managers"].append({"id": person.pk, "username": person.username, "token": token})
+            continue
+        account = (
+            Account.objects.filter(owner=person, deleted_at__isnull=True).order_by("pk").first()
+        )
+        open_deals = list(
+            Deal.objects.filter(
+                owner=person,
+                pipeline=pipeline,
+                status="open",
+                deleted_at__isnull=True,
+                # The load edits the amount, which a deal with line items takes from them.
+                line_items__isnull=True,
+            )
+            .order_by("pk")
+            .values_list("pk", flat=True)[:deals]
+        )
+        if account is None or not open_deals:
+            continue
+        cast["reps"].append(
+            {
+                "id": person.pk,
+                "username": person.username,
+                "team": person.manager_id,
+                "token": token,
+                "account": account.pk,
+                "open_deals": open_deals,
+            }
+        )
+    if not cast["managers"] or not cast["reps"]:
+        raise SystemExit("the database needs at least one manager and one rep with open deals")
+    snapshots_compute(scopes=standard_scopes())
+    return cast
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, required=True, help="Where to write the cast (JSON).")
     parser.add_argument("--teams", type=int, default=2)
     parser.add_argument("--reps", type=int, default=4, help="Reps per team.")
     parser.add_argument("--deals", type=int, default=12, help="Deals per rep.")
+    parser.add_argument(
+        "--from-database",
+        action="store_true",
+        help="Seed nothing: read the cast from the organisation already in the database.",
+    )
+    parser.add_argument(
+        "--password", default="demo1234", help="The managers' password (--from-database)."
+    )
     options = parser.parse_args()
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "salesmgr.settings")
     import django
 
     django.setup()
-    cast = seed(teams=options.teams, reps=options.reps, deals=options.deals)
+    if options.from_database:
+        cast = cast_from_database(deals=options.deals, password=options.password)
+    else:
+        cast = seed(teams=options.teams, reps=options.reps, deals=options.deals)
     options.out.write_text(json.dumps(cast, indent=1))
 
 

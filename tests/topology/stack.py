@@ -31,13 +31,16 @@ ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 
 # Short clocks so that faults recover within a test's patience; production keeps the defaults.
-APP_ENV = {
+SHORT_CLOCKS = {
     "REPORTS_RECOMPUTE_DELAY": "2",  # a burst of changes queues one recompute after 2 s
     "REPORTS_SWEEP_SECONDS": "5",  # beat sweeps the scopes still stale every 5 s
     # A task whose worker died goes back to the queue after this long: above the time limit.
     "CELERY_TASK_SOFT_TIME_LIMIT": "10",
     "CELERY_TASK_TIME_LIMIT": "12",
     "CELERY_BROKER_VISIBILITY_TIMEOUT": "15",
+}
+APP_ENV = {
+    **SHORT_CLOCKS,
     "REDIS_TIMEOUT_SECONDS": "1",
     "DB_CONN_MAX_AGE": "60",
     "PYTHONUNBUFFERED": "1",
@@ -216,10 +219,16 @@ class Topology:
         reps: int = 4,
         deals: int = 12,
         gunicorn_workers: int = 2,
+        database_url: str | None = None,
+        gunicorn_threads: int = 1,
+        short_clocks: bool = True,
     ):
         self.workdir = Path(workdir or tempfile.mkdtemp(prefix="salesmgr-topology-"))
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.seed_options = {"teams": teams, "reps": reps, "deals": deals}
+        # A database of one's own already seeded (seed_demo's): used as it is, the cast read from
+        # it; no PostgreSQL server is started and the database is left in place at the end.
+        self.external_database = database_url is not None
         self.gunicorn_workers = gunicorn_workers
         # The cluster lives in a directory of its own that the postgres user owns.
         self.postgres = Postgres(
@@ -227,7 +236,7 @@ class Topology:
         )
         self.redis_port = free_port()
         self.web_port = free_port()
-        self.database_url = self.postgres.url("salesmgr_topology")
+        self.database_url = database_url or self.postgres.url("salesmgr_topology")
         self.redis_url = f"redis://127.0.0.1:{self.redis_port}/0"
         self.base_url = f"http://127.0.0.1:{self.web_port}"
         self.cast: dict = {}
@@ -237,6 +246,11 @@ class Topology:
             if not key.startswith(("DATABASE_URL", "REDIS_URL"))
         }
         env.update(APP_ENV)
+        if not short_clocks:
+            # Production's recompute delay, sweep and task time limits: at 100,000 deals a grouped
+            # recompute outlasts the short 10 s limit, and would be killed and retried for ever.
+            for name in SHORT_CLOCKS:
+                env.pop(name, None)
         env.update(
             {
                 "DATABASE_URL": self.database_url,
@@ -262,6 +276,8 @@ class Topology:
                 str(BIN / "gunicorn"), "salesmgr.wsgi",
                 "-w", str(gunicorn_workers), "-b", f"127.0.0.1:{self.web_port}",
                 "--timeout", "60", "--graceful-timeout", "5",
+                # More than one: gunicorn's threaded workers, a request on each thread.
+                "--threads", str(gunicorn_threads),
             ],
             env,
             self.workdir / "gunicorn.log",
@@ -289,13 +305,14 @@ class Topology:
     # -- the whole --
 
     def start(self) -> None:
-        self.postgres.init()
-        self.postgres.start()
-        connection = self.postgres.connect()
-        try:
-            connection.cursor().execute("CREATE DATABASE salesmgr_topology")
-        finally:
-            connection.close()
+        if not self.external_database:
+            self.postgres.init()
+            self.postgres.start()
+            connection = self.postgres.connect()
+            try:
+                connection.cursor().execute("CREATE DATABASE salesmgr_topology")
+            finally:
+                connection.close()
         self.start_redis()
         self.manage("migrate", "--noinput")
         # The processes start while the organisation is seeded: both take seconds.
@@ -303,10 +320,11 @@ class Topology:
         self.worker.start()
         self.beat.start()
         cast_path = self.workdir / "cast.json"
-        self.python(
-            "-m", "tests.topology.seed", "--out", str(cast_path),
-            *[f"--{name}={value}" for name, value in self.seed_options.items()],
-        )  # fmt: skip
+        if self.external_database:
+            seed_arguments = ["--from-database", f"--deals={self.seed_options['deals']}"]
+        else:
+            seed_arguments = [f"--{name}={value}" for name, value in self.seed_options.items()]
+        self.python("-m", "tests.topology.seed", "--out", str(cast_path), *seed_arguments)
         self.cast = json.loads(cast_path.read_text())
         self.wait_serving()
         self.wait_worker_ready()
