@@ -30,11 +30,21 @@ from salesmgr.queue import BROKER_ERRORS, task_publish
 from salesmgr.selectors import ancestor_ids
 
 # The scopes the nightly run snapshots and deal changes mark stale by name.
-STANDARD_KINDS = (ScopeKind.ORGANISATION, ScopeKind.TEAM, ScopeKind.OWNER, ScopeKind.TERRITORY, ScopeKind.PIPELINE)
+STANDARD_KINDS = (
+    ScopeKind.ORGANISATION,
+    ScopeKind.TEAM,
+    ScopeKind.OWNER,
+    ScopeKind.TERRITORY,
+    ScopeKind.PIPELINE,
+)
 
 
 def scope_kind(scope: Scope) -> str:
-    named = [name for name in ("owner", "team", "territory", "pipeline", "product") if getattr(scope, name) is not None]
+    named = [
+        name
+        for name in ("owner", "team", "territory", "pipeline", "product")
+        if getattr(scope, name) is not None
+    ]
     if not named:
         return ScopeKind.ORGANISATION
     return named[0] if len(named) == 1 else ScopeKind.CUSTOM
@@ -43,15 +53,22 @@ def scope_kind(scope: Scope) -> str:
 def standard_scopes() -> list[Scope]:
     """The organisation, every manager's team, every rep, territory and pipeline (three queries)."""
     scopes = [Scope()]
-    people = User.objects.filter(is_active=True, role__in=[Role.MANAGER, Role.REP]).values_list("pk", "role")
+    people = User.objects.filter(is_active=True, role__in=[Role.MANAGER, Role.REP]).values_list(
+        "pk", "role"
+    )
     for pk, role in people:
         scopes.append(Scope(team=pk) if role == Role.MANAGER else Scope(owner=pk))
     scopes += [Scope(territory=pk) for pk in Territory.objects.values_list("pk", flat=True)]
-    scopes += [Scope(pipeline=pk) for pk in Pipeline.objects.filter(is_active=True).values_list("pk", flat=True)]
+    scopes += [
+        Scope(pipeline=pk)
+        for pk in Pipeline.objects.filter(is_active=True).values_list("pk", flat=True)
+    ]
     return scopes
 
 
-def _metric_snapshot(scope: Scope, period: Period, data: dict, computed_at: datetime.datetime) -> MetricSnapshot:
+def _metric_snapshot(
+    scope: Scope, period: Period, data: dict, computed_at: datetime.datetime
+) -> MetricSnapshot:
     return MetricSnapshot(
         scope_key=scope.key,
         scope_kind=scope_kind(scope),
@@ -62,7 +79,9 @@ def _metric_snapshot(scope: Scope, period: Period, data: dict, computed_at: date
     )
 
 
-def _forecast_snapshot(scope: Scope, figures: dict, computed_at: datetime.datetime) -> ForecastSnapshot:
+def _forecast_snapshot(
+    scope: Scope, figures: dict, computed_at: datetime.datetime
+) -> ForecastSnapshot:
     return ForecastSnapshot(
         scope_key=scope.key,
         scope_kind=scope_kind(scope),
@@ -133,7 +152,11 @@ def snapshots_compute(
     """
     by_key = {scope.key: scope for scope in scopes}
     if only_if_dirty:
-        dirty = set(DirtyScope.objects.filter(scope_key__in=list(by_key)).values_list("scope_key", flat=True))
+        dirty = set(
+            DirtyScope.objects.filter(scope_key__in=list(by_key)).values_list(
+                "scope_key", flat=True
+            )
+        )
         by_key = {key: scope for key, scope in by_key.items() if key in dirty}
     started = now or timezone.now()
     cellular = [scope for scope in by_key.values() if scope.product is None]
@@ -146,13 +169,24 @@ def snapshots_compute(
             _snapshot_writes_serialized()
             newer = _newer_snapshot_keys([scope.key for scope in cellular], period, started)
             cellular = [scope for scope in cellular if scope.key not in newer]
-            _upsert_metrics([_metric_snapshot(scope, period, results[scope.key]["funnel"], started) for scope in cellular])
+            _upsert_metrics(
+                [
+                    _metric_snapshot(scope, period, results[scope.key]["funnel"], started)
+                    for scope in cellular
+                ]
+            )
             _upsert_forecasts(
-                [_forecast_snapshot(scope, figures, started) for scope in cellular for figures in results[scope.key]["forecasts"]]
+                [
+                    _forecast_snapshot(scope, figures, started)
+                    for scope in cellular
+                    for figures in results[scope.key]["forecasts"]
+                ]
             )
             _dashboard_lists_store(cellular, period, started)
             _gap_deals_store(cellular, started)
-            DirtyScope.objects.filter(scope_key__in=[scope.key for scope in cellular], marked_at__lte=started).delete()
+            DirtyScope.objects.filter(
+                scope_key__in=[scope.key for scope in cellular], marked_at__lte=started
+            ).delete()
     for scope in by_key.values():
         if scope.product is not None:
             scope_snapshots_compute(scope=scope)
@@ -177,17 +211,24 @@ def _newer_snapshot_keys(keys: list[str], period: Period, started: datetime.date
     not put older figures over newer ones (nor unmark what the newer one saw).
     """
     newer = MetricSnapshot.objects.filter(
-        scope_key__in=keys, period_start=period.start, period_end=period.end, computed_at__gt=started
+        scope_key__in=keys,
+        period_start=period.start,
+        period_end=period.end,
+        computed_at__gt=started,
     )
     return set(newer.values_list("scope_key", flat=True))
 
 
-def _dashboard_lists_store(scopes: list[Scope], period: Period, computed_at: datetime.datetime) -> None:
+def _dashboard_lists_store(
+    scopes: list[Scope], period: Period, computed_at: datetime.datetime
+) -> None:
     """Keep the dashboard's lists beside the snapshots written at ``computed_at``, before the scopes are unmarked."""
     # Imported here: the runners read this module.
     from reports.runners.dashboard_lists import dashboard_lists_store
 
-    dashboard_lists_store(scopes=scopes, period=period, today=timezone.localdate(computed_at), computed_at=computed_at)
+    dashboard_lists_store(
+        scopes=scopes, period=period, today=timezone.localdate(computed_at), computed_at=computed_at
+    )
 
 
 def _gap_deals_store(scopes: list[Scope], computed_at: datetime.datetime) -> None:
@@ -213,7 +254,11 @@ def forecasts_mature(*, today: datetime.date | None = None) -> int:
     sum over those days.
     """
     today = today or timezone.localdate()
-    pending = list(ForecastSnapshot.objects.filter(actual__isnull=True).only("pk", "scope_key", "as_of", "horizon"))
+    pending = list(
+        ForecastSnapshot.objects.filter(actual__isnull=True).only(
+            "pk", "scope_key", "as_of", "horizon"
+        )
+    )
     due = defaultdict(list)
     for snapshot in pending:
         if snapshot.as_of + datetime.timedelta(days=snapshot.horizon) <= today:
@@ -224,7 +269,9 @@ def forecasts_mature(*, today: datetime.date | None = None) -> int:
         last = max(s.as_of + datetime.timedelta(days=s.horizon) for s in snapshots)
         daily = dict(
             closed_deal_rows(Scope.from_key(key))
-            .filter(status=StageKind.WON, closed_at__gte=start_of(first), closed_at__lt=start_of(last))
+            .filter(
+                status=StageKind.WON, closed_at__gte=start_of(first), closed_at__lt=start_of(last)
+            )
             .annotate(day=TruncDate("closed_at"))
             .values("day")
             .annotate(value=Sum(at_close()))
@@ -322,7 +369,11 @@ def scopes_dirty(*, until: datetime.datetime | None = None) -> list[str]:
     They stay marked until their snapshots are rewritten (``scope_snapshots_compute``),
     so readers see them stale until then, even while the recompute waits in a queue.
     """
-    stale = DirtyScope.objects.all() if until is None else DirtyScope.objects.filter(marked_at__lte=until)
+    stale = (
+        DirtyScope.objects.all()
+        if until is None
+        else DirtyScope.objects.filter(marked_at__lte=until)
+    )
     return list(stale.order_by("scope_key").values_list("scope_key", flat=True))
 
 
@@ -337,11 +388,15 @@ def scope_snapshots_compute(*, scope: Scope, as_of: datetime.date | None = None)
     with transaction.atomic():  # all of the scope's snapshots, or none of them
         _snapshot_writes_serialized()
         today = as_of is None or as_of >= timezone.localdate(started)
-        if today and _newer_snapshot_keys([scope.key], Period.default(timezone.localdate(started)), started):
+        if today and _newer_snapshot_keys(
+            [scope.key], Period.default(timezone.localdate(started)), started
+        ):
             return
         snapshot = metric_snapshot_compute(scope=scope)
         forecast_snapshots_compute(scope=scope, as_of=as_of, now=started)
-        _dashboard_lists_store([scope], Period.default(timezone.localdate(started)), snapshot.computed_at)
+        _dashboard_lists_store(
+            [scope], Period.default(timezone.localdate(started)), snapshot.computed_at
+        )
         if as_of is None or as_of >= timezone.localdate(started):
             _gap_deals_store([scope], started)
             DirtyScope.objects.filter(scope_key=scope.key, marked_at__lte=started).delete()
@@ -403,7 +458,9 @@ class RefreshUnavailable(Exception):
     """Redis cannot be reached: a refresh can be neither queued nor followed."""
 
     def __init__(self) -> None:
-        super().__init__("The figures cannot be recomputed right now: the task queue is unreachable. Try again in a minute.")
+        super().__init__(
+            "The figures cannot be recomputed right now: the task queue is unreachable. Try again in a minute."
+        )
 
 
 @dataclass

@@ -104,6 +104,11 @@ def _position_errors(values: dict, by: User) -> dict:
     return errors
 
 
+def position_errors(values: dict, by: User) -> dict:
+    """What is wrong with a position's details (title, manager, start, quota, ramp, status, territory)."""
+    return _position_errors(values, by)
+
+
 def position_create(
     *,
     by: User,

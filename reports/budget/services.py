@@ -68,3 +68,17 @@ def budget_amount_set(
             defaults={"amount": amount.quantize(Decimal("0.01")), "updated_at": timezone.now()},
         )
     return row
+
+
+def budget_delete(*, budget: TeamBudget, by: User) -> None:
+    """Delete a team's budget and every amount entered against it (admins)."""
+    if not by.is_admin:
+        raise PermissionDenied("Only admins delete budgets.")
+    budget.delete()
+
+
+def budget_amount_delete(*, amount: BudgetAmount, by: User) -> None:
+    """Remove a planned programme amount or an actual spend (admins): the month counts as 0 again."""
+    if not by.is_admin:
+        raise PermissionDenied("Only admins remove budget amounts.")
+    amount.delete()

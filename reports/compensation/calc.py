@@ -45,13 +45,15 @@ class Credit:
 
 @dataclass(frozen=True)
 class Clawback:
-    """A won deal reversed within the plan's days: what its earlier statement paid, to take back."""
+    """Earlier pay for a deal taken back: a won deal reversed within the plan's days ("clawback"),
+    or a deal won again whose earlier credit the new win replaces ("replaced")."""
 
     deal_id: int
     deal_name: str
-    at: datetime.datetime
+    at: datetime.datetime | None
     paid: Decimal
     note: str
+    kind: str = "clawback"
 
 
 @dataclass
@@ -197,7 +199,7 @@ def statement_figures(
         taken += amount
         lines.append(
             Line(
-                kind="clawback",
+                kind=clawback.kind,
                 amount=amount,
                 deal_id=clawback.deal_id,
                 deal_name=clawback.deal_name,

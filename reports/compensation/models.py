@@ -204,6 +204,7 @@ class LineKind(models.TextChoices):
     NEW_LOGO = "new_logo", "New-logo bonus"
     CAP = "cap", "Cap"
     CLAWBACK = "clawback", "Clawback"
+    REPLACED = "replaced", "Replaced credit"
 
 
 class StatementLine(models.Model):

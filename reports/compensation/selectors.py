@@ -30,7 +30,7 @@ from pipeline.money import at_close, converted
 from pipeline.periods import start_of
 from pipeline.selectors import deals_visible_to
 from quotas.selectors import quota_targets
-from reports.compensation.calc import Clawback, Credit, Terms
+from reports.compensation.calc import Clawback, Credit, Terms, cents
 from reports.compensation.models import (
     CommissionPlan,
     CommissionStatement,
@@ -239,18 +239,87 @@ class _Reversal:
     to_kind: str
 
 
-def clawback_rows(
-    *, rep_id: int, month: datetime.date, as_of: datetime.date, plan: CommissionPlan | None
-) -> list[Clawback]:
-    """Deals won in an earlier month and reopened or lost in this one within the plan's clawback days.
+@dataclass
+class EarlierPay:
+    """What the rep's earlier statements paid for some deals, from each month's paid version.
 
-    What comes back is what the deal's lines paid on the rep's statement of the month it was
-    won: its latest approved version, else its latest. Three queries.
+    ``earned[(month, deal)]`` is what the deal's commission and bonus lines paid that month,
+    scaled down by the month's cap when the cap cut the pay; ``net[deal]`` is what all the
+    deal's lines came to over those months (earned, less clawbacks and replaced credits).
     """
+
+    earned: dict[tuple[datetime.date, int], Decimal]
+    net: dict[int, Decimal]
+
+
+def paid_versions(rep_id: int, before: datetime.date) -> QuerySet[CommissionStatement]:
+    """The version of each of the rep's months before ``before`` that was paid: its latest
+    approved version, else its latest."""
+    chosen = (
+        CommissionStatement.objects.filter(rep_id=rep_id, month=OuterRef("month"))
+        .order_by(
+            Case(When(status=StatementStatus.APPROVED, then=Value(0)), default=Value(1)),
+            "-version",
+        )
+        .values("pk")[:1]
+    )
+    return CommissionStatement.objects.filter(rep_id=rep_id, month__lt=before, pk=Subquery(chosen))
+
+
+def _cap_share(commission: Decimal, bonuses: Decimal, cap_adjustment: Decimal) -> Decimal:
+    """The share of a month's commission and bonuses that its cap let through (1 when uncapped)."""
+    gross = commission + bonuses
+    if cap_adjustment >= 0 or gross <= 0:
+        return Decimal(1)
+    return min(Decimal(1), max(Decimal(0), (gross + cap_adjustment) / gross))
+
+
+def earlier_pay(rep_id: int, month: datetime.date, deal_ids) -> EarlierPay:
+    """What the rep's statements of the months before ``month`` paid for ``deal_ids`` (one query)."""
+    found = EarlierPay(earned={}, net={})
+    deal_ids = set(deal_ids)
+    if not deal_ids:
+        return found
+    rows = (
+        StatementLine.objects.filter(
+            statement__in=paid_versions(rep_id, month.replace(day=1)), deal_ref__in=deal_ids
+        )
+        .values(
+            "statement__month",
+            "deal_ref",
+            "statement__commission",
+            "statement__bonuses",
+            "statement__cap_adjustment",
+        )
+        .annotate(
+            earned=Sum("amount", filter=Q(kind__in=PAID_KINDS)),
+            taken=Sum("amount", filter=~Q(kind__in=PAID_KINDS)),
+        )
+        .order_by()
+    )
+    for row in rows:
+        share = _cap_share(
+            row["statement__commission"],
+            row["statement__bonuses"],
+            row["statement__cap_adjustment"],
+        )
+        earned = cents((row["earned"] or Decimal(0)) * share)
+        key = (row["statement__month"], row["deal_ref"])
+        found.earned[key] = found.earned.get(key, Decimal(0)) + earned
+        found.net[row["deal_ref"]] = (
+            found.net.get(row["deal_ref"], Decimal(0)) + earned + (row["taken"] or Decimal(0))
+        )
+    return found
+
+
+def reversal_rows(
+    *, month: datetime.date, as_of: datetime.date, plan: CommissionPlan | None
+) -> list[_Reversal]:
+    """Deals won in an earlier month and reopened or lost in this one within the plan's clawback days."""
     if plan is None:
         return []
     start, cutoff = month_window(month, as_of)
-    reversals = [
+    return [
         _Reversal(*row)
         for row in StageTransition.objects.filter(
             # Only a deal paid on one of the rep's statements can be clawed back from them.
@@ -267,39 +336,24 @@ def clawback_rows(
         .order_by("at", "deal_id")
         .values_list("deal_id", "deal__name", "at", "from_stage_entered_at", "to_stage__kind")
     ]
-    if not reversals:
-        return []
-    months = {timezone.localtime(r.won_at).date().replace(day=1) for r in reversals}
-    paid_version: dict[datetime.date, tuple[int, str]] = {}
-    for statement_id, won_month, status in (
-        CommissionStatement.objects.filter(rep_id=rep_id, month__in=months)
-        .order_by("month", "version")
-        .values_list("pk", "month", "status")
-    ):
-        chosen = paid_version.get(won_month)
-        if (
-            chosen is None
-            or status == StatementStatus.APPROVED
-            or chosen[1] != StatementStatus.APPROVED
-        ):
-            paid_version[won_month] = (statement_id, status)
-    paid = {
-        (row["statement_id"], row["deal_ref"]): row["total"]
-        for row in StatementLine.objects.filter(
-            statement_id__in=[statement_id for statement_id, _ in paid_version.values()],
-            deal_ref__in=[r.deal_id for r in reversals],
-            kind__in=PAID_KINDS,
-        )
-        .values("statement_id", "deal_ref")
-        .annotate(total=Sum("amount"))
-        .order_by()
-    }
+
+
+def clawback_rows(
+    *,
+    reversals: list[_Reversal],
+    paid: EarlierPay,
+) -> list[Clawback]:
+    """The clawbacks of ``reversals``: what each deal paid on the rep's statement of the month it
+    was won (its share of the pay the cap let through), never more than the rep's earlier
+    statements paid for the deal in all, net of what they already took back."""
     found = []
     for reversal in reversals:
         won_month = timezone.localtime(reversal.won_at).date().replace(day=1)
-        statement = paid_version.get(won_month)
-        amount = paid.get((statement[0], reversal.deal_id)) if statement else None
-        if not amount:
+        amount = min(
+            paid.earned.get((won_month, reversal.deal_id), Decimal(0)),
+            paid.net.get(reversal.deal_id, Decimal(0)),
+        )
+        if amount <= 0:
             continue
         days = (reversal.at - reversal.won_at).days
         what = "lost" if reversal.to_kind == StageKind.LOST else "reopened"
@@ -310,6 +364,37 @@ def clawback_rows(
                 at=reversal.at,
                 paid=amount,
                 note=f"Won {won_month:%b %Y}, {what} {days} days later: its {won_month:%b %Y} pay comes back",
+            )
+        )
+    return found
+
+
+def replaced_rows(
+    *, credits: list[Credit], clawbacks: list[Clawback], paid: EarlierPay
+) -> list[Clawback]:
+    """Deals credited this month that earlier statements already paid for (won, reversed past the
+    clawback days, and won again): the new win replaces the earlier credit, so what the earlier
+    statements paid and have not taken back (here or before) comes off."""
+    clawed = {}
+    for clawback in clawbacks:
+        clawed[clawback.deal_id] = clawed.get(clawback.deal_id, Decimal(0)) + clawback.paid
+    found = []
+    seen = set()
+    for credit in credits:
+        if credit.deal_id in seen:
+            continue
+        seen.add(credit.deal_id)
+        amount = paid.net.get(credit.deal_id, Decimal(0)) - clawed.get(credit.deal_id, Decimal(0))
+        if amount <= 0:
+            continue
+        found.append(
+            Clawback(
+                deal_id=credit.deal_id,
+                deal_name=credit.deal_name,
+                at=credit.closed_at,
+                paid=amount,
+                note="Won again: this win replaces the earlier credit, whose pay comes off",
+                kind=LineKind.REPLACED,
             )
         )
     return found

@@ -24,9 +24,12 @@ from reports.compensation.models import (
 from reports.compensation.selectors import (
     clawback_rows,
     credit_rows,
+    earlier_pay,
     month_quota,
     plan_for,
     plan_terms,
+    replaced_rows,
+    reversal_rows,
 )
 from salesmgr.errors import PermissionDenied
 from salesmgr.models import User
@@ -225,13 +228,21 @@ def statement_preview(
     """
     month = month.replace(day=1)
     plan = plan_for(rep.pk, month)
+    credits = credit_rows(
+        rep_id=rep.pk, month=month, as_of=as_of, plan=plan, what_if_ids=what_if_ids
+    )
+    reversals = reversal_rows(month=month, as_of=as_of, plan=plan)
+    paid = earlier_pay(
+        rep.pk,
+        month,
+        [credit.deal_id for credit in credits] + [reversal.deal_id for reversal in reversals],
+    )
+    clawbacks = clawback_rows(reversals=reversals, paid=paid)
     figures = statement_figures(
         terms=plan_terms(plan),
         quota=month_quota(rep.pk, month),
-        credits=credit_rows(
-            rep_id=rep.pk, month=month, as_of=as_of, plan=plan, what_if_ids=what_if_ids
-        ),
-        clawbacks=clawback_rows(rep_id=rep.pk, month=month, as_of=as_of, plan=plan),
+        credits=credits,
+        clawbacks=clawbacks + replaced_rows(credits=credits, clawbacks=clawbacks, paid=paid),
     )
     return plan, figures
 

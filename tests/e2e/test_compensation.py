@@ -3,6 +3,7 @@
 import datetime
 from decimal import Decimal
 
+import pytest
 from django.utils import timezone
 
 from reports.compensation.services import plan_create, statement_compute
@@ -53,3 +54,54 @@ def test_a_rep_opens_their_statement_and_its_what_if(transactional_db, page, log
     assert (
         "250.00" in result.locator('[data-figure="total"]').inner_text()
     )  # 2,500 x 10% this month
+
+
+def _overlap(a: dict, b: dict) -> bool:
+    """Whether two bounding boxes share any area."""
+    return (
+        a["x"] < b["x"] + b["width"]
+        and b["x"] < a["x"] + a["width"]
+        and a["y"] < b["y"] + b["height"]
+        and b["y"] < a["y"] + a["height"]
+    )
+
+
+@pytest.mark.parametrize("width", [1280, 768])
+def test_the_statement_head_keeps_its_buttons_clear_of_the_version_line(
+    transactional_db, page, login, screenshot, width
+):
+    """The page head (title, What if…, Approve, Recompute) never covers the version line."""
+    admin = UserFactory(username="ada", role="admin")
+    manager = UserFactory(username="morgan", role="manager")
+    rep = UserFactory(username="riley", manager=manager, full_name="Riley Reppington-Smythe")
+    pipeline = PipelineFactory(name="New business")
+    stages = {stage.name: stage for stage in pipeline.stages.all()}
+    this_month = timezone.localdate().replace(day=1)
+    last_month = (this_month - datetime.timedelta(days=1)).replace(day=1)
+    plan_create(
+        by=admin, rep=rep, name="Flat 10%", effective_from=last_month, flat_rate=Decimal("10")
+    )
+    month_quota(rep, last_month, "10000")
+    won(rep, pipeline, stages, "4000", last_month + datetime.timedelta(days=4), name="Globex")
+    statement = statement_compute(rep=rep, month=last_month, by=admin)
+
+    page.set_viewport_size({"width": width, "height": 900})
+    login(admin)
+    page.goto(f"/compensation/statements/{statement.pk}/")
+    version_line = page.locator("p.lead", has_text="Version 1")
+    heading = page.get_by_role("heading", level=1)
+    actions = [
+        page.get_by_role("link", name="What if…"),
+        page.get_by_role("button", name="Approve"),
+        page.get_by_role("button", name="Recompute"),
+    ]
+    line_box, heading_box = version_line.bounding_box(), heading.bounding_box()
+    for action in actions:
+        box = action.bounding_box()
+        assert not _overlap(box, line_box), (width, action, box, line_box)
+        assert not _overlap(box, heading_box), (width, action, box, heading_box)
+        assert box["x"] + box["width"] <= width  # inside the screen
+    # The buttons sit above the version line, which reads on in full below them.
+    assert max(a.bounding_box()["y"] + a.bounding_box()["height"] for a in actions) <= line_box["y"]
+    assert page.evaluate("document.scrollingElement.scrollWidth") <= width
+    screenshot(f"statement-{width}")
