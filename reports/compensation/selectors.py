@@ -313,9 +313,10 @@ def earlier_pay(rep_id: int, month: datetime.date, deal_ids) -> EarlierPay:
 
 
 def reversal_rows(
-    *, month: datetime.date, as_of: datetime.date, plan: CommissionPlan | None
+    *, rep_id: int, month: datetime.date, as_of: datetime.date, plan: CommissionPlan | None
 ) -> list[_Reversal]:
-    """Deals won in an earlier month and reopened or lost in this one within the plan's clawback days."""
+    """The rep's paid deals won in an earlier month and reopened or lost in this one within the
+    plan's clawback days."""
     if plan is None:
         return []
     start, cutoff = month_window(month, as_of)

@@ -231,7 +231,7 @@ def statement_preview(
     credits = credit_rows(
         rep_id=rep.pk, month=month, as_of=as_of, plan=plan, what_if_ids=what_if_ids
     )
-    reversals = reversal_rows(month=month, as_of=as_of, plan=plan)
+    reversals = reversal_rows(rep_id=rep.pk, month=month, as_of=as_of, plan=plan)
     paid = earlier_pay(
         rep.pk,
         month,
