@@ -604,6 +604,18 @@ class Activity(models.Model):
             models.Index(
                 fields=["author", "occurred_at"], include=["kind"], name="activity_author_kind_idx"
             ),
+            # The activity list, newest first (``activity_list_page``): walked in its order, each
+            # row's deal at hand to check against the reader's deals by primary key.
+            models.Index(
+                fields=["occurred_at", "id"], include=["deal"], name="activity_occurred_idx"
+            ),
+            # ...and the activities with no deal, on an account only.
+            models.Index(
+                fields=["occurred_at", "id"],
+                include=["account"],
+                condition=Q(deal__isnull=True),
+                name="activity_account_only_idx",
+            ),
         ]
 
     def __str__(self) -> str:
