@@ -173,7 +173,7 @@ def contacts_visible_to(user: User) -> QuerySet[Contact]:
 
 
 def activities_visible_to(
-    user: User, *, deal: Deal | None = None, account: Account | None = None
+    user: User, *, deal: Deal | None = None, account: Account | None = None, few: bool = False
 ) -> QuerySet[Activity]:
     """Activities on deals ``user`` may read, on accounts they may read, or written by them.
 
@@ -185,12 +185,13 @@ def activities_visible_to(
 
     ``deal`` or ``account`` narrows to one record's timeline. Its few rows are then checked
     one by one (a correlated ``EXISTS`` by primary key), where the ``IN`` that suits long lists
-    hashes every deal of a manager's team first (300-560 ms at 100,000 deals).
+    hashes every deal of a manager's team first (300-560 ms at 100,000 deals). ``few`` asks for
+    the same when the caller reads a few rows by other means (one by its id).
     """
     if user.is_admin:
         activities = Activity.objects.annotate(deal_shown=Value(True), account_shown=Value(True))
     else:
-        if deal is None and account is None:
+        if deal is None and account is None and not few:
             deal_seen = Q(deal__in=deals_visible_to(user).values("pk"))
             account_seen = Q(account__in=accounts_visible_to(user).values("pk"))
         else:
@@ -746,18 +747,20 @@ def deals_listed_for(user: User, *, include_deleted: bool = False) -> tuple[Quer
     return deals, owners
 
 
-def _beyond(sort: DealSort, key, pk: int, *, backwards: bool) -> Q | RawSQL:
+def _beyond(
+    sort: DealSort, key, pk: int, *, backwards: bool, table: str = "pipeline_deal"
+) -> Q | RawSQL:
     """The rows after (key, pk) in the order the page is read: a row comparison the index ranges on."""
     descending = sort.descending != backwards
     if sort.field == "id":
         return Q(pk__lt=pk) if descending else Q(pk__gt=pk)
-    column = f'"pipeline_deal"."{sort.field}"'
+    column = f'"{table}"."{sort.field}"'
     less_or_greater = "<" if descending else ">"
-    compare = f'({column}, "pipeline_deal"."id") {less_or_greater} (%s, %s)'
+    compare = f'({column}, "{table}"."id") {less_or_greater} (%s, %s)'
     if sort.field not in _NULLABLE_SORTS:
         return RawSQL(compare, (key, pk), output_field=BooleanField())
     if key is None:  # among the empty keys (last ascending, first descending), by id
-        rest = f"{column} IS NULL AND " + f'"pipeline_deal"."id" {less_or_greater} %s'
+        rest = f"{column} IS NULL AND " + f'"{table}"."id" {less_or_greater} %s'
         if descending:
             rest = f"({rest}) OR {column} IS NOT NULL"
         return RawSQL(f"({rest})", (pk,), output_field=BooleanField())
@@ -862,6 +865,224 @@ def _merged_page(page, counted, owners, order, columns, offset, limit):
                 *bounded_params,
                 *owners_params,
                 *inner_params,
+                limit - offset,
+                offset,
+            ),
+        )
+        fetched = cursor.fetchall()
+    n, estimate = fetched[0][0], fetched[0][1]
+    rows = [row[2:] for row in fetched if row[2] is not None]
+    if estimate is None:
+        return rows, n, True
+    return rows, max(estimate, n), False
+
+
+# The activity list (API): the visible activities in parts that do not overlap, each read with
+# its own plan from an index in the list's order, merged.
+
+ACTIVITY_LIST_SORTS = ("occurred_at", "id")
+# Up to this many rows the activity list's count is exact; beyond it, the planner's estimate.
+ACTIVITY_COUNT_EXACT_UP_TO = DEAL_COUNT_EXACT_UP_TO
+
+
+@dataclass(frozen=True)
+class ActivityParts:
+    """The visible activities as the list reads them (``activities_listed_for``): ``apart``, parts
+    that do not overlap; ``own``, the reader's own activities (None for an admin), which may
+    overlap them; ``own_rest``, those of ``own`` in no part of ``apart``."""
+
+    apart: list
+    own: QuerySet | None = None
+    own_rest: QuerySet | None = None
+
+    def map(self, change) -> "ActivityParts":
+        """The same parts, each changed alike (filtered, searched)."""
+        return ActivityParts(
+            apart=[change(part) for part in self.apart],
+            own=None if self.own is None else change(self.own),
+            own_rest=None if self.own_rest is None else change(self.own_rest),
+        )
+
+
+def activities_listed_for(user: User) -> ActivityParts:
+    """What ``activities_visible_to(user)`` gives, in parts that each carry ``deal_shown`` and
+    ``account_shown``, for ``activity_list_page`` to merge.
+
+    An activity carries no owner, so no one index serves the three reasons a reader sees it;
+    each part is one reason, which the planner serves from an index in the list's order:
+    - on a live deal of an owner in reach (``deal_owner_ids_in_reach``, ids read once): a
+      manager's team owns most deals, so the (occurred_at, id) index walked newest first finds a
+      page in a few rows, each checked against its deal by primary key; for a rep with few
+      deals the planner may read their deals' activities by deal instead (it estimates from
+      the owners' own statistics);
+    - with no deal, on an account they may read: the partial index of activities without a deal;
+    - written by the reader (they keep it after its deal or account leaves them): the
+      (author, occurred_at) index, each row's deal and account checked by primary key. These
+      mostly lie in the first part too: the page merges without repeating them, and the count
+      adds only those in neither of the others (``own_rest``).
+    An admin reads one part, every activity.
+    """
+    shown = {"deal_shown": Value(True), "account_shown": Value(True)}
+    if user.is_admin:
+        return ActivityParts(apart=[Activity.objects.annotate(**shown)])
+    owners = deal_owner_ids_in_reach(user)
+    accounts = accounts_visible_to(user)
+    on_deals = Activity.objects.filter(
+        deal__owner_id__in=owners, deal__deleted_at__isnull=True
+    ).annotate(**shown)
+    on_accounts = Activity.objects.filter(
+        deal__isnull=True, account__in=accounts.values("pk")
+    ).annotate(**shown)
+    deal_seen = Q(
+        Exists(
+            Deal.objects.filter(
+                pk=OuterRef("deal_id"), owner_id__in=owners, deleted_at__isnull=True
+            )
+        )
+    )
+    account_seen = Q(Exists(accounts.filter(pk=OuterRef("account_id"))))
+    # As ``activities_visible_to`` shows them, checked row by row.
+    own = Activity.objects.filter(author=user).annotate(
+        deal_shown=_holds(Q(deal__isnull=True) | deal_seen),
+        account_shown=_holds(Q(account__isnull=True) | account_seen | deal_seen),
+    )
+    own_rest = own.filter(~deal_seen, ~(Q(deal__isnull=True) & account_seen))
+    return ActivityParts(apart=[on_deals, on_accounts], own=own, own_rest=own_rest)
+
+
+def activity_list_page(
+    parts: ActivityParts,
+    *,
+    sort: DealSort,
+    size: int,
+    offset: int = 0,
+    after: tuple | None = None,
+    backwards: bool = False,
+) -> "ActivityPage":
+    """A page of the activities in ``parts`` (``activities_listed_for``, filtered) in ``sort``
+    order, with the list's count, the deal list's way (``deal_list_page``): one statement that
+    reads the first ``offset + size + 1`` rows of each part from its index and merges them (an
+    activity in two parts once), and counts exactly up to ``ACTIVITY_COUNT_EXACT_UP_TO`` rows,
+    answering the planner's estimate beyond. ``after`` (key, id) reads on from a row,
+    ``backwards`` the other way."""
+    if after is not None:
+        beyond = _beyond(sort, after[0], after[1], backwards=backwards, table="pipeline_activity")
+        paged = parts.map(lambda part: part.filter(beyond))
+    else:
+        paged = parts
+    order = sort.order_by(backwards=backwards)
+    columns = ("pk", *sort.fields, "deal_shown", "account_shown")
+    limit = offset + size + 1
+    readers = [*paged.apart, *([paged.own] if paged.own is not None else [])]
+    if connection.vendor != "postgresql":
+        found = {
+            row for part in readers for row in part.order_by(*order).values_list(*columns)[:limit]
+        }
+        rows = sorted(found, key=lambda row: row[:-2], reverse=sort.descending != backwards)
+        rows = rows[offset:limit]
+        rest = [parts.own_rest] if parts.own_rest is not None else []
+        count, exact = sum(part.count() for part in [*parts.apart, *rest]), True
+    else:
+        rows, count, exact = _merged_parts(paged, parts, order, columns, offset, limit)
+    more = len(rows) > size
+    rows = rows[:size]
+    if backwards:
+        rows.reverse()
+    return ActivityPage(
+        ids=[row[0] for row in rows],
+        keys=[row[1] if len(row) > 3 else row[0] for row in rows],
+        more=more,
+        count=count,
+        count_exact=exact,
+        shown={row[0]: (row[-2], row[-1]) for row in rows},
+    )
+
+
+@dataclass(frozen=True)
+class ActivityPage(DealPage):
+    """A page of the activity list, with whether each row's deal and account are shown."""
+
+    shown: dict | None = None
+
+
+def _sql_of(querysets) -> tuple[list[str], list]:
+    statements, params = [], []
+    for queryset in querysets:
+        sql, its_params = queryset.query.sql_with_params()
+        statements.append(f"({sql})")
+        params.extend(its_params)
+    return statements, params
+
+
+def _merged_parts(paged, parts, order, columns, offset, limit):
+    bound = ACTIVITY_COUNT_EXACT_UP_TO
+    apart_sql, apart_params = _sql_of(part.order_by().values("pk") for part in parts.apart)
+    apart = " UNION ALL ".join(apart_sql)
+    # The parts apart as text (values quoted by the driver) for the planner's estimate; the
+    # reader's own activities outside them are few, and planning them costs more than the page.
+    estimated = connection.ops.compose_sql(apart, apart_params)
+    if parts.own_rest is None:
+        rest_sql, rest_params = "0", []
+    else:
+        ([own_rest], own_rest_params) = _sql_of([parts.own_rest.order_by().values("pk")])
+        rest_sql = f"(SELECT count(*) FROM ({own_rest} LIMIT %s) AS rest)"
+        rest_params = [*own_rest_params, bound + 1]
+        estimated_with_rest = connection.ops.compose_sql(
+            f"{apart} UNION ALL {own_rest}", [*apart_params, *own_rest_params]
+        )
+    page_sql, page_params = _sql_of(
+        part.order_by(*order).values_list(*columns)[:limit] for part in paged.apart
+    )
+    merged = " UNION ALL ".join(page_sql)
+    if paged.own is not None:
+        [own], own_params = _sql_of([paged.own.order_by(*order).values_list(*columns)[:limit]])
+        # UNION, not UNION ALL: an activity of the reader's in another part comes once (it
+        # carries the same flags from both).
+        merged = f"{merged} UNION {own}"
+        page_params.extend(own_params)
+    names = ["id"] + [f"k{i}" for i in range(1, len(columns) - 2)] + ["deal_shown", "account_shown"]
+    by_name = dict(zip(("id", *columns[1:-2]), names[:-2], strict=True))
+    merged_order = ", ".join(
+        f"page.{by_name[term.expression.name]} "
+        + ("DESC NULLS FIRST" if term.descending else "ASC NULLS LAST")
+        for term in order
+    )
+    # Beyond the bound in the parts apart: their estimate. Within it, the reader's own others are
+    # counted too (up to the bound); past it with those, the estimate of everything (rare: a
+    # reader with many activities outside their scope and few within).
+    with_rest = "" if parts.own_rest is None else "WHEN n > %s THEN count_estimate(%s)"
+    with_rest_params = [] if parts.own_rest is None else [bound, estimated_with_rest]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            SELECT counted.n, counted.estimate, page.*
+            FROM (
+                SELECT n, CASE WHEN n_apart > %s THEN count_estimate(%s) {with_rest} END AS estimate
+                FROM (
+                    SELECT n_apart,
+                        CASE WHEN n_apart > %s THEN n_apart ELSE n_apart + {rest_sql} END AS n
+                    FROM (
+                        SELECT count(*) AS n_apart FROM ({apart} LIMIT %s) AS bounded
+                    ) AS bounded_count
+                    OFFSET 0
+                ) AS counted_rest
+            ) AS counted
+            LEFT JOIN LATERAL (
+                SELECT page.* FROM ({merged}) AS page({", ".join(names)})
+                ORDER BY {merged_order}
+                LIMIT %s OFFSET %s
+            ) AS page ON true
+            ORDER BY {merged_order}
+            """,
+            (
+                bound,
+                estimated,
+                *with_rest_params,
+                bound,
+                *rest_params,
+                *apart_params,
+                bound + 1,
+                *page_params,
                 limit - offset,
                 offset,
             ),

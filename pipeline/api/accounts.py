@@ -4,13 +4,19 @@ import django_filters
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.filters import OrderingFilter
 from rest_framework.response import Response
 
+from pipeline.api.deal_list import DealListPagination, paged
 from pipeline.filters import ActivityFilter
 from pipeline.models import Account, Activity, Contact
 from pipeline.selectors import (
+    ACTIVITY_COUNT_EXACT_UP_TO,
+    ACTIVITY_LIST_SORTS,
     accounts_visible_to,
+    activities_listed_for,
     activities_visible_to,
+    activity_list_page,
     contacts_visible_to,
     deals_visible_to,
 )
@@ -248,7 +254,24 @@ class ActivitySerializer(serializers.ModelSerializer):
         return data
 
 
-@extend_schema_view(destroy=extend_schema(responses={204: None}))
+class ActivityListPagination(DealListPagination):
+    """The deal list's paging: page numbers or cursors, and a count that says whether it is exact."""
+
+    counted = "activities"
+    exact_up_to = ACTIVITY_COUNT_EXACT_UP_TO
+
+
+@extend_schema_view(
+    list=extend_schema(
+        description=(
+            "Newest first unless ordered otherwise. Pages by number (?page=) or by cursor "
+            f"(?cursor=, empty for the first page). The count is exact up to "
+            f"{ACTIVITY_COUNT_EXACT_UP_TO} activities and the database's estimate beyond: "
+            "count_exact says which."
+        )
+    ),
+    destroy=extend_schema(responses={204: None}),
+)
 class ActivityViewSet(
     IdempotentCreateMixin,
     mixins.ListModelMixin,
@@ -263,13 +286,49 @@ class ActivityViewSet(
     serializer_class = ActivitySerializer
     filterset_class = ActivityFilter
     search_fields = ["subject", "body"]
-    ordering_fields = ["occurred_at", "id"]
+    ordering_fields = list(ACTIVITY_LIST_SORTS)
     ordering = ["-occurred_at", "-id"]
+    pagination_class = ActivityListPagination
     lookup_value_regex = r"\d+"
     role_rules = {"read": EVERYONE, "write": EVERYONE}
 
+    def visible(self):
+        # One activity by its id (read, delete): its deal and account checked by primary key, not
+        # against every deal in reach (385 ms for manager1 at 100,000 deals). The list reads
+        # its parts itself.
+        return activities_visible_to(self.request.user, few=True)
+
     def shape(self, queryset):
         return queryset.select_related("author", "deal", "account")
+
+    def list(self, request, *args, **kwargs):
+        """The visible activities in parts that do not overlap (``activities_listed_for``), each
+        filtered alike, a page of them merged (``activity_list_page``), then its rows."""
+        parts = activities_listed_for(request.user).map(
+            lambda part: self.filter_queryset(part).order_by()
+        )
+        terms = OrderingFilter().get_ordering(request, parts.apart[0], self) or list(self.ordering)
+
+        def read(sort, size, **where):
+            return activity_list_page(parts, sort=sort, size=size, **where)
+
+        page, links = paged(request, terms, read, self.paginator)
+        found = self.shape(Activity.objects.filter(pk__in=page.ids)).in_bulk()
+        rows = []
+        for pk in page.ids:
+            activity = found.get(pk)
+            if activity is None:  # deleted between the page's two reads
+                continue
+            activity.deal_shown, activity.account_shown = page.shown[pk]
+            rows.append(activity)
+        return Response(
+            {
+                "count": page.count,
+                "count_exact": page.count_exact,
+                **links,
+                "results": self.get_serializer(rows, many=True).data,
+            }
+        )
 
     def perform_create(self, serializer):
         # Deal and account ids were checked against what the author may see.

@@ -45,6 +45,8 @@ class DealListPagination(Pagination):
     whose next and previous links read on from a row, at the same cost however deep."""
 
     cursor_query_param = "cursor"
+    counted = "deals"
+    exact_up_to = DEAL_COUNT_EXACT_UP_TO
 
     def get_schema_operation_parameters(self, view):
         return [
@@ -73,7 +75,7 @@ class DealListPagination(Pagination):
                     "type": "integer",
                     "example": 123,
                     "description": (
-                        f"Exact up to {DEAL_COUNT_EXACT_UP_TO} deals; beyond, the database's "
+                        f"Exact up to {self.exact_up_to} {self.counted}; beyond, the database's "
                         "estimate (count_exact false)."
                     ),
                 },
@@ -270,7 +272,7 @@ def add_line_items(rows: list[dict], line_item_serializer) -> None:
 
 # How a cursor writes each sort key, and reads it back.
 _DATES = {"expected_close_date"}
-_MOMENTS = {"created_at", "updated_at", "closed_at"}
+_MOMENTS = {"created_at", "updated_at", "closed_at", "occurred_at"}
 
 
 def _key_out(field: str, value):
@@ -353,17 +355,35 @@ def deal_list_answer(view, request, *, include_deleted: bool, line_item_serializ
     deals, owners = deals_listed_for(request.user, include_deleted=include_deleted)
     deals = view.filter_queryset(deals).order_by()
     terms = OrderingFilter().get_ordering(request, deals, view) or ["expected_close_date", "id"]
+
+    def read(sort, size, **where):
+        return deal_list_page(deals, owners=owners, sort=sort, size=size, **where)
+
+    page, links = paged(request, terms, read, DealListPagination())
+    rows = deal_rows(page.ids)
+    if "line_items" in expand:
+        add_line_items(rows, line_item_serializer)
+    return Response(
+        {
+            "count": page.count,
+            "count_exact": page.count_exact,
+            **links,
+            "results": rows,
+        }
+    )
+
+
+def paged(request, terms: list[str], read, paginator: "DealListPagination"):
+    """The page ``read(sort, size, offset= | after=, backwards=)`` gives for the request (by
+    number, or by cursor), and its next and previous links."""
     sort = DealSort.of(terms)
     ordering = ",".join(terms)
-    paginator = DealListPagination()
     size = paginator.get_page_size(request)
     token = request.query_params.get(paginator.cursor_query_param)
     url = request.build_absolute_uri()
     if token is None:
         number = _positive_int(request, paginator.page_query_param) or 1
-        page = deal_list_page(
-            deals, owners=owners, sort=sort, size=size, offset=(number - 1) * size
-        )
+        page = read(sort, size, offset=(number - 1) * size)
         if number > 1 and not page.ids:
             raise exceptions.NotFound("Invalid page.")
         next_link = replace_query_param(url, "page", number + 1) if page.more else None
@@ -378,9 +398,7 @@ def deal_list_answer(view, request, *, include_deleted: bool, line_item_serializ
         sort = DealSort.of(terms[:1])
         ordering = terms[0]
         after, backwards = _decode(token, ordering, sort) if token else (None, False)
-        page = deal_list_page(
-            deals, owners=owners, sort=sort, size=size, after=after, backwards=backwards
-        )
+        page = read(sort, size, after=after, backwards=backwards)
 
         def link(index: int, towards_start: bool) -> str:
             cursor = _encode(ordering, page.keys[index], page.ids[index], towards_start, sort.field)
@@ -392,15 +410,4 @@ def deal_list_answer(view, request, *, include_deleted: bool, line_item_serializ
                 next_link = link(-1, False)
             if page.more if backwards else after is not None:
                 previous_link = link(0, True)
-    rows = deal_rows(page.ids)
-    if "line_items" in expand:
-        add_line_items(rows, line_item_serializer)
-    return Response(
-        {
-            "count": page.count,
-            "count_exact": page.count_exact,
-            "next": next_link,
-            "previous": previous_link,
-            "results": rows,
-        }
-    )
+    return page, {"next": next_link, "previous": previous_link}

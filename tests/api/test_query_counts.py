@@ -191,7 +191,7 @@ MAX_QUERIES = {
     "products": 2,
     "lost-reasons": 2,
     "deals": 3,  # the team, the page with its count, the rows (no line items on the list)
-    "activities": 2,
+    "activities": 3,  # the team, the page with its count, the rows
     "territories": 5,  # + reps, rules, the rules' named accounts
     "quotas": 2,
 }
@@ -260,6 +260,40 @@ def test_the_deal_list_takes_a_fixed_number_of_queries(
     assert len(many) > len(few) > 0
     if variant == "expand":
         assert any(row["line_items"] for row in many)
+
+
+# The activity list's queries: the page (each part's first rows, merged, and the count: one
+# statement) and its rows with their authors, deals and accounts; a manager's reads their team.
+ACTIVITY_LIST_QUERIES = {"admin": 2, "manager": 3, "rep": 2}
+ACTIVITY_LIST_VARIANTS = {
+    "plain": {},
+    "cursor": {"cursor": ""},
+    "oldest first": {"ordering": "occurred_at"},
+    "by id": {"ordering": "-id"},
+    "filtered": {"kind": "call", "occurred_after": "2000-01-01T00:00:00Z"},
+    "searched": {"search": "Call"},
+}
+
+
+@pytest.mark.parametrize("viewer", ["admin", "manager", "rep"])
+@pytest.mark.parametrize("variant", list(ACTIVITY_LIST_VARIANTS))
+def test_the_activity_list_takes_a_fixed_number_of_queries(
+    cast, django_assert_num_queries, viewer, variant
+):
+    """Pinned at 5 and 100 activities: every sort, a cursor, filters and search alike."""
+    user = cast["reps"][1] if viewer == "rep" else cast[viewer]
+    client = APIClient()
+    client.force_authenticate(user)
+    params = {**ACTIVITY_LIST_VARIANTS[variant], "page_size": 200}
+    expected = ACTIVITY_LIST_QUERIES[viewer]
+    seed_activities(cast, 0, FEW)
+    with django_assert_num_queries(expected):
+        few = client.get(f"{API}activities/", params).json()["results"]
+    seed_activities(cast, FEW, MANY - FEW)
+    with django_assert_num_queries(expected):
+        many = client.get(f"{API}activities/", params).json()["results"]
+    assert len(many) > len(few) > 0
+    assert all(row["author_name"] for row in many)
 
 
 @pytest.mark.parametrize("viewer", ["admin", "manager"])

@@ -1,0 +1,188 @@
+"""The activity list (``GET /api/v1/activities/``) read in parts and merged answers exactly what
+``activities_visible_to`` does: the same rows in the same order, the same hidden deals and
+accounts, page by page and cursor by cursor, for the six roles, on data that mixes every reason
+to see an activity (a deal in reach, an account in reach or in a covered territory, one's own
+note on a deal or account since given away, someone else's note on a deal in reach, a deleted
+deal) with ties in time.
+"""
+
+import datetime
+import random
+
+import pytest
+from django.utils import timezone
+
+from pipeline import selectors
+from pipeline.models import Activity, Deal
+from pipeline.selectors import activities_visible_to
+from quotas.models import Territory
+from tests.factories import AccountFactory, DealFactory, UserFactory
+
+API = "/api/v1/activities/"
+PAGE = 7
+
+
+@pytest.fixture
+def world(admin, manager, rep, rep2, other_manager, outsider, pipeline):
+    """Activities of every kind of reach, written straight into the table (any author)."""
+    lead = UserFactory(username="lead", role="manager", manager=manager, full_name="Lee Lead")
+    deep = UserFactory(username="deep", manager=lead, full_name="Dee Deep")
+    people = [admin, manager, rep, rep2, other_manager, outsider, lead, deep]
+    territory = Territory.objects.create(name="North")
+    territory.reps.add(rep)
+    deals, accounts = [], []
+    for person in people:
+        account = AccountFactory(owner=person)
+        accounts.append(account)
+        deals.append(DealFactory(owner=person, account=account, pipeline=pipeline))
+    # An outsider's account in rep's territory; a deal of rep's gone to the outsider; a deleted
+    # deal of rep's; an account of rep's gone to the other team.
+    accounts.append(AccountFactory(owner=outsider, territory=territory))
+    given = DealFactory(owner=rep, pipeline=pipeline)
+    Deal.objects.filter(pk=given.pk).update(owner=outsider)
+    deleted = DealFactory(owner=rep, pipeline=pipeline)
+    Deal.objects.filter(pk=deleted.pk).update(deleted_at=timezone.now())
+    deals += [given, deleted]
+    gone = AccountFactory(owner=rep)
+    type(gone).objects.filter(pk=gone.pk).update(owner=other_manager)
+    accounts.append(gone)
+
+    chance = random.Random(14)
+    base = timezone.now().replace(microsecond=0) - datetime.timedelta(days=30)
+    rows = []
+    for i in range(160):
+        author = chance.choice(people)
+        on_deal = chance.random() < 0.7
+        deal = chance.choice(deals) if on_deal else None
+        rows.append(
+            Activity(
+                kind=chance.choice(["note", "call", "email"]),
+                subject=f"{'Call' if i % 3 else 'Note'} {i}",
+                author=author,
+                deal=deal,
+                account=deal.account if deal else chance.choice(accounts),
+                # Few distinct moments: many ties, broken by the id.
+                occurred_at=base + datetime.timedelta(hours=chance.randrange(40)),
+            )
+        )
+    Activity.objects.bulk_create(rows)
+    return {
+        "admin": admin,
+        "manager": manager,
+        "rep": rep,
+        "rep2": rep2,
+        "other_manager": other_manager,
+        "outsider": outsider,
+        "lead": lead,
+        "deep": deep,
+    }
+
+
+def _expected(user, ordering=("-occurred_at", "-id"), **filters):
+    activities = activities_visible_to(user).filter(**filters).order_by(*ordering)
+    return [
+        (a.pk, a.shown_deal.pk if a.shown_deal else None, a.account_id if a.shown_account else None)
+        for a in activities.select_related("deal", "account")
+    ]
+
+
+def _rows(body):
+    return [(row["id"], row["deal"], row["account"]) for row in body["results"]]
+
+
+def _by_pages(client, params):
+    rows, page = [], 1
+    while True:
+        body = client.get(API, {**params, "page": page, "page_size": PAGE}).json()
+        rows += _rows(body)
+        if body["next"] is None:
+            return rows, body
+        page += 1
+
+
+def _by_cursor(client, params):
+    rows, link, pages = [], None, []
+    body = client.get(API, {**params, "cursor": "", "page_size": PAGE}).json()
+    while True:
+        pages.append(body)
+        rows += _rows(body)
+        link = body["next"]
+        if link is None:
+            return rows, pages
+        body = client.get(link).json()
+
+
+ROLES = ["admin", "manager", "rep", "rep2", "outsider", "other_manager", "lead", "deep"]
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize(
+    "ordering", [("-occurred_at", "-id"), ("occurred_at", "id"), ("-id",), ("id",)]
+)
+def test_every_page_and_cursor_holds_what_the_plain_selector_does(
+    world, client_for, role, ordering
+):
+    user = world[role]
+    client = client_for(user)
+    expected = _expected(user, ordering)
+    assert expected, "every role sees something"
+    params = {"ordering": ",".join(ordering)}
+    paged, last = _by_pages(client, params)
+    assert paged == expected
+    assert last["count"] == len(expected) and last["count_exact"] is True
+    cursored, pages = _by_cursor(client, {"ordering": ordering[0]})
+    assert cursored == expected
+    # Back from the last page by its previous links, the same rows.
+    back, body = [], pages[-1]
+    while body["previous"] is not None:
+        body = client.get(body["previous"]).json()
+        back = _rows(body) + back
+    assert back + _rows(pages[-1]) == expected
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_filters_and_search_narrow_alike(world, client_for, role):
+    user = world[role]
+    client = client_for(user)
+    rep, outsider = world["rep"], world["outsider"]
+    some_deal = Activity.objects.filter(deal__owner=rep).values_list("deal_id", flat=True)[0]
+    cases = [
+        ({"kind": "call"}, {"kind": "call"}),
+        ({"author": rep.pk}, {"author": rep}),
+        ({"author": outsider.pk}, {"author": outsider}),
+        ({"search": "Note"}, {"subject__icontains": "Note"}),
+    ]
+    for params, filters in cases:
+        assert _by_pages(client, params)[0] == _expected(user, **filters), params
+    # deal= lists only activities whose deal the reader sees.
+    seen = [row for row in _expected(user, deal_id=some_deal) if row[1] is not None]
+    assert _by_pages(client, {"deal": some_deal})[0] == seen
+
+
+def test_the_former_owner_keeps_their_notes_without_the_deal(world, client_for):
+    rep = world["rep"]
+    rows = _by_pages(client_for(rep), {})[0]
+    hidden = Activity.objects.filter(author=rep, deal__isnull=False).exclude(
+        deal__owner=rep, deal__deleted_at__isnull=True
+    )
+    assert hidden.exists()
+    listed = {pk: deal for pk, deal, _ in rows}
+    for activity in hidden:
+        assert listed[activity.pk] is None
+
+
+def test_past_the_bound_the_count_is_estimated(world, client_for, monkeypatch):
+    monkeypatch.setattr(selectors, "ACTIVITY_COUNT_EXACT_UP_TO", 5)
+    for role in ("admin", "manager", "rep"):
+        body = client_for(world[role]).get(API).json()
+        total = len(_expected(world[role]))
+        assert body["count_exact"] is False, role
+        assert body["count"] >= 6
+        assert len(body["results"]) == min(total, 50)
+
+
+def test_the_readers_own_notes_elsewhere_count_exactly_under_the_bound(world, client_for):
+    # rep's notes on the deal given away and the account gone count, once each.
+    rep = world["rep"]
+    body = client_for(rep).get(API, {"page_size": 1}).json()
+    assert body["count"] == len(_expected(rep)) and body["count_exact"] is True
