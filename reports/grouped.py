@@ -197,7 +197,7 @@ def _cells(period: Period, today: datetime.date, now: datetime.datetime) -> dict
     for row in _stays_pass(period):
         cells[_cell_of(row)].stays[row["from_stage_id"]] = (row["days"], row["stays"])
     for cell, band, stage_id, *rest in _entry_pass(now):
-        cells[cell].entries.append((stage_id, tuple(rest[:4]), band, rest[4], *rest[5:]))
+        cells[cell].entries.append((stage_id, tuple(rest[:4]), band, rest[4], *_whole(rest[5:])))
     for row in _open_pass(now):
         cells[_cell_of(row)].open_groups.append(
             (row["stage_id"], row["elapsed"], row["value"], row["value_sq"])
@@ -390,7 +390,7 @@ def _cells_as_of(
         moment,
         (_cell("deal__") if live else _cell_then(moment)) | transition_band(moment, live),
     ):
-        cells[cell].entries.append((stage_id, tuple(rest[:4]), band, rest[4], *rest[5:]))
+        cells[cell].entries.append((stage_id, tuple(rest[:4]), band, rest[4], *_whole(rest[5:])))
     open_deals = (
         rows.filter(status=StageKind.OPEN)
         .annotate(elapsed=elapsed_days(moment))
@@ -457,12 +457,17 @@ def _entries(transitions, moment: datetime.datetime, group: dict) -> list[tuple]
     return [((owner, territory, pipeline), *rest) for owner, territory, pipeline, *rest in rows]
 
 
+def _whole(weights) -> list:
+    """An entry's weights as Python ints (PostgreSQL sums them as numeric): converted once per
+    cell, not once per scope the cell lies in."""
+    return [None if weight is None else int(weight) for weight in weights]
+
+
 def _training(parts: list[CellSums]) -> Training:
     """The model's training of a scope: its cells' entries counted together."""
     training = Training()
     for part in parts:
-        for stage_id, outcome, band, exit_to, *weights in part.entries:
-            training.add(stage_id, outcome, *weights, band=band, exit_to=exit_to)
+        training.add_entries(part.entries)
     return training
 
 
