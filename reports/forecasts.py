@@ -661,17 +661,32 @@ class Training:
             weight = int(weight)
             squares = int(weight if squares is None else squares)
             moves[stage_id][(stay, exit_to, observed if stay is None else None)] += weight
+            # A new key is set directly rather than through the default factories: the same
+            # lists, without a call per key.
             if band is not None:
-                sized = banded[stage_id][band][outcome]
-                sized[0] += weight
-                sized[1] += squares
+                by_outcome = banded[stage_id][band]
+                sized = by_outcome.get(outcome)
+                if sized is None:
+                    by_outcome[outcome] = [weight, squares]
+                else:
+                    sized[0] += weight
+                    sized[1] += squares
                 any_band = True
-            counts = outcomes[stage_id][outcome]
-            counts[0] += weight
-            counts[1] += squares
-            counts[2] += int(recent or 0)
-            counts[3] += int(recent_squares or 0)
-            counts[4] += int(overlap or 0)
+            by_outcome = outcomes[stage_id]
+            counts = by_outcome.get(outcome)
+            recent, recent_squares, overlap = (
+                int(recent or 0),
+                int(recent_squares or 0),
+                int(overlap or 0),
+            )
+            if counts is None:
+                by_outcome[outcome] = [weight, squares, recent, recent_squares, overlap]
+            else:
+                counts[0] += weight
+                counts[1] += squares
+                counts[2] += recent
+                counts[3] += recent_squares
+                counts[4] += overlap
             touched.add(stage_id)
         if not touched:
             return

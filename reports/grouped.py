@@ -312,14 +312,20 @@ def figures(scopes: list[Scope], *, period: Period, now: datetime.datetime) -> d
     stages = open_stages()
     probabilities, paths = open_stage_table()
     results = {}
+    # Scopes made of the same cells (a rep alone in a territory, a team and the territory it
+    # sells in) share their training and model: the same sums in the same order.
+    shared: dict[tuple, tuple[Training, dict]] = {}
     for scope in scopes:
         inside = scope_map.test(scope)
-        parts = [sums for cell, sums in cells.items() if inside(cell)]
-        training = _training(parts)
+        inner = [cell for cell in cells if inside(cell)]
+        parts = [cells[cell] for cell in inner]
+        training, models = shared.setdefault(tuple(inner), (_training(parts), {}))
         results[scope.key] = {
             "funnel": _funnel(scope, period, parts, stages),
             "forecasts": [
-                _forecast(scope, today, horizon, now, True, parts, probabilities, training, paths)
+                _forecast(
+                    scope, today, horizon, now, True, parts, probabilities, training, paths, models
+                )
                 for horizon in HORIZONS
             ],
         }
@@ -516,8 +522,12 @@ def _forecast(
     probabilities: dict,
     training: Training,
     paths: dict,
+    models: dict | None = None,
 ) -> dict:
-    """One forecast of ``scope`` from its cells' sums, as ``forecasts.forecast`` derives it from its own."""
+    """One forecast of ``scope`` from its cells' sums, as ``forecasts.forecast`` derives it from its own.
+
+    ``models`` (horizon -> model) keeps the model of scopes made of the same cells, computed once.
+    """
     suffix = f"_{horizon}"
     sums = dict.fromkeys(MONEY_SUMS)
     sums["window_deals"] = 0
@@ -539,14 +549,18 @@ def _forecast(
             before = open_groups.get((stage_id, elapsed), (None, None))
             open_groups[(stage_id, elapsed)] = (_add(before[0], value), _add(before[1], value_sq))
         won = _add(won, part.won.get(horizon))
-    model = model_estimate(
-        stats=training,
-        open_groups=open_groups,
-        probabilities=probabilities,
-        horizon=horizon,
-        new_business=new_business_from(moment, horizon, **new),
-        paths=paths,
-    )
+    model = None if models is None else models.get(horizon)
+    if model is None:
+        model = model_estimate(
+            stats=training,
+            open_groups=open_groups,
+            probabilities=probabilities,
+            horizon=horizon,
+            new_business=new_business_from(moment, horizon, **new),
+            paths=paths,
+        )
+        if models is not None:
+            models[horizon] = model
     return forecast_result(
         scope=scope,
         as_of=as_of,
