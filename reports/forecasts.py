@@ -481,15 +481,22 @@ def entry_counts(
             f"WHEN next_kind = '{StageKind.LOST}' THEN {LOST_EXIT} ELSE next_stage END",
         ]
     )
-    weight = f"CAST(ROUND(POWER(0.5, age / {float(HALF_LIFE_DAYS)}) * {WEIGHT_SCALE}) AS BIGINT)"
+    # Each entry's two decays are worked out once (``per_row``): on PostgreSQL the days are
+    # numeric, and a numeric POWER costs more than the rest of the row.
+    decays = {
+        "entry_decay": f"POWER(0.5, age / {float(HALF_LIFE_DAYS)})",
+        "exit_decay": f"CASE WHEN next_move IS NULL THEN NULL ELSE "
+        f"POWER(0.5, exit_age / {float(RECENT_HALF_LIFE_DAYS)}) END",
+    }
+    weight = f"CAST(ROUND(entry_decay * {WEIGHT_SCALE}) AS BIGINT)"
     recent = (
         f"CASE WHEN next_move IS NULL THEN 0 ELSE "
-        f"CAST(ROUND(POWER(0.5, exit_age / {float(RECENT_HALF_LIFE_DAYS)}) * {WEIGHT_SCALE}) AS BIGINT) END"
+        f"CAST(ROUND(exit_decay * {WEIGHT_SCALE}) AS BIGINT) END"
     )
     # The part of an exit's weight that is recent, which the long run leaves out when compared.
     overlap = (
-        f"CASE WHEN next_move IS NULL THEN 0 ELSE CAST(ROUND(POWER(0.5, age / {float(HALF_LIFE_DAYS)}) "
-        f"* POWER(0.5, exit_age / {float(RECENT_HALF_LIFE_DAYS)}) * {WEIGHT_SCALE}) AS BIGINT) END"
+        f"CASE WHEN next_move IS NULL THEN 0 ELSE CAST(ROUND(entry_decay "
+        f"* exit_decay * {WEIGHT_SCALE}) AS BIGINT) END"
     )
     return aggregate_over(
         moves,
@@ -498,6 +505,7 @@ def entry_counts(
         "stage_kind = %s",
         (StageKind.OPEN,),
         ", ".join(str(n) for n in range(1, len(group) + 7)),
+        per_row=decays,
     )
 
 
@@ -622,6 +630,76 @@ class Training:
         self._shifts.pop(stage_id, None)
         self._win_days = None
         self._stage_win_days.pop(stage_id, None)
+
+    def add_entries(self, entries) -> None:
+        """``add`` each of ``entries``, in order: ``(stage id, outcome, band, exit destination, weight,
+        squares, recent, recent squares, overlap)`` as ``entry_counts`` gives them, every weight given.
+
+        The same counts as one ``add`` per entry (same keys, added in the same order), in one loop
+        that forgets the worked-out chances once at the end: a grouped pass adds every cell of a
+        scope, hundreds of thousands of entries over its scopes.
+        """
+        moves, banded, outcomes = self.moves, self.banded, self.outcomes
+        touched = set()
+        any_band = False
+        for (
+            stage_id,
+            outcome,
+            band,
+            exit_to,
+            weight,
+            squares,
+            recent,
+            recent_squares,
+            overlap,
+        ) in entries:
+            stay, close, won, observed = outcome
+            if stay is None:
+                exit_to = None
+            elif exit_to is None:
+                exit_to = (WON_EXIT if won else LOST_EXIT) if close == stay else UNKNOWN_EXIT
+            weight = int(weight)
+            squares = int(weight if squares is None else squares)
+            moves[stage_id][(stay, exit_to, observed if stay is None else None)] += weight
+            # A new key is set directly rather than through the default factories: the same
+            # lists, without a call per key.
+            if band is not None:
+                by_outcome = banded[stage_id][band]
+                sized = by_outcome.get(outcome)
+                if sized is None:
+                    by_outcome[outcome] = [weight, squares]
+                else:
+                    sized[0] += weight
+                    sized[1] += squares
+                any_band = True
+            by_outcome = outcomes[stage_id]
+            counts = by_outcome.get(outcome)
+            recent, recent_squares, overlap = (
+                int(recent or 0),
+                int(recent_squares or 0),
+                int(overlap or 0),
+            )
+            if counts is None:
+                by_outcome[outcome] = [weight, squares, recent, recent_squares, overlap]
+            else:
+                counts[0] += weight
+                counts[1] += squares
+                counts[2] += recent
+                counts[3] += recent_squares
+                counts[4] += overlap
+            touched.add(stage_id)
+        if not touched:
+            return
+        self._curves.clear()
+        self._chained.clear()
+        self._hazards.clear()
+        if any_band:
+            self._band_chances.clear()
+        for stage_id in touched:
+            self._chances.pop(stage_id, None)
+            self._shifts.pop(stage_id, None)
+            self._stage_win_days.pop(stage_id, None)
+        self._win_days = None
 
     def shift(self, stage_id: int) -> tuple[float, float]:
         """``exit_shift`` of the stage: the log of how much likelier its recent exits were to go on than

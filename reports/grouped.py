@@ -197,7 +197,7 @@ def _cells(period: Period, today: datetime.date, now: datetime.datetime) -> dict
     for row in _stays_pass(period):
         cells[_cell_of(row)].stays[row["from_stage_id"]] = (row["days"], row["stays"])
     for cell, band, stage_id, *rest in _entry_pass(now):
-        cells[cell].entries.append((stage_id, tuple(rest[:4]), band, rest[4], *rest[5:]))
+        cells[cell].entries.append((stage_id, tuple(rest[:4]), band, rest[4], *_whole(rest[5:])))
     for row in _open_pass(now):
         cells[_cell_of(row)].open_groups.append(
             (row["stage_id"], row["elapsed"], row["value"], row["value_sq"])
@@ -312,14 +312,20 @@ def figures(scopes: list[Scope], *, period: Period, now: datetime.datetime) -> d
     stages = open_stages()
     probabilities, paths = open_stage_table()
     results = {}
+    # Scopes made of the same cells (a rep alone in a territory, a team and the territory it
+    # sells in) share their training and model: the same sums in the same order.
+    shared: dict[tuple, tuple[Training, dict]] = {}
     for scope in scopes:
         inside = scope_map.test(scope)
-        parts = [sums for cell, sums in cells.items() if inside(cell)]
-        training = _training(parts)
+        inner = [cell for cell in cells if inside(cell)]
+        parts = [cells[cell] for cell in inner]
+        training, models = shared.setdefault(tuple(inner), (_training(parts), {}))
         results[scope.key] = {
             "funnel": _funnel(scope, period, parts, stages),
             "forecasts": [
-                _forecast(scope, today, horizon, now, True, parts, probabilities, training, paths)
+                _forecast(
+                    scope, today, horizon, now, True, parts, probabilities, training, paths, models
+                )
                 for horizon in HORIZONS
             ],
         }
@@ -390,7 +396,7 @@ def _cells_as_of(
         moment,
         (_cell("deal__") if live else _cell_then(moment)) | transition_band(moment, live),
     ):
-        cells[cell].entries.append((stage_id, tuple(rest[:4]), band, rest[4], *rest[5:]))
+        cells[cell].entries.append((stage_id, tuple(rest[:4]), band, rest[4], *_whole(rest[5:])))
     open_deals = (
         rows.filter(status=StageKind.OPEN)
         .annotate(elapsed=elapsed_days(moment))
@@ -457,12 +463,17 @@ def _entries(transitions, moment: datetime.datetime, group: dict) -> list[tuple]
     return [((owner, territory, pipeline), *rest) for owner, territory, pipeline, *rest in rows]
 
 
+def _whole(weights) -> list:
+    """An entry's weights as Python ints (PostgreSQL sums them as numeric): converted once per
+    cell, not once per scope the cell lies in."""
+    return [None if weight is None else int(weight) for weight in weights]
+
+
 def _training(parts: list[CellSums]) -> Training:
     """The model's training of a scope: its cells' entries counted together."""
     training = Training()
     for part in parts:
-        for stage_id, outcome, band, exit_to, *weights in part.entries:
-            training.add(stage_id, outcome, *weights, band=band, exit_to=exit_to)
+        training.add_entries(part.entries)
     return training
 
 
@@ -511,8 +522,12 @@ def _forecast(
     probabilities: dict,
     training: Training,
     paths: dict,
+    models: dict | None = None,
 ) -> dict:
-    """One forecast of ``scope`` from its cells' sums, as ``forecasts.forecast`` derives it from its own."""
+    """One forecast of ``scope`` from its cells' sums, as ``forecasts.forecast`` derives it from its own.
+
+    ``models`` (horizon -> model) keeps the model of scopes made of the same cells, computed once.
+    """
     suffix = f"_{horizon}"
     sums = dict.fromkeys(MONEY_SUMS)
     sums["window_deals"] = 0
@@ -534,14 +549,18 @@ def _forecast(
             before = open_groups.get((stage_id, elapsed), (None, None))
             open_groups[(stage_id, elapsed)] = (_add(before[0], value), _add(before[1], value_sq))
         won = _add(won, part.won.get(horizon))
-    model = model_estimate(
-        stats=training,
-        open_groups=open_groups,
-        probabilities=probabilities,
-        horizon=horizon,
-        new_business=new_business_from(moment, horizon, **new),
-        paths=paths,
-    )
+    model = None if models is None else models.get(horizon)
+    if model is None:
+        model = model_estimate(
+            stats=training,
+            open_groups=open_groups,
+            probabilities=probabilities,
+            horizon=horizon,
+            new_business=new_business_from(moment, horizon, **new),
+            paths=paths,
+        )
+        if models is not None:
+            models[horizon] = model
     return forecast_result(
         scope=scope,
         as_of=as_of,

@@ -31,19 +31,29 @@ class DaysBetween(Func):
 
 
 def aggregate_over(
-    inner: QuerySet, select: str, where: str, params: tuple, group: str
+    inner: QuerySet, select: str, where: str, params: tuple, group: str, per_row: dict | None = None
 ) -> list[tuple]:
     """``SELECT select FROM (inner) WHERE where GROUP BY group``, for aggregates over window functions.
 
     SQL forbids an aggregate of a window function in one query level and the
     ORM has no subquery in FROM; ``inner`` is compiled by the ORM and the
     outer level is plain SQL over its column aliases, which both databases read alike.
+    ``per_row`` (alias -> SQL over those columns) computes columns once per row
+    that passes ``where``, in a level between the two, for ``select`` to read
+    by alias: an expression ``select`` uses several times is then worked out once.
     """
     sql, inner_params = inner.query.sql_with_params()
+    rows = f"({sql}) inner_rows WHERE {where}"
+    if per_row:
+        columns = ", ".join(f"{expression} AS {alias}" for alias, expression in per_row.items())
+        # OFFSET 0 keeps PostgreSQL from pulling the level up, which would put each
+        # expression back at every use.
+        fence = " OFFSET 0" if connections[inner.db].vendor == "postgresql" else ""
+        rows = f"(SELECT inner_rows.*, {columns} FROM {rows}{fence}) inner_rows"
     # On the database the ORM would read inner from (the replica for a routed report).
     with connections[inner.db].cursor() as cursor:
         cursor.execute(
-            f"SELECT {select} FROM ({sql}) inner_rows WHERE {where} GROUP BY {group}",
+            f"SELECT {select} FROM {rows} GROUP BY {group}",
             (*inner_params, *params),
         )
         return cursor.fetchall()
