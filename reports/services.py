@@ -1,6 +1,8 @@
 """Writing snapshots: the funnel and the forecasts of a scope, upserted on their natural key; queueing a refresh."""
 
 import datetime
+import functools
+import operator
 import time
 import uuid
 from collections import defaultdict
@@ -151,13 +153,12 @@ def snapshots_compute(
     scopes no longer marked are skipped.
     """
     by_key = {scope.key: scope for scope in scopes}
+    # The marks as they stand before any figure is read: only these are cleared afterwards. A
+    # change that marked a scope before this pass started but committed after it (so the pass
+    # did not see it) keeps its mark, though its time is earlier than the pass's start.
+    seen = _marks_seen(by_key)
     if only_if_dirty:
-        dirty = set(
-            DirtyScope.objects.filter(scope_key__in=list(by_key)).values_list(
-                "scope_key", flat=True
-            )
-        )
-        by_key = {key: scope for key, scope in by_key.items() if key in dirty}
+        by_key = {key: scope for key, scope in by_key.items() if key in seen}
     started = now or timezone.now()
     cellular = [scope for scope in by_key.values() if scope.product is None]
     if cellular:
@@ -184,13 +185,32 @@ def snapshots_compute(
             )
             _dashboard_lists_store(cellular, period, started)
             _gap_deals_store(cellular, started)
-            DirtyScope.objects.filter(
-                scope_key__in=[scope.key for scope in cellular], marked_at__lte=started
-            ).delete()
+            _marks_clear(seen, [scope.key for scope in cellular], started)
     for scope in by_key.values():
         if scope.product is not None:
             scope_snapshots_compute(scope=scope)
     return list(by_key)
+
+
+def _marks_seen(keys) -> dict[str, datetime.datetime]:
+    """The stale marks of these scopes that are committed now: key -> when marked."""
+    return dict(
+        DirtyScope.objects.filter(scope_key__in=list(keys)).values_list("scope_key", "marked_at")
+    )
+
+
+def _marks_clear(
+    seen: dict[str, datetime.datetime], keys: list[str], started: datetime.datetime
+) -> None:
+    """Remove the marks of ``keys`` that were ``seen`` before their figures were read and made
+    before ``started``, and only those: a scope marked again since keeps its new mark."""
+    pairs = [
+        Q(scope_key=key, marked_at=seen[key])
+        for key in keys
+        if key in seen and seen[key] <= started
+    ]
+    if pairs:
+        DirtyScope.objects.filter(functools.reduce(operator.or_, pairs)).delete()
 
 
 # Passes that write snapshots take turns (a change's recompute, the sweep, a refresh, the nightly run).
@@ -385,6 +405,7 @@ def scope_snapshots_compute(*, scope: Scope, as_of: datetime.date | None = None)
     mark: today's figures were not rewritten.
     """
     started = timezone.now()
+    seen = _marks_seen([scope.key])  # before any figure is read: see snapshots_compute
     with transaction.atomic():  # all of the scope's snapshots, or none of them
         _snapshot_writes_serialized()
         today = as_of is None or as_of >= timezone.localdate(started)
@@ -399,7 +420,7 @@ def scope_snapshots_compute(*, scope: Scope, as_of: datetime.date | None = None)
         )
         if as_of is None or as_of >= timezone.localdate(started):
             _gap_deals_store([scope], started)
-            DirtyScope.objects.filter(scope_key=scope.key, marked_at__lte=started).delete()
+            _marks_clear(seen, [scope.key], started)
 
 
 def forecasts_backfill(

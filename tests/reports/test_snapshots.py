@@ -361,7 +361,13 @@ def live_compute_fails(monkeypatch):
 
 
 def test_a_dirty_scope_is_served_from_its_old_snapshot_until_recomputed(
-    history, rep, client_for, eager, settings, django_capture_on_commit_callbacks, live_compute_fails
+    history,
+    rep,
+    client_for,
+    eager,
+    settings,
+    django_capture_on_commit_callbacks,
+    live_compute_fails,
 ):
     settings.REPORTS_RECOMPUTE_ON_CHANGE = False
     key = Scope(owner=rep.pk).key
@@ -371,7 +377,11 @@ def test_a_dirty_scope_is_served_from_its_old_snapshot_until_recomputed(
 
     with CaptureQueriesContext(connection) as fresh_queries:
         funnel = client.get("/api/v1/metrics/funnel/").json()
-    assert (funnel["source"], funnel["open_value"], funnel["stale"]) == ("snapshot", "2300.00", False)
+    assert (funnel["source"], funnel["open_value"], funnel["stale"]) == (
+        "snapshot",
+        "2300.00",
+        False,
+    )
     assert parse_datetime(funnel["computed_at"]) == snapshot.computed_at
     forecasts = client.get("/api/v1/forecasts/", {"horizon": 30}).json()["forecasts"]
     assert [(f["source"], f["stale"]) for f in forecasts] == [("snapshot", False)]
@@ -387,15 +397,27 @@ def test_a_dirty_scope_is_served_from_its_old_snapshot_until_recomputed(
         funnel = client.get("/api/v1/metrics/funnel/").json()
     forecasts = client.get("/api/v1/forecasts/", {"horizon": 30}).json()["forecasts"]
     assert len(stale_queries) == len(fresh_queries) <= 6
-    assert (funnel["source"], funnel["open_value"], funnel["stale"]) == ("snapshot", "2300.00", True)
+    assert (funnel["source"], funnel["open_value"], funnel["stale"]) == (
+        "snapshot",
+        "2300.00",
+        True,
+    )
     assert parse_datetime(funnel["computed_at"]) == snapshot.computed_at
-    assert (forecasts[0]["source"], forecasts[0]["pipeline"], forecasts[0]["stale"]) == ("snapshot", "2300.00", True)
+    assert (forecasts[0]["source"], forecasts[0]["pipeline"], forecasts[0]["stale"]) == (
+        "snapshot",
+        "2300.00",
+        True,
+    )
 
     assert recompute_dirty_scopes.apply().get() >= 1
     assert not DirtyScope.objects.filter(scope_key=key).exists()
     refreshed = MetricSnapshot.objects.get(scope_key=key)
     funnel = client.get("/api/v1/metrics/funnel/").json()
-    assert (funnel["source"], funnel["open_value"], funnel["stale"]) == ("snapshot", "2800.00", False)
+    assert (funnel["source"], funnel["open_value"], funnel["stale"]) == (
+        "snapshot",
+        "2800.00",
+        False,
+    )
     assert parse_datetime(funnel["computed_at"]) == refreshed.computed_at > snapshot.computed_at
     forecasts = client.get("/api/v1/forecasts/", {"horizon": 30}).json()["forecasts"]
     assert (forecasts[0]["source"], forecasts[0]["pipeline"]) == ("snapshot", "2800.00")
@@ -483,7 +505,11 @@ def test_a_combined_scope_snapshot_is_served_stale_after_a_change(
         deal_update(deal=e, by=rep, expected_version=e.version, amount=Decimal("800.00"))
     assert {combined, "product=1"} <= set(DirtyScope.objects.values_list("scope_key", flat=True))
     funnel = client.get("/api/v1/metrics/funnel/", {"pipeline": pipeline.pk}).json()
-    assert (funnel["source"], funnel["open_value"], funnel["stale"]) == ("snapshot", "2300.00", True)
+    assert (funnel["source"], funnel["open_value"], funnel["stale"]) == (
+        "snapshot",
+        "2300.00",
+        True,
+    )
 
     # Recomputing the rep's own scope alone does not make the combined snapshot fresh.
     snapshot_scope.apply(args=[f"owner={rep.pk}"]).get()
@@ -492,7 +518,11 @@ def test_a_combined_scope_snapshot_is_served_stale_after_a_change(
 
     recompute_dirty_scopes.apply().get()
     funnel = client.get("/api/v1/metrics/funnel/", {"pipeline": pipeline.pk}).json()
-    assert (funnel["source"], funnel["open_value"], funnel["stale"]) == ("snapshot", "2800.00", False)
+    assert (funnel["source"], funnel["open_value"], funnel["stale"]) == (
+        "snapshot",
+        "2800.00",
+        False,
+    )
     assert not DirtyScope.objects.exists()
 
 
@@ -720,7 +750,11 @@ def test_before_todays_snapshots_exist_yesterdays_answer_stale_and_a_recompute_i
     client = client_for(rep)
 
     funnel = client.get("/api/v1/metrics/funnel/").json()
-    assert (funnel["source"], funnel["stale"], funnel["open_value"]) == ("snapshot", True, "2300.00")
+    assert (funnel["source"], funnel["stale"], funnel["open_value"]) == (
+        "snapshot",
+        True,
+        "2300.00",
+    )
     assert parse_datetime(funnel["computed_at"]) == yesterday
     assert funnel["end"] == Period.default(timezone.localdate(yesterday)).end.isoformat()
     assert DirtyScope.objects.filter(scope_key=key).exists()
@@ -731,3 +765,28 @@ def test_before_todays_snapshots_exist_yesterdays_answer_stale_and_a_recompute_i
     assert snapshots_compute(scopes=[Scope(owner=rep.pk)], only_if_dirty=True) == [key]
     funnel = client.get("/api/v1/metrics/funnel/").json()
     assert (funnel["stale"], funnel["end"]) == (False, Period.default().end.isoformat())
+
+
+def test_a_change_that_commits_during_a_pass_keeps_its_mark(history, rep, monkeypatch):
+    """A move marks its scopes inside its transaction, so the mark's time can be earlier than a
+    pass that started before the move committed and did not see it: the pass must not clear it."""
+    import reports.grouped
+
+    key = Scope(owner=rep.pk).key
+    real = reports.grouped.figures
+
+    def a_change_commits_meanwhile(scopes, **kwargs):
+        found = real(scopes, **kwargs)
+        # Marked a minute ago, committed only now, after the pass read its marks and figures.
+        DirtyScope.objects.create(
+            scope_key=key, marked_at=timezone.now() - datetime.timedelta(minutes=1)
+        )
+        return found
+
+    monkeypatch.setattr(reports.grouped, "figures", a_change_commits_meanwhile)
+    snapshots_compute(scopes=[Scope(owner=rep.pk), Scope()])
+    assert key in scopes_dirty()
+    assert scope_stale(Scope(owner=rep.pk))
+    monkeypatch.setattr(reports.grouped, "figures", real)
+    snapshots_compute(scopes=[Scope(owner=rep.pk)], only_if_dirty=True)
+    assert key not in scopes_dirty()
