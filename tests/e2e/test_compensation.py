@@ -104,4 +104,10 @@ def test_the_statement_head_keeps_its_buttons_clear_of_the_version_line(
     # The buttons sit above the version line, which reads on in full below them.
     assert max(a.bounding_box()["y"] + a.bounding_box()["height"] for a in actions) <= line_box["y"]
     assert page.evaluate("document.scrollingElement.scrollWidth") <= width
+    # The lines read as a table: padded cells, amounts aligned right, the table framed.
+    cell = page.locator("[data-statement-lines] td.num").last
+    assert cell.evaluate("td => getComputedStyle(td).textAlign") == "right"
+    assert cell.evaluate("td => parseFloat(getComputedStyle(td).paddingLeft)") >= 6
+    frame = page.locator(".table-wrap").first
+    assert frame.evaluate("e => getComputedStyle(e).borderTopStyle") == "solid"
     screenshot(f"statement-{width}")
