@@ -768,8 +768,8 @@ def test_before_todays_snapshots_exist_yesterdays_answer_stale_and_a_recompute_i
 
 
 def test_a_change_that_commits_during_a_pass_keeps_its_mark(history, rep, monkeypatch):
-    """A move marks its scopes inside its transaction, so the mark's time can be earlier than a
-    pass that started before the move committed and did not see it: the pass must not clear it."""
+    """A mark that the pass did not see but whose time is before the pass's start (a web host's
+    clock behind the worker's) is not cleared: only the marks read before the figures are."""
     import reports.grouped
 
     key = Scope(owner=rep.pk).key
@@ -777,7 +777,7 @@ def test_a_change_that_commits_during_a_pass_keeps_its_mark(history, rep, monkey
 
     def a_change_commits_meanwhile(scopes, **kwargs):
         found = real(scopes, **kwargs)
-        # Marked a minute ago, committed only now, after the pass read its marks and figures.
+        # Stamped a minute ago by another clock, visible only now, after the pass read its figures.
         DirtyScope.objects.create(
             scope_key=key, marked_at=timezone.now() - datetime.timedelta(minutes=1)
         )
