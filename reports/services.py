@@ -154,8 +154,8 @@ def snapshots_compute(
     """
     by_key = {scope.key: scope for scope in scopes}
     # The marks as they stand before any figure is read: only these are cleared afterwards. A
-    # change that marked a scope before this pass started but committed after it (so the pass
-    # did not see it) keeps its mark, though its time is earlier than the pass's start.
+    # mark that appears during the pass keeps, even when its time (another host's clock) is
+    # earlier than the pass's start.
     seen = _marks_seen(by_key)
     if only_if_dirty:
         by_key = {key: scope for key, scope in by_key.items() if key in seen}
