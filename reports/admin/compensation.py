@@ -9,6 +9,7 @@ from django import forms
 from django.contrib import admin
 
 from reports.compensation.models import (
+    STATEMENT_FIGURES,
     CommissionPlan,
     CommissionStatement,
     PlanProductBonus,
@@ -158,23 +159,7 @@ class CommissionStatementAdmin(ReadOnlyForAdmins, admin.ModelAdmin):
         (None, {"fields": ("rep", "month", "version", "status", "as_of")}),
         (
             "Figures",
-            {
-                "fields": (
-                    "plan",
-                    "plan_name",
-                    "currency",
-                    "quota",
-                    "credited_value",
-                    "attainment",
-                    "base_pay",
-                    "commission",
-                    "bonuses",
-                    "cap_adjustment",
-                    "clawbacks",
-                    "total",
-                    "changes",
-                )
-            },
+            {"fields": STATEMENT_FIGURES},
         ),
         (
             "Computed and approved",

@@ -17,6 +17,7 @@ from rest_framework.response import Response
 
 from pipeline.selectors import products_visible_to
 from reports.compensation.models import (
+    STATEMENT_FIGURES,
     CommissionKind,
     CommissionPlan,
     CommissionStatement,
@@ -199,19 +200,7 @@ class StatementSerializer(serializers.ModelSerializer):
             "version",
             "status",
             "as_of",
-            "plan",
-            "plan_name",
-            "currency",
-            "quota",
-            "credited_value",
-            "attainment",
-            "base_pay",
-            "commission",
-            "bonuses",
-            "cap_adjustment",
-            "clawbacks",
-            "total",
-            "changes",
+            *STATEMENT_FIGURES,
             "computed_at",
             "approved_at",
         ]

@@ -130,6 +130,24 @@ class StatementStatus(models.TextChoices):
     SUPERSEDED = "superseded", "Superseded"
 
 
+# A statement's figures in the order they are read: the API and the Django admin show these.
+STATEMENT_FIGURES = (
+    "plan",
+    "plan_name",
+    "currency",
+    "quota",
+    "credited_value",
+    "attainment",
+    "base_pay",
+    "commission",
+    "bonuses",
+    "cap_adjustment",
+    "clawbacks",
+    "total",
+    "changes",
+)
+
+
 class CommissionStatement(models.Model):
     """One rep's commission for one month as computed ``as_of`` a date, with its lines stored.
 
