@@ -31,7 +31,7 @@ def save_amount(page, what: str, category: str, month: int, amount: str) -> None
 
 
 def test_an_admin_adds_a_budget_plans_a_programme_and_sees_the_totals_follow(
-    transactional_db, page, login
+    transactional_db, page, login, screenshot
 ):
     admin = UserFactory(username="ada", role="admin", full_name="Ada Admin")
     UserFactory(username="mona", role="manager", full_name="Mona Manager")
@@ -72,6 +72,11 @@ def test_an_admin_adds_a_budget_plans_a_programme_and_sees_the_totals_follow(
     save_amount(page, "Planned programme", "Headcount (salaries and commission)", 5, "9000")
     assert "Headcount is planned" in page.get_by_role("alert").inner_text()
     assert BudgetAmount.objects.filter(category="headcount").count() == 0
+    screenshot("budget-1280")
+    page.set_viewport_size({"width": 768, "height": 900})
+    # The chart redraws to the narrower page on the resize; then nothing runs off the side.
+    page.wait_for_function("document.scrollingElement.scrollWidth <= 768")
+    screenshot("budget-768")
 
 
 def test_the_teams_manager_enters_spend_and_a_rep_is_refused(transactional_db, page, login):
