@@ -75,7 +75,7 @@ def test_an_admin_adds_a_budget_plans_a_programme_and_sees_the_totals_follow(
     screenshot("budget-1280")
     page.set_viewport_size({"width": 768, "height": 900})
     # The chart redraws to the narrower page on the resize; then nothing runs off the side.
-    page.wait_for_function("document.scrollingElement.scrollWidth <= 768")
+    page.wait_for_function("() => document.scrollingElement.scrollWidth <= 768")
     screenshot("budget-768")
 
 
