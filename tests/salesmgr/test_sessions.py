@@ -61,9 +61,10 @@ def test_signing_in_starts_both_clocks(rep):
 def test_a_session_idle_past_the_limit_ends(rep, settings):
     settings.SESSION_IDLE_SECONDS = 3600
     client = signed_in(rep)
-    shift_clocks(client, signed_in_ago=3599, seen_ago=3599)
+    # A margin either side of the hour: the clocks are whole seconds and the request takes time.
+    shift_clocks(client, signed_in_ago=3600 - 30, seen_ago=3600 - 30)
     assert is_signed_in(client)
-    shift_clocks(client, signed_in_ago=3601, seen_ago=3601)
+    shift_clocks(client, signed_in_ago=3600 + 30, seen_ago=3600 + 30)
     response = client.get(PAGE)
     assert response.status_code == 302 and response["Location"].startswith("/login/")
     assert SESSION_KEY not in client.session
