@@ -11,6 +11,7 @@ listed under ``unconverted`` (per currency: deals and value as entered).
 """
 
 import datetime
+from collections.abc import Iterable
 from decimal import Decimal
 
 from django.db.models import (
@@ -64,7 +65,9 @@ def deal_rows(scope: Scope, as_of: datetime.datetime | None = None) -> QuerySet:
 def closed_deal_rows(scope: Scope) -> QuerySet:
     """The scope's live deals, a closed one counted in the territory its account lay in when it closed:
     what was won in a territory stays won there whatever a later realignment moves."""
-    return Deal.objects.filter(deleted_at__isnull=True).filter(scope.deal_filter(territory_at="closed_at"))
+    return Deal.objects.filter(deleted_at__isnull=True).filter(
+        scope.deal_filter(territory_at="closed_at")
+    )
 
 
 def transitions_in(scope: Scope, as_of: datetime.datetime | None = None) -> QuerySet:
@@ -83,7 +86,11 @@ def local_day(as_of: datetime.datetime | None = None) -> datetime.date:
 def _funnel_filters(period: Period) -> tuple[Q, Q, Q]:
     start, end = period.bounds
     closed_in_period = Q(closed_at__gte=start, closed_at__lt=end)
-    return Q(status=StageKind.OPEN), Q(status=StageKind.WON) & closed_in_period, Q(status=StageKind.LOST) & closed_in_period
+    return (
+        Q(status=StageKind.OPEN),
+        Q(status=StageKind.WON) & closed_in_period,
+        Q(status=StageKind.LOST) & closed_in_period,
+    )
 
 
 def deal_sums(period: Period, day: datetime.date) -> dict:
@@ -103,7 +110,9 @@ def deal_sums(period: Period, day: datetime.date) -> dict:
     }
 
 
-def funnel_unconverted(rows: QuerySet, period: Period, day: datetime.date, sums: dict) -> list[dict]:
+def funnel_unconverted(
+    rows: QuerySet, period: Period, day: datetime.date, sums: dict
+) -> list[dict]:
     """The open and won deals ``deal_sums`` left out for want of a rate, per currency (a query only when
     ``sums`` counted some)."""
     if not (sums.get("open_unconverted") or sums.get("won_unconverted")):
@@ -139,7 +148,9 @@ def figures_from_sums(sums: dict) -> dict:
         won_deals=won,
         won_value=sums["won_value"],
         lost_deals=sums["lost_deals"],
-        avg_sales_cycle_days=sums["cycle_days"] / won if won and sums["cycle_days"] is not None else None,
+        avg_sales_cycle_days=sums["cycle_days"] / won
+        if won and sums["cycle_days"] is not None
+        else None,
         open_unconverted=sums.get("open_unconverted") or 0,
         won_unconverted=sums.get("won_unconverted") or 0,
     )
@@ -177,14 +188,18 @@ def deal_figures(
         "lost_deals": lost_deals,
         "avg_sales_cycle_days": avg_sales_cycle_days,
     }
-    totals["avg_open_deal_size"] = _money(_ratio(totals["open_value"], open_deals - open_unconverted))
+    totals["avg_open_deal_size"] = _money(
+        _ratio(totals["open_value"], open_deals - open_unconverted)
+    )
     totals["avg_won_deal_size"] = _money(_ratio(totals["won_value"], won_deals - won_unconverted))
     totals["close_ratio"] = _ratio(totals["won_deals"], totals["won_deals"] + totals["lost_deals"])
     cycle = totals["avg_sales_cycle_days"]
     if None in (totals["avg_won_deal_size"], totals["close_ratio"]) or not cycle:
         totals["sales_velocity"] = None
     else:
-        velocity = totals["open_deals"] * totals["avg_won_deal_size"] * Decimal(str(totals["close_ratio"]))
+        velocity = (
+            totals["open_deals"] * totals["avg_won_deal_size"] * Decimal(str(totals["close_ratio"]))
+        )
         totals["sales_velocity"] = _money(velocity / Decimal(str(cycle)))
     return totals
 
@@ -196,15 +211,22 @@ def _money(value):
 def open_stages() -> list[Stage]:
     """Every open stage, in the order the funnel lists them: by pipeline name, then stage order."""
     return list(
-        Stage.objects.filter(kind=StageKind.OPEN).select_related("pipeline").order_by("pipeline__name", "order")
+        Stage.objects.filter(kind=StageKind.OPEN)
+        .select_related("pipeline")
+        .order_by("pipeline__name", "order")
     )
 
 
-def stage_figures(scope: Scope, period: Period, as_of: datetime.datetime | None = None) -> list[dict]:
+def stage_figures(
+    scope: Scope, period: Period, as_of: datetime.datetime | None = None
+) -> list[dict]:
     """Per open stage: entered, advanced, conversion, time in stage, and what sits there now."""
     start, end = period.bounds
     transitions = transitions_in(scope, as_of)
-    flow = {stage_id: (entered, advanced) for stage_id, entered, advanced in flow_counts(transitions, period)}
+    flow = {
+        stage_id: (entered, advanced)
+        for stage_id, entered, advanced in flow_counts(transitions, period)
+    }
     stays = {
         row["from_stage_id"]: row["avg_days"]
         for row in transitions.filter(at__gte=start, at__lt=end, from_stage__isnull=False)
@@ -218,7 +240,11 @@ def stage_figures(scope: Scope, period: Period, as_of: datetime.datetime | None 
         .values("stage_id")
         .annotate(deals=Count("id"), value=Sum(converted(on=local_day(as_of))))
     }
-    stages = [stage for stage in open_stages() if scope.pipeline is None or stage.pipeline_id == scope.pipeline]
+    stages = [
+        stage
+        for stage in open_stages()
+        if scope.pipeline is None or stage.pipeline_id == scope.pipeline
+    ]
     return stage_rows(stages, flow=flow, stays=stays, open_now=open_now)
 
 
@@ -238,8 +264,12 @@ def flow_counts(transitions: QuerySet, period: Period, group: dict | None = None
         transitions.filter(at__gte=start)
         .order_by()
         .annotate(
-            later_won=later_in_deal(Max(Case(When(to_stage__kind=StageKind.WON, then=Value(1)), default=Value(0)))),
-            later_order=later_in_deal(Max("to_stage__order", filter=Q(to_stage__kind=StageKind.OPEN))),
+            later_won=later_in_deal(
+                Max(Case(When(to_stage__kind=StageKind.WON, then=Value(1)), default=Value(0)))
+            ),
+            later_order=later_in_deal(
+                Max("to_stage__order", filter=Q(to_stage__kind=StageKind.OPEN))
+            ),
         )
         .values(
             "deal_id",
@@ -326,35 +356,62 @@ def created_day() -> TruncDate:
     return local_date_of(OuterRef("created_at"))
 
 
-def series(scope: Scope, period: Period, interval: str = "month", as_of: datetime.datetime | None = None) -> list:
+def series(
+    scope: Scope, period: Period, interval: str = "month", as_of: datetime.datetime | None = None
+) -> list:
     """Created, won and lost deals and value per week or month, zero-filled (two queries)."""
-    trunc = INTERVALS[interval]
-    start, end = period.bounds
     rows = deal_rows(scope, as_of)
-    points = {bucket: _empty_point(bucket) for bucket in _buckets(period, interval)}
-
-    closed = (
-        rows.filter(status__in=[StageKind.WON, StageKind.LOST], closed_at__gte=start, closed_at__lt=end)
-        .annotate(bucket=trunc("closed_at"))
-        .values("bucket", "status")
-        .annotate(deals=Count("id"), value=Sum(at_close()))
-    )
-    for row in closed:
-        point = points.get(_local_date(row["bucket"]))
-        if point is not None:
-            point[f"{row['status']}_deals"] = row["deals"]
-            point[f"{row['status']}_value"] = _money(row["value"] or ZERO)
-    created = (
-        rows.filter(created_at__gte=start, created_at__lt=end)
-        .annotate(bucket=trunc("created_at"))
+    return series_points(
+        period,
+        interval,
+        series_closed(rows, period, interval).values("bucket", "status").annotate(**series_sums()),
+        series_created(rows, period, interval)
         .values("bucket")
-        .annotate(deals=Count("id"), value=Sum(converted(on=created_day())))
+        .annotate(**series_sums(created=True)),
     )
-    for row in created:
-        point = points.get(_local_date(row["bucket"]))
-        if point is not None:
-            point["created_deals"] = row["deals"]
-            point["created_value"] = _money(row["value"] or ZERO)
+
+
+def series_closed(rows: QuerySet, period: Period, interval: str) -> QuerySet:
+    """The ``rows`` won or lost in the period, with the ``bucket`` each closed in (``series``)."""
+    start, end = period.bounds
+    return rows.filter(
+        status__in=[StageKind.WON, StageKind.LOST], closed_at__gte=start, closed_at__lt=end
+    ).annotate(bucket=INTERVALS[interval]("closed_at"))
+
+
+def series_created(rows: QuerySet, period: Period, interval: str) -> QuerySet:
+    """The ``rows`` created in the period, with the ``bucket`` each was created in (``series``)."""
+    start, end = period.bounds
+    return rows.filter(created_at__gte=start, created_at__lt=end).annotate(
+        bucket=INTERVALS[interval]("created_at")
+    )
+
+
+def series_sums(created: bool = False) -> dict:
+    """What ``series`` sums per bucket: of the deals closed (grouped by status too), or of those created."""
+    return {
+        "deals": Count("id"),
+        "value": Sum(converted(on=created_day()) if created else at_close()),
+    }
+
+
+def series_points(
+    period: Period, interval: str, closed: Iterable[dict], created: Iterable[dict]
+) -> list:
+    """``series``'s zero-filled points from its sums: ``closed`` by bucket and status, ``created`` by
+    bucket. A bucket may come in several rows (the parts of a scope): their sums add up."""
+    points = {bucket: _empty_point(bucket) for bucket in _buckets(period, interval)}
+    for kind, rows in (("status", closed), ("created", created)):
+        for row in rows:
+            point = points.get(_local_date(row["bucket"]))
+            if point is None:
+                continue
+            prefix = row["status"] if kind == "status" else "created"
+            point[f"{prefix}_deals"] += row["deals"]
+            point[f"{prefix}_value"] += row["value"] or ZERO
+    for point in points.values():
+        for prefix in ("created", "won", "lost"):
+            point[f"{prefix}_value"] = _money(point[f"{prefix}_value"])
     return list(points.values())
 
 

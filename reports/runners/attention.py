@@ -3,7 +3,8 @@
 import datetime
 from dataclasses import dataclass
 
-from django.db.models import Count, Exists, F, IntegerField, OuterRef, Q, Subquery, Value
+from django.db.models import Count, Exists, F, IntegerField, OuterRef, Q, Subquery, Value, Window
+from django.db.models.functions import RowNumber
 from django.utils import timezone
 
 from pipeline.models import Activity, Deal, Stage, StageKind
@@ -63,16 +64,20 @@ def _deal_row(deal: Deal, today: datetime.date) -> Deal:
     return deal
 
 
+# Biggest in the reporting currency at today's rates (``converted_amount``); a deal without a rate comes last.
+BIGGEST_FIRST = (F("converted_amount").desc(nulls_last=True), F("id").asc())
+
+
 def _top_deals(deals, limit: int, today: datetime.date, **annotations) -> dict:
     """The ``limit`` biggest deals and how many there are in all, in one query.
 
     The count and the ranking read deal rows only; accounts, owners and stages
     (and any ``annotations``) are joined for the ``limit`` rows shown.
     """
-    # Biggest in the reporting currency at today's rates; a deal without a rate comes last.
-    biggest_first = (F("converted_amount").desc(nulls_last=True), "id")
     biggest = (
-        deals.annotate(converted_amount=converted(on=today)).order_by(*biggest_first).values("pk")[:limit]
+        deals.annotate(converted_amount=converted(on=today))
+        .order_by(*BIGGEST_FIRST)
+        .values("pk")[:limit]
     )
     total = deals.order_by().values(one=Value(1)).annotate(n=Count("pk")).values("n")
     rows = list(
@@ -84,12 +89,46 @@ def _top_deals(deals, limit: int, today: datetime.date, **annotations) -> dict:
             converted_amount=converted(on=today),
             **annotations,
         )
-        .order_by(*biggest_first)
+        .order_by(*BIGGEST_FIRST)
     )
     return {
         "rows": [_deal_row(deal, today) for deal in rows],
         "total": rows[0].total if rows else 0,
     }
+
+
+def top_deals_per_group(deals, limit: int, today: datetime.date, group: dict) -> list[dict]:
+    """For each group of ``deals`` (``group``: alias -> expression), its ``limit`` biggest as
+    ``_top_deals`` ranks them, each with its ``converted_amount`` and the group's count ``n``: one
+    query. The biggest of a union of groups are among the biggest of each."""
+    partition = [F(alias) for alias in group]
+    return list(
+        deals.annotate(converted_amount=converted(on=today), **group)
+        .annotate(
+            place=Window(RowNumber(), partition_by=partition, order_by=list(BIGGEST_FIRST)),
+            n=Window(Count("pk"), partition_by=partition),
+        )
+        .filter(place__lte=limit)
+        .values("pk", "converted_amount", "n", *group)
+        .order_by()
+    )
+
+
+def deal_rows_shown(ids, today: datetime.date) -> dict[int, Deal]:
+    """The deals ``_top_deals`` shows, by id, as it reads them: one query for any number."""
+    rows = (
+        Deal.objects.filter(pk__in=ids)
+        .select_related("stage", "account", "owner")
+        .only(*DEAL_ROW_FIELDS)
+        .annotate(converted_amount=converted(on=today))
+    )
+    return {deal.pk: _deal_row(deal, today) for deal in rows}
+
+
+def biggest_key(row: dict) -> tuple:
+    """``BIGGEST_FIRST`` as a sort key of ``top_deals_per_group``'s rows."""
+    amount = row["converted_amount"]
+    return (amount is None, 0 if amount is None else -amount, row["pk"])
 
 
 @dataclass(frozen=True)
@@ -101,13 +140,12 @@ class StalledDealsRunner:
     limit: int = 10
 
     def run(self, stages: list[Stage] | None = None) -> dict:
+        return _top_deals(self.deals(deal_rows(self.scope), stages), self.limit, self.today)
+
+    def deals(self, rows, stages: list[Stage] | None = None):
+        """Those of ``rows`` (the scope's deals) that are stalled."""
         stages = rotting_stages() if stages is None else stages
-        deals = (
-            deal_rows(self.scope)
-            .filter(status=StageKind.OPEN)
-            .filter(stalled_condition(stages, self.today))
-        )
-        return _top_deals(deals, self.limit, self.today)
+        return rows.filter(status=StageKind.OPEN).filter(stalled_condition(stages, self.today))
 
 
 @dataclass(frozen=True)
@@ -119,10 +157,11 @@ class OverdueDealsRunner:
     limit: int = 10
 
     def run(self) -> dict:
-        deals = deal_rows(self.scope).filter(
-            status=StageKind.OPEN, expected_close_date__lt=self.today
-        )
-        return _top_deals(deals, self.limit, self.today)
+        return _top_deals(self.deals(deal_rows(self.scope)), self.limit, self.today)
+
+    def deals(self, rows):
+        """Those of ``rows`` (the scope's deals) that are overdue."""
+        return rows.filter(status=StageKind.OPEN, expected_close_date__lt=self.today)
 
 
 QUIET_DAYS = 14
