@@ -36,7 +36,7 @@ A product is no cell dimension, so a scope with a product is computed alone.
 
 import datetime
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 from django.db.models import Count, F, OuterRef, Q, Subquery, Sum
@@ -102,6 +102,11 @@ def _cell_at(when) -> dict:
 
 def _cell_of(row: dict) -> Cell:
     return row["cell_owner"], row["cell_territory"], row["cell_pipeline"]
+
+
+# For other grouped passes: the columns that name a deal row's cell, and a grouped row's cell.
+cell_columns = _cell
+cell_of = _cell_of
 
 
 def _add(total, value):
@@ -196,8 +201,7 @@ def _cells(period: Period, today: datetime.date, now: datetime.datetime) -> dict
         cells[cell].flow[stage_id] = (entered, advanced)
     for row in _stays_pass(period):
         cells[_cell_of(row)].stays[row["from_stage_id"]] = (row["days"], row["stays"])
-    for cell, band, stage_id, *rest in _entry_pass(now):
-        cells[cell].entries.append((stage_id, tuple(rest[:4]), band, rest[4], *_whole(rest[5:])))
+    _add_entries(cells, _entry_pass(now))
     for row in _open_pass(now):
         cells[_cell_of(row)].open_groups.append(
             (row["stage_id"], row["elapsed"], row["value"], row["value_sq"])
@@ -311,25 +315,33 @@ def figures(scopes: list[Scope], *, period: Period, now: datetime.datetime) -> d
     scope_map = ScopeMap()
     stages = open_stages()
     probabilities, paths = open_stage_table()
+    # Scopes made of the same cells share their training and model; the trainings are built
+    # from each other and let go as they are used (``_trainings``).
+    alike = _alike(scopes, cells, scope_map)
     results = {}
-    # Scopes made of the same cells (a rep alone in a territory, a team and the territory it
-    # sells in) share their training and model: the same sums in the same order.
-    shared: dict[tuple, tuple[Training, dict]] = {}
-    for scope in scopes:
-        inside = scope_map.test(scope)
-        inner = [cell for cell in cells if inside(cell)]
+    for inner, training in _trainings(cells, list(alike)):
         parts = [cells[cell] for cell in inner]
-        training, models = shared.setdefault(tuple(inner), (_training(parts), {}))
-        results[scope.key] = {
-            "funnel": _funnel(scope, period, parts, stages),
-            "forecasts": [
-                _forecast(
-                    scope, today, horizon, now, True, parts, probabilities, training, paths, models
-                )
-                for horizon in HORIZONS
-            ],
-        }
-    return results
+        models: dict = {}
+        for scope in alike[inner]:
+            results[scope.key] = {
+                "funnel": _funnel(scope, period, parts, stages),
+                "forecasts": [
+                    _forecast(
+                        scope,
+                        today,
+                        horizon,
+                        now,
+                        True,
+                        parts,
+                        probabilities,
+                        training,
+                        paths,
+                        models,
+                    )
+                    for horizon in HORIZONS
+                ],
+            }
+    return {scope.key: results[scope.key] for scope in scopes}
 
 
 def forecasts_as_of(
@@ -349,16 +361,18 @@ def forecasts_as_of(
     cells = _cells_as_of(as_of, moment, live, now)
     scope_map = ScopeMap()
     probabilities, paths = open_stage_table()
+    alike = _alike(scopes, cells, scope_map)
     results = {}
-    for scope in scopes:
-        inside = scope_map.test(scope)
-        parts = [sums for cell, sums in cells.items() if inside(cell)]
-        training = _training(parts)
-        results[scope.key] = [
-            _forecast(scope, as_of, horizon, moment, live, parts, probabilities, training, paths)
-            for horizon in HORIZONS
-        ]
-    return results
+    for inner, training in _trainings(cells, list(alike)):
+        parts = [cells[cell] for cell in inner]
+        for scope in alike[inner]:
+            results[scope.key] = [
+                _forecast(
+                    scope, as_of, horizon, moment, live, parts, probabilities, training, paths
+                )
+                for horizon in HORIZONS
+            ]
+    return {scope.key: results[scope.key] for scope in scopes}
 
 
 def _cells_as_of(
@@ -391,12 +405,14 @@ def _cells_as_of(
     ):
         cells[_cell_of(row)].won = {horizon: row[f"won_{horizon}"] for horizon in HORIZONS}
     transitions = StageTransition.objects.filter(deal_id__in=rows.values("id"))
-    for cell, band, stage_id, *rest in _entries(
-        transitions,
-        moment,
-        (_cell("deal__") if live else _cell_then(moment)) | transition_band(moment, live),
-    ):
-        cells[cell].entries.append((stage_id, tuple(rest[:4]), band, rest[4], *_whole(rest[5:])))
+    _add_entries(
+        cells,
+        _entries(
+            transitions,
+            moment,
+            (_cell("deal__") if live else _cell_then(moment)) | transition_band(moment, live),
+        ),
+    )
     open_deals = (
         rows.filter(status=StageKind.OPEN)
         .annotate(elapsed=elapsed_days(moment))
@@ -456,17 +472,106 @@ def _cell_then(moment: datetime.datetime) -> dict:
     }
 
 
-def _entries(transitions, moment: datetime.datetime, group: dict) -> list[tuple]:
+def _entries(transitions, moment: datetime.datetime, group: dict) -> Iterator[tuple]:
     """``entry_counts`` of these transitions per cell and size band (``group``: the cell's columns,
-    then ``band``): ``(cell, band, stage id, stay, close, won, observed, exit destination, *weights)``."""
-    rows = entry_counts(transitions, moment, group)
-    return [((owner, territory, pipeline), *rest) for owner, territory, pipeline, *rest in rows]
+    then ``band``): ``(cell, band, stage id, stay, close, won, observed, exit destination, *weights)``,
+    as they are read (a million deals' year of entries is a million rows)."""
+    for owner, territory, pipeline, *rest in entry_counts(transitions, moment, group, stream=True):
+        yield ((owner, territory, pipeline), *rest)
+
+
+def _add_entries(cells: dict[Cell, CellSums], entries: Iterable[tuple]) -> None:
+    """Keep each of ``_entries`` in its cell, as ``Training.add_entries`` reads them. An outcome
+    is kept once however many cells and bands share it: a million rows hold far fewer outcomes."""
+    outcomes: dict[tuple, tuple] = {}
+    for cell, band, stage_id, *rest in entries:
+        outcome = tuple(rest[:4])
+        outcome = outcomes.setdefault(outcome, outcome)
+        cells[cell].entries.append((stage_id, outcome, band, rest[4], *_whole(rest[5:])))
 
 
 def _whole(weights) -> list:
     """An entry's weights as Python ints (PostgreSQL sums them as numeric): converted once per
     cell, not once per scope the cell lies in."""
     return [None if weight is None else int(weight) for weight in weights]
+
+
+def _alike(
+    scopes: list[Scope], cells: dict[Cell, CellSums], scope_map: ScopeMap
+) -> dict[tuple[Cell, ...], list[Scope]]:
+    """The scopes by the cells they hold: those made of the same cells (a rep alone in a
+    territory, a team and the territory it sells in) share their training and model."""
+    alike: dict[tuple, list[Scope]] = defaultdict(list)
+    for scope in scopes:
+        inside = scope_map.test(scope)
+        alike[tuple(cell for cell in cells if inside(cell))].append(scope)
+    return alike
+
+
+def _trainings(
+    cells: dict[Cell, CellSums], groups: list[tuple[Cell, ...]]
+) -> Iterator[tuple[tuple[Cell, ...], Training]]:
+    """The training of each group of cells (``_training`` of its cells), every group once.
+
+    A group inside bigger ones is built first and handed on to the smallest of them
+    (its parent), which adds up the trainings of some of its children (the biggest first,
+    as many as do not overlap) and then the entries of its cells no child covers: a team
+    from its reps and sub-teams, the organisation from its biggest teams, each key once
+    rather than every entry again at every level. A training is let go once its parent
+    has it (or at once, when the parent takes another child instead), so few are held
+    at a time. Each is yielded before its parent takes it over: use it before the next.
+    """
+    members = {group: frozenset(group) for group in groups}
+    by_size = sorted(groups, key=len)
+    parent: dict[tuple, tuple] = {}
+    for index, group in enumerate(by_size):
+        for bigger in by_size[index + 1 :]:
+            if members[group] < members[bigger]:
+                parent[group] = bigger
+                break
+    children: dict[tuple, list[tuple]] = defaultdict(list)
+    for group, above in parent.items():
+        children[above].append(group)
+    taken_by: dict[tuple, list[tuple]] = {}
+    for group, below in children.items():
+        covered: set = set()
+        taken = taken_by[group] = []
+        for child in sorted(below, key=len, reverse=True):
+            if covered.isdisjoint(members[child]):
+                taken.append(child)
+                covered |= members[child]
+    wanted = {child for taken in taken_by.values() for child in taken}
+    ready: dict[tuple, Training] = {}
+
+    def build(group: tuple) -> Training:
+        training = None
+        covered: set = set()
+        for child in taken_by.get(group, ()):
+            child_training = ready.pop(child)
+            if training is None:
+                training = child_training
+            else:
+                training.merge(child_training)
+            covered |= members[child]
+        if training is None:
+            training = Training()
+        for cell in group:
+            if cell not in covered:
+                training.add_entries(cells[cell].entries)
+        return training
+
+    # Children before parents, without recursion (a reporting line may be deep).
+    stack = [(group, False) for group in reversed(by_size) if group not in parent]
+    while stack:
+        group, expanded = stack.pop()
+        if not expanded:
+            stack.append((group, True))
+            stack.extend((child, False) for child in children.get(group, ()))
+            continue
+        training = build(group)
+        yield group, training
+        if group in wanted:
+            ready[group] = training
 
 
 def _training(parts: list[CellSums]) -> Training:
