@@ -183,10 +183,11 @@ def activities_visible_to(
     (read them through ``Activity.shown_deal`` / ``shown_account``), and
     every page, API and export renders the deal and account through them.
 
-    ``deal`` or ``account`` narrows to one record's timeline. Its few rows are then checked
-    one by one (a correlated ``EXISTS`` by primary key), where the ``IN`` that suits long lists
-    hashes every deal of a manager's team first (300-560 ms at 100,000 deals). ``few`` asks for
-    the same when the caller reads a few rows by other means (one by its id).
+    ``deal`` or ``account`` narrows to one record's timeline. That record is then checked once
+    and the few rows' other deal or account one by one (a correlated ``EXISTS`` by primary key),
+    where the ``IN`` that suits long lists hashes every deal of a manager's team first
+    (300-560 ms at 100,000 deals). ``few`` asks for the row-by-row check when the caller reads
+    a few rows by other means (one by its id).
     """
     if user.is_admin:
         activities = Activity.objects.annotate(deal_shown=Value(True), account_shown=Value(True))
