@@ -406,6 +406,15 @@ class Deal(models.Model):
                 condition=Q(deleted_at__isnull=True),
                 name="deal_board_idx",
             ),
+            # An open column's first cards walked in its order (close date, id), filtered by owner
+            # in the index: a few entries for a manager, where ``deal_board_idx`` reads and sorts
+            # every open deal of the team in that stage. A rep's few deals still read that one.
+            models.Index(
+                fields=["stage", "expected_close_date", "id"],
+                include=["owner", "pipeline"],
+                condition=Q(deleted_at__isnull=True, closed_at__isnull=True),
+                name="deal_board_open_order_idx",
+            ),
         ]
 
     def __str__(self) -> str:

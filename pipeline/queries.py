@@ -13,14 +13,23 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from django.core.exceptions import EmptyResultSet
 from django.db import connection
-from django.db.models import Count, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models import CharField, Count, OuterRef, Q, QuerySet, Subquery, Sum, Value
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.html import format_html_join
 from django.utils.safestring import mark_safe
 
-from pipeline.models import Account, Activity, Deal, Pipeline, Stage, StageKind, StageTransition
+from pipeline.models import (
+    Account,
+    Activity,
+    Deal,
+    LostReason,
+    Pipeline,
+    Stage,
+    StageKind,
+    StageTransition,
+)
 from pipeline.money import in_reporting_currency
 from pipeline.periods import Period
 from pipeline.scopes import Scope
@@ -381,11 +390,34 @@ def timeline(activities: QuerySet[Activity], limit: int = 50) -> list[Activity]:
     return list(activities.select_related("author", "deal").order_by("-occurred_at", "-id")[:limit])
 
 
-def lookup_names(model, ids, field: str = "name") -> dict:
-    """``{id: label}`` for a set of ids, in one query (for history entries that hold ids)."""
-    ids = {int(i) for i in ids if i not in (None, "", "None")}
-    if not ids:
-        return {}
-    if field == "display_name":
-        return {obj.pk: obj.display_name for obj in model.objects.filter(pk__in=ids)}
-    return dict(model.objects.filter(pk__in=ids).values_list("pk", field))
+def _ids(values) -> set[int]:
+    return {int(value) for value in values if value not in (None, "", "None")}
+
+
+def history_names(*, accounts: set, owners: set, lost_reasons: set) -> dict[str, dict[int, str]]:
+    """The names a deal's history shows for the ids it holds, ``{"account": {id: name}, "owner":
+    ..., "lost_reason": ...}``, in one query whatever the changes (none when there are no ids)."""
+    blank = Value("", output_field=CharField())
+    wanted = {
+        "account": (Account, _ids(accounts), ("name", blank, blank, blank)),
+        "owner": (User, _ids(owners), ("full_name", "first_name", "last_name", "username")),
+        "lost_reason": (LostReason, _ids(lost_reasons), ("name", blank, blank, blank)),
+    }
+    parts = [
+        model.objects.filter(pk__in=ids)
+        .order_by()
+        .values_list(Value(field, output_field=CharField()), "pk", *columns)
+        for field, (model, ids, columns) in wanted.items()
+        if ids
+    ]
+    names: dict[str, dict[int, str]] = {field: {} for field in wanted}
+    if not parts:
+        return names
+    rows = parts[0].union(*parts[1:], all=True) if len(parts) > 1 else parts[0]
+    for field, pk, name, first_name, last_name, username in rows:
+        if field == "owner":
+            name = User(
+                full_name=name, first_name=first_name, last_name=last_name, username=username
+            ).display_name
+        names[field][pk] = name
+    return names

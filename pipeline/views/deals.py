@@ -18,14 +18,14 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from pipeline import services
 from pipeline.filters import DealFilter
 from pipeline.forms import ActivityForm, DealCreateForm, DealEditForm, attach_service_errors
-from pipeline.models import Account, Deal, ForecastCategory, LostReason, Stage, StageKind
+from pipeline.models import Deal, ForecastCategory, Stage, StageKind
 from pipeline.money import in_reporting_currency
 from pipeline.picker import picked, picker_options, scope_label
 from pipeline.queries import (
     board_stages,
     deals_in_period,
     export_rows,
-    lookup_names,
+    history_names,
     move_options_html,
     stage_stays,
     timeline,
@@ -455,9 +455,9 @@ def _readable_history(deal, stages: list[Stage]) -> list[dict]:
             if change["field"] in ids:
                 ids[change["field"]].update(v for v in (change["old"], change["new"]) if v)
     names = {
-        "account": lookup_names(Account, ids["account"]),
-        "owner": lookup_names(User, ids["owner"], field="display_name"),
-        "lost_reason": lookup_names(LostReason, ids["lost_reason"]),
+        **history_names(
+            accounts=ids["account"], owners=ids["owner"], lost_reasons=ids["lost_reason"]
+        ),
         "stage": {stage.pk: stage.name for stage in stages},
         "status": dict(StageKind.choices),
         "forecast_category": dict(ForecastCategory.choices),

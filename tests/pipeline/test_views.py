@@ -186,9 +186,9 @@ EXPECTED_QUERIES = {
     # statement), those rows with their joins, the stage choices
     ("rep", "deal-list"): 5,
     # session, user, deal, stages, lost reasons (the move form), line items, transitions, history,
-    # names of accounts and owners, activities, linked contacts, contacts that could be linked,
-    # split credit
-    ("rep", "deal-detail"): 14,
+    # the names of the accounts, owners and lost reasons it holds (one query), activities,
+    # linked contacts, contacts that could be linked, split credit
+    ("rep", "deal-detail"): 13,
     # session, user, capped count, rows, open deals of the page's accounts, owner and territory choices
     ("rep", "account-list"): 7,
     # session, user, account, contacts, deals, activities, owner history
@@ -203,7 +203,7 @@ EXPECTED_QUERIES = {
     ("manager", "deal-list"): 9,
     # a manager's rights over a team member's deal or account: one team check; and the people
     # the split credit form offers
-    ("manager", "deal-detail"): 16,
+    ("manager", "deal-detail"): 15,
     ("manager", "account-list"): 7,
     ("manager", "account-detail"): 8,
     ("manager", "deal-export"): 6,
