@@ -338,13 +338,13 @@ def test_reading_a_deal_takes_at_most_six_queries(cast, django_assert_max_num_qu
 # A move through the API, its after-commit work included (the snapshots' stale marks, the
 # milestone ring): the deal read, the stage, the lock, the deal's update, its history row,
 # its transition, the webhook subscriptions, then the scopes it touches (its versions with
-# their accounts' territories, the owner's managers, the other snapshot scopes) marked stale
-# in one upsert. The test's transaction adds a savepoint and its release around the write.
+# their accounts' territories and the ones above, the owner's managers, the other snapshot
+# scopes, in one query) marked stale in one upsert. The test's transaction adds a savepoint
+# and its release around the write.
 MOVE_QUERIES = {
-    "plain": 14,
-    # + the webhook payload's read (the deal, its line items), its deliveries in one insert,
-    # and the territory tree.
-    "rich": 18,
+    "plain": 12,
+    # + the webhook payload's read (the deal, its line items) and its deliveries in one insert.
+    "rich": 15,
 }
 
 
