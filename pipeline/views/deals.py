@@ -18,8 +18,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from pipeline import services
 from pipeline.filters import DealFilter
 from pipeline.forms import ActivityForm, DealCreateForm, DealEditForm, attach_service_errors
-from pipeline.models import Account, Deal, ForecastCategory, LostReason, Stage, StageKind
-from pipeline.money import in_reporting_currency
+from pipeline.models import Account, ForecastCategory, LostReason, Stage, StageKind
 from pipeline.picker import picked, picker_options, scope_label
 from pipeline.queries import (
     board_stages,
@@ -35,6 +34,7 @@ from pipeline.selectors import (
     activities_visible_to,
     deal_history,
     deal_list_page,
+    deal_page_rows,
     deal_splits,
     deal_transitions,
     deals_listed_for,
@@ -198,12 +198,14 @@ def deal_list(request):
         # The page's ids are sorted on the deal table alone; only those 50 rows are then joined.
         ordered = deals.order_by(*_ordering(sort, descending))
         page = paginate(ordered.values_list("pk", flat=True), request)
-    rows = (
-        Deal.objects.select_related("account", "owner", "stage", "pipeline")
-        .annotate(amount_in_reporting_currency=in_reporting_currency())
-        .in_bulk(page.rows)
-    )
-    page.rows = [rows[pk] for pk in page.rows]
+    page.rows = deal_page_rows(page.rows)
+    forecast_names = dict(ForecastCategory.choices)
+    for row in page.rows:
+        row["href"] = reverse("deal-detail", args=[row["pk"]])
+        row["account_href"] = reverse("account-detail", args=[row["account_id"]])
+        row["forecast_label"] = forecast_names.get(
+            row["forecast_category"], row["forecast_category"]
+        )
     options = picker_options(request, pick)
     context = {
         "page": page,
