@@ -11,6 +11,8 @@ from django.core.exceptions import ValidationError
 from django.db.models import F, Q
 from django.http import HttpRequest, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.defaultfilters import date as date_filter
+from django.template.defaultfilters import floatformat
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -186,6 +188,24 @@ def _merged_page(deals, owners, sort: str | None, descending: bool, request) -> 
     )
 
 
+def _add_cells(rows: list[dict]) -> None:
+    """What each row of the deals page shows beyond its values: its links, its forecast label,
+    its amounts and close date formatted by the template filters the table used to apply
+    (in the request's language), so that the template only places them."""
+    forecast_names = dict(ForecastCategory.choices)
+    for row in rows:
+        row["href"] = reverse("deal-detail", args=[row["pk"]])
+        row["account_href"] = reverse("account-detail", args=[row["account_id"]])
+        row["forecast_label"] = forecast_names.get(
+            row["forecast_category"], row["forecast_category"]
+        )
+        row["amount_text"] = floatformat(row["amount"], "2g")
+        reported = row["amount_in_reporting_currency"]
+        row["reported_text"] = None if reported is None else floatformat(reported, "2g")
+        row["close_iso"] = date_filter(row["expected_close_date"], "Y-m-d")
+        row["close_text"] = date_filter(row["expected_close_date"], "j M Y")
+
+
 @login_required
 @require_GET
 def deal_list(request):
@@ -199,13 +219,7 @@ def deal_list(request):
         ordered = deals.order_by(*_ordering(sort, descending))
         page = paginate(ordered.values_list("pk", flat=True), request)
     page.rows = deal_page_rows(page.rows)
-    forecast_names = dict(ForecastCategory.choices)
-    for row in page.rows:
-        row["href"] = reverse("deal-detail", args=[row["pk"]])
-        row["account_href"] = reverse("account-detail", args=[row["account_id"]])
-        row["forecast_label"] = forecast_names.get(
-            row["forecast_category"], row["forecast_category"]
-        )
+    _add_cells(page.rows)
     options = picker_options(request, pick)
     context = {
         "page": page,
