@@ -201,8 +201,11 @@ def _add_cells(rows: list[dict]) -> None:
         )
         row["amount_text"] = floatformat(row["amount"], "2g")
         reported = row["amount_in_reporting_currency"]
-        row["reported_text"] = None if reported is None else floatformat(reported, "2g")
-        row["close_iso"] = date_filter(row["expected_close_date"], "Y-m-d")
+        if row["currency"] == settings.REPORTING_CURRENCY or reported is None:
+            row["reported_text"] = None  # not shown, or shown as a missing rate
+        else:
+            row["reported_text"] = floatformat(reported, "2g")
+        row["close_iso"] = row["expected_close_date"].isoformat()  # the date filter's Y-m-d
         row["close_text"] = date_filter(row["expected_close_date"], "j M Y")
 
 
