@@ -7,6 +7,7 @@ import operator
 import time
 import uuid
 from collections import defaultdict
+from contextlib import nullcontext
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -407,19 +408,26 @@ def every_scope_key() -> set[str]:
     return {scope.key for scope in standard_scopes()} | _other_snapshot_keys()
 
 
+MARKS_PER_STATEMENT = 400
+
+
 def scopes_mark_dirty(*, keys: set[str]) -> None:
     """Note that these scopes' snapshots are stale until recomputed."""
-    if not keys:
-        return
     now = timezone.now()
-    # One statement (an upsert is atomic on its own): no transaction around it, no ORM compile.
-    rows = ", ".join(["(%s, %s)"] * len(keys))
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {DirtyScope._meta.db_table} (scope_key, marked_at) VALUES {rows} "
-            "ON CONFLICT (scope_key) DO UPDATE SET marked_at = excluded.marked_at",
-            [value for key in sorted(keys) for value in (key, now)],
-        )
+    ordered = sorted(keys)  # concurrent marks take the rows' locks in one order
+    # One statement a batch (an upsert is atomic on its own), so a change's few marks need no
+    # transaction around them and no ORM compile; batches keep under SQLite's 999 parameters,
+    # and several batches are written together or not at all.
+    batches = transaction.atomic() if len(ordered) > MARKS_PER_STATEMENT else nullcontext()
+    with batches, connection.cursor() as cursor:
+        for start in range(0, len(ordered), MARKS_PER_STATEMENT):
+            batch = ordered[start : start + MARKS_PER_STATEMENT]
+            cursor.execute(
+                f"INSERT INTO {DirtyScope._meta.db_table} (scope_key, marked_at) VALUES "
+                + ", ".join(["(%s, %s)"] * len(batch))
+                + " ON CONFLICT (scope_key) DO UPDATE SET marked_at = excluded.marked_at",
+                [value for key in batch for value in (key, now)],
+            )
 
 
 def scopes_dirty(*, until: datetime.datetime | None = None) -> list[str]:

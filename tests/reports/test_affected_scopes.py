@@ -102,3 +102,27 @@ def test_the_scopes_of_any_number_of_deals_are_found_in_one_query(
         f"territory={region.pk}",
         combined,
     }
+
+
+def test_marks_beyond_one_statement_are_all_written_and_a_mark_again_moves_its_time(
+    db, monkeypatch, django_assert_num_queries
+):
+    from reports.models import DirtyScope
+    from reports.services import scopes_mark_dirty
+
+    monkeypatch.setattr("reports.services.MARKS_PER_STATEMENT", 2)
+    scopes_mark_dirty(keys={"org"})
+    first = DirtyScope.objects.get(scope_key="org").marked_at
+    keys = {"org", *(f"owner={n}" for n in range(1, 5))}
+
+    # A savepoint and its release around the three statements (the test holds a transaction).
+    with django_assert_num_queries(5):
+        scopes_mark_dirty(keys=keys)
+    with django_assert_num_queries(1):
+        scopes_mark_dirty(keys={"team=1"})
+
+    marks = dict(DirtyScope.objects.values_list("scope_key", "marked_at"))
+    assert set(marks) == keys | {"team=1"}
+    assert marks["org"] > first
+    with django_assert_num_queries(0):
+        scopes_mark_dirty(keys=set())
