@@ -2,10 +2,12 @@
 
 import datetime
 import functools
+import json
 import operator
 import time
 import uuid
 from collections import defaultdict
+from contextlib import nullcontext
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -13,7 +15,7 @@ from celery.result import AsyncResult
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection, transaction
-from django.db.models import OuterRef, Q, Subquery, Sum
+from django.db.models import Q, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
@@ -29,7 +31,6 @@ from reports.models import DirtyScope, ForecastSnapshot, MetricSnapshot, ScopeKi
 from salesmgr.cache import cache_set
 from salesmgr.models import Role, User
 from salesmgr.queue import BROKER_ERRORS, task_publish
-from salesmgr.selectors import ancestor_ids
 
 # The scopes the nightly run snapshots and deal changes mark stale by name.
 STANDARD_KINDS = (
@@ -313,50 +314,85 @@ def affected_scope_keys(deal_ids: list[int], territory_ids: list[int] | tuple = 
     the owner's managers' teams, its pipeline and its account's territory with
     the territories above it; ``territory_ids`` adds territories whose accounts
     moved. Then every other scope that has snapshots (a combined or product
-    scope) and is made only of those parts.
+    scope) and is made only of those parts. One query, whatever the number of deals.
     """
-    # Each version's owner, pipeline and its account's territory now, in one query; a version
-    # whose account is gone still counts (a subquery, not a join).
-    account = Account.objects.filter(pk=OuterRef("account_id")).order_by()
-    territory = Subquery(account.values("territory_id"))
-    versions = set(
-        Deal.objects.filter(pk__in=deal_ids)
-        .order_by()
-        .values_list("owner_id", "pipeline_id", territory)
-        .union(
-            Deal.history.filter(id__in=deal_ids)
-            .order_by()
-            .values_list("owner_id", "pipeline_id", territory)
-        )
-    )
-    owners = {owner_id for owner_id, _, _ in versions}
-    territories = {territory_id for _, _, territory_id in versions if territory_id is not None}
     keys = {Scope().key}
-    keys |= {Scope(owner=owner_id).key for owner_id in owners}
-    keys |= {Scope(pipeline=pipeline_id).key for _, pipeline_id, _ in versions}
-    for owner_id in owners:
-        keys |= {Scope(team=manager_id).key for manager_id in ancestor_ids(owner_id)}
-    keys |= {Scope(territory=pk).key for pk in _with_parents(territories | set(territory_ids))}
+    others = set()
+    with connection.cursor() as cursor:
+        cursor.execute(*_touched_scopes_sql(deal_ids, territory_ids))
+        for kind, pk, other in cursor.fetchall():
+            if kind == "other":
+                others.add(other)
+            else:
+                keys.add(Scope(**{kind: pk}).key)
     # A product is no part here: any change may have touched a product's deals.
     keys |= {
         key
-        for key in _other_snapshot_keys()
+        for key in others
         if all(part.key in keys for part in Scope.from_key(key).parts if part.product is None)
     }
     return keys
 
 
-def _with_parents(territory_ids: set[int]) -> set[int]:
-    """These territories and every territory above them (one query, none for no territory)."""
-    if not territory_ids:
-        return set()
-    parents = dict(Territory.objects.values_list("pk", "parent_id"))
-    found: set[int] = set()
-    for territory in territory_ids:
-        while territory is not None and territory not in found:
-            found.add(territory)
-            territory = parents.get(territory)
-    return found
+def _ids_in(column: str, ids) -> tuple[str, object]:
+    """``column`` among ``ids``, as SQL and its one parameter (an array; JSON on SQLite)."""
+    ids = [int(pk) for pk in ids]
+    if connection.vendor == "postgresql":
+        return f"{column} = ANY(%s)", ids
+    return f"{column} IN (SELECT value FROM json_each(%s))", json.dumps(ids)
+
+
+def _touched_scopes_sql(deal_ids, territory_ids) -> tuple[str, list]:
+    """One statement answering (kind, id, None) for every owner, pipeline, team and territory
+    ``affected_scope_keys`` names, and ("other", None, key) for every other scope with snapshots.
+
+    Each version's account is joined, not required: a version whose account is gone still
+    counts. A territory named in ``territory_ids`` counts even when it is gone.
+    """
+    deals = _ids_in("d.id", deal_ids)
+    versions = _ids_in("h.id", deal_ids)
+    named = [int(pk) for pk in territory_ids]
+    if connection.vendor == "postgresql":
+        named = "unnest(%s::bigint[])", named
+    else:
+        named = "value FROM json_each(%s)", json.dumps(named)
+    standard = ", ".join(f"'{kind}'" for kind in STANDARD_KINDS)
+    sql = f"""
+        WITH RECURSIVE versions(owner_id, pipeline_id, territory_id) AS (
+            SELECT d.owner_id, d.pipeline_id, a.territory_id
+            FROM {Deal._meta.db_table} d LEFT JOIN {Account._meta.db_table} a ON a.id = d.account_id
+            WHERE {deals[0]}
+            UNION
+            SELECT h.owner_id, h.pipeline_id, a.territory_id
+            FROM {Deal.history.model._meta.db_table} h
+            LEFT JOIN {Account._meta.db_table} a ON a.id = h.account_id
+            WHERE {versions[0]}
+        ),
+        managers(id) AS (
+            SELECT u.manager_id FROM {User._meta.db_table} u
+            WHERE u.id IN (SELECT owner_id FROM versions) AND u.manager_id IS NOT NULL
+            UNION
+            SELECT u.manager_id FROM {User._meta.db_table} u JOIN managers m ON u.id = m.id
+            WHERE u.manager_id IS NOT NULL
+        ),
+        territories(id) AS (
+            SELECT territory_id FROM versions WHERE territory_id IS NOT NULL
+            UNION
+            SELECT {named[0]}
+            UNION
+            SELECT t.parent_id FROM {Territory._meta.db_table} t JOIN territories s ON t.id = s.id
+            WHERE t.parent_id IS NOT NULL
+        )
+        SELECT 'owner', owner_id, NULL FROM versions
+        UNION ALL SELECT 'pipeline', pipeline_id, NULL FROM versions
+        UNION ALL SELECT 'team', id, NULL FROM managers
+        UNION ALL SELECT 'territory', id, NULL FROM territories
+        UNION ALL SELECT 'other', NULL, scope_key FROM {MetricSnapshot._meta.db_table}
+            WHERE scope_kind NOT IN ({standard})
+        UNION ALL SELECT 'other', NULL, scope_key FROM {ForecastSnapshot._meta.db_table}
+            WHERE scope_kind NOT IN ({standard})
+    """
+    return sql, [deals[1], versions[1], named[1]]
 
 
 def _other_snapshot_keys() -> set[str]:
@@ -372,15 +408,26 @@ def every_scope_key() -> set[str]:
     return {scope.key for scope in standard_scopes()} | _other_snapshot_keys()
 
 
+MARKS_PER_STATEMENT = 400
+
+
 def scopes_mark_dirty(*, keys: set[str]) -> None:
     """Note that these scopes' snapshots are stale until recomputed."""
     now = timezone.now()
-    DirtyScope.objects.bulk_create(
-        [DirtyScope(scope_key=key, marked_at=now) for key in keys],
-        update_conflicts=True,
-        unique_fields=["scope_key"],
-        update_fields=["marked_at"],
-    )
+    ordered = sorted(keys)  # concurrent marks take the rows' locks in one order
+    # One statement a batch (an upsert is atomic on its own), so a change's few marks need no
+    # transaction around them and no ORM compile; batches keep under SQLite's 999 parameters,
+    # and several batches are written together or not at all.
+    batches = transaction.atomic() if len(ordered) > MARKS_PER_STATEMENT else nullcontext()
+    with batches, connection.cursor() as cursor:
+        for start in range(0, len(ordered), MARKS_PER_STATEMENT):
+            batch = ordered[start : start + MARKS_PER_STATEMENT]
+            cursor.execute(
+                f"INSERT INTO {DirtyScope._meta.db_table} (scope_key, marked_at) VALUES "
+                + ", ".join(["(%s, %s)"] * len(batch))
+                + " ON CONFLICT (scope_key) DO UPDATE SET marked_at = excluded.marked_at",
+                [value for key in batch for value in (key, now)],
+            )
 
 
 def scopes_dirty(*, until: datetime.datetime | None = None) -> list[str]:

@@ -12,6 +12,12 @@ class Role(models.TextChoices):
     ADMIN = "admin", "Admin"
 
 
+def display_name_of(full_name: str, first_name: str, last_name: str, username: str) -> str:
+    """How a person is named on screen (``User.display_name``), from their name fields read as
+    values: the full name, else first and last name, else the username."""
+    return full_name or f"{first_name} {last_name}".strip() or username
+
+
 class User(AbstractUser):
     """A person who signs in: a rep, a manager or an admin.
 
@@ -43,7 +49,7 @@ class User(AbstractUser):
 
     @property
     def display_name(self) -> str:
-        return self.full_name or self.get_full_name() or self.username
+        return display_name_of(self.full_name, self.first_name, self.last_name, self.username)
 
     @property
     def is_admin(self) -> bool:

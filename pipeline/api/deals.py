@@ -72,15 +72,24 @@ def etag_of(deal: Deal) -> str:
     return f'"{deal.pk}.{deal.version}"'
 
 
-_KEPT_BY_A_MOVE = ("account_id", "owner_id", "pipeline_id", "name", "amount", "currency")
+_RELATIONS = ("account", "owner", "pipeline", "stage", "lost_reason")
 
 
-def _moved_from(read: Deal, moved: Deal) -> bool:
-    """Whether ``moved`` is ``read`` after just one write (a move), so what a move leaves alone
+def _written_once_since(read: Deal, written: Deal) -> bool:
+    """Whether ``written`` is ``read`` after just one write (ours): what that write left alone
     (relations, line items) can be answered from ``read`` instead of read again."""
-    return moved.version == read.version + 1 and all(
-        getattr(moved, field) == getattr(read, field) for field in _KEPT_BY_A_MOVE
-    )
+    return written.version == read.version + 1
+
+
+def _relations_from(read: Deal, written: Deal) -> None:
+    """Give ``written`` the related records ``read`` holds for the ids it still has; a relation
+    the write set (a new account or owner, the move's stage) keeps the record it was given."""
+    for name in _RELATIONS:
+        field = Deal._meta.get_field(name)
+        if not field.is_cached(written) and getattr(written, field.attname) == getattr(
+            read, field.attname
+        ):
+            field.set_cached_value(written, getattr(read, name))
 
 
 class LineItemSerializer(serializers.ModelSerializer):
@@ -462,7 +471,13 @@ class DealViewSet(
             serializer = self.get_serializer(data=request.data)
             serializer.is_valid(raise_exception=True)
             self.perform_create(serializer)
-            return self._answer(serializer.instance, status.HTTP_201_CREATED)
+            deal = serializer.instance
+            if "line_items" in serializer.validated_data:
+                return self._answer(deal, status.HTTP_201_CREATED)
+            # The new deal holds the records it was created with (account, owner, pipeline,
+            # stage, lost reason, all read while validating) and has no line items.
+            deal._prefetched_objects_cache = {"line_items": DealLineItem.objects.none()}
+            return self._render(deal, status.HTTP_201_CREATED)
 
         return self.run_idempotent(request, produce)
 
@@ -477,14 +492,25 @@ class DealViewSet(
         data.pop("pipeline", None)
         data.pop("lost_reason", None)
         with self._one_answer_to_a_stale_if_match(request):
-            deal = deal_edit(
+            edited = deal_edit(
                 deal=deal,
                 by=request.user,
                 expected_version=version,
                 line_items=_line_item_specs(items) if items is not None else None,
                 **data,
             )
-        return self._answer(deal)
+        if items is None and edited.version == deal.version:  # nothing changed: as read
+            return self._render(deal)
+        if items is not None or not _written_once_since(deal, edited):
+            return self._answer(edited)
+        return self._render_written(deal, edited)
+
+    def _render_written(self, read: Deal, written: Deal) -> Response:
+        """Answer ``written``, our one write since ``read``, with what ``read`` holds: nothing else
+        wrote the deal in between and our write left its line items alone."""
+        _relations_from(read, written)
+        written._prefetched_objects_cache = {"line_items": read.line_items.all()}
+        return self._render(written)
 
     def destroy(self, request, *args, **kwargs):
         deal = self.get_object()
@@ -520,13 +546,10 @@ class DealViewSet(
                 expected_version=version,
                 lost_reason=data.get("lost_reason"),
             )
-        if not _moved_from(deal, moved):
+        if not _written_once_since(deal, moved):
             return self._answer(moved)
-        # Nothing else wrote the deal between our read and the move: the read's account, owner,
-        # pipeline and line items are the moved deal's, and the move set its stage and lost reason.
-        moved.account, moved.owner, moved.pipeline = deal.account, deal.owner, deal.pipeline
-        moved._prefetched_objects_cache = {"line_items": deal.line_items.all()}
-        return self._render(moved)
+        # The move set the stage and lost reason; the rest is as read.
+        return self._render_written(deal, moved)
 
     @extend_schema(
         summary="A deal's stage history, oldest first", responses=TransitionSerializer(many=True)

@@ -11,6 +11,8 @@ from django.core.exceptions import ValidationError
 from django.db.models import F, Q
 from django.http import HttpRequest, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.defaultfilters import date as date_filter
+from django.template.defaultfilters import floatformat
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -18,8 +20,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from pipeline import services
 from pipeline.filters import DealFilter
 from pipeline.forms import ActivityForm, DealCreateForm, DealEditForm, attach_service_errors
-from pipeline.models import Deal, ForecastCategory, Stage, StageKind
-from pipeline.money import in_reporting_currency
+from pipeline.models import ForecastCategory, Stage, StageKind
 from pipeline.picker import picked, picker_options, scope_label
 from pipeline.queries import (
     board_stages,
@@ -35,6 +36,7 @@ from pipeline.selectors import (
     activities_visible_to,
     deal_history,
     deal_list_page,
+    deal_page_rows,
     deal_splits,
     deal_transitions,
     deals_listed_for,
@@ -186,6 +188,27 @@ def _merged_page(deals, owners, sort: str | None, descending: bool, request) -> 
     )
 
 
+def _add_cells(rows: list[dict]) -> None:
+    """What each row of the deals page shows beyond its values: its links, its forecast label,
+    its amounts and close date formatted by the template filters the table used to apply
+    (in the request's language), so that the template only places them."""
+    forecast_names = dict(ForecastCategory.choices)
+    for row in rows:
+        row["href"] = reverse("deal-detail", args=[row["pk"]])
+        row["account_href"] = reverse("account-detail", args=[row["account_id"]])
+        row["forecast_label"] = forecast_names.get(
+            row["forecast_category"], row["forecast_category"]
+        )
+        row["amount_text"] = floatformat(row["amount"], "2g")
+        reported = row["amount_in_reporting_currency"]
+        if row["currency"] == settings.REPORTING_CURRENCY or reported is None:
+            row["reported_text"] = None  # not shown, or shown as a missing rate
+        else:
+            row["reported_text"] = floatformat(reported, "2g")
+        row["close_iso"] = row["expected_close_date"].isoformat()  # the date filter's Y-m-d
+        row["close_text"] = date_filter(row["expected_close_date"], "j M Y")
+
+
 @login_required
 @require_GET
 def deal_list(request):
@@ -198,12 +221,8 @@ def deal_list(request):
         # The page's ids are sorted on the deal table alone; only those 50 rows are then joined.
         ordered = deals.order_by(*_ordering(sort, descending))
         page = paginate(ordered.values_list("pk", flat=True), request)
-    rows = (
-        Deal.objects.select_related("account", "owner", "stage", "pipeline")
-        .annotate(amount_in_reporting_currency=in_reporting_currency())
-        .in_bulk(page.rows)
-    )
-    page.rows = [rows[pk] for pk in page.rows]
+    page.rows = deal_page_rows(page.rows)
+    _add_cells(page.rows)
     options = picker_options(request, pick)
     context = {
         "page": page,

@@ -254,6 +254,63 @@ def test_every_sort_of_the_deal_list_takes_the_same_queries_with_few_and_many_ro
     assert few == EXPECTED_QUERIES[(who, "deal-list")] + (0 if own else 1)
 
 
+@pytest.mark.parametrize("deals", [3, 60])
+def test_the_deal_list_shows_its_rows_without_building_a_deal(
+    client, manager, rep, pipeline, stages, deals
+):
+    """The rows are read as values: each shows its deal, account, owner (named as everywhere),
+    stage, pipeline, amount (with its reporting-currency figure or the missing rate) and
+    forecast category, and no deal, account or person is built for them."""
+    from django.db.models.signals import post_init
+
+    from pipeline.models import Account, ExchangeRate
+    from salesmgr.models import User
+    from tests.factories import UserFactory
+
+    named = UserFactory(username="named", manager=manager, full_name="")
+    User.objects.filter(pk=named.pk).update(first_name="Nora", last_name="Named")
+    bare = UserFactory(username="bare", manager=manager, full_name="")
+    ExchangeRate.objects.create(
+        currency="EUR", valid_from=datetime.date(2000, 1, 1), rate=Decimal("2")
+    )
+    owners, currencies = [rep, named, bare], ["USD", "EUR", "GBP"]
+    for i in range(deals):
+        DealFactory(
+            owner=owners[i % 3], pipeline=pipeline, name=f"Row {i}", currency=currencies[i % 3]
+        )
+    built = []
+
+    def count(sender, **kwargs):
+        built.append(sender)
+
+    for model in (Deal, Account, User):
+        post_init.connect(count, sender=model)
+    try:
+        response = _signed_in(client, manager).get(reverse("deal-list"))
+    finally:
+        for model in (Deal, Account, User):
+            post_init.disconnect(count, sender=model)
+    assert response.status_code == 200
+    assert built.count(Deal) == 0 and built.count(Account) == 0
+    assert built.count(User) == 4  # the signed-in manager and the picker's three people
+    body = response.content.decode()
+    rows = re.findall(r"<tr>\s*<td><a href=.*?</tr>", body, re.S)
+    assert len(rows) == min(deals, 50)
+    for row in rows:
+        deal = Deal.objects.select_related("account", "owner", "stage", "pipeline").get(
+            name=re.search(r">(Row \d+)<", row).group(1)
+        )
+        assert f'<a href="/deals/{deal.pk}/">{deal.name}</a>' in row
+        assert f'<a href="/accounts/{deal.account_id}/">{deal.account.name}</a>' in row
+        assert f"<td>{deal.owner.display_name}</td>" in row
+        assert f'>{deal.stage.name}</span><span class="cell-note">{pipeline.name}</span>' in row
+        assert f"<td>{deal.get_forecast_category_display()}</td>" in row
+        note = {"USD": "", "EUR": "USD 2,000.00", "GBP": "no USD rate"}[deal.currency]
+        assert f"{deal.currency} 1,000.00" in row and note in row
+    names = {"Riley Rep", "Nora Named", "bare"}
+    assert names <= {re.search(r"</td>\s*<td>([^<]*)</td>", row).group(1) for row in rows}
+
+
 def test_a_large_deal_list_says_its_count_is_an_estimate(client, rep, pipeline, monkeypatch):
     monkeypatch.setattr("pipeline.selectors.DEAL_COUNT_EXACT_UP_TO", 3)
     for index in range(6):
