@@ -21,6 +21,8 @@ from django.db.models import (
 )
 from django.db.models.expressions import Combinable, RawSQL
 from django.db.models.functions import Coalesce, NullIf
+from django.db.models.lookups import In
+from django.db.models.sql.where import AND
 from django.utils import timezone
 
 from pipeline.models import (
@@ -859,13 +861,39 @@ def _walk(page, sort, order, columns, limit, *, after, backwards) -> tuple[str, 
     return sql, (*bounded_params, *params)
 
 
+def _one_owner_at_a_time(page: QuerySet, owners: list | None) -> QuerySet:
+    """``page`` without its ``owner_id IN (owners)``, for reading it one of ``owners`` at a time.
+
+    Read per owner, every row is one of theirs; beside ``owner_id = <that owner>``, the list
+    made the planner multiply the two and guess 256 rows an owner where there were 4,000, and
+    sort them all from another index (11 ms for a team of 11) rather than read the first 51 in
+    order (1 ms).
+    """
+    if owners is None or page.query.where.connector != AND or page.query.where.negated:
+        return page
+    owner = Deal._meta.get_field("owner")
+    trimmed = page.all()
+    trimmed.query.where.children = [
+        condition
+        for condition in trimmed.query.where.children
+        if not (
+            isinstance(condition, In)
+            and getattr(condition.lhs, "target", None) == owner
+            and isinstance(condition.rhs, list | tuple)
+            and list(condition.rhs) == list(owners)
+        )
+    ]
+    return trimmed
+
+
 def _merged_page(page, counted, owners, order, columns, offset, limit, walk=None):
     owner_ref = RawSQL('"deal_owners"."id"', ())
     # The owner leads the order, in the first key's direction (one owner per lateral read: it
     # changes nothing) so the planner takes the (owner, key, id) index, forwards or backwards,
     # rather than walking the primary key's and filtering on the owner.
     inner = (
-        page.filter(owner_id=owner_ref)
+        _one_owner_at_a_time(page, owners)
+        .filter(owner_id=owner_ref)
         .order_by(F("owner_id").desc() if order[0].descending else "owner_id", *order)
         .values_list(*columns)[:limit]
     )
