@@ -77,7 +77,7 @@ PAGE_SQL = """
 WITH walk AS MATERIALIZED (
     SELECT id, expected_close_date FROM (
         SELECT id, expected_close_date, owner_id FROM pipeline_deal
-        WHERE deleted_at IS NULL
+        WHERE deleted_at IS NULL AND id > 0
         ORDER BY expected_close_date, id
         LIMIT %(walk_rows)s
     ) AS walked

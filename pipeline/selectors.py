@@ -848,7 +848,7 @@ def _walk(page, sort, order, columns, limit, *, after, backwards) -> tuple[str, 
     few dozen rows reads no more. If ``limit`` rows are found, they are the page's: any other
     row of ``page`` lies beyond the walked ones in the order.
     """
-    bounded = Deal.objects.filter(deleted_at__isnull=True)
+    bounded = Deal.objects.filter(deleted_at__isnull=True, pk__gt=0)  # deal_live_close_idx
     if after is not None:
         bounded = bounded.filter(_beyond(sort, after[0], after[1], backwards=backwards))
     bounded_sql, bounded_params = bounded.order_by(*order)[:DEAL_WALK_ROWS].query.sql_with_params()
