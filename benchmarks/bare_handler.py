@@ -9,10 +9,11 @@ date then id; each row with the list's flat columns (names of the account, owner
 stage and lost reason included, no line items); with the count as the API gives it (exact up to
 1000 deals, else the planner's estimate, ``count_exact`` false). Two queries, as the API's plan:
 the user, their owners and the count in one, the page's rows in the other: for owners holding a
-large share of all deals, a walk of at most 5,000 rows of the (close date, id) index over every
+large share of all deals, a walk of at most 2,000 rows of the (close date, id) index over every
 live deal, and where that does not fill the page, each owner's first rows from the (owner, close
-date, id) index, merged; no framework: the least a Python server can do for this answer. ``benchmarks/api.py`` times the app against it;
-``tests/benchmarks/test_bare_handler.py`` checks that it answers the same deals.
+date, id) index, merged; no framework: the least a Python server can do for this answer.
+``benchmarks/api.py`` times the app against it; ``tests/benchmarks/test_bare_handler.py`` checks
+that it answers the same deals.
 """
 
 import json
@@ -23,7 +24,7 @@ from urllib.parse import parse_qs
 DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE = 50, 200
 
 EXACT_UP_TO = 1000  # pipeline.selectors.DEAL_COUNT_EXACT_UP_TO
-WALK_ROWS, WALK_MARGIN = 5000, 2  # pipeline.selectors.DEAL_WALK_ROWS and DEAL_WALK_MARGIN
+WALK_ROWS, WALK_MARGIN = 2000, 2  # pipeline.selectors.DEAL_WALK_ROWS and DEAL_WALK_MARGIN
 
 # Who the token's user is, whose deals they may see, and how many (exact up to EXACT_UP_TO,
 # beyond it the planner's estimate, from the count_estimate function of the app's migrations).

@@ -675,7 +675,7 @@ DEAL_COUNT_EXACT_UP_TO = 1000
 # whose owners hold a large share of all deals finds its page walking it, a few rows in.
 DEAL_WALKED_SORTS = frozenset({"expected_close_date"})
 # The walk reads at most this many of that index's rows; a page it has not filled is merged.
-DEAL_WALK_ROWS = 5000
+DEAL_WALK_ROWS = 2000
 # The walk is tried when, by the list's share of all deals, it should read this many times
 # fewer rows than the merge (each walked row is a table read, each merged one an index read).
 DEAL_WALK_MARGIN = 2
