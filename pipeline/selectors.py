@@ -805,7 +805,7 @@ def deal_list_page(
     ``DEAL_WALKED_SORTS`` whose list holds a large share of all deals, the same statement first
     walks the index over every live deal in the page's order, at most ``DEAL_WALK_ROWS`` rows,
     keeping those ``deals`` holds; when that fills the page the merge is skipped (see
-    ``_page_statement``).
+    ``_walk`` and ``_merged_page``).
     """
     page = deals
     if after is not None:
@@ -839,9 +839,10 @@ def deal_list_page(
     )
 
 
-def _walk(page, sort, order, columns, limit, *, after, backwards) -> tuple[str, tuple]:
+def _walk(page, sort, order, columns, limit, *, after, backwards) -> tuple[str, tuple] | None:
     """The first ``limit`` rows of ``page`` among the first ``DEAL_WALK_ROWS`` live deals of the
-    whole table in ``order`` (from ``after``), as SQL and its parameters.
+    whole table in ``order`` (from ``after``), as SQL and its parameters (None: no walk, when
+    ``page``'s query does not read the deal table first).
 
     The bounded read stands in for the deal table in ``page``'s own query, so every filter of the
     list applies to the walked rows alone; PostgreSQL reads it lazily, so a page filled after a
@@ -856,7 +857,8 @@ def _walk(page, sort, order, columns, limit, *, after, backwards) -> tuple[str, 
     table = f" FROM {connection.ops.quote_name(Deal._meta.db_table)}"
     # The select list is plain columns (no parameters), so the table is the first parameter's
     # place: the bounded read's parameters come first.
-    assert sql.count(table) >= 1 and "%s" not in sql[: sql.index(table)]
+    if table not in sql or "%s" in sql[: sql.index(table)]:
+        return None
     sql = sql.replace(table, f" FROM ({bounded_sql}) AS {table[6:]}", 1)
     return sql, (*bounded_params, *params)
 
