@@ -321,7 +321,11 @@ def pick_deals(
     return read_ids, movable, stages_of
 
 
-def query_counts(rep: str, manager: str, deal_id: int) -> dict[str, int]:
+def team_label(manager: str) -> str:
+    return "list, manager's team" if manager == MANAGER else f"list, {manager}'s team"
+
+
+def query_counts(rep: str, managers: list[str], deal_id: int) -> dict[str, int]:
     """The SQL queries of one request each, made in this process through Django's test client."""
     from django.db import connection
     from django.test import Client as DjangoClient
@@ -331,7 +335,7 @@ def query_counts(rep: str, manager: str, deal_id: int) -> dict[str, int]:
     counts = {}
     for label, username, path in (
         ("list, rep", rep, "/api/v1/deals/?page_size=50"),
-        ("list, manager's team", manager, "/api/v1/deals/?page_size=50"),
+        *((team_label(manager), manager, "/api/v1/deals/?page_size=50") for manager in managers),
         ("retrieve", rep, f"/api/v1/deals/{deal_id}/"),
     ):
         token = Token.objects.get(user__username=username).key
@@ -446,7 +450,13 @@ def main() -> int:
     parser.add_argument(
         "--max-seconds", type=float, default=600, help="stop measuring after this long"
     )
+    parser.add_argument(
+        "--manager",
+        action="append",
+        help=f"a manager whose team list to measure (repeatable; default {MANAGER})",
+    )
     args = parser.parse_args()
+    managers = args.manager or [MANAGER]
 
     if not os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://")):
         print(
@@ -466,21 +476,24 @@ def main() -> int:
     try:
         wait_until_serving(server, port, log_path)
         wait_until_serving(bare_server, bare_port, bare_log, probe="/api/v1/deals/")
-        rep_token, manager_token = sign_in(port, REP), sign_in(port, MANAGER)
+        rep_token = sign_in(port, REP)
+        manager_tokens = {team_label(manager): sign_in(port, manager) for manager in managers}
         read_ids, movable, stages_of = pick_deals(port, rep_token, CLIENTS)
         deadline = time.monotonic() + args.max_seconds
         rep_list = get_step(port, rep_token, ["/api/v1/deals/?page_size=50"])
-        team_list = get_step(port, manager_token, ["/api/v1/deals/?page_size=50"])
         retrieve = get_step(port, rep_token, [f"/api/v1/deals/{deal_id}/" for deal_id in read_ids])
         move = move_step(port, rep_token, movable, stages_of)
         measurements = [
             ("list, rep", rep_list),
-            ("list, manager's team", team_list),
+            *(
+                (label, get_step(port, token, ["/api/v1/deals/?page_size=50"]))
+                for label, token in manager_tokens.items()
+            ),
             ("retrieve", retrieve),
             ("move", move),
         ]
         # A short warm-up so both workers have connected and filled their caches.
-        for _, make_step in measurements[:3]:
+        for _, make_step in measurements[: 2 + len(managers)]:
             measure("warm-up", 2, 5, make_step, deadline)
         results = []
         for name, make_step in measurements:
@@ -490,7 +503,7 @@ def main() -> int:
             results.append(measure(name, CLIENTS, args.per_client, make_step, deadline))
             print(f"  {name}, {CLIENTS} clients: {results[-1].throughput:.0f} req/s", flush=True)
         against_bare = []
-        for name, token in (("list, rep", rep_token), ("list, manager's team", manager_token)):
+        for name, token in (("list, rep", rep_token), *manager_tokens.items()):
             if not same_ids(port, bare_port, token):
                 raise SystemExit(
                     f"The bare handler's {name} is not the API's: the comparison would mean nothing."
@@ -512,7 +525,7 @@ def main() -> int:
     finally:
         stop_gunicorn(server)
         stop_gunicorn(bare_server)
-    counts = query_counts(REP, MANAGER, read_ids[0])
+    counts = query_counts(REP, managers, read_ids[0])
     print_table(results, counts, deals, against_bare)
     return 0
 

@@ -385,6 +385,16 @@ class Deal(models.Model):
                 fields=["-owner", "-closed_at", "expected_close_date", "id"],
                 name="deal_owner_page_order_idx",
             ),
+            # Every live deal in the list's default order: a list whose owners hold a large
+            # share of all deals finds its page walking it (``deal_list_page``, the walk). The
+            # walk's alone: only a query that also says ``id > 0`` may use it, for another
+            # read ordered by close date (a small team's board columns) would walk all of it
+            # filtering (a board in 4.7 s, not 51 ms).
+            models.Index(
+                fields=["expected_close_date", "id"],
+                condition=Q(deleted_at__isnull=True, id__gt=0),
+                name="deal_live_close_idx",
+            ),
             models.Index(fields=["stage", "status"], name="deal_stage_status_idx"),
             models.Index(fields=["stage", "closed_at"], name="deal_stage_closed_idx"),
             models.Index(fields=["status", "closed_at"], name="deal_status_closed_idx"),

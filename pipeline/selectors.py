@@ -21,6 +21,8 @@ from django.db.models import (
 )
 from django.db.models.expressions import Combinable, RawSQL
 from django.db.models.functions import Coalesce, NullIf
+from django.db.models.lookups import In
+from django.db.models.sql.where import AND
 from django.utils import timezone
 
 from pipeline.models import (
@@ -681,6 +683,14 @@ DEAL_LIST_SORTS = (
 _NULLABLE_SORTS = frozenset({"closed_at"})
 # Up to this many rows a list's count is exact; beyond it, the planner's estimate.
 DEAL_COUNT_EXACT_UP_TO = 1000
+# Sorts with an index over every live deal in (key, id) order (``deal_live_close_idx``): a list
+# whose owners hold a large share of all deals finds its page walking it, a few rows in.
+DEAL_WALKED_SORTS = frozenset({"expected_close_date"})
+# The walk reads at most this many of that index's rows; a page it has not filled is merged.
+DEAL_WALK_ROWS = 2000
+# The walk is tried when, by the list's share of all deals, it should read this many times
+# fewer rows than the merge (each walked row is a table read, each merged one an index read).
+DEAL_WALK_MARGIN = 2
 
 
 @dataclass(frozen=True)
@@ -744,6 +754,7 @@ class DealPage:
     more: bool
     count: int
     count_exact: bool
+    walked: bool = False  # found by the walk of a global index, not by the per-owner merge
 
 
 def deals_listed_for(user: User, *, include_deleted: bool = False) -> tuple[QuerySet, list | None]:
@@ -834,6 +845,7 @@ def deal_list_page(
     offset: int = 0,
     after: tuple | None = None,
     backwards: bool = False,
+    live: bool = False,
 ) -> DealPage:
     """A page of ``deals`` (already scoped and filtered) in ``sort`` order, with the list's count.
 
@@ -844,6 +856,12 @@ def deal_list_page(
     ``DEAL_COUNT_EXACT_UP_TO`` rows and the planner's estimate beyond. ``after`` (key, id) reads
     on from a row (keyset pagination); ``backwards`` reads the other way (rows come back in
     ``sort`` order all the same).
+
+    ``live`` says that ``deals`` holds live deals only: then, for a sort of
+    ``DEAL_WALKED_SORTS`` whose list holds a large share of all deals, the same statement first
+    walks the index over every live deal in the page's order, at most ``DEAL_WALK_ROWS`` rows,
+    keeping those ``deals`` holds; when that fills the page the merge is skipped (see
+    ``_walk`` and ``_merged_page``).
     """
     page = deals
     if after is not None:
@@ -852,11 +870,17 @@ def deal_list_page(
     columns = ("pk", *sort.fields)
     limit = offset + size + 1
     counted = deals.order_by().values("pk")
+    walked = False
     if connection.vendor != "postgresql":
         rows = list(page.order_by(*order).values_list(*columns)[offset:limit])
         count, exact = counted.count(), True
     else:
-        rows, count, exact = _merged_page(page, counted, owners, order, columns, offset, limit)
+        walk = None
+        if live and sort.keyset and sort.field in DEAL_WALKED_SORTS:
+            walk = _walk(page, sort, order, columns, limit, after=after, backwards=backwards)
+        rows, count, exact, walked = _merged_page(
+            page, counted, owners, order, columns, offset, limit, walk
+        )
     more = len(rows) > size
     rows = rows[:size]
     if backwards:
@@ -867,16 +891,67 @@ def deal_list_page(
         more=more,
         count=count,
         count_exact=exact,
+        walked=walked,
     )
 
 
-def _merged_page(page, counted, owners, order, columns, offset, limit):
+def _walk(page, sort, order, columns, limit, *, after, backwards) -> tuple[str, tuple] | None:
+    """The first ``limit`` rows of ``page`` among the first ``DEAL_WALK_ROWS`` live deals of the
+    whole table in ``order`` (from ``after``), as SQL and its parameters (None: no walk, when
+    ``page``'s query does not read the deal table first).
+
+    The bounded read stands in for the deal table in ``page``'s own query, so every filter of the
+    list applies to the walked rows alone; PostgreSQL reads it lazily, so a page filled after a
+    few dozen rows reads no more. If ``limit`` rows are found, they are the page's: any other
+    row of ``page`` lies beyond the walked ones in the order.
+    """
+    bounded = Deal.objects.filter(deleted_at__isnull=True, pk__gt=0)  # deal_live_close_idx
+    if after is not None:
+        bounded = bounded.filter(_beyond(sort, after[0], after[1], backwards=backwards))
+    bounded_sql, bounded_params = bounded.order_by(*order)[:DEAL_WALK_ROWS].query.sql_with_params()
+    sql, params = page.order_by(*order).values_list(*columns)[:limit].query.sql_with_params()
+    table = f" FROM {connection.ops.quote_name(Deal._meta.db_table)}"
+    # The select list is plain columns (no parameters), so the table is the first parameter's
+    # place: the bounded read's parameters come first.
+    if table not in sql or "%s" in sql[: sql.index(table)]:
+        return None
+    sql = sql.replace(table, f" FROM ({bounded_sql}) AS {table[6:]}", 1)
+    return sql, (*bounded_params, *params)
+
+
+def _one_owner_at_a_time(page: QuerySet, owners: list | None) -> QuerySet:
+    """``page`` without its ``owner_id IN (owners)``, for reading it one of ``owners`` at a time.
+
+    Read per owner, every row is one of theirs; beside ``owner_id = <that owner>``, the list
+    made the planner multiply the two and guess 256 rows an owner where there were 4,000, and
+    sort them all from another index (11 ms for a team of 11) rather than read the first 51 in
+    order (1 ms).
+    """
+    if owners is None or page.query.where.connector != AND or page.query.where.negated:
+        return page
+    owner = Deal._meta.get_field("owner")
+    trimmed = page.all()
+    trimmed.query.where.children = [
+        condition
+        for condition in trimmed.query.where.children
+        if not (
+            isinstance(condition, In)
+            and getattr(condition.lhs, "target", None) == owner
+            and isinstance(condition.rhs, list | tuple)
+            and list(condition.rhs) == list(owners)
+        )
+    ]
+    return trimmed
+
+
+def _merged_page(page, counted, owners, order, columns, offset, limit, walk=None):
     owner_ref = RawSQL('"deal_owners"."id"', ())
     # The owner leads the order, in the first key's direction (one owner per lateral read: it
     # changes nothing) so the planner takes the (owner, key, id) index, forwards or backwards,
     # rather than walking the primary key's and filtering on the owner.
     inner = (
-        page.filter(owner_id=owner_ref)
+        _one_owner_at_a_time(page, owners)
+        .filter(owner_id=owner_ref)
         .order_by(F("owner_id").desc() if order[0].descending else "owner_id", *order)
         .values_list(*columns)[:limit]
     )
@@ -897,40 +972,83 @@ def _merged_page(page, counted, owners, order, columns, offset, limit):
         owners_sql, owners_params = "SELECT id FROM salesmgr_user", ()
     else:
         owners_sql, owners_params = "SELECT * FROM unnest(%s::bigint[])", (list(owners),)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"""
-            SELECT counted.n, counted.estimate, page.*
-            FROM (
-                -- Estimated once, not once per row of the page: a volatile function keeps
-                -- this subquery apart.
-                SELECT n, CASE WHEN n > %s THEN count_estimate(%s) END AS estimate
-                FROM (SELECT count(*) AS n FROM ({bounded_sql}) AS bounded) AS bounded_count
-            ) AS counted
+
+    def merge_sql(guard: str = "") -> str:
+        return f"""
+            SELECT page.* FROM ({owners_sql}) AS deal_owners(id)
+            CROSS JOIN LATERAL ({inner_sql}) AS page({merged_columns})
+            {guard}
+            ORDER BY {merged_order}
+            LIMIT %s OFFSET %s
+        """
+
+    merge_params = (*owners_params, *inner_params, limit - offset, offset)
+    counted_cte = f"""
+        -- Estimated once, not once per row of the page: a volatile function keeps this apart.
+        counted AS MATERIALIZED (
+            SELECT n, CASE WHEN n > %s THEN count_estimate(%s) END AS estimate
+            FROM (SELECT count(*) AS n FROM ({bounded_sql}) AS bounded) AS bounded_count
+        )
+    """
+    counted_params = (DEAL_COUNT_EXACT_UP_TO, whole_query, *bounded_params)
+    if walk is None:
+        sql = f"""
+            WITH {counted_cte}
+            SELECT counted.n, counted.estimate, false, page.*
+            FROM counted
+            LEFT JOIN LATERAL ({merge_sql()}) AS page ON true
+            ORDER BY {merged_order}
+        """
+        params = (*counted_params, *merge_params)
+    else:
+        walk_sql, walk_params = walk
+        # Tried when the list's share of all deals (its count over the table's, both the
+        # planner's figures beyond the exact bound) should fill the page within fewer rows
+        # than the merge reads: ``limit`` rows from each owner, or the walk's bound.
+        reach = DEAL_WALK_ROWS if owners is None else min(DEAL_WALK_ROWS, limit * len(owners))
+        sql = f"""
+            WITH {counted_cte},
+            walk AS MATERIALIZED (
+                SELECT * FROM ({walk_sql}) AS walk({merged_columns})
+                WHERE (SELECT coalesce(estimate, n) FROM counted) * %s >= %s * (
+                    SELECT reltuples FROM pg_class WHERE oid = %s::regclass
+                )
+            ),
+            -- Whether the walk filled the page: each branch below runs only on its side of it.
+            walked AS MATERIALIZED (SELECT count(*) = %s AS filled FROM walk)
+            SELECT counted.n, counted.estimate, walked.filled, page.*
+            FROM counted CROSS JOIN walked
             LEFT JOIN LATERAL (
-                SELECT page.* FROM ({owners_sql}) AS deal_owners(id)
-                CROSS JOIN LATERAL ({inner_sql}) AS page({merged_columns})
-                ORDER BY {merged_order}
-                LIMIT %s OFFSET %s
+                (
+                    SELECT page.* FROM walk AS page
+                    WHERE (SELECT filled FROM walked)
+                    ORDER BY {merged_order}
+                    LIMIT %s OFFSET %s
+                )
+                UNION ALL
+                ({merge_sql("WHERE NOT (SELECT filled FROM walked)")})
             ) AS page ON true
             ORDER BY {merged_order}
-            """,
-            (
-                DEAL_COUNT_EXACT_UP_TO,
-                whole_query,
-                *bounded_params,
-                *owners_params,
-                *inner_params,
-                limit - offset,
-                offset,
-            ),
+        """
+        params = (
+            *counted_params,
+            *walk_params,
+            reach,
+            DEAL_WALK_MARGIN * limit,
+            Deal._meta.db_table,
+            limit,
+            limit - offset,
+            offset,
+            *merge_params,
         )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
         fetched = cursor.fetchall()
-    n, estimate = fetched[0][0], fetched[0][1]
-    rows = [row[2:] for row in fetched if row[2] is not None]
+    n, estimate, walked = fetched[0][0], fetched[0][1], bool(fetched[0][2])
+    rows = [row[3:] for row in fetched if row[3] is not None]
     if estimate is None:
-        return rows, n, True
-    return rows, max(estimate, n), False
+        return rows, n, True, walked
+    return rows, max(estimate, n), False, walked
 
 
 # The activity list (API): the visible activities in parts that do not overlap, each read with

@@ -357,7 +357,9 @@ def deal_list_answer(view, request, *, include_deleted: bool, line_item_serializ
     terms = OrderingFilter().get_ordering(request, deals, view) or ["expected_close_date", "id"]
 
     def read(sort, size, **where):
-        return deal_list_page(deals, owners=owners, sort=sort, size=size, **where)
+        return deal_list_page(
+            deals, owners=owners, sort=sort, size=size, live=not include_deleted, **where
+        )
 
     page, links = paged(request, terms, read, DealListPagination())
     rows = deal_rows(page.ids)

@@ -170,12 +170,17 @@ def _merged_page(deals, owners, sort: str | None, descending: bool, request) -> 
         order = DealSort(tuple((field, descending) for field in SORTS[sort]))
     number = page_number(request)
     found = deal_list_page(
-        deals, owners=owners, sort=order, size=PAGE_SIZE, offset=(number - 1) * PAGE_SIZE
+        deals, owners=owners, sort=order, size=PAGE_SIZE, offset=(number - 1) * PAGE_SIZE, live=True
     )
     if not found.ids and number > 1 and found.count_exact:  # past the end: the last page
         number = max((found.count + PAGE_SIZE - 1) // PAGE_SIZE, 1)
         found = deal_list_page(
-            deals, owners=owners, sort=order, size=PAGE_SIZE, offset=(number - 1) * PAGE_SIZE
+            deals,
+            owners=owners,
+            sort=order,
+            size=PAGE_SIZE,
+            offset=(number - 1) * PAGE_SIZE,
+            live=True,
         )
     return Page(
         rows=found.ids,
