@@ -6,7 +6,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("pipeline", "0025_activity_list_indexes"),
+        ("pipeline", "0026_deal_board_open_order_index"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
