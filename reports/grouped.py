@@ -37,8 +37,11 @@ A product is no cell dimension, so a scope with a product is computed alone.
 import datetime
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+from django.db import connection, connections
 from django.db.models import Count, F, OuterRef, Q, Subquery, Sum
 from django.utils import timezone
 
@@ -192,6 +195,46 @@ class CellSums:
 
 def _cells(period: Period, today: datetime.date, now: datetime.datetime) -> dict[Cell, CellSums]:
     cells: dict[Cell, CellSums] = defaultdict(CellSums)
+    with _beside(_entry_cells, now) as entries:
+        _cells_but_entries(cells, period, today, now)
+    for cell, sums in entries.result().items():
+        cells[cell].entries = sums.entries
+    return cells
+
+
+def _entry_cells(now: datetime.datetime) -> dict[Cell, CellSums]:
+    """The cells' entries (the model's training, the longest query of the pass)."""
+    cells: dict[Cell, CellSums] = defaultdict(CellSums)
+    _add_entries(cells, _entry_pass(now))
+    return cells
+
+
+@contextmanager
+def _beside(work: Callable, *args) -> Iterator[Future]:
+    """Run ``work(*args)`` beside the block: on a thread of its own, with a database connection of
+    its own, where the database is PostgreSQL and no transaction is open (a transaction's rows
+    are not seen from another connection; tests run inside one); else before it, here. Two
+    long queries then keep two of PostgreSQL's cores busy instead of one."""
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        done: Future = Future()
+        done.set_result(work(*args))
+        yield done
+        return
+
+    def alone():
+        try:
+            return work(*args)
+        finally:
+            connections.close_all()  # this thread's own
+
+    # Leaving the block waits for the thread, whatever the block did.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        yield pool.submit(alone)
+
+
+def _cells_but_entries(
+    cells: dict[Cell, CellSums], period: Period, today: datetime.date, now: datetime.datetime
+) -> None:
     for row in _deal_pass(period, today, now):
         sums = cells[_cell_of(row)]
         sums.deals[row["stage_id"]] = row
@@ -201,14 +244,12 @@ def _cells(period: Period, today: datetime.date, now: datetime.datetime) -> dict
         cells[cell].flow[stage_id] = (entered, advanced)
     for row in _stays_pass(period):
         cells[_cell_of(row)].stays[row["from_stage_id"]] = (row["days"], row["stays"])
-    _add_entries(cells, _entry_pass(now))
     for row in _open_pass(now):
         cells[_cell_of(row)].open_groups.append(
             (row["stage_id"], row["elapsed"], row["value"], row["value_sq"])
         )
     for row in _unconverted_pass(period, today, now):
         cells[_cell_of(row)].unconverted.append(row)
-    return cells
 
 
 def _won_window(today: datetime.date, horizon: int, now: datetime.datetime) -> Q:
