@@ -35,10 +35,14 @@ A product is no cell dimension, so a scope with a product is computed alone.
 """
 
 import datetime
+from array import array
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+from django.db import connection, connections
 from django.db.models import Count, F, OuterRef, Q, Subquery, Sum
 from django.utils import timezone
 
@@ -180,8 +184,8 @@ class CellSums:
     deals: dict = field(default_factory=dict)  # stage id -> the deal pass's sums
     flow: dict = field(default_factory=dict)  # stage id -> [entered, advanced]
     stays: dict = field(default_factory=dict)  # stage id -> [days, stays]
-    entries: list = field(
-        default_factory=list
+    entries: "Entries" = field(
+        default_factory=lambda: Entries()
     )  # (stage id, outcome, size band, exit destination, *weights), as ``entry_counts`` gives them
     open_groups: list = field(default_factory=list)  # (stage id, elapsed, value, value squared)
     won: dict = field(default_factory=dict)  # horizon -> value won in the window, as known now
@@ -192,6 +196,46 @@ class CellSums:
 
 def _cells(period: Period, today: datetime.date, now: datetime.datetime) -> dict[Cell, CellSums]:
     cells: dict[Cell, CellSums] = defaultdict(CellSums)
+    with _beside(_entry_cells, now) as entries:
+        _cells_but_entries(cells, period, today, now)
+    for cell, sums in entries.result().items():
+        cells[cell].entries = sums.entries
+    return cells
+
+
+def _entry_cells(now: datetime.datetime) -> dict[Cell, CellSums]:
+    """The cells' entries (the model's training, the longest query of the pass)."""
+    cells: dict[Cell, CellSums] = defaultdict(CellSums)
+    _add_entries(cells, _entry_pass(now))
+    return cells
+
+
+@contextmanager
+def _beside(work: Callable, *args) -> Iterator[Future]:
+    """Run ``work(*args)`` beside the block: on a thread of its own, with a database connection of
+    its own, where the database is PostgreSQL and no transaction is open (a transaction's rows
+    are not seen from another connection; tests run inside one); else before it, here. Two
+    long queries then keep two of PostgreSQL's cores busy instead of one."""
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        done: Future = Future()
+        done.set_result(work(*args))
+        yield done
+        return
+
+    def alone():
+        try:
+            return work(*args)
+        finally:
+            connections.close_all()  # this thread's own
+
+    # Leaving the block waits for the thread, whatever the block did.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        yield pool.submit(alone)
+
+
+def _cells_but_entries(
+    cells: dict[Cell, CellSums], period: Period, today: datetime.date, now: datetime.datetime
+) -> None:
     for row in _deal_pass(period, today, now):
         sums = cells[_cell_of(row)]
         sums.deals[row["stage_id"]] = row
@@ -201,14 +245,12 @@ def _cells(period: Period, today: datetime.date, now: datetime.datetime) -> dict
         cells[cell].flow[stage_id] = (entered, advanced)
     for row in _stays_pass(period):
         cells[_cell_of(row)].stays[row["from_stage_id"]] = (row["days"], row["stays"])
-    _add_entries(cells, _entry_pass(now))
     for row in _open_pass(now):
         cells[_cell_of(row)].open_groups.append(
             (row["stage_id"], row["elapsed"], row["value"], row["value_sq"])
         )
     for row in _unconverted_pass(period, today, now):
         cells[_cell_of(row)].unconverted.append(row)
-    return cells
 
 
 def _won_window(today: datetime.date, horizon: int, now: datetime.datetime) -> Q:
@@ -480,20 +522,38 @@ def _entries(transitions, moment: datetime.datetime, group: dict) -> Iterator[tu
         yield ((owner, territory, pipeline), *rest)
 
 
+class Entries:
+    """A cell's entries, as ``Training.add_entries`` reads them, kept small: a year of entries at a
+    million deals is a million rows, held until every scope's training is built. Each entry is
+    its key (stage id, outcome, size band, exit destination), one tuple for every cell that has
+    it, and five whole weights, all of the cell's in one array of 64-bit integers."""
+
+    __slots__ = ("keys", "weights")
+
+    def __init__(self):
+        self.keys: list[tuple] = []
+        self.weights = array("q")
+
+    def append(self, key: tuple, weights) -> None:
+        self.keys.append(key)
+        self.weights.extend(weights)
+
+    def __iter__(self) -> Iterator[tuple]:
+        weights = iter(self.weights)
+        for key in self.keys:
+            yield (*key, next(weights), next(weights), next(weights), next(weights), next(weights))
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+
 def _add_entries(cells: dict[Cell, CellSums], entries: Iterable[tuple]) -> None:
-    """Keep each of ``_entries`` in its cell, as ``Training.add_entries`` reads them. An outcome
-    is kept once however many cells and bands share it: a million rows hold far fewer outcomes."""
-    outcomes: dict[tuple, tuple] = {}
-    for cell, band, stage_id, *rest in entries:
-        outcome = tuple(rest[:4])
-        outcome = outcomes.setdefault(outcome, outcome)
-        cells[cell].entries.append((stage_id, outcome, band, rest[4], *_whole(rest[5:])))
-
-
-def _whole(weights) -> list:
-    """An entry's weights as Python ints (PostgreSQL sums them as numeric): converted once per
-    cell, not once per scope the cell lies in."""
-    return [None if weight is None else int(weight) for weight in weights]
+    """Keep each of ``_entries`` in its cell (``Entries``). A key is kept once however many
+    cells share it: a million rows hold far fewer keys."""
+    keys: dict[tuple, tuple] = {}
+    for cell, band, stage_id, stay, close, won, observed, exit_to, *weights in entries:
+        key = (stage_id, (stay, close, won, observed), band, exit_to)
+        cells[cell].entries.append(keys.setdefault(key, key), map(int, weights))
 
 
 def _alike(

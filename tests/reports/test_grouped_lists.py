@@ -2,10 +2,11 @@
 
 import datetime
 import random
+import threading
 from decimal import Decimal
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
@@ -13,6 +14,7 @@ from pipeline.models import Deal, ExchangeRate, Stage, StageKind, StageTransitio
 from pipeline.periods import Period
 from pipeline.scopes import Scope
 from quotas.models import Territory
+from reports import grouped
 from reports.forecasts import HORIZONS, Training, forecast
 from reports.grouped import figures
 from reports.runners.dashboard_lists import DashboardListsRunner, grouped_lists
@@ -187,3 +189,28 @@ def test_grouped_lists_run_a_fixed_number_of_queries(db):
             grouped_lists(scopes, period, today)
         counts.append(len(queries))
     assert counts[0] == counts[1] == 8
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_training_read_beside_the_other_queries_gives_the_same_figures(monkeypatch):
+    """Outside a transaction on PostgreSQL the training's query runs on a thread and connection
+    of its own, beside the pass's other queries: the figures are those of one connection."""
+    scopes = _world(41, 80)
+    now = timezone.now()
+    period = Period.default(timezone.localdate(now))
+    threads = []
+    entry_cells = grouped._entry_cells
+    monkeypatch.setattr(
+        grouped,
+        "_entry_cells",
+        lambda moment: threads.append(threading.get_ident()) or entry_cells(moment),
+    )
+
+    beside = figures(scopes, period=period, now=now)
+    with transaction.atomic():
+        alone = figures(scopes, period=period, now=now)
+
+    assert beside == alone
+    on_postgresql = connection.vendor == "postgresql"
+    assert (threads[0] != threading.get_ident()) is on_postgresql
+    assert threads[1] == threading.get_ident()
