@@ -24,6 +24,7 @@ from django.utils import timezone
 
 from reports.models import DirtyScope
 from reports.services import dirty_scopes_recompute
+from salesmgr.priority import run_below_the_web
 
 logger = logging.getLogger(__name__)
 
@@ -71,6 +72,7 @@ def recompute_wait(timeout: float) -> bool:
 
 def _recompute() -> None:
     global _timer
+    run_below_the_web()  # this thread only: the requests' threads keep their priority
     started = timezone.now()
     marked_meanwhile = False
     close_old_connections()

@@ -3,9 +3,16 @@
 import os
 
 from celery import Celery
-from celery.signals import before_task_publish, setup_logging, task_postrun, task_prerun
+from celery.signals import (
+    before_task_publish,
+    setup_logging,
+    task_postrun,
+    task_prerun,
+    worker_init,
+)
 
 from salesmgr.log import task_context_enter, task_context_exit, task_headers_add
+from salesmgr.priority import run_below_the_web
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "salesmgr.settings")
 
@@ -36,3 +43,9 @@ def _bind_request_id(task_id=None, task=None, **kwargs) -> None:
 @task_postrun.connect
 def _unbind_request_id(task_id=None, **kwargs) -> None:
     task_context_exit(task_id)
+
+
+@worker_init.connect
+def _yield_to_the_web(**kwargs) -> None:
+    """The worker's main process, and the pool's processes it starts, run below the web's priority."""
+    run_below_the_web()

@@ -452,6 +452,10 @@ CELERY_BEAT_SCHEDULE["sweep-stale-scopes"] = {
 REPORTS_RECOMPUTE_ON_CHANGE = env_bool("REPORTS_RECOMPUTE_ON_CHANGE", bool(REDIS_URL))
 REPORTS_EMBEDDED_RECOMPUTE = env_bool("REPORTS_EMBEDDED_RECOMPUTE", not REPORTS_RECOMPUTE_ON_CHANGE)
 REPORTS_EMBEDDED_DELAY = env_int("REPORTS_EMBEDDED_DELAY", 5, minimum=0)
+# How far below the web's CPU priority background work runs (Unix niceness, 0-19): a Celery
+# worker's processes, and the embedded recompute's thread. On a machine the web shares with
+# them, requests get the CPU first and a recompute takes what they leave.
+BACKGROUND_NICENESS = env_int("BACKGROUND_NICENESS", 10, minimum=0)
 
 
 def env_currency(name: str, default: str) -> str:
