@@ -106,6 +106,7 @@ currency has no rate by then is left out and listed under ``unconverted``.
 """
 
 import datetime
+import functools
 import math
 import operator
 from collections import defaultdict
@@ -815,12 +816,17 @@ class Training:
         key = (stage_id, "value")
         known = self._band_chances.get(key)
         if known is None or age not in known:
-            sized: dict = defaultdict(lambda: [0, 0])
+            sized: dict = {}
             for band, outcomes in self.banded.get(stage_id, {}).items():
                 scale = 2 ** max(0, band)
+                squared = scale * scale
                 for outcome, (weight, squares) in outcomes.items():
-                    sized[outcome][0] += weight * scale
-                    sized[outcome][1] += squares * scale * scale
+                    have = sized.get(outcome)
+                    if have is None:
+                        sized[outcome] = [weight * scale, squares * squared]
+                    else:
+                        have[0] += weight * scale
+                        have[1] += squares * squared
             known = entry_chances(sized, ages | {age}, HORIZONS) if sized else {}
             self._band_chances[key] = known
         if age not in known:
@@ -1148,6 +1154,7 @@ def model_estimate(
     timing = stats.win_timing(horizon)
     timing = min(1.0, horizon / 90) if timing is None else timing
 
+    @functools.cache
     def stage_timing(stage_id) -> float:
         own = stats.stage_win_timing(stage_id, horizon)
         return timing if own is None else own[0]
@@ -1182,6 +1189,9 @@ def model_estimate(
         step: stage_id for stage_id, path in paths.items() if stage_id not in later for step in path
     }
 
+    # Per stage, not per group of its deals: worked out once each (both are read for every
+    # group of open deals, hundreds a stage).
+    @functools.cache
     def path_shift(stage_id, new: bool = False) -> tuple[float, float]:
         """The summed log shifts along the stage's path, and their summed variances. With
         ``CARRIED_SHIFT`` (for ``new`` business, or for every deal with "all"), a stage ahead
