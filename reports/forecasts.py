@@ -110,7 +110,7 @@ import functools
 import math
 import operator
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from decimal import Decimal
 from typing import NamedTuple
 
@@ -576,6 +576,18 @@ def model_forecast(
     )
 
 
+def entry_key(stage_id: int, outcome: tuple, band: int | None, exit_to: int | None) -> tuple:
+    """An entry as ``Training.add_entries`` reads it: ``(stage id, outcome, band, move)``, the move
+    its ``Training.moves`` key (the stay, where it went, and how long it was watched while still in
+    the stage), as ``Training.add`` works it out."""
+    stay, close, won, observed = outcome
+    if stay is None:
+        exit_to = None
+    elif exit_to is None:
+        exit_to = (WON_EXIT if won else LOST_EXIT) if close == stay else UNKNOWN_EXIT
+    return (stage_id, outcome, band, (stay, exit_to, observed if stay is None else None))
+
+
 class Training:
     """The model's training: per open stage, the weights of entries (``entry_counts``) and their squares
     by ``(stay, close, won, observed)``; the chances worked out from them are kept for every horizon at once.
@@ -644,9 +656,10 @@ class Training:
         self._win_days = None
         self._stage_win_days.pop(stage_id, None)
 
-    def add_entries(self, entries) -> None:
-        """``add`` each of ``entries``, in order: ``(stage id, outcome, band, exit destination, weight,
-        squares, recent, recent squares, overlap)`` as ``entry_counts`` gives them, every weight given.
+    def add_entries(self, keys: Iterable[tuple], weights: Iterable[int]) -> None:
+        """``add`` each entry of ``keys``, in order, as ``entry_key`` makes them from what
+        ``entry_counts`` gives, with its five whole weights (weight, squares, recent, recent
+        squares, overlap), every one given, read in turn from ``weights`` (one flat sequence).
 
         The same counts as one ``add`` per entry (same keys, added in the same order), in one loop
         that forgets the worked-out chances once at the end: a grouped pass adds every cell of a
@@ -655,25 +668,16 @@ class Training:
         moves, banded, outcomes = self.moves, self.banded, self.outcomes
         touched = set()
         any_band = False
+        flat = iter(weights)
         for (
             stage_id,
             outcome,
             band,
-            exit_to,
-            weight,
-            squares,
-            recent,
-            recent_squares,
-            overlap,
-        ) in entries:
-            stay, close, won, observed = outcome
-            if stay is None:
-                exit_to = None
-            elif exit_to is None:
-                exit_to = (WON_EXIT if won else LOST_EXIT) if close == stay else UNKNOWN_EXIT
-            weight = int(weight)
-            squares = int(weight if squares is None else squares)
-            moves[stage_id][(stay, exit_to, observed if stay is None else None)] += weight
+            move,
+        ), weight, squares, recent, recent_squares, overlap in zip(
+            keys, flat, flat, flat, flat, flat, strict=True
+        ):
+            moves[stage_id][move] += weight
             # A new key is set directly rather than through the default factories: the same
             # lists, without a call per key.
             if band is not None:
@@ -687,11 +691,6 @@ class Training:
                 any_band = True
             by_outcome = outcomes[stage_id]
             counts = by_outcome.get(outcome)
-            recent, recent_squares, overlap = (
-                int(recent or 0),
-                int(recent_squares or 0),
-                int(overlap or 0),
-            )
             if counts is None:
                 by_outcome[outcome] = [weight, squares, recent, recent_squares, overlap]
             else:

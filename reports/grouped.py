@@ -58,6 +58,7 @@ from reports.forecasts import (
     Training,
     elapsed_days,
     entry_counts,
+    entry_key,
     forecast_result,
     model_estimate,
     moment_of,
@@ -525,8 +526,8 @@ def _entries(transitions, moment: datetime.datetime, group: dict) -> Iterator[tu
 class Entries:
     """A cell's entries, as ``Training.add_entries`` reads them, kept small: a year of entries at a
     million deals is a million rows, held until every scope's training is built. Each entry is
-    its key (stage id, outcome, size band, exit destination), one tuple for every cell that has
-    it, and five whole weights, all of the cell's in one array of 64-bit integers."""
+    its key (``entry_key``), one tuple for every cell that has it, and five whole weights, all of
+    the cell's in one array of 64-bit integers."""
 
     __slots__ = ("keys", "weights")
 
@@ -538,13 +539,8 @@ class Entries:
         self.keys.append(key)
         self.weights.extend(weights)
 
-    def __iter__(self) -> Iterator[tuple]:
-        weights = iter(self.weights)
-        for key in self.keys:
-            yield (*key, next(weights), next(weights), next(weights), next(weights), next(weights))
-
-    def __len__(self) -> int:
-        return len(self.keys)
+    def add_to(self, training: Training) -> None:
+        training.add_entries(self.keys, self.weights)
 
 
 def _add_entries(cells: dict[Cell, CellSums], entries: Iterable[tuple]) -> None:
@@ -553,7 +549,10 @@ def _add_entries(cells: dict[Cell, CellSums], entries: Iterable[tuple]) -> None:
     keys: dict[tuple, tuple] = {}
     for cell, band, stage_id, stay, close, won, observed, exit_to, *weights in entries:
         key = (stage_id, (stay, close, won, observed), band, exit_to)
-        cells[cell].entries.append(keys.setdefault(key, key), map(int, weights))
+        shared = keys.get(key)
+        if shared is None:
+            shared = keys[key] = entry_key(*key)
+        cells[cell].entries.append(shared, map(int, weights))
 
 
 def _alike(
@@ -617,7 +616,7 @@ def _trainings(
             training = Training()
         for cell in group:
             if cell not in covered:
-                training.add_entries(cells[cell].entries)
+                cells[cell].entries.add_to(training)
         return training
 
     # Children before parents, without recursion (a reporting line may be deep).
@@ -638,7 +637,7 @@ def _training(parts: list[CellSums]) -> Training:
     """The model's training of a scope: its cells' entries counted together."""
     training = Training()
     for part in parts:
-        training.add_entries(part.entries)
+        part.entries.add_to(training)
     return training
 
 

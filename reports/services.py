@@ -413,7 +413,9 @@ MARKS_PER_STATEMENT = 400
 
 def scopes_mark_dirty(*, keys: set[str]) -> None:
     """Note that these scopes' snapshots are stale until recomputed."""
-    now = timezone.now()
+    # As the ORM writes a date-time to this database (SQLite keeps text in its own form, which
+    # the marks' later reads compare with).
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
     ordered = sorted(keys)  # concurrent marks take the rows' locks in one order
     # One statement a batch (an upsert is atomic on its own), so a change's few marks need no
     # transaction around them and no ORM compile; batches keep under SQLite's 999 parameters,
