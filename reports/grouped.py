@@ -408,10 +408,20 @@ def forecasts_as_of(
     results = {}
     for inner, training in _trainings(cells, list(alike)):
         parts = [cells[cell] for cell in inner]
+        models: dict = {}
         for scope in alike[inner]:
             results[scope.key] = [
                 _forecast(
-                    scope, as_of, horizon, moment, live, parts, probabilities, training, paths
+                    scope,
+                    as_of,
+                    horizon,
+                    moment,
+                    live,
+                    parts,
+                    probabilities,
+                    training,
+                    paths,
+                    models,
                 )
                 for horizon in HORIZONS
             ]
@@ -676,6 +686,16 @@ def _funnel(scope: Scope, period: Period, parts: list[CellSums], stages: list[St
     }
 
 
+def _open_groups(parts: list[CellSums]) -> dict:
+    """The cells' open deals by (stage id, days in stage): their value and value squared, added up."""
+    open_groups: dict = {}
+    for part in parts:
+        for stage_id, elapsed, value, value_sq in part.open_groups:
+            before = open_groups.get((stage_id, elapsed), (None, None))
+            open_groups[(stage_id, elapsed)] = (_add(before[0], value), _add(before[1], value_sq))
+    return open_groups
+
+
 def _forecast(
     scope: Scope,
     as_of: datetime.date,
@@ -690,14 +710,14 @@ def _forecast(
 ) -> dict:
     """One forecast of ``scope`` from its cells' sums, as ``forecasts.forecast`` derives it from its own.
 
-    ``models`` (horizon -> model) keeps the model of scopes made of the same cells, computed once.
+    ``models`` (horizon -> model, and ``"open"`` -> ``_open_groups``) keeps what scopes made of the
+    same cells share, worked out once for them all and every horizon.
     """
     suffix = f"_{horizon}"
     sums = dict.fromkeys(MONEY_SUMS)
     sums["window_deals"] = 0
     won = None
     new = dict.fromkeys(new_business_sums(moment, horizon))
-    open_groups: dict = {}
     for part in parts:
         for row in part.deals.values():
             for key in MONEY_SUMS:
@@ -709,12 +729,14 @@ def _forecast(
                     new[key] = _add(new[key], value)
                 elif value is not None and (new["first"] is None or value < new["first"]):
                     new["first"] = value
-        for stage_id, elapsed, value, value_sq in part.open_groups:
-            before = open_groups.get((stage_id, elapsed), (None, None))
-            open_groups[(stage_id, elapsed)] = (_add(before[0], value), _add(before[1], value_sq))
         won = _add(won, part.won.get(horizon))
     model = None if models is None else models.get(horizon)
     if model is None:
+        open_groups = models.get("open") if models is not None else None
+        if open_groups is None:
+            open_groups = _open_groups(parts)
+            if models is not None:
+                models["open"] = open_groups
         model = model_estimate(
             stats=training,
             open_groups=open_groups,
