@@ -588,6 +588,17 @@ def entry_key(stage_id: int, outcome: tuple, band: int | None, exit_to: int | No
     return (stage_id, outcome, band, (stay, exit_to, observed if stay is None else None))
 
 
+def _take_counts(mine: dict, theirs: dict) -> None:
+    """Add ``theirs`` (key -> list of counts) into ``mine``, taking over the lists of new keys."""
+    for key, counts in theirs.items():
+        have = mine.get(key)
+        if have is None:
+            mine[key] = counts
+        else:
+            for index, count in enumerate(counts):
+                have[index] += count
+
+
 class Training:
     """The model's training: per open stage, the weights of entries (``entry_counts``) and their squares
     by ``(stay, close, won, observed)``; the chances worked out from them are kept for every horizon at once.
@@ -718,28 +729,10 @@ class Training:
         counts are taken over, not copied). The trainings of scopes inside a bigger one, added
         up: each key once, where adding the entries again costs one step per entry."""
         for stage_id, by_outcome in other.outcomes.items():
-            mine = self.outcomes[stage_id]
-            for outcome, counts in by_outcome.items():
-                have = mine.get(outcome)
-                if have is None:
-                    mine[outcome] = counts
-                else:
-                    have[0] += counts[0]
-                    have[1] += counts[1]
-                    have[2] += counts[2]
-                    have[3] += counts[3]
-                    have[4] += counts[4]
+            _take_counts(self.outcomes[stage_id], by_outcome)
         for stage_id, bands in other.banded.items():
-            mine_bands = self.banded[stage_id]
             for band, by_outcome in bands.items():
-                mine = mine_bands[band]
-                for outcome, counts in by_outcome.items():
-                    have = mine.get(outcome)
-                    if have is None:
-                        mine[outcome] = counts
-                    else:
-                        have[0] += counts[0]
-                        have[1] += counts[1]
+                _take_counts(self.banded[stage_id][band], by_outcome)
         for stage_id, moves in other.moves.items():
             mine = self.moves[stage_id]
             for key, weight in moves.items():

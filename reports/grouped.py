@@ -358,32 +358,17 @@ def figures(scopes: list[Scope], *, period: Period, now: datetime.datetime) -> d
     scope_map = ScopeMap()
     stages = open_stages()
     probabilities, paths = open_stage_table()
-    # Scopes made of the same cells share their training and model; the trainings are built
-    # from each other and let go as they are used (``_trainings``).
-    alike = _alike(scopes, cells, scope_map)
     results = {}
-    for inner, training in _trainings(cells, list(alike)):
-        parts = [cells[cell] for cell in inner]
-        models: dict = {}
-        for scope in alike[inner]:
-            results[scope.key] = {
-                "funnel": _funnel(scope, period, parts, stages),
-                "forecasts": [
-                    _forecast(
-                        scope,
-                        today,
-                        horizon,
-                        now,
-                        True,
-                        parts,
-                        probabilities,
-                        training,
-                        paths,
-                        models,
-                    )
-                    for horizon in HORIZONS
-                ],
-            }
+    for scope, parts, training, models in _by_group(scopes, cells, scope_map):
+        results[scope.key] = {
+            "funnel": _funnel(scope, period, parts, stages),
+            "forecasts": [
+                _forecast(
+                    scope, today, horizon, now, True, parts, probabilities, training, paths, models
+                )
+                for horizon in HORIZONS
+            ],
+        }
     return {scope.key: results[scope.key] for scope in scopes}
 
 
@@ -404,27 +389,14 @@ def forecasts_as_of(
     cells = _cells_as_of(as_of, moment, live, now)
     scope_map = ScopeMap()
     probabilities, paths = open_stage_table()
-    alike = _alike(scopes, cells, scope_map)
     results = {}
-    for inner, training in _trainings(cells, list(alike)):
-        parts = [cells[cell] for cell in inner]
-        models: dict = {}
-        for scope in alike[inner]:
-            results[scope.key] = [
-                _forecast(
-                    scope,
-                    as_of,
-                    horizon,
-                    moment,
-                    live,
-                    parts,
-                    probabilities,
-                    training,
-                    paths,
-                    models,
-                )
-                for horizon in HORIZONS
-            ]
+    for scope, parts, training, models in _by_group(scopes, cells, scope_map):
+        results[scope.key] = [
+            _forecast(
+                scope, as_of, horizon, moment, live, parts, probabilities, training, paths, models
+            )
+            for horizon in HORIZONS
+        ]
     return {scope.key: results[scope.key] for scope in scopes}
 
 
@@ -565,16 +537,22 @@ def _add_entries(cells: dict[Cell, CellSums], entries: Iterable[tuple]) -> None:
         cells[cell].entries.append(shared, map(int, weights))
 
 
-def _alike(
+def _by_group(
     scopes: list[Scope], cells: dict[Cell, CellSums], scope_map: ScopeMap
-) -> dict[tuple[Cell, ...], list[Scope]]:
-    """The scopes by the cells they hold: those made of the same cells (a rep alone in a
-    territory, a team and the territory it sells in) share their training and model."""
+) -> Iterator[tuple[Scope, list[CellSums], Training, dict]]:
+    """Each scope with its cells' sums, its training and what scopes made of the same cells share
+    (``_forecast``'s ``models``): a rep alone in a territory, a team and the territory it sells
+    in share one training and model. The trainings come from ``_trainings``, each used before
+    the next is built."""
     alike: dict[tuple, list[Scope]] = defaultdict(list)
     for scope in scopes:
         inside = scope_map.test(scope)
         alike[tuple(cell for cell in cells if inside(cell))].append(scope)
-    return alike
+    for inner, training in _trainings(cells, list(alike)):
+        parts = [cells[cell] for cell in inner]
+        models: dict = {}
+        for scope in alike[inner]:
+            yield scope, parts, training, models
 
 
 def _trainings(
@@ -641,14 +619,6 @@ def _trainings(
         yield group, training
         if group in wanted:
             ready[group] = training
-
-
-def _training(parts: list[CellSums]) -> Training:
-    """The model's training of a scope: its cells' entries counted together."""
-    training = Training()
-    for part in parts:
-        part.entries.add_to(training)
-    return training
 
 
 def _funnel(scope: Scope, period: Period, parts: list[CellSums], stages: list[Stage]) -> dict:

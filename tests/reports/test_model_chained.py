@@ -120,7 +120,7 @@ def test_exits_are_read_as_they_stood_at_the_moment(admin, rep, pipeline, stages
     assert {key for key in today.moves[d.pk]} == {(30, WON_EXIT, None)}
     # The grouped nightly pass counts the same exits.
     cells = grouped._cells_as_of(timezone.localdate(moment), moment, False, now)
-    together = grouped._training(list(cells.values()))
+    ((_, together),) = grouped._trainings(cells, [tuple(cells)])
     assert dict(together.moves[q.pk]) == dict(stats.moves[q.pk])
     assert dict(together.moves[d.pk]) == dict(stats.moves[d.pk])
     # The chain is followed through the pipeline's stages as configured.
