@@ -187,7 +187,7 @@ def test_the_size_bands_are_read_from_the_history_in_sql(segments, rep, stages):
     assert sum(w for w, _ in stats.banded[q][9].values()) > 0
     # The grouped pass counts them alike.
     cells = grouped._cells_as_of(timezone.localdate(now), now, True, now)
-    together = grouped._training(list(cells.values()))
+    ((_, together),) = grouped._trainings(cells, [tuple(cells)])
     assert {band: dict(c) for band, c in together.banded[q].items()} == {
         band: dict(c) for band, c in stats.banded[q].items()
     }

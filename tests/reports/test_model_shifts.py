@@ -226,7 +226,7 @@ def test_a_drop_in_qualification_shows_in_the_forecast_at_once(admin, rep, pipel
     assert 0 < variance < 0.2
     # The grouped nightly pass counts the same training.
     cells = grouped._cells_as_of(timezone.localdate(now), now, True, now)
-    together = grouped._training(list(cells.values()))
+    ((_, together),) = grouped._trainings(cells, [tuple(cells)])
     assert together.shift(q.pk) == (shift, variance)
     # A deal of 1,000 fresh in Qualification: its chance, learned from the year's entries and
     # shrunk toward the prior, is scaled down by the path's shifts (Discovery's exits, all long
