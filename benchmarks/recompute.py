@@ -9,7 +9,8 @@ as a burst of moves does, about 33 at 100,000 deals), then runs
 ``snapshots_compute`` on them with a fixed clock, as the queued task does, and
 prints the wall and CPU seconds of this process and of its PostgreSQL backend,
 per part: the grouped figures, the dashboard lists, the gap's deal figures and
-the writes. ``--dump`` writes every snapshot the pass wrote (funnel, forecasts,
+the writes. ``--change`` runs each pass as a change's recompute (``only_if_dirty``): from the second
+on, it reuses the model's trainings the first learned. ``--dump`` writes every snapshot the pass wrote (funnel, forecasts,
 dashboard lists, gap figures; the clock left out) as JSON, to compare two
 versions of the code figure for figure (``--compare a.json b.json``).
 """
@@ -63,6 +64,12 @@ def main() -> int:
     parser.add_argument("--dump")
     parser.add_argument("--compare", nargs=2)
     parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument(
+        "--change",
+        action="store_true",
+        help="Run each pass as a change's recompute does (the scopes marked, only_if_dirty): "
+        "the first learns the model's trainings, the next reuse them (30 s apart on the clock).",
+    )
     args = parser.parse_args()
     if args.compare:
         return compare(*args.compare)
@@ -141,7 +148,13 @@ def main() -> int:
 
             profiler = cProfile.Profile()
             profiler.enable()
-        snapshots_compute(scopes=scopes, now=now)
+        if args.change:
+            services.scopes_mark_dirty(keys=set(keys))
+            snapshots_compute(
+                scopes=scopes, now=now + datetime.timedelta(seconds=30 * run), only_if_dirty=True
+            )
+        else:
+            snapshots_compute(scopes=scopes, now=now)
         if args.profile:
             profiler.disable()
             profiler.dump_stats(args.profile)

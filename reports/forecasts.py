@@ -588,12 +588,13 @@ def entry_key(stage_id: int, outcome: tuple, band: int | None, exit_to: int | No
     return (stage_id, outcome, band, (stay, exit_to, observed if stay is None else None))
 
 
-def _take_counts(mine: dict, theirs: dict) -> None:
-    """Add ``theirs`` (key -> list of counts) into ``mine``, taking over the lists of new keys."""
+def _take_counts(mine: dict, theirs: dict, copy: bool = False) -> None:
+    """Add ``theirs`` (key -> list of counts) into ``mine``, taking over the lists of new keys
+    (copies of them with ``copy``, leaving ``theirs`` as it was)."""
     for key, counts in theirs.items():
         have = mine.get(key)
         if have is None:
-            mine[key] = counts
+            mine[key] = list(counts) if copy else counts
         else:
             for index, count in enumerate(counts):
                 have[index] += count
@@ -724,20 +725,22 @@ class Training:
             self._stage_win_days.pop(stage_id, None)
         self._win_days = None
 
-    def merge(self, other: "Training") -> None:
+    def merge(self, other: "Training", keep: bool = False) -> None:
         """Add ``other``'s counts to these, as adding its entries would; ``other`` is used up (its
-        counts are taken over, not copied). The trainings of scopes inside a bigger one, added
-        up: each key once, where adding the entries again costs one step per entry."""
+        counts are taken over, not copied) unless ``keep``. The trainings of scopes inside a
+        bigger one, added up: each key once, where adding the entries again costs one step per
+        entry."""
         for stage_id, by_outcome in other.outcomes.items():
-            _take_counts(self.outcomes[stage_id], by_outcome)
+            _take_counts(self.outcomes[stage_id], by_outcome, copy=keep)
         for stage_id, bands in other.banded.items():
             for band, by_outcome in bands.items():
-                _take_counts(self.banded[stage_id][band], by_outcome)
+                _take_counts(self.banded[stage_id][band], by_outcome, copy=keep)
         for stage_id, moves in other.moves.items():
             mine = self.moves[stage_id]
             for key, weight in moves.items():
                 mine[key] += weight
-        other.__init__()
+        if not keep:
+            other.__init__()
         self._chances.clear()
         self._shifts.clear()
         self._win_days = None

@@ -35,6 +35,8 @@ A product is no cell dimension, so a scope with a product is computed alone.
 """
 
 import datetime
+import threading
+import uuid
 from array import array
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
@@ -42,6 +44,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+from django.conf import settings
 from django.db import connection, connections
 from django.db.models import Count, F, OuterRef, Q, Subquery, Sum
 from django.utils import timezone
@@ -83,6 +86,7 @@ from reports.metrics import (
     stage_rows,
 )
 from reports.sql import DaysBetween
+from salesmgr.cache import cache_get, cache_set
 from salesmgr.models import User
 
 Cell = tuple[int, int | None, int]  # owner id, territory id (None: no territory), pipeline id
@@ -195,13 +199,23 @@ class CellSums:
     )  # per currency: deals and value left out, funnel and horizons
 
 
-def _cells(period: Period, today: datetime.date, now: datetime.datetime) -> dict[Cell, CellSums]:
+def _cells(
+    period: Period, today: datetime.date, now: datetime.datetime, entries: bool = True
+) -> dict[Cell, CellSums]:
+    """What each cell holds for the live figures; without ``entries``, all but the model's training."""
     cells: dict[Cell, CellSums] = defaultdict(CellSums)
-    with _beside(_entry_cells, now) as entries:
+    if not entries:
         _cells_but_entries(cells, period, today, now)
-    for cell, sums in entries.result().items():
-        cells[cell].entries = sums.entries
+        return cells
+    with _beside(_entry_cells, now) as read:
+        _cells_but_entries(cells, period, today, now)
+    _entries_into(cells, read.result())
     return cells
+
+
+def _entries_into(cells: dict[Cell, CellSums], entry_cells: dict[Cell, CellSums]) -> None:
+    for cell, sums in entry_cells.items():
+        cells[cell].entries = sums.entries
 
 
 def _entry_cells(now: datetime.datetime) -> dict[Cell, CellSums]:
@@ -348,18 +362,31 @@ def _unconverted(parts: list[CellSums], name: str) -> list[dict]:
     )
 
 
-def figures(scopes: list[Scope], *, period: Period, now: datetime.datetime) -> dict[str, dict]:
+def figures(
+    scopes: list[Scope], *, period: Period, now: datetime.datetime, reuse_learned: bool = False
+) -> dict[str, dict]:
     """For each scope (none with a product): ``{"funnel": ..., "forecasts": [30, 60, 90 days]}``,
-    as ``metrics.funnel(scope, period)`` and ``forecasts.forecast(scope, today, H, now=now)`` give them."""
+    as ``metrics.funnel(scope, period)`` and ``forecasts.forecast(scope, today, H, now=now)`` give them.
+
+    With ``reuse_learned`` (a change's recompute) the model's trainings are kept in this process
+    and reused by the next such pass for ``REPORTS_LEARNED_MAX_AGE`` seconds (``Learned``): every
+    other figure, and the open deals the model weighs, are read afresh."""
     if any(scope.product is not None for scope in scopes):
         raise ValueError("A scope with a product is not made of cells; compute it on its own.")
     today = timezone.localdate(now)
-    cells = _cells(period, today, now)
+    probabilities, paths = open_stage_table()
+    learned = Learned.fresh(now, paths) if reuse_learned else None
+    cells = _cells(period, today, now, entries=learned is None)
     scope_map = ScopeMap()
     stages = open_stages()
-    probabilities, paths = open_stage_table()
+    if learned is not None and not learned.covers(_alike(scopes, cells, scope_map)):
+        # A scope made of other cells than last time (a new owner, a moved team): learn afresh.
+        _entries_into(cells, _entry_cells(now))
+        learned = None
+    if reuse_learned and learned is None:
+        learned = Learned.start(now, paths)
     results = {}
-    for scope, parts, training, models in _by_group(scopes, cells, scope_map):
+    for scope, parts, training, models in _by_group(scopes, cells, scope_map, learned):
         results[scope.key] = {
             "funnel": _funnel(scope, period, parts, stages),
             "forecasts": [
@@ -537,18 +564,36 @@ def _add_entries(cells: dict[Cell, CellSums], entries: Iterable[tuple]) -> None:
         cells[cell].entries.append(shared, map(int, weights))
 
 
-def _by_group(
+def _alike(
     scopes: list[Scope], cells: dict[Cell, CellSums], scope_map: ScopeMap
-) -> Iterator[tuple[Scope, list[CellSums], Training, dict]]:
-    """Each scope with its cells' sums, its training and what scopes made of the same cells share
-    (``_forecast``'s ``models``): a rep alone in a territory, a team and the territory it sells
-    in share one training and model. The trainings come from ``_trainings``, each used before
-    the next is built."""
+) -> dict[tuple[Cell, ...], list[Scope]]:
+    """The scopes by the cells they are made of (in ``cells``' order)."""
     alike: dict[tuple, list[Scope]] = defaultdict(list)
     for scope in scopes:
         inside = scope_map.test(scope)
         alike[tuple(cell for cell in cells if inside(cell))].append(scope)
-    for inner, training in _trainings(cells, list(alike)):
+    return alike
+
+
+def _by_group(
+    scopes: list[Scope],
+    cells: dict[Cell, CellSums],
+    scope_map: ScopeMap,
+    learned: "Learned | None" = None,
+) -> Iterator[tuple[Scope, list[CellSums], Training, dict]]:
+    """Each scope with its cells' sums, its training and what scopes made of the same cells share
+    (``_forecast``'s ``models``): a rep alone in a territory, a team and the territory it sells
+    in share one training and model. The trainings come from ``_trainings``, each used before
+    the next is built; with ``learned``, from it when it holds every group, else built whole
+    and kept in it."""
+    alike = _alike(scopes, cells, scope_map)
+    if learned is None:
+        trainings = _trainings(cells, list(alike))
+    elif learned.covers(alike):
+        trainings = learned.of(alike)
+    else:
+        trainings = learned.keep(_trainings(cells, list(alike), keep=True))
+    for inner, training in trainings:
         parts = [cells[cell] for cell in inner]
         models: dict = {}
         for scope in alike[inner]:
@@ -556,7 +601,7 @@ def _by_group(
 
 
 def _trainings(
-    cells: dict[Cell, CellSums], groups: list[tuple[Cell, ...]]
+    cells: dict[Cell, CellSums], groups: list[tuple[Cell, ...]], keep: bool = False
 ) -> Iterator[tuple[tuple[Cell, ...], Training]]:
     """The training of each group of cells (``_training`` of its cells), every group once.
 
@@ -567,6 +612,8 @@ def _trainings(
     rather than every entry again at every level. A training is let go once its parent
     has it (or at once, when the parent takes another child instead), so few are held
     at a time. Each is yielded before its parent takes it over: use it before the next.
+    With ``keep`` a parent adds up copies of its children's counts instead, so every training
+    yielded stays whole (for ``Learned``).
     """
     members = {group: frozenset(group) for group in groups}
     by_size = sorted(groups, key=len)
@@ -595,10 +642,12 @@ def _trainings(
         covered: set = set()
         for child in taken_by.get(group, ()):
             child_training = ready.pop(child)
-            if training is None:
+            if training is None and not keep:
                 training = child_training
             else:
-                training.merge(child_training)
+                if training is None:
+                    training = Training()
+                training.merge(child_training, keep=keep)
             covered |= members[child]
         if training is None:
             training = Training()
@@ -619,6 +668,79 @@ def _trainings(
         yield group, training
         if group in wanted:
             ready[group] = training
+
+
+class Learned:
+    """The model's trainings a change's recompute learned, by group of cells, kept in this process
+    for the next such pass (``figures(reuse_learned=True)``).
+
+    A burst of deal moves barely changes a year of stage entries, yet relearning them is most of a
+    recompute (the longest query of the pass, the trainings built from it, the chances worked out
+    from them). The next pass reuses them while they are younger than ``REPORTS_LEARNED_MAX_AGE``
+    seconds, learned the same day, for the same pipelines' stages, and no exchange rate changed
+    since (``learned_forget``); the deals a model weighs, and every other figure, are read afresh
+    each pass. The chances worked out on a training are kept on it too. One at a time: a pass
+    that must learn replaces it.
+    """
+
+    _kept: "Learned | None" = None
+    _lock = threading.Lock()
+    GENERATION = "reports:learned-generation"
+
+    def __init__(self, now: datetime.datetime, paths: dict, generation) -> None:
+        self.at = now
+        self.day = timezone.localdate(now)
+        self.paths = paths
+        self.generation = generation
+        self.trainings: dict[frozenset[Cell], Training] = {}
+
+    @classmethod
+    def fresh(cls, now: datetime.datetime, paths: dict) -> "Learned | None":
+        """The trainings kept, if they may serve a pass at ``now`` over these stages."""
+        kept = cls._kept
+        max_age = settings.REPORTS_LEARNED_MAX_AGE
+        if (
+            kept is None
+            or not max_age
+            or kept.day != timezone.localdate(now)
+            or not datetime.timedelta(0) <= now - kept.at <= datetime.timedelta(seconds=max_age)
+            or kept.paths != paths
+            or kept.generation != cache_get(cls.GENERATION)
+        ):
+            return None
+        return kept
+
+    @classmethod
+    def start(cls, now: datetime.datetime, paths: dict) -> "Learned":
+        """An empty store for the trainings a pass at ``now`` learns, kept for the next pass."""
+        learned = cls(now, paths, cache_get(cls.GENERATION))
+        with cls._lock:
+            cls._kept = learned if settings.REPORTS_LEARNED_MAX_AGE else None
+        return learned
+
+    def covers(self, groups: Iterable[tuple[Cell, ...]]) -> bool:
+        return all(frozenset(group) in self.trainings for group in groups)
+
+    def of(self, groups: Iterable[tuple[Cell, ...]]) -> Iterator[tuple[tuple[Cell, ...], Training]]:
+        """The training kept for each group (``covers`` them all)."""
+        for group in groups:
+            yield group, self.trainings[frozenset(group)]
+
+    def keep(
+        self, trainings: Iterator[tuple[tuple[Cell, ...], Training]]
+    ) -> Iterator[tuple[tuple[Cell, ...], Training]]:
+        """``trainings`` (``_trainings(keep=True)``), each kept as it passes. The passes' cells come
+        in no set order: a group is known by its set of cells."""
+        for group, training in trainings:
+            self.trainings[frozenset(group)] = training
+            yield group, training
+
+
+def learned_forget() -> None:
+    """Stop every process reusing the trainings it keeps (the exchange rates changed: the deals'
+    sizes in the reporting currency, which the training weighs, did too)."""
+    Learned._kept = None
+    cache_set(Learned.GENERATION, uuid.uuid4().hex, None)
 
 
 def _funnel(scope: Scope, period: Period, parts: list[CellSums], stages: list[Stage]) -> dict:

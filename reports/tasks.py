@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from pipeline.scopes import Scope
 from reports.background import recompute_soon
+from reports.grouped import learned_forget
 from reports.services import (
     affected_scope_keys,
     every_scope_key,
@@ -92,7 +93,8 @@ def queue_recompute(deal_ids: list[int], territory_ids: list[int] | tuple = ()) 
 
 def queue_recompute_everywhere() -> None:
     """Mark every scope stale and ring for one recompute: the exchange rates changed, so any
-    converted figure may have moved."""
+    converted figure may have moved, the model's trainings too."""
+    learned_forget()
     scopes_recompute_soon(keys=every_scope_key())
 
 

@@ -456,6 +456,10 @@ REPORTS_EMBEDDED_DELAY = env_int("REPORTS_EMBEDDED_DELAY", 5, minimum=0)
 # worker's processes, and the embedded recompute's thread. On a machine the web shares with
 # them, requests get the CPU first and a recompute takes what they leave.
 BACKGROUND_NICENESS = env_int("BACKGROUND_NICENESS", 10, minimum=0)
+# A change's recompute moves each open deal's figures at once, but reuses the model's learned
+# rates (its training: a year of stage entries) for up to this many seconds, in the process
+# that learned them; the nightly run and a requested refresh always learn afresh. 0: never reuse.
+REPORTS_LEARNED_MAX_AGE = env_int("REPORTS_LEARNED_MAX_AGE", 600, minimum=0)
 
 
 def env_currency(name: str, default: str) -> str:

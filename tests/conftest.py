@@ -59,6 +59,16 @@ def broker_tried_afresh():
 
 
 @pytest.fixture(autouse=True)
+def no_learned_trainings():
+    """A change's recompute learns afresh in each test: ids repeat across tests on SQLite."""
+    from reports.grouped import Learned
+
+    Learned._kept = None
+    yield
+    Learned._kept = None
+
+
+@pytest.fixture(autouse=True)
 def empty_cache():
     """Each test starts with an empty cache (under CI it is a shared Redis database)."""
     from django.core.cache import cache

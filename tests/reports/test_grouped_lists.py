@@ -150,7 +150,9 @@ def test_the_grouped_figures_of_scopes_inside_each_other_equal_each_scope_alone(
     merged = []
     merge = Training.merge
     monkeypatch.setattr(
-        Training, "merge", lambda self, other: merged.append(1) or merge(self, other)
+        Training,
+        "merge",
+        lambda self, other, **options: merged.append(1) or merge(self, other, **options),
     )
 
     found = figures(scopes, period=Period.default(today), now=now)
