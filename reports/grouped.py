@@ -711,11 +711,14 @@ class Learned:
         return kept
 
     @classmethod
-    def start(cls, now: datetime.datetime, paths: dict) -> "Learned":
-        """An empty store for the trainings a pass at ``now`` learns, kept for the next pass."""
+    def start(cls, now: datetime.datetime, paths: dict) -> "Learned | None":
+        """An empty store for the trainings a pass at ``now`` learns, kept for the next pass
+        (None when none is kept)."""
         learned = cls(now, paths, cache_get(cls.GENERATION))
+        if not settings.REPORTS_LEARNED_MAX_AGE:
+            learned = None
         with cls._lock:
-            cls._kept = learned if settings.REPORTS_LEARNED_MAX_AGE else None
+            cls._kept = learned
         return learned
 
     def covers(self, groups: Iterable[tuple[Cell, ...]]) -> bool:
