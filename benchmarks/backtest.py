@@ -1,7 +1,7 @@
 """Backtest every forecast method on the simulated worlds of ``benchmarks/worlds.py``.
 
     DATABASE_URL=postgres://.../a_database_of_its_own .venv/bin/python benchmarks/backtest.py [--worlds a,b] [--every 7]
-        [--held-out | --all] [--sealed] [--fresh] [--draws N] [--dump FILE]
+        [--held-out | --all] [--sealed] [--fresh] [--unseen] [--draws N] [--dump FILE]
 
 The database is emptied: for each world it loads the world, computes the
 organisation's forecasts as of every ``--every``-th day of the last year
@@ -15,7 +15,8 @@ P10-P90 range. The last rows average the worlds.
 ``--held-out`` runs the worlds kept apart from tuning (``HELD_OUT_WORLDS``)
 instead of the nine, ``--all`` both sets, each in a table of its own; ``--sealed`` adds the
 worlds sealed before the method's third rework (``SEALED_WORLDS``, to be run once), ``--fresh`` those
-written with the sixth (``FRESH_WORLDS``: a skipped middle stage, seasonal close rates, reps who differ); ``--dump`` pickles the model's inputs of every forecast
+written with the sixth (``FRESH_WORLDS``: a skipped middle stage, seasonal close rates, reps who differ),
+``--unseen`` those sealed before the eighth round's method (``UNSEEN_WORLDS``: changes that creep in); ``--dump`` pickles the model's inputs of every forecast
 with what was then won, to study the estimator without reloading the worlds.
 """
 
@@ -253,6 +254,12 @@ def main() -> int:
         "once, at the end",
     )
     parser.add_argument(
+        "--unseen",
+        action="store_true",
+        help="also run the worlds sealed before the eighth round's method (UNSEEN_WORLDS), meant "
+        "to be run once, at the end",
+    )
+    parser.add_argument(
         "--replicate",
         type=int,
         default=0,
@@ -278,7 +285,13 @@ def main() -> int:
     setup_django()
     from django.core.management import call_command
 
-    from benchmarks.worlds import FRESH_WORLDS, HELD_OUT_WORLDS, SEALED_WORLDS, WORLDS
+    from benchmarks.worlds import (
+        FRESH_WORLDS,
+        HELD_OUT_WORLDS,
+        SEALED_WORLDS,
+        UNSEEN_WORLDS,
+        WORLDS,
+    )
 
     call_command("migrate", verbosity=0)
     chosen = set(filter(None, args.worlds.split(",")))
@@ -287,7 +300,7 @@ def main() -> int:
         recorder = Recorder()
         recorder.install()
     sets = []
-    if args.all or not (args.held_out or args.sealed or args.fresh):
+    if args.all or not (args.held_out or args.sealed or args.fresh or args.unseen):
         sets.append(("Worlds the model was developed on:", WORLDS))
     if args.all or args.held_out:
         sets.append(("Held-out worlds (not used in tuning the model):", HELD_OUT_WORLDS))
@@ -295,6 +308,8 @@ def main() -> int:
         sets.append(("Sealed worlds (written before the rework, run once):", SEALED_WORLDS))
     if args.fresh:
         sets.append(("Fresh worlds (written with the sixth round, run once):", FRESH_WORLDS))
+    if args.unseen:
+        sets.append(("Unseen worlds (sealed before the eighth round, run once):", UNSEEN_WORLDS))
     if args.draws > 1:
         print(f"Pooled over {args.draws} draws of each world:")
     for title, specs in sets:

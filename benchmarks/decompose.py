@@ -96,14 +96,24 @@ def main() -> int:
     django.setup()
     from django.utils import timezone
 
-    from benchmarks.worlds import FRESH_WORLDS, HELD_OUT_WORLDS, SEALED_WORLDS, WORLDS, world_deals
+    from benchmarks.worlds import (
+        FRESH_WORLDS,
+        HELD_OUT_WORLDS,
+        SEALED_WORLDS,
+        UNSEEN_WORLDS,
+        WORLDS,
+        world_deals,
+    )
     from pipeline.periods import start_of
     from reports import forecasts
 
     for assignment in args.set:
         name, value = assignment.split("=", 1)
         setattr(forecasts, name, ast.literal_eval(value))
-    specs = {s.name: s for s in (*WORLDS, *HELD_OUT_WORLDS, *SEALED_WORLDS, *FRESH_WORLDS)}
+    specs = {
+        s.name: s
+        for s in (*WORLDS, *HELD_OUT_WORLDS, *SEALED_WORLDS, *FRESH_WORLDS, *UNSEEN_WORLDS)
+    }
     now = start_of(timezone.localdate())
     records = []
     for dump in args.dumps:

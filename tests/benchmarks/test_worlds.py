@@ -13,6 +13,7 @@ from benchmarks.worlds import (
     LOST,
     REPS,
     SEALED_WORLDS,
+    UNSEEN_WORLDS,
     WHALE_SIZE,
     WON,
     WORLDS,
@@ -124,6 +125,49 @@ def test_the_fresh_worlds_are_apart_and_hold_what_they_promise():
     assert not [d for d in mix.deals if d.owner == REPS - 1 and d.created_at > late]
     counts = [sum(d.owner == rep for d in mix.deals) for rep in range(REPS)]
     assert max(counts) > 2 * min(counts)
+
+
+def test_the_unseen_worlds_are_apart_and_hold_what_they_promise():
+    names = {w.name for w in UNSEEN_WORLDS}
+    others = WORLDS + HELD_OUT_WORLDS + SEALED_WORLDS + FRESH_WORLDS
+    assert not names & {w.name for w in others}
+    by_name = {w.name: w for w in UNSEEN_WORLDS}
+
+    def win_rate(deals):
+        closed = [d for d in deals if d.transitions[-1][0] >= WON]
+        return sum(d.transitions[-1][0] == WON for d in closed) / len(closed)
+
+    # Win rates slide: the middle third's deals win less than the first third's.
+    drift = world_deals(smaller(by_name["win-rate-drift"], 450, 6.0), END)
+    third = datetime.timedelta(days=150)
+    first = [d for d in drift.deals if d.created_at < END - 2 * third]
+    middle = [d for d in drift.deals if END - 2 * third <= d.created_at < END - third]
+    assert win_rate(middle) < 0.85 * win_rate(first)
+    # Deals created after the slowdown take longer to leave their first stage.
+    spec = smaller(by_name["slowdown"], 400, 6.0)
+    slow = world_deals(spec, END)
+    cut = END - datetime.timedelta(days=spec.days * (1 - spec.slowdown_at))
+
+    def quick_share(deals):
+        """The share of deals that left their first stage within ten days of their creation."""
+        quick = [len(d.transitions) > 1 and d.transitions[1][1] - d.created_at < ten for d in deals]
+        return sum(quick) / len(quick)
+
+    ten = datetime.timedelta(days=10)
+    before = [d for d in slow.deals if d.created_at < cut - ten]
+    after = [d for d in slow.deals if cut <= d.created_at < END - 2 * ten]
+    assert quick_share(before) > 1.5 * quick_share(after)
+    # Large deals grow as a share of what is created.
+    mix = world_deals(smaller(by_name["segment-mix"], 400, 8.0), END)
+    middle = END - datetime.timedelta(days=200)
+    threshold = 4 * sorted(float(d.amounts[0][1]) for d in mix.deals)[len(mix.deals) // 2]
+
+    def large_share(deals):
+        return sum(float(d.amounts[0][1]) > threshold for d in deals) / len(deals)
+
+    assert large_share([d for d in mix.deals if d.created_at >= middle]) > 1.3 * large_share(
+        [d for d in mix.deals if d.created_at < middle]
+    )
 
 
 def test_draws_pool_their_windows():

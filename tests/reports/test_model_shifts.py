@@ -132,12 +132,15 @@ def test_the_shift_of_every_stage_on_the_path_scales_the_chance_and_widens_the_b
     assert (
         estimate({(2, 0): deal}, paths)["expected"] == estimate({(2, 0): deal}, {2: ()})["expected"]
     )
-    # The band adds the shift's remaining variance, shared by the stage's deals, to the
-    # Bernoulli spread and the Beta uncertainty of the learned chance.
+    # The band adds the shift's remaining variance and its doubt, the shift squared
+    # (``SHIFT_DOUBT``), shared by the stage's deals, to the Bernoulli spread and the Beta
+    # uncertainty of the learned chance.
     p = float(shifted["expected"]) / 10000
     followed, _ = training.chance(1, 0, 90, {0})
     sigma = math.sqrt(
-        p * (1 - p) * 1e8 + rate_variance(p, followed) * 1e8 + (p * 10000) ** 2 * variance
+        p * (1 - p) * 1e8
+        + rate_variance(p, followed) * 1e8
+        + (p * 10000) ** 2 * (variance + shift * shift)
     )
     assert variance > 0
     assert float(shifted["p90"]) == pytest.approx(p * 10000 + 1.2816 * sigma, abs=0.02)
