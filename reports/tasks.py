@@ -26,10 +26,11 @@ from reports.services import (
     snapshots_compute,
     standard_scopes,
 )
-from salesmgr.cache import cache_add
+from salesmgr.cache import cache_add, cache_delete
 from salesmgr.queue import INTERACTIVE_QUEUE, task_publish
 
 RECOMPUTE_LOCK = "reports:recompute-queued"
+RECOMPUTE_RUNNING = "reports:recompute-running"
 RETRY = {"autoretry_for": (Exception,), "retry_backoff": True, "max_retries": 3, "acks_late": True}
 
 
@@ -44,12 +45,25 @@ def snapshot_scope(scope_key: str, as_of: str | None = None) -> str:
 
 @shared_task(name="reports.snapshot_scopes", **RETRY)
 def snapshot_scopes(scope_keys: list[str], only_if_dirty: bool = False) -> int:
-    """Recompute many scopes' funnel and forecast snapshots in one grouped pass."""
-    return len(
-        snapshots_compute(
-            scopes=[Scope.from_key(key) for key in scope_keys], only_if_dirty=only_if_dirty
-        )
-    )
+    """Recompute many scopes' funnel and forecast snapshots in one grouped pass.
+
+    A change's recompute (``only_if_dirty``) runs one at a time: while one runs, another
+    rings for a recompute after it instead (``recompute_ring``), rather than compute the
+    same scopes beside it on the worker's other process, each pass then taking twice as long
+    on a machine the web shares. The marks stay; the pass that runs next reads them all.
+    """
+    scopes = [Scope.from_key(key) for key in scope_keys]
+    if not only_if_dirty:
+        return len(snapshots_compute(scopes=scopes))
+    running = cache_add(RECOMPUTE_RUNNING, 1, timeout=settings.CELERY_TASK_TIME_LIMIT)
+    if running is False:
+        recompute_ring()
+        return 0
+    try:
+        return len(snapshots_compute(scopes=scopes, only_if_dirty=True))
+    finally:
+        if running:
+            cache_delete(RECOMPUTE_RUNNING)
 
 
 @shared_task(name="reports.nightly_snapshots", **RETRY)

@@ -70,3 +70,13 @@ def cache_incr(key: str, timeout: float | None) -> int | None:
     except CACHE_ERRORS as exc:
         _unavailable("incr", key, exc)
         return None
+
+
+def cache_delete(key: str) -> bool:
+    """Remove a key; False when the cache is unreachable."""
+    try:
+        cache.delete(key)
+    except CACHE_ERRORS as exc:
+        _unavailable("delete", key, exc)
+        return False
+    return True

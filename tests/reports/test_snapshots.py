@@ -33,7 +33,14 @@ from reports.services import (
     snapshots_compute,
     standard_scopes,
 )
-from reports.tasks import RECOMPUTE_LOCK, nightly_snapshots, recompute_dirty_scopes, snapshot_scope
+from reports.tasks import (
+    RECOMPUTE_LOCK,
+    RECOMPUTE_RUNNING,
+    nightly_snapshots,
+    recompute_dirty_scopes,
+    snapshot_scope,
+    snapshot_scopes,
+)
 from salesmgr.celery import app as celery_app
 from tests.factories import (
     AccountFactory,
@@ -329,6 +336,46 @@ def test_a_burst_of_deal_edits_queues_one_recompute_and_marks_the_touched_scopes
         f"territory={burst_world['country'].pk}",
     }
     assert task_runs["reports.snapshot_scopes"] == 1
+
+
+def test_a_changes_recompute_waits_for_the_one_running_and_rings_for_after_it(
+    burst_world, rep, settings, eager, task_runs
+):
+    """Two change passes never compute beside each other: the second leaves the marks and rings
+    for a recompute after the first; once the first is done, the next pass runs."""
+    settings.REPORTS_RECOMPUTE_ON_CHANGE = True
+    key = Scope(owner=rep.pk).key
+    scopes_mark_dirty(keys={key})
+    cache.set(RECOMPUTE_RUNNING, 1, 60)  # a pass runs in the worker's other process
+    cache.set(RECOMPUTE_LOCK, 1, 60)  # and a ring is pending already: nothing more is queued
+    try:
+        assert snapshot_scopes.delay([key], only_if_dirty=True).get() == 0
+        assert key in scopes_dirty()
+        assert task_runs["reports.recompute_dirty_scopes"] == 0
+        cache.delete(RECOMPUTE_LOCK)
+        assert snapshot_scopes.delay([key], only_if_dirty=True).get() == 0
+        # No ring was pending: it rang for one, which found the pass still running.
+        assert task_runs["reports.recompute_dirty_scopes"] == 1
+        assert key in scopes_dirty()
+
+        cache.delete(RECOMPUTE_RUNNING)  # the first pass is done
+        assert snapshot_scopes.delay([key], only_if_dirty=True).get() == 1
+        assert key not in scopes_dirty()
+        assert cache.get(RECOMPUTE_RUNNING) is None  # let go after the pass
+    finally:
+        cache.delete(RECOMPUTE_RUNNING)
+        cache.delete(RECOMPUTE_LOCK)
+
+
+def test_the_nightly_pass_runs_whatever_change_pass_is_running(burst_world, rep, eager):
+    key = Scope(owner=rep.pk).key
+    scopes_mark_dirty(keys={key})
+    cache.set(RECOMPUTE_RUNNING, 1, 60)
+    try:
+        assert snapshot_scopes.delay([key]).get() == 1
+    finally:
+        cache.delete(RECOMPUTE_RUNNING)
+    assert key not in scopes_dirty()
 
 
 def test_without_recompute_on_change_edits_only_mark_scopes(
