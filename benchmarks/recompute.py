@@ -59,6 +59,11 @@ def compare(a: str, b: str) -> int:
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--moves", type=int, default=16)
+    parser.add_argument(
+        "--standard",
+        action="store_true",
+        help="Every standard scope, as the nightly pass computes them (not a burst's).",
+    )
     parser.add_argument("--now", default="2026-12-03T12:00:00+00:00")
     parser.add_argument("--profile")
     parser.add_argument("--dump")
@@ -100,9 +105,13 @@ def main() -> int:
         .values_list("pk", flat=True)[0]
         for owner in owners
     ]
-    keys = sorted(affected_scope_keys(deal_ids))
+    if args.standard:
+        keys = sorted(scope.key for scope in services.standard_scopes())
+        print(f"{len(keys)} standard scopes; load {load_average()}")
+    else:
+        keys = sorted(affected_scope_keys(deal_ids))
+        print(f"{len(keys)} scopes from {len(deal_ids)} deals; load {load_average()}")
     scopes = [Scope.from_key(key) for key in keys]
-    print(f"{len(keys)} scopes from {len(deal_ids)} deals; load {load_average()}")
 
     parts: dict[str, list[float]] = {}
 
@@ -174,7 +183,8 @@ def main() -> int:
         natural = ("scope_key", "period_start", "period_end", "as_of", "horizon")
         for model in (MetricSnapshot, ForecastSnapshot):
             table = out[model.__name__] = {}
-            for row in model.objects.filter(scope_key__in=keys):
+            # This pass's rows only: a nightly run of the same day may have written others.
+            for row in model.objects.filter(scope_key__in=keys, computed_at=now):
                 fields = model_to_dict(row)
                 key = repr([str(fields[name]) for name in natural if name in fields])
                 figures = {

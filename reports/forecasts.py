@@ -604,6 +604,15 @@ def _take_counts(mine: dict, theirs: dict, copy: bool = False) -> None:
         have = mine.get(key)
         if have is None:
             mine[key] = list(counts) if copy else counts
+        elif len(counts) == 2:  # a size band's (``Training.banded``), written out
+            have[0] += counts[0]
+            have[1] += counts[1]
+        elif len(counts) == 5:  # an outcome's (``Training.outcomes``), written out
+            have[0] += counts[0]
+            have[1] += counts[1]
+            have[2] += counts[2]
+            have[3] += counts[3]
+            have[4] += counts[4]
         else:
             for index, count in enumerate(counts):
                 have[index] += count
@@ -776,9 +785,9 @@ class Training:
         if self._win_days is None:
             self._win_days = defaultdict(int)
             for outcomes in self.outcomes.values():
-                for (_, close, won, _), (weight, *_) in outcomes.items():
+                for (_, close, won, _), counts in outcomes.items():
                     if won:
-                        self._win_days[close] += weight
+                        self._win_days[close] += counts[0]
         wins = sum(self._win_days.values())
         within = sum(n for day, n in self._win_days.items() if day < horizon)
         return within / wins if wins else None
@@ -790,9 +799,9 @@ class Training:
         days = self._stage_win_days.get(stage_id)
         if days is None:
             days = self._stage_win_days[stage_id] = defaultdict(int)
-            for (_, close, won, _), (weight, *_) in self.outcomes.get(stage_id, {}).items():
+            for (_, close, won, _), counts in self.outcomes.get(stage_id, {}).items():
                 if won:
-                    days[close] += weight
+                    days[close] += counts[0]
         wins = sum(days.values())
         if not wins:
             return None
@@ -986,6 +995,9 @@ class Training:
         return curve
 
 
+_first = operator.itemgetter(0)
+
+
 def entry_chances(
     outcomes: dict, ages: set[int], horizons: tuple[int, ...]
 ) -> dict[int, dict[int, tuple[float, float]]]:
@@ -1005,10 +1017,10 @@ def entry_chances(
     # Each entry with the last age it is known to have spent in the stage, oldest first.
     members = sorted(
         (
-            (observed if stay is None else stay, close, won, observed, weight, squares)
-            for (stay, close, won, observed), (weight, squares, *_) in outcomes.items()
+            (observed if stay is None else stay, close, won, observed, counts[0], counts[1])
+            for (stay, close, won, observed), counts in outcomes.items()
         ),
-        key=lambda member: member[0],
+        key=_first,
         reverse=True,
     )
     closes = [0] * (MAX_DAYS + 2)
@@ -1072,20 +1084,24 @@ def exit_shift(outcomes: dict) -> tuple[float, float]:
     (``shrunk_change``).
     """
     # stay bin -> [long-run weight gone on, long-run weight, squared entry weights, recent weight]
-    bins: dict = defaultdict(lambda: [0, 0, 0, 0])
+    bins: dict = {}
     recent = []
-    for (stay, close, won, _), (weight, squares, *exits) in outcomes.items():
+    for (stay, close, won, _), counts in outcomes.items():
         if stay is None:
             continue
         went_on = not (close == stay and not won)
         stay_bin = max(0, int(stay)).bit_length()
-        exits = [*exits, 0, 0, 0][:3]
-        past = weight - exits[2]
-        bins[stay_bin][0] += past * went_on
-        bins[stay_bin][1] += past
-        bins[stay_bin][2] += squares
+        # Counts made by hand may stop at the squares: no recent exits then.
+        exits = counts[2:5] if len(counts) >= 5 else [*counts[2:], 0, 0, 0][:3]
+        past = counts[0] - exits[2]
+        totals = bins.get(stay_bin)
+        if totals is None:
+            totals = bins[stay_bin] = [0, 0, 0, 0]
+        totals[0] += past * went_on
+        totals[1] += past
+        totals[2] += counts[1]
         if exits[0]:
-            bins[stay_bin][3] += exits[0]
+            totals[3] += exits[0]
             recent.append((stay_bin, went_on, exits[0], exits[1]))
     observed = expected = noise = 0.0
     for stay_bin, went_on, weight, squares in recent:
