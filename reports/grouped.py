@@ -391,7 +391,7 @@ def figures(
             _entries_into(cells, _entry_cells(now))
             learned = None
         if reuse_learned and learned is None:
-            learned = Learned.start(now, paths)
+            learned = Learned.start(now, paths, cells)
         for scope, parts, training, models in _by_group(scopes, cells, scope_map, learned):
             results[scope.key] = {
                 "funnel": _funnel(scope, period, parts, stages),
@@ -738,6 +738,7 @@ class Learned:
         self.paths = paths
         self.generation = generation
         self.trainings: dict[frozenset[Cell], Training] = {}
+        self.cells: frozenset[Cell] = frozenset()
 
     @classmethod
     def fresh(cls, now: datetime.datetime, paths: dict) -> "Learned | None":
@@ -756,23 +757,33 @@ class Learned:
         return kept
 
     @classmethod
-    def start(cls, now: datetime.datetime, paths: dict) -> "Learned | None":
-        """An empty store for the trainings a pass at ``now`` learns, kept for the next pass
-        (None when none is kept)."""
+    def start(cls, now: datetime.datetime, paths: dict, cells: Iterable[Cell]) -> "Learned | None":
+        """An empty store for the trainings a pass at ``now`` over these ``cells`` learns, kept
+        for the next pass (None when none is kept)."""
         learned = cls(now, paths, cache_get(cls.GENERATION))
+        learned.cells = frozenset(cells)
         if not settings.REPORTS_LEARNED_MAX_AGE:
             learned = None
         with cls._lock:
             cls._kept = learned
         return learned
 
+    def _known(self, group: tuple[Cell, ...]) -> frozenset[Cell]:
+        """The group's cells that were there when it learned: a cell that appeared since (a deal
+        in a new owner, territory and pipeline) had no entries then, as learning at that moment
+        would have found."""
+        return frozenset(group) & self.cells
+
     def covers(self, groups: Iterable[tuple[Cell, ...]]) -> bool:
-        return all(frozenset(group) in self.trainings for group in groups)
+        """Whether every group was learned, bar cells new since: a group of other known cells (a
+        moved team, a reassigned territory) was not."""
+        return all(not known or known in self.trainings for known in map(self._known, groups))
 
     def of(self, groups: Iterable[tuple[Cell, ...]]) -> Iterator[tuple[tuple[Cell, ...], Training]]:
-        """The training kept for each group (``covers`` them all)."""
+        """The training kept for each group (``covers`` them all); one of new cells only, none."""
         for group in groups:
-            yield group, self.trainings[frozenset(group)]
+            known = self._known(group)
+            yield group, self.trainings[known] if known else Training()
 
     def keep(
         self, trainings: Iterator[tuple[tuple[Cell, ...], Training]]

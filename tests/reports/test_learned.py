@@ -15,9 +15,10 @@ from pipeline.models import Deal, Stage, StageKind
 from pipeline.periods import Period
 from pipeline.scopes import Scope
 from reports.forecasts import HORIZONS
-from reports.grouped import figures, learned_forget
+from reports.grouped import Learned, figures, learned_forget
 from reports.models import ForecastSnapshot
 from reports.services import scopes_mark_dirty, snapshots_compute
+from salesmgr.models import User
 from tests.factories import AccountFactory, DealFactory, UserFactory
 from tests.reports.test_grouped_lists import _histories, _world
 
@@ -110,8 +111,6 @@ def test_forgetting_relearns_in_every_process(learned):
     scopes, period, now, first = learned
     from django.core.cache import cache
 
-    from reports.grouped import Learned
-
     cache.delete(Learned.GENERATION)  # as another process's forgetting changes it
     learned_forget()
     assert _models(figures(scopes, period=period, now=now, reuse_learned=True)) == _models(
@@ -119,14 +118,28 @@ def test_forgetting_relearns_in_every_process(learned):
     )
 
 
-def test_a_scope_of_other_cells_learns_afresh(learned):
+def test_a_cell_new_since_reuses_and_a_moved_team_learns_afresh(learned):
+    """A deal in a new cell (a new owner) had no entries when the trainings were learned, so the
+    groups it joins keep theirs; a rep moved to another manager regroups known cells: learn."""
     scopes, period, now, first = learned
+    kept = Learned._kept
     newcomer = UserFactory(username="newcomer", manager=None)
-    DealFactory(owner=newcomer, account=AccountFactory(owner=newcomer))
+    pipeline = Deal.objects.first().pipeline  # a new pipeline's stages would be learned anew
+    DealFactory(owner=newcomer, account=AccountFactory(owner=newcomer), pipeline=pipeline)
 
     reused = figures(scopes, period=period, now=now, reuse_learned=True)
 
-    assert _models(reused) == _models(figures(scopes, period=period, now=now))
+    assert Learned._kept is kept
+    assert _models(reused) != _models(figures(scopes, period=period, now=now))
+
+    rep = User.objects.filter(role="rep", manager__manager__isnull=False).first()
+    rep.manager = rep.manager.manager  # up a level: the teams between hold other cells now
+    rep.save(update_fields=["manager"])
+
+    relearned = figures(scopes, period=period, now=now, reuse_learned=True)
+
+    assert Learned._kept is not kept
+    assert _models(relearned) == _models(figures(scopes, period=period, now=now))
 
 
 def test_no_reuse_when_turned_off(learned, settings):
