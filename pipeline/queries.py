@@ -67,12 +67,33 @@ def move_options_html(stages: list[Stage], current: Stage) -> str:
     )
 
 
+def _period_conditions(period: Period) -> tuple[Q, Q]:
+    """What a list in a period holds, in two conditions that do not overlap: open, closed in it."""
+    start, end = period.bounds
+    return Q(status=StageKind.OPEN), Q(closed_at__gte=start, closed_at__lt=end)
+
+
 def deals_in_period(visible: QuerySet[Deal], *, scope: Scope, period: Period) -> QuerySet[Deal]:
     """The scope's deals for a list: every open one, and those closed within the period."""
-    start, end = period.bounds
-    return visible.filter(scope.deal_filter()).filter(
-        Q(status=StageKind.OPEN) | Q(closed_at__gte=start, closed_at__lt=end)
-    )
+    is_open, closed_in_period = _period_conditions(period)
+    return visible.filter(scope.deal_filter()).filter(is_open | closed_in_period)
+
+
+def deals_in_period_parts(
+    visible: QuerySet[Deal], *, scope: Scope, period: Period, status: str = ""
+) -> list[QuerySet[Deal]]:
+    """What ``deals_in_period`` holds, in parts that do not overlap: the open deals, and those
+    closed within the period, each a range of an index of its own (an open deal's, a closing
+    time's) for ``deal_list_page`` to read apart. A ``status`` keeps only the part it can be in.
+    """
+    in_scope = visible.filter(scope.deal_filter())
+    is_open, closed_in_period = _period_conditions(period)
+    conditions = []
+    if status in ("", StageKind.OPEN):
+        conditions.append(is_open)
+    if status != StageKind.OPEN:
+        conditions.append(closed_in_period)
+    return [in_scope.filter(condition) for condition in conditions]
 
 
 def board_deals(user: User, *, pipeline: Pipeline, scope: Scope) -> QuerySet[Deal]:

@@ -846,6 +846,7 @@ def deal_list_page(
     after: tuple | None = None,
     backwards: bool = False,
     live: bool = False,
+    parts: list[QuerySet] | None = None,
 ) -> DealPage:
     """A page of ``deals`` (already scoped and filtered) in ``sort`` order, with the list's count.
 
@@ -862,10 +863,18 @@ def deal_list_page(
     walks the index over every live deal in the page's order, at most ``DEAL_WALK_ROWS`` rows,
     keeping those ``deals`` holds; when that fills the page the merge is skipped (see
     ``_walk`` and ``_merged_page``).
+
+    ``parts``, querysets that do not overlap and together hold what ``deals`` holds, are read
+    each on its own for every owner and merged (no walk): a list of open deals and deals
+    closed in a period, sorted by a key the old closed deals come first in, reads each
+    owner's open deals from their own index and the period's closed ones from a range of the
+    closing time, instead of wading through every deal closed before the period.
     """
     page = deals
     if after is not None:
-        page = page.filter(_beyond(sort, after[0], after[1], backwards=backwards))
+        beyond = _beyond(sort, after[0], after[1], backwards=backwards)
+        page = page.filter(beyond)
+        parts = None if parts is None else [part.filter(beyond) for part in parts]
     order = sort.order_by(backwards=backwards)
     columns = ("pk", *sort.fields)
     limit = offset + size + 1
@@ -876,10 +885,10 @@ def deal_list_page(
         count, exact = counted.count(), True
     else:
         walk = None
-        if live and sort.keyset and sort.field in DEAL_WALKED_SORTS:
+        if live and not parts and sort.keyset and sort.field in DEAL_WALKED_SORTS:
             walk = _walk(page, sort, order, columns, limit, after=after, backwards=backwards)
         rows, count, exact, walked = _merged_page(
-            page, counted, owners, order, columns, offset, limit, walk
+            parts or [page], counted, owners, order, columns, offset, limit, walk
         )
     more = len(rows) > size
     rows = rows[:size]
@@ -944,18 +953,20 @@ def _one_owner_at_a_time(page: QuerySet, owners: list | None) -> QuerySet:
     return trimmed
 
 
-def _merged_page(page, counted, owners, order, columns, offset, limit, walk=None):
+def _merged_page(parts, counted, owners, order, columns, offset, limit, walk=None):
     owner_ref = RawSQL('"deal_owners"."id"', ())
     # The owner leads the order, in the first key's direction (one owner per lateral read: it
     # changes nothing) so the planner takes the (owner, key, id) index, forwards or backwards,
-    # rather than walking the primary key's and filtering on the owner.
-    inner = (
-        _one_owner_at_a_time(page, owners)
+    # rather than walking the primary key's and filtering on the owner. Each part is its own
+    # read with its own plan.
+    inner_sql, inner_params = _sql_of(
+        _one_owner_at_a_time(part, owners)
         .filter(owner_id=owner_ref)
         .order_by(F("owner_id").desc() if order[0].descending else "owner_id", *order)
         .values_list(*columns)[:limit]
+        for part in parts
     )
-    inner_sql, inner_params = inner.query.sql_with_params()
+    inner_sql = " UNION ALL ".join(inner_sql)
     bounded_sql, bounded_params = counted[: DEAL_COUNT_EXACT_UP_TO + 1].query.sql_with_params()
     counted_sql, counted_params = counted.query.sql_with_params()
     # The whole filtered query as text (values quoted by the driver) for the planner's estimate.

@@ -25,6 +25,7 @@ from pipeline.picker import picked, picker_options, scope_label
 from pipeline.queries import (
     board_stages,
     deals_in_period,
+    deals_in_period_parts,
     export_rows,
     history_names,
     move_options_html,
@@ -91,6 +92,8 @@ DEFAULT_ORDER = (
 DEFAULT_KEYS = (("closed_at", True), ("expected_close_date", False), ("id", False))
 # Sorts on the deal's own columns: read per owner from an index (see ``_merged_page``).
 OWN_COLUMN_SORTS = frozenset({"name", "amount", "close", "created"})
+# Ascending, these read each owner's open deals and those closed in the period apart.
+PARTS_SORTS = frozenset({"close"})
 LIST_FILTERS = (
     "stage",
     "status",
@@ -118,11 +121,25 @@ def _list_deals(request: HttpRequest, visible=None):
     filters = DealFilter(
         data={name: request.GET.get(name, "") for name in LIST_FILTERS}, queryset=deals
     )
-    deals = filters.qs
     search = request.GET.get("q", "").strip()
-    if search:
-        deals = deals.filter(Q(name__icontains=search) | Q(account__name__icontains=search))
-    return pick, deals, filters, search
+    return pick, _searched(filters.qs, search), filters, search
+
+
+def _searched(deals, search: str):
+    if not search:
+        return deals
+    return deals.filter(Q(name__icontains=search) | Q(account__name__icontains=search))
+
+
+def _list_parts(request: HttpRequest, visible, pick, filters, search) -> list:
+    """The list's deals as ``deals_in_period_parts`` splits them, each filtered and searched alike."""
+    status = (filters.form.cleaned_data.get("status") or "") if filters.is_valid() else ""
+    return [
+        _searched(filters.filter_queryset(part), search)
+        for part in deals_in_period_parts(
+            visible, scope=pick.scope, period=pick.period, status=status
+        )
+    ]
 
 
 def _sort(request: HttpRequest) -> tuple[str | None, bool]:
@@ -161,27 +178,35 @@ def _headers(request: HttpRequest, sort: str | None, descending: bool) -> list[d
     return headers
 
 
-def _merged_page(deals, owners, sort: str | None, descending: bool, request) -> Page:
+def _merged_page(deals, owners, sort: str | None, descending: bool, request, parts) -> Page:
     """A page sorted on the deal's own columns: each owner's first rows from an (owner, sort, id)
-    index, merged (``deal_list_page``), with a count exact up to a thousand and estimated beyond."""
+    index, merged (``deal_list_page``), with a count exact up to a thousand and estimated beyond.
+
+    Sorted by a key that runs from the oldest deals up (the close date, ascending), each owner's
+    open deals and those closed in the period are read apart (``parts``): in one
+    read the closed deals of every earlier period came first, each read and dropped (a second
+    for a manager at 1,000,000 deals)."""
     if sort is None:
         order = DealSort(DEFAULT_KEYS)
     else:
         order = DealSort(tuple((field, descending) for field in SORTS[sort]))
-    number = page_number(request)
-    found = deal_list_page(
-        deals, owners=owners, sort=order, size=PAGE_SIZE, offset=(number - 1) * PAGE_SIZE, live=True
-    )
-    if not found.ids and number > 1 and found.count_exact:  # past the end: the last page
-        number = max((found.count + PAGE_SIZE - 1) // PAGE_SIZE, 1)
-        found = deal_list_page(
+
+    def read(number: int):
+        return deal_list_page(
             deals,
             owners=owners,
             sort=order,
             size=PAGE_SIZE,
             offset=(number - 1) * PAGE_SIZE,
             live=True,
+            parts=parts,
         )
+
+    number = page_number(request)
+    found = read(number)
+    if not found.ids and number > 1 and found.count_exact:  # past the end: the last page
+        number = max((found.count + PAGE_SIZE - 1) // PAGE_SIZE, 1)
+        found = read(number)
     return Page(
         rows=found.ids,
         number=number,
@@ -221,7 +246,10 @@ def deal_list(request):
     pick, deals, filters, search = _list_deals(request, visible)
     sort, descending = _sort(request)
     if sort is None or sort in OWN_COLUMN_SORTS:
-        page = _merged_page(deals, owners, sort, descending, request)
+        parts = None
+        if sort in PARTS_SORTS and not descending:
+            parts = _list_parts(request, visible, pick, filters, search)
+        page = _merged_page(deals, owners, sort, descending, request, parts)
     else:
         # The page's ids are sorted on the deal table alone; only those 50 rows are then joined.
         ordered = deals.order_by(*_ordering(sort, descending))

@@ -237,7 +237,7 @@ def test_pages_take_the_same_queries_with_few_and_many_rows(
 
 @pytest.mark.parametrize("who", ["rep", "manager"])
 @pytest.mark.parametrize(
-    "sort", ["amount", "-close", "name", "created", "owner", "-account", "stage"]
+    "sort", ["amount", "close", "-close", "name", "created", "owner", "-account", "stage"]
 )
 def test_every_sort_of_the_deal_list_takes_the_same_queries_with_few_and_many_rows(
     client, request, rep, pipeline, stages, lost_reason, who, sort
