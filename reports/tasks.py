@@ -26,7 +26,7 @@ from reports.services import (
     snapshots_compute,
     standard_scopes,
 )
-from salesmgr.cache import cache_add, cache_delete
+from salesmgr.cache import cache_add, cache_delete, cache_lease
 from salesmgr.queue import INTERACTIVE_QUEUE, task_publish
 
 RECOMPUTE_LOCK = "reports:recompute-queued"
@@ -51,19 +51,24 @@ def snapshot_scopes(scope_keys: list[str], only_if_dirty: bool = False) -> int:
     rings for a recompute after it instead (``recompute_ring``), rather than compute the
     same scopes beside it on the worker's other process, each pass then taking twice as long
     on a machine the web shares. The marks stay; the pass that runs next reads them all.
+    The running pass holds its mark as a lease of ``REPORTS_RECOMPUTE_LEASE`` seconds, renewed
+    while it runs: a worker killed mid-pass holds up the next one for at most that long.
     """
     scopes = [Scope.from_key(key) for key in scope_keys]
     if not only_if_dirty:
         return len(snapshots_compute(scopes=scopes))
-    running = cache_add(RECOMPUTE_RUNNING, 1, timeout=settings.CELERY_TASK_TIME_LIMIT)
+    lease = settings.REPORTS_RECOMPUTE_LEASE
+    running = cache_add(RECOMPUTE_RUNNING, 1, timeout=lease)
     if running is False:
         recompute_ring()
         return 0
-    try:
+    if running is None:  # no cache: nothing to hold, nothing to wait for
         return len(snapshots_compute(scopes=scopes, only_if_dirty=True))
+    try:
+        with cache_lease(RECOMPUTE_RUNNING, lease):
+            return len(snapshots_compute(scopes=scopes, only_if_dirty=True))
     finally:
-        if running:
-            cache_delete(RECOMPUTE_RUNNING)
+        cache_delete(RECOMPUTE_RUNNING)
 
 
 @shared_task(name="reports.nightly_snapshots", **RETRY)

@@ -7,6 +7,8 @@ page still renders from the database.
 """
 
 import logging
+import threading
+from contextlib import contextmanager
 from typing import Any
 
 from django.core.cache import cache
@@ -80,3 +82,35 @@ def cache_delete(key: str) -> bool:
         _unavailable("delete", key, exc)
         return False
     return True
+
+
+def cache_touch(key: str, timeout: float | None) -> bool:
+    """Give a key a new timeout from now; False when it is gone or the cache is unreachable."""
+    try:
+        return bool(cache.touch(key, timeout))
+    except CACHE_ERRORS as exc:
+        _unavailable("touch", key, exc)
+        return False
+
+
+@contextmanager
+def cache_lease(key: str, timeout: float):
+    """Keep ``key`` (a lock already taken with ``timeout``) for as long as the block runs.
+
+    A thread renews it every third of ``timeout``, so a lock can be short-lived whatever the
+    block takes: if the process dies (a worker killed mid-pass), the key lapses within
+    ``timeout`` instead of when the longest pass would have ended.
+    """
+    stop = threading.Event()
+
+    def renew() -> None:
+        while not stop.wait(timeout / 3):
+            cache_touch(key, timeout)
+
+    keeper = threading.Thread(target=renew, name=f"lease {key}", daemon=True)
+    keeper.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        keeper.join()

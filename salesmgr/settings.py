@@ -460,6 +460,9 @@ BACKGROUND_NICENESS = env_int("BACKGROUND_NICENESS", 10, minimum=0)
 # rates (its training: a year of stage entries) for up to this many seconds, in the process
 # that learned them; the nightly run and a requested refresh always learn afresh. 0: never reuse.
 REPORTS_LEARNED_MAX_AGE = env_int("REPORTS_LEARNED_MAX_AGE", 600, minimum=0)
+# A change's recompute runs one at a time; the running pass's mark lapses this many seconds
+# after its worker stops renewing it (killed mid-pass), so the next pass waits no longer.
+REPORTS_RECOMPUTE_LEASE = env_int("REPORTS_RECOMPUTE_LEASE", 30, minimum=1)
 
 
 def env_currency(name: str, default: str) -> str:

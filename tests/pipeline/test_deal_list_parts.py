@@ -100,9 +100,7 @@ def _listed(client, query: str) -> list[int]:
 @pytest.mark.parametrize("who", ["admin", "manager", "rep", "outsider"])
 @pytest.mark.parametrize("sort", ["close", "created"])
 @pytest.mark.parametrize("preset", ["30d", "90d", "ytd"])
-def test_every_page_lists_the_periods_deals_in_order(
-    client, request, history, who, sort, preset
-):
+def test_every_page_lists_the_periods_deals_in_order(client, request, history, who, sort, preset):
     user = request.getfixturevalue(who)
     client.force_login(user)
     period = Period.named(preset, timezone.localdate())

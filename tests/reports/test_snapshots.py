@@ -1,6 +1,9 @@
 """Snapshot tasks and services: idempotent writes, fan-out, debounced recompute, accuracy, backfill."""
 
 import datetime
+import os
+import signal
+import time
 from collections import Counter
 from decimal import Decimal
 
@@ -365,6 +368,78 @@ def test_a_changes_recompute_waits_for_the_one_running_and_rings_for_after_it(
     finally:
         cache.delete(RECOMPUTE_RUNNING)
         cache.delete(RECOMPUTE_LOCK)
+
+
+def test_a_running_pass_keeps_its_mark_for_as_long_as_it_runs(
+    burst_world, rep, settings, eager, monkeypatch
+):
+    """The mark is a lease of ``REPORTS_RECOMPUTE_LEASE`` seconds, renewed while the pass runs:
+    a pass longer than the lease still holds it at its end, and lets it go after."""
+    import reports.tasks
+
+    settings.REPORTS_RECOMPUTE_LEASE = 1
+    key = Scope(owner=rep.pk).key
+    scopes_mark_dirty(keys={key})
+    held = []
+    compute = reports.tasks.snapshots_compute
+
+    def slow_compute(**kwargs):
+        for _ in range(5):  # 2.5 s: the lease lapses after 1 s unless renewed
+            time.sleep(0.5)
+            held.append(cache.get(RECOMPUTE_RUNNING))
+        return compute(**kwargs)
+
+    monkeypatch.setattr(reports.tasks, "snapshots_compute", slow_compute)
+    try:
+        assert snapshot_scopes.delay([key], only_if_dirty=True).get() == 1
+    finally:
+        cache.delete(RECOMPUTE_RUNNING)
+    assert held == [1] * 5
+    assert cache.get(RECOMPUTE_RUNNING) is None
+    assert key not in scopes_dirty()
+
+
+def test_a_pass_whose_worker_was_killed_holds_the_next_one_back_one_lease_at_most(
+    burst_world, rep, settings, eager, monkeypatch
+):
+    """A worker process killed mid-pass (SIGKILL: no ``finally`` runs) leaves its mark, which
+    lapses once nobody renews it: the next pass runs a lease later, not a task's time limit."""
+    import reports.tasks
+    from tests.conftest import IN_CI
+
+    if "redis" not in settings.CACHES["default"]["BACKEND"].lower():
+        message = "two processes share the mark through Redis (set REDIS_URL)"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    settings.REPORTS_RECOMPUTE_LEASE = 1
+    key = Scope(owner=rep.pk).key
+    scopes_mark_dirty(keys={key})
+    cache.set(RECOMPUTE_LOCK, 1, 60)  # a ring is pending: the pass that finds one running stops
+    compute = reports.tasks.snapshots_compute
+    monkeypatch.setattr(reports.tasks, "snapshots_compute", lambda **kwargs: time.sleep(60))
+    child = os.fork()
+    if child == 0:  # the worker's other process: takes the mark, then hangs in its pass
+        try:
+            snapshot_scopes([key], only_if_dirty=True)
+        finally:
+            os._exit(0)
+    try:
+        for _ in range(50):  # until the child holds the mark
+            if cache.get(RECOMPUTE_RUNNING) is not None:
+                break
+            time.sleep(0.1)
+        time.sleep(1.5)  # longer than the lease: the child renews it
+        assert snapshot_scopes([key], only_if_dirty=True) == 0
+        os.kill(child, signal.SIGKILL)
+        os.waitpid(child, 0)
+        time.sleep(1.5)
+        monkeypatch.setattr(reports.tasks, "snapshots_compute", compute)
+        assert snapshot_scopes([key], only_if_dirty=True) == 1
+    finally:
+        cache.delete(RECOMPUTE_RUNNING)
+        cache.delete(RECOMPUTE_LOCK)
+    assert key not in scopes_dirty()
 
 
 def test_the_nightly_pass_runs_whatever_change_pass_is_running(burst_world, rep, eager):
