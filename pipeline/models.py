@@ -600,8 +600,12 @@ class Activity(models.Model):
     subject = models.CharField(max_length=200)
     body = models.TextField(blank=True)
     occurred_at = models.DateTimeField(default=timezone.now)
+    # Indexed with the id (``activity_author_id_idx``) rather than alone.
     author = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="activities"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="activities",
+        db_index=False,
     )
     deal = models.ForeignKey(
         Deal, null=True, blank=True, on_delete=models.CASCADE, related_name="activities"
@@ -623,10 +627,18 @@ class Activity(models.Model):
         indexes = [
             models.Index(fields=["deal", "occurred_at"], name="activity_deal_idx"),
             models.Index(fields=["account", "occurred_at"], name="activity_account_idx"),
-            # Covering: a person's activities in a period, counted by kind, read from the index alone.
+            # Covering: a person's activities in a period, counted by kind, read from the index
+            # alone; and the list's part of the reader's own activities, newest first, read in
+            # its order. Without the id the planner walked every activity's occurred_at index
+            # backwards looking for the reader's (13 s for a manager who wrote none, at 3.5M).
             models.Index(
-                fields=["author", "occurred_at"], include=["kind"], name="activity_author_kind_idx"
+                fields=["author", "occurred_at", "id"],
+                include=["kind"],
+                name="activity_author_kind_idx",
             ),
+            # The same part by id (``ordering=-id``); an index of the author alone would not
+            # give that order.
+            models.Index(fields=["author", "id"], name="activity_author_id_idx"),
             # The activity list, newest first (``activity_list_page``): walked in its order, each
             # row's deal at hand to check against the reader's deals by primary key.
             models.Index(

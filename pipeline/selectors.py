@@ -778,6 +778,8 @@ def _beyond(
     if sort.field == "id":
         return Q(pk__lt=pk) if descending else Q(pk__gt=pk)
     column = f'"{table}"."{sort.field}"'
+    if isinstance(key, datetime.datetime):  # as the column stores it (SQLite: naive UTC text)
+        key = connection.ops.adapt_datetimefield_value(key)
     less_or_greater = "<" if descending else ">"
     compare = f'({column}, "{table}"."id") {less_or_greater} (%s, %s)'
     if sort.field not in _NULLABLE_SORTS:
@@ -1163,7 +1165,10 @@ def activity_list_page(
         found = {
             row for part in readers for row in part.order_by(*order).values_list(*columns)[:limit]
         }
-        rows = sorted(found, key=lambda row: row[:-2], reverse=sort.descending != backwards)
+        # In the list's order: its keys (after the id in each row), then the id.
+        rows = sorted(
+            found, key=lambda row: (*row[1:-2], row[0]), reverse=sort.descending != backwards
+        )
         rows = rows[offset:limit]
         rest = [parts.own_rest] if parts.own_rest is not None else []
         count, exact = sum(part.count() for part in [*parts.apart, *rest]), True
@@ -1201,11 +1206,18 @@ def _sql_of(querysets) -> tuple[list[str], list]:
 
 def _merged_parts(paged, parts, order, columns, offset, limit):
     bound = ACTIVITY_COUNT_EXACT_UP_TO
-    apart_sql, apart_params = _sql_of(part.order_by().values("pk") for part in parts.apart)
-    apart = " UNION ALL ".join(apart_sql)
+    whole_sql, whole_params = _sql_of(part.order_by().values("pk") for part in parts.apart)
+    whole = " UNION ALL ".join(whole_sql)
     # The parts apart as text (values quoted by the driver) for the planner's estimate; the
     # reader's own activities outside them are few, and planning them costs more than the page.
-    estimated = connection.ops.compose_sql(apart, apart_params)
+    estimated = connection.ops.compose_sql(whole, whole_params)
+    # Counted up to the bound, each part bounded on its own: the planner plans each for its
+    # first rows (a team's activities probe their deals one by one) rather than hashing every
+    # deal in reach first (650,000 of them, 300 ms, for a manager at 1,000,000 deals).
+    apart_sql, apart_params = _sql_of(
+        part.order_by().values("pk")[: bound + 1] for part in parts.apart
+    )
+    apart = " UNION ALL ".join(apart_sql)
     if parts.own_rest is None:
         rest_sql, rest_params = "0", []
     else:
@@ -1213,7 +1225,7 @@ def _merged_parts(paged, parts, order, columns, offset, limit):
         rest_sql = f"(SELECT count(*) FROM ({own_rest} LIMIT %s) AS rest)"
         rest_params = [*own_rest_params, bound + 1]
         estimated_with_rest = connection.ops.compose_sql(
-            f"{apart} UNION ALL {own_rest}", [*apart_params, *own_rest_params]
+            f"{whole} UNION ALL {own_rest}", [*whole_params, *own_rest_params]
         )
     page_sql, page_params = _sql_of(
         part.order_by(*order).values_list(*columns)[:limit] for part in paged.apart
@@ -1247,7 +1259,9 @@ def _merged_parts(paged, parts, order, columns, offset, limit):
                     SELECT n_apart,
                         CASE WHEN n_apart > %s THEN n_apart ELSE n_apart + {rest_sql} END AS n
                     FROM (
-                        SELECT count(*) AS n_apart FROM ({apart} LIMIT %s) AS bounded
+                        SELECT count(*) AS n_apart FROM (
+                            SELECT 1 FROM ({apart}) AS parts LIMIT %s
+                        ) AS bounded
                     ) AS bounded_count
                     OFFSET 0
                 ) AS counted_rest

@@ -172,6 +172,9 @@ def test_the_former_owner_keeps_their_notes_without_the_deal(world, client_for):
 
 
 def test_past_the_bound_the_count_is_estimated(world, client_for, monkeypatch):
+    from tests.conftest import need_postgres
+
+    need_postgres()  # the planner's estimate; SQLite counts every row
     monkeypatch.setattr(selectors, "ACTIVITY_COUNT_EXACT_UP_TO", 5)
     for role in ("admin", "manager", "rep"):
         body = client_for(world[role]).get(API).json()
@@ -220,3 +223,30 @@ def test_a_timeline_checks_its_one_record_once_not_row_by_row(world, role):
     by_account = str(activities_visible_to(world[role], account=deal.account).query)
     assert '= ("pipeline_activity"."deal_id")' not in by_deal
     assert '= ("pipeline_activity"."account_id")' not in by_account
+
+
+@pytest.mark.parametrize("field", selectors.ACTIVITY_LIST_SORTS)
+def test_the_readers_own_part_has_an_index_in_each_order_of_the_list(field):
+    """The part of the reader's own activities is read for its first rows in the list's order:
+    an index of (author, that order) serves it as a range. Without one, the planner walked the
+    whole list's index looking for the reader's rows (13 s at 3.5M activities for a manager who
+    wrote none)."""
+    orders = {tuple(index.fields) for index in Activity._meta.indexes}
+    wanted = ("author", field) if field == "id" else ("author", field, "id")
+    assert wanted in orders
+
+
+def test_the_count_bounds_each_part_on_its_own(world, client_for):
+    """Each part of the count is cut at the bound itself, so each is planned for its first rows
+    (a hash of every deal in reach cost 300 ms for a manager at 1,000,000 deals)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    if connection.vendor != "postgresql":
+        pytest.skip("the merged statement is PostgreSQL's")
+    with CaptureQueriesContext(connection) as queries:
+        client_for(world["manager"]).get(API)
+    [statement] = [query["sql"] for query in queries if "n_apart" in query["sql"]]
+    counted = statement.split("AS n_apart FROM (")[1].split("AS bounded")[0]
+    bound = selectors.ACTIVITY_COUNT_EXACT_UP_TO + 1
+    assert counted.count(f"LIMIT {bound}") == 3  # each of the two parts, and their union
