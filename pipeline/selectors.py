@@ -155,13 +155,18 @@ def open_deal_totals_visible_to(user: User, *, today: datetime.date) -> dict:
     }
 
 
-def accounts_visible_to(user: User, *, include_deleted: bool = False) -> QuerySet[Account]:
+def accounts_visible_to(
+    user: User, *, include_deleted: bool = False, reach_read: bool = False
+) -> QuerySet[Account]:
     """Accounts ``user`` may read: owned by them (or their team), or in their (team's) territories.
 
-    A territory covers the territories inside it.
+    A territory covers the territories inside it. ``reach_read`` reads those owners and
+    territories first (``_account_reach``) and filters by their ids.
     """
     accounts = Account.objects.all()
-    if not user.is_admin:
+    if not user.is_admin and reach_read:
+        accounts = accounts.filter(_account_reach(user))
+    elif not user.is_admin:
         covered = territories_covered_subquery(user, with_team=user.is_manager)
         accounts = accounts.filter(_owned_by(user) | Q(territory_id__in=covered))
     if not include_deleted:
@@ -169,9 +174,63 @@ def accounts_visible_to(user: User, *, include_deleted: bool = False) -> QuerySe
     return accounts
 
 
-def contacts_visible_to(user: User) -> QuerySet[Contact]:
-    """Contacts at the accounts ``user`` may read."""
-    return Contact.objects.filter(account__in=accounts_visible_to(user).values("pk"))
+def _account_reach(user: User) -> Q:
+    """The accounts a non-admin ``user`` may read as ``owner IN (ids) OR territory IN (ids)``,
+    the owners (they or their team) and territories (covered by them or their team) read
+    first in one query.
+
+    Given the two recursive subqueries instead, PostgreSQL guesses a team's owners and
+    territories (and so their accounts) several times too many, and a list ordered by
+    another table's index then sorts all it may see rather than walk that index (a
+    manager's contacts: 450 ms against 5).
+    """
+    covered = territories_covered_subquery(user, with_team=user.is_manager)
+    sql, params = f"SELECT 1, id FROM ({covered.sql}) AS covered", [*covered.params]
+    if user.is_manager:
+        team = self_and_team_ids_subquery(user.pk)
+        sql = f"SELECT 0, id FROM ({team.sql}) AS team UNION ALL {sql}"
+        params = [*team.params, *params]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        reach = cursor.fetchall()
+    owners = [pk for territory, pk in reach if not territory] if user.is_manager else [user.pk]
+    territories = [pk for territory, pk in reach if territory]
+    return Q(owner_id__in=owners) | Q(territory_id__in=territories)
+
+
+def contacts_visible_to(user: User, *, reach_read: bool = False) -> QuerySet[Contact]:
+    """Contacts at the accounts ``user`` may read (``reach_read`` as ``accounts_visible_to``)."""
+    accounts = accounts_visible_to(user, reach_read=reach_read)
+    return Contact.objects.filter(account__in=accounts.values("pk"))
+
+
+CONTACT_NAME_ORDER = ("last_name", "first_name", "id")
+
+
+def contacts_in_name_order(
+    contacts: QuerySet[Contact], *, offset: int, limit: int, many: bool
+) -> list[Contact]:
+    """Rows ``offset`` to ``limit`` of ``contacts`` (``contacts_visible_to``, filtered) in the
+    contact list's order, with their accounts, in one query.
+
+    ``many`` says the reader sees many contacts (the list's count reached its cap): the
+    name-ordered index then finds the page's rows after a short walk. For a reader who sees
+    few, that walk would cross most of the index (700 ms to find that someone sees none at
+    1M deals), and one wrong guess of how many they see would have PostgreSQL take it: their
+    contacts are read apart (``OFFSET 0`` keeps the planner from merging that read into the
+    ordered one), sorted, and only the page's ids joined to their accounts, where the plain
+    join met every contact with every account first (230 ms).
+    """
+    ordered = contacts.select_related("account").order_by(*CONTACT_NAME_ORDER)
+    if many or connection.vendor != "postgresql":
+        return list(ordered[offset:limit])
+    seen, params = contacts.order_by().values(*CONTACT_NAME_ORDER).query.sql_with_params()
+    page = RawSQL(
+        f"SELECT seen.id FROM ({seen} OFFSET 0) AS seen"
+        " ORDER BY seen.last_name, seen.first_name, seen.id LIMIT %s OFFSET %s",
+        (*params, limit - offset, offset),
+    )
+    return list(ordered.filter(pk__in=page))
 
 
 def activities_visible_to(

@@ -1,5 +1,6 @@
 """Small helpers the pipeline's pages share."""
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.db.models import QuerySet
@@ -58,8 +59,18 @@ def page_number(request: HttpRequest) -> int:
         return 1
 
 
-def paginate(queryset: QuerySet, request: HttpRequest, per_page: int = PAGE_SIZE) -> Page:
-    """Two queries whatever the size: a capped count, and the page's rows (one extra to see a next page)."""
+def paginate(
+    queryset: QuerySet,
+    request: HttpRequest,
+    per_page: int = PAGE_SIZE,
+    *,
+    read: Callable[[int, int, bool], list] | None = None,
+) -> Page:
+    """Two queries whatever the size: a capped count, and the page's rows (one extra to see a next page).
+
+    ``read(offset, limit, capped)`` reads the rows instead of slicing ``queryset``, for a list
+    whose best plan depends on how many rows it holds.
+    """
     number = page_number(request)
     count = queryset.order_by()[: COUNT_CAP + 1].count()
     capped = count > COUNT_CAP
@@ -67,7 +78,8 @@ def paginate(queryset: QuerySet, request: HttpRequest, per_page: int = PAGE_SIZE
         last = max((count + per_page - 1) // per_page, 1)
         number = min(number, last)
     offset = (number - 1) * per_page
-    rows = list(queryset[offset : offset + per_page + 1])
+    limit = offset + per_page + 1
+    rows = list(queryset[offset:limit]) if read is None else read(offset, limit, capped)
     return Page(
         rows=rows[:per_page],
         number=number,

@@ -20,6 +20,7 @@ from pipeline.selectors import (
     accounts_visible_to,
     contact_deals_visible_to,
     contact_history,
+    contacts_in_name_order,
     contacts_visible_to,
     deal_contacts_visible_to,
     deals_visible_to,
@@ -65,7 +66,7 @@ def _refuse_unless_may_write(request: HttpRequest, account) -> None:
 @login_required
 @require_GET
 def contact_list(request):
-    contacts = contacts_visible_to(request.user)
+    contacts = contacts_visible_to(request.user, reach_read=True)
     search = request.GET.get("q", "").strip()
     if search:
         contacts = contacts.filter(
@@ -75,7 +76,11 @@ def contact_list(request):
             | Q(account__name__icontains=search)
         )
     page = paginate(
-        contacts.select_related("account").order_by("last_name", "first_name", "id"), request
+        contacts,
+        request,
+        read=lambda offset, limit, many: contacts_in_name_order(
+            contacts, offset=offset, limit=limit, many=many
+        ),
     )
     context = {"page": page, "search": search, "page_query": query_without(request, "page")}
     return render(request, "pipeline/contact_list.html", context)
