@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("pipeline", "0027_deal_live_close_index"),
+        ("pipeline", "0029_activity_author_indexes_in_list_order"),
     ]
 
     operations = [
