@@ -147,11 +147,15 @@ def commitment_rows(pick: Pick, today: datetime.date, since: datetime.date) -> Q
     in_scope = pick.scope.deal_filter()
     # The deals committed now (an index) and those committed in some version up to the call (the
     # latest version by then is checked below): only they are looked up in the history, one by one.
+    # Unordered, each is read from a partial index of the committed deals (or versions) alone.
     candidates = (
         Deal.objects.filter(committed_now, in_scope)
+        .order_by()
         .values("id")
         .union(
-            Deal.history.filter(_committed(month), in_scope, history_date__lte=moment).values("id")
+            Deal.history.filter(_committed(month), in_scope, history_date__lte=moment)
+            .order_by()
+            .values("id")
         )
     )
     # The version at the call in one probe: committed then with the same amount as now ("same"),

@@ -25,15 +25,18 @@ The manager's team: committed then 9,000 + 440, now 4,600 + 440.
 import csv
 import datetime
 import io
+import random
 from decimal import Decimal
 
 import pytest
 from django.utils import timezone
 from openpyxl import load_workbook
 
-from pipeline.periods import start_of
+from pipeline.models import Deal
+from pipeline.periods import Period, start_of
 from pipeline.services.imports import ChangeSpec, DealSpec, TransitionSpec, deals_import
 from pipeline.services.rates import exchange_rate_create
+from reports.catalog.commitments import CHANGES
 from tests.factories import AccountFactory, LostReasonFactory
 
 URL = "/reports/commitments/"
@@ -300,3 +303,103 @@ def test_the_exports_stream_the_rows_and_the_totals(client, manager, rep, histor
     c_row = next(row for row in values if row[1] == "C")
     assert c_row[7:] == [2000.0, 2500.0, 500.0]
     assert isinstance(c_row[5], datetime.datetime)
+
+
+@pytest.mark.parametrize("seed", [2, 11])
+def test_the_changes_match_an_oracle_on_drawn_deals(
+    client, admin, manager, rep, rep2, outsider, pipeline, stages, seed
+):
+    """Drawn deals whose category, close date and amount change before and after the call, some
+    then won or lost: each deal of the manager's team committed then or now shows the change an
+    oracle reads from its history rows, with its amounts then and now."""
+    rng = random.Random(seed)
+    today = timezone.localdate()
+    month = Period.named("month", today)
+    call = start_of(today - datetime.timedelta(days=7))
+
+    def ago(days):
+        return start_of(today - datetime.timedelta(days=days)) + datetime.timedelta(hours=9)
+
+    accounts = {p.pk: AccountFactory(owner=p) for p in (rep, rep2, outsider)}
+    q, won, lost = stages["Qualification"], stages["Won"], stages["Lost"]
+    reason = LostReasonFactory(name="Price")
+    draws = {
+        "forecast_category": ["commit", "commit", "best_case", "pipeline"],
+        "expected_close_date": [
+            month.start + datetime.timedelta(days=3),
+            month.start + datetime.timedelta(days=20),
+            month.end + datetime.timedelta(days=4),
+            month.start - datetime.timedelta(days=2),
+        ],
+        "amount": [Decimal(n) for n in (300, 800, 1500)],
+    }
+    specs = []
+    for n in range(40):
+        owner = rng.choice([rep, rep2, outsider])
+        changes = [
+            ChangeSpec(field, rng.choice(values), ago(30)) for field, values in draws.items()
+        ]
+        for _ in range(rng.randint(0, 3)):
+            field = rng.choice(list(draws))
+            changes.append(ChangeSpec(field, rng.choice(draws[field]), ago(rng.randint(2, 29))))
+        changes.sort(key=lambda change: change.at)
+        final = {change.field: change.value for change in changes}
+        end = rng.choice([q, q, q, won, lost])
+        specs.append(
+            DealSpec(
+                name=f"D{n}",
+                account_id=accounts[owner.pk].pk,
+                owner_id=owner.pk,
+                pipeline_id=pipeline.pk,
+                stage_id=end.pk,
+                amount=final["amount"],
+                currency="USD",
+                expected_close_date=final["expected_close_date"],
+                forecast_category=final["forecast_category"],
+                created_at=ago(30),
+                lost_reason_id=reason.pk if end == lost else None,
+                transitions=[TransitionSpec(to_stage_id=q.pk, at=ago(30), by_id=owner.pk)]
+                + (
+                    [TransitionSpec(to_stage_id=end.pk, at=ago(1), by_id=owner.pk)]
+                    if end != q
+                    else []
+                ),
+                changes=changes,
+            )
+        )
+    deals_import(specs=specs, by=admin)
+
+    def committed(version) -> bool:
+        return (
+            version is not None
+            and version.status == "open"
+            and version.forecast_category == "commit"
+            and month.start <= version.expected_close_date < month.end
+            and version.deleted_at is None
+        )
+
+    expected = {}
+    for deal in Deal.objects.filter(owner__in=[rep, rep2]):
+        versions = Deal.history.filter(id=deal.pk, history_date__lte=call)
+        then = max(versions, key=lambda v: (v.history_date, v.history_id), default=None)
+        was, now = committed(then), committed(deal)
+        if not (was or now):
+            continue
+        if not was:
+            change = "added"
+        elif now:
+            change = "unchanged" if then.amount == deal.amount else "amount_changed"
+        elif deal.status in ("won", "lost"):
+            change = deal.status
+        elif deal.expected_close_date >= month.end:
+            change = "slipped"
+        else:
+            change = "removed"
+        expected[deal.name] = (CHANGES[change], then.amount if was else None, deal.amount)
+    assert len({change for change, _, _ in expected.values()}) > 2  # the draw reaches several
+    client.force_login(manager)
+    shown = {
+        name: (row["change"], row["amount_then"], row["amount_now"])
+        for name, row in _by_deal(client.get(URL)).items()
+    }
+    assert shown == expected

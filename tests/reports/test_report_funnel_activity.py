@@ -18,14 +18,19 @@ advance, 1 win. In all 7 activities, 4 advances, 2 wins: 3.5 per win.
 import csv
 import datetime
 import io
+import random
 
 import pytest
 from django.utils import timezone
 from openpyxl import load_workbook
 
-from pipeline.periods import start_of
+from pipeline.models import Activity
+from pipeline.periods import Period, start_of
+from pipeline.picker import Pick
+from pipeline.scopes import Scope
 from pipeline.services.activities import activity_log
 from pipeline.services.imports import DealSpec, TransitionSpec, deals_import
+from reports.catalog.funnel_activity import KIND_COLUMNS, activity_counts
 from tests.factories import AccountFactory, LostReasonFactory
 
 URL = "/reports/funnel-activity/"
@@ -264,3 +269,47 @@ def test_the_exports_hold_the_table(client, manager, rep, history, week0, period
     values = [[cell.value for cell in row] for row in sheet.iter_rows()]
     assert values[-1] == ["Total", None, 3, 1, 1, 1, 1, 7, 4, 2, 3.5]
     assert values[1][1] == datetime.datetime.combine(week0, datetime.time())
+
+
+@pytest.mark.parametrize("seed", [3, 17])
+def test_the_activity_counts_match_an_oracle_on_drawn_activities(
+    admin, manager, rep, rep2, outsider, other_manager, week0, seed
+):
+    """Drawn activities by people of every role, some outside the period: each scope's cells are
+    its people's activities of the period counted by author, local week and kind."""
+    rng = random.Random(seed)
+    people = [admin, manager, rep, rep2, outsider, other_manager]
+    accounts = {person.pk: AccountFactory(owner=person) for person in people}
+    kinds = list(KIND_COLUMNS)
+    for n in range(120):
+        person = rng.choice(people)
+        activity_log(
+            by=person,
+            kind=rng.choice(kinds),
+            subject=f"drawn {n}",
+            occurred_at=start_of(week0)
+            + datetime.timedelta(days=rng.randint(-5, 20), minutes=rng.randint(0, 1439)),
+            account=accounts[person.pk],
+        )
+    period = Period(week0, week0 + datetime.timedelta(days=14))
+    start, end = period.bounds
+    scopes = {
+        Scope(): {rep.pk, rep2.pk, outsider.pk},
+        Scope(team=manager.pk): {rep.pk, rep2.pk},
+        Scope(owner=rep.pk): {rep.pk},
+    }
+    for scope, authors in scopes.items():
+        expected: dict = {}
+        for activity in Activity.objects.all():
+            if activity.author_id in authors and start <= activity.occurred_at < end:
+                local = timezone.localtime(activity.occurred_at).date()
+                week = local - datetime.timedelta(days=local.weekday())
+                cell = expected.setdefault((activity.author_id, week), {})
+                key = KIND_COLUMNS[activity.kind]
+                cell[key] = cell.get(key, 0) + 1
+        cells = activity_counts(Pick(kind="organisation", scope=scope, period=period))
+        found = {
+            key: {kind: counts[kind] for kind in KIND_COLUMNS.values() if counts[kind]}
+            for key, counts in cells.items()
+        }
+        assert found == expected, scope

@@ -15,6 +15,7 @@ The manager's team: 5 deals worth 2,600. Price 2 (1,500), Timing 2 (500), No rea
 import csv
 import datetime
 import io
+import random
 from decimal import Decimal
 
 import pytest
@@ -253,3 +254,56 @@ def test_the_exports_hold_the_table_with_typed_cells(client, manager, losses):
     rows = [[cell.value for cell in row] for row in sheet.iter_rows()]
     assert rows[1] == ["Price", 2, 0.4, 1500.0, pytest.approx(1500 / 2600)]
     assert sheet["C2"].number_format == "0.0%" and sheet["D2"].number_format == "#,##0.00"
+
+
+@pytest.mark.parametrize("seed", [5, 23])
+def test_by_reason_matches_an_oracle_on_drawn_deals(
+    client, admin, rep, rep2, outsider, pipeline, stages, seed
+):
+    """Drawn USD deals of three reps, lost (with or without a reason), won or open, closed in and
+    around the period: each reason's deals lost in it and their value, for the whole organisation."""
+    rng = random.Random(seed)
+    reasons = [LostReasonFactory(name=name) for name in ("Price", "Timing", "Fit")]
+    people = (rep, rep2, outsider)
+    accounts = {person.pk: AccountFactory(owner=person) for person in people}
+    q, won, lost = stages["Qualification"], stages["Won"], stages["Lost"]
+    specs, reasonless = [], []
+    for n in range(60):
+        owner = rng.choice(people)
+        end = rng.choice([lost, lost, won, q])
+        closed = datetime.date(2025, 12, 20) + datetime.timedelta(days=rng.randint(0, 80))
+        moves = [TransitionSpec(to_stage_id=q.pk, at=moment("2025-12-01"), by_id=owner.pk)]
+        if end != q:
+            moves.append(TransitionSpec(to_stage_id=end.pk, at=moment(str(closed)), by_id=owner.pk))
+        reason = rng.choice(reasons) if end == lost else None
+        reasonless.append(end == lost and rng.random() < 0.25)
+        specs.append(
+            DealSpec(
+                name=f"D{n}",
+                account_id=accounts[owner.pk].pk,
+                owner_id=owner.pk,
+                pipeline_id=pipeline.pk,
+                stage_id=end.pk,
+                amount=Decimal(rng.randint(1, 5000)),
+                currency="USD",
+                expected_close_date=datetime.date(2026, 3, 1),
+                forecast_category="pipeline",
+                created_at=moment("2025-12-01"),
+                lost_reason_id=reason.pk if reason else None,
+                transitions=moves,
+                changes=[],
+            )
+        )
+    for deal_id, blank in zip(deals_import(specs=specs, by=admin), reasonless, strict=True):
+        if blank:
+            without_reason(deal_id)
+    start, end = moment("2026-01-01").replace(hour=0), moment("2026-03-01").replace(hour=0)
+    expected: dict = {}
+    for deal in Deal.objects.select_related("lost_reason"):
+        if deal.status == "lost" and start <= deal.closed_at < end:
+            name = deal.lost_reason.name if deal.lost_reason else "No reason given"
+            deals, value = expected.get(name, (0, Decimal("0")))
+            expected[name] = (deals + 1, value + deal.amount)
+    assert len(expected) > 2  # the draw reaches several reasons, "No reason given" among them
+    answer = result(client, admin)
+    assert {name: (deals, value) for name, deals, value in figures(answer.rows)} == expected
