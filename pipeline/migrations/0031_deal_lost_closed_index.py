@@ -6,7 +6,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("pipeline", "0027_deal_live_close_index"),
+        ("pipeline", "0030_contact_name_order_index"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -6,7 +6,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("pipeline", "0028_deal_lost_closed_index"),
+        ("pipeline", "0031_deal_lost_closed_index"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
