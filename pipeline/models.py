@@ -440,6 +440,16 @@ class Deal(models.Model):
                 condition=Q(deleted_at__isnull=True),
                 name="deal_board_idx",
             ),
+            # The same ranges for a board of everyone's (an admin's), which has no owner to lead
+            # with: per stage, its open deals and those closed in the period, read from the
+            # index alone for the totals and a closed column's first cards (1.2 s of the heap
+            # and of sorting at 1,000,000 deals, 160 ms now).
+            models.Index(
+                fields=["stage", "closed_at"],
+                include=["pipeline", "expected_close_date", "id", "currency", "amount"],
+                condition=Q(deleted_at__isnull=True),
+                name="deal_board_stage_idx",
+            ),
             # An open column's first cards walked in its order (close date, id), filtered by owner
             # in the index: a few entries for a manager, where ``deal_board_idx`` reads and sorts
             # every open deal of the team in that stage. A rep's few deals still read that one.
