@@ -946,6 +946,47 @@ def _walk(
     return sql, (*bounded_params, *params)
 
 
+def deal_ids_by_owner(
+    deals: QuerySet, *, owners: list | None, descending: bool, offset: int, limit: int
+) -> list[int]:
+    """``limit`` ids of ``deals`` from ``offset`` on, sorted by their owner's full name, then
+    username, then id (all descending or all ascending), as the deals page lists them.
+
+    ``owners`` are those ``deals`` range over (None: every user). On PostgreSQL the owners are
+    read in that order, each one's deals by id, and the read stops once the page is full: a page
+    reads the deals of its first owners only, where sorting every deal by its owner's name read
+    and joined them all (half a second for a manager at 1,000,000 deals).
+    """
+    names = ("owner__full_name", "owner__username", "id")
+    if connection.vendor != "postgresql":
+        ordered = deals.order_by(*(f"-{name}" if descending else name for name in names))
+        return list(ordered.values_list("pk", flat=True)[offset : offset + limit])
+    direction = "DESC" if descending else "ASC"
+    inner = (
+        _one_owner_at_a_time(deals, owners)
+        .filter(owner_id=RawSQL('"deal_owners"."id"', ()))
+        .order_by(F("owner_id").desc() if descending else "owner_id", "-pk" if descending else "pk")
+        .values_list("pk")[: offset + limit]
+    )
+    inner_sql, inner_params = inner.query.sql_with_params()
+    users = connection.ops.quote_name(User._meta.db_table)
+    where, where_params = ("", ()) if owners is None else ("WHERE id = ANY(%s)", (list(owners),))
+    name_order = f"full_name {direction}, username {direction}"
+    # The owners come sorted, so the planner sorts the merged rows one owner at a time
+    # (an incremental sort) and stops reading owners once it has the page.
+    sql = f"""
+        SELECT page.id FROM (
+            SELECT id, full_name, username FROM {users} {where} ORDER BY {name_order}
+        ) AS deal_owners
+        CROSS JOIN LATERAL ({inner_sql}) AS page(id)
+        ORDER BY deal_owners.{name_order.replace(", ", ", deal_owners.")}, page.id {direction}
+        LIMIT %s OFFSET %s
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(sql, (*where_params, *inner_params, limit, offset))
+        return [row[0] for row in cursor.fetchall()]
+
+
 def _one_owner_at_a_time(page: QuerySet, owners: list | None) -> QuerySet:
     """``page`` without its ``owner_id IN (owners)``, for reading it one of ``owners`` at a time.
 

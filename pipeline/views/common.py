@@ -58,8 +58,12 @@ def page_number(request: HttpRequest) -> int:
         return 1
 
 
-def paginate(queryset: QuerySet, request: HttpRequest, per_page: int = PAGE_SIZE) -> Page:
-    """Two queries whatever the size: a capped count, and the page's rows (one extra to see a next page)."""
+def paginate(
+    queryset: QuerySet, request: HttpRequest, per_page: int = PAGE_SIZE, read=None
+) -> Page:
+    """Two queries whatever the size: a capped count, and the page's rows (one extra to see a next page).
+
+    ``read(offset, limit)``, when given, reads those rows of ``queryset`` its own way."""
     number = page_number(request)
     count = queryset.order_by()[: COUNT_CAP + 1].count()
     capped = count > COUNT_CAP
@@ -67,7 +71,10 @@ def paginate(queryset: QuerySet, request: HttpRequest, per_page: int = PAGE_SIZE
         last = max((count + per_page - 1) // per_page, 1)
         number = min(number, last)
     offset = (number - 1) * per_page
-    rows = list(queryset[offset : offset + per_page + 1])
+    if read is None:
+        rows = list(queryset[offset : offset + per_page + 1])
+    else:
+        rows = read(offset, per_page + 1)
     return Page(
         rows=rows[:per_page],
         number=number,

@@ -37,6 +37,7 @@ from pipeline.selectors import (
     DealSort,
     activities_visible_to,
     deal_history,
+    deal_ids_by_owner,
     deal_list_page,
     deal_page_rows,
     deal_splits,
@@ -258,10 +259,18 @@ def deal_list(request):
         if sort in PARTS_SORTS and not descending:
             parts = _list_parts(request, visible, pick, filters, search)
         page = _merged_page(deals, owners, sort, descending, request, parts, pick.period)
+    elif sort == "owner":
+
+        def read(offset: int, limit: int) -> list[int]:
+            return deal_ids_by_owner(
+                deals, owners=owners, descending=descending, offset=offset, limit=limit
+            )
+
+        page = paginate(deals.values_list("pk", flat=True), request, PAGE_SIZE, read)
     else:
         # The page's ids are sorted on the deal table alone; only those 50 rows are then joined.
         ordered = deals.order_by(*_ordering(sort, descending))
-        page = paginate(ordered.values_list("pk", flat=True), request)
+        page = paginate(ordered.values_list("pk", flat=True), request, PAGE_SIZE)
     page.rows = deal_page_rows(page.rows)
     _add_cells(page.rows)
     options = picker_options(request, pick)

@@ -180,3 +180,24 @@ def test_every_page_in_the_default_order_lists_the_periods_deals(
     assert listed == _expected(user, period=period, sort="")
     if connection.vendor == "postgresql" and who in ("admin", "manager"):
         assert True in walked and False in walked  # both ways were taken
+
+
+@pytest.mark.parametrize("who", ["admin", "manager", "rep"])
+@pytest.mark.parametrize("sort", ["owner", "-owner"])
+@pytest.mark.parametrize("search", ["", "glob"])
+def test_every_page_by_owner_lists_the_periods_deals_in_order(
+    client, request, monkeypatch, history, who, sort, search
+):
+    """Sorted by owner, the page reads the owners in name order and each one's deals by id:
+    every page of seven lists what the period's list holds, in the order the whole list sorted
+    by the owner's name (the database's collation) gives."""
+    monkeypatch.setattr("pipeline.views.deals.PAGE_SIZE", 7)
+    user = request.getfixturevalue(who)
+    client.force_login(user)
+    period = Period.named("90d", timezone.localdate())
+    held = _expected(user, period=period, sort="close", search=search)
+    names = ("owner__full_name", "owner__username", "id")
+    if sort.startswith("-"):
+        names = tuple(f"-{name}" for name in names)
+    expected = list(Deal.objects.filter(pk__in=held).order_by(*names).values_list("pk", flat=True))
+    assert _listed(client, f"sort={sort}&period=90d&q={search}") == expected
