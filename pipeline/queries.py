@@ -96,6 +96,17 @@ def deals_in_period_parts(
     return [in_scope.filter(condition) for condition in conditions]
 
 
+def deals_ahead_in_period(period: Period) -> QuerySet[Deal]:
+    """Every live deal, whoever owns it, that a list of ``period`` in its default order (open
+    deals first, then the closed ones newest first) can reach before its last row: the open
+    ones and those closed since the period began. Of these the list's share is taken when
+    ``deal_list_page`` weighs walking that order (its ``front``)."""
+    start, _ = period.bounds
+    return Deal.objects.filter(deleted_at__isnull=True).filter(
+        Q(status=StageKind.OPEN) | Q(closed_at__gte=start)
+    )
+
+
 def board_deals(user: User, *, pipeline: Pipeline, scope: Scope) -> QuerySet[Deal]:
     """The deals ``user`` may see in ``pipeline`` within ``scope``, before the period's condition
     (``column_totals`` and ``board_cards`` add it column by column).

@@ -24,6 +24,7 @@ from pipeline.models import ForecastCategory, Stage, StageKind
 from pipeline.picker import picked, picker_options, scope_label
 from pipeline.queries import (
     board_stages,
+    deals_ahead_in_period,
     deals_in_period,
     deals_in_period_parts,
     export_rows,
@@ -36,6 +37,7 @@ from pipeline.selectors import (
     DealSort,
     activities_visible_to,
     deal_history,
+    deal_ids_by_owner,
     deal_list_page,
     deal_page_rows,
     deal_splits,
@@ -92,8 +94,9 @@ DEFAULT_ORDER = (
 DEFAULT_KEYS = (("closed_at", True), ("expected_close_date", False), ("id", False))
 # Sorts on the deal's own columns: read per owner from an index (see ``_merged_page``).
 OWN_COLUMN_SORTS = frozenset({"name", "amount", "close", "created"})
-# Ascending, these read each owner's open deals and those closed in the period apart.
-PARTS_SORTS = frozenset({"close"})
+# Ascending, these read each owner's open deals and those closed in the period apart (each
+# part has an index to be read from: see ``deal_open_owner_created_idx``).
+PARTS_SORTS = frozenset({"close", "created"})
 LIST_FILTERS = (
     "stage",
     "status",
@@ -178,16 +181,21 @@ def _headers(request: HttpRequest, sort: str | None, descending: bool) -> list[d
     return headers
 
 
-def _merged_page(deals, owners, sort: str | None, descending: bool, request, parts) -> Page:
+def _merged_page(deals, owners, sort: str | None, descending: bool, request, parts, period) -> Page:
     """A page sorted on the deal's own columns: each owner's first rows from an (owner, sort, id)
     index, merged (``deal_list_page``), with a count exact up to a thousand and estimated beyond.
 
-    Sorted by a key that runs from the oldest deals up (the close date, ascending), each owner's
-    open deals and those closed in the period are read apart (``parts``): in one
-    read the closed deals of every earlier period came first, each read and dropped (a second
-    for a manager at 1,000,000 deals)."""
+    Sorted by a key that runs from the oldest deals up (the close date or the creation,
+    ascending), each owner's open deals and those closed in the period are read apart
+    (``parts``): in one read the closed deals of every earlier period came first, each read and
+    dropped (a second or two for a manager at 1,000,000 deals).
+
+    In the default order the list is the front of the order over every live deal, so a deep page
+    of a big reach may be found walking that (``front``)."""
+    front = None
     if sort is None:
         order = DealSort(DEFAULT_KEYS)
+        front = deals_ahead_in_period(period)
     else:
         order = DealSort(tuple((field, descending) for field in SORTS[sort]))
 
@@ -200,6 +208,7 @@ def _merged_page(deals, owners, sort: str | None, descending: bool, request, par
             offset=(number - 1) * PAGE_SIZE,
             live=True,
             parts=parts,
+            front=front,
         )
 
     number = page_number(request)
@@ -249,11 +258,19 @@ def deal_list(request):
         parts = None
         if sort in PARTS_SORTS and not descending:
             parts = _list_parts(request, visible, pick, filters, search)
-        page = _merged_page(deals, owners, sort, descending, request, parts)
+        page = _merged_page(deals, owners, sort, descending, request, parts, pick.period)
+    elif sort == "owner":
+
+        def read(offset: int, end: int, capped: bool) -> list[int]:
+            return deal_ids_by_owner(
+                deals, owners=owners, descending=descending, offset=offset, limit=end - offset
+            )
+
+        page = paginate(deals.values_list("pk", flat=True), request, PAGE_SIZE, read=read)
     else:
         # The page's ids are sorted on the deal table alone; only those 50 rows are then joined.
         ordered = deals.order_by(*_ordering(sort, descending))
-        page = paginate(ordered.values_list("pk", flat=True), request)
+        page = paginate(ordered.values_list("pk", flat=True), request, PAGE_SIZE)
     page.rows = deal_page_rows(page.rows)
     _add_cells(page.rows)
     options = picker_options(request, pick)

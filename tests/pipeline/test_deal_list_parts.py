@@ -1,5 +1,5 @@
-"""The deals page sorted by a key the old closed deals come first in (the close date,
-ascending) reads each owner's open deals and those closed in the period apart, and
+"""The deals page sorted by a key the old closed deals come first in (the close date or the
+creation, ascending) reads each owner's open deals and those closed in the period apart, and
 lists exactly what the period's list holds, in order, whoever reads it and however filtered."""
 
 import datetime
@@ -71,7 +71,6 @@ def _expected(user, *, period: Period, sort: str, status: str = "", search: str 
         reach = {person.pk for person in team_with_self(user)} - {user.pk}
     else:
         reach = {user.pk}
-    key = {"close": "expected_close_date", "created": "created_at"}[sort]
     rows = [
         deal
         for deal in Deal.objects.all()
@@ -81,7 +80,18 @@ def _expected(user, *, period: Period, sort: str, status: str = "", search: str 
         and (not status or deal.status == status)
         and (not search or search.lower() in deal.name.lower())
     ]
-    rows.sort(key=lambda deal: (getattr(deal, key), deal.pk))
+    if sort == "":  # open deals first by close date, then the closed ones latest first
+        rows.sort(
+            key=lambda deal: (
+                deal.closed_at is not None,
+                -deal.closed_at.timestamp() if deal.closed_at else 0,
+                deal.expected_close_date,
+                deal.pk,
+            )
+        )
+    else:
+        key = {"close": "expected_close_date", "created": "created_at"}[sort]
+        rows.sort(key=lambda deal: (getattr(deal, key), deal.pk))
     return [deal.pk for deal in rows]
 
 
@@ -108,19 +118,20 @@ def test_every_page_lists_the_periods_deals_in_order(client, request, history, w
     assert listed == _expected(user, period=period, sort=sort)
 
 
+@pytest.mark.parametrize("sort", ["close", "created"])
 @pytest.mark.parametrize("status", ["open", "won", "lost"])
 @pytest.mark.parametrize("search", ["", "glob"])
-def test_filters_and_search_apply_to_both_parts(client, manager, history, status, search):
+def test_filters_and_search_apply_to_both_parts(client, manager, history, sort, status, search):
     client.force_login(manager)
     period = Period.named("90d", timezone.localdate())
-    listed = _listed(client, f"sort=close&period=90d&status={status}&q={search}")
-    assert listed == _expected(manager, period=period, sort="close", status=status, search=search)
+    listed = _listed(client, f"sort={sort}&period=90d&status={status}&q={search}")
+    assert listed == _expected(manager, period=period, sort=sort, status=status, search=search)
 
 
 def test_the_open_deals_and_the_periods_closed_ones_are_read_apart(client, manager, history):
-    """Ascending by close date, the page's statement reads each owner's open deals and their
-    deals closed in the period as two reads; descending (where the open deals come first
-    anyway), as one."""
+    """Ascending by close date or creation, the page's statement reads each owner's open deals
+    and their deals closed in the period as two reads; descending (where the open deals come
+    first anyway), as one."""
 
     def statement(sort: str) -> str:
         with CaptureQueriesContext(connection) as queries:
@@ -134,3 +145,59 @@ def test_the_open_deals_and_the_periods_closed_ones_are_read_apart(client, manag
     per_owner = '"pipeline_deal"."owner_id" = ("deal_owners"."id")'
     assert statement("close").count(per_owner) == 2
     assert statement("-close").count(per_owner) == 1
+    assert statement("created").count(per_owner) == 2
+    assert statement("-created").count(per_owner) == 1
+
+
+@pytest.mark.parametrize("who", ["admin", "manager", "rep", "outsider"])
+@pytest.mark.parametrize("preset", ["30d", "90d", "ytd"])
+@pytest.mark.parametrize("walk_rows", [None, 12])
+def test_every_page_in_the_default_order_lists_the_periods_deals(
+    client, request, monkeypatch, history, who, preset, walk_rows
+):
+    """In the default order a page may be found walking every live deal in that order (the
+    list is its front): pages of seven, and walks of twelve rows past the offset tried
+    whatever the share, so that some pages are walked and others merged, list the same."""
+    from pipeline import selectors
+
+    monkeypatch.setattr("pipeline.views.deals.PAGE_SIZE", 7)
+    if walk_rows is not None:
+        monkeypatch.setattr(selectors, "DEAL_WALK_ROWS", walk_rows)
+        monkeypatch.setattr(selectors, "DEAL_WALK_MARGIN", 0)
+    read = selectors.deal_list_page
+    walked = []
+
+    def reading(*args, **kwargs):
+        page = read(*args, **kwargs)
+        walked.append(page.walked)
+        return page
+
+    monkeypatch.setattr("pipeline.views.deals.deal_list_page", reading)
+    user = request.getfixturevalue(who)
+    client.force_login(user)
+    period = Period.named(preset, timezone.localdate())
+    listed = _listed(client, f"period={preset}")
+    assert listed == _expected(user, period=period, sort="")
+    if connection.vendor == "postgresql" and who in ("admin", "manager"):
+        assert True in walked and False in walked  # both ways were taken
+
+
+@pytest.mark.parametrize("who", ["admin", "manager", "rep"])
+@pytest.mark.parametrize("sort", ["owner", "-owner"])
+@pytest.mark.parametrize("search", ["", "glob"])
+def test_every_page_by_owner_lists_the_periods_deals_in_order(
+    client, request, monkeypatch, history, who, sort, search
+):
+    """Sorted by owner, the page reads the owners in name order and each one's deals by id:
+    every page of seven lists what the period's list holds, in the order the whole list sorted
+    by the owner's name (the database's collation) gives."""
+    monkeypatch.setattr("pipeline.views.deals.PAGE_SIZE", 7)
+    user = request.getfixturevalue(who)
+    client.force_login(user)
+    period = Period.named("90d", timezone.localdate())
+    held = _expected(user, period=period, sort="close", search=search)
+    names = ("owner__full_name", "owner__username", "id")
+    if sort.startswith("-"):
+        names = tuple(f"-{name}" for name in names)
+    expected = list(Deal.objects.filter(pk__in=held).order_by(*names).values_list("pk", flat=True))
+    assert _listed(client, f"sort={sort}&period=90d&q={search}") == expected
