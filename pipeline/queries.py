@@ -174,7 +174,7 @@ def column_totals(deals: QuerySet[Deal], *, stages: list[Stage], period: Period)
         return totals
     rows = _run(
         "SELECT stage_id, currency, COUNT(*), SUM(amount) "
-        f"FROM ({sql}) AS board (stage_id, currency, amount) GROUP BY 1, 2 ORDER BY 1, 2",
+        f"FROM ({sql}) AS board GROUP BY 1, 2 ORDER BY 1, 2",
         params,
     )
     for stage_id, currency, count, value in rows:
@@ -299,10 +299,19 @@ def board_cards(
         .values_list("id", "stage_id")[offset : offset + limit + 1]
         for stage in stages
     ]
-    try:
-        picked = list(parts[0].union(*parts[1:], all=True)) if len(parts) > 1 else list(parts[0])
-    except EmptyResultSet:
+    # Each column's page as a table of its own, appended: SQLite allows no LIMIT in a branch of
+    # a compound statement itself (Django's ``union`` of sliced querysets), only in a subquery.
+    statements, params = [], []
+    for number, part in enumerate(parts):
+        try:
+            sql, part_params = part.query.sql_with_params()
+        except EmptyResultSet:
+            continue
+        statements.append(f"SELECT * FROM ({sql}) AS column_{number}")
+        params.extend(part_params)
+    if not statements:
         return pages
+    picked = _run(" UNION ALL ".join(statements), params)
     ids_by_stage: dict[int, list[int]] = defaultdict(list)
     for deal_id, stage_id in picked:
         ids_by_stage[stage_id].append(deal_id)

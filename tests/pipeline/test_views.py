@@ -17,6 +17,7 @@ from pipeline.picker import picked
 from pipeline.services import activity_log, deal_move, deal_update, line_items_set
 from pipeline.services.deals import LineItemSpec
 from quotas.models import Territory
+from tests.conftest import need_postgres
 from tests.factories import AccountFactory, DealFactory, LostReasonFactory, ProductFactory
 
 JSON = {"HTTP_ACCEPT": "application/json"}
@@ -229,7 +230,7 @@ def test_pages_take_the_same_queries_with_few_and_many_rows(
 
     assert few == many
     for name, url in pages.items():
-        with django_assert_num_queries(EXPECTED_QUERIES[(who, name)]):
+        with django_assert_num_queries(EXPECTED_QUERIES[(who, name)] + _apart(name)):
             response = client.get(url)
             if hasattr(response, "streaming_content"):
                 b"".join(response.streaming_content)
@@ -251,7 +252,7 @@ def test_every_sort_of_the_deal_list_takes_the_same_queries_with_few_and_many_ro
     # Sorts on the deal's own columns read the page and its count in one statement; those on
     # a related record's name count apart, then sort the ids.
     own = sort.lstrip("-") in ("amount", "close", "name", "created")
-    assert few == EXPECTED_QUERIES[(who, "deal-list")] + (0 if own else 1)
+    assert few == EXPECTED_QUERIES[(who, "deal-list")] + (_apart("deal-list") if own else 1)
 
 
 @pytest.mark.parametrize("deals", [3, 60])
@@ -311,7 +312,13 @@ def test_the_deal_list_shows_its_rows_without_building_a_deal(
     assert names <= {re.search(r"</td>\s*<td>([^<]*)</td>", row).group(1) for row in rows}
 
 
+def _apart(page: str) -> int:
+    """The deal list's page and count: one statement on PostgreSQL, two queries elsewhere."""
+    return int(page == "deal-list" and connection.vendor != "postgresql")
+
+
 def test_a_large_deal_list_says_its_count_is_an_estimate(client, rep, pipeline, monkeypatch):
+    need_postgres()  # the planner's estimate; SQLite counts every row
     monkeypatch.setattr("pipeline.selectors.DEAL_COUNT_EXACT_UP_TO", 3)
     for index in range(6):
         DealFactory(owner=rep, pipeline=pipeline, name=f"Deal {index}")
