@@ -1032,15 +1032,16 @@ def deal_ids_by_owner(
     inner_sql, inner_params = inner.query.sql_with_params()
     users = connection.ops.quote_name(User._meta.db_table)
     where, where_params = ("", ()) if owners is None else ("WHERE id = ANY(%s)", (list(owners),))
-    name_order = f"full_name {direction}, username {direction}"
     # The owners come sorted, so the planner sorts the merged rows one owner at a time
     # (an incremental sort) and stops reading owners once it has the page.
     sql = f"""
         SELECT page.id FROM (
-            SELECT id, full_name, username FROM {users} {where} ORDER BY {name_order}
+            SELECT id, full_name, username FROM {users} {where}
+            ORDER BY full_name {direction}, username {direction}
         ) AS deal_owners
         CROSS JOIN LATERAL ({inner_sql}) AS page(id)
-        ORDER BY deal_owners.{name_order.replace(", ", ", deal_owners.")}, page.id {direction}
+        ORDER BY deal_owners.full_name {direction}, deal_owners.username {direction},
+            page.id {direction}
         LIMIT %s OFFSET %s
     """
     with connection.cursor() as cursor:

@@ -134,7 +134,7 @@ def _searched(deals, search: str):
     return deals.filter(Q(name__icontains=search) | Q(account__name__icontains=search))
 
 
-def _list_parts(request: HttpRequest, visible, pick, filters, search) -> list:
+def _list_parts(visible, pick, filters, search) -> list:
     """The list's deals as ``deals_in_period_parts`` splits them, each filtered and searched alike."""
     status = (filters.form.cleaned_data.get("status") or "") if filters.is_valid() else ""
     return [
@@ -257,7 +257,7 @@ def deal_list(request):
     if sort is None or sort in OWN_COLUMN_SORTS:
         parts = None
         if sort in PARTS_SORTS and not descending:
-            parts = _list_parts(request, visible, pick, filters, search)
+            parts = _list_parts(visible, pick, filters, search)
         page = _merged_page(deals, owners, sort, descending, request, parts, pick.period)
     elif sort == "owner":
 
@@ -266,11 +266,11 @@ def deal_list(request):
                 deals, owners=owners, descending=descending, offset=offset, limit=end - offset
             )
 
-        page = paginate(deals.values_list("pk", flat=True), request, PAGE_SIZE, read=read)
+        page = paginate(deals.values_list("pk", flat=True), request, read=read)
     else:
         # The page's ids are sorted on the deal table alone; only those 50 rows are then joined.
         ordered = deals.order_by(*_ordering(sort, descending))
-        page = paginate(ordered.values_list("pk", flat=True), request, PAGE_SIZE)
+        page = paginate(ordered.values_list("pk", flat=True), request)
     page.rows = deal_page_rows(page.rows)
     _add_cells(page.rows)
     options = picker_options(request, pick)
