@@ -12,6 +12,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from salesmgr.sealing import seal, unseal
+
 
 class WebhookEvent(models.TextChoices):
     DEAL_CREATED = "deal.created", "Deal created"
@@ -35,7 +37,8 @@ class WebhookSubscription(models.Model):
     name = models.CharField(max_length=120)
     url = models.URLField(max_length=500)
     events = models.JSONField(default=list, help_text="The event names sent to this URL.")
-    secret = models.CharField(max_length=80, editable=False)
+    # The signing secret, sealed (``salesmgr.sealing``): read and set it through ``secret``.
+    secret_sealed = models.TextField(editable=False)
     is_active = models.BooleanField(default=True)
     # Deliveries given up on in a row; reset by a delivered one and on enabling.
     consecutive_failures = models.PositiveIntegerField(default=0)
@@ -52,6 +55,15 @@ class WebhookSubscription(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.url})"
+
+    @property
+    def secret(self) -> str:
+        """The signing secret in the clear, opened only when a delivery is signed or shown once."""
+        return unseal(self.secret_sealed)
+
+    @secret.setter
+    def secret(self, value: str) -> None:
+        self.secret_sealed = seal(value)
 
 
 class DeliveryStatus(models.TextChoices):

@@ -42,6 +42,7 @@ from salesmgr.audit.models import AuditKind
 from salesmgr.audit.services import audit_record
 from salesmgr.errors import PermissionDenied
 from salesmgr.models import User
+from salesmgr.sealing import SealedSecretUnreadable
 
 logger = logging.getLogger(__name__)
 
@@ -160,7 +161,7 @@ def webhook_subscription_rotate_secret(
         locked = WebhookSubscription.objects.select_for_update().get(pk=subscription.pk)
         locked.secret = secret_new()
         locked.updated_at = timezone.now()
-        locked.save(update_fields=["secret", "updated_at"])
+        locked.save(update_fields=["secret_sealed", "updated_at"])
         audit_record(
             AuditKind.WEBHOOK_SECRET_ROTATED, actor=by, webhook=locked.pk, name=locked.name
         )
@@ -334,19 +335,25 @@ def webhook_delivery_attempt(
         delivery.save(update_fields=["status", "claimed_at"])
     subscription = delivery.subscription
     body = delivery.body.encode()
-    outcome = transport.post(
-        url=subscription.url,
-        body=body,
-        headers={
-            SIGNATURE_HEADER: signature_header(
-                secret=subscription.secret, timestamp=int(timezone.now().timestamp()), body=body
-            ),
-            EVENT_HEADER: delivery.event,
-            DELIVERY_HEADER: str(delivery.pk),
-        },
-        timeout=settings.WEBHOOKS_TIMEOUT_SECONDS,
-        allow_private=settings.WEBHOOKS_ALLOW_PRIVATE_TARGETS,
-    )
+    try:
+        secret = subscription.secret
+    except SealedSecretUnreadable as error:
+        # Nothing is sent unsigned: the attempt fails with the reason, as a refused one would.
+        outcome = transport.Outcome(None, str(error)[:300], 0)
+    else:
+        outcome = transport.post(
+            url=subscription.url,
+            body=body,
+            headers={
+                SIGNATURE_HEADER: signature_header(
+                    secret=secret, timestamp=int(timezone.now().timestamp()), body=body
+                ),
+                EVENT_HEADER: delivery.event,
+                DELIVERY_HEADER: str(delivery.pk),
+            },
+            timeout=settings.WEBHOOKS_TIMEOUT_SECONDS,
+            allow_private=settings.WEBHOOKS_ALLOW_PRIVATE_TARGETS,
+        )
     return _finish(delivery_id=delivery.pk, claim=claim, outcome=outcome, publish=publish)
 
 
