@@ -8,6 +8,9 @@ few tens of milliseconds. The include templates stay the markup's reference and 
 single-cell edits (with their errors and out-of-band totals).
 """
 
+from dataclasses import dataclass, field
+from decimal import Decimal
+
 from django import template
 from django.template.defaultfilters import floatformat
 from django.urls import reverse
@@ -25,23 +28,47 @@ def _e(value) -> str:
     return str(conditional_escape(value))
 
 
-def _cell(row: dict, cell: dict, *, url: str, can_edit: bool, year: str, kind: str) -> str:
+def _number(value) -> str:
+    """A ``Decimal`` as ``{{ value }}`` writes it: its digits need no escaping."""
+    return str(value) if isinstance(value, Decimal) else _e(value)
+
+
+@dataclass(frozen=True)
+class _Shared:
+    """What every cell of the page repeats, escaped once: the form's address, year and columns."""
+
+    url: str
+    can_edit: bool
+    year: str
+    kind: str
+    columns: dict = field(default_factory=dict)
+
+    def column(self, column) -> tuple[str, str]:
+        """The column's escaped key and its "label year", once per column."""
+        if column.key not in self.columns:
+            self.columns[column.key] = (
+                _e(column.key),
+                f"{_e(column.label)} {_e(column.start.year)}",
+            )
+        return self.columns[column.key]
+
+
+def _cell(owner: str, name: str, cell: dict, shared: _Shared) -> str:
     """One cell as ``_planner_cell.html`` writes it with ``oob=False error=None``."""
-    column = cell["column"]
-    owner, key = _e(row["owner_id"]), _e(column.key)
+    key, label = shared.column(cell["column"])
     value = cell["value"]
-    if can_edit and cell["editable"]:
-        typed = "" if value is None else _e(value)
+    if shared.can_edit and cell["editable"]:
+        url = shared.url
         body = (
             f'\n    <form hx-post="{url}" hx-target="closest td" hx-swap="outerHTML" '
             f'hx-trigger="change" method="post" action="{url}">\n'
             f'      <input type="hidden" name="owner" value="{owner}">\n'
             f'      <input type="hidden" name="start" value="{key}">\n'
-            f'      <input type="hidden" name="year" value="{year}">\n'
-            f'      <input type="hidden" name="columns" value="{kind}">\n'
+            f'      <input type="hidden" name="year" value="{shared.year}">\n'
+            f'      <input type="hidden" name="columns" value="{shared.kind}">\n'
             '      <input class="planner__input" name="target" inputmode="decimal" size="9"\n'
-            f'             aria-label="{_e(row["name"])}, {_e(column.label)} {_e(column.start.year)}"\n'
-            f'             value="{typed}"\n'
+            f'             aria-label="{name}, {label}"\n'
+            f'             value="{"" if value is None else _number(value)}"\n'
             "             >\n"
             "      \n"
             "    </form>\n  "
@@ -57,14 +84,18 @@ def _cell(row: dict, cell: dict, *, url: str, can_edit: bool, year: str, kind: s
 @register.simple_tag(takes_context=True)
 def planner_cells(context, row: dict) -> str:
     """Every cell of ``row``, as the grid includes ``_planner_cell.html`` for each."""
-    url = _e(reverse("quota-planner-cell"))
-    options = {
-        "url": url,
-        "can_edit": bool(context.get("can_edit")),
-        "year": _e(context.get("year")),
-        "kind": _e(context.get("kind")),
-    }
-    return mark_safe("".join(_cell(row, cell, **options) for cell in row["cells"]))
+    shared = context.get("_planner_shared")
+    if shared is None:
+        shared = _Shared(
+            url=_e(reverse("quota-planner-cell")),
+            can_edit=bool(context.get("can_edit")),
+            year=_e(context.get("year")),
+            kind=_e(context.get("kind")),
+        )
+        # Kept for the page's other rows (the context's bottom layer lives as long as the render).
+        context.dicts[0]["_planner_shared"] = shared
+    owner, name = _e(row["owner_id"]), _e(row["name"])
+    return mark_safe("".join(_cell(owner, name, cell, shared) for cell in row["cells"]))
 
 
 def _team_cell(manager: dict, figure: dict) -> str:
