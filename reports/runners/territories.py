@@ -10,9 +10,9 @@ territory and a rep their own, as the gap page scopes a territory for them.
 
 A fixed number of queries whatever the number of territories: the tree, the
 visible territories with owners and members, one grouped count of accounts,
-one grouped aggregate of deals (open value converted at today's rates, won
-value at each deal's close date), the deals left out for want of a rate (only
-when there are any), the memberships, and the quotas.
+two grouped aggregates of deals (the open ones, value converted at today's
+rates; the period's won ones, value at each deal's close date), the deals each
+left out for want of a rate (only when there are any), the memberships, and the quotas.
 """
 
 import datetime
@@ -134,45 +134,56 @@ class TerritoryTreeRunner:
 
     def _deal_sums(self) -> tuple[dict[int, dict], dict[int, list[dict]]]:
         """Per territory (its own accounts only): open deals and value, won deals and value in the
-        period, and the deals each sum left out for want of a rate, per currency."""
+        period, and the deals each sum left out for want of a rate, per currency.
+
+        Open deals and the period's won deals are read apart, each from the index of its status
+        that carries the account, currency and amount, never from the table: one read of both
+        (``open OR won``) had to visit the table for 160,000 deals at 1,000,000 (0.5 s).
+        """
         start, end = self.period.bounds
-        open_ = Q(status=StageKind.OPEN)
-        won = Q(status=StageKind.WON, closed_at__gte=start, closed_at__lt=end)
-        open_value, won_value = converted(on=self.today), at_close()
-        # Only open deals and those won in the period count: the rest are never read.
-        rows = deals_visible_to(self.user).filter(
-            open_ | won, account__territory_id__isnull=False, account__deleted_at__isnull=True
-        )
-        sums = {
-            row["account__territory_id"]: row
-            for row in rows.values("account__territory_id")
-            .annotate(
-                open_deals=Count("pk", filter=open_),
-                open_value=Sum(open_value, filter=open_),
-                won_deals=Count("pk", filter=won),
-                won_value=Sum(won_value, filter=won),
-                left_out=unconverted_count(open_value, open_) + unconverted_count(won_value, won),
-            )
-            .order_by()
+        parts = {
+            "open": (Q(status=StageKind.OPEN), converted(on=self.today)),
+            "won": (Q(status=StageKind.WON, closed_at__gte=start, closed_at__lt=end), at_close()),
         }
-        left_out: dict[int, list[dict]] = {}
-        if any(row["left_out"] for row in sums.values()):
-            missing = (open_ & unconverted(open_value)) | (won & unconverted(won_value))
-            grouped = (
-                rows.filter(missing)
-                .values("account__territory_id", "currency")
-                .annotate(deals=Count("pk"), value=Sum("amount"))
-                .order_by("account__territory_id", "currency")
-            )
-            for row in grouped:
-                left_out.setdefault(row["account__territory_id"], []).append(
-                    {
-                        "currency": row["currency"],
-                        "deals": row["deals"],
-                        "value": (row["value"] or ZERO).quantize(CENT),
-                    }
+        # Only open deals and those won in the period count: the rest are never read.
+        deals = deals_visible_to(self.user).filter(
+            account__territory_id__isnull=False, account__deleted_at__isnull=True
+        )
+        sums: dict[int, dict] = defaultdict(
+            lambda: {"open_deals": 0, "open_value": None, "won_deals": 0, "won_value": None}
+        )
+        left_out: dict[int, list[dict]] = defaultdict(list)
+        for name, (condition, value) in parts.items():
+            rows = deals.filter(condition)
+            missing = False
+            for row in (
+                rows.values("account__territory_id")
+                .annotate(n=Count("pk"), value=Sum(value), left_out=unconverted_count(value, Q()))
+                .order_by()
+            ):
+                sums[row["account__territory_id"]].update(
+                    {f"{name}_deals": row["n"], f"{name}_value": row["value"]}
                 )
-        return sums, left_out
+                missing = missing or bool(row["left_out"])
+            if missing:
+                for row in _unconverted(rows.filter(unconverted(value))):
+                    left_out[row.pop("account__territory_id")].append(row)
+        return dict(sums), {pk: merge_unconverted(items) for pk, items in left_out.items()}
+
+
+def _unconverted(rows) -> list[dict]:
+    """The deals of ``rows`` left out for want of a rate, per territory and currency."""
+    return [
+        {
+            "account__territory_id": row["account__territory_id"],
+            "currency": row["currency"],
+            "deals": row["deals"],
+            "value": (row["value"] or ZERO).quantize(CENT),
+        }
+        for row in rows.values("account__territory_id", "currency")
+        .annotate(deals=Count("pk"), value=Sum("amount"))
+        .order_by("account__territory_id", "currency")
+    ]
 
 
 def tree_order(rows: list[dict]) -> list[dict]:
