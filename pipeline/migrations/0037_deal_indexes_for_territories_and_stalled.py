@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('pipeline', '0035_deal_board_stage_index'),
+        ('pipeline', '0036_webhook_secret_sealed'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
