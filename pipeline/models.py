@@ -489,6 +489,15 @@ class Deal(models.Model):
                 condition=Q(deleted_at__isnull=True, closed_at__isnull=True),
                 name="deal_board_open_order_idx",
             ),
+            # The deals page sorted by stage, one (pipeline, stage) at a time in id order
+            # (``deal_ids_by_stage``): the first 51 of a stage from the index alone, filtered by
+            # owner and period in it, where sorting every listed deal took 0.6-0.9 s at 1M deals.
+            models.Index(
+                fields=["stage", "id"],
+                include=["owner", "pipeline", "status", "closed_at"],
+                condition=Q(deleted_at__isnull=True),
+                name="deal_live_stage_id_idx",
+            ),
         ]
 
     def __str__(self) -> str:
