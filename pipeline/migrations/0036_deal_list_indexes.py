@@ -20,4 +20,17 @@ class Migration(migrations.Migration):
                 name="deal_live_stage_id_idx",
             ),
         ),
+        migrations.RemoveIndex(
+            model_name="deal",
+            name="deal_won_owner_closed_idx",
+        ),
+        migrations.AddIndex(
+            model_name="deal",
+            index=models.Index(
+                condition=models.Q(("deleted_at__isnull", True), ("status", "won")),
+                fields=["owner", "closed_at"],
+                include=("amount", "currency", "id"),
+                name="deal_won_owner_closed_idx",
+            ),
+        ),
     ]
