@@ -442,10 +442,11 @@ class Deal(models.Model):
             models.Index(fields=["pipeline", "status"], name="deal_pipeline_status_idx"),
             models.Index(fields=["created_at"], name="deal_created_idx"),
             # Quota attainment sums each person's won value in a few date windows, converted from
-            # its currency: read from this index alone.
+            # its currency: read from this index alone. With the id, products sold finds a team's
+            # won deals here alone too (70 ms for manager1 at 1M deals, 0.7 s from the table).
             models.Index(
                 fields=["owner", "closed_at"],
-                include=["amount", "currency"],
+                include=["amount", "currency", "id"],
                 condition=Q(status="won", deleted_at__isnull=True),
                 name="deal_won_owner_closed_idx",
             ),
@@ -499,6 +500,15 @@ class Deal(models.Model):
                 include=["owner", "pipeline"],
                 condition=Q(deleted_at__isnull=True, closed_at__isnull=True),
                 name="deal_board_open_order_idx",
+            ),
+            # The deals page sorted by stage, one (pipeline, stage) at a time in id order
+            # (``deal_ids_by_stage``): the first 51 of a stage from the index alone, filtered by
+            # owner and period in it, where sorting every listed deal took 0.6-0.9 s at 1M deals.
+            models.Index(
+                fields=["stage", "id"],
+                include=["owner", "pipeline", "status", "closed_at"],
+                condition=Q(deleted_at__isnull=True),
+                name="deal_live_stage_id_idx",
             ),
         ]
 

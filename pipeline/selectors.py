@@ -1049,6 +1049,52 @@ def deal_ids_by_owner(
         return [row[0] for row in cursor.fetchall()]
 
 
+def deal_ids_by_stage(deals: QuerySet, *, descending: bool, offset: int, limit: int) -> list[int]:
+    """``limit`` ids of ``deals`` from ``offset`` on, sorted by their pipeline's name, then their
+    stage's order, then id (all descending or all ascending), as the deals page lists them.
+
+    On PostgreSQL every (pipeline, stage) pair is read in that order, each one's deals by id from
+    ``deal_live_stage_id_idx``, and the read stops once the page is full: a page reads its
+    first stages' deals only, where sorting every listed deal by the joined pipeline and stage
+    read them all (0.6-0.9 s for a manager or an admin at 1,000,000 deals). The pairs are every
+    pipeline with every stage, not each pipeline's own stages: a deal's pipeline is not bound to
+    be its stage's, and such a deal keeps its place in the order (a pair without deals costs
+    one index probe).
+    """
+    names = ("pipeline__name", "stage__order", "id")
+    if connection.vendor != "postgresql":
+        ordered = deals.order_by(*(f"-{name}" if descending else name for name in names))
+        return list(ordered.values_list("pk", flat=True)[offset : offset + limit])
+    direction = "DESC" if descending else "ASC"
+    inner = (
+        deals.filter(
+            pipeline_id=RawSQL('"deal_groups"."pipeline_id"', ()),
+            stage_id=RawSQL('"deal_groups"."stage_id"', ()),
+        )
+        .order_by("-pk" if descending else "pk")
+        .values_list("pk")[: offset + limit]
+    )
+    inner_sql, inner_params = inner.query.sql_with_params()
+    pipelines = connection.ops.quote_name(Pipeline._meta.db_table)
+    stages = connection.ops.quote_name(Stage._meta.db_table)
+    # The pairs come sorted, so the planner sorts the merged rows one (name, order) at a time
+    # (an incremental sort) and stops reading pairs once it has the page.
+    sql = f"""
+        SELECT page.id FROM (
+            SELECT p.id AS pipeline_id, s.id AS stage_id, p.name, s."order"
+            FROM {pipelines} AS p CROSS JOIN {stages} AS s
+            ORDER BY p.name {direction}, s."order" {direction}
+        ) AS deal_groups
+        CROSS JOIN LATERAL ({inner_sql}) AS page(id)
+        ORDER BY deal_groups.name {direction}, deal_groups."order" {direction},
+            page.id {direction}
+        LIMIT %s OFFSET %s
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(sql, (*inner_params, limit, offset))
+        return [row[0] for row in cursor.fetchall()]
+
+
 def _one_owner_at_a_time(page: QuerySet, owners: list | None) -> QuerySet:
     """``page`` without its ``owner_id IN (owners)``, for reading it one of ``owners`` at a time.
 

@@ -38,6 +38,7 @@ from pipeline.selectors import (
     activities_visible_to,
     deal_history,
     deal_ids_by_owner,
+    deal_ids_by_stage,
     deal_list_page,
     deal_page_rows,
     deal_splits,
@@ -264,6 +265,14 @@ def deal_list(request):
         def read(offset: int, end: int, capped: bool) -> list[int]:
             return deal_ids_by_owner(
                 deals, owners=owners, descending=descending, offset=offset, limit=end - offset
+            )
+
+        page = paginate(deals.values_list("pk", flat=True), request, read=read)
+    elif sort == "stage":
+
+        def read(offset: int, end: int, capped: bool) -> list[int]:
+            return deal_ids_by_stage(
+                deals, descending=descending, offset=offset, limit=end - offset
             )
 
         page = paginate(deals.values_list("pk", flat=True), request, read=read)

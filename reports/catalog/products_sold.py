@@ -12,7 +12,17 @@ import datetime
 from decimal import Decimal
 
 import plotly.graph_objects as go
-from django.db.models import Count, DecimalField, ExpressionWrapper, F, OuterRef, Q, Sum, Value
+from django.db.models import (
+    Count,
+    DecimalField,
+    ExpressionWrapper,
+    F,
+    OuterRef,
+    Q,
+    QuerySet,
+    Sum,
+    Value,
+)
 from django.db.models.functions import Round
 from django.http import QueryDict
 
@@ -25,6 +35,7 @@ from pipeline.money import (
     unconverted_notice,
 )
 from pipeline.picker import Pick
+from pipeline.scopes import Scope
 from pipeline.selectors import account_territory_at
 from reports.catalog.base import Column, Report, ReportResult, register
 from reports.catalog.breakdowns import breakdown, by_option, people_names, territory_names
@@ -43,6 +54,25 @@ def line_value():
     """A line's total in the deal's currency, rounded to the cent as ``line_total`` rounds it."""
     gross = F("quantity") * F("unit_price") * (Value(100) - F("discount_pct")) / Value(100)
     return Round(ExpressionWrapper(gross, output_field=LINE_VALUE), 2)
+
+
+def won_deal_lines(scope: Scope, start: datetime.datetime, end: datetime.datetime) -> QuerySet:
+    """The lines of the scope's live deals won from ``start`` to ``end`` (``closed_deal_rows``'
+    deals, each placed in the territory its account lay in when it closed).
+
+    The deals are filtered through the line's own join to its deal rather than as a list of
+    ids (``deal_id IN (SELECT ...)``): the planner then reads the won deals from
+    ``deal_won_owner_closed_idx`` and each one's lines from the deal index, where it read every
+    line of every deal and looked each matching one's deal up again (0.5 s for a manager at
+    1,000,000 deals).
+    """
+    return DealLineItem.objects.filter(
+        scope.deal_filter("deal__", territory_at="closed_at"),
+        deal__deleted_at__isnull=True,
+        deal__status=StageKind.WON,
+        deal__closed_at__gte=start,
+        deal__closed_at__lt=end,
+    )
 
 
 def _group_field(by: str) -> str | None:
@@ -87,10 +117,7 @@ class ProductsSold(Report):
         period, previous = pick.period, pick.period.previous
         start, end = period.bounds
         before, _ = previous.bounds
-        won = closed_deal_rows(pick.scope).filter(
-            status=StageKind.WON, closed_at__gte=before, closed_at__lt=end
-        )
-        lines = DealLineItem.objects.filter(deal_id__in=won.values("id"))
+        lines = won_deal_lines(pick.scope, before, end)
         group = _group_field(choice.key)
         if choice.key == "territory":
             lines = lines.annotate(
@@ -138,6 +165,9 @@ class ProductsSold(Report):
 
         notes = [choice.note] if choice.note else []
         if any(row["missing"] for row in grouped):
+            won = closed_deal_rows(pick.scope).filter(
+                status=StageKind.WON, closed_at__gte=before, closed_at__lt=end
+            )
             notes.append(unconverted_notice(unconverted_by_currency(won, unconverted(at_close()))))
         value_total = sum((r["value"] for r in rows), Decimal("0"))
         previous_total = sum((r["previous"] for r in rows), Decimal("0"))

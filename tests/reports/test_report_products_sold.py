@@ -258,3 +258,54 @@ def test_the_page_shows_the_movers_and_the_breakdown_choice(client, manager, sal
     html = client.get(URL + FEBRUARY).content.decode()
     assert 'data-testid="movers-up"' in html and "Gadget: +500" in html
     assert 'href="?by=territory"' in html
+
+
+def test_the_won_lines_are_those_of_the_scopes_won_deals_on_random_data(
+    admin, manager, rep, rep2, outsider, pipeline, stages, products
+):
+    """``won_deal_lines`` (the deals filtered through the line's join) holds exactly the lines the
+    report read before, those whose deal is among ``closed_deal_rows``' won deals of the window,
+    for every kind of scope, on drawn deals: won, lost and open, in and out of the window,
+    deleted, in a territory or not."""
+    import random
+
+    from pipeline.models import Deal, DealLineItem
+    from pipeline.scopes import Scope
+    from reports.catalog.products_sold import won_deal_lines
+    from reports.metrics import closed_deal_rows
+    from tests.factories import DealFactory
+
+    draw = random.Random(20261205)
+    north = territory_create(name="North", by=admin)
+    owners = [rep, rep2, outsider, manager]
+    kinds = [stages["Won"], stages["Lost"], stages["Qualification"]]
+    for index in range(60):
+        owner = draw.choice(owners)
+        account = AccountFactory(owner=owner, territory=north if draw.random() < 0.5 else None)
+        deal = DealFactory(owner=owner, pipeline=pipeline, account=account, name=f"R{index}")
+        stage = draw.choice(kinds)
+        closed = moment("2026-01-01") + datetime.timedelta(days=draw.randrange(0, 90))
+        Deal.objects.filter(pk=deal.pk).update(
+            stage=stage,
+            status=stage.kind,
+            closed_at=None if stage.kind == "open" else closed,
+            deleted_at=timezone.now() if draw.random() < 0.1 else None,
+        )
+        for product in draw.sample(list(products.values()), draw.randrange(0, 3)):
+            DealLineItem.objects.create(
+                deal_id=deal.pk, product=product, quantity=Decimal(draw.randrange(1, 9)),
+                unit_price=Decimal("10"), discount_pct=Decimal("0"),
+            )  # fmt: skip
+    start, end = moment("2026-01-20"), moment("2026-03-01")
+    widget = products["Widget"].pk
+    scopes = [Scope(), Scope(owner=rep.pk), Scope(team=manager.pk), Scope(territory=north.pk),
+              Scope(pipeline=pipeline.pk), Scope(product=widget), Scope(team=manager.pk, product=widget)]  # fmt: skip
+    held = []
+    for scope in scopes:
+        won = closed_deal_rows(scope).filter(status="won", closed_at__gte=start, closed_at__lt=end)
+        before = set(
+            DealLineItem.objects.filter(deal_id__in=won.values("id")).values_list("pk", flat=True)
+        )
+        assert set(won_deal_lines(scope, start, end).values_list("pk", flat=True)) == before
+        held.append(len(before))
+    assert held[0] > held[1] > 0  # the drawn deals reach the window, the rep's a part of them
