@@ -6,7 +6,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("pipeline", "0035_deal_board_stage_index"),
+        ("pipeline", "0037_deal_indexes_for_territories_and_stalled"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
