@@ -125,6 +125,7 @@ class AccountViewSet(IdempotentCreateMixin, _OwnedWrites, viewsets.ModelViewSet,
     selector = accounts_visible_to
     serializer_class = AccountSerializer
     search_fields = ["name", "industry", "region"]
+    search_by_index = True  # account_*_trgm_idx
     filterset_class = AccountFilter
     ordering_fields = ["name", "created_at", "employee_count", "id"]
     ordering = ["name"]
@@ -211,6 +212,7 @@ class ContactViewSet(IdempotentCreateMixin, _OwnedWrites, viewsets.ModelViewSet,
     selector = contacts_visible_to
     serializer_class = ContactSerializer
     search_fields = ["first_name", "last_name", "email", "account__name"]
+    search_by_index = True  # contact_*_trgm_idx, account_name_trgm_idx
     filterset_class = ContactFilter
     ordering_fields = ["last_name", "first_name", "created_at", "id"]
     ordering = ["last_name", "first_name", "id"]
