@@ -1,4 +1,4 @@
-"""Trigram indexes for the API's contact and account search, on PostgreSQL.
+"""Trigram indexes for the API's contact, account and deal search, on PostgreSQL.
 
 A search matches ``UPPER(column) LIKE UPPER('%term%')`` (``icontains``): a GIN index of the
 column's upper-cased trigrams finds the rows holding a term of three letters or more without
@@ -16,6 +16,8 @@ INDEXES = {
     "account_name_trgm_idx": ("pipeline_account", "name"),
     "account_industry_trgm_idx": ("pipeline_account", "industry"),
     "account_region_trgm_idx": ("pipeline_account", "region"),
+    "deal_name_trgm_idx": ("pipeline_deal", "name"),
+    "deal_external_id_trgm_idx": ("pipeline_deal", "external_id"),
 }
 
 

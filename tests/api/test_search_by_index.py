@@ -1,6 +1,8 @@
-"""Contact and account search by the ids their trigram indexes find (``search_by_index``) lists
-exactly what the plain filter lists, for short and long terms, several terms and any case."""
+"""Contact, account and deal search by the ids their trigram indexes find (``search_by_index``)
+lists exactly what the plain filter lists, for short and long terms, several terms and any case,
+whether the planner expects a term in few rows (matched by ids) or in many (row by row)."""
 
+import datetime
 import random
 
 import pytest
@@ -8,8 +10,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
-from pipeline.models import Account, Contact
-from tests.factories import AccountFactory
+from pipeline.models import Account, Contact, Deal
+from tests.factories import AccountFactory, DealFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -36,6 +38,14 @@ def book(people):
             region=draw.choice(["EMEA", "Americas", "APAC"]),
         )
     accounts = list(Account.objects.all())
+    for index in range(40):
+        account = draw.choice(accounts)
+        DealFactory(
+            owner=account.owner,
+            account=account,
+            name=f"{draw.choice(WORDS)} rollout {index}",
+            expected_close_date=datetime.date(2031, 1, 1) + datetime.timedelta(days=index % 7),
+        )
     for index in range(150):
         first, last = draw.choice(WORDS), draw.choice(WORDS)
         Contact.objects.create(
@@ -63,12 +73,19 @@ def _listed(client, resource: str, search: str) -> tuple[list[int], int, list[st
 
 
 @pytest.mark.parametrize("who", ["admin", "manager", "rep", "outsider"])
-def test_searching_by_index_lists_what_the_plain_filter_lists(people, book, who):
+@pytest.mark.parametrize("up_to", [10_000, -1])
+def test_searching_by_index_lists_what_the_plain_filter_lists(
+    monkeypatch, people, book, who, up_to
+):
+    monkeypatch.setattr("salesmgr.api.search.SEARCH_BY_IDS_UP_TO", up_to)
     user = people[who]
     client = APIClient()
     client.force_authenticate(user)
     seen_contacts = {
         row["id"] for row in client.get("/api/v1/contacts/", {"page_size": 200}).json()["results"]
+    }
+    seen_deals = {
+        row["id"] for row in client.get("/api/v1/deals/", {"page_size": 200}).json()["results"]
     }
     seen_accounts = {
         row["id"] for row in client.get("/api/v1/accounts/", {"page_size": 200}).json()["results"]
@@ -92,6 +109,15 @@ def test_searching_by_index_lists_what_the_plain_filter_lists(people, book, who)
         wanted = [a.pk for a in accounts if _holds([a.name, a.industry, a.region], search)]
         ids, count, sql = _listed(client, "accounts", search)
         assert (ids, count) == (wanted, len(wanted)), search
+        deals = sorted(
+            (d for d in Deal.objects.select_related("account") if d.pk in seen_deals),
+            key=lambda d: (d.expected_close_date, d.pk),
+        )
+        wanted = [
+            d.pk for d in deals if _holds([d.name, d.account.name, d.external_id or ""], search)
+        ]
+        ids, count, sql = _listed(client, "deals", search)
+        assert (ids, count) == (wanted, len(wanted)), search
 
 
 def test_a_term_of_three_letters_is_matched_by_ids_on_postgresql(people, book):
@@ -101,3 +127,12 @@ def test_a_term_of_three_letters_is_matched_by_ids_on_postgresql(people, book):
         _, _, sql = _listed(client, "contacts", search)
         counted = next(statement for statement in sql if "COUNT(" in statement)
         assert ("UNION" in counted) == (by_ids and connection.vendor == "postgresql"), search
+
+
+def test_a_term_the_planner_expects_in_many_rows_is_matched_row_by_row(monkeypatch, people, book):
+    monkeypatch.setattr("salesmgr.api.search.SEARCH_BY_IDS_UP_TO", -1)
+    client = APIClient()
+    client.force_authenticate(people["manager"])
+    _, _, sql = _listed(client, "contacts", "ngu")
+    counted = next(statement for statement in sql if "COUNT(" in statement)
+    assert "UNION" not in counted
