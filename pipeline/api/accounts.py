@@ -13,10 +13,12 @@ from pipeline.models import Account, Activity, Contact
 from pipeline.selectors import (
     ACTIVITY_COUNT_EXACT_UP_TO,
     ACTIVITY_LIST_SORTS,
+    CONTACT_NAME_ORDER,
     accounts_visible_to,
     activities_listed_for,
     activities_visible_to,
     activity_list_page,
+    contacts_in_name_order,
     contacts_visible_to,
     deals_visible_to,
 )
@@ -31,6 +33,7 @@ from pipeline.services import (
     contact_delete,
     contact_update,
 )
+from pipeline.views.common import COUNT_CAP
 from quotas.selectors import territories_visible_to
 from salesmgr.api.base import (
     ADMINS,
@@ -122,6 +125,7 @@ class AccountViewSet(IdempotentCreateMixin, _OwnedWrites, viewsets.ModelViewSet,
     selector = accounts_visible_to
     serializer_class = AccountSerializer
     search_fields = ["name", "industry", "region"]
+    search_by_index = True  # account_*_trgm_idx
     filterset_class = AccountFilter
     ordering_fields = ["name", "created_at", "employee_count", "id"]
     ordering = ["name"]
@@ -182,6 +186,25 @@ class ContactSerializer(serializers.ModelSerializer):
         read_only_fields = ["created_at"]
 
 
+class _ContactsInNameOrder:
+    """The contacts a list shows in their name order, sliced the way the contacts page reads
+    them (``contacts_in_name_order``), for the paginator: an exact count, then the page's rows
+    read along the name index for a reader who sees many and apart for one who sees few."""
+
+    def __init__(self, contacts):
+        self.contacts = contacts
+        self._count = None
+
+    def count(self) -> int:
+        if self._count is None:
+            self._count = self.contacts.count()
+        return self._count
+
+    def __getitem__(self, rows: slice) -> list:
+        many = self.count() > COUNT_CAP
+        return contacts_in_name_order(self.contacts, offset=rows.start, limit=rows.stop, many=many)
+
+
 @extend_schema_view(destroy=extend_schema(responses={204: None}))
 class ContactViewSet(IdempotentCreateMixin, _OwnedWrites, viewsets.ModelViewSet, ScopedViewSet):
     """The people at the accounts you may see."""
@@ -189,6 +212,7 @@ class ContactViewSet(IdempotentCreateMixin, _OwnedWrites, viewsets.ModelViewSet,
     selector = contacts_visible_to
     serializer_class = ContactSerializer
     search_fields = ["first_name", "last_name", "email", "account__name"]
+    search_by_index = True  # contact_*_trgm_idx, account_name_trgm_idx
     filterset_class = ContactFilter
     ordering_fields = ["last_name", "first_name", "created_at", "id"]
     ordering = ["last_name", "first_name", "id"]
@@ -196,8 +220,20 @@ class ContactViewSet(IdempotentCreateMixin, _OwnedWrites, viewsets.ModelViewSet,
     lookup_value_regex = r"\d+"
     role_rules = {"read": EVERYONE, "write": EVERYONE}
 
+    def visible(self):
+        # The list reads the reader's owners and territories as ids first (one query), as the
+        # contacts page does: given the recursive subqueries, PostgreSQL misjudges a team's
+        # reach and sorts every contact it may see (0.9 s for manager1 at 1M deals).
+        return contacts_visible_to(self.request.user, reach_read=self.action == "list")
+
     def shape(self, queryset):
         return queryset.select_related("account")
+
+    def paginate_queryset(self, queryset):
+        """In the default (name) order, the page is read as the contacts page reads it."""
+        if tuple(queryset.query.order_by) == CONTACT_NAME_ORDER:
+            queryset = _ContactsInNameOrder(queryset)
+        return super().paginate_queryset(queryset)
 
     def perform_create(self, serializer):
         serializer.instance = contact_create(by=self.request.user, **serializer.validated_data)

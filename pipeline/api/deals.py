@@ -376,6 +376,7 @@ class DealViewSet(
     serializer_class = DealSerializer
     filterset_class = DealFilter
     search_fields = ["name", "account__name", "external_id"]
+    search_by_index = True
     # Each sorts by an (owner, field, id) index; the id breaks ties, in the field's direction.
     ordering_fields = list(DEAL_LIST_SORTS)
     ordering = ["expected_close_date", "id"]

@@ -187,7 +187,7 @@ MAX_QUERIES = {
     "pipelines": 3,  # + stages
     "stages": 2,
     "accounts": 2,
-    "contacts": 2,
+    "contacts": 3,  # + the reader's owners and territories (not for an admin)
     "products": 2,
     "lost-reasons": 2,
     "deals": 3,  # the team, the page with its count, the rows (no line items on the list)
@@ -251,6 +251,8 @@ def test_the_deal_list_takes_a_fixed_number_of_queries(
     client.force_authenticate(user)
     params = {**DEAL_LIST_VARIANTS[variant], "page_size": 200}
     expected = DEAL_LIST_QUERIES[(viewer, "expand" if variant == "expand" else "plain")]
+    if variant == "searched" and connection.vendor == "postgresql":
+        expected += 1  # the planner's estimate of the term's rows (salesmgr.api.search)
     seed_deals(cast, 0, FEW)
     with django_assert_num_queries(expected):
         few = client.get(f"{API}deals/", params).json()["results"]

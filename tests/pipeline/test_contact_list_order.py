@@ -9,6 +9,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
+from rest_framework.test import APIClient
 
 from pipeline.models import Account, Contact
 from pipeline.selectors import contacts_in_name_order, contacts_visible_to
@@ -135,3 +136,53 @@ def test_the_page_lists_the_readers_contacts_in_a_fixed_number_of_queries(
     assert len(queries) == (4 if user.is_admin else 5)
     shown = 50 if len(expected) > 50 else 0  # page 2, or the last page when there is one
     assert [contact.pk for contact in response.context["page"].rows] == expected[shown:][:50]
+
+
+@pytest.mark.parametrize("who", READERS)
+@pytest.mark.parametrize("cap", [0, 10_000])
+def test_the_api_lists_the_readers_contacts_in_order_with_an_exact_count(
+    monkeypatch, people, book, who, cap
+):
+    """The API list reads as the page does (along the index when the reader sees more than the
+    cap, apart when fewer): every page, searched or not, equals the reading worked out here."""
+    monkeypatch.setattr("pipeline.api.accounts.COUNT_CAP", cap)
+    user = people[who]
+    client = APIClient()
+    client.force_authenticate(user)
+    expected = _expected(user)
+    names = {contact.pk: contact.last_name.lower() for contact in Contact.objects.all()}
+    for search, wanted in [("", expected), ("mi", [pk for pk in expected if "mi" in names[pk]])]:
+        listed, number = [], 1
+        while True:
+            response = client.get(
+                "/api/v1/contacts/", {"page": number, "page_size": 11, "search": search}
+            )
+            assert response.status_code == 200
+            body = response.json()
+            assert body["count"] == len(wanted)
+            listed += [row["id"] for row in body["results"]]
+            if body["next"] is None:
+                break
+            number += 1
+        assert listed == wanted
+    # Another order reads the plain way, as before.
+    response = client.get("/api/v1/contacts/", {"ordering": "-id", "page_size": 200})
+    assert [row["id"] for row in response.json()["results"]] == sorted(expected, reverse=True)
+
+
+@pytest.mark.parametrize("who", ["admin", "manager", "rep"])
+def test_the_api_list_takes_a_fixed_number_of_queries(people, book, who):
+    """The reader's owners and territories (not for an admin), the count and the page's rows,
+    with 160 contacts as with 320."""
+    user = people[who]
+    client = APIClient()
+    client.force_authenticate(user)
+    expected = 2 if user.is_admin else 3
+    for _ in range(2):
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get("/api/v1/contacts/", {"page_size": 200}).status_code == 200
+        assert len(queries) == expected
+        accounts = list(Account.objects.all())
+        Contact.objects.bulk_create(
+            Contact(account=account, first_name="Ed", last_name="Zed") for account in accounts * 4
+        )
