@@ -38,6 +38,6 @@ def drop(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("pipeline", "0035_deal_board_stage_index")]
+    dependencies = [("pipeline", "0038_deal_list_indexes")]
 
     operations = [TrigramExtension(), migrations.RunPython(create, drop)]
