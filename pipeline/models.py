@@ -257,6 +257,22 @@ class LostReason(models.Model):
         return self.name
 
 
+class DealVersionSpan(models.Model):
+    """When a recorded deal version stopped being the deal's latest: the next version's ``history_date``.
+
+    Kept by database triggers (migration ``0036``) on every insert, delete or re-dating of history rows,
+    however they are written (per-save records, bulk loads, past-dated imports), so "the version at a
+    moment" is a condition on the row itself (``pipeline.selectors.version_at``), not a probe per deal.
+    NULL for each deal's latest version. Versions on the same ``history_date`` follow ``history_id``:
+    the earlier one's span is empty.
+    """
+
+    superseded_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        abstract = True
+
+
 class DealHistory(HistoricalRecords):
     """The deal's change history, indexed for "each deal as it stood at a moment" lookups."""
 
@@ -341,6 +357,7 @@ class Deal(models.Model):
     )
 
     history = DealHistory(
+        bases=[DealVersionSpan],
         excluded_fields=["updated_at", "version"],
         cascade_delete_history=False,
         # Bulk loads write several history rows per deal: only the indexes reads use are kept.
