@@ -40,7 +40,9 @@ FROM (
 WHERE h.history_id = n.history_id AND n.next IS NOT NULL;
 """
 
-PG_FORWARD = PG_BACKFILL + f"""
+PG_FORWARD = (
+    PG_BACKFILL
+    + f"""
 CREATE FUNCTION pipeline_deal_history_spans() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF TG_OP = 'INSERT' THEN
@@ -63,6 +65,7 @@ CREATE TRIGGER pipeline_deal_history_spans_update AFTER UPDATE ON {TABLE}
     REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
     FOR EACH STATEMENT EXECUTE FUNCTION pipeline_deal_history_spans();
 """
+)
 
 PG_BACKWARD = f"""
 DROP TRIGGER IF EXISTS pipeline_deal_history_spans_insert ON {TABLE};
