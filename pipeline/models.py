@@ -295,6 +295,13 @@ class DealHistory(HistoricalRecords):
                 name="deal_history_open_close_idx",
                 condition=models.Q(status="open"),
             ),
+            # The open versions due in a window that were their deal's version at a moment
+            # (``version_at``): the span is checked in the index, so only those rows are fetched.
+            models.Index(
+                fields=("expected_close_date", "superseded_at", "history_date"),
+                name="deal_history_open_span_idx",
+                condition=models.Q(status="open"),
+            ),
             # The versions committed for a month (the commitments report's deals committed at the
             # last call), read from the index alone.
             models.Index(

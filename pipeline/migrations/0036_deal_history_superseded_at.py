@@ -128,4 +128,12 @@ class Migration(migrations.Migration):
             _run({"postgresql": PG_FORWARD, "sqlite": SQLITE_FORWARD}),
             _run({"postgresql": PG_BACKWARD, "sqlite": SQLITE_BACKWARD}),
         ),
+        migrations.AddIndex(
+            model_name="historicaldeal",
+            index=models.Index(
+                condition=models.Q(("status", "open")),
+                fields=["expected_close_date", "superseded_at", "history_date"],
+                name="deal_history_open_span_idx",
+            ),
+        ),
     ]
