@@ -54,7 +54,7 @@ HISTORY_COLUMNS = (
     "id", "name", "status", "amount", "currency", "expected_close_date", "forecast_category",
     "created_at", "stage_entered_at", "closed_at", "deleted_at", "external_id", "history_date",
     "history_change_reason", "history_type", "account_id", "history_user_id", "owner_id",
-    "lost_reason_id", "pipeline_id", "stage_id",
+    "lost_reason_id", "pipeline_id", "stage_id", "superseded_at",
 )  # fmt: skip
 LINE_ITEM_COLUMNS = ("deal_id", "product_id", "quantity", "unit_price", "discount_pct")
 ACTIVITY_COLUMNS = (
@@ -384,22 +384,29 @@ class DealStory:
         fixed = f"{self.currency}\t"
         history = out.history.write
         history_type = "+"
-        for moment, (
-            v_stage,
-            v_status,
-            v_entered,
-            v_closed,
-            v_lost,
-            v_amount,
-            v_close,
-            v_forecast,
-        ) in versions:
+        # Each version's span ends at the next one's moment (the triggers' reading, written here so
+        # the load's recompute finds nothing to change): versions are in strictly increasing time.
+        ends = [stamp(moment) for moment, _ in versions[1:]] + [_NULL]
+        for (
+            moment,
+            (
+                v_stage,
+                v_status,
+                v_entered,
+                v_closed,
+                v_lost,
+                v_amount,
+                v_close,
+                v_forecast,
+            ),
+        ), end in zip(versions, ends, strict=True):
             history(
                 f"{common}{v_status}\t{cents_text(v_amount)}\t{fixed}{clock.date(v_close)}\t"
                 f"{v_forecast}\t{stamp(created)}\t{stamp(v_entered)}\t"
                 f"{stamp(v_closed) if v_closed is not None else _NULL}\t{_NULL}\t{_NULL}\t"
                 f"{stamp(moment)}\t{_NULL}\t{history_type}\t{account_id}\t{owner_text}\t"
-                f"{owner_text}\t{v_lost if v_lost is not None else _NULL}\t{stages.pk}\t{v_stage}\n"
+                f"{owner_text}\t{v_lost if v_lost is not None else _NULL}\t{stages.pk}\t{v_stage}\t"
+                f"{end}\n"
             )
             history_type = "~"
 

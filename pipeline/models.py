@@ -257,6 +257,22 @@ class LostReason(models.Model):
         return self.name
 
 
+class DealVersionSpan(models.Model):
+    """When a recorded deal version stopped being the deal's latest: the next version's ``history_date``.
+
+    Kept by database triggers (migration ``0036``) on every insert, delete or re-dating of history rows,
+    however they are written (per-save records, bulk loads, past-dated imports), so "the version at a
+    moment" is a condition on the row itself (``pipeline.selectors.version_at``), not a probe per deal.
+    NULL for each deal's latest version. Versions on the same ``history_date`` follow ``history_id``:
+    the earlier one's span is empty.
+    """
+
+    superseded_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        abstract = True
+
+
 class DealHistory(HistoricalRecords):
     """The deal's change history, indexed for "each deal as it stood at a moment" lookups."""
 
@@ -277,6 +293,13 @@ class DealHistory(HistoricalRecords):
             models.Index(
                 fields=("expected_close_date", "forecast_category"),
                 name="deal_history_open_close_idx",
+                condition=models.Q(status="open"),
+            ),
+            # The open versions due in a window that were their deal's version at a moment
+            # (``version_at``): the span is checked in the index, so only those rows are fetched.
+            models.Index(
+                fields=("expected_close_date", "superseded_at", "history_date"),
+                name="deal_history_open_span_idx",
                 condition=models.Q(status="open"),
             ),
             # The versions committed for a month (the commitments report's deals committed at the
@@ -341,6 +364,7 @@ class Deal(models.Model):
     )
 
     history = DealHistory(
+        bases=[DealVersionSpan],
         excluded_fields=["updated_at", "version"],
         cascade_delete_history=False,
         # Bulk loads write several history rows per deal: only the indexes reads use are kept.

@@ -378,6 +378,16 @@ def deal_as_of(deal_id: int, when: datetime.datetime):
     return record.instance
 
 
+def version_at(when: datetime.datetime) -> Q:
+    """The history rows that were their deal's latest version at ``when``: at most one per deal.
+
+    A condition on the row itself (its span ``[history_date, superseded_at)``, kept by triggers), so
+    a report reads the versions it wants without a probe per deal for "the latest by then". Same rows
+    as "the latest version by ``history_date``, then ``history_id``, with ``history_date <= when``".
+    """
+    return Q(history_date__lte=when) & (Q(superseded_at__isnull=True) | Q(superseded_at__gt=when))
+
+
 def deals_as_of(
     when: datetime.datetime,
     *,
@@ -390,18 +400,14 @@ def deals_as_of(
 
     Deals created later, and deals already purged or soft-deleted at ``when``,
     are left out. With ``owner_id``, only the deals that person owned at
-    ``when``: each deal's latest version among theirs, kept when no later
-    version by ``when`` exists, so only their deals' history is read.
-    ``owner_in`` (ids or a subquery of them, such as a team) does the same
-    for several people. ``deal_in`` (ids or a subquery of them) reads only
+    ``when``; ``owner_in`` (ids or a subquery of them, such as a team) does the
+    same for several people. ``deal_in`` (ids or a subquery of them) reads only
     those deals' history. ``where`` (a condition on the history rows) keeps
-    only the deals whose latest version by ``when`` meets it: only the
-    versions meeting it are read (an index on them pays), each kept when no
-    later version by ``when`` exists (one ``deal_history_as_of_idx`` probe).
-    One query; PostgreSQL picks each deal's row with DISTINCT ON (or, with
-    ``where``, by that test alone).
+    only the deals whose version at ``when`` meets it. Each version read is
+    kept by its own span (``version_at``), so an index on any of these
+    conditions pays and no deal's history is probed. One query.
     """
-    history = Deal.history.filter(history_date__lte=when)
+    history = Deal.history.filter(version_at(when))
     if deal_in is not None:
         history = history.filter(id__in=deal_in)
     if owner_id is not None:
@@ -410,39 +416,7 @@ def deals_as_of(
         history = history.filter(owner_id__in=owner_in)
     if where is not None:
         history = history.filter(where)
-    if where is not None and owner_id is None and owner_in is None:
-        # Each version read is checked against its deal's latest by then: one index probe.
-        newest = (
-            Deal.history.filter(id=OuterRef("id"), history_date__lte=when)
-            .order_by("-history_date", "-history_id")
-            .values("history_id")[:1]
-        )
-        return (
-            history.filter(history_id=Subquery(newest))
-            .exclude(history_type="-")
-            .filter(deleted_at__isnull=True)
-        )
-    if connection.vendor == "postgresql":
-        latest_ids = (
-            history.order_by("id", "-history_date", "-history_id")
-            .distinct("id")
-            .values("history_id")
-        )
-        latest = Deal.history.filter(history_id__in=latest_ids)
-    else:
-        newest = (
-            history.filter(id=OuterRef("id"))
-            .order_by("-history_date", "-history_id")
-            .values("history_id")[:1]
-        )
-        latest = history.filter(history_id=Subquery(newest))
-    if owner_id is not None or owner_in is not None:
-        later = Deal.history.filter(id=OuterRef("id"), history_date__lte=when).filter(
-            Q(history_date__gt=OuterRef("history_date"))
-            | Q(history_date=OuterRef("history_date"), history_id__gt=OuterRef("history_id"))
-        )
-        latest = latest.exclude(Exists(later))
-    return latest.exclude(history_type="-").filter(deleted_at__isnull=True)
+    return history.exclude(history_type="-").filter(deleted_at__isnull=True)
 
 
 # Stands for "no territory" inside ``account_territory_at``; territory ids start at 1.

@@ -20,26 +20,22 @@ import datetime
 import statistics
 from decimal import Decimal
 
-from django.db import connection
 from django.db.models import (
     Avg,
-    BooleanField,
     Count,
     F,
     FloatField,
-    OuterRef,
     Q,
     QuerySet,
-    Subquery,
     Sum,
 )
-from django.db.models.expressions import RawSQL
 from django.db.models.functions import Abs, Cast
 
 from pipeline.models import Deal, ForecastCategory, StageKind
 from pipeline.money import at_close, converted, unconverted_count
 from pipeline.periods import DAY, Period, start_of
 from pipeline.scopes import Scope
+from pipeline.selectors import version_at
 from reports.models import ForecastSnapshot
 from reports.sql import DaysBetween
 
@@ -89,12 +85,7 @@ def coverage_window(day: datetime.date, days: int) -> tuple[datetime.date, datet
 
 def pipeline_in_window(day: datetime.date, days: int) -> Sum:
     """The open pipeline expected to close in ``[day, day + days)``, omitted excluded, at ``day``'s rates."""
-    counted = Q(
-        status=StageKind.OPEN,
-        expected_close_date__gte=day,
-        expected_close_date__lt=day + datetime.timedelta(days=days),
-    ) & ~Q(forecast_category=ForecastCategory.OMITTED)
-    return Sum(converted(on=day), filter=counted)
+    return Sum(converted(on=day), filter=window_pipeline(day, days))
 
 
 def won_since(moment: datetime.datetime) -> Sum:
@@ -117,47 +108,47 @@ def closed_sums(period: Period, suffix: str) -> dict:
     }
 
 
-def open_then(moment: datetime.datetime) -> QuerySet:
-    """The deals, as they stood at ``moment``, of those that may have been open then: created before it
-    and not closed before it (``closed_at`` is a deal's last close, so an earlier one is before it too).
+def open_then(moment: datetime.datetime, counted: Q) -> QuerySet:
+    """The deals, as they stood at ``moment``, of those that may have been open then (created before it
+    and not closed before it: ``closed_at`` is a deal's last close, so an earlier one is before it too),
+    whose version then meets ``counted`` (a condition on history rows, such as a window's pipeline).
 
-    Reading only their history, not every deal's, is what keeps a past pipeline fast: each candidate's
-    latest version by ``moment`` is one step down the history's ``(id, history_date, history_id)``
-    index. The history rows still say whether the deal was open then, whose it was and where it was
-    to close. One query.
+    Only the versions meeting ``counted`` are read (the open ones due in a window come from a partial
+    index), each kept when it was its deal's version at ``moment`` by its own span (``version_at``),
+    not by a probe per candidate deal. The history rows still say whether the deal was open then,
+    whose it was and where it was to close. One query.
     """
-    latest = (
-        Deal.history.filter(id=OuterRef("id"), history_date__lte=moment)
-        .order_by("-history_date", "-history_id")
-        .values("history_id")[:1]
-    )
     candidates = (
         Deal.objects.filter(created_at__lt=moment)
         .filter(Q(closed_at__isnull=True) | Q(closed_at__gte=moment))
-        .order_by()
-        .values(latest_version=Subquery(latest))
+        .values("id")
     )
-    if connection.vendor == "postgresql":
-        # As an array the versions are found first and then read by primary key: as ``IN (subquery)``
-        # the planner hashes the whole history instead.
-        sql, params = candidates.query.sql_with_params()
-        table = Deal.history.model._meta.db_table
-        versions = RawSQL(
-            f'"{table}"."history_id" = ANY(ARRAY({sql}))', params, output_field=BooleanField()
-        )
-    else:
-        versions = Q(history_id__in=candidates)
-    return Deal.history.filter(versions).exclude(history_type="-").filter(deleted_at__isnull=True)
+    return (
+        Deal.history.filter(version_at(moment), counted, id__in=candidates)
+        .exclude(history_type="-")
+        .filter(deleted_at__isnull=True)
+    )
+
+
+def window_pipeline(day: datetime.date, days: int) -> Q:
+    """The open versions, not omitted, expected to close in ``[day, day + days)``: what a window's
+    pipeline sums."""
+    return Q(
+        status=StageKind.OPEN,
+        expected_close_date__gte=day,
+        expected_close_date__lt=day + datetime.timedelta(days=days),
+    ) & ~Q(forecast_category=ForecastCategory.OMITTED)
 
 
 def history_pipeline(
     conditions: Scope, owner_ids: list[int], day: datetime.date, days: int
 ) -> dict[int, Decimal]:
     """Per owner then, the pipeline of ``[day, day + days)`` as it stood at the start of ``day``
-    (the deals' history: owner, stage, amount, close date and territory then); one query."""
+    (the deals' history: owner, stage, amount, close date and territory then); one query. Only the
+    versions in the window are read: an owner with none has no pipeline either way."""
     moment = start_of(day)
     rows = (
-        open_then(moment)
+        open_then(moment, window_pipeline(day, days))
         .filter(conditions.deal_filter(territory_at=moment), owner_id__in=owner_ids)
         .values("owner_id")
         .annotate(pipeline=pipeline_in_window(day, days))

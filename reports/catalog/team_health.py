@@ -170,8 +170,10 @@ def _history_pipeline(
     team_ids, conditions: Scope, day: datetime.date, days: int
 ) -> dict[int, dict]:
     moment = start_of(day)
+    # Only the versions in the window are read: a team without any has no pipeline either way (the
+    # live sums leave it NULL for a past day).
     deals = (
-        open_then(moment)
+        open_then(moment, _in_window(day, days))
         .filter(conditions.deal_filter(territory_at=moment))
         .values("owner_id", window_value=_when(_in_window(day, days), converted(on=day)))
         .order_by()

@@ -153,6 +153,8 @@ def test_bulk_deals_keep_every_rule_of_the_checks(db):
         assert history[0].history_date == deal.created_at
         assert deal.updated_at == history[-1].history_date < MIDNIGHT
         assert all(a.history_date < b.history_date for a, b in pairwise(history))
+        # Each version's span ends where the next begins (``version_at``); the latest's is open.
+        assert [v.superseded_at for v in history] == [v.history_date for v in history[1:]] + [None]
         last = history[-1]
         for name in ("stage_id", "status", "amount", "expected_close_date", "forecast_category",
                      "closed_at", "lost_reason_id", "stage_entered_at", "name", "owner_id"):  # fmt: skip
