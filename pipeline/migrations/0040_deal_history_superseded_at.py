@@ -115,7 +115,7 @@ def _run(statements: dict):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("pipeline", "0035_deal_board_stage_index"),
+        ("pipeline", "0039_search_trigram_indexes"),
     ]
 
     operations = [
