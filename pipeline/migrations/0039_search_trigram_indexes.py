@@ -37,7 +37,16 @@ def drop(apps, schema_editor):
         schema_editor.execute(f'DROP INDEX IF EXISTS "{name}"')
 
 
+class PostgresTrigramExtension(TrigramExtension):
+    """``pg_trgm``, on PostgreSQL only: Django's operation skips other databases going forwards but
+    asks for ``pg_extension`` going backwards, which fails on SQLite."""
+
+    def database_backwards(self, app_label, schema_editor, from_state, to_state):
+        if schema_editor.connection.vendor == "postgresql":
+            super().database_backwards(app_label, schema_editor, from_state, to_state)
+
+
 class Migration(migrations.Migration):
     dependencies = [("pipeline", "0038_deal_list_indexes")]
 
-    operations = [TrigramExtension(), migrations.RunPython(create, drop)]
+    operations = [PostgresTrigramExtension(), migrations.RunPython(create, drop)]
