@@ -42,7 +42,7 @@ from salesmgr.audit.models import AuditKind
 from salesmgr.audit.services import audit_record
 from salesmgr.errors import PermissionDenied
 from salesmgr.models import User
-from salesmgr.sealing import SealedSecretUnreadable
+from salesmgr.sealing import SealedSecretUnreadable, reseal
 
 logger = logging.getLogger(__name__)
 
@@ -166,6 +166,27 @@ def webhook_subscription_rotate_secret(
             AuditKind.WEBHOOK_SECRET_ROTATED, actor=by, webhook=locked.pk, name=locked.name
         )
     return locked
+
+
+def webhook_secrets_reseal() -> tuple[int, list[str]]:
+    """Seal every stored secret again with the current ``SECRET_KEY`` (after a key rotation).
+
+    Answers how many were resealed and the names of those no configured key opens, left as
+    they were (their subscriptions need a new secret). Run by ``manage.py reseal_secrets``.
+    """
+    resealed, unreadable = 0, []
+    with transaction.atomic():
+        for subscription in WebhookSubscription.objects.select_for_update().only(
+            "id", "name", "secret_sealed"
+        ):
+            try:
+                subscription.secret_sealed = reseal(subscription.secret_sealed)
+            except SealedSecretUnreadable:
+                unreadable.append(subscription.name)
+                continue
+            subscription.save(update_fields=["secret_sealed"])
+            resealed += 1
+    return resealed, unreadable
 
 
 def _body(*, event_id: uuid.UUID, event: str, at: datetime.datetime, data: dict) -> str:
