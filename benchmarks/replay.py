@@ -38,26 +38,32 @@ def training_of(record: dict):
     return training
 
 
+def model_result(record: dict) -> dict:
+    """The model's estimate (expected value and band) for one recorded forecast, as the code now stands."""
+    from reports import forecasts
+
+    new_business = forecasts.new_business_from(
+        record["moment"], record["horizon"], **record["new_business_sums"]
+    )
+    return forecasts.model_estimate(
+        stats=training_of(record),
+        open_groups=record["open_groups"],
+        probabilities=record["probabilities"],
+        horizon=record["horizon"],
+        new_business=new_business,
+        paths=record["paths"],
+    )
+
+
 def replay(records: list[dict]) -> list[dict]:
     """Per world, seed and horizon, the backtest's scores of the replayed model."""
     from benchmarks.backtest import scores
-    from reports import forecasts
 
     windows = defaultdict(list)
     for record in records:
         if not record.get("actual"):
             continue
-        new_business = forecasts.new_business_from(
-            record["moment"], record["horizon"], **record["new_business_sums"]
-        )
-        result = forecasts.model_estimate(
-            stats=training_of(record),
-            open_groups=record["open_groups"],
-            probabilities=record["probabilities"],
-            horizon=record["horizon"],
-            new_business=new_business,
-            paths=record["paths"],
-        )
+        result = model_result(record)
         key = (record["world"], record.get("seed"), record["horizon"])
         windows[key].append(
             (record["actual"], record["weighted"], result["expected"], result["p10"], result["p90"])

@@ -26,8 +26,7 @@ STEP_DAYS = 14  # the backtest's --every: successive windows overlap by H - 14 d
 
 def model_rows(dumps: list[str]) -> list[dict]:
     """Each recorded forecast with its actual, the weighted figure and the model's as it stands."""
-    from benchmarks.replay import training_of
-    from reports import forecasts
+    from benchmarks.replay import model_result
 
     rows = []
     for dump in dumps:
@@ -36,17 +35,7 @@ def model_rows(dumps: list[str]) -> list[dict]:
         for record in records:
             if record.get("actual") is None:
                 continue
-            new_business = forecasts.new_business_from(
-                record["moment"], record["horizon"], **record["new_business_sums"]
-            )
-            result = forecasts.model_estimate(
-                stats=training_of(record),
-                open_groups=record["open_groups"],
-                probabilities=record["probabilities"],
-                horizon=record["horizon"],
-                new_business=new_business,
-                paths=record["paths"],
-            )
+            result = model_result(record)
             rows.append(
                 {
                     "world": record["world"],

@@ -14,23 +14,9 @@ from pipeline.models import WebhookDelivery, WebhookSubscription
 from pipeline.webhooks.services import webhook_subscription_rotate_secret, webhook_test_send
 from pipeline.webhooks.signing import signature_valid
 from salesmgr.sealing import SealedSecretUnreadable, seal, unseal
-from tests.pipeline.test_webhooks import Receiver, deliver_all, subscribe
+from tests.pipeline.test_webhooks import deliver_all, subscribe
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def receiver(settings):
-    settings.WEBHOOKS_ALLOW_PRIVATE_TARGETS = True  # the receiver is on loopback
-    settings.WEBHOOKS_BACKOFF_BASE_MS = 20
-    settings.WEBHOOKS_MAX_ATTEMPTS = 2
-    settings.WEBHOOKS_TIMEOUT_SECONDS = 2
-    server = Receiver()
-    server.thread.start()
-    yield server
-    server.released.set()
-    server.server.shutdown()
-    server.server.server_close()
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("webhook_settings")]
 
 
 OLD_KEY = "an-old-key-" + "x" * 40

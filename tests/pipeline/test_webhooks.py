@@ -1,16 +1,13 @@
 """Outbound webhooks, sent to a real HTTP receiver on loopback.
 
-The receiver is ``http.server`` on 127.0.0.1 at a free port, in a thread; each
+The receiver (``tests/pipeline/conftest.py``) is ``http.server`` on 127.0.0.1 at a free port, in a thread; each
 test scripts its answers (a status, a redirect, or no answer at all). Most
 tests run the deliveries in this process through the same services the Celery
 task calls; the last one runs them through a real worker.
 """
 
 import datetime
-import http.server
-import json
 import os
-import threading
 import time
 from decimal import Decimal
 from pathlib import Path
@@ -53,81 +50,9 @@ ALL_DEAL_EVENTS = [
 ]
 
 
-class Receiver:
-    """An HTTP server on loopback that records every request and answers as scripted.
-
-    ``answers`` is consumed one per request: a status code, ``("redirect", path)``
-    or ``"hang"`` (no answer until the test ends); when empty, 200.
-    """
-
-    def __init__(self):
-        self.requests: list[dict] = []
-        self.answers: list = []
-        self.released = threading.Event()
-        self.lock = threading.Lock()
-        receiver = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                with receiver.lock:
-                    receiver.requests.append(
-                        {
-                            "at": time.monotonic(),
-                            "path": self.path,
-                            "headers": dict(self.headers),
-                            "body": body,
-                            "json": json.loads(body),
-                        }
-                    )
-                    answer = receiver.answers.pop(0) if receiver.answers else 200
-                if answer == "hang":
-                    receiver.released.wait(30)
-                    return
-                if isinstance(answer, tuple):
-                    self.send_response(302)
-                    self.send_header("Location", answer[1])
-                    self.send_header("Content-Length", "0")
-                    self.end_headers()
-                    return
-                self.send_response(answer)
-                self.send_header("Content-Length", "2")
-                self.end_headers()
-                self.wfile.write(b"ok")
-
-            def log_message(self, *args):
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}/hooks"
-
-    def events(self) -> list[str]:
-        return [r["json"]["event"] for r in self.requests]
-
-
-@pytest.fixture
-def receiver():
-    server = Receiver()
-    server.thread.start()
-    yield server
-    server.released.set()
-    server.server.shutdown()
-    server.server.server_close()
-
-
 @pytest.fixture(autouse=True)
-def webhook_settings(settings):
-    settings.WEBHOOKS_ALLOW_PRIVATE_TARGETS = True  # the receiver is on loopback
-    settings.WEBHOOKS_BACKOFF_BASE_MS = 20
-    settings.WEBHOOKS_MAX_ATTEMPTS = 3
-    settings.WEBHOOKS_DISABLE_AFTER_FAILURES = 3
-    settings.WEBHOOKS_TIMEOUT_SECONDS = 2
-    return settings
+def _webhook_settings(webhook_settings):
+    return webhook_settings
 
 
 def _ignore(*args):
