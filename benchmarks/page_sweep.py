@@ -1,7 +1,7 @@
 """Every page a person opens from the menu, for each role, timed in-process: which miss 150 ms.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/salesmgr_1m \\
-        .venv/bin/python benchmarks/page_sweep.py --runs 3 [--only deals] [--over 150]
+        .venv/bin/python benchmarks/page_sweep.py --runs 3 [--only deals] [--over 150] [--api]
 
 Reads the data already in the database (``seed_demo --deals N``, then ``VACUUM ANALYZE``),
 with the snapshots as they are. For ``admin``, ``manager1`` and ``rep1`` (signed in with
@@ -9,7 +9,8 @@ Django's test client, one warm-up request each) it requests every page without a
 address that the role may open (a 403 or a redirect is listed, not timed), the deals list in
 each of its sorts, and the reports, ``--runs`` times each, round after round. It prints each
 page's median server time, its queries and their summed time, with the load average; ``--over``
-lists only the pages slower than that many milliseconds.
+lists only the pages slower than that many milliseconds. ``--api`` times the API endpoints issue
+14 named instead of the pages (the searches with a common, a middling and a missing term).
 """
 
 import argparse
@@ -81,6 +82,24 @@ PATHS = (
     ("audit log", "/audit-log/"),
 )
 
+API_PATHS = (
+    ("contacts", "/api/v1/contacts/"),
+    *(
+        (f"{name} search={term}", f"/api/v1/{name}/?search={term}")
+        for name, terms in (
+            ("contacts", ("an", "nguyen", "zqx")),
+            ("accounts", ("an", "quantum", "zqx")),
+            ("deals", ("an", "rollout", "zqx")),
+        )
+        for term in terms
+    ),
+    ("accounts", "/api/v1/accounts/"),
+    ("deals", "/api/v1/deals/"),
+    ("metrics series", "/api/v1/metrics/series/"),
+    ("personal-bests", "/api/v1/personal-bests/"),
+    ("insights", "/api/v1/insights/"),
+)
+
 USERS = ("admin", "manager1", "rep1")
 
 
@@ -92,6 +111,7 @@ def main() -> int:
     parser.add_argument("--only", help="Only pages whose name contains this.")
     parser.add_argument("--users", default=",".join(USERS), help="Comma-separated usernames.")
     parser.add_argument("--over", type=float, default=0, help="List pages slower than this (ms).")
+    parser.add_argument("--api", action="store_true", help="The API endpoints, not the pages.")
     args = parser.parse_args()
     setup_django()
 
@@ -100,7 +120,8 @@ def main() -> int:
     from pipeline.models import Deal
     from salesmgr.models import User
 
-    paths = [(name, path) for name, path in PATHS if not args.only or args.only in name]
+    every = API_PATHS if args.api else PATHS
+    paths = [(name, path) for name, path in every if not args.only or args.only in name]
     measured, skipped = [], []
     for username in args.users.split(","):
         client = Client(HTTP_HOST="127.0.0.1")

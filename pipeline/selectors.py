@@ -981,6 +981,46 @@ def _walk(
     return sql, (*bounded_params, *params)
 
 
+def _ordered_ids(
+    deals: QuerySet, names: tuple, *, descending: bool, offset: int, limit: int
+) -> list[int]:
+    """The page of ``deals``' ids sorted by ``names`` in one plain ordered query (SQLite)."""
+    ordered = deals.order_by(*(f"-{name}" if descending else name for name in names))
+    return list(ordered.values_list("pk", flat=True)[offset : offset + limit])
+
+
+def _ids_group_after_group(
+    groups: str,
+    params: tuple,
+    sort: tuple,
+    inner: QuerySet,
+    *,
+    descending: bool,
+    offset: int,
+    limit: int,
+) -> list[int]:
+    """The page of ids ``inner`` reads for each row of ``groups`` (SQL, aliased ``deal_groups``,
+    in its ``sort`` columns' order), sorted by those columns and then id.
+
+    ``inner`` refers to its group's columns as ``"deal_groups".<column>`` and reads its own rows by
+    id in the page's direction, at most ``offset + limit``. The groups come sorted, so the planner
+    sorts the merged rows one group at a time (an incremental sort) and stops reading groups
+    once it has the page.
+    """
+    direction = "DESC" if descending else "ASC"
+    inner_sql, inner_params = inner.query.sql_with_params()
+    order = ", ".join(f"deal_groups.{column} {direction}" for column in sort)
+    sql = f"""
+        SELECT page.id FROM ({groups}) AS deal_groups
+        CROSS JOIN LATERAL ({inner_sql}) AS page(id)
+        ORDER BY {order}, page.id {direction}
+        LIMIT %s OFFSET %s
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(sql, (*params, *inner_params, limit, offset))
+        return [row[0] for row in cursor.fetchall()]
+
+
 def deal_ids_by_owner(
     deals: QuerySet, *, owners: list | None, descending: bool, offset: int, limit: int
 ) -> list[int]:
@@ -992,35 +1032,23 @@ def deal_ids_by_owner(
     reads the deals of its first owners only, where sorting every deal by its owner's name read
     and joined them all (half a second for a manager at 1,000,000 deals).
     """
-    names = ("owner__full_name", "owner__username", "id")
+    page = {"descending": descending, "offset": offset, "limit": limit}
     if connection.vendor != "postgresql":
-        ordered = deals.order_by(*(f"-{name}" if descending else name for name in names))
-        return list(ordered.values_list("pk", flat=True)[offset : offset + limit])
+        return _ordered_ids(deals, ("owner__full_name", "owner__username", "id"), **page)
     direction = "DESC" if descending else "ASC"
     inner = (
         _one_owner_at_a_time(deals, owners)
-        .filter(owner_id=RawSQL('"deal_owners"."id"', ()))
+        .filter(owner_id=RawSQL('"deal_groups"."id"', ()))
         .order_by(F("owner_id").desc() if descending else "owner_id", "-pk" if descending else "pk")
         .values_list("pk")[: offset + limit]
     )
-    inner_sql, inner_params = inner.query.sql_with_params()
     users = connection.ops.quote_name(User._meta.db_table)
-    where, where_params = ("", ()) if owners is None else ("WHERE id = ANY(%s)", (list(owners),))
-    # The owners come sorted, so the planner sorts the merged rows one owner at a time
-    # (an incremental sort) and stops reading owners once it has the page.
-    sql = f"""
-        SELECT page.id FROM (
-            SELECT id, full_name, username FROM {users} {where}
-            ORDER BY full_name {direction}, username {direction}
-        ) AS deal_owners
-        CROSS JOIN LATERAL ({inner_sql}) AS page(id)
-        ORDER BY deal_owners.full_name {direction}, deal_owners.username {direction},
-            page.id {direction}
-        LIMIT %s OFFSET %s
+    where, params = ("", ()) if owners is None else ("WHERE id = ANY(%s)", (list(owners),))
+    owners_sql = f"""
+        SELECT id, full_name, username FROM {users} {where}
+        ORDER BY full_name {direction}, username {direction}
     """
-    with connection.cursor() as cursor:
-        cursor.execute(sql, (*where_params, *inner_params, limit, offset))
-        return [row[0] for row in cursor.fetchall()]
+    return _ids_group_after_group(owners_sql, params, ("full_name", "username"), inner, **page)
 
 
 def deal_ids_by_stage(deals: QuerySet, *, descending: bool, offset: int, limit: int) -> list[int]:
@@ -1035,10 +1063,9 @@ def deal_ids_by_stage(deals: QuerySet, *, descending: bool, offset: int, limit: 
     be its stage's, and such a deal keeps its place in the order (a pair without deals costs
     one index probe).
     """
-    names = ("pipeline__name", "stage__order", "id")
+    page = {"descending": descending, "offset": offset, "limit": limit}
     if connection.vendor != "postgresql":
-        ordered = deals.order_by(*(f"-{name}" if descending else name for name in names))
-        return list(ordered.values_list("pk", flat=True)[offset : offset + limit])
+        return _ordered_ids(deals, ("pipeline__name", "stage__order", "id"), **page)
     direction = "DESC" if descending else "ASC"
     inner = (
         deals.filter(
@@ -1048,25 +1075,14 @@ def deal_ids_by_stage(deals: QuerySet, *, descending: bool, offset: int, limit: 
         .order_by("-pk" if descending else "pk")
         .values_list("pk")[: offset + limit]
     )
-    inner_sql, inner_params = inner.query.sql_with_params()
     pipelines = connection.ops.quote_name(Pipeline._meta.db_table)
     stages = connection.ops.quote_name(Stage._meta.db_table)
-    # The pairs come sorted, so the planner sorts the merged rows one (name, order) at a time
-    # (an incremental sort) and stops reading pairs once it has the page.
-    sql = f"""
-        SELECT page.id FROM (
-            SELECT p.id AS pipeline_id, s.id AS stage_id, p.name, s."order"
-            FROM {pipelines} AS p CROSS JOIN {stages} AS s
-            ORDER BY p.name {direction}, s."order" {direction}
-        ) AS deal_groups
-        CROSS JOIN LATERAL ({inner_sql}) AS page(id)
-        ORDER BY deal_groups.name {direction}, deal_groups."order" {direction},
-            page.id {direction}
-        LIMIT %s OFFSET %s
+    pairs_sql = f"""
+        SELECT p.id AS pipeline_id, s.id AS stage_id, p.name, s."order"
+        FROM {pipelines} AS p CROSS JOIN {stages} AS s
+        ORDER BY p.name {direction}, s."order" {direction}
     """
-    with connection.cursor() as cursor:
-        cursor.execute(sql, (*inner_params, limit, offset))
-        return [row[0] for row in cursor.fetchall()]
+    return _ids_group_after_group(pairs_sql, (), ("name", '"order"'), inner, **page)
 
 
 def _one_owner_at_a_time(page: QuerySet, owners: list | None) -> QuerySet:
