@@ -13,6 +13,7 @@ task was lost is queued again by ``realignments_requeue_stalled``.
 """
 
 import datetime
+import json
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -266,7 +267,14 @@ def _plan(job: TerritoryRealignment) -> None:
         "rule_id": ("bigint", [move.rule.rule_id if move.rule else None for move in plan.moves]),
         "deals": ("integer", [move.deals for move in plan.moves]),
     }
-    if plan.moves:
+    if plan.moves and connection.vendor != "postgresql":
+        # SQLite (the embedded default) has no arrays to unnest: the same rows, batched.
+        rows = zip(*(values for _, values in columns.values()), strict=True)
+        RealignmentMove.objects.bulk_create(
+            (RealignmentMove(job=job, **dict(zip(columns, row, strict=True))) for row in rows),
+            batch_size=500,
+        )
+    elif plan.moves:
         arrays = ", ".join(f"%s::{kind}[]" for kind, _ in columns.values())
         with connection.cursor() as cursor:
             cursor.execute(
@@ -436,6 +444,15 @@ def _apply_moves(job: TerritoryRealignment, moves: list[RealignmentMove]) -> tup
 REALIGNMENT = "Territory realignment"
 
 
+def _among(ids) -> tuple[str, object]:
+    """``IN`` the ids, as the SQL after a column and its one parameter: an array on PostgreSQL,
+    JSON read by ``json_each`` on SQLite (the embedded default)."""
+    ids = [int(pk) for pk in ids]
+    if connection.vendor == "postgresql":
+        return "= ANY(%s)", ids
+    return "IN (SELECT value FROM json_each(%s))", json.dumps(ids)
+
+
 def _accounts_from_plan(job: TerritoryRealignment, account_ids: list[int]) -> None:
     """Give the accounts their planned territory and owner: one UPDATE joined to the plan.
 
@@ -445,29 +462,31 @@ def _accounts_from_plan(job: TerritoryRealignment, account_ids: list[int]) -> No
     """
     accounts = Account._meta.db_table
     moves = RealignmentMove._meta.db_table
+    among, ids = _among(account_ids)
     with connection.cursor() as cursor:
         cursor.execute(
             f"""
-            UPDATE {accounts} a SET territory_id = m.to_territory_id, owner_id = m.to_owner_id,
+            UPDATE {accounts} AS a SET territory_id = m.to_territory_id, owner_id = m.to_owner_id,
                 external_id = CASE WHEN a.owner_id <> m.to_owner_id AND (EXISTS (
                     SELECT 1 FROM {accounts} held
                     WHERE held.owner_id = m.to_owner_id AND held.external_id = a.external_id
                       AND held.deleted_at IS NULL AND held.id <> a.id
                 ) OR EXISTS (
                     SELECT 1 FROM {moves} em JOIN {accounts} earlier ON earlier.id = em.account_id
-                    WHERE em.job_id = m.job_id AND em.account_id = ANY(%(ids)s)
+                    WHERE em.job_id = m.job_id AND em.account_id {among.replace("%s", "%(ids)s")}
                       AND em.to_owner_id = m.to_owner_id AND earlier.owner_id <> em.to_owner_id
                       AND earlier.external_id = a.external_id AND earlier.id < a.id
                 )) THEN NULL ELSE a.external_id END
             FROM {moves} m
-            WHERE m.job_id = %(job)s AND m.account_id = a.id AND a.id = ANY(%(ids)s)
+            WHERE m.job_id = %(job)s AND m.account_id = a.id AND a.id {among.replace("%s", "%(ids)s")}
             """,
-            {"job": job.pk, "ids": list(account_ids)},
+            {"job": job.pk, "ids": ids},
         )
 
 
 def _account_handovers_insert(job: TerritoryRealignment, account_ids: list[int], at) -> None:
     """One handover row per account, copied from its planned move in one INSERT."""
+    among, accounts = _among(account_ids)
     with connection.cursor() as cursor:
         cursor.execute(
             f"""
@@ -478,9 +497,9 @@ def _account_handovers_insert(job: TerritoryRealignment, account_ids: list[int],
                    %(by)s, r.id, m.job_id, {REASON_SQL}, %(at)s
             FROM {RealignmentMove._meta.db_table} m
             LEFT JOIN {TerritoryRule._meta.db_table} r ON r.id = m.rule_id
-            WHERE m.job_id = %(job)s AND m.account_id = ANY(%(accounts)s)
+            WHERE m.job_id = %(job)s AND m.account_id {among.replace("%s", "%(accounts)s")}
             """,
-            {"job": job.pk, "accounts": list(account_ids), "by": job.requested_by_id, "at": at},
+            {"job": job.pk, "accounts": accounts, "by": job.requested_by_id, "at": at},
         )
 
 
@@ -493,6 +512,8 @@ def _deals_hand_over(job: TerritoryRealignment, account_ids: list[int], at) -> l
     handover row (with its account's reason) and a history row for each,
     after a "created" one for a deal still without history.
     """
+    if connection.vendor != "postgresql":
+        return _deals_hand_over_in_steps(job, account_ids, at)
     history = Deal.history.model._meta.db_table
     columns = _history_columns(Deal)
     names = ", ".join(columns)
@@ -559,6 +580,75 @@ def _deals_hand_over(job: TerritoryRealignment, account_ids: list[int], at) -> l
         return [pk for (pk,) in cursor.fetchall()]
 
 
+def _deals_hand_over_in_steps(job: TerritoryRealignment, account_ids: list[int], at) -> list[int]:
+    """``_deals_hand_over`` where one statement cannot both update and insert (SQLite, the
+    embedded default, whose writer holds the whole database): the same rows, in a few
+    statements of the same transaction."""
+    among, accounts = _among(account_ids)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            SELECT d.id, d.account_id, d.external_id, d.owner_id, m.to_owner_id,
+                   m.from_territory_id, m.to_territory_id, r.id, {REASON_SQL}
+            FROM {Deal._meta.db_table} d
+            JOIN {RealignmentMove._meta.db_table} m
+              ON m.job_id = %s AND m.account_id = d.account_id
+            LEFT JOIN {TerritoryRule._meta.db_table} r ON r.id = m.rule_id
+            WHERE d.account_id {among} AND d.status = %s AND d.deleted_at IS NULL
+              AND d.owner_id <> m.to_owner_id
+            ORDER BY d.id
+            """,
+            [job.pk, accounts, StageKind.OPEN],
+        )
+        moving = cursor.fetchall()
+    if not moving:
+        return []
+    deal_ids = [row[0] for row in moving]
+    _history_bases(Deal, deal_ids)
+    # External ids are unique per owner: one the new owner already holds (on another live deal,
+    # or on a deal handed to them here with a lower id) is dropped; the history row keeps it.
+    holders: dict[tuple[int, str], set[int]] = {}
+    for owner, external, pk in Deal.objects.filter(
+        deleted_at__isnull=True,
+        owner_id__in={row[4] for row in moving},
+        external_id__in={row[2] for row in moving if row[2] is not None},
+    ).values_list("owner_id", "external_id", "pk"):
+        holders.setdefault((owner, external), set()).add(pk)
+    groups: dict[tuple[int, bool], list[int]] = {}
+    earlier: set[tuple[int, str]] = set()
+    for pk, _, external, _, to_owner, *_ in moving:
+        key = (to_owner, external)
+        drop = external is not None and (bool(holders.get(key, set()) - {pk}) or key in earlier)
+        if external is not None:
+            earlier.add(key)
+        groups.setdefault((to_owner, drop), []).append(pk)
+    for (to_owner, drop), pks in groups.items():
+        changes = {"owner_id": to_owner, "version": F("version") + 1, "updated_at": at}
+        if drop:
+            changes["external_id"] = None
+        Deal.objects.filter(pk__in=pks).update(**changes)
+    Handover.objects.bulk_create(
+        Handover(
+            account_id=account_id,
+            deal_id=pk,
+            from_territory_id=from_territory,
+            to_territory_id=to_territory,
+            from_owner_id=from_owner,
+            to_owner_id=to_owner,
+            by_id=job.requested_by_id,
+            rule_id=rule_id,
+            job_id=job.pk,
+            reason=reason,
+            at=at,
+        )
+        for pk, account_id, _, from_owner, to_owner, from_territory, to_territory, rule_id, reason in moving
+    )
+    _history_copy(
+        Deal, deal_ids, at=at, history_type="~", user_id=job.requested_by_id, reason=REALIGNMENT
+    )
+    return deal_ids
+
+
 def _history_columns(model: type[models.Model]) -> list[str]:
     """The columns a row and its history rows share."""
     history = model.history.model
@@ -579,13 +669,14 @@ def _history_copy(
     if not ids:
         return
     columns = ", ".join(_history_columns(model))
+    among, ids = _among(ids)
     sql = (
         f"INSERT INTO {model.history.model._meta.db_table} "
         f"({columns}, history_date, history_type, history_user_id, history_change_reason) "
-        f"SELECT {columns}, %s, %s, %s, %s FROM {model._meta.db_table} WHERE id = ANY(%s)"
+        f"SELECT {columns}, %s, %s, %s, %s FROM {model._meta.db_table} WHERE id {among}"
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, [at, history_type, user_id, reason, list(ids)])
+        cursor.execute(sql, [at, history_type, user_id, reason, ids])
 
 
 def _history_bases(model: type[models.Model], ids: list[int]) -> None:
@@ -600,13 +691,14 @@ def _history_bases(model: type[models.Model], ids: list[int]) -> None:
     history_table = model.history.model._meta.db_table
     columns = ", ".join(f"t.{column}" for column in _history_columns(model))
     names = ", ".join(_history_columns(model))
+    among, ids = _among(ids)
     sql = (
         f"INSERT INTO {history_table} ({names}, history_date, history_type, history_user_id, history_change_reason) "
-        f"SELECT {columns}, t.created_at, '+', NULL, NULL FROM {table} t WHERE t.id = ANY(%s) "
+        f"SELECT {columns}, t.created_at, '+', NULL, NULL FROM {table} t WHERE t.id {among} "
         f"AND NOT EXISTS (SELECT 1 FROM {history_table} h WHERE h.id = t.id)"
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, [list(ids)])
+        cursor.execute(sql, [ids])
 
 
 def _history_bases_of_accounts(job: TerritoryRealignment, account_ids: list[int]) -> None:

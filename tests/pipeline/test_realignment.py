@@ -39,6 +39,7 @@ from quotas.models import HandoverRule
 from quotas.services import territory_create
 from reports.forecasts import forecast
 from salesmgr.celery import app as celery_app
+from tests.conftest import need_postgres
 from tests.factories import DealFactory, UserFactory
 
 COUNTRIES = ["DE", "FR", "SE", "US"]
@@ -403,7 +404,9 @@ def test_beat_runs_the_sweeper_every_minute(admin, monkeypatch):
 @pytest.mark.django_db(transaction=True)
 def test_a_batch_gives_way_to_a_reps_lock_and_finishes_after(admin, manager, pipeline, stages):
     """A rep holds a deal's row lock for longer than the apply's lock timeout: the batch rolls back,
-    is retried smaller, and the job finishes once the rep commits; the rep never waits on the apply."""
+    is retried smaller, and the job finishes once the rep commits; the rep never waits on the apply.
+    Row locks and a lock timeout are PostgreSQL's: SQLite's one writer holds the whole database."""
+    need_postgres()
     world = _draw_world(12, admin, manager, pipeline, stages, accounts=20)
     plan = realignment_plan()
     moving = [m.account_id for m in plan.moves if m.deals]
