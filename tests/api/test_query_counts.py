@@ -181,6 +181,17 @@ LISTS = {  # each list endpoint and how to add rows that both viewers see
     "territories": seed_territories,
     "quotas": seed_quotas,
 }
+
+
+def on_this_database(postgres: int, sqlite: int) -> int:
+    """The count pinned for the database the tests run on. SQLite, the embedded default, reads a
+    list's page and its count in separate statements (and a team's activities part by part,
+    each with its count), and without a broker runs a write's after-commit tasks (the milestones'
+    read, the webhook deliveries) in the same process. Either way the count does not grow with
+    the rows."""
+    return postgres if connection.vendor == "postgresql" else sqlite
+
+
 # The page's count and its rows, plus one query per prefetched relation.
 MAX_QUERIES = {
     "users": 2,
@@ -195,6 +206,8 @@ MAX_QUERIES = {
     "territories": 5,  # + reps, rules, the rules' named accounts
     "quotas": 2,
 }
+# SQLite's separate counts: a manager's deals; a manager's activities, three parts and their counts.
+SQLITE_MORE = {("deals", "manager"): 1, ("activities", "manager"): 5}
 
 
 def _read(client, url):
@@ -218,7 +231,9 @@ def test_list_queries_do_not_grow_with_rows(cast, django_assert_num_queries, end
         many_rows = len(client.get(url, {"page_size": 200}).json()["results"])
     # Every new row lies in the viewer's scope and on the one page.
     assert many_rows - few_rows == MANY - FEW
-    assert few_queries <= MAX_QUERIES[endpoint]
+    assert few_queries <= MAX_QUERIES[endpoint] + on_this_database(
+        0, SQLITE_MORE.get((endpoint, viewer), 0)
+    )
 
 
 # The deal list's queries: the page (ids from each owner's index, merged, and the count: one
@@ -251,6 +266,7 @@ def test_the_deal_list_takes_a_fixed_number_of_queries(
     client.force_authenticate(user)
     params = {**DEAL_LIST_VARIANTS[variant], "page_size": 200}
     expected = DEAL_LIST_QUERIES[(viewer, "expand" if variant == "expand" else "plain")]
+    expected += on_this_database(0, 1)  # the count on its own
     if variant == "searched" and connection.vendor == "postgresql":
         expected += 1  # the planner's estimate of the term's rows (salesmgr.api.search)
     seed_deals(cast, 0, FEW)
@@ -267,6 +283,7 @@ def test_the_deal_list_takes_a_fixed_number_of_queries(
 # The activity list's queries: the page (each part's first rows, merged, and the count: one
 # statement) and its rows with their authors, deals and accounts; a manager's reads their team.
 ACTIVITY_LIST_QUERIES = {"admin": 2, "manager": 3, "rep": 2}
+SQLITE_ACTIVITY_LIST_QUERIES = {"admin": 3, "manager": 8, "rep": 7}
 ACTIVITY_LIST_VARIANTS = {
     "plain": {},
     "cursor": {"cursor": ""},
@@ -287,7 +304,9 @@ def test_the_activity_list_takes_a_fixed_number_of_queries(
     client = APIClient()
     client.force_authenticate(user)
     params = {**ACTIVITY_LIST_VARIANTS[variant], "page_size": 200}
-    expected = ACTIVITY_LIST_QUERIES[viewer]
+    # SQLite reads the page and its count apart; a rep's or a manager's parts (their own, their
+    # deals', their accounts') one by one, each with its count.
+    expected = on_this_database(ACTIVITY_LIST_QUERIES[viewer], SQLITE_ACTIVITY_LIST_QUERIES[viewer])
     seed_activities(cast, 0, FEW)
     with django_assert_num_queries(expected):
         few = client.get(f"{API}activities/", params).json()["results"]
@@ -343,10 +362,12 @@ def test_reading_a_deal_takes_at_most_six_queries(cast, django_assert_max_num_qu
 # their accounts' territories and the ones above, the owner's managers, the other snapshot
 # scopes, in one query) marked stale in one upsert. The test's transaction adds a savepoint
 # and its release around the write.
+# (PostgreSQL, SQLite): with no broker, SQLite's run adds the milestones task's read of the
+# quotas and, with a subscription, the deliveries' attempts, all in this process.
 MOVE_QUERIES = {
-    "plain": 12,
+    "plain": (12, 13),
     # + the webhook payload's read (the deal, its line items) and its deliveries in one insert.
-    "rich": 15,
+    "rich": (15, 29),
 }
 
 
@@ -386,7 +407,7 @@ def test_a_move_takes_a_fixed_number_of_queries(
     client = APIClient()
     client.force_authenticate(rep)
     with (
-        django_assert_num_queries(MOVE_QUERIES[setup]),
+        django_assert_num_queries(on_this_database(*MOVE_QUERIES[setup])),
         django_capture_on_commit_callbacks(execute=True),
     ):
         response = client.post(
@@ -407,21 +428,22 @@ def test_a_move_takes_a_fixed_number_of_queries(
 # marks its scopes as a move does. Create: the account, pipeline and stage named, the
 # pipeline's stages checked, then (in a savepoint) the deal, its history row, its creating
 # transition, the webhook subscriptions; the scopes found and marked.
-CREATE_QUERIES = 12
+CREATE_QUERIES = (12, 13)
 # Edit: the deal read with its line items, then (in a savepoint) the lock, whether it has line
 # items (an amount is sent), the update, its history row, the webhook subscriptions; the scopes
 # found and marked.
+# (PostgreSQL, SQLite), as for a move.
 EDIT_QUERIES = {
-    "amount": 11,
+    "amount": (11, 12),
     # A name on a deal with line items, on an account in a territory, with a subscription to
     # deal.updated: no line item check, + the webhook payload's read (the deal, its line
     # items) and its delivery.
-    "rich": 13,
+    "rich": (13, 23),
     # Another account of the owner's: + that account read while validating, no line item check.
-    "account": 11,
+    "account": (11, 12),
     # A manager gives the deal to another rep of the team: + the rep read while validating,
     # whether the manager may act for the old and the new owner; no line item check.
-    "reassign": 13,
+    "reassign": (13, 14),
 }
 
 
@@ -438,7 +460,7 @@ def test_a_create_takes_a_fixed_number_of_queries(
     client = APIClient()
     client.force_authenticate(rep)
     with (
-        django_assert_num_queries(CREATE_QUERIES),
+        django_assert_num_queries(on_this_database(*CREATE_QUERIES)),
         django_capture_on_commit_callbacks(execute=True),
     ):
         response = client.post(
@@ -500,7 +522,7 @@ def test_an_edit_takes_a_fixed_number_of_queries(
     client = APIClient()
     client.force_authenticate(editor)
     with (
-        django_assert_num_queries(EDIT_QUERIES[setup]),
+        django_assert_num_queries(on_this_database(*EDIT_QUERIES[setup])),
         django_capture_on_commit_callbacks(execute=True),
     ):
         response = client.patch(
