@@ -32,6 +32,7 @@ from pipeline.models import Activity, ActivityKind
 from pipeline.selectors import accounts_visible_to, activities_visible_to, deals_visible_to
 from salesmgr.models import User
 from salesmgr.selectors import team_member_ids_subquery
+from salesmgr.sqlite import MEDIAN
 
 # The rolling average of a skill reads the rep's last this many scorecards.
 ROLLING_SCORECARDS = 3
@@ -136,6 +137,12 @@ class Median(Aggregate):
     function = "PERCENTILE_CONT"
     template = "%(function)s(0.5) WITHIN GROUP (ORDER BY %(expressions)s)"
     output_field = FloatField()
+
+    def as_sqlite(self, compiler, connection, **extra_context):
+        # SQLite has no percentiles: the same median from an aggregate of salesmgr.sqlite.
+        return self.as_sql(
+            compiler, connection, function=MEDIAN, template="%(function)s(%(expressions)s)"
+        )
 
 
 def _quarter_start(day: datetime.date) -> datetime.date:

@@ -8,13 +8,16 @@ class SalesmgrConfig(AppConfig):
     def ready(self) -> None:
         from django.contrib.auth.signals import user_logged_in
         from django.core.signals import request_finished
+        from django.db.backends.signals import connection_created
         from django.db.models.signals import post_save
 
         from salesmgr.audit import receivers
         from salesmgr.log import log_context_clear
+        from salesmgr.sqlite import sqlite_functions_register
 
         user_logged_in.connect(_start_session_clocks, dispatch_uid="salesmgr.session_clocks")
         receivers.connect()
+        connection_created.connect(sqlite_functions_register, dispatch_uid="salesmgr.sqlite")
         request_finished.connect(log_context_clear, dispatch_uid="log-context-clear")
         post_save.connect(
             _password_saved, sender=self.get_model("User"), dispatch_uid="salesmgr.password_saved"
