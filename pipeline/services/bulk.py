@@ -115,7 +115,8 @@ class _References:
         wanted: dict[str, set[int]] = {kind: set() for kind in _SELECTORS}
         for ids in named:
             for name, pk in ids.items():
-                if isinstance(pk, int):
+                # An id past 64 bits names nothing (and SQLite cannot even bind it).
+                if isinstance(pk, int) and 0 < pk < 2**63:
                     wanted[_kind(name)].add(pk)
         self.found: dict[str, dict[int, Model]] = {
             kind: {obj.pk: obj for obj in selector(by).filter(pk__in=wanted[kind])}
