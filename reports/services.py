@@ -569,6 +569,10 @@ def refresh_state(*, user: User, task_id: str) -> RefreshState | None:
     read directly, since a miss would wrongly answer "not yours".
     """
     try:
+        uuid.UUID(task_id)
+    except ValueError:
+        return None  # not an id refresh_queue made: nothing to look up
+    try:
         owner = cache.get(REFRESH_OWNER.format(task_id))
         if not isinstance(owner, tuple) or owner[0] != user.pk:
             return None
