@@ -17,7 +17,7 @@ help:
 	@echo "make run               migrate, collect static files, seed demo data once, serve on 127.0.0.1:PORT (default 8000);"
 	@echo "                       DEBUG=true make run adds Django's debug pages"
 	@echo "make test              run the test suite (PYTEST_ARGS='...' to pass options)"
-	@echo "make lint | fmt        ruff check | ruff import sorting and format"
+	@echo "make lint | fmt        ruff check and format check | ruff import sorting and format"
 	@echo "make migrations-check  fail if a model change has no migration"
 	@echo "make worker | beat     Celery worker of both queues (QUEUES=heavy for one) | beat (need REDIS_URL)"
 	@echo "make seed              seed demo data (SEED_ARGS='--reset --deals 5000')"
@@ -60,6 +60,7 @@ test: venv-dev
 
 lint: venv-dev
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 
 fmt: venv-dev
 	$(VENV)/bin/ruff check --select I --fix .

@@ -36,7 +36,9 @@ def setup_django() -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, nargs="+", default=[50, 500], help="request sizes (at most 500)")
+    parser.add_argument(
+        "--rows", type=int, nargs="+", default=[50, 500], help="request sizes (at most 500)"
+    )
     args = parser.parse_args()
     if any(not 1 <= n <= 500 for n in args.rows):
         parser.error("--rows takes sizes from 1 to 500")
@@ -60,7 +62,9 @@ def main() -> int:
     pipeline = Pipeline.objects.filter(is_active=True).order_by("pk").first()
     open_stages = list(pipeline.stages.filter(kind=StageKind.OPEN).order_by("order"))
     account_ids = list(
-        Account.objects.filter(deleted_at__isnull=True).order_by("pk").values_list("pk", flat=True)[:50]
+        Account.objects.filter(deleted_at__isnull=True)
+        .order_by("pk")
+        .values_list("pk", flat=True)[:50]
     )
     client = Client()
     client.force_login(admin)
@@ -76,7 +80,9 @@ def main() -> int:
 
         with connection.execute_wrapper(counted):
             started = time.perf_counter()
-            response = client.post("/api/v1/deals/bulk/", {"deals": rows}, content_type="application/json")
+            response = client.post(
+                "/api/v1/deals/bulk/", {"deals": rows}, content_type="application/json"
+            )
             elapsed = (time.perf_counter() - started) * 1000
         if response.status_code != 200:
             raise SystemExit(f"bulk answered {response.status_code}: {response.content[:500]!r}")

@@ -73,9 +73,15 @@ def timed_get(client, path: str) -> Request:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--runs", type=int, default=20, help="Requests per state (median).")
-    parser.add_argument("--user", default=MANAGER, help="Whose dashboard: manager1 (a team) or admin (the organisation).")
+    parser.add_argument(
+        "--user",
+        default=MANAGER,
+        help="Whose dashboard: manager1 (a team) or admin (the organisation).",
+    )
     args = parser.parse_args()
     setup_django()
 
@@ -104,7 +110,9 @@ def main() -> int:
     ForecastSnapshot.objects.filter(actual__isnull=True).delete()
     snapshots_compute(scopes=standard_scopes(), now=timezone.now() - datetime.timedelta(days=1))
     DirtyScope.objects.all().delete()
-    rows.append(("a new day (yesterday's snapshots)", [timed_get(client, path) for _ in range(args.runs)]))
+    rows.append(
+        ("a new day (yesterday's snapshots)", [timed_get(client, path) for _ in range(args.runs)])
+    )
 
     snapshots_compute(scopes=standard_scopes())
     DirtyScope.objects.all().delete()
@@ -114,7 +122,9 @@ def main() -> int:
     if manager.is_manager:
         deals = deals.filter(owner__manager=manager)
     deal = deals.order_by("pk").first()
-    open_stages = list(Stage.objects.filter(pipeline=deal.pipeline_id, kind=StageKind.OPEN).order_by("order")[:2])
+    open_stages = list(
+        Stage.objects.filter(pipeline=deal.pipeline_id, kind=StageKind.OPEN).order_by("order")[:2]
+    )
     mover = deal.owner
 
     def move() -> None:
@@ -136,8 +146,12 @@ def main() -> int:
     written = dirty_scopes_recompute()
     recompute = time.perf_counter() - started
 
-    print(f"{Deal.objects.count():,} deals; dashboard of {args.user}, in-process, server time; load {load_average()}")
-    print(f"{'state':<46} {'median ms':>10} {'max ms':>8} {'queries':>8} {'SQL ms':>7} {'CPU ms':>7} {'runs':>5}")
+    print(
+        f"{Deal.objects.count():,} deals; dashboard of {args.user}, in-process, server time; load {load_average()}"
+    )
+    print(
+        f"{'state':<46} {'median ms':>10} {'max ms':>8} {'queries':>8} {'SQL ms':>7} {'CPU ms':>7} {'runs':>5}"
+    )
     for name, requests in rows:
         walls = [r.wall * 1000 for r in requests]
         print(
@@ -146,7 +160,9 @@ def main() -> int:
             f"{statistics.median(sum(r.sql) * 1000 for r in requests):>7.0f} "
             f"{statistics.median(r.cpu * 1000 for r in requests):>7.0f} {len(requests):>5}"
         )
-    print(f"recompute of the {marked} scopes a move marked ({len(written)} written, one grouped pass): {recompute * 1000:.0f} ms")
+    print(
+        f"recompute of the {marked} scopes a move marked ({len(written)} written, one grouped pass): {recompute * 1000:.0f} ms"
+    )
     return 0
 
 

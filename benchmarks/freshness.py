@@ -48,7 +48,9 @@ def start_celery(log_dir: Path) -> list[subprocess.Popen]:
     for name, command in commands.items():
         log = (log_dir / f"{name}.log").open("w")
         processes.append(
-            subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+            subprocess.Popen(
+                command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
         )
     return processes
 
@@ -65,11 +67,21 @@ def stop(processes: list[subprocess.Popen]) -> None:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--moves", type=int, default=3, help="Deal moves to time, one after the other.")
-    parser.add_argument("--poll", type=float, default=0.5, help="Seconds between two reads of the dashboard.")
-    parser.add_argument("--timeout", type=float, default=180, help="Give up on a move after this many seconds.")
-    parser.add_argument("--no-start", action="store_true", help="Use a worker and beat already running.")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--moves", type=int, default=3, help="Deal moves to time, one after the other."
+    )
+    parser.add_argument(
+        "--poll", type=float, default=0.5, help="Seconds between two reads of the dashboard."
+    )
+    parser.add_argument(
+        "--timeout", type=float, default=180, help="Give up on a move after this many seconds."
+    )
+    parser.add_argument(
+        "--no-start", action="store_true", help="Use a worker and beat already running."
+    )
     args = parser.parse_args()
     if not os.environ.get("REDIS_URL"):
         raise SystemExit("Set REDIS_URL: without a broker there is no worker to measure.")
@@ -109,15 +121,21 @@ def main() -> int:
         client.get("/dashboard/")
 
         deal = (
-            Deal.objects.filter(owner__manager=manager, status=StageKind.OPEN, deleted_at__isnull=True)
+            Deal.objects.filter(
+                owner__manager=manager, status=StageKind.OPEN, deleted_at__isnull=True
+            )
             .order_by("pk")
             .first()
         )
-        first, second = Stage.objects.filter(pipeline=deal.pipeline_id, kind=StageKind.OPEN).order_by("order")[:2]
+        first, second = Stage.objects.filter(
+            pipeline=deal.pipeline_id, kind=StageKind.OPEN
+        ).order_by("order")[:2]
 
         def open_now(response) -> dict[int, int]:
             """Open deals per stage in the funnel the page shows (its figures read from the snapshot)."""
-            return {stage["stage"]: stage["open_now"] for stage in response.context["funnel"]["stages"]}
+            return {
+                stage["stage"]: stage["open_now"] for stage in response.context["funnel"]["stages"]
+            }
 
         print(
             f"{Deal.objects.count():,} deals; REPORTS_RECOMPUTE_DELAY={settings.REPORTS_RECOMPUTE_DELAY} s, "
@@ -129,7 +147,9 @@ def main() -> int:
             target = second if deal.stage_id == first.pk else first
             source = first if target == second else second
             with transaction.atomic():
-                deal = deal_move(deal=deal, to_stage=target, by=deal.owner, expected_version=deal.version)
+                deal = deal_move(
+                    deal=deal, to_stage=target, by=deal.owner, expected_version=deal.version
+                )
             moved = time.monotonic()
             moved_at = timezone.now()
             while True:
@@ -144,11 +164,17 @@ def main() -> int:
                 if landed:
                     break
                 if time.monotonic() - moved > args.timeout:
-                    raise SystemExit(f"move {n}: not on the dashboard after {args.timeout:.0f} s; see {log_dir}")
+                    raise SystemExit(
+                        f"move {n}: not on the dashboard after {args.timeout:.0f} s; see {log_dir}"
+                    )
                 time.sleep(args.poll)
             latencies.append(time.monotonic() - moved)
-            print(f"move {n}: on the dashboard {latencies[-1]:.1f} s after it committed (load {load_average()})")
-        print(f"median {statistics.median(latencies):.1f} s, max {max(latencies):.1f} s (goal: under 30 s)")
+            print(
+                f"move {n}: on the dashboard {latencies[-1]:.1f} s after it committed (load {load_average()})"
+            )
+        print(
+            f"median {statistics.median(latencies):.1f} s, max {max(latencies):.1f} s (goal: under 30 s)"
+        )
     finally:
         stop(processes)
     return 0

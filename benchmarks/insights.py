@@ -25,10 +25,16 @@ MANAGER = "manager1"
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--runs", type=int, default=10, help="Requests per row (median).")
-    parser.add_argument("--user", default=MANAGER, help="Who asks: a manager (their team's reps) or admin.")
-    parser.add_argument("--period", default="90d", help="The period preset: 30d, 90d, qtd, ytd, month, quarter.")
+    parser.add_argument(
+        "--user", default=MANAGER, help="Who asks: a manager (their team's reps) or admin."
+    )
+    parser.add_argument(
+        "--period", default="90d", help="The period preset: 30d, 90d, qtd, ytd, month, quarter."
+    )
     args = parser.parse_args()
     setup_django()
 
@@ -60,7 +66,9 @@ def main() -> int:
             ):
                 Request(client, path)
                 requests = [Request(client, path) for _ in range(args.runs)]
-                rows.append((f"{state}, {surface}: {rep.username}, team of {sizes[rep.pk]}", requests))
+                rows.append(
+                    (f"{state}, {surface}: {rep.username}, team of {sizes[rep.pk]}", requests)
+                )
 
     MetricSnapshot.objects.all().delete()
     measure("live")
@@ -72,7 +80,9 @@ def main() -> int:
         f"{Deal.objects.count():,} deals; insights as {args.user}, period {args.period}, in-process, "
         f"server time; load {load_average()}"
     )
-    print(f"{'request':<44} {'median ms':>10} {'max ms':>8} {'queries':>8} {'SQL ms':>7} {'CPU ms':>7} {'runs':>5}")
+    print(
+        f"{'request':<44} {'median ms':>10} {'max ms':>8} {'queries':>8} {'SQL ms':>7} {'CPU ms':>7} {'runs':>5}"
+    )
     for name, requests in rows:
         walls = [r.wall * 1000 for r in requests]
         print(

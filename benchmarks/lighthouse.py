@@ -36,7 +36,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from pageload import free_port, load_average, serve, session_cookie  # noqa: E402
 
 RUNNER = Path(__file__).with_name("lighthouse_run.mjs")
-PAGES = [("dashboard", "manager1", "/dashboard/"), ("dashboard", "admin", "/dashboard/"), ("board", "manager1", "/board/")]
+PAGES = [
+    ("dashboard", "manager1", "/dashboard/"),
+    ("dashboard", "admin", "/dashboard/"),
+    ("board", "manager1", "/board/"),
+]
 METRICS = {
     "FCP ms": "first-contentful-paint",
     "LCP ms": "largest-contentful-paint",
@@ -73,14 +77,28 @@ def lighthouse(binary: str, url: str, cookie: str, form_factor: str, report: Pat
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--runs", type=int, default=3, help="Lighthouse runs per page and form factor (median).")
-    parser.add_argument("--lighthouse", default="/tmp/lh/node_modules/.bin/lighthouse", help="The Lighthouse CLI.")
-    parser.add_argument("--pages", default="all", help="'all', or 'dashboard' for the dashboards alone.")
-    parser.add_argument("--keep", type=Path, help="Keep Lighthouse's JSON reports in this folder (default: thrown away).")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--runs", type=int, default=3, help="Lighthouse runs per page and form factor (median)."
+    )
+    parser.add_argument(
+        "--lighthouse", default="/tmp/lh/node_modules/.bin/lighthouse", help="The Lighthouse CLI."
+    )
+    parser.add_argument(
+        "--pages", default="all", help="'all', or 'dashboard' for the dashboards alone."
+    )
+    parser.add_argument(
+        "--keep",
+        type=Path,
+        help="Keep Lighthouse's JSON reports in this folder (default: thrown away).",
+    )
     args = parser.parse_args()
     if not Path(args.lighthouse).exists():
-        raise SystemExit(f"no Lighthouse at {args.lighthouse}: mkdir -p /tmp/lh && (cd /tmp/lh && npm install lighthouse)")
+        raise SystemExit(
+            f"no Lighthouse at {args.lighthouse}: mkdir -p /tmp/lh && (cd /tmp/lh && npm install lighthouse)"
+        )
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "salesmgr.settings")
     sys.path.insert(0, str(ROOT))
@@ -104,7 +122,10 @@ def main() -> int:
     rows = []
     try:
         for _, username, path in pages:  # the server process imports and fills its caches once
-            warm = urllib.request.Request(f"http://127.0.0.1:{port}{path}", headers={"Cookie": f"sessionid={cookies[username]}"})
+            warm = urllib.request.Request(
+                f"http://127.0.0.1:{port}{path}",
+                headers={"Cookie": f"sessionid={cookies[username]}"},
+            )
             urllib.request.urlopen(warm, timeout=120).read()
         with tempfile.TemporaryDirectory(prefix="salesmgr-lighthouse-") as scratch:
             reports = args.keep or Path(scratch)
@@ -126,12 +147,19 @@ def main() -> int:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=20)
 
-    print(f"{Deal.objects.count():,} deals; Lighthouse performance, runserver + WhiteNoise; load {load_average()}")
-    print(f"{'page':<22} {'form':<8} {'score':>5} " + " ".join(f"{label:>8}" for label in METRICS) + "  runs")
+    print(
+        f"{Deal.objects.count():,} deals; Lighthouse performance, runserver + WhiteNoise; load {load_average()}"
+    )
+    print(
+        f"{'page':<22} {'form':<8} {'score':>5} "
+        + " ".join(f"{label:>8}" for label in METRICS)
+        + "  runs"
+    )
     for name, form_factor, runs in rows:
         median = {key: statistics.median(run[key] for run in runs) for key in runs[0]}
         figures = " ".join(
-            f"{median[label]:>8.3f}" if label == "CLS" else f"{median[label]:>8.0f}" for label in METRICS
+            f"{median[label]:>8.3f}" if label == "CLS" else f"{median[label]:>8.0f}"
+            for label in METRICS
         )
         print(f"{name:<22} {form_factor:<8} {median['score']:>5.0f} {figures}  {len(runs)}")
     print("goals: " + ", ".join(f"{form} >= {goal}" for form, goal in GOALS.items()))

@@ -37,7 +37,11 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-PAGES = [("dashboard", "manager1", "/dashboard/"), ("dashboard", "admin", "/dashboard/"), ("board", "manager1", "/board/")]
+PAGES = [
+    ("dashboard", "manager1", "/dashboard/"),
+    ("dashboard", "admin", "/dashboard/"),
+    ("board", "manager1", "/board/"),
+]
 
 # What the page's own Performance API says once the network is idle: the navigation's
 # milestones and every response's size on the wire (headers included).
@@ -100,7 +104,9 @@ def session_cookie(username: str) -> str:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--runs", type=int, default=5, help="Cold loads per page (median).")
     args = parser.parse_args()
 
@@ -127,7 +133,9 @@ def main() -> int:
     rows = []
     try:
         with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+            browser = playwright.chromium.launch(
+                executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
+            )
             for name, username, path in PAGES:
                 # One warm-up load: the server process imports and fills its caches once.
                 warm = browser.new_context()
@@ -137,7 +145,9 @@ def main() -> int:
                 runs = []
                 for _ in range(args.runs):
                     context = browser.new_context()  # an empty cache: a first visit
-                    context.add_cookies([{"name": "sessionid", "value": cookies[username], "url": base}])
+                    context.add_cookies(
+                        [{"name": "sessionid", "value": cookies[username], "url": base}]
+                    )
                     page = context.new_page()
                     page.goto(base + path, wait_until="networkidle")
                     if "/login/" in page.url:
@@ -150,8 +160,12 @@ def main() -> int:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=20)
 
-    print(f"{Deal.objects.count():,} deals; cold loads in Chromium, runserver + WhiteNoise; load {load_average()}")
-    print(f"{'page':<22} {'server ms':>9} {'DOM ready ms':>12} {'load ms':>8} {'idle ms':>8} {'kB':>7} {'requests':>9} {'runs':>5}")
+    print(
+        f"{Deal.objects.count():,} deals; cold loads in Chromium, runserver + WhiteNoise; load {load_average()}"
+    )
+    print(
+        f"{'page':<22} {'server ms':>9} {'DOM ready ms':>12} {'load ms':>8} {'idle ms':>8} {'kB':>7} {'requests':>9} {'runs':>5}"
+    )
     for name, runs in rows:
         median = {key: statistics.median(run[key] for run in runs) for key in runs[0]}
         print(

@@ -30,9 +30,7 @@ class InsightsQuery(serializers.Serializer):
         help_text="A named period around today, or custom with start and end.",
     )
     start = DateField(required=False, help_text="First day, with period=custom.")
-    end = DateField(
-        required=False, help_text="The day after the last, with period=custom."
-    )
+    end = DateField(required=False, help_text="The day after the last, with period=custom.")
 
     def to_internal_value(self, data):
         if isinstance(data, Mapping):

@@ -123,22 +123,34 @@ MAX_UPLOAD_ROWS = 2000
 
 
 class QuotaUploadRow(serializers.Serializer):
-    owner = serializers.CharField(help_text="The owner's username or e-mail.", allow_blank=True, max_length=254)
+    owner = serializers.CharField(
+        help_text="The owner's username or e-mail.", allow_blank=True, max_length=254
+    )
     period_start = serializers.CharField(help_text="YYYY-MM-DD.", allow_blank=True, max_length=40)
-    period_end = serializers.CharField(required=False, allow_blank=True, max_length=40, help_text="YYYY-MM-DD; or give period.")
-    period = serializers.CharField(required=False, allow_blank=True, max_length=40, help_text="month, quarter or year.")
-    target = serializers.CharField(help_text='A number as a string, e.g. "12500.00".', allow_blank=True, max_length=40)
+    period_end = serializers.CharField(
+        required=False, allow_blank=True, max_length=40, help_text="YYYY-MM-DD; or give period."
+    )
+    period = serializers.CharField(
+        required=False, allow_blank=True, max_length=40, help_text="month, quarter or year."
+    )
+    target = serializers.CharField(
+        help_text='A number as a string, e.g. "12500.00".', allow_blank=True, max_length=40
+    )
 
 
 class QuotaUpload(serializers.Serializer):
     rows = QuotaUploadRow(many=True, max_length=MAX_UPLOAD_ROWS, allow_empty=False)
-    dry_run = serializers.BooleanField(default=False, help_text="Check every row and write nothing.")
+    dry_run = serializers.BooleanField(
+        default=False, help_text="Check every row and write nothing."
+    )
 
 
 class QuotaUploadResult(serializers.Serializer):
     rows = serializers.IntegerField()
     created = serializers.IntegerField()
-    updated = serializers.IntegerField(help_text="Rows that replaced a quota over exactly the same period.")
+    updated = serializers.IntegerField(
+        help_text="Rows that replaced a quota over exactly the same period."
+    )
     dry_run = serializers.BooleanField()
 
 
@@ -185,7 +197,10 @@ class QuotaViewSet(viewsets.ModelViewSet, ScopedViewSet):
         request=QuotaUpload,
         responses={
             200: QuotaUploadResult,
-            400: OpenApiResponse(QuotaUploadErrors, description="Each bad row by number, field and reason; nothing written."),
+            400: OpenApiResponse(
+                QuotaUploadErrors,
+                description="Each bad row by number, field and reason; nothing written.",
+            ),
         },
         summary="Upload many quotas: all or none (dry_run checks only)",
     )
@@ -196,9 +211,13 @@ class QuotaViewSet(viewsets.ModelViewSet, ScopedViewSet):
         payload.is_valid(raise_exception=True)
         data = payload.validated_data
         try:
-            result = quotas_upload(rows=[dict(row) for row in data["rows"]], by=request.user, dry_run=data["dry_run"])
+            result = quotas_upload(
+                rows=[dict(row) for row in data["rows"]], by=request.user, dry_run=data["dry_run"]
+            )
         except UploadRefused as refused:
-            errors = [{"row": e.row, "field": e.field, "message": e.message} for e in refused.errors]
+            errors = [
+                {"row": e.row, "field": e.field, "message": e.message} for e in refused.errors
+            ]
             return Response({"errors": errors}, status=status.HTTP_400_BAD_REQUEST)
         return Response(QuotaUploadResult(result).data)
 

@@ -197,7 +197,9 @@ def quota_rows_errors(raw_rows: list[dict]) -> tuple[list[QuotaRow], list[RowErr
         if not key:
             found.append(RowError(number, "owner", OWNER_MISSING))
         elif owner is None:
-            found.append(RowError(number, "owner", f"No active person has the username or e-mail {key!r}."))
+            found.append(
+                RowError(number, "owner", f"No active person has the username or e-mail {key!r}.")
+            )
         start = _date(raw.get("period_start") or "")
         if start is None:
             found.append(RowError(number, "period_start", START_INVALID))
@@ -230,30 +232,50 @@ def quota_rows_errors(raw_rows: list[dict]) -> tuple[list[QuotaRow], list[RowErr
     first = min(start for *_, start, _, _ in parsed)
     last = max(end for *_, end, _ in parsed)
     existing = list(
-        Quota.objects.filter(owner_id__in=owners, period_start__lte=last, period_end__gte=first).select_related("owner")
+        Quota.objects.filter(
+            owner_id__in=owners, period_start__lte=last, period_end__gte=first
+        ).select_related("owner")
     )
     rows: list[QuotaRow] = []
     for number, owner, kind, start, end, target in parsed:
         replaces = next(
-            (q for q in existing if q.owner_id == owner.pk and (q.period_start, q.period_end) == (start, end)), None
+            (
+                q
+                for q in existing
+                if q.owner_id == owner.pk and (q.period_start, q.period_end) == (start, end)
+            ),
+            None,
         )
         clash = next(
             (
                 q
                 for q in existing
-                if q.owner_id == owner.pk and q is not replaces and q.period_start <= end and q.period_end >= start
+                if q.owner_id == owner.pk
+                and q is not replaces
+                and q.period_start <= end
+                and q.period_end >= start
             ),
             None,
         )
         earlier = next(
-            (r for r in rows if r.owner.pk == owner.pk and r.period_start <= end and r.period_end >= start), None
+            (
+                r
+                for r in rows
+                if r.owner.pk == owner.pk and r.period_start <= end and r.period_end >= start
+            ),
+            None,
         )
         if clash is not None:
-            message = quota_overlap_message(owner=owner, period_start=clash.period_start, period_end=clash.period_end)
+            message = quota_overlap_message(
+                owner=owner, period_start=clash.period_start, period_end=clash.period_end
+            )
             errors.append(RowError(number, "period_start", message))
         elif earlier is not None:
             message = quota_overlap_message(
-                owner=owner, period_start=earlier.period_start, period_end=earlier.period_end, row=earlier.number
+                owner=owner,
+                period_start=earlier.period_start,
+                period_end=earlier.period_end,
+                row=earlier.number,
             )
             errors.append(RowError(number, "period_start", message))
         else:

@@ -99,7 +99,9 @@ class Quota(models.Model):
         indexes = [models.Index(fields=["period_start", "period_end"])]
 
     def __str__(self) -> str:
-        return f"{self.owner} {self.period_start:%Y-%m-%d}..{self.period_end:%Y-%m-%d}: {self.target}"
+        return (
+            f"{self.owner} {self.period_start:%Y-%m-%d}..{self.period_end:%Y-%m-%d}: {self.target}"
+        )
 
 
 class TargetBasis(models.TextChoices):

@@ -177,13 +177,20 @@ def quota_cell_set(
     or, with no target, delete it. Any other overlapping quota refuses it (``quota_errors``)."""
     with transaction.atomic():
         User.objects.select_for_update().filter(pk=owner.pk).first()
-        exact = Quota.objects.filter(owner=owner, period_start=period_start, period_end=period_end).first()
+        exact = Quota.objects.filter(
+            owner=owner, period_start=period_start, period_end=period_end
+        ).first()
         if target is None:
             if exact is not None:
                 quota_delete(quota=exact, by=by)
             return None
         return quota_set(
-            owner=owner, period_start=period_start, period_end=period_end, target=target, period=period, quota=exact
+            owner=owner,
+            period_start=period_start,
+            period_end=period_end,
+            target=target,
+            period=period,
+            quota=exact,
         )
 
 
@@ -218,7 +225,12 @@ def quotas_upload(*, rows: list[dict], by: User, dry_run: bool = False) -> dict:
         created = [row for row in checked if row.replaces is None]
         if not dry_run:
             _write_rows(replaced, created)
-    return {"rows": len(checked), "created": len(created), "updated": len(replaced), "dry_run": dry_run}
+    return {
+        "rows": len(checked),
+        "created": len(created),
+        "updated": len(replaced),
+        "dry_run": dry_run,
+    }
 
 
 def _write_rows(replaced: list[QuotaRow], created: list[QuotaRow]) -> None:

@@ -31,7 +31,9 @@ ID = {"required": False, "min_value": 1, "max_value": 2**63 - 1}
 
 
 NO_SUCH_SCOPE = OpenApiResponse(description="A scope outside your reach (or that does not exist).")
-QUEUE_UNAVAILABLE = OpenApiResponse(description="The task queue cannot be reached; try again in a minute.")
+QUEUE_UNAVAILABLE = OpenApiResponse(
+    description="The task queue cannot be reached; try again in a minute."
+)
 RETRY_AFTER_SECONDS = 60
 
 
@@ -55,12 +57,19 @@ class ScopeQuery(serializers.Serializer):
             return super().to_internal_value(data)  # DRF refuses it with its usual message
         empty = [name for name in self.fields if name in data and not str(data.get(name)).strip()]
         if empty:
-            raise serializers.ValidationError({name: ["Give a value, or leave the parameter out."] for name in empty})
+            raise serializers.ValidationError(
+                {name: ["Give a value, or leave the parameter out."] for name in empty}
+            )
         return super().to_internal_value(data)
 
     def scope(self, user) -> Scope:
         data = self.validated_data
-        return scope_for(user, Scope(**{name: data.get(name) for name in self.fields if name in Scope.__annotations__}))
+        return scope_for(
+            user,
+            Scope(
+                **{name: data.get(name) for name in self.fields if name in Scope.__annotations__}
+            ),
+        )
 
 
 class PeriodQuery(ScopeQuery):
@@ -84,7 +93,9 @@ class SeriesQuery(PeriodQuery):
 
 class ForecastQuery(ScopeQuery):
     as_of = DateField(required=False, help_text="Default: today.")
-    horizon = serializers.ChoiceField(choices=HORIZONS, required=False, help_text="30, 60 or 90; default all.")
+    horizon = serializers.ChoiceField(
+        choices=HORIZONS, required=False, help_text="30, 60 or 90; default all."
+    )
 
     def validate_as_of(self, value):
         if value > timezone.localdate():
@@ -132,13 +143,17 @@ class StageFigures(serializers.Serializer):
 class Unconverted(serializers.Serializer):
     currency = serializers.CharField()
     deals = serializers.IntegerField()
-    value = serializers.DecimalField(**MONEY, help_text="Their summed amount as entered, in this currency.")
+    value = serializers.DecimalField(
+        **MONEY, help_text="Their summed amount as entered, in this currency."
+    )
 
 
 class InReportingCurrency(serializers.Serializer):
     """Money in the reporting currency, and the deals left out for want of an exchange rate."""
 
-    currency = serializers.SerializerMethodField(help_text="The reporting currency every amount here is in.")
+    currency = serializers.SerializerMethodField(
+        help_text="The reporting currency every amount here is in."
+    )
     unconverted = Unconverted(
         many=True,
         default=list,
@@ -174,7 +189,9 @@ class FunnelFigures(InReportingCurrency):
     stages = StageFigures(many=True)
     computed_at = serializers.DateTimeField()
     source = serializers.ChoiceField(choices=["snapshot", "live"])
-    stale = serializers.BooleanField(help_text="Deals changed since it was computed; a recompute is on its way.")
+    stale = serializers.BooleanField(
+        help_text="Deals changed since it was computed; a recompute is on its way."
+    )
 
 
 class SeriesPoint(serializers.Serializer):
@@ -221,7 +238,9 @@ class ForecastFigures(InReportingCurrency):
     window_deals = serializers.IntegerField()
     computed_at = serializers.DateTimeField()
     source = serializers.ChoiceField(choices=["snapshot", "live"])
-    stale = serializers.BooleanField(help_text="Deals changed since it was computed; a recompute is on its way.")
+    stale = serializers.BooleanField(
+        help_text="Deals changed since it was computed; a recompute is on its way."
+    )
 
 
 class Forecasts(serializers.Serializer):
@@ -249,8 +268,12 @@ class MethodSummary(serializers.Serializer):
 
 
 class BandCalibration(serializers.Serializer):
-    below = serializers.FloatField(help_text="Share of matured windows whose actual fell below the model's P10.")
-    inside = serializers.FloatField(help_text="Share whose actual lay inside P10-P90 (80% when calibrated).")
+    below = serializers.FloatField(
+        help_text="Share of matured windows whose actual fell below the model's P10."
+    )
+    inside = serializers.FloatField(
+        help_text="Share whose actual lay inside P10-P90 (80% when calibrated)."
+    )
     above = serializers.FloatField(help_text="Share whose actual rose above P90.")
 
 
@@ -287,9 +310,16 @@ class SeriesView(APIView):
         scope = query.scope(request.user)
         interval = query.validated_data["interval"]
         points = SeriesRunner(scope, query.validated_data["period"], interval).run()
-        return Response(SeriesFigures(
-                {"scope": scope.key, "currency": reporting_currency(), "interval": interval, "points": points}
-            ).data)
+        return Response(
+            SeriesFigures(
+                {
+                    "scope": scope.key,
+                    "currency": reporting_currency(),
+                    "interval": interval,
+                    "points": points,
+                }
+            ).data
+        )
 
 
 class ForecastView(APIView):
@@ -300,7 +330,9 @@ class ForecastView(APIView):
         query = _parse(ForecastQuery, request)
         scope = query.scope(request.user)
         as_of = query.validated_data.get("as_of") or timezone.localdate()
-        horizons = (query.validated_data["horizon"],) if "horizon" in query.validated_data else HORIZONS
+        horizons = (
+            (query.validated_data["horizon"],) if "horizon" in query.validated_data else HORIZONS
+        )
         figures = ForecastRunner(scope, as_of, horizons).run()
         return Response(Forecasts({"scope": scope.key, "as_of": as_of, "forecasts": figures}).data)
 
@@ -313,13 +345,17 @@ class AccuracyView(APIView):
         query = _parse(AccuracyQuery, request)
         scope = query.scope(request.user)
         data = query.validated_data
-        body = AccuracyRunner(scope, horizon=data.get("horizon"), start=data.get("start"), end=data.get("end")).run()
+        body = AccuracyRunner(
+            scope, horizon=data.get("horizon"), start=data.get("start"), end=data.get("end")
+        ).run()
         return Response(Accuracy(body).data)
 
 
 class GapQuery(ScopeQuery):
     period = serializers.ChoiceField(
-        choices=list(GAP_PERIODS), default="month", help_text="The calendar month, quarter or year holding today."
+        choices=list(GAP_PERIODS),
+        default="month",
+        help_text="The calendar month, quarter or year holding today.",
     )
 
 
@@ -348,21 +384,33 @@ class GapFigures(serializers.Serializer):
     period = serializers.ChoiceField(choices=list(GAP_PERIODS))
     start = DateField()
     end = DateField(help_text="The day after the period's last.")
-    days_left = serializers.IntegerField(help_text="Days from today (included) to the period's end.")
-    target = serializers.DecimalField(**MONEY, allow_null=True, help_text="Null for a pipeline or product.")
+    days_left = serializers.IntegerField(
+        help_text="Days from today (included) to the period's end."
+    )
+    target = serializers.DecimalField(
+        **MONEY, allow_null=True, help_text="Null for a pipeline or product."
+    )
     target_basis = serializers.ChoiceField(choices=["own", "rollup"], allow_null=True)
     target_description = serializers.CharField(allow_null=True)
-    won = serializers.DecimalField(**MONEY, help_text="Won with closed_at from the period's start up to now.")
+    won = serializers.DecimalField(
+        **MONEY, help_text="Won with closed_at from the period's start up to now."
+    )
     commit = serializers.DecimalField(**MONEY)
     best_case = serializers.DecimalField(**MONEY)
     model = serializers.DecimalField(**MONEY)
     model_p10 = serializers.DecimalField(**MONEY)
     model_p90 = serializers.DecimalField(**MONEY)
-    pipeline = serializers.DecimalField(**MONEY, help_text="Open pipeline in the forecast window, omitted excluded.")
+    pipeline = serializers.DecimalField(
+        **MONEY, help_text="Open pipeline in the forecast window, omitted excluded."
+    )
     gap = GapToTarget(help_text="target - won - each projection.")
-    to_win = serializers.DecimalField(**MONEY, allow_null=True, help_text="target - won, never below 0.")
+    to_win = serializers.DecimalField(
+        **MONEY, allow_null=True, help_text="target - won, never below 0."
+    )
     close_ratio = serializers.FloatField(allow_null=True, help_text="Of the last 90 days.")
-    pipeline_needed = serializers.DecimalField(**MONEY, allow_null=True, help_text="to_win / close_ratio.")
+    pipeline_needed = serializers.DecimalField(
+        **MONEY, allow_null=True, help_text="to_win / close_ratio."
+    )
     coverage = serializers.FloatField(allow_null=True, help_text="pipeline / to_win.")
     run_rate_per_week = serializers.DecimalField(**MONEY, allow_null=True)
     horizon = serializers.IntegerField(help_text="The forecast horizon nearest to days_left.")
@@ -435,13 +483,13 @@ class RefreshStateView(APIView):
             return _unavailable(error)
         if state is None:
             raise Http404("No such task.")
-        return Response(RefreshState(
+        return Response(
+            RefreshState(
                 {
                     "task_id": task_id,
                     "state": state.state,
                     "ready": state.ready,
                     "timed_out": state.timed_out,
                 }
-            ).data)
-
-
+            ).data
+        )

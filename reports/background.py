@@ -80,7 +80,9 @@ def _recompute() -> None:
         dirty_scopes_recompute(until=started)
         marked_meanwhile = DirtyScope.objects.filter(marked_at__gt=started).exists()
     except Exception:
-        logger.exception("the embedded recompute of stale scopes failed; the next change or run retries")
+        logger.exception(
+            "the embedded recompute of stale scopes failed; the next change or run retries"
+        )
     finally:
         connection.close()
         with _lock:

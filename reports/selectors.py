@@ -33,14 +33,22 @@ def scope_stale(scope: Scope) -> bool:
     return DirtyScope.objects.filter(scope_key__in=keys).exists()
 
 
-def metric_snapshot_for(scope: Scope, start: datetime.date, end: datetime.date) -> MetricSnapshot | None:
+def metric_snapshot_for(
+    scope: Scope, start: datetime.date, end: datetime.date
+) -> MetricSnapshot | None:
     """The stored funnel for exactly this scope and period, however old (``scope_stale`` says if it is)."""
-    return MetricSnapshot.objects.filter(scope_key=scope.key, period_start=start, period_end=end).first()
+    return MetricSnapshot.objects.filter(
+        scope_key=scope.key, period_start=start, period_end=end
+    ).first()
 
 
-def forecast_snapshots_for(scope: Scope, as_of: datetime.date, horizons: tuple[int, ...]) -> dict[int, ForecastSnapshot]:
+def forecast_snapshots_for(
+    scope: Scope, as_of: datetime.date, horizons: tuple[int, ...]
+) -> dict[int, ForecastSnapshot]:
     """The stored forecasts for this scope and date by horizon, however old (one query)."""
-    snapshots = ForecastSnapshot.objects.filter(scope_key=scope.key, as_of=as_of, horizon__in=horizons)
+    snapshots = ForecastSnapshot.objects.filter(
+        scope_key=scope.key, as_of=as_of, horizon__in=horizons
+    )
     return {snapshot.horizon: snapshot for snapshot in snapshots}
 
 
@@ -49,10 +57,19 @@ def metric_snapshot_latest(scope: Scope, period: Period) -> MetricSnapshot | Non
     recent = MetricSnapshot.objects.filter(
         scope_key=scope.key, period_end__lte=period.end, period_end__gte=period.end - LATEST_DAYS
     ).order_by("-period_end")
-    return next((snapshot for snapshot in recent if (snapshot.period_end - snapshot.period_start).days == period.days), None)
+    return next(
+        (
+            snapshot
+            for snapshot in recent
+            if (snapshot.period_end - snapshot.period_start).days == period.days
+        ),
+        None,
+    )
 
 
-def forecast_snapshots_latest(scope: Scope, as_of: datetime.date, horizons: tuple[int, ...]) -> dict[int, ForecastSnapshot]:
+def forecast_snapshots_latest(
+    scope: Scope, as_of: datetime.date, horizons: tuple[int, ...]
+) -> dict[int, ForecastSnapshot]:
     """The stored forecasts for this scope and date by horizon or, failing that, those of the latest day up to a week before that has every horizon (one query)."""
     by_day: dict[datetime.date, dict[int, ForecastSnapshot]] = defaultdict(dict)
     recent = ForecastSnapshot.objects.filter(
@@ -64,7 +81,9 @@ def forecast_snapshots_latest(scope: Scope, as_of: datetime.date, horizons: tupl
     return by_day[max(complete)] if complete else {}
 
 
-def matured_forecasts(scope: Scope, *, horizon: int | None = None, start=None, end=None) -> QuerySet:
+def matured_forecasts(
+    scope: Scope, *, horizon: int | None = None, start=None, end=None
+) -> QuerySet:
     """Forecast snapshots of a scope whose window has passed (``actual`` known), oldest first."""
     snapshots = ForecastSnapshot.objects.filter(scope_key=scope.key, actual__isnull=False)
     if horizon is not None:
@@ -94,17 +113,22 @@ def accuracy_summary(snapshots: QuerySet) -> list[dict]:
     aggregates = {"count": Count("pk")}
     for method in METHODS:
         error = Cast(F(method) - F("actual"), FloatField())
-        aggregates[f"{method}__mape"] = Avg(Abs(error) / Cast(F("actual"), FloatField()), filter=with_actual)
+        aggregates[f"{method}__mape"] = Avg(
+            Abs(error) / Cast(F("actual"), FloatField()), filter=with_actual
+        )
         aggregates[f"{method}__bias"] = Avg(error)
     for side, condition in BAND_SIDES.items():
-        aggregates[f"band__{side}"] = Avg(Case(When(condition, then=Value(1.0)), default=Value(0.0), output_field=FloatField()))
+        aggregates[f"band__{side}"] = Avg(
+            Case(When(condition, then=Value(1.0)), default=Value(0.0), output_field=FloatField())
+        )
     rows = snapshots.order_by().values("horizon").annotate(**aggregates).order_by("horizon")
     return [
         {
             "horizon": row["horizon"],
             "snapshots": row["count"],
             "methods": {
-                method: {"mape": row[f"{method}__mape"], "bias": row[f"{method}__bias"]} for method in METHODS
+                method: {"mape": row[f"{method}__mape"], "bias": row[f"{method}__bias"]}
+                for method in METHODS
             },
             "band": {side: row[f"band__{side}"] for side in BAND_SIDES},
         }
@@ -116,10 +140,14 @@ def metric_snapshots_fresh(scopes: list[Scope], period: Period) -> dict[str, dic
     """The stored funnels of scopes of one condition each (a rep, a team...) over exactly ``period``, by
     scope key, when every scope has one that no deal change has made stale since; else None (one query)."""
     if any(len(scope.parts) > 1 for scope in scopes):
-        raise ValueError("A combined scope is stale when any of its parts is; read it with scope_stale.")
+        raise ValueError(
+            "A combined scope is stale when any of its parts is; read it with scope_stale."
+        )
     keys = {scope.key for scope in scopes}
     rows = (
-        MetricSnapshot.objects.filter(scope_key__in=keys, period_start=period.start, period_end=period.end)
+        MetricSnapshot.objects.filter(
+            scope_key__in=keys, period_start=period.start, period_end=period.end
+        )
         .annotate(stale=Exists(DirtyScope.objects.filter(scope_key=OuterRef("scope_key"))))
         .values_list("scope_key", "data", "stale")
     )

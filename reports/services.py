@@ -165,9 +165,7 @@ def snapshots_compute(
     if cellular:
         period = Period.default(timezone.localdate(started))
         # A change's recompute (only the scopes still marked) reuses the model's recent trainings.
-        results = grouped.figures(
-            cellular, period=period, now=started, reuse_learned=only_if_dirty
-        )
+        results = grouped.figures(cellular, period=period, now=started, reuse_learned=only_if_dirty)
         # One transaction: a worker killed while writing leaves the previous snapshots whole
         # and the scopes still marked, and the redelivered task writes them all again.
         with transaction.atomic():

@@ -271,7 +271,9 @@ def dashboard_figures(scope: Scope, period: Period, today: datetime.date) -> dic
     funnel = FunnelRunner(scope, period).run()
     forecasts = ForecastRunner(scope, today, HORIZONS).run()
     from_snapshot = funnel["source"] == "snapshot"
-    lists = DashboardListsRunner(scope, period, today, funnel["computed_at"] if from_snapshot else None).run()
+    lists = DashboardListsRunner(
+        scope, period, today, funnel["computed_at"] if from_snapshot else None
+    ).run()
     series = lists["series"]
     accuracy = AccuracyRunner(scope, start=today - datetime.timedelta(days=ACCURACY_DAYS)).run()
     accuracy_rows = [row for row in accuracy["snapshots"] if row["horizon"] == ACCURACY_HORIZON]
@@ -380,7 +382,11 @@ def dashboard_status(request: HttpRequest) -> HttpResponse:
     stale = scope_stale(scope)
     if stale:
         recompute_ring()
-    context = {"stale": stale, "pick_query": _pick_query(pick), "stale_poll_seconds": STALE_POLL_SECONDS}
+    context = {
+        "stale": stale,
+        "pick_query": _pick_query(pick),
+        "stale_poll_seconds": STALE_POLL_SECONDS,
+    }
     response = render(request, "reports/_stale_status.html", context)
     if not stale:
         response["HX-Trigger"] = REFRESHED_EVENT
@@ -421,7 +427,9 @@ def dashboard_refresh_status(request: HttpRequest, task_id: str) -> HttpResponse
     return _refresh_status(request, state)
 
 
-def _refresh_unavailable(request: HttpRequest, error: RefreshUnavailable, back: str) -> HttpResponse:
+def _refresh_unavailable(
+    request: HttpRequest, error: RefreshUnavailable, back: str
+) -> HttpResponse:
     """Say the figures cannot be recomputed now; the page keeps showing what it has."""
     if not request.htmx:
         messages.error(request, str(error))

@@ -54,7 +54,12 @@ class PipelineFactory(factory.django.DjangoModelFactory):
             start=1,
         ):
             stage_create(
-                pipeline=pipeline, name=name, order=order, probability=probability, kind=kind, rot_days=rot_days
+                pipeline=pipeline,
+                name=name,
+                order=order,
+                probability=probability,
+                kind=kind,
+                rot_days=rot_days,
             )
 
 
@@ -97,7 +102,9 @@ class DealFactory(factory.Factory):
     account = factory.LazyAttribute(lambda o: AccountFactory(owner=o.owner))
     pipeline = factory.SubFactory(PipelineFactory)
     amount = Decimal("1000.00")
-    expected_close_date = factory.LazyFunction(lambda: timezone.localdate() + datetime.timedelta(days=30))
+    expected_close_date = factory.LazyFunction(
+        lambda: timezone.localdate() + datetime.timedelta(days=30)
+    )
 
     @classmethod
     def _create(cls, model_class, *, owner, **kwargs):

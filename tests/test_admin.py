@@ -752,7 +752,9 @@ def test_giving_an_account_to_a_deactivated_person_is_a_form_error_and_writes_no
 
 
 def test_an_account_owner_change_in_the_admin_is_kept_with_who_made_it(admin_browser, world):
-    response = resubmit(admin_browser, url(Account, "change", world.account.pk), owner=world.manager)
+    response = resubmit(
+        admin_browser, url(Account, "change", world.account.pk), owner=world.manager
+    )
     assert response.status_code == 302
     latest = Account.history.filter(id=world.account.pk).latest("history_date")
     assert (latest.owner_id, latest.history_user) == (world.manager.pk, world.by)
@@ -825,7 +827,9 @@ def test_a_contact_added_in_the_admin_is_created_by_the_admin(admin_browser, wor
 
 
 def test_a_contact_for_a_deleted_account_is_a_form_error_and_writes_nothing(admin_browser, world):
-    account_delete(account=account_create(by=world.by, name="Gone Inc", owner=world.rep), by=world.by)
+    account_delete(
+        account=account_create(by=world.by, name="Gone Inc", owner=world.rep), by=world.by
+    )
     gone = Account.objects.get(name="Gone Inc")
     response = admin_browser.post(url(Contact, "add"), _contact_post(world, account=gone))
     assert response.status_code == 200
@@ -901,14 +905,16 @@ def test_contacts_added_edited_and_removed_inline_go_through_the_services(admin_
 
     Contact.history.filter(id=cleo.pk).delete()  # as the importer writes them
     data = page_data(admin_browser.get(page))
-    removed = next(key for key, value in data.items() if value == str(cleo.pk) and key.endswith("-id"))
+    removed = next(
+        key for key, value in data.items() if value == str(cleo.pk) and key.endswith("-id")
+    )
     data[removed.replace("-id", "-DELETE")] = "on"
     assert admin_browser.post(page, data).status_code == 302
     assert list(Contact.objects.filter(account=world.account)) == [ina]
     assert list(
-        Contact.history.filter(id=cleo.pk).order_by("history_date", "history_id").values_list(
-            "history_type", "history_user"
-        )
+        Contact.history.filter(id=cleo.pk)
+        .order_by("history_date", "history_id")
+        .values_list("history_type", "history_user")
     ) == [("+", None), ("-", world.by.pk)]
 
 
@@ -1091,7 +1097,9 @@ def test_an_unused_lost_reason_is_deleted_through_the_admin(admin_browser, world
 
 def test_an_activity_is_corrected_and_deleted_through_the_admin(admin_browser, world):
     activity = Activity.objects.get(subject="Kick-off")
-    response = resubmit(admin_browser, url(Activity, "change", activity.pk), subject="  Kick-off call ")
+    response = resubmit(
+        admin_browser, url(Activity, "change", activity.pk), subject="  Kick-off call "
+    )
     assert response.status_code == 302
     assert Activity.objects.get(pk=activity.pk).subject == "Kick-off call"
     deleted = admin_browser.post(url(Activity, "delete", activity.pk), {"post": "yes"})
@@ -1111,7 +1119,12 @@ def test_the_territory_reps_picker_lists_only_active_reps(admin_browser, world):
 def test_a_territory_is_added_with_its_reps_through_the_service(admin_browser, world):
     response = admin_browser.post(
         url(Territory, "add"),
-        {"name": "Nordics", "parent": world.territory.parent.pk, "region": "North", "reps": [world.rep.pk]},
+        {
+            "name": "Nordics",
+            "parent": world.territory.parent.pk,
+            "region": "North",
+            "reps": [world.rep.pk],
+        },
     )
     assert response.status_code == 302
     nordics = Territory.objects.get(name="Nordics")
@@ -1146,9 +1159,7 @@ def test_the_index_shows_what_sets_up_a_sales_team_and_not_the_plumbing(client, 
     User.objects.filter(pk=superuser.pk).update(is_superuser=True)
     client.force_login(superuser)
     index = client.get(reverse("admin:index"))
-    models = {
-        model["object_name"] for app in index.context["app_list"] for model in app["models"]
-    }
+    models = {model["object_name"] for app in index.context["app_list"] for model in app["models"]}
     assert not models & {
         "Group",
         "TokenProxy",

@@ -47,7 +47,10 @@ class DealSplitsMixin:
             body.is_valid(raise_exception=True)
             deal_splits_set(
                 deal=deal,
-                splits=[SplitSpec(rep=row["rep"], share=row["share"]) for row in body.validated_data["splits"]],
+                splits=[
+                    SplitSpec(rep=row["rep"], share=row["share"])
+                    for row in body.validated_data["splits"]
+                ],
                 by=request.user,
             )
         rows = deal_splits(deal)

@@ -31,8 +31,15 @@ def deal_split_errors(splits: list[SplitSpec]) -> dict[str, list[str]]:
         except (InvalidOperation, TypeError):
             errors.append("Each share is a number of percent.")
             continue
-        if not share.is_finite() or share <= 0 or share > HUNDRED or share != share.quantize(Decimal("0.01")):
-            errors.append("Each share is more than 0 and at most 100 percent, with at most two decimals.")
+        if (
+            not share.is_finite()
+            or share <= 0
+            or share > HUNDRED
+            or share != share.quantize(Decimal("0.01"))
+        ):
+            errors.append(
+                "Each share is more than 0 and at most 100 percent, with at most two decimals."
+            )
         if spec.rep.pk in seen:
             errors.append(f"{spec.rep.display_name} appears twice; give each rep one share.")
         if not spec.rep.is_active:
@@ -56,7 +63,9 @@ def deal_splits_set(*, deal: Deal, splits: list[SplitSpec], by: User) -> list[De
         raise ValidationError(errors)
     for spec in splits:
         if spec.rep.pk != deal.owner_id and not may_act_for(actor=by, owner_id=spec.rep.pk):
-            raise ValidationError({"splits": [f"You cannot give credit to {spec.rep.display_name}."]})
+            raise ValidationError(
+                {"splits": [f"You cannot give credit to {spec.rep.display_name}."]}
+            )
     with transaction.atomic():
         Deal.objects.select_for_update().filter(pk=deal.pk).first()
         DealSplit.objects.filter(deal=deal).delete()

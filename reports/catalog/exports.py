@@ -132,7 +132,6 @@ def write_xlsx(columns: list[Column], rows: Iterable[dict], title: str, target) 
     for chunk in xlsx_file(columns, rows, title):
         target.write(chunk)
 
-
     if isinstance(target, str | Path):
         with open(target, "wb") as file:
             write_xlsx(columns, rows, title, file)

@@ -13,11 +13,14 @@ from reports.services import forecast_snapshots_compute
 from reports.tasks import recompute_ring, scopes_recompute_soon
 
 
-def _figures(scope: Scope, snapshot: ForecastSnapshot, *, source: str, stale: bool, live: bool = False) -> dict:
+def _figures(
+    scope: Scope, snapshot: ForecastSnapshot, *, source: str, stale: bool, live: bool = False
+) -> dict:
     stored = {name: getattr(snapshot, name) for name in FORECAST_FIELDS}
     quota = stored["quota"]
     stored["gap"] = {
-        method: None if quota is None else quota - stored["won_in_window"] - stored[method] for method in METHODS
+        method: None if quota is None else quota - stored["won_in_window"] - stored[method]
+        for method in METHODS
     }
     return {
         "scope": scope.key,
@@ -61,8 +64,15 @@ class ForecastRunner:
                 stale = True
             elif stale:
                 recompute_ring()
-            return [_figures(self.scope, snapshots[h], source="snapshot", stale=stale) for h in self.horizons]
+            return [
+                _figures(self.scope, snapshots[h], source="snapshot", stale=stale)
+                for h in self.horizons
+            ]
         computed = {
-            snapshot.horizon: snapshot for snapshot in forecast_snapshots_compute(scope=self.scope, as_of=self.as_of)
+            snapshot.horizon: snapshot
+            for snapshot in forecast_snapshots_compute(scope=self.scope, as_of=self.as_of)
         }
-        return [_figures(self.scope, computed[h], source="live", stale=False, live=today) for h in self.horizons]
+        return [
+            _figures(self.scope, computed[h], source="live", stale=False, live=today)
+            for h in self.horizons
+        ]

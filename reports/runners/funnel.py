@@ -71,7 +71,12 @@ class FunnelRunner:
             stale = True
         elif stale:
             recompute_ring()
-        return {**_typed_funnel(snapshot.data), "computed_at": snapshot.computed_at, "source": "snapshot", "stale": stale}
+        return {
+            **_typed_funnel(snapshot.data),
+            "computed_at": snapshot.computed_at,
+            "source": "snapshot",
+            "stale": stale,
+        }
 
     def run(self) -> dict:
         stored = self._stored()
@@ -79,8 +84,18 @@ class FunnelRunner:
             return stored
         if self.period == Period.default():
             snapshot = metric_snapshot_compute(scope=self.scope, period=self.period)
-            return {**snapshot.data, "computed_at": snapshot.computed_at, "source": "live", "stale": False}
-        return {**funnel(self.scope, self.period), "computed_at": timezone.now(), "source": "live", "stale": False}
+            return {
+                **snapshot.data,
+                "computed_at": snapshot.computed_at,
+                "source": "live",
+                "stale": False,
+            }
+        return {
+            **funnel(self.scope, self.period),
+            "computed_at": timezone.now(),
+            "source": "live",
+            "stale": False,
+        }
 
     def totals(self) -> dict:
         """The deal-level figures alone: from a snapshot as ``run`` would serve it, else one live query (no stage figures)."""

@@ -30,7 +30,10 @@ def row(account, pipeline, stage, **extra):
 
 
 def test_bulk_creates_every_row_in_order(client_for, rep, account, pipeline, stages):
-    rows = [row(account, pipeline, stages["Qualification"], name=f"Deal {n}", external_id=f"x-{n}") for n in range(3)]
+    rows = [
+        row(account, pipeline, stages["Qualification"], name=f"Deal {n}", external_id=f"x-{n}")
+        for n in range(3)
+    ]
     response = client_for(rep).post(URL, {"deals": rows}, format="json")
     assert response.status_code == 200, response.json()
     body = response.json()
@@ -39,7 +42,9 @@ def test_bulk_creates_every_row_in_order(client_for, rep, account, pipeline, sta
     assert all(Deal.objects.get(pk=pk).transitions.count() == 1 for pk in body["ids"])
 
 
-def test_one_bad_row_writes_nothing_and_names_the_row(client_for, rep, account, pipeline, stages, outsider):
+def test_one_bad_row_writes_nothing_and_names_the_row(
+    client_for, rep, account, pipeline, stages, outsider
+):
     foreign = AccountFactory(owner=outsider)
     rows = [
         row(account, pipeline, stages["Qualification"]),
@@ -66,11 +71,18 @@ def test_service_errors_are_row_numbered_and_roll_back(client_for, rep, account,
 
 def test_external_id_makes_a_rerun_an_update(client_for, rep, account, pipeline, stages):
     client = client_for(rep)
-    first = client.post(URL, {"deals": [row(account, pipeline, stages["Qualification"], external_id="crm-1")]},
-                        format="json").json()
+    first = client.post(
+        URL,
+        {"deals": [row(account, pipeline, stages["Qualification"], external_id="crm-1")]},
+        format="json",
+    ).json()
     again = client.post(
         URL,
-        {"deals": [row(account, pipeline, stages["Discovery"], external_id="crm-1", amount="1500.00")]},
+        {
+            "deals": [
+                row(account, pipeline, stages["Discovery"], external_id="crm-1", amount="1500.00")
+            ]
+        },
         format="json",
     )
     assert again.status_code == 200, again.json()
@@ -106,7 +118,9 @@ def test_admin_imports_a_deal_with_its_past(client_for, admin, rep, account, pip
 
     reason = LostReasonFactory(name="Competitor")
     payload = row(
-        account, pipeline, stages["Lost"],
+        account,
+        pipeline,
+        stages["Lost"],
         owner=rep.pk,
         external_id="old-crm-123",
         amount="9000.00",
@@ -138,11 +152,16 @@ def test_admin_imports_a_deal_with_its_past(client_for, admin, rep, account, pip
 def test_a_rep_may_not_import_a_past(client_for, rep, account, pipeline, stages):
     start = timezone.now() - datetime.timedelta(days=10)
     payload = row(
-        account, pipeline, stages["Discovery"],
+        account,
+        pipeline,
+        stages["Discovery"],
         created_at=start.isoformat(),
         transitions=[
             {"to_stage": stages["Qualification"].pk, "at": start.isoformat()},
-            {"to_stage": stages["Discovery"].pk, "at": (start + datetime.timedelta(days=2)).isoformat()},
+            {
+                "to_stage": stages["Discovery"].pk,
+                "at": (start + datetime.timedelta(days=2)).isoformat(),
+            },
         ],
     )
     response = client_for(rep).post(URL, {"deals": [payload]}, format="json")
@@ -159,7 +178,10 @@ def test_bulk_honours_an_idempotency_key(client_for, rep, account, pipeline, sta
     assert Deal.objects.count() == 1
 
 
-@pytest.mark.parametrize("body", [{"deals": [[None, None]]}, {"deals": "x"}, {"deals": []}, [], {"deals": [{"amount": 0}]}])
+@pytest.mark.parametrize(
+    "body",
+    [{"deals": [[None, None]]}, {"deals": "x"}, {"deals": []}, [], {"deals": [{"amount": 0}]}],
+)
 def test_malformed_bulk_bodies_are_400_with_row_errors(client_for, rep, body):
     response = client_for(rep).post(URL, body, format="json")
     assert response.status_code == 400
@@ -177,7 +199,10 @@ def _upserted(client, rows):
 
 
 def test_an_id_past_64_bits_is_a_row_error_not_a_crash(client_for, rep, account, pipeline, stages):
-    rows = [row(account, pipeline, stages["Qualification"]), row(account, pipeline, stages["Qualification"])]
+    rows = [
+        row(account, pipeline, stages["Qualification"]),
+        row(account, pipeline, stages["Qualification"]),
+    ]
     rows[1]["account"] = 2**70
     response = client_for(rep).post(URL, {"deals": rows}, format="json")
     assert response.status_code == 400
@@ -191,7 +216,14 @@ def test_bulk_costs_a_constant_number_of_queries_whatever_its_size(
 ):
     client = client_for(manager)
     rows = [
-        row(account, pipeline, stages["Qualification"], name=f"Deal {n}", owner=rep.pk, external_id=f"q-{n}")
+        row(
+            account,
+            pipeline,
+            stages["Qualification"],
+            name=f"Deal {n}",
+            owner=rep.pk,
+            external_id=f"q-{n}",
+        )
         for n in range(count)
     ]
     created, create_queries = _upserted(client, rows)
@@ -214,9 +246,16 @@ def test_bulk_costs_a_constant_number_of_queries_whatever_its_size(
     history = Deal.history.filter(id__in=updated["ids"], history_type="~")
     assert history.count() == count
     assert set(history.values_list("history_user", flat=True)) == {manager.pk}
-    assert StageTransition.objects.filter(deal__in=deals, from_stage=stages["Qualification"]).count() == count // 2
+    assert (
+        StageTransition.objects.filter(deal__in=deals, from_stage=stages["Qualification"]).count()
+        == count // 2
+    )
     first = Deal.history.filter(id=updated["ids"][1]).latest("history_date", "history_id")
-    assert (first.name, first.stage_id, first.owner_id) == ("Renamed 1", stages["Discovery"].pk, rep2.pk)
+    assert (first.name, first.stage_id, first.owner_id) == (
+        "Renamed 1",
+        stages["Discovery"].pk,
+        rep2.pk,
+    )
 
 
 def test_update_rows_keep_the_deal_rules_and_write_nothing_on_a_bad_row(
@@ -241,8 +280,15 @@ def test_update_rows_keep_the_deal_rules_and_write_nothing_on_a_bad_row(
 
 def test_an_external_id_given_twice_is_refused(client_for, rep, account, pipeline, stages):
     client = client_for(rep)
-    client.post(URL, {"deals": [row(account, pipeline, stages["Qualification"], external_id="twice")]}, format="json")
-    rows = [row(account, pipeline, stages["Discovery"], external_id="twice", name=f"Take {n}") for n in range(2)]
+    client.post(
+        URL,
+        {"deals": [row(account, pipeline, stages["Qualification"], external_id="twice")]},
+        format="json",
+    )
+    rows = [
+        row(account, pipeline, stages["Discovery"], external_id="twice", name=f"Take {n}")
+        for n in range(2)
+    ]
     response = client.post(URL, {"deals": rows}, format="json")
     assert response.status_code == 400
     assert [(e["row"], e["field"]) for e in response.json()["errors"]] == [(1, "external_id")]

@@ -34,7 +34,10 @@ def contested(transactional_db):
 def test_concurrent_moves_with_one_version(contested):
     owner, pipeline, deal = contested
     discovery = pipeline.stages.get(name="Discovery")
-    codes = _race(owner, lambda c: c.post(f"/api/v1/deals/{deal.pk}/move/", {"stage": discovery.pk, "version": 1}))
+    codes = _race(
+        owner,
+        lambda c: c.post(f"/api/v1/deals/{deal.pk}/move/", {"stage": discovery.pk, "version": 1}),
+    )
     assert codes == [200] + [409] * (CLIENTS - 1)
     deal.refresh_from_db()
     assert deal.version == 2
@@ -43,7 +46,9 @@ def test_concurrent_moves_with_one_version(contested):
 
 def test_concurrent_updates_with_one_version(contested):
     owner, _, deal = contested
-    codes = _race(owner, lambda c: c.patch(f"/api/v1/deals/{deal.pk}/", {"amount": "4321.00", "version": 1}))
+    codes = _race(
+        owner, lambda c: c.patch(f"/api/v1/deals/{deal.pk}/", {"amount": "4321.00", "version": 1})
+    )
     assert codes == [200] + [409] * (CLIENTS - 1)
     deal.refresh_from_db()
     assert deal.amount == Decimal("4321.00")
@@ -54,7 +59,10 @@ def test_concurrent_updates_with_one_if_match_all_lose_with_412(contested):
     """Whether a loser reads the deal before or after the winner's write, its answer is the same 412."""
     owner, _, deal = contested
     etag = f'"{deal.pk}.1"'
-    codes = _race(owner, lambda c: c.patch(f"/api/v1/deals/{deal.pk}/", {"amount": "777.00"}, HTTP_IF_MATCH=etag))
+    codes = _race(
+        owner,
+        lambda c: c.patch(f"/api/v1/deals/{deal.pk}/", {"amount": "777.00"}, HTTP_IF_MATCH=etag),
+    )
     assert codes == [200] + [412] * (CLIENTS - 1)
 
 
@@ -64,7 +72,11 @@ def test_concurrent_moves_with_one_if_match_all_lose_with_412(contested):
     etag = f'"{deal.pk}.1"'
     codes = _race(
         owner,
-        lambda c: c.post(f"/api/v1/deals/{deal.pk}/move/", {"stage": discovery.pk, "version": 1}, HTTP_IF_MATCH=etag),
+        lambda c: c.post(
+            f"/api/v1/deals/{deal.pk}/move/",
+            {"stage": discovery.pk, "version": 1},
+            HTTP_IF_MATCH=etag,
+        ),
     )
     assert codes == [200] + [412] * (CLIENTS - 1)
     deal.refresh_from_db()

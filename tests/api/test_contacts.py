@@ -15,7 +15,10 @@ def test_api_contact_writes_keep_their_history(client_for, rep, manager):
     changed = client_for(manager).patch(f"{URL}{contact.pk}/", {"title": "CFO"}, format="json")
     assert changed.status_code == 200
     entries = contact_history(contact)
-    assert [(e["kind"], e["by_name"]) for e in entries] == [("changed", "Morgan Manager"), ("created", "Riley Rep")]
+    assert [(e["kind"], e["by_name"]) for e in entries] == [
+        ("changed", "Morgan Manager"),
+        ("created", "Riley Rep"),
+    ]
     deleted = client_for(rep).delete(f"{URL}{contact.pk}/")
     assert deleted.status_code == 204
     assert Contact.history.filter(id=contact.pk, history_type="-", history_user=rep).exists()

@@ -37,8 +37,13 @@ def test_create_a_deal(client_for, rep, pipeline):
     account = AccountFactory(owner=rep)
     response = client_for(rep).post(
         URL,
-        {"name": "New one", "account": account.pk, "pipeline": pipeline.pk, "amount": "1200.50",
-         "expected_close_date": "2030-01-31"},
+        {
+            "name": "New one",
+            "account": account.pk,
+            "pipeline": pipeline.pk,
+            "amount": "1200.50",
+            "expected_close_date": "2030-01-31",
+        },
     )
     assert response.status_code == 201, response.json()
     body = response.json()
@@ -51,7 +56,13 @@ def test_create_a_deal(client_for, rep, pipeline):
 def test_create_on_an_invisible_account_is_400(client_for, rep, outsider, pipeline):
     foreign = AccountFactory(owner=outsider)
     response = client_for(rep).post(
-        URL, {"name": "x", "account": foreign.pk, "pipeline": pipeline.pk, "expected_close_date": "2030-01-31"}
+        URL,
+        {
+            "name": "x",
+            "account": foreign.pk,
+            "pipeline": pipeline.pk,
+            "expected_close_date": "2030-01-31",
+        },
     )
     assert response.status_code == 400
     assert "account" in response.json()
@@ -69,12 +80,15 @@ def test_move_with_stale_version_is_409_and_writes_nothing(client_for, deal, rep
 
 
 def test_move_to_lost_needs_reason(client_for, deal, rep, stages):
-    response = client_for(rep).post(f"{URL}{deal.pk}/move/", {"stage": stages["Lost"].pk, "version": 1})
+    response = client_for(rep).post(
+        f"{URL}{deal.pk}/move/", {"stage": stages["Lost"].pk, "version": 1}
+    )
     assert response.status_code == 400
     assert "lost_reason" in response.json()
     reason = LostReasonFactory(name="Budget")
     response = client_for(rep).post(
-        f"{URL}{deal.pk}/move/", {"stage": stages["Lost"].pk, "version": 1, "lost_reason": reason.pk}
+        f"{URL}{deal.pk}/move/",
+        {"stage": stages["Lost"].pk, "version": 1, "lost_reason": reason.pk},
     )
     assert response.status_code == 200
     assert response.json()["status"] == "lost"
@@ -99,8 +113,14 @@ def test_stage_cannot_be_patched(client_for, deal, rep, stages):
 
 def test_rep_cannot_change_owner_but_manager_can(client_for, deal, rep, rep2, manager):
     # The rep can see their manager but may not hand the deal to them; rep2 is not even visible to them.
-    assert client_for(rep).patch(f"{URL}{deal.pk}/", {"owner": manager.pk, "version": 1}).status_code == 403
-    assert client_for(rep).patch(f"{URL}{deal.pk}/", {"owner": rep2.pk, "version": 1}).status_code == 400
+    assert (
+        client_for(rep).patch(f"{URL}{deal.pk}/", {"owner": manager.pk, "version": 1}).status_code
+        == 403
+    )
+    assert (
+        client_for(rep).patch(f"{URL}{deal.pk}/", {"owner": rep2.pk, "version": 1}).status_code
+        == 400
+    )
     response = client_for(manager).patch(f"{URL}{deal.pk}/", {"owner": rep2.pk, "version": 1})
     assert response.status_code == 200
     assert response.json()["owner"] == rep2.pk
@@ -109,7 +129,9 @@ def test_rep_cannot_change_owner_but_manager_can(client_for, deal, rep, rep2, ma
 def test_line_items_through_the_api_set_the_amount(client_for, deal, rep):
     product = ProductFactory(unit_price=Decimal("120.00"))
     response = client_for(rep).patch(
-        f"{URL}{deal.pk}/", {"version": 1, "line_items": [{"product": product.pk, "quantity": "5"}]}, format="json"
+        f"{URL}{deal.pk}/",
+        {"version": 1, "line_items": [{"product": product.pk, "quantity": "5"}]},
+        format="json",
     )
     assert response.status_code == 200, response.json()
     assert response.json()["amount"] == "600.00"
@@ -136,10 +158,16 @@ def test_a_patch_of_fields_owner_and_line_items_is_one_version_and_one_history_e
 
 def test_a_patch_with_a_bad_line_item_is_refused_early_with_the_rule_s_words(client_for, deal, rep):
     retired = ProductFactory(is_active=False)
-    body = {"version": 1, "name": "Renamed", "line_items": [{"product": retired.pk, "quantity": "1"}]}
+    body = {
+        "version": 1,
+        "name": "Renamed",
+        "line_items": [{"product": retired.pk, "quantity": "1"}],
+    }
     response = client_for(rep).patch(f"{URL}{deal.pk}/", body, format="json")
     assert response.status_code == 400
-    assert response.json() == {"line_items": {"0": {"product": ["That product is no longer sold."]}}}
+    assert response.json() == {
+        "line_items": {"0": {"product": ["That product is no longer sold."]}}
+    }
     deal.refresh_from_db()
     assert (deal.version, deal.name) == (1, "Acme renewal")
 
@@ -183,7 +211,12 @@ def test_filters_and_ordering(client_for, rep, pipeline, manager, rep2):
 
 def test_idempotency_key_replays_the_first_answer(client_for, rep, pipeline):
     account = AccountFactory(owner=rep)
-    body = {"name": "Once", "account": account.pk, "pipeline": pipeline.pk, "expected_close_date": "2030-01-31"}
+    body = {
+        "name": "Once",
+        "account": account.pk,
+        "pipeline": pipeline.pk,
+        "expected_close_date": "2030-01-31",
+    }
     client = client_for(rep)
     first = client.post(URL, body, HTTP_IDEMPOTENCY_KEY="abc-123")
     second = client.post(URL, body, HTTP_IDEMPOTENCY_KEY="abc-123")

@@ -50,15 +50,29 @@ from tests.factories import (
 pytestmark = pytest.mark.django_db
 
 SCHEMA_PATH = "/api/v1/schema/"
-TOKENS = {"rep": "fuzz-rep-0000000000000000000000000000000", "admin": "fuzz-admin-00000000000000000000000000000"}
+TOKENS = {
+    "rep": "fuzz-rep-0000000000000000000000000000000",
+    "admin": "fuzz-admin-00000000000000000000000000000",
+}
 SEED = 20240611
 
 
 def _config(*, coverage: bool) -> dict:
     return {
         "seed": SEED,
-        "suppress-health-check": ["too_slow", "filter_too_much", "data_too_large", "large_base_example"],
-        "generation": {"mode": "all", "max-examples": 10, "deterministic": True, "database": "none", "no-shrink": True},
+        "suppress-health-check": [
+            "too_slow",
+            "filter_too_much",
+            "data_too_large",
+            "large_base_example",
+        ],
+        "generation": {
+            "mode": "all",
+            "max-examples": 10,
+            "deterministic": True,
+            "database": "none",
+            "no-shrink": True,
+        },
         # Every check, explicitly: one added in a later Schemathesis release is on too.
         "checks": {"enabled": True},
         # Values mined from the app's source code would make the requests change with any
@@ -128,39 +142,58 @@ def _build_world() -> None:
     dach.reps.add(rep)
 
     month_start = timezone.localdate().replace(day=1)
-    month_end = (month_start + datetime.timedelta(days=32)).replace(day=1) - datetime.timedelta(days=1)
+    month_end = (month_start + datetime.timedelta(days=32)).replace(day=1) - datetime.timedelta(
+        days=1
+    )
     for owner in (rep, rep2, manager, outsider):
-        quota_set(owner=owner, period_start=month_start, period_end=month_end, target=Decimal("50000.00"))
+        quota_set(
+            owner=owner, period_start=month_start, period_end=month_end, target=Decimal("50000.00")
+        )
 
     accounts, deals, activities = [], [], []
     for owner in (rep, rep2, outsider):
         account = AccountFactory(owner=owner, name=f"{owner.full_name} GmbH", territory=dach)
         accounts.append(account)
-        Contact.objects.create(account=account, first_name="Kim", last_name="Buyer", email="kim@example.com")
+        Contact.objects.create(
+            account=account, first_name="Kim", last_name="Buyer", email="kim@example.com"
+        )
 
         def deal(name, account=account, owner=owner):
-            return DealFactory(owner=owner, account=account, pipeline=pipeline, name=f"{owner.username} {name}")
+            return DealFactory(
+                owner=owner, account=account, pipeline=pipeline, name=f"{owner.username} {name}"
+            )
 
         fresh = deal("fresh")
         fresh = line_items_set(
             deal=fresh,
-            items=[LineItemSpec(product=seats, quantity=Decimal("10")), LineItemSpec(product=onboarding, quantity=Decimal("1"))],
+            items=[
+                LineItemSpec(product=seats, quantity=Decimal("10")),
+                LineItemSpec(product=onboarding, quantity=Decimal("1")),
+            ],
             by=owner,
             expected_version=fresh.version,
         )
         proposal = deal("proposal")
         for stage in ("Discovery", "Proposal"):
-            proposal = deal_move(deal=proposal, to_stage=stages[stage], by=owner, expected_version=proposal.version)
+            proposal = deal_move(
+                deal=proposal, to_stage=stages[stage], by=owner, expected_version=proposal.version
+            )
         won = deal("won")
         won = deal_move(deal=won, to_stage=stages["Won"], by=owner, expected_version=won.version)
         lost = deal("lost")
         lost = deal_move(
-            deal=lost, to_stage=stages["Lost"], by=owner, expected_version=lost.version, lost_reason=reasons[0]
+            deal=lost,
+            to_stage=stages["Lost"],
+            by=owner,
+            expected_version=lost.version,
+            lost_reason=reasons[0],
         )
         deleted = deal_delete(deal=deal("deleted"), by=owner)
         deals += [fresh, proposal, won, lost, deleted]
         activities.append(activity_log(by=owner, kind="call", subject="Intro call", deal=fresh))
-        activities.append(activity_log(by=owner, kind="note", subject="Account plan", account=account))
+        activities.append(
+            activity_log(by=owner, kind="note", subject="Account plan", account=account)
+        )
 
     WORLD.update(
         {
@@ -247,7 +280,9 @@ def _aim_at_real_records(case, *, path: bool = True) -> None:
     "invalid pk" before their validation and business rules ever ran. Some ids
     are left as generated so the not-found paths are exercised too.
     """
-    body = case.body if isinstance(case.body, (dict, list, str, int, float)) else None  # not NotSet's repr
+    body = (
+        case.body if isinstance(case.body, (dict, list, str, int, float)) else None
+    )  # not NotSet's repr
     salt = f"{case.operation.label}|{case.path_parameters!r}|{case.query!r}|{body!r}"
     resource = case.operation.path.split("/")[3]
     if path and case.path_parameters and "id" in case.path_parameters and WORLD.get(resource):
@@ -258,13 +293,20 @@ def _aim_at_real_records(case, *, path: bool = True) -> None:
         case.body = _real_references(case.body, "", salt)
         deal_id = _as_id((case.path_parameters or {}).get("id")) if resource == "deals" else None
         if deal_id in DEAL_VERSIONS and _as_id(case.body.get("version")) is not None:
-            case.body["version"] = _pick([DEAL_VERSIONS[deal_id], case.body["version"]], f"{salt}/version")
+            case.body["version"] = _pick(
+                [DEAL_VERSIONS[deal_id], case.body["version"]], f"{salt}/version"
+            )
 
 
 # Reads whose query has rules OpenAPI cannot state: a period starts before it ends and spans
 # ten years at most, a forecast is made as of today or earlier. A schema-valid query may
 # rightly answer 400 there.
-CROSS_FIELD_RULES = {"/api/v1/metrics/funnel/", "/api/v1/metrics/series/", "/api/v1/forecasts/", "/api/v1/forecasts/accuracy/"}
+CROSS_FIELD_RULES = {
+    "/api/v1/metrics/funnel/",
+    "/api/v1/metrics/series/",
+    "/api/v1/forecasts/",
+    "/api/v1/forecasts/accuracy/",
+}
 # Insights: a custom period needs both its ends, and a manager or admin must name the rep.
 CROSS_FIELD_RULES.add("/api/v1/insights/")
 # The capacity plan: an admin (who has no team of their own) must name the manager.

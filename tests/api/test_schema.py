@@ -26,7 +26,9 @@ def test_every_request_body_is_json_only_and_an_upload_multipart_only(schema):
     for path, method, operation in operations(schema):
         body = operation.get("requestBody")
         if body:
-            expected = ["multipart/form-data"] if (method, path) in UPLOADS else ["application/json"]
+            expected = (
+                ["multipart/form-data"] if (method, path) in UPLOADS else ["application/json"]
+            )
             assert list(body["content"]) == expected, (method, path)
 
 

@@ -96,7 +96,13 @@ def test_a_manager_sees_every_chart_of_the_dashboard_drawn(team, login, screensh
     charts = page.locator(".chart")
     ids = charts.evaluate_all("nodes => nodes.map(n => n.id)")
     assert any(i.startswith("chart-funnel-") for i in ids)
-    assert {"chart-forecast", "chart-won-by-month", "chart-accuracy", "chart-mape", "chart-calibration"} <= set(ids)
+    assert {
+        "chart-forecast",
+        "chart-won-by-month",
+        "chart-accuracy",
+        "chart-mape",
+        "chart-calibration",
+    } <= set(ids)
     draw_charts(page)
     for index in range(charts.count()):
         chart = charts.nth(index)

@@ -52,7 +52,9 @@ def test_a_rep_moves_a_deal_from_its_page_and_is_asked_why_it_was_lost(
     page.goto(f"/deals/{deal.pk}/")
     move = page.get_by_role("form", name="Move to stage")
     reason = move.get_by_label("Lost reason")
-    assert move.get_by_label("Stage", exact=True).locator("option:checked").inner_text() == "Discovery"
+    assert (
+        move.get_by_label("Stage", exact=True).locator("option:checked").inner_text() == "Discovery"
+    )
     assert not reason.is_visible()
 
     move.get_by_label("Stage", exact=True).select_option(label="Lost")

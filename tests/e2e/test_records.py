@@ -19,9 +19,13 @@ def _no_sideways_scroll(page) -> bool:
 
 
 def test_a_rep_adds_a_contact_and_links_them_to_a_deal(transactional_db, login, screenshot):
-    rep = UserFactory(username="rita", manager=UserFactory(username="mona", role="manager"), full_name="Rita Rep")
+    rep = UserFactory(
+        username="rita", manager=UserFactory(username="mona", role="manager"), full_name="Rita Rep"
+    )
     account = AccountFactory(owner=rep, name="Wayne Enterprises")
-    deal = DealFactory(owner=rep, account=account, pipeline=PipelineFactory(), name="Wayne Enterprises pilot")
+    deal = DealFactory(
+        owner=rep, account=account, pipeline=PipelineFactory(), name="Wayne Enterprises pilot"
+    )
     page = login(rep)
     page.goto(f"/accounts/{account.pk}/")
 
@@ -33,7 +37,9 @@ def test_a_rep_adds_a_contact_and_links_them_to_a_deal(transactional_db, login, 
     page.get_by_role("button", name="Add contact").click()
 
     page.get_by_role("heading", level=1, name="Lucius Fox").wait_for()
-    assert "Contact “Lucius Fox” added to Wayne Enterprises." in page.locator(".messages").inner_text()
+    assert (
+        "Contact “Lucius Fox” added to Wayne Enterprises." in page.locator(".messages").inner_text()
+    )
     links = page.get_by_role("form", name="Link to a deal")
     links.get_by_label("Deal").select_option(label="Wayne Enterprises pilot")
     links.get_by_label("Role").select_option(label="Decision maker")
@@ -59,7 +65,9 @@ def test_a_rep_adds_a_contact_and_links_them_to_a_deal(transactional_db, login, 
 
 def test_an_admin_restores_a_deleted_deal_from_the_recycle_bin(transactional_db, login, screenshot):
     admin = UserFactory(username="ada", role="admin", full_name="Ada Admin")
-    rep = UserFactory(username="rita", manager=UserFactory(username="mona", role="manager"), full_name="Rita Rep")
+    rep = UserFactory(
+        username="rita", manager=UserFactory(username="mona", role="manager"), full_name="Rita Rep"
+    )
     deal = DealFactory(owner=rep, pipeline=PipelineFactory(), name="Stark Industries renewal")
     deal_delete(deal=deal, by=rep)
     page = login(admin)
@@ -80,7 +88,9 @@ def test_an_admin_restores_a_deleted_deal_from_the_recycle_bin(transactional_db,
     assert Deal.objects.get(pk=deal.pk).deleted_at is None
 
 
-def test_a_mistyped_address_shows_the_apps_404_page_and_the_site_has_an_icon(transactional_db, login, screenshot):
+def test_a_mistyped_address_shows_the_apps_404_page_and_the_site_has_an_icon(
+    transactional_db, login, screenshot
+):
     rep = UserFactory(username="rita", manager=UserFactory(username="mona", role="manager"))
     page = login(rep)
 

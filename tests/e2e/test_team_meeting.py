@@ -44,7 +44,9 @@ def test_a_manager_runs_this_weeks_team_meeting_and_the_rep_sees_it(
     items.get_by_role("button", name="Add action item").click()
     page.get_by_test_id("team-action-items").get_by_text("Send the Acme case study").wait_for()
 
-    page.get_by_role("textbox", name="Minutes").fill("Celebrated the week; Acme rollout is the deal to watch.")
+    page.get_by_role("textbox", name="Minutes").fill(
+        "Celebrated the week; Acme rollout is the deal to watch."
+    )
     page.get_by_role("button", name="Save minutes").click()
     page.get_by_text("Minutes saved.").wait_for()
     page.get_by_role("button", name="Mark held").click()

@@ -40,7 +40,9 @@ def test_an_account_write_sets_only_its_fields():
 def test_who_may_give_an_account_to_whom(admin, manager, rep, rep2, outsider):
     account = AccountFactory(owner=rep)
     assert account_owner_refusal(by=manager, owner=rep2) is None
-    assert account_owner_refusal(by=rep, owner=rep2) == "You cannot create accounts for that person."
+    assert (
+        account_owner_refusal(by=rep, owner=rep2) == "You cannot create accounts for that person."
+    )
     assert account_owner_refusal(by=rep, owner=rep, account=account) is None
     assert (
         account_owner_refusal(by=rep, owner=rep2, account=account)
@@ -65,7 +67,9 @@ def test_no_account_is_created_for_a_deactivated_person(manager, gone):
     assert not Account.objects.exists()
 
 
-def test_an_account_is_not_given_to_a_deactivated_person_but_keeps_one(admin, manager, rep, rep2, gone):
+def test_an_account_is_not_given_to_a_deactivated_person_but_keeps_one(
+    admin, manager, rep, rep2, gone
+):
     account = AccountFactory(owner=rep, name="Acme")
     with pytest.raises(ValidationError) as refused:
         account_update(account=account, by=manager, owner=gone)
@@ -88,10 +92,15 @@ def test_the_owner_refusals_are_permission_errors(rep, rep2):
 
 
 def test_the_importer_gives_no_account_to_a_deactivated_person(admin, rep, gone):
-    specs = [AccountSpec(name="Globex", owner_id=rep.pk), AccountSpec(name="Initech", owner_id=gone.pk)]
+    specs = [
+        AccountSpec(name="Globex", owner_id=rep.pk),
+        AccountSpec(name="Initech", owner_id=gone.pk),
+    ]
     with pytest.raises(RowErrors) as caught:
         accounts_import(specs=specs, by=admin)
-    assert caught.value.errors == [{"row": 1, "field": "owner", "message": "The owner is deactivated."}]
+    assert caught.value.errors == [
+        {"row": 1, "field": "owner", "message": "The owner is deactivated."}
+    ]
     assert not Account.objects.exists()
 
 

@@ -20,9 +20,7 @@ def _dangling_descriptions(html: str) -> set[str]:
     """Ids named by aria-describedby that no element of the page carries."""
     ids = set(re.findall(r'\bid="([^"]+)"', html))
     named = {
-        name
-        for value in re.findall(r'aria-describedby="([^"]+)"', html)
-        for name in value.split()
+        name for value in re.findall(r'aria-describedby="([^"]+)"', html) for name in value.split()
     }
     return named - ids
 
@@ -55,9 +53,15 @@ def test_a_refused_when_points_at_its_error_and_its_hint(client, rep, deal):
     assert _dangling_descriptions(refused) == set()
 
 
-@pytest.mark.parametrize("page", ["deal-new", "deal-edit", "account-detail", "account-edit", "account-new"])
+@pytest.mark.parametrize(
+    "page", ["deal-new", "deal-edit", "account-detail", "account-edit", "account-new"]
+)
 def test_no_form_page_describes_a_field_by_a_missing_id(client, manager, rep, deal, page):
     client.force_login(manager)
-    args = {"deal-edit": [deal.pk], "account-detail": [deal.account_id], "account-edit": [deal.account_id]}
+    args = {
+        "deal-edit": [deal.pk],
+        "account-detail": [deal.account_id],
+        "account-edit": [deal.account_id],
+    }
     html = client.get(reverse(page, args=args.get(page, []))).content.decode()
     assert _dangling_descriptions(html) == set()

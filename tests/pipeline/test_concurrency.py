@@ -39,7 +39,9 @@ def test_twenty_concurrent_moves_with_one_version_let_exactly_one_through(contes
     target = pipeline.stages.get(name="Discovery")
 
     outcomes = _race(
-        lambda: deal_move(deal=Deal.objects.get(pk=deal.pk), to_stage=target, by=owner, expected_version=1)
+        lambda: deal_move(
+            deal=Deal.objects.get(pk=deal.pk), to_stage=target, by=owner, expected_version=1
+        )
     )
 
     assert sorted(outcomes) == ["conflict"] * (WRITERS - 1) + ["ok"]
@@ -53,7 +55,10 @@ def test_twenty_concurrent_updates_with_one_version_let_exactly_one_through(cont
 
     outcomes = _race(
         lambda: deal_update(
-            deal=Deal.objects.get(pk=deal.pk), by=owner, expected_version=1, amount=Decimal("777.00")
+            deal=Deal.objects.get(pk=deal.pk),
+            by=owner,
+            expected_version=1,
+            amount=Decimal("777.00"),
         )
     )
 

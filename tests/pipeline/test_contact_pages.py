@@ -57,11 +57,15 @@ def test_adding_a_contact_from_the_account_page(client, request, who, account):
         return
     assert form.status_code == 200
     created = Contact.objects.get()
-    assert response.status_code == 302 and response["Location"] == reverse("contact-detail", args=[created.pk])
+    assert response.status_code == 302 and response["Location"] == reverse(
+        "contact-detail", args=[created.pk]
+    )
     assert (created.account_id, created.email) == (account.pk, "kim@acme.test")
 
 
-def test_a_rep_who_sees_an_account_through_a_territory_may_not_change_its_contacts(client, rep2, account):
+def test_a_rep_who_sees_an_account_through_a_territory_may_not_change_its_contacts(
+    client, rep2, account
+):
     territory = Territory.objects.create(name="North")
     territory.reps.add(rep2)
     account_update(account=account, by=account.owner, territory=territory)
@@ -75,7 +79,10 @@ def test_a_rep_who_sees_an_account_through_a_territory_may_not_change_its_contac
 
 def test_a_refused_contact_form_says_why_and_keeps_the_input(client, rep, account):
     client.force_login(rep)
-    response = client.post(reverse("contact-new", args=[account.pk]), {"first_name": "", "email": "nope", "title": "CFO"})
+    response = client.post(
+        reverse("contact-new", args=[account.pk]),
+        {"first_name": "", "email": "nope", "title": "CFO"},
+    )
     body = response.content.decode()
     assert response.status_code == 400
     assert "This field is required." in body and "Enter a valid email address." in body
@@ -115,7 +122,9 @@ def test_creating_an_account_in_the_app(client, request, who, rep):
     data = {"name": "Globex", "industry": "Energy", "website": "globex.test", "owner": user.pk}
     response = client.post(reverse("account-new"), data)
     account = Account.objects.get(name="Globex")
-    assert response.status_code == 302 and response["Location"] == reverse("account-detail", args=[account.pk])
+    assert response.status_code == 302 and response["Location"] == reverse(
+        "account-detail", args=[account.pk]
+    )
     assert (account.owner_id, account.website) == (user.pk, "https://globex.test")
 
 
@@ -140,18 +149,23 @@ def test_editing_an_account(client, request, who, account):
     account.refresh_from_db()
     if who in SEES:
         assert response.status_code == 302 and account.name == "Acme Group"
-        assert user.display_name in client.get(reverse("account-detail", args=[account.pk])).content.decode()
+        assert (
+            user.display_name
+            in client.get(reverse("account-detail", args=[account.pk])).content.decode()
+        )
     else:
         assert response.status_code == 404 and account.name == "Acme"
 
 
-def test_an_owner_change_shows_on_the_account_and_contact_pages(client, manager, rep2, account, contact):
+def test_an_owner_change_shows_on_the_account_and_contact_pages(
+    client, manager, rep2, account, contact
+):
     client.force_login(manager)
     response = client.post(
         reverse("account-edit", args=[account.pk]), {"name": "Acme", "owner": rep2.pk}
     )
     assert response.status_code == 302
-    change = "<del>Riley Rep</del> → <ins>Robin Rep</ins> <span class=\"cell-note\">by Morgan Manager</span>"
+    change = '<del>Riley Rep</del> → <ins>Robin Rep</ins> <span class="cell-note">by Morgan Manager</span>'
     assert change in client.get(reverse("account-detail", args=[account.pk])).content.decode()
     assert change in client.get(reverse("contact-detail", args=[contact.pk])).content.decode()
 
@@ -172,24 +186,32 @@ def test_linking_a_contact_from_the_deal_page(client, request, who, deal, contac
         assert response.status_code == 404 and not DealContact.objects.exists()
         return
     assert response.status_code == 302
-    assert list(DealContact.objects.values_list("deal", "contact", "role")) == [(deal.pk, contact.pk, "champion")]
+    assert list(DealContact.objects.values_list("deal", "contact", "role")) == [
+        (deal.pk, contact.pk, "champion")
+    ]
     page = client.get(reverse("deal-detail", args=[deal.pk])).content.decode()
     assert "Ann Lee" in page and "Champion" in page
 
 
 def test_the_deal_page_offers_only_contacts_its_viewer_sees(client, rep, deal, contact, outsider):
-    hidden = contact_create(by=outsider, account=AccountFactory(owner=outsider), first_name="Hidden")
+    hidden = contact_create(
+        by=outsider, account=AccountFactory(owner=outsider), first_name="Hidden"
+    )
     client.force_login(rep)
     page = client.get(reverse("deal-detail", args=[deal.pk])).content.decode()
     assert f'<option value="{contact.pk}">Ann Lee</option>' in page and "Hidden" not in page
-    response = client.post(reverse("deal-contact-add", args=[deal.pk]), {"contact": hidden.pk, "role": "other"})
+    response = client.post(
+        reverse("deal-contact-add", args=[deal.pk]), {"contact": hidden.pk, "role": "other"}
+    )
     assert response.status_code == 302 and not DealContact.objects.exists()
 
 
 @pytest.mark.parametrize("who", EVERYONE)
 def test_linking_and_unlinking_a_deal_from_the_contact_page(client, request, who, deal, contact):
     _as(client, request, who)
-    response = client.post(reverse("contact-deal-link", args=[contact.pk]), {"deal": deal.pk, "role": "influencer"})
+    response = client.post(
+        reverse("contact-deal-link", args=[contact.pk]), {"deal": deal.pk, "role": "influencer"}
+    )
     if who not in SEES:
         assert response.status_code == 404 and not DealContact.objects.exists()
         deal_contact_link(deal=deal, contact=contact, by=deal.owner)
@@ -200,14 +222,18 @@ def test_linking_and_unlinking_a_deal_from_the_contact_page(client, request, who
     page = client.get(reverse("contact-detail", args=[contact.pk])).content.decode()
     assert "Acme renewal" in page and "Influencer" in page
     back = reverse("contact-detail", args=[contact.pk])
-    unlinked = client.post(reverse("deal-contact-remove", args=[deal.pk, contact.pk]), {"next": back})
+    unlinked = client.post(
+        reverse("deal-contact-remove", args=[deal.pk, contact.pk]), {"next": back}
+    )
     assert unlinked["Location"] == back and not DealContact.objects.exists()
 
 
 def test_unlinking_never_redirects_off_site(client, rep, deal, contact):
     deal_contact_link(deal=deal, contact=contact, by=rep)
     client.force_login(rep)
-    response = client.post(reverse("deal-contact-remove", args=[deal.pk, contact.pk]), {"next": "https://evil.test/"})
+    response = client.post(
+        reverse("deal-contact-remove", args=[deal.pk, contact.pk]), {"next": "https://evil.test/"}
+    )
     assert response["Location"] == reverse("deal-detail", args=[deal.pk])
 
 
@@ -219,7 +245,9 @@ def _contact_list_queries(client, user) -> int:
 
 
 @pytest.mark.parametrize("who", ["rep", "manager", "admin"])
-def test_contact_list_takes_the_same_queries_with_few_and_many_rows(client, request, who, rep, account):
+def test_contact_list_takes_the_same_queries_with_few_and_many_rows(
+    client, request, who, rep, account
+):
     user = _as(client, request, who)
     contact_create(by=rep, account=account, first_name="One")
     few = _contact_list_queries(client, user)
@@ -242,7 +270,9 @@ def test_contact_list_searches_and_shows_only_visible_contacts(client, rep, cont
 
 
 @pytest.mark.parametrize("who", ["rep", "manager"])
-def test_contact_page_takes_the_same_queries_with_few_and_many_links(client, request, who, rep, account, contact, pipeline):
+def test_contact_page_takes_the_same_queries_with_few_and_many_links(
+    client, request, who, rep, account, contact, pipeline
+):
     _as(client, request, who)
     url = reverse("contact-detail", args=[contact.pk])
 
@@ -251,18 +281,26 @@ def test_contact_page_takes_the_same_queries_with_few_and_many_links(client, req
             assert client.get(url).status_code == 200
         return len(captured.captured_queries)
 
-    deal_contact_link(deal=DealFactory(owner=rep, account=account, pipeline=pipeline), contact=contact, by=rep)
+    deal_contact_link(
+        deal=DealFactory(owner=rep, account=account, pipeline=pipeline), contact=contact, by=rep
+    )
     few = count()
     for _ in range(5):
-        deal_contact_link(deal=DealFactory(owner=rep, account=account, pipeline=pipeline), contact=contact, by=rep)
+        deal_contact_link(
+            deal=DealFactory(owner=rep, account=account, pipeline=pipeline), contact=contact, by=rep
+        )
     assert count() == few
 
 
-def test_linking_a_deal_out_of_sight_from_the_contact_page_is_refused(client, rep, contact, outsider, pipeline):
+def test_linking_a_deal_out_of_sight_from_the_contact_page_is_refused(
+    client, rep, contact, outsider, pipeline
+):
     theirs = DealFactory(owner=outsider, pipeline=pipeline, name="Their deal")
     client.force_login(rep)
     response = client.post(
-        reverse("contact-deal-link", args=[contact.pk]), {"deal": theirs.pk, "role": "other"}, follow=True
+        reverse("contact-deal-link", args=[contact.pk]),
+        {"deal": theirs.pk, "role": "other"},
+        follow=True,
     )
     assert "Choose a deal you can see" in response.content.decode()
     assert not DealContact.objects.exists()

@@ -35,7 +35,9 @@ def deal(rep, account, pipeline):
 
 @pytest.fixture
 def contact(rep, account):
-    return contact_create(by=rep, account=account, first_name="Ann", last_name="Lee", email="ann@acme.test")
+    return contact_create(
+        by=rep, account=account, first_name="Ann", last_name="Lee", email="ann@acme.test"
+    )
 
 
 def test_the_owner_and_their_manager_add_contacts(contact, manager, account):
@@ -109,7 +111,9 @@ def test_moving_a_contact_needs_rights_on_both_accounts(contact, rep, rep2):
     assert (change["field"], change["old"], change["new"]) == ("account", "Acme", "Mine too")
 
 
-def test_deleting_a_contact_takes_their_deal_links_and_keeps_their_history(contact, deal, rep, outsider):
+def test_deleting_a_contact_takes_their_deal_links_and_keeps_their_history(
+    contact, deal, rep, outsider
+):
     deal_contact_link(deal=deal, contact=contact, by=rep, role=ContactRole.CHAMPION)
     with pytest.raises(PermissionDenied):
         contact_delete(contact=contact, by=outsider)
@@ -123,7 +127,9 @@ def test_linking_twice_changes_the_role_and_keeps_one_link(contact, deal, rep):
     first = deal_contact_link(deal=deal, contact=contact, by=rep, role=ContactRole.CHAMPION)
     again = deal_contact_link(deal=deal, contact=contact, by=rep, role=ContactRole.DECISION_MAKER)
     assert first.pk == again.pk
-    assert list(DealContact.objects.values_list("role", "linked_by")) == [("decision_maker", rep.pk)]
+    assert list(DealContact.objects.values_list("role", "linked_by")) == [
+        ("decision_maker", rep.pk)
+    ]
     deal_contact_unlink(deal=deal, contact=contact, by=rep)
     assert not DealContact.objects.exists()
 
@@ -161,10 +167,14 @@ def test_an_account_owner_change_is_recorded_with_who_made_it(account, manager, 
     ]
 
 
-def test_an_owner_change_of_an_account_loaded_without_history_keeps_the_old_owner(account, manager, rep, rep2):
+def test_an_owner_change_of_an_account_loaded_without_history_keeps_the_old_owner(
+    account, manager, rep, rep2
+):
     Account.history.filter(id=account.pk).delete()  # as the importer and the demo data write them
     account_update(account=account, by=manager, owner=rep2)
-    assert [(c["old"], c["new"]) for c in account_owner_changes(account)] == [("Riley Rep", "Robin Rep")]
+    assert [(c["old"], c["new"]) for c in account_owner_changes(account)] == [
+        ("Riley Rep", "Robin Rep")
+    ]
 
 
 @pytest.mark.parametrize("who", ["rep", "manager"])

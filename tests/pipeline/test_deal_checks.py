@@ -45,12 +45,24 @@ def test_good_fields_pass():
         ("name", "x" * 201, "The name is too long (at most 200 characters)."),
         ("amount", Decimal("-1"), "The amount cannot be negative."),
         ("amount", Decimal("1e12"), "The amount is too large."),
-        ("amount", Decimal("1.234"), "The amount must be a sum of money with at most two decimals."),
+        (
+            "amount",
+            Decimal("1.234"),
+            "The amount must be a sum of money with at most two decimals.",
+        ),
         ("amount", None, "The amount must be a sum of money with at most two decimals."),
         ("currency", "usd", "The currency must be an ISO 4217 code such as USD."),
         ("currency", "XYZ", "The currency must be an ISO 4217 code such as USD."),
-        ("expected_close_date", "2030-01-01", "The expected close date must be a date (YYYY-MM-DD)."),
-        ("expected_close_date", datetime.datetime(2030, 1, 1), "The expected close date must be a date (YYYY-MM-DD)."),
+        (
+            "expected_close_date",
+            "2030-01-01",
+            "The expected close date must be a date (YYYY-MM-DD).",
+        ),
+        (
+            "expected_close_date",
+            datetime.datetime(2030, 1, 1),
+            "The expected close date must be a date (YYYY-MM-DD).",
+        ),
         ("forecast_category", "maybe", "Unknown forecast category 'maybe'."),
     ],
 )
@@ -65,19 +77,25 @@ def test_lost_reason_rules():
     assert lost_reason_errors(stage_kind=StageKind.OPEN, lost_reason_id=3) == {
         "lost_reason": ["Only a lost deal has a lost reason."]
     }
-    assert lost_reason_errors(stage_kind=StageKind.LOST, lost_reason_id=3, lost_reason_active=False) == {
-        "lost_reason": ["That lost reason is no longer offered."]
-    }
-    assert lost_reason_errors(stage_kind=StageKind.LOST, lost_reason_id=3, lost_reason_active=None) == {
-        "lost_reason": ["No lost reason 3."]
-    }
+    assert lost_reason_errors(
+        stage_kind=StageKind.LOST, lost_reason_id=3, lost_reason_active=False
+    ) == {"lost_reason": ["That lost reason is no longer offered."]}
+    assert lost_reason_errors(
+        stage_kind=StageKind.LOST, lost_reason_id=3, lost_reason_active=None
+    ) == {"lost_reason": ["No lost reason 3."]}
     assert lost_reason_errors(stage_kind=StageKind.LOST, lost_reason_id=3) == {}
 
 
 def test_line_item_and_pipeline_rules():
-    assert line_item_errors(product_active=True, quantity=2, unit_price=Decimal("1"), discount_pct=0) == {}
+    assert (
+        line_item_errors(product_active=True, quantity=2, unit_price=Decimal("1"), discount_pct=0)
+        == {}
+    )
     assert line_item_errors(
-        product_active=False, quantity=Decimal("0"), unit_price=Decimal("-1"), discount_pct=Decimal("101")
+        product_active=False,
+        quantity=Decimal("0"),
+        unit_price=Decimal("-1"),
+        discount_pct=Decimal("101"),
     ) == {
         "product": ["That product is no longer sold."],
         "quantity": ["The quantity must be positive."],
@@ -108,7 +126,10 @@ def test_importer_and_services_refuse_with_the_same_words(world):  # noqa: F811
     lost = dataclasses.replace(
         won_spec(world),
         stage_id=s["Lost"].pk,
-        transitions=[dataclasses.replace(t, to_stage_id=s["Lost"].pk) for t in won_spec(world).transitions[:1]],
+        transitions=[
+            dataclasses.replace(t, to_stage_id=s["Lost"].pk)
+            for t in won_spec(world).transitions[:1]
+        ],
         changes=[],
         account_id=deleted.pk,
         currency="usd",
@@ -133,9 +154,12 @@ def test_importer_and_services_refuse_with_the_same_words(world):  # noqa: F811
     assert not Deal.objects.exists()
 
     deal = DealFactory(owner=world.rep, account=world.account, pipeline=s["pipeline"])
-    negative = _service_errors(lambda: deal_update(deal=deal, by=world.rep, expected_version=1, amount=Decimal("-1")))
+    negative = _service_errors(
+        lambda: deal_update(deal=deal, by=world.rep, expected_version=1, amount=Decimal("-1"))
+    )
     imported = _import_errors(
-        dataclasses.replace(won_spec(world), amount=Decimal("-1"), changes=[], external_id=None), admin
+        dataclasses.replace(won_spec(world), amount=Decimal("-1"), changes=[], external_id=None),
+        admin,
     )
     assert imported["amount"] == negative["amount"] == "The amount cannot be negative."
 
@@ -147,11 +171,16 @@ def test_a_retired_lost_reason_is_refused_alike(world):  # noqa: F811
         won_spec(world),
         stage_id=s["Lost"].pk,
         lost_reason_id=retired.pk,
-        transitions=[dataclasses.replace(t, to_stage_id=s["Lost"].pk) for t in won_spec(world).transitions[:1]],
+        transitions=[
+            dataclasses.replace(t, to_stage_id=s["Lost"].pk)
+            for t in won_spec(world).transitions[:1]
+        ],
         changes=[],
     )
     deal = DealFactory(owner=world.rep, account=world.account, pipeline=s["pipeline"])
     served = _service_errors(
-        lambda: deal_move(deal=deal, to_stage=s["Lost"], by=world.rep, expected_version=1, lost_reason=retired)
+        lambda: deal_move(
+            deal=deal, to_stage=s["Lost"], by=world.rep, expected_version=1, lost_reason=retired
+        )
     )
     assert _import_errors(spec, world.admin)["lost_reason"] == served["lost_reason"]

@@ -59,8 +59,14 @@ def test_pipeline_without_won_and_lost_stage_takes_no_deals(rep):
 def test_each_move_writes_exactly_one_transition(deal, stages, rep):
     moved = deal_move(deal=deal, to_stage=stages["Discovery"], by=rep, expected_version=1)
     moved = deal_move(deal=moved, to_stage=stages["Proposal"], by=rep, expected_version=2)
-    path = list(deal.transitions.order_by("at", "pk").values_list("from_stage__name", "to_stage__name"))
-    assert path == [(None, "Qualification"), ("Qualification", "Discovery"), ("Discovery", "Proposal")]
+    path = list(
+        deal.transitions.order_by("at", "pk").values_list("from_stage__name", "to_stage__name")
+    )
+    assert path == [
+        (None, "Qualification"),
+        ("Qualification", "Discovery"),
+        ("Discovery", "Proposal"),
+    ]
     assert moved.version == 3
 
 
@@ -84,7 +90,9 @@ def test_lost_without_reason_is_rejected(deal, stages, rep):
 
 def test_lost_with_reason_closes_the_deal(deal, stages, rep):
     reason = LostReasonFactory(name="Competitor")
-    lost = deal_move(deal=deal, to_stage=stages["Lost"], by=rep, expected_version=1, lost_reason=reason)
+    lost = deal_move(
+        deal=deal, to_stage=stages["Lost"], by=rep, expected_version=1, lost_reason=reason
+    )
     assert lost.status == "lost"
     assert lost.closed_at is not None
     assert lost.lost_reason == reason
@@ -93,7 +101,11 @@ def test_lost_with_reason_closes_the_deal(deal, stages, rep):
 def test_lost_reason_on_an_open_stage_is_rejected(deal, stages, rep):
     with pytest.raises(ValidationError, match="Only a lost deal"):
         deal_move(
-            deal=deal, to_stage=stages["Discovery"], by=rep, expected_version=1, lost_reason=LostReasonFactory()
+            deal=deal,
+            to_stage=stages["Discovery"],
+            by=rep,
+            expected_version=1,
+            lost_reason=LostReasonFactory(),
         )
 
 
@@ -136,7 +148,12 @@ def test_line_items_set_the_amount(deal, rep):
 
 
 def test_amount_of_a_deal_with_line_items_cannot_be_set_by_hand(deal, rep):
-    line_items_set(deal=deal, by=rep, expected_version=1, items=[LineItemSpec(product=ProductFactory(), quantity=2)])
+    line_items_set(
+        deal=deal,
+        by=rep,
+        expected_version=1,
+        items=[LineItemSpec(product=ProductFactory(), quantity=2)],
+    )
     with pytest.raises(ValidationError, match="total of its line items"):
         deal_update(deal=deal, by=rep, expected_version=2, amount=Decimal("1.00"))
 
@@ -144,7 +161,9 @@ def test_amount_of_a_deal_with_line_items_cannot_be_set_by_hand(deal, rep):
 def test_bad_line_item_writes_nothing(deal, rep):
     retired = ProductFactory(is_active=False)
     with pytest.raises(ValidationError, match="no longer sold"):
-        line_items_set(deal=deal, by=rep, expected_version=1, items=[LineItemSpec(product=retired, quantity=1)])
+        line_items_set(
+            deal=deal, by=rep, expected_version=1, items=[LineItemSpec(product=retired, quantity=1)]
+        )
     deal.refresh_from_db()
     assert deal.version == 1
     assert deal.amount == Decimal("5000.00")
@@ -230,7 +249,10 @@ def test_history_reconstructs_the_deal_as_of_a_past_date(deal, stages, rep):
     )
     deal_move(deal=deal, to_stage=stages["Proposal"], by=rep, expected_version=2)
     deal_update(
-        deal=deal, by=rep, expected_version=3, expected_close_date=datetime.date(2031, 6, 30),
+        deal=deal,
+        by=rep,
+        expected_version=3,
+        expected_close_date=datetime.date(2031, 6, 30),
         forecast_category="commit",
     )
 
@@ -299,13 +321,20 @@ def test_one_edit_of_fields_owner_line_items_and_stage_is_one_version_and_one_hi
         to_stage=stages["Discovery"],
     )
     deal.refresh_from_db()
-    assert (deal.version, deal.name, deal.owner, deal.stage) == (2, "Bigger", rep2, stages["Discovery"])
+    assert (deal.version, deal.name, deal.owner, deal.stage) == (
+        2,
+        "Bigger",
+        rep2,
+        stages["Discovery"],
+    )
     assert (deal.forecast_category, deal.amount) == ("commit", Decimal("600.00"))
     assert edited.version == 2
     assert _history_count(deal) == before + 1
     latest = Deal.history.filter(id=deal.pk).latest("history_date", "history_id")
     assert (latest.history_user, latest.name, latest.owner_id) == (manager, "Bigger", rep2.pk)
-    path = list(deal.transitions.order_by("at", "pk").values_list("from_stage__name", "to_stage__name"))
+    path = list(
+        deal.transitions.order_by("at", "pk").values_list("from_stage__name", "to_stage__name")
+    )
     assert path == [(None, "Qualification"), ("Qualification", "Discovery")]
 
 
@@ -333,14 +362,28 @@ def named(deal):
 def test_a_stale_edit_writes_nothing(named, stages, manager, rep2):
     Deal.objects.filter(pk=named.pk).update(version=2)
     with pytest.raises(ConflictError):
-        deal_edit(deal=named, by=manager, expected_version=1, name="Other", owner=rep2, to_stage=stages["Won"])
+        deal_edit(
+            deal=named,
+            by=manager,
+            expected_version=1,
+            name="Other",
+            owner=rep2,
+            to_stage=stages["Won"],
+        )
     Deal.objects.filter(pk=named.pk).update(version=1)
     _unchanged(named, stages)
 
 
 def test_a_rep_still_cannot_reassign_in_an_edit(named, stages, rep, rep2):
     with pytest.raises(PermissionDenied):
-        deal_edit(deal=named, by=rep, expected_version=1, name="Other", owner=rep2, to_stage=stages["Discovery"])
+        deal_edit(
+            deal=named,
+            by=rep,
+            expected_version=1,
+            name="Other",
+            owner=rep2,
+            to_stage=stages["Discovery"],
+        )
     _unchanged(named, stages)
 
 

@@ -46,12 +46,16 @@ RATES = "/api/v1/exchange-rates/"
     ],
 )
 def test_a_rate_needs_an_iso_code_other_than_the_reporting_currency(currency, field, message):
-    assert exchange_rate_field_errors(currency=currency, valid_from=JAN, rate=D("1.1")) == {field: message}
+    assert exchange_rate_field_errors(currency=currency, valid_from=JAN, rate=D("1.1")) == {
+        field: message
+    }
 
 
 @pytest.mark.parametrize("rate", [D("0"), D("-1.2"), D("NaN"), D("Infinity"), None, "1.2"])
 def test_a_rate_must_be_a_positive_number(rate):
-    assert exchange_rate_field_errors(currency="EUR", valid_from=JAN, rate=rate) == {"rate": RATE_POSITIVE}
+    assert exchange_rate_field_errors(currency="EUR", valid_from=JAN, rate=rate) == {
+        "rate": RATE_POSITIVE
+    }
 
 
 def test_a_rate_has_at_most_ten_places_and_a_date():
@@ -82,13 +86,17 @@ def test_create_update_and_delete_through_the_services(admin):
     assert not ExchangeRate.objects.exists()
 
 
-def test_a_rate_write_marks_every_scope_stale_after_commit(admin, rep, manager, django_capture_on_commit_callbacks):
+def test_a_rate_write_marks_every_scope_stale_after_commit(
+    admin, rep, manager, django_capture_on_commit_callbacks
+):
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         exchange_rate_create(currency="EUR", valid_from=JAN, rate=D("1.1"), by=admin)
     assert not DirtyScope.objects.exists()
     for callback in callbacks:
         callback()
-    assert {"org", f"team={manager.pk}", f"owner={rep.pk}"} <= set(DirtyScope.objects.values_list("scope_key", flat=True))
+    assert {"org", f"team={manager.pk}", f"owner={rep.pk}"} <= set(
+        DirtyScope.objects.values_list("scope_key", flat=True)
+    )
 
 
 # The CSV.
@@ -154,7 +162,9 @@ def test_the_admin_adds_a_rate_through_the_rules(admin_browser):
     refused = admin_browser.post(url, {"currency": "usd", "valid_from": "2026-01-01", "rate": "1"})
     assert refused.status_code == 200
     assert "USD is the reporting currency" in refused.content.decode()
-    saved = admin_browser.post(url, {"currency": "eur", "valid_from": "2026-01-01", "rate": "1.085"})
+    saved = admin_browser.post(
+        url, {"currency": "eur", "valid_from": "2026-01-01", "rate": "1.085"}
+    )
     assert saved.status_code == 302
     assert ExchangeRate.objects.get().currency == "EUR"
     clash = admin_browser.post(url, {"currency": "EUR", "valid_from": "2026-01-01", "rate": "1.2"})
@@ -163,7 +173,10 @@ def test_the_admin_adds_a_rate_through_the_rules(admin_browser):
 
 def test_the_admin_upload_loads_a_good_file(admin_browser):
     url = reverse("admin:pipeline_exchangerate_upload")
-    assert "Upload CSV" in admin_browser.get(reverse("admin:pipeline_exchangerate_changelist")).content.decode()
+    assert (
+        "Upload CSV"
+        in admin_browser.get(reverse("admin:pipeline_exchangerate_changelist")).content.decode()
+    )
     response = admin_browser.post(url, {"file": SimpleUploadedFile("rates.csv", GOOD.encode())})
     assert response.status_code == 302
     assert ExchangeRate.objects.count() == 3
@@ -175,7 +188,9 @@ def test_the_admin_upload_lists_the_rows_and_loads_nothing(admin_browser):
     response = admin_browser.post(url, {"file": SimpleUploadedFile("rates.csv", bad.encode())})
     assert response.status_code == 200
     assert "Row 3, date: The date must be a date" in response.content.decode()
-    not_text = admin_browser.post(url, {"file": SimpleUploadedFile("rates.csv", b"\xff\xfe\x00bad")})
+    not_text = admin_browser.post(
+        url, {"file": SimpleUploadedFile("rates.csv", b"\xff\xfe\x00bad")}
+    )
     assert "UTF-8" in not_text.content.decode()
     assert not ExchangeRate.objects.exists()
 
@@ -188,7 +203,9 @@ def test_the_upload_is_for_admins_only(client, manager):
 # The API: everyone signed in reads, admins write; bad input is a 400 that says what is wrong.
 
 
-def test_every_role_reads_the_rates_and_only_admins_write(client_for, admin, manager, rep, outsider):
+def test_every_role_reads_the_rates_and_only_admins_write(
+    client_for, admin, manager, rep, outsider
+):
     exchange_rate_create(currency="EUR", valid_from=JAN, rate=D("1.08"), by=admin)
     for user in (admin, manager, rep, outsider):
         body = client_for(user).get(RATES).json()
@@ -223,18 +240,26 @@ def test_bad_rates_answer_400_naming_the_field(client_for, admin, body, field):
 
 def test_a_second_rate_for_the_same_day_is_a_400(client_for, admin):
     exchange_rate_create(currency="EUR", valid_from=JAN, rate=D("1.08"), by=admin)
-    response = client_for(admin).post(RATES, {"currency": "eur", "valid_from": "2026-01-01", "rate": "1.1"}, format="json")
+    response = client_for(admin).post(
+        RATES, {"currency": "eur", "valid_from": "2026-01-01", "rate": "1.1"}, format="json"
+    )
     assert response.status_code == 400
     assert response.json() == {"valid_from": [RATE_TAKEN]}
 
 
-def test_the_rate_list_runs_the_same_queries_for_3_rows_as_for_30(client_for, admin, django_assert_num_queries):
+def test_the_rate_list_runs_the_same_queries_for_3_rows_as_for_30(
+    client_for, admin, django_assert_num_queries
+):
     client = client_for(admin)
     for day in range(3):
-        exchange_rate_create(currency="EUR", valid_from=JAN + datetime.timedelta(days=day), rate=D("1.1"), by=admin)
+        exchange_rate_create(
+            currency="EUR", valid_from=JAN + datetime.timedelta(days=day), rate=D("1.1"), by=admin
+        )
     with django_assert_num_queries(2):
         assert client.get(RATES).status_code == 200
     for day in range(3, 30):
-        exchange_rate_create(currency="EUR", valid_from=JAN + datetime.timedelta(days=day), rate=D("1.1"), by=admin)
+        exchange_rate_create(
+            currency="EUR", valid_from=JAN + datetime.timedelta(days=day), rate=D("1.1"), by=admin
+        )
     with django_assert_num_queries(2):
         assert len(client.get(RATES).json()["results"]) == 30

@@ -15,7 +15,9 @@ def test_existing_accounts_and_contacts_get_a_created_history_row():
     old = executor.loader.project_state(BEFORE).apps
     owner = old.get_model("salesmgr", "User").objects.create(username="olde")
     account = old.get_model("pipeline", "Account").objects.create(name="Old Co", owner_id=owner.pk)
-    contact = old.get_model("pipeline", "Contact").objects.create(account_id=account.pk, first_name="Ola")
+    contact = old.get_model("pipeline", "Contact").objects.create(
+        account_id=account.pk, first_name="Ola"
+    )
 
     executor = MigrationExecutor(connection)
     executor.migrate(AFTER)
@@ -25,7 +27,9 @@ def test_existing_accounts_and_contacts_get_a_created_history_row():
     assert list(accounts.values_list("history_type", "name", "owner_id", "history_date")) == [
         ("+", "Old Co", owner.pk, account.created_at)
     ]
-    assert list(contacts.values_list("history_type", "first_name", "account_id")) == [("+", "Ola", account.pk)]
+    assert list(contacts.values_list("history_type", "first_name", "account_id")) == [
+        ("+", "Ola", account.pk)
+    ]
 
     executor = MigrationExecutor(connection)
     executor.migrate(executor.loader.graph.leaf_nodes())

@@ -42,7 +42,9 @@ def test_deleting_a_deal_from_its_page(client, request, who, deal):
     deal.refresh_from_db()
     if who in DELETERS:
         assert reverse("deal-delete", args=[deal.pk]) in page.content.decode()
-        assert asked.status_code == 200 and "restore it from the recycle bin" in asked.content.decode()
+        assert (
+            asked.status_code == 200 and "restore it from the recycle bin" in asked.content.decode()
+        )
         assert response.status_code == 302 and deal.deleted_at is not None
     else:
         assert (page.status_code, asked.status_code, response.status_code) == (404, 404, 404)
@@ -109,7 +111,9 @@ def test_restoring_from_the_bin(client, request, who, rep, deal, spare_account):
         assert deal.deleted_at is not None and spare_account.deleted_at is not None
 
 
-def test_a_deal_past_the_30_days_or_not_deleted_is_not_restored_here(client, admin, rep, deal, pipeline):
+def test_a_deal_past_the_30_days_or_not_deleted_is_not_restored_here(
+    client, admin, rep, deal, pipeline
+):
     client.force_login(admin)
     assert client.post(reverse("deal-restore", args=[deal.pk])).status_code == 404
     deal_delete(deal=deal, by=rep)
@@ -127,7 +131,9 @@ def test_a_deal_of_a_deleted_account_waits_for_its_account(client, admin, rep, d
     assert deal.deleted_at is not None
 
 
-def test_the_bin_takes_the_same_queries_with_few_and_many_rows(client, admin, rep, rep2, manager, pipeline):
+def test_the_bin_takes_the_same_queries_with_few_and_many_rows(
+    client, admin, rep, rep2, manager, pipeline
+):
     client.force_login(admin)
 
     def fill(n):

@@ -24,7 +24,9 @@ def fast_passwords(settings):
 def seed(*args: str, forecasts: bool = False) -> str:
     out = io.StringIO()
     flags = [] if forecasts else ["--no-forecasts"]
-    call_command("seed_demo", "--deals", "60", "--today", TODAY, "--no-progress", *flags, *args, stdout=out)
+    call_command(
+        "seed_demo", "--deals", "60", "--today", TODAY, "--no-progress", *flags, *args, stdout=out
+    )
     return out.getvalue()
 
 
@@ -135,7 +137,9 @@ def test_the_demo_comes_with_a_year_of_weekly_forecasts_and_their_accuracy(db):
 
     seed(forecasts=True)
     managers = User.objects.filter(role="manager").count()
-    as_of_dates = ForecastSnapshot.objects.filter(scope_key="org").values("as_of").distinct().count()
+    as_of_dates = (
+        ForecastSnapshot.objects.filter(scope_key="org").values("as_of").distinct().count()
+    )
     assert as_of_dates == 52
     latest = ForecastSnapshot.objects.order_by("-as_of").values_list("as_of", flat=True).first()
     assert latest == datetime.date.fromisoformat(TODAY) - datetime.timedelta(days=1)

@@ -27,7 +27,10 @@ def test_overlapping_quota_is_rejected(rep):
 def test_adjacent_periods_and_other_people_do_not_clash(rep, rep2):
     quota_set(owner=rep, period_start=JAN[0], period_end=JAN[1], target=Decimal("50000"))
     quota_set(
-        owner=rep, period_start=datetime.date(2026, 2, 1), period_end=datetime.date(2026, 2, 28), target=Decimal("1")
+        owner=rep,
+        period_start=datetime.date(2026, 2, 1),
+        period_end=datetime.date(2026, 2, 28),
+        target=Decimal("1"),
     )
     quota_set(owner=rep2, period_start=JAN[0], period_end=JAN[1], target=Decimal("40000"))
     assert Quota.objects.count() == 3
@@ -35,7 +38,9 @@ def test_adjacent_periods_and_other_people_do_not_clash(rep, rep2):
 
 def test_changing_a_quota_does_not_clash_with_itself(rep):
     quota = quota_set(owner=rep, period_start=JAN[0], period_end=JAN[1], target=Decimal("50000"))
-    quota_set(owner=rep, period_start=JAN[0], period_end=JAN[1], target=Decimal("60000"), quota=quota)
+    quota_set(
+        owner=rep, period_start=JAN[0], period_end=JAN[1], target=Decimal("60000"), quota=quota
+    )
     quota.refresh_from_db()
     assert quota.target == Decimal("60000")
 
@@ -62,5 +67,8 @@ def test_postgresql_itself_refuses_overlapping_periods(rep):
     Quota.objects.create(owner=rep, period_start=JAN[0], period_end=JAN[1], target=Decimal("1"))
     with pytest.raises(IntegrityError), transaction.atomic():
         Quota.objects.create(
-            owner=rep, period_start=datetime.date(2026, 1, 31), period_end=datetime.date(2026, 2, 27), target=1
+            owner=rep,
+            period_start=datetime.date(2026, 1, 31),
+            period_end=datetime.date(2026, 2, 27),
+            target=1,
         )

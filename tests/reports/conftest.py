@@ -44,8 +44,20 @@ def history(admin, rep, rep2, pipeline, stages):
     q, d, p = stages["Qualification"], stages["Discovery"], stages["Proposal"]
     won, lost = stages["Won"], stages["Lost"]
 
-    def spec(name, owner, acct, stage, amount, created, moves, *, close_in=30, category="pipeline", changes=(),
-             lost_reason=None):
+    def spec(
+        name,
+        owner,
+        acct,
+        stage,
+        amount,
+        created,
+        moves,
+        *,
+        close_in=30,
+        category="pipeline",
+        changes=(),
+        lost_reason=None,
+    ):
         return DealSpec(
             name=name,
             account_id=acct.pk,
@@ -58,7 +70,9 @@ def history(admin, rep, rep2, pipeline, stages):
             forecast_category=category,
             created_at=at(created),
             lost_reason_id=lost_reason,
-            transitions=[TransitionSpec(to_stage_id=s.pk, at=at(t), by_id=owner.pk) for s, t in moves],
+            transitions=[
+                TransitionSpec(to_stage_id=s.pk, at=at(t), by_id=owner.pk) for s, t in moves
+            ],
             changes=list(changes),
         )
 
@@ -66,8 +80,18 @@ def history(admin, rep, rep2, pipeline, stages):
         spec("A", rep, account, won, "1000", 0, [(q, 0), (d, 2), (p, 5), (won, 10)]),
         spec("B", rep, account, lost, "500", 1, [(q, 1), (d, 3), (lost, 6)], lost_reason=reason.pk),
         spec(
-            "C", rep, account, d, "2000", 1, [(q, 1), (d, 4)], close_in=10,
-            changes=[ChangeSpec("amount", Decimal("1500"), at(1)), ChangeSpec("amount", Decimal("2000"), at(8))],
+            "C",
+            rep,
+            account,
+            d,
+            "2000",
+            1,
+            [(q, 1), (d, 4)],
+            close_in=10,
+            changes=[
+                ChangeSpec("amount", Decimal("1500"), at(1)),
+                ChangeSpec("amount", Decimal("2000"), at(8)),
+            ],
         ),
         spec("E", rep, account, q, "300", 2, [(q, 2)], close_in=20, category="commit"),
         spec("F", rep2, account2, won, "4000", 0, [(q, 0), (won, 20)]),

@@ -80,7 +80,11 @@ def test_the_band_calibration_counts_matured_windows_below_inside_and_above(matu
 
 
 def test_the_accuracy_api_reports_the_band_calibration(matured, manager, client_for):
-    body = client_for(manager).get("/api/v1/forecasts/accuracy/", {"scope": "team", "scope_id": manager.pk}).json()
+    body = (
+        client_for(manager)
+        .get("/api/v1/forecasts/accuracy/", {"scope": "team", "scope_id": manager.pk})
+        .json()
+    )
     bands = {row["horizon"]: row["band"] for row in body["summary"]}
     assert bands == {
         30: {"below": 0.2, "inside": 0.6, "above": 0.2},
@@ -94,11 +98,19 @@ def test_the_dashboard_shows_the_band_calibration_as_a_table(matured, manager, c
     assert "Is the model's P10-P90 range honest?" in page
     table = page[page.index("calibration-title") :]
     table = " ".join(table[: table.index("</table>")].split())
-    assert '30 days</th> <td class="num">5</td> <td class="num">20%</td> <td class="num">60%</td> <td class="num">20%</td>' in table
-    assert '60 days</th> <td class="num">4</td> <td class="num">50%</td> <td class="num">25%</td> <td class="num">25%</td>' in table
+    assert (
+        '30 days</th> <td class="num">5</td> <td class="num">20%</td> <td class="num">60%</td> <td class="num">20%</td>'
+        in table
+    )
+    assert (
+        '60 days</th> <td class="num">4</td> <td class="num">50%</td> <td class="num">25%</td> <td class="num">25%</td>'
+        in table
+    )
 
 
-def test_the_accuracy_runner_gives_the_band_calibration_in_two_queries(matured, django_assert_num_queries):
+def test_the_accuracy_runner_gives_the_band_calibration_in_two_queries(
+    matured, django_assert_num_queries
+):
     with django_assert_num_queries(2):
         result = AccuracyRunner(matured).run()
     bands = {row["horizon"]: (row["snapshots"], row["band"]) for row in result["summary"]}
@@ -140,7 +152,11 @@ def test_the_dashboard_draws_the_calibration_chart_of_the_scope(matured, manager
     page = client.get("/dashboard/", {"scope": "team", "scope_id": manager.pk}).content.decode()
     assert 'id="chart-calibration"' in page
     figure = chart_data(page, "chart-calibration")
-    assert [trace["y"] for trace in figure["data"]] == [[0.2, 0.6, 0.2], [0.5, 0.25, 0.25], [0.1, 0.8, 0.1]]
+    assert [trace["y"] for trace in figure["data"]] == [
+        [0.2, 0.6, 0.2],
+        [0.5, 0.25, 0.25],
+        [0.1, 0.8, 0.1],
+    ]
 
 
 @pytest.mark.parametrize("who", ["rep", "outsider"])

@@ -75,7 +75,9 @@ def test_reports():
 @pytest.fixture
 def deals(rep, rep2, outsider, pipeline, stages):
     for owner, amount in ((rep, "100.00"), (rep, "250.50"), (rep2, "40.00"), (outsider, "999.00")):
-        DealFactory(owner=owner, pipeline=pipeline, stage=stages["Discovery"], amount=Decimal(amount))
+        DealFactory(
+            owner=owner, pipeline=pipeline, stage=stages["Discovery"], amount=Decimal(amount)
+        )
 
 
 def table_owners(response) -> set[str]:

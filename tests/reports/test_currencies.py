@@ -54,7 +54,10 @@ def rates(admin):
         ("GBP", 5, "1.30"),
     ]:
         exchange_rate_create(
-            currency=currency, valid_from=today - datetime.timedelta(days=days_ago), rate=D(rate), by=admin
+            currency=currency,
+            valid_from=today - datetime.timedelta(days=days_ago),
+            rate=D(rate),
+            by=admin,
         )
 
 
@@ -81,7 +84,9 @@ def world(admin, rep, pipeline, stages, rates):
             forecast_category=category,
             created_at=at(moves[0][1]),
             lost_reason_id=None,
-            transitions=[TransitionSpec(to_stage_id=s.pk, at=at(t), by_id=rep.pk) for s, t in moves],
+            transitions=[
+                TransitionSpec(to_stage_id=s.pk, at=at(t), by_id=rep.pk) for s, t in moves
+            ],
             changes=[],
         )
 
@@ -134,7 +139,9 @@ def test_a_deal_without_a_rate_is_named_in_the_notice_not_summed(world, rep):
 def test_a_rate_added_later_brings_the_deal_in_at_its_date(world, admin, rep):
     today = timezone.localdate()
     # A JPY rate from 40 days ago: the open deal converts today, the deal won 30 days ago too.
-    exchange_rate_create(currency="JPY", valid_from=today - datetime.timedelta(days=40), rate=D("0.0065"), by=admin)
+    exchange_rate_create(
+        currency="JPY", valid_from=today - datetime.timedelta(days=40), rate=D("0.0065"), by=admin
+    )
     figures = funnel(Scope(owner=rep.pk), Period.default())
     assert figures["open_value"] == D("2670.00")  # + 100,000 * 0.0065
     assert figures["won_value"] == D("4525.00")  # + 50,000 * 0.0065
@@ -144,12 +151,20 @@ def test_a_rate_added_later_brings_the_deal_in_at_its_date(world, admin, rep):
 def test_forecasts_convert_open_deals_at_the_as_of_date(world, rep):
     today = timezone.localdate()
     thirty = forecast(Scope(owner=rep.pk), today, 30)
-    assert (thirty["pipeline"], thirty["best_case"], thirty["commit"]) == (D("1720.00"), D("1200.00"), D("1200.00"))
+    assert (thirty["pipeline"], thirty["best_case"], thirty["commit"]) == (
+        D("1720.00"),
+        D("1200.00"),
+        D("1200.00"),
+    )
     assert thirty["weighted"] == D("772.00")  # 1,200 * 60% + 520 * 10%
     assert thirty["window_deals"] == 3
     assert thirty["unconverted"] == [JPY_OPEN]
     sixty = forecast(Scope(owner=rep.pk), today, 60)
-    assert (sixty["pipeline"], sixty["best_case"], sixty["weighted"]) == (D("2020.00"), D("1500.00"), D("862.00"))
+    assert (sixty["pipeline"], sixty["best_case"], sixty["weighted"]) == (
+        D("2020.00"),
+        D("1500.00"),
+        D("862.00"),
+    )
 
 
 def test_a_past_forecast_converts_at_the_rates_of_its_date(world, rep):
@@ -176,7 +191,11 @@ def test_series_sums_won_value_per_month_in_the_reporting_currency(world, rep):
 def test_quota_attainment_counts_won_value_at_close_date_rates(world, rep):
     today = timezone.localdate()
     Quota.objects.create(
-        owner=rep, period_start=today - datetime.timedelta(days=60), period_end=today, target=D("8400"), period="custom"
+        owner=rep,
+        period_start=today - datetime.timedelta(days=60),
+        period_end=today,
+        target=D("8400"),
+        period="custom",
     )
     window = Period(today - datetime.timedelta(days=60), today + datetime.timedelta(days=1))
     person = quota_attainment(Q(owner=rep), {"window": window})[rep.pk]["window"]
@@ -185,7 +204,9 @@ def test_quota_attainment_counts_won_value_at_close_date_rates(world, rep):
 
 
 def test_pipeline_by_stage_converts_at_today(world, rep):
-    rows = {row["stage__name"]: row["value"] for row in PipelineByStageRunner(Scope(owner=rep.pk)).run()}
+    rows = {
+        row["stage__name"]: row["value"] for row in PipelineByStageRunner(Scope(owner=rep.pk)).run()
+    }
     assert rows["Proposal"] == D("1200.00")
     assert rows["Qualification"] == D("520.00")  # JPY left out
 
@@ -209,14 +230,22 @@ def test_snapshots_carry_the_notice(world, rep):
     assert data["unconverted"] == [{"currency": "JPY", "deals": 2, "value": "150000.00"}]
     from reports.models import ForecastSnapshot
 
-    stored = {row.horizon: row.unconverted for row in ForecastSnapshot.objects.filter(scope_key=key)}
-    assert stored == {h: [{"currency": "JPY", "deals": 1, "value": "100000.00"}] for h in (30, 60, 90)}
+    stored = {
+        row.horizon: row.unconverted for row in ForecastSnapshot.objects.filter(scope_key=key)
+    }
+    assert stored == {
+        h: [{"currency": "JPY", "deals": 1, "value": "100000.00"}] for h in (30, 60, 90)
+    }
 
 
-def test_a_rate_change_marks_every_scope_stale(world, admin, rep, manager, django_capture_on_commit_callbacks):
+def test_a_rate_change_marks_every_scope_stale(
+    world, admin, rep, manager, django_capture_on_commit_callbacks
+):
     DirtyScope.objects.all().delete()
     with django_capture_on_commit_callbacks(execute=True):
-        exchange_rate_create(currency="CHF", valid_from=timezone.localdate(), rate=D("1.12"), by=admin)
+        exchange_rate_create(
+            currency="CHF", valid_from=timezone.localdate(), rate=D("1.12"), by=admin
+        )
     marked = set(DirtyScope.objects.values_list("scope_key", flat=True))
     assert {"org", f"team={manager.pk}", f"owner={rep.pk}"} <= marked
 
@@ -252,8 +281,20 @@ def test_matured_actuals_convert_at_close_dates(world, rep):
         scope_kind="owner",
         as_of=as_of,
         horizon=30,
-        **dict.fromkeys(["pipeline", "best_case", "commit", "weighted", "model", "model_p10", "model_p90",
-                         "overdue_value", "won_in_window"], D("0")),  # fmt: skip
+        **dict.fromkeys(
+            [
+                "pipeline",
+                "best_case",
+                "commit",
+                "weighted",
+                "model",
+                "model_p10",
+                "model_p90",
+                "overdue_value",
+                "won_in_window",
+            ],
+            D("0"),
+        ),  # fmt: skip
         computed_at=timezone.now(),
     )
     assert forecasts_mature() == 1
@@ -273,8 +314,12 @@ def test_the_dashboard_says_its_currency_and_names_the_deals_left_out(world, cli
     client.force_login(manager)
     page = client.get("/dashboard/").content.decode()
     assert "Amounts are in USD" in page
-    assert "Funnel: 2 deals in JPY (JPY 150.0k) have no exchange rate to USD and are left out." in page
-    assert "Forecasts: 1 deal in JPY (JPY 100.0k) has no exchange rate to USD and is left out." in page
+    assert (
+        "Funnel: 2 deals in JPY (JPY 150.0k) have no exchange rate to USD and are left out." in page
+    )
+    assert (
+        "Forecasts: 1 deal in JPY (JPY 100.0k) has no exchange rate to USD and is left out." in page
+    )
 
 
 def test_the_api_answers_carry_the_currency_and_the_notice(world, client_for, manager, rep):
@@ -282,7 +327,9 @@ def test_the_api_answers_carry_the_currency_and_the_notice(world, client_for, ma
     assert (body["currency"], body["won_value"]) == ("USD", "4200.00")
     assert body["unconverted"] == [{"currency": "JPY", "deals": 2, "value": "150000.00"}]
     assert body["unconverted_notice"].startswith("2 deals in JPY")
-    forecasts = client_for(manager).get("/api/v1/forecasts/", {"owner": rep.pk, "horizon": 30}).json()
+    forecasts = (
+        client_for(manager).get("/api/v1/forecasts/", {"owner": rep.pk, "horizon": 30}).json()
+    )
     (thirty,) = forecasts["forecasts"]
     assert (thirty["currency"], thirty["pipeline"]) == ("USD", "1720.00")
     assert thirty["unconverted"] == [{"currency": "JPY", "deals": 1, "value": "100000.00"}]
@@ -293,7 +340,11 @@ def test_the_deal_list_and_export_show_the_amount_in_the_reporting_currency(worl
     import io
 
     client.force_login(rep)
-    rows = list(csv.DictReader(io.StringIO(b"".join(client.get("/deals/export.csv").streaming_content).decode())))
+    rows = list(
+        csv.DictReader(
+            io.StringIO(b"".join(client.get("/deals/export.csv").streaming_content).decode())
+        )
+    )
     converted = {row["Deal"]: row["Amount in USD"] for row in rows}
     assert converted == {
         "W1": "1100.00",
@@ -315,8 +366,19 @@ def test_overdue_deals_rank_by_their_value_in_the_reporting_currency(rates, rep,
 
     today = timezone.localdate()
     late = today - datetime.timedelta(days=3)
-    for name, currency, amount in [("dollars", "USD", "1100"), ("euros", "EUR", "1000"), ("yen", "JPY", "999999")]:
-        DealFactory(owner=rep, pipeline=pipeline, name=name, currency=currency, amount=D(amount), expected_close_date=late)
+    for name, currency, amount in [
+        ("dollars", "USD", "1100"),
+        ("euros", "EUR", "1000"),
+        ("yen", "JPY", "999999"),
+    ]:
+        DealFactory(
+            owner=rep,
+            pipeline=pipeline,
+            name=name,
+            currency=currency,
+            amount=D(amount),
+            expected_close_date=late,
+        )
     rows = OverdueDealsRunner(Scope(owner=rep.pk), today).run()["rows"]
     assert [(row.name, row.converted_amount) for row in rows] == [
         ("euros", D("1200.00")),

@@ -12,7 +12,9 @@ from reports.metrics import funnel, series
 
 @pytest.fixture
 def first_month(history):
-    return Period(history.today - datetime.timedelta(days=60), history.today - datetime.timedelta(days=30))
+    return Period(
+        history.today - datetime.timedelta(days=60), history.today - datetime.timedelta(days=30)
+    )
 
 
 def by_name(figures):
@@ -38,7 +40,10 @@ def test_stage_figures_for_one_rep(history, rep, first_month):
     stages = by_name(funnel(Scope(owner=rep.pk), first_month))
     assert list(stages) == ["Qualification", "Discovery", "Proposal", "Negotiation"]
     qualification = stages["Qualification"]
-    assert (qualification["entered"], qualification["advanced"]) == (4, 3)  # A, B, C went on; E stays
+    assert (qualification["entered"], qualification["advanced"]) == (
+        4,
+        3,
+    )  # A, B, C went on; E stays
     assert qualification["conversion"] == pytest.approx(0.75)
     assert qualification["avg_days_in_stage"] == pytest.approx(7 / 3)  # stays of 2, 2 and 3 days
     assert (qualification["open_now"], qualification["open_value_now"]) == (1, Decimal("300.00"))
@@ -95,13 +100,17 @@ def test_no_history_gives_zeros_and_nulls(db, rep):
     assert figures["stages"] == []
 
 
-def test_funnel_runs_a_fixed_number_of_queries(history, manager, first_month, django_assert_max_num_queries):
+def test_funnel_runs_a_fixed_number_of_queries(
+    history, manager, first_month, django_assert_max_num_queries
+):
     with django_assert_max_num_queries(5):
         funnel(Scope(team=manager.pk), first_month)
 
 
 def test_monthly_series_is_zero_filled(history, rep):
-    period = Period(history.today - datetime.timedelta(days=150), history.today + datetime.timedelta(days=1))
+    period = Period(
+        history.today - datetime.timedelta(days=150), history.today + datetime.timedelta(days=1)
+    )
     points = series(Scope(owner=rep.pk), period, "month")
     months = [p["bucket"] for p in points]
     assert months == sorted(months)

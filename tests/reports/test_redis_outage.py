@@ -119,7 +119,9 @@ def _down(redis) -> None:
 def test_a_patch_commits_answers_and_marks_stale_while_redis_is_down(redis, deal, rep, client_for):
     _down(redis)
     response = _timed(
-        lambda: client_for(rep).patch(f"{DEALS}{deal.pk}/", {"amount": "7000.00"}, HTTP_IF_MATCH=f'"{deal.pk}.1"')
+        lambda: client_for(rep).patch(
+            f"{DEALS}{deal.pk}/", {"amount": "7000.00"}, HTTP_IF_MATCH=f'"{deal.pk}.1"'
+        )
     )
     assert response.status_code == 200, response.content
     deal.refresh_from_db()
@@ -127,10 +129,14 @@ def test_a_patch_commits_answers_and_marks_stale_while_redis_is_down(redis, deal
     assert {"org", f"owner={rep.pk}", f"pipeline={deal.pipeline_id}"} <= _stale()
 
 
-def test_a_move_commits_answers_and_marks_stale_while_redis_is_down(redis, deal, rep, stages, client_for):
+def test_a_move_commits_answers_and_marks_stale_while_redis_is_down(
+    redis, deal, rep, stages, client_for
+):
     _down(redis)
     response = _timed(
-        lambda: client_for(rep).post(f"{DEALS}{deal.pk}/move/", {"stage": stages["Discovery"].pk, "version": 1})
+        lambda: client_for(rep).post(
+            f"{DEALS}{deal.pk}/move/", {"stage": stages["Discovery"].pk, "version": 1}
+        )
     )
     assert response.status_code == 200, response.content
     deal.refresh_from_db()
@@ -138,7 +144,9 @@ def test_a_move_commits_answers_and_marks_stale_while_redis_is_down(redis, deal,
     assert f"owner={rep.pk}" in _stale()
 
 
-def test_a_retried_create_with_its_key_creates_once_while_redis_is_down(redis, rep, pipeline, client_for):
+def test_a_retried_create_with_its_key_creates_once_while_redis_is_down(
+    redis, rep, pipeline, client_for
+):
     account = AccountFactory(owner=rep)
     _down(redis)
     client = client_for(rep)
@@ -159,7 +167,9 @@ def test_a_retried_create_with_its_key_creates_once_while_redis_is_down(redis, r
     assert f"owner={rep.pk}" in _stale()
 
 
-def test_a_bulk_request_commits_answers_and_marks_stale_while_redis_is_down(redis, rep, pipeline, stages, client_for):
+def test_a_bulk_request_commits_answers_and_marks_stale_while_redis_is_down(
+    redis, rep, pipeline, stages, client_for
+):
     account = AccountFactory(owner=rep)
     _down(redis)
     rows = [
@@ -181,7 +191,9 @@ def test_a_bulk_request_commits_answers_and_marks_stale_while_redis_is_down(redi
     assert f"owner={rep.pk}" in _stale()
 
 
-def test_a_board_move_commits_answers_and_marks_stale_while_redis_is_down(redis, deal, rep, stages, client):
+def test_a_board_move_commits_answers_and_marks_stale_while_redis_is_down(
+    redis, deal, rep, stages, client
+):
     client.force_login(rep)
     _down(redis)
     response = _timed(
@@ -204,7 +216,9 @@ def test_the_dashboard_renders_from_the_database_while_redis_is_down(redis, deal
     response = _timed(lambda: client.get(reverse("dashboard")))
     assert response.status_code == 200
     assert "Open deals" in response.content.decode()
-    kpis = _timed(lambda: client.get(reverse("dashboard"), {"fragment": "kpis"}, HTTP_HX_REQUEST="true"))
+    kpis = _timed(
+        lambda: client.get(reverse("dashboard"), {"fragment": "kpis"}, HTTP_HX_REQUEST="true")
+    )
     assert kpis.status_code == 200
 
 
@@ -213,13 +227,19 @@ def test_sign_in_works_and_stays_throttled_while_redis_is_down(redis, rep, clien
     settings.SIGNIN_FAILURES_PER_ACCOUNT = 7
     _down(redis)
     client = client_for()
-    right = _timed(lambda: client.post("/api/v1/auth/token/", {"username": "rep", "password": PASSWORD}))
+    right = _timed(
+        lambda: client.post("/api/v1/auth/token/", {"username": "rep", "password": PASSWORD})
+    )
     assert right.status_code == 200, right.content
     assert right.json()["token"]
     for _ in range(7):
-        wrong = _timed(lambda: client.post("/api/v1/auth/token/", {"username": "rep", "password": "nope"}))
+        wrong = _timed(
+            lambda: client.post("/api/v1/auth/token/", {"username": "rep", "password": "nope"})
+        )
         assert wrong.status_code == 400, wrong.content
-    locked = _timed(lambda: client.post("/api/v1/auth/token/", {"username": "rep", "password": PASSWORD}))
+    locked = _timed(
+        lambda: client.post("/api/v1/auth/token/", {"username": "rep", "password": PASSWORD})
+    )
     assert locked.status_code == 429, locked.content
 
 
@@ -238,7 +258,9 @@ def test_a_metrics_refresh_answers_503_while_redis_is_down(redis, rep, manager, 
     assert 'data-refresh-state="UNAVAILABLE"' in fragment.content.decode()
 
 
-def test_polling_a_refresh_answers_503_not_404_while_redis_is_down(redis, manager, client_for, client):
+def test_polling_a_refresh_answers_503_not_404_while_redis_is_down(
+    redis, manager, client_for, client
+):
     api = client_for(manager)
     queued = api.post("/api/v1/metrics/refresh/", {}, format="json")
     assert queued.status_code == 202, queued.content
@@ -248,7 +270,11 @@ def test_polling_a_refresh_answers_503_not_404_while_redis_is_down(redis, manage
     polled = _timed(lambda: api.get(queued.json()["status_url"]))
     assert polled.status_code == 503, polled.content
     client.force_login(manager)
-    page = _timed(lambda: client.get(reverse("dashboard-refresh-status", args=[task_id]), HTTP_HX_REQUEST="true"))
+    page = _timed(
+        lambda: client.get(
+            reverse("dashboard-refresh-status", args=[task_id]), HTTP_HX_REQUEST="true"
+        )
+    )
     assert page.status_code == 200
     assert 'data-refresh-state="UNAVAILABLE"' in page.content.decode()
 
@@ -259,7 +285,9 @@ def test_a_write_answers_when_only_the_broker_is_down(redis, deal, rep, client_f
     DirtyScope.objects.all().delete()
     cache.delete(RECOMPUTE_LOCK)  # taken when the deal was created
     response = _timed(
-        lambda: client_for(rep).patch(f"{DEALS}{deal.pk}/", {"amount": "7000.00"}, HTTP_IF_MATCH=f'"{deal.pk}.1"')
+        lambda: client_for(rep).patch(
+            f"{DEALS}{deal.pk}/", {"amount": "7000.00"}, HTTP_IF_MATCH=f'"{deal.pk}.1"'
+        )
     )
     assert response.status_code == 200, response.content
     assert f"owner={rep.pk}" in _stale()
@@ -269,10 +297,14 @@ def test_a_write_answers_when_only_the_broker_is_down(redis, deal, rep, client_f
     assert "task queue unavailable (reports.snapshot_scope)" in caplog.text
 
 
-def test_a_redis_that_never_answers_holds_a_write_for_seconds_not_minutes(silent_redis, rep, pipeline, client_for):
+def test_a_redis_that_never_answers_holds_a_write_for_seconds_not_minutes(
+    silent_redis, rep, pipeline, client_for
+):
     deal = DealFactory(owner=rep, pipeline=pipeline)
     response = _timed(
-        lambda: client_for(rep).patch(f"{DEALS}{deal.pk}/", {"amount": "7000.00"}, HTTP_IF_MATCH=f'"{deal.pk}.1"')
+        lambda: client_for(rep).patch(
+            f"{DEALS}{deal.pk}/", {"amount": "7000.00"}, HTTP_IF_MATCH=f'"{deal.pk}.1"'
+        )
     )
     assert response.status_code == 200, response.content
     assert f"owner={rep.pk}" in _stale()
@@ -280,9 +312,13 @@ def test_a_redis_that_never_answers_holds_a_write_for_seconds_not_minutes(silent
     assert refresh.status_code == 503, refresh.content
 
 
-def test_the_sweep_recomputes_what_went_stale_once_redis_is_back(redis, deal, rep, client_for, tmp_path):
+def test_the_sweep_recomputes_what_went_stale_once_redis_is_back(
+    redis, deal, rep, client_for, tmp_path
+):
     _down(redis)
-    response = client_for(rep).patch(f"{DEALS}{deal.pk}/", {"amount": "7000.00"}, HTTP_IF_MATCH=f'"{deal.pk}.1"')
+    response = client_for(rep).patch(
+        f"{DEALS}{deal.pk}/", {"amount": "7000.00"}, HTTP_IF_MATCH=f'"{deal.pk}.1"'
+    )
     assert response.status_code == 200, response.content
     key = f"owner={rep.pk}"
     assert key in _stale()
@@ -295,7 +331,9 @@ def test_the_sweep_recomputes_what_went_stale_once_redis_is_back(redis, deal, re
         celery_app.send_task("reports.recompute_dirty_scopes", ignore_result=True)
         deadline = time.monotonic() + WAIT_SECONDS
         while _stale() and time.monotonic() < deadline:
-            assert worker.poll() is None, f"the worker exited with {worker.returncode}:\n{log.read_text()}"
+            assert worker.poll() is None, (
+                f"the worker exited with {worker.returncode}:\n{log.read_text()}"
+            )
             time.sleep(0.5)
     finally:
         stop_worker(worker)
@@ -314,7 +352,9 @@ def test_after_one_failed_publish_the_process_does_not_wait_on_the_broker_again(
 
     deal = DealFactory(owner=rep, pipeline=pipeline)
     response = _timed(
-        lambda: client_for(rep).patch(f"{DEALS}{deal.pk}/", {"amount": "7000.00"}, HTTP_IF_MATCH=f'"{deal.pk}.1"')
+        lambda: client_for(rep).patch(
+            f"{DEALS}{deal.pk}/", {"amount": "7000.00"}, HTTP_IF_MATCH=f'"{deal.pk}.1"'
+        )
     )
     assert response.status_code == 200, response.content
     assert queue._broker_down_until > time.monotonic()

@@ -42,9 +42,15 @@ def _settings_in_subprocess(**env):
     import subprocess
     import sys
 
-    clean = {k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "ALLOWED_HOSTS", "DEBUG"}}
+    clean = {
+        k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "ALLOWED_HOSTS", "DEBUG"}
+    }
     return subprocess.run(
-        [sys.executable, "-c", "import django; django.setup(); from django.conf import settings; print(settings.DEBUG)"],
+        [
+            sys.executable,
+            "-c",
+            "import django; django.setup(); from django.conf import settings; print(settings.DEBUG)",
+        ],
         env={**clean, "DJANGO_SETTINGS_MODULE": "salesmgr.settings", **env},
         capture_output=True,
         text=True,
@@ -59,7 +65,9 @@ def test_production_settings_require_a_secret_and_hosts():
     result = _settings_in_subprocess(DEBUG="false", SECRET_KEY="x" * 50)
     assert result.returncode != 0
     assert "ALLOWED_HOSTS" in result.stderr
-    result = _settings_in_subprocess(DEBUG="false", SECRET_KEY="x" * 50, ALLOWED_HOSTS="crm.example")
+    result = _settings_in_subprocess(
+        DEBUG="false", SECRET_KEY="x" * 50, ALLOWED_HOSTS="crm.example"
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "False"
 

@@ -15,7 +15,9 @@ SETTINGS_PROBE = "import django; django.setup(); from django.conf import setting
 
 def test_a_local_install_shows_no_debug_pages_unless_asked():
     def probe(**env):
-        clean = {k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "ALLOWED_HOSTS", "DEBUG"}}
+        clean = {
+            k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "ALLOWED_HOSTS", "DEBUG"}
+        }
         result = subprocess.run(
             [sys.executable, "-c", SETTINGS_PROBE],
             env={**clean, "DJANGO_SETTINGS_MODULE": "salesmgr.settings", **env},

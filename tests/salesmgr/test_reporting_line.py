@@ -32,7 +32,11 @@ def test_team_reaches_every_depth_in_one_query(org, django_assert_num_queries):
 
 def test_team_of_a_middle_manager_excludes_peers_and_bosses(org):
     assert sorted(team_of(org["lead"]).values_list("username", flat=True)) == ["rep_deep"]
-    assert set(team_of(org["director"]).values_list("username", flat=True)) == {"lead", "peer", "rep_deep"}
+    assert set(team_of(org["director"]).values_list("username", flat=True)) == {
+        "lead",
+        "peer",
+        "rep_deep",
+    }
 
 
 def test_team_of_a_rep_is_empty(org):
@@ -74,7 +78,9 @@ def test_people_see_their_team_and_their_line_up(org):
     assert "stranger" not in set(users_visible_to(org["peer"]).values_list("username", flat=True))
 
 
-def test_owners_acted_for_agrees_with_may_act_for(admin, manager, rep, rep2, other_manager, outsider):
+def test_owners_acted_for_agrees_with_may_act_for(
+    admin, manager, rep, rep2, other_manager, outsider
+):
     everyone = [admin, manager, rep, rep2, other_manager, outsider]
     ids = {person.pk for person in everyone}
     for actor in everyone:

@@ -85,7 +85,11 @@ def test_the_plotly_bundle_is_the_small_one_and_holds_every_trace_the_charts_use
         "actual": Decimal("5"),
         "methods": {m: {"forecast": Decimal("4")} for m in charts.METHOD_LABELS},
     }
-    mape = {"horizon": 30, "snapshots": 3, "methods": {m: {"mape": 0.2} for m in charts.METHOD_LABELS}}
+    mape = {
+        "horizon": 30,
+        "snapshots": 3,
+        "methods": {m: {"mape": 0.2} for m in charts.METHOD_LABELS},
+    }
     figures = [
         charts.funnel_chart("f", "New", [stage]),
         charts.forecast_chart("c", forecasts),

@@ -35,26 +35,44 @@ class Command(BaseCommand):
         parser.add_argument(
             "--every", type=int, default=1, help="Compute every N-th day only (default 1: daily)."
         )
-        parser.add_argument("--no-progress", action="store_true", help="Do not draw a progress bar.")
+        parser.add_argument(
+            "--no-progress", action="store_true", help="Do not draw a progress bar."
+        )
 
     def handle(self, *args, **options):
         start = _date(options["start"])
-        end = _date(options["end"]) if options["end"] else timezone.localdate() - datetime.timedelta(days=1)
+        end = (
+            _date(options["end"])
+            if options["end"]
+            else timezone.localdate() - datetime.timedelta(days=1)
+        )
         if end < start:
             raise CommandError("--end is before --start.")
         if end >= timezone.localdate():
             raise CommandError("--end must be before today: today's forecast is the nightly run's.")
         try:
-            scopes = [Scope.from_key(key) for key in options["scope"]] if options["scope"] else standard_scopes()
+            scopes = (
+                [Scope.from_key(key) for key in options["scope"]]
+                if options["scope"]
+                else standard_scopes()
+            )
         except (ValueError, TypeError):
-            raise CommandError("A scope looks like org, team=4, owner=9, territory=2 or pipeline=1.") from None
+            raise CommandError(
+                "A scope looks like org, team=4, owner=9, territory=2 or pipeline=1."
+            ) from None
         if options["every"] < 1:
             raise CommandError("--every must be at least 1.")
         days = (end - start).days // options["every"] + 1
         with tqdm(total=days, unit="day", disable=options["no_progress"], desc="Forecasts") as bar:
             written = forecasts_backfill(
-                start=start, end=end, scopes=scopes, every=options["every"], on_day=lambda day: bar.update(1)
+                start=start,
+                end=end,
+                scopes=scopes,
+                every=options["every"],
+                on_day=lambda day: bar.update(1),
             )
         self.stdout.write(
-            self.style.SUCCESS(f"Wrote {written} forecast snapshots for {len(scopes)} scopes over {days} days.")
+            self.style.SUCCESS(
+                f"Wrote {written} forecast snapshots for {len(scopes)} scopes over {days} days."
+            )
         )
