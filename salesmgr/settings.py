@@ -149,6 +149,10 @@ else:
             "OPTIONS": {"timeout": 20},
         }
     }
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    # The covering indexes' INCLUDE columns serve PostgreSQL; SQLite builds the same indexes
+    # without them, which is all the embedded default needs: no warning on every migrate.
+    SILENCED_SYSTEM_CHECKS = ["models.W040"]
 # A PostgreSQL streaming replica of DATABASE_URL's database: the reports' heavy reads go there
 # (salesmgr.dbrouter), everything else stays on the primary. Only its address and credentials
 # differ from the primary's settings; tests treat it as the primary.
