@@ -2,6 +2,7 @@
 
 import hashlib
 import logging
+import sqlite3
 import time
 from collections.abc import Iterable, Iterator
 from urllib.parse import urlencode, urlsplit
@@ -271,6 +272,21 @@ class ReplicaReadsMiddleware:
 
 # What Django raises when the database cannot be reached, is restarting or dropped the connection.
 DATABASE_ERRORS = (OperationalError, InterfaceError)
+# SQLite says a bug in a statement (a syntax error, a missing table or function) with the same
+# error class as a busy or unreachable database; only these messages mean the latter.
+SQLITE_UNAVAILABLE = ("locked", "busy", "unable to open", "disk i/o", "readonly", "full")
+
+
+def database_unavailable(exception: BaseException | None) -> bool:
+    """Whether ``exception`` says the database is gone or busy (a 503), not that a query is wrong."""
+    if not isinstance(exception, DATABASE_ERRORS):
+        return False
+    cause = exception.__cause__
+    if isinstance(cause, sqlite3.Error):
+        return any(words in str(cause).lower() for words in SQLITE_UNAVAILABLE)
+    return True
+
+
 DATABASE_RETRY_AFTER_SECONDS = 5
 DATABASE_UNAVAILABLE = "The database is unavailable or busy right now; try again in a few seconds."
 
@@ -309,7 +325,7 @@ class DatabaseUnavailableMiddleware:
         return self.get_response(request)
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
-        if not isinstance(exception, DATABASE_ERRORS):
+        if not database_unavailable(exception):
             return None
         logger.warning("database unavailable (%s %s): %s", request.method, request.path, exception)
         return database_unavailable_response(request)

@@ -14,7 +14,7 @@ from django.views import defaults
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_safe
 
-from salesmgr.middleware import API_PREFIX, DATABASE_ERRORS, database_unavailable_response
+from salesmgr.middleware import API_PREFIX, database_unavailable, database_unavailable_response
 
 
 def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
@@ -26,7 +26,7 @@ def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
 
 def server_error(request: HttpRequest) -> HttpResponse:
     """The 500 page; an error raised outside a view because the database is gone is a 503."""
-    if isinstance(sys.exc_info()[1], DATABASE_ERRORS):
+    if database_unavailable(sys.exc_info()[1]):
         return database_unavailable_response(request)
     return defaults.server_error(request)
 

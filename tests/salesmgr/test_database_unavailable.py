@@ -6,6 +6,7 @@ The real outage (PostgreSQL stopped under gunicorn) is in
 """
 
 import json
+import sqlite3
 
 import pytest
 from django.db import DatabaseError, InterfaceError, OperationalError
@@ -67,3 +68,26 @@ def test_the_500_handler_answers_503_for_a_database_error_raised_outside_a_view(
         raise ValueError("a bug")
     except ValueError:
         assert server_error(RequestFactory().get("/deals/")).status_code == 500
+
+
+def _wrapped(message: str) -> OperationalError:
+    """Django's error for a SQLite one, as its cursor raises it."""
+    try:
+        try:
+            raise sqlite3.OperationalError(message)
+        except sqlite3.OperationalError as cause:
+            raise OperationalError(message) from cause
+    except OperationalError as error:
+        return error
+
+
+@pytest.mark.parametrize("message", ["database is locked", "unable to open database file"])
+def test_a_busy_or_missing_sqlite_database_answers_503(middleware, message):
+    response = middleware.process_exception(RequestFactory().get("/deals/"), _wrapped(message))
+    assert response.status_code == 503
+
+
+@pytest.mark.parametrize("message", ['near "(": syntax error', "no such function: ANY"])
+def test_a_sqlite_statement_error_is_a_bug_left_to_the_500_page(middleware, message):
+    request = RequestFactory().get("/api/v1/deals/")
+    assert middleware.process_exception(request, _wrapped(message)) is None
