@@ -35,6 +35,8 @@ def audit_record(
     ``details`` must be JSON (dates and decimals are written as strings).
     """
     try:
+        if kind not in AuditKind.values:  # what the column's choices allow, on every database
+            raise ValueError(f"{kind!r} is no kind of audit event")
         context = log_context()
         if request is None and context is not None:
             request = context.request
