@@ -3,6 +3,7 @@
 import datetime
 import re
 import time
+import uuid
 from decimal import Decimal
 
 import pytest
@@ -643,7 +644,7 @@ def test_a_refresh_not_done_within_the_poll_time_out_stops_polling_and_says_so(
 ):
     """A refresh whose worker died stays PENDING: the page gives up polling with a clear message."""
     settings.REFRESH_POLL_TIMEOUT_SECONDS = 120
-    task_id = "a-task-no-worker-took"
+    task_id = str(uuid.uuid4())  # as refresh_queue makes them
     cache.set(f"reports:refresh-owner:{task_id}", (manager.pk, time.time() - 60), 3600)
     url = reverse("dashboard-refresh-status", args=[task_id])
     polling = signed_in(manager).get(url, headers=HTMX).content.decode()
