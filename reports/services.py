@@ -31,6 +31,7 @@ from reports.models import DirtyScope, ForecastSnapshot, MetricSnapshot, ScopeKi
 from salesmgr.cache import cache_set
 from salesmgr.models import Role, User
 from salesmgr.queue import BROKER_ERRORS, task_publish
+from salesmgr.sqlite import ids_among
 
 # The scopes the nightly run snapshots and deal changes mark stale by name.
 STANDARD_KINDS = (
@@ -336,11 +337,9 @@ def affected_scope_keys(deal_ids: list[int], territory_ids: list[int] | tuple = 
 
 
 def _ids_in(column: str, ids) -> tuple[str, object]:
-    """``column`` among ``ids``, as SQL and its one parameter (an array; JSON on SQLite)."""
-    ids = [int(pk) for pk in ids]
-    if connection.vendor == "postgresql":
-        return f"{column} = ANY(%s)", ids
-    return f"{column} IN (SELECT value FROM json_each(%s))", json.dumps(ids)
+    """``column`` among ``ids``, as SQL and its one parameter."""
+    among, param = ids_among(ids)
+    return f"{column} {among}", param
 
 
 def _touched_scopes_sql(deal_ids, territory_ids) -> tuple[str, list]:

@@ -13,7 +13,6 @@ task was lost is queued again by ``realignments_requeue_stalled``.
 """
 
 import datetime
-import json
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -44,6 +43,7 @@ from pipeline.models import (
 from pipeline.signals import deals_changed
 from quotas.models import Territory
 from salesmgr.models import User
+from salesmgr.sqlite import ids_among
 
 
 def territory_rule_create(
@@ -444,15 +444,6 @@ def _apply_moves(job: TerritoryRealignment, moves: list[RealignmentMove]) -> tup
 REALIGNMENT = "Territory realignment"
 
 
-def _among(ids) -> tuple[str, object]:
-    """``IN`` the ids, as the SQL after a column and its one parameter: an array on PostgreSQL,
-    JSON read by ``json_each`` on SQLite (the embedded default)."""
-    ids = [int(pk) for pk in ids]
-    if connection.vendor == "postgresql":
-        return "= ANY(%s)", ids
-    return "IN (SELECT value FROM json_each(%s))", json.dumps(ids)
-
-
 def _accounts_from_plan(job: TerritoryRealignment, account_ids: list[int]) -> None:
     """Give the accounts their planned territory and owner: one UPDATE joined to the plan.
 
@@ -462,7 +453,7 @@ def _accounts_from_plan(job: TerritoryRealignment, account_ids: list[int]) -> No
     """
     accounts = Account._meta.db_table
     moves = RealignmentMove._meta.db_table
-    among, ids = _among(account_ids)
+    among, ids = ids_among(account_ids, "%(ids)s")
     with connection.cursor() as cursor:
         cursor.execute(
             f"""
@@ -473,12 +464,12 @@ def _accounts_from_plan(job: TerritoryRealignment, account_ids: list[int]) -> No
                       AND held.deleted_at IS NULL AND held.id <> a.id
                 ) OR EXISTS (
                     SELECT 1 FROM {moves} em JOIN {accounts} earlier ON earlier.id = em.account_id
-                    WHERE em.job_id = m.job_id AND em.account_id {among.replace("%s", "%(ids)s")}
+                    WHERE em.job_id = m.job_id AND em.account_id {among}
                       AND em.to_owner_id = m.to_owner_id AND earlier.owner_id <> em.to_owner_id
                       AND earlier.external_id = a.external_id AND earlier.id < a.id
                 )) THEN NULL ELSE a.external_id END
             FROM {moves} m
-            WHERE m.job_id = %(job)s AND m.account_id = a.id AND a.id {among.replace("%s", "%(ids)s")}
+            WHERE m.job_id = %(job)s AND m.account_id = a.id AND a.id {among}
             """,
             {"job": job.pk, "ids": ids},
         )
@@ -486,7 +477,7 @@ def _accounts_from_plan(job: TerritoryRealignment, account_ids: list[int]) -> No
 
 def _account_handovers_insert(job: TerritoryRealignment, account_ids: list[int], at) -> None:
     """One handover row per account, copied from its planned move in one INSERT."""
-    among, accounts = _among(account_ids)
+    among, accounts = ids_among(account_ids, "%(accounts)s")
     with connection.cursor() as cursor:
         cursor.execute(
             f"""
@@ -497,7 +488,7 @@ def _account_handovers_insert(job: TerritoryRealignment, account_ids: list[int],
                    %(by)s, r.id, m.job_id, {REASON_SQL}, %(at)s
             FROM {RealignmentMove._meta.db_table} m
             LEFT JOIN {TerritoryRule._meta.db_table} r ON r.id = m.rule_id
-            WHERE m.job_id = %(job)s AND m.account_id {among.replace("%s", "%(accounts)s")}
+            WHERE m.job_id = %(job)s AND m.account_id {among}
             """,
             {"job": job.pk, "accounts": accounts, "by": job.requested_by_id, "at": at},
         )
@@ -584,7 +575,7 @@ def _deals_hand_over_in_steps(job: TerritoryRealignment, account_ids: list[int],
     """``_deals_hand_over`` where one statement cannot both update and insert (SQLite, the
     embedded default, whose writer holds the whole database): the same rows, in a few
     statements of the same transaction."""
-    among, accounts = _among(account_ids)
+    among, accounts = ids_among(account_ids)
     with connection.cursor() as cursor:
         cursor.execute(
             f"""
@@ -669,7 +660,7 @@ def _history_copy(
     if not ids:
         return
     columns = ", ".join(_history_columns(model))
-    among, ids = _among(ids)
+    among, ids = ids_among(ids)
     sql = (
         f"INSERT INTO {model.history.model._meta.db_table} "
         f"({columns}, history_date, history_type, history_user_id, history_change_reason) "
@@ -691,7 +682,7 @@ def _history_bases(model: type[models.Model], ids: list[int]) -> None:
     history_table = model.history.model._meta.db_table
     columns = ", ".join(f"t.{column}" for column in _history_columns(model))
     names = ", ".join(_history_columns(model))
-    among, ids = _among(ids)
+    among, ids = ids_among(ids)
     sql = (
         f"INSERT INTO {history_table} ({names}, history_date, history_type, history_user_id, history_change_reason) "
         f"SELECT {columns}, t.created_at, '+', NULL, NULL FROM {table} t WHERE t.id {among} "
