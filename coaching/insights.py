@@ -50,6 +50,7 @@ from pipeline.money import reporting_currency
 from pipeline.periods import Period
 from pipeline.scopes import Scope
 from quotas.selectors import quota_targets
+from reports import rollups
 from reports.forecasts import window_sums
 from reports.metrics import deal_sums, figures_from_sums, flow_counts, open_stages
 from reports.selectors import metric_snapshots_fresh
@@ -262,13 +263,22 @@ def _stage_flow(ids: list[int], period: Period, today: datetime.date) -> tuple[d
 
 
 def _activities(ids: list[int], period: Period) -> dict[int, dict[str, int]]:
-    start, end = period.bounds
-    rows = (
-        Activity.objects.filter(author_id__in=ids, occurred_at__gte=start, occurred_at__lt=end)
-        .values("author_id", "kind")
-        .annotate(count=Count("id"))
-        .order_by()
-    )
+    if rollups.ready():
+        rows = (
+            rollups.activity_days(period.start, period.end)
+            .filter(author_id__in=ids)
+            .values("author_id", "kind")
+            .annotate(count=Sum("count"))
+            .order_by()
+        )
+    else:
+        start, end = period.bounds
+        rows = (
+            Activity.objects.filter(author_id__in=ids, occurred_at__gte=start, occurred_at__lt=end)
+            .values("author_id", "kind")
+            .annotate(count=Count("id"))
+            .order_by()
+        )
     counts: dict[int, dict[str, int]] = {}
     for row in rows:
         counts.setdefault(row["author_id"], {})[row["kind"]] = row["count"]

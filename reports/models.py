@@ -4,6 +4,7 @@ Each row is keyed by its natural key (scope, period or as-of date, horizon), so
 the tasks that write them upsert and a rerun never duplicates anything.
 """
 
+from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 
@@ -96,6 +97,67 @@ class DirtyScope(models.Model):
 
     def __str__(self) -> str:
         return self.scope_key
+
+
+class ActivityDay(models.Model):
+    """How many activities of one kind a person logged on one day (in ``TIME_ZONE``).
+
+    Kept by PostgreSQL triggers on the activities (``reports/rollups.py``), so a
+    report counts a team's quarter from a few thousand of these rows rather than
+    from every activity. Unused, and left empty, on SQLite.
+    """
+
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        db_index=False,
+        related_name="+",
+    )
+    day = models.DateField()
+    kind = models.CharField(max_length=16)
+    count = models.IntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["author", "day", "kind"], include=["count"], name="activity_day_key"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.author_id} {self.day} {self.kind}: {self.count}"
+
+
+class AdvanceDay(models.Model):
+    """How many stage advances the live deals of one owner made on one day (in ``TIME_ZONE``).
+
+    An advance is a transition into the won stage, or into an open stage of
+    higher order than the one left. The advance counts for the deal's present
+    owner, so it follows the deal when the deal is handed over, and leaves the
+    count when the deal is deleted. Kept by PostgreSQL triggers
+    (``reports/rollups.py``); unused on SQLite.
+    """
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        db_index=False,
+        related_name="+",
+    )
+    day = models.DateField()
+    count = models.IntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["owner", "day"], include=["count"], name="advance_day_key"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.owner_id} {self.day}: {self.count}"
 
 
 # Compensation keeps its tables in its own package of this app.

@@ -26,6 +26,12 @@ def need_postgres() -> None:
         pytest.skip(message)
 
 
+def rollup_check() -> int:
+    """The query a report spends on PostgreSQL to see whether the daily rollups
+    (``reports/rollups.py``) can answer it; SQLite keeps none and asks nothing."""
+    return 1 if connection.vendor == "postgresql" else 0
+
+
 @pytest.fixture(scope="session", autouse=True)
 def collected_static():
     """Pages name static files by their hashed names, so collect them once unless nothing changed."""

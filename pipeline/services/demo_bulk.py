@@ -18,6 +18,7 @@ from django.db import connection, connections, transaction
 
 from pipeline import demo_bulk
 from pipeline.models import Account, Activity, Contact, Deal, DealLineItem, StageTransition
+from pipeline.signals import bulk_load_finished, bulk_load_starting
 
 # The tables a big seed fills with deals, whose secondary indexes and foreign keys wait for the end.
 DEAL_TABLES = [Deal, StageTransition, Deal.history.model, DealLineItem, Activity]
@@ -71,12 +72,16 @@ def ids_reserve(model, count: int) -> int:
 def indexes_deferred(models, *, workers: int = 2) -> Iterator[None]:
     """Drop the secondary indexes and foreign keys of ``models``' tables; rebuild them on the way out.
 
+    Receivers of ``bulk_load_starting`` and ``bulk_load_finished`` hear of the load too (the
+    reports' rollups pause their triggers and count once at the end).
+
     Primary keys, unique constraints and checks stay, so nothing the rules
     forbid can get in meanwhile; the foreign keys are validated again as they
     come back. Rebuilt even when the load fails, so the schema is never left short;
     ``workers`` connections build at once (one, inside a caller's transaction).
     """
     indexes, foreign_keys = [], []
+    tables = [model._meta.db_table for model in models]
     with connection.cursor() as cursor:
         for model in models:
             table = model._meta.db_table
@@ -108,6 +113,7 @@ def indexes_deferred(models, *, workers: int = 2) -> Iterator[None]:
                 cursor.execute(f'ALTER TABLE "{table}" DROP CONSTRAINT "{name}"')
             for name, _ in indexes:
                 cursor.execute(f"DROP INDEX {name}")
+            bulk_load_starting.send(sender=None, tables=tables)
     try:
         yield
     finally:
@@ -128,6 +134,7 @@ def indexes_deferred(models, *, workers: int = 2) -> Iterator[None]:
             ],
             workers,
         )
+        bulk_load_finished.send(sender=None, tables=tables)
 
 
 def _run_all(statements: list[str], workers: int) -> None:

@@ -7,7 +7,9 @@ deals. The outcomes count by the deal's owner: a stage advance is a stage
 transition in the week into an open stage of higher order than the one left, or
 into the won stage (creation and a move to lost are no advance); a win is a deal
 won with ``closed_at`` in the week. Activities per win divides the activities
-by the wins (none when nothing was won). Three grouped queries, whatever the size.
+by the wins (none when nothing was won). Three grouped queries, whatever the size; on
+PostgreSQL the activities and advances of a scope of people come from daily rollups
+(``reports/rollups.py``).
 """
 
 import datetime
@@ -16,7 +18,7 @@ from dataclasses import replace
 
 import plotly.graph_objects as go
 from django.db import connection
-from django.db.models import BooleanField, Count, F, Func, Q, Subquery
+from django.db.models import BooleanField, Count, F, Func, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import TruncWeek
 from django.utils import timezone
 
@@ -24,6 +26,7 @@ from pipeline.models import Activity, ActivityKind, Deal, StageKind, StageTransi
 from pipeline.periods import Period
 from pipeline.picker import Pick
 from pipeline.scopes import Scope
+from reports import rollups
 from reports.catalog.base import Column, Report, ReportResult, register
 from reports.charts import WON, Chart, _chart
 from salesmgr.models import User
@@ -130,37 +133,71 @@ def _advance() -> Q:
     )
 
 
-def activity_counts(pick: Pick) -> dict:
-    """Per (person, week): the activities of each kind, the stage advances and the wins (three grouped queries)."""
+def _activity_rows(pick: Pick, rolled: bool) -> QuerySet:
+    """Activities per (author, kind, week): from the daily rollup for a scope of people on
+    PostgreSQL, else from the activities themselves."""
+    people = _people_filter(pick.scope, "author__")
+    if rolled and people is not None:
+        return (
+            rollups.activity_days(pick.period.start, pick.period.end)
+            .filter(people)
+            .values("author_id", "kind", week=TruncWeek("day"))
+            .annotate(count=Sum("count"))
+            .order_by()
+        )
     start, end = pick.period.bounds
-    cells: dict[tuple[int, datetime.date], dict] = defaultdict(
-        lambda: dict.fromkeys([*KIND_COLUMNS.values(), "advances", "wins"], 0)
-    )
-    activities = (
+    return (
         Activity.objects.filter(_activity_filter(pick), occurred_at__gte=start, occurred_at__lt=end)
         .values("author_id", "kind", week=_week("occurred_at"))
         # COUNT(*) reads no column, so the (author, occurred_at) index including kind answers alone.
         .annotate(count=Count("*"))
         .order_by()
     )
-    for row in activities:
-        key = KIND_COLUMNS.get(row["kind"])
-        if key is not None:
-            cells[(row["author_id"], _day(row["week"]))][key] += row["count"]
-    advances = (
+
+
+def _advance_rows(pick: Pick, rolled: bool) -> QuerySet:
+    """Stage advances per (owner, week): from the daily rollup for a rep, a team or the
+    organisation on PostgreSQL, else from the transitions (a territory, pipeline or product
+    is a condition on each deal that the rollup does not keep)."""
+    scope = pick.scope
+    by_owner = scope.territory is None and scope.pipeline is None and scope.product is None
+    if rolled and by_owner:
+        return (
+            rollups.advance_days(pick.period.start, pick.period.end)
+            .filter(_deal_filter(scope))
+            .values("owner_id", week=TruncWeek("day"))
+            .annotate(count=Sum("count"))
+            .order_by()
+        )
+    start, end = pick.period.bounds
+    return (
         StageTransition.objects.filter(
-            _deal_filter(pick.scope, "deal__"),
+            _deal_filter(scope, "deal__"),
             _advance(),
             deal__deleted_at__isnull=True,
             at__gte=start,
             at__lt=end,
         )
-        .values(owner=F("deal__owner_id"), week=_week("at"))
+        .values(owner_id=F("deal__owner_id"), week=_week("at"))
         .annotate(count=Count("id"))
         .order_by()
     )
-    for row in advances:
-        cells[(row["owner"], _day(row["week"]))]["advances"] += row["count"]
+
+
+def activity_counts(pick: Pick) -> dict:
+    """Per (person, week): the activities of each kind, the stage advances and the wins (three grouped
+    queries, and one to see whether the rollups can answer)."""
+    start, end = pick.period.bounds
+    cells: dict[tuple[int, datetime.date], dict] = defaultdict(
+        lambda: dict.fromkeys([*KIND_COLUMNS.values(), "advances", "wins"], 0)
+    )
+    rolled = rollups.ready()
+    for row in _activity_rows(pick, rolled):
+        key = KIND_COLUMNS.get(row["kind"])
+        if key is not None:
+            cells[(row["author_id"], _day(row["week"]))][key] += row["count"]
+    for row in _advance_rows(pick, rolled):
+        cells[(row["owner_id"], _day(row["week"]))]["advances"] += row["count"]
     wins = (
         Deal.objects.filter(
             _deal_filter(pick.scope),

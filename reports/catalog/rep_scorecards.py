@@ -20,7 +20,7 @@ from the deals' history, the quotas, the activities and the forecast accuracy.
 import datetime
 from decimal import Decimal
 
-from django.db.models import Count, Q
+from django.db.models import Count, Q, Sum
 from django.db.models.expressions import RawSQL
 from django.http import QueryDict
 from django.utils import timezone
@@ -30,6 +30,7 @@ from pipeline.periods import Period, start_of
 from pipeline.picker import Pick
 from pipeline.scopes import Scope
 from quotas.selectors import quota_targets
+from reports import rollups
 from reports.catalog.base import Column, Report, ReportResult, register
 from reports.catalog.compare_chart import chosen_metric, comparison_chart
 from reports.catalog.people_figures import (
@@ -116,13 +117,42 @@ def _deal_sums(
 
 
 def _activities(ids: list[int], period: Period) -> dict[int, dict]:
+    """Each person's activities up to now in the period (``now``) and the one before (``before``).
+
+    On PostgreSQL the whole days come from the daily rollup and today's so far from the activities.
+    """
     previous = period.previous
     first, _ = previous.bounds
     start, end = period.bounds
-    rows = (
-        Activity.objects.filter(
-            author_id__in=ids, occurred_at__gte=first, occurred_at__lt=min(end, timezone.now())
+    today = timezone.localdate()
+    if not rollups.ready():
+        return _activities_between(ids, first, start, min(end, timezone.now()))
+    counted = {
+        row["author_id"]: {"now": row["now"] or 0, "before": row["before"] or 0}
+        for row in rollups.activity_days(previous.start, min(period.end, today))
+        .filter(author_id__in=ids)
+        .values("author_id")
+        .annotate(
+            now=Sum("count", filter=Q(day__gte=period.start)),
+            before=Sum("count", filter=Q(day__lt=period.start)),
         )
+        .order_by()
+    }
+    if previous.start <= today < period.end:
+        so_far = _activities_between(ids, max(first, start_of(today)), start, timezone.now())
+        for pk, row in so_far.items():
+            own = counted.setdefault(pk, {"now": 0, "before": 0})
+            own["now"] += row["now"]
+            own["before"] += row["before"]
+    return counted
+
+
+def _activities_between(
+    ids: list[int], first: datetime.datetime, start: datetime.datetime, end: datetime.datetime
+) -> dict[int, dict]:
+    """Each person's activities in ``[start, end)`` (``now``) and in ``[first, start)`` (``before``)."""
+    rows = (
+        Activity.objects.filter(author_id__in=ids, occurred_at__gte=first, occurred_at__lt=end)
         .values("author_id")
         .annotate(
             now=Count("occurred_at", filter=Q(occurred_at__gte=start)),

@@ -37,7 +37,10 @@ from pipeline.models import (
     line_total,
 )
 from pipeline.services.demo_bulk import DEAL_TABLES
+from reports import rollups
+from reports.models import ActivityDay
 from salesmgr.models import User
+from tests.reports.test_rollups import assert_rollups_exact
 
 TODAY = "2026-01-15"
 MIDNIGHT = datetime.datetime(2026, 1, 15, tzinfo=datetime.UTC)
@@ -284,3 +287,11 @@ def test_a_million_deal_demo_has_teams_of_ten_and_a_manager_over_two_thirds():
     small = demo.organisation(100_000)
     assert small.managers == demo.MANAGERS and len(small.reps) == 15
     assert len({name for name, _ in org.reps}) == len(org.reps)
+
+
+@postgres_only
+def test_a_bulk_load_leaves_the_rollups_counted_and_their_triggers_on(db):
+    seed("--bulk")
+    assert rollups.ready(), "every rollup trigger is back on, in this time zone"
+    assert ActivityDay.objects.exists()
+    assert_rollups_exact("after a bulk seed")

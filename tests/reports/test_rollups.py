@@ -1,0 +1,354 @@
+"""The daily rollups of activities and advances (``reports/rollups.py``) against the rows they count.
+
+Random sequences of the writes the triggers must follow (activities added, re-dated, re-kinded,
+handed over and deleted; transitions added, edited and deleted; deals handed over, deleted,
+restored and purged; stages reordered; tables emptied) are checked after every step against a
+count made in Python from the source rows. The reports that read the rollups are checked against
+their live reading on drawn data. PostgreSQL only: SQLite keeps no rollups and reads live.
+"""
+
+import datetime
+import io
+import random
+from collections import Counter
+from unittest import mock
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.core.management import call_command
+from django.db import connection
+from django.utils import timezone
+
+from pipeline.models import Activity, ActivityKind, Deal, Stage, StageKind, StageTransition
+from pipeline.periods import Period, start_of
+from pipeline.picker import Pick
+from pipeline.scopes import Scope
+from reports import rollups
+from reports.catalog import funnel_activity, rep_scorecards
+from reports.models import ActivityDay, AdvanceDay
+from tests.conftest import need_postgres
+from tests.factories import DealFactory, PipelineFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def postgres_only():
+    need_postgres()
+
+
+def _local_day(moment: datetime.datetime) -> datetime.date:
+    return timezone.localtime(moment).date()
+
+
+def expected_activities() -> Counter:
+    return Counter(
+        (a.author_id, _local_day(a.occurred_at), a.kind)
+        for a in Activity.objects.only("author_id", "occurred_at", "kind")
+    )
+
+
+def expected_advances() -> Counter:
+    counts = Counter()
+    for t in StageTransition.objects.select_related("deal", "to_stage", "from_stage"):
+        if t.deal.deleted_at is not None:
+            continue
+        to, before = t.to_stage, t.from_stage
+        if to.kind == StageKind.WON or (
+            before is not None and to.kind == StageKind.OPEN and to.order > before.order
+        ):
+            counts[(t.deal.owner_id, _local_day(t.at))] += 1
+    return counts
+
+
+def rolled_activities() -> Counter:
+    return Counter(
+        {
+            (row.author_id, row.day, row.kind): row.count
+            for row in ActivityDay.objects.all()
+            if row.count
+        }
+    )
+
+
+def rolled_advances() -> Counter:
+    return Counter(
+        {(row.owner_id, row.day): row.count for row in AdvanceDay.objects.all() if row.count}
+    )
+
+
+def assert_rollups_exact(step: str) -> None:
+    assert rolled_activities() == expected_activities(), step
+    assert rolled_advances() == expected_advances(), step
+
+
+class World:
+    """People, two pipelines and some deals, and the random writes the rollups must follow."""
+
+    def __init__(self, rng: random.Random, people: list, pipelines: list):
+        self.rng = rng
+        self.people = people
+        self.stages = [stage for p in pipelines for stage in p.stages.all()]
+        self.deals = [
+            DealFactory(owner=rng.choice(people), pipeline=rng.choice(pipelines)) for _ in range(8)
+        ]
+        self.now = timezone.now()
+
+    def moment(self) -> datetime.datetime:
+        # Around midnight often, where a local day and a UTC day part.
+        day = self.rng.randint(-40, 10)
+        minutes = self.rng.choice([0, 1, 59, 60 * 23 + 59, self.rng.randint(0, 60 * 24 - 1)])
+        return start_of(timezone.localdate() + datetime.timedelta(days=day)) + datetime.timedelta(
+            minutes=minutes
+        )
+
+    def some(self, model, most: int = 3) -> list[int]:
+        ids = list(model.objects.values_list("pk", flat=True))
+        return self.rng.sample(ids, min(len(ids), self.rng.randint(1, most)))
+
+    def add_activities(self):
+        Activity.objects.bulk_create(
+            Activity(
+                kind=self.rng.choice(ActivityKind.values),
+                subject="Drawn",
+                occurred_at=self.moment(),
+                author=self.rng.choice(self.people),
+                deal=self.rng.choice(self.deals),
+            )
+            for _ in range(self.rng.randint(1, 6))
+        )
+
+    def edit_activities(self):
+        changes = self.rng.choice(
+            [
+                {"occurred_at": self.moment()},
+                {"kind": self.rng.choice(ActivityKind.values)},
+                {"author": self.rng.choice(self.people)},
+                {"subject": "Renamed"},
+                {"occurred_at": self.moment(), "author": self.rng.choice(self.people)},
+            ]
+        )
+        Activity.objects.filter(pk__in=self.some(Activity)).update(**changes)
+
+    def delete_activities(self):
+        Activity.objects.filter(pk__in=self.some(Activity)).delete()
+
+    def add_transitions(self):
+        rows = []
+        for _ in range(self.rng.randint(1, 5)):
+            deal = self.rng.choice(self.deals)
+            stages = [s for s in self.stages if s.pipeline_id == deal.pipeline_id]
+            rows.append(
+                StageTransition(
+                    deal_id=deal.pk,
+                    from_stage=self.rng.choice([None, *stages]),
+                    to_stage=self.rng.choice(stages),
+                    at=self.moment(),
+                )
+            )
+        StageTransition.objects.bulk_create(rows)
+
+    def edit_transitions(self):
+        deal = self.rng.choice(self.deals)
+        stages = [s for s in self.stages if s.pipeline_id == deal.pipeline_id]
+        changes = self.rng.choice(
+            [
+                {"at": self.moment()},
+                {"to_stage": self.rng.choice(stages)},
+                {"from_stage": self.rng.choice([None, *stages])},
+                {"deal_id": deal.pk, "from_stage": None, "to_stage": stages[-2]},
+            ]
+        )
+        StageTransition.objects.filter(pk__in=self.some(StageTransition)).update(**changes)
+
+    def delete_transitions(self):
+        StageTransition.objects.filter(pk__in=self.some(StageTransition)).delete()
+
+    def hand_over(self):
+        Deal.objects.filter(pk__in=self.some(Deal, 4)).update(owner=self.rng.choice(self.people))
+
+    def soft_delete(self):
+        Deal.objects.filter(pk__in=self.some(Deal)).update(deleted_at=timezone.now())
+
+    def restore(self):
+        Deal.objects.filter(pk__in=self.some(Deal)).update(deleted_at=None)
+
+    def purge(self):
+        if len(self.deals) > 4:
+            deal = self.deals.pop(self.rng.randrange(len(self.deals)))
+            Deal.objects.filter(pk=deal.pk).delete()
+
+    def reorder_stages(self):
+        pipeline_id = self.rng.choice(self.stages).pipeline_id
+        opens = list(Stage.objects.filter(pipeline_id=pipeline_id, kind=StageKind.OPEN))
+        first, second = self.rng.sample(opens, 2)
+        orders = first.order, second.order
+        Stage.objects.filter(pk=first.pk).update(order=200)
+        Stage.objects.filter(pk=second.pk).update(order=orders[0])
+        Stage.objects.filter(pk=first.pk).update(order=orders[1])
+
+    def step(self) -> str:
+        action = self.rng.choices(
+            [
+                self.add_activities,
+                self.edit_activities,
+                self.delete_activities,
+                self.add_transitions,
+                self.edit_transitions,
+                self.delete_transitions,
+                self.hand_over,
+                self.soft_delete,
+                self.restore,
+                self.purge,
+                self.reorder_stages,
+            ],
+            weights=[5, 3, 2, 5, 3, 2, 3, 2, 2, 1, 1],
+        )[0]
+        action()
+        return action.__name__
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 4])
+def test_the_rollups_follow_every_kind_of_write(seed, rep, rep2, outsider, manager):
+    rng = random.Random(seed)
+    world = World(rng, [rep, rep2, outsider, manager], [PipelineFactory(), PipelineFactory()])
+    assert_rollups_exact("the deals' creation")
+    for n in range(60):
+        name = world.step()
+        assert_rollups_exact(f"step {n}: {name}")
+
+
+@pytest.mark.parametrize("zone", ["America/New_York", "Asia/Kolkata"])
+def test_days_are_local_days_of_the_zone_the_rollups_are_in(settings, zone, rep, stages):
+    deal = DealFactory(owner=rep, pipeline=stages["Won"].pipeline)
+    settings.TIME_ZONE = zone
+    assert not rollups.ready(), "rollups counted in another zone are not read"
+    rollups.rebuild()
+    assert rollups.ready()
+    late = datetime.datetime(2026, 3, 2, 2, 30, tzinfo=datetime.UTC)
+    Activity.objects.create(
+        kind=ActivityKind.CALL, subject="Late", occurred_at=late, author=rep, deal=deal
+    )
+    StageTransition.objects.create(
+        deal=deal, from_stage=stages["Discovery"], to_stage=stages["Proposal"], at=late
+    )
+    local = late.astimezone(ZoneInfo(zone))
+    assert ActivityDay.objects.get(author=rep, kind=ActivityKind.CALL).day == local.date()
+    assert AdvanceDay.objects.get(owner=rep, day=local.date()).count == 1
+    with timezone.override(zone):
+        assert_rollups_exact("in " + zone)
+
+
+def test_emptying_a_source_empties_its_rollup(rep, stages):
+    deal = DealFactory(owner=rep, pipeline=stages["Won"].pipeline)
+    Activity.objects.create(kind=ActivityKind.CALL, subject="Call", author=rep, deal=deal)
+    StageTransition.objects.create(
+        deal=deal, from_stage=stages["Discovery"], to_stage=stages["Won"]
+    )
+    assert ActivityDay.objects.exists() and AdvanceDay.objects.exists()
+    with connection.cursor() as cursor:
+        # The rows' deferred foreign-key checks first: TRUNCATE refuses a table with pending ones.
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        cursor.execute("TRUNCATE pipeline_activity, pipeline_stagetransition CASCADE")
+    assert not ActivityDay.objects.exists() and not AdvanceDay.objects.exists()
+
+
+def test_sqlite_and_a_missing_install_read_live(rep, pipeline):
+    deal = DealFactory(owner=rep, pipeline=pipeline)
+    with connection.cursor() as cursor:
+        cursor.execute(rollups.UNINSTALL_SQL)
+    assert rollups.installed_zone() is None
+    assert not rollups.ready()
+    Activity.objects.create(kind=ActivityKind.CALL, subject="Unrolled", author=rep, deal=deal)
+    assert not ActivityDay.objects.exists()
+
+
+def _drawn_history(rng: random.Random, people: list, pipelines: list) -> None:
+    world = World(rng, people, pipelines)
+    for _ in range(80):
+        rng.choice([world.add_activities, world.add_transitions, world.add_transitions])()
+    for _ in range(10):
+        world.step()
+
+
+def _live(function, *args):
+    with mock.patch.object(rollups, "ready", return_value=False):
+        return function(*args)
+
+
+@pytest.mark.parametrize("seed", [5, 6])
+def test_the_reports_read_the_same_from_the_rollups_as_live(
+    seed, rep, rep2, outsider, manager, other_manager
+):
+    rng = random.Random(seed)
+    people = [rep, rep2, outsider]
+    _drawn_history(rng, people, [PipelineFactory(), PipelineFactory()])
+    today = timezone.localdate()
+    periods = [
+        Period.default(today),
+        Period(today - datetime.timedelta(days=17), today + datetime.timedelta(days=4)),
+        Period(today - datetime.timedelta(days=30), today - datetime.timedelta(days=9)),
+    ]
+    scopes = [Scope(), Scope(team=manager.pk), Scope(team=other_manager.pk), Scope(owner=rep.pk)]
+    for period in periods:
+        for scope in scopes:
+            pick = Pick(kind="team", scope=scope, period=period)
+            counts = funnel_activity.activity_counts(pick)
+            live = _live(funnel_activity.activity_counts, pick)
+            assert counts == live, (scope, period)
+        ids = [person.pk for person in people]
+        assert rep_scorecards._activities(ids, period) == {
+            pk: {"now": row["now"], "before": row["before"]}
+            for pk, row in _live(rep_scorecards._activities, ids, period).items()
+        }, period
+
+
+def test_a_scorecard_counts_todays_activities_up_to_now(rep, pipeline):
+    deal = DealFactory(owner=rep, pipeline=pipeline)
+    now = timezone.now()
+    for moment in (now - datetime.timedelta(minutes=1), now + datetime.timedelta(minutes=5)):
+        Activity.objects.create(
+            kind=ActivityKind.CALL, subject="Today", occurred_at=moment, author=rep, deal=deal
+        )
+    today = timezone.localdate()
+    if timezone.localtime(now - datetime.timedelta(minutes=1)).date() != today:
+        pytest.skip("a minute ago was yesterday")
+    period = Period(today - datetime.timedelta(days=6), today + datetime.timedelta(days=1))
+    assert rollups.ready()
+    assert rep_scorecards._activities([rep.pk], period)[rep.pk] == {"now": 1, "before": 0}
+
+
+def test_a_disabled_trigger_stops_the_reading_until_rebuild_rollups_mends_it(rep, pipeline):
+    deal = DealFactory(owner=rep, pipeline=pipeline)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "ALTER TABLE pipeline_activity DISABLE TRIGGER reports_rollup_activities_insert"
+        )
+    Activity.objects.create(kind=ActivityKind.EMAIL, subject="Missed", author=rep, deal=deal)
+    assert not rollups.ready(), "a rollup that may have missed writes is not read"
+    out = io.StringIO()
+    with connection.cursor() as cursor:
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # ALTER TABLE waits for no deferred check
+    call_command("rebuild_rollups", stdout=out)
+    assert "Rollups counted in" in out.getvalue()
+    assert rollups.ready()
+    assert_rollups_exact("after rebuild_rollups")
+
+
+def test_migrate_counts_the_rollups_again_when_the_time_zone_changed(settings, rep, pipeline):
+    deal = DealFactory(owner=rep, pipeline=pipeline)
+    Activity.objects.create(
+        kind=ActivityKind.CALL,
+        subject="Near midnight",
+        author=rep,
+        deal=deal,
+        occurred_at=datetime.datetime(2026, 5, 4, 23, 30, tzinfo=datetime.UTC),
+    )
+    settings.TIME_ZONE = "Asia/Tokyo"
+    rollups.rebuild_if_zone_changed()
+    assert rollups.installed_zone() == "Asia/Tokyo"
+    assert ActivityDay.objects.get(author=rep, kind=ActivityKind.CALL).day == datetime.date(
+        2026, 5, 5
+    )
+    with timezone.override("Asia/Tokyo"):
+        assert_rollups_exact("in Tokyo")
