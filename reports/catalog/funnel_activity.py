@@ -14,6 +14,7 @@ PostgreSQL the activities and advances of a scope of people come from daily roll
 
 import datetime
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import replace
 
 import plotly.graph_objects as go
@@ -133,26 +134,37 @@ def _advance() -> Q:
     )
 
 
-def _activity_rows(pick: Pick, rolled: bool) -> QuerySet:
-    """Activities per (author, kind, week): from the daily rollup for a scope of people on
-    PostgreSQL, else from the activities themselves."""
+def _activity_rows(pick: Pick, rolled: bool) -> Iterator[tuple[int, datetime.date, dict]]:
+    """Activities per (author, week), as ``(author, Monday, {column key: count})``: from the daily
+    rollup for a scope of people on PostgreSQL (a row per author and week, the kinds as columns),
+    else from the activities themselves."""
     people = _people_filter(pick.scope, "author__")
     if rolled and people is not None:
-        return (
+        rows = (
             rollups.activity_days(pick.period.start, pick.period.end)
-            .filter(people)
-            .values("author_id", "kind", week=TruncWeek("day"))
-            .annotate(count=Sum("count"))
+            .filter(people, kind__in=list(KIND_COLUMNS))
+            .values("author_id", week=TruncWeek("day"))
+            .annotate(
+                **{key: Sum("count", filter=Q(kind=kind)) for kind, key in KIND_COLUMNS.items()}
+            )
             .order_by()
         )
+        for row in rows:
+            counts = {key: row[key] or 0 for key in KIND_COLUMNS.values()}
+            yield row["author_id"], _day(row["week"]), counts
+        return
     start, end = pick.period.bounds
-    return (
+    rows = (
         Activity.objects.filter(_activity_filter(pick), occurred_at__gte=start, occurred_at__lt=end)
         .values("author_id", "kind", week=_week("occurred_at"))
         # COUNT(*) reads no column, so the (author, occurred_at) index including kind answers alone.
         .annotate(count=Count("*"))
         .order_by()
     )
+    for row in rows:
+        key = KIND_COLUMNS.get(row["kind"])
+        if key is not None:
+            yield row["author_id"], _day(row["week"]), {key: row["count"]}
 
 
 def _advance_rows(pick: Pick, rolled: bool) -> QuerySet:
@@ -192,10 +204,10 @@ def activity_counts(pick: Pick) -> dict:
         lambda: dict.fromkeys([*KIND_COLUMNS.values(), "advances", "wins"], 0)
     )
     rolled = rollups.ready()
-    for row in _activity_rows(pick, rolled):
-        key = KIND_COLUMNS.get(row["kind"])
-        if key is not None:
-            cells[(row["author_id"], _day(row["week"]))][key] += row["count"]
+    for author, week, counts in _activity_rows(pick, rolled):
+        cell = cells[(author, week)]
+        for key, count in counts.items():
+            cell[key] += count
     for row in _advance_rows(pick, rolled):
         cells[(row["owner_id"], _day(row["week"]))]["advances"] += row["count"]
     wins = (
