@@ -87,13 +87,17 @@ class ReportResult:
 
     def _row_html(self, row: dict, first_default: str = "") -> str:
         # The standard library's escape, as Django's does it, without the lazy-string check per cell.
+        # A numeric cell needs none: ``display`` writes it from a number (digits, signs, arrows).
         first, *others = self.columns
         cells = [
             f'<th scope="row">{escape(first.display(row.get(first.key))) or first_default}</th>'
         ]
         for column in others:
-            shown = escape(column.display(row.get(column.key)))
-            cells.append(f'<td class="num">{shown}</td>' if column.numeric else f"<td>{shown}</td>")
+            shown = column.display(row.get(column.key))
+            if column.numeric:
+                cells.append(f'<td class="num">{shown}</td>')
+            else:
+                cells.append(f"<td>{escape(shown)}</td>")
         return f"<tr>{''.join(cells)}</tr>"
 
     def body_html(self) -> str:
