@@ -120,9 +120,7 @@ class ActivityDay(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(
-                fields=["author", "day", "kind"], include=["count"], name="activity_day_key"
-            ),
+            models.UniqueConstraint(fields=["author", "day", "kind"], name="activity_day_key"),
         ]
 
     def __str__(self) -> str:
@@ -151,9 +149,7 @@ class AdvanceDay(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(
-                fields=["owner", "day"], include=["count"], name="advance_day_key"
-            ),
+            models.UniqueConstraint(fields=["owner", "day"], name="advance_day_key"),
         ]
 
     def __str__(self) -> str:

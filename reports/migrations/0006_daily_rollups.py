@@ -43,7 +43,7 @@ class Migration(migrations.Migration):
                     "author",
                     models.ForeignKey(
                         db_constraint=False,
-        db_index=False,
+                        db_index=False,
                         on_delete=django.db.models.deletion.DO_NOTHING,
                         related_name="+",
                         to=settings.AUTH_USER_MODEL,
@@ -54,7 +54,6 @@ class Migration(migrations.Migration):
                 "constraints": [
                     models.UniqueConstraint(
                         fields=("author", "day", "kind"),
-                        include=("count",),
                         name="activity_day_key",
                     )
                 ],
@@ -75,7 +74,7 @@ class Migration(migrations.Migration):
                     "owner",
                     models.ForeignKey(
                         db_constraint=False,
-        db_index=False,
+                        db_index=False,
                         on_delete=django.db.models.deletion.DO_NOTHING,
                         related_name="+",
                         to=settings.AUTH_USER_MODEL,
@@ -84,9 +83,7 @@ class Migration(migrations.Migration):
             ],
             options={
                 "constraints": [
-                    models.UniqueConstraint(
-                        fields=("owner", "day"), include=("count",), name="advance_day_key"
-                    )
+                    models.UniqueConstraint(fields=("owner", "day"), name="advance_day_key")
                 ],
             },
         ),
