@@ -283,6 +283,16 @@ def installed_zone(using: str = DEFAULT_DB_ALIAS) -> str | None:
         return cursor.fetchone()[0]
 
 
+def installed(using: str = DEFAULT_DB_ALIAS) -> bool:
+    """Whether the rollups' functions and triggers are in the database (on or off)."""
+    db = connections[using]
+    if db.vendor != "postgresql":
+        return False
+    with db.cursor() as cursor:
+        cursor.execute("SELECT to_regproc(%s) IS NOT NULL", [ZONE_FUNCTION])
+        return cursor.fetchone()[0]
+
+
 def rebuild(zone: str | None = None, using: str = DEFAULT_DB_ALIAS) -> None:
     """Count the rollups again from the sources, in ``zone`` (default ``settings.TIME_ZONE``)."""
     zone = zone or settings.TIME_ZONE
@@ -336,12 +346,9 @@ def on_bulk_load_starting(sender, tables, **kwargs) -> None:
 def on_bulk_load_finished(sender, tables, **kwargs) -> None:
     """The load is in: the triggers back on, and the rollups counted from what was loaded."""
     triggers = _triggers_on(tables)
-    if not triggers or connection.vendor != "postgresql":
+    if not triggers or not installed():
         return
     with connection.cursor() as cursor:
-        cursor.execute("SELECT to_regproc(%s) IS NOT NULL", [ZONE_FUNCTION])
-        if not cursor.fetchone()[0]:
-            return
         for table, name in triggers:
             cursor.execute(f"ALTER TABLE {table} ENABLE TRIGGER {name}")
     rebuild(installed_zone())

@@ -15,7 +15,7 @@ from unittest import mock
 from zoneinfo import ZoneInfo
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.db import connection
 from django.utils import timezone
 
@@ -253,11 +253,13 @@ def test_emptying_a_source_empties_its_rollup(rep, stages):
     assert not ActivityDay.objects.exists() and not AdvanceDay.objects.exists()
 
 
-def test_sqlite_and_a_missing_install_read_live(rep, pipeline):
+def test_without_the_install_reports_read_live(rep, pipeline):
     deal = DealFactory(owner=rep, pipeline=pipeline)
     with connection.cursor() as cursor:
         cursor.execute(rollups.UNINSTALL_SQL)
-    assert rollups.installed_zone() is None
+    assert rollups.installed_zone() is None and not rollups.installed()
+    with pytest.raises(CommandError, match="not installed"):
+        call_command("rebuild_rollups")
     assert not rollups.ready()
     Activity.objects.create(kind=ActivityKind.CALL, subject="Unrolled", author=rep, deal=deal)
     assert not ActivityDay.objects.exists()

@@ -22,7 +22,7 @@ class Command(BaseCommand):
             raise CommandError(
                 "The rollups are kept on PostgreSQL only; SQLite reports count live."
             )
-        if rollups.installed_zone() is None and not _installed():
+        if not rollups.installed():
             raise CommandError("The rollups are not installed: run manage.py migrate first.")
         started = time.perf_counter()
         with connection.cursor() as cursor:
@@ -32,9 +32,3 @@ class Command(BaseCommand):
         self.stdout.write(
             f"Rollups counted in {settings.TIME_ZONE} in {time.perf_counter() - started:.1f} s."
         )
-
-
-def _installed() -> bool:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT to_regproc(%s) IS NOT NULL", [rollups.ZONE_FUNCTION])
-        return cursor.fetchone()[0]
