@@ -296,9 +296,24 @@ class DealHistory(HistoricalRecords):
                 condition=models.Q(status="open"),
             ),
             # The open versions due in a window that were their deal's version at a moment
-            # (``version_at``): the span is checked in the index, so only those rows are fetched.
+            # (``version_at``): the span is checked in the index, and the columns a past window's
+            # pipeline sums (per owner, by category, weighted by stage) are in it too, so those
+            # reads never visit the table (at 1M deals a scorecard's past pipeline read 90,000
+            # table pages for 50,000 versions: 460 ms; from the index alone 100-170 ms).
+            # ``status`` is there for the sums' own FILTER, which repeats the window's condition.
             models.Index(
                 fields=("expected_close_date", "superseded_at", "history_date"),
+                include=(
+                    "status",
+                    "forecast_category",
+                    "history_type",
+                    "deleted_at",
+                    "id",
+                    "owner",
+                    "stage",
+                    "currency",
+                    "amount",
+                ),
                 name="deal_history_open_span_idx",
                 condition=models.Q(status="open"),
             ),
@@ -401,10 +416,20 @@ class Deal(models.Model):
             # read from the index alone (45 ms, not 100-300 ms from the table). Their account,
             # stage and time in stage let the territory tree sum open deals per territory and
             # the digest find stalled deals from it alone as well, not from 23,000 table pages.
+            # With their forecast category (and the status the sums' FILTER repeats) a team's
+            # forecast windows are summed from it too (66,000 deals: 209 -> 122 ms).
             models.Index(
                 fields=["owner", "expected_close_date", "id"],
                 condition=Q(status="open", deleted_at__isnull=True),
-                include=["currency", "amount", "account", "stage", "stage_entered_at"],
+                include=[
+                    "currency",
+                    "amount",
+                    "account",
+                    "stage",
+                    "stage_entered_at",
+                    "forecast_category",
+                    "status",
+                ],
                 name="deal_open_owner_close_idx",
             ),
             # The list's other sorts, read per owner and merged (``deal_list_page``): each
