@@ -110,6 +110,32 @@ def deal_sums(period: Period, day: datetime.date) -> dict:
     }
 
 
+# ``deal_sums``'s aggregates over open deals only; the others count deals closed in the period.
+OPEN_DEAL_SUMS = ("open_deals", "open_value", "open_unconverted")
+
+
+def sums_by_owner(deals: QuerySet, parts: Iterable[tuple[Q, dict]]) -> dict[int, dict]:
+    """Per owner, each part's aggregates over the rows of ``deals`` that meet its condition (one query
+    a part); an owner without such rows gets 0 for a count and None for a sum.
+
+    Each aggregate must count only rows of its own part (its filter implies the part's condition):
+    then the figures equal one query over the parts' rows together, overlapping or not.
+    Split so, each part can be read from one covering index (the open deals from the per-owner open
+    index, those closed in a period from the per-owner close index) with no visit to the table: one
+    query over "open or closed in the period" read every table page of a team's deals instead (at
+    1,000,000 deals, 23,000 pages for 190,000 deals).
+    """
+    found: dict[int, dict] = {}
+    defaults = {}
+    for condition, aggregates in parts:
+        for name, aggregate in aggregates.items():
+            defaults[name] = 0 if isinstance(aggregate, Count) else None
+        rows = deals.filter(condition).values("owner_id").annotate(**aggregates).order_by()
+        for row in rows:
+            found.setdefault(row.pop("owner_id"), {}).update(row)
+    return {owner: {**defaults, "owner_id": owner, **sums} for owner, sums in found.items()}
+
+
 def funnel_unconverted(
     rows: QuerySet, period: Period, day: datetime.date, sums: dict
 ) -> list[dict]:

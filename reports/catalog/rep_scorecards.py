@@ -47,6 +47,7 @@ from reports.catalog.people_figures import (
     ratio,
     won_since,
 )
+from reports.metrics import sums_by_owner
 from salesmgr.models import Role, User
 
 ZERO = Decimal("0.00")
@@ -96,24 +97,24 @@ def scorecard_people(scope: Scope) -> tuple[list[dict], set[int] | None]:
 def _deal_sums(
     ids: list[int], conditions: Scope, period: Period, day: datetime.date, live: bool
 ) -> dict:
+    """Per rep: the closed sums of the period and the one before, and while live the pipeline of the
+    coverage window and the value won since ``day``. Two queries, the open deals and those closed in
+    the two periods (or since ``day``) apart, each read from its own covering index."""
     previous = period.previous
     first, _ = previous.bounds
     _, end = period.bounds
-    counted = Q(status=StageKind.OPEN) | Q(closed_at__gte=first, closed_at__lt=end)
-    aggregates = {**closed_sums(period, "_now"), **closed_sums(previous, "_before")}
+    closed = Q(closed_at__gte=first, closed_at__lt=end)
+    closed_aggregates = {**closed_sums(period, "_now"), **closed_sums(previous, "_before")}
+    parts = []
     if live:
-        counted |= Q(closed_at__gte=start_of(day))
-        aggregates["pipeline"] = pipeline_in_window(day, period.days)
-        aggregates["won_already"] = won_since(start_of(day))
-    rows = (
-        Deal.objects.filter(
-            counted, conditions.deal_filter(), deleted_at__isnull=True, owner_id__in=ids
-        )
-        .values("owner_id")
-        .annotate(**aggregates)
-        .order_by()
-    )
-    return {row["owner_id"]: row for row in rows}
+        since = start_of(day)
+        # The one lower bound keeps a single range of the index, the rest is checked in it.
+        closed = Q(closed_at__gte=min(first, since)) & (closed | Q(closed_at__gte=since))
+        closed_aggregates["won_already"] = won_since(since)
+        parts.append((Q(status=StageKind.OPEN), {"pipeline": pipeline_in_window(day, period.days)}))
+    parts.append((closed & ~Q(status=StageKind.OPEN), closed_aggregates))
+    deals = Deal.objects.filter(conditions.deal_filter(), deleted_at__isnull=True, owner_id__in=ids)
+    return sums_by_owner(deals, parts)
 
 
 def _activities(ids: list[int], period: Period) -> dict[int, dict]:
@@ -189,8 +190,9 @@ def _coverage(pipeline, target, won_already) -> float | None:
 
 
 def scorecards(scope: Scope, period: Period, today: datetime.date) -> dict:
-    """Every rep's figures this period and the previous one, and the team medians (six queries;
-    seven for a period that ended before today, whose pipeline is read from history too)."""
+    """Every rep's figures this period and the previous one, and the team medians (seven queries:
+    the live deal sums in two for the current period; for one that ended before today a single one,
+    and its pipeline read from history)."""
     people, shown = scorecard_people(scope)
     ids = [person["id"] for person in people]
     if not ids:

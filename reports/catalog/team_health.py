@@ -28,7 +28,6 @@ from decimal import Decimal
 
 from django.db import connections
 from django.db.models import Case, IntegerField, Q, QuerySet, Value, When
-from django.db.models.functions import Cast
 from django.http import QueryDict
 
 from pipeline.models import Deal, ForecastCategory, StageKind
@@ -134,46 +133,50 @@ def _in_window(day: datetime.date, days: int) -> Q:
 def _live_sums(
     team_ids, conditions: Scope, period: Period, today: datetime.date, day, live
 ) -> dict:
+    """Per team: the open deals (how many, how many stalled, the coverage window's pipeline while
+    live), the value won in the period (and since ``day`` while live) and the deals created in it.
+
+    Three queries, one per kind of deal, each read from one covering index and named only by the
+    columns in it (the won ones from ``deal_won_closed_idx``, whose condition is the status; the
+    created ones from ``deal_live_created_idx``): one query over "open, won or created in the period"
+    read every table page of the deals instead (at 1,000,000 deals 23,000 pages for 258,000 deals).
+    """
     start, end = period.bounds
-    is_open = Q(status=StageKind.OPEN)
-    won = Q(status=StageKind.WON, closed_at__gte=start, closed_at__lt=end)
-    created = Q(created_at__gte=start, created_at__lt=end)
-    won_already = Q(status=StageKind.WON, closed_at__gte=start_of(day)) if live else Q(pk__in=[])
-    columns = {
-        "won_value": _when(won, at_close()),
-        "won_flag": _flag(won),
-        "open_flag": _flag(is_open),
-        "stalled_flag": _flag(is_open & stalled_condition(rotting_stages(), today)),
-        "created_flag": _flag(created),
-        "created_value": _when(created, converted(on=created_day())),
-        "window_value": _when(_in_window(day, period.days), converted(on=day))
-        if live
-        else Cast(Value(None), CONVERTED),
-        "won_already": _when(won_already, at_close()) if live else Cast(Value(None), CONVERTED),
+    deals = Deal.objects.filter(deleted_at__isnull=True).filter(conditions.deal_filter())
+    in_period = Q(closed_at__gte=start, closed_at__lt=end)
+    opened = {"stalled_flag": _flag(stalled_condition(rotting_stages(), today))}
+    open_sums = {"open_deals": "COUNT(*)", "stalled": "SUM(stalled_flag)"}
+    won = {"won_value": _when(in_period, at_close()), "won_flag": _flag(in_period)}
+    won_sums = {
+        "won": "SUM(won_value)",
+        "won_deals": "SUM(won_flag)",
+        "won_converted": "COUNT(won_value)",
     }
-    deals = (
-        Deal.objects.filter(deleted_at__isnull=True)
-        .filter(conditions.deal_filter())
-        .filter(is_open | won | created | won_already)
-        .values("owner_id", **columns)
-        .order_by()
-    )
-    return by_team(
-        team_ids,
-        deals,
-        {
-            "won": "SUM(won_value)",
-            "won_deals": "SUM(won_flag)",
-            "won_converted": "COUNT(won_value)",
-            "open_deals": "SUM(open_flag)",
-            "stalled": "SUM(stalled_flag)",
-            "new_deals": "SUM(created_flag)",
-            "new_pipeline": "SUM(created_value)",
-            "new_converted": "COUNT(created_value)",
-            "pipeline": "SUM(window_value)",
-            "won_already": "SUM(won_already)",
-        },
-    )
+    won_rows = in_period
+    if live:
+        opened["window_value"] = _when(_in_window(day, period.days), converted(on=day))
+        open_sums["pipeline"] = "SUM(window_value)"
+        since = Q(closed_at__gte=start_of(day))
+        won["won_already"] = _when(since, at_close())
+        won_sums["won_already"] = "SUM(won_already)"
+        # One lower bound keeps a single range of the index; the rest is checked in it.
+        won_rows = Q(closed_at__gte=min(start, start_of(day))) & (in_period | since)
+    created = {"created_value": converted(on=created_day())}
+    created_sums = {
+        "new_deals": "COUNT(*)",
+        "new_pipeline": "SUM(created_value)",
+        "new_converted": "COUNT(created_value)",
+    }
+    sums: dict[int, dict] = {}
+    for rows, columns, aggregates in (
+        (Q(status=StageKind.OPEN), opened, open_sums),
+        (Q(status=StageKind.WON) & won_rows, won, won_sums),
+        (Q(created_at__gte=start, created_at__lt=end), created, created_sums),
+    ):
+        part = deals.filter(rows).values("owner_id", **columns).order_by()
+        for team_id, row in by_team(team_ids, part, aggregates).items():
+            sums.setdefault(team_id, {}).update(row)
+    return sums
 
 
 def _history_pipeline(
@@ -199,7 +202,8 @@ def _root(user: User, scope: Scope) -> int | None:
 
 
 def team_health(user: User, scope: Scope, period: Period, today: datetime.date) -> dict:
-    """One row of figures per team in reach (five queries; six for a period that ended before today)."""
+    """One row of figures per team in reach (seven queries; eight for a period that ended before
+    today)."""
     root = _root(user, scope)
     people = (
         User.objects.all()

@@ -181,15 +181,15 @@ def test_a_team_of_any_size_costs_the_same_queries(
     from tests.factories import UserFactory
 
     standard, other = Period.default(team_history.today), Period.named("30d", team_history.today)
-    with django_assert_num_queries(8 + rollup_check()):
+    with django_assert_num_queries(9 + rollup_check()):
         insights(rep, standard, team_history.today)
-    with django_assert_num_queries(7 + rollup_check()):
+    with django_assert_num_queries(8 + rollup_check()):
         insights(rep, other, team_history.today)
     for n in range(5):
         UserFactory(username=f"extra{n}", manager=manager)
-    with django_assert_num_queries(8 + rollup_check()):
+    with django_assert_num_queries(9 + rollup_check()):
         figures = insights(rep, standard, team_history.today)
-    with django_assert_num_queries(7 + rollup_check()):
+    with django_assert_num_queries(8 + rollup_check()):
         insights(rep, other, team_history.today)
     assert figures["team"]["reps"] == 8
     assert figures["stages_source"] == "live"
@@ -224,7 +224,7 @@ def test_fresh_snapshots_give_the_live_figures_in_fewer_queries(
     period = Period.default(team_history.today)
     live = insights(rep, period, team_history.today)
     _owner_snapshots(rep, rep2, rep3)
-    with django_assert_num_queries(6 + rollup_check()):
+    with django_assert_num_queries(7 + rollup_check()):
         stored = insights(rep, period, team_history.today)
     assert stored["stages_source"] == "snapshot"
     assert by_name(stored["stages"])["Discovery"]["rep"]["stays"] is None

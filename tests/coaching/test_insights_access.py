@@ -136,12 +136,12 @@ def test_the_api_costs_the_same_queries_whatever_the_team_size(
     client_for, manager, rep, team_history, django_assert_num_queries
 ):
     client = client_for(manager)
-    # The rep, and the insights' eight (snapshots looked for, none found).
-    with django_assert_num_queries(9 + rollup_check()):
+    # The rep, and the insights' nine (snapshots looked for, none found).
+    with django_assert_num_queries(10 + rollup_check()):
         assert client.get(API, {"rep": rep.pk}).status_code == 200
     for n in range(6):
         UserFactory(username=f"more{n}", manager=manager)
-    with django_assert_num_queries(9 + rollup_check()):
+    with django_assert_num_queries(10 + rollup_check()):
         assert client.get(API, {"rep": rep.pk}).json()["team"]["reps"] == 9
 
 
@@ -215,13 +215,13 @@ def test_the_page_costs_the_same_queries_whatever_the_team_size(
 ):
     client.force_login(manager)
     url = reverse("insights")
-    # The session, the user, the teams and the reps to pick from, the insights' eight, and the wins:
+    # The session, the user, the teams and the reps to pick from, the insights' nine, and the wins:
     # a count and a page.
-    with django_assert_num_queries(14 + rollup_check()):
+    with django_assert_num_queries(15 + rollup_check()):
         assert client.get(url, {"rep": rep.pk}).status_code == 200
     for n in range(6):
         UserFactory(username=f"more{n}", manager=manager)
-    with django_assert_num_queries(14 + rollup_check()):
+    with django_assert_num_queries(15 + rollup_check()):
         assert client.get(url, {"rep": rep.pk}).status_code == 200
-    with django_assert_num_queries(13 + rollup_check()):
+    with django_assert_num_queries(14 + rollup_check()):
         assert client.get(url, {"rep": rep.pk, "period": "30d"}).status_code == 200

@@ -1,4 +1,5 @@
-"""The team-wide sums of open pipeline read only columns that their covering index carries.
+"""The team-wide sums of pipeline and closed deals read only columns that their covering index
+carries, and split so they give what one query gave.
 
 At 1,000,000 deals a past window's pipeline (a scorecard's previous period, the forecast a week
 ago, team health for a past period) read 50,000-95,000 deal versions from 60,000-90,000 table
@@ -8,19 +9,38 @@ its index sends the read back to the table: these tests name the column.
 """
 
 import datetime
+import random
 import re
+from decimal import Decimal
 
 import pytest
 from django.db import connection
+from django.db.models import Q
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
-from pipeline.models import Deal, HistoricalDeal
+from coaching.insights import COVERAGE_DAYS, _deal_rows
+from pipeline.models import Deal, ForecastCategory, HistoricalDeal, StageKind
+from pipeline.money import at_close, converted
+from pipeline.periods import Period, start_of
 from pipeline.picker import Pick
 from pipeline.scopes import Scope
+from pipeline.services import exchange_rate_create
 from reports.catalog.forecast import category_sums
-from reports.catalog.people_figures import history_pipeline
-from reports.catalog.team_health import _history_pipeline
+from reports.catalog.people_figures import (
+    closed_sums,
+    coverage_day,
+    history_pipeline,
+    pipeline_in_window,
+    won_since,
+)
+from reports.catalog.rep_scorecards import _deal_sums
+from reports.catalog.team_health import _flag, _history_pipeline, _live_sums, _when, by_team
+from reports.forecasts import window_sums
+from reports.metrics import created_day, deal_sums
+from reports.runners.attention import rotting_stages, stalled_condition
 from reports.runners.gap import gap_period
+from tests.factories import DealFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -59,11 +79,192 @@ def test_past_pipeline_reads_the_open_span_index(scope):
 
 def test_forecast_windows_read_their_indexes():
     pick = Pick("team", Scope(team=7), gap_period("quarter", TODAY))
-    now, then = [
-        sql for sql in _queries(lambda: category_sums(pick, TODAY)) if "GROUP BY" in sql
-    ]
+    now, then = [sql for sql in _queries(lambda: category_sums(pick, TODAY)) if "GROUP BY" in sql]
     assert _read(now, "pipeline_deal") - CONDITION <= _columns(Deal, "deal_open_owner_close_idx")
     # A week ago's versions: the span, owner, stage (for the weighted sum) and category.
     assert _read(then, "pipeline_historicaldeal") - {"status"} <= _columns(
         HistoricalDeal, "deal_history_open_span_idx"
     )
+
+
+@pytest.fixture
+def mixed_deals(admin, manager, rep, rep2, outsider, pipeline, stages):
+    """Deals of every status closed over a year and due over half of one, in four currencies (one
+    never has a rate, one only lately), in every forecast category, some deleted."""
+    rng = random.Random(6)
+    today = timezone.localdate()
+    for currency, days_ago, rate in (("EUR", 300, "1.07"), ("EUR", 40, "1.16"), ("GBP", 12, "1.3")):
+        exchange_rate_create(
+            currency=currency,
+            valid_from=today - datetime.timedelta(days=days_ago),
+            rate=Decimal(rate),
+            by=admin,
+        )
+    owners = [rep, rep2, outsider, manager]
+    now = timezone.now()
+    for i in range(90):
+        deal = DealFactory(
+            owner=rng.choice(owners),
+            pipeline=pipeline,
+            amount=Decimal(rng.randrange(100, 500000)) / 100,
+            expected_close_date=today + datetime.timedelta(days=rng.randrange(-40, 200)),
+        )
+        status = rng.choice([StageKind.OPEN, StageKind.OPEN, StageKind.WON, StageKind.LOST])
+        closed_at = now - datetime.timedelta(days=rng.randrange(0, 380), hours=rng.random() * 24)
+        changes = {
+            "currency": rng.choice(["USD", "USD", "EUR", "GBP", "JPY"]),
+            "forecast_category": rng.choice(list(ForecastCategory.values)),
+            "created_at": closed_at - datetime.timedelta(days=rng.randrange(0, 120)),
+        }
+        if status != StageKind.OPEN:
+            stage = stages["Won" if status == StageKind.WON else "Lost"]
+            changes.update(status=status, stage=stage, closed_at=closed_at)
+        if i % 11 == 0:
+            changes["deleted_at"] = now
+        Deal.objects.filter(pk=deal.pk).update(**changes)
+    return today
+
+
+def _in_one_query(ids: list[int], counted: Q, sums: dict) -> dict[int, dict]:
+    rows = (
+        Deal.objects.filter(counted, deleted_at__isnull=True, owner_id__in=ids)
+        .values("owner_id")
+        .annotate(**sums)
+        .order_by()
+    )
+    return {row["owner_id"]: row for row in rows}
+
+
+@pytest.mark.parametrize("period_name", ["month", "quarter", "ytd", "90d"])
+def test_insights_sums_in_two_parts_equal_one_query(mixed_deals, rep, rep2, outsider, period_name):
+    today = mixed_deals
+    period = Period.named(period_name, today)
+    ids = [rep.pk, rep2.pk, outsider.pk]
+    start, end = period.bounds
+    pipeline = window_sums(today, COVERAGE_DAYS)
+    sums = {
+        **deal_sums(period, today),
+        "pipeline": pipeline["pipeline"],
+        "pipeline_unconverted": pipeline["unconverted"],
+    }
+    counted = Q(status=StageKind.OPEN) | Q(closed_at__gte=start, closed_at__lt=end)
+    expected = _in_one_query(ids, counted, sums)
+    assert expected and any(row["open_unconverted"] for row in expected.values())
+    assert _deal_rows(ids, period, today) == expected
+
+
+@pytest.mark.parametrize("days_back", [0, 45, 200])
+def test_scorecard_sums_in_two_parts_equal_one_query(mixed_deals, rep, rep2, outsider, days_back):
+    today = mixed_deals
+    period = Period.named("quarter", today - datetime.timedelta(days=days_back))
+    day = coverage_day(period, today)
+    live = day >= today
+    ids = [rep.pk, rep2.pk, outsider.pk]
+    first, _ = period.previous.bounds
+    _, end = period.bounds
+    counted = Q(status=StageKind.OPEN) | Q(closed_at__gte=first, closed_at__lt=end)
+    sums = {**closed_sums(period, "_now"), **closed_sums(period.previous, "_before")}
+    if live:
+        counted |= Q(closed_at__gte=start_of(day))
+        sums |= {
+            "pipeline": pipeline_in_window(day, period.days),
+            "won_already": won_since(start_of(day)),
+        }
+    expected = _in_one_query(ids, counted, sums)
+    found = _deal_sums(ids, Scope(), period, day, live)
+
+    def counted_something(rows: dict) -> dict:
+        # One query over the open deals too gave an owner with only open deals a row of zeros
+        # where no pipeline is summed (a past period); the split leaves such an owner out.
+        return {owner: row for owner, row in rows.items() if any(row[name] for name in sums)}
+
+    assert counted_something(expected)
+    assert counted_something(found) == counted_something(expected)
+
+
+def test_insights_and_scorecard_parts_read_their_indexes(mixed_deals, rep, rep2):
+    today = mixed_deals
+    period = Period.named("quarter", today)
+    ids = [rep.pk, rep2.pk]
+    opened = _columns(Deal, "deal_open_owner_close_idx")
+    closed = _columns(Deal, "deal_live_owner_closed_idx")
+    for run in (
+        lambda: _deal_rows(ids, period, today),
+        lambda: _deal_sums(ids, Scope(), period, today, True),
+    ):
+        open_part, closed_part = [sql for sql in _queries(run) if "GROUP BY" in sql]
+        assert _read(open_part, "pipeline_deal") - CONDITION <= opened
+        # The close index's condition is only "not deleted": the status is read from it.
+        assert _read(closed_part, "pipeline_deal") - {"deleted_at"} <= closed
+
+
+@pytest.mark.parametrize("days_back", [0, 120])
+def test_team_health_parts_read_their_indexes(mixed_deals, manager, days_back):
+    today = mixed_deals
+    period = Period.named("quarter", today - datetime.timedelta(days=days_back))
+    day = coverage_day(period, today)
+    run = lambda: _live_sums([manager.pk], Scope(), period, today, day, day >= today)  # noqa: E731
+    opened, won, created = [sql for sql in _queries(run) if "GROUP BY" in sql]
+    assert _read(opened, "pipeline_deal") - CONDITION <= _columns(Deal, "deal_open_owner_close_idx")
+    assert _read(won, "pipeline_deal") - CONDITION <= _columns(Deal, "deal_won_closed_idx")
+    assert _read(created, "pipeline_deal") - {"deleted_at"} <= _columns(
+        Deal, "deal_live_created_idx"
+    )
+
+
+@pytest.mark.parametrize("period_name", ["month", "quarter", "ytd"])
+def test_team_health_parts_equal_one_query(mixed_deals, manager, rep, period_name):
+    """The three parts give each team what one query over all of them gave."""
+    today = mixed_deals
+    period = Period.named(period_name, today)
+    day = coverage_day(period, today)
+    start, end = period.bounds
+    won = Q(status=StageKind.WON, closed_at__gte=start, closed_at__lt=end)
+    created = Q(created_at__gte=start, created_at__lt=end)
+    since = Q(status=StageKind.WON, closed_at__gte=start_of(day))
+    window = Q(
+        status=StageKind.OPEN,
+        expected_close_date__gte=day,
+        expected_close_date__lt=day + datetime.timedelta(days=period.days),
+    ) & ~Q(forecast_category=ForecastCategory.OMITTED)
+    columns = {
+        "won_value": _when(won, at_close()),
+        "won_flag": _flag(won),
+        "open_flag": _flag(Q(status=StageKind.OPEN)),
+        "stalled_flag": _flag(
+            Q(status=StageKind.OPEN) & stalled_condition(rotting_stages(), today)
+        ),
+        "created_flag": _flag(created),
+        "created_value": _when(created, converted(on=created_day())),
+        "window_value": _when(window, converted(on=day)),
+        "won_already": _when(since, at_close()),
+    }
+    rows = (
+        Deal.objects.filter(deleted_at__isnull=True)
+        .filter(Q(status=StageKind.OPEN) | won | created | since)
+        .values("owner_id", **columns)
+        .order_by()
+    )
+    expected = by_team(
+        [manager.pk],
+        rows,
+        {
+            "won": "SUM(won_value)",
+            "won_deals": "SUM(won_flag)",
+            "won_converted": "COUNT(won_value)",
+            "open_deals": "SUM(open_flag)",
+            "stalled": "SUM(stalled_flag)",
+            "new_deals": "SUM(created_flag)",
+            "new_pipeline": "SUM(created_value)",
+            "new_converted": "COUNT(created_value)",
+            "pipeline": "SUM(window_value)",
+            "won_already": "SUM(won_already)",
+        },
+    )
+    assert expected[manager.pk]["open_deals"]
+    assert expected[manager.pk]["new_deals"] or period_name != "ytd"
+    found = _live_sums([manager.pk], Scope(), period, today, day, True)
+    # A part without rows leaves its keys out; the page reads each as ``row.get(key) or 0``.
+    assert {key: found[manager.pk].get(key) or 0 for key in expected[manager.pk]} == {
+        key: value or 0 for key, value in expected[manager.pk].items()
+    }
