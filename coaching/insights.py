@@ -340,44 +340,70 @@ def _rep_figures(sums: dict | None, activities: dict[str, int], quota: Decimal |
     }
 
 
-def _stage_rows(rep_id: int, ids: list[int], flow: dict, stays: dict, stages=None) -> list[dict]:
+def _stage_rows(
+    rep_id: int,
+    ids: list[int],
+    flow: dict,
+    stays: dict,
+    stages=None,
+    *,
+    team_totals: dict | None = None,
+) -> list[dict]:
+    """Per open stage with entries or stays in the team: the rep's flow against the rest of ``ids``,
+    the team's spread and the test.
+
+    ``team_totals`` (a dict kept by the caller for one team, ``ids``) holds each stage's team totals
+    once worked out, and the spreads are left out: judging every rep of a team against it
+    (``coaching_flags``) then costs each rep their own figures only, not a pass over the team.
+    """
     rows = []
     for stage in open_stages() if stages is None else stages:
-        per_rep = {owner: flow.get((owner, stage.pk), (0, 0)) for owner in ids}
-        stay_of = {owner: stays.get((owner, stage.pk)) for owner in ids}
-        team_entered = sum(entered for entered, _ in per_rep.values())
-        if not team_entered and not any(stay_of.values()):
+        totals = None if team_totals is None else team_totals.get(stage.pk)
+        if totals is None:
+            per_rep = {owner: flow.get((owner, stage.pk), (0, 0)) for owner in ids}
+            stay_of = {owner: stays.get((owner, stage.pk)) for owner in ids}
+            totals = (
+                sum(entered for entered, _ in per_rep.values()),
+                sum(advanced for _, advanced in per_rep.values()),
+                any(stay_of.values()),
+            )
+            if team_totals is not None:
+                team_totals[stage.pk] = totals
+        team_entered, team_advanced, any_stay = totals
+        if not team_entered and not any_stay:
             continue
-        entered, advanced = per_rep[rep_id]
+        entered, advanced = flow.get((rep_id, stage.pk), (0, 0))
         rest_entered = team_entered - entered
-        rest_advanced = sum(advanced for _, advanced in per_rep.values()) - advanced
-        days = {owner: None if stay is None else stay[0] for owner, stay in stay_of.items()}
-        rows.append(
-            {
-                "stage": stage.pk,
-                "name": stage.name,
-                "pipeline": stage.pipeline_id,
-                "pipeline_name": stage.pipeline.name,
-                "order": stage.order,
-                "rep": {
-                    "entered": entered,
-                    "advanced": advanced,
-                    "conversion": _ratio(advanced, entered),
-                    "stays": (stay_of[rep_id] or (None, 0))[1],
-                    "avg_days_in_stage": days[rep_id],
-                },
-                "rest": {
-                    "entered": rest_entered,
-                    "advanced": rest_advanced,
-                    "conversion": _ratio(rest_advanced, rest_entered),
-                },
-                "team": {
-                    "conversion": spread(_ratio(a, e) for e, a in per_rep.values()).as_dict(),
-                    "avg_days_in_stage": spread(days.values()).as_dict(),
-                },
-                "test": stage_test(entered, advanced, rest_entered, rest_advanced),
+        rest_advanced = team_advanced - advanced
+        stay = stays.get((rep_id, stage.pk))
+        row = {
+            "stage": stage.pk,
+            "name": stage.name,
+            "pipeline": stage.pipeline_id,
+            "pipeline_name": stage.pipeline.name,
+            "order": stage.order,
+            "rep": {
+                "entered": entered,
+                "advanced": advanced,
+                "conversion": _ratio(advanced, entered),
+                "stays": (stay or (None, 0))[1],
+                "avg_days_in_stage": None if stay is None else stay[0],
+            },
+            "rest": {
+                "entered": rest_entered,
+                "advanced": rest_advanced,
+                "conversion": _ratio(rest_advanced, rest_entered),
+            },
+            "test": stage_test(entered, advanced, rest_entered, rest_advanced),
+        }
+        if team_totals is None:
+            per_rep = {owner: flow.get((owner, stage.pk), (0, 0)) for owner in ids}
+            days = {owner: (stays.get((owner, stage.pk)) or (None,))[0] for owner in ids}
+            row["team"] = {
+                "conversion": spread(_ratio(a, e) for e, a in per_rep.values()).as_dict(),
+                "avg_days_in_stage": spread(days.values()).as_dict(),
             }
-        )
+        rows.append(row)
     return rows
 
 
@@ -487,10 +513,17 @@ def coaching_flags(user: User, period: Period, today: datetime.date) -> list[dic
     flow, stays, _source = _stage_flow(ids, period, today)
     stages = open_stages()
     flagged = []
+    # Reps with one manager share a team: its totals per stage are worked out once.
+    team_totals: dict[frozenset, dict] = {}
     for pk in ids:
         manager_id = by_pk[pk]["manager_id"]
         peers = active_reps if manager_id is None else active_reps & below(manager_id)
-        focus = weakest_stage(_stage_rows(pk, sorted(peers | {pk}), flow, stays, stages))
+        team = frozenset(peers | {pk})
+        focus = weakest_stage(
+            _stage_rows(
+                pk, sorted(team), flow, stays, stages, team_totals=team_totals.setdefault(team, {})
+            )
+        )
         if focus is not None:
             name = _name(by_pk[pk])
             flagged.append({"rep_id": pk, "rep_name": name, "stage": focus["name"],

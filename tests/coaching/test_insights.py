@@ -1,6 +1,7 @@
 """Insights against hand-worked figures (the history of ``conftest.py``)."""
 
 import datetime
+import random
 from decimal import Decimal
 
 import pytest
@@ -253,3 +254,34 @@ def test_a_stale_or_missing_snapshot_falls_back_to_live(
     figures = insights(rep, period, team_history.today)
     assert figures["stages_source"] == "live"
     assert by_name(figures["stages"])["Discovery"]["rep"]["entered"] == 21
+
+
+def test_team_totals_kept_once_judge_each_rep_as_alone():
+    """``coaching_flags`` keeps a team's stage totals across its reps: every rep's rows are those of
+    a pass over the team (without the spreads), whoever is judged first."""
+    from types import SimpleNamespace
+
+    from coaching.insights import _stage_rows
+
+    rng = random.Random(9)
+    pipeline = SimpleNamespace(name="Sales")
+    stages = [
+        SimpleNamespace(pk=pk, name=f"S{pk}", pipeline_id=1, pipeline=pipeline, order=pk)
+        for pk in range(1, 6)
+    ]
+    ids = list(range(100, 112))
+    flow, stays = {}, {}
+    for owner in ids:
+        for stage in stages:
+            if rng.random() < 0.7:
+                entered = rng.randrange(0, 40)
+                flow[(owner, stage.pk)] = (entered, rng.randrange(0, entered + 1))
+            if rng.random() < 0.5:
+                stays[(owner, stage.pk)] = (rng.random() * 30, rng.randrange(1, 9))
+    kept: dict = {}
+    for rep_id in rng.sample(ids, len(ids)):
+        alone = _stage_rows(rep_id, ids, flow, stays, stages)
+        for row in alone:
+            assert row.pop("team")
+        assert _stage_rows(rep_id, ids, flow, stays, stages, team_totals=kept) == alone
+    assert set(kept) == {stage.pk for stage in stages}
