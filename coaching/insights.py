@@ -214,13 +214,14 @@ def _deal_rows(ids: list[int], period: Period, today: datetime.date) -> dict[int
     }
     opened = {*OPEN_DEAL_SUMS, "pipeline", "pipeline_unconverted"}
     # Only open deals and those closed in the period count in any sum: reading no others saves most
-    # rows. Each of the two is read from its own covering index.
+    # rows. Each of the two is read from its own covering index; they never overlap, as only a closed
+    # deal has a ``closed_at`` (``deal_closed_at_matches_status``).
     return sums_by_owner(
         Deal.objects.filter(deleted_at__isnull=True, owner_id__in=ids),
         [
             (Q(status=StageKind.OPEN), {name: sums[name] for name in opened}),
             (
-                Q(closed_at__gte=start, closed_at__lt=end) & ~Q(status=StageKind.OPEN),
+                Q(closed_at__gte=start, closed_at__lt=end),
                 {name: sum_ for name, sum_ in sums.items() if name not in opened},
             ),
         ],

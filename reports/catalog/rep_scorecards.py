@@ -112,7 +112,7 @@ def _deal_sums(
         closed = Q(closed_at__gte=min(first, since)) & (closed | Q(closed_at__gte=since))
         closed_aggregates["won_already"] = won_since(since)
         parts.append((Q(status=StageKind.OPEN), {"pipeline": pipeline_in_window(day, period.days)}))
-    parts.append((closed & ~Q(status=StageKind.OPEN), closed_aggregates))
+    parts.append((closed, closed_aggregates))
     deals = Deal.objects.filter(conditions.deal_filter(), deleted_at__isnull=True, owner_id__in=ids)
     return sums_by_owner(deals, parts)
 
