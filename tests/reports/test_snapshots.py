@@ -100,7 +100,16 @@ def test_running_a_snapshot_twice_rewrites_the_same_rows(history, rep):
     assert again.pk == metric.pk
     assert again.data == metric.data
     assert again.computed_at > metric.computed_at
-    assert forecast_values(key) == forecasts
+    # The model counts the history's span in fractional days up to the moment it runs, so a run a
+    # few milliseconds later may move a model figure by a cent; every other figure is the same.
+    rewritten = forecast_values(key)
+    assert sorted(rewritten) == sorted(forecasts)
+    for horizon, figures in rewritten.items():
+        for field, value in figures.items():
+            if field.startswith("model"):
+                assert abs(value - forecasts[horizon][field]) <= Decimal("0.01"), (horizon, field)
+            else:
+                assert value == forecasts[horizon][field], (horizon, field)
     for horizon, computed_at in ForecastSnapshot.objects.filter(scope_key=key).values_list(
         "horizon", "computed_at"
     ):
