@@ -481,6 +481,13 @@ class Deal(models.Model):
                 condition=Q(deleted_at__isnull=True, id__gt=0),
                 name="deal_live_close_idx",
             ),
+            # The same walk by amount: a large share's page by size, largest first or last,
+            # is found a few hundred rows in, where the merge sorts every owner's first rows.
+            models.Index(
+                fields=["amount", "id"],
+                condition=Q(deleted_at__isnull=True, id__gt=0),
+                name="deal_live_amount_idx",
+            ),
             # The same walk in the list's default order (closed deals after the open ones,
             # newest first): the list is its front, so page 20 of a team's is its next
             # thousand rows (``deal_list_page``'s ``front``), not a thousand of every owner's.

@@ -716,9 +716,10 @@ DEAL_LIST_SORTS = (
 _NULLABLE_SORTS = frozenset({"closed_at"})
 # Up to this many rows a list's count is exact; beyond it, the planner's estimate.
 DEAL_COUNT_EXACT_UP_TO = 1000
-# Sorts with an index over every live deal in (key, id) order (``deal_live_close_idx``): a list
-# whose owners hold a large share of all deals finds its page walking it, a few rows in.
-DEAL_WALKED_SORTS = frozenset({"expected_close_date"})
+# Sorts with an index over every live deal in (key, id) order (``deal_live_close_idx``,
+# ``deal_live_amount_idx``): a list whose owners hold a large share of all deals finds its page
+# walking it, a few rows in.
+DEAL_WALKED_SORTS = frozenset({"expected_close_date", "amount"})
 # The walk reads at most this many of that index's rows beyond the page's offset; a page it has
 # not filled is merged.
 DEAL_WALK_ROWS = 2000
@@ -964,7 +965,7 @@ def _walk(
     few dozen rows reads no more. If ``limit`` rows are found, they are the page's: any other
     row of ``page`` lies beyond the walked ones in the order.
     """
-    # deal_live_close_idx, deal_live_page_order_idx
+    # deal_live_close_idx, deal_live_amount_idx, deal_live_page_order_idx
     bounded = Deal.objects.filter(deleted_at__isnull=True, pk__gt=0)
     if after is not None:
         bounded = bounded.filter(_beyond(sort, after[0], after[1], backwards=backwards))

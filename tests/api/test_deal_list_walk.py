@@ -200,6 +200,23 @@ def test_the_walk_is_tried_only_for_a_large_share_of_all_deals(
     assert way.walked == [False, True, True]
 
 
+@pytest.mark.parametrize("ordering", ["amount", "-amount"])
+def test_a_large_share_sorted_by_amount_is_walked_by_default(
+    drawn, client_for, admin, manager, way, ordering
+):
+    """Amount is a walked sort (``deal_live_amount_idx``): with the default settings the admin's
+    list by amount, either way round, is walked and is the plain queryset's."""
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE pipeline_deal")
+    expected = _reference(admin, ordering, {})
+    client = client_for(admin)
+    response = client.get(URL, {"ordering": ordering, "page_size": 7})
+    assert response.status_code == 200
+    assert way.walked == [True]
+    assert [row["id"] for row in response.json()["results"]] == expected[:7]
+    assert _walk_pages(client, {"ordering": ordering})[0] == expected
+
+
 @pytest.mark.parametrize("name", list(WAYS))
 def test_either_way_takes_the_same_queries_at_two_sizes(db, client_for, manager, rep, way, name):
     """One statement for the page whichever way answers, the same at 10 deals and at 40."""
