@@ -317,11 +317,11 @@ class DealHistory(HistoricalRecords):
                 name="deal_history_open_span_idx",
                 condition=models.Q(status="open"),
             ),
-            # The versions committed for a month (the commitments report's deals committed at the
-            # last call), read from the index alone.
+            # The versions committed for a month that were their deal's at the last call (the
+            # commitments report's ``version_at``), with the amount then, read from the index alone.
             models.Index(
                 fields=("expected_close_date",),
-                include=("id", "history_date", "owner"),
+                include=("id", "history_date", "superseded_at", "deleted_at", "currency", "amount"),
                 name="deal_history_commit_idx",
                 condition=models.Q(status="open", forecast_category="commit"),
             ),

@@ -84,6 +84,9 @@ class ReportResult:
     totals: dict | None = None
     # Extra context a report's own template part may use (see ``Report.template``).
     extra: dict = field(default_factory=dict)
+    # The table's page, for a report whose table is shown a page at a time (``number``,
+    # ``count``, ``has_next`` and the rest the pagination links read); the exports hold every row.
+    page: object | None = None
 
     def _row_html(self, row: dict, first_default: str = "") -> str:
         # The standard library's escape, as Django's does it, without the lazy-string check per cell.

@@ -4,8 +4,8 @@ since the last forecast call.
 A deal is committed for the month when it is open, in the forecast category
 ``commit`` and expected to close in the calendar month holding today. The last
 forecast call is a date (``since``, default seven days ago): the deals are read
-as they stood at the start of that day, from their history rows (the latest
-version of each by then, as ``deals_as_of`` reads them). Each deal committed
+as they stood at the start of that day, from their history rows (the version
+of each at that moment, ``version_at``). Each deal committed
 then or now is one row, under its present owner, with what changed:
 
 - ``added``: committed now, not then;
@@ -15,30 +15,20 @@ then or now is one row, under its present owner, with what changed:
 - ``amount changed`` / ``unchanged``: committed then and now.
 
 Amounts are in the reporting currency: today's amount at today's rate (a
-closed deal's at its close date), the amount then at the rate of that day.
-The rows come from one query with the change worked out in SQL; the totals per
-rep from one grouped query over the same rows.
+closed deal's at its close date), the amount then at the rate of that day in
+the currency it was in then. One query gives a page of the table (a hundred
+deals), every rep's totals and the row count, the change and the sums worked
+out in SQL; the exports stream every row.
 """
 
 import datetime
+from collections.abc import Iterator
+from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db.models import (
-    Case,
-    CharField,
-    Count,
-    DateField,
-    DecimalField,
-    F,
-    OuterRef,
-    Q,
-    QuerySet,
-    Subquery,
-    Sum,
-    Value,
-    When,
-    Window,
-)
+from django.db import connection
+from django.db.models import BooleanField, Case, CharField, F, Q, Value, When
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce, Concat, NullIf, Trim
 from django.http import QueryDict
 
@@ -46,6 +36,7 @@ from pipeline.models import Deal, ForecastCategory, StageKind
 from pipeline.money import converted, in_reporting_currency
 from pipeline.periods import Period, start_of
 from pipeline.picker import Pick
+from pipeline.selectors import version_at
 from reports.catalog.base import Column, Report, ReportResult, register
 from salesmgr.models import User
 from salesmgr.values import parse_date
@@ -84,7 +75,6 @@ SUMMARY_COLUMNS = [
     Column("won_value", "Won value", "money"),
     Column("lost", "Closed lost", "int"),
 ]
-MONEY_FIELD = DecimalField(max_digits=40, decimal_places=12)
 
 
 def parse_since(raw: str | None, today: datetime.date) -> tuple[datetime.date, str | None]:
@@ -132,112 +122,191 @@ def owner_name(prefix: str = "owner__") -> Coalesce:
     )
 
 
-def commitment_rows(pick: Pick, today: datetime.date, since: datetime.date) -> QuerySet:
-    """The scope's deals committed for this month at the start of ``since`` or now, each with its change."""
+def _parts(pick: Pick, today: datetime.date, since: datetime.date) -> tuple[str, tuple]:
+    """``WITH`` the scope's deals committed for this month at the start of ``since`` or now, each
+    with its change (``commitment_rows``), as SQL and its parameters.
+
+    The versions committed at the call (``commitments_then``) are those whose span holds the
+    moment (``version_at``), read from the index of committed versions by close date with their
+    figures beside them: no probe per deal for its latest version by then, and a deal given to
+    the scope since the call is found too. The deals in the scope committed now or then
+    (``commitments_now``) are joined to them. Each part is computed once (``MATERIALIZED``): the
+    change and the sums refer to its columns, where a subquery referred to in one query ran
+    again for every reference, a dozen times a row.
+    """
     month = month_of(today)
     moment = start_of(since)
-    then = Deal.history.filter(id=OuterRef("pk"), history_date__lte=moment).order_by(
-        "-history_date", "-history_id"
-    )
-
-    def was(field: str, output=None):
-        return Subquery(then.values(field)[:1], output_field=output)
-
     committed_now = _committed(month) & Q(deleted_at__isnull=True)
-    in_scope = pick.scope.deal_filter()
-    # The deals committed now (an index) and those committed in some version up to the call (the
-    # latest version by then is checked below): only they are looked up in the history, one by one.
-    # Unordered, each is read from a partial index of the committed deals (or versions) alone.
-    candidates = (
-        Deal.objects.filter(committed_now, in_scope)
+    # deal_history_commit_idx: every column read is in the index.
+    then = (
+        Deal.history.filter(version_at(moment), _committed(month), deleted_at__isnull=True)
         .order_by()
-        .values("id")
-        .union(
-            Deal.history.filter(_committed(month), in_scope, history_date__lte=moment)
-            .order_by()
-            .values("id")
-        )
-    )
-    # The version at the call in one probe: committed then with the same amount as now ("same"),
-    # committed then with another ("changed"), or not ("no"; also a deal without a version by then).
-    # Each reference to an annotation repeats its subquery, so the figures read this one.
-    then_state = Subquery(
-        then.annotate(
-            state=Case(
-                When(
-                    Q(
-                        _committed(month),
-                        deleted_at__isnull=True,
-                        amount=OuterRef(OuterRef("amount")),
-                    ),
-                    then=Value(SAME),
-                ),
-                When(Q(_committed(month), deleted_at__isnull=True), then=Value(CHANGED)),
-                default=Value(NOT_COMMITTED),
-                output_field=CharField(),
-            )
-        ).values("state")[:1],
-        output_field=CharField(),
-    )
-    rows = (
-        Deal.objects.filter(in_scope, pk__in=candidates)
-        .alias(then_state=then_state)
         .annotate(
-            then_close=was("expected_close_date", DateField()),
-            then_amount=was("amount", DecimalField(max_digits=14, decimal_places=2)),
+            t_deal=F("id"),
+            t_close=F("expected_close_date"),
+            t_amount=F("amount"),
+            t_value=converted(on=since),
         )
-        .annotate(
-            committed_then=Case(
-                When(Q(then_state__in=[SAME, CHANGED]), then=Value(True)),
-                default=Value(False),
-            ),
-            committed_now=Case(When(committed_now, then=Value(True)), default=Value(False)),
-        )
-        .filter(Q(committed_then=True) | Q(committed_now=True))
-        .annotate(
-            change=Case(
-                When(committed_then=False, then=Value("added")),
-                When(
-                    committed_now=True,
-                    then=Case(
-                        When(then_state=SAME, then=Value("unchanged")),
-                        default=Value("amount_changed"),
-                    ),
-                ),
-                When(deleted_at__isnull=False, then=Value("removed")),
-                When(status=StageKind.WON, then=Value("won")),
-                When(status=StageKind.LOST, then=Value("lost")),
-                When(expected_close_date__gte=month.end, then=Value("slipped")),
-                default=Value("removed"),
-                output_field=CharField(),
-            ),
-            amount_now=in_reporting_currency(today),
-            amount_was=Case(
-                When(committed_then=True, then=converted(on=since, amount=F("then_amount"))),
-                default=None,
-                output_field=MONEY_FIELD,
-            ),
-            rep=owner_name(),
-        )
+        .values(*THEN_COLUMNS)
     )
-    return rows.order_by("rep", "owner_id", "expected_close_date", "id")
+    # Unordered, the deals committed now are read from a partial index of them alone.
+    committed_sql, committed_params = (
+        Deal.objects.filter(committed_now).order_by().values("id").query.sql_with_params()
+    )
+    candidates = f"{committed_sql} UNION SELECT t_deal FROM commitments_then"
+    if connection.vendor == "postgresql":
+        # As an array the ids are read one by one by the key: the planner, sure of the set's
+        # size, would otherwise hash it and scan every deal (231 ms against 30 at 1M deals).
+        among = RawSQL(
+            f"{connection.ops.quote_name(Deal._meta.db_table)}.id = ANY(ARRAY({candidates}))",
+            committed_params,
+            output_field=BooleanField(),
+        )
+    else:
+        among = Q(pk__in=RawSQL(candidates, committed_params))
+    now = (
+        Deal.objects.filter(pick.scope.deal_filter(), among)
+        .order_by()
+        .annotate(
+            c_id=F("id"),
+            c_owner=F("owner_id"),
+            c_rep=owner_name(),
+            c_name=F("name"),
+            c_account=F("account__name"),
+            c_stage=F("stage__name"),
+            c_close=F("expected_close_date"),
+            c_amount=F("amount"),
+            c_status=F("status"),
+            c_deleted=Case(When(deleted_at__isnull=False, then=Value(True)), default=Value(False)),
+            c_committed=Case(When(committed_now, then=Value(True)), default=Value(False)),
+            c_amount_now=in_reporting_currency(today),
+        )
+        .values(*NOW_COLUMNS)
+    )
+    then_sql, then_params = then.query.sql_with_params()
+    now_sql, now_params = now.query.sql_with_params()
+    # A deal committed then is "unchanged" or "amount changed" if it still is; otherwise what
+    # became of it. One not committed then was added.
+    sql = f"""
+        WITH commitments_then ({", ".join(THEN_COLUMNS)}) AS MATERIALIZED ({then_sql}),
+        commitments_now ({", ".join(NOW_COLUMNS)}) AS MATERIALIZED ({now_sql}),
+        commitment_rows AS (
+            SELECT n.*, t.t_close,
+                t.t_value AS amount_was,
+                CASE WHEN t.t_deal IS NULL THEN 0 ELSE 1 END AS committed_then,
+                CASE
+                    WHEN t.t_deal IS NULL THEN 'added'
+                    WHEN n.c_committed THEN
+                        CASE WHEN t.t_amount = n.c_amount THEN 'unchanged'
+                        ELSE 'amount_changed' END
+                    WHEN n.c_deleted THEN 'removed'
+                    WHEN n.c_status = %s THEN 'won'
+                    WHEN n.c_status = %s THEN 'lost'
+                    WHEN n.c_close >= %s THEN 'slipped'
+                    ELSE 'removed'
+                END AS change
+            FROM commitments_now AS n
+            LEFT JOIN commitments_then AS t ON t.t_deal = n.c_id
+        )
+    """
+    return sql, (*then_params, *now_params, StageKind.WON, StageKind.LOST, month.end)
+
+
+NOW_COLUMNS = (
+    "c_id",
+    "c_owner",
+    "c_rep",
+    "c_name",
+    "c_account",
+    "c_stage",
+    "c_close",
+    "c_amount",
+    "c_status",
+    "c_deleted",
+    "c_committed",
+    "c_amount_now",
+)
+THEN_COLUMNS = ("t_deal", "t_close", "t_amount", "t_value")
+# The table's order: by rep (the owner breaking ties between namesakes), close date now, deal.
+ROW_ORDER = "c_rep, c_owner, c_close, c_id"
+# Per rep, over the rep's rows: the figures of the summary (``SUMMARY_COLUMNS``).
+REP_SUMS = {
+    "committed_then": "SUM(amount_was)",
+    "committed_now": "SUM(CASE WHEN c_committed THEN c_amount_now END)",
+    **{
+        change: f"SUM(CASE WHEN change = '{change}' THEN 1 ELSE 0 END)"
+        for change in ("added", "removed", "slipped", "amount_changed", "won", "lost")
+    },
+    "won_value": "SUM(CASE WHEN change = 'won' THEN c_amount_now END)",
+}
+ROW_FIELDS = (
+    "c_owner",
+    "c_rep",
+    "c_name",
+    "c_account",
+    "change",
+    "c_stage",
+    "t_close",
+    "c_close",
+    "amount_was",
+    "c_amount_now",
+    "committed_then",
+    "c_committed",
+)
+MONEY_TOTALS = ("committed_then", "committed_now", "won_value")
+ROWS_PER_PAGE = 100
+
+
+def _ranked_sql(parts: str) -> str:
+    """Every row with its place in the table, its place among its rep's rows, its rep's sums (window
+    functions over the rep's rows) and how many rows there are. A rep's rows are partitioned by
+    name and id (the id alone decides) so that every window reads the rows in the table's order,
+    sorted once."""
+    sums = ", ".join(
+        f"{expression} OVER (PARTITION BY c_rep, c_owner) AS total_{key}"
+        for key, expression in REP_SUMS.items()
+    )
+    return f"""
+        {parts}
+        SELECT * FROM (
+            SELECT {", ".join(ROW_FIELDS)}, {sums},
+                ROW_NUMBER() OVER (ORDER BY {ROW_ORDER}) AS place,
+                ROW_NUMBER() OVER (PARTITION BY c_rep, c_owner ORDER BY {ROW_ORDER}) AS place_in_rep,
+                COUNT(*) OVER () AS row_count
+            FROM commitment_rows
+        ) AS ranked
+    """
+
+
+def _record(values: tuple, names: list[str]) -> dict:
+    """A fetched row by column name, with the types SQLite hands back as text or floats made dates
+    and decimals (PostgreSQL's already are)."""
+    record = dict(zip(names, values, strict=True))
+    for key in ("t_close", "c_close"):
+        if isinstance(record[key], str):
+            record[key] = datetime.date.fromisoformat(record[key][:10])
+    for key, value in record.items():
+        if isinstance(value, float):
+            record[key] = Decimal(repr(value))
+    return record
 
 
 def _row(deal: dict) -> dict:
     """One deal as the table shows it; the difference only where it was committed then and is now."""
-    both = deal["committed_then"] and deal["committed_now"]
+    was, now = bool(deal["committed_then"]), bool(deal["c_committed"])
+    amount_was, amount_now = deal["amount_was"], deal["c_amount_now"]
     return {
-        "rep": deal["rep"],
-        "deal": deal["name"],
-        "account": deal["account__name"],
+        "rep": deal["c_rep"],
+        "deal": deal["c_name"],
+        "account": deal["c_account"],
         "change": CHANGES[deal["change"]],
-        "stage": deal["stage__name"],
-        "close_then": deal["then_close"] if deal["committed_then"] else None,
-        "close_now": deal["expected_close_date"],
-        "amount_then": _cents(deal["amount_was"]),
-        "amount_now": _cents(deal["amount_now"]),
-        "difference": _cents(deal["amount_now"] - deal["amount_was"])
-        if both and deal["amount_now"] is not None and deal["amount_was"] is not None
+        "stage": deal["c_stage"],
+        "close_then": deal["t_close"] if was else None,
+        "close_now": deal["c_close"],
+        "amount_then": _cents(amount_was),
+        "amount_now": _cents(amount_now),
+        "difference": _cents(amount_now - amount_was)
+        if was and now and amount_now is not None and amount_was is not None
         else None,
     }
 
@@ -246,97 +315,90 @@ def _cents(value) -> Decimal | None:
     return None if value is None else Decimal(value).quantize(Decimal("0.01"))
 
 
-ROW_FIELDS = (
-    "rep",
-    "name",
-    "account__name",
-    "change",
-    "stage__name",
-    "then_close",
-    "expected_close_date",
-    "amount_was",
-    "amount_now",
-    "committed_then",
-    "committed_now",
-)
-
-
-MONEY_TOTALS = ("committed_then", "committed_now", "won_value")
-
-
-def _rep_sums() -> dict:
-    """The per-rep figures as aggregates over a rep's rows, keyed by summary column."""
-
-    def changed(name: str) -> Count:
-        return Count("id", filter=Q(change=name))
-
-    return {
-        "committed_then": Sum("amount_was"),
-        "committed_now": Sum("amount_now", filter=Q(committed_now=True)),
-        "added": changed("added"),
-        "removed": changed("removed"),
-        "slipped": changed("slipped"),
-        "amount_changed": changed("amount_changed"),
-        "won": changed("won"),
-        "won_value": Sum("amount_now", filter=Q(change="won")),
-        "lost": changed("lost"),
-    }
-
-
-def _rep_total(row: dict, prefix: str = "") -> dict:
-    total = {"rep": row["rep"]}
-    for key in _rep_sums():
-        value = row[prefix + key]
-        total[key] = _cents(value) if key in MONEY_TOTALS else value
+def _rep_total(row: dict) -> dict:
+    total = {"rep": row["c_rep"]}
+    for key in REP_SUMS:
+        value = row[f"total_{key}"]
+        total[key] = _cents(value) if key in MONEY_TOTALS else int(value or 0)
     return total
 
 
-def rep_totals(rows: QuerySet) -> list[dict]:
-    """Per rep: the value committed then and now, the count of each change and the value won (one query)."""
-    grouped = (
-        rows.order_by()
-        .values("owner_id", "rep")
-        .annotate(**_rep_sums())
-        .order_by("rep", "owner_id")
-    )
-    return [_rep_total(row) for row in grouped]
+@dataclass(frozen=True)
+class CommitmentPage:
+    """One page of the table, the totals of every rep (not only those on the page) and the row
+    count, from one query."""
+
+    rows: list[dict]
+    per_rep: list[dict]
+    count: int
+    number: int
+    size: int
+
+    @property
+    def last_number(self) -> int:
+        return max(1, -(-self.count // self.size))
+
+    @property
+    def first_index(self) -> int:
+        return (self.number - 1) * self.size + 1 if self.rows else 0
+
+    @property
+    def last_index(self) -> int:
+        return (self.number - 1) * self.size + len(self.rows)
+
+    @property
+    def has_previous(self) -> bool:
+        return self.number > 1
+
+    @property
+    def has_next(self) -> bool:
+        return self.number < self.last_number
+
+    @property
+    def previous_number(self) -> int:
+        return self.number - 1
+
+    @property
+    def next_number(self) -> int:
+        return self.number + 1
 
 
-def _rep_window_sums() -> dict:
-    """``_rep_sums`` as window functions over each rep's rows, prefixed ``total_``."""
+def commitments_page(
+    pick: Pick, today: datetime.date, since: datetime.date, number: int, size: int = ROWS_PER_PAGE
+) -> CommitmentPage:
+    """Page ``number`` of the table (the last one if there are fewer), with every rep's totals:
+    the page's rows and each rep's first row (which carries the rep's sums) in one query."""
+    parts, params = _parts(pick, today, since)
+    sql = f"""
+        {_ranked_sql(parts)}
+        WHERE place_in_rep = 1 OR (place > %s AND place <= %s)
+        ORDER BY place
+    """
+    first = (number - 1) * size
+    with connection.cursor() as cursor:
+        cursor.execute(sql, (*params, first, first + size))
+        names = [column[0] for column in cursor.description]
+        fetched = [_record(values, names) for values in cursor.fetchall()]
+    count = fetched[0]["row_count"] if fetched else 0
+    last = max(1, -(-count // size))
+    if number > last:  # past the end: the last page (a second query, for a stale link only)
+        return commitments_page(pick, today, since, last, size)
+    rows = [_row(deal) for deal in fetched if first < deal["place"] <= first + size]
+    per_rep = [_rep_total(deal) for deal in fetched if deal["place_in_rep"] == 1]
+    return CommitmentPage(rows=rows, per_rep=per_rep, count=count, number=number, size=size)
 
-    def over(expression) -> Window:
-        return Window(Sum(expression), partition_by=[F("owner_id")])
 
-    def changed(name: str) -> Window:
-        return over(Case(When(change=name, then=Value(1)), default=Value(0)))
-
-    def money_if(condition: Q) -> Window:
-        return over(Case(When(condition, then=F("amount_now")), output_field=MONEY_FIELD))
-
-    return {
-        "total_committed_then": over(F("amount_was")),
-        "total_committed_now": money_if(Q(committed_now=True)),
-        "total_added": changed("added"),
-        "total_removed": changed("removed"),
-        "total_slipped": changed("slipped"),
-        "total_amount_changed": changed("amount_changed"),
-        "total_won": changed("won"),
-        "total_won_value": money_if(Q(change="won")),
-        "total_lost": changed("lost"),
-    }
-
-
-def rows_with_rep_totals(rows: QuerySet) -> tuple[list[dict], list[dict]]:
-    """The rows as the table shows them and the totals per rep, from one query: each row carries its
-    rep's totals, summed over the rep's rows by window functions."""
-    by_rep = _rep_window_sums()
-    table, per_rep = [], {}
-    for deal in rows.annotate(**by_rep).values(*ROW_FIELDS, "owner_id", *by_rep):
-        table.append(_row(deal))
-        if deal["owner_id"] not in per_rep:
-            per_rep[deal["owner_id"]] = _rep_total(deal, "total_")
-    return table, list(per_rep.values())
+def commitment_records(pick: Pick, today: datetime.date, since: datetime.date) -> Iterator[dict]:
+    """Every row of the table in order, each with its rep's sums, read in chunks from a server-side
+    cursor where the database has one (the exports)."""
+    parts, params = _parts(pick, today, since)
+    with connection.chunked_cursor() as cursor:
+        cursor.execute(f"{_ranked_sql(parts)} ORDER BY place", params)
+        # A server-side cursor describes its columns once the first rows are fetched.
+        while chunk := cursor.fetchmany(2000):
+            names = [column[0] for column in cursor.description]
+            for values in chunk:
+                yield _record(values, names)
 
 
 def _grand_total(per_rep: list[dict]) -> dict:
@@ -358,6 +420,15 @@ def _table_totals(summary_total: dict) -> dict:
     }
 
 
+def parse_page(raw: str | None) -> tuple[int, str | None]:
+    """The table's page number from the query string, or the first with a note saying why."""
+    if raw is None or raw == "":
+        return 1, None
+    if raw.isdigit() and 0 < int(raw) < 10**9:
+        return int(raw), None
+    return 1, f"page: {raw[:20]!r} is not a page number (1, 2, ...); showing the first page."
+
+
 @register
 class Commitments(Report):
     slug = "commitments"
@@ -369,46 +440,59 @@ class Commitments(Report):
     template = "reports/catalog/_commitments.html"
 
     def options(self, query: QueryDict) -> dict:
-        return {"since": query.get("since")}
+        return {"since": query.get("since"), "page": query.get("page")}
 
     def build(
-        self, user: User, pick: Pick, today: datetime.date, since: str | None = None, **options
+        self,
+        user: User,
+        pick: Pick,
+        today: datetime.date,
+        since: str | None = None,
+        page: str | None = None,
+        **options,
     ) -> ReportResult:
         day, problem = parse_since(since, today)
-        rows = commitment_rows(pick, today, day)
-        table, per_rep = rows_with_rep_totals(rows)
-        total = _grand_total(per_rep)
+        number, page_problem = parse_page(page)
+        shown = commitments_page(pick, today, day, number, ROWS_PER_PAGE)
+        total = _grand_total(shown.per_rep)
         month = month_of(today)
-        notes = [problem] if problem else []
+        notes = [note for note in (problem, page_problem) if note]
         notes.append(
             f"Committed: open, in the commit category and expected to close in {month.start:%B %Y}. "
             f"Changes since the start of {day:%-d %b %Y}, each deal under its present owner; "
             "the period picker does not apply."
         )
+        if shown.count > shown.size:
+            notes.append(
+                f"The table shows {shown.size} deals a page; the exports hold all {shown.count:,}."
+            )
         return ReportResult(
             columns=COLUMNS,
-            rows=table,
+            rows=shown.rows,
             notes=notes,
             totals=_table_totals(total),
+            page=shown if shown.count > shown.size else None,
             extra={
                 "since": day,
                 "month": month,
                 "summary_columns": SUMMARY_COLUMNS,
                 "summary": [
                     [(column, column.display(row.get(column.key))) for column in SUMMARY_COLUMNS]
-                    for row in [*per_rep, total]
+                    for row in [*shown.per_rep, total]
                 ],
             },
         )
 
     def export_rows(self, user: User, pick: Pick, today: datetime.date, since=None, **options):
         day, _ = parse_since(since, today)
-        rows = commitment_rows(pick, today, day)
 
         def streamed():
-            for deal in rows.values(*ROW_FIELDS).iterator(chunk_size=2000):
+            per_rep = []
+            for deal in commitment_records(pick, today, day):
                 yield _row(deal)
-            yield _table_totals(_grand_total(rep_totals(rows)))
+                if deal["place_in_rep"] == 1:
+                    per_rep.append(_rep_total(deal))
+            yield _table_totals(_grand_total(per_rep))
 
         return COLUMNS, streamed()
 

@@ -16,6 +16,7 @@ from django.views.decorators.http import require_safe
 
 from pipeline.picker import PERIODS, Pick, picked, picker_options, scope_label
 from pipeline.scopes import scope_for
+from pipeline.views.common import query_without
 from reports.catalog import report_for, reports_for
 from reports.catalog.exports import csv_response, xlsx_response
 from salesmgr.audit.models import AuditKind
@@ -55,6 +56,7 @@ def report_page(request: HttpRequest, slug: str) -> HttpResponse:
         "scope_label": scope_label(pick, options),
         "period_label": PERIODS.get(pick.period.preset, ""),
         "export_query": f"?{query}" if query else "",
+        "page_query": query_without(request, "page"),
         **options,
     }
     return render(request, "reports/catalog/report.html", context)

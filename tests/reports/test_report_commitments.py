@@ -403,3 +403,47 @@ def test_the_changes_match_an_oracle_on_drawn_deals(
         for name, row in _by_deal(client.get(URL)).items()
     }
     assert shown == expected
+
+
+def test_the_table_is_shown_a_page_at_a_time_with_every_reps_totals(
+    client, manager, rep, rep2, history, monkeypatch
+):
+    """Three deals a page: each page holds the next rows in the table's order, the summary always
+    totals every rep (not only those on the page), a page past the end shows the last one, a bad
+    page number the first with a note, and the exports hold every row."""
+    client.force_login(manager)
+    whole = client.get(URL).context["result"]
+    assert whole.page is None  # nine rows fit on one page
+    monkeypatch.setattr("reports.catalog.commitments.ROWS_PER_PAGE", 3)
+    pages = [client.get(URL, {"page": number}) for number in (1, 2, 3)]
+    shown = [response.context["result"] for response in pages]
+    assert [row for result in shown for row in result.rows] == whole.rows
+    assert all(len(result.rows) == 3 for result in shown)
+    assert all(result.extra["summary"] == whole.extra["summary"] for result in shown)
+    assert all(result.totals == whole.totals for result in shown)
+    first = shown[0].page
+    assert (first.count, first.number, first.last_number, first.has_next) == (9, 1, 3, True)
+    html = pages[1].content.decode()
+    assert "Showing 4–6 of 9" in html and 'rel="next"' in html and 'rel="prev"' in html
+    assert "page=3" in html
+    past = client.get(URL, {"page": 40}).context["result"]
+    assert past.page.number == 3 and past.rows == shown[2].rows
+    bad = client.get(URL, {"page": "two"}).context["result"]
+    assert bad.page.number == 1 and bad.notes[0].startswith("page:")
+    text = b"".join(client.get(URL + "export.csv", {"page": 2}).streaming_content).decode()
+    assert len(list(csv.reader(io.StringIO(text.lstrip("\ufeff"))))) == 1 + 9 + 1
+
+
+def test_a_deal_given_to_the_team_since_the_call_shows_what_became_of_it(
+    client, admin, manager, outsider, rep, history
+):
+    """O was committed by a rep of another team at the call; given to the manager's rep since and
+    moved to best case, it is the team's deal now, shown as removed under its present owner."""
+    deal = Deal.objects.get(name="O")
+    Deal.objects.filter(pk=deal.pk).update(owner=rep, forecast_category="best_case")
+    client.force_login(manager)
+    rows = _by_deal(client.get(URL))
+    assert rows["O"]["change"] == "Removed" and rows["O"]["rep"] == rep.display_name
+    assert rows["O"]["amount_then"] == Decimal("9999.00")
+    client.force_login(outsider)
+    assert "O" not in _by_deal(client.get(URL))
