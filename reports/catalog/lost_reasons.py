@@ -18,7 +18,7 @@ from django.db.models.functions import TruncMonth
 from django.http import QueryDict
 from django.utils import timezone
 
-from pipeline.models import Stage, StageKind
+from pipeline.models import LostReason, Stage, StageKind
 from pipeline.money import (
     at_close,
     reporting_currency,
@@ -151,7 +151,13 @@ class LostReasons(Report):
             notes.append(unconverted_notice(unconverted_by_currency(lost, unconverted(value))))
         charts = [
             reasons_by_month_chart(
-                self._by_month(lost), _months(pick.period.start, pick.period.last_day)
+                self._by_month(
+                    lost,
+                    {row["key"]: row["reason"] for row in grouped}
+                    if choice.key == "reason"
+                    else None,
+                ),
+                _months(pick.period.start, pick.period.last_day),
             ),
             breakdown_chart(choice.label, rows),
         ]
@@ -198,14 +204,27 @@ class LostReasons(Report):
         return names
 
     @staticmethod
-    def _by_month(lost) -> list[dict]:
-        """Deals lost per month and reason: one grouped query."""
+    def _by_month(lost, reason_names: dict | None = None) -> list[dict]:
+        """Deals lost per month and reason: one grouped query, by the reason's id (a hashed group of
+        a few dozen rows; grouped and sorted by the reason's name, 118,000 lost deals at 1M were
+        sorted on disk first), the names from ``reason_names`` or one more query."""
         month = TruncMonth("closed_at", tzinfo=timezone.get_current_timezone())
-        return list(
-            lost.values(month=month, reason=F("lost_reason__name"))
+        grouped = list(
+            lost.values(month=month, reason_id=F("lost_reason_id"))
             .annotate(deals=Count("id"))
-            .order_by("month", "reason")
+            .order_by()
         )
+        if reason_names is None:
+            reason_names = dict(LostReason.objects.values_list("pk", "name"))
+        points = [
+            {
+                "month": row["month"],
+                "reason": reason_names.get(row["reason_id"]),
+                "deals": row["deals"],
+            }
+            for row in grouped
+        ]
+        return sorted(points, key=lambda point: (point["month"], point["reason"] or ""))
 
 
 def reasons_by_month_chart(points: list[dict], months: list[datetime.date]) -> Chart:
