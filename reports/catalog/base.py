@@ -11,7 +11,7 @@ instead of building a list.
 
 import datetime
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from html import escape
 
@@ -72,6 +72,62 @@ class Column:
         return f"{arrow} {number:+,.1f}"
 
 
+# A table longer than this is shown a page at a time (``paged``); the exports hold every row.
+TABLE_ROWS_PER_PAGE = 100
+
+
+@dataclass(frozen=True)
+class TablePage:
+    """Which page of a report's table is shown, for the pagination links
+    (``pipeline/_pagination.html``)."""
+
+    count: int  # rows in the whole table
+    number: int
+    size: int
+
+    @property
+    def last_number(self) -> int:
+        return max(1, -(-self.count // self.size))
+
+    @property
+    def rows(self) -> int:
+        """How many rows this page shows."""
+        return max(0, min(self.size, self.count - (self.number - 1) * self.size))
+
+    @property
+    def first_index(self) -> int:
+        return (self.number - 1) * self.size + 1 if self.rows else 0
+
+    @property
+    def last_index(self) -> int:
+        return (self.number - 1) * self.size + self.rows
+
+    @property
+    def has_previous(self) -> bool:
+        return self.number > 1
+
+    @property
+    def has_next(self) -> bool:
+        return self.number < self.last_number
+
+    @property
+    def previous_number(self) -> int:
+        return self.number - 1
+
+    @property
+    def next_number(self) -> int:
+        return self.number + 1
+
+
+def parse_page(raw: str | None) -> tuple[int, str | None]:
+    """The table's page number from the query string, or the first with a note saying why."""
+    if raw is None or raw == "":
+        return 1, None
+    if raw.isdigit() and 0 < int(raw) < 10**9:
+        return int(raw), None
+    return 1, f"page: {raw[:20]!r} is not a page number (1, 2, ...); showing the first page."
+
+
 @dataclass
 class ReportResult:
     """What a report shows: its table (columns and rows of dicts keyed by column), charts and notes."""
@@ -84,9 +140,8 @@ class ReportResult:
     totals: dict | None = None
     # Extra context a report's own template part may use (see ``Report.template``).
     extra: dict = field(default_factory=dict)
-    # The table's page, for a report whose table is shown a page at a time (``number``,
-    # ``count``, ``has_next`` and the rest the pagination links read); the exports hold every row.
-    page: object | None = None
+    # The table's page when the table is shown a page at a time; the exports hold every row.
+    page: TablePage | None = None
 
     def _row_html(self, row: dict, first_default: str = "") -> str:
         # The standard library's escape, as Django's does it, without the lazy-string check per cell.
@@ -116,6 +171,22 @@ class ReportResult:
         if self.totals is None:
             return ""
         return mark_safe(self._row_html(self.totals, first_default="Total"))  # noqa: S308
+
+
+def paged(result: ReportResult, raw_page: str | None) -> ReportResult:
+    """``result`` with its table cut to page ``raw_page`` when it is longer than
+    ``TABLE_ROWS_PER_PAGE`` (a page past the end: the last one). The charts, the totals and the
+    exports still cover every row; a report that pages its table in SQL sets ``page`` itself."""
+    count, size = len(result.rows), TABLE_ROWS_PER_PAGE
+    if result.page is not None or count <= size:
+        return result
+    number, problem = parse_page(raw_page)
+    page = TablePage(count=count, number=1, size=size)
+    page = replace(page, number=min(number, page.last_number))
+    first = (page.number - 1) * size
+    notes = [*result.notes, *([problem] if problem else [])]
+    notes.append(f"The table shows {size} rows a page; the exports hold all {count:,}.")
+    return replace(result, rows=result.rows[first : first + size], notes=notes, page=page)
 
 
 class Report:

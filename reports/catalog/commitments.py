@@ -37,7 +37,15 @@ from pipeline.money import converted, in_reporting_currency
 from pipeline.periods import Period, start_of
 from pipeline.picker import Pick
 from pipeline.selectors import version_at
-from reports.catalog.base import Column, Report, ReportResult, register
+from reports.catalog.base import (
+    TABLE_ROWS_PER_PAGE,
+    Column,
+    Report,
+    ReportResult,
+    TablePage,
+    parse_page,
+    register,
+)
 from salesmgr.models import User
 from salesmgr.values import parse_date
 
@@ -254,7 +262,7 @@ ROW_FIELDS = (
     "c_committed",
 )
 MONEY_TOTALS = ("committed_then", "committed_now", "won_value")
-ROWS_PER_PAGE = 100
+ROWS_PER_PAGE = TABLE_ROWS_PER_PAGE
 
 
 def _ranked_sql(parts: str) -> str:
@@ -334,34 +342,6 @@ class CommitmentPage:
     number: int
     size: int
 
-    @property
-    def last_number(self) -> int:
-        return max(1, -(-self.count // self.size))
-
-    @property
-    def first_index(self) -> int:
-        return (self.number - 1) * self.size + 1 if self.rows else 0
-
-    @property
-    def last_index(self) -> int:
-        return (self.number - 1) * self.size + len(self.rows)
-
-    @property
-    def has_previous(self) -> bool:
-        return self.number > 1
-
-    @property
-    def has_next(self) -> bool:
-        return self.number < self.last_number
-
-    @property
-    def previous_number(self) -> int:
-        return self.number - 1
-
-    @property
-    def next_number(self) -> int:
-        return self.number + 1
-
 
 def commitments_page(
     pick: Pick, today: datetime.date, since: datetime.date, number: int, size: int = ROWS_PER_PAGE
@@ -420,15 +400,6 @@ def _table_totals(summary_total: dict) -> dict:
     }
 
 
-def parse_page(raw: str | None) -> tuple[int, str | None]:
-    """The table's page number from the query string, or the first with a note saying why."""
-    if raw is None or raw == "":
-        return 1, None
-    if raw.isdigit() and 0 < int(raw) < 10**9:
-        return int(raw), None
-    return 1, f"page: {raw[:20]!r} is not a page number (1, 2, ...); showing the first page."
-
-
 @register
 class Commitments(Report):
     slug = "commitments"
@@ -471,7 +442,9 @@ class Commitments(Report):
             rows=shown.rows,
             notes=notes,
             totals=_table_totals(total),
-            page=shown if shown.count > shown.size else None,
+            page=TablePage(count=shown.count, number=shown.number, size=shown.size)
+            if shown.count > shown.size
+            else None,
             extra={
                 "since": day,
                 "month": month,

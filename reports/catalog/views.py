@@ -18,6 +18,7 @@ from pipeline.picker import PERIODS, Pick, picked, picker_options, scope_label
 from pipeline.scopes import scope_for
 from pipeline.views.common import query_without
 from reports.catalog import report_for, reports_for
+from reports.catalog.base import paged
 from reports.catalog.exports import csv_response, xlsx_response
 from salesmgr.audit.models import AuditKind
 from salesmgr.audit.services import audit_record
@@ -43,7 +44,9 @@ def report_page(request: HttpRequest, slug: str) -> HttpResponse:
     pick = _pick(request)
     today = timezone.localdate()
     try:
-        result = report.build_for_page(request.user, pick, today, request.GET)
+        result = paged(
+            report.build_for_page(request.user, pick, today, request.GET), request.GET.get("page")
+        )
     except ValidationError as error:
         return HttpResponse(" ".join(error.messages), status=400, content_type="text/plain")
     options = picker_options(request, pick)

@@ -194,3 +194,28 @@ def test_the_page_draws_the_table_with_the_picker_and_export_links(client, manag
     assert 'data-testid="report-table"' in html and "350" in html
     assert 'href="/reports/test-deals-per-owner/export.csv?period=90d"' in html
     assert 'aria-label="Scope and period"' in html
+
+
+def test_a_long_table_is_shown_a_page_at_a_time(client, admin, deals, monkeypatch):
+    """Past ``TABLE_ROWS_PER_PAGE`` rows the page shows one page of the table with the pagination
+    links and a note; the totals and the exports still cover every row; a page past the end
+    shows the last one, a bad number the first with a note."""
+    client.force_login(admin)
+    url = "/reports/test-deals-per-owner/"
+    whole = client.get(url).context["result"]
+    assert whole.page is None and len(whole.rows) == 3
+    monkeypatch.setattr("reports.catalog.base.TABLE_ROWS_PER_PAGE", 2)
+    first, second = (client.get(url, {"page": n}) for n in (1, 2))
+    assert first.context["result"].rows + second.context["result"].rows == whole.rows
+    assert second.context["result"].totals == whole.totals
+    page = first.context["result"].page
+    assert (page.count, page.number, page.last_number, page.rows) == (3, 1, 2, 2)
+    assert second.context["result"].page.rows == 1
+    html = first.content.decode()
+    assert "Showing 1–2 of 3" in html and 'rel="next"' in html
+    assert "The table shows 2 rows a page; the exports hold all 3." in html
+    assert client.get(url, {"page": 9}).context["result"].rows == whole.rows[2:]
+    bad = client.get(url, {"page": "-1"}).context["result"]
+    assert bad.page.number == 1 and bad.notes[0].startswith("page:")
+    text = b"".join(client.get(url + "export.csv", {"page": 2}).streaming_content).decode()
+    assert len(list(csv.reader(io.StringIO(text.lstrip("\ufeff"))))) == 1 + 3 + 1
