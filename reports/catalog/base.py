@@ -19,6 +19,7 @@ from django.http import Http404, QueryDict
 from django.utils.safestring import mark_safe
 
 from pipeline.picker import Pick
+from pipeline.views.common import Page
 from reports.charts import Chart
 from salesmgr.models import User
 
@@ -76,49 +77,6 @@ class Column:
 TABLE_ROWS_PER_PAGE = 100
 
 
-@dataclass(frozen=True)
-class TablePage:
-    """Which page of a report's table is shown, for the pagination links
-    (``pipeline/_pagination.html``)."""
-
-    count: int  # rows in the whole table
-    number: int
-    size: int
-
-    @property
-    def last_number(self) -> int:
-        return max(1, -(-self.count // self.size))
-
-    @property
-    def rows(self) -> int:
-        """How many rows this page shows."""
-        return max(0, min(self.size, self.count - (self.number - 1) * self.size))
-
-    @property
-    def first_index(self) -> int:
-        return (self.number - 1) * self.size + 1 if self.rows else 0
-
-    @property
-    def last_index(self) -> int:
-        return (self.number - 1) * self.size + self.rows
-
-    @property
-    def has_previous(self) -> bool:
-        return self.number > 1
-
-    @property
-    def has_next(self) -> bool:
-        return self.number < self.last_number
-
-    @property
-    def previous_number(self) -> int:
-        return self.number - 1
-
-    @property
-    def next_number(self) -> int:
-        return self.number + 1
-
-
 def parse_page(raw: str | None) -> tuple[int, str | None]:
     """The table's page number from the query string, or the first with a note saying why."""
     if raw is None or raw == "":
@@ -140,8 +98,9 @@ class ReportResult:
     totals: dict | None = None
     # Extra context a report's own template part may use (see ``Report.template``).
     extra: dict = field(default_factory=dict)
-    # The table's page when the table is shown a page at a time; the exports hold every row.
-    page: TablePage | None = None
+    # The table's page when the table is shown a page at a time (the lists' ``Page``, whose rows
+    # are those shown); the exports hold every row.
+    page: Page | None = None
 
     def _row_html(self, row: dict, first_default: str = "") -> str:
         # The standard library's escape, as Django's does it, without the lazy-string check per cell.
@@ -181,12 +140,27 @@ def paged(result: ReportResult, raw_page: str | None) -> ReportResult:
     if result.page is not None or count <= size:
         return result
     number, problem = parse_page(raw_page)
-    page = TablePage(count=count, number=1, size=size)
-    page = replace(page, number=min(number, page.last_number))
-    first = (page.number - 1) * size
+    page = table_page(result.rows, count, number, size)
     notes = [*result.notes, *([problem] if problem else [])]
     notes.append(f"The table shows {size} rows a page; the exports hold all {count:,}.")
-    return replace(result, rows=result.rows[first : first + size], notes=notes, page=page)
+    return replace(result, rows=page.rows, notes=notes, page=page)
+
+
+def table_page(rows: list, count: int, number: int, size: int) -> Page:
+    """Page ``number`` (the last one past the end) of a table of ``count`` rows; ``rows`` are the
+    whole table's, or the page's own when it was read alone (``len(rows) <= size``)."""
+    last = max(1, -(-count // size))
+    number = min(number, last)
+    if len(rows) > size:
+        rows = rows[(number - 1) * size : number * size]
+    return Page(
+        rows=rows,
+        number=number,
+        per_page=size,
+        count=count,
+        count_capped=False,
+        has_next=number < last,
+    )
 
 
 class Report:

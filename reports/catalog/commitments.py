@@ -42,9 +42,9 @@ from reports.catalog.base import (
     Column,
     Report,
     ReportResult,
-    TablePage,
     parse_page,
     register,
+    table_page,
 )
 from salesmgr.models import User
 from salesmgr.values import parse_date
@@ -442,7 +442,7 @@ class Commitments(Report):
             rows=shown.rows,
             notes=notes,
             totals=_table_totals(total),
-            page=TablePage(count=shown.count, number=shown.number, size=shown.size)
+            page=table_page(shown.rows, shown.count, shown.number, shown.size)
             if shown.count > shown.size
             else None,
             extra={

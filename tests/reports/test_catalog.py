@@ -209,8 +209,8 @@ def test_a_long_table_is_shown_a_page_at_a_time(client, admin, deals, monkeypatc
     assert first.context["result"].rows + second.context["result"].rows == whole.rows
     assert second.context["result"].totals == whole.totals
     page = first.context["result"].page
-    assert (page.count, page.number, page.last_number, page.rows) == (3, 1, 2, 2)
-    assert second.context["result"].page.rows == 1
+    assert (page.count, page.number, page.last_number, len(page.rows)) == (3, 1, 2, 2)
+    assert len(second.context["result"].page.rows) == 1
     html = first.content.decode()
     assert "Showing 1–2 of 3" in html and 'rel="next"' in html
     assert "The table shows 2 rows a page; the exports hold all 3." in html
