@@ -315,6 +315,18 @@ def test_a_past_period_reads_both_pipelines_from_history(world, manager, django_
     assert riley["attainment"] == pytest.approx(0.3)
 
 
+def test_a_past_pipeline_keeps_a_deal_removed_since(world, manager):
+    """The pipeline as it stood then holds a deal open then that has since been purged, as the
+    dashboard's forecast as of that day does (``deals_as_of``): what was there, not what is left."""
+    Deal.objects.get(name="D3").delete()
+    period = Period.from_days(
+        world - datetime.timedelta(days=59), world - datetime.timedelta(days=30)
+    )
+    pick = Pick(kind="team", scope=Scope(team=manager.pk), period=period)
+    riley = by_rep(REPORTS[SLUG].build(manager, pick, world))["Riley Rep"]
+    assert riley["coverage"] == pytest.approx(2000 / 3000)
+
+
 def test_the_exports_hold_the_table_and_the_median(client, world, manager):
     client.force_login(manager)
     response = client.get(f"/reports/{SLUG}/export.csv?period=30d")
