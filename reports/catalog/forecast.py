@@ -28,9 +28,10 @@ from collections import defaultdict
 from decimal import Decimal
 
 import plotly.graph_objects as go
-from django.db.models import Q
+from django.db.models import Case, Count, Q, Sum, When
 
-from pipeline.models import StageKind
+from pipeline.models import ForecastCategory, StageKind
+from pipeline.money import converted
 from pipeline.periods import start_of
 from pipeline.picker import Pick
 from pipeline.scopes import Scope
@@ -39,13 +40,14 @@ from quotas.selectors import quota_targets, team_targets
 from reports.catalog.base import Column, Report, ReportResult, register
 from reports.catalog.funnel_activity import people_names
 from reports.charts import ACTUAL, INK, METHOD_COLOURS, Chart, _chart, _float, _money_axis
-from reports.forecasts import HORIZONS, money, window_sums
+from reports.forecasts import HORIZONS, money
 from reports.metrics import deal_rows
 from reports.models import ForecastSnapshot
 from salesmgr.models import Role, User
 
 WEEK = datetime.timedelta(days=7)
 CATEGORIES = {"commit": "Commit", "best_case": "Best case", "pipeline": "Pipeline"}
+COMMITTED = (ForecastCategory.COMMIT, ForecastCategory.BEST_CASE)
 METHODS = {**CATEGORIES, "model": "Model"}
 
 
@@ -65,11 +67,47 @@ COLUMNS = _columns()
 
 
 def _sums_by_owner(rows, as_of: datetime.date) -> dict[int, dict]:
-    aggregates = {}
-    for horizon in HORIZONS:
-        aggregates |= window_sums(as_of, horizon, suffix=f"_{horizon}")
-    grouped = rows.values("owner_id").annotate(**aggregates).order_by()
-    return {row["owner_id"]: row for row in grouped}
+    """Per owner and horizon, the commit, best-case and pipeline sums and the deals without a rate.
+
+    ``rows`` are open deals due in the longest window. They are grouped in SQL by owner, currency,
+    category and the first window they fall in, each group's amount converted once (a currency has one
+    rate on ``as_of``, so the converted sum of a group equals the sum of its converted amounts, exactly);
+    the few hundred groups are then added up into the nested windows. One query. Summing the nine
+    filtered sums of every deal row instead spent 80 of 100 ms on a manager's 66,000 deals at 1M.
+    """
+    first_window = Case(
+        *(
+            When(expected_close_date__lt=as_of + datetime.timedelta(days=horizon), then=horizon)
+            for horizon in HORIZONS[:-1]
+        ),
+        default=HORIZONS[-1],
+    )
+    groups = (
+        rows.values("owner_id", "currency", "forecast_category", window=first_window)
+        .annotate(deals=Count("id"), value=converted(on=as_of, amount=Sum("amount")))
+        .order_by()
+    )
+    zero = Decimal("0.00")
+    empty = {f"{name}_{horizon}": zero for horizon in HORIZONS for name in CATEGORIES}
+    empty |= {f"unconverted_{horizon}": 0 for horizon in HORIZONS}
+    found: dict[int, dict] = {}
+    for group in groups:
+        sums = found.get(group["owner_id"])
+        if sums is None:
+            sums = found[group["owner_id"]] = dict(empty)
+        category, value = group["forecast_category"], group["value"]
+        for horizon in HORIZONS:
+            if group["window"] > horizon or category == ForecastCategory.OMITTED:
+                continue
+            if value is None:
+                sums[f"unconverted_{horizon}"] += group["deals"]
+                continue
+            sums[f"pipeline_{horizon}"] += value
+            if category in COMMITTED:
+                sums[f"best_case_{horizon}"] += value
+            if category == ForecastCategory.COMMIT:
+                sums[f"commit_{horizon}"] += value
+    return found
 
 
 def _in_windows(as_of: datetime.date) -> Q:

@@ -268,3 +268,51 @@ def test_team_health_parts_equal_one_query(mixed_deals, manager, rep, period_nam
     assert {key: found[manager.pk].get(key) or 0 for key in expected[manager.pk]} == {
         key: value or 0 for key, value in expected[manager.pk].items()
     }
+
+
+@pytest.mark.parametrize("scope_of", ["organisation", "team", "rep"])
+def test_forecast_category_sums_equal_the_per_deal_sums(mixed_deals, manager, rep, scope_of):
+    """The report's sums, grouped by owner, currency, category and first window before they are added
+    up, equal the dashboards' per-deal sums (``window_sums``) over the same rows, today and a week ago:
+    in every currency, with and without a rate, and on each window's first and last day."""
+    today = mixed_deals
+    for days, currency, category in (
+        (0, "USD", ForecastCategory.COMMIT),
+        (29, "EUR", ForecastCategory.BEST_CASE),
+        (30, "EUR", ForecastCategory.COMMIT),
+        (59, "JPY", ForecastCategory.PIPELINE),
+        (60, "GBP", ForecastCategory.OMITTED),
+        (89, "USD", ForecastCategory.BEST_CASE),
+        (90, "USD", ForecastCategory.COMMIT),
+    ):
+        DealFactory(
+            owner=rep,
+            amount=Decimal("1234.56"),
+            currency=currency,
+            forecast_category=category,
+            expected_close_date=today + datetime.timedelta(days=days),
+        )
+    scope = {"organisation": Scope(), "team": Scope(team=manager.pk), "rep": Scope(owner=rep.pk)}
+    pick = Pick(scope_of, scope[scope_of], gap_period("quarter", today))
+    now, _ = category_sums(pick, today)
+    expected = {}
+    for horizon in (30, 60, 90):
+        sums = window_sums(today, horizon, suffix=f"_{horizon}")
+        rows = (
+            Deal.objects.filter(deleted_at__isnull=True)
+            .filter(pick.scope.deal_filter(), status=StageKind.OPEN)
+            .values("owner_id")
+            .annotate(**{f"{name}_{horizon}": sums[f"{name}_{horizon}"] for name in NAMES})
+            .order_by()
+        )
+        for row in rows:
+            expected.setdefault(row.pop("owner_id"), {}).update(row)
+    expected = {owner: row for owner, row in expected.items() if any(row.values())}
+    assert len(expected) > 1 or scope_of == "rep"
+    assert any(row["unconverted_60"] for row in expected.values())
+    assert {
+        owner: {name: row[name] or 0 for name in row} for owner, row in expected.items()
+    } == {owner: {name: now[owner][name] for name in expected[owner]} for owner in expected}
+
+
+NAMES = ("commit", "best_case", "pipeline", "unconverted")
