@@ -5,6 +5,7 @@ typo in a deployment never silently falls back to a default.
 """
 
 import os
+import re
 from urllib.parse import unquote, urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
@@ -111,3 +112,24 @@ def env_email() -> dict:
         "EMAIL_USE_TLS": env_bool("EMAIL_USE_TLS", False),
         "EMAIL_USE_SSL": env_bool("EMAIL_USE_SSL", False),
     }
+
+
+def env_postgres_options() -> str:
+    """The settings every PostgreSQL session starts with (libpq's ``options``).
+
+    - ``jit=off`` (``PG_JIT=on`` gives it back): the figures' queries are short but wide (dozens of
+      aggregates, a rate lookup in many), and PostgreSQL compiled them for seconds once their
+      estimated cost passed its thresholds, e.g. with deals in other currencies
+      (``benchmarks/currencies.py``).
+    - ``work_mem`` (``PG_WORK_MEM``, default 16MB): PostgreSQL's 4 MB made a team's year of won deals
+      hashed against their line items, and a week-old forecast's deal versions, spill to disk at
+      1,000,000 deals. A process holds one connection, and a query takes this much per hash or
+      sort, so a small machine stays far from its memory.
+    """
+    jit = "on" if env_bool("PG_JIT", False) else "off"
+    work_mem = env_str("PG_WORK_MEM", "16MB")
+    if not re.fullmatch(r"[1-9][0-9]*(kB|MB|GB)", work_mem):
+        raise ImproperlyConfigured(
+            f"PG_WORK_MEM must be a size in kB, MB or GB, such as 16MB; got {work_mem!r}."
+        )
+    return f"-c jit={jit} -c work_mem={work_mem}"

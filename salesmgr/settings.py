@@ -6,7 +6,6 @@ install: SQLite in the project folder, Celery tasks run eagerly in-process,
 a secret generated once for this checkout, and the app's own error pages.
 """
 
-import re
 import secrets
 from pathlib import Path
 
@@ -16,7 +15,14 @@ from django.core.exceptions import ImproperlyConfigured
 from kombu import Queue
 
 from salesmgr.currencies import is_currency
-from salesmgr.env import env_bool, env_email, env_int, env_list, env_str
+from salesmgr.env import (
+    env_bool,
+    env_email,
+    env_int,
+    env_list,
+    env_postgres_options,
+    env_str,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -132,23 +138,9 @@ if DATABASE_URL:
             f"DATABASE_URL is not a database URL Salesmgr understands: {exc}"
         ) from exc
     if DATABASES["default"]["ENGINE"].endswith("postgresql"):
-        # No JIT: the figures' queries are short but wide (dozens of aggregates, a rate lookup in
-        # many), and PostgreSQL compiled them for seconds once their estimated cost passed its
-        # thresholds, e.g. with deals in other currencies (benchmarks/currencies.py).
-        # PG_JIT=on gives it back.
+        # The session settings of every connection: no JIT, more memory per hash and sort.
         options = DATABASES["default"].setdefault("OPTIONS", {})
-        jit = "on" if env_str("PG_JIT", "off").lower() == "on" else "off"
-        # More memory per hash and sort than PostgreSQL's 4 MB: a year of a team's won deals hashed
-        # against their line items spilled to disk in two batches at 1,000,000 deals. A few
-        # connections (one per worker) each using it in a node or two stay well inside the machine.
-        work_mem = env_str("PG_WORK_MEM", "16MB")
-        if not re.fullmatch(r"[1-9][0-9]*(kB|MB|GB)", work_mem):
-            raise ImproperlyConfigured(
-                f"PG_WORK_MEM must be a size such as 16MB (kB, MB or GB), not {work_mem!r}."
-            )
-        options["options"] = (
-            f"{options.get('options', '')} -c jit={jit} -c work_mem={work_mem}".strip()
-        )
+        options["options"] = f"{options.get('options', '')} {env_postgres_options()}".strip()
         # A database that does not answer fails a request in seconds (a 503), not after the
         # operating system's minutes-long connect time-out.
         options.setdefault("connect_timeout", env_int("DB_CONNECT_TIMEOUT", 5, minimum=1))

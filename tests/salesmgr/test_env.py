@@ -1,7 +1,9 @@
 import pytest
 from django.core.exceptions import ImproperlyConfigured
+from django.db import connection
 
-from salesmgr.env import env_bool, env_int, env_list, env_str
+from salesmgr.env import env_bool, env_int, env_list, env_postgres_options, env_str
+from tests.conftest import need_postgres
 
 
 def test_bool_reads_common_spellings(monkeypatch):
@@ -76,3 +78,29 @@ def test_a_bad_database_url_is_refused():
     result = _settings_in_subprocess(DATABASE_URL="nosuchdb://x/y")
     assert result.returncode != 0
     assert "DATABASE_URL" in result.stderr
+
+
+def test_postgres_sessions_start_without_jit_and_with_more_work_memory(monkeypatch):
+    monkeypatch.delenv("PG_JIT", raising=False)
+    monkeypatch.delenv("PG_WORK_MEM", raising=False)
+    assert env_postgres_options() == "-c jit=off -c work_mem=16MB"
+    monkeypatch.setenv("PG_JIT", "on")
+    monkeypatch.setenv("PG_WORK_MEM", "64MB")
+    assert env_postgres_options() == "-c jit=on -c work_mem=64MB"
+
+
+@pytest.mark.parametrize("value", ["16", "16 MB", "0MB", "-4MB", "16MB -c fsync=off", "lots"])
+def test_a_work_memory_that_is_not_a_size_stops_the_start(monkeypatch, value):
+    monkeypatch.setenv("PG_WORK_MEM", value)
+    with pytest.raises(ImproperlyConfigured, match="PG_WORK_MEM"):
+        env_postgres_options()
+
+
+@pytest.mark.django_db
+def test_the_database_session_has_the_settings():
+    need_postgres()
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW work_mem")
+        assert cursor.fetchone()[0] == "16MB"
+        cursor.execute("SHOW jit")
+        assert cursor.fetchone()[0] == "off"
