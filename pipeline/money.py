@@ -196,6 +196,19 @@ def at_close(amount: Expression | None = None, prefix: str = "") -> Case:
     )
 
 
+def at_day(day: str = "day", amount: Expression | None = None) -> Case:
+    """``at_close`` for a row that carries its close date in the column ``day`` (a rollup of the deals
+    closed per day and currency): ``amount`` (default the row's) at the rate that starts that day from
+    the map of all rates, else the latest before it; NULL without a rate."""
+    amount = F("amount") if amount is None else amount
+    starting_that_day = RateIn(RateMap(), Concat(F("currency"), Value("|"), DayText(F(day))))
+    return Case(
+        When(currency=reporting_currency(), then=amount),
+        default=amount * Coalesce(starting_that_day, rate_on(OuterRef(day))),
+        output_field=CONVERTED,
+    )
+
+
 def in_reporting_currency(today: datetime.date | None = None) -> Case:
     """A deal's own amount in the reporting currency: a closed deal at its close date's rate, an open one
     at ``today``'s (default: the local date); NULL without a rate. For lists and exports."""

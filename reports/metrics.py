@@ -114,9 +114,11 @@ def deal_sums(period: Period, day: datetime.date) -> dict:
 OPEN_DEAL_SUMS = ("open_deals", "open_value", "open_unconverted")
 
 
-def sums_by_owner(deals: QuerySet, parts: Iterable[tuple[Q, dict]]) -> dict[int, dict]:
+def sums_by_owner(deals: QuerySet, parts: Iterable[tuple[Q | QuerySet, dict]]) -> dict[int, dict]:
     """Per owner, each part's aggregates over the rows of ``deals`` that meet its condition (one query
-    a part); an owner without such rows gets 0 for a count and None for a sum.
+    a part); an owner without such rows gets 0 for a count, else the aggregate's ``default`` (None for
+    a sum without one). A part whose condition is a queryset of its own with an ``owner_id`` (a rollup
+    of the same deals) is aggregated over that queryset instead.
 
     Each aggregate must count only rows of its own part (its filter implies the part's condition):
     then the figures equal one query over the parts' rows together, overlapping or not.
@@ -129,8 +131,11 @@ def sums_by_owner(deals: QuerySet, parts: Iterable[tuple[Q, dict]]) -> dict[int,
     defaults = {}
     for condition, aggregates in parts:
         for name, aggregate in aggregates.items():
-            defaults[name] = 0 if isinstance(aggregate, Count) else None
-        rows = deals.filter(condition).values("owner_id").annotate(**aggregates).order_by()
+            defaults[name] = (
+                0 if isinstance(aggregate, Count) else getattr(aggregate, "default", None)
+            )
+        source = condition if isinstance(condition, QuerySet) else deals.filter(condition)
+        rows = source.values("owner_id").annotate(**aggregates).order_by()
         for row in rows:
             found.setdefault(row.pop("owner_id"), {}).update(row)
     return {owner: {**defaults, "owner_id": owner, **sums} for owner, sums in found.items()}

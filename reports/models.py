@@ -120,7 +120,10 @@ class ActivityDay(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["author", "day", "kind"], name="activity_day_key"),
+            # Carrying the count, a team's half year of days is read from the index alone.
+            models.UniqueConstraint(
+                fields=["author", "day", "kind"], include=["count"], name="activity_day_key"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -154,6 +157,45 @@ class AdvanceDay(models.Model):
 
     def __str__(self) -> str:
         return f"{self.owner_id} {self.day}: {self.count}"
+
+
+class ClosedDay(models.Model):
+    """The live deals one owner won or lost on one day (in ``TIME_ZONE``), per currency: how many,
+    their amounts as entered and their summed age at close (``closed_at - created_at``).
+
+    A day and a currency share one exchange rate, so a report converts each row's amount once and
+    gets what converting every deal would give. Kept by PostgreSQL triggers on the deals
+    (``reports/rollups.py``), like the other rollups: a deal's close, reopening, new owner, amount,
+    currency, creation or close time, deletion and restoring move it between rows. Unused, and left
+    empty, on SQLite.
+    """
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        db_index=False,
+        related_name="+",
+    )
+    day = models.DateField()
+    status = models.CharField(max_length=8)
+    currency = models.CharField(max_length=3)
+    deals = models.IntegerField()
+    amount = models.DecimalField(max_digits=20, decimal_places=2)
+    cycle = models.DurationField()
+
+    class Meta:
+        constraints = [
+            # Carrying the sums, a team's half year is read from the index alone.
+            models.UniqueConstraint(
+                fields=["owner", "day", "status", "currency"],
+                include=["deals", "amount", "cycle"],
+                name="closed_day_key",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.owner_id} {self.day} {self.status} {self.currency}: {self.deals}"
 
 
 # Compensation keeps its tables in its own package of this app.

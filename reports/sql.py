@@ -45,6 +45,21 @@ class DaysApart(DaysBetween):
         return f"(date_part('epoch', ({later}) - ({earlier})) / 86400.0)", params
 
 
+class IntervalDays(Func):
+    """An interval (a summed ``DurationField``, such as the closed rollup's ages) in fractional days:
+    on PostgreSQL ``EXTRACT(EPOCH ...) / 86400.0`` as ``DaysBetween`` computes each deal's, so the
+    days of a summed interval are the sum of its deals' days."""
+
+    output_field = FloatField()
+
+    def as_postgresql(self, compiler, connection, **extra_context):
+        interval, params = compiler.compile(self.source_expressions[0])
+        return f"(EXTRACT(EPOCH FROM ({interval})) / 86400.0)", params
+
+    def as_sql(self, compiler, connection, **extra_context):
+        raise NotImplementedError(f"IntervalDays has no SQL for {connection.vendor}")
+
+
 # Rows read from the database at a time when a grouped result is streamed (``aggregate_over``).
 STREAM_ROWS = 5000
 

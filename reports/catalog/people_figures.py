@@ -32,12 +32,12 @@ from django.db.models import (
 from django.db.models.functions import Abs, Cast
 
 from pipeline.models import ForecastCategory, StageKind
-from pipeline.money import at_close, converted, unconverted_count
+from pipeline.money import at_close, at_day, converted, unconverted, unconverted_count
 from pipeline.periods import DAY, Period, start_of
 from pipeline.scopes import Scope
 from pipeline.selectors import deals_as_of
 from reports.models import ForecastSnapshot
-from reports.sql import DaysBetween
+from reports.sql import DaysBetween, IntervalDays
 
 HORIZON = 30
 ACCURACY_METHOD = "commit"
@@ -106,6 +106,26 @@ def closed_sums(period: Period, suffix: str) -> dict:
         f"cycle_days{suffix}": Sum(DaysBetween(F("closed_at"), F("created_at")), filter=won),
         f"won_unconverted{suffix}": unconverted_count(at_close(), won),
     }
+
+
+def rolled_closed_sums(period: Period, suffix: str) -> dict:
+    """``closed_sums`` over the closed rollup's rows (``reports.rollups.closed_days``): the same figures,
+    each row's amount converted at its day's rate and its summed age read in days."""
+    won = Q(status=StageKind.WON, day__gte=period.start, day__lt=period.end)
+    lost = Q(status=StageKind.LOST, day__gte=period.start, day__lt=period.end)
+    value = at_day()
+    return {
+        f"won{suffix}": Sum("deals", filter=won, default=0),
+        f"lost{suffix}": Sum("deals", filter=lost, default=0),
+        f"won_value{suffix}": Sum(value, filter=won),
+        f"cycle_days{suffix}": IntervalDays(Sum("cycle", filter=won)),
+        f"won_unconverted{suffix}": Sum("deals", filter=won & unconverted(value), default=0),
+    }
+
+
+def rolled_won_since(day: datetime.date) -> Sum:
+    """``won_since`` the start of ``day`` over the closed rollup's rows."""
+    return Sum(at_day(), filter=Q(status=StageKind.WON, day__gte=day))
 
 
 def open_then(moment: datetime.datetime, counted: Q) -> QuerySet:

@@ -1,8 +1,9 @@
-"""The daily rollups of activities and advances (``reports/rollups.py``) against the rows they count.
+"""The daily rollups of activities, advances and closed deals (``reports/rollups.py``) against the
+rows they count.
 
 Random sequences of the writes the triggers must follow (activities added, re-dated, re-kinded,
-handed over and deleted; transitions added, edited and deleted; deals handed over, deleted,
-restored and purged; stages reordered; tables emptied) are checked after every step against a
+handed over and deleted; transitions added, edited and deleted; deals closed, reopened, re-dated,
+re-priced, handed over, deleted, restored and purged; stages reordered; tables emptied) are checked after every step against a
 count made in Python from the source rows. The reports that read the rollups are checked against
 their live reading on drawn data. PostgreSQL only: SQLite keeps no rollups and reads live.
 """
@@ -11,6 +12,7 @@ import datetime
 import io
 import random
 from collections import Counter
+from decimal import Decimal
 from unittest import mock
 from zoneinfo import ZoneInfo
 
@@ -19,13 +21,22 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 from django.utils import timezone
 
-from pipeline.models import Activity, ActivityKind, Deal, Stage, StageKind, StageTransition
+from pipeline.models import (
+    Activity,
+    ActivityKind,
+    Deal,
+    ExchangeRate,
+    Stage,
+    StageKind,
+    StageTransition,
+)
 from pipeline.periods import Period, start_of
 from pipeline.picker import Pick
 from pipeline.scopes import Scope
 from reports import rollups
 from reports.catalog import funnel_activity, rep_scorecards
-from reports.models import ActivityDay, AdvanceDay
+from reports.catalog.people_figures import coverage_day
+from reports.models import ActivityDay, AdvanceDay, ClosedDay
 from tests.conftest import need_postgres
 from tests.factories import DealFactory, PipelineFactory
 
@@ -61,6 +72,35 @@ def expected_advances() -> Counter:
     return counts
 
 
+def expected_closed() -> dict:
+    """Per owner, local close day, status and currency: the live closed deals' count, amount and age."""
+    rows: dict = {}
+    for deal in Deal.objects.filter(
+        deleted_at__isnull=True,
+        status__in=[StageKind.WON, StageKind.LOST],
+        closed_at__isnull=False,
+    ):
+        key = (deal.owner_id, _local_day(deal.closed_at), deal.status, deal.currency)
+        deals, amount, cycle = rows.get(key, (0, Decimal(0), datetime.timedelta(0)))
+        rows[key] = (deals + 1, amount + deal.amount, cycle + (deal.closed_at - deal.created_at))
+    return rows
+
+
+def rolled_closed() -> dict:
+    rows = {}
+    for row in ClosedDay.objects.all():
+        if row.deals:
+            rows[(row.owner_id, row.day, row.status, row.currency)] = (
+                row.deals,
+                row.amount,
+                row.cycle,
+            )
+        else:
+            # A row all of whose deals left keeps nothing else either.
+            assert (row.amount, row.cycle) == (0, datetime.timedelta(0)), row
+    return rows
+
+
 def rolled_activities() -> Counter:
     return Counter(
         {
@@ -80,6 +120,7 @@ def rolled_advances() -> Counter:
 def assert_rollups_exact(step: str) -> None:
     assert rolled_activities() == expected_activities(), step
     assert rolled_advances() == expected_advances(), step
+    assert rolled_closed() == expected_closed(), step
 
 
 class World:
@@ -167,6 +208,43 @@ class World:
     def hand_over(self):
         Deal.objects.filter(pk__in=self.some(Deal, 4)).update(owner=self.rng.choice(self.people))
 
+    def close(self):
+        status = self.rng.choice([StageKind.WON, StageKind.LOST])
+        Deal.objects.filter(pk__in=self.some(Deal)).update(status=status, closed_at=self.moment())
+
+    def reopen(self):
+        Deal.objects.filter(pk__in=self.some(Deal)).update(status=StageKind.OPEN, closed_at=None)
+
+    def edit_closed(self):
+        changes = self.rng.choice(
+            [
+                {"closed_at": self.moment()},
+                {"created_at": self.moment() - datetime.timedelta(days=self.rng.randint(0, 90))},
+                {"amount": Decimal(self.rng.randint(0, 10**7)) / 100},
+                {"currency": self.rng.choice(["USD", "EUR", "JPY"])},
+                {"status": StageKind.LOST, "currency": "EUR"},
+                {"name": "Renamed"},
+            ]
+        )
+        deals = Deal.objects.filter(pk__in=self.some(Deal))
+        if "closed_at" in changes or "status" in changes:
+            # A close time goes with a won or lost deal (a check constraint).
+            deals = deals.filter(status__in=[StageKind.WON, StageKind.LOST])
+        deals.update(**changes)
+
+    def add_deals(self):
+        status = self.rng.choice([StageKind.OPEN, StageKind.WON, StageKind.LOST])
+        closed = None if status == StageKind.OPEN else self.moment()
+        deal = DealFactory(
+            owner=self.rng.choice(self.people), pipeline=self.rng.choice(self.stages).pipeline
+        )
+        # One statement that inserts closed deals, as an import or a COPY-less bulk load does.
+        Deal.objects.filter(pk=deal.pk).delete()
+        deal.pk = deal.id = None
+        deal.status, deal.closed_at = status, closed
+        deal.currency = self.rng.choice(["USD", "EUR"])
+        self.deals.append(Deal.objects.bulk_create([deal])[0])
+
     def soft_delete(self):
         Deal.objects.filter(pk__in=self.some(Deal)).update(deleted_at=timezone.now())
 
@@ -201,8 +279,12 @@ class World:
                 self.restore,
                 self.purge,
                 self.reorder_stages,
+                self.close,
+                self.reopen,
+                self.edit_closed,
+                self.add_deals,
             ],
-            weights=[5, 3, 2, 5, 3, 2, 3, 2, 2, 1, 1],
+            weights=[5, 3, 2, 5, 3, 2, 3, 2, 2, 1, 1, 4, 1, 3, 1],
         )[0]
         action()
         return action.__name__
@@ -232,8 +314,10 @@ def test_days_are_local_days_of_the_zone_the_rollups_are_in(settings, zone, rep,
     StageTransition.objects.create(
         deal=deal, from_stage=stages["Discovery"], to_stage=stages["Proposal"], at=late
     )
+    Deal.objects.filter(pk=deal.pk).update(status=StageKind.WON, closed_at=late)
     local = late.astimezone(ZoneInfo(zone))
     assert ActivityDay.objects.get(author=rep, kind=ActivityKind.CALL).day == local.date()
+    assert ClosedDay.objects.get(owner=rep, status=StageKind.WON).day == local.date()
     assert AdvanceDay.objects.get(owner=rep, day=local.date()).count == 1
     with timezone.override(zone):
         assert_rollups_exact("in " + zone)
@@ -251,6 +335,12 @@ def test_emptying_a_source_empties_its_rollup(rep, stages):
         cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
         cursor.execute("TRUNCATE pipeline_activity, pipeline_stagetransition CASCADE")
     assert not ActivityDay.objects.exists() and not AdvanceDay.objects.exists()
+    Deal.objects.filter(pk=deal.pk).update(status=StageKind.WON, closed_at=timezone.now())
+    assert ClosedDay.objects.exists()
+    with connection.cursor() as cursor:
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        cursor.execute("TRUNCATE pipeline_deal CASCADE")
+    assert not ClosedDay.objects.exists()
 
 
 def test_without_the_install_reports_read_live(rep, pipeline):
@@ -269,8 +359,24 @@ def _drawn_history(rng: random.Random, people: list, pipelines: list) -> None:
     world = World(rng, people, pipelines)
     for _ in range(80):
         rng.choice([world.add_activities, world.add_transitions, world.add_transitions])()
+    for _ in range(12):
+        rng.choice([world.add_deals, world.close, world.edit_closed])()
     for _ in range(10):
         world.step()
+
+
+def _figures(sums: dict) -> dict:
+    """The scorecard sums with each owner's summed days rounded: the rollup adds the ages before it
+    turns them into days, the deals' count turns each into days first (they differ past 1e-9)."""
+    return {
+        owner: {
+            name: round(value, 9) if name.startswith("cycle_days") and value is not None else value
+            for name, value in row.items()
+        }
+        for owner, row in sums.items()
+        # An owner with only open deals gets a row of zeros from one query and none from the other.
+        if any(value for name, value in row.items() if name != "owner_id")
+    }
 
 
 def _live(function, *args):
@@ -286,6 +392,25 @@ def test_the_reports_read_the_same_from_the_rollups_as_live(
     people = [rep, rep2, outsider]
     _drawn_history(rng, people, [PipelineFactory(), PipelineFactory()])
     today = timezone.localdate()
+    # Euros convert at the rate starting on their close day where one does, else the latest before;
+    # yen never convert.
+    for days_ago, rate in ((60, "1.05"), (20, "1.10"), (5, "1.20"), (0, "1.25")):
+        valid_from = today - datetime.timedelta(days=days_ago)
+        ExchangeRate.objects.create(currency="EUR", valid_from=valid_from, rate=Decimal(rate))
+    for deal, days_ago, status, currency in zip(
+        [DealFactory(owner=rng.choice(people)) for _ in range(6)],
+        (20, 12, 5, 3, 0, 8),
+        (StageKind.WON, StageKind.WON, StageKind.WON, StageKind.LOST, StageKind.WON, StageKind.WON),
+        ("EUR", "EUR", "EUR", "EUR", "EUR", "JPY"),
+        strict=True,
+    ):
+        closed_at = start_of(today - datetime.timedelta(days=days_ago)) + datetime.timedelta(
+            hours=9
+        )
+        Deal.objects.filter(pk=deal.pk).update(
+            status=status, closed_at=closed_at, currency=currency
+        )
+    assert ClosedDay.objects.filter(currency="EUR").exclude(deals=0).count() >= 4
     periods = [
         Period.default(today),
         Period(today - datetime.timedelta(days=17), today + datetime.timedelta(days=4)),
@@ -299,10 +424,15 @@ def test_the_reports_read_the_same_from_the_rollups_as_live(
             live = _live(funnel_activity.activity_counts, pick)
             assert counts == live, (scope, period)
         ids = [person.pk for person in people]
-        assert rep_scorecards._activities(ids, period) == {
+        assert rep_scorecards._activities(ids, period, True) == {
             pk: {"now": row["now"], "before": row["before"]}
-            for pk, row in _live(rep_scorecards._activities, ids, period).items()
+            for pk, row in rep_scorecards._activities(ids, period, False).items()
         }, period
+        day = coverage_day(period, today)
+        for is_live in {day >= today, False}:
+            rolled = rep_scorecards._deal_sums(ids, Scope(), period, day, is_live, True)
+            counted = rep_scorecards._deal_sums(ids, Scope(), period, day, is_live, False)
+            assert _figures(rolled) == _figures(counted), (period, is_live)
 
 
 def test_a_scorecard_counts_todays_activities_up_to_now(rep, pipeline):
@@ -317,7 +447,7 @@ def test_a_scorecard_counts_todays_activities_up_to_now(rep, pipeline):
         pytest.skip("a minute ago was yesterday")
     period = Period(today - datetime.timedelta(days=6), today + datetime.timedelta(days=1))
     assert rollups.ready()
-    assert rep_scorecards._activities([rep.pk], period)[rep.pk] == {"now": 1, "before": 0}
+    assert rep_scorecards._activities([rep.pk], period, True)[rep.pk] == {"now": 1, "before": 0}
 
 
 def test_a_disabled_trigger_stops_the_reading_until_rebuild_rollups_mends_it(rep, pipeline):
