@@ -73,6 +73,8 @@ PATHS = (
             "team-health",
         )
     ),
+    ("report lost-reasons by=stage", "/reports/lost-reasons/?by=stage"),
+    ("report lost-reasons by=rep", "/reports/lost-reasons/?by=rep"),
     ("budget", "/budget/"),
     ("compensation", "/compensation/"),
     ("quota planner", "/quotas/planner/"),

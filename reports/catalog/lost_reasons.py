@@ -13,7 +13,7 @@ import datetime
 from decimal import Decimal
 
 import plotly.graph_objects as go
-from django.db.models import Count, F, FilteredRelation, Q, QuerySet, Sum
+from django.db.models import Count, F, FilteredRelation, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import TruncMonth
 from django.http import QueryDict
 from django.utils import timezone
@@ -56,14 +56,19 @@ def with_lost_move(lost: QuerySet, start: datetime.datetime, end: datetime.datet
     That move is the deal's latest: it put the deal in its stage at ``closed_at``
     (entering a closed stage sets it), so the join needs no "latest" subquery.
     A deal created lost has no earlier stage (``from_stage`` is null). The
-    period's bounds (those of ``closed_at``) let the join read only the
-    period's moves from the (at) index.
+    period's bounds (those of ``closed_at``) and the lost stages (which the
+    deal's stage is one of) let the join read only the period's moves into a
+    lost stage, a range per lost stage of the moves-into-a-stage index that
+    carries each move's deal and stage left.
     """
     return lost.annotate(
         lost_move=FilteredRelation(
             "transitions",
             condition=Q(
                 transitions__to_stage_id=F("stage_id"),
+                transitions__to_stage_id__in=Subquery(
+                    Stage.objects.filter(kind=StageKind.LOST).values("pk")
+                ),
                 transitions__at=F("closed_at"),
                 transitions__at__gte=start,
                 transitions__at__lt=end,

@@ -15,18 +15,19 @@ from decimal import Decimal
 
 import pytest
 from django.db import connection
-from django.db.models import Q
+from django.db.models import Count, F, Q
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from coaching.insights import COVERAGE_DAYS, _deal_rows
-from pipeline.models import Deal, ForecastCategory, HistoricalDeal, StageKind
+from pipeline.models import Deal, ForecastCategory, HistoricalDeal, StageKind, StageTransition
 from pipeline.money import at_close, converted
 from pipeline.periods import Period, start_of
 from pipeline.picker import Pick
 from pipeline.scopes import Scope
 from pipeline.services import exchange_rate_create
 from reports.catalog.forecast import category_sums
+from reports.catalog.lost_reasons import with_lost_move
 from reports.catalog.people_figures import (
     closed_sums,
     coverage_day,
@@ -171,7 +172,7 @@ def test_scorecard_sums_in_two_parts_equal_one_query(mixed_deals, rep, rep2, out
             "won_already": won_since(start_of(day)),
         }
     expected = _in_one_query(ids, counted, sums)
-    found = _deal_sums(ids, Scope(), period, day, live)
+    found = _deal_sums(ids, Scope(), period, day, live, False)
 
     def counted_something(rows: dict) -> dict:
         # One query over the open deals too gave an owner with only open deals a row of zeros
@@ -190,7 +191,7 @@ def test_insights_and_scorecard_parts_read_their_indexes(mixed_deals, rep, rep2)
     closed = _columns(Deal, "deal_live_owner_closed_idx")
     for run in (
         lambda: _deal_rows(ids, period, today),
-        lambda: _deal_sums(ids, Scope(), period, today, True),
+        lambda: _deal_sums(ids, Scope(), period, today, True, False),
     ):
         open_part, closed_part = [sql for sql in _queries(run) if "GROUP BY" in sql]
         assert _read(open_part, "pipeline_deal") - CONDITION <= opened
@@ -310,9 +311,27 @@ def test_forecast_category_sums_equal_the_per_deal_sums(mixed_deals, manager, re
     expected = {owner: row for owner, row in expected.items() if any(row.values())}
     assert len(expected) > 1 or scope_of == "rep"
     assert any(row["unconverted_60"] for row in expected.values())
-    assert {
-        owner: {name: row[name] or 0 for name in row} for owner, row in expected.items()
-    } == {owner: {name: now[owner][name] for name in expected[owner]} for owner in expected}
+    assert {owner: {name: row[name] or 0 for name in row} for owner, row in expected.items()} == {
+        owner: {name: now[owner][name] for name in expected[owner]} for owner in expected
+    }
 
 
 NAMES = ("commit", "best_case", "pipeline", "unconverted")
+
+
+def test_lost_reasons_by_stage_read_their_indexes(mixed_deals, manager):
+    """The lost deals come from their close index and their moves into the lost stages from the
+    moves-into-a-stage index: each reads only columns its index carries."""
+    today = mixed_deals
+    period = Period.named("quarter", today)
+    start, end = period.bounds
+    lost = Deal.objects.filter(
+        deleted_at__isnull=True, status=StageKind.LOST, closed_at__gte=start, closed_at__lt=end
+    )
+    rows = with_lost_move(lost, start, end).values(key=F("lost_move__from_stage_id"))
+    [sql] = _queries(lambda: list(rows.annotate(deals=Count("id")).order_by()))
+    moves = set(re.findall(r'lost_move\."(\w+)"', sql))
+    assert moves <= _columns(StageTransition, "transition_stage_at_idx")
+    assert _read(sql, "pipeline_deal") - CONDITION <= _columns(Deal, "deal_lost_closed_idx")
+    # The join is bounded to the lost stages, so it reads a range of the index per lost stage.
+    assert '"pipeline_stage"' in sql and "to_stage_id" in sql
