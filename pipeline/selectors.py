@@ -388,6 +388,18 @@ def version_at(when: datetime.datetime) -> Q:
     return Q(history_date__lte=when) & (Q(superseded_at__isnull=True) | Q(superseded_at__gt=when))
 
 
+def versions_at(when: datetime.datetime) -> tuple[Q, Q]:
+    """``version_at`` as two disjoint conditions: the versions still current (never superseded) and
+    those superseded after ``when``, each created by then. Together the same rows.
+
+    Apart, each is one range of an index that has ``superseded_at`` right after a column asked for
+    equality (the open versions' span index, by close day): ``version_at``'s ``OR`` is not a range,
+    so a read of a window of close days checks every version in it, most superseded long before.
+    """
+    created = Q(history_date__lte=when)
+    return created & Q(superseded_at__isnull=True), created & Q(superseded_at__gt=when)
+
+
 def deals_as_of(
     when: datetime.datetime,
     *,

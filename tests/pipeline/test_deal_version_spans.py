@@ -1,7 +1,8 @@
-"""``superseded_at`` on deal history rows (kept by triggers) and ``version_at``: the same versions as the
-probe reading it replaced ("the latest row with ``history_date <= moment`` by ``history_date``, then
-``history_id``") on random histories written every way history is written: per-save rows, bulk inserts
-of past-dated rows between two versions, versions on the same timestamp, re-dated rows and deletions."""
+"""``superseded_at`` on deal history rows (kept by triggers), ``version_at`` and its two parts
+(``versions_at``): the same versions as the probe reading it replaced ("the latest row with
+``history_date <= moment`` by ``history_date``, then ``history_id``") on random histories written
+every way history is written: per-save rows, bulk inserts of past-dated rows between two versions,
+versions on the same timestamp, re-dated rows and deletions."""
 
 import datetime
 import random
@@ -10,7 +11,7 @@ import pytest
 from django.db.models import OuterRef, Subquery
 
 from pipeline.models import Deal
-from pipeline.selectors import deals_as_of, version_at
+from pipeline.selectors import deals_as_of, version_at, versions_at
 from pipeline.services import deal_update
 from tests.factories import DealFactory
 
@@ -60,6 +61,12 @@ def assert_same_readings(rng: random.Random) -> None:
     moments |= {START + datetime.timedelta(hours=rng.randint(0, 24 * 60)) for _ in range(10)}
     for moment in sorted(moments):
         assert span_reading(moment) == probe_reading(moment), moment
+        current, superseded = (
+            set(History.objects.filter(part).values_list("history_id", flat=True))
+            for part in versions_at(moment)
+        )
+        # The two parts split the same versions, none in both.
+        assert not current & superseded and current | superseded == span_reading(moment), moment
 
 
 def copy_of(row, at: datetime.datetime, amount) -> History:
