@@ -28,14 +28,14 @@ from collections import defaultdict
 from decimal import Decimal
 
 import plotly.graph_objects as go
-from django.db.models import Case, Count, Q, Sum, When
+from django.db.models import Case, Count, Q, QuerySet, Sum, When
 
-from pipeline.models import ForecastCategory, StageKind
+from pipeline.models import Deal, ForecastCategory, StageKind
 from pipeline.money import converted
 from pipeline.periods import start_of
 from pipeline.picker import Pick
 from pipeline.scopes import Scope
-from pipeline.selectors import deals_as_of
+from pipeline.selectors import versions_at
 from quotas.selectors import quota_targets, team_targets
 from reports.catalog.base import Column, Report, ReportResult, register
 from reports.catalog.funnel_activity import people_names
@@ -66,14 +66,15 @@ def _columns() -> list[Column]:
 COLUMNS = _columns()
 
 
-def _sums_by_owner(rows, as_of: datetime.date) -> dict[int, dict]:
+def _sums_by_owner(parts: list[QuerySet], as_of: datetime.date) -> dict[int, dict]:
     """Per owner and horizon, the commit, best-case and pipeline sums and the deals without a rate.
 
-    ``rows`` are open deals due in the longest window. They are grouped in SQL by owner, currency,
-    category and the first window they fall in, each group's amount converted once (a currency has one
-    rate on ``as_of``, so the converted sum of a group equals the sum of its converted amounts, exactly);
-    the few hundred groups are then added up into the nested windows. One query. Summing the nine
-    filtered sums of every deal row instead spent 80 of 100 ms on a manager's 66,000 deals at 1M.
+    ``parts`` are querysets of open deals (or deal versions) due in the longest window, no row in two.
+    They are grouped in SQL by owner, currency, category and the first window they fall in, each
+    group's amount converted once (a currency has one rate on ``as_of``, so the converted sum of a
+    group equals the sum of its converted amounts, exactly); the few hundred groups (of every part,
+    one query) are then added up into the nested windows. Summing the nine filtered sums of every
+    deal row instead spent 80 of 100 ms on a manager's 66,000 deals at 1M.
     """
     first_window = Case(
         *(
@@ -82,11 +83,13 @@ def _sums_by_owner(rows, as_of: datetime.date) -> dict[int, dict]:
         ),
         default=HORIZONS[-1],
     )
-    groups = (
+    first, *others = (
         rows.values("owner_id", "currency", "forecast_category", window=first_window)
         .annotate(deals=Count("id"), value=converted(on=as_of, amount=Sum("amount")))
         .order_by()
+        for rows in parts
     )
+    groups = first.union(*others, all=True) if others else first
     zero = Decimal("0.00")
     empty = {f"{name}_{horizon}": zero for horizon in HORIZONS for name in CATEGORIES}
     empty |= {f"unconverted_{horizon}": 0 for horizon in HORIZONS}
@@ -124,15 +127,24 @@ def category_sums(pick: Pick, today: datetime.date) -> tuple[dict[int, dict], di
 
     A week ago reads only the history versions then open and due in its windows and in scope, each
     kept when it was its deal's latest by then (the latest version of each is the one that counts):
-    a deal whose latest version was not such a version does not count.
+    a deal whose latest version was not such a version does not count. They are read in two parts,
+    the versions still current and those superseded since (``versions_at``), each asked per close
+    day: a range per day of the open versions' span index, where the window's range read every
+    version ever due in it (a manager's 280,000 entries for 94,000 versions at 1M).
     """
     week_ago = today - WEEK
     moment = start_of(week_ago)
-    in_scope = pick.scope.deal_filter(territory_at=moment)
-    then_rows = deals_as_of(moment, where=_in_windows(week_ago) & in_scope)
+    days = [week_ago + datetime.timedelta(days=n) for n in range(max(HORIZONS))]
+    in_scope = pick.scope.deal_filter(territory_at=moment) & Q(expected_close_date__in=days)
+    then_parts = [
+        Deal.history.filter(then, _in_windows(week_ago), in_scope)
+        .exclude(history_type="-")
+        .filter(deleted_at__isnull=True)
+        for then in versions_at(moment)
+    ]
     return (
-        _sums_by_owner(deal_rows(pick.scope).filter(_in_windows(today)), today),
-        _sums_by_owner(then_rows, week_ago),
+        _sums_by_owner([deal_rows(pick.scope).filter(_in_windows(today))], today),
+        _sums_by_owner(then_parts, week_ago),
     )
 
 
