@@ -35,7 +35,7 @@ from pipeline.models import Deal, ForecastCategory, StageKind
 from pipeline.money import at_close, at_day, converted, unconverted, unconverted_count
 from pipeline.periods import DAY, Period, start_of
 from pipeline.scopes import Scope
-from pipeline.selectors import deals_as_of, versions_at
+from pipeline.selectors import versions_at
 from reports.models import ForecastSnapshot
 from reports.sql import DaysBetween, IntervalDays
 
@@ -128,19 +128,23 @@ def rolled_won_since(day: datetime.date) -> Sum:
     return Sum(at_day(), filter=Q(status=StageKind.WON, day__gte=day))
 
 
-def open_then(moment: datetime.datetime, counted: Q) -> QuerySet:
-    """The deals, as they stood at ``moment``, whose version then meets ``counted`` (a condition on
-    history rows, such as a window's pipeline): ``deals_as_of`` with that condition.
+def open_then(moment: datetime.datetime, day: datetime.date, days: int) -> list[QuerySet]:
+    """The deal versions of ``moment`` in the pipeline of ``[day, day + days)`` (``window_pipeline``),
+    in the two parts of ``versions_at``: still current, or superseded since. No version is in both.
 
-    Only the versions meeting ``counted`` are read (the open ones due in a window come from a partial
-    index that carries each version's span, owner and amount), each kept when it was its deal's
-    version at ``moment`` by its own span, so no live deal is read: the version says whether the deal
-    was open then, whose it was and where it was to close. A first cut on the live deals ("created
-    before ``moment``, not closed before it") removed no version the span had not already removed, and
-    its scan of every deal cost more than the rest of the query (80 of 136 ms at 1,000,000 deals).
-    One query.
+    Each part is asked per close day of the window, so that it is a range per day of the open
+    versions' span index (which carries each version's span, owner and amount): the window's range
+    with ``version_at``'s ``OR`` read every version ever due in it and kept a fifth (at 1,000,000
+    deals an admin's 233,000 entries for 50,000 versions, 57-71 ms on three processes; 41-45 ms on
+    one this way). No live deal is read: the version says whether the deal was open then, whose it
+    was and where it was to close. A caller groups each part and adds the parts up (a ``UNION ALL``).
     """
-    return deals_as_of(moment, where=counted)
+    close_days = [day + datetime.timedelta(days=n) for n in range(days)]
+    counted = window_pipeline(day, days) & Q(expected_close_date__in=close_days)
+    return [
+        Deal.history.filter(then, counted).exclude(history_type="-").filter(deleted_at__isnull=True)
+        for then in versions_at(moment)
+    ]
 
 
 def window_pipeline(day: datetime.date, days: int) -> Q:
@@ -157,30 +161,19 @@ def history_pipeline(
     conditions: Scope, owner_ids: list[int], day: datetime.date, days: int
 ) -> dict[int, Decimal]:
     """Per owner then, the pipeline of ``[day, day + days)`` as it stood at the start of ``day``
-    (the deals' history: owner, stage, amount, close date and territory then); one query. Only the
-    versions in the window are read: an owner with none has no pipeline either way.
-
-    The versions then are read in two parts (``versions_at``: still current, or superseded since),
-    each asked per close day of the window, so that each is a range per day of the open versions'
-    span index: the window's range alone read every version due in it and kept a fifth (at
-    1,000,000 deals an admin's 233,000 entries for 50,000 versions, 57-71 ms on three processes;
-    41-45 ms on one this way). The two parts' sums are added per owner.
-    """
+    (the deals' history: owner, stage, amount, close date and territory then); one query, the two
+    parts of ``open_then`` grouped apart and added up. Only the versions in the window are read: an
+    owner with none has no pipeline either way."""
     moment = start_of(day)
-    window_days = [day + datetime.timedelta(days=n) for n in range(days)]
-    counted = window_pipeline(day, days) & Q(expected_close_date__in=window_days)
-    parts = [
-        Deal.history.filter(then, counted, owner_id__in=owner_ids)
-        .filter(conditions.deal_filter(territory_at=moment))
-        .exclude(history_type="-")
-        .filter(deleted_at__isnull=True)
+    first, second = (
+        part.filter(conditions.deal_filter(territory_at=moment), owner_id__in=owner_ids)
         .values("owner_id")
         .annotate(pipeline=pipeline_in_window(day, days))
         .order_by()
-        for then in versions_at(moment)
-    ]
+        for part in open_then(moment, day, days)
+    )
     found: dict[int, Decimal] = {}
-    for row in parts[0].union(parts[1], all=True):
+    for row in first.union(second, all=True):
         if row["pipeline"] is not None:
             found[row["owner_id"]] = found.get(row["owner_id"], Decimal(0)) + row["pipeline"]
     return found

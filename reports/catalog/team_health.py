@@ -184,14 +184,15 @@ def _history_pipeline(
 ) -> dict[int, dict]:
     moment = start_of(day)
     # Only the versions in the window are read: a team without any has no pipeline either way (the
-    # live sums leave it NULL for a past day).
-    deals = (
-        open_then(moment, _in_window(day, days))
-        .filter(conditions.deal_filter(territory_at=moment))
+    # live sums leave it NULL for a past day). The two parts of the versions then, one after the
+    # other (no version is in both).
+    first, second = (
+        part.filter(conditions.deal_filter(territory_at=moment))
         .values("owner_id", window_value=_when(_in_window(day, days), converted(on=day)))
         .order_by()
+        for part in open_then(moment, day, days)
     )
-    return by_team(team_ids, deals, {"pipeline": "SUM(window_value)"})
+    return by_team(team_ids, first.union(second, all=True), {"pipeline": "SUM(window_value)"})
 
 
 def _root(user: User, scope: Scope) -> int | None:
