@@ -198,6 +198,56 @@ class ClosedDay(models.Model):
         return f"{self.owner_id} {self.day} {self.status} {self.currency}: {self.deals}"
 
 
+class ProductDay(models.Model):
+    """The lines of the live deals one owner won on one day (in ``TIME_ZONE``), per product and the
+    deals' currency: how many lines, their units and their value as entered (each line's total to
+    the cent, as ``line_total`` rounds it).
+
+    Like ``ClosedDay``, a row's value converted at its day's rate is the sum of its lines' converted
+    values. Kept by PostgreSQL triggers on the lines and on the deals (``reports/rollups.py``): a
+    line added, changed or removed, and a deal won, reopened, re-dated, given another currency or
+    owner, deleted or restored, move lines between rows. Unused, and left empty, on SQLite.
+    """
+
+    product = models.ForeignKey(
+        "pipeline.Product",
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        db_index=False,
+        related_name="+",
+    )
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        db_index=False,
+        related_name="+",
+    )
+    day = models.DateField()
+    currency = models.CharField(max_length=3)
+    lines = models.IntegerField()
+    units = models.DecimalField(max_digits=20, decimal_places=2)
+    value = models.DecimalField(max_digits=24, decimal_places=2)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["product", "owner", "day", "currency"], name="product_day_key"
+            ),
+        ]
+        indexes = [
+            # A half year of every product for a team, from the index alone.
+            models.Index(
+                fields=["day"],
+                include=["product", "owner", "currency", "lines", "units", "value"],
+                name="product_day_idx",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.product_id} {self.owner_id} {self.day} {self.currency}: {self.lines}"
+
+
 # Compensation keeps its tables in its own package of this app.
 from reports.budget.models import BudgetAmount, TeamBudget  # noqa: E402, F401
 from reports.compensation.models import (  # noqa: E402, F401

@@ -135,6 +135,50 @@ def _rebuild_closed(zone: str) -> str:
     GROUP BY 1, 2, 3, 4;"""
 
 
+# A line that counts in the products rollup: of a live deal won with a close time.
+_WON = "d.deleted_at IS NULL AND d.status = 'won' AND d.closed_at IS NOT NULL"
+# A line's total in its deal's currency, to the cent (``reports.catalog.products_sold.line_value``).
+_LINE_VALUE = "ROUND(l.quantity * l.unit_price * (100 - l.discount_pct) / 100, 2)"
+# The lines of an update whose deal, product or figures changed.
+_LINES_MOVED = """(SELECT {side}.* FROM old_rows o JOIN new_rows n USING (id)
+        WHERE (o.deal_id, o.product_id, o.quantity, o.unit_price, o.discount_pct)
+            IS DISTINCT FROM (n.deal_id, n.product_id, n.quantity, n.unit_price, n.discount_pct))"""
+# The deals of an update whose lines' place in the products rollup changed, and those lines.
+_DEALS_RESOLD = """(SELECT {side}.* FROM old_rows o JOIN new_rows n USING (id)
+        WHERE (o.owner_id, o.status, o.closed_at, o.currency, o.deleted_at)
+            IS DISTINCT FROM (n.owner_id, n.status, n.closed_at, n.currency, n.deleted_at))"""
+_RESOLD_LINES = (
+    "(SELECT l.* FROM pipeline_deallineitem l WHERE l.deal_id IN (SELECT m.id FROM {deals} m))"
+)
+
+
+def _product_delta(lines: str, deals: str, sign: str) -> str:
+    """Add (``sign`` '') or take away (``sign`` '-') the won lines among ``lines``, each placed by its
+    deal in ``deals`` (a relation with the deals' columns)."""
+    return f"""
+    INSERT INTO reports_productday AS r (product_id, owner_id, day, currency, lines, units, value)
+    SELECT l.product_id, d.owner_id, (d.closed_at AT TIME ZONE zone)::date, d.currency,
+        {sign}COUNT(*), {sign}SUM(l.quantity), {sign}SUM({_LINE_VALUE})
+    FROM {lines} l JOIN {deals} d ON d.id = l.deal_id
+    WHERE {_WON}
+    GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4
+    ON CONFLICT (product_id, owner_id, day, currency) DO UPDATE SET
+        lines = r.lines + EXCLUDED.lines,
+        units = r.units + EXCLUDED.units,
+        value = r.value + EXCLUDED.value;"""
+
+
+def _rebuild_products(zone: str) -> str:
+    return f"""
+    DELETE FROM reports_productday;
+    INSERT INTO reports_productday (product_id, owner_id, day, currency, lines, units, value)
+    SELECT l.product_id, d.owner_id, (d.closed_at AT TIME ZONE {zone})::date, d.currency,
+        COUNT(*), SUM(l.quantity), SUM({_LINE_VALUE})
+    FROM pipeline_deallineitem l JOIN pipeline_deal d ON d.id = l.deal_id
+    WHERE {_WON}
+    GROUP BY 1, 2, 3, 4;"""
+
+
 def _function(name: str, body: str) -> str:
     return f"""
 CREATE OR REPLACE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -295,6 +339,69 @@ CLOSED_TRIGGER_NAMES = [
 TRIGGER_NAMES += CLOSED_TRIGGER_NAMES
 
 
+# The products rollup (migration reports.0009): installed and removed on its own. A deal removed
+# for good has had its lines removed first (they refer to it), and those took their part away.
+PRODUCT_FUNCTIONS = {
+    "reports_rollup_product_lines": _ops(
+        _product_delta("new_rows", "pipeline_deal", ""),
+        _product_delta("old_rows", "pipeline_deal", "-"),
+        _product_delta(_LINES_MOVED.format(side="o"), "pipeline_deal", "-")
+        + _product_delta(_LINES_MOVED.format(side="n"), "pipeline_deal", ""),
+    ),
+    # Every update of deals runs this: it does nothing unless a deal's lines changed place.
+    "reports_rollup_product_deals": f"""
+    IF EXISTS {_DEALS_RESOLD.format(side="o")} THEN"""
+    + _product_delta(
+        _RESOLD_LINES.format(deals=_DEALS_RESOLD.format(side="o")),
+        _DEALS_RESOLD.format(side="o"),
+        "-",
+    )
+    + _product_delta(
+        _RESOLD_LINES.format(deals=_DEALS_RESOLD.format(side="n")),
+        _DEALS_RESOLD.format(side="n"),
+        "",
+    )
+    + """
+    END IF;""",
+    "reports_rollup_empty_products": "    DELETE FROM reports_productday;",
+}
+PRODUCT_TRIGGERS = "\n".join(
+    [
+        _statement_triggers(
+            "pipeline_deallineitem", "reports_rollup_product_lines", ("INSERT", "DELETE", "UPDATE")
+        ),
+        _statement_triggers("pipeline_deal", "reports_rollup_product_deals", ("UPDATE",)),
+        *(
+            f"CREATE TRIGGER reports_rollup_empty_products AFTER TRUNCATE ON {table} "
+            "FOR EACH STATEMENT EXECUTE FUNCTION reports_rollup_empty_products();"
+            for table in ("pipeline_deallineitem", "pipeline_deal")
+        ),
+    ]
+)
+PRODUCT_TRIGGER_NAMES = [
+    *(
+        ("pipeline_deallineitem", f"reports_rollup_product_lines_{event}")
+        for event in ("insert", "delete", "update")
+    ),
+    ("pipeline_deal", "reports_rollup_product_deals_update"),
+    ("pipeline_deallineitem", "reports_rollup_empty_products"),
+    ("pipeline_deal", "reports_rollup_empty_products"),
+]
+TRIGGER_NAMES += PRODUCT_TRIGGER_NAMES
+
+
+def products_install_sql() -> str:
+    """The products rollup's functions and triggers, and the rollup counted from the lines."""
+    functions = "\n".join(_function(name, body) for name, body in PRODUCT_FUNCTIONS.items())
+    return "\n".join([functions, PRODUCT_TRIGGERS, _rebuild_products(f"{ZONE_FUNCTION}()")])
+
+
+PRODUCTS_UNINSTALL_SQL = "\n".join(
+    [f"DROP TRIGGER IF EXISTS {name} ON {table};" for table, name in PRODUCT_TRIGGER_NAMES]
+    + [f"DROP FUNCTION IF EXISTS {name}();" for name in PRODUCT_FUNCTIONS]
+)
+
+
 def closed_install_sql() -> str:
     """The closed rollup's functions and triggers, and the rollup counted from the deals (in the zone
     the other rollups are in, which migration 0006 set)."""
@@ -340,7 +447,13 @@ UNINSTALL_SQL = "\n".join(
     [f"DROP TRIGGER IF EXISTS {name} ON {table};" for table, name in TRIGGER_NAMES]
     + [
         f"DROP FUNCTION IF EXISTS {name}();"
-        for name in [*FUNCTIONS, *CLOSED_FUNCTIONS, "reports_rollup_deal_deleted", ZONE_FUNCTION]
+        for name in [
+            *FUNCTIONS,
+            *CLOSED_FUNCTIONS,
+            *PRODUCT_FUNCTIONS,
+            "reports_rollup_deal_deleted",
+            ZONE_FUNCTION,
+        ]
     ]
 )
 
@@ -380,9 +493,13 @@ def rebuild(zone: str | None = None, using: str = DEFAULT_DB_ALIAS) -> None:
     with transaction.atomic(using=using), connections[using].cursor() as cursor:
         cursor.execute(_zone_function(zone))
         cursor.execute(_rebuild_sql())
-        cursor.execute("SELECT to_regproc('reports_rollup_closed') IS NOT NULL")
-        if cursor.fetchone()[0]:
-            cursor.execute(_rebuild_closed(f"{ZONE_FUNCTION}()"))
+        for function, counted in (
+            ("reports_rollup_closed", _rebuild_closed),
+            ("reports_rollup_product_lines", _rebuild_products),
+        ):
+            cursor.execute("SELECT to_regproc(%s) IS NOT NULL", [function])
+            if cursor.fetchone()[0]:
+                cursor.execute(counted(f"{ZONE_FUNCTION}()"))
 
 
 def rebuild_if_zone_changed(using: str = DEFAULT_DB_ALIAS, **kwargs) -> None:
@@ -420,6 +537,15 @@ def closed_days(start: datetime.date, end: datetime.date | None = None) -> Query
 
     rows = ClosedDay.objects.filter(day__gte=start).exclude(deals=0)
     return rows if end is None else rows.filter(day__lt=end)
+
+
+def product_days(start: datetime.date, end: datetime.date) -> QuerySet:
+    """The products rollup's rows of days in ``[start, end)``; read them only when ``ready()``.
+
+    A row whose lines all left it stays, at zero, and is left out here."""
+    from reports.models import ProductDay
+
+    return ProductDay.objects.filter(day__gte=start, day__lt=end).exclude(lines=0)
 
 
 def _triggers_on(tables) -> list[tuple[str, str]]:

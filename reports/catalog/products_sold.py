@@ -29,6 +29,7 @@ from django.http import QueryDict
 from pipeline.models import DealLineItem, StageKind
 from pipeline.money import (
     at_close,
+    at_day,
     reporting_currency,
     unconverted,
     unconverted_by_currency,
@@ -37,6 +38,7 @@ from pipeline.money import (
 from pipeline.picker import Pick
 from pipeline.scopes import Scope
 from pipeline.selectors import account_territory_at
+from reports import rollups
 from reports.catalog.base import Column, Report, ReportResult, register
 from reports.catalog.breakdowns import breakdown, by_option, people_names, territory_names
 from reports.charts import WON, Chart, _chart, _float, _money_axis, money
@@ -117,26 +119,12 @@ class ProductsSold(Report):
         period, previous = pick.period, pick.period.previous
         start, end = period.bounds
         before, _ = previous.bounds
-        lines = won_deal_lines(pick.scope, before, end)
         group = _group_field(choice.key)
-        if choice.key == "territory":
-            lines = lines.annotate(
-                territory=account_territory_at(
-                    OuterRef("deal__closed_at"),
-                    account=OuterRef("deal__account_id"),
-                    live=F("deal__account__territory_id"),
-                )
-            )
-        value = at_close(line_value(), prefix="deal__")
-        now, then = Q(deal__closed_at__gte=start), Q(deal__closed_at__lt=start)
         keys = [*([group] if group else []), "product_id", "product__name", "product__sku"]
-        grouped = lines.values(*keys).annotate(
-            units=Sum("quantity", filter=now, default=Decimal("0")),
-            value=Sum(value, filter=now, default=Decimal("0")),
-            previous=Sum(value, filter=then, default=Decimal("0")),
-            missing=Count("id", filter=unconverted(value)),
-        )
-        grouped = list(grouped)
+        if choice.key in ROLLED_BREAKDOWNS and _people_only(pick.scope) and rollups.ready():
+            grouped = list(_rolled(pick.scope, period, keys))
+        else:
+            grouped = list(_counted(pick.scope, period, keys, choice.key))
         labels = {}
         if choice.key in ("rep", "team"):
             labels = people_names(row[group] for row in grouped)
@@ -204,6 +192,75 @@ class ProductsSold(Report):
                 "previous_period": previous,
             },
         )
+
+
+# The breakdowns the products rollup answers (by owner); by territory at close counts the lines.
+ROLLED_BREAKDOWNS = ("product", "rep", "team")
+
+
+def _people_only(scope: Scope) -> bool:
+    """Whether the scope asks only whose deals they are (the rollup keeps owners, not accounts)."""
+    return scope.territory is None and scope.pipeline is None and scope.product is None
+
+
+SUMS = ("units", "value", "previous", "missing")
+
+
+def _sums(value, now: Q, then: Q, units: str, lines, prefix: str = "") -> dict:
+    """The figures of a group (``SUMS``), each name after ``prefix``."""
+    figures = (
+        Sum(units, filter=now, default=Decimal("0")),
+        Sum(value, filter=now, default=Decimal("0")),
+        Sum(value, filter=then, default=Decimal("0")),
+        lines(unconverted(value)),
+    )
+    return {f"{prefix}{name}": figure for name, figure in zip(SUMS, figures, strict=True)}
+
+
+def _counted(scope: Scope, period, keys: list[str], by: str) -> QuerySet:
+    """Per group and product, the period's units and value and the previous period's value, and the
+    lines without a rate, from the won deals' lines (one query)."""
+    start, end = period.bounds
+    before, _ = period.previous.bounds
+    lines = won_deal_lines(scope, before, end)
+    if by == "territory":
+        lines = lines.annotate(
+            territory=account_territory_at(
+                OuterRef("deal__closed_at"),
+                account=OuterRef("deal__account_id"),
+                live=F("deal__account__territory_id"),
+            )
+        )
+    value = at_close(line_value(), prefix="deal__")
+    now, then = Q(deal__closed_at__gte=start), Q(deal__closed_at__lt=start)
+    return lines.values(*keys).annotate(
+        **_sums(value, now, then, "quantity", lambda missing: Count("id", filter=missing))
+    )
+
+
+def _rolled(scope: Scope, period, keys: list[str]) -> QuerySet:
+    """``_counted`` from the products rollup (``ProductDay``): each row's value converted at its
+    day's rate, the same figures. A manager's half year is 60,000 rows there, where the query over
+    the lines hashed all 699,572 of them against 120,000 won deals (120-180 ms at 1,000,000 deals)."""
+    rows = rollups.product_days(period.previous.start, period.end).filter(scope.deal_filter())
+    now, then = Q(day__gte=period.start), Q(day__lt=period.start)
+    rolled_keys = [key.replace("deal__owner", "owner") for key in keys]
+    grouped = rows.values(*rolled_keys).annotate(
+        # Named apart from the rollup's own columns (units, value).
+        **_sums(
+            at_day(amount=F("value")),
+            now,
+            then,
+            "units",
+            lambda missing: Sum("lines", filter=missing, default=0),
+            prefix="sold_",
+        )
+    )
+    for row in grouped:
+        yield {
+            **{key: row[rolled] for key, rolled in zip(keys, rolled_keys, strict=True)},
+            **{name: row[f"sold_{name}"] for name in SUMS},
+        }
 
 
 def _label(row: dict, grouped: bool) -> str:

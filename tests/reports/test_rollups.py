@@ -12,7 +12,7 @@ import datetime
 import io
 import random
 from collections import Counter
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from unittest import mock
 from zoneinfo import ZoneInfo
 
@@ -25,6 +25,7 @@ from pipeline.models import (
     Activity,
     ActivityKind,
     Deal,
+    DealLineItem,
     ExchangeRate,
     Stage,
     StageKind,
@@ -35,10 +36,11 @@ from pipeline.picker import Pick
 from pipeline.scopes import Scope
 from reports import rollups
 from reports.catalog import funnel_activity, rep_scorecards
+from reports.catalog.base import REPORTS
 from reports.catalog.people_figures import coverage_day
-from reports.models import ActivityDay, AdvanceDay, ClosedDay
+from reports.models import ActivityDay, AdvanceDay, ClosedDay, ProductDay
 from tests.conftest import need_postgres
-from tests.factories import DealFactory, PipelineFactory
+from tests.factories import DealFactory, PipelineFactory, ProductFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -101,6 +103,33 @@ def rolled_closed() -> dict:
     return rows
 
 
+def expected_products() -> dict:
+    """Per product, owner, local close day and currency: the won live deals' lines, units, value."""
+    rows: dict = {}
+    for line in DealLineItem.objects.select_related("deal").filter(
+        deal__deleted_at__isnull=True, deal__status=StageKind.WON, deal__closed_at__isnull=False
+    ):
+        deal = line.deal
+        key = (line.product_id, deal.owner_id, _local_day(deal.closed_at), deal.currency)
+        lines, units, value = rows.get(key, (0, Decimal(0), Decimal(0)))
+        total = (line.quantity * line.unit_price * (100 - line.discount_pct) / 100).quantize(
+            Decimal("0.01"), rounding=ROUND_HALF_UP
+        )
+        rows[key] = (lines + 1, units + line.quantity, value + total)
+    return rows
+
+
+def rolled_products() -> dict:
+    rows = {}
+    for row in ProductDay.objects.all():
+        if row.lines:
+            key = (row.product_id, row.owner_id, row.day, row.currency)
+            rows[key] = (row.lines, row.units, row.value)
+        else:
+            assert (row.units, row.value) == (0, 0), row
+    return rows
+
+
 def rolled_activities() -> Counter:
     return Counter(
         {
@@ -121,6 +150,7 @@ def assert_rollups_exact(step: str) -> None:
     assert rolled_activities() == expected_activities(), step
     assert rolled_advances() == expected_advances(), step
     assert rolled_closed() == expected_closed(), step
+    assert rolled_products() == expected_products(), step
 
 
 class World:
@@ -134,6 +164,7 @@ class World:
             DealFactory(owner=rng.choice(people), pipeline=rng.choice(pipelines)) for _ in range(8)
         ]
         self.now = timezone.now()
+        self.products = [ProductFactory() for _ in range(3)]
 
     def moment(self) -> datetime.datetime:
         # Around midnight often, where a local day and a UTC day part.
@@ -207,6 +238,33 @@ class World:
 
     def hand_over(self):
         Deal.objects.filter(pk__in=self.some(Deal, 4)).update(owner=self.rng.choice(self.people))
+
+    def add_lines(self):
+        DealLineItem.objects.bulk_create(
+            DealLineItem(
+                deal=self.rng.choice(self.deals),
+                product=self.rng.choice(self.products),
+                quantity=Decimal(self.rng.randint(1, 900)) / 100,
+                unit_price=Decimal(self.rng.randint(0, 10**6)) / 100,
+                discount_pct=Decimal(self.rng.choice([0, 0, 5, 12.5, 33.33, 100])),
+            )
+            for _ in range(self.rng.randint(1, 4))
+        )
+
+    def edit_lines(self):
+        changes = self.rng.choice(
+            [
+                {"quantity": Decimal(self.rng.randint(1, 900)) / 100},
+                {"unit_price": Decimal(self.rng.randint(0, 10**6)) / 100},
+                {"discount_pct": Decimal("7.5")},
+                {"product": self.rng.choice(self.products)},
+                {"deal": self.rng.choice(self.deals)},
+            ]
+        )
+        DealLineItem.objects.filter(pk__in=self.some(DealLineItem)).update(**changes)
+
+    def delete_lines(self):
+        DealLineItem.objects.filter(pk__in=self.some(DealLineItem)).delete()
 
     def close(self):
         status = self.rng.choice([StageKind.WON, StageKind.LOST])
@@ -283,8 +341,11 @@ class World:
                 self.reopen,
                 self.edit_closed,
                 self.add_deals,
+                self.add_lines,
+                self.edit_lines,
+                self.delete_lines,
             ],
-            weights=[5, 3, 2, 5, 3, 2, 3, 2, 2, 1, 1, 4, 1, 3, 1],
+            weights=[5, 3, 2, 5, 3, 2, 3, 2, 2, 1, 1, 4, 1, 3, 1, 4, 3, 1],
         )[0]
         action()
         return action.__name__
@@ -295,9 +356,12 @@ def test_the_rollups_follow_every_kind_of_write(seed, rep, rep2, outsider, manag
     rng = random.Random(seed)
     world = World(rng, [rep, rep2, outsider, manager], [PipelineFactory(), PipelineFactory()])
     assert_rollups_exact("the deals' creation")
+    sold = False
     for n in range(60):
         name = world.step()
         assert_rollups_exact(f"step {n}: {name}")
+        sold = sold or bool(rolled_products())
+    assert sold, "some step won a deal with lines on it"
 
 
 @pytest.mark.parametrize("zone", ["America/New_York", "Asia/Kolkata"])
@@ -361,6 +425,8 @@ def _drawn_history(rng: random.Random, people: list, pipelines: list) -> None:
         rng.choice([world.add_activities, world.add_transitions, world.add_transitions])()
     for _ in range(12):
         rng.choice([world.add_deals, world.close, world.edit_closed])()
+    for _ in range(8):
+        world.add_lines()
     for _ in range(10):
         world.step()
 
@@ -411,6 +477,11 @@ def test_the_reports_read_the_same_from_the_rollups_as_live(
             status=status, closed_at=closed_at, currency=currency
         )
     assert ClosedDay.objects.filter(currency="EUR").exclude(deals=0).count() >= 4
+    for deal in Deal.objects.filter(currency="EUR", status=StageKind.WON):
+        DealLineItem.objects.create(
+            deal=deal, product=ProductFactory(), quantity=Decimal("3"), unit_price=Decimal("33.35")
+        )
+    assert ProductDay.objects.filter(currency="EUR").exclude(lines=0).count() >= 3
     periods = [
         Period.default(today),
         Period(today - datetime.timedelta(days=17), today + datetime.timedelta(days=4)),
@@ -433,6 +504,12 @@ def test_the_reports_read_the_same_from_the_rollups_as_live(
             rolled = rep_scorecards._deal_sums(ids, Scope(), period, day, is_live, True)
             counted = rep_scorecards._deal_sums(ids, Scope(), period, day, is_live, False)
             assert _figures(rolled) == _figures(counted), (period, is_live)
+        for scope in scopes:
+            for by in ("product", "rep"):
+                pick = Pick(kind="team", scope=scope, period=period)
+                sold = REPORTS["products-sold"].build(manager, pick, today, by=by)
+                live = _live(REPORTS["products-sold"].build, manager, pick, today, by)
+                assert (sold.rows, sold.totals) == (live.rows, live.totals), (scope, period, by)
 
 
 def test_a_scorecard_counts_todays_activities_up_to_now(rep, pipeline):
