@@ -6,6 +6,11 @@ lay in when it closed (``closed_deal_rows``). A line's value is its total
 reporting currency at the rate of the deal's close date, like every won
 figure. The previous period has the same length and ends where the period
 starts; the movers are the table's rows whose value changed most.
+
+By product, rep or team for a people scope the figures come from the products
+rollup (``ProductDay``: won lines per product, owner, close day and currency)
+where PostgreSQL keeps it; by territory at close, or for a territory, pipeline
+or product pick, from the lines themselves. Both give the same rows.
 """
 
 import datetime
