@@ -109,30 +109,33 @@ _CLOSED_MOVED = """(SELECT {side}.* FROM old_rows o JOIN new_rows n USING (id)
                               n.deleted_at))"""
 
 
-def _closed_delta(deals: str, sign: str) -> str:
-    """Add (``sign`` '') or take away (``sign`` '-') the closed deals among ``deals``."""
+def _closed_rows(deals: str, sign: str, zone: str) -> str:
+    """The insert of the closed deals among ``deals``, grouped, counted with ``sign`` ('' or '-')
+    and their days in ``zone`` (the trigger's variable, or an expression)."""
     return f"""
     INSERT INTO reports_closedday AS r (owner_id, day, status, currency, deals, amount, cycle)
-    SELECT d.owner_id, (d.closed_at AT TIME ZONE zone)::date, d.status, d.currency,
+    SELECT d.owner_id, (d.closed_at AT TIME ZONE {zone})::date, d.status, d.currency,
         {sign}COUNT(*), {sign}SUM(d.amount), {sign}SUM(d.closed_at - d.created_at)
     FROM {deals} d
     WHERE {_CLOSED}
-    GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4
+    GROUP BY 1, 2, 3, 4"""
+
+
+def _closed_delta(deals: str, sign: str) -> str:
+    """Add (``sign`` '') or take away (``sign`` '-') the closed deals among ``deals``."""
+    return (
+        _closed_rows(deals, sign, "zone")
+        + """ ORDER BY 1, 2, 3, 4
     ON CONFLICT (owner_id, day, status, currency) DO UPDATE SET
         deals = r.deals + EXCLUDED.deals,
         amount = r.amount + EXCLUDED.amount,
         cycle = r.cycle + EXCLUDED.cycle;"""
+    )
 
 
 def _rebuild_closed(zone: str) -> str:
-    return f"""
-    DELETE FROM reports_closedday;
-    INSERT INTO reports_closedday (owner_id, day, status, currency, deals, amount, cycle)
-    SELECT d.owner_id, (d.closed_at AT TIME ZONE {zone})::date, d.status, d.currency,
-        COUNT(*), SUM(d.amount), SUM(d.closed_at - d.created_at)
-    FROM pipeline_deal d
-    WHERE {_CLOSED}
-    GROUP BY 1, 2, 3, 4;"""
+    # No upsert: the migration counts before its table's key exists (Django adds it at the end).
+    return "\n    DELETE FROM reports_closedday;" + _closed_rows("pipeline_deal", "", zone) + ";"
 
 
 # A line that counts in the products rollup: of a live deal won with a close time.
@@ -152,31 +155,33 @@ _RESOLD_LINES = (
 )
 
 
-def _product_delta(lines: str, deals: str, sign: str) -> str:
-    """Add (``sign`` '') or take away (``sign`` '-') the won lines among ``lines``, each placed by its
-    deal in ``deals`` (a relation with the deals' columns)."""
+def _product_rows(lines: str, deals: str, sign: str, zone: str) -> str:
+    """The insert of the won lines among ``lines``, each placed by its deal in ``deals`` (a relation
+    with the deals' columns), grouped, counted with ``sign`` ('' or '-'), their days in ``zone``."""
     return f"""
     INSERT INTO reports_productday AS r (product_id, owner_id, day, currency, lines, units, value)
-    SELECT l.product_id, d.owner_id, (d.closed_at AT TIME ZONE zone)::date, d.currency,
+    SELECT l.product_id, d.owner_id, (d.closed_at AT TIME ZONE {zone})::date, d.currency,
         {sign}COUNT(*), {sign}SUM(l.quantity), {sign}SUM({_LINE_VALUE})
     FROM {lines} l JOIN {deals} d ON d.id = l.deal_id
     WHERE {_WON}
-    GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4
+    GROUP BY 1, 2, 3, 4"""
+
+
+def _product_delta(lines: str, deals: str, sign: str) -> str:
+    """Add (``sign`` '') or take away (``sign`` '-') the won lines among ``lines``."""
+    return (
+        _product_rows(lines, deals, sign, "zone")
+        + """ ORDER BY 1, 2, 3, 4
     ON CONFLICT (product_id, owner_id, day, currency) DO UPDATE SET
         lines = r.lines + EXCLUDED.lines,
         units = r.units + EXCLUDED.units,
         value = r.value + EXCLUDED.value;"""
+    )
 
 
 def _rebuild_products(zone: str) -> str:
-    return f"""
-    DELETE FROM reports_productday;
-    INSERT INTO reports_productday (product_id, owner_id, day, currency, lines, units, value)
-    SELECT l.product_id, d.owner_id, (d.closed_at AT TIME ZONE {zone})::date, d.currency,
-        COUNT(*), SUM(l.quantity), SUM({_LINE_VALUE})
-    FROM pipeline_deallineitem l JOIN pipeline_deal d ON d.id = l.deal_id
-    WHERE {_WON}
-    GROUP BY 1, 2, 3, 4;"""
+    rows = _product_rows("pipeline_deallineitem", "pipeline_deal", "", zone)
+    return "\n    DELETE FROM reports_productday;" + rows + ";"
 
 
 def _function(name: str, body: str) -> str:
