@@ -14,6 +14,7 @@ or product pick, from the lines themselves. Both give the same rows.
 """
 
 import datetime
+from collections.abc import Iterator
 from decimal import Decimal
 
 import plotly.graph_objects as go
@@ -46,6 +47,7 @@ from pipeline.selectors import account_territory_at
 from reports import rollups
 from reports.catalog.base import Column, Report, ReportResult, register
 from reports.catalog.breakdowns import breakdown, by_option, people_names, territory_names
+from reports.catalog.people_figures import other_conditions
 from reports.charts import WON, Chart, _chart, _float, _money_axis, money
 from reports.metrics import closed_deal_rows
 from salesmgr.models import User
@@ -126,7 +128,9 @@ class ProductsSold(Report):
         before, _ = previous.bounds
         group = _group_field(choice.key)
         keys = [*([group] if group else []), "product_id", "product__name", "product__sku"]
-        if choice.key in ROLLED_BREAKDOWNS and _people_only(pick.scope) and rollups.ready():
+        # The rollup keeps owners, not accounts, pipelines or products: a people scope only.
+        people_only = other_conditions(pick.scope) == Scope()
+        if choice.key in ROLLED_BREAKDOWNS and people_only and rollups.ready():
             grouped = list(_rolled(pick.scope, period, keys))
         else:
             grouped = list(_counted(pick.scope, period, keys, choice.key))
@@ -203,11 +207,6 @@ class ProductsSold(Report):
 ROLLED_BREAKDOWNS = ("product", "rep", "team")
 
 
-def _people_only(scope: Scope) -> bool:
-    """Whether the scope asks only whose deals they are (the rollup keeps owners, not accounts)."""
-    return scope.territory is None and scope.pipeline is None and scope.product is None
-
-
 SUMS = ("units", "value", "previous", "missing")
 
 
@@ -243,7 +242,7 @@ def _counted(scope: Scope, period, keys: list[str], by: str) -> QuerySet:
     )
 
 
-def _rolled(scope: Scope, period, keys: list[str]) -> QuerySet:
+def _rolled(scope: Scope, period, keys: list[str]) -> Iterator[dict]:
     """``_counted`` from the products rollup (``ProductDay``): each row's value converted at its
     day's rate, the same figures. A manager's half year is 60,000 rows there, where the query over
     the lines hashed all 699,572 of them against 120,000 won deals (120-180 ms at 1,000,000 deals)."""
