@@ -431,6 +431,17 @@ def deals_as_of(
     return history.exclude(history_type="-").filter(deleted_at__isnull=True)
 
 
+def deals_as_of_parts(when: datetime.datetime, *, where: Q) -> list[QuerySet]:
+    """``deals_as_of(when, where=where)`` as two querysets, the versions still current and those
+    superseded since (``versions_at``): together the same rows, none in both. With ``where`` asking
+    for close days one by one (``expected_close_date__in``), each part is a range per day of the open
+    versions' span index. A caller groups each part and adds the two (``UNION ALL``)."""
+    return [
+        Deal.history.filter(then, where).exclude(history_type="-").filter(deleted_at__isnull=True)
+        for then in versions_at(when)
+    ]
+
+
 # Stands for "no territory" inside ``account_territory_at``; territory ids start at 1.
 _NO_TERRITORY = 0
 

@@ -30,12 +30,12 @@ from decimal import Decimal
 import plotly.graph_objects as go
 from django.db.models import Case, Count, Q, QuerySet, Sum, When
 
-from pipeline.models import Deal, ForecastCategory, StageKind
+from pipeline.models import ForecastCategory, StageKind
 from pipeline.money import converted
 from pipeline.periods import start_of
 from pipeline.picker import Pick
 from pipeline.scopes import Scope
-from pipeline.selectors import versions_at
+from pipeline.selectors import deals_as_of_parts
 from quotas.selectors import quota_targets, team_targets
 from reports.catalog.base import Column, Report, ReportResult, register
 from reports.catalog.funnel_activity import people_names
@@ -136,12 +136,7 @@ def category_sums(pick: Pick, today: datetime.date) -> tuple[dict[int, dict], di
     moment = start_of(week_ago)
     days = [week_ago + datetime.timedelta(days=n) for n in range(max(HORIZONS))]
     in_scope = pick.scope.deal_filter(territory_at=moment) & Q(expected_close_date__in=days)
-    then_parts = [
-        Deal.history.filter(then, _in_windows(week_ago), in_scope)
-        .exclude(history_type="-")
-        .filter(deleted_at__isnull=True)
-        for then in versions_at(moment)
-    ]
+    then_parts = deals_as_of_parts(moment, where=_in_windows(week_ago) & in_scope)
     return (
         _sums_by_owner([deal_rows(pick.scope).filter(_in_windows(today))], today),
         _sums_by_owner(then_parts, week_ago),

@@ -31,11 +31,11 @@ from django.db.models import (
 )
 from django.db.models.functions import Abs, Cast
 
-from pipeline.models import Deal, ForecastCategory, StageKind
+from pipeline.models import ForecastCategory, StageKind
 from pipeline.money import at_close, at_day, converted, unconverted, unconverted_count
 from pipeline.periods import DAY, Period, start_of
 from pipeline.scopes import Scope
-from pipeline.selectors import versions_at
+from pipeline.selectors import deals_as_of_parts
 from reports.models import ForecastSnapshot
 from reports.sql import DaysBetween, IntervalDays
 
@@ -141,10 +141,7 @@ def open_then(moment: datetime.datetime, day: datetime.date, days: int) -> list[
     """
     close_days = [day + datetime.timedelta(days=n) for n in range(days)]
     counted = window_pipeline(day, days) & Q(expected_close_date__in=close_days)
-    return [
-        Deal.history.filter(then, counted).exclude(history_type="-").filter(deleted_at__isnull=True)
-        for then in versions_at(moment)
-    ]
+    return deals_as_of_parts(moment, where=counted)
 
 
 def window_pipeline(day: datetime.date, days: int) -> Q:

@@ -8,10 +8,10 @@ import datetime
 import random
 
 import pytest
-from django.db.models import OuterRef, Subquery
+from django.db.models import OuterRef, Q, Subquery
 
 from pipeline.models import Deal
-from pipeline.selectors import deals_as_of, version_at, versions_at
+from pipeline.selectors import deals_as_of, deals_as_of_parts, version_at, versions_at
 from pipeline.services import deal_update
 from tests.factories import DealFactory
 
@@ -67,6 +67,13 @@ def assert_same_readings(rng: random.Random) -> None:
         )
         # The two parts split the same versions, none in both.
         assert not current & superseded and current | superseded == span_reading(moment), moment
+        # And so do ``deals_as_of``'s two parts its rows.
+        first, second = (
+            set(part.values_list("history_id", flat=True))
+            for part in deals_as_of_parts(moment, where=Q())
+        )
+        as_of = set(deals_as_of(moment).values_list("history_id", flat=True))
+        assert not first & second and first | second == as_of, moment
 
 
 def copy_of(row, at: datetime.datetime, amount) -> History:
