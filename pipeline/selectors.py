@@ -58,11 +58,15 @@ def _owned_by(user: User, field: str = "owner") -> Q:
     return Q(**{f"{field}_id": user.pk})
 
 
+def deal_reach(user: User) -> Q:
+    """Whose deals ``user`` may read, as a condition on ``owner`` (of a deal, or of a row of deals
+    counted by owner such as ``reports.TerritoryOpen``): everyone's for an admin."""
+    return Q() if user.is_admin else _owned_by(user)
+
+
 def deals_visible_to(user: User, *, include_deleted: bool = False) -> QuerySet[Deal]:
     """Deals ``user`` may read: reps their own, managers their team's, admins all."""
-    deals = Deal.objects.all()
-    if not user.is_admin:
-        deals = deals.filter(_owned_by(user))
+    deals = Deal.objects.filter(deal_reach(user))
     if not include_deleted:
         deals = deals.filter(deleted_at__isnull=True)
     return deals
@@ -167,11 +171,20 @@ def accounts_visible_to(
     if not user.is_admin and reach_read:
         accounts = accounts.filter(_account_reach(user))
     elif not user.is_admin:
-        covered = territories_covered_subquery(user, with_team=user.is_manager)
-        accounts = accounts.filter(_owned_by(user) | Q(territory_id__in=covered))
+        accounts = accounts.filter(account_reach(user))
     if not include_deleted:
         accounts = accounts.filter(deleted_at__isnull=True)
     return accounts
+
+
+def account_reach(user: User) -> Q:
+    """Which accounts ``user`` may read, as a condition on an account's ``owner`` and ``territory``
+    (or a row of accounts counted by the two, ``reports.TerritoryAccounts``): everyone's for an
+    admin, else those owned by them (or their team) or in their (team's) territories."""
+    if user.is_admin:
+        return Q()
+    covered = territories_covered_subquery(user, with_team=user.is_manager)
+    return _owned_by(user) | Q(territory_id__in=covered)
 
 
 def _account_reach(user: User) -> Q:

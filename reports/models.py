@@ -248,6 +248,123 @@ class ProductDay(models.Model):
         return f"{self.product_id} {self.owner_id} {self.day} {self.currency}: {self.lines}"
 
 
+class TerritoryAccounts(models.Model):
+    """How many live accounts one owner holds in one territory. Kept by PostgreSQL triggers on the
+    accounts (``reports/rollups.py``): an account added, removed, deleted, restored, or given
+    another owner or territory moves between rows. Unused, and left empty, on SQLite."""
+
+    territory = models.ForeignKey(
+        "quotas.Territory",
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        db_index=False,
+        related_name="+",
+    )
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        db_index=False,
+        related_name="+",
+    )
+    accounts = models.IntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["territory", "owner"],
+                include=["accounts"],
+                name="territory_accounts_key",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.territory_id} {self.owner_id}: {self.accounts}"
+
+
+class TerritoryOpen(models.Model):
+    """The live open deals one owner holds in one territory (their account's, a live account), per
+    currency: how many and their amounts as entered.
+
+    An open figure is converted at one day's rate per currency, so converting each row's amount
+    once gives what converting every deal would. Kept by PostgreSQL triggers (``reports/rollups.py``)
+    on the deals and on the accounts: a deal opened, closed, reopened, re-priced, given another
+    currency, owner or account, deleted or restored, and an account moved to another territory,
+    deleted or restored, move deals between rows. Unused, and left empty, on SQLite.
+    """
+
+    territory = models.ForeignKey(
+        "quotas.Territory",
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        db_index=False,
+        related_name="+",
+    )
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        db_index=False,
+        related_name="+",
+    )
+    currency = models.CharField(max_length=3)
+    deals = models.IntegerField()
+    amount = models.DecimalField(max_digits=20, decimal_places=2)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["territory", "owner", "currency"],
+                include=["deals", "amount"],
+                name="territory_open_key",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.territory_id} {self.owner_id} {self.currency}: {self.deals}"
+
+
+class TerritoryWonDay(models.Model):
+    """The live deals one owner won on one day (in ``TIME_ZONE``) in one territory (their account's,
+    a live account), per currency: how many and their amounts as entered.
+
+    As ``ClosedDay``, a row's amount converted at its day's rate is the sum of its deals' converted
+    amounts. Kept by the triggers that keep ``TerritoryOpen``. Unused, and left empty, on SQLite.
+    """
+
+    territory = models.ForeignKey(
+        "quotas.Territory",
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        db_index=False,
+        related_name="+",
+    )
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        db_index=False,
+        related_name="+",
+    )
+    day = models.DateField()
+    currency = models.CharField(max_length=3)
+    deals = models.IntegerField()
+    amount = models.DecimalField(max_digits=20, decimal_places=2)
+
+    class Meta:
+        constraints = [
+            # A period of every territory, from the index alone.
+            models.UniqueConstraint(
+                fields=["day", "territory", "owner", "currency"],
+                include=["deals", "amount"],
+                name="territory_won_day_key",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.territory_id} {self.owner_id} {self.day} {self.currency}: {self.deals}"
+
+
 # Compensation keeps its tables in its own package of this app.
 from reports.budget.models import BudgetAmount, TeamBudget  # noqa: E402, F401
 from reports.compensation.models import (  # noqa: E402, F401

@@ -1,4 +1,5 @@
-"""Daily rollups of activities, stage advances and closed deals, kept by PostgreSQL triggers.
+"""Daily rollups of activities, stage advances and closed deals, and territory rollups, kept by
+PostgreSQL triggers.
 
 At a million deals a manager's quarter holds about 800,000 activities and
 700,000 stage transitions; counting them per person and week on each request
@@ -6,7 +7,10 @@ took 0.2 and 0.7 s. ``ActivityDay`` and ``AdvanceDay`` hold the same counts per
 person and day (about 60,000 and 13,000 rows for that quarter), and reports of
 a people scope sum those instead. ``ClosedDay`` does the same for the deals won
 and lost per owner, day and currency (a manager's half year: 225,000 deals, about
-33,000 rows), with their amounts and ages at close.
+33,000 rows), with their amounts and ages at close. ``TerritoryAccounts``,
+``TerritoryOpen`` and ``TerritoryWonDay`` count the live accounts, the open
+deals and the deals won per day by territory and owner, for the territory tree
+(each of its three figures read 142,857 accounts at 1,000,000 deals).
 
 The triggers keep the rollups exact on every path that writes the sources:
 - activities inserted (also by COPY), deleted, or re-dated, re-kinded or
@@ -19,6 +23,9 @@ The triggers keep the rollups exact on every path that writes the sources:
   new one;
 - a stage's order or kind changed, which changes what was an advance: the
   advances are counted again from the transitions (a rare admin change);
+- an account added, removed, deleted, restored, or given another owner or
+  territory: it and its deals move between the territory rows, as does a deal
+  given another account;
 - ``TRUNCATE`` of a source empties its rollup.
 
 Days are local days in the time zone the rollups were built in
@@ -42,27 +49,54 @@ _STAGES = """
 _ADVANCE = "(s.kind = 'won' OR (s.kind = 'open' AND s.\"order\" > f.\"order\"))"
 
 
+def _planned_afresh(statement: str) -> str:
+    """``statement`` run by ``EXECUTE``, so that it is planned for the rows of each firing; ``$1`` in
+    it is the trigger's time zone.
+
+    A statement written in the function keeps the plan of its first firing in the session, made
+    for that firing's transition table: one row for a single deal's hand-over, thousands for a
+    realignment's batch. At 1,000,000 deals a 3,000-deal hand-over and a 1,000-account move each
+    ran for minutes in a session that had handed over single deals first (cancelled; not
+    reproduced on demand since); planned at each firing they took 1.1 s and 0.2 s, and a single
+    deal's write costs what it did (``benchmarks/triggers.py``).
+    """
+    return f"""
+    EXECUTE $sql${statement}$sql$ USING zone;"""
+
+
+def _if_any(rows: str, body: str) -> str:
+    """``body`` when the relation ``rows`` has a row; the test is planned afresh too."""
+    return f"""
+    EXECUTE $sql$SELECT EXISTS {rows}$sql$ INTO found_any;
+    IF found_any THEN{body}
+    END IF;"""
+
+
 def _activity_delta(rows: str, sign: int) -> str:
     """Add (or take away) the activities of ``rows`` to their author, day and kind."""
-    return f"""
+    return _planned_afresh(f"""
     INSERT INTO reports_activityday AS r (author_id, day, kind, count)
-    SELECT a.author_id, (a.occurred_at AT TIME ZONE zone)::date, a.kind, {sign} * COUNT(*)
+    SELECT a.author_id, (a.occurred_at AT TIME ZONE $1)::date, a.kind, {sign} * COUNT(*)
     FROM {rows} a
     GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
-    ON CONFLICT (author_id, day, kind) DO UPDATE SET count = r.count + EXCLUDED.count;"""
+    ON CONFLICT (author_id, day, kind) DO UPDATE SET count = r.count + EXCLUDED.count""")
+
+
+def _advance_rows(transitions: str, deals: str, sign: int, zone: str) -> str:
+    return f"""
+    INSERT INTO reports_advanceday AS r (owner_id, day, count)
+    SELECT d.owner_id, (t.at AT TIME ZONE {zone})::date, {sign} * COUNT(*)
+    FROM {transitions} t
+        JOIN {deals} d ON d.id = t.deal_id{_STAGES}
+    WHERE d.deleted_at IS NULL AND {_ADVANCE}
+    GROUP BY 1, 2 ORDER BY 1, 2
+    ON CONFLICT (owner_id, day) DO UPDATE SET count = r.count + EXCLUDED.count"""
 
 
 def _advance_delta(transitions: str, deals: str, sign: int) -> str:
     """Add (or take away) the advances among ``transitions`` to the owner of their deal in ``deals``
     (a relation with the deals' ``id``, ``owner_id`` and ``deleted_at``), for live deals only."""
-    return f"""
-    INSERT INTO reports_advanceday AS r (owner_id, day, count)
-    SELECT d.owner_id, (t.at AT TIME ZONE zone)::date, {sign} * COUNT(*)
-    FROM {transitions} t
-        JOIN {deals} d ON d.id = t.deal_id{_STAGES}
-    WHERE d.deleted_at IS NULL AND {_ADVANCE}
-    GROUP BY 1, 2 ORDER BY 1, 2
-    ON CONFLICT (owner_id, day) DO UPDATE SET count = r.count + EXCLUDED.count;"""
+    return _planned_afresh(_advance_rows(transitions, deals, sign, "$1"))
 
 
 # Rows of a statement's old and new transition tables whose counted columns changed.
@@ -123,13 +157,13 @@ def _closed_rows(deals: str, sign: str, zone: str) -> str:
 
 def _closed_delta(deals: str, sign: str) -> str:
     """Add (``sign`` '') or take away (``sign`` '-') the closed deals among ``deals``."""
-    return (
-        _closed_rows(deals, sign, "zone")
+    return _planned_afresh(
+        _closed_rows(deals, sign, "$1")
         + """ ORDER BY 1, 2, 3, 4
     ON CONFLICT (owner_id, day, status, currency) DO UPDATE SET
         deals = r.deals + EXCLUDED.deals,
         amount = r.amount + EXCLUDED.amount,
-        cycle = r.cycle + EXCLUDED.cycle;"""
+        cycle = r.cycle + EXCLUDED.cycle"""
     )
 
 
@@ -169,13 +203,13 @@ def _product_rows(lines: str, deals: str, sign: str, zone: str) -> str:
 
 def _product_delta(lines: str, deals: str, sign: str) -> str:
     """Add (``sign`` '') or take away (``sign`` '-') the won lines among ``lines``."""
-    return (
-        _product_rows(lines, deals, sign, "zone")
+    return _planned_afresh(
+        _product_rows(lines, deals, sign, "$1")
         + """ ORDER BY 1, 2, 3, 4
     ON CONFLICT (product_id, owner_id, day, currency) DO UPDATE SET
         lines = r.lines + EXCLUDED.lines,
         units = r.units + EXCLUDED.units,
-        value = r.value + EXCLUDED.value;"""
+        value = r.value + EXCLUDED.value"""
     )
 
 
@@ -189,6 +223,7 @@ def _function(name: str, body: str) -> str:
 CREATE OR REPLACE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
     zone text := {ZONE_FUNCTION}();
+    found_any boolean;
 BEGIN
 {body}
     RETURN NULL;
@@ -219,20 +254,19 @@ FUNCTIONS = {
         + _advance_delta(_TRANSITION_MOVED.format(side="n"), "pipeline_deal", 1),
     ),
     # Every update of deals runs this (a move too): it does nothing unless an owner or a deletion changed.
-    "reports_rollup_deals": f"""
-    IF EXISTS {_DEALS_MOVED.format(side="o")} THEN"""
-    + _advance_delta(
-        _MOVED_DEALS_TRANSITIONS.format(moved=_DEALS_MOVED.format(side="o")),
+    "reports_rollup_deals": _if_any(
         _DEALS_MOVED.format(side="o"),
-        -1,
-    )
-    + _advance_delta(
-        _MOVED_DEALS_TRANSITIONS.format(moved=_DEALS_MOVED.format(side="n")),
-        _DEALS_MOVED.format(side="n"),
-        1,
-    )
-    + """
-    END IF;""",
+        _advance_delta(
+            _MOVED_DEALS_TRANSITIONS.format(moved=_DEALS_MOVED.format(side="o")),
+            _DEALS_MOVED.format(side="o"),
+            -1,
+        )
+        + _advance_delta(
+            _MOVED_DEALS_TRANSITIONS.format(moved=_DEALS_MOVED.format(side="n")),
+            _DEALS_MOVED.format(side="n"),
+            1,
+        ),
+    ),
     "reports_rollup_stages": """
     IF EXISTS (SELECT FROM old_rows o JOIN new_rows n USING (id)
                WHERE (o."order", o.kind) IS DISTINCT FROM (n."order", n.kind)) THEN"""
@@ -251,12 +285,13 @@ DECLARE
     zone text := {ZONE_FUNCTION}();
 BEGIN
 {
-    _advance_delta(
+    _advance_rows(
         "(SELECT * FROM pipeline_stagetransition WHERE deal_id = OLD.id)",
         "(SELECT OLD.id, OLD.owner_id, OLD.deleted_at)",
         -1,
+        "zone",
     )
-}
+};
     RETURN OLD;
 END
 $$;"""
@@ -354,20 +389,19 @@ PRODUCT_FUNCTIONS = {
         + _product_delta(_LINES_MOVED.format(side="n"), "pipeline_deal", ""),
     ),
     # Every update of deals runs this: it does nothing unless a deal's lines changed place.
-    "reports_rollup_product_deals": f"""
-    IF EXISTS {_DEALS_RESOLD.format(side="o")} THEN"""
-    + _product_delta(
-        _RESOLD_LINES.format(deals=_DEALS_RESOLD.format(side="o")),
+    "reports_rollup_product_deals": _if_any(
         _DEALS_RESOLD.format(side="o"),
-        "-",
-    )
-    + _product_delta(
-        _RESOLD_LINES.format(deals=_DEALS_RESOLD.format(side="n")),
-        _DEALS_RESOLD.format(side="n"),
-        "",
-    )
-    + """
-    END IF;""",
+        _product_delta(
+            _RESOLD_LINES.format(deals=_DEALS_RESOLD.format(side="o")),
+            _DEALS_RESOLD.format(side="o"),
+            "-",
+        )
+        + _product_delta(
+            _RESOLD_LINES.format(deals=_DEALS_RESOLD.format(side="n")),
+            _DEALS_RESOLD.format(side="n"),
+            "",
+        ),
+    ),
     "reports_rollup_empty_products": "    DELETE FROM reports_productday;",
 }
 PRODUCT_TRIGGERS = "\n".join(
@@ -393,6 +427,173 @@ PRODUCT_TRIGGER_NAMES = [
     ("pipeline_deal", "reports_rollup_empty_products"),
 ]
 TRIGGER_NAMES += PRODUCT_TRIGGER_NAMES
+
+
+# The territory rollups (migration reports.0010): the open deals, and the deals won per day, by the
+# territory of their account. A deal counts while it and its account are live and the account is in
+# a territory.
+_IN_TERRITORY = "d.deleted_at IS NULL AND a.deleted_at IS NULL AND a.territory_id IS NOT NULL"
+# The deals of an update whose place or figures in the territory rollups changed.
+_DEALS_REPLACED = """(SELECT {side}.* FROM old_rows o JOIN new_rows n USING (id)
+        WHERE (o.owner_id, o.account_id, o.status, o.closed_at, o.currency, o.amount, o.deleted_at)
+            IS DISTINCT FROM (n.owner_id, n.account_id, n.status, n.closed_at, n.currency, n.amount,
+                              n.deleted_at))"""
+# The accounts of an update given another owner or territory, or deleted or restored.
+_ACCOUNTS_MOVED = """(SELECT {side}.* FROM old_rows o JOIN new_rows n USING (id)
+        WHERE (o.owner_id, o.territory_id, o.deleted_at IS NULL)
+            IS DISTINCT FROM (n.owner_id, n.territory_id, n.deleted_at IS NULL))"""
+_TERRITORY_ROLLUPS = (
+    "reports_territoryaccounts",
+    "reports_territoryopen",
+    "reports_territorywonday",
+)
+
+
+def _territory_rows(deals: str, accounts: str, sign: str, zone: str) -> tuple[str, str]:
+    """The inserts of the open and of the won deals among ``deals``, each placed by its account in
+    ``accounts`` (a relation with the accounts' columns), grouped, counted with ``sign`` ('' or
+    '-'), the won ones' days in ``zone``."""
+    source = f"""
+    FROM {deals} d JOIN {accounts} a ON a.id = d.account_id
+    WHERE {_IN_TERRITORY}"""
+    open_rows = f"""
+    INSERT INTO reports_territoryopen AS r (territory_id, owner_id, currency, deals, amount)
+    SELECT a.territory_id, d.owner_id, d.currency, {sign}COUNT(*), {sign}SUM(d.amount){source}
+        AND d.status = 'open'
+    GROUP BY 1, 2, 3"""
+    won_rows = f"""
+    INSERT INTO reports_territorywonday AS r (day, territory_id, owner_id, currency, deals, amount)
+    SELECT (d.closed_at AT TIME ZONE {zone})::date, a.territory_id, d.owner_id, d.currency,
+        {sign}COUNT(*), {sign}SUM(d.amount){source}
+        AND d.status = 'won' AND d.closed_at IS NOT NULL
+    GROUP BY 1, 2, 3, 4"""
+    return open_rows, won_rows
+
+
+def _territory_delta(deals: str, accounts: str, sign: str) -> str:
+    """Add (``sign`` '') or take away (``sign`` '-') the deals among ``deals`` in both rollups."""
+    open_rows, won_rows = _territory_rows(deals, accounts, sign, "$1")
+    return _planned_afresh(
+        open_rows
+        + """ ORDER BY 1, 2, 3
+    ON CONFLICT (territory_id, owner_id, currency) DO UPDATE SET
+        deals = r.deals + EXCLUDED.deals, amount = r.amount + EXCLUDED.amount"""
+    ) + _planned_afresh(
+        won_rows
+        + """ ORDER BY 1, 2, 3, 4
+    ON CONFLICT (day, territory_id, owner_id, currency) DO UPDATE SET
+        deals = r.deals + EXCLUDED.deals, amount = r.amount + EXCLUDED.amount"""
+    )
+
+
+def _account_rows(accounts: str, sign: str) -> str:
+    """The insert of the live accounts in a territory among ``accounts``, counted with ``sign``."""
+    return f"""
+    INSERT INTO reports_territoryaccounts AS r (territory_id, owner_id, accounts)
+    SELECT a.territory_id, a.owner_id, {sign}COUNT(*)
+    FROM {accounts} a
+    WHERE a.deleted_at IS NULL AND a.territory_id IS NOT NULL
+    GROUP BY 1, 2"""
+
+
+def _account_delta(accounts: str, sign: str) -> str:
+    """Add (``sign`` '') or take away (``sign`` '-') the accounts among ``accounts``, and their deals."""
+    return _planned_afresh(
+        _account_rows(accounts, sign)
+        + """ ORDER BY 1, 2
+    ON CONFLICT (territory_id, owner_id) DO UPDATE SET accounts = r.accounts + EXCLUDED.accounts"""
+    ) + _territory_delta("pipeline_deal", accounts, sign)
+
+
+def _rebuild_territories(zone: str) -> str:
+    # No upsert: the migration counts before its tables' keys exist (Django adds them at the end).
+    open_rows, won_rows = _territory_rows("pipeline_deal", "pipeline_account", "", zone)
+    return (
+        f"\n    DELETE FROM {'; DELETE FROM '.join(_TERRITORY_ROLLUPS)};"
+        + _account_rows("pipeline_account", "")
+        + ";"
+        + open_rows
+        + ";"
+        + won_rows
+        + ";"
+    )
+
+
+TERRITORY_FUNCTIONS = {
+    # Every update of deals runs this (a move too): it does nothing unless a deal changed place.
+    "reports_rollup_territory_deals": _ops(
+        _territory_delta("new_rows", "pipeline_account", ""),
+        _territory_delta("old_rows", "pipeline_account", "-"),
+        _if_any(
+            _DEALS_REPLACED.format(side="o"),
+            _territory_delta(_DEALS_REPLACED.format(side="o"), "pipeline_account", "-")
+            + _territory_delta(_DEALS_REPLACED.format(side="n"), "pipeline_account", ""),
+        ),
+    ),
+    # An account added, removed, given another owner or territory, deleted or restored moves between
+    # rows, and so do its deals (an account is removed after its deals, and added before them: its
+    # deals are counted with it only when a deferred key let them come first or go after).
+    "reports_rollup_territory_accounts": _ops(
+        _account_delta("new_rows", ""),
+        _account_delta("old_rows", "-"),
+        _if_any(
+            _ACCOUNTS_MOVED.format(side="o"),
+            _account_delta(_ACCOUNTS_MOVED.format(side="o"), "-")
+            + _account_delta(_ACCOUNTS_MOVED.format(side="n"), ""),
+        ),
+    ),
+    "reports_rollup_empty_territories": "\n".join(
+        f"    DELETE FROM {table};" for table in _TERRITORY_ROLLUPS
+    ),
+}
+TERRITORY_TRIGGERS = "\n".join(
+    [
+        _statement_triggers(
+            "pipeline_deal", "reports_rollup_territory_deals", ("INSERT", "DELETE", "UPDATE")
+        ),
+        _statement_triggers(
+            "pipeline_account", "reports_rollup_territory_accounts", ("INSERT", "DELETE", "UPDATE")
+        ),
+        *(
+            f"CREATE TRIGGER reports_rollup_empty_territories AFTER TRUNCATE ON {table} "
+            "FOR EACH STATEMENT EXECUTE FUNCTION reports_rollup_empty_territories();"
+            for table in ("pipeline_deal", "pipeline_account")
+        ),
+    ]
+)
+TERRITORY_TRIGGER_NAMES = [
+    *(
+        ("pipeline_deal", f"reports_rollup_territory_deals_{event}")
+        for event in ("insert", "delete", "update")
+    ),
+    *(
+        ("pipeline_account", f"reports_rollup_territory_accounts_{event}")
+        for event in ("insert", "delete", "update")
+    ),
+    ("pipeline_deal", "reports_rollup_empty_territories"),
+    ("pipeline_account", "reports_rollup_empty_territories"),
+]
+TRIGGER_NAMES += TERRITORY_TRIGGER_NAMES
+
+
+def replanned_functions_sql() -> str:
+    """The functions of the rollups of migrations 0006 to 0009 again, each statement of theirs now
+    planned afresh at every firing (``_planned_afresh``): for a database that has them."""
+    functions = {**FUNCTIONS, **CLOSED_FUNCTIONS, **PRODUCT_FUNCTIONS}
+    return "\n".join([*(_function(name, body) for name, body in functions.items()), _DEAL_DELETED])
+
+
+def territories_install_sql() -> str:
+    """The territory rollups' functions and triggers, and the rollups counted from the accounts and
+    deals."""
+    functions = "\n".join(_function(name, body) for name, body in TERRITORY_FUNCTIONS.items())
+    return "\n".join([functions, TERRITORY_TRIGGERS, _rebuild_territories(f"{ZONE_FUNCTION}()")])
+
+
+TERRITORIES_UNINSTALL_SQL = "\n".join(
+    [f"DROP TRIGGER IF EXISTS {name} ON {table};" for table, name in TERRITORY_TRIGGER_NAMES]
+    + [f"DROP FUNCTION IF EXISTS {name}();" for name in TERRITORY_FUNCTIONS]
+)
 
 
 def products_install_sql() -> str:
@@ -456,6 +657,7 @@ UNINSTALL_SQL = "\n".join(
             *FUNCTIONS,
             *CLOSED_FUNCTIONS,
             *PRODUCT_FUNCTIONS,
+            *TERRITORY_FUNCTIONS,
             "reports_rollup_deal_deleted",
             ZONE_FUNCTION,
         ]
@@ -501,6 +703,7 @@ def rebuild(zone: str | None = None, using: str = DEFAULT_DB_ALIAS) -> None:
         for function, counted in (
             ("reports_rollup_closed", _rebuild_closed),
             ("reports_rollup_product_lines", _rebuild_products),
+            ("reports_rollup_territory_deals", _rebuild_territories),
         ):
             cursor.execute("SELECT to_regproc(%s) IS NOT NULL", [function])
             if cursor.fetchone()[0]:
