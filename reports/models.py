@@ -248,6 +248,39 @@ class ProductDay(models.Model):
         return f"{self.product_id} {self.owner_id} {self.day} {self.currency}: {self.lines}"
 
 
+class CreatedDay(models.Model):
+    """The live deals one owner created on one day (in ``TIME_ZONE``), per currency: how many and
+    their amounts as entered (a day and a currency share one rate, as in ``ClosedDay``). Kept by
+    PostgreSQL triggers on the deals (``reports/rollups.py``): a deal created, deleted, restored,
+    purged, re-priced, re-dated or given another currency or owner moves between rows. Unused, and
+    left empty, on SQLite."""
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        db_index=False,
+        related_name="+",
+    )
+    day = models.DateField()
+    currency = models.CharField(max_length=3)
+    deals = models.IntegerField()
+    amount = models.DecimalField(max_digits=20, decimal_places=2)
+
+    class Meta:
+        constraints = [
+            # A period of every owner, from the index alone.
+            models.UniqueConstraint(
+                fields=["day", "owner", "currency"],
+                include=["deals", "amount"],
+                name="created_day_key",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.owner_id} {self.day} {self.currency}: {self.deals}"
+
+
 class TerritoryAccounts(models.Model):
     """How many live accounts one owner holds in one territory. Kept by PostgreSQL triggers on the
     accounts (``reports/rollups.py``): an account added, removed, deleted, restored, or given

@@ -576,6 +576,84 @@ TERRITORY_TRIGGER_NAMES = [
 TRIGGER_NAMES += TERRITORY_TRIGGER_NAMES
 
 
+# The deals created per day (migration reports.0011): the live deals by owner, local day of
+# creation and currency, with their amounts as entered.
+_CREATED_MOVED = """(SELECT {side}.* FROM old_rows o JOIN new_rows n USING (id)
+        WHERE (o.owner_id, o.created_at, o.currency, o.amount, o.deleted_at)
+            IS DISTINCT FROM (n.owner_id, n.created_at, n.currency, n.amount, n.deleted_at))"""
+
+
+def _created_rows(deals: str, sign: str, zone: str) -> str:
+    """The insert of the live deals among ``deals`` by owner, day of creation in ``zone`` and
+    currency, counted with ``sign`` ('' or '-')."""
+    return f"""
+    INSERT INTO reports_createdday AS r (day, owner_id, currency, deals, amount)
+    SELECT (d.created_at AT TIME ZONE {zone})::date, d.owner_id, d.currency,
+        {sign}COUNT(*), {sign}SUM(d.amount)
+    FROM {deals} d
+    WHERE d.deleted_at IS NULL
+    GROUP BY 1, 2, 3"""
+
+
+def _created_delta(deals: str, sign: str) -> str:
+    """Add (``sign`` '') or take away (``sign`` '-') the deals among ``deals``."""
+    return _planned_afresh(
+        _created_rows(deals, sign, "$1")
+        + """ ORDER BY 1, 2, 3
+    ON CONFLICT (day, owner_id, currency) DO UPDATE SET
+        deals = r.deals + EXCLUDED.deals, amount = r.amount + EXCLUDED.amount"""
+    )
+
+
+def _rebuild_created(zone: str) -> str:
+    # No upsert: the migration counts before its table's key exists (Django adds it at the end).
+    return "\n    DELETE FROM reports_createdday;" + _created_rows("pipeline_deal", "", zone) + ";"
+
+
+CREATED_FUNCTIONS = {
+    # Every update of deals runs this: it does nothing unless a deal's place or amount changed.
+    "reports_rollup_created": _ops(
+        _created_delta("new_rows", ""),
+        _created_delta("old_rows", "-"),
+        _if_any(
+            _CREATED_MOVED.format(side="o"),
+            _created_delta(_CREATED_MOVED.format(side="o"), "-")
+            + _created_delta(_CREATED_MOVED.format(side="n"), ""),
+        ),
+    ),
+    "reports_rollup_empty_created": "    DELETE FROM reports_createdday;",
+}
+CREATED_TRIGGERS = "\n".join(
+    [
+        _statement_triggers(
+            "pipeline_deal", "reports_rollup_created", ("INSERT", "DELETE", "UPDATE")
+        ),
+        "CREATE TRIGGER reports_rollup_empty_created AFTER TRUNCATE ON pipeline_deal "
+        "FOR EACH STATEMENT EXECUTE FUNCTION reports_rollup_empty_created();",
+    ]
+)
+CREATED_TRIGGER_NAMES = [
+    *(
+        ("pipeline_deal", f"reports_rollup_created_{event}")
+        for event in ("insert", "delete", "update")
+    ),
+    ("pipeline_deal", "reports_rollup_empty_created"),
+]
+TRIGGER_NAMES += CREATED_TRIGGER_NAMES
+
+
+def created_install_sql() -> str:
+    """The created deals' rollup's functions and triggers, and the rollup counted from the deals."""
+    functions = "\n".join(_function(name, body) for name, body in CREATED_FUNCTIONS.items())
+    return "\n".join([functions, CREATED_TRIGGERS, _rebuild_created(f"{ZONE_FUNCTION}()")])
+
+
+CREATED_UNINSTALL_SQL = "\n".join(
+    [f"DROP TRIGGER IF EXISTS {name} ON {table};" for table, name in CREATED_TRIGGER_NAMES]
+    + [f"DROP FUNCTION IF EXISTS {name}();" for name in CREATED_FUNCTIONS]
+)
+
+
 def replanned_functions_sql() -> str:
     """The functions of the rollups of migrations 0006 to 0009 again, each statement of theirs now
     planned afresh at every firing (``_planned_afresh``): for a database that has them."""
@@ -658,6 +736,7 @@ UNINSTALL_SQL = "\n".join(
             *CLOSED_FUNCTIONS,
             *PRODUCT_FUNCTIONS,
             *TERRITORY_FUNCTIONS,
+            *CREATED_FUNCTIONS,
             "reports_rollup_deal_deleted",
             ZONE_FUNCTION,
         ]
@@ -704,6 +783,7 @@ def rebuild(zone: str | None = None, using: str = DEFAULT_DB_ALIAS) -> None:
             ("reports_rollup_closed", _rebuild_closed),
             ("reports_rollup_product_lines", _rebuild_products),
             ("reports_rollup_territory_deals", _rebuild_territories),
+            ("reports_rollup_created", _rebuild_created),
         ):
             cursor.execute("SELECT to_regproc(%s) IS NOT NULL", [function])
             if cursor.fetchone()[0]:
@@ -736,6 +816,15 @@ def advance_days(start: datetime.date, end: datetime.date) -> QuerySet:
     from reports.models import AdvanceDay
 
     return AdvanceDay.objects.filter(day__gte=start, day__lt=end, count__gt=0)
+
+
+def created_days(start: datetime.date, end: datetime.date) -> QuerySet:
+    """The created deals' rollup's rows of days in ``[start, end)``; read them only when ``ready()``.
+
+    A row whose deals all left it stays, at zero, and is left out here."""
+    from reports.models import CreatedDay
+
+    return CreatedDay.objects.filter(day__gte=start, day__lt=end).exclude(deals=0)
 
 
 def closed_days(start: datetime.date, end: datetime.date | None = None) -> QuerySet:

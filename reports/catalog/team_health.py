@@ -27,15 +27,16 @@ import datetime
 from decimal import Decimal
 
 from django.db import connections
-from django.db.models import Case, IntegerField, Q, QuerySet, Value, When
+from django.db.models import Case, F, IntegerField, Q, QuerySet, Value, When
 from django.http import QueryDict
 
 from pipeline.models import Deal, ForecastCategory, StageKind
-from pipeline.money import CONVERTED, at_close, converted
+from pipeline.money import CONVERTED, at_close, at_day, converted
 from pipeline.periods import Period, start_of
 from pipeline.picker import Pick
 from pipeline.scopes import Scope
 from quotas.selectors import quota_targets, rolled_up_targets
+from reports import rollups
 from reports.catalog.base import Column, Report, ReportResult, register
 from reports.catalog.compare_chart import chosen_metric, comparison_chart
 from reports.catalog.people_figures import (
@@ -131,10 +132,11 @@ def _in_window(day: datetime.date, days: int) -> Q:
 
 
 def _live_sums(
-    team_ids, conditions: Scope, period: Period, today: datetime.date, day, live
+    team_ids, conditions: Scope, period: Period, today: datetime.date, day, live, rolled=False
 ) -> dict:
     """Per team: the open deals (how many, how many stalled, the coverage window's pipeline while
-    live), the value won in the period (and since ``day`` while live) and the deals created in it.
+    live), the value won in the period (and since ``day`` while live) and the deals created in it;
+    the won and created ones from the rollups when ``rolled`` (``_rolled_parts``).
 
     Three queries, one per kind of deal, each read from one covering index and named only by the
     columns in it (the won ones from ``deal_won_closed_idx``, whose condition is the status; the
@@ -167,16 +169,60 @@ def _live_sums(
         "new_pipeline": "SUM(created_value)",
         "new_converted": "COUNT(created_value)",
     }
+    parts = [
+        deals.filter(rows).values("owner_id", **columns).order_by()
+        for rows, columns in (
+            (Q(status=StageKind.OPEN), opened),
+            (Q(status=StageKind.WON) & won_rows, won),
+            (Q(created_at__gte=start, created_at__lt=end), created),
+        )
+    ]
+    aggregates = [open_sums, won_sums, created_sums]
+    if rolled:
+        parts[1:], aggregates[1:] = _rolled_parts(period, day, live)
     sums: dict[int, dict] = {}
-    for rows, columns, aggregates in (
-        (Q(status=StageKind.OPEN), opened, open_sums),
-        (Q(status=StageKind.WON) & won_rows, won, won_sums),
-        (Q(created_at__gte=start, created_at__lt=end), created, created_sums),
-    ):
-        part = deals.filter(rows).values("owner_id", **columns).order_by()
-        for team_id, row in by_team(team_ids, part, aggregates).items():
+    for part, part_sums in zip(parts, aggregates, strict=True):
+        for team_id, row in by_team(team_ids, part, part_sums).items():
             sums.setdefault(team_id, {}).update(row)
     return sums
+
+
+def _rolled_parts(period: Period, day: datetime.date, live: bool) -> tuple[list, list]:
+    """``_live_sums``'s won and created deals from the closed and created rollups (a row per owner,
+    day and currency, its amount converted at its day's rate), with the same sums: a row counts its
+    ``deals``. At 1,000,000 deals an admin's quarter reads 25,000 and 20,000 rows for 60,000 won and
+    125,000 created deals."""
+    in_period = Q(day__gte=period.start, day__lt=period.end)
+    won = {
+        "won_value": _when(in_period, at_day()),
+        "won_flag": _when(in_period, F("deals"), IntegerField()),
+    }
+    won_sums = {
+        "won": "SUM(won_value)",
+        "won_deals": "SUM(won_flag)",
+        "won_converted": _counted("won_value"),
+    }
+    if live:
+        won["won_already"] = _when(Q(day__gte=day), at_day())
+        won_sums["won_already"] = "SUM(won_already)"
+        closed = rollups.closed_days(min(period.start, day)).filter(in_period | Q(day__gte=day))
+    else:
+        closed = rollups.closed_days(period.start, period.end)
+    won_rows = closed.filter(status=StageKind.WON).values("owner_id", "deals", **won)
+    created = rollups.created_days(period.start, period.end).values(
+        "owner_id", "deals", created_value=at_day()
+    )
+    created_sums = {
+        "new_deals": "SUM(deals)",
+        "new_pipeline": "SUM(created_value)",
+        "new_converted": _counted("created_value"),
+    }
+    return [won_rows.order_by(), created.order_by()], [won_sums, created_sums]
+
+
+def _counted(value: str) -> str:
+    """How many deals of a rollup's rows have ``value`` (NULL where the row's currency had no rate)."""
+    return f"SUM(CASE WHEN {value} IS NULL THEN 0 ELSE deals END)"
 
 
 def _history_pipeline(
@@ -203,8 +249,8 @@ def _root(user: User, scope: Scope) -> int | None:
 
 
 def team_health(user: User, scope: Scope, period: Period, today: datetime.date) -> dict:
-    """One row of figures per team in reach (seven queries; eight for a period that ended before
-    today)."""
+    """One row of figures per team in reach (seven queries, and one on PostgreSQL to see whether the
+    rollups answer; one more for a period that ended before today)."""
     root = _root(user, scope)
     people = (
         User.objects.all()
@@ -240,7 +286,8 @@ def team_health(user: User, scope: Scope, period: Period, today: datetime.date) 
     windows = {"now": (period.start, period.last_day), "cover": coverage_window(day, period.days)}
     own = quota_targets(Q(owner_id__in=[person[0] for person in people]), windows)
     targets = rolled_up_targets([person[:4] for person in people], own, windows)
-    sums = _live_sums(team_ids, conditions, period, today, day, live)
+    rolled = conditions == Scope() and rollups.ready()
+    sums = _live_sums(team_ids, conditions, period, today, day, live, rolled)
     if not live:
         for team_id, row in _history_pipeline(team_ids, conditions, day, period.days).items():
             sums.setdefault(team_id, {})["pipeline"] = row["pipeline"]

@@ -41,10 +41,12 @@ from reports import rollups
 from reports.catalog import funnel_activity, rep_scorecards
 from reports.catalog.base import REPORTS
 from reports.catalog.people_figures import coverage_day
+from reports.catalog.team_health import team_health
 from reports.models import (
     ActivityDay,
     AdvanceDay,
     ClosedDay,
+    CreatedDay,
     ProductDay,
     TerritoryAccounts,
     TerritoryOpen,
@@ -207,12 +209,33 @@ def rolled_territories() -> tuple[Counter, dict, dict]:
     return accounts, opened, won
 
 
+def expected_created() -> dict:
+    """Per owner, local day of creation and currency: the live deals' count and amount."""
+    rows: dict = {}
+    for deal in Deal.objects.filter(deleted_at__isnull=True):
+        key = (deal.owner_id, _local_day(deal.created_at), deal.currency)
+        deals, amount = rows.get(key, (0, Decimal(0)))
+        rows[key] = (deals + 1, amount + deal.amount)
+    return rows
+
+
+def rolled_created() -> dict:
+    rows = {}
+    for row in CreatedDay.objects.all():
+        if row.deals:
+            rows[(row.owner_id, row.day, row.currency)] = (row.deals, row.amount)
+        else:
+            assert row.amount == 0, row
+    return rows
+
+
 def assert_rollups_exact(step: str) -> None:
     assert rolled_activities() == expected_activities(), step
     assert rolled_advances() == expected_advances(), step
     assert rolled_closed() == expected_closed(), step
     assert rolled_products() == expected_products(), step
     assert rolled_territories() == expected_territories(), step
+    assert rolled_created() == expected_created(), step
 
 
 class World:
@@ -572,7 +595,7 @@ def _live(function, *args):
 
 @pytest.mark.parametrize("seed", [5, 6])
 def test_the_reports_read_the_same_from_the_rollups_as_live(
-    seed, rep, rep2, outsider, manager, other_manager
+    seed, admin, rep, rep2, outsider, manager, other_manager
 ):
     rng = random.Random(seed)
     people = [rep, rep2, outsider]
@@ -630,6 +653,11 @@ def test_the_reports_read_the_same_from_the_rollups_as_live(
                 sold = REPORTS["products-sold"].build(manager, pick, today, by=by)
                 live = _live(REPORTS["products-sold"].build, manager, pick, today, by)
                 assert (sold.rows, sold.totals) == (live.rows, live.totals), (scope, period, by)
+        for user in (admin, manager, other_manager):
+            health = team_health(user, Scope(), period, today)
+            assert health == _live(team_health, user, Scope(), period, today), (user, period)
+    health = team_health(admin, Scope(), periods[0], today)
+    assert health["unconverted"] and any(team["new_deals"] for team in health["teams"])
 
 
 @pytest.mark.parametrize("seed", [7, 8])
@@ -744,7 +772,7 @@ def test_every_statement_of_a_statement_trigger_is_planned_at_each_firing():
         sources = dict(cursor.fetchall())
     kept = {"reports_rollup_deal_deleted", "reports_rollup_stages", rollups.ZONE_FUNCTION}
     checked = [name for name in sources if name not in kept and "_empty_" not in name]
-    assert len(checked) == 8, sorted(sources)
+    assert len(checked) == 9, sorted(sources)
     for name in checked:
         outside = re.sub(r"\$sql\$.*?\$sql\$|'[^']*'", "", sources[name], flags=re.S)
         assert "EXECUTE" in outside and "$sql$" in sources[name], name
