@@ -51,6 +51,7 @@ from pipeline.periods import Period
 from pipeline.scopes import Scope
 from quotas.selectors import quota_targets
 from reports import rollups
+from reports.catalog.people_figures import rolled_closed_sums
 from reports.forecasts import window_sums
 from reports.metrics import (
     OPEN_DEAL_SUMS,
@@ -204,7 +205,19 @@ def focus_evidence(rep_name: str, stage: dict) -> str:
 # The queries.
 
 
-def _deal_rows(ids: list[int], period: Period, today: datetime.date) -> dict[int, dict]:
+# ``deal_sums``'s names of the closed deals' sums, and ``rolled_closed_sums``'s of the same figures.
+ROLLED_CLOSED_SUMS = {
+    "won_deals": "won",
+    "won_value": "won_value",
+    "lost_deals": "lost",
+    "cycle_days": "cycle_days",
+    "won_unconverted": "won_unconverted",
+}
+
+
+def _deal_rows(
+    ids: list[int], period: Period, today: datetime.date, rolled: bool
+) -> dict[int, dict]:
     pipeline = window_sums(today, COVERAGE_DAYS)
     start, end = period.bounds
     sums = {
@@ -213,18 +226,21 @@ def _deal_rows(ids: list[int], period: Period, today: datetime.date) -> dict[int
         "pipeline_unconverted": pipeline["unconverted"],
     }
     opened = {*OPEN_DEAL_SUMS, "pipeline", "pipeline_unconverted"}
+    closed = (
+        Q(closed_at__gte=start, closed_at__lt=end),
+        {name: sum_ for name, sum_ in sums.items() if name not in opened},
+    )
+    if rolled:
+        # The same sums from the closed rollup's rows of the period.
+        rows = rollups.closed_days(period.start, period.end).filter(owner_id__in=ids)
+        from_rows = rolled_closed_sums(period, "")
+        closed = (rows, {name: from_rows[ROLLED_CLOSED_SUMS[name]] for name in closed[1]})
     # Only open deals and those closed in the period count in any sum: reading no others saves most
     # rows. Each of the two is read from its own covering index; they never overlap, as only a closed
     # deal has a ``closed_at`` (``deal_closed_at_matches_status``).
     return sums_by_owner(
         Deal.objects.filter(deleted_at__isnull=True, owner_id__in=ids),
-        [
-            (Q(status=StageKind.OPEN), {name: sums[name] for name in opened}),
-            (
-                Q(closed_at__gte=start, closed_at__lt=end),
-                {name: sum_ for name, sum_ in sums.items() if name not in opened},
-            ),
-        ],
+        [(Q(status=StageKind.OPEN), {name: sums[name] for name in opened}), closed],
     )
 
 
@@ -238,12 +254,17 @@ def _flow(ids: list[int], period: Period) -> dict[tuple[int, int], tuple[int, in
 
 
 def _stays(ids: list[int], period: Period) -> dict[tuple[int, int], tuple[float, int]]:
-    """Per rep and stage: the mean days of the stays that ended in the period, and how many there were."""
+    """Per rep and stage: the mean days of the stays that ended in the period, and how many there were.
+
+    A transition that does not say when its deal entered the stage left (an imported one) has no
+    stay to count, as the funnel's time in stage leaves it out too."""
     start, end = period.bounds
     stay = DaysBetween(F("at"), F("from_stage_entered_at"))
     rows = (
         _transitions(ids)
-        .filter(at__gte=start, at__lt=end, from_stage__isnull=False)
+        .filter(
+            at__gte=start, at__lt=end, from_stage__isnull=False, from_stage_entered_at__isnull=False
+        )
         .values("from_stage_id", owner=F("deal__owner_id"))
         .annotate(days=Sum(stay), stays=Count("id"))
         .order_by()
@@ -275,8 +296,8 @@ def _stage_flow(ids: list[int], period: Period, today: datetime.date) -> tuple[d
     return flow, stays, "snapshot"
 
 
-def _activities(ids: list[int], period: Period) -> dict[int, dict[str, int]]:
-    if rollups.ready():
+def _activities(ids: list[int], period: Period, rolled: bool) -> dict[int, dict[str, int]]:
+    if rolled:
         rows = (
             rollups.activity_days(period.start, period.end)
             .filter(author_id__in=ids)
@@ -412,9 +433,10 @@ def insights(rep: User, period: Period, today: datetime.date) -> dict:
     """Every insight of ``rep`` against their team over ``period`` (coverage looks ahead from ``today``)."""
     people = _people(rep)
     ids = [person["pk"] for person in people]
-    deals = _deal_rows(ids, period, today)
+    rolled = rollups.ready()
+    deals = _deal_rows(ids, period, today, rolled)
     flow, stays, source = _stage_flow(ids, period, today)
-    activities = _activities(ids, period)
+    activities = _activities(ids, period, rolled)
     last_day = today + datetime.timedelta(days=COVERAGE_DAYS - 1)
     quotas = quota_targets(Q(owner_id__in=ids), {"coverage": (today, last_day)})
     per_rep = {

@@ -7,7 +7,8 @@ from decimal import Decimal
 import pytest
 
 from coaching.insights import MIN_ENTERED, insights, spread, stage_test, weakest_stage
-from pipeline.periods import Period
+from pipeline.models import StageTransition
+from pipeline.periods import Period, start_of
 from tests.coaching.conftest import LOST_IN_DISCOVERY, build, won_at
 from tests.conftest import rollup_check
 
@@ -285,3 +286,27 @@ def test_team_totals_kept_once_judge_each_rep_as_alone():
             assert row.pop("team")
         assert _stage_rows(rep_id, ids, flow, stays, stages, team_totals=kept) == alone
     assert set(kept) == {stage.pk for stage in stages}
+
+
+def test_a_stay_without_its_start_is_left_out_not_a_crash(team_history, rep, stages):
+    """An imported transition may not say when the deal entered the stage it left: the stay is not
+    counted (the funnel's time in stage leaves it out too), and a stage with only such stays has no
+    mean rather than failing the page."""
+    before = by_name(
+        insights(rep, Period.default(team_history.today), team_history.today)["stages"]
+    )
+    deal = StageTransition.objects.filter(deal__owner=rep).first().deal
+    at = start_of(team_history.today) - datetime.timedelta(hours=1)
+    StageTransition.objects.create(
+        deal=deal, from_stage=stages["Discovery"], to_stage=stages["Proposal"], at=at
+    )
+    StageTransition.objects.filter(deal__owner=rep, from_stage=stages["Qualification"]).update(
+        from_stage_entered_at=None
+    )
+    figures = insights(rep, Period.default(team_history.today), team_history.today)
+    after = by_name(figures["stages"])
+    assert after["Discovery"]["rep"]["stays"] == before["Discovery"]["rep"]["stays"]
+    assert after["Discovery"]["rep"]["avg_days_in_stage"] == pytest.approx(
+        before["Discovery"]["rep"]["avg_days_in_stage"]
+    )
+    assert after["Qualification"]["rep"]["avg_days_in_stage"] is None

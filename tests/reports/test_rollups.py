@@ -22,6 +22,7 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 from django.utils import timezone
 
+from coaching.insights import insights
 from pipeline.models import (
     Account,
     Activity,
@@ -656,6 +657,9 @@ def test_the_reports_read_the_same_from_the_rollups_as_live(
         for user in (admin, manager, other_manager):
             health = team_health(user, Scope(), period, today)
             assert health == _live(team_health, user, Scope(), period, today), (user, period)
+        for person in people:
+            found = insights(person, period, today)
+            assert found == _live(insights, person, period, today), (person, period)
     health = team_health(admin, Scope(), periods[0], today)
     assert health["unconverted"] and any(team["new_deals"] for team in health["teams"])
 
