@@ -589,6 +589,17 @@ def _figures(sums: dict) -> dict:
     }
 
 
+def _rounded(value):
+    """``value`` with every float in it rounded to 9 places."""
+    if isinstance(value, float):
+        return round(value, 9)
+    if isinstance(value, dict):
+        return {key: _rounded(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(_rounded(item) for item in value)
+    return value
+
+
 def _live(function, *args):
     with mock.patch.object(rollups, "ready", return_value=False):
         return function(*args)
@@ -658,8 +669,9 @@ def test_the_reports_read_the_same_from_the_rollups_as_live(
             health = team_health(user, Scope(), period, today)
             assert health == _live(team_health, user, Scope(), period, today), (user, period)
         for person in people:
-            found = insights(person, period, today)
-            assert found == _live(insights, person, period, today), (person, period)
+            # The cycle's days are added before (rollup) or after (deals) they are read as days.
+            found = _rounded(insights(person, period, today))
+            assert found == _rounded(_live(insights, person, period, today)), (person, period)
     health = team_health(admin, Scope(), periods[0], today)
     assert health["unconverted"] and any(team["new_deals"] for team in health["teams"])
 
