@@ -11,6 +11,15 @@ from django.db import models
 MONEY = {"max_digits": 16, "decimal_places": 2}
 
 
+def rollup_key(to: str) -> models.ForeignKey:
+    """A rollup row's reference to a person, product or territory: no constraint and no index of its
+    own (the rollup's key leads with it or the day), as the triggers write rows for whatever the
+    source rows name, and a row of someone removed simply stops being read."""
+    return models.ForeignKey(
+        to, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+"
+    )
+
+
 class ScopeKind(models.TextChoices):
     ORGANISATION = "org", "Organisation"
     TEAM = "team", "Team"
@@ -107,13 +116,7 @@ class ActivityDay(models.Model):
     from every activity. Unused, and left empty, on SQLite.
     """
 
-    author = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.DO_NOTHING,
-        db_constraint=False,
-        db_index=False,
-        related_name="+",
-    )
+    author = rollup_key(settings.AUTH_USER_MODEL)
     day = models.DateField()
     kind = models.CharField(max_length=16)
     count = models.IntegerField()
@@ -140,13 +143,7 @@ class AdvanceDay(models.Model):
     (``reports/rollups.py``); unused on SQLite.
     """
 
-    owner = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.DO_NOTHING,
-        db_constraint=False,
-        db_index=False,
-        related_name="+",
-    )
+    owner = rollup_key(settings.AUTH_USER_MODEL)
     day = models.DateField()
     count = models.IntegerField()
 
@@ -170,13 +167,7 @@ class ClosedDay(models.Model):
     empty, on SQLite.
     """
 
-    owner = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.DO_NOTHING,
-        db_constraint=False,
-        db_index=False,
-        related_name="+",
-    )
+    owner = rollup_key(settings.AUTH_USER_MODEL)
     day = models.DateField()
     status = models.CharField(max_length=8)
     currency = models.CharField(max_length=3)
@@ -209,20 +200,8 @@ class ProductDay(models.Model):
     owner, deleted or restored, move lines between rows. Unused, and left empty, on SQLite.
     """
 
-    product = models.ForeignKey(
-        "pipeline.Product",
-        on_delete=models.DO_NOTHING,
-        db_constraint=False,
-        db_index=False,
-        related_name="+",
-    )
-    owner = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.DO_NOTHING,
-        db_constraint=False,
-        db_index=False,
-        related_name="+",
-    )
+    product = rollup_key("pipeline.Product")
+    owner = rollup_key(settings.AUTH_USER_MODEL)
     day = models.DateField()
     currency = models.CharField(max_length=3)
     lines = models.IntegerField()
@@ -255,13 +234,7 @@ class CreatedDay(models.Model):
     purged, re-priced, re-dated or given another currency or owner moves between rows. Unused, and
     left empty, on SQLite."""
 
-    owner = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.DO_NOTHING,
-        db_constraint=False,
-        db_index=False,
-        related_name="+",
-    )
+    owner = rollup_key(settings.AUTH_USER_MODEL)
     day = models.DateField()
     currency = models.CharField(max_length=3)
     deals = models.IntegerField()
@@ -286,20 +259,8 @@ class TerritoryAccounts(models.Model):
     accounts (``reports/rollups.py``): an account added, removed, deleted, restored, or given
     another owner or territory moves between rows. Unused, and left empty, on SQLite."""
 
-    territory = models.ForeignKey(
-        "quotas.Territory",
-        on_delete=models.DO_NOTHING,
-        db_constraint=False,
-        db_index=False,
-        related_name="+",
-    )
-    owner = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.DO_NOTHING,
-        db_constraint=False,
-        db_index=False,
-        related_name="+",
-    )
+    territory = rollup_key("quotas.Territory")
+    owner = rollup_key(settings.AUTH_USER_MODEL)
     accounts = models.IntegerField()
 
     class Meta:
@@ -326,20 +287,8 @@ class TerritoryOpen(models.Model):
     deleted or restored, move deals between rows. Unused, and left empty, on SQLite.
     """
 
-    territory = models.ForeignKey(
-        "quotas.Territory",
-        on_delete=models.DO_NOTHING,
-        db_constraint=False,
-        db_index=False,
-        related_name="+",
-    )
-    owner = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.DO_NOTHING,
-        db_constraint=False,
-        db_index=False,
-        related_name="+",
-    )
+    territory = rollup_key("quotas.Territory")
+    owner = rollup_key(settings.AUTH_USER_MODEL)
     currency = models.CharField(max_length=3)
     deals = models.IntegerField()
     amount = models.DecimalField(max_digits=20, decimal_places=2)
@@ -365,20 +314,8 @@ class TerritoryWonDay(models.Model):
     amounts. Kept by the triggers that keep ``TerritoryOpen``. Unused, and left empty, on SQLite.
     """
 
-    territory = models.ForeignKey(
-        "quotas.Territory",
-        on_delete=models.DO_NOTHING,
-        db_constraint=False,
-        db_index=False,
-        related_name="+",
-    )
-    owner = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.DO_NOTHING,
-        db_constraint=False,
-        db_index=False,
-        related_name="+",
-    )
+    territory = rollup_key("quotas.Territory")
+    owner = rollup_key(settings.AUTH_USER_MODEL)
     day = models.DateField()
     currency = models.CharField(max_length=3)
     deals = models.IntegerField()

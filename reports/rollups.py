@@ -360,22 +360,29 @@ CLOSED_FUNCTIONS = {
     ),
     "reports_rollup_empty_closed": "    DELETE FROM reports_closedday;",
 }
-CLOSED_TRIGGERS = "\n".join(
-    [
-        _statement_triggers(
-            "pipeline_deal", "reports_rollup_closed", ("INSERT", "DELETE", "UPDATE")
-        ),
-        "CREATE TRIGGER reports_rollup_empty_closed AFTER TRUNCATE ON pipeline_deal "
-        "FOR EACH STATEMENT EXECUTE FUNCTION reports_rollup_empty_closed();",
+
+
+def _deal_rollup_triggers(name: str) -> tuple[str, list[tuple[str, str]]]:
+    """The triggers of a rollup of the deals alone, and their tables and names:
+    ``reports_rollup_<name>`` after every insert, delete and update of deals, and
+    ``reports_rollup_empty_<name>`` after their ``TRUNCATE``."""
+    function, empty = f"reports_rollup_{name}", f"reports_rollup_empty_{name}"
+    sql = "\n".join(
+        [
+            _statement_triggers("pipeline_deal", function, ("INSERT", "DELETE", "UPDATE")),
+            f"CREATE TRIGGER {empty} AFTER TRUNCATE ON pipeline_deal "
+            f"FOR EACH STATEMENT EXECUTE FUNCTION {empty}();",
+        ]
+    )
+    events = ("insert", "delete", "update")
+    names = [
+        *(("pipeline_deal", f"{function}_{event}") for event in events),
+        ("pipeline_deal", empty),
     ]
-)
-CLOSED_TRIGGER_NAMES = [
-    *(
-        ("pipeline_deal", f"reports_rollup_closed_{event}")
-        for event in ("insert", "delete", "update")
-    ),
-    ("pipeline_deal", "reports_rollup_empty_closed"),
-]
+    return sql, names
+
+
+CLOSED_TRIGGERS, CLOSED_TRIGGER_NAMES = _deal_rollup_triggers("closed")
 TRIGGER_NAMES += CLOSED_TRIGGER_NAMES
 
 
@@ -623,22 +630,7 @@ CREATED_FUNCTIONS = {
     ),
     "reports_rollup_empty_created": "    DELETE FROM reports_createdday;",
 }
-CREATED_TRIGGERS = "\n".join(
-    [
-        _statement_triggers(
-            "pipeline_deal", "reports_rollup_created", ("INSERT", "DELETE", "UPDATE")
-        ),
-        "CREATE TRIGGER reports_rollup_empty_created AFTER TRUNCATE ON pipeline_deal "
-        "FOR EACH STATEMENT EXECUTE FUNCTION reports_rollup_empty_created();",
-    ]
-)
-CREATED_TRIGGER_NAMES = [
-    *(
-        ("pipeline_deal", f"reports_rollup_created_{event}")
-        for event in ("insert", "delete", "update")
-    ),
-    ("pipeline_deal", "reports_rollup_empty_created"),
-]
+CREATED_TRIGGERS, CREATED_TRIGGER_NAMES = _deal_rollup_triggers("created")
 TRIGGER_NAMES += CREATED_TRIGGER_NAMES
 
 
