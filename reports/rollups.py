@@ -634,16 +634,26 @@ CREATED_TRIGGERS, CREATED_TRIGGER_NAMES = _deal_rollup_triggers("created")
 TRIGGER_NAMES += CREATED_TRIGGER_NAMES
 
 
+def _install_sql(functions: dict[str, str], triggers: str, counted) -> str:
+    """A rollup's functions and triggers, and the rollup counted by ``counted(zone)`` in the zone
+    the other rollups are in (migration 0006 set it)."""
+    written = "\n".join(_function(name, body) for name, body in functions.items())
+    return "\n".join([written, triggers, counted(f"{ZONE_FUNCTION}()")])
+
+
+def _uninstall_sql(trigger_names: list[tuple[str, str]], functions: dict[str, str]) -> str:
+    return "\n".join(
+        [f"DROP TRIGGER IF EXISTS {name} ON {table};" for table, name in trigger_names]
+        + [f"DROP FUNCTION IF EXISTS {name}();" for name in functions]
+    )
+
+
 def created_install_sql() -> str:
     """The created deals' rollup's functions and triggers, and the rollup counted from the deals."""
-    functions = "\n".join(_function(name, body) for name, body in CREATED_FUNCTIONS.items())
-    return "\n".join([functions, CREATED_TRIGGERS, _rebuild_created(f"{ZONE_FUNCTION}()")])
+    return _install_sql(CREATED_FUNCTIONS, CREATED_TRIGGERS, _rebuild_created)
 
 
-CREATED_UNINSTALL_SQL = "\n".join(
-    [f"DROP TRIGGER IF EXISTS {name} ON {table};" for table, name in CREATED_TRIGGER_NAMES]
-    + [f"DROP FUNCTION IF EXISTS {name}();" for name in CREATED_FUNCTIONS]
-)
+CREATED_UNINSTALL_SQL = _uninstall_sql(CREATED_TRIGGER_NAMES, CREATED_FUNCTIONS)
 
 
 def replanned_functions_sql() -> str:
@@ -656,39 +666,27 @@ def replanned_functions_sql() -> str:
 def territories_install_sql() -> str:
     """The territory rollups' functions and triggers, and the rollups counted from the accounts and
     deals."""
-    functions = "\n".join(_function(name, body) for name, body in TERRITORY_FUNCTIONS.items())
-    return "\n".join([functions, TERRITORY_TRIGGERS, _rebuild_territories(f"{ZONE_FUNCTION}()")])
+    return _install_sql(TERRITORY_FUNCTIONS, TERRITORY_TRIGGERS, _rebuild_territories)
 
 
-TERRITORIES_UNINSTALL_SQL = "\n".join(
-    [f"DROP TRIGGER IF EXISTS {name} ON {table};" for table, name in TERRITORY_TRIGGER_NAMES]
-    + [f"DROP FUNCTION IF EXISTS {name}();" for name in TERRITORY_FUNCTIONS]
-)
+TERRITORIES_UNINSTALL_SQL = _uninstall_sql(TERRITORY_TRIGGER_NAMES, TERRITORY_FUNCTIONS)
 
 
 def products_install_sql() -> str:
     """The products rollup's functions and triggers, and the rollup counted from the lines."""
-    functions = "\n".join(_function(name, body) for name, body in PRODUCT_FUNCTIONS.items())
-    return "\n".join([functions, PRODUCT_TRIGGERS, _rebuild_products(f"{ZONE_FUNCTION}()")])
+    return _install_sql(PRODUCT_FUNCTIONS, PRODUCT_TRIGGERS, _rebuild_products)
 
 
-PRODUCTS_UNINSTALL_SQL = "\n".join(
-    [f"DROP TRIGGER IF EXISTS {name} ON {table};" for table, name in PRODUCT_TRIGGER_NAMES]
-    + [f"DROP FUNCTION IF EXISTS {name}();" for name in PRODUCT_FUNCTIONS]
-)
+PRODUCTS_UNINSTALL_SQL = _uninstall_sql(PRODUCT_TRIGGER_NAMES, PRODUCT_FUNCTIONS)
 
 
 def closed_install_sql() -> str:
     """The closed rollup's functions and triggers, and the rollup counted from the deals (in the zone
     the other rollups are in, which migration 0006 set)."""
-    functions = "\n".join(_function(name, body) for name, body in CLOSED_FUNCTIONS.items())
-    return "\n".join([functions, CLOSED_TRIGGERS, _rebuild_closed(f"{ZONE_FUNCTION}()")])
+    return _install_sql(CLOSED_FUNCTIONS, CLOSED_TRIGGERS, _rebuild_closed)
 
 
-CLOSED_UNINSTALL_SQL = "\n".join(
-    [f"DROP TRIGGER IF EXISTS {name} ON {table};" for table, name in CLOSED_TRIGGER_NAMES]
-    + [f"DROP FUNCTION IF EXISTS {name}();" for name in CLOSED_FUNCTIONS]
-)
+CLOSED_UNINSTALL_SQL = _uninstall_sql(CLOSED_TRIGGER_NAMES, CLOSED_FUNCTIONS)
 
 
 def _zone_function(zone: str) -> str:
