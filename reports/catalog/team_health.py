@@ -190,8 +190,8 @@ def _live_sums(
 def _rolled_parts(period: Period, day: datetime.date, live: bool) -> tuple[list, list]:
     """``_live_sums``'s won and created deals from the closed and created rollups (a row per owner,
     day and currency, its amount converted at its day's rate), with the same sums: a row counts its
-    ``deals``. At 1,000,000 deals an admin's quarter reads 25,000 and 20,000 rows for 60,000 won and
-    125,000 created deals."""
+    ``deals``. At 1,000,000 deals an admin's 90 days read 12,371 and 12,799 rows for 61,772 won and
+    206,852 created deals."""
     in_period = Q(day__gte=period.start, day__lt=period.end)
     won = {
         "won_value": _when(in_period, at_day()),
