@@ -3,12 +3,10 @@
 Built from the plan (no queries); drawn lazily by the page script as the dashboard's charts are.
 """
 
-import json
-
 import plotly.graph_objects as go
 
 from coaching.hiring_capacity import CapacityPlan
-from reports.charts import TARGET, TEMPLATE, WON, Chart
+from reports.charts import TARGET, WON, Chart, figure_json
 
 NEEDED = TARGET
 RETAINED = "#999999"
@@ -54,7 +52,6 @@ def capacity_chart(plan: CapacityPlan) -> Chart:
         "yaxis": {"title": {"text": "Reps"}, "rangemode": "tozero"},
         "legend": {"orientation": "h", "y": -0.2, "x": 0},
     }
-    figure = go.Figure(data=traces, layout={"template": TEMPLATE, "height": 320, **layout})
     peak = max(plan.months, key=lambda m: m.reps_needed) if plan.months else None
     summary = (
         f"{plan.inputs.headcount} reps today; {plan.hires} new reps needed over the year"
@@ -65,5 +62,5 @@ def capacity_chart(plan: CapacityPlan) -> Chart:
         dom_id="chart-capacity",
         title="Reps needed by month",
         summary=summary,
-        figure=json.loads(figure.to_json()),
+        figure=figure_json(traces, layout, 320),
     )

@@ -6,11 +6,9 @@ figures ``coaching.insights`` computed (no queries here); drawn lazily by the
 page script as the dashboard's are.
 """
 
-import json
-
 import plotly.graph_objects as go
 
-from reports.charts import TEMPLATE, WON, Chart
+from reports.charts import WON, Chart, figure_json
 
 TEAM = "#E69F00"
 FORMATS = {"ratio": ".0%", "money": ",.0f", "days": ".1f", "times": ".2f", "count": ",.0f"}
@@ -20,8 +18,9 @@ UNITS = {"days": " days", "times": "×"}
 def _figure(
     dom_id: str, title: str, summary: str, traces: list, layout: dict, height: int = 300
 ) -> Chart:
-    figure = go.Figure(data=traces, layout={"template": TEMPLATE, "height": height, **layout})
-    return Chart(dom_id=dom_id, title=title, summary=summary, figure=json.loads(figure.to_json()))
+    return Chart(
+        dom_id=dom_id, title=title, summary=summary, figure=figure_json(traces, layout, height)
+    )
 
 
 def _text(value, kind: str) -> str:

@@ -6,13 +6,12 @@ team's median is a step per quarter, so it reads as "the usual score then".
 """
 
 import datetime
-import json
 
 import plotly.graph_objects as go
 
 from coaching.charts_insights import TEAM
 from coaching.skills import SCORE_MAX, SCORE_MIN
-from reports.charts import TEMPLATE, WON, Chart
+from reports.charts import WON, Chart, figure_json
 
 ROLLING = "#009E73"
 
@@ -86,12 +85,11 @@ def skill_chart(dom_id: str, skill: dict, rep_name: str, rolling_scorecards: int
         },
         "legend": {"orientation": "h", "y": -0.22, "x": 0},
     }
-    figure = go.Figure(data=traces, layout={"template": TEMPLATE, "height": 300, **layout})
     return Chart(
         dom_id=dom_id,
         title=skill["label"],
         summary=_words(skill, rep_name, rolling_scorecards),
-        figure=json.loads(figure.to_json()),
+        figure=figure_json(traces, layout, 300),
     )
 
 

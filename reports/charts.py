@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 import plotly.graph_objects as go
+from plotly.io.json import to_json_plotly
 
 INK = "#1b2430"
 MUTED = "#4a5565"
@@ -115,13 +116,31 @@ def _memoised(build):
     return chart
 
 
+_TEMPLATE_JSON = TEMPLATE.to_plotly_json()
+
+
+def figure_json(traces: list, layout: dict, height: int) -> dict:
+    """The figure of ``traces`` (Plotly trace objects, validated when they were made) and ``layout``
+    (validated here) in the shared template, as the plain JSON the page draws.
+
+    What ``go.Figure(...).to_json()`` gives, without its second pass: the figure validated every
+    trace again and the template's every property on each chart (about two thirds of building a
+    chart, 40 of 60 ms for a rep's eight insight charts). Through JSON, Plotly's encoder turns every
+    value (dates, decimals) into what the browser expects.
+    """
+    checked = go.Layout(height=height, **layout).to_plotly_json()
+    data = [trace.to_plotly_json() for trace in traces]
+    return json.loads(
+        to_json_plotly({"data": data, "layout": {**checked, "template": _TEMPLATE_JSON}})
+    )
+
+
 def _chart(
     dom_id: str, title: str, summary: str, traces: list, layout: dict, height: int = 320
 ) -> Chart:
-    """Validate the figure once, in one constructor call (Plotly's ``update_*`` methods cost tens of ms each)."""
-    figure = go.Figure(data=traces, layout={"template": TEMPLATE, "height": height, **layout})
-    # Through JSON: Plotly's encoder turns every value into what the browser expects.
-    return Chart(dom_id=dom_id, title=title, summary=summary, figure=json.loads(figure.to_json()))
+    return Chart(
+        dom_id=dom_id, title=title, summary=summary, figure=figure_json(traces, layout, height)
+    )
 
 
 def money(value) -> str:
