@@ -31,11 +31,13 @@ import pytest
 from django.utils import timezone
 from openpyxl import load_workbook
 
-from pipeline.periods import start_of
+from pipeline.periods import Period, start_of
+from pipeline.picker import Pick
 from pipeline.scopes import Scope
 from pipeline.services.imports import ChangeSpec, DealSpec, TransitionSpec, deals_import
 from pipeline.services.rates import exchange_rate_create
 from quotas.services import quota_set
+from reports.catalog.forecast import category_sums
 from reports.services import snapshots_compute
 from tests.factories import AccountFactory
 
@@ -324,3 +326,57 @@ def test_the_exports_hold_the_table(client, manager, rep, history):
     values = [[cell.value for cell in row] for row in sheet.iter_rows()]
     mine = next(row for row in values if row[0] == rep.display_name)
     assert mine[1:3] == [1800.0, -1400.0]
+
+
+def test_deals_without_a_rate_are_counted_apart_per_window_and_left_out_of_the_sums(
+    client, admin, manager, rep2, pipeline, stages, history
+):
+    account = AccountFactory(owner=rep2)
+    q = stages["Qualification"]
+    today = timezone.localdate()
+    deals_import(
+        specs=[
+            DealSpec(
+                name=name,
+                account_id=account.pk,
+                owner_id=rep2.pk,
+                pipeline_id=pipeline.pk,
+                stage_id=q.pk,
+                amount=D("5000"),
+                currency="JPY",  # no rate
+                expected_close_date=today + datetime.timedelta(days=close),
+                forecast_category=category,
+                created_at=start_of(today - datetime.timedelta(days=30)),
+                lost_reason_id=None,
+                transitions=[
+                    TransitionSpec(
+                        to_stage_id=q.pk,
+                        at=start_of(today - datetime.timedelta(days=30)),
+                        by_id=rep2.pk,
+                    )
+                ],
+                changes=[],
+            )
+            for name, close, category in (
+                ("Y1", 15, "commit"),
+                ("Y2", 45, "best_case"),
+                ("Y3", 20, "omitted"),
+            )
+        ],
+        by=admin,
+    )
+    pick = Pick(kind="team", scope=Scope(team=manager.pk), period=Period.default(today))
+    now, then = category_sums(pick, today)
+    # Y1 in every window, Y2 from 60 days; the omitted one in none. A week ago the same three.
+    for sums in (now, then):
+        assert _figures(sums[rep2.pk], "unconverted_30", "unconverted_60", "unconverted_90") == (
+            1,
+            2,
+            2,
+        )
+    client.force_login(manager)
+    result = client.get(URL).context["result"]
+    theirs = {row["rep"]: row for row in result.rows}[rep2.display_name]
+    # Only E's 440 (400 EUR at 1.10) is summed.
+    assert _figures(theirs, "commit_30", "best_case_60", "pipeline_90") == (D("440.00"),) * 3
+    assert any("no exchange rate" in note for note in result.notes)
