@@ -40,6 +40,11 @@ def setup_django() -> None:
     import django
 
     django.setup()
+    # As a served process does (``salesmgr.wsgi``): every view loaded, then left out of the
+    # collector's walks, so no request pays a full collection of everything start-up made.
+    from salesmgr.startup import settle
+
+    settle()
 
 
 def load_average() -> str:
