@@ -209,8 +209,9 @@ def _advance_rows(pick: Pick, rolled: bool) -> QuerySet:
 
 def _win_rows(pick: Pick, rolled: bool) -> QuerySet:
     """Deals won per (owner, week): from the closed rollup under the same condition as the advances
-    (its rows are per owner and local close day, so a week sums its days: a manager's quarter of
-    about 60,000 wins at 1,000,000 deals is about 12,000 rows there), else from the deals."""
+    (its rows are per owner and local close day, so a week sums its days: the organisation's 90
+    days of 63,742 wins at 1,000,000 deals are 12,571 rows there, a manager's 41,510 are 8,178),
+    else from the deals."""
     scope = pick.scope
     if rolled and _by_owner(scope):
         return (
