@@ -128,7 +128,7 @@ def figure_json(traces: list, layout: dict, height: int) -> dict:
     chart, 40 of 60 ms for a rep's eight insight charts). Through JSON, Plotly's encoder turns every
     value (dates, decimals) into what the browser expects.
     """
-    checked = go.Layout(height=height, **layout).to_plotly_json()
+    checked = go.Layout({"height": height, **layout}).to_plotly_json()
     data = [trace.to_plotly_json() for trace in traces]
     return json.loads(
         to_json_plotly({"data": data, "layout": {**checked, "template": _TEMPLATE_JSON}})

@@ -1,9 +1,11 @@
 """Money axes read plainly below a thousand and in k, M and B above, never with Plotly's milli "m"."""
 
 import datetime
+import json
 import re
 from decimal import Decimal
 
+import plotly.graph_objects as go
 import pytest
 
 from reports import charts
@@ -92,3 +94,24 @@ def test_inputs_that_are_not_plain_values_are_drawn_afresh_each_time():
     stages = [{"name": "Qualification", "value": object(), "count": 1}]
     assert charts._memoised(lambda rows: rows[0]["name"])(stages) == "Qualification"
     assert charts._memoised(lambda day: day)(datetime.date(2026, 1, 2)) == datetime.date(2026, 1, 2)
+
+
+def test_a_figure_is_what_plotlys_own_figure_gives_and_a_bad_layout_is_refused():
+    traces = [
+        go.Bar(x=["30 days", "60 days"], y=[Decimal("12.50"), 40], name="Commit"),
+        go.Scatter(
+            x=[datetime.date(2026, 1, 5), datetime.date(2026, 1, 12)],
+            y=[1.5, None],
+            mode="lines+markers",
+            hovertemplate="%{x}: %{y}<extra></extra>",
+        ),
+    ]
+    layout = {"barmode": "group", "yaxis": {"tickvals": [0, 20, 40], "title": {"text": "Value"}}}
+    expected = go.Figure(
+        data=traces, layout={"template": charts.TEMPLATE, "height": 320, **layout}
+    ).to_json()
+    assert charts.figure_json(traces, layout, 320) == json.loads(expected)
+    # A layout's own height is kept, as Plotly's figure kept it.
+    assert charts.figure_json(traces, {**layout, "height": 500}, 320)["layout"]["height"] == 500
+    with pytest.raises(ValueError, match="Invalid property"):
+        charts.figure_json(traces, {"barmdoe": "group"}, 320)
