@@ -4,7 +4,6 @@ import datetime
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.core.exceptions import EmptyResultSet
 from django.db import connection
 from django.db.models import (
     BooleanField,
@@ -1140,16 +1139,6 @@ def deal_ids_by_account(
     page = {"descending": descending, "offset": offset, "limit": limit}
     if connection.vendor != "postgresql":
         return _ordered_ids(deals, ("account__name", "id"), **page)
-    try:
-        return _ids_by_account_name(deals, large=large, **page)
-    except EmptyResultSet:  # a condition nothing meets (an empty list of ids): no SQL to run
-        return []
-
-
-def _ids_by_account_name(
-    deals: QuerySet, *, descending: bool, offset: int, limit: int, large: bool
-) -> list[int]:
-    page = {"descending": descending, "offset": offset, "limit": limit}
     direction = "DESC" if descending else "ASC"
     accounts = connection.ops.quote_name(Account._meta.db_table)
     if large:

@@ -52,9 +52,3 @@ def test_a_page_views_deals_sorted_by_account_read_the_same_either_way(client, r
             *(("-account__name", "-id") if sort.startswith("-") else ("account__name", "id"))
         )
         assert shown == list(own.values_list("pk", flat=True)[:50])
-
-
-@pytest.mark.parametrize("large", [False, True])
-def test_a_list_nothing_can_meet_has_no_page(listed, large):
-    for nothing in (Deal.objects.none(), listed.filter(pk__in=[])):
-        assert deal_ids_by_account(nothing, descending=False, offset=0, limit=6, large=large) == []
