@@ -183,9 +183,6 @@ class Account(models.Model):
                 condition=Q(deleted_at__isnull=True),
                 name="account_live_name_idx",
             ),
-            # Every account by name, deleted ones too (they keep their closed deals): the deals
-            # list sorted by account walks the names in order (``deal_ids_by_account``).
-            models.Index(fields=["name"], name="account_name_idx"),
         ]
 
     def __str__(self) -> str:

@@ -1122,45 +1122,6 @@ def deal_ids_by_stage(deals: QuerySet, *, descending: bool, offset: int, limit: 
     return _ids_group_after_group(pairs_sql, (), ("name", '"order"'), inner, **page)
 
 
-def deal_ids_by_account(
-    deals: QuerySet, *, descending: bool, offset: int, limit: int, large: bool
-) -> list[int]:
-    """``limit`` ids of ``deals`` from ``offset`` on, sorted by their account's name, then id (both
-    descending or both ascending), as the deals page lists them.
-
-    On PostgreSQL, for a ``large`` list (more rows than the page's count reads exactly), the
-    account names are read in that order from ``account_name_idx``, each name's deals by id, and
-    the read stops once the page is full: a manager's page reads its first names only, where
-    the planner sorted all 142,857 names at 1,000,000 deals (136 ms). A name is one group however
-    many accounts bear it, so their deals keep the order by id. A smaller list is read first and
-    then sorted (a ``MATERIALIZED`` step): walking the names for a rep's few thousand deals,
-    far apart in the order, took 440-475 ms where sorting them takes a few.
-    """
-    page = {"descending": descending, "offset": offset, "limit": limit}
-    if connection.vendor != "postgresql":
-        return _ordered_ids(deals, ("account__name", "id"), **page)
-    direction = "DESC" if descending else "ASC"
-    accounts = connection.ops.quote_name(Account._meta.db_table)
-    if large:
-        inner = (
-            deals.filter(account__name=RawSQL('"deal_groups"."name"', ()))
-            .order_by("-pk" if descending else "pk")
-            .values_list("pk")[: offset + limit]
-        )
-        names_sql = f"SELECT DISTINCT name FROM {accounts} ORDER BY name {direction}"
-        return _ids_group_after_group(names_sql, (), ("name",), inner, **page)
-    listed_sql, params = deals.order_by().values_list("pk", "account_id").query.sql_with_params()
-    sql = f"""
-        WITH listed (id, account_id) AS MATERIALIZED ({listed_sql})
-        SELECT listed.id FROM listed JOIN {accounts} AS a ON a.id = listed.account_id
-        ORDER BY a.name {direction}, listed.id {direction}
-        LIMIT %s OFFSET %s
-    """
-    with connection.cursor() as cursor:
-        cursor.execute(sql, (*params, limit, offset))
-        return [row[0] for row in cursor.fetchall()]
-
-
 def _one_owner_at_a_time(page: QuerySet, owners: list | None) -> QuerySet:
     """``page`` without its ``owner_id IN (owners)``, for reading it one of ``owners`` at a time.
 
