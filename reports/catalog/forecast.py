@@ -99,17 +99,14 @@ def _sums_by_owner(parts: list[QuerySet], as_of: datetime.date) -> dict[int, dic
     except EmptyResultSet:
         return {}
     sums, sum_params = [], []
+    counted = '"window" <= %s AND forecast_category <> %s'
     for horizon in HORIZONS:
-        counted = '"window" <= %s AND forecast_category <> %s'
         sum_params += [horizon, ForecastCategory.OMITTED] * 2
         sums += [
             f"COALESCE(SUM(value) FILTER (WHERE {counted}), 0)",
             f"COALESCE(SUM(deals) FILTER (WHERE {counted} AND value IS NULL), 0)",
         ]
-        for categories in (
-            (ForecastCategory.COMMIT, ForecastCategory.BEST_CASE),
-            (ForecastCategory.COMMIT,),
-        ):
+        for categories in (COMMITTED, (ForecastCategory.COMMIT,)):
             places = ", ".join(["%s"] * len(categories))
             sums.append(
                 f'COALESCE(SUM(value) FILTER (WHERE "window" <= %s AND forecast_category IN ({places})), 0)'
