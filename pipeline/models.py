@@ -183,6 +183,13 @@ class Account(models.Model):
                 condition=Q(deleted_at__isnull=True),
                 name="account_live_name_idx",
             ),
+            # Deleted accounts by name (they keep their closed deals): with the index above, the
+            # deals list sorted by account walks every name in order (``deal_ids_by_account``).
+            models.Index(
+                fields=["name", "id"],
+                condition=Q(deleted_at__isnull=False),
+                name="account_deleted_name_idx",
+            ),
         ]
 
     def __str__(self) -> str:

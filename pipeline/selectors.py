@@ -4,6 +4,7 @@ import datetime
 from dataclasses import dataclass
 from decimal import Decimal
 
+from django.core.exceptions import EmptyResultSet
 from django.db import connection
 from django.db.models import (
     BooleanField,
@@ -1026,6 +1027,12 @@ def _ordered_ids(
     return list(ordered.values_list("pk", flat=True)[offset : offset + limit])
 
 
+# Sent ahead of a statement in the same round trip: plan it without parallel workers. Two
+# statements sent together run as one transaction of their own, which ``SET LOCAL`` lasts for;
+# inside an open transaction (none in a request; a test's) it lasts until that one ends.
+SERIAL_PLAN = "SET LOCAL max_parallel_workers_per_gather = 0;"
+
+
 def _ids_group_after_group(
     groups: str,
     params: tuple,
@@ -1035,9 +1042,11 @@ def _ids_group_after_group(
     descending: bool,
     offset: int,
     limit: int,
+    before: str = "",
 ) -> list[int]:
     """The page of ids ``inner`` reads for each row of ``groups`` (SQL, aliased ``deal_groups``,
-    in its ``sort`` columns' order), sorted by those columns and then id.
+    in its ``sort`` columns' order), sorted by those columns and then id. ``before``: statements
+    sent ahead of it in the same round trip (``SERIAL_PLAN``).
 
     ``inner`` refers to its group's columns as ``"deal_groups".<column>`` and reads its own rows by
     id in the page's direction, at most ``offset + limit``. The groups come sorted, so the planner
@@ -1047,7 +1056,7 @@ def _ids_group_after_group(
     direction = "DESC" if descending else "ASC"
     inner_sql, inner_params = inner.query.sql_with_params()
     order = ", ".join(f"deal_groups.{column} {direction}" for column in sort)
-    sql = f"""
+    sql = f"""{before}
         SELECT page.id FROM ({groups}) AS deal_groups
         CROSS JOIN LATERAL ({inner_sql}) AS page(id)
         ORDER BY {order}, page.id {direction}
@@ -1120,6 +1129,64 @@ def deal_ids_by_stage(deals: QuerySet, *, descending: bool, offset: int, limit: 
         ORDER BY p.name {direction}, s."order" {direction}
     """
     return _ids_group_after_group(pairs_sql, (), ("name", '"order"'), inner, **page)
+
+
+def deal_ids_by_account(
+    deals: QuerySet, *, descending: bool, offset: int, limit: int, large: bool
+) -> list[int]:
+    """``limit`` ids of ``deals`` from ``offset`` on, sorted by their account's name, then id (both
+    descending or both ascending), as the deals page lists them.
+
+    On PostgreSQL, for a ``large`` list (more rows than the page's count reads exactly), the
+    account names are read in that order, each name's deals by id, and the read stops once the
+    page is full: a manager's page reads its first names only, where the planner sorted all
+    142,857 names at 1,000,000 deals (136 ms). A name is one group however many accounts bear
+    it, so their deals keep the order by id. The names come from two partial indexes merged,
+    ``account_live_name_idx`` and ``account_deleted_name_idx`` (a deleted account keeps its
+    closed deals): one index of every name drew the accounts list off its own. A smaller list
+    is read first and then sorted (a ``MATERIALIZED`` step): walking the names for a rep's few
+    thousand deals, far apart in the order, took 440-475 ms where sorting them takes a few.
+    """
+    page = {"descending": descending, "offset": offset, "limit": limit}
+    if connection.vendor != "postgresql":
+        return _ordered_ids(deals, ("account__name", "id"), **page)
+    try:
+        return _ids_by_account_name(deals, large=large, **page)
+    except EmptyResultSet:  # a condition nothing meets (an empty list of ids): no SQL to run
+        return []
+
+
+def _ids_by_account_name(
+    deals: QuerySet, *, descending: bool, offset: int, limit: int, large: bool
+) -> list[int]:
+    page = {"descending": descending, "offset": offset, "limit": limit}
+    direction = "DESC" if descending else "ASC"
+    accounts = connection.ops.quote_name(Account._meta.db_table)
+    if large:
+        inner = (
+            deals.filter(account_id=RawSQL('"deal_groups"."id"', ()))
+            .order_by("-pk" if descending else "pk")
+            .values_list("pk")[: offset + limit]
+        )
+        # Each half reads its own partial index (live accounts, deleted ones), merged in order.
+        halves = " UNION ALL ".join(
+            f"(SELECT name, id FROM {accounts} WHERE {half} ORDER BY name {direction})"
+            for half in ("deleted_at IS NULL", "deleted_at IS NOT NULL")
+        )
+        names_sql = f"SELECT name, id FROM ({halves}) AS named ORDER BY name {direction}"
+        # Merged as they are read: with parallel workers the planner sorted every name instead
+        # (55 ms against 2 for a manager at 1,000,000 deals).
+        return _ids_group_after_group(names_sql, (), ("name",), inner, **page, before=SERIAL_PLAN)
+    listed_sql, params = deals.order_by().values_list("pk", "account_id").query.sql_with_params()
+    sql = f"""
+        WITH listed (id, account_id) AS MATERIALIZED ({listed_sql})
+        SELECT listed.id FROM listed JOIN {accounts} AS a ON a.id = listed.account_id
+        ORDER BY a.name {direction}, listed.id {direction}
+        LIMIT %s OFFSET %s
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(sql, (*params, limit, offset))
+        return [row[0] for row in cursor.fetchall()]
 
 
 def _one_owner_at_a_time(page: QuerySet, owners: list | None) -> QuerySet:

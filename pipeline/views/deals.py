@@ -37,6 +37,7 @@ from pipeline.selectors import (
     DealSort,
     activities_visible_to,
     deal_history,
+    deal_ids_by_account,
     deal_ids_by_owner,
     deal_ids_by_stage,
     deal_list_page,
@@ -276,10 +277,14 @@ def deal_list(request):
             )
 
         page = paginate(deals.values_list("pk", flat=True), request, read=read)
-    else:
-        # The page's ids are sorted on the deal table alone; only those 50 rows are then joined.
-        ordered = deals.order_by(*_ordering(sort, descending))
-        page = paginate(ordered.values_list("pk", flat=True), request)
+    else:  # by account
+
+        def read(offset: int, end: int, capped: bool) -> list[int]:
+            return deal_ids_by_account(
+                deals, descending=descending, offset=offset, limit=end - offset, large=capped
+            )
+
+        page = paginate(deals.values_list("pk", flat=True), request, read=read)
     page.rows = deal_page_rows(page.rows)
     _add_cells(page.rows)
     options = picker_options(request, pick)
