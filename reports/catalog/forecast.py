@@ -25,7 +25,7 @@ the roll-up), as the dashboard's forecast reads it, for the three windows at onc
 
 import datetime
 from collections import defaultdict
-from decimal import Decimal
+from decimal import Context, Decimal
 
 import plotly.graph_objects as go
 from django.core.exceptions import EmptyResultSet
@@ -133,9 +133,14 @@ def _sums_by_owner(parts: list[QuerySet], as_of: datetime.date) -> dict[int, dic
         }
 
 
+# SQLite's sums of money are floats; Django reads a decimal sum off SQLite at 15 significant
+# digits (its backend's converter), and so does this report, to give the dashboards' figures.
+_SQLITE_DIGITS = Context(prec=15)
+
+
 def _exact(figure):
-    """A sum as PostgreSQL gives it (a whole number or a decimal); SQLite's sums of money are floats."""
-    return Decimal(repr(figure)) if isinstance(figure, float) else figure
+    """A sum as PostgreSQL gives it (a whole number or a decimal), or as the ORM reads SQLite's."""
+    return _SQLITE_DIGITS.create_decimal_from_float(figure) if isinstance(figure, float) else figure
 
 
 def _in_windows(as_of: datetime.date) -> Q:
