@@ -638,6 +638,8 @@ class Training:
         # Per open stage: the weight of entries by ``(stay, exit destination, observed)``, the
         # destination an open stage's id, ``WON_EXIT`` or ``LOST_EXIT`` (None: still in the stage,
         # watched ``observed`` days); the multi-state chances are worked out from them (``chained``).
+        # Kept only while ``CHAINED`` is on: nothing else reads them, and at a million deals
+        # keeping them cost the nightly pass a few seconds.
         self.moves: dict = defaultdict(lambda: defaultdict(int))
         self._curves: dict = {}
         self._chained: dict = {}
@@ -666,7 +668,8 @@ class Training:
         elif exit_to is None:
             # Counted by hand without a destination: a close is one, a move on is not known.
             exit_to = (WON_EXIT if won else LOST_EXIT) if close == stay else UNKNOWN_EXIT
-        self.moves[stage_id][(stay, exit_to, observed if stay is None else None)] += int(weight)
+        if CHAINED:
+            self.moves[stage_id][(stay, exit_to, observed if stay is None else None)] += int(weight)
         self._curves.clear()
         self._chained.clear()
         self._hazards.clear()
@@ -696,6 +699,8 @@ class Training:
         scope, hundreds of thousands of entries over its scopes.
         """
         moves, banded, outcomes = self.moves, self.banded, self.outcomes
+        # Where the exits went is read by the chained chances alone (``chained``), off by default.
+        chained = CHAINED
         touched = set()
         any_band = False
         flat = iter(weights)
@@ -707,7 +712,8 @@ class Training:
         ), weight, squares, recent, recent_squares, overlap in zip(
             keys, flat, flat, flat, flat, flat, strict=True
         ):
-            moves[stage_id][move] += weight
+            if chained:
+                moves[stage_id][move] += weight
             # A new key is set directly rather than through the default factories: the same
             # lists, without a call per key.
             if band is not None:
