@@ -6,10 +6,12 @@ deals by id, and a deleted account's closed deals keep their place."""
 import random
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from pipeline.models import Account, Deal
 from pipeline.selectors import deal_ids_by_account
+from tests.conftest import need_postgres
 from tests.factories import AccountFactory, DealFactory
 
 
@@ -58,3 +60,23 @@ def test_a_page_views_deals_sorted_by_account_read_the_same_either_way(client, r
 def test_a_list_nothing_can_meet_has_no_page(listed, large):
     for nothing in (Deal.objects.none(), listed.filter(pk__in=[])):
         assert deal_ids_by_account(nothing, descending=False, offset=0, limit=6, large=large) == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_serial_plan_of_a_large_list_lasts_for_its_statement_alone(rep, rep2, pipeline):
+    """A large list is planned without parallel workers (``SERIAL_PLAN``), sent with its statement
+    as one transaction of their own: outside a transaction, as a request reads it, the next
+    statement is planned with the server's setting again."""
+    need_postgres()
+    account = AccountFactory(owner=rep, name="Acme")
+    deals = [DealFactory(owner=rep, account=account, pipeline=pipeline) for _ in range(3)]
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW max_parallel_workers_per_gather")
+        before = cursor.fetchone()[0]
+    assert before != "0"
+    listed = Deal.objects.filter(owner=rep)
+    found = deal_ids_by_account(listed, descending=False, offset=0, limit=6, large=True)
+    assert found == sorted(deal.pk for deal in deals)
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW max_parallel_workers_per_gather")
+        assert cursor.fetchone()[0] == before
