@@ -1029,23 +1029,30 @@ def entry_chances(
         key=_first,
         reverse=True,
     )
-    closes = [0] * (MAX_DAYS + 2)
-    wins = [0] * (MAX_DAYS + 2)
-    censored = [0] * (MAX_DAYS + 2)
-    censored_squares = [0] * (MAX_DAYS + 2)
     longest = max(horizons)
+    # Days past MAX_DAYS hold nothing: padded with zeros, a window runs to its end untested (a
+    # day with nothing leaves the shares as they were, exactly).
+    size = MAX_DAYS + longest + 2
+    closes = [0] * size
+    wins = [0] * size
+    censored = [0] * size
+    censored_squares = [0] * size
+    # The window's days cut at each horizon, in order: the shares are read at each cut.
+    cuts = sorted(set(horizons))
     in_stage = in_stage_squares = 0
     index = 0
+    count = len(members)
     chances = {}
     for age in sorted(ages, reverse=True):
-        while index < len(members) and members[index][0] >= age:
+        while index < count and members[index][0] >= age:
             _, close, won, observed, n, squares = members[index]
             if close is None:
                 censored[observed] += n
                 censored_squares[observed] += squares
             else:
                 closes[close] += n
-                wins[close] += n * won
+                if won:
+                    wins[close] += n
             in_stage += n
             in_stage_squares += squares
             index += 1
@@ -1055,15 +1062,19 @@ def entry_chances(
         effective = followed * followed / followed_squares if followed_squares > 0 else 0.0
         open_share, won_share, area = 1.0, 0.0, 0.0
         shares, areas = {}, {}
-        for day in range(age, age + longest):
-            if day - age in horizons:
-                shares[day - age], areas[day - age] = won_share, area
-            if at_risk > 0 and day <= MAX_DAYS:
-                won_share += open_share * wins[day] / at_risk
-                open_share *= 1 - closes[day] / at_risk
-                at_risk -= closes[day] + censored[day + 1]
-            area += won_share
-        shares[longest], areas[longest] = won_share, area
+        start = age
+        for cut in cuts:
+            end = age + cut
+            for closed, won_then, left in zip(
+                closes[start:end], wins[start:end], censored[start + 1 : end + 1], strict=True
+            ):
+                if at_risk > 0:
+                    won_share += open_share * won_then / at_risk
+                    open_share *= 1 - closed / at_risk
+                    at_risk -= closed + left
+                area += won_share
+            shares[cut], areas[cut] = won_share, area
+            start = end
         chances[age] = {
             horizon: (effective, shares[horizon], areas[horizon]) for horizon in horizons
         }
