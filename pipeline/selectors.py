@@ -1138,14 +1138,15 @@ def deal_ids_by_account(
     descending or both ascending), as the deals page lists them.
 
     On PostgreSQL, for a ``large`` list (more rows than the page's count reads exactly), the
-    account names are read in that order, each name's deals by id, and the read stops once the
-    page is full: a manager's page reads its first names only, where the planner sorted all
-    142,857 names at 1,000,000 deals (136 ms). A name is one group however many accounts bear
-    it, so their deals keep the order by id. The names come from two partial indexes merged,
-    ``account_live_name_idx`` and ``account_deleted_name_idx`` (a deleted account keeps its
-    closed deals): one index of every name drew the accounts list off its own. A smaller list
-    is read first and then sorted (a ``MATERIALIZED`` step): walking the names for a rep's few
-    thousand deals, far apart in the order, took 440-475 ms where sorting them takes a few.
+    accounts are read in name order, each one's deals by id, and the read stops once the page is
+    full: a manager's page reads its first accounts only, where the planner sorted all 142,857
+    names at 1,000,000 deals (136 ms). The rows of one name are sorted by deal id as they come
+    (an incremental sort), so accounts that share a name interleave their deals by id. The
+    accounts come from two partial indexes merged, ``account_live_name_idx`` and
+    ``account_deleted_name_idx`` (a deleted account keeps its closed deals): one index of every
+    name drew the accounts list off its own. A smaller list is read first and then sorted (a
+    ``MATERIALIZED`` step): walking the names for a rep's few thousand deals, far apart in the
+    order, took 440-475 ms where sorting them takes a few.
     """
     page = {"descending": descending, "offset": offset, "limit": limit}
     if connection.vendor != "postgresql":
