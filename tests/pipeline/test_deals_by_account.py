@@ -63,7 +63,7 @@ def test_a_list_nothing_can_meet_has_no_page(listed, large):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_serial_plan_of_a_large_list_lasts_for_its_statement_alone(rep, rep2, pipeline):
+def test_the_serial_plan_of_a_large_list_lasts_for_its_statement_alone(rep, pipeline):
     """A large list is planned without parallel workers (``SERIAL_PLAN``), sent with its statement
     as one transaction of their own: outside a transaction, as a request reads it, the next
     statement is planned with the server's setting again."""
