@@ -64,10 +64,7 @@ class Recorder:
             stats = kwargs["stats"]
             self._current.update(
                 outcomes={stage: dict(counts) for stage, counts in stats.outcomes.items()},
-                banded={
-                    stage: {band: dict(counts) for band, counts in bands.items()}
-                    for stage, bands in stats.banded.items()
-                },
+                sized={stage: dict(counts) for stage, counts in stats.sized.items()},
                 moves={stage: dict(counts) for stage, counts in stats.moves.items()},
                 open_groups=dict(kwargs["open_groups"]),
                 probabilities=dict(kwargs["probabilities"]),

@@ -22,16 +22,23 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def training_of(record: dict):
-    from reports.forecasts import Training
+    from reports.forecasts import Training, band_scale
 
     training = Training()
     for stage, outcomes in record["outcomes"].items():
         for outcome, counts in outcomes.items():
             training.outcomes[stage][outcome] = list(counts)
+    for stage, outcomes in record.get("sized", {}).items():
+        for outcome, counts in outcomes.items():
+            training.sized[stage][outcome] = list(counts)
+    # Records made before the sized weights were kept by size band.
     for stage, bands in record.get("banded", {}).items():
         for band, outcomes in bands.items():
-            for outcome, counts in outcomes.items():
-                training.banded[stage][band][outcome] = list(counts)
+            scale = band_scale(band)
+            for outcome, (weight, squares) in outcomes.items():
+                have = training.sized[stage].setdefault(outcome, [0, 0])
+                have[0] += weight * scale
+                have[1] += squares * scale * scale
     for stage, moves in record.get("moves", {}).items():
         for move, weight in moves.items():
             training.moves[stage][move] = weight

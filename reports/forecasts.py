@@ -586,15 +586,22 @@ def model_forecast(
 
 
 def entry_key(stage_id: int, outcome: tuple, band: int | None, exit_to: int | None) -> tuple:
-    """An entry as ``Training.add_entries`` reads it: ``(stage id, outcome, band, move)``, the move
-    its ``Training.moves`` key (the stay, where it went, and how long it was watched while still in
-    the stage), as ``Training.add`` works it out."""
+    """An entry as ``Training.add_entries`` reads it: ``(stage id, outcome, scale, move)``, ``scale``
+    what its size band weighs (``band_scale``; None: no band), the move its ``Training.moves`` key
+    (the stay, where it went, and how long it was watched while still in the stage), as
+    ``Training.add`` works it out."""
     stay, close, won, observed = outcome
     if stay is None:
         exit_to = None
     elif exit_to is None:
         exit_to = (WON_EXIT if won else LOST_EXIT) if close == stay else UNKNOWN_EXIT
-    return (stage_id, outcome, band, (stay, exit_to, observed if stay is None else None))
+    return (stage_id, outcome, band_scale(band), (stay, exit_to, observed if stay is None else None))
+
+
+def band_scale(band: int | None) -> int | None:
+    """What an entry of a deal in size band ``band`` (``size_band``) weighs in the value's chances,
+    beside its recency: ``2 ** band``, the band's lower bound (1 below band 0; None: no band)."""
+    return None if band is None else 2 ** max(0, band)
 
 
 def _take_counts(mine: dict, theirs: dict, copy: bool = False) -> None:
@@ -604,7 +611,7 @@ def _take_counts(mine: dict, theirs: dict, copy: bool = False) -> None:
         have = mine.get(key)
         if have is None:
             mine[key] = list(counts) if copy else counts
-        elif len(counts) == 2:  # a size band's (``Training.banded``), written out
+        elif len(counts) == 2:  # a sized outcome's (``Training.sized``), written out
             have[0] += counts[0]
             have[1] += counts[1]
         elif len(counts) == 5:  # an outcome's (``Training.outcomes``), written out
@@ -632,8 +639,11 @@ class Training:
         self._shifts: dict = {}
         self._win_days: dict | None = None
         self._stage_win_days: dict = {}
-        # Per open stage and size band (``size_band``): the weight and squared weight by outcome.
-        self.banded: dict = defaultdict(lambda: defaultdict(lambda: defaultdict(lambda: [0, 0])))
+        self._entries: dict = {}
+        # Per open stage: the weight and squared weight by outcome of the entries whose deal's
+        # size is known, each weighing its size band's ``band_scale`` as well (its square, in the
+        # squares): what the value's chances (``value_chance``) are worked out from.
+        self.sized: dict = defaultdict(dict)
         self._band_chances: dict = {}
         # Per open stage: the weight of entries by ``(stay, exit destination, observed)``, the
         # destination an open stage's id, ``WON_EXIT`` or ``LOST_EXIT`` (None: still in the stage,
@@ -674,9 +684,10 @@ class Training:
         self._chained.clear()
         self._hazards.clear()
         if band is not None:
-            sized = self.banded[stage_id][band][outcome]
-            sized[0] += int(weight)
-            sized[1] += int(weight if squares is None else squares)
+            scale = band_scale(band)
+            sized = self.sized[stage_id].setdefault(outcome, [0, 0])
+            sized[0] += int(weight) * scale
+            sized[1] += int(weight if squares is None else squares) * scale * scale
             self._band_chances.clear()
         counts = self.outcomes[stage_id][outcome]
         counts[0] += int(weight)
@@ -688,6 +699,7 @@ class Training:
         self._shifts.pop(stage_id, None)
         self._win_days = None
         self._stage_win_days.pop(stage_id, None)
+        self._entries.pop(stage_id, None)
 
     def add_entries(self, keys: Iterable[tuple], weights: Iterable[int]) -> None:
         """``add`` each entry of ``keys``, in order, as ``entry_key`` makes them from what
@@ -698,7 +710,7 @@ class Training:
         that forgets the worked-out chances once at the end: a grouped pass adds every cell of a
         scope, hundreds of thousands of entries over its scopes.
         """
-        moves, banded, outcomes = self.moves, self.banded, self.outcomes
+        moves, sized_by_stage, outcomes = self.moves, self.sized, self.outcomes
         # Where the exits went is read by the chained chances alone (``chained``), off by default.
         chained = CHAINED
         touched = set()
@@ -707,7 +719,7 @@ class Training:
         for (
             stage_id,
             outcome,
-            band,
+            scale,
             move,
         ), weight, squares, recent, recent_squares, overlap in zip(
             keys, flat, flat, flat, flat, flat, strict=True
@@ -716,14 +728,14 @@ class Training:
                 moves[stage_id][move] += weight
             # A new key is set directly rather than through the default factories: the same
             # lists, without a call per key.
-            if band is not None:
-                by_outcome = banded[stage_id][band]
+            if scale is not None:
+                by_outcome = sized_by_stage[stage_id]
                 sized = by_outcome.get(outcome)
                 if sized is None:
-                    by_outcome[outcome] = [weight, squares]
+                    by_outcome[outcome] = [weight * scale, squares * scale * scale]
                 else:
-                    sized[0] += weight
-                    sized[1] += squares
+                    sized[0] += weight * scale
+                    sized[1] += squares * scale * scale
                 any_band = True
             by_outcome = outcomes[stage_id]
             counts = by_outcome.get(outcome)
@@ -747,6 +759,7 @@ class Training:
             self._chances.pop(stage_id, None)
             self._shifts.pop(stage_id, None)
             self._stage_win_days.pop(stage_id, None)
+            self._entries.pop(stage_id, None)
         self._win_days = None
 
     def merge(self, other: "Training", keep: bool = False) -> None:
@@ -756,9 +769,8 @@ class Training:
         entry."""
         for stage_id, by_outcome in other.outcomes.items():
             _take_counts(self.outcomes[stage_id], by_outcome, copy=keep)
-        for stage_id, bands in other.banded.items():
-            for band, by_outcome in bands.items():
-                _take_counts(self.banded[stage_id][band], by_outcome, copy=keep)
+        for stage_id, by_outcome in other.sized.items():
+            _take_counts(self.sized[stage_id], by_outcome, copy=keep)
         for stage_id, moves in other.moves.items():
             mine = self.moves[stage_id]
             for key, weight in moves.items():
@@ -769,6 +781,7 @@ class Training:
         self._shifts.clear()
         self._win_days = None
         self._stage_win_days.clear()
+        self._entries.clear()
         self._band_chances.clear()
         self._curves.clear()
         self._chained.clear()
@@ -784,30 +797,39 @@ class Training:
 
     def entries(self, stage_id: int) -> int:
         """The weight of the stage's entries."""
-        return sum(counts[0] for counts in self.outcomes.get(stage_id, {}).values())
+        known = self._entries.get(stage_id)
+        if known is None:
+            known = self._entries[stage_id] = sum(
+                counts[0] for counts in self.outcomes.get(stage_id, {}).values()
+            )
+        return known
 
     def win_timing(self, horizon: int) -> float | None:
         """The share of the entries' wins (by weight) that came within ``horizon`` days of the entry (None: no wins)."""
         if self._win_days is None:
             self._win_days = defaultdict(int)
-            for outcomes in self.outcomes.values():
-                for (_, close, won, _), counts in outcomes.items():
-                    if won:
-                        self._win_days[close] += counts[0]
+            for stage_id in self.outcomes:
+                for day, n in self._stage_days(stage_id).items():
+                    self._win_days[day] += n
         wins = sum(self._win_days.values())
         within = sum(n for day, n in self._win_days.items() if day < horizon)
         return within / wins if wins else None
 
-    def stage_win_timing(self, stage_id: int, horizon: int) -> tuple[float, float] | None:
-        """The timing of the stage's own wins: the share of its entries' wins (by weight) that came
-        within ``horizon`` days of the entry, and the sum of those shares within ``u = 1 ... horizon``
-        days (the area under the curve a fresh entry's chance follows). None: the stage has no win."""
+    def _stage_days(self, stage_id: int) -> dict:
+        """The weight of the stage's entries won, by the day of their stay they were won on."""
         days = self._stage_win_days.get(stage_id)
         if days is None:
             days = self._stage_win_days[stage_id] = defaultdict(int)
             for (_, close, won, _), counts in self.outcomes.get(stage_id, {}).items():
                 if won:
                     days[close] += counts[0]
+        return days
+
+    def stage_win_timing(self, stage_id: int, horizon: int) -> tuple[float, float] | None:
+        """The timing of the stage's own wins: the share of its entries' wins (by weight) that came
+        within ``horizon`` days of the entry, and the sum of those shares within ``u = 1 ... horizon``
+        days (the area under the curve a fresh entry's chance follows). None: the stage has no win."""
+        days = self._stage_days(stage_id)
         wins = sum(days.values())
         if not wins:
             return None
@@ -835,17 +857,7 @@ class Training:
         key = (stage_id, "value")
         known = self._band_chances.get(key)
         if known is None or age not in known:
-            sized: dict = {}
-            for band, outcomes in self.banded.get(stage_id, {}).items():
-                scale = 2 ** max(0, band)
-                squared = scale * scale
-                for outcome, (weight, squares) in outcomes.items():
-                    have = sized.get(outcome)
-                    if have is None:
-                        sized[outcome] = [weight * scale, squares * squared]
-                    else:
-                        have[0] += weight * scale
-                        have[1] += squares * squared
+            sized = self.sized.get(stage_id)
             known = entry_chances(sized, ages | {age}, HORIZONS) if sized else {}
             self._band_chances[key] = known
         if age not in known:
@@ -1103,23 +1115,29 @@ def exit_shift(outcomes: dict) -> tuple[float, float]:
     # stay bin -> [long-run weight gone on, long-run weight, squared entry weights, recent weight]
     bins: dict = {}
     recent = []
+    bin_of: dict = {}  # stay -> its bin, worked out once a stay
     for (stay, close, won, _), counts in outcomes.items():
         if stay is None:
             continue
         went_on = not (close == stay and not won)
-        stay_bin = max(0, int(stay)).bit_length()
-        # Counts made by hand may stop at the squares: no recent exits then.
-        exits = counts[2:5] if len(counts) >= 5 else [*counts[2:], 0, 0, 0][:3]
-        past = counts[0] - exits[2]
+        stay_bin = bin_of.get(stay)
+        if stay_bin is None:
+            stay_bin = bin_of[stay] = max(0, int(stay)).bit_length()
+        if len(counts) == 5:
+            weight, squares, recent_weight, recent_squares, overlap = counts
+        else:
+            # Counts made by hand may stop at the squares: no recent exits then.
+            weight, squares, recent_weight, recent_squares, overlap = (*counts, 0, 0, 0)[:5]
+        past = weight - overlap
         totals = bins.get(stay_bin)
         if totals is None:
             totals = bins[stay_bin] = [0, 0, 0, 0]
         totals[0] += past * went_on
         totals[1] += past
-        totals[2] += counts[1]
-        if exits[0]:
-            totals[3] += exits[0]
-            recent.append((stay_bin, went_on, exits[0], exits[1]))
+        totals[2] += squares
+        if recent_weight:
+            totals[3] += recent_weight
+            recent.append((stay_bin, went_on, recent_weight, recent_squares))
     observed = expected = noise = 0.0
     for stay_bin, went_on, weight, squares in recent:
         gone_on, total, _, _ = bins[stay_bin]
@@ -1278,7 +1296,7 @@ def model_estimate(
         p, followed, won_share = stage_chance(
             stage_id, age, probability / 100 * stage_timing(stage_id)
         )
-        if stats.banded.get(stage_id):
+        if stats.sized.get(stage_id):
             # Deals of every size: the share of the value of the entries still in the stage that
             # was won, its difference from the share of entries shrunk with ``PRIOR_WEIGHT``.
             sized, value_share = stats.value_chance(stage_id, age, horizon, ages[stage_id])

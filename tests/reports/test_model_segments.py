@@ -182,15 +182,20 @@ def test_the_size_bands_are_read_from_the_history_in_sql(segments, rep, stages):
     now = timezone.now()
     stats = closing_stats(Scope(owner=rep.pk), now, True)
     q = stages["Qualification"].pk
-    # 1,000 is in band 9 (512 to 1,023), 16,000 in band 13 (8,192 to 16,383).
-    assert set(stats.banded[q]) == {9, 13}
-    assert sum(w for w, _ in stats.banded[q][9].values()) > 0
+    # 1,000 is in band 9 (512 to 1,023), 16,000 in band 13 (8,192 to 16,383): an entry of a won
+    # (small) deal weighs 2 ** 9 times its weight in the value's chances, a lost (large) one
+    # 2 ** 13 times, and its square that factor squared.
+    closed = {
+        outcome: counts for outcome, counts in stats.outcomes[q].items() if outcome[0] is not None
+    }
+    assert {outcome[2] for outcome in closed} == {True, False}
+    for outcome, (weight, squares, *_) in closed.items():
+        scale = 2**9 if outcome[2] else 2**13
+        assert stats.sized[q][outcome] == [weight * scale, squares * scale * scale]
     # The grouped pass counts them alike.
     cells = grouped._cells_as_of(timezone.localdate(now), now, True, now)
     ((_, together),) = grouped._trainings(cells, [tuple(cells)])
-    assert {band: dict(c) for band, c in together.banded[q].items()} == {
-        band: dict(c) for band, c in stats.banded[q].items()
-    }
+    assert dict(together.sized[q]) == dict(stats.sized[q])
 
 
 def test_a_past_forecast_reads_each_deal_in_its_size_band_of_the_moment(
