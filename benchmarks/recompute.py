@@ -129,6 +129,9 @@ def main() -> int:
         return wrapper
 
     services.grouped.figures = timed("grouped figures", grouped.figures)
+    # Read beside the model's part of ``grouped figures`` (its time counts there too), kept after.
+    services._dashboard_lists_read = timed("dashboard lists read", services._dashboard_lists_read)
+    services._gap_deals_read = timed("gap deal figures read", services._gap_deals_read)
     services._dashboard_lists_store = timed("dashboard lists", services._dashboard_lists_store)
     services._gap_deals_store = timed("gap deal figures", services._gap_deals_store)
     services._upsert_metrics = timed("funnel writes", services._upsert_metrics)

@@ -595,7 +595,12 @@ def entry_key(stage_id: int, outcome: tuple, band: int | None, exit_to: int | No
         exit_to = None
     elif exit_to is None:
         exit_to = (WON_EXIT if won else LOST_EXIT) if close == stay else UNKNOWN_EXIT
-    return (stage_id, outcome, band_scale(band), (stay, exit_to, observed if stay is None else None))
+    return (
+        stage_id,
+        outcome,
+        band_scale(band),
+        (stay, exit_to, observed if stay is None else None),
+    )
 
 
 def band_scale(band: int | None) -> int | None:

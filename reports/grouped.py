@@ -368,14 +368,24 @@ def _unconverted(parts: list[CellSums], name: str) -> list[dict]:
 
 
 def figures(
-    scopes: list[Scope], *, period: Period, now: datetime.datetime, reuse_learned: bool = False
+    scopes: list[Scope],
+    *,
+    period: Period,
+    now: datetime.datetime,
+    reuse_learned: bool = False,
+    meanwhile: Callable[[], None] | None = None,
 ) -> dict[str, dict]:
     """For each scope (none with a product): ``{"funnel": ..., "forecasts": [30, 60, 90 days]}``,
     as ``metrics.funnel(scope, period)`` and ``forecasts.forecast(scope, today, H, now=now)`` give them.
 
     With ``reuse_learned`` (a change's recompute) the model's trainings are kept in this process
     and reused by the next such pass for ``REPORTS_LEARNED_MAX_AGE`` seconds (``Learned``): every
-    other figure, and the open deals the model weighs, are read afresh."""
+    other figure, and the open deals the model weighs, are read afresh.
+
+    ``meanwhile`` (queries of the caller's own) runs beside the model's part of the pass, once
+    the cells are read (``_beside``: on a thread with a connection of its own, where it may):
+    the model is Python on one core, and the database has nothing else to do then. Its error,
+    if any, is raised here once the figures are done."""
     if any(scope.product is not None for scope in scopes):
         raise ValueError("A scope with a product is not made of cells; compute it on its own.")
     today = timezone.localdate(now)
@@ -392,26 +402,32 @@ def figures(
             learned = None
         if reuse_learned and learned is None:
             learned = Learned.start(now, paths, cells)
-        for scope, parts, training, models in _by_group(scopes, cells, scope_map, learned):
-            results[scope.key] = {
-                "funnel": _funnel(scope, period, parts, stages),
-                "forecasts": [
-                    _forecast(
-                        scope,
-                        today,
-                        horizon,
-                        now,
-                        True,
-                        parts,
-                        probabilities,
-                        training,
-                        paths,
-                        models,
-                    )
-                    for horizon in HORIZONS
-                ],
-            }
+        with _beside(meanwhile or _nothing) as beside:
+            for scope, parts, training, models in _by_group(scopes, cells, scope_map, learned):
+                results[scope.key] = {
+                    "funnel": _funnel(scope, period, parts, stages),
+                    "forecasts": [
+                        _forecast(
+                            scope,
+                            today,
+                            horizon,
+                            now,
+                            True,
+                            parts,
+                            probabilities,
+                            training,
+                            paths,
+                            models,
+                        )
+                        for horizon in HORIZONS
+                    ],
+                }
+        beside.result()
     return {scope.key: results[scope.key] for scope in scopes}
+
+
+def _nothing() -> None:
+    """No work beside the model (``figures``' ``meanwhile``)."""
 
 
 def forecasts_as_of(

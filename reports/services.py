@@ -166,7 +166,21 @@ def snapshots_compute(
     if cellular:
         period = Period.default(timezone.localdate(started))
         # A change's recompute (only the scopes still marked) reuses the model's recent trainings.
-        results = grouped.figures(cellular, period=period, now=started, reuse_learned=only_if_dirty)
+        today = timezone.localdate(started)
+        beside: dict = {}
+
+        def read_beside() -> None:
+            # The dashboard lists' and the gap's grouped reads, while the model's Python works.
+            beside["lists"] = _dashboard_lists_read(cellular, period, today)
+            beside["gap"] = _gap_deals_read(cellular, today)
+
+        results = grouped.figures(
+            cellular,
+            period=period,
+            now=started,
+            reuse_learned=only_if_dirty,
+            meanwhile=read_beside,
+        )
         # One transaction: a worker killed while writing leaves the previous snapshots whole
         # and the scopes still marked, and the redelivered task writes them all again.
         with transaction.atomic():
@@ -186,8 +200,8 @@ def snapshots_compute(
                     for figures in results[scope.key]["forecasts"]
                 ]
             )
-            _dashboard_lists_store(cellular, period, started)
-            _gap_deals_store(cellular, started)
+            _dashboard_lists_store(cellular, period, started, beside["lists"])
+            _gap_deals_store(cellular, started, beside["gap"])
             _marks_clear(seen, [scope.key for scope in cellular], started)
     for scope in by_key.values():
         if scope.product is not None:
@@ -242,24 +256,50 @@ def _newer_snapshot_keys(keys: list[str], period: Period, started: datetime.date
     return set(newer.values_list("scope_key", flat=True))
 
 
-def _dashboard_lists_store(
-    scopes: list[Scope], period: Period, computed_at: datetime.datetime
-) -> None:
-    """Keep the dashboard's lists beside the snapshots written at ``computed_at``, before the scopes are unmarked."""
+def _dashboard_lists_read(
+    scopes: list[Scope], period: Period, today: datetime.date
+) -> dict[str, dict]:
+    """The dashboard lists of these scopes (none with a product), for ``_dashboard_lists_store``."""
     # Imported here: the runners read this module.
+    from reports.runners.dashboard_lists import grouped_lists
+
+    return grouped_lists(scopes, period, today) if scopes else {}
+
+
+def _dashboard_lists_store(
+    scopes: list[Scope], period: Period, computed_at: datetime.datetime, found: dict | None = None
+) -> None:
+    """Keep the dashboard's lists (``found``: ``_dashboard_lists_read`` of these scopes and more;
+    None: read them now) beside the snapshots written at ``computed_at``, before the scopes are
+    unmarked."""
     from reports.runners.dashboard_lists import dashboard_lists_store
 
     dashboard_lists_store(
-        scopes=scopes, period=period, today=timezone.localdate(computed_at), computed_at=computed_at
+        scopes=scopes,
+        period=period,
+        today=timezone.localdate(computed_at),
+        computed_at=computed_at,
+        found=found,
     )
 
 
-def _gap_deals_store(scopes: list[Scope], computed_at: datetime.datetime) -> None:
-    """Keep the gap's deal figures beside the forecast snapshots written at ``computed_at``."""
-    # Imported here: the runners read this module.
+def _gap_deals_read(scopes: list[Scope], today: datetime.date) -> dict[str, dict]:
+    """The gap's deal figures of these scopes (none with a product), for ``_gap_deals_store``."""
+    from reports.runners.gap import gap_deal_figures_grouped
+
+    return gap_deal_figures_grouped(scopes, today) if len(scopes) > 1 else {}
+
+
+def _gap_deals_store(
+    scopes: list[Scope], computed_at: datetime.datetime, found: dict | None = None
+) -> None:
+    """Keep the gap's deal figures (``found``: ``_gap_deals_read`` of these scopes and more; None:
+    read them now) beside the forecast snapshots written at ``computed_at``."""
     from reports.runners.gap import gap_deals_store
 
-    gap_deals_store(scopes=scopes, today=timezone.localdate(computed_at), computed_at=computed_at)
+    gap_deals_store(
+        scopes=scopes, today=timezone.localdate(computed_at), computed_at=computed_at, found=found
+    )
 
 
 def dirty_scopes_recompute(*, until: datetime.datetime | None = None) -> list[str]:

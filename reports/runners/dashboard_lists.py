@@ -75,15 +75,22 @@ class DashboardListsRunner:
 
 
 def dashboard_lists_store(
-    *, scopes: list[Scope], period: Period, today: datetime.date, computed_at: datetime.datetime
+    *,
+    scopes: list[Scope],
+    period: Period,
+    today: datetime.date,
+    computed_at: datetime.datetime,
+    found: dict | None = None,
 ) -> None:
     """Keep every scope's dashboard lists beside the snapshots just written at ``computed_at``.
 
     The scopes without a product come from one grouped pass (``grouped_lists``: five queries
-    for any number of them); a scope with a product is computed on its own (four queries).
+    for any number of them), or from ``found`` when it was read already (its result for these
+    scopes and perhaps more); a scope with a product is computed on its own (four queries).
     """
     cellular = [scope for scope in scopes if scope.product is None]
-    found = grouped_lists(cellular, period, today) if cellular else {}
+    if found is None:
+        found = grouped_lists(cellular, period, today) if cellular else {}
     for scope in scopes:
         runner = DashboardListsRunner(scope, period, today, computed_at)
         if scope.product is None:

@@ -198,12 +198,21 @@ class GapDealsRunner:
 
 
 def gap_deals_store(
-    *, scopes: list[Scope], today: datetime.date, computed_at: datetime.datetime
+    *,
+    scopes: list[Scope],
+    today: datetime.date,
+    computed_at: datetime.datetime,
+    found: dict | None = None,
 ) -> None:
     """Keep every scope's gap deal figures beside the snapshots just written at ``computed_at``: many scopes
-    in one grouped pass (four queries), a single one or one with a product in two queries of its own."""
+    in one grouped pass (four queries), or from ``found`` when it was read already (that pass's
+    result for these scopes and perhaps more); a single one or one with a product in two queries
+    of its own."""
     cellular = [scope for scope in scopes if scope.product is None]
-    grouped = gap_deal_figures_grouped(cellular, today) if len(cellular) > 1 else {}
+    if found is not None:
+        grouped = found
+    else:
+        grouped = gap_deal_figures_grouped(cellular, today) if len(cellular) > 1 else {}
     for scope in scopes:
         GapDealsRunner(scope, today, computed_at).store(grouped.get(scope.key))
 

@@ -14,11 +14,13 @@ from pipeline.models import Deal, ExchangeRate, Stage, StageKind, StageTransitio
 from pipeline.periods import Period
 from pipeline.scopes import Scope
 from quotas.models import Territory
-from reports import grouped
+from reports import grouped, services
 from reports.forecasts import HORIZONS, Training, forecast
 from reports.grouped import figures
 from reports.runners.dashboard_lists import DashboardListsRunner, grouped_lists
+from reports.runners.gap import GapDealsRunner, gap_deal_figures
 from reports.services import standard_scopes
+from salesmgr.cache import cache_get
 from tests.factories import AccountFactory, DealFactory, PipelineFactory, UserFactory
 
 
@@ -216,3 +218,32 @@ def test_the_training_read_beside_the_other_queries_gives_the_same_figures(monke
     on_postgresql = connection.vendor == "postgresql"
     assert (threads[0] != threading.get_ident()) is on_postgresql
     assert threads[1] == threading.get_ident()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_lists_read_beside_the_model_are_those_of_each_scope_read_alone(monkeypatch):
+    """Outside a transaction on PostgreSQL a grouped pass reads the dashboard lists and the gap's
+    deal figures on a thread of their own while the model is worked out: what it keeps for each
+    scope is what the scope's own reads give."""
+    scopes = _world(43, 90)
+    now = timezone.now()
+    today = timezone.localdate(now)
+    period = Period.default(today)
+    threads = []
+    read = services._dashboard_lists_read
+    monkeypatch.setattr(
+        services,
+        "_dashboard_lists_read",
+        lambda *args: threads.append(threading.get_ident()) or read(*args),
+    )
+
+    services.snapshots_compute(scopes=scopes, now=now)
+
+    for scope in scopes:
+        kept = cache_get(DashboardListsRunner(scope, period, today, now).cache_key)
+        alone = DashboardListsRunner(scope, period, today).compute()
+        assert _comparable(kept) == _comparable(alone), scope.key
+        kept = cache_get(GapDealsRunner(scope, today, now).cache_key)
+        assert kept == gap_deal_figures(scope, today), scope.key
+    on_postgresql = connection.vendor == "postgresql"
+    assert threads and (threads[0] != threading.get_ident()) is on_postgresql
