@@ -165,7 +165,6 @@ def snapshots_compute(
     cellular = [scope for scope in by_key.values() if scope.product is None]
     if cellular:
         period = Period.default(timezone.localdate(started))
-        # A change's recompute (only the scopes still marked) reuses the model's recent trainings.
         today = timezone.localdate(started)
         beside: dict = {}
 
@@ -174,6 +173,7 @@ def snapshots_compute(
             beside["lists"] = _dashboard_lists_read(cellular, period, today)
             beside["gap"] = _gap_deals_read(cellular, today)
 
+        # A change's recompute (only the scopes still marked) reuses the model's recent trainings.
         results = grouped.figures(
             cellular,
             period=period,
