@@ -1232,16 +1232,26 @@ def model_estimate(
 
     def stage_chance(stage_id, age: int, prior: float) -> tuple[float, float, float]:
         """The stage's chance at ``age`` shrunk toward its chance at half the age (at 0 toward
-        ``prior``), with the entries followed and their raw share."""
-        known = chain.get((stage_id, age))
-        if known is None:
-            followed, share = stats.chance(stage_id, age, horizon, ages[stage_id])
-            chained = stats.chained(stage_id, age, paths) if CHAINED and followed > 0 else None
+        ``prior``), with the entries followed and their raw share.
+
+        The ages halved down to the first one known are worked out from there up, in a loop: a
+        function calling itself would be a reference cycle holding the training until the
+        garbage collector's next pass, where the loop's training is let go with its scope."""
+        missing = []
+        below_age = age
+        while (stage_id, below_age) not in chain:
+            missing.append(below_age)
+            if below_age == 0:
+                break
+            below_age //= 2
+        for step in reversed(missing):
+            followed, share = stats.chance(stage_id, step, horizon, ages[stage_id])
+            chained = stats.chained(stage_id, step, paths) if CHAINED and followed > 0 else None
             estimate = share if chained is None else chained[horizon]
-            below = prior if age == 0 else stage_chance(stage_id, age // 2, prior)[0]
+            below = prior if step == 0 else chain[(stage_id, step // 2)][0]
             p = (followed * estimate + PRIOR_WEIGHT * below) / (followed + PRIOR_WEIGHT)
-            known = chain[(stage_id, age)] = (p, followed, share)
-        return known
+            chain[(stage_id, step)] = (p, followed, share)
+        return chain[(stage_id, age)]
 
     # Each stage's pipeline's first stage: where a change in the deals coming in shows first.
     later = {step for stage_id, path in paths.items() for step in path if step != stage_id}
