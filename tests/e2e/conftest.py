@@ -98,6 +98,10 @@ def login(page):
         page.get_by_label("Password").fill(PASSWORD)
         page.get_by_role("button", name="Log in").click()
         page.wait_for_url("**/")
+        # The home page's panels load after it: let them land, so that no request of the page is
+        # still running in the live server when the test goes on, or when its teardown empties
+        # the tables (a flush that met a panel's queries deadlocked once).
+        page.wait_for_load_state("networkidle")
         return page
 
     return sign_in
