@@ -533,6 +533,14 @@ class Deal(models.Model):
                 condition=Q(status="won", deleted_at__isnull=True),
                 name="deal_won_owner_closed_idx",
             ),
+            # Each person's largest won deals per currency, which bound their best deal
+            # (``coaching.celebrations``): a few entries per person, not every won deal.
+            models.Index(
+                fields=["owner", "currency", "amount"],
+                include=["closed_at", "id"],
+                condition=Q(status="won", deleted_at__isnull=True),
+                name="deal_won_owner_amount_idx",
+            ),
             # The territory tree sums a period's won deals per account's territory, for a team
             # or everyone (46,000 a quarter at 1,000,000): a range of this index, not 20,000
             # table pages.

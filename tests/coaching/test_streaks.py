@@ -27,16 +27,20 @@ Robin (rep2) won one deal of EUR 100,000 on Wed 10 June with no EUR rate: it cou
 """
 
 import datetime
+import random
 from decimal import Decimal
 
 import pytest
+from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
-from coaching.celebrations import personal_bests_for, streaks_for
+from coaching.celebrations import _best_deal_candidates, personal_bests_for, streaks_for
 from coaching.models import Milestone
 from coaching.services import shout_out_create
 from coaching.team_meetings import team_celebrations
+from pipeline.models import Deal, ExchangeRate
+from pipeline.money import at_close
 from pipeline.services.imports import DealSpec, TransitionSpec, deals_import
 from salesmgr.models import User
 from tests.factories import AccountFactory
@@ -233,10 +237,167 @@ def test_the_api_runs_a_fixed_number_of_queries(
     client_for, history, admin, django_assert_num_queries
 ):
     client = client_for(admin)
-    with django_assert_num_queries(3):  # the people, then two for the figures
+    # On PostgreSQL one more asks whether the closed deals' rollup may be read.
+    rollup_check = int(connection.vendor == "postgresql")
+    with django_assert_num_queries(3 + rollup_check):  # the people, then two for the figures
         client.get(STREAKS)
-    with django_assert_num_queries(3):
+    # The people; the highest rates, the largest deals, the candidates and the best deals; the months.
+    with django_assert_num_queries(6 + rollup_check):
         client.get(BESTS)
+
+
+def _won_many(admin, stages, pipeline, wins) -> None:
+    """``wins``: (owner, day, amount, currency) each, imported at once, closed at noon UTC."""
+    specs = []
+    for number, (owner, day, amount, currency) in enumerate(wins):
+        moment = datetime.datetime.combine(day, datetime.time(12), tzinfo=datetime.UTC)
+        specs.append(
+            DealSpec(
+                name=f"win {number}",
+                account_id=AccountFactory(owner=owner).pk,
+                owner_id=owner.pk,
+                pipeline_id=pipeline.pk,
+                stage_id=stages["Won"].pk,
+                amount=Decimal(amount),
+                currency=currency,
+                expected_close_date=day,
+                forecast_category="pipeline",
+                created_at=moment - datetime.timedelta(days=3),
+                lost_reason_id=None,
+                transitions=[
+                    TransitionSpec(
+                        to_stage_id=stages["Qualification"].pk,
+                        at=moment - datetime.timedelta(days=3),
+                    ),
+                    TransitionSpec(to_stage_id=stages["Won"].pk, at=moment),
+                ],
+                changes=[],
+            )
+        )
+    deals_import(specs=specs, by=admin)
+
+
+def _bests_by_hand(people, today):
+    """Each person's best deal (value, close day, id) and best month (value, first day, last win),
+    from every won deal's value converted one by one."""
+    won = (
+        Deal.objects.filter(
+            owner__in=people, status="won", deleted_at__isnull=True, closed_at__date__lte=today
+        )
+        .annotate(value=at_close())
+        .values_list("owner_id", "pk", "value", "closed_at")
+    )
+    deals, months = {}, {}
+    for owner, pk, value, closed_at in won:
+        day = timezone.localdate(closed_at)
+        # A win without a rate adds nothing to its month, but is its month's last win all the same.
+        month = months.setdefault(owner, {}).setdefault(day.replace(day=1), [None, day])
+        month[1] = max(month[1], day)
+        if value is None:
+            continue
+        key = (-Decimal(value), closed_at, pk)
+        if owner not in deals or key < deals[owner][0]:
+            deals[owner] = (key, (Decimal(value).quantize(Decimal("0.01")), day, pk))
+        month[0] = (month[0] or Decimal(0)) + Decimal(value)
+    best_months = {}
+    for owner, by_month in months.items():
+        valued = {first: figures for first, figures in by_month.items() if figures[0] is not None}
+        if not valued:
+            continue
+        first, (total, last) = min(valued.items(), key=lambda item: (-item[1][0], item[0]))
+        best_months[owner] = (total.quantize(Decimal("0.01")), first, last)
+    return {owner: best for owner, (_, best) in deals.items()}, best_months
+
+
+def test_the_best_deal_is_the_best_value_not_the_largest_amount(
+    admin, rep, rep2, manager, pipeline, stages
+):
+    """The EUR deal of 8,000 closed when a euro was worth 1.5 dollars beats the larger EUR deal of
+    9,000 closed at 1.0 and the USD deal of 10,000; a CHF deal has no rate and is never a best.
+    Robin's largest deal closed before the euro's first rate, so it gives no bound; the smaller one
+    after it is the best. Max's two deals are worth the same: the earlier is the best."""
+    ExchangeRate.objects.create(currency="EUR", valid_from=D(2026, 1, 1), rate=Decimal("1.0"))
+    ExchangeRate.objects.create(currency="EUR", valid_from=D(2026, 5, 1), rate=Decimal("1.5"))
+    ExchangeRate.objects.create(currency="GBP", valid_from=D(2026, 1, 1), rate=Decimal("2"))
+    _won_many(
+        admin,
+        stages,
+        pipeline,
+        [
+            (rep, D(2026, 3, 2), 10000, "USD"),
+            (rep, D(2026, 4, 7), 9000, "EUR"),
+            (rep, D(2026, 5, 12), 8000, "EUR"),
+            (rep, D(2026, 5, 19), 5000, "GBP"),
+            (rep, D(2026, 6, 1), 1000000, "CHF"),
+            (rep2, D(2025, 11, 3), 90000, "EUR"),
+            (rep2, D(2026, 2, 9), 3000, "EUR"),
+            (manager, D(2026, 2, 10), 6000, "GBP"),
+            (manager, D(2026, 3, 10), 12000, "USD"),
+        ],
+    )
+    bests = personal_bests_for([rep.pk, rep2.pk, manager.pk], TODAY)
+    assert (bests[rep.pk].deal.value, bests[rep.pk].deal.day) == (
+        Decimal("12000.00"),
+        D(2026, 5, 12),
+    )
+    # May: 8,000 EUR at 1.5 and 5,000 GBP at 2.
+    assert (bests[rep.pk].month.value, bests[rep.pk].month.day) == (
+        Decimal("22000.00"),
+        D(2026, 5, 1),
+    )
+    assert (bests[rep2.pk].deal.value, bests[rep2.pk].deal.day) == (
+        Decimal("3000.00"),
+        D(2026, 2, 9),
+    )
+    assert (bests[manager.pk].deal.value, bests[manager.pk].deal.day) == (
+        Decimal("12000.00"),
+        D(2026, 2, 10),
+    )
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_personal_bests_match_every_deal_converted_one_by_one(
+    admin, rep, rep2, manager, outsider, pipeline, stages, seed
+):
+    """Random wins in four currencies, one without a rate and the others' rates changing, amounts
+    with many ties and a few deals after today: every best is the one found by converting and
+    ranking every deal."""
+    chance = random.Random(seed)
+    for currency, low, high in (
+        ("EUR", "0.8", "1.6"),
+        ("GBP", "1.1", "1.4"),
+        ("JPY", "0.005", "0.01"),
+    ):
+        for month in range(1, 13, chance.choice((1, 2, 3))):
+            ExchangeRate.objects.create(
+                currency=currency,
+                valid_from=D(2025, month, chance.randint(1, 28)),
+                rate=Decimal(str(round(chance.uniform(float(low), float(high)), 4))),
+            )
+    people = [rep, rep2, manager, outsider]
+    wins = []
+    for _ in range(80):
+        currency = chance.choice(("USD", "USD", "EUR", "GBP", "JPY", "CHF"))
+        scale = 150 if currency == "JPY" else 1
+        amount = chance.choice((1000, 2500, 5000, chance.randint(100, 20000))) * scale
+        day = D(2025, 1, 1) + datetime.timedelta(days=chance.randint(0, 560))
+        wins.append((chance.choice(people), day, amount, currency))
+    _won_many(admin, stages, pipeline, wins)
+    today = D(2026, 5, 20)
+    deals, months = _bests_by_hand(people, today)
+    bests = personal_bests_for([person.pk for person in people], today)
+    for person in people:
+        found = bests[person.pk]
+        expected_deal = deals.get(person.pk)
+        if expected_deal is None:
+            assert found.deal is None
+        else:
+            assert (found.deal.value, found.deal.day, found.deal.deal_id) == expected_deal
+        expected_month = months.get(person.pk)
+        if expected_month is None:
+            assert found.month is None
+        else:
+            assert (found.month.value, found.month.day, found.month.last_win) == expected_month
 
 
 def test_the_home_panel_shows_streaks_and_new_bests(
@@ -277,3 +438,27 @@ def test_a_team_meeting_celebrates_the_streaks_running_and_the_bests_of_its_week
     ]
     assert found["shout_outs"] == []  # given today (December), outside the window
     assert found["milestones"] == []  # recorded now, outside the window
+
+
+def test_only_the_deals_that_can_reach_a_bound_are_ranked(admin, rep, rep2, pipeline, stages):
+    """Of Riley's 40 USD wins only the largest can be the best, and of the EUR ones (at most 1.5
+    dollars a euro) only those of at least two thirds of it; Robin's only deal is theirs."""
+    ExchangeRate.objects.create(currency="EUR", valid_from=D(2026, 1, 1), rate=Decimal("1.5"))
+    ExchangeRate.objects.create(currency="EUR", valid_from=D(2026, 3, 1), rate=Decimal("1.2"))
+    days = [D(2026, 1, 5) + datetime.timedelta(days=n) for n in range(40)]
+    _won_many(
+        admin,
+        stages,
+        pipeline,
+        [(rep, day, 1000 + 100 * n, "USD") for n, day in enumerate(days)]
+        + [(rep, D(2026, 4, 1), 3000, "EUR"), (rep, D(2026, 4, 2), 3500, "EUR")]
+        + [(rep, D(2026, 4, 3), 2000, "EUR"), (rep2, D(2026, 4, 3), 10, "USD")],
+    )
+    candidates = Deal.objects.filter(pk__in=_best_deal_candidates([rep.pk, rep2.pk], TODAY))
+    # The bound: 4,900 USD, or the 3,500 EUR at 1.2 = 4,200; at 1.5 a euro deal needs 3,266.67.
+    assert sorted(candidates.values_list("owner__username", "currency", "amount")) == [
+        ("rep", "EUR", Decimal("3500.00")),
+        ("rep", "USD", Decimal("4900.00")),
+        ("rep2", "USD", Decimal("10.00")),
+    ]
+    assert personal_bests_for([rep.pk], TODAY)[rep.pk].deal.value == Decimal("4900.00")
