@@ -18,6 +18,7 @@ from django.db.models import (
     Avg,
     Case,
     Count,
+    DateField,
     F,
     IntegerField,
     Max,
@@ -28,12 +29,13 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.functions import TruncDate, TruncMonth, TruncWeek
+from django.db.models.functions import Cast, TruncDate, TruncMonth, TruncWeek
 from django.utils import timezone
 
 from pipeline.models import Deal, Stage, StageKind, StageTransition
 from pipeline.money import (
     at_close,
+    at_day,
     converted,
     local_date_of,
     unconverted,
@@ -43,6 +45,7 @@ from pipeline.money import (
 from pipeline.periods import Period
 from pipeline.scopes import Scope
 from pipeline.selectors import deals_as_of
+from reports import rollups
 from reports.sql import DaysBetween, aggregate_over, later_in_deal
 
 ZERO = Decimal("0.00")
@@ -390,7 +393,32 @@ def created_day() -> TruncDate:
 def series(
     scope: Scope, period: Period, interval: str = "month", as_of: datetime.datetime | None = None
 ) -> list:
-    """Created, won and lost deals and value per week or month, zero-filled (two queries)."""
+    """Created, won and lost deals and value per week or month, zero-filled (two queries; on
+    PostgreSQL one more asks whether the daily rollups may be read).
+
+    A live series of people (the organisation, a team or a rep: no territory, pipeline or product,
+    which the rollups do not keep) sums the closed and created deals' daily rollups, each row of an
+    owner, day and currency converted once at its day's rate, as each deal would be: the
+    organisation's year at 1,000,000 deals is 145,000 rows there against 590,000 deals read and
+    converted one by one (0.17 s for each of the two sums)."""
+    people_only = scope.territory is None and scope.pipeline is None and scope.product is None
+    if as_of is None and people_only and rollups.ready():
+        bucket = Cast(INTERVALS[interval]("day"), DateField())
+        sums = {"deals": Sum("deals"), "value": Sum(at_day())}
+        return series_points(
+            period,
+            interval,
+            rollups.closed_days(period.start, period.end)
+            .filter(scope.deal_filter())
+            .values("status", bucket=bucket)
+            .annotate(**sums)
+            .order_by(),
+            rollups.created_days(period.start, period.end)
+            .filter(scope.deal_filter())
+            .values(bucket=bucket)
+            .annotate(**sums)
+            .order_by(),
+        )
     rows = deal_rows(scope, as_of)
     return series_points(
         period,

@@ -5,7 +5,8 @@ Random sequences of the writes the triggers must follow (activities added, re-da
 handed over and deleted; transitions added, edited and deleted; deals closed, reopened, re-dated,
 re-priced, handed over, deleted, restored and purged; stages reordered; tables emptied) are checked after every step against a
 count made in Python from the source rows. The reports that read the rollups are checked against
-their live reading on drawn data. PostgreSQL only: SQLite keeps no rollups and reads live.
+their live reading on drawn data (the reports, the metrics series, streaks and personal
+bests). PostgreSQL only: SQLite keeps no rollups and reads live.
 """
 
 import datetime
@@ -20,8 +21,10 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from coaching.celebrations import personal_bests_for, streaks_for
 from coaching.insights import insights
 from pipeline.models import (
     Account,
@@ -38,7 +41,7 @@ from pipeline.periods import Period, start_of
 from pipeline.picker import Pick
 from pipeline.scopes import Scope
 from quotas.models import Territory
-from reports import rollups
+from reports import metrics, rollups
 from reports.catalog import funnel_activity, rep_scorecards
 from reports.catalog.base import REPORTS
 from reports.catalog.people_figures import coverage_day
@@ -651,6 +654,10 @@ def test_the_reports_read_the_same_from_the_rollups_as_live(
             live = _live(funnel_activity.activity_counts, pick)
             assert counts == live, (scope, period)
             won_weeks.update(week for (_, week), cell in counts.items() if cell["wins"])
+            if scope.owner is None or scope == Scope(owner=rep.pk):
+                for interval in ("week", "month"):
+                    points = metrics.series(scope, period, interval)
+                    assert points == _live(metrics.series, scope, period, interval), (scope, period)
         ids = [person.pk for person in people]
         assert rep_scorecards._activities(ids, period, True) == {
             pk: {"now": row["now"], "before": row["before"]}
@@ -675,6 +682,10 @@ def test_the_reports_read_the_same_from_the_rollups_as_live(
             found = _rounded(insights(person, period, today))
             assert found == _rounded(_live(insights, person, period, today)), (person, period)
     assert len(won_weeks) >= 2  # the wins compared are spread over weeks
+    ids = [person.pk for person in people]
+    for day in (today, today - datetime.timedelta(days=6)):
+        assert streaks_for(ids, day) == _live(streaks_for, ids, day)
+        assert personal_bests_for(ids, day) == _live(personal_bests_for, ids, day)
     health = team_health(admin, Scope(), periods[0], today)
     assert health["unconverted"] and any(team["new_deals"] for team in health["teams"])
 
@@ -796,3 +807,22 @@ def test_every_statement_of_a_statement_trigger_is_planned_at_each_firing():
         outside = re.sub(r"\$sql\$.*?\$sql\$|'[^']*'", "", sources[name], flags=re.S)
         assert "EXECUTE" in outside and "$sql$" in sources[name], name
         assert not re.search(r"\b(INSERT|SELECT|DELETE|UPDATE)\b", outside), (name, outside)
+
+
+def test_a_people_series_and_the_win_streaks_read_no_deal(rep, manager, pipeline):
+    """The organisation's, a team's and a rep's series and the win streaks sum the daily rollups;
+    a territory's series, which the rollups do not key, reads the deals."""
+    DealFactory(owner=rep, pipeline=pipeline)
+    today = timezone.localdate()
+    period = Period.default(today)
+    for scope in (Scope(), Scope(team=manager.pk), Scope(owner=rep.pk)):
+        with CaptureQueriesContext(connection) as queries:
+            metrics.series(scope, period, "week")
+        assert not [query for query in queries if "pipeline_deal" in query["sql"]], scope
+    with CaptureQueriesContext(connection) as queries:
+        streaks_for([rep.pk], today)
+    assert not [query for query in queries if "pipeline_deal" in query["sql"]]
+    territory = Territory.objects.create(name="North")
+    with CaptureQueriesContext(connection) as queries:
+        metrics.series(Scope(territory=territory.pk), period, "week")
+    assert [query for query in queries if "pipeline_deal" in query["sql"]]
