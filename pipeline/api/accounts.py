@@ -213,6 +213,10 @@ class ContactViewSet(IdempotentCreateMixin, _OwnedWrites, viewsets.ModelViewSet,
     serializer_class = ContactSerializer
     search_fields = ["first_name", "last_name", "email", "account__name"]
     search_by_index = True  # contact_*_trgm_idx, account_name_trgm_idx
+    # The list is in name order and a name term's contacts lie together in it (all the Nguyens):
+    # the row-by-row filter walks the order up to them, 156,000 rows for a term held by 14,000 of
+    # 286,000 contacts at 1,000,000 deals (0.8 s), where their ids from the indexes took 0.3 s.
+    search_by_ids_up_to = 100_000
     filterset_class = ContactFilter
     ordering_fields = ["last_name", "first_name", "created_at", "id"]
     ordering = ["last_name", "first_name", "id"]

@@ -18,7 +18,8 @@ from rest_framework import filters
 _TRIGRAMS = re.compile(r"[^\W_]{3}")
 
 # A term the planner expects in more rows than this is matched row by row: hashing that many
-# ids first costs more than testing the rows a list reads (a common word in a million deals).
+# ids first costs more than testing the rows a list reads (a common word in a million deals). A
+# view may set its own (``search_by_ids_up_to``).
 SEARCH_BY_IDS_UP_TO = 10_000
 
 
@@ -31,8 +32,9 @@ class SearchFilter(filters.SearchFilter):
     matches each term by the ids those indexes find, one read per field, rather than testing
     every row it may see against every field: a term that few rows hold is then found in
     milliseconds, where the plain filter read every visible row (and its joined account). A
-    term the planner expects in many rows keeps the plain filter. The rows matched are the
-    same either way.
+    term the planner expects in many rows keeps the plain filter: how many is the view's
+    ``search_by_ids_up_to`` (default ``SEARCH_BY_IDS_UP_TO``). The rows matched are the same
+    either way.
     """
 
     def get_search_terms(self, request):
@@ -47,21 +49,25 @@ class SearchFilter(filters.SearchFilter):
         if not (fields and terms and indexed) or connections[queryset.db].vendor != "postgresql":
             return super().filter_queryset(request, queryset, view)
         lookups = [self.construct_search(str(field), queryset) for field in fields]
+        up_to = getattr(view, "search_by_ids_up_to", SEARCH_BY_IDS_UP_TO)
         return queryset.filter(
-            reduce(operator.and_, (_term_matched(queryset, lookups, term) for term in terms))
+            reduce(operator.and_, (_term_matched(queryset, lookups, term, up_to) for term in terms))
         )
 
 
-def _term_matched(queryset: QuerySet, lookups: list[str], term: str) -> Q:
-    """Rows holding ``term`` in any of ``lookups``: by their ids when the indexes can serve it."""
+def _term_matched(queryset: QuerySet, lookups: list[str], term: str, up_to: int) -> Q:
+    """Rows holding ``term`` in any of ``lookups``: by their ids when the indexes can serve it
+    and the planner expects at most ``up_to`` of them."""
     plain = reduce(operator.or_, (Q(**{lookup: term}) for lookup in lookups))
     if not _TRIGRAMS.search(term):
         return plain
     found = [
-        queryset.model._base_manager.filter(**{lookup: term}).values("pk") for lookup in lookups
+        # Unordered: the model's default order would sort each field's ids before the union.
+        queryset.model._base_manager.filter(**{lookup: term}).values("pk").order_by()
+        for lookup in lookups
     ]
     matched = found[0].union(*found[1:])
-    return Q(pk__in=matched) if _planned_rows(matched) <= SEARCH_BY_IDS_UP_TO else plain
+    return Q(pk__in=matched) if _planned_rows(matched) <= up_to else plain
 
 
 def _planned_rows(queryset: QuerySet) -> float:

@@ -10,7 +10,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
+from pipeline.api.accounts import ContactViewSet
 from pipeline.models import Account, Contact, Deal
+from salesmgr.api import search as search_filter
 from tests.factories import AccountFactory, DealFactory
 
 pytestmark = pytest.mark.django_db
@@ -78,6 +80,7 @@ def test_searching_by_index_lists_what_the_plain_filter_lists(
     monkeypatch, people, book, who, up_to
 ):
     monkeypatch.setattr("salesmgr.api.search.SEARCH_BY_IDS_UP_TO", up_to)
+    monkeypatch.setattr(ContactViewSet, "search_by_ids_up_to", up_to)
     user = people[who]
     client = APIClient()
     client.force_authenticate(user)
@@ -130,9 +133,35 @@ def test_a_term_of_three_letters_is_matched_by_ids_on_postgresql(people, book):
 
 
 def test_a_term_the_planner_expects_in_many_rows_is_matched_row_by_row(monkeypatch, people, book):
-    monkeypatch.setattr("salesmgr.api.search.SEARCH_BY_IDS_UP_TO", -1)
+    monkeypatch.setattr(ContactViewSet, "search_by_ids_up_to", -1)
     client = APIClient()
     client.force_authenticate(people["manager"])
     _, _, sql = _listed(client, "contacts", "ngu")
     counted = next(statement for statement in sql if "COUNT(" in statement)
     assert "UNION" not in counted
+
+
+def test_contacts_are_matched_by_ids_for_terms_too_common_for_the_other_lists(
+    monkeypatch, people, book
+):
+    """A name term's contacts lie together in the contacts' name order, so walking the order row
+    by row reads up to them: contacts keep the ids for terms the other lists match row by row."""
+    # As if the planner expected the term in 50,000 rows of each list.
+    monkeypatch.setattr(search_filter, "_planned_rows", lambda queryset: 50_000)
+    chosen = {}
+
+    def spied(queryset, lookups, term, up_to):
+        matched = term_matched(queryset, lookups, term, up_to)
+        by_ids = isinstance(matched.children[0], tuple) and matched.children[0][0] == "pk__in"
+        chosen[queryset.model.__name__] = by_ids
+        return matched
+
+    term_matched = search_filter._term_matched
+    monkeypatch.setattr(search_filter, "_term_matched", spied)
+    client = APIClient()
+    client.force_authenticate(people["manager"])
+    for name in ("contacts", "accounts", "deals"):
+        _listed(client, name, "ngu")
+    on_postgresql = connection.vendor == "postgresql"
+    expected = {"Contact": True, "Account": False, "Deal": False} if on_postgresql else {}
+    assert chosen == expected
