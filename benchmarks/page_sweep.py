@@ -6,8 +6,8 @@
 Reads the data already in the database (``seed_demo --deals N``, then ``VACUUM ANALYZE``),
 with the snapshots as they are. For ``admin``, ``manager1`` and ``rep1`` (signed in with
 Django's test client, one warm-up request each) it requests every page without an id in its
-address that the role may open (a 403 or a redirect is listed, not timed), the deals list in
-each of its sorts, and the reports, ``--runs`` times each, round after round. It prints each
+address that the role may open (a 403 or a redirect is listed, not timed), the home page's
+panels (loaded after it by HTMX), the deals list in each of its sorts, and the reports, ``--runs`` times each, round after round. It prints each
 page's median server time, its queries and their summed time, with the load average; ``--over``
 lists only the pages slower than that many milliseconds. ``--api`` times the API endpoints issue
 14 named instead of the pages (the searches with a common, a middling and a missing term).
@@ -22,6 +22,8 @@ from pages import Request, load_average, setup_django
 # (name, path): the pages of the menu and their usual variants; ids are found below.
 PATHS = (
     ("home", "/"),
+    ("home panels", "/home/panels/"),
+    ("home celebrations", "/home/celebrations/"),
     ("dashboard", "/dashboard/"),
     ("gap", "/gap/"),
     ("board", "/board/"),
@@ -99,6 +101,7 @@ API_PATHS = (
     ("deals", "/api/v1/deals/"),
     ("metrics series", "/api/v1/metrics/series/"),
     ("personal-bests", "/api/v1/personal-bests/"),
+    ("streaks", "/api/v1/streaks/"),
     ("insights", "/api/v1/insights/"),
 )
 
