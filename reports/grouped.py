@@ -41,12 +41,11 @@ import uuid
 from array import array
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.db import connection, connections, transaction
+from django.db import transaction
 from django.db.models import Count, F, OuterRef, Q, Subquery, Sum
 from django.utils import timezone
 
@@ -56,6 +55,7 @@ from pipeline.periods import Period, start_of
 from pipeline.scopes import Scope
 from pipeline.selectors import account_territory_at
 from quotas.models import Territory
+from reports.beside import beside
 from reports.forecasts import (
     HORIZONS,
     MONEY_SUMS,
@@ -208,7 +208,7 @@ def _cells(
     if not entries:
         _cells_but_entries(cells, period, today, now)
         return cells
-    with _beside(_entry_cells, now) as read:
+    with beside(_entry_cells, now) as read:
         _cells_but_entries(cells, period, today, now)
     _entries_into(cells, read.result())
     return cells
@@ -228,29 +228,6 @@ def _entry_cells(now: datetime.datetime) -> dict[Cell, CellSums]:
     with transaction.atomic():
         _add_entries(cells, _entry_pass(now))
     return cells
-
-
-@contextmanager
-def _beside(work: Callable, *args) -> Iterator[Future]:
-    """Run ``work(*args)`` beside the block: on a thread of its own, with a database connection of
-    its own, where the database is PostgreSQL and no transaction is open (a transaction's rows
-    are not seen from another connection; tests run inside one); else before it, here. Two
-    long queries then keep two of PostgreSQL's cores busy instead of one."""
-    if connection.vendor != "postgresql" or connection.in_atomic_block:
-        done: Future = Future()
-        done.set_result(work(*args))
-        yield done
-        return
-
-    def alone():
-        try:
-            return work(*args)
-        finally:
-            connections.close_all()  # this thread's own
-
-    # Leaving the block waits for the thread, whatever the block did.
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        yield pool.submit(alone)
 
 
 def _cells_but_entries(
@@ -383,7 +360,7 @@ def figures(
     other figure, and the open deals the model weighs, are read afresh.
 
     ``meanwhile`` (queries of the caller's own) runs beside the model's part of the pass, once
-    the cells are read (``_beside``: on a thread with a connection of its own, where it may):
+    the cells are read (``beside``: on a thread with a connection of its own, where it may):
     the model is Python on one core, and the database has nothing else to do then. Its error,
     if any, is raised here once the figures are done."""
     if any(scope.product is not None for scope in scopes):
@@ -402,7 +379,7 @@ def figures(
             learned = None
         if reuse_learned and learned is None:
             learned = Learned.start(now, paths, cells)
-        with _beside(meanwhile or _nothing) as beside:
+        with beside(meanwhile or _nothing) as other_work:
             for scope, parts, training, models in _by_group(scopes, cells, scope_map, learned):
                 results[scope.key] = {
                     "funnel": _funnel(scope, period, parts, stages),
@@ -422,7 +399,7 @@ def figures(
                         for horizon in HORIZONS
                     ],
                 }
-        beside.result()
+        other_work.result()
     return {scope.key: results[scope.key] for scope in scopes}
 
 

@@ -31,6 +31,7 @@ from pipeline.picker import Pick
 from pipeline.scopes import Scope
 from quotas.selectors import quota_targets
 from reports import rollups
+from reports.beside import beside
 from reports.catalog.base import Column, Report, ReportResult, register
 from reports.catalog.compare_chart import chosen_metric, comparison_chart
 from reports.catalog.people_figures import (
@@ -221,26 +222,29 @@ def scorecards(scope: Scope, period: Period, today: datetime.date) -> dict:
 
     # One look at whether the rollups may answer, for the deals and the activities both.
     rolled = rollups.ready()
-    deals = _deal_sums(ids, conditions, period, day, live, rolled and conditions == Scope())
-    pipeline_before = history_pipeline(conditions, ids, before_day, days)
-    pipeline_now = (
-        {pk: row["pipeline"] for pk, row in deals.items()}
-        if live
-        else history_pipeline(conditions, ids, day, days)
-    )
-    targets = quota_targets(
-        Q(owner_id__in=ids),
-        {
-            "now": (period.start, period.last_day),
-            "before": (previous.start, previous.last_day),
-            "cover_now": coverage_window(day, days),
-            "cover_before": coverage_window(before_day, days),
-        },
-    )
-    activities = _activities(ids, period, rolled)
-    accuracy = accuracy_by_scope(
-        [Scope(owner=pk).key for pk in ids], {"now": period, "before": previous}
-    )
+    # The previous period's pipeline, read from the deals' history, is the longest query (52 ms of
+    # 130 for an admin at 1,000,000 deals): on a connection of its own, beside the others.
+    with beside(history_pipeline, conditions, ids, before_day, days) as before:
+        deals = _deal_sums(ids, conditions, period, day, live, rolled and conditions == Scope())
+        pipeline_now = (
+            {pk: row["pipeline"] for pk, row in deals.items()}
+            if live
+            else history_pipeline(conditions, ids, day, days)
+        )
+        targets = quota_targets(
+            Q(owner_id__in=ids),
+            {
+                "now": (period.start, period.last_day),
+                "before": (previous.start, previous.last_day),
+                "cover_now": coverage_window(day, days),
+                "cover_before": coverage_window(before_day, days),
+            },
+        )
+        activities = _activities(ids, period, rolled)
+        accuracy = accuracy_by_scope(
+            [Scope(owner=pk).key for pk in ids], {"now": period, "before": previous}
+        )
+        pipeline_before = before.result()
 
     for person in people:
         pk = person["id"]

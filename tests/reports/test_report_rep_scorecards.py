@@ -28,9 +28,11 @@ coverage 0.4333, accuracy 65%.
 import csv
 import datetime
 import io
+import threading
 from decimal import Decimal
 
 import pytest
+from django.db import connection, transaction
 from django.utils import timezone
 from openpyxl import load_workbook
 
@@ -40,7 +42,7 @@ from pipeline.picker import Pick
 from pipeline.scopes import Scope
 from pipeline.services.imports import DealSpec, TransitionSpec, deals_import
 from quotas.models import Quota
-from reports.catalog import REPORTS
+from reports.catalog import REPORTS, rep_scorecards
 from reports.models import ForecastSnapshot
 from tests.conftest import rollup_check
 from tests.factories import AccountFactory, LostReasonFactory, UserFactory
@@ -348,3 +350,27 @@ def test_the_exports_hold_the_table_and_the_median(client, world, manager):
     assert values[1][7] == 900.0
     assert sheet["C2"].number_format == "+0.0%;-0.0%;0.0%"
     assert values[-1][0] == "Team median"
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("past", [False, True])
+def test_the_previous_pipeline_read_beside_the_rest_gives_the_same_figures(
+    world, manager, monkeypatch, past
+):
+    """Outside a transaction on PostgreSQL the previous period's pipeline is read from the history
+    on a thread and connection of its own while the other figures are read: the same table."""
+    threads = []
+    history_pipeline = rep_scorecards.history_pipeline
+    monkeypatch.setattr(
+        rep_scorecards,
+        "history_pipeline",
+        lambda *args: threads.append(threading.get_ident()) or history_pipeline(*args),
+    )
+    today = world - datetime.timedelta(days=30) if past else world
+    beside = build(manager, Scope(team=manager.pk), today)
+    with transaction.atomic():
+        alone = build(manager, Scope(team=manager.pk), today)
+
+    assert (beside.rows, beside.totals) == (alone.rows, alone.totals)
+    assert (threads[0] != threading.get_ident()) is (connection.vendor == "postgresql")
+    assert set(threads[1:]) == {threading.get_ident()}
