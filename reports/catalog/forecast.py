@@ -39,6 +39,7 @@ from pipeline.picker import Pick
 from pipeline.scopes import Scope
 from pipeline.selectors import deals_as_of_parts
 from quotas.selectors import quota_targets, team_targets
+from reports.beside import beside
 from reports.catalog.base import Column, Report, ReportResult, register
 from reports.catalog.funnel_activity import people_names
 from reports.charts import ACTUAL, INK, METHOD_COLOURS, Chart, _chart, _float, _money_axis
@@ -153,7 +154,8 @@ def _in_windows(as_of: datetime.date) -> Q:
 
 
 def category_sums(pick: Pick, today: datetime.date) -> tuple[dict[int, dict], dict[int, dict]]:
-    """Per owner, each horizon's category sums as of today and as of a week ago (two grouped queries).
+    """Per owner, each horizon's category sums as of today and as of a week ago (two grouped queries,
+    the one beside the other where they may: ``reports.beside``).
 
     A week ago reads only the history versions then open and due in its windows and in scope, each
     kept when it was its deal's latest by then (the latest version of each is the one that counts):
@@ -167,10 +169,11 @@ def category_sums(pick: Pick, today: datetime.date) -> tuple[dict[int, dict], di
     days = [week_ago + datetime.timedelta(days=n) for n in range(max(HORIZONS))]
     in_scope = pick.scope.deal_filter(territory_at=moment) & Q(expected_close_date__in=days)
     then_parts = deals_as_of_parts(moment, where=_in_windows(week_ago) & in_scope)
-    return (
-        _sums_by_owner([deal_rows(pick.scope).filter(_in_windows(today))], today),
-        _sums_by_owner(then_parts, week_ago),
-    )
+    # Each is a long query (72 ms for an admin at 1,000,000 deals): a week ago's is read on a
+    # connection of its own, beside today's.
+    with beside(_sums_by_owner, then_parts, week_ago) as then:
+        now = _sums_by_owner([deal_rows(pick.scope).filter(_in_windows(today))], today)
+        return now, then.result()
 
 
 def model_snapshots(keys: list[str], today: datetime.date) -> dict[str, dict[str, dict[int, dict]]]:

@@ -28,6 +28,7 @@ from pipeline.money import (
 )
 from pipeline.periods import _months_later
 from pipeline.picker import Pick
+from reports.beside import beside
 from reports.catalog.base import Column, Report, ReportResult, register
 from reports.catalog.breakdowns import breakdown, by_option, people_names
 from reports.charts import WON, Chart, _chart, _float, money
@@ -123,13 +124,18 @@ class LostReasons(Report):
             keyed = lost.values(key=F("owner_id"))
         else:
             keyed = lost.values(key=F("lost_reason_id"), reason=F("lost_reason__name"))
-        grouped = list(
-            keyed.annotate(
-                deals=Count("id"),
-                value=Sum(value, default=Decimal("0")),
-                missing=Count("id", filter=unconverted(value)),
-            ).order_by()
-        )
+        # The months' counts need nothing of the breakdown but, by reason, its names: by stage or
+        # rep they are read on a connection of their own, beside it (by stage, the breakdown joins
+        # each lost deal to its move: 95 ms for an admin at 1,000,000 deals, the months 32 more).
+        months_beside = choice.key != "reason"
+        with beside(self._by_month if months_beside else _nothing, lost) as months:
+            grouped = list(
+                keyed.annotate(
+                    deals=Count("id"),
+                    value=Sum(value, default=Decimal("0")),
+                    missing=Count("id", filter=unconverted(value)),
+                ).order_by()
+            )
         names = self._names(choice.key, grouped)
         deals_total = sum(row["deals"] for row in grouped)
         value_total = sum((row["value"] for row in grouped), Decimal("0")).quantize(Decimal("0.01"))
@@ -156,12 +162,9 @@ class LostReasons(Report):
             notes.append(unconverted_notice(unconverted_by_currency(lost, unconverted(value))))
         charts = [
             reasons_by_month_chart(
-                self._by_month(
-                    lost,
-                    {row["key"]: row["reason"] for row in grouped}
-                    if choice.key == "reason"
-                    else None,
-                ),
+                months.result()
+                if months_beside
+                else self._by_month(lost, {row["key"]: row["reason"] for row in grouped}),
                 _months(pick.period.start, pick.period.last_day),
             ),
             breakdown_chart(choice.label, rows),
@@ -230,6 +233,10 @@ class LostReasons(Report):
             for row in grouped
         ]
         return sorted(points, key=lambda point: (point["month"], point["reason"] or ""))
+
+
+def _nothing(lost) -> None:
+    """No work beside the breakdown."""
 
 
 def reasons_by_month_chart(points: list[dict], months: list[datetime.date]) -> Chart:

@@ -25,9 +25,11 @@ the manager's team rolls them up (4,500 / 7,500 / 10,500).
 import csv
 import datetime
 import io
+import threading
 from decimal import Decimal
 
 import pytest
+from django.db import connection, transaction
 from django.utils import timezone
 from openpyxl import load_workbook
 
@@ -37,6 +39,7 @@ from pipeline.scopes import Scope
 from pipeline.services.imports import ChangeSpec, DealSpec, TransitionSpec, deals_import
 from pipeline.services.rates import exchange_rate_create
 from quotas.services import quota_set
+from reports.catalog import forecast as forecast_report
 from reports.catalog.forecast import category_sums
 from reports.services import snapshots_compute
 from tests.factories import AccountFactory
@@ -380,3 +383,26 @@ def test_deals_without_a_rate_are_counted_apart_per_window_and_left_out_of_the_s
     # Only E's 440 (400 EUR at 1.10) is summed.
     assert _figures(theirs, "commit_30", "best_case_60", "pipeline_90") == (D("440.00"),) * 3
     assert any("no exchange rate" in note for note in result.notes)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_week_agos_sums_read_beside_todays_are_the_same(manager, history, monkeypatch):
+    """Outside a transaction on PostgreSQL a week ago's sums are read on a thread and connection
+    of their own while today's are read: the same figures as one after the other."""
+    today = timezone.localdate()
+    pick = Pick(kind="team", scope=Scope(team=manager.pk), period=Period.default(today))
+    threads = []
+    sums_by_owner = forecast_report._sums_by_owner
+    monkeypatch.setattr(
+        forecast_report,
+        "_sums_by_owner",
+        lambda *args: threads.append(threading.get_ident()) or sums_by_owner(*args),
+    )
+    beside = category_sums(pick, today)
+    with transaction.atomic():
+        alone = category_sums(pick, today)
+
+    assert beside == alone and beside[0] and beside[1]
+    main = threading.get_ident()
+    assert sum(thread != main for thread in threads[:2]) == (connection.vendor == "postgresql")
+    assert threads[2:] == [main, main]

@@ -19,7 +19,7 @@ import random
 from decimal import Decimal
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from openpyxl import load_workbook
@@ -307,3 +307,15 @@ def test_by_reason_matches_an_oracle_on_drawn_deals(
     assert len(expected) > 2  # the draw reaches several reasons, "No reason given" among them
     answer = result(client, admin)
     assert {name: (deals, value) for name, deals, value in figures(answer.rows)} == expected
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("by", ["stage", "rep", "reason"])
+def test_the_months_read_beside_the_breakdown_are_the_same(client, manager, losses, by):
+    """Outside a transaction on PostgreSQL the losses by month are read on a connection of their
+    own beside the breakdown by stage or rep: the same table and charts as one after the other."""
+    beside = result(client, manager, f"&by={by}")
+    with transaction.atomic():
+        alone = result(client, manager, f"&by={by}")
+    assert beside.rows == alone.rows and beside.rows
+    assert [chart.figure for chart in beside.charts] == [chart.figure for chart in alone.charts]
