@@ -62,6 +62,7 @@ from pipeline.models import Deal, ExchangeRate, StageKind
 from pipeline.money import at_close, at_day, reporting_currency
 from pipeline.periods import start_of
 from reports import rollups
+from reports.beside import beside
 from salesmgr.models import User
 from salesmgr.selectors import team_member_ids_subquery
 
@@ -390,8 +391,12 @@ def panel_celebrations(user: User, today: datetime.date) -> dict:
         .only("pk", "username", "full_name", "first_name", "last_name", "manager_id")
     }
     ids = list(people)
-    streaks = streaks_for(ids, today)
-    bests = personal_bests_for(ids, today)
+    # The weeks with a win and the best months each read every win of the people shown (68,000
+    # rollup rows for an admin at 1,000,000 deals, 45 ms apiece): the streaks on a connection of
+    # their own, beside the bests.
+    with beside(streaks_for, ids, today) as streaks_read:
+        bests = personal_bests_for(ids, today)
+    streaks = streaks_read.result()
     shown_streaks = sorted(
         (
             {"person": people[pk], "streaks": s}

@@ -28,13 +28,15 @@ Robin (rep2) won one deal of EUR 100,000 on Wed 10 June with no EUR rate: it cou
 
 import datetime
 import random
+import threading
 from decimal import Decimal
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.urls import reverse
 from django.utils import timezone
 
+from coaching import celebrations
 from coaching.celebrations import _best_deal_candidates, personal_bests_for, streaks_for
 from coaching.models import Milestone
 from coaching.services import shout_out_create
@@ -462,3 +464,22 @@ def test_only_the_deals_that_can_reach_a_bound_are_ranked(admin, rep, rep2, pipe
         ("rep2", "USD", Decimal("10.00")),
     ]
     assert personal_bests_for([rep.pk], TODAY)[rep.pk].deal.value == Decimal("4900.00")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_panels_streaks_read_beside_its_bests_are_the_same(history, rep2, monkeypatch):
+    """Outside a transaction on PostgreSQL the home panel reads the streaks on a thread and
+    connection of their own while it reads the bests: the same panel as one after the other."""
+    threads = []
+    real = celebrations.streaks_for
+    monkeypatch.setattr(
+        celebrations,
+        "streaks_for",
+        lambda *args: threads.append(threading.get_ident()) or real(*args),
+    )
+    beside = celebrations.panel_celebrations(rep2, TODAY)
+    with transaction.atomic():
+        alone = celebrations.panel_celebrations(rep2, TODAY)
+    assert beside == alone and beside["streaks"] and beside["new_bests"]
+    main = threading.get_ident()
+    assert (threads[0] != main) is (connection.vendor == "postgresql") and threads[1] == main
