@@ -53,13 +53,18 @@ D = datetime.date
 
 
 def _won(admin, stages, pipeline, owner, day: datetime.date, amount, currency="USD", name=None):
-    account = AccountFactory(owner=owner)
-    moment = datetime.datetime.combine(day, datetime.time(12), tzinfo=datetime.UTC)
-    deals_import(
-        specs=[
+    _won_many(admin, stages, pipeline, [(owner, day, amount, currency)], name=name)
+
+
+def _won_many(admin, stages, pipeline, wins, name=None) -> None:
+    """``wins``: (owner, day, amount, currency) each, imported at once, closed at noon UTC."""
+    specs = []
+    for owner, day, amount, currency in wins:
+        moment = datetime.datetime.combine(day, datetime.time(12), tzinfo=datetime.UTC)
+        specs.append(
             DealSpec(
-                name=name or f"{owner.username} {day}",
-                account_id=account.pk,
+                name=name or f"{owner.username} {day} {len(specs)}",
+                account_id=AccountFactory(owner=owner).pk,
                 owner_id=owner.pk,
                 pipeline_id=pipeline.pk,
                 stage_id=stages["Won"].pk,
@@ -78,9 +83,8 @@ def _won(admin, stages, pipeline, owner, day: datetime.date, amount, currency="U
                 ],
                 changes=[],
             )
-        ],
-        by=admin,
-    )
+        )
+    deals_import(specs=specs, by=admin)
 
 
 @pytest.fixture
@@ -246,37 +250,6 @@ def test_the_api_runs_a_fixed_number_of_queries(
     # The people; the highest rates, the largest deals, the candidates and the best deals; the months.
     with django_assert_num_queries(6 + rollup_check):
         client.get(BESTS)
-
-
-def _won_many(admin, stages, pipeline, wins) -> None:
-    """``wins``: (owner, day, amount, currency) each, imported at once, closed at noon UTC."""
-    specs = []
-    for number, (owner, day, amount, currency) in enumerate(wins):
-        moment = datetime.datetime.combine(day, datetime.time(12), tzinfo=datetime.UTC)
-        specs.append(
-            DealSpec(
-                name=f"win {number}",
-                account_id=AccountFactory(owner=owner).pk,
-                owner_id=owner.pk,
-                pipeline_id=pipeline.pk,
-                stage_id=stages["Won"].pk,
-                amount=Decimal(amount),
-                currency=currency,
-                expected_close_date=day,
-                forecast_category="pipeline",
-                created_at=moment - datetime.timedelta(days=3),
-                lost_reason_id=None,
-                transitions=[
-                    TransitionSpec(
-                        to_stage_id=stages["Qualification"].pk,
-                        at=moment - datetime.timedelta(days=3),
-                    ),
-                    TransitionSpec(to_stage_id=stages["Won"].pk, at=moment),
-                ],
-                changes=[],
-            )
-        )
-    deals_import(specs=specs, by=admin)
 
 
 def _bests_by_hand(people, today):
