@@ -399,8 +399,8 @@ def series(
     A live series of people (the organisation, a team or a rep: no territory, pipeline or product,
     which the rollups do not keep) sums the closed and created deals' daily rollups, each row of an
     owner, day and currency converted once at its day's rate, as each deal would be: the
-    organisation's year at 1,000,000 deals is 145,000 rows there against 590,000 deals read and
-    converted one by one (0.17 s for each of the two sums)."""
+    organisation's year by month at 1,000,000 deals took 0.9 s from the deals, 0.08 s from
+    the rollups."""
     people_only = scope.territory is None and scope.pipeline is None and scope.product is None
     if as_of is None and people_only and rollups.ready():
         bucket = Cast(INTERVALS[interval]("day"), DateField())
