@@ -1,6 +1,7 @@
 """Work run beside other work: two long queries on two connections keep two of PostgreSQL's
 cores busy instead of one."""
 
+import contextvars
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
@@ -21,9 +22,13 @@ def beside(work: Callable, *args) -> Iterator[Future]:
         yield done
         return
 
+    # The caller's context goes along: the database router reads it (whether this request's
+    # reads may go to the replica), and a thread starts with an empty one.
+    context = contextvars.copy_context()
+
     def alone():
         try:
-            return work(*args)
+            return context.run(work, *args)
         finally:
             connections.close_all()  # this thread's own
 
