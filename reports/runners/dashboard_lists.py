@@ -37,7 +37,8 @@ class DashboardListsRunner:
 
     ``computed_at`` names the snapshot the lists go with; None (the figures
     were computed live) reads them live too. A cached answer costs no query;
-    a live one four.
+    a live one four (on PostgreSQL one more for a scope of people, whose series
+    asks whether the daily rollups may answer it).
     """
 
     scope: Scope
