@@ -22,7 +22,6 @@ from decimal import Decimal
 
 import pytest
 from django.core import mail
-from django.db import transaction
 from django.utils import timezone
 from django.utils.html import escape
 
@@ -549,16 +548,3 @@ def test_the_demo_gives_managers_and_reps_a_schedule_once(admin, manager, rep):
     schedules = dict(DigestPreference.objects.values_list("person__username", "hour"))
     assert schedules == {"manager": 7, "rep": 8}
     assert demo_digest_preferences_create() == 0
-
-
-@pytest.mark.django_db(transaction=True)
-def test_the_stalled_deals_read_beside_the_rest_of_a_digest_are_the_same(world, manager):
-    """Outside a transaction on PostgreSQL the digest reads its stalled deals on a connection of
-    their own, beside the rest: the same content."""
-    beside = digest_content(manager, world["now"])
-    with transaction.atomic():
-        alone = digest_content(manager, world["now"])
-    assert beside.keys() == alone.keys()
-    assert beside["stalled"]["total"] == alone["stalled"]["total"] == 2
-    assert _names(beside["stalled"]["rows"]) == _names(alone["stalled"]["rows"])
-    assert beside["kpis"] == alone["kpis"] and beside["forecast"] == alone["forecast"]
