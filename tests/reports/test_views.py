@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 from django.core.cache import cache
-from django.db import connection, transaction
+from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
@@ -738,17 +738,3 @@ def test_query_counts_do_not_grow_with_deals_or_reps(
         snapshot_scope.apply(args=[key]).get()
     for who, expected in DASHBOARD_SNAPSHOT.items():
         first_request_queries(client, people[who], DASHBOARD, django_assert_num_queries, expected)
-
-
-@pytest.mark.django_db(transaction=True)
-@pytest.mark.parametrize("who", ["manager", "admin"])
-def test_the_panels_stalled_deals_read_beside_the_rest_are_the_same(
-    signed_in, request, who, history
-):
-    """Outside a transaction on PostgreSQL a manager's panels read the stalled deals on a
-    connection of their own, beside the leaderboard and the overdue deals: the same panels."""
-    client = signed_in(request.getfixturevalue(who))
-    beside = client.get(PANELS, headers=HTMX).content.decode()
-    with transaction.atomic():
-        alone = client.get(PANELS, headers=HTMX).content.decode()
-    assert beside == alone and "Stalled" in beside
