@@ -401,8 +401,7 @@ def series(
     owner, day and currency converted once at its day's rate, as each deal would be: the
     organisation's year by month at 1,000,000 deals took 0.9 s from the deals, 0.08 s from
     the rollups."""
-    people_only = scope.territory is None and scope.pipeline is None and scope.product is None
-    if as_of is None and people_only and rollups.ready():
+    if as_of is None and rollups.keyed_for(scope) and rollups.ready():
         bucket = Cast(INTERVALS[interval]("day"), DateField())
         sums = {"deals": Sum("deals"), "value": Sum(at_day())}
         return series_points(

@@ -787,6 +787,12 @@ def rebuild_if_zone_changed(using: str = DEFAULT_DB_ALIAS, **kwargs) -> None:
         rebuild(using=using)
 
 
+def keyed_for(scope) -> bool:
+    """Whether the rollups, keyed by owner, hold a scope's rows: the organisation, a team or a rep.
+    A territory, pipeline or product is a condition on each deal that they do not keep."""
+    return scope.territory is None and scope.pipeline is None and scope.product is None
+
+
 def ready() -> bool:
     """Whether reports may read the rollups: PostgreSQL, with rollups in this ``TIME_ZONE`` (one query)."""
     return installed_zone() == settings.TIME_ZONE

@@ -174,17 +174,12 @@ def _activity_rows(pick: Pick, rolled: bool) -> Iterator[tuple[int, datetime.dat
             yield row["author_id"], _day(row["week"]), {key: row["count"]}
 
 
-def _by_owner(scope: Scope) -> bool:
-    """Whether the scope keeps deals by their owner alone, as the daily rollups are keyed."""
-    return scope.territory is None and scope.pipeline is None and scope.product is None
-
-
 def _advance_rows(pick: Pick, rolled: bool) -> QuerySet:
     """Stage advances per (owner, week): from the daily rollup for a rep, a team or the
     organisation on PostgreSQL, else from the transitions (a territory, pipeline or product
     is a condition on each deal that the rollup does not keep)."""
     scope = pick.scope
-    if rolled and _by_owner(scope):
+    if rolled and rollups.keyed_for(scope):
         return (
             rollups.advance_days(pick.period.start, pick.period.end)
             .filter(_deal_filter(scope))
@@ -213,7 +208,7 @@ def _win_rows(pick: Pick, rolled: bool) -> QuerySet:
     days of 63,742 wins at 1,000,000 deals are 12,571 rows there, a manager's 41,510 are 8,178),
     else from the deals."""
     scope = pick.scope
-    if rolled and _by_owner(scope):
+    if rolled and rollups.keyed_for(scope):
         return (
             rollups.closed_days(pick.period.start, pick.period.end)
             .filter(_deal_filter(scope), status=StageKind.WON)
