@@ -99,6 +99,7 @@ def main() -> int:
     from benchmarks.worlds import (
         FRESH_WORLDS,
         HELD_OUT_WORLDS,
+        NINTH_WORLDS,
         SEALED_WORLDS,
         UNSEEN_WORLDS,
         WORLDS,
@@ -112,7 +113,14 @@ def main() -> int:
         setattr(forecasts, name, ast.literal_eval(value))
     specs = {
         s.name: s
-        for s in (*WORLDS, *HELD_OUT_WORLDS, *SEALED_WORLDS, *FRESH_WORLDS, *UNSEEN_WORLDS)
+        for s in (
+            *WORLDS,
+            *HELD_OUT_WORLDS,
+            *SEALED_WORLDS,
+            *FRESH_WORLDS,
+            *UNSEEN_WORLDS,
+            *NINTH_WORLDS,
+        )
     }
     now = start_of(timezone.localdate())
     records = []

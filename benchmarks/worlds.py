@@ -97,6 +97,17 @@ class WorldSpec:
     slowdown_at: float = 0.6
     # The share of ``segment`` deals grows over the span: ``segment * (1 + mix_drift * (t - 0.5))``.
     mix_drift: float = 0.0
+    # A price rise: deals created after ``price_rise_at`` of the span are ``price_rise`` times larger.
+    price_rise: float = 1.0
+    price_rise_at: float = 0.5
+    # A pipeline scrub: on the first day of each quarter, a deal that has sat in an open stage for
+    # ``scrub_after`` days or more is marked lost with chance ``scrub``.
+    scrub: float = 0.0
+    scrub_after: float = 45.0
+    # The shape of a stay's gamma distribution (1: memoryless, exponential; 2: the usual), and the
+    # spread of the amounts' lognormal (0.8 usually).
+    stay_shape: float = 2.0
+    amount_spread: float = 0.8
 
 
 WORLDS = (
@@ -167,6 +178,14 @@ UNSEEN_WORLDS = (
         mix_drift=1.6,
         deals_per_day=4.0,
     ),
+)
+# Written in the ninth round (issue 9) and committed before its method was tried; run once, with the
+# method fixed (``backtest.py --ninth``): a price rise, quarterly pipeline scrubs, memoryless stays
+# with a heavier spread of amounts.
+NINTH_WORLDS = (
+    WorldSpec("price-rise", 501, price_rise=1.5, price_rise_at=0.55, deals_per_day=4.0),
+    WorldSpec("scrub", 502, scrub=0.6, scrub_after=45.0, stall=0.25, deals_per_day=4.5),
+    WorldSpec("memoryless", 503, stay_shape=1.0, amount_spread=1.2, cycle=0.9, deals_per_day=4.5),
 )
 # New reps joining in the ``cohort`` worlds, after the ``REPS`` others.
 COHORT_REPS = 4
@@ -262,9 +281,26 @@ def _poisson(rng: random.Random, mean: float) -> int:
     return count
 
 
-def _stay(rng: random.Random, mean: float) -> datetime.timedelta:
-    """A stay of about ``mean`` days: gamma with shape 2, so neither memoryless nor fixed."""
-    return datetime.timedelta(days=max(0.05, rng.gammavariate(2.0, mean / 2.0)))
+def _stay(rng: random.Random, mean: float, shape: float = 2.0) -> datetime.timedelta:
+    """A stay of about ``mean`` days: gamma with ``shape`` (2: neither memoryless nor fixed)."""
+    return datetime.timedelta(days=max(0.05, rng.gammavariate(shape, mean / shape)))
+
+
+def _scrubbed(
+    spec: WorldSpec, entered: datetime.datetime, leaves: datetime.datetime, rng: random.Random
+) -> datetime.datetime | None:
+    """When a pipeline scrub marks lost a deal that entered its stage at ``entered`` and would
+    leave it at ``leaves``: the first quarter's first day on which it had sat ``scrub_after`` days,
+    if that comes before it leaves and the scrub takes it (chance ``scrub``). None otherwise."""
+    due = entered + datetime.timedelta(days=spec.scrub_after)
+    quarter_month = 3 * ((due.month - 1) // 3) + 1
+    day = datetime.datetime(due.year, quarter_month, 1, 9, tzinfo=due.tzinfo)
+    if day < due:
+        month = quarter_month + 3
+        day = day.replace(year=day.year + (month > 12), month=(month - 1) % 12 + 1)
+    if day >= leaves or rng.random() >= spec.scrub:
+        return None
+    return day
 
 
 def _deal(
@@ -293,7 +329,9 @@ def _deal(
         cycle *= spec.slowdown
     quality = rng.uniform(0.7, 1.3)
     stalls = rng.random() < spec.stall
-    amount = Decimal(round(rng.lognormvariate(math.log(20000), 0.8), -2) or 100)
+    amount = Decimal(round(rng.lognormvariate(math.log(20000), spec.amount_spread), -2) or 100)
+    if spec.price_rise != 1.0 and born >= spec.price_rise_at:
+        size *= spec.price_rise
     if spec.whales and rng.random() < spec.whales:
         amount *= WHALE_SIZE
     segment = spec.segment * (1 + spec.mix_drift * (born - 0.5))
@@ -309,11 +347,21 @@ def _deal(
     stage, at, reopened = 0, created, False
     while True:
         _, advance, mean_days = OPEN_STAGES[stage]
+        entered = at
         if stalls and stage == 0:
-            at += _stay(rng, 90.0 * spec.cycle * cycle)
+            at += _stay(rng, 90.0 * spec.cycle * cycle, spec.stay_shape)
             advance = 0.1
         else:
-            at += _stay(rng, mean_days * spec.cycle * cycle * (2.0 if sandbag else 1.0) / skill)
+            at += _stay(
+                rng,
+                mean_days * spec.cycle * cycle * (2.0 if sandbag else 1.0) / skill,
+                spec.stay_shape,
+            )
+        scrubbed = _scrubbed(spec, entered, at, rng) if spec.scrub else None
+        if scrubbed is not None:
+            at = scrubbed
+            events.append((LOST, at))
+            break
         advance = min(0.97, advance * quality * skill * (spec.shift if shifted else 1.0))
         if spec.win_season:
             day_of_year = at.timetuple().tm_yday

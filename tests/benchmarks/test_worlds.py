@@ -11,6 +11,7 @@ from benchmarks.worlds import (
     FRESH_WORLDS,
     HELD_OUT_WORLDS,
     LOST,
+    NINTH_WORLDS,
     REPS,
     SEALED_WORLDS,
     UNSEEN_WORLDS,
@@ -168,6 +169,58 @@ def test_the_unseen_worlds_are_apart_and_hold_what_they_promise():
     assert large_share([d for d in mix.deals if d.created_at >= middle]) > 1.3 * large_share(
         [d for d in mix.deals if d.created_at < middle]
     )
+
+
+def test_the_ninth_worlds_are_apart_and_hold_what_they_promise():
+    names = {w.name for w in NINTH_WORLDS}
+    others = WORLDS + HELD_OUT_WORLDS + SEALED_WORLDS + FRESH_WORLDS + UNSEEN_WORLDS
+    assert not names & {w.name for w in others}
+    by_name = {w.name: w for w in NINTH_WORLDS}
+
+    def median_amount(deals):
+        return sorted(float(d.amounts[0][1]) for d in deals)[len(deals) // 2]
+
+    # Deals created after the price rise start larger.
+    spec = smaller(by_name["price-rise"], 400, 6.0)
+    risen = world_deals(spec, END)
+    cut = END - datetime.timedelta(days=spec.days * (1 - spec.price_rise_at))
+    before = [d for d in risen.deals if d.created_at < cut]
+    after = [d for d in risen.deals if d.created_at >= cut]
+    assert median_amount(after) > 1.3 * median_amount(before)
+    # Scrubs: deals lost on a quarter's first day after sitting long in their stage.
+    spec = smaller(by_name["scrub"], 400, 6.0)
+    scrubbed = world_deals(spec, END)
+    on_quarter_days = [
+        d
+        for d in scrubbed.deals
+        if d.transitions[-1][0] == LOST
+        and d.transitions[-1][1].day == 1
+        and d.transitions[-1][1].month in (1, 4, 7, 10)
+        and d.transitions[-1][1].hour == 9
+        and d.transitions[-1][1] - d.transitions[-2][1] >= datetime.timedelta(days=45)
+    ]
+    assert len(on_quarter_days) > 0.05 * len(scrubbed.deals)
+    # Without the scrub the same spec loses no deal that way.
+    plain = world_deals(replace(spec, scrub=0.0), END)
+    assert not [
+        d
+        for d in plain.deals
+        if d.transitions[-1][0] == LOST
+        and d.transitions[-1][1].day == 1
+        and d.transitions[-1][1].hour == 9
+        and d.transitions[-1][1].minute == 0
+    ]
+    # Memoryless stays: more very short and very long first stays than the usual shape.
+    spec = smaller(by_name["memoryless"], 300, 6.0)
+
+    def short_share(world):
+        stays = [
+            d.transitions[1][1] - d.transitions[0][1] for d in world.deals if len(d.transitions) > 1
+        ]
+        return sum(stay < datetime.timedelta(days=2) for stay in stays) / len(stays)
+
+    usual = world_deals(replace(spec, stay_shape=2.0, amount_spread=0.8), END)
+    assert short_share(world_deals(spec, END)) > 1.5 * short_share(usual)
 
 
 def test_draws_pool_their_windows():
