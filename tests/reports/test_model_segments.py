@@ -126,6 +126,34 @@ def test_a_deal_older_than_any_entry_followed_takes_the_chance_of_younger_ages()
     assert p < 0.03
 
 
+def test_a_stalled_deal_keeps_the_value_correction_of_younger_ages():
+    """Small deals (band 9) win 40 times in 50, large ones (band 13) 5 in 50, all 5 days in. A deal
+    200 days in has no entry, sized or not, to compare with: it takes the chance by count of younger
+    ages and, since the ninth round, also their correction by value (the value's share against the
+    count's, shrunk toward that at half the age like the chance itself), not the share by count
+    alone, which a stage's largest and slowest deals, the last to leave it, would not get."""
+    groups = [(40, 9, True), (10, 9, False), (5, 13, True), (45, 13, False)]
+    training = Training()
+    for count, band, won in groups:
+        training.add(STAGE, (5, 5, int(won), None), count, band=band)
+    share, effective = _by_value(groups)
+
+    def shrunk(followed, value, below):
+        return (followed * value + PRIOR_WEIGHT * below) / (followed + PRIOR_WEIGHT)
+
+    p = gap = None
+    for below_p, below_gap in ((0.1, 0.0), (None, None), (None, None)):  # ages 0, 1 and 3
+        p = shrunk(100, 0.45, below_p if p is None else p)
+        gap = shrunk(effective, share - 0.45, below_gap if gap is None else gap)
+    # From 6 days on no entry is followed: each age takes that at half of it, down to 3 days.
+    assert _chance(training, 200) == pytest.approx(p + gap, abs=0.0001)
+    unsized = Training()
+    for count, _, won in groups:
+        unsized.add(STAGE, (5, 5, int(won), None), count)
+    assert _chance(unsized, 200) == pytest.approx(p, abs=0.0001)
+    assert p + gap < p / 2
+
+
 def _import(admin, rep, pipeline, paths, *, t0):
     """Deals of ``rep``: ``(count, amount, [(stage, days after t0 + i)])``, the i-th of each group."""
     account = AccountFactory(owner=rep)
@@ -220,12 +248,13 @@ def test_a_past_forecast_reads_each_deal_in_its_size_band_of_the_moment(
     def chance(training):
         figures = model_estimate(
             stats=training,
-            open_groups={(q, 1): (Decimal("1000"), Decimal("1000000"))},
+            open_groups={(q, 1): (Decimal("1000000"), Decimal("1000000000000"))},
             probabilities=probabilities,
             horizon=30,
             new_business=(0.0, 0.0),
         )
-        return float(figures["expected"]) / 1000
+        # Worked out on a million, so that rounding to the cent does not blur the chance.
+        return float(figures["expected"]) / 1_000_000
 
     open_part = float(model["expected"] - model["new_business"])
     assert open_part == pytest.approx(17000 * chance(stats), abs=0.02)
