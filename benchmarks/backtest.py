@@ -17,7 +17,7 @@ instead of the nine, ``--all`` both sets, each in a table of its own; ``--sealed
 worlds sealed before the method's third rework (``SEALED_WORLDS``, to be run once), ``--fresh`` those
 written with the sixth (``FRESH_WORLDS``: a skipped middle stage, seasonal close rates, reps who differ),
 ``--unseen`` those sealed before the eighth round's method (``UNSEEN_WORLDS``: changes that creep in);
-``--ninth`` those sealed before the ninth round's (``NINTH_WORLDS``: a price rise, pipeline scrubs,
+``--tenth`` those sealed before the tenth round's (``TENTH_WORLDS``: a price rise, pipeline scrubs,
 memoryless stays); ``--dump`` pickles the model's inputs of every forecast
 with what was then won, to study the estimator without reloading the worlds.
 """
@@ -259,9 +259,9 @@ def main() -> int:
         "to be run once, at the end",
     )
     parser.add_argument(
-        "--ninth",
+        "--tenth",
         action="store_true",
-        help="also run the worlds sealed before the ninth round's method (NINTH_WORLDS), meant "
+        help="also run the worlds sealed before the tenth round's method (TENTH_WORLDS), meant "
         "to be run once, at the end",
     )
     parser.add_argument(
@@ -293,8 +293,8 @@ def main() -> int:
     from benchmarks.worlds import (
         FRESH_WORLDS,
         HELD_OUT_WORLDS,
-        NINTH_WORLDS,
         SEALED_WORLDS,
+        TENTH_WORLDS,
         UNSEEN_WORLDS,
         WORLDS,
     )
@@ -306,7 +306,7 @@ def main() -> int:
         recorder = Recorder()
         recorder.install()
     sets = []
-    if args.all or not (args.held_out or args.sealed or args.fresh or args.unseen or args.ninth):
+    if args.all or not (args.held_out or args.sealed or args.fresh or args.unseen or args.tenth):
         sets.append(("Worlds the model was developed on:", WORLDS))
     if args.all or args.held_out:
         sets.append(("Held-out worlds (not used in tuning the model):", HELD_OUT_WORLDS))
@@ -316,8 +316,8 @@ def main() -> int:
         sets.append(("Fresh worlds (written with the sixth round, run once):", FRESH_WORLDS))
     if args.unseen:
         sets.append(("Unseen worlds (sealed before the eighth round, run once):", UNSEEN_WORLDS))
-    if args.ninth:
-        sets.append(("Ninth-round worlds (sealed before its method, run once):", NINTH_WORLDS))
+    if args.tenth:
+        sets.append(("Tenth-round worlds (sealed before its method, run once):", TENTH_WORLDS))
     if args.draws > 1:
         print(f"Pooled over {args.draws} draws of each world:")
     for title, specs in sets:

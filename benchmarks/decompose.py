@@ -99,8 +99,8 @@ def main() -> int:
     from benchmarks.worlds import (
         FRESH_WORLDS,
         HELD_OUT_WORLDS,
-        NINTH_WORLDS,
         SEALED_WORLDS,
+        TENTH_WORLDS,
         UNSEEN_WORLDS,
         WORLDS,
         world_deals,
@@ -119,7 +119,7 @@ def main() -> int:
             *SEALED_WORLDS,
             *FRESH_WORLDS,
             *UNSEEN_WORLDS,
-            *NINTH_WORLDS,
+            *TENTH_WORLDS,
         )
     }
     now = start_of(timezone.localdate())

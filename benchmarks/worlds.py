@@ -179,10 +179,10 @@ UNSEEN_WORLDS = (
         deals_per_day=4.0,
     ),
 )
-# Written in the ninth round (issue 9) and committed before its method was tried; run once, with the
-# method fixed (``backtest.py --ninth``): a price rise, quarterly pipeline scrubs, memoryless stays
+# Written in the tenth round (issue 9) and committed before its method was tried; run once, with the
+# method fixed (``backtest.py --tenth``): a price rise, quarterly pipeline scrubs, memoryless stays
 # with a heavier spread of amounts.
-NINTH_WORLDS = (
+TENTH_WORLDS = (
     WorldSpec("price-rise", 501, price_rise=1.5, price_rise_at=0.55, deals_per_day=4.0),
     WorldSpec("scrub", 502, scrub=0.6, scrub_after=45.0, stall=0.25, deals_per_day=4.5),
     WorldSpec("memoryless", 503, stay_shape=1.0, amount_spread=1.2, cycle=0.9, deals_per_day=4.5),

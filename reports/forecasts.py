@@ -202,9 +202,9 @@ CARRIED_SHIFT = "new_business"
 # worlds' at 79-80%; the centre, and so every MAPE, is unchanged. False: the shrinkage's ``k v`` alone.
 SHIFT_DOUBT = True
 # The value's correction of a stage's chance (the share of value won against the share of entries)
-# shrunk toward the correction at half the age, as the chance is, rather than toward none (ninth
+# shrunk toward the correction at half the age, as the chance is, rather than toward none (tenth
 # round, ``value_gap`` in ``model_estimate``). Large, slow deals are most of the value still in a stage
-# at ages few sized entries reach. On the same draws (benchmarks/README.md, ninth round) it took the
+# at ages few sized entries reach. On the same draws (benchmarks/README.md, tenth round) it took the
 # sealed ``two-segments`` from 0.86/0.48/0.28 MAPE to 0.58/0.36/0.26 at 30/60/90 days and
 # ``segment-mix`` from 0.36 to 0.32 at 30, and moved the one-size worlds by 0.01 or less.
 VALUE_CASCADE = True

@@ -11,9 +11,9 @@ from benchmarks.worlds import (
     FRESH_WORLDS,
     HELD_OUT_WORLDS,
     LOST,
-    NINTH_WORLDS,
     REPS,
     SEALED_WORLDS,
+    TENTH_WORLDS,
     UNSEEN_WORLDS,
     WHALE_SIZE,
     WON,
@@ -171,11 +171,11 @@ def test_the_unseen_worlds_are_apart_and_hold_what_they_promise():
     )
 
 
-def test_the_ninth_worlds_are_apart_and_hold_what_they_promise():
-    names = {w.name for w in NINTH_WORLDS}
+def test_the_tenth_worlds_are_apart_and_hold_what_they_promise():
+    names = {w.name for w in TENTH_WORLDS}
     others = WORLDS + HELD_OUT_WORLDS + SEALED_WORLDS + FRESH_WORLDS + UNSEEN_WORLDS
     assert not names & {w.name for w in others}
-    by_name = {w.name: w for w in NINTH_WORLDS}
+    by_name = {w.name: w for w in TENTH_WORLDS}
 
     def median_amount(deals):
         return sorted(float(d.amounts[0][1]) for d in deals)[len(deals) // 2]

@@ -129,7 +129,7 @@ def test_a_deal_older_than_any_entry_followed_takes_the_chance_of_younger_ages()
 def test_a_stalled_deal_keeps_the_value_correction_of_younger_ages():
     """Small deals (band 9) win 40 times in 50, large ones (band 13) 5 in 50, all 5 days in. A deal
     200 days in has no entry, sized or not, to compare with: it takes the chance by count of younger
-    ages and, since the ninth round, also their correction by value (the value's share against the
+    ages and, since the tenth round, also their correction by value (the value's share against the
     count's, shrunk toward that at half the age like the chance itself), not the share by count
     alone, which a stage's largest and slowest deals, the last to leave it, would not get."""
     groups = [(40, 9, True), (10, 9, False), (5, 13, True), (45, 13, False)]
