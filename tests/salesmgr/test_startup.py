@@ -41,6 +41,11 @@ def test_settle_moves_the_survivors_out_of_reach_and_says_how_many():
 
     try:
         frozen = settle()
-        assert frozen == gc.get_freeze_count() > 0
+        # A frozen object is still freed when its last reference goes, and in the test process
+        # another thread may drop one between the two reads (CI once saw 1,456,109 then 1,456,108):
+        # the count can only have fallen since, and by next to nothing.
+        now = gc.get_freeze_count()
+        assert 0 < now <= frozen
+        assert frozen - now < frozen // 1000
     finally:
         gc.unfreeze()
