@@ -1199,6 +1199,19 @@ def open_stage_table() -> tuple[dict[int, int], dict[int, tuple[int, ...]]]:
     return {pk: probability for pk, _, _, probability in stages}, paths
 
 
+def halves_to_work_out(known: dict, stage_id, age: int) -> list[int]:
+    """The ages ``age``, ``age // 2``, ... down to the first one ``known`` holds for the stage (or to
+    0), youngest first: the order in which each, shrunk toward the one at half its age, is worked
+    out (``model_estimate``)."""
+    missing = []
+    while (stage_id, age) not in known:
+        missing.append(age)
+        if age == 0:
+            break
+        age //= 2
+    return missing[::-1]
+
+
 def model_estimate(
     *,
     stats: Training,
@@ -1246,14 +1259,7 @@ def model_estimate(
         The ages halved down to the first one known are worked out from there up, in a loop: a
         function calling itself would be a reference cycle holding the training until the
         garbage collector's next pass, where the loop's training is let go with its scope."""
-        missing = []
-        below_age = age
-        while (stage_id, below_age) not in chain:
-            missing.append(below_age)
-            if below_age == 0:
-                break
-            below_age //= 2
-        for step in reversed(missing):
+        for step in halves_to_work_out(chain, stage_id, age):
             followed, share = stats.chance(stage_id, step, horizon, ages[stage_id])
             chained = stats.chained(stage_id, step, paths) if CHAINED and followed > 0 else None
             estimate = share if chained is None else chained[horizon]
@@ -1271,14 +1277,7 @@ def model_estimate(
         stage's largest deals are often its slowest, the last to leave it: at an age few sized
         entries reach, the difference read at younger ages still holds, where shrinking toward
         none gave the open value, mostly those large deals, the share by count."""
-        missing = []
-        below_age = age
-        while (stage_id, below_age) not in gaps:
-            missing.append(below_age)
-            if below_age == 0:
-                break
-            below_age //= 2
-        for step in reversed(missing):
+        for step in halves_to_work_out(gaps, stage_id, age):
             sized, value_share = stats.value_chance(stage_id, step, horizon, ages[stage_id])
             won_share = stage_chance(stage_id, step, prior)[2]
             below = 0.0 if step == 0 else gaps[(stage_id, step // 2)][0]
