@@ -58,7 +58,7 @@ def main() -> int:
         return 0
     cells = defaultdict(grouped.CellSums, pickle.loads(Path(args.cells).read_bytes()))
     scopes = standard_scopes()
-    grouped._cells = lambda *_: cells
+    grouped._cells = lambda *_, **__: cells
     cpu, wall = time.process_time(), time.perf_counter()
     figures = grouped.figures(scopes, period=period, now=now)
     cpu, wall = time.process_time() - cpu, time.perf_counter() - wall

@@ -36,7 +36,9 @@ A product is no cell dimension, so a scope with a product is computed alone.
 
 import datetime
 import gc
+import logging
 import threading
+import time
 import uuid
 from array import array
 from collections import defaultdict
@@ -76,6 +78,7 @@ from reports.forecasts import (
     window_sums,
     window_unconverted,
 )
+from reports.forked import ChildFailed, Forked, processes
 from reports.metrics import (
     add_sums,
     deal_rows,
@@ -91,6 +94,12 @@ from salesmgr.cache import cache_get, cache_set
 from salesmgr.models import User
 
 Cell = tuple[int, int | None, int]  # owner id, territory id (None: no territory), pipeline id
+
+logger = logging.getLogger(__name__)
+
+# A pass whose groups' cells hold at least this many entries in all hands a share of its groups
+# to a second process (``_shares``); below it the fork costs more than it saves.
+SHARED_FROM_ENTRIES = 100_000
 
 
 def _cell(prefix: str = "") -> dict:
@@ -380,7 +389,9 @@ def figures(
         if reuse_learned and learned is None:
             learned = Learned.start(now, paths, cells)
         with beside(meanwhile or _nothing) as other_work:
-            for scope, parts, training, models in _by_group(scopes, cells, scope_map, learned):
+            for scope, parts, training, models in _by_group(
+                scopes, cells, scope_map, learned, model_inputs=(now, probabilities, paths)
+            ):
                 results[scope.key] = {
                     "funnel": _funnel(scope, period, parts, stages),
                     "forecasts": [
@@ -426,7 +437,9 @@ def forecasts_as_of(
         cells = _cells_as_of(as_of, moment, live, now)
         scope_map = ScopeMap()
         probabilities, paths = open_stage_table()
-        for scope, parts, training, models in _by_group(scopes, cells, scope_map):
+        for scope, parts, training, models in _by_group(
+            scopes, cells, scope_map, model_inputs=(moment, probabilities, paths)
+        ):
             results[scope.key] = [
                 _forecast(
                     scope,
@@ -618,24 +631,151 @@ def _by_group(
     cells: dict[Cell, CellSums],
     scope_map: ScopeMap,
     learned: "Learned | None" = None,
-) -> Iterator[tuple[Scope, list[CellSums], Training, dict]]:
+    model_inputs: tuple | None = None,
+) -> Iterator[tuple[Scope, list[CellSums], Training | None, dict]]:
     """Each scope with its cells' sums, its training and what scopes made of the same cells share
     (``_forecast``'s ``models``): a rep alone in a territory, a team and the territory it sells
     in share one training and model. The trainings come from ``_trainings``, each used before
     the next is built; with ``learned``, from it when it holds every group, else built whole
-    and kept in it."""
+    and kept in it.
+
+    Without ``learned`` and given ``model_inputs`` (``_model``'s moment, probabilities and
+    paths), a big pass hands a share of its groups to a second process (``_models_elsewhere``),
+    which builds their trainings and models while this one builds the rest: the model is Python
+    on one core. Those groups come last, with no training and every horizon's model in
+    ``models``."""
     alike = _alike(scopes, cells, scope_map)
+    groups = list(alike)
+    elsewhere = None
+    if learned is None and model_inputs is not None:
+        groups, there = _shares(groups, cells)
+        if there:
+            elsewhere = _models_elsewhere(cells, there, *model_inputs)
+            if elsewhere is None:
+                groups = list(alike)
     if learned is None:
-        trainings = _trainings(cells, list(alike))
+        trainings = _trainings(cells, groups)
     elif learned.covers(alike):
         trainings = learned.of(alike)
     else:
-        trainings = learned.keep(_trainings(cells, list(alike), keep=True))
-    for inner, training in trainings:
-        parts = [cells[cell] for cell in inner]
+        trainings = learned.keep(_trainings(cells, groups, keep=True))
+    try:
+        for inner, training in trainings:
+            parts = [cells[cell] for cell in inner]
+            models: dict = {}
+            for scope in alike[inner]:
+                yield scope, parts, training, models
+        if elsewhere is not None:
+            waited = time.perf_counter()
+            try:
+                done = elsewhere.result()
+            except ChildFailed as failure:
+                logger.warning(
+                    "The model's second process failed; its share is worked out here: %s", failure
+                )
+                done = _models_of(cells, there, *model_inputs)
+            logger.info(
+                "The model's second process: %d of %d groups, waited for %.1f s, %s",
+                len(there),
+                len(alike),
+                time.perf_counter() - waited,
+                ", ".join(f"{name} {value:.1f}" for name, value in elsewhere.usage.items()),
+            )
+            for inner, models in done:
+                parts = [cells[cell] for cell in inner]
+                for scope in alike[inner]:
+                    yield scope, parts, None, models
+    finally:
+        if elsewhere is not None:
+            elsewhere.close()
+
+
+def _shares(
+    groups: list[tuple[Cell, ...]], cells: dict[Cell, CellSums]
+) -> tuple[list[tuple[Cell, ...]], list[tuple[Cell, ...]]]:
+    """``groups`` split between this process and a second one (``processes``): each subtree of the
+    groups' tree (``_parents``) under a group inside no other, and each such group alone, goes
+    whole to one side, so each side builds its trainings from its own children as
+    ``_trainings`` does (a group whose children went to the other side adds their entries
+    itself). The biggest first, each to the lighter side, a group weighing its cells' entries.
+    Everything here when a second process is of no use: one core, ``REPORTS_MODEL_PROCESSES``
+    1, or fewer than ``SHARED_FROM_ENTRIES`` entries."""
+    weight = {group: sum(len(cells[cell].entries.keys) for cell in group) for group in groups}
+    if processes() < 2 or sum(weight.values()) < SHARED_FROM_ENTRIES:
+        return groups, []
+    parent = _parents(groups)
+    children: dict[tuple, list[tuple]] = defaultdict(list)
+    for group, above in parent.items():
+        children[above].append(group)
+
+    def subtree(top: tuple) -> list[tuple]:
+        found, stack = [], [top]
+        while stack:
+            group = stack.pop()
+            found.append(group)
+            stack.extend(children.get(group, ()))
+        return found
+
+    units = []
+    for root in (group for group in groups if group not in parent):
+        units.append([root])
+        units.extend(subtree(child) for child in children.get(root, ()))
+    units.sort(key=lambda unit: sum(weight[group] for group in unit), reverse=True)
+    sides: tuple[list, list] = ([], [])
+    loads = [0, 0]
+    for unit in units:
+        side = 0 if loads[0] <= loads[1] else 1
+        sides[side].extend(unit)
+        loads[side] += sum(weight[group] for group in unit)
+    here, there = set(sides[0]), set(sides[1])
+    # In ``groups``' own order on each side.
+    return [group for group in groups if group in here], [
+        group for group in groups if group in there
+    ]
+
+
+def _models_of(
+    cells: dict[Cell, CellSums],
+    groups: list[tuple[Cell, ...]],
+    moment: datetime.datetime,
+    probabilities: dict,
+    paths: dict,
+) -> list[tuple[tuple[Cell, ...], dict]]:
+    """Every horizon's model (``_model``) of each group, from the groups' own trainings: what a
+    second process works out for ``_by_group``."""
+    done = []
+    for group, training in _trainings(cells, groups):
+        parts = [cells[cell] for cell in group]
         models: dict = {}
-        for scope in alike[inner]:
-            yield scope, parts, training, models
+        for horizon in HORIZONS:
+            _model(parts, moment, horizon, probabilities, training, paths, models)
+        models.pop("open", None)
+        done.append((group, models))
+    return done
+
+
+def _models_elsewhere(
+    cells: dict[Cell, CellSums], groups: list[tuple[Cell, ...]], *model_inputs
+) -> Forked | None:
+    """``_models_of`` started in a second process (None: it could not be forked)."""
+    try:
+        return Forked(_models_of, cells, groups, *model_inputs)
+    except OSError as error:
+        logger.warning("No second process for the model (%s): one does all the work.", error)
+        return None
+
+
+def _parents(groups: list[tuple[Cell, ...]]) -> dict[tuple, tuple]:
+    """Each group inside a bigger one, with the smallest such (its parent)."""
+    members = {group: frozenset(group) for group in groups}
+    by_size = sorted(groups, key=len)
+    parent: dict[tuple, tuple] = {}
+    for index, group in enumerate(by_size):
+        for bigger in by_size[index + 1 :]:
+            if members[group] < members[bigger]:
+                parent[group] = bigger
+                break
+    return parent
 
 
 def _trainings(
@@ -655,12 +795,7 @@ def _trainings(
     """
     members = {group: frozenset(group) for group in groups}
     by_size = sorted(groups, key=len)
-    parent: dict[tuple, tuple] = {}
-    for index, group in enumerate(by_size):
-        for bigger in by_size[index + 1 :]:
-            if members[group] < members[bigger]:
-                parent[group] = bigger
-                break
+    parent = _parents(groups)
     children: dict[tuple, list[tuple]] = defaultdict(list)
     for group, above in parent.items():
         children[above].append(group)
@@ -848,7 +983,7 @@ def _forecast(
     live: bool,
     parts: list[CellSums],
     probabilities: dict,
-    training: Training,
+    training: Training | None,
     paths: dict,
     models: dict | None = None,
 ) -> dict:
@@ -861,36 +996,13 @@ def _forecast(
     sums = dict.fromkeys(MONEY_SUMS)
     sums["window_deals"] = 0
     won = None
-    new = dict.fromkeys(new_business_sums(moment, horizon))
     for part in parts:
         for row in part.deals.values():
             for key in MONEY_SUMS:
                 sums[key] = _add(sums[key], row[key + suffix])
             sums["window_deals"] += row["window_deals" + suffix]
-            for key in new:
-                value = row[f"{key}_new{suffix}"]
-                if key != "first":
-                    new[key] = _add(new[key], value)
-                elif value is not None and (new["first"] is None or value < new["first"]):
-                    new["first"] = value
         won = _add(won, part.won.get(horizon))
-    model = None if models is None else models.get(horizon)
-    if model is None:
-        open_groups = models.get("open") if models is not None else None
-        if open_groups is None:
-            open_groups = _open_groups(parts)
-            if models is not None:
-                models["open"] = open_groups
-        model = model_estimate(
-            stats=training,
-            open_groups=open_groups,
-            probabilities=probabilities,
-            horizon=horizon,
-            new_business=new_business_from(moment, horizon, **new),
-            paths=paths,
-        )
-        if models is not None:
-            models[horizon] = model
+    model = _model(parts, moment, horizon, probabilities, training, paths, models)
     return forecast_result(
         scope=scope,
         as_of=as_of,
@@ -902,3 +1014,46 @@ def _forecast(
         model=model,
         unconverted=_unconverted(parts, str(horizon)),
     )
+
+
+def _model(
+    parts: list[CellSums],
+    moment: datetime.datetime,
+    horizon: int,
+    probabilities: dict,
+    training: Training | None,
+    paths: dict,
+    models: dict | None = None,
+) -> dict:
+    """The model's figures for ``horizon`` of the cells ``parts`` (``model_estimate``), from
+    ``models`` when it has them (scopes made of the same cells share them; every horizon's, with
+    no ``training``, when a second process worked them out), else worked out and kept there."""
+    model = None if models is None else models.get(horizon)
+    if model is not None:
+        return model
+    suffix = f"_{horizon}"
+    new = dict.fromkeys(new_business_sums(moment, horizon))
+    for part in parts:
+        for row in part.deals.values():
+            for key in new:
+                value = row[f"{key}_new{suffix}"]
+                if key != "first":
+                    new[key] = _add(new[key], value)
+                elif value is not None and (new["first"] is None or value < new["first"]):
+                    new["first"] = value
+    open_groups = models.get("open") if models is not None else None
+    if open_groups is None:
+        open_groups = _open_groups(parts)
+        if models is not None:
+            models["open"] = open_groups
+    model = model_estimate(
+        stats=training,
+        open_groups=open_groups,
+        probabilities=probabilities,
+        horizon=horizon,
+        new_business=new_business_from(moment, horizon, **new),
+        paths=paths,
+    )
+    if models is not None:
+        models[horizon] = model
+    return model
