@@ -63,13 +63,20 @@ class Forked:
     def __init__(self, work: Callable, *args) -> None:
         # The child's CPU time and memory (``_usage``), once its result is read.
         self.usage: dict = {}
+        self._pid: int | None = None
+        self._read: int | None = None
         read, write = os.pipe()
-        pid = os.fork()
+        try:
+            pid = os.fork()
+        except OSError:
+            os.close(read)
+            os.close(write)
+            raise
         if pid == 0:  # pragma: no cover - the child's lines are not traced
             _run_child(read, write, work, args)
         os.close(write)
-        self._pid: int | None = pid
-        self._read: int | None = read
+        self._pid = pid
+        self._read = read
 
     def result(self):
         """What the child's work returned; ``ChildFailed`` if it raised or ended without a result.
@@ -86,6 +93,9 @@ class Forked:
             raise ChildFailed(value)
         self.usage = usage
         return value
+
+    def __del__(self) -> None:
+        self.close()
 
     def close(self) -> None:
         """Stop and reap the child if its result was not read (the parent's own work failed)."""

@@ -388,10 +388,11 @@ def figures(
             learned = None
         if reuse_learned and learned is None:
             learned = Learned.start(now, paths, cells)
+        each_scope = _by_group(
+            scopes, cells, scope_map, learned, model_inputs=(now, probabilities, paths)
+        )
         with beside(meanwhile or _nothing) as other_work:
-            for scope, parts, training, models in _by_group(
-                scopes, cells, scope_map, learned, model_inputs=(now, probabilities, paths)
-            ):
+            for scope, parts, training, models in each_scope:
                 results[scope.key] = {
                     "funnel": _funnel(scope, period, parts, stages),
                     "forecasts": [
@@ -642,49 +643,64 @@ def _by_group(
     Without ``learned`` and given ``model_inputs`` (``_model``'s moment, probabilities and
     paths), a big pass hands a share of its groups to a second process (``_models_elsewhere``),
     which builds their trainings and models while this one builds the rest: the model is Python
-    on one core. Those groups come last, with no training and every horizon's model in
-    ``models``."""
+    on one core. The process starts here, before the caller starts anything else (no other
+    thread of ours runs while it is forked); its groups come last, with no training and every
+    horizon's model in ``models``."""
     alike = _alike(scopes, cells, scope_map)
-    groups = list(alike)
+    groups, there = list(alike), []
     elsewhere = None
     if learned is None and model_inputs is not None:
         groups, there = _shares(groups, cells)
         if there:
             elsewhere = _models_elsewhere(cells, there, *model_inputs)
             if elsewhere is None:
-                groups = list(alike)
+                groups, there = list(alike), []
     if learned is None:
         trainings = _trainings(cells, groups)
     elif learned.covers(alike):
         trainings = learned.of(alike)
     else:
         trainings = learned.keep(_trainings(cells, groups, keep=True))
+    return _each_scope(alike, cells, trainings, elsewhere, there, model_inputs)
+
+
+def _each_scope(
+    alike: dict[tuple[Cell, ...], list[Scope]],
+    cells: dict[Cell, CellSums],
+    trainings: Iterator[tuple[tuple[Cell, ...], Training]],
+    elsewhere: Forked | None,
+    there: list[tuple[Cell, ...]],
+    model_inputs: tuple | None,
+) -> Iterator[tuple[Scope, list[CellSums], Training | None, dict]]:
+    """``_by_group``'s scopes: those of this process's trainings, then those of the second
+    process's groups (worked out here after all if it failed)."""
     try:
         for inner, training in trainings:
             parts = [cells[cell] for cell in inner]
             models: dict = {}
             for scope in alike[inner]:
                 yield scope, parts, training, models
-        if elsewhere is not None:
-            waited = time.perf_counter()
-            try:
-                done = elsewhere.result()
-            except ChildFailed as failure:
-                logger.warning(
-                    "The model's second process failed; its share is worked out here: %s", failure
-                )
-                done = _models_of(cells, there, *model_inputs)
-            logger.info(
-                "The model's second process: %d of %d groups, waited for %.1f s, %s",
-                len(there),
-                len(alike),
-                time.perf_counter() - waited,
-                ", ".join(f"{name} {value:.1f}" for name, value in elsewhere.usage.items()),
+        if elsewhere is None:
+            return
+        waited = time.perf_counter()
+        try:
+            done = elsewhere.result()
+        except ChildFailed as failure:
+            logger.warning(
+                "The model's second process failed; its share is worked out here: %s", failure
             )
-            for inner, models in done:
-                parts = [cells[cell] for cell in inner]
-                for scope in alike[inner]:
-                    yield scope, parts, None, models
+            done = _models_of(cells, there, *model_inputs)
+        logger.info(
+            "The model's second process: %d of %d groups, waited for %.1f s, %s",
+            len(there),
+            len(alike),
+            time.perf_counter() - waited,
+            ", ".join(f"{name} {value:.1f}" for name, value in elsewhere.usage.items()),
+        )
+        for inner, models in done:
+            parts = [cells[cell] for cell in inner]
+            for scope in alike[inner]:
+                yield scope, parts, None, models
     finally:
         if elsewhere is not None:
             elsewhere.close()

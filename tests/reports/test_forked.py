@@ -4,6 +4,7 @@ The figures must be those of one process, whatever share the second one takes, a
 process that fails or cannot start must cost nothing but time.
 """
 
+import gc
 import os
 import random
 import signal
@@ -56,6 +57,13 @@ def test_closing_stops_a_child_whose_result_is_not_wanted():
     child.close()
     with pytest.raises(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)  # reaped: no such child any more
+
+    forgotten = Forked(_sleep_forever)
+    pid = forgotten._pid
+    del forgotten
+    gc.collect()
+    with pytest.raises(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)
 
 
 @pytest.fixture
