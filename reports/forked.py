@@ -115,7 +115,7 @@ def _run_child(read: int, write: int, work: Callable, args: tuple) -> None:  # p
     code = 1
     try:
         os.close(read)
-        # A worker's handlers would act as the worker; the child ends with its parent's signals.
+        # A worker's handlers would act as the worker: here SIGTERM and SIGINT end the child.
         try:
             for number in (signal.SIGTERM, signal.SIGINT):
                 signal.signal(number, signal.SIG_DFL)
