@@ -197,6 +197,9 @@ def run_nightly() -> dict:
         out.seek(0)
         err.seek(0)
         result = subprocess.CompletedProcess(command, child.returncode, out.read(), err.read())
+    if result.returncode:
+        print(result.stdout, result.stderr, sep="\n", file=sys.stderr)
+        raise SystemExit(result.returncode)
     run = json.loads(result.stdout.strip().splitlines()[-1])
     run["family_peak_mb"] = peak
     return run

@@ -710,7 +710,7 @@ def _shares(
     groups: list[tuple[Cell, ...]], cells: dict[Cell, CellSums]
 ) -> tuple[list[tuple[Cell, ...]], list[tuple[Cell, ...]]]:
     """``groups`` split between this process and a second one (``processes``): each subtree of the
-    groups' tree (``_parents``) under a group inside no other, and each such group alone, goes
+    groups' tree (``_tree``) under a group inside no other, and each such group alone, goes
     whole to one side, so each side builds its trainings from its own children as
     ``_trainings`` does (a group whose children went to the other side adds their entries
     itself). The biggest first, each to the lighter side, a group weighing its cells' entries.
@@ -719,10 +719,7 @@ def _shares(
     weight = {group: sum(len(cells[cell].entries.keys) for cell in group) for group in groups}
     if processes() < 2 or sum(weight.values()) < SHARED_FROM_ENTRIES:
         return groups, []
-    parent = _parents(groups)
-    children: dict[tuple, list[tuple]] = defaultdict(list)
-    for group, above in parent.items():
-        children[above].append(group)
+    parent, children = _tree(groups)
 
     def subtree(top: tuple) -> list[tuple]:
         found, stack = [], [top]
@@ -781,8 +778,9 @@ def _models_elsewhere(
         return None
 
 
-def _parents(groups: list[tuple[Cell, ...]]) -> dict[tuple, tuple]:
-    """Each group inside a bigger one, with the smallest such (its parent)."""
+def _tree(groups: list[tuple[Cell, ...]]) -> tuple[dict[tuple, tuple], dict[tuple, list[tuple]]]:
+    """The groups as a tree: each group inside a bigger one with the smallest such (its parent),
+    and each parent with its children."""
     members = {group: frozenset(group) for group in groups}
     by_size = sorted(groups, key=len)
     parent: dict[tuple, tuple] = {}
@@ -791,7 +789,10 @@ def _parents(groups: list[tuple[Cell, ...]]) -> dict[tuple, tuple]:
             if members[group] < members[bigger]:
                 parent[group] = bigger
                 break
-    return parent
+    children: dict[tuple, list[tuple]] = defaultdict(list)
+    for group, above in parent.items():
+        children[above].append(group)
+    return parent, children
 
 
 def _trainings(
@@ -811,10 +812,7 @@ def _trainings(
     """
     members = {group: frozenset(group) for group in groups}
     by_size = sorted(groups, key=len)
-    parent = _parents(groups)
-    children: dict[tuple, list[tuple]] = defaultdict(list)
-    for group, above in parent.items():
-        children[above].append(group)
+    parent, children = _tree(groups)
     taken_by: dict[tuple, list[tuple]] = {}
     for group, below in children.items():
         covered: set = set()

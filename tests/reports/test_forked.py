@@ -120,7 +120,7 @@ def test_the_shares_keep_each_subtree_whole_and_cover_every_group(two_processes)
     here, there = grouped._shares(groups, cells)
     assert sorted(here + there, key=groups.index) == groups
     assert set(here).isdisjoint(there)
-    parent = grouped._parents(groups)
+    parent, _ = grouped._tree(groups)
     for group, above in parent.items():
         if above in parent:  # below the top, a subtree stays on one side
             assert (group in here) == (above in here), (group, above)
