@@ -1,6 +1,7 @@
 """The grouped pass and the live queries agree on who is in a team or a territory, however deep."""
 
 import datetime
+from collections import defaultdict
 from decimal import Decimal
 
 from django.utils import timezone
@@ -10,8 +11,8 @@ from pipeline.scopes import Scope
 from pipeline.services import deal_move
 from quotas.models import Territory
 from quotas.selectors import territory_subtree_ids_subquery
-from reports.forecasts import HORIZONS, forecast
-from reports.grouped import ScopeMap
+from reports.forecasts import HORIZONS, entry_key, forecast
+from reports.grouped import CellSums, ScopeMap, _add_entries
 from reports.grouped import figures as grouped_figures
 from reports.metrics import funnel
 from salesmgr.models import User
@@ -96,3 +97,42 @@ def test_a_cycle_in_corrupt_data_ends_both_walks_with_the_same_members(db):
         )
     )
     assert scope_map.territories(outer.pk) == live_territories == {outer.pk, inner.pk}
+
+
+def test_entries_share_one_object_for_each_outcome_scale_and_move_across_keys_and_cells():
+    # Rows as ``_entries`` gives them: (cell, band, stage, stay, close, won, observed, exit, *weights).
+    rows = [
+        ((1, None, 1), 3, 7, 400, 400, 1, None, None, 5, 25, 2, 4, 1),
+        ((1, None, 1), 4, 7, 400, 400, 1, None, None, 6, 36, 3, 9, 2),  # another band
+        ((2, None, 1), 3, 7, 400, 400, 1, None, None, 7, 49, 4, 16, 3),  # another cell
+        ((2, None, 1), 4, 8, 400, 400, 1, None, None, 8, 64, 5, 25, 4),  # another stage
+        ((2, None, 1), None, 7, 300, None, 0, None, 9, 9, 81, 6, 36, 5),  # no band, a move on
+    ]
+    cells = defaultdict(CellSums)
+    _add_entries(cells, iter(rows))
+
+    keys = cells[(1, None, 1)].entries.keys + cells[(2, None, 1)].entries.keys
+    assert [key[0] for key in keys] == [7, 7, 7, 8, 7]
+    # The same key in two cells is one tuple; keys that differ share their equal parts.
+    assert keys[0] is keys[2]
+    assert keys[0][1] is keys[1][1] is keys[3][1] == (400, 400, 1, None)
+    assert keys[1][2] is keys[3][2] == 2**4
+    assert keys[0][3] is keys[1][3] is keys[3][3]
+    assert keys[4] == entry_key(7, (300, None, 0, None), None, 9)
+    assert list(cells[(2, None, 1)].entries.weights) == [
+        7,
+        49,
+        4,
+        16,
+        3,
+        8,
+        64,
+        5,
+        25,
+        4,
+        9,
+        81,
+        6,
+        36,
+        5,
+    ]
