@@ -821,40 +821,30 @@ def _trainings(
     (its parent), which adds up the trainings of some of its children (the biggest first,
     as many as do not overlap) and then the entries of its cells no child covers: a team
     from its reps and sub-teams, the organisation from its biggest teams, each key once
-    rather than every entry again at every level. A training is let go once its parent
-    has it (or at once, when the parent takes another child instead), so few are held
-    at a time. Each is yielded before its parent takes it over: use it before the next.
+    rather than every entry again at every level. A child's training is added to its
+    parent's as soon as it has been yielded (the first child's becomes the parent's), and let
+    go: a parent holds one training however many children it takes, not one per child until
+    it is built. Each is yielded before its parent takes it over: use it before the next.
     With ``keep`` a parent adds up copies of its children's counts instead, so every training
     yielded stays whole (for ``Learned``).
     """
     members = {group: frozenset(group) for group in groups}
     by_size = sorted(groups, key=len)
     parent, children = _tree(groups)
-    taken_by: dict[tuple, list[tuple]] = {}
+    taker: dict[tuple, tuple] = {}
+    covered_by: dict[tuple, set] = {}
     for group, below in children.items():
-        covered: set = set()
-        taken = taken_by[group] = []
+        covered = covered_by[group] = set()
         for child in sorted(below, key=len, reverse=True):
             if covered.isdisjoint(members[child]):
-                taken.append(child)
+                taker[child] = group
                 covered |= members[child]
-    wanted = {child for taken in taken_by.values() for child in taken}
-    ready: dict[tuple, Training] = {}
+    # Each parent's training as its children are added to it.
+    growing: dict[tuple, Training] = {}
 
     def build(group: tuple) -> Training:
-        training = None
-        covered: set = set()
-        for child in taken_by.get(group, ()):
-            child_training = ready.pop(child)
-            if training is None and not keep:
-                training = child_training
-            else:
-                if training is None:
-                    training = Training()
-                training.merge(child_training, keep=keep)
-            covered |= members[child]
-        if training is None:
-            training = Training()
+        training = growing.pop(group, None) or Training()
+        covered = covered_by.get(group, set())
         for cell in group:
             if cell not in covered:
                 cells[cell].entries.add_to(training)
@@ -870,8 +860,16 @@ def _trainings(
             continue
         training = build(group)
         yield group, training
-        if group in wanted:
-            ready[group] = training
+        above = taker.get(group)
+        if above is None:
+            continue
+        into = growing.get(above)
+        if into is None and not keep:
+            growing[above] = training
+            continue
+        if into is None:
+            into = growing[above] = Training()
+        into.merge(training, keep=keep)
 
 
 class Learned:
