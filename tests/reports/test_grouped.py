@@ -12,7 +12,7 @@ from pipeline.services import deal_move
 from quotas.models import Territory
 from quotas.selectors import territory_subtree_ids_subquery
 from reports.forecasts import HORIZONS, entry_key, forecast
-from reports.grouped import CellSums, ScopeMap, _add_entries
+from reports.grouped import CellSums, ScopeMap, _add_entries, _trainings
 from reports.grouped import figures as grouped_figures
 from reports.metrics import funnel
 from salesmgr.models import User
@@ -136,3 +136,41 @@ def test_entries_share_one_object_for_each_outcome_scale_and_move_across_keys_an
         36,
         5,
     ]
+
+
+def test_each_child_training_is_added_to_its_parent_once_used_and_the_parent_adds_up_all():
+    # Three reps' cells and their team's: each rep's entries under one key, the team's the sum.
+    cells = defaultdict(CellSums)
+    _add_entries(
+        cells,
+        iter(
+            [
+                ((rep, None, 1), 3, 7, 20, 20, 1, None, None, rep, rep, rep, rep, rep)
+                for rep in (1, 2, 3)
+            ]
+        ),
+    )
+    reps = [((rep, None, 1),) for rep in (1, 2, 3)]
+    team = tuple(cell for (cell,) in reps)
+    walk = _trainings(cells, [*reps, team])
+
+    seen = []
+    for group, training in walk:
+        seen.append((group, training))
+        counts = [
+            sum(counts[0] for counts in by_outcome.values())
+            for by_outcome in training.outcomes.values()
+        ]
+        if group == team:
+            assert counts == [1 + 2 + 3]
+            break
+        # A rep's own training is whole when yielded.
+        assert counts == [group[0][0]]
+        if len(seen) == 3:
+            # The second rep's was added to the team's before the third was built: the team
+            # holds one training (the first rep's, growing), not one per rep until it is built.
+            assert seen[0][1] is not seen[1][1]
+            assert not seen[1][1].outcomes
+    assert sorted(group for group, _ in seen[:3]) == reps
+    assert seen[3][0] == team
+    assert seen[-1][1] is seen[0][1]
