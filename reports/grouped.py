@@ -843,7 +843,9 @@ def _trainings(
     growing: dict[tuple, Training] = {}
 
     def build(group: tuple) -> Training:
-        training = growing.pop(group, None) or Training()
+        training = growing.pop(group, None)
+        if training is None:
+            training = Training()
         covered = covered_by.get(group, set())
         for cell in group:
             if cell not in covered:
