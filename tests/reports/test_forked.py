@@ -66,6 +66,19 @@ def test_closing_stops_a_child_whose_result_is_not_wanted():
         os.waitpid(pid, os.WNOHANG)
 
 
+def test_a_big_pass_uses_two_cores_unless_told_otherwise(settings, monkeypatch):
+    # The default (no REPORTS_MODEL_PROCESSES in the environment) is 2; never more than the cores.
+    assert int(os.environ.get("REPORTS_MODEL_PROCESSES", 2)) == settings.REPORTS_MODEL_PROCESSES
+    settings.REPORTS_MODEL_PROCESSES = 2
+    monkeypatch.setattr(os, "sched_getaffinity", lambda _: {0, 1, 2, 3}, raising=False)
+    assert forked.processes() == 2
+    monkeypatch.setattr(os, "sched_getaffinity", lambda _: {0}, raising=False)
+    assert forked.processes() == 1
+    settings.REPORTS_MODEL_PROCESSES = 1
+    monkeypatch.setattr(os, "sched_getaffinity", lambda _: {0, 1}, raising=False)
+    assert forked.processes() == 1
+
+
 @pytest.fixture
 def two_processes(settings, monkeypatch):
     """A second process for any pass, however small."""

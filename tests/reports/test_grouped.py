@@ -119,22 +119,12 @@ def test_entries_share_one_object_for_each_outcome_scale_and_move_across_keys_an
     assert keys[1][2] is keys[3][2] == 2**4
     assert keys[0][3] is keys[1][3] is keys[3][3]
     assert keys[4] == entry_key(7, (300, None, 0, None), None, 9)
-    assert list(cells[(2, None, 1)].entries.weights) == [
-        7,
-        49,
-        4,
-        16,
-        3,
-        8,
-        64,
-        5,
-        25,
-        4,
-        9,
-        81,
-        6,
-        36,
-        5,
+    weights = list(cells[(2, None, 1)].entries.weights)
+    # Five whole weights an entry, in the order the rows came.
+    assert [weights[at : at + 5] for at in range(0, len(weights), 5)] == [
+        [7, 49, 4, 16, 3],
+        [8, 64, 5, 25, 4],
+        [9, 81, 6, 36, 5],
     ]
 
 
